@@ -1,0 +1,56 @@
+"""Settings from the environment (twelve-factor); flags of `cronstream serve` mirror them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_DATA_DIR = Path(".cronstream")
+
+
+def default_database_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
+    """The embedded default: a SQLite file under ./.cronstream/."""
+    return f"sqlite+aiosqlite:///{data_dir / 'cronstream.db'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    listen: str = DEFAULT_LISTEN
+    database_url: str = field(default_factory=default_database_url)
+    redis_url: str | None = None
+    admin_key: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    metrics_port: int | None = None
+    # Largest gRPC message accepted; larger ones get RESOURCE_EXHAUSTED from grpc itself.
+    max_message_bytes: int = 4 * 1024 * 1024
+    # Largest job or event payload, serialized; checked by validation (INVALID_ARGUMENT).
+    max_payload_bytes: int = 256 * 1024
+    # Seconds a SIGTERM'd server keeps accepting results before it hands work back.
+    shutdown_grace_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def opt(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        cert, key, metrics = opt("CRONSTREAM_TLS_CERT"), opt("CRONSTREAM_TLS_KEY"), opt(
+            "CRONSTREAM_METRICS_PORT"
+        )
+        return cls(
+            listen=opt("CRONSTREAM_LISTEN") or DEFAULT_LISTEN,
+            database_url=opt("CRONSTREAM_DATABASE_URL") or default_database_url(),
+            redis_url=opt("CRONSTREAM_REDIS_URL"),
+            admin_key=opt("CRONSTREAM_ADMIN_KEY"),
+            tls_cert=Path(cert) if cert else None,
+            tls_key=Path(key) if key else None,
+            metrics_port=int(metrics) if metrics else None,
+            max_payload_bytes=int(opt("CRONSTREAM_MAX_PAYLOAD_BYTES") or 256 * 1024),
+            shutdown_grace_seconds=float(opt("CRONSTREAM_SHUTDOWN_GRACE_SECONDS") or 10.0),
+        )

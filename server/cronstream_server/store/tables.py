@@ -1,0 +1,277 @@
+"""The schema: one place that names tables, columns and indexes.
+
+Column names follow the seed (ScheduledJob, JobExecution, JobExecutionLog,
+EventHandler) in snake_case; durations are integer milliseconds (`*_ms`),
+times are UTC. Everything a platform owns references it with ON DELETE
+CASCADE, so deleting a platform is one statement.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+
+from cronstream_server.store.types import UtcDateTime, json_type
+
+# Key in an object's `info` naming the only dialect it exists on (read by
+# migrations/env.py, since Alembic's comparison does not honour `ddl_if`).
+ONLY_ON_DIALECT = "only_on_dialect"
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _id() -> Column[str]:
+    return Column("id", Uuid(as_uuid=False), primary_key=True)
+
+
+def _platform_fk() -> Column[str]:
+    return Column(
+        "platform_id",
+        Uuid(as_uuid=False),
+        ForeignKey("platforms.id", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
+platforms = Table(
+    "platforms",
+    metadata,
+    _id(),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _id(),
+    _platform_fk(),
+    Column("name", String(200), nullable=False),
+    # SHA-256 of the secret: secrets are 256 random bits, so a fast hash is
+    # as strong as a slow one and keeps authentication off the hot path.
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime()),
+    Index(None, "platform_id", "created_at"),
+)
+
+scheduled_jobs = Table(
+    "scheduled_jobs",
+    metadata,
+    _id(),
+    _platform_fk(),
+    Column("name", String(200), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    # Trigger: exactly the columns of its type are set.
+    Column("schedule", String(200)),  # cron expression
+    Column("timezone", String(64)),
+    Column("run_at", UtcDateTime()),
+    Column("interval_ms", BigInteger),
+    Column("start_at", UtcDateTime()),
+    Column("end_at", UtcDateTime()),
+    Column("max_runs", Integer),
+    Column("event_name", String(200)),
+    Column("next_run", UtcDateTime()),
+    Column("last_run", UtcDateTime()),
+    Column("handler_name", String(200), nullable=False),
+    Column("handler_type", String(16), nullable=False, server_default="function"),
+    Column("payload", json_type()),
+    Column("max_retries", Integer, nullable=False, server_default="3"),
+    Column("retry_delay_ms", BigInteger, nullable=False, server_default="60000"),
+    Column("timeout_ms", BigInteger, nullable=False, server_default="300000"),
+    Column("priority", SmallInteger, nullable=False, server_default="2"),
+    Column("overlap_policy", String(16), nullable=False, server_default="allow"),
+    Column("misfire_policy", String(16), nullable=False, server_default="run_once"),
+    Column("catchup_window_ms", BigInteger, nullable=False, server_default="3600000"),
+    Column("jitter_ms", BigInteger, nullable=False, server_default="0"),
+    Column("runs_count", Integer, nullable=False, server_default="0"),
+    Column("executions_count", BigInteger, nullable=False, server_default="0"),
+    Column("success_count", BigInteger, nullable=False, server_default="0"),
+    Column("failure_count", BigInteger, nullable=False, server_default="0"),
+    Column("avg_duration_ms", BigInteger),
+    Column("tags", json_type(), nullable=False),
+    Column("metadata", json_type(), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("request_id", String(200)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("completed_at", UtcDateTime()),
+    Column("cancelled_at", UtcDateTime()),
+    UniqueConstraint("platform_id", "request_id"),
+    Index(None, "status"),
+    Index(None, "type"),
+    Index(None, "next_run"),
+    Index(None, "handler_name"),
+    Index(None, "created_at"),
+    # Listing: newest first within a platform, keyset-paged on (created_at, id).
+    Index(None, "platform_id", "created_at", "id"),
+    # The ticker's claim: active jobs by due time, nothing else in the index.
+    Index(
+        "ix_scheduled_jobs_due",
+        "next_run",
+        postgresql_where=text("status = 'active'"),
+        sqlite_where=text("status = 'active'"),
+    ),
+    Index(
+        "ix_scheduled_jobs_tags",
+        "tags",
+        postgresql_using="gin",
+        postgresql_ops={"tags": "jsonb_path_ops"},
+        info={ONLY_ON_DIALECT: "postgresql"},
+    ).ddl_if(dialect="postgresql"),
+)
+
+event_handlers = Table(
+    "event_handlers",
+    metadata,
+    _id(),
+    _platform_fk(),
+    Column("event_name", String(200), nullable=False),
+    Column("handler_name", String(200), nullable=False),
+    Column("handler_type", String(16), nullable=False, server_default="function"),
+    Column("payload", json_type()),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("priority", SmallInteger, nullable=False, server_default="2"),
+    Column("max_retries", Integer, nullable=False, server_default="3"),
+    Column("retry_delay_ms", BigInteger, nullable=False, server_default="60000"),
+    Column("timeout_ms", BigInteger, nullable=False, server_default="300000"),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index(None, "event_name"),
+    Index(None, "enabled"),
+    Index(None, "platform_id", "event_name"),
+)
+
+job_executions = Table(
+    "job_executions",
+    metadata,
+    _id(),
+    _platform_fk(),
+    Column("job_id", Uuid(as_uuid=False), ForeignKey("scheduled_jobs.id", ondelete="CASCADE")),
+    Column(
+        "event_handler_id",
+        Uuid(as_uuid=False),
+        ForeignKey("event_handlers.id", ondelete="CASCADE"),
+    ),
+    Column("trigger", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("handler_name", String(200), nullable=False),
+    Column("payload", json_type()),
+    Column("priority", SmallInteger, nullable=False),
+    Column("scheduled_at", UtcDateTime(), nullable=False),
+    # When a pending execution may be dispatched: scheduled_at, or the retry time.
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("started_at", UtcDateTime()),
+    Column("completed_at", UtcDateTime()),
+    Column("duration_ms", BigInteger),
+    Column("result", json_type()),
+    Column("error", Text),
+    Column("error_stack", Text),
+    Column("attempt", Integer, nullable=False, server_default="1"),
+    Column("retry_count", Integer, nullable=False, server_default="0"),
+    Column("max_retries", Integer, nullable=False),
+    Column("retry_delay_ms", BigInteger, nullable=False),
+    Column("timeout_ms", BigInteger, nullable=False),
+    Column("next_retry_at", UtcDateTime()),
+    Column("worker_id", String(200)),
+    Column("session_id", String(64)),
+    Column("lease_expires_at", UtcDateTime()),
+    Column("deadline_at", UtcDateTime()),
+    Column("metadata", json_type()),
+    Column("trace_id", String(32)),
+    Column("span_id", String(16)),
+    Column("parent_span_id", String(16)),
+    Column("traceparent", String(64)),
+    Column("tracestate", String(512)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index(None, "job_id", "created_at"),
+    Index(None, "status"),
+    Index(None, "started_at"),
+    Index(None, "scheduled_at"),
+    Index(None, "trace_id"),
+    Index(None, "created_at"),
+    Index(None, "platform_id", "created_at", "id"),
+    # One execution per (job, scheduled slot): whichever replica fires a slot
+    # second hits this index and inserts nothing. Manual and event runs are
+    # not slots of the schedule, so they are left out.
+    Index(
+        "uq_job_executions_slot",
+        "job_id",
+        "scheduled_at",
+        unique=True,
+        postgresql_where=text("trigger = 'schedule'"),
+        sqlite_where=text("trigger = 'schedule'"),
+    ),
+    # Dispatch: pending work of a platform's handler, by priority then due time.
+    Index(
+        "ix_job_executions_pending",
+        "platform_id",
+        "handler_name",
+        "priority",
+        "due_at",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
+    # The reaper: running executions by lease expiry.
+    Index(
+        "ix_job_executions_leases",
+        "lease_expires_at",
+        postgresql_where=text("status = 'running'"),
+        sqlite_where=text("status = 'running'"),
+    ),
+)
+
+job_execution_logs = Table(
+    "job_execution_logs",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "execution_id",
+        Uuid(as_uuid=False),
+        ForeignKey("job_executions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("timestamp", UtcDateTime(), nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("attempt", Integer, nullable=False, server_default="1"),
+    Column("fields", json_type()),
+    Index(None, "execution_id", "timestamp"),
+    Index(None, "level"),
+)
+
+# Idempotency of TriggerEvent: the executions the first call with a request_id created.
+event_deliveries = Table(
+    "event_deliveries",
+    metadata,
+    _platform_fk(),
+    Column("request_id", String(200), nullable=False),
+    Column("event_name", String(200), nullable=False),
+    Column("execution_ids", json_type(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("platform_id", "request_id"),
+)
