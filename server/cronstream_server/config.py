@@ -40,8 +40,10 @@ class Settings:
             value = env.get(name, "").strip()
             return value or None
 
-        cert, key, metrics = opt("CRONSTREAM_TLS_CERT"), opt("CRONSTREAM_TLS_KEY"), opt(
-            "CRONSTREAM_METRICS_PORT"
+        cert, key, metrics = (
+            opt("CRONSTREAM_TLS_CERT"),
+            opt("CRONSTREAM_TLS_KEY"),
+            opt("CRONSTREAM_METRICS_PORT"),
         )
         return cls(
             listen=opt("CRONSTREAM_LISTEN") or DEFAULT_LISTEN,

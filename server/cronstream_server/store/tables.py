@@ -248,7 +248,13 @@ job_executions = Table(
 job_execution_logs = Table(
     "job_execution_logs",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     Column(
         "execution_id",
         Uuid(as_uuid=False),

@@ -1,0 +1,106 @@
+"""AdminService: platforms and their API keys (admin key only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from cronstream.v1 import admin_service_pb2 as pb
+from cronstream.v1 import admin_service_pb2_grpc as pb_grpc
+
+from cronstream_server.api.auth import Authenticator
+from cronstream_server.api.convert_common import timestamp
+from cronstream_server.core.paging import encode_token, fingerprint, page_request, sort_key
+from cronstream_server.core.ports import AdminStore
+from cronstream_server.core.tenancy import (
+    ApiKey,
+    Platform,
+    new_secret,
+    validate_key_name,
+    validate_platform_name,
+)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def platform_message(platform: Platform) -> pb.Platform:
+    return pb.Platform(
+        id=platform.id, name=platform.name, created_at=timestamp(platform.created_at)
+    )
+
+
+def api_key_message(key: ApiKey) -> pb.ApiKey:
+    return pb.ApiKey(
+        id=key.id,
+        name=key.name,
+        platform_id=key.platform_id,
+        prefix=key.prefix,
+        created_at=timestamp(key.created_at),
+        revoked_at=timestamp(key.revoked_at),
+    )
+
+
+def _next_token(last: Platform | ApiKey | None, scope: str) -> str:
+    return encode_token(sort_key(last.created_at, last.id), scope) if last else ""
+
+
+class AdminServicer(pb_grpc.AdminServiceServicer):
+    def __init__(self, store: AdminStore, authenticator: Authenticator) -> None:
+        self._store = store
+        self._auth = authenticator
+
+    async def CreatePlatform(
+        self, request: pb.CreatePlatformRequest, context: Context
+    ) -> pb.CreatePlatformResponse:
+        validate_platform_name(request.platform.name)
+        platform = await self._store.create_platform(request.platform.name)
+        return pb.CreatePlatformResponse(platform=platform_message(platform))
+
+    async def GetPlatform(
+        self, request: pb.GetPlatformRequest, context: Context
+    ) -> pb.GetPlatformResponse:
+        platform = await self._store.get_platform(request.id)
+        return pb.GetPlatformResponse(platform=platform_message(platform))
+
+    async def ListPlatforms(
+        self, request: pb.ListPlatformsRequest, context: Context
+    ) -> pb.ListPlatformsResponse:
+        scope = fingerprint("platforms")
+        page = page_request(request.page_size, request.page_token, scope)
+        platforms, last = await self._store.list_platforms(page)
+        return pb.ListPlatformsResponse(
+            platforms=[platform_message(p) for p in platforms],
+            next_page_token=_next_token(last, scope),
+        )
+
+    async def DeletePlatform(
+        self, request: pb.DeletePlatformRequest, context: Context
+    ) -> pb.DeletePlatformResponse:
+        await self._store.delete_platform(request.id)
+        self._auth.forget(platform_id=request.id)
+        return pb.DeletePlatformResponse()
+
+    async def CreateApiKey(
+        self, request: pb.CreateApiKeyRequest, context: Context
+    ) -> pb.CreateApiKeyResponse:
+        validate_key_name(request.name)
+        secret = new_secret()
+        key = await self._store.create_api_key(request.platform_id, request.name, secret)
+        return pb.CreateApiKeyResponse(api_key=api_key_message(key), secret=secret.secret)
+
+    async def ListApiKeys(
+        self, request: pb.ListApiKeysRequest, context: Context
+    ) -> pb.ListApiKeysResponse:
+        scope = fingerprint("api_keys", request.platform_id)
+        page = page_request(request.page_size, request.page_token, scope)
+        keys, last = await self._store.list_api_keys(request.platform_id, page)
+        return pb.ListApiKeysResponse(
+            api_keys=[api_key_message(k) for k in keys], next_page_token=_next_token(last, scope)
+        )
+
+    async def RevokeApiKey(
+        self, request: pb.RevokeApiKeyRequest, context: Context
+    ) -> pb.RevokeApiKeyResponse:
+        key = await self._store.revoke_api_key(request.id)
+        self._auth.forget(key_id=key.id)
+        return pb.RevokeApiKeyResponse()

@@ -1,0 +1,124 @@
+"""The edge every call crosses: authentication, then error translation.
+
+Each handler is wrapped so that it runs with its caller's principal in a
+context variable and so that a domain error becomes its status code, and any
+other exception becomes a plain INTERNAL (logged here, never shown).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from cronstream_server.api.auth import Authenticator, bearer_token
+from cronstream_server.api.errors import internal_status, to_status
+from cronstream_server.core.errors import DomainError, Unauthenticated
+from cronstream_server.core.tenancy import PlatformPrincipal, Principal
+
+log = logging.getLogger(__name__)
+
+ADMIN_PREFIX = "/cronstream.v1.AdminService/"
+PLATFORM_PREFIXES = ("/cronstream.v1.SchedulerService/", "/cronstream.v1.WorkerService/")
+
+_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
+
+
+def current_platform() -> PlatformPrincipal:
+    """The platform of the call being served (set by the interceptor)."""
+    principal = _principal.get()
+    assert isinstance(principal, PlatformPrincipal)
+    return principal
+
+
+class AuthAndErrorsInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, authenticator: Authenticator) -> None:
+        self._auth = authenticator
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or not method.startswith((ADMIN_PREFIX, *PLATFORM_PREFIXES)):
+            return handler  # health, reflection: open to all
+        authenticate = self._admin if method.startswith(ADMIN_PREFIX) else self._platform
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary(handler.unary_unary, authenticate, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                _wrap_stream(handler.stream_stream, authenticate, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    async def _admin(self, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
+        return await self._auth.admin(bearer_token(context.invocation_metadata()))
+
+    async def _platform(self, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
+        token = bearer_token(context.invocation_metadata())
+        if self._auth.is_admin(token):
+            raise_wrong_key()
+        return await self._auth.platform(token)
+
+
+def raise_wrong_key() -> None:
+    raise Unauthenticated("the admin key manages platforms; use a platform's API key here")
+
+
+Authenticate = Callable[[grpc.aio.ServicerContext[Any, Any]], Awaitable[Principal]]
+
+
+def _wrap_unary(behavior: Any, authenticate: Authenticate, method: str) -> Any:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        try:
+            _principal.set(await authenticate(context))
+            return await behavior(request, context)
+        except DomainError as error:
+            await _abort(context, to_status(error))
+        except NotImplementedError:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented yet")
+        except (grpc.aio.AbortError, grpc.aio.UsageError):
+            raise
+        except Exception:
+            log.exception("unexpected error in %s", method)
+            await _abort(context, internal_status())
+
+    return wrapped
+
+
+def _wrap_stream(behavior: Any, authenticate: Authenticate, method: str) -> Any:
+    async def wrapped(
+        requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        try:
+            _principal.set(await authenticate(context))
+            async for response in behavior(requests, context):
+                yield response
+        except DomainError as error:
+            await _abort(context, to_status(error))
+        except NotImplementedError:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented yet")
+        except (grpc.aio.AbortError, grpc.aio.UsageError):
+            raise
+        except Exception:
+            log.exception("unexpected error in %s", method)
+            await _abort(context, internal_status())
+
+    return wrapped
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], status: grpc.Status) -> None:
+    await context.abort(status.code, status.details, status.trailing_metadata)

@@ -1,0 +1,79 @@
+"""Platforms (tenants), their API keys, and who is calling."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from cronstream_server.core.errors import FieldViolation
+from cronstream_server.core.validation import check_name, raise_if_any
+
+# Secrets look like `cs_<43 url-safe characters>` (256 random bits); the
+# prefix makes a leaked key easy to recognise in logs and secret scanners.
+SECRET_PREFIX = "cs_"
+DISPLAY_PREFIX_LENGTH = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    platform_id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformPrincipal:
+    """A caller authenticated by a platform's API key."""
+
+    platform_id: str
+    key_id: str
+    key_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdminPrincipal:
+    """A caller holding the admin key."""
+
+
+Principal = PlatformPrincipal | AdminPrincipal
+
+
+@dataclass(frozen=True, slots=True)
+class NewSecret:
+    secret: str
+    secret_hash: str
+    prefix: str
+
+
+def new_secret() -> NewSecret:
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    return NewSecret(secret, hash_secret(secret), secret[:DISPLAY_PREFIX_LENGTH])
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256: the secret is 256 random bits, so a slow password hash adds nothing."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def validate_platform_name(name: str, field: str = "platform.name") -> None:
+    violations: list[FieldViolation] = []
+    check_name(violations, field, name)
+    raise_if_any(violations)
+
+
+def validate_key_name(name: str, field: str = "name") -> None:
+    violations: list[FieldViolation] = []
+    check_name(violations, field, name)
+    raise_if_any(violations)

@@ -1,0 +1,146 @@
+"""The running server: one object that starts its parts and stops them in order.
+
+Start order: database engine, stores, gRPC server (with health and
+reflection). Stop order (SIGTERM), the reverse, as `AsyncExitStack` unwinds:
+  1. health turns NOT_SERVING, so load balancers stop sending new calls;
+  2. the gRPC server stops accepting calls and gives running ones the grace
+     period to finish;
+  3. the database engine closes its connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import grpc
+from cronstream.v1 import (
+    admin_service_pb2,
+    admin_service_pb2_grpc,
+    scheduler_service_pb2,
+    scheduler_service_pb2_grpc,
+    worker_service_pb2,
+    worker_service_pb2_grpc,
+)
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cronstream_server.api.admin import AdminServicer
+from cronstream_server.api.auth import Authenticator
+from cronstream_server.api.interceptor import AuthAndErrorsInterceptor
+from cronstream_server.config import Settings
+from cronstream_server.store.admin import SqlAdminStore
+from cronstream_server.store.database import create_engine
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+    scheduler_service_pb2.DESCRIPTOR.services_by_name["SchedulerService"].full_name,
+    worker_service_pb2.DESCRIPTOR.services_by_name["WorkerService"].full_name,
+)
+
+
+@dataclass
+class Running:
+    """A started server: its bound port and what stops it."""
+
+    port: int
+    engine: AsyncEngine
+    stack: AsyncExitStack
+
+    async def stop(self) -> None:
+        await self.stack.aclose()
+
+
+async def start(settings: Settings) -> Running:
+    stack = AsyncExitStack()
+    try:
+        engine = create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        admin_store = SqlAdminStore(engine)
+        authenticator = Authenticator(admin_store, settings.admin_key)
+        server = grpc.aio.server(
+            interceptors=[AuthAndErrorsInterceptor(authenticator)],
+            options=_server_options(settings),
+        )
+        admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
+            AdminServicer(admin_store, authenticator), server
+        )
+        # Answered with UNIMPLEMENTED (after authentication) until their issues land.
+        scheduler_service_pb2_grpc.add_SchedulerServiceServicer_to_server(
+            scheduler_service_pb2_grpc.SchedulerServiceServicer(),  # type: ignore[abstract]
+            server,
+        )
+        worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(
+            worker_service_pb2_grpc.WorkerServiceServicer(),  # type: ignore[abstract]
+            server,
+        )
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        port = _bind(server, settings)
+        await server.start()
+        stack.push_async_callback(server.stop, settings.shutdown_grace_seconds)
+        await _set_serving(health_servicer, serving=True)
+        stack.push_async_callback(_set_serving, health_servicer, False)
+        log.info("serving on %s", settings.listen)
+        return Running(port=port, engine=engine, stack=stack)
+    except BaseException:
+        await stack.aclose()
+        raise
+
+
+def _server_options(settings: Settings) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        # Let workers ping every 20 s (below common load-balancer idle timeouts).
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.keepalive_time_ms", 20_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+    ]
+
+
+def _bind(server: grpc.aio.Server, settings: Settings) -> int:
+    if settings.tls_cert and settings.tls_key:
+        credentials = grpc.ssl_server_credentials(
+            [(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())]
+        )
+        port = server.add_secure_port(settings.listen, credentials)
+    else:
+        port = server.add_insecure_port(settings.listen)
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.listen}")
+    return port
+
+
+async def _set_serving(servicer: health.aio.HealthServicer, serving: bool) -> None:
+    status = (
+        health_pb2.HealthCheckResponse.SERVING
+        if serving
+        else health_pb2.HealthCheckResponse.NOT_SERVING
+    )
+    for name in ("", *SERVICE_NAMES):
+        await servicer.set(name, status)
+
+
+async def serve(settings: Settings) -> None:
+    """Runs until SIGTERM or SIGINT, then stops gracefully."""
+    running = await start(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        await stopping.wait()
+        log.info("stopping: finishing calls for up to %ss", settings.shutdown_grace_seconds)
+    finally:
+        await running.stop()
