@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Select, tuple_
+from sqlalchemy import Column, Select, literal, tuple_
 
 from cronstream_server.core.paging import PageRequest
 
@@ -25,7 +25,9 @@ def keyset_page(
     the page size (so the caller learns whether another page follows)."""
     if page.after is not None:
         after_time, after_id = datetime.fromisoformat(page.after[0]), page.after[1]
-        key, bound = tuple_(created_at, row_id), tuple_(after_time, after_id)
+        # Typed literals, so SQLite compares its stored text with text of the same format.
+        key = tuple_(created_at, row_id)
+        bound = tuple_(literal(after_time, created_at.type), literal(after_id, row_id.type))
         query = query.where(key < bound if newest_first else key > bound)
     if newest_first:
         query = query.order_by(created_at.desc(), row_id.desc())

@@ -1,0 +1,127 @@
+"""Throwaway databases for tests: one migrated template per session, a fresh
+copy per test (Postgres: CREATE DATABASE ... TEMPLATE; SQLite: a file copy).
+
+Postgres comes from scripts/services.sh (CRONSTREAM_TEST_POSTGRES_DSN). When it
+is not configured the Postgres variants are skipped, unless
+CRONSTREAM_REQUIRE_SERVICES=1 (as `make test` sets), where that is an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+import pytest
+from cronstream_server import migrate
+from sqlalchemy.engine import make_url
+
+TEMPLATE = "cronstream_template"
+
+
+def postgres_dsn() -> str | None:
+    dsn = os.environ.get("CRONSTREAM_TEST_POSTGRES_DSN")
+    if not dsn and os.environ.get("CRONSTREAM_REQUIRE_SERVICES") == "1":
+        raise RuntimeError("CRONSTREAM_TEST_POSTGRES_DSN is not set; run tests with `make test`")
+    return dsn
+
+
+def redis_url() -> str | None:
+    url = os.environ.get("CRONSTREAM_TEST_REDIS_URL")
+    if not url and os.environ.get("CRONSTREAM_REQUIRE_SERVICES") == "1":
+        raise RuntimeError("CRONSTREAM_TEST_REDIS_URL is not set; run tests with `make test`")
+    return url
+
+
+def require_postgres() -> str:
+    dsn = postgres_dsn()
+    if dsn is None:
+        pytest.skip("Postgres not configured (run `make test`)")
+    return dsn
+
+
+def asyncpg_url(dsn: str, name: str) -> str:
+    url = make_url(dsn).set(drivername="postgresql+asyncpg", database=name)
+    return url.render_as_string(hide_password=False)
+
+
+async def _admin_connection(dsn: str) -> asyncpg.Connection:
+    return await asyncpg.connect(dsn)
+
+
+async def build_postgres_template(dsn: str) -> None:
+    """Drops and re-creates the template database, migrated to head."""
+    conn = await _admin_connection(dsn)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        await conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    finally:
+        await conn.close()
+    # Alembic's env.py runs an event loop of its own, so it gets a thread.
+    await asyncio.to_thread(migrate.upgrade, asyncpg_url(dsn, TEMPLATE))
+
+
+@asynccontextmanager
+async def postgres_copy(dsn: str) -> AsyncIterator[str]:
+    """A fresh database cloned from the template; dropped afterwards.
+
+    DROP DATABASE fails while a connection is open, so a test that leaks a
+    connection fails here.
+    """
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    conn = await _admin_connection(dsn)
+    try:
+        await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY")
+    finally:
+        await conn.close()
+    try:
+        yield asyncpg_url(dsn, name)
+    finally:
+        conn = await _admin_connection(dsn)
+        try:
+            leaked = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name
+            )
+            await conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        finally:
+            await conn.close()
+        assert leaked == 0, f"{leaked} connection(s) to {name} left open by the test"
+
+
+@asynccontextmanager
+async def empty_postgres_database(dsn: str) -> AsyncIterator[str]:
+    name = f"empty_{uuid.uuid4().hex[:12]}"
+    conn = await _admin_connection(dsn)
+    try:
+        await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    try:
+        yield asyncpg_url(dsn, name)
+    finally:
+        conn = await _admin_connection(dsn)
+        try:
+            await conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        finally:
+            await conn.close()
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def build_sqlite_template(directory: Path) -> Path:
+    path = directory / "template.db"
+    migrate.upgrade(sqlite_url(path))
+    return path
+
+
+def sqlite_copy(template: Path, directory: Path) -> str:
+    target = directory / f"test_{uuid.uuid4().hex[:12]}.db"
+    shutil.copyfile(template, target)
+    return sqlite_url(target)

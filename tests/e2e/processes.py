@@ -1,0 +1,79 @@
+"""Server processes for end-to-end tests: real `cronstream` commands on free ports."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+CRONSTREAM = Path(sys.executable).with_name("cronstream")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[str]
+    address: str
+    output: list[str] = field(default_factory=list)
+
+    def read_until(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
+        """Reads output lines until one matches (the process must print it)."""
+        deadline = time.monotonic() + timeout
+        assert self.process.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            if match := re.search(pattern, line):
+                return match
+        raise AssertionError(f"no line matched {pattern!r}; output:\n{''.join(self.output)}")
+
+    def terminate(self, timeout: float = 20.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            if self.process.stdout:
+                self.process.stdout.close()
+
+
+def start_cronstream(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> ServerProcess:
+    address = f"127.0.0.1:{port or free_port()}"
+    full_env = {**os.environ, "CRONSTREAM_LISTEN": address, "PYTHONUNBUFFERED": "1", **(env or {})}
+    process = subprocess.Popen(
+        [str(CRONSTREAM), *args],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return ServerProcess(process=process, address=address)
+
+
+def wait_until_serving(address: str, timeout: float = 30.0) -> None:
+    channel = grpc.insecure_channel(address)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=timeout)
+    finally:
+        channel.close()
