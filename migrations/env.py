@@ -7,11 +7,10 @@ import logging.config
 from typing import Any
 
 from alembic import context
-from sqlalchemy.engine import Connection
-
 from cronstream_server.config import Settings
 from cronstream_server.store.database import create_engine
 from cronstream_server.store.tables import ONLY_ON_DIALECT, metadata
+from sqlalchemy.engine import Connection
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

@@ -508,10 +508,15 @@ cmd_run() {
   set +a
 
   # Run CMD in the background so INT/TERM/HUP reach us promptly; forward them.
+  # Without job control bash starts background jobs with INT/QUIT ignored and
+  # stdin on /dev/null: undo both so CMD behaves as in the foreground (Ctrl-C, pdb).
   trap 'forward INT' INT
   trap 'forward TERM' TERM
   trap 'forward HUP' HUP
-  "$@" <&0 &
+  (
+    trap - INT QUIT
+    exec "$@"
+  ) <&0 &
   CHILD=$!
   rc=0
   wait "$CHILD" || rc=$?

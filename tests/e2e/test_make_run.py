@@ -8,9 +8,8 @@ from pathlib import Path
 import grpc
 import pytest
 from cronstream.v1 import admin_service_pb2 as admin_pb
-from cronstream.v1 import admin_service_pb2_grpc
+from cronstream.v1 import admin_service_pb2_grpc, scheduler_service_pb2_grpc
 from cronstream.v1 import scheduler_service_pb2 as scheduler_pb
-from cronstream.v1 import scheduler_service_pb2_grpc
 
 from tests import databases
 from tests.e2e.processes import ServerProcess, start_cronstream, wait_until_serving

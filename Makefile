@@ -1,0 +1,57 @@
+# Cronstream: `make run` serves on the embedded SQLite; `make test` runs everything.
+# Both install what they need on a fresh machine (see README.md).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint gen check-gen fmt tools node venv venv-dev clean
+
+run: venv ## serve on the embedded SQLite, printing the address and the keys
+	$(BIN)/cronstream dev
+
+test: ## install everything, start throwaway Postgres and Redis, run every check and test
+	scripts/test.sh
+
+lint: venv-dev node ## ruff, mypy, buf lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	node_modules/.bin/buf lint
+
+gen: venv-dev node tools ## regenerate every client's code from proto/
+	scripts/gen.sh
+
+check-gen: venv-dev node tools ## fail when committed generated code is stale
+	scripts/check-gen.sh
+
+fmt: venv-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# --- installation -----------------------------------------------------------
+
+venv: $(VENV)/.runtime
+venv-dev: $(VENV)/.dev
+node: node_modules/.installed
+tools: .tools/bin/.installed
+
+$(VENV)/.runtime: pyproject.toml clients/python/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e clients/python -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(BIN)/pip install --quiet --disable-pip-version-check -e clients/python -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.tools/bin/.installed: scripts/tools.sh
+	scripts/tools.sh
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules .tools .cronstream
