@@ -31,10 +31,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cronstream_server.api.admin import AdminServicer
 from cronstream_server.api.auth import Authenticator
+from cronstream_server.api.deps import SchedulerDeps
 from cronstream_server.api.interceptor import AuthAndErrorsInterceptor
+from cronstream_server.api.scheduler import SchedulerServicer
 from cronstream_server.config import Settings
 from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.database import create_engine
+from cronstream_server.store.executions import SqlExecutionStore
+from cronstream_server.store.jobs import SqlJobStore
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +75,17 @@ async def start(settings: Settings) -> Running:
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(admin_store, authenticator), server
         )
-        # Answered with UNIMPLEMENTED (after authentication) until their issues land.
         scheduler_service_pb2_grpc.add_SchedulerServiceServicer_to_server(
-            scheduler_service_pb2_grpc.SchedulerServiceServicer(),  # type: ignore[abstract]
+            SchedulerServicer(
+                SchedulerDeps(
+                    jobs=SqlJobStore(engine),
+                    executions=SqlExecutionStore(engine),
+                    max_payload_bytes=settings.max_payload_bytes,
+                )
+            ),  # type: ignore[abstract]
             server,
         )
+        # Answered with UNIMPLEMENTED (after authentication) until its issue lands.
         worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(
             worker_service_pb2_grpc.WorkerServiceServicer(),  # type: ignore[abstract]
             server,

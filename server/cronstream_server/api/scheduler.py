@@ -1,0 +1,14 @@
+"""SchedulerService: one servicer assembled from a module per group of RPCs."""
+
+from __future__ import annotations
+
+from cronstream.v1 import scheduler_service_pb2_grpc as pb_grpc
+
+from cronstream_server.api.deps import SchedulerDeps
+from cronstream_server.api.scheduler_executions import ExecutionRpcs
+from cronstream_server.api.scheduler_jobs import JobRpcs
+
+
+class SchedulerServicer(JobRpcs, ExecutionRpcs, pb_grpc.SchedulerServiceServicer):
+    def __init__(self, deps: SchedulerDeps) -> None:
+        self.deps = deps

@@ -1,0 +1,91 @@
+"""SchedulerService: the execution RPCs."""
+
+from __future__ import annotations
+
+from cronstream.v1 import scheduler_service_pb2 as pb
+
+from cronstream_server.api.convert import (
+    EXECUTION_STATUS,
+    Reader,
+    execution_message,
+    log_message,
+)
+from cronstream_server.api.deps import Context, SchedulerDeps
+from cronstream_server.api.interceptor import current_platform
+from cronstream_server.core import executions as execution_rules
+from cronstream_server.core.paging import (
+    encode_token,
+    fingerprint,
+    page_request,
+    page_size,
+    sort_key,
+)
+from cronstream_server.core.validation import raise_if_any
+from cronstream_server.store.executions import ExecutionFilter
+
+DEFAULT_LOG_PAGE_SIZE = 100
+
+
+class ExecutionRpcs:
+    deps: SchedulerDeps
+
+    async def ListExecutions(
+        self, request: pb.ListExecutionsRequest, context: Context
+    ) -> pb.ListExecutionsResponse:
+        platform_id = current_platform().platform_id
+        reader = Reader()
+        statuses = reader.enums("statuses", request.statuses, EXECUTION_STATUS)
+        raise_if_any(reader.violations)
+        if request.job_id:
+            await self.deps.jobs.get_job(platform_id, request.job_id)  # NOT_FOUND if not ours
+        where = ExecutionFilter(job_id=request.job_id or None, statuses=statuses)
+        scope = fingerprint("executions", platform_id, where)
+        page = page_request(request.page_size, request.page_token, scope)
+        found, last = await self.deps.executions.list_executions(platform_id, where, page)
+        return pb.ListExecutionsResponse(
+            executions=[execution_message(e) for e in found],
+            next_page_token=encode_token(sort_key(last.created_at, last.id), scope) if last else "",
+        )
+
+    async def GetExecution(
+        self, request: pb.GetExecutionRequest, context: Context
+    ) -> pb.GetExecutionResponse:
+        execution = await self.deps.executions.get(current_platform().platform_id, request.id)
+        return pb.GetExecutionResponse(execution=execution_message(execution))
+
+    async def RetryExecution(
+        self, request: pb.RetryExecutionRequest, context: Context
+    ) -> pb.RetryExecutionResponse:
+        now = self.deps.now()
+        execution = await self.deps.executions.update(
+            current_platform().platform_id,
+            request.id,
+            lambda e: execution_rules.retry_by_user(e, now),
+        )
+        return pb.RetryExecutionResponse(execution=execution_message(execution))
+
+    async def CancelExecution(
+        self, request: pb.CancelExecutionRequest, context: Context
+    ) -> pb.CancelExecutionResponse:
+        now = self.deps.now()
+        execution = await self.deps.executions.update(
+            current_platform().platform_id,
+            request.id,
+            lambda e: execution_rules.cancel_by_user(e, now),
+        )
+        return pb.CancelExecutionResponse(execution=execution_message(execution))
+
+    async def ListExecutionLogs(
+        self, request: pb.ListExecutionLogsRequest, context: Context
+    ) -> pb.ListExecutionLogsResponse:
+        platform_id = current_platform().platform_id
+        scope = fingerprint("logs", platform_id, request.execution_id)
+        page = page_request(request.page_size or DEFAULT_LOG_PAGE_SIZE, request.page_token, scope)
+        page_size(request.page_size)  # a negative size is INVALID_ARGUMENT
+        lines, last_id = await self.deps.executions.list_logs(
+            platform_id, request.execution_id, page
+        )
+        return pb.ListExecutionLogsResponse(
+            logs=[log_message(line) for line in lines],
+            next_page_token=encode_token((str(last_id),), scope) if last_id is not None else "",
+        )

@@ -1,0 +1,126 @@
+"""Executions: one run of a job for one slot (or a manual run, or an event
+delivery), and the transitions users can ask for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, LogLevel, Priority
+from cronstream_server.core.errors import FailedPrecondition
+from cronstream_server.core.ids import new_id
+from cronstream_server.core.jobs import Job
+
+_RETRYABLE_BY_USER = frozenset(
+    {ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT, ExecutionStatus.CANCELLED}
+)
+_CANCELLABLE = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING})
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    id: str
+    platform_id: str
+    job_id: str | None
+    event_handler_id: str | None
+    trigger: ExecutionTrigger
+    status: ExecutionStatus
+    handler_name: str
+    payload: dict[str, Any] | None
+    priority: Priority
+    scheduled_at: datetime
+    due_at: datetime
+    max_retries: int
+    retry_delay: timedelta
+    timeout: timedelta
+    created_at: datetime
+    attempt: int = 1
+    retry_count: int = 0
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_ms: int | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    error_stack: str | None = None
+    next_retry_at: datetime | None = None
+    worker_id: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    parent_span_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionLog:
+    execution_id: str
+    time: datetime
+    level: LogLevel
+    message: str
+    attempt: int
+
+
+def for_job(
+    job: Job,
+    trigger: ExecutionTrigger,
+    scheduled_at: datetime,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+) -> Execution:
+    """A pending execution of `job`, due at `scheduled_at`."""
+    spec = job.spec
+    return Execution(
+        id=new_id(),
+        platform_id=job.platform_id,
+        job_id=job.id,
+        event_handler_id=None,
+        trigger=trigger,
+        status=ExecutionStatus.PENDING,
+        handler_name=spec.handler_name,
+        payload=spec.payload if payload is None else payload,
+        priority=spec.priority,
+        scheduled_at=scheduled_at,
+        due_at=scheduled_at,
+        max_retries=spec.max_retries,
+        retry_delay=spec.retry_delay,
+        timeout=spec.timeout,
+        created_at=now,
+    )
+
+
+def retry_by_user(execution: Execution, now: datetime) -> Execution:
+    """RetryExecution: a finished-but-unsuccessful execution runs again now,
+    as a new attempt (a late result of the old attempt is refused)."""
+    if execution.status not in _RETRYABLE_BY_USER:
+        raise FailedPrecondition(
+            f"execution is {execution.status.value}; only a failed, timed-out or cancelled "
+            "execution can be retried"
+        )
+    return replace(
+        execution,
+        status=ExecutionStatus.PENDING,
+        attempt=execution.attempt + 1,
+        retry_count=execution.retry_count + 1,
+        due_at=now,
+        next_retry_at=None,
+        started_at=None,
+        completed_at=None,
+        duration_ms=None,
+        result=None,
+        error=None,
+        error_stack=None,
+        worker_id=None,
+    )
+
+
+def cancel_by_user(execution: Execution, now: datetime) -> Execution:
+    if execution.status not in _CANCELLABLE:
+        raise FailedPrecondition(
+            f"execution is {execution.status.value}; only a pending or running one can be cancelled"
+        )
+    return replace(
+        execution,
+        status=ExecutionStatus.CANCELLED,
+        completed_at=now,
+        next_retry_at=None,
+        error="cancelled by user",
+    )

@@ -1,0 +1,338 @@
+"""Jobs: what a user asks for (JobSpec), what the scheduler keeps (Job), the
+rules a spec must satisfy, and the lifecycle's transitions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from cronstream_server.core import triggers
+from cronstream_server.core.cron import CronExpressionError, CronSchedule, TimezoneError
+from cronstream_server.core.enums import (
+    HandlerType,
+    JobStatus,
+    JobType,
+    MisfirePolicy,
+    OverlapPolicy,
+    Priority,
+)
+from cronstream_server.core.errors import FailedPrecondition, FieldViolation
+from cronstream_server.core.triggers import (
+    CronTrigger,
+    EventTrigger,
+    IntervalTrigger,
+    OnceTrigger,
+    Trigger,
+)
+from cronstream_server.core.validation import check_name, raise_if_any
+
+DEFAULT_MAX_RETRIES = 3
+MAX_RETRIES_LIMIT = 100
+DEFAULT_RETRY_DELAY = timedelta(seconds=60)
+DEFAULT_TIMEOUT = timedelta(seconds=300)
+DEFAULT_CATCHUP_WINDOW = timedelta(hours=1)
+MAX_DURATION = timedelta(days=366)
+MAX_TAGS = 32
+MAX_TAG_LENGTH = 64
+MAX_METADATA_ENTRIES = 64
+MAX_METADATA_KEY_LENGTH = 64
+MAX_METADATA_VALUE_LENGTH = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """Everything about a job that its owner sets."""
+
+    name: str
+    handler_name: str
+    trigger: Trigger | None
+    handler_type: HandlerType = HandlerType.FUNCTION
+    payload: dict[str, Any] | None = None
+    max_retries: int = DEFAULT_MAX_RETRIES
+    retry_delay: timedelta = DEFAULT_RETRY_DELAY
+    timeout: timedelta = DEFAULT_TIMEOUT
+    priority: Priority = Priority.MEDIUM
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, str] = field(default_factory=dict)
+    overlap_policy: OverlapPolicy = OverlapPolicy.ALLOW
+    misfire_policy: MisfirePolicy = MisfirePolicy.RUN_ONCE
+    catchup_window: timedelta = DEFAULT_CATCHUP_WINDOW
+    jitter: timedelta = timedelta(0)
+
+    @property
+    def type(self) -> JobType:
+        return job_type(self.trigger)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job as stored: its spec plus what the scheduler keeps about it."""
+
+    id: str
+    platform_id: str
+    spec: JobSpec
+    status: JobStatus
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    next_run: datetime | None = None
+    last_run: datetime | None = None
+    runs_count: int = 0
+    executions_count: int = 0
+    success_count: int = 0
+    failure_count: int = 0
+    avg_duration_ms: int | None = None
+    completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+
+
+def job_type(trigger: Trigger | None) -> JobType:
+    if isinstance(trigger, CronTrigger):
+        return JobType.CRON
+    if isinstance(trigger, OnceTrigger):
+        return JobType.ONE_TIME
+    if isinstance(trigger, IntervalTrigger):
+        return JobType.RECURRING
+    return JobType.EVENT
+
+
+# --- validation -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RawCron:
+    expression: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class RawOnce:
+    run_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RawInterval:
+    every: timedelta
+    start_at: datetime | None
+    end_at: datetime | None
+    max_runs: int  # 0: no limit
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    event_name: str
+
+
+RawTrigger = RawCron | RawOnce | RawInterval | RawEvent
+"""A trigger as a request states it, before its rules are checked."""
+
+
+def build_trigger(
+    raw: RawTrigger | None, now: datetime, prefix: str, violations: list[FieldViolation]
+) -> Trigger | None:
+    """The trigger `raw` describes, or None after appending why it is invalid.
+
+    An interval without `start_at` starts one `every` after `now`, as an
+    "every 5 minutes" schedule does elsewhere (APScheduler, Cloud Scheduler).
+    """
+    count = len(violations)
+    match raw:
+        case None:
+            violations.append(
+                FieldViolation(
+                    f"{prefix}.trigger", "one of cron, once, interval or event is required"
+                )
+            )
+        case RawCron():
+            _check_cron(violations, f"{prefix}.cron", raw)
+        case RawOnce(run_at=None):
+            violations.append(FieldViolation(f"{prefix}.once.run_at", "is required"))
+        case RawInterval():
+            _check_interval(violations, f"{prefix}.interval", raw, now)
+        case RawEvent():
+            check_name(violations, f"{prefix}.event.event_name", raw.event_name)
+    if len(violations) > count or raw is None:
+        return None
+    return _construct(raw, now)
+
+
+def _construct(raw: RawTrigger, now: datetime) -> Trigger:
+    match raw:
+        case RawCron():
+            return CronTrigger(raw.expression, raw.timezone or "UTC")
+        case RawOnce(run_at=run_at) if run_at is not None:
+            return OnceTrigger(run_at)
+        case RawInterval():
+            return IntervalTrigger(
+                every=raw.every,
+                start_at=raw.start_at or now + raw.every,
+                end_at=raw.end_at,
+                max_runs=raw.max_runs or None,
+            )
+        case RawEvent():
+            return EventTrigger(raw.event_name)
+    raise AssertionError(f"unchecked trigger {raw!r}")
+
+
+def validate_spec(spec: JobSpec, prefix: str, violations: list[FieldViolation]) -> None:
+    """Appends a violation for every bad field of `spec` but its trigger
+    (which `build_trigger` checked), then raises InvalidArgument if any."""
+    check_name(violations, f"{prefix}.name", spec.name)
+    check_name(violations, f"{prefix}.handler_name", spec.handler_name)
+    _check_retries(violations, prefix, spec)
+    _check_positive(violations, f"{prefix}.retry_delay", spec.retry_delay)
+    _check_positive(violations, f"{prefix}.timeout", spec.timeout)
+    _check_within(violations, f"{prefix}.catchup_window", spec.catchup_window)
+    _check_within(violations, f"{prefix}.jitter", spec.jitter)
+    _check_tags(violations, f"{prefix}.tags", spec.tags)
+    _check_metadata(violations, f"{prefix}.metadata", spec.metadata)
+    raise_if_any(violations)
+
+
+def _check_retries(violations: list[FieldViolation], prefix: str, spec: JobSpec) -> None:
+    if not 0 <= spec.max_retries <= MAX_RETRIES_LIMIT:
+        violations.append(
+            FieldViolation(f"{prefix}.max_retries", f"must be 0 to {MAX_RETRIES_LIMIT}")
+        )
+
+
+def _check_positive(violations: list[FieldViolation], path: str, value: timedelta) -> None:
+    if value <= timedelta(0):
+        violations.append(FieldViolation(path, "must be positive"))
+    elif value > MAX_DURATION:
+        violations.append(FieldViolation(path, "must be at most 366 days"))
+
+
+def _check_within(violations: list[FieldViolation], path: str, value: timedelta) -> None:
+    if value < timedelta(0):
+        violations.append(FieldViolation(path, "must not be negative"))
+    elif value > MAX_DURATION:
+        violations.append(FieldViolation(path, "must be at most 366 days"))
+
+
+def _check_cron(violations: list[FieldViolation], path: str, raw: RawCron) -> None:
+    try:
+        CronSchedule.parse(raw.expression, raw.timezone or "UTC")
+    except CronExpressionError as error:
+        violations.append(FieldViolation(f"{path}.expression", str(error)))
+    except TimezoneError as error:
+        violations.append(FieldViolation(f"{path}.timezone", str(error)))
+
+
+def _check_interval(
+    violations: list[FieldViolation], path: str, raw: RawInterval, now: datetime
+) -> None:
+    if raw.every <= timedelta(0):
+        violations.append(FieldViolation(f"{path}.every", "must be positive"))
+    elif raw.every > MAX_DURATION:
+        violations.append(FieldViolation(f"{path}.every", "must be at most 366 days"))
+        return
+    start_at = raw.start_at or now + raw.every
+    if raw.end_at is not None and raw.end_at <= start_at:
+        violations.append(FieldViolation(f"{path}.end_at", "must be after start_at"))
+    if raw.max_runs < 0:
+        violations.append(FieldViolation(f"{path}.max_runs", "must not be negative"))
+
+
+def _check_tags(violations: list[FieldViolation], path: str, tags: tuple[str, ...]) -> None:
+    if len(tags) > MAX_TAGS:
+        violations.append(FieldViolation(path, f"has {len(tags)} tags; at most {MAX_TAGS}"))
+        return
+    for index, tag in enumerate(tags):
+        check_name(violations, f"{path}[{index}]", tag, max_length=MAX_TAG_LENGTH)
+
+
+def _check_metadata(violations: list[FieldViolation], path: str, entries: dict[str, str]) -> None:
+    if len(entries) > MAX_METADATA_ENTRIES:
+        violations.append(
+            FieldViolation(path, f"has {len(entries)} entries; at most {MAX_METADATA_ENTRIES}")
+        )
+        return
+    for key, value in entries.items():
+        check_name(violations, f"{path}[{key!r}]", key, max_length=MAX_METADATA_KEY_LENGTH)
+        if len(value) > MAX_METADATA_VALUE_LENGTH:
+            violations.append(
+                FieldViolation(
+                    f"{path}[{key!r}]", f"value is longer than {MAX_METADATA_VALUE_LENGTH}"
+                )
+            )
+
+
+# --- lifecycle --------------------------------------------------------------
+
+_PAUSABLE = frozenset({JobStatus.PENDING, JobStatus.ACTIVE, JobStatus.PAUSED})
+_CANCELLABLE = frozenset({JobStatus.PENDING, JobStatus.ACTIVE, JobStatus.PAUSED})
+_RESUMABLE = frozenset({JobStatus.PAUSED, JobStatus.ACTIVE, JobStatus.PENDING})
+
+
+def first_run(spec: JobSpec, now: datetime) -> datetime | None:
+    """The first slot of a new (or rescheduled) job, as the engine fires it."""
+    return triggers.first_run(spec.trigger, now) if spec.trigger is not None else None
+
+
+def pause(job: Job, now: datetime) -> Job:
+    """Paused jobs keep their place; pausing twice is harmless."""
+    if job.status not in _PAUSABLE:
+        raise FailedPrecondition(f"job is {job.status.value}; only an active job can be paused")
+    return replace(job, status=JobStatus.PAUSED, updated_at=now)
+
+
+def resume(job: Job, now: datetime) -> Job:
+    """Fires again from the first slot after now; resuming an active job is harmless."""
+    if job.status not in _RESUMABLE:
+        raise FailedPrecondition(f"job is {job.status.value}; only a paused job can be resumed")
+    if job.status is not JobStatus.PAUSED:
+        return job
+    return replace(
+        job,
+        status=JobStatus.ACTIVE,
+        next_run=resume_slot(job, now),
+        updated_at=now,
+    )
+
+
+def resume_slot(job: Job, now: datetime) -> datetime | None:
+    """The slot a resumed job fires next: slots missed while paused are not run
+    (a pause is a deliberate choice); a due once-job still runs."""
+    trigger = job.spec.trigger
+    if trigger is None or job.next_run is None or job.next_run >= now:
+        return job.next_run
+    if isinstance(trigger, OnceTrigger):
+        return job.next_run
+    upcoming = triggers.preview(trigger, now - timedelta(microseconds=1), 1)
+    return upcoming[0] if upcoming else None
+
+
+def cancel(job: Job, now: datetime) -> Job:
+    if job.status not in _CANCELLABLE:
+        raise FailedPrecondition(f"job is {job.status.value} and cannot be cancelled")
+    return replace(job, status=JobStatus.CANCELLED, next_run=None, cancelled_at=now, updated_at=now)
+
+
+def check_runnable(job: Job) -> None:
+    """RunJob: any job but a cancelled one may be run by hand."""
+    if job.status is JobStatus.CANCELLED:
+        raise FailedPrecondition("job is cancelled; create a new job instead")
+
+
+def reschedule(job: Job, spec: JobSpec, trigger_changed: bool, now: datetime) -> Job:
+    """A job with a new spec. A new trigger recomputes next_run (and brings a
+    completed or failed job back to life when it has a slot left)."""
+    if job.status is JobStatus.CANCELLED:
+        raise FailedPrecondition("job is cancelled and cannot be changed")
+    if not trigger_changed:
+        return replace(job, spec=spec, updated_at=now)
+    next_run = first_run(spec, now)
+    status = job.status
+    if status in (JobStatus.COMPLETED, JobStatus.FAILED):
+        status = JobStatus.ACTIVE if next_run or spec.type is JobType.EVENT else status
+    return replace(
+        job,
+        spec=spec,
+        status=status,
+        next_run=next_run,
+        runs_count=0,
+        completed_at=None if status is JobStatus.ACTIVE else job.completed_at,
+        updated_at=now,
+    )

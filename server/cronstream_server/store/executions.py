@@ -1,0 +1,142 @@
+"""ExecutionStore on SQL: batched inserts, reads, locked transitions, logs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cronstream_server.core.enums import ExecutionStatus
+from cronstream_server.core.errors import NotFound
+from cronstream_server.core.executions import Execution, ExecutionLog
+from cronstream_server.core.ids import is_valid_id
+from cronstream_server.core.paging import PageRequest
+from cronstream_server.store.errors import database_errors
+from cronstream_server.store.paging import keyset_page, split_page
+from cronstream_server.store.rows import execution_from_row, execution_values, log_from_row
+from cronstream_server.store.tables import job_execution_logs, job_executions, scheduled_jobs
+
+executions = job_executions
+logs = job_execution_logs
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionFilter:
+    job_id: str | None = None
+    statuses: tuple[ExecutionStatus, ...] = ()
+
+
+class SqlExecutionStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def insert_many(self, batch: Sequence[Execution]) -> None:
+        """Inserts pending executions in one statement (manual and event runs;
+        the ticker's slot inserts go through its own claim transaction)."""
+        if not batch:
+            return
+        async with database_errors(), self._engine.begin() as conn:
+            await insert_executions(conn, batch)
+
+    async def get(self, platform_id: str, execution_id: str) -> Execution:
+        async with database_errors(), self._engine.connect() as conn:
+            return await _get(conn, platform_id, execution_id, lock=False)
+
+    async def list_executions(
+        self, platform_id: str, where: ExecutionFilter, page: PageRequest
+    ) -> tuple[list[Execution], Execution | None]:
+        clauses: list[ColumnElement[bool]] = [executions.c.platform_id == platform_id]
+        if where.job_id is not None:
+            clauses.append(executions.c.job_id == where.job_id)
+        if where.statuses:
+            clauses.append(executions.c.status.in_([s.value for s in where.statuses]))
+        query = keyset_page(
+            select(executions).where(*clauses),
+            executions.c.created_at,
+            executions.c.id,
+            page,
+            newest_first=True,
+        )
+        async with database_errors(), self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return split_page([execution_from_row(row) for row in rows], page.size)
+
+    async def update(
+        self, platform_id: str, execution_id: str, change: Callable[[Execution], Execution]
+    ) -> Execution:
+        """Applies `change` under a row lock and stores the result."""
+        async with database_errors(), self._engine.begin() as conn:
+            before = await _get(conn, platform_id, execution_id, lock=True)
+            after = change(before)
+            values = execution_values(after)
+            for fixed in ("id", "platform_id", "created_at"):
+                values.pop(fixed)
+            await conn.execute(
+                executions.update().where(executions.c.id == execution_id).values(**values)
+            )
+        return after
+
+    async def cancel_pending_of_job(self, platform_id: str, job_id: str, now: datetime) -> int:
+        """Cancels a job's executions that have not started; returns how many."""
+        async with database_errors(), self._engine.begin() as conn:
+            result = await conn.execute(
+                update(executions)
+                .where(
+                    executions.c.platform_id == platform_id,
+                    executions.c.job_id == job_id,
+                    executions.c.status == ExecutionStatus.PENDING.value,
+                )
+                .values(
+                    status=ExecutionStatus.CANCELLED.value,
+                    completed_at=now,
+                    next_retry_at=None,
+                    error="job cancelled",
+                )
+            )
+        return result.rowcount
+
+    async def list_logs(
+        self, platform_id: str, execution_id: str, page: PageRequest
+    ) -> tuple[list[ExecutionLog], int | None]:
+        """An execution's log lines, oldest first, keyset-paged on the line id;
+        the second value is the last line id when more follow."""
+        await self.get(platform_id, execution_id)
+        query = select(logs).where(logs.c.execution_id == execution_id)
+        if page.after is not None:
+            query = query.where(logs.c.id > int(page.after[0]))
+        query = query.order_by(logs.c.id).limit(page.size + 1)
+        async with database_errors(), self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        items, last = split_page(rows, page.size)
+        return [log_from_row(row) for row in items], (last.id if last is not None else None)
+
+
+async def insert_executions(conn: AsyncConnection, batch: Sequence[Execution]) -> None:
+    """Inserts executions and counts them on their jobs, in the caller's transaction."""
+    await conn.execute(executions.insert(), [execution_values(e) for e in batch])
+    per_job = Counter(e.job_id for e in batch if e.job_id is not None)
+    for job_id, count in per_job.items():
+        await conn.execute(
+            update(scheduled_jobs)
+            .where(scheduled_jobs.c.id == job_id)
+            .values(executions_count=scheduled_jobs.c.executions_count + count)
+        )
+
+
+async def _get(
+    conn: AsyncConnection, platform_id: str, execution_id: str, *, lock: bool
+) -> Execution:
+    if is_valid_id(execution_id):
+        query = select(executions).where(
+            executions.c.id == execution_id, executions.c.platform_id == platform_id
+        )
+        if lock and conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = (await conn.execute(query)).first()
+        if row is not None:
+            return execution_from_row(row)
+    raise NotFound("execution", execution_id)

@@ -1,0 +1,138 @@
+"""JobStore on SQL: create, read, list, and locked read-modify-write of jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, literal, select, type_coerce
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cronstream_server.core.enums import JobStatus, JobType
+from cronstream_server.core.errors import NotFound
+from cronstream_server.core.ids import is_valid_id
+from cronstream_server.core.jobs import Job
+from cronstream_server.core.paging import PageRequest
+from cronstream_server.store.errors import database_errors, is_unique_violation
+from cronstream_server.store.paging import keyset_page, split_page
+from cronstream_server.store.rows import job_from_row, job_values
+from cronstream_server.store.tables import scheduled_jobs
+
+jobs = scheduled_jobs
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    statuses: tuple[JobStatus, ...] = ()
+    types: tuple[JobType, ...] = ()
+    handler_name: str = ""
+    tags: tuple[str, ...] = ()
+
+
+class SqlJobStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create_job(self, job: Job, request_id: str | None) -> tuple[Job, bool]:
+        """Inserts `job`; with a `request_id` the platform used before, returns
+        that earlier job instead. The flag says whether `job` was created."""
+        try:
+            async with database_errors(), self._engine.begin() as conn:
+                await conn.execute(jobs.insert().values(**job_values(job), request_id=request_id))
+            return job, True
+        except sa_exc.IntegrityError as error:
+            if request_id is None or not is_unique_violation(error):
+                raise
+        async with database_errors(), self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(jobs).where(
+                        jobs.c.platform_id == job.platform_id, jobs.c.request_id == request_id
+                    )
+                )
+            ).one()
+        return job_from_row(row), False
+
+    async def get_job(self, platform_id: str, job_id: str) -> Job:
+        async with database_errors(), self._engine.connect() as conn:
+            return await _get(conn, platform_id, job_id, lock=False)
+
+    async def list_jobs(
+        self, platform_id: str, where: JobFilter, page: PageRequest
+    ) -> tuple[list[Job], Job | None]:
+        query = keyset_page(
+            select(jobs).where(jobs.c.platform_id == platform_id, *self._filters(where)),
+            jobs.c.created_at,
+            jobs.c.id,
+            page,
+            newest_first=True,
+        )
+        async with database_errors(), self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return split_page([job_from_row(row) for row in rows], page.size)
+
+    async def update_job(
+        self, platform_id: str, job_id: str, change: Callable[[Job], Job]
+    ) -> tuple[Job, Job]:
+        """Applies `change` to the job under a row lock and stores the result,
+        so a concurrent ticker or update never loses a write. Returns (before, after)."""
+        async with database_errors(), self._engine.begin() as conn:
+            before = await _get(conn, platform_id, job_id, lock=True)
+            after = change(before)
+            if after is not before:
+                await conn.execute(
+                    jobs.update().where(jobs.c.id == job_id).values(**_mutable(after))
+                )
+        return before, after
+
+    async def delete_job(self, platform_id: str, job_id: str) -> None:
+        if is_valid_id(job_id):
+            async with database_errors(), self._engine.begin() as conn:
+                result = await conn.execute(
+                    delete(jobs).where(jobs.c.id == job_id, jobs.c.platform_id == platform_id)
+                )
+            if result.rowcount:
+                return
+        raise NotFound("job", job_id)
+
+    def _filters(self, where: JobFilter) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = []
+        if where.statuses:
+            clauses.append(jobs.c.status.in_([s.value for s in where.statuses]))
+        if where.types:
+            clauses.append(jobs.c.type.in_([t.value for t in where.types]))
+        if where.handler_name:
+            clauses.append(jobs.c.handler_name == where.handler_name)
+        if where.tags:
+            clauses.append(self._has_all_tags(list(where.tags)))
+        return clauses
+
+    def _has_all_tags(self, tags: list[str]) -> ColumnElement[bool]:
+        if self._engine.dialect.name == "postgresql":
+            # jsonb containment, served by the GIN index on tags.
+            return type_coerce(jobs.c.tags, JSONB).contains(tags)
+        each = func.json_each(jobs.c.tags).table_valued("value")
+        return and_(
+            *(exists(select(literal(1)).select_from(each).where(each.c.value == t)) for t in tags)
+        )
+
+
+def _mutable(job: Job) -> dict[str, Any]:
+    values = job_values(job)
+    for fixed in ("id", "platform_id", "created_by", "created_at"):
+        values.pop(fixed)
+    return values
+
+
+async def _get(conn: AsyncConnection, platform_id: str, job_id: str, *, lock: bool) -> Job:
+    if is_valid_id(job_id):
+        query = select(jobs).where(jobs.c.id == job_id, jobs.c.platform_id == platform_id)
+        if lock and conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = (await conn.execute(query)).first()
+        if row is not None:
+            return job_from_row(row)
+    raise NotFound("job", job_id)
