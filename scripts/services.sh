@@ -106,21 +106,29 @@ cmd_install() {
     cp -p "$POLICY" "$POLICY_BACKUP"
   fi
   trap restore_policy EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
   printf '#!/bin/sh\n# temporary, written by cronstream %s\nexit 101\n' "$PROG" >"$POLICY"
   chmod 0755 "$POLICY"
 
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  local out
+  out=$(mktemp)
+  if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$out" 2>&1; then
+    cat "$out" >&2
+    rm -f "$out"
+    die "apt-get failed"
+  fi
+  rm -f "$out"
 
   restore_policy
-  trap - EXIT
+  trap - EXIT INT TERM HUP
 
   # Do not leave the freshly installed system services enabled (at boot) ...
   for pkg in "${missing[@]}"; do
-    if command -v deb-systemd-helper >/dev/null 2>&1; then
+    systemctl disable --quiet "$pkg.service" >/dev/null 2>&1 ||
       deb-systemd-helper disable "$pkg.service" >/dev/null 2>&1 || true
-    fi
     update-rc.d "$pkg" disable >/dev/null 2>&1 || true
   done
   # ... nor running, should something have started them anyway.
@@ -155,16 +163,20 @@ setup_user() {
     return 0
   fi
   SVC_USER=${CRONSTREAM_SERVICES_USER:-$SVC_USER_DEFAULT}
-  local i
-  for i in 1 2 3 4 5 6 7 8 9 10; do
-    getent passwd "$SVC_USER" >/dev/null && return 0
-    # May race with a concurrent start; re-check on failure.
-    useradd --system --user-group --no-create-home --home-dir /nonexistent \
-      --shell /usr/sbin/nologin --comment "Cronstream test services" \
-      "$SVC_USER" 2>/dev/null && return 0
-    sleep "0.$i"
-  done
-  die "could not create system user $SVC_USER"
+  id -g "$SVC_USER" >/dev/null 2>&1 && return 0
+  # Serialise with concurrent starts: useradd writes passwd before group.
+  (
+    if command -v flock >/dev/null 2>&1; then
+      lockdir=/run/lock
+      [ -d "$lockdir" ] && [ -w "$lockdir" ] || lockdir=/tmp
+      exec 9>"$lockdir/cronstream-services-useradd.lock"
+      flock -w 60 9
+    fi
+    id -g "$SVC_USER" >/dev/null 2>&1 ||
+      useradd --system --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin --comment "Cronstream test services" "$SVC_USER"
+  ) || die "could not create system user $SVC_USER"
+  id -g "$SVC_USER" >/dev/null 2>&1 || die "system user $SVC_USER unusable"
 }
 
 # as_svc USER CMD...: run CMD as USER (dropping root if we have it).
@@ -207,8 +219,8 @@ PY
 
 # Random free port below the usual ephemeral range (32768+), never 5432/6379.
 pick_port() {
-  local avoid=${1:-0} port i
-  for i in $(seq 1 100); do
+  local avoid=${1:-0} port
+  for _ in $(seq 1 100); do
     port=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
     [ "$port" -ne "$avoid" ] || continue
     if port_free "$port"; then
@@ -224,7 +236,7 @@ redis_ping() {
   cli=$(dirname "$REDIS_SERVER")/redis-cli
   [ -x "$cli" ] || cli=$(command -v redis-cli 2>/dev/null || true)
   if [ -n "$cli" ]; then
-    [ "$("$cli" -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ]
+    [ "$(timeout 3 "$cli" -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ]
   else
     (
       exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
@@ -261,9 +273,9 @@ REDIS_SERVER=
 START_OK=0
 
 start_postgres() { # DIR -> sets PG_PORT
-  local dir=$1 pg_bin=$2 attempt
-  install -d -m 0700 -o "$SVC_USER" -g "$(id -gn "$SVC_USER")" "$dir/pg" "$dir/run"
-  install -m 0600 -o "$SVC_USER" -g "$(id -gn "$SVC_USER")" /dev/null "$dir/pg.log"
+  local dir=$1 pg_bin=$2 attempt seen
+  install -d -m 0700 -o "$SVC_USER" -g "$(id -g "$SVC_USER")" "$dir/pg" "$dir/run"
+  install -m 0644 -o "$SVC_USER" -g "$(id -g "$SVC_USER")" /dev/null "$dir/pg.log"
   chmod 0755 "$dir/run"
   as_svc "$SVC_USER" test -w "$dir/pg" ||
     die "$SVC_USER cannot write $dir/pg (is a parent directory private? use a dir under /tmp)"
@@ -272,8 +284,8 @@ start_postgres() { # DIR -> sets PG_PORT
   [ "${#sock}" -lt 100 ] || die "DIR path too long for a unix socket: $dir"
 
   (cd "$dir" && as_svc "$SVC_USER" "$pg_bin/initdb" -D "$dir/pg" -U "$PG_SUPERUSER" \
-    --auth=trust --encoding=UTF8 --locale=C.UTF-8 --no-sync) >>"$dir/pg.log" 2>&1 ||
-    die "initdb failed, see $dir/pg.log"
+    --auth=trust --encoding=UTF8 --locale=C.UTF-8 --no-sync) >"$dir/initdb.log" 2>&1 ||
+    die "initdb failed, see $dir/initdb.log"
 
   cat >"$dir/pg/pg_hba.conf" <<'EOF'
 # written by scripts/services.sh: trust, loopback only
@@ -287,6 +299,7 @@ EOF
   printf "\ninclude_if_exists = 'cronstream.conf'\n" >>"$dir/pg/postgresql.conf"
 
   for attempt in 1 2 3 4 5; do
+    seen=$(wc -l <"$dir/pg.log")
     PG_PORT=$(pick_port "${REDIS_PORT:-0}")
     cat >"$dir/pg/cronstream.conf" <<EOF
 listen_addresses = '127.0.0.1'
@@ -299,7 +312,7 @@ EOF
       -w -t "$TIMEOUT" -s) >/dev/null 2>&1; then
       break
     fi
-    if grep -q 'could not bind\|Address already in use\|could not create any TCP/IP sockets' "$dir/pg.log" &&
+    if tail -n +"$((seen + 1))" "$dir/pg.log" | grep -q 'could not bind\|Address already in use' &&
       [ "$attempt" -lt 5 ]; then
       log "postgres port $PG_PORT taken, retrying"
       as_svc "$SVC_USER" "$pg_bin/pg_ctl" stop -D "$dir/pg" -m immediate -s >/dev/null 2>&1 || true
@@ -320,11 +333,12 @@ EOF
 
 start_redis() { # DIR -> sets REDIS_PORT
   local dir=$1 attempt pid n
-  install -d -m 0700 -o "$SVC_USER" -g "$(id -gn "$SVC_USER")" "$dir/redis"
-  install -m 0600 -o "$SVC_USER" -g "$(id -gn "$SVC_USER")" /dev/null "$dir/redis.log"
+  install -d -m 0700 -o "$SVC_USER" -g "$(id -g "$SVC_USER")" "$dir/redis"
+  install -m 0644 -o "$SVC_USER" -g "$(id -g "$SVC_USER")" /dev/null "$dir/redis.log"
   for attempt in 1 2 3 4 5; do
     REDIS_PORT=$(pick_port "${PG_PORT:-0}")
     rm -f "$dir/redis/redis.pid"
+    : >"$dir/redis.log"
     (cd "$dir/redis" && as_svc "$SVC_USER" "$REDIS_SERVER" \
       --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode yes \
       --save '' --appendonly no --dir "$dir/redis" \
@@ -335,8 +349,9 @@ start_redis() { # DIR -> sets REDIS_PORT
       if redis_ping "$REDIS_PORT"; then
         return 0
       fi
-      pid=$(cat "$dir/redis/redis.pid" 2>/dev/null || true)
-      # The daemon writes its pidfile right after forking; no live process = it exited.
+      # The daemon logs "pid=N, just started" right after forking; it may die
+      # (e.g. port taken) before it ever writes its pidfile.
+      pid=$(sed -n 's/.*pid=\([0-9][0-9]*\), just started.*/\1/p' "$dir/redis.log" | tail -n1)
       if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then break; fi
       n=$((n - 1))
       if [ "$n" -le 0 ]; then
@@ -419,7 +434,7 @@ remove_dir() {
 
 dump_logs() {
   local dir=$1 f
-  for f in "$dir/pg.log" "$dir/redis.log"; do
+  for f in "$dir/initdb.log" "$dir/pg.log" "$dir/redis.log"; do
     [ -s "$f" ] || continue
     log "---- last lines of $f"
     tail -n 20 "$f" >&2 || true
@@ -434,6 +449,8 @@ abs_dir() {
 
 prepare_dir() { # DIR: create (or accept empty), write marker
   local dir=$1
+  # It ends up in postgresql.conf and unquoted env values: keep it plain.
+  [[ $dir =~ ^[A-Za-z0-9._/+-]+$ ]] || die "DIR must match [A-Za-z0-9._/+-]+: $dir"
   if [ -e "$dir" ]; then
     [ -d "$dir" ] || die "$dir exists and is not a directory"
     [ ! -f "$dir/$MARKER" ] || die "$dir already holds services; run: $PROG stop $dir"

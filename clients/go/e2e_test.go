@@ -1,0 +1,252 @@
+package cronstream_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	cronstream "github.com/cronstream/cronstream/clients/go"
+	cronstreamv1 "github.com/cronstream/cronstream/clients/go/gen/cronstream/v1"
+)
+
+// TestE2E runs the Go client and worker against a live server:
+//
+//	CRONSTREAM_E2E_ADDR=127.0.0.1:50051 CRONSTREAM_E2E_API_KEY=... go test -run E2E -v ./...
+//
+// CRONSTREAM_E2E_TLS=1 connects over TLS instead of plaintext.
+func TestE2E(t *testing.T) {
+	addr := os.Getenv("CRONSTREAM_E2E_ADDR")
+	if addr == "" {
+		t.Skip("CRONSTREAM_E2E_ADDR is not set: no live Cronstream server to run the end-to-end scenario against")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	c := dialE2E(t, ctx, addr)
+	name := "go-e2e-" + randomHex(t)
+	stopWorker := startE2EWorker(t, c, name)
+
+	t.Run("success with logs", func(t *testing.T) { e2eSuccess(t, ctx, c, name) })
+	t.Run("retry after a failure", func(t *testing.T) { e2eRetry(t, ctx, c, name+"-retry") })
+	t.Run("list jobs in pages", func(t *testing.T) { e2ePaging(t, ctx, c, name+"-page") })
+	t.Run("bad cron is a field violation", func(t *testing.T) { e2eBadCron(t, ctx, c, name) })
+
+	if err := stopWorker(); err != nil {
+		t.Errorf("worker Run = %v, want nil after a graceful stop", err)
+	}
+}
+
+func dialE2E(t *testing.T, ctx context.Context, addr string) *cronstream.Client {
+	opts := []cronstream.Option{cronstream.WithAPIKey(os.Getenv("CRONSTREAM_E2E_API_KEY"))}
+	if os.Getenv("CRONSTREAM_E2E_TLS") == "" {
+		opts = append(opts, cronstream.WithInsecure())
+	}
+	c, err := cronstream.Dial(ctx, addr, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func randomHex(t *testing.T) string {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// startE2EWorker runs a worker with the scenario's handlers; stop ends it
+// and returns what Run returned.
+func startE2EWorker(t *testing.T, c *cronstream.Client, name string) (stop func() error) {
+	w := cronstream.NewWorker(c, cronstream.WorkerOptions{
+		WorkerID:    name,
+		Slots:       4,
+		GracePeriod: 10 * time.Second,
+		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	w.Handle(name, func(ctx context.Context, job *cronstream.Job) (map[string]any, error) {
+		job.Log(cronstream.LevelInfo, "hello from go")
+		return map[string]any{"ok": true, "lang": "go"}, nil
+	})
+	w.Handle(name+"-retry", func(ctx context.Context, job *cronstream.Job) (map[string]any, error) {
+		if job.Attempt == 1 {
+			return nil, errors.New("failing attempt 1 on purpose")
+		}
+		return map[string]any{"attempt": job.Attempt}, nil
+	})
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(runCtx) }()
+	stopped, result := false, error(nil)
+	stop = func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			result = <-done
+		}
+		return result
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+// createJob creates a job and deletes it when the test ends.
+func createJob(t *testing.T, ctx context.Context, c *cronstream.Client, job *cronstreamv1.Job) *cronstreamv1.Job {
+	t.Helper()
+	created, err := c.CreateJob(ctx, job)
+	if err != nil {
+		t.Fatalf("CreateJob(%s): %v", job.GetName(), err)
+	}
+	t.Cleanup(func() {
+		_, _ = c.Scheduler.DeleteJob(context.Background(), &cronstreamv1.DeleteJobRequest{Id: created.GetId()})
+	})
+	return created
+}
+
+func onceJob(handler string, in time.Duration) *cronstreamv1.Job {
+	return &cronstreamv1.Job{
+		Name:        handler,
+		HandlerName: handler,
+		Trigger:     &cronstreamv1.Job_Once{Once: &cronstreamv1.OnceTrigger{RunAt: timestamppb.New(time.Now().Add(in))}},
+	}
+}
+
+var finalStatuses = []cronstreamv1.ExecutionStatus{
+	cronstreamv1.ExecutionStatus_EXECUTION_STATUS_SUCCESS,
+	cronstreamv1.ExecutionStatus_EXECUTION_STATUS_FAILED,
+	cronstreamv1.ExecutionStatus_EXECUTION_STATUS_TIMEOUT,
+	cronstreamv1.ExecutionStatus_EXECUTION_STATUS_CANCELLED,
+	cronstreamv1.ExecutionStatus_EXECUTION_STATUS_SKIPPED,
+}
+
+// finishedExecution polls the job's executions until one is final, and
+// returns it as GetExecution has it.
+func finishedExecution(t *testing.T, ctx context.Context, c *cronstream.Client, jobID string) *cronstreamv1.Execution {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for time.Now().Before(deadline) {
+		for e, err := range c.ListExecutions(ctx, &cronstreamv1.ListExecutionsRequest{JobId: jobID}) {
+			if err != nil {
+				t.Fatalf("ListExecutions: %v", err)
+			}
+			if slices.Contains(finalStatuses, e.GetStatus()) {
+				got, err := c.GetExecution(ctx, e.GetId())
+				if err != nil {
+					t.Fatalf("GetExecution: %v", err)
+				}
+				return got
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no execution of job %s finished within 45 s", jobID)
+	return nil
+}
+
+func e2eSuccess(t *testing.T, ctx context.Context, c *cronstream.Client, handler string) {
+	job := createJob(t, ctx, c, onceJob(handler, time.Second))
+	e := finishedExecution(t, ctx, c, job.GetId())
+	if e.GetStatus() != cronstreamv1.ExecutionStatus_EXECUTION_STATUS_SUCCESS {
+		t.Fatalf("execution %s is %v: %s", e.GetId(), e.GetStatus(), e.GetError())
+	}
+	if r := e.GetResult().AsMap(); r["ok"] != true || r["lang"] != "go" {
+		t.Errorf("result = %v, want {ok: true, lang: go}", r)
+	}
+	if !hasLogLine(t, ctx, c, e.GetId(), "hello from go") {
+		t.Errorf("the logs of %s lack %q", e.GetId(), "hello from go")
+	}
+}
+
+// hasLogLine looks for line among an execution's logs for up to 5 s.
+func hasLogLine(t *testing.T, ctx context.Context, c *cronstream.Client, executionID, line string) bool {
+	for range 25 {
+		for l, err := range c.ListExecutionLogs(ctx, executionID) {
+			if err != nil {
+				t.Fatalf("ListExecutionLogs: %v", err)
+			}
+			if l.GetMessage() == line {
+				return true
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return false
+}
+
+func e2eRetry(t *testing.T, ctx context.Context, c *cronstream.Client, handler string) {
+	spec := onceJob(handler, time.Second)
+	spec.MaxRetries = proto.Int32(2)
+	spec.RetryDelay = durationpb.New(time.Second)
+	job := createJob(t, ctx, c, spec)
+	e := finishedExecution(t, ctx, c, job.GetId())
+	if e.GetStatus() != cronstreamv1.ExecutionStatus_EXECUTION_STATUS_SUCCESS {
+		t.Fatalf("execution %s is %v: %s", e.GetId(), e.GetStatus(), e.GetError())
+	}
+	if e.GetAttempt() != 2 || e.GetRetryCount() != 1 {
+		t.Errorf("attempt %d, retry_count %d; want 2 and 1", e.GetAttempt(), e.GetRetryCount())
+	}
+	if got := e.GetResult().AsMap()["attempt"]; got != 2.0 {
+		t.Errorf("result attempt = %v, want 2", got)
+	}
+}
+
+func e2ePaging(t *testing.T, ctx context.Context, c *cronstream.Client, handler string) {
+	for i := range 3 {
+		createJob(t, ctx, c, &cronstreamv1.Job{
+			Name:        fmt.Sprintf("%s-%d", handler, i),
+			HandlerName: handler,
+			Trigger:     &cronstreamv1.Job_Cron{Cron: &cronstreamv1.CronTrigger{Expression: "0 0 1 1 *"}},
+		})
+	}
+	filter := &cronstreamv1.ListJobsRequest{PageSize: 2, HandlerName: handler}
+	first, err := c.Scheduler.ListJobs(ctx, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.GetJobs()) != 2 || first.GetNextPageToken() == "" {
+		t.Fatalf("first page: %d jobs, next_page_token %q; want 2 and a token", len(first.GetJobs()), first.GetNextPageToken())
+	}
+	var names []string
+	for job, err := range c.ListJobs(ctx, filter) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, job.GetName())
+	}
+	slices.Sort(names)
+	want := []string{handler + "-0", handler + "-1", handler + "-2"}
+	if !slices.Equal(names, want) {
+		t.Errorf("paged jobs = %v, want %v", names, want)
+	}
+}
+
+func e2eBadCron(t *testing.T, ctx context.Context, c *cronstream.Client, handler string) {
+	_, err := c.CreateJob(ctx, &cronstreamv1.Job{
+		Name:        handler + "-bad",
+		HandlerName: handler,
+		Trigger:     &cronstreamv1.Job_Cron{Cron: &cronstreamv1.CronTrigger{Expression: "61 * * * *"}},
+	})
+	var inv *cronstream.InvalidArgumentError
+	if !errors.As(err, &inv) {
+		t.Fatalf("CreateJob with a bad cron: %v (%T), want *InvalidArgumentError", err, err)
+	}
+	fields := make([]string, len(inv.Violations))
+	for i, v := range inv.Violations {
+		fields[i] = v.Field
+	}
+	if !slices.Contains(fields, "job.cron.expression") {
+		t.Errorf("violations name %v, want job.cron.expression", fields)
+	}
+}

@@ -1,0 +1,151 @@
+package cronstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
+
+	cronstreamv1 "github.com/cronstream/cronstream/clients/go/gen/cronstream/v1"
+)
+
+const instrumentationName = "github.com/cronstream/cronstream/clients/go"
+
+// start takes an assignment: it records the attempt and runs it in its own
+// goroutine, which waits for a free slot first.
+func (w *Worker) start(a *cronstreamv1.Assignment) {
+	ctx, cancel := context.WithCancelCause(w.handlerCtx)
+	if !w.ledger.begin(a.GetExecutionId(), a.GetAttempt(), cancel) {
+		cancel(nil) // a repeated assignment of an attempt already running
+		return
+	}
+	go func() {
+		defer cancel(nil)
+		w.execute(ctx, a)
+	}()
+}
+
+// execute runs one attempt and reports its result.
+func (w *Worker) execute(ctx context.Context, a *cronstreamv1.Assignment) {
+	if d := a.GetDeadline(); d != nil {
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadline(ctx, d.AsTime())
+		defer stop()
+	}
+	var out map[string]any
+	err := w.acquireSlot(ctx)
+	if err == nil {
+		out, err = w.handle(ctx, a)
+		w.releaseSlot()
+	}
+	if cause := context.Cause(ctx); err != nil && cause != ctx.Err() && errors.Is(err, ctx.Err()) {
+		err = fmt.Errorf("%w (%w)", err, cause) // say why ctx ended
+	}
+	r := resultOf(a, out, err)
+	if w.ledger.finish(r) {
+		w.send(resultMessage(r))
+	}
+}
+
+func (w *Worker) acquireSlot(ctx context.Context) error {
+	select {
+	case w.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func (w *Worker) releaseSlot() { <-w.slots }
+
+// handle runs the handler in a span that continues the execution's trace.
+func (w *Worker) handle(ctx context.Context, a *cronstreamv1.Assignment) (map[string]any, error) {
+	ctx, span := w.startSpan(ctx, a)
+	defer span.End()
+	h, ok := w.handlers[a.GetHandlerName()]
+	if !ok {
+		return nil, fmt.Errorf("cronstream: worker %q has no handler %q", w.opts.WorkerID, a.GetHandlerName())
+	}
+	out, err := invoke(ctx, h, newJob(a, w.send))
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(otelcodes.Error, err.Error())
+	}
+	return out, err
+}
+
+func (w *Worker) startSpan(ctx context.Context, a *cronstreamv1.Assignment) (context.Context, trace.Span) {
+	carrier := propagation.MapCarrier{}
+	if a.GetTraceparent() != "" {
+		carrier["traceparent"] = a.GetTraceparent()
+		carrier["tracestate"] = a.GetTracestate()
+	}
+	ctx = propagation.TraceContext{}.Extract(ctx, carrier)
+	tp := w.opts.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider() // read late: the app may set it after NewWorker
+	}
+	tracer := tp.Tracer(instrumentationName, trace.WithInstrumentationVersion(Version))
+	return tracer.Start(ctx, "cronstream.handle "+a.GetHandlerName(),
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String("cronstream.execution.id", a.GetExecutionId()),
+			attribute.String("cronstream.job.id", a.GetJobId()),
+			attribute.String("cronstream.handler", a.GetHandlerName()),
+			attribute.Int("cronstream.attempt", int(a.GetAttempt())),
+		))
+}
+
+// panicError is a handler's panic, reported with its stack.
+type panicError struct {
+	value any
+	stack string
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
+
+// invoke calls h, turning a panic into a *panicError.
+func invoke(ctx context.Context, h HandlerFunc, job *Job) (out map[string]any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			out, err = nil, &panicError{value: v, stack: string(debug.Stack())}
+		}
+	}()
+	return h(ctx, job)
+}
+
+// resultOf is the result message of an attempt that returned out and err.
+func resultOf(a *cronstreamv1.Assignment, out map[string]any, err error) *cronstreamv1.WorkerResult {
+	r := &cronstreamv1.WorkerResult{ExecutionId: a.GetExecutionId(), Attempt: a.GetAttempt()}
+	if err == nil {
+		s, perr := Payload(out)
+		if perr == nil {
+			r.Outcome = &cronstreamv1.WorkerResult_Success{Success: &cronstreamv1.ResultSuccess{Result: s}}
+			return r
+		}
+		err = NonRetryable(fmt.Errorf("handler result: %w", perr)) // a retry would return it again
+	}
+	r.Outcome = &cronstreamv1.WorkerResult_Failure{Failure: failureOf(err)}
+	return r
+}
+
+func failureOf(err error) *cronstreamv1.ResultFailure {
+	f := &cronstreamv1.ResultFailure{
+		Error:     err.Error(),
+		Retryable: proto.Bool(!IsNonRetryable(err)),
+	}
+	var p *panicError
+	if errors.As(err, &p) {
+		f.ErrorStack = p.stack
+	} else if detail := fmt.Sprintf("%+v", err); detail != f.Error {
+		f.ErrorStack = detail // errors that format a stack with %+v
+	}
+	return f
+}

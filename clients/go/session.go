@@ -1,0 +1,297 @@
+package cronstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	cronstreamv1 "github.com/cronstream/cronstream/clients/go/gen/cronstream/v1"
+)
+
+// A session is one WorkerService.Connect stream. After the hello/welcome
+// handshake three goroutines run it, and the first to return ends it:
+//   - receive reads the server's messages and dispatches them;
+//   - send is the stream's only writer (a gRPC stream is not safe for
+//     concurrent Send), draining the out channel;
+//   - keepLeases sends heartbeats and, once draining, ends the session when
+//     the worker owes the server nothing.
+//
+// What outlives a session (running attempts, unacknowledged results) lives
+// in the worker's ledger, so a session can die at any moment.
+type session struct {
+	w        *Worker
+	stream   cronstreamv1.WorkerService_ConnectClient
+	out      chan *cronstreamv1.ConnectRequest
+	done     <-chan struct{}
+	draining chan struct{} // closed on entering stateDraining
+
+	mu    sync.Mutex
+	state sessionState
+
+	id        string
+	heartbeat time.Duration
+}
+
+type sessionState int
+
+const (
+	stateHandshake sessionState = iota // hello sent, waiting for welcome
+	stateActive                        // taking assignments
+	stateDraining                      // server asked to drain: finish, then reconnect
+	stateClosed                        // ended; sends are refused
+)
+
+const (
+	welcomeTimeout   = 30 * time.Second
+	outBuffer        = 256
+	defaultHeartbeat = 10 * time.Second
+	minHeartbeat     = 10 * time.Millisecond
+)
+
+var (
+	// errDrained ends a session that drained as the server asked.
+	errDrained = errors.New("cronstream: session drained")
+	// errStreamClosed ends a session the server closed without an error.
+	errStreamClosed = errors.New("cronstream: the server closed the worker stream")
+	errNoWelcome    = errors.New("cronstream: no welcome from the server")
+)
+
+// runSession opens a stream and runs it until it ends. welcomed says
+// whether the handshake succeeded.
+func (w *Worker) runSession(ctx context.Context) (welcomed bool, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stream, err := w.client.Workers.Connect(ctx)
+	if err != nil {
+		return false, err
+	}
+	s := &session{
+		w:        w,
+		stream:   stream,
+		out:      make(chan *cronstreamv1.ConnectRequest, outBuffer),
+		done:     ctx.Done(),
+		draining: make(chan struct{}),
+	}
+	if err := s.handshake(ctx, cancel); err != nil {
+		return false, err
+	}
+	w.log.Info("cronstream: worker connected", "session_id", s.id, "heartbeat", s.heartbeat)
+	return true, s.run(ctx, cancel)
+}
+
+// handshake sends hello, naming what the worker still answers for, and
+// waits for welcome.
+func (s *session) handshake(ctx context.Context, cancel context.CancelCauseFunc) error {
+	hello := &cronstreamv1.WorkerHello{
+		WorkerId:     s.w.opts.WorkerID,
+		HandlerNames: s.w.handlerNames(),
+		Slots:        s.w.offeredSlots(),
+		Running:      s.w.ledger.held(),
+	}
+	if err := s.stream.Send(&cronstreamv1.ConnectRequest{Msg: &cronstreamv1.ConnectRequest_Hello{Hello: hello}}); err != nil {
+		return s.endStatus(err) // no other goroutine reads yet
+	}
+	timer := time.AfterFunc(welcomeTimeout, func() { cancel(errNoWelcome) })
+	defer timer.Stop()
+	m, err := s.stream.Recv()
+	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errNoWelcome) {
+			return cause
+		}
+		return err
+	}
+	welcome := m.GetWelcome()
+	if welcome == nil {
+		return fmt.Errorf("cronstream: the server answered hello with %T, not welcome", m.GetMsg())
+	}
+	s.id, s.heartbeat = welcome.GetSessionId(), heartbeatInterval(welcome)
+	s.transition(stateHandshake, stateActive)
+	return nil
+}
+
+// endStatus turns a failed Send into the status the stream ended with,
+// which only Recv reports.
+func (s *session) endStatus(err error) error {
+	if !errors.Is(err, io.EOF) {
+		return err
+	}
+	if _, rerr := s.stream.Recv(); rerr != nil && !errors.Is(rerr, io.EOF) {
+		return rerr
+	}
+	return errStreamClosed
+}
+
+func heartbeatInterval(w *cronstreamv1.Welcome) time.Duration {
+	d := w.GetHeartbeatInterval().AsDuration()
+	switch {
+	case w.GetHeartbeatInterval() == nil || d <= 0:
+		if lease := w.GetLeaseDuration().AsDuration(); lease > 0 {
+			return max(lease/3, minHeartbeat)
+		}
+		return defaultHeartbeat
+	default:
+		return max(d, minHeartbeat)
+	}
+}
+
+// run starts the three loops, routes the worker's messages to this session
+// and re-sends the results never acknowledged; it returns why the session
+// ended.
+func (s *session) run(ctx context.Context, cancel context.CancelCauseFunc) error {
+	var wg sync.WaitGroup
+	for _, loop := range []func(context.Context) error{s.receive, s.send, s.keepLeases} {
+		wg.Go(func() { cancel(loop(ctx)) })
+	}
+	s.w.attach(s)
+	// After attach, a result is either in this snapshot or sent through the
+	// session; one in both is sent twice, which the server ignores.
+	for _, r := range s.w.ledger.unacked() {
+		if !s.enqueue(resultMessage(r)) {
+			break
+		}
+	}
+	wg.Wait()
+	s.w.detach(s)
+	s.close()
+	return context.Cause(ctx)
+}
+
+// receive reads and dispatches the server's messages until the stream ends.
+func (s *session) receive(ctx context.Context) error {
+	for {
+		m, err := s.stream.Recv()
+		switch {
+		case errors.Is(err, io.EOF) && s.currentState() == stateDraining:
+			return errDrained
+		case errors.Is(err, io.EOF):
+			return errStreamClosed
+		case err != nil:
+			return err
+		}
+		s.dispatch(m)
+	}
+}
+
+func (s *session) dispatch(m *cronstreamv1.ConnectResponse) {
+	switch msg := m.GetMsg().(type) {
+	case *cronstreamv1.ConnectResponse_Assignment:
+		s.w.start(msg.Assignment)
+	case *cronstreamv1.ConnectResponse_Cancel:
+		cause := fmt.Errorf("%w: %s", ErrExecutionCancelled, msg.Cancel.GetReason())
+		s.w.ledger.cancel(msg.Cancel.GetExecutionId(), cause)
+	case *cronstreamv1.ConnectResponse_ResultAck:
+		s.w.ledger.ack(msg.ResultAck.GetExecutionId())
+	case *cronstreamv1.ConnectResponse_Drain:
+		if s.transition(stateActive, stateDraining) {
+			s.w.log.Info("cronstream: server draining; finishing, then reconnecting", "session_id", s.id)
+		}
+	default:
+		s.w.log.Warn("cronstream: unexpected message on the worker stream", "type", fmt.Sprintf("%T", msg))
+	}
+}
+
+// send writes queued messages to the stream, the only goroutine that does.
+func (s *session) send(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case m := <-s.out:
+			if err := s.stream.Send(m); err != nil {
+				if errors.Is(err, io.EOF) {
+					<-ctx.Done() // the stream ended: receive reports its status
+					return context.Cause(ctx)
+				}
+				return err
+			}
+		}
+	}
+}
+
+// keepLeases sends a heartbeat listing the running executions every
+// heartbeat interval; once draining, it ends the session as soon as every
+// attempt has finished and every result has been acknowledged.
+func (s *session) keepLeases(ctx context.Context) error {
+	ticker := time.NewTicker(s.heartbeat)
+	defer ticker.Stop()
+	drain := (<-chan struct{})(s.draining)
+	var changed <-chan struct{}
+	for {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-ticker.C:
+			s.enqueue(heartbeatMessage(s.w.ledger.runningIDs()))
+		case <-drain:
+			drain = nil
+		case <-changed:
+		}
+		if drain == nil {
+			changed = s.w.ledger.changes() // before the check, so no change is missed
+			if s.w.ledger.idle() {
+				return errDrained
+			}
+		}
+	}
+}
+
+// enqueue hands m to the writer; false if the session has ended.
+func (s *session) enqueue(m *cronstreamv1.ConnectRequest) bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	select {
+	case s.out <- m:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+func (s *session) currentState() sessionState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+func (s *session) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state = stateClosed
+}
+
+// transition moves from one state to another; false if the session was not
+// in from.
+func (s *session) transition(from, to sessionState) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != from {
+		return false
+	}
+	s.state = to
+	if to == stateDraining {
+		close(s.draining)
+	}
+	return true
+}
+
+func resultMessage(r *cronstreamv1.WorkerResult) *cronstreamv1.ConnectRequest {
+	return &cronstreamv1.ConnectRequest{Msg: &cronstreamv1.ConnectRequest_Result{Result: r}}
+}
+
+func heartbeatMessage(ids []string) *cronstreamv1.ConnectRequest {
+	return &cronstreamv1.ConnectRequest{Msg: &cronstreamv1.ConnectRequest_Heartbeat{
+		Heartbeat: &cronstreamv1.WorkerHeartbeat{ExecutionIds: ids},
+	}}
+}
+
+func capacityMessage(slots int32) *cronstreamv1.ConnectRequest {
+	return &cronstreamv1.ConnectRequest{Msg: &cronstreamv1.ConnectRequest_Capacity{
+		Capacity: &cronstreamv1.WorkerCapacity{Slots: slots},
+	}}
+}
