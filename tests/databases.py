@@ -12,8 +12,8 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -93,22 +93,41 @@ async def postgres_copy(dsn: str) -> AsyncIterator[str]:
         assert leaked == 0, f"{leaked} connection(s) to {name} left open by the test"
 
 
-@asynccontextmanager
-async def empty_postgres_database(dsn: str) -> AsyncIterator[str]:
-    name = f"empty_{uuid.uuid4().hex[:12]}"
+async def _create_database(dsn: str, name: str) -> None:
     conn = await _admin_connection(dsn)
     try:
         await conn.execute(f"CREATE DATABASE {name}")
     finally:
         await conn.close()
+
+
+async def _drop_database(dsn: str, name: str) -> None:
+    conn = await _admin_connection(dsn)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def empty_postgres_database(dsn: str) -> AsyncIterator[str]:
+    name = f"empty_{uuid.uuid4().hex[:12]}"
+    await _create_database(dsn, name)
     try:
         yield asyncpg_url(dsn, name)
     finally:
-        conn = await _admin_connection(dsn)
-        try:
-            await conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        finally:
-            await conn.close()
+        await _drop_database(dsn, name)
+
+
+@contextmanager
+def sync_empty_postgres_database(dsn: str) -> Iterator[str]:
+    """`empty_postgres_database` for synchronous tests (no event loop running)."""
+    name = f"empty_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_create_database(dsn, name))
+    try:
+        yield asyncpg_url(dsn, name)
+    finally:
+        asyncio.run(_drop_database(dsn, name))
 
 
 def sqlite_url(path: Path) -> str:

@@ -37,7 +37,9 @@ from cronstream_server.api.scheduler import SchedulerServicer
 from cronstream_server.config import Settings
 from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.database import create_engine
+from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
+from cronstream_server.store.insight import SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
 
 log = logging.getLogger(__name__)
@@ -80,9 +82,11 @@ async def start(settings: Settings) -> Running:
                 SchedulerDeps(
                     jobs=SqlJobStore(engine),
                     executions=SqlExecutionStore(engine),
+                    events=SqlEventStore(engine),
+                    insight=SqlInsightStore(engine),
                     max_payload_bytes=settings.max_payload_bytes,
                 )
-            ),  # type: ignore[abstract]
+            ),
             server,
         )
         # Answered with UNIMPLEMENTED (after authentication) until its issue lands.

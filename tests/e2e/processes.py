@@ -52,7 +52,12 @@ class ServerProcess:
             if self.process.poll() is None:
                 self.process.kill()
             if self.process.stdout:
+                self.output.append(self.process.stdout.read())
                 self.process.stdout.close()
+
+    @property
+    def log(self) -> str:
+        return "".join(self.output)
 
 
 def start_cronstream(

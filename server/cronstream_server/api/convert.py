@@ -37,6 +37,7 @@ from cronstream_server.core.triggers import (
     OnceTrigger,
     Trigger,
 )
+from cronstream_server.core.validation import check_name
 
 E = TypeVar("E")
 
@@ -152,7 +153,31 @@ class Reader:
         if size > max_bytes:
             self.bad(field, f"is {size} bytes; at most {max_bytes}")
             return {}
-        return json_format.MessageToDict(message)
+        try:
+            converted: dict[str, Any] = json_format.MessageToDict(message)
+        except ValueError:  # NaN or an infinity: JSON has no such number
+            self.bad(field, "numbers must be finite (JSON has no NaN or Infinity)")
+            return {}
+        if _holds_nul(converted):
+            # Postgres' jsonb cannot store U+0000; refuse it everywhere alike.
+            self.bad(field, "must not contain the NUL character (U+0000)")
+            return {}
+        return converted
+
+    def filter_text(self, field: str, value: str) -> str:
+        """A free-text filter: any text a stored name could hold."""
+        check_name(self.violations, field, value, required=False)
+        return value
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 # --- jobs -------------------------------------------------------------------

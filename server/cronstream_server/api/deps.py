@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 
+from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
+from cronstream_server.store.insight import ComponentHealth, HealthStatus, SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -19,9 +21,42 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class HealthProbe(Protocol):
+    """The in-process components GetHealth reports beside the database."""
+
+    async def signals(self) -> ComponentHealth:
+        """The "signals" component (cross-replica wake-ups); must not raise."""
+        ...
+
+    async def engine(self) -> ComponentHealth:
+        """The "engine" component (ticker and dispatch); must not raise."""
+        ...
+
+
+class InProcessHealth:
+    """Until the signal bus and the engine land: signals are in-process calls
+    (nothing to fail) and the engine has not been started."""
+
+    async def signals(self) -> ComponentHealth:
+        return ComponentHealth("signals", HealthStatus.SERVING, "in-process")
+
+    async def engine(self) -> ComponentHealth:
+        return ComponentHealth("engine", HealthStatus.SERVING, "not started yet")
+
+
+def no_workers(platform_id: str) -> int:
+    """WorkerService is not implemented yet, so no worker is ever connected."""
+    return 0
+
+
 @dataclass
 class SchedulerDeps:
     jobs: SqlJobStore
     executions: SqlExecutionStore
+    events: SqlEventStore
+    insight: SqlInsightStore
     max_payload_bytes: int = 256 * 1024
     now: Callable[[], datetime] = field(default=utc_now)
+    # Worker sessions connected to this replica, by platform id.
+    workers_connected: Callable[[str], int] = field(default=no_workers)
+    health: HealthProbe = field(default_factory=InProcessHealth)

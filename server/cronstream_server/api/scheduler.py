@@ -5,10 +5,14 @@ from __future__ import annotations
 from cronstream.v1 import scheduler_service_pb2_grpc as pb_grpc
 
 from cronstream_server.api.deps import SchedulerDeps
+from cronstream_server.api.scheduler_events import EventRpcs
 from cronstream_server.api.scheduler_executions import ExecutionRpcs
+from cronstream_server.api.scheduler_insight import InsightRpcs
 from cronstream_server.api.scheduler_jobs import JobRpcs
 
 
-class SchedulerServicer(JobRpcs, ExecutionRpcs, pb_grpc.SchedulerServiceServicer):
+class SchedulerServicer(
+    JobRpcs, ExecutionRpcs, EventRpcs, InsightRpcs, pb_grpc.SchedulerServiceServicer
+):
     def __init__(self, deps: SchedulerDeps) -> None:
         self.deps = deps

@@ -80,8 +80,8 @@ class JobRpcs:
         where = JobFilter(
             statuses=reader.enums("statuses", request.statuses, JOB_STATUS),
             types=reader.enums("types", request.types, JOB_TYPE),
-            handler_name=request.handler_name,
-            tags=tuple(request.tags),
+            handler_name=reader.filter_text("handler_name", request.handler_name),
+            tags=tuple(reader.filter_text(f"tags[{i}]", tag) for i, tag in enumerate(request.tags)),
         )
         raise_if_any(reader.violations)
         scope = fingerprint("jobs", platform_id, where)

@@ -100,6 +100,8 @@ def _parse_item(item: str, spec: _Field) -> range:
         first, last = spec.low, spec.high
     elif "-" in span:
         start_text, _, end_text = span.partition("-")
+        if not start_text or not end_text:
+            raise CronExpressionError(f"{spec.name} field: {item!r} is not a valid range")
         first, last = _parse_value(start_text, spec), _parse_value(end_text, spec)
         if first > last:
             raise CronExpressionError(f"{spec.name} field: range {span} is backwards")
@@ -137,6 +139,8 @@ def _split_fields(expression: str) -> list[str]:
     stripped = expression.strip()
     if stripped.startswith("@"):
         nickname = stripped.lower()
+        if nickname == "@reboot":
+            raise CronExpressionError("@reboot is not supported: use a once trigger instead")
         if nickname not in _NICKNAMES:
             known = ", ".join(_NICKNAMES)
             raise CronExpressionError(f"unknown nickname {stripped!r}; use one of {known}")
@@ -169,7 +173,7 @@ def _load_zone(name: str) -> tuple[str, ZoneInfo]:
     """Only names from the tz database's list: `ZoneInfo` would open any file path."""
     key = name or "UTC"
     if key.startswith("/") or ".." in key or "\\" in key or "\0" in key:
-        raise TimezoneError(f"timezone {name!r} is a path, not an IANA zone name")
+        raise TimezoneError(f"timezone {name!r} looks like a file path, not an IANA zone name")
     if key not in _known_zones():
         raise TimezoneError(
             f"unknown timezone {name!r}; use an IANA zone name such as 'Europe/Berlin'"
@@ -191,7 +195,11 @@ def _ceilings(values: frozenset[int], size: int) -> tuple[int, ...]:
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _ONE_SECOND = timedelta(seconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_HORIZON = 30 * 366 * 86400  # next_after gives up after 30 years without a firing
+# The longest gap between firings of a valid expression is 40 years (Feb 29 on a set
+# weekday, as in `0 0 29 2 */7`, across a non-leap 2100); past 50, give up.
+_HORIZON = 50 * 366 * 86400
+# Searches stay inside years 10-9999 so that look-backs and year ends stay in datetime's range.
+_FIRST_INSTANT = (date(10, 1, 1).toordinal() - _EPOCH_ORDINAL) * 86400
 _LAST_INSTANT = (date(9999, 12, 1).toordinal() - _EPOCH_ORDINAL) * 86400
 _PROBE_STEP = 12 * 3600  # transitions are never closer than ~4 days in any zone
 _LOOKBACK = 2 * 86400  # > 26 h, the widest spread of UTC offsets
@@ -284,12 +292,12 @@ class CronSchedule:
     def next_after(self, after: datetime) -> datetime | None:
         """The first firing instant strictly after `after` (an aware datetime), in UTC.
 
-        None when nothing fires within 30 years (a wildcard job whose only matching
-        wall times are always skipped by a DST jump, say).
+        None when nothing fires within 50 years: past the end of the calendar, or a
+        wildcard job whose only matching wall times a DST jump always skips.
         """
         if after.utcoffset() is None:
             raise ValueError("next_after needs an aware datetime")
-        start = (after - _EPOCH) // _ONE_SECOND + 1
+        start = max((after - _EPOCH) // _ONE_SECOND + 1, _FIRST_INSTANT)
         limit = min(start + _HORIZON, _LAST_INSTANT)
         found = self._first_firing(start, limit) if start <= limit else None
         return None if found is None else datetime.fromtimestamp(found, UTC)
@@ -375,7 +383,7 @@ class CronSchedule:
         weekday = date(y, mo, d).isoweekday() % 7  # cron numbering: 0 = Sunday
         for day in range(d, last + 1):
             on_dom, on_dow = t.dom[day], t.dow[(weekday + day - d) % 7]
-            if on_dom or on_dow:
+            if (on_dom or on_dow) if self.day_or else (on_dom and on_dow):
                 return day
         return 0
 
@@ -394,7 +402,7 @@ def _transitions_in_year(key: str, year: int) -> tuple[int, ...]:
     and bisects each change down to the second. Computed once per zone and year.
     """
     zone = ZoneInfo(key)
-    begin, end = _seconds(year, 1, 1, 0, 0, 0), _seconds(year + 1, 1, 1, 0, 0, 0)
+    begin, end = _seconds(year, 1, 1, 0, 0, 0), _seconds(year, 12, 31, 23, 59, 59) + 1
     found: list[int] = []
     before, before_offset = begin - 1, _offset(zone, begin - 1)
     for probe in (*range(begin - 1 + _PROBE_STEP, end - 1, _PROBE_STEP), end - 1):

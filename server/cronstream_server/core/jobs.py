@@ -212,12 +212,18 @@ def _check_within(violations: list[FieldViolation], path: str, value: timedelta)
 
 
 def _check_cron(violations: list[FieldViolation], path: str, raw: RawCron) -> None:
+    # Expression and zone are checked apart so that both can be reported.
     try:
-        CronSchedule.parse(raw.expression, raw.timezone or "UTC")
+        CronSchedule.parse(raw.expression, "UTC")
     except CronExpressionError as error:
         violations.append(FieldViolation(f"{path}.expression", str(error)))
+    try:
+        CronSchedule.parse(_ALWAYS, raw.timezone or "UTC")
     except TimezoneError as error:
         violations.append(FieldViolation(f"{path}.timezone", str(error)))
+
+
+_ALWAYS = "* * * * *"
 
 
 def _check_interval(
@@ -251,6 +257,8 @@ def _check_metadata(violations: list[FieldViolation], path: str, entries: dict[s
         return
     for key, value in entries.items():
         check_name(violations, f"{path}[{key!r}]", key, max_length=MAX_METADATA_KEY_LENGTH)
+        if "\x00" in value:
+            violations.append(FieldViolation(f"{path}[{key!r}]", "value must not contain NUL"))
         if len(value) > MAX_METADATA_VALUE_LENGTH:
             violations.append(
                 FieldViolation(

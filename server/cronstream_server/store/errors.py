@@ -7,24 +7,13 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import exc as sa_exc
 
-from cronstream_server.core.errors import Unavailable
+from cronstream_server.core.errors import InvalidArgument, Unavailable
 
 
 def is_unique_violation(error: sa_exc.IntegrityError) -> bool:
     """True for a unique-key clash (Postgres SQLSTATE 23505, SQLite's UNIQUE message)."""
-    orig = error.orig
-    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    if sqlstate is not None:
-        return str(sqlstate) == "23505"
-    return "UNIQUE constraint failed" in str(orig)
-
-
-def is_foreign_key_violation(error: sa_exc.IntegrityError) -> bool:
-    orig = error.orig
-    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    if sqlstate is not None:
-        return str(sqlstate) == "23503"
-    return "FOREIGN KEY constraint failed" in str(orig)
+    sqlstate = _sqlstate(error)
+    return sqlstate == "23505" if sqlstate else "UNIQUE constraint failed" in str(error.orig)
 
 
 @asynccontextmanager
@@ -43,4 +32,16 @@ async def database_errors() -> AsyncIterator[None]:
     except sa_exc.DBAPIError as error:
         if error.connection_invalidated:
             raise Unavailable("database connection lost") from error
+        if _sqlstate(error).startswith("22"):
+            # Class 22, "data exception": a value the database cannot store
+            # (a NUL character, a number out of range). Validation should have
+            # named the field; this keeps a gap from becoming INTERNAL.
+            raise InvalidArgument.of(
+                "request", "holds a value the database cannot store"
+            ) from error
         raise
+
+
+def _sqlstate(error: sa_exc.DBAPIError) -> str:
+    orig = error.orig
+    return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")

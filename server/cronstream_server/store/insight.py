@@ -1,0 +1,174 @@
+"""Insight on SQL: a job's execution statistics, platform metrics, database health.
+
+The read models these queries return live here with the small pure functions
+that finish them (nearest-rank percentile, success rate, worst status).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import IntEnum
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cronstream_server.core.enums import ExecutionStatus, JobStatus, JobType
+from cronstream_server.store.errors import database_errors
+from cronstream_server.store.tables import job_executions, scheduled_jobs
+
+E = TypeVar("E", ExecutionStatus, JobStatus, JobType)
+
+executions = job_executions
+jobs = scheduled_jobs
+
+# p95 reads the durations of at most this many of a job's latest successful
+# executions, so one GetJobStats call stays cheap however long the job has run;
+# past that, p95 describes recent behaviour, which is what an operator asks about.
+P95_SAMPLE_LIMIT = 10_000
+DATABASE_CHECK_TIMEOUT = timedelta(seconds=5)
+_FINISHED = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionFigures:
+    """A job's executions: counts by status (no zero entries) and the durations
+    of successful ones (mean over all of them, p95 over the latest sample)."""
+
+    by_status: dict[ExecutionStatus, int]
+    avg_duration_ms: int | None
+    p95_duration_ms: int | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+    @property
+    def success_rate(self) -> float:
+        return success_rate(self.by_status)
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformFigures:
+    jobs_by_status: dict[JobStatus, int] = field(default_factory=dict)
+    jobs_by_type: dict[JobType, int] = field(default_factory=dict)
+    executions_by_status: dict[ExecutionStatus, int] = field(default_factory=dict)
+    queue_depth: int = 0
+
+
+class HealthStatus(IntEnum):
+    """Ordered from best to worst, so the worst of several is their max."""
+
+    SERVING = 1
+    DEGRADED = 2
+    NOT_SERVING = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentHealth:
+    name: str
+    status: HealthStatus
+    message: str = ""
+    latency: timedelta | None = None
+
+
+def success_rate(by_status: dict[ExecutionStatus, int]) -> float:
+    """Successes over finished executions (success, failed, timeout); 0 when none."""
+    finished = sum(by_status.get(status, 0) for status in _FINISHED)
+    return by_status.get(ExecutionStatus.SUCCESS, 0) / finished if finished else 0.0
+
+
+def nearest_rank(values: Sequence[int], percentile: float) -> int | None:
+    """The nearest-rank percentile (the smallest value with at least
+    `percentile` % of the values at or below it); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(percentile / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def overall(components: Iterable[ComponentHealth]) -> HealthStatus:
+    """The worst status among `components` (SERVING when there are none)."""
+    return max((c.status for c in components), default=HealthStatus.SERVING)
+
+
+class SqlInsightStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def job_figures(self, platform_id: str, job_id: str) -> ExecutionFigures:
+        """Figures of the job's executions. The caller has checked that the job
+        is the platform's; an unknown job simply has no executions."""
+        of_job = (executions.c.platform_id == platform_id, executions.c.job_id == job_id)
+        success = ExecutionStatus.SUCCESS.value
+        counts = select(
+            executions.c.status,
+            func.count(),
+            func.avg(executions.c.duration_ms),  # of the success group: what we report
+        ).where(*of_job)
+        sample = (
+            select(executions.c.duration_ms)
+            .where(*of_job, executions.c.status == success, executions.c.duration_ms.is_not(None))
+            .order_by(executions.c.created_at.desc(), executions.c.id.desc())
+            .limit(P95_SAMPLE_LIMIT)
+        )
+        async with database_errors(), self._engine.connect() as conn:
+            rows = (await conn.execute(counts.group_by(executions.c.status))).all()
+            durations = list((await conn.execute(sample)).scalars())
+        by_status = {ExecutionStatus(status): count for status, count, _ in rows}
+        mean = next((avg for status, _, avg in rows if status == success), None)
+        return ExecutionFigures(
+            by_status=by_status,
+            avg_duration_ms=round(float(mean)) if mean is not None else None,
+            p95_duration_ms=nearest_rank(durations, 95),
+        )
+
+    async def platform_figures(self, platform_id: str, now: datetime) -> PlatformFigures:
+        """Jobs by status and type, executions by status, and the queue depth:
+        pending executions due at or before `now`."""
+        mine = jobs.c.platform_id == platform_id
+        ran = executions.c.platform_id == platform_id
+        queued = (
+            select(func.count())
+            .select_from(executions)
+            .where(
+                ran,
+                executions.c.status == ExecutionStatus.PENDING.value,
+                executions.c.due_at <= now,
+            )
+        )
+        async with database_errors(), self._engine.connect() as conn:
+            return PlatformFigures(
+                jobs_by_status=await _counts(conn, jobs.c.status, mine, JobStatus),
+                jobs_by_type=await _counts(conn, jobs.c.type, mine, JobType),
+                executions_by_status=await _counts(conn, executions.c.status, ran, ExecutionStatus),
+                queue_depth=(await conn.execute(queued)).scalar_one(),
+            )
+
+    async def database_health(self) -> ComponentHealth:
+        """A `SELECT 1` round trip and its latency. Never raises: a failure or
+        a check slower than DATABASE_CHECK_TIMEOUT is NOT_SERVING with why."""
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(DATABASE_CHECK_TIMEOUT.total_seconds()):
+                async with self._engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            status, message = HealthStatus.SERVING, ""
+        except TimeoutError:
+            seconds = DATABASE_CHECK_TIMEOUT.total_seconds()
+            status, message = HealthStatus.NOT_SERVING, f"no answer within {seconds:g} s"
+        except Exception as error:
+            status, message = HealthStatus.NOT_SERVING, f"unreachable: {type(error).__name__}"
+        latency = timedelta(seconds=time.perf_counter() - started)
+        return ComponentHealth("database", status, message, latency)
+
+
+async def _counts(conn: AsyncConnection, column: Any, where: Any, kind: type[E]) -> dict[E, int]:
+    query: Select[Any] = select(column, func.count()).where(where).group_by(column)
+    return {kind(value): count for value, count in (await conn.execute(query)).all()}
