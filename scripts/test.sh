@@ -22,6 +22,9 @@ fi
 step "generated code is up to date"
 scripts/check-gen.sh
 
+step "Go client: gofmt, vet, unit tests"
+(cd clients/go && test -z "$(gofmt -l .)" && go vet ./... && go test ./...)
+
 step "tests (pytest on SQLite and Postgres, with Redis)"
 scripts/services.sh run -- env CRONSTREAM_REQUIRE_SERVICES=1 \
   "$root/.venv/bin/pytest" -q -p no:cacheprovider "$@"
