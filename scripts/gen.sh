@@ -13,7 +13,7 @@ rm -f "$py"/cronstream/v1/*_pb2*.py "$py"/cronstream/v1/*_pb2*.pyi
 python -m grpc_tools.protoc -I proto \
   --python_out="$py" --grpc_python_out="$py" \
   --mypy_out="$py" --mypy_grpc_out="$py" \
-  proto/cronstream/v1/*.proto
+  proto/cronstream/v1/*.proto 2> >(grep -v '^Writing mypy to' >&2)
 : > "$py/cronstream/v1/__init__.py"
 
 rm -rf "$out/clients/go/gen" "$out/clients/typescript/src/gen"

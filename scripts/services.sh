@@ -87,6 +87,8 @@ cmd_install() {
   local missing=() clusters_before redis_before=0 pkg
   find_pg_bin >/dev/null || missing+=(postgresql)
   find_redis_server >/dev/null || missing+=(redis-server)
+  # jq: the docs' grpcurl sessions (docs/api.md), which a test runs, use it.
+  command -v jq >/dev/null 2>&1 || missing+=(jq)
   [ "${#missing[@]}" -eq 0 ] && return 0
 
   if [ "$(id -u)" -ne 0 ]; then
@@ -127,6 +129,7 @@ cmd_install() {
 
   # Do not leave the freshly installed system services enabled (at boot) ...
   for pkg in "${missing[@]}"; do
+    [ "$pkg" = jq ] && continue
     systemctl disable --quiet "$pkg.service" >/dev/null 2>&1 ||
       deb-systemd-helper disable "$pkg.service" >/dev/null 2>&1 || true
     update-rc.d "$pkg" disable >/dev/null 2>&1 || true

@@ -17,7 +17,6 @@ from cronstream_server.core.paging import (
     encode_token,
     fingerprint,
     page_request,
-    page_size,
     sort_key,
 )
 from cronstream_server.core.validation import raise_if_any
@@ -81,7 +80,6 @@ class ExecutionRpcs:
         platform_id = current_platform().platform_id
         scope = fingerprint("logs", platform_id, request.execution_id)
         page = page_request(request.page_size or DEFAULT_LOG_PAGE_SIZE, request.page_token, scope)
-        page_size(request.page_size)  # a negative size is INVALID_ARGUMENT
         lines, last_id = await self.deps.executions.list_logs(
             platform_id, request.execution_id, page
         )

@@ -16,6 +16,12 @@ def is_unique_violation(error: sa_exc.IntegrityError) -> bool:
     return sqlstate == "23505" if sqlstate else "UNIQUE constraint failed" in str(error.orig)
 
 
+def is_foreign_key_violation(error: sa_exc.IntegrityError) -> bool:
+    """True when a referenced row is missing (Postgres 23503, SQLite's FOREIGN KEY message)."""
+    sqlstate = _sqlstate(error)
+    return sqlstate == "23503" if sqlstate else "FOREIGN KEY constraint failed" in str(error.orig)
+
+
 @asynccontextmanager
 async def database_errors() -> AsyncIterator[None]:
     """Turns "the database cannot be reached or is overloaded" into Unavailable.

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cronstream_server.core.enums import ExecutionStatus
@@ -15,7 +16,7 @@ from cronstream_server.core.errors import NotFound
 from cronstream_server.core.executions import Execution, ExecutionLog
 from cronstream_server.core.ids import is_valid_id
 from cronstream_server.core.paging import PageRequest
-from cronstream_server.store.errors import database_errors
+from cronstream_server.store.errors import database_errors, is_foreign_key_violation
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.rows import execution_from_row, execution_values, log_from_row
 from cronstream_server.store.tables import job_execution_logs, job_executions, scheduled_jobs
@@ -39,8 +40,13 @@ class SqlExecutionStore:
         the ticker's slot inserts go through its own claim transaction)."""
         if not batch:
             return
-        async with database_errors(), self._engine.begin() as conn:
-            await insert_executions(conn, batch)
+        try:
+            async with database_errors(), self._engine.begin() as conn:
+                await insert_executions(conn, batch)
+        except sa_exc.IntegrityError as error:
+            if is_foreign_key_violation(error):  # the job was deleted meanwhile
+                raise NotFound("job", batch[0].job_id or "") from error
+            raise
 
     async def get(self, platform_id: str, execution_id: str) -> Execution:
         async with database_errors(), self._engine.connect() as conn:
