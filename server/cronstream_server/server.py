@@ -35,6 +35,8 @@ from cronstream_server.api.deps import SchedulerDeps
 from cronstream_server.api.interceptor import AuthAndErrorsInterceptor
 from cronstream_server.api.scheduler import SchedulerServicer
 from cronstream_server.config import Settings
+from cronstream_server.core.ports import Signals
+from cronstream_server.signals import LocalSignals, RedisSignals
 from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.database import create_engine
 from cronstream_server.store.events import SqlEventStore
@@ -69,6 +71,7 @@ async def start(settings: Settings) -> Running:
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
         admin_store = SqlAdminStore(engine)
+        signals = await _start_signals(settings, stack)
         authenticator = Authenticator(admin_store, settings.admin_key)
         server = grpc.aio.server(
             interceptors=[AuthAndErrorsInterceptor(authenticator)],
@@ -85,6 +88,7 @@ async def start(settings: Settings) -> Running:
                     events=SqlEventStore(engine),
                     insight=SqlInsightStore(engine),
                     max_payload_bytes=settings.max_payload_bytes,
+                    signals=signals,
                 )
             ),
             server,
@@ -109,6 +113,15 @@ async def start(settings: Settings) -> Running:
     except BaseException:
         await stack.aclose()
         raise
+
+
+async def _start_signals(settings: Settings, stack: AsyncExitStack) -> Signals:
+    if settings.redis_url is None:
+        return LocalSignals()
+    redis_signals = RedisSignals(settings.redis_url)
+    await redis_signals.start()
+    stack.push_async_callback(redis_signals.stop)
+    return redis_signals
 
 
 def _server_options(settings: Settings) -> list[tuple[str, int]]:

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import grpc
 
+from cronstream_server.core.ports import Signals
+from cronstream_server.signals.local import LocalSignals
 from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
 from cronstream_server.store.insight import ComponentHealth, HealthStatus, SqlInsightStore
@@ -60,3 +62,4 @@ class SchedulerDeps:
     # Worker sessions connected to this replica, by platform id.
     workers_connected: Callable[[str], int] = field(default=no_workers)
     health: HealthProbe = field(default_factory=InProcessHealth)
+    signals: Signals = field(default_factory=LocalSignals)

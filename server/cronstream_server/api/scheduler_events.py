@@ -19,6 +19,7 @@ from cronstream_server.core import events as event_rules
 from cronstream_server.core.events import Event, EventHandler
 from cronstream_server.core.paging import encode_token, fingerprint, page_request, sort_key
 from cronstream_server.core.validation import raise_if_any
+from cronstream_server.signals import WORK
 
 
 class EventRpcs:
@@ -99,7 +100,9 @@ class EventRpcs:
             request_id=request.request_id or None,
             at=self.deps.now(),
         )
-        ids, _ = await self.deps.events.trigger(
+        ids, created = await self.deps.events.trigger(
             event, functools.partial(event_rules.deliveries, event)
         )
+        if created and ids:
+            await self.deps.signals.publish(WORK, event.platform_id)
         return pb.TriggerEventResponse(execution_ids=ids)

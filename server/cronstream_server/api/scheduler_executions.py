@@ -20,6 +20,7 @@ from cronstream_server.core.paging import (
     sort_key,
 )
 from cronstream_server.core.validation import raise_if_any
+from cronstream_server.signals import CANCEL, WORK
 from cronstream_server.store.executions import ExecutionFilter
 
 DEFAULT_LOG_PAGE_SIZE = 100
@@ -61,6 +62,7 @@ class ExecutionRpcs:
             request.id,
             lambda e: execution_rules.retry_by_user(e, now),
         )
+        await self.deps.signals.publish(WORK, execution.platform_id)
         return pb.RetryExecutionResponse(execution=execution_message(execution))
 
     async def CancelExecution(
@@ -72,6 +74,8 @@ class ExecutionRpcs:
             request.id,
             lambda e: execution_rules.cancel_by_user(e, now),
         )
+        # The replica holding the worker's stream tells the worker to stop.
+        await self.deps.signals.publish(CANCEL, execution.id)
         return pb.CancelExecutionResponse(execution=execution_message(execution))
 
     async def ListExecutionLogs(

@@ -25,6 +25,7 @@ from cronstream_server.core.ids import new_id
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import encode_token, fingerprint, page_request, sort_key
 from cronstream_server.core.validation import check_name, raise_if_any
+from cronstream_server.signals import JOBS, WORK
 from cronstream_server.store.jobs import JobFilter
 
 MAX_REQUEST_ID_LENGTH = 200
@@ -39,8 +40,15 @@ class JobRpcs:
         principal = current_platform()
         now = self.deps.now()
         job = self._new_job(request, principal.platform_id, principal.key_name, now)
-        stored, _ = await self.deps.jobs.create_job(job, request.request_id or None)
+        stored, created = await self.deps.jobs.create_job(job, request.request_id or None)
+        if created:
+            await self._job_changed(stored)
         return pb.CreateJobResponse(job=job_message(stored))
+
+    async def _job_changed(self, job: Job) -> None:
+        """Wakes the tickers when a job may now be due sooner than they think."""
+        if job.next_run is not None and job.status is JobStatus.ACTIVE:
+            await self.deps.signals.publish(JOBS, job.next_run.isoformat())
 
     def _new_job(
         self, request: pb.CreateJobRequest, platform_id: str, created_by: str, now: datetime
@@ -112,6 +120,7 @@ class JobRpcs:
         _, updated = await self.deps.jobs.update_job(
             current_platform().platform_id, request.job.id, change
         )
+        await self._job_changed(updated)
         return pb.UpdateJobResponse(job=job_message(updated))
 
     async def DeleteJob(
@@ -134,6 +143,7 @@ class JobRpcs:
         _, job = await self.deps.jobs.update_job(
             current_platform().platform_id, request.id, lambda j: job_rules.resume(j, now)
         )
+        await self._job_changed(job)
         return pb.ResumeJobResponse(job=job_message(job))
 
     async def CancelJob(
@@ -153,4 +163,5 @@ class JobRpcs:
         job_rules.check_runnable(job)
         execution = execution_rules.for_job(job, ExecutionTrigger.MANUAL, now, now)
         await self.deps.executions.insert_many([execution])
+        await self.deps.signals.publish(WORK, job.platform_id)
         return pb.RunJobResponse(execution=execution_message(execution))

@@ -7,6 +7,7 @@ run over every adapter, so each method's docstring is its specification.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from cronstream_server.core.paging import PageRequest
@@ -58,4 +59,31 @@ class AdminStore(Protocol):
 
     async def ping(self) -> None:
         """A round trip to the database; raises Unavailable when it is down."""
+        ...
+
+
+class Signals(Protocol):
+    """Wake-ups between the parts of one replica and across replicas.
+
+    A signal is a hint that something changed, never the change itself: a lost
+    signal may cost latency (the listener polls as a fallback), never data.
+    Topics: `jobs` (a job was created or rescheduled; message: its next_run as
+    ISO 8601), `work` (pending executions appeared; message: platform id),
+    `cancel` (stop an execution; message: execution id).
+    """
+
+    async def publish(self, topic: str, message: str) -> None:
+        """Delivers `message` to this replica's listeners of `topic` at once, and
+        to the other replicas' when a broker is configured. Never raises: a broker
+        that is down is logged and skipped."""
+        ...
+
+    def listen(self, topic: str, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Calls `callback(message)` (in the event loop, without awaiting) for every
+        message on `topic`; returns a function that stops listening."""
+        ...
+
+    @property
+    def healthy(self) -> bool:
+        """False while a configured broker is unreachable."""
         ...
