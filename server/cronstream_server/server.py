@@ -36,6 +36,8 @@ from cronstream_server.api.interceptor import AuthAndErrorsInterceptor
 from cronstream_server.api.scheduler import SchedulerServicer
 from cronstream_server.config import Settings
 from cronstream_server.core.ports import Signals
+from cronstream_server.engine.health import EngineHealth
+from cronstream_server.engine.ticker import Ticker
 from cronstream_server.signals import LocalSignals, RedisSignals
 from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.database import create_engine
@@ -72,6 +74,7 @@ async def start(settings: Settings) -> Running:
         stack.push_async_callback(engine.dispose)
         admin_store = SqlAdminStore(engine)
         signals = await _start_signals(settings, stack)
+        ticker = await _start_ticker(engine, signals, stack)
         authenticator = Authenticator(admin_store, settings.admin_key)
         server = grpc.aio.server(
             interceptors=[AuthAndErrorsInterceptor(authenticator)],
@@ -89,6 +92,9 @@ async def start(settings: Settings) -> Running:
                     insight=SqlInsightStore(engine),
                     max_payload_bytes=settings.max_payload_bytes,
                     signals=signals,
+                    health=EngineHealth(
+                        ticker, signals, "redis" if settings.redis_url else "in-process"
+                    ),
                 )
             ),
             server,
@@ -122,6 +128,13 @@ async def _start_signals(settings: Settings, stack: AsyncExitStack) -> Signals:
     await redis_signals.start()
     stack.push_async_callback(redis_signals.stop)
     return redis_signals
+
+
+async def _start_ticker(engine: AsyncEngine, signals: Signals, stack: AsyncExitStack) -> Ticker:
+    ticker = Ticker(engine, signals)
+    await ticker.start()
+    stack.push_async_callback(ticker.stop)
+    return ticker
 
 
 def _server_options(settings: Settings) -> list[tuple[str, int]]:

@@ -13,7 +13,7 @@ from cronstream_server.core.ports import Signals
 from cronstream_server.signals.local import LocalSignals
 from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
-from cronstream_server.store.insight import ComponentHealth, HealthStatus, SqlInsightStore
+from cronstream_server.store.insight import ComponentHealth, SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -35,17 +35,6 @@ class HealthProbe(Protocol):
         ...
 
 
-class InProcessHealth:
-    """Until the signal bus and the engine land: signals are in-process calls
-    (nothing to fail) and the engine has not been started."""
-
-    async def signals(self) -> ComponentHealth:
-        return ComponentHealth("signals", HealthStatus.SERVING, "in-process")
-
-    async def engine(self) -> ComponentHealth:
-        return ComponentHealth("engine", HealthStatus.SERVING, "not started yet")
-
-
 def no_workers(platform_id: str) -> int:
     """WorkerService is not implemented yet, so no worker is ever connected."""
     return 0
@@ -57,9 +46,9 @@ class SchedulerDeps:
     executions: SqlExecutionStore
     events: SqlEventStore
     insight: SqlInsightStore
+    health: HealthProbe
     max_payload_bytes: int = 256 * 1024
     now: Callable[[], datetime] = field(default=utc_now)
     # Worker sessions connected to this replica, by platform id.
     workers_connected: Callable[[str], int] = field(default=no_workers)
-    health: HealthProbe = field(default_factory=InProcessHealth)
     signals: Signals = field(default_factory=LocalSignals)

@@ -124,3 +124,13 @@ def cancel_by_user(execution: Execution, now: datetime) -> Execution:
         next_retry_at=None,
         error="cancelled by user",
     )
+
+
+def skipped(execution: Execution, why: str, now: datetime) -> Execution:
+    """A slot recorded but not run (missed, or refused by the overlap policy)."""
+    return replace(execution, status=ExecutionStatus.SKIPPED, completed_at=now, error=why)
+
+
+def due(execution: Execution, at: datetime) -> Execution:
+    """The same pending execution, dispatchable from `at` (jitter, buffering)."""
+    return replace(execution, due_at=at)

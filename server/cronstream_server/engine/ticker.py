@@ -1,0 +1,167 @@
+"""The ticker: turns due jobs into pending executions, once per slot.
+
+Each tick is one transaction: claim due jobs (SKIP LOCKED), decide their slots
+(core.firing), insert the executions (a slot that already has one is skipped by
+its unique index), and move each job to its next slot. Between ticks it sleeps
+until the earliest next_run, or until a `jobs` signal says a job may be due
+sooner, or at most `max_sleep` (the fallback poll, should a signal be lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cronstream_server.core import executions as execution_rules
+from cronstream_server.core.enums import (
+    ExecutionStatus,
+    ExecutionTrigger,
+    JobStatus,
+    OverlapPolicy,
+)
+from cronstream_server.core.executions import Execution
+from cronstream_server.core.firing import Firing, Outstanding, fire, jitter_offset
+from cronstream_server.core.jobs import Job
+from cronstream_server.core.ports import Signals
+from cronstream_server.signals import CANCEL, JOBS, WORK
+from cronstream_server.store import ticker as queries
+from cronstream_server.store.errors import database_errors
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TickerSettings:
+    batch_size: int = 500  # jobs claimed per transaction
+    max_sleep: float = 5.0  # fallback poll when no signal arrives
+    error_backoff: float = 1.0
+
+
+@dataclass
+class TickResult:
+    jobs: int = 0
+    executions: int = 0
+    platforms: frozenset[str] = frozenset()
+    cancelled: tuple[str, ...] = ()
+
+
+class Ticker:
+    def __init__(
+        self, engine: AsyncEngine, signals: Signals, settings: TickerSettings = TickerSettings()
+    ) -> None:
+        self._engine = engine
+        self._signals = signals
+        self._settings = settings
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stop_listening = signals.listen(JOBS, lambda _: self._wake.set())
+        self.last_tick_at: datetime | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ticker")
+
+    async def stop(self) -> None:
+        self._stop_listening()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                result = await self.tick()
+                if result.jobs >= self._settings.batch_size:
+                    continue  # more are due: no sleep
+                await self._sleep_until_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("tick failed; retrying in %ss", self._settings.error_backoff)
+                await asyncio.sleep(self._settings.error_backoff)
+
+    async def _sleep_until_due(self) -> None:
+        async with database_errors(), self._engine.connect() as conn:
+            now = await queries.database_now(conn)
+            earliest = await queries.earliest_next_run(conn)
+        delay = self._settings.max_sleep
+        if earliest is not None:
+            delay = min(delay, max(0.0, (earliest - now).total_seconds()))
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def tick(self) -> TickResult:
+        """One pass: fires every job due now (up to the batch size)."""
+        async with database_errors(), self._engine.begin() as conn:
+            now = await queries.database_now(conn)
+            due = await queries.claim_due_jobs(conn, now, self._settings.batch_size)
+            if not due:
+                self.last_tick_at = now
+                return TickResult()
+            result = await _fire_all(conn, due, now)
+        self.last_tick_at = now
+        await self._announce(result)
+        return result
+
+    async def _announce(self, result: TickResult) -> None:
+        for platform_id in result.platforms:
+            await self._signals.publish(WORK, platform_id)
+        for execution_id in result.cancelled:
+            await self._signals.publish(CANCEL, execution_id)
+
+
+async def _fire_all(conn: AsyncConnection, due: list[Job], now: datetime) -> TickResult:
+    watched = [j.id for j in due if j.spec.overlap_policy is not OverlapPolicy.ALLOW]
+    seen = await queries.outstanding(conn, watched)
+    firings = {job.id: fire(job, now, seen.get(job.id, Outstanding())) for job in due}
+    cancelled = await queries.cancel_outstanding(
+        conn, [job_id for job_id, f in firings.items() if f.cancel_outstanding], now
+    )
+    batch = [e for job in due for e in _executions(job, firings[job.id], now)]
+    inserted = await queries.insert_slots(conn, batch)
+    await queries.move_jobs(
+        conn, [_move(job, firings[job.id], inserted[job.id], now) for job in due]
+    )
+    platforms = frozenset(e.platform_id for e in batch if e.status is ExecutionStatus.PENDING)
+    return TickResult(len(due), sum(inserted.values()), platforms, tuple(cancelled))
+
+
+def _executions(job: Job, firing: Firing, now: datetime) -> list[Execution]:
+    made: list[Execution] = []
+    buffered = set(firing.buffered)
+    for slot in firing.slots:
+        execution = execution_rules.for_job(job, ExecutionTrigger.SCHEDULE, slot.at, now)
+        if slot.skipped:
+            execution = execution_rules.skipped(execution, slot.note or "skipped", now)
+        elif slot.at in buffered:
+            execution = execution_rules.due(execution, queries.FAR_FUTURE)
+        else:
+            execution = execution_rules.due(
+                execution, slot.at + jitter_offset(job.id, slot.at, job.spec.jitter)
+            )
+        made.append(execution)
+    return made
+
+
+def _move(job: Job, firing: Firing, added: int, now: datetime) -> dict[str, Any]:
+    return {
+        "b_id": job.id,
+        "b_next_run": firing.next_run,
+        "b_last_run": firing.last_run,
+        "b_runs_count": firing.runs_count,
+        "b_status": firing.status.value,
+        "b_completed_at": now if firing.status is JobStatus.COMPLETED else job.completed_at,
+        "b_updated_at": now,
+        "b_added": added,
+    }

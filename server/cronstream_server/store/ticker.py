@@ -1,0 +1,164 @@
+"""The ticker's SQL: claim due jobs, record their slots, move them on.
+
+Every statement runs inside the one transaction of a tick, so a job's slots
+and its new next_run commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cronstream_server.core.enums import ExecutionStatus
+from cronstream_server.core.executions import Execution
+from cronstream_server.core.firing import Outstanding
+from cronstream_server.core.jobs import Job
+from cronstream_server.store.rows import execution_values, job_from_row
+from cronstream_server.store.tables import job_executions, scheduled_jobs
+
+jobs = scheduled_jobs
+executions = job_executions
+
+# due_at of a BUFFER_ONE execution waiting for the running one: never due
+# until released (see `release_buffered`).
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+async def database_now(conn: AsyncConnection) -> datetime:
+    """The database's clock: every replica agrees on it, whatever its own says.
+
+    SQLite is embedded (one process, one clock), so it is this process's clock."""
+    if conn.dialect.name == "postgresql":
+        value: datetime = (await conn.execute(select(func.clock_timestamp()))).scalar_one()
+        return value.astimezone(UTC)
+    return datetime.now(UTC)
+
+
+async def claim_due_jobs(conn: AsyncConnection, now: datetime, limit: int) -> list[Job]:
+    """Active jobs whose next_run has come, oldest slot first, locked for this tick.
+
+    SKIP LOCKED: a job another replica is firing right now is left to it, and
+    this replica takes the next ones, so replicas share the work without ever
+    firing a slot twice (the slot's unique index is the second guard). The
+    partial index ix_scheduled_jobs_due serves the WHERE and the ORDER BY.
+    """
+    query = (
+        select(jobs)
+        .where(jobs.c.status == "active", jobs.c.next_run <= now)
+        .order_by(jobs.c.next_run)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [job_from_row(row) for row in (await conn.execute(query)).all()]
+
+
+async def outstanding(conn: AsyncConnection, job_ids: Sequence[str]) -> dict[str, Outstanding]:
+    """Unfinished executions of these jobs, for their overlap policies."""
+    if not job_ids:
+        return {}
+    buffered = executions.c.due_at == FAR_FUTURE
+    query = (
+        select(executions.c.job_id, executions.c.status, buffered.label("buffered"), func.count())
+        .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(["pending", "running"]))
+        .group_by(executions.c.job_id, executions.c.status, buffered)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for job_id, status, is_buffered, count in (await conn.execute(query)).all():
+        key = "buffered" if is_buffered else status
+        counts.setdefault(job_id, {})[key] = count
+    return {job_id: Outstanding(**c) for job_id, c in counts.items()}
+
+
+async def insert_slots(conn: AsyncConnection, batch: Sequence[Execution]) -> Counter[str]:
+    """Inserts slot executions, silently dropping any slot that already has one
+    (the unique index on (job_id, scheduled_at) for schedule slots); returns
+    how many were inserted per job."""
+    if not batch:
+        return Counter()
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        dialect_insert(executions)
+        .on_conflict_do_nothing(
+            index_elements=["job_id", "scheduled_at"], index_where=text("trigger = 'schedule'")
+        )
+        .returning(executions.c.job_id)
+    )
+    result = await conn.execute(statement, [execution_values(e) for e in batch])
+    return Counter(result.scalars().all())
+
+
+_JOB_MOVED = (
+    update(jobs)
+    .where(jobs.c.id == bindparam("b_id"))
+    .values(
+        next_run=bindparam("b_next_run"),
+        last_run=bindparam("b_last_run"),
+        runs_count=bindparam("b_runs_count"),
+        status=bindparam("b_status"),
+        completed_at=bindparam("b_completed_at"),
+        updated_at=bindparam("b_updated_at"),
+        executions_count=jobs.c.executions_count + bindparam("b_added"),
+    )
+)
+
+
+async def move_jobs(conn: AsyncConnection, moves: Sequence[dict[str, Any]]) -> None:
+    """One executemany: each job's next_run, last_run, status and counters."""
+    if moves:
+        await conn.execute(_JOB_MOVED, list(moves))
+
+
+async def cancel_outstanding(
+    conn: AsyncConnection, job_ids: Sequence[str], now: datetime
+) -> list[str]:
+    """CANCEL_PREVIOUS: cancels the jobs' unfinished executions; returns the ids
+    of those that were running, whose workers must be told."""
+    if not job_ids:
+        return []
+    running = await conn.execute(
+        select(executions.c.id).where(
+            executions.c.job_id.in_(job_ids), executions.c.status == "running"
+        )
+    )
+    running_ids = list(running.scalars().all())
+    await conn.execute(
+        update(executions)
+        .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(["pending", "running"]))
+        .values(
+            status=ExecutionStatus.CANCELLED.value,
+            completed_at=now,
+            error="cancelled: a newer slot started (overlap policy cancel_previous)",
+        )
+    )
+    return running_ids
+
+
+async def release_buffered(conn: AsyncConnection, job_ids: Sequence[str], now: datetime) -> None:
+    """BUFFER_ONE: the waiting execution of each job becomes due now (called
+    when the job's running execution reaches a final status)."""
+    if job_ids:
+        await conn.execute(
+            update(executions)
+            .where(
+                executions.c.job_id.in_(job_ids),
+                executions.c.status == "pending",
+                executions.c.due_at == FAR_FUTURE,
+            )
+            .values(due_at=now)
+        )
+
+
+async def earliest_next_run(conn: AsyncConnection) -> datetime | None:
+    """When the ticker has work next (served by ix_scheduled_jobs_due)."""
+    query = select(func.min(jobs.c.next_run)).where(jobs.c.status == "active")
+    value: datetime | None = (await conn.execute(query)).scalar_one_or_none()
+    if value is not None and value.tzinfo is None:  # SQLite's min() returns text
+        value = value.replace(tzinfo=UTC)
+    return value
