@@ -89,6 +89,8 @@ cmd_install() {
   find_redis_server >/dev/null || missing+=(redis-server)
   # jq: the docs' grpcurl sessions (docs/api.md), which a test runs, use it.
   command -v jq >/dev/null 2>&1 || missing+=(jq)
+  # faketime (libfaketime): the clock-skew test runs one replica minutes off.
+  command -v faketime >/dev/null 2>&1 || missing+=(faketime)
   [ "${#missing[@]}" -eq 0 ] && return 0
 
   if [ "$(id -u)" -ne 0 ]; then
@@ -129,7 +131,7 @@ cmd_install() {
 
   # Do not leave the freshly installed system services enabled (at boot) ...
   for pkg in "${missing[@]}"; do
-    [ "$pkg" = jq ] && continue
+    case "$pkg" in jq | faketime) continue ;; esac
     systemctl disable --quiet "$pkg.service" >/dev/null 2>&1 ||
       deb-systemd-helper disable "$pkg.service" >/dev/null 2>&1 || true
     update-rc.d "$pkg" disable >/dev/null 2>&1 || true

@@ -61,7 +61,10 @@ class ServerProcess:
 
 
 def start_cronstream(
-    args: list[str], cwd: Path, env: dict[str, str] | None = None, port: int | None = None
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> ServerProcess:
     address = f"127.0.0.1:{port or free_port()}"
     full_env = {**os.environ, "CRONSTREAM_LISTEN": address, "PYTHONUNBUFFERED": "1", **(env or {})}

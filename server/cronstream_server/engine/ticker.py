@@ -41,6 +41,7 @@ class TickerSettings:
     batch_size: int = 500  # jobs claimed per transaction
     max_sleep: float = 5.0  # fallback poll when no signal arrives
     error_backoff: float = 1.0
+    contended_pause: float = 0.02
 
 
 @dataclass
@@ -83,20 +84,24 @@ class Ticker:
                 result = await self.tick()
                 if result.jobs >= self._settings.batch_size:
                     continue  # more are due: no sleep
-                await self._sleep_until_due()
+                await self._sleep_until_due(idle=result.jobs == 0)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("tick failed; retrying in %ss", self._settings.error_backoff)
                 await asyncio.sleep(self._settings.error_backoff)
 
-    async def _sleep_until_due(self) -> None:
+    async def _sleep_until_due(self, idle: bool) -> None:
         async with database_errors(), self._engine.connect() as conn:
             now = await queries.database_now(conn)
             earliest = await queries.earliest_next_run(conn)
         delay = self._settings.max_sleep
         if earliest is not None:
             delay = min(delay, max(0.0, (earliest - now).total_seconds()))
+        if idle and delay == 0.0:
+            # Due jobs that this tick could not claim are being fired by another
+            # replica right now (SKIP LOCKED); give it a moment instead of spinning.
+            delay = self._settings.contended_pause
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=delay)
