@@ -31,6 +31,9 @@ class Settings:
     max_payload_bytes: int = 256 * 1024
     # Seconds a SIGTERM'd server keeps accepting results before it hands work back.
     shutdown_grace_seconds: float = 10.0
+    # Whether this replica runs a ticker. An API-only replica (off) still serves
+    # every call; the replicas that tick fire its jobs.
+    ticker: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -55,4 +58,5 @@ class Settings:
             metrics_port=int(metrics) if metrics else None,
             max_payload_bytes=int(opt("CRONSTREAM_MAX_PAYLOAD_BYTES") or 256 * 1024),
             shutdown_grace_seconds=float(opt("CRONSTREAM_SHUTDOWN_GRACE_SECONDS") or 10.0),
+            ticker=(opt("CRONSTREAM_TICKER") or "on").lower() not in ("off", "false", "0", "no"),
         )

@@ -74,7 +74,10 @@ async def start(settings: Settings) -> Running:
         stack.push_async_callback(engine.dispose)
         admin_store = SqlAdminStore(engine)
         signals = await _start_signals(settings, stack)
-        ticker = await _start_ticker(engine, signals, stack)
+        ticker = Ticker(engine, signals)
+        if settings.ticker:
+            await ticker.start()
+            stack.push_async_callback(ticker.stop)
         authenticator = Authenticator(admin_store, settings.admin_key)
         server = grpc.aio.server(
             interceptors=[AuthAndErrorsInterceptor(authenticator)],
@@ -128,13 +131,6 @@ async def _start_signals(settings: Settings, stack: AsyncExitStack) -> Signals:
     await redis_signals.start()
     stack.push_async_callback(redis_signals.stop)
     return redis_signals
-
-
-async def _start_ticker(engine: AsyncEngine, signals: Signals, stack: AsyncExitStack) -> Ticker:
-    ticker = Ticker(engine, signals)
-    await ticker.start()
-    stack.push_async_callback(ticker.stop)
-    return ticker
 
 
 def _server_options(settings: Settings) -> list[tuple[str, int]]:

@@ -22,6 +22,8 @@ class EngineHealth:
         )
 
     async def engine(self) -> ComponentHealth:
+        if not self._ticker.enabled:
+            return ComponentHealth("engine", HealthStatus.SERVING, "ticker off on this replica")
         if not self._ticker.running:
             return ComponentHealth("engine", HealthStatus.NOT_SERVING, "ticker stopped")
         last = self._ticker.last_tick_at

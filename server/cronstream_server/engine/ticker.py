@@ -69,10 +69,15 @@ class Ticker:
 
     async def stop(self) -> None:
         self._stop_listening()
-        if self._task is not None:
+        if self._task is not None and not self._task.done():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+    @property
+    def enabled(self) -> bool:
+        """Whether this replica was configured to tick (start was called)."""
+        return self._task is not None
 
     @property
     def running(self) -> bool:
