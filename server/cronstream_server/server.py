@@ -36,6 +36,7 @@ from cronstream_server.api.interceptor import AuthAndErrorsInterceptor
 from cronstream_server.api.scheduler import SchedulerServicer
 from cronstream_server.config import Settings
 from cronstream_server.core.ports import Signals
+from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.engine.health import EngineHealth
 from cronstream_server.engine.ticker import Ticker
 from cronstream_server.signals import LocalSignals, RedisSignals
@@ -78,6 +79,9 @@ async def start(settings: Settings) -> Running:
         if settings.ticker:
             await ticker.start()
             stack.push_async_callback(ticker.stop)
+        event_batcher = EventBatcher(engine)
+        await event_batcher.start()
+        stack.push_async_callback(event_batcher.stop)
         authenticator = Authenticator(admin_store, settings.admin_key)
         server = grpc.aio.server(
             interceptors=[AuthAndErrorsInterceptor(authenticator)],
@@ -95,6 +99,7 @@ async def start(settings: Settings) -> Running:
                     insight=SqlInsightStore(engine),
                     max_payload_bytes=settings.max_payload_bytes,
                     signals=signals,
+                    event_batcher=event_batcher,
                     health=EngineHealth(
                         ticker, signals, "redis" if settings.redis_url else "in-process"
                     ),

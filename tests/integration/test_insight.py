@@ -16,6 +16,7 @@ from cronstream_server.api.deps import SchedulerDeps
 from cronstream_server.api.scheduler import SchedulerServicer
 from cronstream_server.core import executions as execution_rules
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger
+from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.store import insight as insight_store
 from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
@@ -363,6 +364,7 @@ async def test_health_answers_when_everything_is_down(tmp_path: Path) -> None:
             events=SqlEventStore(engine),
             insight=SqlInsightStore(engine),
             health=BrokenEngine(),
+            event_batcher=EventBatcher(engine),
         )
         response = await SchedulerServicer(deps).GetHealth(pb.GetHealthRequest(), None)  # type: ignore[arg-type]
     finally:

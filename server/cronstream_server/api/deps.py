@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import grpc
 
 from cronstream_server.core.ports import Signals
+from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.signals.local import LocalSignals
 from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
@@ -47,6 +48,7 @@ class SchedulerDeps:
     events: SqlEventStore
     insight: SqlInsightStore
     health: HealthProbe
+    event_batcher: EventBatcher
     max_payload_bytes: int = 256 * 1024
     now: Callable[[], datetime] = field(default=utc_now)
     # Worker sessions connected to this replica, by platform id.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 from cronstream.v1 import scheduler_service_pb2 as pb
 
 from cronstream_server.api.convert import Reader
@@ -100,9 +98,8 @@ class EventRpcs:
             request_id=request.request_id or None,
             at=self.deps.now(),
         )
-        ids, created = await self.deps.events.trigger(
-            event, functools.partial(event_rules.deliveries, event)
-        )
+        delivered = await self.deps.event_batcher.deliver(event)
+        ids, created = delivered.execution_ids, delivered.created
         if created and ids:
             await self.deps.signals.publish(WORK, event.platform_id)
         return pb.TriggerEventResponse(execution_ids=ids)

@@ -1,34 +1,26 @@
-"""EventStore on SQL: event handlers, and TriggerEvent's fan-out in one transaction."""
+"""EventStore on SQL: event handlers (TriggerEvent's fan-out is in event_delivery)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cronstream_server.core.enums import HandlerType, JobStatus, JobType, Priority
+from cronstream_server.core.enums import HandlerType, Priority
 from cronstream_server.core.errors import NotFound
-from cronstream_server.core.events import Event, EventHandler, EventHandlerSpec
-from cronstream_server.core.executions import Execution
+from cronstream_server.core.events import EventHandler, EventHandlerSpec
 from cronstream_server.core.ids import is_valid_id
-from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
-from cronstream_server.store.errors import database_errors, is_unique_violation
-from cronstream_server.store.executions import insert_executions
+from cronstream_server.store.errors import database_errors
 from cronstream_server.store.paging import keyset_page, split_page
-from cronstream_server.store.rows import job_from_row
-from cronstream_server.store.tables import event_deliveries, event_handlers, scheduled_jobs
+from cronstream_server.store.tables import event_handlers, scheduled_jobs
 
 handlers = event_handlers
 jobs = scheduled_jobs
-
-Build = Callable[[Sequence[EventHandler], Sequence[Job]], list[Execution]]
-"""Makes an event's executions from its listeners (core.events.deliveries)."""
 
 
 class SqlEventStore:
@@ -83,84 +75,6 @@ class SqlEventStore:
             if result.rowcount:
                 return
         raise NotFound("event handler", handler_id)
-
-    async def trigger(self, event: Event, build: Build) -> tuple[list[str], bool]:
-        """Inserts the executions `build` makes from the enabled handlers and
-        active event jobs of `event`'s name and platform, and returns their ids.
-
-        With a request id, a delivery record is inserted in the same
-        transaction, so either both exist or neither. A request id the
-        platform used before (even by a call still in flight: Postgres makes
-        the second insert wait on the unique index) inserts nothing and returns
-        the first call's ids. The flag says whether executions were created.
-        """
-        try:
-            async with database_errors(), self._engine.begin() as conn:
-                listeners = await _listeners(conn, event)
-                event_jobs = await _event_jobs(conn, event)
-                batch = build(listeners, event_jobs)
-                ids = [execution.id for execution in batch]
-                if event.request_id is not None:
-                    await conn.execute(event_deliveries.insert().values(_delivery(event, ids)))
-                if batch:
-                    await insert_executions(conn, batch)
-            return ids, True
-        except sa_exc.IntegrityError as error:
-            if event.request_id is None or not is_unique_violation(error):
-                raise
-        return await self._delivered(event), False
-
-    async def _delivered(self, event: Event) -> list[str]:
-        async with database_errors(), self._engine.connect() as conn:
-            stored = (
-                await conn.execute(
-                    select(event_deliveries.c.execution_ids).where(
-                        event_deliveries.c.platform_id == event.platform_id,
-                        event_deliveries.c.request_id == event.request_id,
-                    )
-                )
-            ).scalar_one()
-        return [str(execution_id) for execution_id in stored]
-
-
-async def _listeners(conn: AsyncConnection, event: Event) -> list[EventHandler]:
-    # Oldest first, so the ids come back in the order the handlers were made.
-    query = (
-        select(handlers)
-        .where(
-            handlers.c.platform_id == event.platform_id,
-            handlers.c.event_name == event.name,
-            handlers.c.enabled.is_(True),
-        )
-        .order_by(handlers.c.created_at, handlers.c.id)
-    )
-    return [handler_from_row(row) for row in (await conn.execute(query)).all()]
-
-
-async def _event_jobs(conn: AsyncConnection, event: Event) -> list[Job]:
-    # A stable order also makes concurrent triggers bump the jobs' counters
-    # (insert_executions) in the same order, so they cannot deadlock.
-    query = (
-        select(jobs)
-        .where(
-            jobs.c.platform_id == event.platform_id,
-            jobs.c.type == JobType.EVENT.value,
-            jobs.c.event_name == event.name,
-            jobs.c.status == JobStatus.ACTIVE.value,
-        )
-        .order_by(jobs.c.created_at, jobs.c.id)
-    )
-    return [job_from_row(row) for row in (await conn.execute(query)).all()]
-
-
-def _delivery(event: Event, ids: list[str]) -> dict[str, Any]:
-    return {
-        "platform_id": event.platform_id,
-        "request_id": event.request_id,
-        "event_name": event.name,
-        "execution_ids": ids,
-        "created_at": event.at,
-    }
 
 
 async def _get(

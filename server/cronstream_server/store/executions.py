@@ -123,9 +123,11 @@ class SqlExecutionStore:
 
 async def insert_executions(conn: AsyncConnection, batch: Sequence[Execution]) -> None:
     """Inserts executions and counts them on their jobs, in the caller's transaction."""
+    if not batch:
+        return
     await conn.execute(executions.insert(), [execution_values(e) for e in batch])
     per_job = Counter(e.job_id for e in batch if e.job_id is not None)
-    for job_id, count in per_job.items():
+    for job_id, count in sorted(per_job.items()):  # one lock order for every writer
         await conn.execute(
             update(scheduled_jobs)
             .where(scheduled_jobs.c.id == job_id)

@@ -1,0 +1,137 @@
+"""TriggerEvent's fan-out for many events in one transaction.
+
+One statement finds the listeners of every event in the batch, one inserts
+every execution, one records the idempotency keys; a request id seen before
+(in an earlier batch or earlier in this one) creates nothing and answers with
+the ids stored the first time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cronstream_server.core import events as event_rules
+from cronstream_server.core.enums import JobStatus, JobType
+from cronstream_server.core.events import Event, EventHandler
+from cronstream_server.core.executions import Execution
+from cronstream_server.core.jobs import Job
+from cronstream_server.store.errors import database_errors
+from cronstream_server.store.events import handler_from_row
+from cronstream_server.store.executions import insert_executions
+from cronstream_server.store.rows import job_from_row
+from cronstream_server.store.tables import event_deliveries, event_handlers, scheduled_jobs
+
+Key = tuple[str, str]  # (platform_id, event name)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    execution_ids: list[str]
+    created: bool  # False: a repeated request id; the ids are the first call's
+
+
+async def trigger_many(engine: AsyncEngine, events: Sequence[Event]) -> list[Delivered]:
+    """Delivers every event in one transaction; results in the events' order."""
+    async with database_errors(), engine.begin() as conn:
+        listeners = await _listeners(conn, {(e.platform_id, e.name) for e in events})
+        made = [
+            event_rules.deliveries(e, *listeners.get((e.platform_id, e.name), ([], [])))
+            for e in events
+        ]
+        fresh = await _record_request_ids(conn, events, made)
+        await insert_executions(
+            conn, [x for i, batch in enumerate(made) if fresh[i] for x in batch]
+        )
+        repeats = await _stored_ids(conn, [e for i, e in enumerate(events) if not fresh[i]])
+    return [
+        Delivered([x.id for x in made[i]], True)
+        if fresh[i]
+        else Delivered(repeats[(e.platform_id, e.request_id or "")], False)
+        for i, e in enumerate(events)
+    ]
+
+
+async def _listeners(
+    conn: AsyncConnection, keys: set[Key]
+) -> dict[Key, tuple[list[EventHandler], list[Job]]]:
+    """Enabled handlers and active event jobs for each (platform, name), oldest
+    first, so ids come back in creation order and job counters are bumped in a
+    stable order (no deadlock between concurrent batches)."""
+    found: dict[Key, tuple[list[EventHandler], list[Job]]] = {k: ([], []) for k in keys}
+    if not keys:
+        return found
+    h, j = event_handlers.c, scheduled_jobs.c
+    handler_rows = await conn.execute(
+        select(event_handlers)
+        .where(tuple_(h.platform_id, h.event_name).in_(list(keys)), h.enabled.is_(True))
+        .order_by(h.created_at, h.id)
+    )
+    for row in handler_rows.all():
+        found[(row.platform_id, row.event_name)][0].append(handler_from_row(row))
+    job_rows = await conn.execute(
+        select(scheduled_jobs)
+        .where(
+            tuple_(j.platform_id, j.event_name).in_(list(keys)),
+            j.type == JobType.EVENT.value,
+            j.status == JobStatus.ACTIVE.value,
+        )
+        .order_by(j.created_at, j.id)
+    )
+    for row in job_rows.all():
+        found[(row.platform_id, row.event_name)][1].append(job_from_row(row))
+    return found
+
+
+async def _record_request_ids(
+    conn: AsyncConnection, events: Sequence[Event], made: list[list[Execution]]
+) -> list[bool]:
+    """Inserts the idempotency records; an event is fresh unless its request id
+    was taken before. ON CONFLICT DO NOTHING also settles two events of one
+    batch that share a request id: the first is recorded, the second repeats."""
+    keyed = [(i, e) for i, e in enumerate(events) if e.request_id is not None]
+    fresh = [e.request_id is None for e in events]
+    if not keyed:
+        return fresh
+    rows = [
+        {
+            "platform_id": e.platform_id,
+            "request_id": e.request_id,
+            "event_name": e.name,
+            "execution_ids": [x.id for x in made[i]],
+            "created_at": e.at,
+        }
+        for i, e in keyed
+    ]
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(event_deliveries)
+        .on_conflict_do_nothing(index_elements=["platform_id", "request_id"])
+        .returning(event_deliveries.c.platform_id, event_deliveries.c.request_id)
+    )
+    recorded = {tuple(r) for r in (await conn.execute(statement, rows)).all()}
+    claimed: set[tuple[str, str]] = set()
+    for i, e in keyed:
+        key = (e.platform_id, e.request_id or "")
+        fresh[i] = key in recorded and key not in claimed
+        claimed.add(key)
+    return fresh
+
+
+async def _stored_ids(
+    conn: AsyncConnection, repeats: Sequence[Event]
+) -> dict[tuple[str, str], list[str]]:
+    if not repeats:
+        return {}
+    d = event_deliveries.c
+    keys = list({(e.platform_id, e.request_id or "") for e in repeats})
+    rows = await conn.execute(
+        select(d.platform_id, d.request_id, d.execution_ids).where(
+            tuple_(d.platform_id, d.request_id).in_(keys)
+        )
+    )
+    return {(r.platform_id, r.request_id): [str(x) for x in r.execution_ids] for r in rows.all()}
