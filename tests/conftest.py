@@ -19,10 +19,27 @@ from cronstream.v1 import (
 )
 from cronstream_server.config import Settings
 from cronstream_server.server import Running, start
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests import databases
 
 ADMIN_KEY = "cs_admin_test_key_for_the_suite"
+
+# One tracer provider for the whole run (OpenTelemetry allows setting it once),
+# recording finished spans in memory for the tests that follow a trace.
+SPANS = InMemorySpanExporter()
+_provider = TracerProvider()
+_provider.add_span_processor(SimpleSpanProcessor(SPANS))
+trace.set_tracer_provider(_provider)
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    SPANS.clear()
+    return SPANS
 
 
 @pytest.fixture(scope="session")

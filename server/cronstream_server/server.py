@@ -46,6 +46,7 @@ from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
 from cronstream_server.store.insight import SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
+from cronstream_server.telemetry.tracing import configure_tracing, grpc_server_interceptor
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,13 @@ async def start(settings: Settings) -> Running:
         await event_batcher.start()
         stack.push_async_callback(event_batcher.stop)
         authenticator = Authenticator(admin_store, settings.admin_key)
+        tracing = configure_tracing()
+        if tracing is not None:
+            stack.callback(tracing.shutdown)
         server = grpc.aio.server(
-            interceptors=[AuthAndErrorsInterceptor(authenticator)],
+            # The OpenTelemetry interceptor first: authentication and errors
+            # happen inside the call's span, which continues the caller's trace.
+            interceptors=[grpc_server_interceptor(), AuthAndErrorsInterceptor(authenticator)],
             options=_server_options(settings),
         )
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(

@@ -18,6 +18,7 @@ from cronstream_server.core.events import Event, EventHandler
 from cronstream_server.core.paging import encode_token, fingerprint, page_request, sort_key
 from cronstream_server.core.validation import raise_if_any
 from cronstream_server.signals import WORK
+from cronstream_server.telemetry.context import current_trace_context
 
 
 class EventRpcs:
@@ -97,6 +98,7 @@ class EventRpcs:
             payload=payload,
             request_id=request.request_id or None,
             at=self.deps.now(),
+            trace=current_trace_context(),
         )
         delivered = await self.deps.event_batcher.deliver(event)
         ids, created = delivered.execution_ids, delivered.created

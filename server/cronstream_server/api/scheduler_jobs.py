@@ -27,6 +27,7 @@ from cronstream_server.core.paging import encode_token, fingerprint, page_reques
 from cronstream_server.core.validation import check_name, raise_if_any
 from cronstream_server.signals import JOBS, WORK
 from cronstream_server.store.jobs import JobFilter
+from cronstream_server.telemetry.context import current_trace_context
 
 MAX_REQUEST_ID_LENGTH = 200
 
@@ -76,6 +77,7 @@ class JobRpcs:
             created_at=now,
             updated_at=now,
             next_run=job_rules.first_run(spec, now),
+            trace=current_trace_context(),
         )
 
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.GetJobResponse:
@@ -161,7 +163,9 @@ class JobRpcs:
         now = self.deps.now()
         job = await self.deps.jobs.get_job(current_platform().platform_id, request.id)
         job_rules.check_runnable(job)
-        execution = execution_rules.for_job(job, ExecutionTrigger.MANUAL, now, now)
+        execution = execution_rules.for_job(
+            job, ExecutionTrigger.MANUAL, now, now, trace=current_trace_context()
+        )
         await self.deps.executions.insert_many([execution])
         await self.deps.signals.publish(WORK, job.platform_id)
         return pb.RunJobResponse(execution=execution_message(execution))

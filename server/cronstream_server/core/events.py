@@ -26,6 +26,7 @@ from cronstream_server.core.jobs import (
     MAX_RETRIES_LIMIT,
     Job,
 )
+from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.validation import check_name, raise_if_any
 
 MAX_REQUEST_ID_LENGTH = 200
@@ -64,6 +65,7 @@ class Event:
     payload: dict[str, Any] | None
     request_id: str | None
     at: datetime
+    trace: TraceContext | None = None  # of the TriggerEvent call
 
 
 # --- validation -------------------------------------------------------------
@@ -132,7 +134,10 @@ def deliveries(
     """The pending executions `event` creates, due at once: one per handler,
     then one per job, in the order given. The caller passes only enabled
     handlers and active event jobs of the event's name and platform."""
-    made = [for_handler(handler, event.payload, event.at) for handler in handlers]
+    made = [
+        replace(for_handler(handler, event.payload, event.at), trace=event.trace)
+        for handler in handlers
+    ]
     made += [
         execution_rules.for_job(
             job,
@@ -140,6 +145,7 @@ def deliveries(
             event.at,
             event.at,
             payload=merge_payload(job.spec.payload, event.payload),
+            trace=event.trace,
         )
         for job in jobs
     ]

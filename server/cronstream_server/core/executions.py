@@ -11,6 +11,7 @@ from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, LogL
 from cronstream_server.core.errors import FailedPrecondition
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.jobs import Job
+from cronstream_server.core.tracing import TraceContext
 
 _RETRYABLE_BY_USER = frozenset(
     {ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT, ExecutionStatus.CANCELLED}
@@ -48,6 +49,7 @@ class Execution:
     trace_id: str | None = None
     span_id: str | None = None
     parent_span_id: str | None = None
+    trace: TraceContext | None = None  # the context the execution's span continues
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +67,10 @@ def for_job(
     scheduled_at: datetime,
     now: datetime,
     payload: dict[str, Any] | None = None,
+    trace: TraceContext | None = None,
 ) -> Execution:
-    """A pending execution of `job`, due at `scheduled_at`."""
+    """A pending execution of `job`, due at `scheduled_at`, continuing `trace`
+    (the causing call's context) or else the trace that created the job."""
     spec = job.spec
     return Execution(
         id=new_id(),
@@ -84,6 +88,7 @@ def for_job(
         retry_delay=spec.retry_delay,
         timeout=spec.timeout,
         created_at=now,
+        trace=trace or job.trace,
     )
 
 

@@ -18,6 +18,7 @@ from cronstream_server.core.enums import (
     Priority,
 )
 from cronstream_server.core.errors import FailedPrecondition, FieldViolation
+from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import (
     CronTrigger,
     EventTrigger,
@@ -85,6 +86,7 @@ class Job:
     avg_duration_ms: int | None = None
     completed_at: datetime | None = None
     cancelled_at: datetime | None = None
+    trace: TraceContext | None = None  # of the call that created the job
 
 
 def job_type(trigger: Trigger | None) -> JobType:

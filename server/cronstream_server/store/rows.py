@@ -19,6 +19,7 @@ from cronstream_server.core.enums import (
 )
 from cronstream_server.core.executions import Execution, ExecutionLog
 from cronstream_server.core.jobs import Job, JobSpec
+from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import (
     CronTrigger,
     EventTrigger,
@@ -26,6 +27,16 @@ from cronstream_server.core.triggers import (
     OnceTrigger,
     Trigger,
 )
+
+
+def _trace_values(trace: TraceContext | None) -> dict[str, str | None]:
+    if trace is None:
+        return {"traceparent": None, "tracestate": None}
+    return {"traceparent": trace.traceparent, "tracestate": trace.tracestate or None}
+
+
+def _trace(row: Row[Any]) -> TraceContext | None:
+    return TraceContext(row.traceparent, row.tracestate or "") if row.traceparent else None
 
 
 def _ms(value: timedelta) -> int:
@@ -109,6 +120,7 @@ def job_values(job: Job) -> dict[str, Any]:
         "updated_at": job.updated_at,
         "completed_at": job.completed_at,
         "cancelled_at": job.cancelled_at,
+        **_trace_values(job.trace),
     }
 
 
@@ -147,6 +159,7 @@ def job_from_row(row: Row[Any]) -> Job:
         avg_duration_ms=row.avg_duration_ms,
         completed_at=row.completed_at,
         cancelled_at=row.cancelled_at,
+        trace=_trace(row),
     )
 
 
@@ -181,6 +194,7 @@ def execution_values(execution: Execution) -> dict[str, Any]:
         "span_id": e.span_id,
         "parent_span_id": e.parent_span_id,
         "created_at": e.created_at,
+        **_trace_values(e.trace),
     }
 
 
@@ -214,6 +228,7 @@ def execution_from_row(row: Row[Any]) -> Execution:
         trace_id=row.trace_id,
         span_id=row.span_id,
         parent_span_id=row.parent_span_id,
+        trace=_trace(row),
     )
 
 

@@ -117,6 +117,10 @@ scheduled_jobs = Table(
     Column("metadata", json_type(), nullable=False),
     Column("created_by", String(200), nullable=False),
     Column("request_id", String(200)),
+    # W3C trace context of the call that created the job: its scheduled
+    # executions continue that trace.
+    Column("traceparent", String(64)),
+    Column("tracestate", String(512)),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("completed_at", UtcDateTime()),
