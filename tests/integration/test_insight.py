@@ -16,11 +16,12 @@ from cronstream_server.api.deps import SchedulerDeps
 from cronstream_server.api.scheduler import SchedulerServicer
 from cronstream_server.core import executions as execution_rules
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger
+from cronstream_server.core.insight import ComponentHealth, HealthStatus
 from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.store import insight as insight_store
 from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
-from cronstream_server.store.insight import ComponentHealth, HealthStatus, SqlInsightStore
+from cronstream_server.store.insight import SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
 from cronstream_server.store.tables import scheduled_jobs
 from google.protobuf import timestamp_pb2

@@ -16,15 +16,15 @@ from cronstream_server.core.enums import (
 )
 from cronstream_server.core.errors import FieldViolation, InvalidArgument
 from cronstream_server.core.events import Event, EventHandlerSpec
-from cronstream_server.core.jobs import Job, JobSpec
-from cronstream_server.core.triggers import EventTrigger
-from cronstream_server.store.insight import (
+from cronstream_server.core.insight import (
     ComponentHealth,
     HealthStatus,
     nearest_rank,
     overall,
     success_rate,
 )
+from cronstream_server.core.jobs import Job, JobSpec
+from cronstream_server.core.triggers import EventTrigger
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 

@@ -22,15 +22,15 @@ from cronstream_server.api.convert_common import duration_from_ms, timestamp
 from cronstream_server.core import events as event_rules
 from cronstream_server.core.enums import HandlerType, Priority
 from cronstream_server.core.events import EventHandler, EventHandlerSpec
-from cronstream_server.core.jobs import Job
-from cronstream_server.core.validation import raise_if_any
-from cronstream_server.store.insight import (
+from cronstream_server.core.insight import (
     ComponentHealth,
     ExecutionFigures,
     HealthStatus,
     PlatformFigures,
     overall,
 )
+from cronstream_server.core.jobs import Job
+from cronstream_server.core.validation import raise_if_any
 
 K = TypeVar("K")
 N = TypeVar("N")

@@ -9,13 +9,10 @@ from typing import Any, Protocol
 
 import grpc
 
-from cronstream_server.core.ports import Signals
+from cronstream_server.core.insight import ComponentHealth
+from cronstream_server.core.ports import EventStore, ExecutionStore, InsightStore, JobStore, Signals
 from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.signals.local import LocalSignals
-from cronstream_server.store.events import SqlEventStore
-from cronstream_server.store.executions import SqlExecutionStore
-from cronstream_server.store.insight import ComponentHealth, SqlInsightStore
-from cronstream_server.store.jobs import SqlJobStore
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -43,10 +40,10 @@ def no_workers(platform_id: str) -> int:
 
 @dataclass
 class SchedulerDeps:
-    jobs: SqlJobStore
-    executions: SqlExecutionStore
-    events: SqlEventStore
-    insight: SqlInsightStore
+    jobs: JobStore
+    executions: ExecutionStore
+    events: EventStore
+    insight: InsightStore
     health: HealthProbe
     event_batcher: EventBatcher
     max_payload_bytes: int = 256 * 1024

@@ -19,9 +19,9 @@ from cronstream_server.core.paging import (
     page_request,
     sort_key,
 )
+from cronstream_server.core.ports import ExecutionFilter
 from cronstream_server.core.validation import raise_if_any
 from cronstream_server.signals import CANCEL, WORK
-from cronstream_server.store.executions import ExecutionFilter
 
 DEFAULT_LOG_PAGE_SIZE = 100
 

@@ -16,8 +16,8 @@ from cronstream_server.api.convert_events import (
 from cronstream_server.api.deps import Context, SchedulerDeps
 from cronstream_server.api.interceptor import current_platform
 from cronstream_server.core import triggers
+from cronstream_server.core.insight import ComponentHealth, HealthStatus
 from cronstream_server.core.validation import raise_if_any
-from cronstream_server.store.insight import ComponentHealth, HealthStatus
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from cronstream_server.core.enums import ExecutionTrigger, JobStatus
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import encode_token, fingerprint, page_request, sort_key
+from cronstream_server.core.ports import JobFilter
 from cronstream_server.core.validation import check_name, raise_if_any
 from cronstream_server.signals import JOBS, WORK
-from cronstream_server.store.jobs import JobFilter
 from cronstream_server.telemetry.context import current_trace_context
 
 MAX_REQUEST_ID_LENGTH = 200

@@ -7,11 +7,34 @@ run over every adapter, so each method's docstring is its specification.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
+from cronstream_server.core.enums import ExecutionStatus, JobStatus, JobType
+from cronstream_server.core.events import EventHandler
+from cronstream_server.core.executions import Execution, ExecutionLog
+from cronstream_server.core.insight import ComponentHealth, ExecutionFigures, PlatformFigures
+from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.tenancy import ApiKey, NewSecret, Platform, PlatformPrincipal
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """ListJobs' filters; they combine with AND, and `tags` must all be present."""
+
+    statuses: tuple[JobStatus, ...] = ()
+    types: tuple[JobType, ...] = ()
+    handler_name: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionFilter:
+    job_id: str | None = None
+    statuses: tuple[ExecutionStatus, ...] = ()
 
 
 class AdminStore(Protocol):
@@ -86,4 +109,106 @@ class Signals(Protocol):
     @property
     def healthy(self) -> bool:
         """False while a configured broker is unreachable."""
+        ...
+
+
+class JobStore(Protocol):
+    async def create_job(self, job: Job, request_id: str | None) -> tuple[Job, bool]:
+        """Inserts `job`; with a `request_id` the platform used before, returns that
+        earlier job instead. The flag says whether `job` was created."""
+        ...
+
+    async def get_job(self, platform_id: str, job_id: str) -> Job:
+        """The platform's job; NotFound for another platform's, unknown or malformed ids."""
+        ...
+
+    async def list_jobs(
+        self, platform_id: str, where: JobFilter, page: PageRequest
+    ) -> tuple[list[Job], Job | None]:
+        """Newest first, keyset-paged on (created_at, id); the second value is the
+        last row returned when more follow."""
+        ...
+
+    async def update_job(
+        self, platform_id: str, job_id: str, change: Callable[[Job], Job]
+    ) -> tuple[Job, Job]:
+        """Applies `change` under a row lock (a concurrent ticker or update never
+        loses a write) and stores the result; returns (before, after)."""
+        ...
+
+    async def delete_job(self, platform_id: str, job_id: str) -> None:
+        """Deletes the job with its executions and logs; NotFound as get_job."""
+        ...
+
+
+class ExecutionStore(Protocol):
+    async def insert_many(self, batch: Sequence[Execution]) -> None:
+        """Inserts executions in one statement and counts them on their jobs;
+        NotFound when their job was deleted meanwhile."""
+        ...
+
+    async def get(self, platform_id: str, execution_id: str) -> Execution:
+        """The platform's execution; NotFound otherwise."""
+        ...
+
+    async def list_executions(
+        self, platform_id: str, where: ExecutionFilter, page: PageRequest
+    ) -> tuple[list[Execution], Execution | None]:
+        """Newest first, paged like JobStore.list_jobs."""
+        ...
+
+    async def update(
+        self, platform_id: str, execution_id: str, change: Callable[[Execution], Execution]
+    ) -> Execution:
+        """Applies `change` under a row lock and stores the result."""
+        ...
+
+    async def cancel_pending_of_job(self, platform_id: str, job_id: str, now: datetime) -> int:
+        """Cancels a job's executions that have not started; returns how many."""
+        ...
+
+    async def list_logs(
+        self, platform_id: str, execution_id: str, page: PageRequest
+    ) -> tuple[list[ExecutionLog], int | None]:
+        """Log lines oldest first, keyset-paged on the line id."""
+        ...
+
+
+class EventStore(Protocol):
+    async def create_handler(self, handler: EventHandler) -> EventHandler:
+        """Stores a new event handler."""
+        ...
+
+    async def get_handler(self, platform_id: str, handler_id: str) -> EventHandler:
+        """The platform's handler; NotFound otherwise."""
+        ...
+
+    async def list_handlers(
+        self, platform_id: str, event_name: str, page: PageRequest
+    ) -> tuple[list[EventHandler], EventHandler | None]:
+        """Newest first, optionally of one event name, paged like list_jobs."""
+        ...
+
+    async def update_handler(
+        self, platform_id: str, handler_id: str, change: Callable[[EventHandler], EventHandler]
+    ) -> EventHandler:
+        """Applies `change` under a row lock and stores the result."""
+        ...
+
+    async def delete_handler(self, platform_id: str, handler_id: str) -> None:
+        """Deletes the handler and its executions; NotFound as get_handler."""
+        ...
+
+
+class InsightStore(Protocol):
+    async def job_figures(self, platform_id: str, job_id: str) -> ExecutionFigures:
+        """Counts by status and durations of the job's executions."""
+        ...
+
+    async def platform_figures(self, platform_id: str, now: datetime) -> PlatformFigures:
+        """Jobs by status and type, executions by status, due pending executions."""
+        ...
+
+    async def database_health(self) -> ComponentHealth:
+        """A round trip to the database; never raises."""
         ...

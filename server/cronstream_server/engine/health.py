@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from cronstream_server.core.insight import ComponentHealth, HealthStatus
 from cronstream_server.core.ports import Signals
 from cronstream_server.engine.ticker import Ticker
-from cronstream_server.store.insight import ComponentHealth, HealthStatus
 
 
 class EngineHealth:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select, update
@@ -16,6 +15,7 @@ from cronstream_server.core.errors import NotFound
 from cronstream_server.core.executions import Execution, ExecutionLog
 from cronstream_server.core.ids import is_valid_id
 from cronstream_server.core.paging import PageRequest
+from cronstream_server.core.ports import ExecutionFilter
 from cronstream_server.store.errors import database_errors, is_foreign_key_violation
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.rows import execution_from_row, execution_values, log_from_row
@@ -23,12 +23,6 @@ from cronstream_server.store.tables import job_execution_logs, job_executions, s
 
 executions = job_executions
 logs = job_execution_logs
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionFilter:
-    job_id: str | None = None
-    statuses: tuple[ExecutionStatus, ...] = ()
 
 
 class SqlExecutionStore:

@@ -1,24 +1,23 @@
-"""Insight on SQL: a job's execution statistics, platform metrics, database health.
-
-The read models these queries return live here with the small pure functions
-that finish them (nearest-rank percentile, success rate, worst status).
-"""
+"""Insight on SQL: a job's execution statistics, platform metrics, database health."""
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import IntEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cronstream_server.core.enums import ExecutionStatus, JobStatus, JobType
+from cronstream_server.core.insight import (
+    ComponentHealth,
+    ExecutionFigures,
+    HealthStatus,
+    PlatformFigures,
+    nearest_rank,
+)
 from cronstream_server.store.errors import database_errors
 from cronstream_server.store.tables import job_executions, scheduled_jobs
 
@@ -32,70 +31,6 @@ jobs = scheduled_jobs
 # past that, p95 describes recent behaviour, which is what an operator asks about.
 P95_SAMPLE_LIMIT = 10_000
 DATABASE_CHECK_TIMEOUT = timedelta(seconds=5)
-_FINISHED = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionFigures:
-    """A job's executions: counts by status (no zero entries) and the durations
-    of successful ones (mean over all of them, p95 over the latest sample)."""
-
-    by_status: dict[ExecutionStatus, int]
-    avg_duration_ms: int | None
-    p95_duration_ms: int | None
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_status.values())
-
-    @property
-    def success_rate(self) -> float:
-        return success_rate(self.by_status)
-
-
-@dataclass(frozen=True, slots=True)
-class PlatformFigures:
-    jobs_by_status: dict[JobStatus, int] = field(default_factory=dict)
-    jobs_by_type: dict[JobType, int] = field(default_factory=dict)
-    executions_by_status: dict[ExecutionStatus, int] = field(default_factory=dict)
-    queue_depth: int = 0
-
-
-class HealthStatus(IntEnum):
-    """Ordered from best to worst, so the worst of several is their max."""
-
-    SERVING = 1
-    DEGRADED = 2
-    NOT_SERVING = 3
-
-
-@dataclass(frozen=True, slots=True)
-class ComponentHealth:
-    name: str
-    status: HealthStatus
-    message: str = ""
-    latency: timedelta | None = None
-
-
-def success_rate(by_status: dict[ExecutionStatus, int]) -> float:
-    """Successes over finished executions (success, failed, timeout); 0 when none."""
-    finished = sum(by_status.get(status, 0) for status in _FINISHED)
-    return by_status.get(ExecutionStatus.SUCCESS, 0) / finished if finished else 0.0
-
-
-def nearest_rank(values: Sequence[int], percentile: float) -> int | None:
-    """The nearest-rank percentile (the smallest value with at least
-    `percentile` % of the values at or below it); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(percentile / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def overall(components: Iterable[ComponentHealth]) -> HealthStatus:
-    """The worst status among `components` (SERVING when there are none)."""
-    return max((c.status for c in components), default=HealthStatus.SERVING)
 
 
 class SqlInsightStore:

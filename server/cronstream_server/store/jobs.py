@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, literal, select, type_coerce
@@ -11,25 +10,17 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cronstream_server.core.enums import JobStatus, JobType
 from cronstream_server.core.errors import NotFound
 from cronstream_server.core.ids import is_valid_id
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
+from cronstream_server.core.ports import JobFilter
 from cronstream_server.store.errors import database_errors, is_unique_violation
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.rows import job_from_row, job_values
 from cronstream_server.store.tables import scheduled_jobs
 
 jobs = scheduled_jobs
-
-
-@dataclass(frozen=True, slots=True)
-class JobFilter:
-    statuses: tuple[JobStatus, ...] = ()
-    types: tuple[JobType, ...] = ()
-    handler_name: str = ""
-    tags: tuple[str, ...] = ()
 
 
 class SqlJobStore:
