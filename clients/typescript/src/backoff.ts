@@ -1,0 +1,33 @@
+/**
+ * Backoff spaces reconnection attempts: attempt n (from 0) waits a
+ * uniformly random time in [0, min(maxMs, baseMs * 2^n)] ("full jitter"),
+ * so many workers cut off together do not reconnect together.
+ */
+export class Backoff {
+  readonly baseMs: number;
+  readonly maxMs: number;
+  private readonly random: () => number;
+
+  constructor(baseMs = 100, maxMs = 10_000, random: () => number = Math.random) {
+    if (!(baseMs > 0)) {
+      throw new RangeError(`cronstream: backoff base must be positive, not ${baseMs}`);
+    }
+    this.baseMs = baseMs;
+    this.maxMs = Math.max(maxMs, baseMs);
+    this.random = random;
+  }
+
+  /** The longest wait of attempt n. */
+  ceiling(n: number): number {
+    let c = this.baseMs;
+    for (let i = 0; i < n && c < this.maxMs; i++) {
+      c *= 2;
+    }
+    return Math.min(c, this.maxMs);
+  }
+
+  /** The wait before attempt n, in milliseconds. */
+  delay(n: number): number {
+    return Math.floor(this.random() * (this.ceiling(n) + 1));
+  }
+}

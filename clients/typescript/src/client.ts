@@ -1,0 +1,248 @@
+import {
+  createClient as createConnectClient,
+  type CallOptions,
+  type Client as ServiceClient,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+
+import { AdminService } from "./gen/cronstream/v1/admin_service_pb.js";
+import type { Execution, ExecutionLog } from "./gen/cronstream/v1/execution_pb.js";
+import type { Job, JobSchema } from "./gen/cronstream/v1/job_pb.js";
+import {
+  SchedulerService,
+  type ListExecutionsRequest,
+  type ListJobsRequest,
+} from "./gen/cronstream/v1/scheduler_service_pb.js";
+import { WorkerService } from "./gen/cronstream/v1/worker_service_pb.js";
+import { translate } from "./errors.js";
+import { VERSION } from "./version.js";
+
+/** Options of {@link createClient}. */
+export interface ClientOptions {
+  /**
+   * The server: "host:port" (such as "127.0.0.1:50051"), or a URL
+   * ("http://host:port" for plaintext, "https://host:port" for TLS).
+   */
+  address: string;
+  /** Sent as `authorization: Bearer <apiKey>` on every call. */
+  apiKey?: string;
+  /**
+   * Connect over TLS (the system's root CAs, or `nodeOptions.ca`). Default:
+   * true, unless address is an "http://" URL. A local `make run` server
+   * serves plaintext: pass `tls: false`.
+   */
+  tls?: boolean;
+  /**
+   * More interceptors, run after the client's own (authorization, typed
+   * errors) for every call, such as an OpenTelemetry one.
+   */
+  interceptors?: Interceptor[];
+  /**
+   * Options for node:http2's connect(): TLS settings (ca, cert, key,
+   * servername) and the like.
+   */
+  nodeOptions?: import("node:http2").SecureClientSessionOptions;
+  /**
+   * Interval of HTTP/2 PING frames, also on an idle connection, so a silent
+   * peer is noticed and load balancers keep the connection. Default: 20 s
+   * (the server allows one every 10 s). 0 turns them off.
+   */
+  pingIntervalMs?: number;
+}
+
+/** What to list: a ListJobsRequest without the page token, which the iterator manages. */
+export type ListJobsFilter = Partial<Omit<ListJobsRequest, "pageToken" | "$typeName" | "$unknown">>;
+/** What to list: a ListExecutionsRequest without the page token. */
+export type ListExecutionsFilter = Partial<Omit<ListExecutionsRequest, "pageToken" | "$typeName" | "$unknown">>;
+
+/**
+ * A Cronstream client. Every call, through the convenience methods or the
+ * generated service clients it exposes, carries the API key and throws the
+ * typed errors of this package (InvalidArgumentError, NotFoundError, ...),
+ * which are ConnectErrors.
+ */
+export interface Client {
+  /** The generated SchedulerService client. */
+  readonly scheduler: ServiceClient<typeof SchedulerService>;
+  /** The generated WorkerService client; see Worker. */
+  readonly workers: ServiceClient<typeof WorkerService>;
+  /** The generated AdminService client (it needs the admin key). */
+  readonly admin: ServiceClient<typeof AdminService>;
+  /** The transport every call goes through. */
+  readonly transport: Transport;
+
+  /**
+   * Creates a job and returns it as stored, with its id, status and
+   * next_run. A requestId makes the call idempotent: the same one twice
+   * returns the first job.
+   */
+  createJob(job: MessageInitShape<typeof JobSchema>, options?: CallOptions & { requestId?: string }): Promise<Job>;
+  /** The job with this id. */
+  getJob(id: string, options?: CallOptions): Promise<Job>;
+  /**
+   * The jobs matching filter (all when absent), newest first, fetched page
+   * after page of filter.pageSize following next_page_token.
+   *
+   *     for await (const job of client.listJobs({ pageSize: 100 })) { ... }
+   */
+  listJobs(filter?: ListJobsFilter, options?: CallOptions): AsyncIterable<Job>;
+  /** Runs a job now, outside its schedule; returns the new pending execution. */
+  runJob(id: string, options?: CallOptions): Promise<Execution>;
+  /** The execution with this id. */
+  getExecution(id: string, options?: CallOptions): Promise<Execution>;
+  /** The executions matching filter (all of the platform's when absent), newest first. */
+  listExecutions(filter?: ListExecutionsFilter, options?: CallOptions): AsyncIterable<Execution>;
+  /** An execution's log lines, oldest first. */
+  listExecutionLogs(executionId: string, options?: CallOptions & { pageSize?: number }): AsyncIterable<ExecutionLog>;
+  /**
+   * Closes the connection; calls in flight fail. An idle client does not
+   * keep the process alive, so closing is optional.
+   */
+  close(): void;
+}
+
+/**
+ * createClient makes a client for a Cronstream server, over gRPC (HTTP/2).
+ * It does not connect until the first call.
+ *
+ *     const client = createClient({ address: "127.0.0.1:50051", apiKey, tls: false });
+ */
+export function createClient(options: ClientOptions): Client {
+  const baseUrl = baseUrlOf(options.address, options.tls);
+  const pingIntervalMs = options.pingIntervalMs ?? 20_000;
+  const sessionManager = new Http2SessionManager(
+    baseUrl,
+    pingIntervalMs > 0 ? { pingIntervalMs, pingTimeoutMs: 10_000, pingIdleConnection: true } : {},
+    options.nodeOptions,
+  );
+  const transport = createGrpcTransport({
+    baseUrl,
+    sessionManager,
+    interceptors: [...clientInterceptors(options.apiKey), ...(options.interceptors ?? [])],
+  });
+  return makeClient(transport, () => sessionManager.abort());
+}
+
+function baseUrlOf(address: string, tls: boolean | undefined): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(address)) {
+    const url = new URL(address);
+    if (tls !== undefined && (url.protocol === "https:") !== tls) {
+      throw new TypeError(`cronstream: address ${address} contradicts tls: ${tls}`);
+    }
+    return address.replace(/\/+$/, "");
+  }
+  if (address === "" || address.includes("/")) {
+    throw new TypeError(`cronstream: address must be "host:port" or a URL, not ${JSON.stringify(address)}`);
+  }
+  return `${tls === false ? "http" : "https"}://${address}`;
+}
+
+/**
+ * The client's own interceptors: the outermost translates errors (so it
+ * also sees the ones of later interceptors), the next adds the API key
+ * unless the caller set an authorization header of its own.
+ */
+export function clientInterceptors(apiKey: string | undefined): Interceptor[] {
+  const errors: Interceptor = (next) => async (req) => {
+    let res;
+    try {
+      res = await next(req);
+    } catch (err) {
+      throw translate(err);
+    }
+    if (!res.stream) {
+      return res;
+    }
+    const messages = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        try {
+          yield* messages;
+        } catch (err) {
+          throw translate(err);
+        }
+      })(),
+    };
+  };
+  const auth: Interceptor = (next) => (req) => {
+    if (apiKey && !req.header.has("authorization")) {
+      req.header.set("authorization", `Bearer ${apiKey}`);
+    }
+    const agent = req.header.get("user-agent");
+    req.header.set("user-agent", `cronstream-typescript/${VERSION}${agent ? ` ${agent}` : ""}`);
+    return next(req);
+  };
+  return [errors, auth];
+}
+
+function makeClient(transport: Transport, close: () => void): Client {
+  const scheduler = createConnectClient(SchedulerService, transport);
+  return {
+    scheduler,
+    workers: createConnectClient(WorkerService, transport),
+    admin: createConnectClient(AdminService, transport),
+    transport,
+
+    async createJob(job, options) {
+      const { requestId, ...callOptions } = options ?? {};
+      const res = await scheduler.createJob({ job, requestId: requestId ?? "" }, callOptions);
+      return res.job!;
+    },
+    async getJob(id, options) {
+      return (await scheduler.getJob({ id }, options)).job!;
+    },
+    listJobs(filter, options) {
+      return paginate(async (pageToken) => {
+        const res = await scheduler.listJobs({ ...filter, pageToken }, options);
+        return [res.jobs, res.nextPageToken];
+      });
+    },
+    async runJob(id, options) {
+      return (await scheduler.runJob({ id }, options)).execution!;
+    },
+    async getExecution(id, options) {
+      return (await scheduler.getExecution({ id }, options)).execution!;
+    },
+    listExecutions(filter, options) {
+      return paginate(async (pageToken) => {
+        const res = await scheduler.listExecutions({ ...filter, pageToken }, options);
+        return [res.executions, res.nextPageToken];
+      });
+    },
+    listExecutionLogs(executionId, options) {
+      const { pageSize, ...callOptions } = options ?? {};
+      return paginate(async (pageToken) => {
+        const res = await scheduler.listExecutionLogs({ executionId, pageSize: pageSize ?? 0, pageToken }, callOptions);
+        return [res.logs, res.nextPageToken];
+      });
+    },
+    close,
+  };
+}
+
+/**
+ * paginate yields the items of page after page until one comes back with
+ * no next page token. Each iteration starts over from the first page.
+ */
+export function paginate<T>(fetch: (pageToken: string) => Promise<[T[], string]>): AsyncIterable<T> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      let token = "";
+      for (;;) {
+        const [items, next] = await fetch(token);
+        yield* items;
+        if (next === "") {
+          return;
+        }
+        if (next === token) {
+          throw new Error(`cronstream: the server returned the same page token twice (${next})`);
+        }
+        token = next;
+      }
+    },
+  };
+}

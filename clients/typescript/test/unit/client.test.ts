@@ -1,0 +1,141 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+
+import { createClient, paginate } from "../../src/client.js";
+import { NotFoundError } from "../../src/errors.js";
+import { ExecutionLogSchema, ExecutionSchema } from "../../src/gen/cronstream/v1/execution_pb.js";
+import { JobSchema, type Job } from "../../src/gen/cronstream/v1/job_pb.js";
+import { SchedulerService } from "../../src/gen/cronstream/v1/scheduler_service_pb.js";
+import { serve } from "../support/fake.js";
+
+/** A SchedulerService with seven jobs, paged by offset tokens. */
+async function fakeScheduler() {
+  const calls: { method: string; header: Headers; request: unknown }[] = [];
+  const jobs = Array.from({ length: 7 }, (_, i) => create(JobSchema, { id: `j${i}`, name: `job ${i}`, handlerName: i % 2 ? "odd" : "even" }));
+  const server = await serve((router) =>
+    router.service(SchedulerService, {
+      createJob(req, ctx) {
+        calls.push({ method: "createJob", header: ctx.requestHeader, request: req });
+        return { job: create(JobSchema, { name: req.job?.name ?? "", id: "new" }) };
+      },
+      getJob(req, ctx) {
+        calls.push({ method: "getJob", header: ctx.requestHeader, request: req });
+        const job = jobs.find((j) => j.id === req.id);
+        if (!job) {
+          throw new ConnectError(`job '${req.id}' not found`, Code.NotFound);
+        }
+        return { job };
+      },
+      listJobs(req, ctx) {
+        calls.push({ method: "listJobs", header: ctx.requestHeader, request: req });
+        const matching = jobs.filter((j) => !req.handlerName || j.handlerName === req.handlerName);
+        const from = req.pageToken ? Number(req.pageToken) : 0;
+        const to = from + (req.pageSize || 50);
+        return { jobs: matching.slice(from, to), nextPageToken: to < matching.length ? String(to) : "" };
+      },
+      runJob(req) {
+        return { execution: { id: `x-of-${req.id}`, jobId: req.id } };
+      },
+      getExecution(req) {
+        return { execution: create(ExecutionSchema, { id: req.id, result: { ok: true } }) };
+      },
+      listExecutions(req) {
+        calls.push({ method: "listExecutions", header: new Headers(), request: req });
+        return { executions: [{ id: "x1", jobId: req.jobId }], nextPageToken: "" };
+      },
+      listExecutionLogs(req) {
+        calls.push({ method: "listExecutionLogs", header: new Headers(), request: req });
+        const logs = [create(ExecutionLogSchema, { executionId: req.executionId, message: req.pageToken || "first" })];
+        return { logs, nextPageToken: req.pageToken ? "" : "second" };
+      },
+    }),
+  );
+  return { server, calls };
+}
+
+test("the convenience calls carry the key and follow next_page_token", async () => {
+  const { server, calls } = await fakeScheduler();
+  const client = createClient({ address: server.address, apiKey: "cs_key" });
+  try {
+    const job = await client.createJob(
+      { name: "n", handlerName: "h", trigger: { case: "cron", value: { expression: "0 3 * * *" } } },
+      { requestId: "req-1" },
+    );
+    assert.equal(job.id, "new");
+    const created = calls[0]!;
+    assert.equal(created.header.get("authorization"), "Bearer cs_key");
+    assert.equal((created.request as { requestId: string }).requestId, "req-1");
+
+    assert.equal((await client.getJob("j3")).name, "job 3");
+    await assert.rejects(client.getJob("nope"), NotFoundError);
+
+    const all: Job[] = [];
+    for await (const j of client.listJobs({ pageSize: 2 })) {
+      all.push(j);
+    }
+    assert.deepEqual(all.map((j) => j.id), ["j0", "j1", "j2", "j3", "j4", "j5", "j6"]);
+    const pages = calls.filter((c) => c.method === "listJobs").map((c) => (c.request as { pageToken: string; pageSize: number }));
+    assert.deepEqual(pages.map((p) => [p.pageToken, p.pageSize]), [["", 2], ["2", 2], ["4", 2], ["6", 2]]);
+
+    const odd: string[] = [];
+    for await (const j of client.listJobs({ pageSize: 3, handlerName: "odd" })) {
+      odd.push(j.id);
+    }
+    assert.deepEqual(odd, ["j1", "j3", "j5"]);
+
+    // Stopping early fetches no further page.
+    const before = calls.length;
+    for await (const j of client.listJobs({ pageSize: 2 })) {
+      assert.equal(j.id, "j0");
+      break;
+    }
+    assert.equal(calls.length, before + 1);
+
+    assert.equal((await client.runJob("j1")).jobId, "j1");
+    assert.deepEqual((await client.getExecution("x9")).result, { ok: true });
+    const execs = [];
+    for await (const x of client.listExecutions({ jobId: "j1" })) {
+      execs.push(x.id);
+    }
+    assert.deepEqual(execs, ["x1"]);
+    const lines = [];
+    for await (const l of client.listExecutionLogs("x1", { pageSize: 1 })) {
+      lines.push(l.message);
+    }
+    assert.deepEqual(lines, ["first", "second"]);
+    assert.equal((calls.at(-1)!.request as { pageSize: number }).pageSize, 1);
+
+    // The generated clients authenticate too, and a caller's own header wins.
+    await client.scheduler.getJob({ id: "j0" }, { headers: { authorization: "Bearer other" } });
+    assert.equal(calls.at(-1)!.header.get("authorization"), "Bearer other");
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+test("paginate refuses a server that repeats its page token", async () => {
+  const it = paginate(async () => [[1], "same"] as [number[], string]);
+  const got: number[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const n of it) {
+        got.push(n);
+      }
+    })(),
+    /same page token twice/,
+  );
+  assert.deepEqual(got, [1, 1]);
+});
+
+test("addresses: host:port with tls, or a URL", () => {
+  assert.doesNotThrow(() => createClient({ address: "127.0.0.1:50051", tls: false }).close());
+  assert.doesNotThrow(() => createClient({ address: "scheduler.example.com:443" }).close());
+  assert.doesNotThrow(() => createClient({ address: "[::1]:50051", tls: false }).close());
+  assert.doesNotThrow(() => createClient({ address: "https://scheduler.example.com" }).close());
+  assert.throws(() => createClient({ address: "http://127.0.0.1:50051", tls: true }), /contradicts/);
+  assert.throws(() => createClient({ address: "" }), TypeError);
+  assert.throws(() => createClient({ address: "host:1/path" }), TypeError);
+});

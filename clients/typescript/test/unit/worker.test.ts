@@ -1,0 +1,434 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Code, ConnectError } from "@connectrpc/connect";
+
+import { createClient } from "../../src/client.js";
+import { ExecutionCancelledError, GracePeriodExceededError, NonRetryableError, UnauthenticatedError } from "../../src/errors.js";
+import { LogLevel } from "../../src/gen/cronstream/v1/execution_pb.js";
+import { Worker, type JobContext, type WorkerOptions } from "../../src/worker.js";
+import { FakeWorkerService, quiet, serve, until } from "../support/fake.js";
+
+async function setup(options: WorkerOptions = {}) {
+  const fake = new FakeWorkerService();
+  const server = await serve(fake.routes);
+  const client = createClient({ address: server.address, apiKey: "secret" });
+  const worker = new Worker(client, { workerId: "w1", slots: 2, logger: quiet, minBackoffMs: 5, maxBackoffMs: 20, gracePeriodMs: 200, ...options });
+  const stop = new AbortController();
+  let running: Promise<void> | undefined;
+  return {
+    fake,
+    worker,
+    stop,
+    start() {
+      running = worker.run(stop.signal);
+      running.catch(() => {}); // awaited by the test or at cleanup
+      return running;
+    },
+    async cleanup() {
+      stop.abort();
+      await running?.catch(() => {});
+      client.close();
+      await server.close();
+    },
+  };
+}
+
+/** A promise with its resolve function, to hold handlers until a test lets them go. */
+function gate<T = void>() {
+  let open!: (v: T) => void;
+  const p = new Promise<T>((r) => (open = r));
+  return { p, open };
+}
+
+test("hello, welcome, an assignment, its log line and its result", async () => {
+  const t = await setup();
+  const seen: JobContext[] = [];
+  t.worker.handle("zeta", async () => ({}));
+  t.worker.handle("send_report", async (job) => {
+    seen.push(job);
+    assert.equal(job.log("info", "hello from typescript"), true);
+    job.log(LogLevel.WARN, "é".repeat(40_000)); // 80 000 bytes: cut to 64 KiB
+    return { sent: job.payload.recipient, attempt: job.attempt, when: new Date(0) };
+  });
+  try {
+    const run = t.start();
+    const s = await t.fake.session(0);
+    assert.equal(s.header.get("authorization"), "Bearer secret");
+    const hello = await s.expect("hello");
+    assert.equal(hello.workerId, "w1");
+    assert.deepEqual(hello.handlerNames, ["send_report", "zeta"]);
+    assert.equal(hello.slots, 2);
+    assert.deepEqual(hello.running, []);
+    s.welcome();
+    const deadline = new Date(Date.now() + 60_000);
+    s.assign({ executionId: "e1", handlerName: "send_report", attempt: 3, payload: { recipient: "ops@example.com", n: 1 }, deadline });
+
+    const log = await s.expect("log");
+    assert.deepEqual([log.executionId, log.level, log.message, log.attempt], ["e1", LogLevel.INFO, "hello from typescript", 3]);
+    assert.ok(log.time);
+    const long = await s.expect("log");
+    assert.equal(long.level, LogLevel.WARN);
+    assert.equal(Buffer.byteLength(long.message), 65_536);
+    assert.equal(long.message, "é".repeat(32_768));
+
+    const result = await s.expect("result");
+    assert.equal(result.executionId, "e1");
+    assert.equal(result.attempt, 3);
+    assert.equal(result.outcome.case, "success");
+    assert.deepEqual(result.outcome.value!.result, { sent: "ops@example.com", attempt: 3, when: "1970-01-01T00:00:00.000Z" });
+
+    const job = seen[0]!;
+    assert.deepEqual(job.payload, { recipient: "ops@example.com", n: 1 });
+    assert.equal(job.executionId, "e1");
+    assert.equal(job.jobId, "job-of-e1");
+    assert.equal(job.handlerName, "send_report");
+    assert.ok(job.scheduledAt instanceof Date);
+    assert.equal(job.deadline?.getTime(), Math.floor(deadline.getTime()));
+    assert.equal(job.signal.aborted, false);
+
+    s.ack("e1");
+    t.stop.abort();
+    assert.equal((await s.expect("capacity")).slots, 0);
+    await run; // resolves: nothing owed
+    await until(() => s.closedByClient, 2000, "the stream to end");
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("a thrown error is a retryable failure with its stack; NonRetryableError is final", async () => {
+  const t = await setup();
+  t.worker.handle("boom", async function boomHandler(job) {
+    if (job.payload.final) {
+      throw new Error("wrapped", { cause: new NonRetryableError("no such recipient") });
+    }
+    if (job.payload.notAnError) {
+      throw "a string"; // eslint-disable-line no-throw-literal
+    }
+    throw new TypeError("kaput");
+  });
+  t.worker.handle("bad_result", () => [1, 2] as unknown as object);
+  try {
+    t.start();
+    const s = await t.fake.session(0);
+    s.welcome();
+    s.assign({ executionId: "e1", handlerName: "boom" });
+    const r1 = await s.expect("result");
+    assert.equal(r1.outcome.case, "failure");
+    const f1 = r1.outcome.value!;
+    assert.equal(f1.error, "TypeError: kaput");
+    assert.match(f1.errorStack, /boomHandler/);
+    assert.equal(f1.retryable, true);
+
+    s.assign({ executionId: "e2", handlerName: "boom", payload: { final: true } });
+    const r2 = await s.expect("result");
+    assert.equal(r2.outcome.case === "failure" && r2.outcome.value.retryable, false);
+
+    s.assign({ executionId: "e3", handlerName: "boom", payload: { notAnError: true } });
+    const r3 = await s.expect("result");
+    assert.deepEqual(r3.outcome.case === "failure" && [r3.outcome.value.error, r3.outcome.value.errorStack, r3.outcome.value.retryable], ["a string", "", true]);
+
+    s.assign({ executionId: "e4", handlerName: "bad_result" });
+    const r4 = await s.expect("result");
+    assert.ok(r4.outcome.case === "failure");
+    assert.match(r4.outcome.value.error, /^handler result: .*not an array/);
+    assert.equal(r4.outcome.value.retryable, false);
+
+    s.assign({ executionId: "e5", handlerName: "unknown" });
+    const r5 = await s.expect("result");
+    assert.ok(r5.outcome.case === "failure");
+    assert.match(r5.outcome.value.error, /worker w1 has no handler unknown/);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("no more handlers run at once than slots", async () => {
+  const t = await setup({ slots: 2 });
+  let now = 0;
+  let peak = 0;
+  const release = gate();
+  t.worker.handle("h", async () => {
+    now++;
+    peak = Math.max(peak, now);
+    await release.p;
+    now--;
+    return {};
+  });
+  try {
+    t.start();
+    const s = await t.fake.session(0);
+    s.welcome();
+    for (let i = 0; i < 5; i++) {
+      s.assign({ executionId: `e${i}`, handlerName: "h" }); // more than slots: the worker must still bound them
+    }
+    await until(() => now === 2, 2000, "two handlers running");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(now, 2);
+    release.open();
+    for (let i = 0; i < 5; i++) {
+      await s.expect("result");
+    }
+    assert.equal(peak, 2);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("cancel and the deadline abort the handler's signal", async () => {
+  const t = await setup();
+  const reasons = new Map<string, unknown>();
+  t.worker.handle("slow", (job) => {
+    return new Promise((_, reject) => {
+      job.signal.addEventListener("abort", () => {
+        reasons.set(job.executionId, job.signal.reason);
+        reject(job.signal.reason);
+      });
+    });
+  });
+  try {
+    t.start();
+    const s = await t.fake.session(0);
+    s.welcome();
+    s.assign({ executionId: "c1", handlerName: "slow" });
+    s.assign({ executionId: "d1", handlerName: "slow", deadline: new Date(Date.now() + 150) });
+    await new Promise((r) => setTimeout(r, 30));
+    s.send({ msg: { case: "cancel", value: { executionId: "c1", reason: "timeout" } } });
+    const r1 = await s.expect("result");
+    assert.equal(r1.executionId, "c1");
+    const c1 = reasons.get("c1");
+    assert.ok(c1 instanceof ExecutionCancelledError);
+    assert.equal(c1.reason, "timeout");
+    assert.ok(r1.outcome.case === "failure");
+    assert.equal(r1.outcome.value.error, "ExecutionCancelledError: execution cancelled by the server: timeout");
+
+    const r2 = await s.expect("result");
+    assert.equal(r2.executionId, "d1");
+    assert.equal((reasons.get("d1") as DOMException).name, "TimeoutError");
+    assert.ok(r2.outcome.case === "failure" && r2.outcome.value.retryable);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("heartbeats list the running executions at the welcome's interval", async () => {
+  const t = await setup();
+  const release = gate();
+  t.worker.handle("h", () => release.p.then(() => ({})));
+  try {
+    t.start();
+    const s = await t.fake.session(0);
+    s.welcome(40);
+    s.assign({ executionId: "b", handlerName: "h" });
+    s.assign({ executionId: "a", handlerName: "h" });
+    await until(() => s.all("heartbeat").some((h) => h.executionIds.length === 2), 2000, "a heartbeat");
+    assert.deepEqual(s.all("heartbeat").find((h) => h.executionIds.length === 2)!.executionIds, ["a", "b"]);
+    release.open();
+    await s.expect("result");
+    await s.expect("result");
+    const n = s.all("heartbeat").length;
+    await until(() => s.all("heartbeat").length > n + 1, 2000, "more heartbeats");
+    assert.deepEqual(s.all("heartbeat").at(-1)!.executionIds, []);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("drain: the worker finishes what runs, sends its results, then reconnects", async () => {
+  const t = await setup();
+  const release = gate();
+  t.worker.handle("h", () => release.p.then(() => ({ done: true })));
+  try {
+    t.start();
+    const s0 = await t.fake.session(0);
+    s0.welcome();
+    s0.assign({ executionId: "e1", handlerName: "h" });
+    await until(() => t.worker["ledger"].runningIds().length === 1);
+    s0.send({ msg: { case: "drain", value: {} } });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(t.fake.sessions.length, 1, "no reconnect while the attempt runs");
+    assert.equal(s0.closedByClient, false);
+    release.open();
+    const r = await s0.expect("result");
+    assert.equal(r.executionId, "e1");
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(t.fake.sessions.length, 1, "no reconnect before the ack");
+    s0.ack("e1");
+    const s1 = await t.fake.session(1);
+    await until(() => s0.closedByClient, 2000, "the drained stream to end");
+    const hello = await s1.expect("hello");
+    assert.deepEqual(hello.running, []);
+    assert.equal(hello.slots, 2);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("an unacknowledged result is named in the next hello and sent again after a reconnect", async () => {
+  const t = await setup();
+  const release = gate();
+  t.worker.handle("h", (job) => (job.executionId === "late" ? release.p.then(() => ({ late: true })) : { ok: true }));
+  try {
+    t.start();
+    const s0 = await t.fake.session(0);
+    s0.welcome();
+    s0.assign({ executionId: "e1", handlerName: "h", attempt: 2 });
+    s0.assign({ executionId: "late", handlerName: "h", attempt: 1 });
+    const r0 = await s0.expect("result");
+    assert.equal(r0.executionId, "e1");
+    s0.end(new ConnectError("server went away", Code.Unavailable)); // no ack
+
+    const s1 = await t.fake.session(1);
+    const hello = await s1.expect("hello");
+    const running = hello.running.map((r) => [r.executionId, r.attempt]).sort();
+    assert.deepEqual(running, [["e1", 2], ["late", 1]]);
+    s1.welcome();
+    const again = await s1.expect("result");
+    assert.deepEqual([again.executionId, again.attempt, again.outcome.case], ["e1", 2, "success"]);
+    s1.ack("e1");
+
+    release.open(); // the attempt that ran across the reconnect reports on the new stream
+    const late = await s1.expect("result");
+    assert.equal(late.executionId, "late");
+    s1.ack("late");
+    await until(() => t.worker["ledger"].idle(), 2000, "the ledger to empty");
+
+    s1.end(); // a clean end: reconnect again, owing nothing
+    const s2 = await t.fake.session(2);
+    assert.deepEqual((await s2.expect("hello")).running, []);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("a repeated assignment is ignored; a newer attempt supersedes the older", async () => {
+  const t = await setup();
+  const calls: number[] = [];
+  const aborted: unknown[] = [];
+  const release = gate();
+  t.worker.handle("h", async (job) => {
+    calls.push(job.attempt);
+    job.signal.addEventListener("abort", () => aborted.push(job.signal.reason));
+    await release.p;
+    return { attempt: job.attempt };
+  });
+  try {
+    t.start();
+    const s = await t.fake.session(0);
+    s.welcome();
+    s.assign({ executionId: "e", handlerName: "h", attempt: 1 });
+    s.assign({ executionId: "e", handlerName: "h", attempt: 1 });
+    await until(() => calls.length === 1);
+    s.assign({ executionId: "e", handlerName: "h", attempt: 2 });
+    await until(() => calls.length === 2);
+    assert.deepEqual(calls, [1, 2]);
+    assert.equal((aborted[0] as ExecutionCancelledError).reason, "superseded");
+    release.open();
+    const r = await s.expect("result");
+    assert.equal(r.attempt, 2);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(s.all("result").length, 1, "the superseded attempt's result is dropped");
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("a graceful stop waits for running handlers and their acknowledgement", async () => {
+  const t = await setup({ gracePeriodMs: 5000 });
+  const release = gate();
+  t.worker.handle("h", () => release.p.then(() => ({})));
+  try {
+    const run = t.start();
+    const s = await t.fake.session(0);
+    s.welcome();
+    s.assign({ executionId: "e1", handlerName: "h" });
+    await until(() => t.worker["ledger"].runningIds().length === 1);
+    t.stop.abort();
+    assert.equal((await s.expect("capacity")).slots, 0);
+    let settled = false;
+    void run.then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(settled, false);
+    release.open();
+    await s.expect("result");
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(settled, false, "waits for the ack");
+    s.ack("e1");
+    await run;
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("past the grace period, run aborts the handlers and rejects", async () => {
+  const t = await setup({ gracePeriodMs: 100 });
+  let reason: unknown;
+  t.worker.handle("stuck", (job) => {
+    job.signal.addEventListener("abort", () => (reason = job.signal.reason));
+    return new Promise(() => {}); // never settles
+  });
+  try {
+    const run = t.start();
+    const s = await t.fake.session(0);
+    s.welcome();
+    s.assign({ executionId: "e1", handlerName: "stuck" });
+    await until(() => t.worker["ledger"].runningIds().length === 1);
+    const began = Date.now();
+    t.stop.abort();
+    await assert.rejects(run, (err: unknown) => err instanceof GracePeriodExceededError && /1 executions running/.test(err.message));
+    assert.ok(Date.now() - began >= 90);
+    assert.ok(reason instanceof GracePeriodExceededError);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("what reconnecting cannot fix ends run with the error", async () => {
+  for (const [code, check] of [
+    [Code.Unauthenticated, (e: unknown) => e instanceof UnauthenticatedError],
+    [Code.Unimplemented, (e: unknown) => e instanceof ConnectError && e.code === Code.Unimplemented],
+  ] as const) {
+    const t = await setup();
+    t.worker.handle("h", () => ({}));
+    t.fake.reject = new ConnectError("no", code);
+    try {
+      await assert.rejects(t.start(), check);
+    } finally {
+      await t.cleanup();
+    }
+  }
+});
+
+test("a failing server is retried with backoff until it answers", async () => {
+  const t = await setup();
+  t.worker.handle("h", () => ({ ok: 1 }));
+  t.fake.reject = new ConnectError("starting up", Code.Unavailable);
+  try {
+    t.start();
+    await new Promise((r) => setTimeout(r, 100));
+    t.fake.reject = undefined;
+    const s = await t.fake.session(0, 2000);
+    s.welcome();
+    s.assign({ executionId: "e", handlerName: "h" });
+    assert.equal((await s.expect("result")).executionId, "e");
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("handle and run check their use", async () => {
+  const client = createClient({ address: "127.0.0.1:1", tls: false });
+  const w = new Worker(client, { logger: quiet });
+  await assert.rejects(w.run(), /no handlers/);
+  const w2 = new Worker(client, { logger: quiet, slots: 0 }).handle("a", () => ({}));
+  await assert.rejects(w2.run(), /slots must be 1 to 10000/);
+  const w3 = new Worker(client, { logger: quiet }).handle("a", () => ({}));
+  assert.throws(() => w3.handle("a", () => ({})), /registered twice/);
+  assert.throws(() => w3.handle("", () => ({})), TypeError);
+  const stopped = AbortSignal.abort();
+  await w3.run(stopped); // already stopped: returns at once
+  assert.throws(() => w3.handle("b", () => ({})), /after run/);
+  await assert.rejects(w3.run(), /run called twice/);
+  assert.match(new Worker(client).workerId, /^.+-\d+$/);
+  client.close();
+});
