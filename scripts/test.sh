@@ -25,6 +25,9 @@ scripts/check-gen.sh
 step "Go client: gofmt, vet, unit tests"
 (cd clients/go && test -z "$(gofmt -l .)" && go vet ./... && go test ./...)
 
+step "TypeScript client: build and unit tests"
+(cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npm test)
+
 step "tests (pytest on SQLite and Postgres, with Redis)"
 scripts/services.sh run -- env CRONSTREAM_REQUIRE_SERVICES=1 \
   "$root/.venv/bin/pytest" -q -p no:cacheprovider "$@"

@@ -8,13 +8,15 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
-from cronstream.v1 import admin_service_pb2, scheduler_service_pb2
+from cronstream.v1 import admin_service_pb2, admin_service_pb2_grpc, scheduler_service_pb2
 
 from tests.e2e.processes import ServerProcess, start_cronstream, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 API_DOC = ROOT / "docs" / "api.md"
+GRPCURL_DOC = ROOT / "docs" / "grpcurl.md"
 TOOLS = ROOT / ".tools" / "bin"
 ADMIN_KEY = "cs_admin_docs"
 
@@ -35,23 +37,58 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         process.terminate()
 
 
-def test_api_doc_runs_verbatim(server: ServerProcess) -> None:
+def run_doc(doc: Path, server: ServerProcess, env: dict[str, str]) -> str:
+    """Runs the page's `sh` blocks in one bash, failing on the first error."""
     if not (TOOLS / "grpcurl").exists():
         pytest.fail("grpcurl is missing: run `make tools` (make test does)")
-    script = "\n".join(["set -euo pipefail", *sh_blocks(API_DOC.read_text())])
-    env = {
+    script = "\n".join(["set -euo pipefail", *sh_blocks(doc.read_text())])
+    full_env = {
         **os.environ,
         "PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}",
         "ADDR": server.address,
-        "CRONSTREAM_ADMIN_KEY": ADMIN_KEY,
+        **env,
     }
     result = subprocess.run(
-        ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False
+        ["bash", "-c", script],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result.stdout
+
+
+def test_api_doc_runs_verbatim(server: ServerProcess) -> None:
+    output = run_doc(API_DOC, server, {"CRONSTREAM_ADMIN_KEY": ADMIN_KEY})
     # The preview shows the spring-forward rule it describes.
-    assert '"2026-03-08T07:00:00Z"' in result.stdout
+    assert '"2026-03-08T07:00:00Z"' in output
     assert "Traceback" not in server.log
+
+
+def test_grpcurl_session_runs_verbatim(server: ServerProcess) -> None:
+    api_key = make_platform_key(server.address, ADMIN_KEY)
+    output = run_doc(GRPCURL_DOC, server, {"CRONSTREAM_API_KEY": api_key})
+    assert "executions so far: 3" in output
+    assert "JOB_STATUS_COMPLETED after 3 executions" in output
+
+
+def make_platform_key(address: str, admin_key: str) -> str:
+    with grpc.insecure_channel(address) as channel:
+        admin = admin_service_pb2_grpc.AdminServiceStub(channel)
+        auth = (("authorization", f"Bearer {admin_key}"),)
+        platform = admin.CreatePlatform(
+            admin_service_pb2.CreatePlatformRequest(
+                platform=admin_service_pb2.Platform(name="docs")
+            ),
+            metadata=auth,
+        ).platform
+        secret: str = admin.CreateApiKey(
+            admin_service_pb2.CreateApiKeyRequest(platform_id=platform.id, name="docs"),
+            metadata=auth,
+        ).secret
+    return secret
 
 
 def test_api_doc_shows_every_rpc() -> None:
