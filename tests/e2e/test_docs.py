@@ -74,7 +74,7 @@ def test_grpcurl_session_runs_verbatim(server: ServerProcess) -> None:
     assert "JOB_STATUS_COMPLETED after 3 executions" in output
 
 
-def make_platform_key(address: str, admin_key: str) -> str:
+def make_platform_key(address: str, admin_key: str, name: str = "docs") -> str:
     with grpc.insecure_channel(address) as channel:
         admin = admin_service_pb2_grpc.AdminServiceStub(channel)
         auth = (("authorization", f"Bearer {admin_key}"),)
