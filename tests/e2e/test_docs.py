@@ -80,12 +80,12 @@ def make_platform_key(address: str, admin_key: str, name: str = "docs") -> str:
         auth = (("authorization", f"Bearer {admin_key}"),)
         platform = admin.CreatePlatform(
             admin_service_pb2.CreatePlatformRequest(
-                platform=admin_service_pb2.Platform(name="docs")
+                platform=admin_service_pb2.Platform(name=name)
             ),
             metadata=auth,
         ).platform
         secret: str = admin.CreateApiKey(
-            admin_service_pb2.CreateApiKeyRequest(platform_id=platform.id, name="docs"),
+            admin_service_pb2.CreateApiKeyRequest(platform_id=platform.id, name=name),
             metadata=auth,
         ).secret
     return secret

@@ -1,0 +1,334 @@
+"""`Client`: SchedulerService with keyword arguments, API-key auth and typed errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar, Unpack
+
+import grpc
+from google.protobuf import field_mask_pb2
+from grpc import aio
+
+from cronstream import _build
+from cronstream._build import (
+    EventHandlerFields,
+    ExecutionStatus,
+    JobFields,
+    JobStatus,
+    JobType,
+)
+from cronstream._convert import struct, timestamp, to_datetime
+from cronstream._version import __version__
+from cronstream.errors import from_rpc_error
+from cronstream.v1 import (
+    event_pb2,
+    execution_pb2,
+    insight_pb2,
+    job_pb2,
+    scheduler_service_pb2_grpc,
+    worker_service_pb2,
+    worker_service_pb2_grpc,
+)
+from cronstream.v1 import scheduler_service_pb2 as pb
+
+__all__ = ["Client"]
+
+_Request = TypeVar("_Request")
+_Response = TypeVar("_Response")
+_Item = TypeVar("_Item")
+
+# Pings every 20 s, below common load-balancer idle timeouts, so a silent peer
+# is noticed even on an idle worker stream (the server allows one per 10 s).
+_CHANNEL_OPTIONS: tuple[tuple[str, int | str], ...] = (
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.primary_user_agent", f"cronstream-python/{__version__}"),
+)
+
+WorkerStream = aio.StreamStreamCall[
+    worker_service_pb2.ConnectRequest, worker_service_pb2.ConnectResponse
+]
+
+
+class _PagedRequest(Protocol):
+    page_token: str
+
+
+class _PagedResponse(Protocol):
+    @property
+    def next_page_token(self) -> str: ...
+
+
+_PagedReq = TypeVar("_PagedReq", bound=_PagedRequest)
+_PagedResp = TypeVar("_PagedResp", bound=_PagedResponse)
+
+
+class Client:
+    """A Cronstream SchedulerService client over one `grpc.aio` channel.
+
+    Every call carries `authorization: Bearer <api_key>` and raises the
+    `cronstream.errors` types. Use it as an async context manager, or call
+    `close()`::
+
+        async with Client.connect("127.0.0.1:50051", api_key) as client:
+            job = await client.create_job(name="report", handler="send_report",
+                                          cron="0 3 * * *", timezone="Europe/Berlin")
+    """
+
+    def __init__(
+        self,
+        channel: aio.Channel,
+        api_key: str | None,
+        *,
+        timeout: float | None = 30.0,
+        owns_channel: bool = False,
+    ) -> None:
+        """Wraps a channel made elsewhere; `close()` closes it only when
+        `owns_channel`. `timeout` is each unary call's deadline in seconds."""
+        self._channel = channel
+        self._owns_channel = owns_channel
+        self._timeout = timeout
+        self.metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {api_key}"),) if api_key else ()
+        )
+        self.scheduler = scheduler_service_pb2_grpc.SchedulerServiceStub(channel)
+        self._workers = worker_service_pb2_grpc.WorkerServiceStub(channel)
+
+    @classmethod
+    def connect(
+        cls,
+        target: str,
+        api_key: str | None,
+        *,
+        tls: bool | grpc.ChannelCredentials = False,
+        timeout: float | None = 30.0,
+        options: Sequence[tuple[str, Any]] = (),
+    ) -> Client:
+        """A client for `target` ("host:port"). `tls`: False for plaintext
+        (as `make run` serves), True for TLS with the system's roots, or your
+        own `grpc.ChannelCredentials`. It connects lazily, on the first call."""
+        merged = [*_CHANNEL_OPTIONS, *options]
+        if tls is False:
+            channel = aio.insecure_channel(target, options=merged)
+        else:
+            credentials = grpc.ssl_channel_credentials() if tls is True else tls
+            channel = aio.secure_channel(target, credentials, options=merged)
+        return cls(channel, api_key, timeout=timeout, owns_channel=True)
+
+    async def close(self) -> None:
+        if self._owns_channel:
+            await self._channel.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- the edge: auth and error translation --------------------------------
+
+    async def _call(
+        self, method: aio.UnaryUnaryMultiCallable[_Request, _Response], request: _Request
+    ) -> _Response:
+        try:
+            return await method(request, metadata=self.metadata, timeout=self._timeout)
+        except aio.AioRpcError as exc:
+            raise from_rpc_error(exc) from exc
+
+    async def _paged(
+        self,
+        method: aio.UnaryUnaryMultiCallable[_PagedReq, _PagedResp],
+        request: _PagedReq,
+        items: Callable[[_PagedResp], Iterable[_Item]],
+    ) -> AsyncIterator[_Item]:
+        """Every item of every page, following next_page_token."""
+        while True:
+            response = await self._call(method, request)
+            for item in items(response):
+                yield item
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
+
+    def _open_worker_stream(self) -> WorkerStream:
+        """A WorkerService.Connect call to read and write; errors surface on
+        read and write, as `AioRpcError`, for the session to translate."""
+        return self._workers.Connect(metadata=self.metadata)
+
+    # --- jobs -----------------------------------------------------------------
+
+    async def create_job(self, *, request_id: str = "", **fields: Unpack[JobFields]) -> job_pb2.Job:
+        """Creates a job. Give `name`, `handler` and one trigger::
+
+            cron="*/5 * * * *", timezone="UTC" | once=datetime | every=timedelta
+            (with start_at, end_at, max_runs) | event="user.signup"
+
+        and optionally payload, max_retries, retry_delay, timeout, priority,
+        tags, metadata, overlap_policy, misfire_policy, catchup_window,
+        jitter. The same `request_id` twice returns the first job."""
+        job, _ = _build.job_message(fields)
+        request = pb.CreateJobRequest(job=job, request_id=request_id)
+        return (await self._call(self.scheduler.CreateJob, request)).job
+
+    async def get_job(self, job_id: str) -> job_pb2.Job:
+        return (await self._call(self.scheduler.GetJob, pb.GetJobRequest(id=job_id))).job
+
+    def list_jobs(
+        self,
+        *,
+        statuses: Sequence[JobStatus | int] = (),
+        types: Sequence[JobType | int] = (),
+        handler: str = "",
+        tags: Sequence[str] = (),
+        page_size: int = 100,
+    ) -> AsyncIterator[job_pb2.Job]:
+        """Every matching job, newest first, fetched a page at a time."""
+        request = pb.ListJobsRequest(
+            statuses=_build.job_statuses(statuses),  # type: ignore[arg-type]
+            types=_build.job_types(types),  # type: ignore[arg-type]
+            handler_name=handler,
+            tags=tags,
+            page_size=page_size,
+        )
+        return self._paged(self.scheduler.ListJobs, request, lambda r: r.jobs)
+
+    async def update_job(self, job_id: str, **fields: Unpack[JobFields]) -> job_pb2.Job:
+        """Changes exactly the fields given (the update mask is their names);
+        a trigger argument replaces the whole trigger."""
+        job, paths = _build.job_message(fields)
+        job.id = job_id
+        request = pb.UpdateJobRequest(job=job, update_mask=field_mask_pb2.FieldMask(paths=paths))
+        return (await self._call(self.scheduler.UpdateJob, request)).job
+
+    async def delete_job(self, job_id: str) -> None:
+        await self._call(self.scheduler.DeleteJob, pb.DeleteJobRequest(id=job_id))
+
+    async def pause_job(self, job_id: str) -> job_pb2.Job:
+        return (await self._call(self.scheduler.PauseJob, pb.PauseJobRequest(id=job_id))).job
+
+    async def resume_job(self, job_id: str) -> job_pb2.Job:
+        return (await self._call(self.scheduler.ResumeJob, pb.ResumeJobRequest(id=job_id))).job
+
+    async def cancel_job(self, job_id: str) -> job_pb2.Job:
+        return (await self._call(self.scheduler.CancelJob, pb.CancelJobRequest(id=job_id))).job
+
+    async def run_job(self, job_id: str) -> execution_pb2.Execution:
+        """Creates a pending execution now, outside the schedule."""
+        response = await self._call(self.scheduler.RunJob, pb.RunJobRequest(id=job_id))
+        return response.execution
+
+    # --- executions -----------------------------------------------------------
+
+    def list_executions(
+        self,
+        *,
+        job_id: str = "",
+        statuses: Sequence[ExecutionStatus | int] = (),
+        page_size: int = 100,
+    ) -> AsyncIterator[execution_pb2.Execution]:
+        """Executions (of one job, or all), newest first."""
+        request = pb.ListExecutionsRequest(
+            job_id=job_id,
+            statuses=_build.execution_statuses(statuses),  # type: ignore[arg-type]
+            page_size=page_size,
+        )
+        return self._paged(self.scheduler.ListExecutions, request, lambda r: r.executions)
+
+    async def get_execution(self, execution_id: str) -> execution_pb2.Execution:
+        request = pb.GetExecutionRequest(id=execution_id)
+        return (await self._call(self.scheduler.GetExecution, request)).execution
+
+    async def retry_execution(self, execution_id: str) -> execution_pb2.Execution:
+        request = pb.RetryExecutionRequest(id=execution_id)
+        return (await self._call(self.scheduler.RetryExecution, request)).execution
+
+    async def cancel_execution(self, execution_id: str) -> execution_pb2.Execution:
+        request = pb.CancelExecutionRequest(id=execution_id)
+        return (await self._call(self.scheduler.CancelExecution, request)).execution
+
+    def list_execution_logs(
+        self, execution_id: str, *, page_size: int = 100
+    ) -> AsyncIterator[execution_pb2.ExecutionLog]:
+        """An execution's log lines, oldest first."""
+        request = pb.ListExecutionLogsRequest(execution_id=execution_id, page_size=page_size)
+        return self._paged(self.scheduler.ListExecutionLogs, request, lambda r: r.logs)
+
+    # --- events ---------------------------------------------------------------
+
+    async def create_event_handler(
+        self, **fields: Unpack[EventHandlerFields]
+    ) -> event_pb2.EventHandler:
+        """Runs `handler` on every `event` triggered; give event and handler,
+        and optionally payload, enabled, priority, max_retries, retry_delay,
+        timeout."""
+        handler, _ = _build.event_handler_message(fields)
+        request = pb.CreateEventHandlerRequest(event_handler=handler)
+        return (await self._call(self.scheduler.CreateEventHandler, request)).event_handler
+
+    async def get_event_handler(self, handler_id: str) -> event_pb2.EventHandler:
+        request = pb.GetEventHandlerRequest(id=handler_id)
+        return (await self._call(self.scheduler.GetEventHandler, request)).event_handler
+
+    def list_event_handlers(
+        self, *, event: str = "", page_size: int = 100
+    ) -> AsyncIterator[event_pb2.EventHandler]:
+        request = pb.ListEventHandlersRequest(event_name=event, page_size=page_size)
+        return self._paged(self.scheduler.ListEventHandlers, request, lambda r: r.event_handlers)
+
+    async def update_event_handler(
+        self, handler_id: str, **fields: Unpack[EventHandlerFields]
+    ) -> event_pb2.EventHandler:
+        """Changes exactly the fields given, e.g. `enabled=False`."""
+        handler, paths = _build.event_handler_message(fields)
+        handler.id = handler_id
+        request = pb.UpdateEventHandlerRequest(
+            event_handler=handler, update_mask=field_mask_pb2.FieldMask(paths=paths)
+        )
+        return (await self._call(self.scheduler.UpdateEventHandler, request)).event_handler
+
+    async def delete_event_handler(self, handler_id: str) -> None:
+        request = pb.DeleteEventHandlerRequest(id=handler_id)
+        await self._call(self.scheduler.DeleteEventHandler, request)
+
+    async def trigger_event(
+        self, event: str, payload: Mapping[str, Any] | None = None, *, request_id: str = ""
+    ) -> list[str]:
+        """Fires an event; returns the ids of the executions it created."""
+        request = pb.TriggerEventRequest(
+            event_name=event, payload=struct(payload), request_id=request_id
+        )
+        return list((await self._call(self.scheduler.TriggerEvent, request)).execution_ids)
+
+    # --- insight --------------------------------------------------------------
+
+    async def preview_schedule(
+        self, *, after: datetime | None = None, count: int = 10, **trigger: Unpack[JobFields]
+    ) -> list[datetime]:
+        """The next `count` firing instants after `after` (default: now) of a
+        trigger given as for `create_job` (cron=..., timezone=... or every=...),
+        exactly as the engine will fire them."""
+        job, _ = _build.job_message(trigger)
+        request = pb.PreviewScheduleRequest(job=job, count=count)
+        if after is not None:
+            request.start_time.CopyFrom(timestamp(after))
+        response = await self._call(self.scheduler.PreviewSchedule, request)
+        return [to_datetime(t) for t in response.times]
+
+    async def get_job_stats(self, job_id: str) -> insight_pb2.JobStats:
+        request = pb.GetJobStatsRequest(job_id=job_id)
+        return (await self._call(self.scheduler.GetJobStats, request)).stats
+
+    async def get_metrics(self) -> insight_pb2.SchedulerMetrics:
+        return (await self._call(self.scheduler.GetMetrics, pb.GetMetricsRequest())).metrics
+
+    async def get_health(self) -> insight_pb2.Health:
+        return (await self._call(self.scheduler.GetHealth, pb.GetHealthRequest())).health
