@@ -21,6 +21,7 @@ lint: venv-dev node ## ruff, mypy, buf lint
 
 gen: venv-dev node tools ## regenerate every client's code from proto/
 	scripts/gen.sh
+	cd clients/java && mvn -q -B -ntp generate-sources  # Java: generated at build, into target/
 
 check-gen: venv-dev node tools ## fail when committed generated code is stale
 	scripts/check-gen.sh

@@ -28,6 +28,9 @@ step "Go client: gofmt, vet, unit tests"
 step "TypeScript client: build and unit tests"
 (cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npm test)
 
+step "Java client: build and unit tests"
+(cd clients/java && mvn -B -ntp test)
+
 step "tests (pytest on SQLite and Postgres, with Redis)"
 scripts/services.sh run -- env CRONSTREAM_REQUIRE_SERVICES=1 \
   "$root/.venv/bin/pytest" -q -p no:cacheprovider "$@"

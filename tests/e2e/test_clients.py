@@ -40,6 +40,11 @@ SCENARIOS = {
         ["npm", "run", "--silent", "test:e2e"],
         "skipped 0",
     ),
+    "java": (
+        ROOT / "clients" / "java",
+        ["mvn", "-B", "-ntp", "test", "-Dtest=EndToEndTest"],
+        "Failures: 0, Errors: 0, Skipped: 0",
+    ),
 }
 
 

@@ -1,0 +1,315 @@
+package dev.cronstream;
+
+import dev.cronstream.v1.AdminServiceGrpc;
+import dev.cronstream.v1.CreateJobRequest;
+import dev.cronstream.v1.Execution;
+import dev.cronstream.v1.ExecutionLog;
+import dev.cronstream.v1.GetExecutionRequest;
+import dev.cronstream.v1.GetJobRequest;
+import dev.cronstream.v1.Job;
+import dev.cronstream.v1.ListExecutionLogsRequest;
+import dev.cronstream.v1.ListExecutionsRequest;
+import dev.cronstream.v1.ListJobsRequest;
+import dev.cronstream.v1.RunJobRequest;
+import dev.cronstream.v1.SchedulerServiceGrpc;
+import dev.cronstream.v1.WorkerServiceGrpc;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientInterceptors;
+import io.grpc.ForwardingClientCall;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.Spliterator;
+import java.util.Spliterators;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
+
+/**
+ * A connection to a Cronstream server. Every call made through it, by the convenience methods
+ * or the generated stubs, carries {@code authorization: Bearer <api key>}, over TLS or
+ * plaintext.
+ *
+ * <pre>{@code
+ * try (CronstreamClient client = CronstreamClient.connect("127.0.0.1:50051", apiKey, false)) {
+ *   Job job = client.createJob(Job.newBuilder().setName("nightly").setHandlerName("send_report")
+ *       .setCron(CronTrigger.newBuilder().setExpression("0 3 * * *")).build());
+ * }
+ * }</pre>
+ *
+ * <p>The convenience methods throw {@link CronstreamException}s; the stubs ({@link
+ * #scheduler()}, {@link #workers()}, {@link #admin()} and their async forms) throw grpc-java's
+ * {@code StatusRuntimeException}, which {@link CronstreamException#from(Throwable)} translates.
+ * The client is thread-safe; make one per process and close it at the end.
+ */
+public final class CronstreamClient implements AutoCloseable {
+  /** The metadata key every call carries. */
+  static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+  /** Keepalive pings: below common load-balancer idle timeouts, as the server permits. */
+  private static final long KEEPALIVE_SECONDS = 20;
+
+  private final ManagedChannel owned; // null when wrapping a caller's channel
+  private final Channel channel;
+
+  private CronstreamClient(ManagedChannel owned, Channel raw, String apiKey) {
+    this.owned = owned;
+    this.channel = apiKey == null || apiKey.isEmpty()
+        ? raw
+        : ClientInterceptors.intercept(raw, new BearerInterceptor("Bearer " + apiKey));
+  }
+
+  /**
+   * Connects to {@code address} ({@code host:port}; an {@code http://} or {@code https://}
+   * prefix is dropped) with TLS, or plaintext when {@code tls} is false ({@code make run} serves
+   * plaintext). The connection is made lazily, on the first call.
+   */
+  public static CronstreamClient connect(String address, String apiKey, boolean tls) {
+    ManagedChannelBuilder<?> b = ManagedChannelBuilder.forTarget(target(address))
+        .keepAliveTime(KEEPALIVE_SECONDS, TimeUnit.SECONDS)
+        .keepAliveTimeout(KEEPALIVE_SECONDS, TimeUnit.SECONDS)
+        .keepAliveWithoutCalls(true)
+        .userAgent("cronstream-java/" + version());
+    if (tls) {
+      b.useTransportSecurity();
+    } else {
+      b.usePlaintext();
+    }
+    ManagedChannel ch = b.build();
+    return new CronstreamClient(ch, ch, apiKey);
+  }
+
+  /** Connects with TLS; see {@link #connect(String, String, boolean)}. */
+  public static CronstreamClient connect(String address, String apiKey) {
+    return connect(address, apiKey, true);
+  }
+
+  /**
+   * Wraps a channel you made yourself (custom TLS, interceptors, an in-process channel). {@link
+   * #close()} leaves it open.
+   */
+  public static CronstreamClient wrap(Channel channel, String apiKey) {
+    return new CronstreamClient(null, channel, apiKey);
+  }
+
+  static String target(String address) {
+    String a = address.strip();
+    for (String scheme : List.of("http://", "https://")) {
+      if (a.regionMatches(true, 0, scheme, 0, scheme.length())) {
+        a = a.substring(scheme.length());
+      }
+    }
+    while (a.endsWith("/")) {
+      a = a.substring(0, a.length() - 1);
+    }
+    return a;
+  }
+
+  static String version() {
+    String v = CronstreamClient.class.getPackage().getImplementationVersion();
+    return v == null ? "0.1.0" : v;
+  }
+
+  /** The authenticated channel, for stubs of your own. */
+  public Channel channel() {
+    return channel;
+  }
+
+  public SchedulerServiceGrpc.SchedulerServiceBlockingStub scheduler() {
+    return SchedulerServiceGrpc.newBlockingStub(channel);
+  }
+
+  public SchedulerServiceGrpc.SchedulerServiceStub schedulerAsync() {
+    return SchedulerServiceGrpc.newStub(channel);
+  }
+
+  public SchedulerServiceGrpc.SchedulerServiceFutureStub schedulerFuture() {
+    return SchedulerServiceGrpc.newFutureStub(channel);
+  }
+
+  /**
+   * The blocking WorkerService stub (grpc-java's experimental blocking bidi API). {@link Worker}
+   * runs the worker protocol for you; this is for writing your own.
+   */
+  public WorkerServiceGrpc.WorkerServiceBlockingV2Stub workers() {
+    return WorkerServiceGrpc.newBlockingV2Stub(channel);
+  }
+
+  public WorkerServiceGrpc.WorkerServiceStub workersAsync() {
+    return WorkerServiceGrpc.newStub(channel);
+  }
+
+  public AdminServiceGrpc.AdminServiceBlockingStub admin() {
+    return AdminServiceGrpc.newBlockingStub(channel);
+  }
+
+  public AdminServiceGrpc.AdminServiceStub adminAsync() {
+    return AdminServiceGrpc.newStub(channel);
+  }
+
+  // --- convenience methods -------------------------------------------------
+
+  /** Creates a job; throws {@link InvalidArgumentException} naming the bad fields. */
+  public Job createJob(Job job) {
+    return createJob(CreateJobRequest.newBuilder().setJob(job).build());
+  }
+
+  /** Creates a job; a repeated {@code request_id} returns the first job instead of a second. */
+  public Job createJob(CreateJobRequest request) {
+    return call(() -> scheduler().createJob(request).getJob());
+  }
+
+  public Job getJob(String id) {
+    return call(() -> scheduler().getJob(GetJobRequest.newBuilder().setId(id).build()).getJob());
+  }
+
+  /** Runs a job now, outside its schedule. */
+  public Execution runJob(String id) {
+    return call(() -> scheduler().runJob(RunJobRequest.newBuilder().setId(id).build()).getExecution());
+  }
+
+  public Execution getExecution(String id) {
+    return call(() -> scheduler().getExecution(GetExecutionRequest.newBuilder().setId(id).build()).getExecution());
+  }
+
+  /** Every job of the platform; see {@link #listJobs(ListJobsRequest)}. */
+  public Stream<Job> listJobs() {
+    return listJobs(ListJobsRequest.getDefaultInstance());
+  }
+
+  /**
+   * The jobs matching {@code filter}, fetched a page at a time as the stream is consumed,
+   * following {@code next_page_token} ({@code filter}'s {@code page_size} sets the page size,
+   * its {@code page_token} where to start). A failed page throws a {@link CronstreamException}
+   * from the stream's terminal operation.
+   */
+  public Stream<Job> listJobs(ListJobsRequest filter) {
+    return paginate(filter.getPageToken(), token -> {
+      var page = scheduler().listJobs(filter.toBuilder().setPageToken(token).build());
+      return new Page<>(page.getJobsList(), page.getNextPageToken());
+    });
+  }
+
+  /** The executions of a job, newest first; see {@link #listJobs(ListJobsRequest)}. */
+  public Stream<Execution> listExecutions(String jobId) {
+    return listExecutions(ListExecutionsRequest.newBuilder().setJobId(jobId).build());
+  }
+
+  /** The executions matching {@code filter}, following {@code next_page_token}. */
+  public Stream<Execution> listExecutions(ListExecutionsRequest filter) {
+    return paginate(filter.getPageToken(), token -> {
+      var page = scheduler().listExecutions(filter.toBuilder().setPageToken(token).build());
+      return new Page<>(page.getExecutionsList(), page.getNextPageToken());
+    });
+  }
+
+  /** The log lines of an execution, oldest first, following {@code next_page_token}. */
+  public Stream<ExecutionLog> listExecutionLogs(String executionId) {
+    return listExecutionLogs(ListExecutionLogsRequest.newBuilder().setExecutionId(executionId).build());
+  }
+
+  /** The log lines {@code request} selects, following {@code next_page_token}. */
+  public Stream<ExecutionLog> listExecutionLogs(ListExecutionLogsRequest request) {
+    return paginate(request.getPageToken(), token -> {
+      var page = scheduler().listExecutionLogs(request.toBuilder().setPageToken(token).build());
+      return new Page<>(page.getLogsList(), page.getNextPageToken());
+    });
+  }
+
+  /** Closes the connection this client made (not one given to {@link #wrap}). */
+  @Override
+  public void close() {
+    if (owned == null) {
+      return;
+    }
+    owned.shutdown();
+    try {
+      if (!owned.awaitTermination(5, TimeUnit.SECONDS)) {
+        owned.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      owned.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  // --- internals -------------------------------------------------------------
+
+  interface Call<T> {
+    T run();
+  }
+
+  static <T> T call(Call<T> c) {
+    try {
+      return c.run();
+    } catch (RuntimeException e) {
+      throw CronstreamException.from(e);
+    }
+  }
+
+  record Page<T>(List<T> items, String nextToken) {}
+
+  /** A lazy stream over pages: the first is fetched on the first element asked for. */
+  static <T> Stream<T> paginate(String firstToken, Function<String, Page<T>> fetch) {
+    Iterator<T> it = new Iterator<>() {
+      private Iterator<T> page = null;
+      private String token = firstToken;
+      private boolean last = false;
+
+      @Override
+      public boolean hasNext() {
+        while (page == null || !page.hasNext()) {
+          if (last) {
+            return false;
+          }
+          Page<T> p = call(() -> fetch.apply(token));
+          page = p.items().iterator();
+          token = p.nextToken();
+          last = token.isEmpty();
+        }
+        return true;
+      }
+
+      @Override
+      public T next() {
+        if (!hasNext()) {
+          throw new NoSuchElementException();
+        }
+        return page.next();
+      }
+    };
+    return StreamSupport.stream(Spliterators.spliteratorUnknownSize(it, Spliterator.ORDERED | Spliterator.NONNULL), false);
+  }
+
+  /** Adds the authorization header, unless the caller set one. */
+  private static final class BearerInterceptor implements ClientInterceptor {
+    private final String value;
+
+    BearerInterceptor(String value) {
+      this.value = value;
+    }
+
+    @Override
+    public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
+        MethodDescriptor<ReqT, RespT> method, CallOptions options, Channel next) {
+      return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
+        @Override
+        public void start(Listener<RespT> listener, Metadata headers) {
+          if (!headers.containsKey(AUTHORIZATION)) {
+            headers.put(AUTHORIZATION, value);
+          }
+          super.start(listener, headers);
+        }
+      };
+    }
+  }
+}

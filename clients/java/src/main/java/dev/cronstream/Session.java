@@ -1,0 +1,188 @@
+package dev.cronstream;
+
+import dev.cronstream.v1.ConnectRequest;
+import dev.cronstream.v1.ConnectResponse;
+import dev.cronstream.v1.Welcome;
+import dev.cronstream.v1.WorkerServiceGrpc;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * One WorkerService.Connect stream. grpc-java delivers the server's messages on its own threads,
+ * one at a time, to {@link #dispatch}; every write (and the final cancel) goes through {@link
+ * #enqueue} to a single writer thread, since a StreamObserver is not safe for concurrent use.
+ * What outlives a session (running attempts, unacknowledged results) lives in the worker's
+ * {@link Ledger}, so a session can end at any moment.
+ */
+final class Session {
+  enum State {
+    HANDSHAKE, // hello sent, waiting for welcome
+    ACTIVE, // taking assignments
+    DRAINING, // the server asked to drain: finish, then reconnect
+    CLOSED // ended; writes are refused
+  }
+
+  /** A reason a session ended that is not a status from the server. */
+  static final class End extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    End(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  static final End DRAINED = new End("cronstream: session drained");
+  static final End STREAM_CLOSED = new End("cronstream: the server closed the worker stream");
+  static final End NO_WELCOME = new End("cronstream: no welcome from the server");
+
+  private final Worker worker;
+  private final ExecutorService writer;
+  /** The welcome, or the reason the session ended before it. */
+  final CompletableFuture<Welcome> welcome = new CompletableFuture<>();
+  /** Completes, once, with the reason the session ended. */
+  final CompletableFuture<Throwable> ended = new CompletableFuture<>();
+
+  private volatile ClientCallStreamObserver<ConnectRequest> requests;
+  private boolean writesClosed; // writer thread only
+  private State state = State.HANDSHAKE;
+  private boolean drained; // entered DRAINING at some point
+  private volatile String id = "";
+
+  Session(Worker worker, int number) {
+    this.worker = worker;
+    this.writer = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "cronstream-worker-writer-" + number);
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /** Opens the stream; the server's messages then go to {@link #dispatch}. */
+  void open(WorkerServiceGrpc.WorkerServiceStub stub) {
+    stub.connect(new ClientResponseObserver<ConnectRequest, ConnectResponse>() {
+      @Override
+      public void beforeStart(ClientCallStreamObserver<ConnectRequest> stream) {
+        requests = stream;
+      }
+
+      @Override
+      public void onNext(ConnectResponse m) {
+        dispatch(m);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        end(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        end(wasDraining() ? DRAINED : STREAM_CLOSED);
+      }
+    });
+  }
+
+  String id() {
+    return id;
+  }
+
+  synchronized State state() {
+    return state;
+  }
+
+  /** Whether the server asked this session to drain. */
+  synchronized boolean wasDraining() {
+    return drained;
+  }
+
+  private synchronized boolean transition(State from, State to) {
+    if (state != from) {
+      return false;
+    }
+    state = to;
+    if (to == State.DRAINING) {
+      drained = true;
+    }
+    return true;
+  }
+
+  void dispatch(ConnectResponse m) {
+    if (state() == State.HANDSHAKE) {
+      if (m.getMsgCase() != ConnectResponse.MsgCase.WELCOME) {
+        end(new IllegalStateException("cronstream: the server answered hello with " + m.getMsgCase() + ", not welcome"));
+        return;
+      }
+      id = m.getWelcome().getSessionId();
+      if (transition(State.HANDSHAKE, State.ACTIVE)) {
+        welcome.complete(m.getWelcome());
+      }
+      return;
+    }
+    switch (m.getMsgCase()) {
+      case ASSIGNMENT -> worker.startAttempt(m.getAssignment());
+      case CANCEL -> worker.ledger.cancel(m.getCancel().getExecutionId(), m.getCancel().getReason());
+      case RESULT_ACK -> worker.ledger.ack(m.getResultAck().getExecutionId());
+      case DRAIN -> {
+        if (transition(State.ACTIVE, State.DRAINING)) {
+          Worker.LOG.log(System.Logger.Level.INFO, "cronstream: server draining session {0}; finishing, then reconnecting", id);
+          worker.checkDrained(this);
+        }
+      }
+      default -> Worker.LOG.log(System.Logger.Level.WARNING, "cronstream: unexpected message on the worker stream: {0}", m.getMsgCase());
+    }
+  }
+
+  /** Hands {@code m} to the writer; false if the session has ended. */
+  boolean enqueue(ConnectRequest m) {
+    if (ended.isDone()) {
+      return false;
+    }
+    try {
+      writer.execute(() -> write(m));
+      return true;
+    } catch (RejectedExecutionException e) {
+      return false;
+    }
+  }
+
+  private void write(ConnectRequest m) {
+    if (writesClosed) {
+      return;
+    }
+    try {
+      requests.onNext(m);
+    } catch (RuntimeException e) {
+      writesClosed = true;
+      end(e);
+    }
+  }
+
+  /**
+   * Ends the session, once: wakes whoever waits for it, cancels the call (after the writes queued
+   * before) and lets the writer thread go.
+   */
+  void end(Throwable reason) {
+    if (!ended.complete(reason)) {
+      return;
+    }
+    synchronized (this) {
+      state = State.CLOSED;
+    }
+    welcome.completeExceptionally(reason);
+    try {
+      writer.execute(() -> {
+        if (!writesClosed && requests != null) {
+          writesClosed = true;
+          requests.cancel("cronstream: worker session ended", null);
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      // already shut down
+    }
+    writer.shutdown();
+  }
+}

@@ -1,0 +1,192 @@
+package dev.cronstream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.google.protobuf.Timestamp;
+import dev.cronstream.v1.CronTrigger;
+import dev.cronstream.v1.DeleteJobRequest;
+import dev.cronstream.v1.Execution;
+import dev.cronstream.v1.ExecutionLog;
+import dev.cronstream.v1.ExecutionStatus;
+import dev.cronstream.v1.Job;
+import dev.cronstream.v1.ListJobsRequest;
+import dev.cronstream.v1.ListJobsResponse;
+import dev.cronstream.v1.OnceTrigger;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.condition.EnabledIfEnvironmentVariable;
+
+/**
+ * The client and worker against a live server; skipped unless {@code CRONSTREAM_E2E_ADDR} is set:
+ *
+ * <pre>
+ * CRONSTREAM_E2E_ADDR=127.0.0.1:50051 CRONSTREAM_E2E_API_KEY=cs_... mvn -B test -Dtest=EndToEndTest
+ * </pre>
+ *
+ * {@code CRONSTREAM_E2E_TLS=1} connects over TLS instead of plaintext.
+ */
+@EnabledIfEnvironmentVariable(named = "CRONSTREAM_E2E_ADDR", matches = ".+",
+    disabledReason = "CRONSTREAM_E2E_ADDR is not set: no live Cronstream server to run the end-to-end scenario against")
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(120)
+class EndToEndTest {
+  private static final Set<ExecutionStatus> FINAL = Set.of(
+      ExecutionStatus.EXECUTION_STATUS_SUCCESS, ExecutionStatus.EXECUTION_STATUS_FAILED,
+      ExecutionStatus.EXECUTION_STATUS_TIMEOUT, ExecutionStatus.EXECUTION_STATUS_CANCELLED,
+      ExecutionStatus.EXECUTION_STATUS_SKIPPED);
+
+  private CronstreamClient client;
+  private Worker worker;
+  private String handler;
+  private final List<String> created = new CopyOnWriteArrayList<>();
+
+  @BeforeAll
+  void startWorker() {
+    String addr = System.getenv("CRONSTREAM_E2E_ADDR");
+    Assumptions.assumeTrue(addr != null && !addr.isEmpty(),
+        "CRONSTREAM_E2E_ADDR is not set: no live Cronstream server to run the end-to-end scenario against");
+    boolean tls = Optional.ofNullable(System.getenv("CRONSTREAM_E2E_TLS")).filter(s -> !s.isEmpty()).isPresent();
+    client = CronstreamClient.connect(addr, System.getenv("CRONSTREAM_E2E_API_KEY"), tls);
+    handler = "java-e2e-" + UUID.randomUUID().toString().substring(0, 8);
+    worker = Worker.builder(client).workerId(handler).slots(4).gracePeriod(Duration.ofSeconds(10)).build();
+    worker.handle(handler, ctx -> {
+      ctx.log(LogLevel.INFO, "hello from java");
+      return Map.of("ok", true, "lang", "java");
+    });
+    worker.handle(handler + "-retry", ctx -> {
+      if (ctx.attempt() == 1) {
+        throw new IllegalStateException("failing attempt 1 on purpose");
+      }
+      return Map.of("attempt", ctx.attempt());
+    });
+    worker.start();
+  }
+
+  @AfterAll
+  void stopWorker() throws Exception {
+    if (client == null) {
+      return;
+    }
+    try {
+      worker.close();
+      worker.join(); // a graceful stop: no error
+    } finally {
+      for (String id : created) {
+        try {
+          client.scheduler().deleteJob(DeleteJobRequest.newBuilder().setId(id).build());
+        } catch (RuntimeException e) {
+          // best effort
+        }
+      }
+      client.close();
+    }
+  }
+
+  private Job create(Job job) {
+    Job j = client.createJob(job);
+    created.add(j.getId());
+    return j;
+  }
+
+  private static Job once(String handler, Duration in) {
+    Instant at = Instant.now().plus(in);
+    return Job.newBuilder().setName(handler).setHandlerName(handler)
+        .setOnce(OnceTrigger.newBuilder().setRunAt(Timestamp.newBuilder()
+            .setSeconds(at.getEpochSecond()).setNanos(at.getNano())))
+        .build();
+  }
+
+  /** Polls the job's executions until one is final; returns it as GetExecution has it. */
+  private Execution finished(String jobId) throws InterruptedException {
+    long end = System.nanoTime() + Duration.ofSeconds(45).toNanos();
+    while (System.nanoTime() < end) {
+      Optional<Execution> done = client.listExecutions(jobId).filter(e -> FINAL.contains(e.getStatus())).findFirst();
+      if (done.isPresent()) {
+        return client.getExecution(done.get().getId());
+      }
+      Thread.sleep(200);
+    }
+    return fail("no execution of job " + jobId + " finished within 45 s");
+  }
+
+  @Test
+  void successWithResultAndLogs() throws Exception {
+    Job job = create(once(handler, Duration.ofSeconds(1)));
+    Execution e = finished(job.getId());
+    assertEquals(ExecutionStatus.EXECUTION_STATUS_SUCCESS, e.getStatus(), e.getError());
+    assertEquals(Map.of("ok", true, "lang", "java"), Payloads.toMap(e.getResult()));
+    boolean logged = false;
+    for (int i = 0; i < 25 && !logged; i++) {
+      logged = client.listExecutionLogs(e.getId()).map(ExecutionLog::getMessage).anyMatch("hello from java"::equals);
+      if (!logged) {
+        Thread.sleep(200);
+      }
+    }
+    assertTrue(logged, "the logs of " + e.getId() + " lack \"hello from java\"");
+  }
+
+  @Test
+  void aFailedAttemptIsRetried() throws Exception {
+    Job job = create(once(handler + "-retry", Duration.ofSeconds(1)).toBuilder()
+        .setMaxRetries(2)
+        .setRetryDelay(com.google.protobuf.Duration.newBuilder().setSeconds(1))
+        .build());
+    Execution e = finished(job.getId());
+    assertEquals(ExecutionStatus.EXECUTION_STATUS_SUCCESS, e.getStatus(), e.getError());
+    assertEquals(2, e.getAttempt());
+    assertEquals(1, e.getRetryCount());
+    assertEquals(2.0, Payloads.toMap(e.getResult()).get("attempt"));
+  }
+
+  @Test
+  void listJobsInPages() {
+    String name = handler + "-page";
+    for (int i = 0; i < 3; i++) {
+      create(Job.newBuilder().setName(name + "-" + i).setHandlerName(name)
+          .setCron(CronTrigger.newBuilder().setExpression("0 0 1 1 *")).build());
+    }
+    ListJobsRequest filter = ListJobsRequest.newBuilder().setPageSize(2).setHandlerName(name).build();
+    ListJobsResponse first = client.scheduler().listJobs(filter);
+    assertEquals(2, first.getJobsCount());
+    assertFalse(first.getNextPageToken().isEmpty());
+    List<String> names = client.listJobs(filter).map(Job::getName).sorted().collect(Collectors.toCollection(ArrayList::new));
+    assertEquals(List.of(name + "-0", name + "-1", name + "-2"), names);
+  }
+
+  @Test
+  void aWrongKeyIsUnauthenticated() {
+    String addr = System.getenv("CRONSTREAM_E2E_ADDR");
+    boolean tls = Optional.ofNullable(System.getenv("CRONSTREAM_E2E_TLS")).filter(s -> !s.isEmpty()).isPresent();
+    try (CronstreamClient bad = CronstreamClient.connect(addr, "cs_wrong", tls)) {
+      assertThrows(UnauthenticatedException.class, () -> bad.listJobs().count());
+      Worker w = Worker.builder(bad).workerId(handler + "-badkey").build().handle(handler + "-badkey", ctx -> Map.of());
+      assertThrows(UnauthenticatedException.class, w::run, "reconnecting cannot fix a wrong key");
+    }
+  }
+
+  @Test
+  void aBadCronIsAFieldViolation() {
+    InvalidArgumentException e = assertThrows(InvalidArgumentException.class, () -> client.createJob(
+        Job.newBuilder().setName(handler + "-bad").setHandlerName(handler)
+            .setCron(CronTrigger.newBuilder().setExpression("61 * * * *")).build()));
+    assertTrue(e.violations().stream().anyMatch(v -> v.field().equals("job.cron.expression")), e.violations().toString());
+  }
+}

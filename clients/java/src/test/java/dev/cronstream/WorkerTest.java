@@ -1,0 +1,489 @@
+package dev.cronstream;
+
+import static dev.cronstream.v1.ConnectRequest.MsgCase.CAPACITY;
+import static dev.cronstream.v1.ConnectRequest.MsgCase.HEARTBEAT;
+import static dev.cronstream.v1.ConnectRequest.MsgCase.HELLO;
+import static dev.cronstream.v1.ConnectRequest.MsgCase.LOG;
+import static dev.cronstream.v1.ConnectRequest.MsgCase.RESULT;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.Struct;
+import dev.cronstream.v1.Assignment;
+import dev.cronstream.v1.ConnectRequest;
+import dev.cronstream.v1.RunningExecution;
+import dev.cronstream.v1.WorkerHello;
+import dev.cronstream.v1.WorkerResult;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The worker protocol against an in-process fake of the WorkerService. */
+@Timeout(60)
+class WorkerTest {
+  private static final Duration BEAT = Duration.ofMillis(50);
+
+  private final FakeWorkerService fake = new FakeWorkerService();
+  private Server server;
+  private ManagedChannel channel;
+  private CronstreamClient client;
+  private Worker worker;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    String name = InProcessServerBuilder.generateName();
+    server = InProcessServerBuilder.forName(name)
+        .addService(ServerInterceptors.intercept(fake, fake.recordAuth)).build().start();
+    channel = InProcessChannelBuilder.forName(name).build();
+    client = CronstreamClient.wrap(channel, "cs_worker");
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (worker != null) {
+      worker.stop();
+      worker.awaitTermination(Duration.ofSeconds(10));
+    }
+    channel.shutdownNow();
+    server.shutdownNow();
+  }
+
+  private Worker.Builder builder() {
+    return Worker.builder(client).workerId("w1").backoff(Duration.ofMillis(5), Duration.ofMillis(50))
+        .gracePeriod(Duration.ofMillis(500)); // tests that leave results unacknowledged end fast
+  }
+
+  private static Struct payload(Map<String, ?> m) {
+    return Payloads.toStruct(m);
+  }
+
+  /** Starts the worker, checks its hello and welcomes it. */
+  private FakeWorkerService.Conn connect() throws Exception {
+    worker.start();
+    FakeWorkerService.Conn c = fake.nextConnection();
+    c.next(HELLO);
+    c.welcome(BEAT);
+    return c;
+  }
+
+  @Test
+  void helloWelcomeAssignmentLogResultAck() throws Exception {
+    AtomicReference<JobContext> seen = new AtomicReference<>();
+    Instant scheduled = Instant.parse("2026-03-04T05:06:07Z");
+    Instant deadline = Instant.now().plusSeconds(600);
+    worker = builder().slots(3).build()
+        .handle("b", ctx -> Map.of())
+        .handle("a", ctx -> {
+          seen.set(ctx);
+          ctx.log(LogLevel.WARN, "hello from java");
+          return Map.of("ok", true, "n", ctx.payload().get("n"));
+        });
+    worker.start();
+    FakeWorkerService.Conn c = fake.nextConnection();
+    assertEquals("Bearer cs_worker", fake.authorizations.poll(5, TimeUnit.SECONDS));
+    WorkerHello hello = c.next(HELLO).getHello();
+    assertEquals("w1", hello.getWorkerId());
+    assertEquals(List.of("a", "b"), hello.getHandlerNamesList());
+    assertEquals(3, hello.getSlots());
+    assertEquals(0, hello.getRunningCount());
+
+    c.welcome(BEAT);
+    c.assign(Assignment.newBuilder().setExecutionId("e1").setJobId("j1").setHandlerName("a").setAttempt(2)
+        .setPayload(payload(Map.of("n", 7)))
+        .setScheduledAt(FakeWorkerService.timestamp(scheduled))
+        .setDeadline(FakeWorkerService.timestamp(deadline))
+        .setTraceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        .setTracestate("k=v")
+        .build());
+
+    ConnectRequest log = c.next(LOG);
+    assertEquals("e1", log.getLog().getExecutionId());
+    assertEquals(2, log.getLog().getAttempt());
+    assertEquals(dev.cronstream.v1.LogLevel.LOG_LEVEL_WARN, log.getLog().getLevel());
+    assertEquals("hello from java", log.getLog().getMessage());
+    assertTrue(log.getLog().hasTime());
+
+    WorkerResult r = c.next(RESULT).getResult();
+    assertEquals("e1", r.getExecutionId());
+    assertEquals(2, r.getAttempt());
+    assertEquals(Map.of("ok", true, "n", 7.0), Payloads.toMap(r.getSuccess().getResult()));
+
+    JobContext ctx = seen.get();
+    assertEquals("j1", ctx.jobId());
+    assertEquals("a", ctx.handlerName());
+    assertEquals(2, ctx.attempt());
+    assertEquals(scheduled, ctx.scheduledAt());
+    assertEquals(deadline, ctx.deadline());
+    assertEquals("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", ctx.traceparent());
+    assertEquals("k=v", ctx.tracestate());
+    assertFalse(ctx.isCancelled());
+
+    // heartbeats keep coming, listing nothing once the attempt is done
+    assertEquals(0, c.next(HEARTBEAT).getHeartbeat().getExecutionIdsCount());
+    c.ack("e1");
+
+    // a graceful stop with nothing owed: capacity 0, then the call ends
+    worker.close();
+    assertEquals(0, c.next(CAPACITY).getCapacity().getSlots());
+    assertNotNull(c.awaitClosed());
+    assertTrue(worker.awaitTermination(Duration.ofSeconds(5)));
+    worker.join();
+  }
+
+  @Test
+  void failuresCarryMessageStackAndRetryability() throws Exception {
+    worker = builder().build()
+        .handle("boom", ctx -> {
+          throw new IllegalStateException("boom");
+        })
+        .handle("final", ctx -> {
+          throw new NonRetryableException("no such recipient");
+        })
+        .handle("wrapped", ctx -> {
+          throw new RuntimeException("outer", new NonRetryableException("inner"));
+        })
+        .handle("notjson", ctx -> Map.of("x", new Object()));
+    FakeWorkerService.Conn c = connect();
+
+    c.assign("e1", 1, "boom", Struct.getDefaultInstance());
+    WorkerResult r = c.next(RESULT).getResult();
+    assertEquals("boom", r.getFailure().getError());
+    assertTrue(r.getFailure().getErrorStack().contains("java.lang.IllegalStateException: boom"), r.getFailure().getErrorStack());
+    assertTrue(r.getFailure().getErrorStack().contains("WorkerTest"));
+    assertTrue(r.getFailure().hasRetryable() && r.getFailure().getRetryable());
+
+    c.assign("e2", 1, "final", Struct.getDefaultInstance());
+    r = c.next(RESULT).getResult();
+    assertEquals("no such recipient", r.getFailure().getError());
+    assertFalse(r.getFailure().getRetryable());
+
+    c.assign("e3", 1, "wrapped", Struct.getDefaultInstance());
+    assertFalse(c.next(RESULT).getResult().getFailure().getRetryable());
+
+    c.assign("e4", 1, "notjson", Struct.getDefaultInstance());
+    r = c.next(RESULT).getResult();
+    assertTrue(r.getFailure().getError().startsWith("handler result:"), r.getFailure().getError());
+    assertFalse(r.getFailure().getRetryable());
+
+    c.assign("e5", 1, "unknown", Struct.getDefaultInstance());
+    r = c.next(RESULT).getResult();
+    assertTrue(r.getFailure().getError().contains("has no handler unknown"), r.getFailure().getError());
+  }
+
+  @Test
+  void cancelInterruptsTheHandler() throws Exception {
+    CountDownLatch running = new CountDownLatch(1);
+    AtomicReference<String> reason = new AtomicReference<>();
+    AtomicReference<String> callback = new AtomicReference<>();
+    worker = builder().build().handle("slow", ctx -> {
+      ctx.onCancel(callback::set);
+      running.countDown();
+      try {
+        Thread.sleep(30_000);
+      } finally {
+        reason.set(ctx.cancellationReason().orElse(null));
+      }
+      return Map.of();
+    });
+    FakeWorkerService.Conn c = connect();
+    c.assign("e1", 1, "slow", Struct.getDefaultInstance());
+    assertTrue(running.await(10, TimeUnit.SECONDS));
+    // heartbeats name the running execution
+    while (c.next(HEARTBEAT).getHeartbeat().getExecutionIdsList().isEmpty()) {
+      // one sent before the assignment arrived
+    }
+    c.cancel("e1", "cancelled");
+    WorkerResult r = c.next(RESULT).getResult();
+    assertTrue(r.getFailure().getError().contains("execution cancelled: cancelled"), r.getFailure().getError());
+    assertTrue(r.getFailure().getErrorStack().contains("InterruptedException"));
+    assertEquals("cancelled", reason.get());
+    assertEquals("cancelled", callback.get());
+  }
+
+  @Test
+  void theDeadlineInterruptsTheHandler() throws Exception {
+    worker = builder().build().handle("slow", ctx -> {
+      Thread.sleep(30_000);
+      return Map.of();
+    });
+    FakeWorkerService.Conn c = connect();
+    long t0 = System.nanoTime();
+    c.assign(Assignment.newBuilder().setExecutionId("e1").setHandlerName("slow").setAttempt(1)
+        .setDeadline(FakeWorkerService.timestamp(Instant.now().plusMillis(300))).build());
+    WorkerResult r = c.next(RESULT).getResult();
+    assertTrue(r.getFailure().getError().contains("deadline exceeded"), r.getFailure().getError());
+    assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(5));
+  }
+
+  @Test
+  void unacknowledgedResultsAreResentAfterAReconnect() throws Exception {
+    AtomicInteger runs = new AtomicInteger();
+    worker = builder().build().handle("h", ctx -> Map.of("run", runs.incrementAndGet()));
+    FakeWorkerService.Conn c1 = connect();
+    c1.assign("e1", 1, "h", Struct.getDefaultInstance());
+    WorkerResult first = c1.next(RESULT).getResult();
+    // no ack: the server goes away
+    c1.end(Status.UNAVAILABLE.withDescription("restarting"));
+
+    FakeWorkerService.Conn c2 = fake.nextConnection();
+    WorkerHello hello = c2.next(HELLO).getHello();
+    assertEquals(List.of(RunningExecution.newBuilder().setExecutionId("e1").setAttempt(1).build()), hello.getRunningList());
+    c2.welcome(BEAT);
+    assertEquals(first, c2.next(RESULT).getResult(), "the same result, re-sent");
+    assertEquals(1, runs.get(), "not run again");
+    c2.ack("e1");
+
+    // drain: the worker owes nothing, so it ends the session and reconnects with nothing held
+    c2.drain();
+    assertNotNull(c2.awaitClosed());
+    FakeWorkerService.Conn c3 = fake.nextConnection();
+    assertEquals(0, c3.next(HELLO).getHello().getRunningCount());
+  }
+
+  @Test
+  void drainWaitsForRunningAttemptsAndTheirAcks() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch running = new CountDownLatch(1);
+    worker = builder().build().handle("h", ctx -> {
+      running.countDown();
+      release.await();
+      return Map.of("done", true);
+    });
+    FakeWorkerService.Conn c = connect();
+    c.assign("e1", 1, "h", Struct.getDefaultInstance());
+    assertTrue(running.await(10, TimeUnit.SECONDS));
+    c.drain();
+    assertNull(c.poll(Duration.ofMillis(300)), "nothing until the handler returns");
+    assertFalse(c.closed.isDone(), "the session stays while an attempt runs");
+    assertTrue(fake.connections.isEmpty());
+    release.countDown();
+    assertEquals(true, Payloads.toMap(c.next(RESULT).getResult().getSuccess().getResult()).get("done"));
+    Thread.sleep(200);
+    assertFalse(c.closed.isDone(), "the session stays until the result is acknowledged");
+    c.ack("e1");
+    assertNotNull(c.awaitClosed());
+    FakeWorkerService.Conn next = fake.nextConnection();
+    assertEquals(0, next.next(HELLO).getHello().getRunningCount());
+  }
+
+  @Test
+  void slotsBoundConcurrentHandlers() throws Exception {
+    AtomicInteger now = new AtomicInteger();
+    AtomicInteger max = new AtomicInteger();
+    CountDownLatch release = new CountDownLatch(1);
+    worker = builder().slots(2).build().handle("h", ctx -> {
+      max.accumulateAndGet(now.incrementAndGet(), Math::max);
+      try {
+        release.await();
+      } finally {
+        now.decrementAndGet();
+      }
+      return Map.of();
+    });
+    FakeWorkerService.Conn c = connect();
+    for (int i = 0; i < 5; i++) {
+      c.assign("e" + i, 1, "h", Struct.getDefaultInstance());
+    }
+    eventually(() -> now.get() == 2);
+    Thread.sleep(300);
+    assertEquals(2, now.get(), "no third handler while two hold the slots");
+    release.countDown();
+    for (int i = 0; i < 5; i++) {
+      c.next(RESULT);
+    }
+    assertEquals(2, max.get());
+  }
+
+  @Test
+  void aRepeatedAssignmentRunsOnceAndANewerAttemptSupersedes() throws Exception {
+    AtomicInteger runs = new AtomicInteger();
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicReference<String> superseded = new AtomicReference<>();
+    worker = builder().build().handle("h", ctx -> {
+      runs.incrementAndGet();
+      if (ctx.attempt() == 1) {
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          superseded.set(ctx.cancellationReason().orElse(""));
+          throw e;
+        }
+      }
+      return Map.of("attempt", ctx.attempt());
+    });
+    FakeWorkerService.Conn c = connect();
+    c.assign("e1", 1, "h", Struct.getDefaultInstance());
+    c.assign("e1", 1, "h", Struct.getDefaultInstance());
+    eventually(() -> runs.get() >= 1);
+    Thread.sleep(200);
+    assertEquals(1, runs.get());
+    c.assign("e1", 2, "h", Struct.getDefaultInstance());
+    WorkerResult r = c.next(RESULT).getResult();
+    assertEquals(2, r.getAttempt(), "only the current attempt reports");
+    assertNull(c.poll(Duration.ofMillis(200)), "the superseded attempt's result is dropped");
+    assertEquals("superseded by attempt 2", superseded.get());
+  }
+
+  @Test
+  void gracefulStopWaitsForRunningHandlers() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch running = new CountDownLatch(1);
+    worker = builder().gracePeriod(Duration.ofSeconds(20)).build().handle("h", ctx -> {
+      running.countDown();
+      release.await();
+      return Map.of("ok", true);
+    });
+    FakeWorkerService.Conn c = connect();
+    c.assign("e1", 1, "h", Struct.getDefaultInstance());
+    assertTrue(running.await(10, TimeUnit.SECONDS));
+    Thread closer = new Thread(worker::close);
+    closer.start();
+    assertEquals(0, c.next(CAPACITY).getCapacity().getSlots());
+    assertTrue(closer.isAlive(), "close waits");
+    release.countDown();
+    c.next(RESULT);
+    c.ack("e1");
+    closer.join(10_000);
+    assertFalse(closer.isAlive());
+    assertNotNull(c.awaitClosed());
+    worker.join(); // a graceful stop: no error
+  }
+
+  @Test
+  void pastTheGracePeriodHandlersAreInterrupted() throws Exception {
+    AtomicReference<String> reason = new AtomicReference<>();
+    CountDownLatch running = new CountDownLatch(1);
+    worker = builder().gracePeriod(Duration.ofMillis(300)).build().handle("h", ctx -> {
+      running.countDown();
+      try {
+        Thread.sleep(30_000);
+      } finally {
+        reason.set(ctx.cancellationReason().orElse(null));
+      }
+      return Map.of();
+    });
+    FakeWorkerService.Conn c = connect();
+    c.assign("e1", 1, "h", Struct.getDefaultInstance());
+    assertTrue(running.await(10, TimeUnit.SECONDS));
+    worker.close();
+    assertThrows(GracePeriodExceededException.class, worker::join);
+    assertEquals("grace period exceeded", reason.get());
+  }
+
+  @Test
+  void interruptingRunStopsGracefully() throws Exception {
+    worker = builder().build().handle("h", ctx -> Map.of());
+    AtomicReference<Throwable> thrown = new AtomicReference<>();
+    AtomicReference<Boolean> flag = new AtomicReference<>();
+    Thread t = new Thread(() -> {
+      try {
+        worker.run();
+      } catch (Throwable e) {
+        thrown.set(e);
+      }
+      flag.set(Thread.currentThread().isInterrupted());
+    });
+    t.start();
+    FakeWorkerService.Conn c = fake.nextConnection();
+    c.next(HELLO);
+    c.welcome(BEAT);
+    t.interrupt();
+    // idle, it ends the session at once (after a capacity 0 if the welcome was already in)
+    assertNotNull(c.awaitClosed());
+    t.join(10_000);
+    assertFalse(t.isAlive());
+    assertNull(thrown.get());
+    assertTrue(flag.get(), "the interrupt flag is set again");
+  }
+
+  @Test
+  void permanentErrorsEndTheWorker() throws Exception {
+    fake.refuse = Status.UNAUTHENTICATED.withDescription("bad key");
+    worker = builder().build().handle("h", ctx -> Map.of());
+    assertTimeoutPreemptively(Duration.ofSeconds(20), () -> {
+      UnauthenticatedException e = assertThrows(UnauthenticatedException.class, worker::run);
+      assertTrue(e.getMessage().contains("bad key"));
+    });
+
+    fake.refuse = Status.UNIMPLEMENTED;
+    Worker w2 = builder().build().handle("h", ctx -> Map.of());
+    w2.start();
+    CronstreamException e = assertThrows(CronstreamException.class, w2::join);
+    assertEquals(Status.Code.UNIMPLEMENTED, e.code());
+  }
+
+  @Test
+  void transientErrorsAreRetried() throws Exception {
+    fake.refuse = Status.UNAVAILABLE;
+    worker = builder().build().handle("h", ctx -> Map.of());
+    worker.start();
+    Thread.sleep(300); // several refused attempts
+    assertTrue(worker.isRunning());
+    fake.refuse = null;
+    FakeWorkerService.Conn c = fake.nextConnection();
+    c.next(HELLO);
+    assertTrue(fake.authorizations.size() >= 2, "it kept trying: " + fake.authorizations.size());
+  }
+
+  private static void eventually(java.util.function.BooleanSupplier condition) throws InterruptedException {
+    long end = System.nanoTime() + FakeWorkerService.WAIT.toNanos();
+    while (!condition.getAsBoolean()) {
+      assertTrue(System.nanoTime() < end, "condition not met within " + FakeWorkerService.WAIT);
+      Thread.sleep(10);
+    }
+  }
+
+  @Test
+  void usageErrors() {
+    Worker w = builder().build();
+    assertThrows(IllegalStateException.class, w::run, "no handlers");
+    Worker w2 = builder().build().handle("h", ctx -> Map.of());
+    assertThrows(IllegalArgumentException.class, () -> w2.handle("h", ctx -> Map.of()));
+    assertThrows(IllegalArgumentException.class, () -> Worker.builder(client).slots(0));
+    Worker w3 = builder().build().handle("h", ctx -> Map.of());
+    w3.stop();
+    w3.run(); // stopped before it started: returns at once
+  }
+
+  @Test
+  void heartbeatIntervalFollowsTheWelcome() {
+    var w = dev.cronstream.v1.Welcome.newBuilder();
+    assertEquals(Duration.ofSeconds(10), Worker.heartbeatInterval(w.build()));
+    w.setLeaseDuration(com.google.protobuf.Duration.newBuilder().setSeconds(30));
+    assertEquals(Duration.ofSeconds(10), Worker.heartbeatInterval(w.build()));
+    w.setHeartbeatInterval(com.google.protobuf.Duration.newBuilder().setSeconds(5));
+    assertEquals(Duration.ofSeconds(5), Worker.heartbeatInterval(w.build()));
+    w.setHeartbeatInterval(com.google.protobuf.Duration.newBuilder().setNanos(1000));
+    assertEquals(Worker.MIN_HEARTBEAT, Worker.heartbeatInterval(w.build()));
+  }
+
+  @Test
+  void logsAreCutTo64KiB() {
+    String big = "é".repeat(40_000); // 80,000 bytes
+    String cut = JobContext.truncateUtf8(big, JobContext.MAX_LOG_BYTES);
+    assertTrue(cut.getBytes(java.nio.charset.StandardCharsets.UTF_8).length <= 65536);
+    assertEquals(32768, cut.length());
+    assertInstanceOf(String.class, cut);
+  }
+}
