@@ -53,6 +53,8 @@ def postgres_template() -> Iterator[str | None]:
     if dsn is not None:
         asyncio.run(databases.build_postgres_template(dsn))
     yield dsn
+    if dsn is not None:
+        asyncio.run(databases.drop_postgres_template(dsn))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -21,7 +21,8 @@ import pytest
 from cronstream_server import migrate
 from sqlalchemy.engine import make_url
 
-TEMPLATE = "cronstream_template"
+# One template per test run, so that two runs sharing a Postgres do not collide.
+TEMPLATE = f"cronstream_template_{os.getpid()}"
 
 
 def postgres_dsn() -> str | None:
@@ -64,6 +65,10 @@ async def build_postgres_template(dsn: str) -> None:
         await conn.close()
     # Alembic's env.py runs an event loop of its own, so it gets a thread.
     await asyncio.to_thread(migrate.upgrade, asyncpg_url(dsn, TEMPLATE))
+
+
+async def drop_postgres_template(dsn: str) -> None:
+    await _drop_database(dsn, TEMPLATE)
 
 
 @asynccontextmanager

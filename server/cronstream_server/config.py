@@ -34,6 +34,13 @@ class Settings:
     # Whether this replica runs a ticker. An API-only replica (off) still serves
     # every call; the replicas that tick fire its jobs.
     ticker: bool = True
+    # The worker stream: a lease lasts this long without a heartbeat; workers are
+    # asked to heartbeat this often; expired leases and deadlines are looked for
+    # this often; retry backoff never grows past the cap (before its jitter).
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 10.0
+    reaper_interval_seconds: float = 1.0
+    retry_cap_seconds: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -59,4 +66,8 @@ class Settings:
             max_payload_bytes=int(opt("CRONSTREAM_MAX_PAYLOAD_BYTES") or 256 * 1024),
             shutdown_grace_seconds=float(opt("CRONSTREAM_SHUTDOWN_GRACE_SECONDS") or 10.0),
             ticker=(opt("CRONSTREAM_TICKER") or "on").lower() not in ("off", "false", "0", "no"),
+            lease_seconds=float(opt("CRONSTREAM_LEASE_SECONDS") or 30.0),
+            heartbeat_seconds=float(opt("CRONSTREAM_HEARTBEAT_SECONDS") or 10.0),
+            reaper_interval_seconds=float(opt("CRONSTREAM_REAPER_INTERVAL_SECONDS") or 1.0),
+            retry_cap_seconds=float(opt("CRONSTREAM_RETRY_CAP_SECONDS") or 3600.0),
         )

@@ -1,11 +1,16 @@
 """The running server: one object that starts its parts and stops them in order.
 
-Start order: database engine, stores, gRPC server (with health and
-reflection). Stop order (SIGTERM), the reverse, as `AsyncExitStack` unwinds:
+Start order: database engine, stores, worker hub (dispatcher, reaper),
+gRPC server (with health and reflection). Stop order (SIGTERM), the reverse,
+as `AsyncExitStack` unwinds:
   1. health turns NOT_SERVING, so load balancers stop sending new calls;
-  2. the gRPC server stops accepting calls and gives running ones the grace
+  2. worker sessions drain: each is sent `drain`, gets no new assignment,
+     and has the grace period to send its results; what is still running
+     then goes back to pending and the streams end (UNAVAILABLE);
+  3. the gRPC server stops accepting calls and gives running ones the grace
      period to finish;
-  3. the database engine closes its connections.
+  4. the worker hub stops its dispatcher, reaper and writers;
+  5. the database engine closes its connections.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 
 import grpc
 from cronstream.v1 import (
@@ -34,14 +40,17 @@ from cronstream_server.api.auth import Authenticator
 from cronstream_server.api.deps import SchedulerDeps
 from cronstream_server.api.interceptor import AuthAndErrorsInterceptor
 from cronstream_server.api.scheduler import SchedulerServicer
+from cronstream_server.api.worker import WorkerServicer
 from cronstream_server.config import Settings
 from cronstream_server.core.ports import Signals
 from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.engine.health import EngineHealth
 from cronstream_server.engine.ticker import Ticker
+from cronstream_server.engine.workers import StreamSettings, WorkerHub
 from cronstream_server.signals import LocalSignals, RedisSignals
 from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.database import create_engine
+from cronstream_server.store.dispatch import SqlDispatchStore
 from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
 from cronstream_server.store.insight import SqlInsightStore
@@ -74,65 +83,85 @@ async def start(settings: Settings) -> Running:
     try:
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
-        admin_store = SqlAdminStore(engine)
         signals = await _start_signals(settings, stack)
-        ticker = Ticker(engine, signals)
-        if settings.ticker:
-            await ticker.start()
-            stack.push_async_callback(ticker.stop)
+        ticker = await _start_ticker(engine, signals, settings, stack)
         event_batcher = EventBatcher(engine)
         await event_batcher.start()
         stack.push_async_callback(event_batcher.stop)
-        authenticator = Authenticator(admin_store, settings.admin_key)
         tracing = configure_tracing()
         if tracing is not None:
             stack.callback(tracing.shutdown)
+        admin_store = SqlAdminStore(engine)
+        authenticator = Authenticator(admin_store, settings.admin_key)
         server = grpc.aio.server(
             # The OpenTelemetry interceptor first: authentication and errors
             # happen inside the call's span, which continues the caller's trace.
             interceptors=[grpc_server_interceptor(), AuthAndErrorsInterceptor(authenticator)],
             options=_server_options(settings),
         )
+        workers = await _start_workers(engine, signals, settings, server, stack)
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(admin_store, authenticator), server
         )
+        deps = _scheduler_deps(engine, settings, signals, ticker, event_batcher, workers)
         scheduler_service_pb2_grpc.add_SchedulerServiceServicer_to_server(
-            SchedulerServicer(
-                SchedulerDeps(
-                    jobs=SqlJobStore(engine),
-                    executions=SqlExecutionStore(engine),
-                    events=SqlEventStore(engine),
-                    insight=SqlInsightStore(engine),
-                    max_payload_bytes=settings.max_payload_bytes,
-                    signals=signals,
-                    event_batcher=event_batcher,
-                    health=EngineHealth(
-                        ticker, signals, "redis" if settings.redis_url else "in-process"
-                    ),
-                )
-            ),
-            server,
+            SchedulerServicer(deps), server
         )
-        # Answered with UNIMPLEMENTED (after authentication) until its issue lands.
-        worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(
-            worker_service_pb2_grpc.WorkerServiceServicer(),  # type: ignore[abstract]
-            server,
-        )
-        health_servicer = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
-        port = _bind(server, settings)
-        await server.start()
-        stack.push_async_callback(server.stop, settings.shutdown_grace_seconds)
-        await _set_serving(health_servicer, serving=True)
-        stack.push_async_callback(_set_serving, health_servicer, False)
-        log.info("serving on %s", settings.listen)
+        port = await _serve(server, settings, workers, stack)
         return Running(port=port, engine=engine, stack=stack)
     except BaseException:
         await stack.aclose()
         raise
+
+
+async def _start_ticker(
+    engine: AsyncEngine, signals: Signals, settings: Settings, stack: AsyncExitStack
+) -> Ticker:
+    ticker = Ticker(engine, signals)
+    if settings.ticker:
+        await ticker.start()
+        stack.push_async_callback(ticker.stop)
+    return ticker
+
+
+def _scheduler_deps(
+    engine: AsyncEngine,
+    settings: Settings,
+    signals: Signals,
+    ticker: Ticker,
+    event_batcher: EventBatcher,
+    workers: WorkerHub,
+) -> SchedulerDeps:
+    return SchedulerDeps(
+        jobs=SqlJobStore(engine),
+        executions=SqlExecutionStore(engine),
+        events=SqlEventStore(engine),
+        insight=SqlInsightStore(engine),
+        max_payload_bytes=settings.max_payload_bytes,
+        signals=signals,
+        event_batcher=event_batcher,
+        workers_connected=workers.connected,
+        health=EngineHealth(ticker, signals, "redis" if settings.redis_url else "in-process"),
+    )
+
+
+async def _serve(
+    server: grpc.aio.Server, settings: Settings, workers: WorkerHub, stack: AsyncExitStack
+) -> int:
+    """Health and reflection, then listen; registers steps 1 to 3 of the stop order."""
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = _bind(server, settings)
+    await server.start()
+    stack.push_async_callback(server.stop, settings.shutdown_grace_seconds)
+    stack.push_async_callback(workers.drain)
+    await _set_serving(health_servicer, serving=True)
+    stack.push_async_callback(_set_serving, health_servicer, False)
+    log.info("serving on %s", settings.listen)
+    return port
 
 
 async def _start_signals(settings: Settings, stack: AsyncExitStack) -> Signals:
@@ -142,6 +171,37 @@ async def _start_signals(settings: Settings, stack: AsyncExitStack) -> Signals:
     await redis_signals.start()
     stack.push_async_callback(redis_signals.stop)
     return redis_signals
+
+
+async def _start_workers(
+    engine: AsyncEngine,
+    signals: Signals,
+    settings: Settings,
+    server: grpc.aio.Server,
+    stack: AsyncExitStack,
+) -> WorkerHub:
+    """WorkerService and the hub behind it. Registers the hub's `stop` (step 4
+    of the stop order); `start` registers its `drain` (step 2) once the gRPC
+    server runs, so that it unwinds before the server stops."""
+    if not 0 < settings.heartbeat_seconds < settings.lease_seconds:
+        raise ValueError("the heartbeat interval must be positive and shorter than the lease")
+    hub = WorkerHub(
+        SqlDispatchStore(engine),
+        signals,
+        StreamSettings(
+            lease=timedelta(seconds=settings.lease_seconds),
+            heartbeat=timedelta(seconds=settings.heartbeat_seconds),
+            reaper_interval=settings.reaper_interval_seconds,
+            retry_cap=timedelta(seconds=settings.retry_cap_seconds),
+            grace=settings.shutdown_grace_seconds,
+        ),
+    )
+    hub.start()
+    stack.push_async_callback(hub.stop)
+    worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(
+        WorkerServicer(hub, settings.max_payload_bytes), server
+    )
+    return hub
 
 
 def _server_options(settings: Settings) -> list[tuple[str, int]]:

@@ -79,9 +79,7 @@ def make_platform_key(address: str, admin_key: str, name: str = "docs") -> str:
         admin = admin_service_pb2_grpc.AdminServiceStub(channel)
         auth = (("authorization", f"Bearer {admin_key}"),)
         platform = admin.CreatePlatform(
-            admin_service_pb2.CreatePlatformRequest(
-                platform=admin_service_pb2.Platform(name=name)
-            ),
+            admin_service_pb2.CreatePlatformRequest(platform=admin_service_pb2.Platform(name=name)),
             metadata=auth,
         ).platform
         secret: str = admin.CreateApiKey(

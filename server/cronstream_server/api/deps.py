@@ -34,7 +34,7 @@ class HealthProbe(Protocol):
 
 
 def no_workers(platform_id: str) -> int:
-    """WorkerService is not implemented yet, so no worker is ever connected."""
+    """No worker sessions: the default for deps built without a WorkerHub."""
     return 0
 
 

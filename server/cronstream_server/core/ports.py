@@ -92,7 +92,8 @@ class Signals(Protocol):
     signal may cost latency (the listener polls as a fallback), never data.
     Topics: `jobs` (a job was created or rescheduled; message: its next_run as
     ISO 8601), `work` (pending executions appeared; message: platform id),
-    `cancel` (stop an execution; message: execution id).
+    `cancel` (stop an execution; message: its id, then optionally a space and
+    the reason the worker is told, such as "timeout").
     """
 
     async def publish(self, topic: str, message: str) -> None:

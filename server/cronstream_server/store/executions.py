@@ -20,6 +20,7 @@ from cronstream_server.store.errors import database_errors, is_foreign_key_viola
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.rows import execution_from_row, execution_values, log_from_row
 from cronstream_server.store.tables import job_execution_logs, job_executions, scheduled_jobs
+from cronstream_server.store.ticker import release_buffered
 
 executions = job_executions
 logs = job_execution_logs
@@ -68,7 +69,8 @@ class SqlExecutionStore:
     async def update(
         self, platform_id: str, execution_id: str, change: Callable[[Execution], Execution]
     ) -> Execution:
-        """Applies `change` under a row lock and stores the result."""
+        """Applies `change` under a row lock and stores the result. An execution
+        that leaves pending/running frees its job's BUFFER_ONE waiting slot."""
         async with database_errors(), self._engine.begin() as conn:
             before = await _get(conn, platform_id, execution_id, lock=True)
             after = change(before)
@@ -78,6 +80,8 @@ class SqlExecutionStore:
             await conn.execute(
                 executions.update().where(executions.c.id == execution_id).values(**values)
             )
+            if after.job_id and after.status.is_final and not before.status.is_final:
+                await release_buffered(conn, [after.job_id], after.completed_at or after.created_at)
         return after
 
     async def cancel_pending_of_job(self, platform_id: str, job_id: str, now: datetime) -> int:

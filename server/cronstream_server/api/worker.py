@@ -1,0 +1,275 @@
+"""WorkerService: the worker stream's protobuf edge.
+
+`Connect` reads and checks the hello, opens a session in the replica's
+`WorkerHub`, yields the welcome, then serves the session with three
+coroutines under one `asyncio.TaskGroup`:
+
+- `_receive`: worker -> session (parsed here, at the edge; a malformed
+  message ends the stream with INVALID_ARGUMENT naming the field);
+- `_send`: session -> worker. It writes with `context.write`, exactly what
+  grpc does with each message a generator yields, so the whole session runs
+  inside the call's own task and a cancelled call unwinds it at once;
+- `Session.keep_leases`: the session's own lease bookkeeping.
+
+Whatever way the stream ends, the session is closed and what it still ran
+goes back to pending. A stream ended by the server's drain ends UNAVAILABLE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+from cronstream.v1 import worker_service_pb2 as wpb
+from cronstream.v1 import worker_service_pb2_grpc as wpb_grpc
+from google.protobuf import duration_pb2
+
+from cronstream_server.api.convert import LOG_LEVEL, Reader
+from cronstream_server.api.convert_common import timestamp
+from cronstream_server.api.interceptor import current_platform
+from cronstream_server.core.dispatch import Report, Start
+from cronstream_server.core.enums import LogLevel
+from cronstream_server.core.errors import DomainError, InvalidArgument, Unavailable
+from cronstream_server.core.executions import ExecutionLog
+from cronstream_server.core.validation import check_name, raise_if_any
+from cronstream_server.engine.session import (
+    Ack,
+    Cancel,
+    Drain,
+    End,
+    Hello,
+    Outgoing,
+    Session,
+    Welcome,
+)
+from cronstream_server.engine.workers import WorkerHub
+
+log = logging.getLogger(__name__)
+
+Context = grpc.aio.ServicerContext[wpb.ConnectRequest, wpb.ConnectResponse]
+Requests = AsyncIterator[wpb.ConnectRequest]
+
+MAX_SLOTS = 10_000
+MAX_HANDLERS = 1_000
+MAX_TEXT = 64 * 1024
+
+
+class WorkerServicer(wpb_grpc.WorkerServiceServicer):
+    def __init__(self, hub: WorkerHub, max_result_bytes: int) -> None:
+        self._hub = hub
+        self._max_result_bytes = max_result_bytes
+
+    async def Connect(
+        self, requests: Requests, context: Context
+    ) -> AsyncIterator[wpb.ConnectResponse]:
+        platform_id = current_platform().platform_id
+        hello = parse_hello(await anext(requests, None))
+        session = await self._hub.open(platform_id, hello)
+        connection = Connection(self._hub, session, requests, context, self._max_result_bytes)
+        try:
+            welcome = await session.outgoing()
+            assert isinstance(welcome, Welcome)
+            yield response(welcome)
+            await connection.serve()
+        finally:
+            await self._hub.close(session)
+        if session.end is End.DRAINED:
+            raise Unavailable("the server is shutting down; reconnect")
+
+
+class Connection:
+    def __init__(
+        self,
+        hub: WorkerHub,
+        session: Session,
+        requests: Requests,
+        context: Context,
+        max_result_bytes: int,
+    ) -> None:
+        self._hub = hub
+        self._session = session
+        self._requests = requests
+        self._context = context
+        self._max_result_bytes = max_result_bytes
+
+    async def serve(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                receiving = group.create_task(self._receive())
+                group.create_task(self._send(receiving))
+                group.create_task(self._session.keep_leases())
+        except BaseExceptionGroup as group:
+            raise _first_domain_error(group) from None
+
+    async def _receive(self) -> None:
+        async for request in self._requests:
+            await self._handle(request)
+        self._session.close(End.WORKER_LEFT)
+
+    async def _send(self, receiving: asyncio.Task[None]) -> None:
+        while (message := await self._session.outgoing()) is not None:
+            try:
+                await self._context.write(response(message))
+            except Exception as error:  # the call ended under us
+                log.debug("worker stream %s: write failed: %r", self._session.id, error)
+                self._session.close(End.WORKER_LEFT)
+                break
+        receiving.cancel()
+
+    async def _handle(self, request: wpb.ConnectRequest) -> None:
+        session = self._session
+        kind = request.WhichOneof("msg")
+        if kind == "result":
+            report = parse_result(request.result, session.platform_id, self._max_result_bytes)
+            await self._hub.result(session, report)
+        elif kind == "log":
+            await self._hub.log(session, parse_log(request.log, session))
+        elif kind == "heartbeat":
+            await self._hub.heartbeat(session, list(request.heartbeat.execution_ids))
+        elif kind == "capacity":
+            session.set_capacity(_slots("capacity.slots", request.capacity.slots))
+        elif kind == "hello":
+            raise InvalidArgument.of("hello", "is only allowed as the first message")
+        else:  # from a newer contract: ignored, not fatal
+            log.debug("worker stream %s: ignoring an empty or unknown message", session.id)
+
+
+def _first_domain_error(group: BaseExceptionGroup[Any]) -> BaseException:
+    """A domain error from the session's tasks, for the interceptor to translate."""
+    found: BaseException | None = group.subgroup(DomainError)
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    return found if found is not None else group
+
+
+# --- worker -> server -----------------------------------------------------------
+
+
+def parse_hello(request: wpb.ConnectRequest | None) -> Hello:
+    if request is None or request.WhichOneof("msg") != "hello":
+        raise InvalidArgument.of("hello", "the first message must be hello")
+    hello = request.hello
+    reader = Reader()
+    check_name(reader.violations, "hello.worker_id", hello.worker_id)
+    if not hello.handler_names:
+        reader.bad("hello.handler_names", "at least one handler name is required")
+    elif len(hello.handler_names) > MAX_HANDLERS:
+        reader.bad("hello.handler_names", f"at most {MAX_HANDLERS} handler names")
+    for index, name in enumerate(hello.handler_names[:MAX_HANDLERS]):
+        check_name(reader.violations, f"hello.handler_names[{index}]", name)
+    if not 0 <= hello.slots <= MAX_SLOTS:
+        reader.bad("hello.slots", f"must be 0 to {MAX_SLOTS}")
+    for index, running in enumerate(hello.running):
+        if not running.execution_id:
+            reader.bad(f"hello.running[{index}].execution_id", "is required")
+        if running.attempt < 1:
+            reader.bad(f"hello.running[{index}].attempt", "must be 1 or more")
+    raise_if_any(reader.violations)
+    return Hello(
+        worker_id=hello.worker_id,
+        handler_names=frozenset(hello.handler_names),
+        slots=hello.slots,
+        running=tuple((r.execution_id, r.attempt) for r in hello.running),
+    )
+
+
+def _slots(field: str, slots: int) -> int:
+    if not 0 <= slots <= MAX_SLOTS:
+        raise InvalidArgument.of(field, f"must be 0 to {MAX_SLOTS}")
+    return slots
+
+
+def parse_result(result: wpb.WorkerResult, platform_id: str, max_bytes: int) -> Report:
+    reader = Reader()
+    if not result.execution_id:
+        reader.bad("result.execution_id", "is required")
+    if result.attempt < 1:
+        reader.bad("result.attempt", "must be the attempt of the assignment (1 or more)")
+    outcome = result.WhichOneof("outcome")
+    if outcome is None:
+        reader.bad("result.outcome", "success or failure is required")
+    raise_if_any(reader.violations)
+    names = (platform_id, result.execution_id, result.attempt)
+    if outcome == "failure":
+        failure = result.failure
+        retryable = failure.retryable if failure.HasField("retryable") else True
+        error, stack = _text(failure.error) or "failed", _text(failure.error_stack)
+        return Report(*names, succeeded=False, error=error, error_stack=stack, retryable=retryable)
+    value = reader.struct("result.success.result", result.success.result, max_bytes)
+    if reader.violations:
+        # The attempt ran, but its value cannot be stored: a final failure that
+        # says why, rather than a stream the worker would resend it on forever.
+        problem = reader.violations[0]
+        error = f"result rejected: {problem.field} {problem.description}"
+        return Report(*names, succeeded=False, error=error, retryable=False)
+    return Report(*names, succeeded=True, result=value)
+
+
+def parse_log(line: wpb.WorkerLog, session: Session) -> ExecutionLog:
+    level = next((lv for lv, number in LOG_LEVEL.items() if number == line.level), LogLevel.INFO)
+    reader = Reader()
+    at = reader.time("log.time", line.time) if line.HasField("time") else None
+    return ExecutionLog(
+        execution_id=line.execution_id,
+        time=at or datetime.now(UTC),
+        level=level,
+        message=_text(line.message),
+        attempt=line.attempt or session.attempt_of(line.execution_id) or 1,
+    )
+
+
+def _text(value: str) -> str:
+    """At most 64 KiB, and no NUL (which Postgres text cannot hold)."""
+    return value[:MAX_TEXT].replace("\x00", "\ufffd")
+
+
+# --- server -> worker -------------------------------------------------------
+
+
+def response(message: Outgoing) -> wpb.ConnectResponse:
+    match message:
+        case Start():
+            return wpb.ConnectResponse(assignment=assignment(message))
+        case Welcome():
+            return wpb.ConnectResponse(
+                welcome=wpb.Welcome(
+                    session_id=message.session_id,
+                    heartbeat_interval=_duration(message.heartbeat_interval.total_seconds()),
+                    lease_duration=_duration(message.lease_duration.total_seconds()),
+                )
+            )
+        case Cancel():
+            cancel = wpb.CancelAssignment(execution_id=message.execution_id, reason=message.reason)
+            return wpb.ConnectResponse(cancel=cancel)
+        case Ack():
+            return wpb.ConnectResponse(result_ack=wpb.ResultAck(execution_id=message.execution_id))
+        case Drain():
+            return wpb.ConnectResponse(drain=wpb.Drain())
+    raise AssertionError(f"unknown outgoing message {message!r}")
+
+
+def assignment(start: Start) -> wpb.Assignment:
+    execution = start.execution
+    message = wpb.Assignment(
+        execution_id=execution.id,
+        job_id=execution.job_id or "",
+        handler_name=execution.handler_name,
+        attempt=execution.attempt,
+        scheduled_at=timestamp(execution.scheduled_at),
+        deadline=timestamp(start.deadline_at),
+        traceparent=start.trace.traceparent,
+        tracestate=start.trace.tracestate,
+    )
+    if execution.payload is not None:
+        message.payload.update(execution.payload)
+    return message
+
+
+def _duration(seconds: float) -> duration_pb2.Duration:
+    message = duration_pb2.Duration()
+    message.FromNanoseconds(int(seconds * 1e9))
+    return message

@@ -1,0 +1,96 @@
+"""The reaper: one per replica, safe with several (it claims rows with SKIP LOCKED).
+
+Every `interval` it returns running executions whose lease ran out (their
+worker went silent: process killed, network cut) to pending as a new
+attempt, and settles executions past their deadline: retried with backoff
+while retries remain, else `timeout`. Either way the worker that may still
+run the attempt is told to cancel it, through the `cancel` signal, so the
+replica holding its stream hears of it wherever the reaper ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from datetime import timedelta
+
+from cronstream_server.core.ports import Signals
+from cronstream_server.engine.session import Cancel
+from cronstream_server.signals import CANCEL, WORK
+from cronstream_server.store.dispatch import Reaped, SqlDispatchStore
+
+log = logging.getLogger(__name__)
+
+REASON_LEASE_LOST = "lease lost"
+REASON_TIMEOUT = "timeout"
+
+
+def cancel_message(execution_id: str, reason: str) -> str:
+    """The `cancel` signal's message: the execution id, then optionally a
+    space and the reason the worker is told (a plain id means "cancelled")."""
+    return f"{execution_id} {reason}"
+
+
+def parse_cancel(message: str) -> Cancel:
+    execution_id, _, reason = message.partition(" ")
+    return Cancel(execution_id, reason or "cancelled")
+
+
+class Reaper:
+    def __init__(
+        self,
+        store: SqlDispatchStore,
+        signals: Signals,
+        interval: float,
+        retry_cap: timedelta,
+        rng: random.Random,
+        batch_size: int = 500,
+    ) -> None:
+        self._store = store
+        self._signals = signals
+        self._interval = interval
+        self._retry_cap = retry_cap
+        self._rng = rng
+        self._batch_size = batch_size
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="reaper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                reaped = await self.reap_once()
+                full = max(len(reaped.expired), len(reaped.timed_out)) >= self._batch_size
+                if full:
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reaper pass failed")
+            await asyncio.sleep(self._interval)
+
+    async def reap_once(self) -> Reaped:
+        reaped = await self._store.reap(self._batch_size, self._rng, self._retry_cap)
+        for execution_id, _ in reaped.expired:
+            await self._signals.publish(CANCEL, cancel_message(execution_id, REASON_LEASE_LOST))
+        for settled in reaped.timed_out:
+            await self._signals.publish(CANCEL, cancel_message(settled.held.id, REASON_TIMEOUT))
+        for platform_id in sorted({platform_id for _, platform_id in reaped.expired}):
+            await self._signals.publish(WORK, platform_id)
+        if reaped.expired or reaped.timed_out:
+            log.info(
+                "reaped %d expired leases, %d executions past their deadline",
+                len(reaped.expired),
+                len(reaped.timed_out),
+            )
+        return reaped

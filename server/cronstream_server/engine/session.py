@@ -1,0 +1,215 @@
+"""One worker's session: what it serves, what it holds, what it is owed.
+
+States: ACTIVE (takes assignments) -> DRAINING (the server is shutting down:
+no new assignments, results still welcome) -> CLOSED (ended; everything it
+still held is released by the hub). ACTIVE may also go straight to CLOSED.
+
+Flow control: a session holds at most `slots` attempts. An attempt stops
+holding a slot when its result is applied, or, once the server cancelled it,
+when the worker confirms (its result, or a heartbeat that no longer lists
+it), or at the latest one lease duration after the cancel, so a worker that
+silently drops a cancelled attempt does not lose the slot for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from cronstream_server.core.dispatch import Seat, Start
+
+
+class State(enum.Enum):
+    ACTIVE = "active"
+    DRAINING = "draining"
+    CLOSED = "closed"
+
+
+class End(enum.Enum):
+    """Why a session closed."""
+
+    WORKER_LEFT = "worker left"  # the worker ended its side of the stream, or vanished
+    DRAINED = "drained"  # the server is shutting down
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """A worker's first message, parsed and checked."""
+
+    worker_id: str
+    handler_names: frozenset[str]
+    slots: int
+    running: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    session_id: str
+    heartbeat_interval: timedelta
+    lease_duration: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    execution_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    execution_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    pass
+
+
+Outgoing = Welcome | Start | Cancel | Ack | Drain
+
+
+@dataclass(slots=True)
+class _Held:
+    attempt: int
+    cancelled_at: float | None = None
+
+
+class Session:
+    def __init__(
+        self,
+        session_id: str,
+        platform_id: str,
+        hello: Hello,
+        welcome: Welcome,
+        on_slot_freed: Callable[[], None],
+    ) -> None:
+        self.id = session_id
+        self.platform_id = platform_id
+        self.worker_id = hello.worker_id
+        self.handler_names = hello.handler_names
+        self.slots = hello.slots
+        self.state = State.ACTIVE
+        self.end: End | None = None
+        self._welcome = welcome
+        self._held: dict[str, _Held] = {}
+        self._outbox: asyncio.Queue[Outgoing | None] = asyncio.Queue()
+        self._outbox.put_nowait(welcome)
+        self._closed = asyncio.Event()
+        self._on_slot_freed = on_slot_freed
+
+    # --- what the dispatcher sees -------------------------------------------
+
+    @property
+    def free(self) -> int:
+        if self.state is not State.ACTIVE:
+            return 0
+        return max(0, self.slots - len(self._held))
+
+    @property
+    def idle(self) -> bool:
+        return not self._held
+
+    def seat(self) -> Seat:
+        return Seat(self.id, self.worker_id, self.platform_id, self.handler_names, self.free)
+
+    def holds(self, execution_id: str) -> bool:
+        return execution_id in self._held
+
+    def attempt_of(self, execution_id: str) -> int | None:
+        held = self._held.get(execution_id)
+        return None if held is None else held.attempt
+
+    def held(self) -> list[tuple[str, int]]:
+        return [(execution_id, h.attempt) for execution_id, h in self._held.items()]
+
+    # --- changes --------------------------------------------------------------
+
+    def hand(self, start: Start) -> bool:
+        """Sends an assignment if a slot is still free (capacity may have
+        shrunk, or the session closed, since the claim began)."""
+        if self.free <= 0:
+            return False
+        self._held[start.execution.id] = _Held(start.execution.attempt)
+        self._outbox.put_nowait(start)
+        return True
+
+    def adopt(self, attempts: Iterable[tuple[str, int]]) -> None:
+        """Attempts re-bound to this session after a reconnect."""
+        for execution_id, attempt in attempts:
+            self._held[execution_id] = _Held(attempt)
+
+    def finish(self, execution_id: str, attempt: int) -> None:
+        """A result for this attempt was applied (or refused): the slot is free."""
+        held = self._held.get(execution_id)
+        if held is not None and held.attempt == attempt:
+            self._release(execution_id)
+
+    def cancel(self, execution_id: str, reason: str) -> None:
+        """Tells the worker to stop an attempt; its slot frees on confirmation."""
+        held = self._held.get(execution_id)
+        if held is not None and held.cancelled_at is None:
+            held.cancelled_at = time.monotonic()
+            self.send(Cancel(execution_id, reason))
+
+    def heartbeat(self, listed: Iterable[str]) -> list[str]:
+        """The attempts the worker says it still runs; a cancelled one it no
+        longer lists has stopped. Returns the listed ids this session holds
+        uncancelled, whose leases are to be extended."""
+        listed_ids = set(listed)
+        stopped = [i for i, h in self._held.items() if h.cancelled_at and i not in listed_ids]
+        for execution_id in stopped:
+            self._release(execution_id)
+        return [i for i in listed_ids if i in self._held and self._held[i].cancelled_at is None]
+
+    def set_capacity(self, slots: int) -> None:
+        self.slots = slots
+        self._on_slot_freed()
+
+    def send(self, message: Outgoing) -> None:
+        if self.state is not State.CLOSED:
+            self._outbox.put_nowait(message)
+
+    def drain(self) -> None:
+        if self.state is State.ACTIVE:
+            self.state = State.DRAINING
+            self.send(Drain())
+            self._end_if_drained()
+
+    def close(self, end: End) -> None:
+        if self.state is not State.CLOSED:
+            self.state = State.CLOSED
+            self.end = end
+            self._closed.set()
+            self._outbox.put_nowait(None)
+
+    async def outgoing(self) -> Outgoing | None:
+        """The next message for the worker; None once the session closed."""
+        return await self._outbox.get()
+
+    async def keep_leases(self) -> None:
+        """Until the session closes: frees, once per heartbeat interval, the
+        slots of cancelled attempts the worker never confirmed within a lease."""
+        period = self._welcome.heartbeat_interval.total_seconds()
+        lease = self._welcome.lease_duration.total_seconds()
+        while self.state is not State.CLOSED:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), timeout=period)
+            now = time.monotonic()
+            for execution_id, held in list(self._held.items()):
+                if held.cancelled_at is not None and now - held.cancelled_at > lease:
+                    self._release(execution_id)
+
+    def _release(self, execution_id: str) -> None:
+        del self._held[execution_id]
+        self._on_slot_freed()
+        self._end_if_drained()
+
+    def _end_if_drained(self) -> None:
+        """A draining session ends once it holds nothing more."""
+        if self.state is State.DRAINING and self.idle:
+            self.close(End.DRAINED)

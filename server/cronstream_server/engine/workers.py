@@ -1,0 +1,231 @@
+"""The worker side of a replica: its sessions, dispatcher, reaper and writers.
+
+Shutdown runs in two steps (see `cronstream_server.server`):
+  1. `drain()`, before the gRPC server stops: every session is sent `drain`
+     and gets no new assignment; results are applied for up to the grace
+     period; then what is still running goes back to pending (as a new
+     attempt) and the streams end with UNAVAILABLE;
+  2. `stop()`, after the gRPC server stopped: the dispatcher and reaper
+     stop, any session left is released, queued logs are written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from cronstream_server.core.dispatch import Report, Verdict
+from cronstream_server.core.errors import Unavailable
+from cronstream_server.core.executions import ExecutionLog
+from cronstream_server.core.ids import new_id
+from cronstream_server.core.ports import Signals
+from cronstream_server.core.retry import DEFAULT_RETRY_CAP
+from cronstream_server.engine.batcher import Batcher
+from cronstream_server.engine.dispatcher import Dispatcher
+from cronstream_server.engine.reaper import REASON_LEASE_LOST, Reaper, parse_cancel
+from cronstream_server.engine.session import Ack, Cancel, End, Hello, Session, Welcome
+from cronstream_server.engine.tracing import ExecutionTracer
+from cronstream_server.signals import CANCEL, WORK
+from cronstream_server.store.dispatch import SqlDispatchStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    lease: timedelta = timedelta(seconds=30)
+    heartbeat: timedelta = timedelta(seconds=10)
+    reaper_interval: float = 1.0
+    retry_cap: timedelta = DEFAULT_RETRY_CAP
+    grace: float = 10.0
+    poll_interval: float = 1.0
+    result_linger: float = 0.005
+    log_linger: float = 0.05
+
+
+class WorkerHub:
+    def __init__(
+        self,
+        store: SqlDispatchStore,
+        signals: Signals,
+        settings: StreamSettings = StreamSettings(),
+        tracer: ExecutionTracer | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._signals = signals
+        self._settings = settings
+        self._rng = rng or random.Random()
+        self._sessions: dict[str, Session] = {}
+        self._draining = False
+        self._no_sessions = asyncio.Event()
+        self._closing: set[asyncio.Task[None]] = set()
+        self.dispatcher = Dispatcher(
+            store,
+            self.sessions,
+            settings.lease,
+            tracer or ExecutionTracer(),
+            settings.poll_interval,
+        )
+        self._reaper = Reaper(
+            store, signals, settings.reaper_interval, settings.retry_cap, self._rng
+        )
+        self._results = Batcher[tuple[Session, Report]](
+            "results", self._write_results, settings.result_linger
+        )
+        self._logs = Batcher[ExecutionLog]("logs", store.add_logs, settings.log_linger)
+        self._heartbeats = Batcher[tuple[Session, list[str]]](
+            "heartbeats", self._write_heartbeats, settings.log_linger
+        )
+        self._unlisten = [
+            signals.listen(WORK, lambda _: self.dispatcher.wake()),
+            signals.listen(CANCEL, self._on_cancel),
+        ]
+
+    def start(self) -> None:
+        for batcher in (self._results, self._logs, self._heartbeats):
+            batcher.start()
+        self.dispatcher.start()
+        self._reaper.start()
+
+    def sessions(self) -> list[Session]:
+        return list(self._sessions.values())
+
+    def connected(self, platform_id: str) -> int:
+        """Worker sessions of the platform on this replica."""
+        return sum(1 for s in self._sessions.values() if s.platform_id == platform_id)
+
+    # --- sessions -------------------------------------------------------------
+
+    async def open(self, platform_id: str, hello: Hello) -> Session:
+        """A new session, welcomed; the attempts its hello lists as running
+        stay with it when still current, and are cancelled otherwise."""
+        if self._draining:
+            raise Unavailable("the server is shutting down; reconnect to another replica")
+        welcome = Welcome(new_id(), self._settings.heartbeat, self._settings.lease)
+        session = Session(welcome.session_id, platform_id, hello, welcome, self.dispatcher.wake)
+        kept = await self._store.rebind(
+            platform_id, (session.id, hello.worker_id), hello.running, self._settings.lease
+        )
+        session.adopt(attempt for attempt in hello.running if attempt[0] in kept)
+        for execution_id, _ in hello.running:
+            if execution_id not in kept:
+                session.send(Cancel(execution_id, REASON_LEASE_LOST))
+        self._sessions[session.id] = session
+        self._no_sessions.clear()
+        if self._draining:  # shutdown began while the hello was being checked
+            session.drain()
+        self.dispatcher.wake()
+        return session
+
+    async def close(self, session: Session, end: End = End.WORKER_LEFT) -> None:
+        """Ends a session and hands back what it still runs (idempotent).
+        Runs to the end even when the caller is cancelled (a call whose client
+        vanished is), and `stop` waits for it."""
+        task = asyncio.create_task(self._close(session, end))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        await asyncio.shield(task)
+
+    async def _close(self, session: Session, end: End) -> None:
+        """Results the session sent are applied first, so they are not
+        refused as stale by the release."""
+        session.close(end)
+        if self._sessions.pop(session.id, None) is None:
+            return
+        if not self._sessions:
+            self._no_sessions.set()
+        await self._results.flush()
+        released = await self._store.release_sessions(
+            [session.id], worker_lost=end is End.WORKER_LEFT
+        )
+        await self._announce(released)
+
+    async def _announce(self, released: Sequence[tuple[str, str]]) -> None:
+        for platform_id in sorted({platform_id for _, platform_id in released}):
+            await self._signals.publish(WORK, platform_id)
+        self.dispatcher.wake()
+
+    # --- what workers send ----------------------------------------------------
+
+    async def result(self, session: Session, report: Report) -> None:
+        await self._results.put((session, report))
+
+    async def log(self, session: Session, line: ExecutionLog) -> None:
+        """Stores a log line of an attempt the session holds; others are dropped
+        (a worker may only write to its own executions' logs)."""
+        if session.holds(line.execution_id):
+            await self._logs.put(line)
+
+    async def heartbeat(self, session: Session, execution_ids: Sequence[str]) -> None:
+        current = session.heartbeat(execution_ids)
+        if current:
+            await self._heartbeats.put((session, current))
+
+    async def _write_results(self, batch: list[tuple[Session, Report]]) -> None:
+        verdicts = await self._store.settle(
+            [report for _, report in batch], self._rng, self._settings.retry_cap
+        )
+        for (session, report), verdict in zip(batch, verdicts, strict=True):
+            if verdict is not Verdict.APPLY:
+                log.debug("result %s/%d: %s", report.execution_id, report.attempt, verdict)
+            session.send(Ack(report.execution_id))  # before `finish`, which may close
+            session.finish(report.execution_id, report.attempt)
+
+    async def _write_heartbeats(self, batch: list[tuple[Session, list[str]]]) -> None:
+        pairs = [(execution_id, s.id) for s, ids in batch for execution_id in ids]
+        extended = await self._store.extend_leases(pairs, self._settings.lease)
+        for session, ids in batch:
+            for execution_id in ids:
+                if (execution_id, session.id) not in extended:
+                    session.cancel(execution_id, REASON_LEASE_LOST)
+
+    def _on_cancel(self, message: str) -> None:
+        cancel = parse_cancel(message)
+        for session in self._sessions.values():
+            if session.holds(cancel.execution_id):
+                session.cancel(cancel.execution_id, cancel.reason)
+
+    # --- shutdown -------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Step 1 of shutdown (see the module docstring)."""
+        self._draining = True
+        for session in self.sessions():
+            session.drain()
+        # A draining session ends by itself once it holds nothing more.
+        if self._sessions:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._no_sessions.wait(), self._settings.grace)
+        await self._release_all(End.DRAINED)
+
+    async def stop(self) -> None:
+        """Step 2 of shutdown (see the module docstring)."""
+        self._draining = True
+        for unlisten in self._unlisten:
+            unlisten()
+        await self.dispatcher.stop()
+        await self._reaper.stop()
+        await self._release_all(End.DRAINED)
+        while any(not task.done() for task in self._closing):  # closes still writing
+            await asyncio.gather(*self._closing, return_exceptions=True)
+        for batcher in (self._results, self._logs, self._heartbeats):
+            await batcher.stop()
+
+    async def _release_all(self, end: End) -> None:
+        await self._results.flush()
+        sessions = self.sessions()
+        self._sessions.clear()
+        for session in sessions:
+            session.close(end)
+        released = await self._store.release_sessions(
+            [s.id for s in sessions], worker_lost=end is End.WORKER_LEFT
+        )
+        if released:
+            log.info("handed back %d unfinished executions", len(released))
+            await self._announce(released)

@@ -1,0 +1,455 @@
+"""The hot SQL of the worker stream: claim, lease, settle, release, reap.
+
+Each function runs one statement (or one short family of them) inside the
+caller's transaction; `store.dispatch` composes them into transactions.
+
+Two rules hold everywhere:
+- Fencing: every write to a running execution names its attempt or its
+  session and re-checks `status = 'running'`, so a late writer (a worker that
+  lost its lease, a reaper that raced a result) changes nothing.
+- Time is the database's (`database_now`): every replica and every worker's
+  lease and deadline agree on one clock whatever the hosts' clocks say.
+
+On Postgres, rows are claimed with `FOR UPDATE SKIP LOCKED` so replicas
+share work without waiting on each other; SQLite ignores the clause and gets
+the same exclusion from its single writer (every transaction is BEGIN
+IMMEDIATE, see `store.database`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import BigInteger, bindparam, func, select, tuple_, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cronstream_server.core.dispatch import Ending, Held, Pending, Settlement, Start, Want
+from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, Priority
+from cronstream_server.store.tables import job_execution_logs, job_executions, scheduled_jobs
+from cronstream_server.store.ticker import database_now, release_buffered
+
+__all__ = ["database_now", "release_buffered"]
+
+executions = job_executions
+jobs = scheduled_jobs
+RUNNING = ExecutionStatus.RUNNING.value
+PENDING = ExecutionStatus.PENDING.value
+
+_PENDING_COLUMNS = (
+    executions.c.id,
+    executions.c.platform_id,
+    executions.c.job_id,
+    executions.c.handler_name,
+    executions.c.payload,
+    executions.c.priority,
+    executions.c.scheduled_at,
+    executions.c.due_at,
+    executions.c.attempt,
+    executions.c.timeout_ms,
+    executions.c.trace_id,
+    executions.c.span_id,
+    executions.c.traceparent,
+    executions.c.tracestate,
+)
+
+
+async def due_candidates(conn: AsyncConnection, want: Want, now: datetime) -> list[Pending]:
+    """Up to `want.limit` due pending executions of one platform's handler,
+    critical first, then oldest due, locked until the claim commits.
+
+    One query per priority level, highest first, stopping once full: each is
+    an ordered range scan of ix_job_executions_pending (platform_id,
+    handler_name, priority, due_at) that stops at its LIMIT, however large the
+    backlog; a single `ORDER BY priority DESC, due_at` would have to sort the
+    whole backlog, since that index is ascending in both. SKIP LOCKED: rows
+    another replica is claiming right now are left to it, not waited for.
+    """
+    found: list[Pending] = []
+    for priority in sorted(Priority, reverse=True):
+        if len(found) >= want.limit:
+            break
+        query = (
+            select(*_PENDING_COLUMNS)
+            .where(
+                executions.c.platform_id == want.platform_id,
+                executions.c.handler_name == want.handler_name,
+                executions.c.status == PENDING,
+                executions.c.priority == int(priority),
+                executions.c.due_at <= now,
+            )
+            .order_by(executions.c.due_at, executions.c.id)
+            .limit(want.limit - len(found))
+            .with_for_update(skip_locked=True)
+        )
+        found.extend(_pending(row) for row in (await conn.execute(query)).all())
+    return found
+
+
+def _pending(row: Row[Any] | Any) -> Pending:
+    return Pending(
+        id=row.id,
+        platform_id=row.platform_id,
+        job_id=row.job_id,
+        handler_name=row.handler_name,
+        payload=row.payload,
+        priority=Priority(row.priority),
+        scheduled_at=row.scheduled_at,
+        due_at=row.due_at,
+        attempt=row.attempt,
+        timeout=timedelta(milliseconds=row.timeout_ms),
+        trace_id=row.trace_id,
+        span_id=row.span_id,
+        traceparent=row.traceparent,
+        tracestate=row.tracestate,
+    )
+
+
+# The claim's write: the rows are locked by `due_candidates` in this same
+# transaction, and the status/attempt guard makes a stray double claim a no-op.
+# Trace ids are kept from the first attempt, so every attempt shares one trace.
+_MARK_RUNNING = (
+    update(executions)
+    .where(
+        executions.c.id == bindparam("b_id"),
+        executions.c.status == PENDING,
+        executions.c.attempt == bindparam("b_attempt"),
+    )
+    .values(
+        status=RUNNING,
+        worker_id=bindparam("b_worker_id"),
+        session_id=bindparam("b_session_id"),
+        started_at=bindparam("b_started_at"),
+        lease_expires_at=bindparam("b_lease_expires_at"),
+        deadline_at=bindparam("b_deadline_at"),
+        next_retry_at=None,
+        trace_id=func.coalesce(executions.c.trace_id, bindparam("b_trace_id")),
+        span_id=func.coalesce(executions.c.span_id, bindparam("b_span_id")),
+        parent_span_id=func.coalesce(executions.c.parent_span_id, bindparam("b_parent_span_id")),
+    )
+)
+
+
+async def mark_running(conn: AsyncConnection, starts: Sequence[Start]) -> None:
+    """One executemany: each claimed row becomes its session's running attempt."""
+    if starts:
+        await conn.execute(_MARK_RUNNING, [_start_params(s) for s in starts])
+
+
+def _start_params(start: Start) -> dict[str, Any]:
+    return {
+        "b_id": start.execution.id,
+        "b_attempt": start.execution.attempt,
+        "b_worker_id": start.worker_id,
+        "b_session_id": start.session_id,
+        "b_started_at": start.started_at,
+        "b_lease_expires_at": start.lease_expires_at,
+        "b_deadline_at": start.deadline_at,
+        "b_trace_id": start.trace.trace_id,
+        "b_span_id": start.trace.span_id,
+        "b_parent_span_id": start.trace.parent_span_id,
+    }
+
+
+async def extend_leases(
+    conn: AsyncConnection, held: Sequence[tuple[str, str]], until: datetime
+) -> set[tuple[str, str]]:
+    """Heartbeats: extends the leases of (execution_id, session_id) pairs that
+    this session still runs; returns the pairs extended. A pair whose row was
+    reaped, cancelled or re-bound elsewhere matches nothing: a heartbeat never
+    revives a lost lease. One statement for every session's heartbeats."""
+    if not held:
+        return set()
+    statement = (
+        update(executions)
+        .where(tuple_(executions.c.id, executions.c.session_id).in_(held))
+        .where(executions.c.status == RUNNING)
+        .values(lease_expires_at=until)
+        .returning(executions.c.id, executions.c.session_id)
+    )
+    return {(row.id, row.session_id) for row in (await conn.execute(statement)).all()}
+
+
+async def rebind(
+    conn: AsyncConnection,
+    platform_id: str,
+    session: tuple[str, str],
+    attempts: Sequence[tuple[str, int]],
+    until: datetime,
+) -> set[str]:
+    """hello.running: the attempts still current move to the new session
+    (session id, worker id) with a fresh lease; returns their ids. Matching
+    on (id, attempt) and `running` is the fence: an attempt that was released
+    or reaped meanwhile has a higher attempt number and stays with its new
+    owner. The old session's release (WHERE session_id = old) then finds
+    nothing, whichever of the two runs first."""
+    if not attempts:
+        return set()
+    statement = (
+        update(executions)
+        .where(
+            executions.c.platform_id == platform_id,
+            executions.c.status == RUNNING,
+            tuple_(executions.c.id, executions.c.attempt).in_(attempts),
+        )
+        .values(session_id=session[0], worker_id=session[1], lease_expires_at=until)
+        .returning(executions.c.id)
+    )
+    return set((await conn.execute(statement)).scalars().all())
+
+
+def _released(now: datetime) -> dict[str, Any]:
+    """A lost attempt goes back to pending as a new attempt, due at once; its
+    worker's late result names the old attempt and is refused."""
+    return {
+        "status": PENDING,
+        "attempt": executions.c.attempt + 1,
+        "due_at": now,
+        "session_id": None,
+        "lease_expires_at": None,
+        "deadline_at": None,
+        "started_at": None,
+    }
+
+
+async def release_sessions(
+    conn: AsyncConnection, session_ids: Sequence[str], now: datetime
+) -> list[tuple[str, str]]:
+    """A stream closed (or the server drains): its sessions' running
+    executions become pending again. Returns (execution_id, platform_id).
+    Plain row locks, no SKIP LOCKED: a result being applied to one of these
+    rows is waited for, and the re-checked `status = 'running'` then leaves
+    the settled row alone."""
+    if not session_ids:
+        return []
+    statement = (
+        update(executions)
+        .where(executions.c.session_id.in_(session_ids), executions.c.status == RUNNING)
+        .values(**_released(now))
+        .returning(executions.c.id, executions.c.platform_id)
+    )
+    return [(row.id, row.platform_id) for row in (await conn.execute(statement)).all()]
+
+
+async def release_attempts(
+    conn: AsyncConnection, attempts: Sequence[tuple[str, int]], now: datetime
+) -> None:
+    """Claimed attempts that could not be handed over (the session closed or
+    shrank meanwhile) go back, fenced by attempt like every other write."""
+    if attempts:
+        await conn.execute(
+            update(executions)
+            .where(tuple_(executions.c.id, executions.c.attempt).in_(attempts))
+            .where(executions.c.status == RUNNING)
+            .values(**_released(now))
+        )
+
+
+_HELD_COLUMNS = (
+    executions.c.id,
+    executions.c.platform_id,
+    executions.c.job_id,
+    executions.c.trigger,
+    executions.c.status,
+    executions.c.attempt,
+    executions.c.retry_count,
+    executions.c.max_retries,
+    executions.c.retry_delay_ms,
+    executions.c.timeout_ms,
+    executions.c.started_at,
+)
+
+
+def _held(row: Row[Any] | Any) -> Held:
+    return Held(
+        id=row.id,
+        platform_id=row.platform_id,
+        job_id=row.job_id,
+        trigger=ExecutionTrigger(row.trigger),
+        status=ExecutionStatus(row.status),
+        attempt=row.attempt,
+        retry_count=row.retry_count,
+        max_retries=row.max_retries,
+        retry_delay=timedelta(milliseconds=row.retry_delay_ms),
+        timeout=timedelta(milliseconds=row.timeout_ms),
+        started_at=row.started_at,
+    )
+
+
+async def lock_held(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Held]:
+    """Results: the executions they name, locked (waiting, not skipping: a
+    result must be applied, not dropped) in id order, so two transactions
+    locking overlapping sets cannot deadlock."""
+    if not ids:
+        return {}
+    query = (
+        select(*_HELD_COLUMNS)
+        .where(executions.c.id.in_(sorted(set(ids))))
+        .order_by(executions.c.id)
+        .with_for_update()
+    )
+    return {row.id: _held(row) for row in (await conn.execute(query)).all()}
+
+
+async def lock_expired_leases(conn: AsyncConnection, now: datetime, limit: int) -> list[Held]:
+    """The reaper: running executions whose lease ran out (their worker went
+    silent). Oldest expiry first from ix_job_executions_leases; SKIP LOCKED
+    lets several replicas reap side by side, and a row locked by a result
+    being applied is skipped (that result settles it)."""
+    query = (
+        select(*_HELD_COLUMNS)
+        .where(executions.c.status == RUNNING, executions.c.lease_expires_at < now)
+        .order_by(executions.c.lease_expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [_held(row) for row in (await conn.execute(query)).all()]
+
+
+async def lock_sessions(conn: AsyncConnection, session_ids: Sequence[str]) -> list[Held]:
+    """Running executions of closed sessions, in id order (one lock order for
+    every writer). Plain locks: a result being applied is waited for, and the
+    settlement's `status = 'running'` fence then leaves a settled row alone."""
+    query = (
+        select(*_HELD_COLUMNS)
+        .where(executions.c.session_id.in_(session_ids), executions.c.status == RUNNING)
+        .order_by(executions.c.id)
+        .with_for_update()
+    )
+    return [_held(row) for row in (await conn.execute(query)).all()]
+
+
+async def lock_past_deadline(conn: AsyncConnection, now: datetime, limit: int) -> list[Held]:
+    """The reaper: running executions past their deadline. Running rows are
+    few (bounded by the workers' slots), found through the status index;
+    SKIP LOCKED as for leases, so a result being applied wins the race."""
+    query = (
+        select(*_HELD_COLUMNS)
+        .where(executions.c.status == RUNNING, executions.c.deadline_at < now)
+        .order_by(executions.c.deadline_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [_held(row) for row in (await conn.execute(query)).all()]
+
+
+def _fenced() -> Any:
+    return update(executions).where(
+        executions.c.id == bindparam("b_id"),
+        executions.c.attempt == bindparam("b_attempt"),
+        executions.c.status == RUNNING,
+    )
+
+
+_SUCCEEDED = _fenced().values(
+    status=ExecutionStatus.SUCCESS.value,
+    result=bindparam("b_result"),
+    completed_at=bindparam("b_at"),
+    duration_ms=bindparam("b_duration_ms"),
+    lease_expires_at=None,
+)
+_RETRYING = _fenced().values(
+    status=PENDING,
+    attempt=executions.c.attempt + 1,
+    retry_count=executions.c.retry_count + 1,
+    due_at=bindparam("b_due_at"),
+    next_retry_at=bindparam("b_due_at"),
+    error=bindparam("b_error"),
+    error_stack=bindparam("b_error_stack"),
+    session_id=None,
+    lease_expires_at=None,
+    deadline_at=None,
+    started_at=None,
+)
+_ENDED = _fenced().values(
+    status=bindparam("b_status"),
+    error=bindparam("b_error"),
+    error_stack=bindparam("b_error_stack"),
+    completed_at=bindparam("b_at"),
+    duration_ms=bindparam("b_duration_ms"),
+    lease_expires_at=None,
+)
+
+
+async def write_settlements(conn: AsyncConnection, settled: Sequence[Settlement]) -> None:
+    """Up to three executemany statements, one per kind of ending."""
+    by_kind: dict[Any, list[dict[str, Any]]] = {_SUCCEEDED: [], _RETRYING: [], _ENDED: []}
+    for settlement in settled:
+        statement, params = _settlement_params(settlement)
+        by_kind[statement].append(params)
+    for statement, rows in by_kind.items():
+        if rows:
+            await conn.execute(statement, rows)
+
+
+def _settlement_params(s: Settlement) -> tuple[Any, dict[str, Any]]:
+    fence = {"b_id": s.held.id, "b_attempt": s.held.attempt}
+    if s.ending is Ending.SUCCEEDED:
+        done = {"b_result": s.result, "b_at": s.at, "b_duration_ms": s.duration_ms}
+        return _SUCCEEDED, fence | done
+    failed = {"b_error": s.error, "b_error_stack": s.error_stack}
+    if s.ending is Ending.RETRYING:
+        return _RETRYING, fence | failed | {"b_due_at": s.due_at}
+    ended = {"b_status": s.status.value, "b_at": s.at, "b_duration_ms": s.duration_ms}
+    return _ENDED, fence | failed | ended
+
+
+# Job counters, one row per settled execution so the running mean is exact
+# even when one batch settles several executions of the same job: each row of
+# an executemany sees the previous rows' updates in the same transaction.
+_JOB_SUCCEEDED = (
+    update(jobs)
+    .where(jobs.c.id == bindparam("b_job_id"))
+    .values(
+        avg_duration_ms=func.coalesce(
+            (jobs.c.avg_duration_ms * jobs.c.success_count + bindparam("b_ms", type_=BigInteger))
+            / (jobs.c.success_count + 1),
+            bindparam("b_ms", type_=BigInteger),
+        ),
+        success_count=jobs.c.success_count + 1,
+    )
+)
+_JOB_FAILED = (
+    update(jobs)
+    .where(jobs.c.id == bindparam("b_job_id"))
+    .values(failure_count=jobs.c.failure_count + 1)
+)
+
+
+async def count_on_jobs(
+    conn: AsyncConnection, settled: Sequence[Settlement], now: datetime
+) -> None:
+    """Success and failure counters, a one-time job failing with its slot, and
+    BUFFER_ONE executions released by a finished one."""
+    ok = [s for s in settled if s.ending is Ending.SUCCEEDED and s.held.job_id]
+    bad = [s for s in settled if s.ending in (Ending.FAILED, Ending.TIMED_OUT) and s.held.job_id]
+    if ok:
+        params = [{"b_job_id": s.held.job_id, "b_ms": s.duration_ms or 0} for s in ok]
+        await conn.execute(_JOB_SUCCEEDED, params)
+    if bad:
+        await conn.execute(_JOB_FAILED, [{"b_job_id": s.held.job_id} for s in bad])
+    one_time = sorted({s.held.job_id for s in bad if s.fails_one_time_job and s.held.job_id})
+    if one_time:
+        await conn.execute(
+            update(jobs)
+            .where(jobs.c.id.in_(one_time), jobs.c.type == "one_time", jobs.c.status == "completed")
+            .values(status="failed", updated_at=now)
+        )
+    finished = sorted({s.held.job_id for s in settled if s.ending.is_final and s.held.job_id})
+    await release_buffered(conn, finished, now)
+
+
+async def insert_logs(conn: AsyncConnection, lines: Sequence[dict[str, Any]]) -> None:
+    """One executemany of log lines (execution_id, timestamp, level, message, attempt)."""
+    if lines:
+        await conn.execute(job_execution_logs.insert(), list(lines))
+
+
+async def existing(conn: AsyncConnection, ids: Sequence[str]) -> set[str]:
+    """Which of these executions still exist (logs of a deleted one are dropped)."""
+    if not ids:
+        return set()
+    query = select(executions.c.id).where(executions.c.id.in_(sorted(set(ids))))
+    return set((await conn.execute(query)).scalars().all())
