@@ -3,8 +3,7 @@
 Two halves:
 - the protocol, against an in-process fake of the WorkerService that plays the
   server's side message by message (runs everywhere, always);
-- end to end, against the live server on SQLite and Postgres: skipped, at run
-  time, only while the server answers WorkerService.Connect with UNIMPLEMENTED.
+- end to end, against the live server on SQLite and Postgres.
 """
 
 from __future__ import annotations
@@ -601,32 +600,8 @@ E2E_WAIT = 30.0
 
 @pytest.fixture
 async def client(live: Live, tenant: Tenant) -> AsyncIterator[Client]:
-    """A client of a server whose WorkerService is implemented; the test is
-    skipped while Connect answers UNIMPLEMENTED."""
     async with Client.connect(live.address, tenant.secret) as client:
-        await skip_unless_worker_service(client)
         yield client
-
-
-async def skip_unless_worker_service(client: Client) -> None:
-    call = client._open_worker_stream()
-    hello = wpb.WorkerHello(worker_id="probe", handler_names=["cronstream-probe"], slots=0)
-    try:
-        try:
-            await call.write(wpb.ConnectRequest(hello=hello))
-        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
-            pass  # the status comes with the read
-        await asyncio.wait_for(call.read(), 10)
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
-            pytest.skip(
-                "the server answers WorkerService.Connect with UNIMPLEMENTED: its worker "
-                "stream (WorkerService item 8) has not landed yet; these end-to-end tests "
-                "switch on by themselves once it does"
-            )
-        raise
-    finally:
-        call.cancel()
 
 
 def live_worker(live: Live, tenant: Tenant, **options: Any) -> Worker:

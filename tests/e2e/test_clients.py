@@ -18,9 +18,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
-from cronstream.v1 import worker_service_pb2_grpc
 
 from tests.e2e.processes import ServerProcess, start_cronstream, wait_until_serving
 from tests.e2e.test_docs import make_platform_key
@@ -59,20 +57,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         process.terminate()
 
 
-def _worker_service_answers(address: str, api_key: str) -> bool:
-    """False while Connect is UNIMPLEMENTED (the WorkerService work in progress)."""
-    with grpc.insecure_channel(address) as channel:
-        stub = worker_service_pb2_grpc.WorkerServiceStub(channel)
-        calls = stub.Connect(
-            iter(()), metadata=(("authorization", f"Bearer {api_key}"),), timeout=5
-        )
-        try:
-            list(calls)
-        except grpc.RpcError as error:
-            return error.code() != grpc.StatusCode.UNIMPLEMENTED  # type: ignore[attr-defined]
-    return True
-
-
 @pytest.mark.parametrize("language", sorted(SCENARIOS))
 def test_client_scenario(server: ServerProcess, language: str) -> None:
     folder, command, proof = SCENARIOS[language]
@@ -81,8 +65,6 @@ def test_client_scenario(server: ServerProcess, language: str) -> None:
     if shutil.which(command[0]) is None:
         pytest.fail(f"{command[0]} is not installed")
     api_key = make_platform_key(server.address, ADMIN_KEY, f"e2e-{language}")
-    if not _worker_service_answers(server.address, api_key):
-        pytest.skip("WorkerService.Connect is not implemented in this build yet")
     env = {**os.environ, "CRONSTREAM_E2E_ADDR": server.address, "CRONSTREAM_E2E_API_KEY": api_key}
     result = subprocess.run(
         command, cwd=folder, env=env, capture_output=True, text=True, timeout=240, check=False
