@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
@@ -83,18 +84,9 @@ Authenticate = Callable[[grpc.aio.ServicerContext[Any, Any]], Awaitable[Principa
 
 def _wrap_unary(behavior: Any, authenticate: Authenticate, method: str) -> Any:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        try:
+        async with _edge(context, method):
             _principal.set(await authenticate(context))
             return await behavior(request, context)
-        except DomainError as error:
-            await _abort(context, to_status(error))
-        except NotImplementedError:
-            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented yet")
-        except (grpc.aio.AbortError, grpc.aio.UsageError):
-            raise
-        except Exception:
-            log.exception("unexpected error in %s", method)
-            await _abort(context, internal_status())
 
     return wrapped
 
@@ -103,21 +95,28 @@ def _wrap_stream(behavior: Any, authenticate: Authenticate, method: str) -> Any:
     async def wrapped(
         requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[Any]:
-        try:
+        async with _edge(context, method):
             _principal.set(await authenticate(context))
             async for response in behavior(requests, context):
                 yield response
-        except DomainError as error:
-            await _abort(context, to_status(error))
-        except NotImplementedError:
-            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented yet")
-        except (grpc.aio.AbortError, grpc.aio.UsageError):
-            raise
-        except Exception:
-            log.exception("unexpected error in %s", method)
-            await _abort(context, internal_status())
 
     return wrapped
+
+
+@asynccontextmanager
+async def _edge(context: grpc.aio.ServicerContext[Any, Any], method: str) -> AsyncIterator[None]:
+    """The one translation from what a handler raised to what the caller sees."""
+    try:
+        yield
+    except DomainError as error:
+        await _abort(context, to_status(error))
+    except NotImplementedError:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented yet")
+    except (grpc.aio.AbortError, grpc.aio.UsageError):
+        raise
+    except Exception:
+        log.exception("unexpected error in %s", method)
+        await _abort(context, internal_status())
 
 
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], status: grpc.Status) -> None:
