@@ -89,13 +89,25 @@ async def postgres_copy(dsn: str) -> AsyncIterator[str]:
     finally:
         conn = await _admin_connection(dsn)
         try:
-            leaked = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name
-            )
+            leaked = await _open_connections(conn, name)
             await conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
         finally:
             await conn.close()
         assert leaked == 0, f"{leaked} connection(s) to {name} left open by the test"
+
+
+async def _open_connections(conn: asyncpg.Connection, name: str) -> int:
+    """Sessions still connected to `name`. A backend whose client just closed
+    its socket lingers in pg_stat_activity for a moment, so a count that does
+    not drop to zero within a second is a leak."""
+    deadline = asyncio.get_running_loop().time() + 1.0
+    while True:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name
+        )
+        if count == 0 or asyncio.get_running_loop().time() > deadline:
+            return count
+        await asyncio.sleep(0.05)
 
 
 async def _create_database(dsn: str, name: str) -> None:
