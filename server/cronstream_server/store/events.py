@@ -16,6 +16,7 @@ from cronstream_server.core.events import EventHandler, EventHandlerSpec
 from cronstream_server.core.ids import is_valid_id
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.store.errors import database_errors
+from cronstream_server.store.owned import get_owned, rewrite
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.tables import event_handlers, scheduled_jobs
 
@@ -57,10 +58,7 @@ class SqlEventStore:
         async with database_errors(), self._engine.begin() as conn:
             before = await _get(conn, platform_id, handler_id, lock=True)
             after = change(before)
-            values = handler_values(after)
-            for fixed in ("id", "platform_id", "created_at"):
-                values.pop(fixed)
-            await conn.execute(handlers.update().where(handlers.c.id == handler_id).values(values))
+            await rewrite(conn, handlers, handler_id, handler_values(after))
         return after
 
     async def delete_handler(self, platform_id: str, handler_id: str) -> None:
@@ -80,16 +78,8 @@ class SqlEventStore:
 async def _get(
     conn: AsyncConnection, platform_id: str, handler_id: str, *, lock: bool
 ) -> EventHandler:
-    if is_valid_id(handler_id):
-        query = select(handlers).where(
-            handlers.c.id == handler_id, handlers.c.platform_id == platform_id
-        )
-        if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = (await conn.execute(query)).first()
-        if row is not None:
-            return handler_from_row(row)
-    raise NotFound("event handler", handler_id)
+    row = await get_owned(conn, handlers, platform_id, handler_id, "event handler", lock=lock)
+    return handler_from_row(row)
 
 
 def _ms(value: timedelta) -> int:

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from cronstream_server.core.enums import ExecutionStatus
 from cronstream_server.core.errors import NotFound
 from cronstream_server.core.executions import Execution, ExecutionLog
-from cronstream_server.core.ids import is_valid_id
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.ports import ExecutionFilter
 from cronstream_server.store.errors import database_errors, is_foreign_key_violation
+from cronstream_server.store.owned import get_owned, rewrite
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.rows import execution_from_row, execution_values, log_from_row
 from cronstream_server.store.tables import job_execution_logs, job_executions, scheduled_jobs
@@ -74,12 +74,7 @@ class SqlExecutionStore:
         async with database_errors(), self._engine.begin() as conn:
             before = await _get(conn, platform_id, execution_id, lock=True)
             after = change(before)
-            values = execution_values(after)
-            for fixed in ("id", "platform_id", "created_at"):
-                values.pop(fixed)
-            await conn.execute(
-                executions.update().where(executions.c.id == execution_id).values(**values)
-            )
+            await rewrite(conn, executions, execution_id, execution_values(after))
             if after.job_id and after.status.is_final and not before.status.is_final:
                 await release_buffered(conn, [after.job_id], after.completed_at or after.created_at)
         return after
@@ -136,13 +131,5 @@ async def insert_executions(conn: AsyncConnection, batch: Sequence[Execution]) -
 async def _get(
     conn: AsyncConnection, platform_id: str, execution_id: str, *, lock: bool
 ) -> Execution:
-    if is_valid_id(execution_id):
-        query = select(executions).where(
-            executions.c.id == execution_id, executions.c.platform_id == platform_id
-        )
-        if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = (await conn.execute(query)).first()
-        if row is not None:
-            return execution_from_row(row)
-    raise NotFound("execution", execution_id)
+    row = await get_owned(conn, executions, platform_id, execution_id, "execution", lock=lock)
+    return execution_from_row(row)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, literal, select, type_coerce
 from sqlalchemy import exc as sa_exc
@@ -16,6 +15,7 @@ from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.ports import JobFilter
 from cronstream_server.store.errors import database_errors, is_unique_violation
+from cronstream_server.store.owned import get_owned, rewrite
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.rows import job_from_row, job_values
 from cronstream_server.store.tables import scheduled_jobs
@@ -74,9 +74,7 @@ class SqlJobStore:
             before = await _get(conn, platform_id, job_id, lock=True)
             after = change(before)
             if after is not before:
-                await conn.execute(
-                    jobs.update().where(jobs.c.id == job_id).values(**_mutable(after))
-                )
+                await rewrite(conn, jobs, job_id, job_values(after))
         return before, after
 
     async def delete_job(self, platform_id: str, job_id: str) -> None:
@@ -111,19 +109,5 @@ class SqlJobStore:
         )
 
 
-def _mutable(job: Job) -> dict[str, Any]:
-    values = job_values(job)
-    for fixed in ("id", "platform_id", "created_by", "created_at"):
-        values.pop(fixed)
-    return values
-
-
 async def _get(conn: AsyncConnection, platform_id: str, job_id: str, *, lock: bool) -> Job:
-    if is_valid_id(job_id):
-        query = select(jobs).where(jobs.c.id == job_id, jobs.c.platform_id == platform_id)
-        if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = (await conn.execute(query)).first()
-        if row is not None:
-            return job_from_row(row)
-    raise NotFound("job", job_id)
+    return job_from_row(await get_owned(conn, jobs, platform_id, job_id, "job", lock=lock))

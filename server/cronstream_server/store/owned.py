@@ -1,0 +1,41 @@
+"""Rows a platform owns, read and rewritten by id within the caller's platform."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row, Table, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cronstream_server.core.errors import NotFound
+from cronstream_server.core.ids import is_valid_id
+
+# Columns a rewrite never touches: a row's identity, owner and origin.
+IMMUTABLE = frozenset({"id", "platform_id", "created_at", "created_by"})
+
+
+async def get_owned(
+    conn: AsyncConnection, table: Table, platform_id: str, row_id: str, kind: str, *, lock: bool
+) -> Row[Any]:
+    """The platform's row with this id, locked for a rewrite when `lock`.
+
+    Another platform's id, an unknown one and a malformed one all raise the
+    same NotFound: a caller cannot tell them apart. SQLite needs no row lock
+    (its transactions take the write lock at BEGIN)."""
+    if is_valid_id(row_id):
+        query = select(table).where(table.c.id == row_id, table.c.platform_id == platform_id)
+        if lock and conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = (await conn.execute(query)).first()
+        if row is not None:
+            return row
+    raise NotFound(kind, row_id)
+
+
+async def rewrite(
+    conn: AsyncConnection, table: Table, row_id: str, values: Mapping[str, Any]
+) -> None:
+    """Stores a row's new values, all but the immutable ones."""
+    changed = {name: value for name, value in values.items() if name not in IMMUTABLE}
+    await conn.execute(table.update().where(table.c.id == row_id).values(**changed))
