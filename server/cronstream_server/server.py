@@ -7,8 +7,9 @@ as `AsyncExitStack` unwinds:
   2. worker sessions drain: each is sent `drain`, gets no new assignment,
      and has the grace period to send its results; what is still running
      then goes back to pending and the streams end (UNAVAILABLE);
-  3. the gRPC server stops accepting calls and gives running ones the grace
-     period to finish;
+  3. the gRPC server stops accepting calls and gives running ones up to
+     FINAL_GRACE_SECONDS more (they have been running through step 2, so
+     a SIGTERM'd server is gone within the grace period plus that);
   4. the worker hub stops its dispatcher, reaper and writers;
   5. the database engine closes its connections.
 """
@@ -58,6 +59,9 @@ from cronstream_server.store.jobs import SqlJobStore
 from cronstream_server.telemetry.tracing import configure_tracing, grpc_server_interceptor
 
 log = logging.getLogger(__name__)
+
+# What unary calls still get once the workers' drain (step 2) has used the grace period.
+FINAL_GRACE_SECONDS = 2.0
 
 SERVICE_NAMES = (
     admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
@@ -156,7 +160,9 @@ async def _serve(
     )
     port = _bind(server, settings)
     await server.start()
-    stack.push_async_callback(server.stop, settings.shutdown_grace_seconds)
+    stack.push_async_callback(
+        server.stop, min(settings.shutdown_grace_seconds, FINAL_GRACE_SECONDS)
+    )
     stack.push_async_callback(workers.drain)
     await _set_serving(health_servicer, serving=True)
     stack.push_async_callback(_set_serving, health_servicer, False)

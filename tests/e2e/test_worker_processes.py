@@ -30,10 +30,10 @@ from tests.jobs import ts
 
 RAW_WORKER = Path(__file__).with_name("raw_worker.py")
 ADMIN_KEY = "cs_admin_worker_e2e"
-LEASE = 1.0
+LEASE = 2.0  # generous: a loaded CI machine must not lose a healthy lease
 FAST_LEASES = {
     "CRONSTREAM_LEASE_SECONDS": str(LEASE),
-    "CRONSTREAM_HEARTBEAT_SECONDS": "0.25",
+    "CRONSTREAM_HEARTBEAT_SECONDS": "0.4",
     "CRONSTREAM_REAPER_INTERVAL_SECONDS": "0.1",
 }
 
