@@ -366,6 +366,7 @@ async def test_health_answers_when_everything_is_down(tmp_path: Path) -> None:
             insight=SqlInsightStore(engine),
             health=BrokenEngine(),
             event_batcher=EventBatcher(engine),
+            workers_connected=lambda platform_id: 0,
         )
         response = await SchedulerServicer(deps).GetHealth(pb.GetHealthRequest(), None)  # type: ignore[arg-type]
     finally:

@@ -10,7 +10,7 @@ from cronstream.v1 import admin_service_pb2_grpc as pb_grpc
 
 from cronstream_server.api.auth import Authenticator
 from cronstream_server.api.convert_common import timestamp
-from cronstream_server.core.paging import encode_token, fingerprint, page_request, sort_key
+from cronstream_server.core.paging import fingerprint, next_page_token, page_request
 from cronstream_server.core.ports import AdminStore
 from cronstream_server.core.tenancy import (
     ApiKey,
@@ -40,10 +40,6 @@ def api_key_message(key: ApiKey) -> pb.ApiKey:
     )
 
 
-def _next_token(last: Platform | ApiKey | None, scope: str) -> str:
-    return encode_token(sort_key(last.created_at, last.id), scope) if last else ""
-
-
 class AdminServicer(pb_grpc.AdminServiceServicer):
     def __init__(self, store: AdminStore, authenticator: Authenticator) -> None:
         self._store = store
@@ -70,7 +66,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         platforms, last = await self._store.list_platforms(page)
         return pb.ListPlatformsResponse(
             platforms=[platform_message(p) for p in platforms],
-            next_page_token=_next_token(last, scope),
+            next_page_token=next_page_token(last, scope),
         )
 
     async def DeletePlatform(
@@ -95,7 +91,8 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         page = page_request(request.page_size, request.page_token, scope)
         keys, last = await self._store.list_api_keys(request.platform_id, page)
         return pb.ListApiKeysResponse(
-            api_keys=[api_key_message(k) for k in keys], next_page_token=_next_token(last, scope)
+            api_keys=[api_key_message(k) for k in keys],
+            next_page_token=next_page_token(last, scope),
         )
 
     async def RevokeApiKey(

@@ -33,11 +33,6 @@ class HealthProbe(Protocol):
         ...
 
 
-def no_workers(platform_id: str) -> int:
-    """No worker sessions: the default for deps built without a WorkerHub."""
-    return 0
-
-
 @dataclass
 class SchedulerDeps:
     jobs: JobStore
@@ -46,8 +41,8 @@ class SchedulerDeps:
     insight: InsightStore
     health: HealthProbe
     event_batcher: EventBatcher
+    # Worker sessions connected to this replica, by platform id.
+    workers_connected: Callable[[str], int]
     max_payload_bytes: int = 256 * 1024
     now: Callable[[], datetime] = field(default=utc_now)
-    # Worker sessions connected to this replica, by platform id.
-    workers_connected: Callable[[str], int] = field(default=no_workers)
     signals: Signals = field(default_factory=LocalSignals)

@@ -15,7 +15,7 @@ from cronstream_server.api.deps import Context, SchedulerDeps
 from cronstream_server.api.interceptor import current_platform
 from cronstream_server.core import events as event_rules
 from cronstream_server.core.events import Event, EventHandler
-from cronstream_server.core.paging import encode_token, fingerprint, page_request, sort_key
+from cronstream_server.core.paging import fingerprint, next_page_token, page_request
 from cronstream_server.core.validation import raise_if_any
 from cronstream_server.signals import WORK
 from cronstream_server.telemetry.context import current_trace_context
@@ -52,7 +52,7 @@ class EventRpcs:
         found, last = await self.deps.events.list_handlers(platform_id, request.event_name, page)
         return pb.ListEventHandlersResponse(
             event_handlers=[event_handler_message(h) for h in found],
-            next_page_token=encode_token(sort_key(last.created_at, last.id), scope) if last else "",
+            next_page_token=next_page_token(last, scope),
         )
 
     async def UpdateEventHandler(

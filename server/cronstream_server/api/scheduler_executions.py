@@ -16,8 +16,8 @@ from cronstream_server.core import executions as execution_rules
 from cronstream_server.core.paging import (
     encode_token,
     fingerprint,
+    next_page_token,
     page_request,
-    sort_key,
 )
 from cronstream_server.core.ports import ExecutionFilter
 from cronstream_server.core.validation import raise_if_any
@@ -44,7 +44,7 @@ class ExecutionRpcs:
         found, last = await self.deps.executions.list_executions(platform_id, where, page)
         return pb.ListExecutionsResponse(
             executions=[execution_message(e) for e in found],
-            next_page_token=encode_token(sort_key(last.created_at, last.id), scope) if last else "",
+            next_page_token=next_page_token(last, scope),
         )
 
     async def GetExecution(

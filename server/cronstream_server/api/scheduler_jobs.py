@@ -23,7 +23,7 @@ from cronstream_server.core import jobs as job_rules
 from cronstream_server.core.enums import ExecutionTrigger, JobStatus
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.jobs import Job
-from cronstream_server.core.paging import encode_token, fingerprint, page_request, sort_key
+from cronstream_server.core.paging import fingerprint, next_page_token, page_request
 from cronstream_server.core.ports import JobFilter
 from cronstream_server.core.validation import check_name, raise_if_any
 from cronstream_server.signals import JOBS, WORK
@@ -99,7 +99,7 @@ class JobRpcs:
         found, last = await self.deps.jobs.list_jobs(platform_id, where, page)
         return pb.ListJobsResponse(
             jobs=[job_message(job) for job in found],
-            next_page_token=encode_token(sort_key(last.created_at, last.id), scope) if last else "",
+            next_page_token=next_page_token(last, scope),
         )
 
     async def UpdateJob(

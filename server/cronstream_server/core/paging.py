@@ -15,7 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cronstream_server.core.errors import InvalidArgument
 
@@ -71,6 +71,21 @@ def decode_token(token: str, scope: str) -> tuple[str, ...] | None:
             "page_token", "belongs to another query; repeat the request with the same filters"
         )
     return tuple(key)
+
+
+class Keyed(Protocol):
+    """A row of a (created_at, id) list."""
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def id(self) -> str: ...
+
+
+def next_page_token(last: Keyed | None, scope: str) -> str:
+    """The token for the page after the one ending with `last` (None: no more pages)."""
+    return encode_token(sort_key(last.created_at, last.id), scope) if last is not None else ""
 
 
 def page_request(requested_size: int, token: str, scope: str) -> PageRequest:
