@@ -44,16 +44,24 @@ class ServerProcess:
         raise AssertionError(f"no line matched {pattern!r}; output:\n{''.join(self.output)}")
 
     def terminate(self, timeout: float = 20.0) -> int:
+        """SIGTERM, then the exit code; a server still running after `timeout` is
+        killed (and reaped) and the failure carries its whole output."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            self._drain_output()
+            raise AssertionError(f"still running {timeout}s after SIGTERM:\n{self.log}") from None
         finally:
-            if self.process.poll() is None:
-                self.process.kill()
-            if self.process.stdout:
-                self.output.append(self.process.stdout.read())
-                self.process.stdout.close()
+            self._drain_output()
+
+    def _drain_output(self) -> None:
+        if self.process.stdout and not self.process.stdout.closed:
+            self.output.append(self.process.stdout.read())
+            self.process.stdout.close()
 
     @property
     def log(self) -> str:

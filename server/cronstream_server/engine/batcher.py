@@ -14,6 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from cronstream_server.engine.background import Background
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -36,21 +38,19 @@ class Batcher(Generic[T]):
         self._linger = linger
         self._max_items = max_items
         self._queue: asyncio.Queue[T | asyncio.Future[None]] = asyncio.Queue(max_queued)
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background(f"batcher-{name}", self._run)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"batcher-{self._name}")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Writes what is queued, then stops."""
-        if self._task is None:
+        if not self._loop.running:
             return
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.flush(), timeout=5.0)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+            async with asyncio.timeout(5.0):
+                await self.flush()
+        await self._loop.stop()
 
     async def put(self, item: T) -> None:
         """Queues an item; waits while the queue is full (back-pressure on the
@@ -59,7 +59,7 @@ class Batcher(Generic[T]):
 
     async def flush(self) -> None:
         """Returns once every item queued before the call has been written."""
-        if self._task is None or self._task.done():
+        if not self._loop.running:
             return
         marker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._queue.put(marker)
@@ -90,7 +90,8 @@ class Batcher(Generic[T]):
             if len(batch) >= self._max_items or remaining <= 0:
                 return batch, markers
             try:
-                item = await asyncio.wait_for(self._queue.get(), remaining)
+                async with asyncio.timeout(remaining):
+                    item = await self._queue.get()
             except TimeoutError:
                 return batch, markers
 

@@ -12,13 +12,13 @@ backoff ends.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from cronstream_server.core import dispatch as rules
 from cronstream_server.core.dispatch import Pending, Seat, Start
+from cronstream_server.engine.background import Background, wait_set
 from cronstream_server.engine.session import Session
 from cronstream_server.engine.tracing import ExecutionTracer
 from cronstream_server.store.dispatch import SqlDispatchStore
@@ -45,17 +45,13 @@ class Dispatcher:
         self._poll_interval = poll_interval
         self._batch_size = batch_size
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background("dispatcher", self._run)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="dispatcher")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     def wake(self) -> None:
         self._wake.set()
@@ -71,8 +67,7 @@ class Dispatcher:
             except Exception:
                 log.exception("dispatch round failed; retrying in %ss", _ERROR_PAUSE)
                 await asyncio.sleep(_ERROR_PAUSE)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+            await wait_set(self._wake, self._poll_interval)
 
     async def round(self) -> int:
         """Claims and hands out what the free slots can take; returns how many."""

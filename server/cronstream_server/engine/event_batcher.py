@@ -6,7 +6,6 @@ the previous one was being written."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cronstream_server.core.errors import DomainError
 from cronstream_server.core.events import Event
+from cronstream_server.engine.background import Background
 from cronstream_server.store.event_delivery import Delivered, trigger_many
 
 log = logging.getLogger(__name__)
@@ -32,16 +32,13 @@ class EventBatcher:
         self._engine = engine
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background("event-batcher", self._run)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="event-batcher")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
         while not self._queue.empty():  # callers still waiting get an answer
             self._queue.get_nowait().done.cancel()
 

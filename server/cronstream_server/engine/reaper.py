@@ -11,12 +11,12 @@ replica holding its stream hears of it wherever the reaper ran.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from datetime import timedelta
 
 from cronstream_server.core.ports import Signals
+from cronstream_server.engine.background import Background
 from cronstream_server.engine.session import Cancel
 from cronstream_server.signals import CANCEL, WORK
 from cronstream_server.store.dispatch import Reaped, SqlDispatchStore
@@ -54,17 +54,13 @@ class Reaper:
         self._retry_cap = retry_cap
         self._rng = rng
         self._batch_size = batch_size
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background("reaper", self._run)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="reaper")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:

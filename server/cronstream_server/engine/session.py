@@ -14,7 +14,6 @@ silently drops a cancelled attempt does not lose the slot for good.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import time
 from collections.abc import Callable, Iterable
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from cronstream_server.core.dispatch import Seat, Start
+from cronstream_server.engine.background import wait_set
 
 
 class State(enum.Enum):
@@ -197,8 +197,7 @@ class Session:
         period = self._welcome.heartbeat_interval.total_seconds()
         lease = self._welcome.lease_duration.total_seconds()
         while self.state is not State.CLOSED:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closed.wait(), timeout=period)
+            await wait_set(self._closed, period)
             now = time.monotonic()
             for execution_id, held in list(self._held.items()):
                 if held.cancelled_at is not None and now - held.cancelled_at > lease:

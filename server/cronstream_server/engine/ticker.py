@@ -10,7 +10,6 @@ sooner, or at most `max_sleep` (the fallback poll, should a signal be lost).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,7 @@ from cronstream_server.core.executions import Execution
 from cronstream_server.core.firing import Firing, Outstanding, fire, jitter_offset
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.ports import Signals
+from cronstream_server.engine.background import Background, wait_set
 from cronstream_server.signals import CANCEL, JOBS, WORK
 from cronstream_server.store import ticker as queries
 from cronstream_server.store.errors import database_errors
@@ -60,28 +60,25 @@ class Ticker:
         self._signals = signals
         self._settings = settings
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background("ticker", self._run)
         self._stop_listening = signals.listen(JOBS, lambda _: self._wake.set())
         self.last_tick_at: datetime | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ticker")
+        self._loop.start()
 
     async def stop(self) -> None:
         self._stop_listening()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
 
     @property
     def enabled(self) -> bool:
         """Whether this replica was configured to tick (start was called)."""
-        return self._task is not None
+        return self._loop.started
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._loop.running
 
     async def _run(self) -> None:
         while True:
@@ -108,8 +105,7 @@ class Ticker:
             # replica right now (SKIP LOCKED); give it a moment instead of spinning.
             delay = self._settings.contended_pause
         self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        await wait_set(self._wake, delay)
 
     async def tick(self) -> TickResult:
         """One pass: fires every job due now (up to the batch size)."""

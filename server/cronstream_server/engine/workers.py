@@ -12,7 +12,6 @@ Shutdown runs in two steps (see `cronstream_server.server`):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from cronstream_server.core.executions import ExecutionLog
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.ports import Signals
 from cronstream_server.core.retry import DEFAULT_RETRY_CAP
+from cronstream_server.engine.background import wait_set
 from cronstream_server.engine.batcher import Batcher
 from cronstream_server.engine.dispatcher import Dispatcher
 from cronstream_server.engine.reaper import REASON_LEASE_LOST, Reaper, parse_cancel
@@ -200,8 +200,7 @@ class WorkerHub:
             session.drain()
         # A draining session ends by itself once it holds nothing more.
         if self._sessions:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._no_sessions.wait(), self._settings.grace)
+            await wait_set(self._no_sessions, self._settings.grace)
         await self._release_all(End.DRAINED)
 
     async def stop(self) -> None:

@@ -10,7 +10,6 @@ reconnects with backoff, and every listener still polls: latency, not data.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from cronstream_server.engine.background import Background
 from cronstream_server.signals.local import LocalSignals
 
 log = logging.getLogger(__name__)
@@ -37,17 +37,14 @@ class RedisSignals:
         )
         self._local = LocalSignals()
         self._origin = uuid.uuid4().hex[:12]
-        self._relay: asyncio.Task[None] | None = None
+        self._relay = Background("redis-signals", self._relay_forever)
         self._healthy = False
 
     async def start(self) -> None:
-        self._relay = asyncio.create_task(self._relay_forever(), name="redis-signals")
+        self._relay.start()
 
     async def stop(self) -> None:
-        if self._relay is not None:
-            self._relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay
+        await self._relay.stop()
         await self._redis.aclose()
         await self._subscriber.aclose()
 
