@@ -5,13 +5,21 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint gen check-gen fmt tools node venv venv-dev clean
+.PHONY: run test bench bench-quick lint gen check-gen fmt tools node venv venv-dev venv-bench clean
 
 run: venv ## serve on the embedded SQLite, printing the address and the keys
 	$(BIN)/cronstream dev
 
 test: ## install everything, start throwaway Postgres and Redis, run every check and test
 	scripts/test.sh
+
+bench: venv-bench ## Cronstream beside its peers on a throwaway Postgres (~20 min)
+	scripts/services.sh install
+	$(BIN)/python bench/run.py
+
+bench-quick: venv-bench ## the same at small sizes (under 5 min)
+	scripts/services.sh install
+	$(BIN)/python bench/run.py --quick
 
 lint: venv-dev node ## ruff, mypy, buf lint
 	$(BIN)/ruff check .
@@ -34,6 +42,7 @@ fmt: venv-dev
 
 venv: $(VENV)/.runtime
 venv-dev: $(VENV)/.dev
+venv-bench: $(VENV)/.bench
 node: node_modules/.installed
 tools: .tools/bin/.installed
 
@@ -44,6 +53,10 @@ $(VENV)/.runtime: pyproject.toml clients/python/pyproject.toml
 
 $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install --quiet --disable-pip-version-check -e clients/python -e '.[dev]'
+	touch $@
+
+$(VENV)/.bench: $(VENV)/.dev
+	$(BIN)/pip install --quiet --disable-pip-version-check -e clients/python -e '.[dev,bench]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -33,6 +33,7 @@ type session struct {
 
 	id        string
 	heartbeat time.Duration
+	batches   bool // the server takes `results` batches (its welcome says so)
 }
 
 type sessionState int
@@ -47,6 +48,7 @@ const (
 const (
 	welcomeTimeout   = 30 * time.Second
 	outBuffer        = 256
+	maxBatch         = 500 // most results in one `results` message (the server's limit)
 	defaultHeartbeat = 10 * time.Second
 	minHeartbeat     = 10 * time.Millisecond
 )
@@ -90,6 +92,8 @@ func (s *session) handshake(ctx context.Context, cancel context.CancelCauseFunc)
 		HandlerNames: s.w.handlerNames(),
 		Slots:        s.w.offeredSlots(),
 		Running:      s.w.ledger.held(),
+		// Assignments and acks may come grouped (ConnectResponse_Assignments).
+		AcceptsBatches: true,
 	}
 	if err := s.stream.Send(&cronstreamv1.ConnectRequest{Msg: &cronstreamv1.ConnectRequest_Hello{Hello: hello}}); err != nil {
 		return s.endStatus(err) // no other goroutine reads yet
@@ -108,6 +112,7 @@ func (s *session) handshake(ctx context.Context, cancel context.CancelCauseFunc)
 		return fmt.Errorf("cronstream: the server answered hello with %T, not welcome", m.GetMsg())
 	}
 	s.id, s.heartbeat = welcome.GetSessionId(), heartbeatInterval(welcome)
+	s.batches = welcome.GetAcceptsBatches()
 	s.transition(stateHandshake, stateActive)
 	return nil
 }
@@ -179,11 +184,19 @@ func (s *session) dispatch(m *cronstreamv1.ConnectResponse) {
 	switch msg := m.GetMsg().(type) {
 	case *cronstreamv1.ConnectResponse_Assignment:
 		s.w.start(msg.Assignment)
+	case *cronstreamv1.ConnectResponse_Assignments:
+		for _, a := range msg.Assignments.GetAssignments() {
+			s.w.start(a)
+		}
 	case *cronstreamv1.ConnectResponse_Cancel:
 		cause := fmt.Errorf("%w: %s", ErrExecutionCancelled, msg.Cancel.GetReason())
 		s.w.ledger.cancel(msg.Cancel.GetExecutionId(), cause)
 	case *cronstreamv1.ConnectResponse_ResultAck:
 		s.w.ledger.ack(msg.ResultAck.GetExecutionId())
+	case *cronstreamv1.ConnectResponse_ResultAcks:
+		for _, a := range msg.ResultAcks.GetAcks() {
+			s.w.ledger.ack(a.GetExecutionId())
+		}
 	case *cronstreamv1.ConnectResponse_Drain:
 		if s.transition(stateActive, stateDraining) {
 			s.w.log.Info("cronstream: server draining; finishing, then reconnecting", "session_id", s.id)
@@ -194,21 +207,52 @@ func (s *session) dispatch(m *cronstreamv1.ConnectResponse) {
 }
 
 // send writes queued messages to the stream, the only goroutine that does.
+// Results queued back to back go as one `results` message when the server
+// takes them: a message per result is most of a busy worker's stream cost.
 func (s *session) send(ctx context.Context) error {
+	var carried *cronstreamv1.ConnectRequest
 	for {
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case m := <-s.out:
-			if err := s.stream.Send(m); err != nil {
-				if errors.Is(err, io.EOF) {
-					<-ctx.Done() // the stream ended: receive reports its status
-					return context.Cause(ctx)
-				}
-				return err
+		m := carried
+		carried = nil
+		if m == nil {
+			select {
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			case m = <-s.out:
 			}
 		}
+		if s.batches && m.GetResult() != nil {
+			m, carried = s.withQueuedResults(m)
+		}
+		if err := s.stream.Send(m); err != nil {
+			if errors.Is(err, io.EOF) {
+				<-ctx.Done() // the stream ended: receive reports its status
+				return context.Cause(ctx)
+			}
+			return err
+		}
 	}
+}
+
+// withQueuedResults takes the results already queued behind first into one
+// message, keeping order: the first other message taken is returned to be
+// sent next.
+func (s *session) withQueuedResults(first *cronstreamv1.ConnectRequest) (m, carried *cronstreamv1.ConnectRequest) {
+	results := []*cronstreamv1.WorkerResult{first.GetResult()}
+	for len(results) < maxBatch {
+		select {
+		case next := <-s.out:
+			if next.GetResult() == nil {
+				carried = next
+				return resultsMessage(results), carried
+			}
+			results = append(results, next.GetResult())
+			continue
+		default:
+		}
+		break
+	}
+	return resultsMessage(results), nil
 }
 
 // keepLeases sends a heartbeat listing the running executions every
@@ -282,6 +326,14 @@ func (s *session) transition(from, to sessionState) bool {
 
 func resultMessage(r *cronstreamv1.WorkerResult) *cronstreamv1.ConnectRequest {
 	return &cronstreamv1.ConnectRequest{Msg: &cronstreamv1.ConnectRequest_Result{Result: r}}
+}
+
+func resultsMessage(results []*cronstreamv1.WorkerResult) *cronstreamv1.ConnectRequest {
+	if len(results) == 1 {
+		return resultMessage(results[0])
+	}
+	batch := &cronstreamv1.WorkerResults{Results: results}
+	return &cronstreamv1.ConnectRequest{Msg: &cronstreamv1.ConnectRequest_Results{Results: batch}}
 }
 
 func heartbeatMessage(ids []string) *cronstreamv1.ConnectRequest {

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -387,5 +388,92 @@ func TestWorkerRejectsBadSetup(t *testing.T) {
 	w.Handle("h", func(context.Context, *Job) (map[string]any, error) { return nil, nil })
 	if err := w.Run(t.Context()); err == nil {
 		t.Error("Run with 10001 slots succeeded")
+	}
+}
+
+func TestWorkerTakesBatchesAndSendsResultsBatched(t *testing.T) {
+	f, c := startFake(t)
+	w := NewWorker(c, quietOptions(WorkerOptions{WorkerID: "w-b", Slots: 10}))
+	release := make(chan struct{})
+	w.Handle("h", func(ctx context.Context, job *Job) (map[string]any, error) {
+		<-release
+		return nil, nil
+	})
+	stop := runWorker(t, w)
+
+	s := f.nextSession(t)
+	if !s.hello.GetAcceptsBatches() {
+		t.Errorf("hello.accepts_batches = false, want true")
+	}
+	s.send(&cronstreamv1.ConnectResponse{Msg: &cronstreamv1.ConnectResponse_Welcome{Welcome: &cronstreamv1.Welcome{
+		SessionId: "s-b", HeartbeatInterval: durationpb.New(time.Hour), AcceptsBatches: true,
+	}}})
+	ids := []string{"b1", "b2", "b3", "b4"}
+	batch := &cronstreamv1.Assignments{}
+	for _, id := range ids {
+		batch.Assignments = append(batch.Assignments, assign(id, 1, "h"))
+	}
+	s.send(&cronstreamv1.ConnectResponse{Msg: &cronstreamv1.ConnectResponse_Assignments{Assignments: batch}})
+	// All four run at once, then finish together.
+	deadline := time.Now().Add(5 * time.Second)
+	for running, _ := w.ledger.counts(); running < len(ids) && time.Now().Before(deadline); running, _ = w.ledger.counts() {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	got := map[string]bool{}
+	for len(got) < len(ids) {
+		m := s.waitFor("results", func(m *cronstreamv1.ConnectRequest) bool {
+			return m.GetResult() != nil || m.GetResults() != nil
+		})
+		if r := m.GetResult(); r != nil {
+			got[r.GetExecutionId()] = true
+		}
+		for _, r := range m.GetResults().GetResults() {
+			got[r.GetExecutionId()] = true
+		}
+	}
+	acks := &cronstreamv1.ResultAcks{}
+	for _, id := range ids {
+		acks.Acks = append(acks.Acks, &cronstreamv1.ResultAck{ExecutionId: id})
+	}
+	s.send(&cronstreamv1.ConnectResponse{Msg: &cronstreamv1.ConnectResponse_ResultAcks{ResultAcks: acks}})
+	deadline = time.Now().Add(5 * time.Second)
+	for !w.ledger.idle() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if !w.ledger.idle() {
+		t.Errorf("results still unacknowledged after the batch of acks")
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Run = %v, want nil", err)
+	}
+}
+
+func TestQueuedResultsGoAsOneMessageInOrder(t *testing.T) {
+	s := &session{out: make(chan *cronstreamv1.ConnectRequest, 8)}
+	result := func(id string) *cronstreamv1.ConnectRequest {
+		return resultMessage(&cronstreamv1.WorkerResult{ExecutionId: id, Attempt: 1})
+	}
+	s.out <- result("r2")
+	s.out <- result("r3")
+	s.out <- heartbeatMessage([]string{"x"})
+	s.out <- result("r4")
+
+	m, carried := s.withQueuedResults(result("r1"))
+	var ids []string
+	for _, r := range m.GetResults().GetResults() {
+		ids = append(ids, r.GetExecutionId())
+	}
+	if fmt.Sprint(ids) != "[r1 r2 r3]" {
+		t.Errorf("batched %v, want [r1 r2 r3]", ids)
+	}
+	if carried.GetHeartbeat() == nil {
+		t.Errorf("carried = %v, want the heartbeat that stopped the batch", carried)
+	}
+	if next := <-s.out; next.GetResult().GetExecutionId() != "r4" {
+		t.Errorf("next queued = %v, want r4 left in place", next)
+	}
+	if single, _ := s.withQueuedResults(result("r5")); single.GetResult().GetExecutionId() != "r5" {
+		t.Errorf("a lone result = %v, want a plain result message", single)
 	}
 }

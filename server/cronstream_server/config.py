@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+
+from cronstream_server.core.retention import DEFAULT_RETENTION, parse_retention
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_DATA_DIR = Path(".cronstream")
@@ -41,6 +44,9 @@ class Settings:
     heartbeat_seconds: float = 10.0
     reaper_interval_seconds: float = 1.0
     retry_cap_seconds: float = 3600.0
+    # Finished executions (and their logs) are deleted this long after they
+    # finished; None keeps them forever (CRONSTREAM_EXECUTION_RETENTION=off).
+    execution_retention: timedelta | None = DEFAULT_RETENTION
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -70,4 +76,14 @@ class Settings:
             heartbeat_seconds=float(opt("CRONSTREAM_HEARTBEAT_SECONDS") or 10.0),
             reaper_interval_seconds=float(opt("CRONSTREAM_REAPER_INTERVAL_SECONDS") or 1.0),
             retry_cap_seconds=float(opt("CRONSTREAM_RETRY_CAP_SECONDS") or 3600.0),
+            execution_retention=_retention(opt("CRONSTREAM_EXECUTION_RETENTION")),
         )
+
+
+def _retention(value: str | None) -> timedelta | None:
+    if value is None:
+        return DEFAULT_RETENTION
+    try:
+        return parse_retention(value)
+    except ValueError as error:
+        raise ValueError(f"CRONSTREAM_EXECUTION_RETENTION: {error}") from None

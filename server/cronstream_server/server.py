@@ -1,8 +1,8 @@
 """The running server: one object that starts its parts and stops them in order.
 
-Start order: database engine, stores, worker hub (dispatcher, reaper),
-gRPC server (with health and reflection). Stop order (SIGTERM), the reverse,
-as `AsyncExitStack` unwinds:
+Start order: database engine, stores, ticker, retention, worker hub
+(dispatcher, reaper), gRPC server (with health and reflection). Stop order
+(SIGTERM), the reverse, as `AsyncExitStack` unwinds:
   1. health turns NOT_SERVING, so load balancers stop sending new calls;
   2. worker sessions drain: each is sent `drain`, gets no new assignment,
      and has the grace period to send its results; what is still running
@@ -11,7 +11,9 @@ as `AsyncExitStack` unwinds:
      FINAL_GRACE_SECONDS more (they have been running through step 2, so
      a SIGTERM'd server is gone within the grace period plus that);
   4. the worker hub stops its dispatcher, reaper and writers;
-  5. the database engine closes its connections.
+  5. the event batcher, the retention loop and the ticker stop (a retention
+     batch in flight is rolled back);
+  6. the database engine closes its connections.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from cronstream_server.config import Settings
 from cronstream_server.core.ports import Signals
 from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.engine.health import EngineHealth
+from cronstream_server.engine.retention import Retention, RetentionSettings
 from cronstream_server.engine.ticker import Ticker
 from cronstream_server.engine.workers import StreamSettings, WorkerHub
 from cronstream_server.signals import LocalSignals, RedisSignals
@@ -56,6 +59,7 @@ from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
 from cronstream_server.store.insight import SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
+from cronstream_server.store.retention import SqlRetentionStore
 from cronstream_server.telemetry.tracing import configure_tracing, grpc_server_interceptor
 
 log = logging.getLogger(__name__)
@@ -89,6 +93,7 @@ async def start(settings: Settings) -> Running:
         stack.push_async_callback(engine.dispose)
         signals = await _start_signals(settings, stack)
         ticker = await _start_ticker(engine, signals, settings, stack)
+        _start_retention(engine, settings, stack)
         event_batcher = EventBatcher(engine)
         await event_batcher.start()
         stack.push_async_callback(event_batcher.stop)
@@ -128,6 +133,17 @@ async def _start_ticker(
     return ticker
 
 
+def _start_retention(engine: AsyncEngine, settings: Settings, stack: AsyncExitStack) -> None:
+    if settings.execution_retention is None:
+        log.info("execution retention is off: finished executions are kept forever")
+        return
+    retention = Retention(
+        SqlRetentionStore(engine), RetentionSettings(keep=settings.execution_retention)
+    )
+    retention.start()
+    stack.push_async_callback(retention.stop)
+
+
 def _scheduler_deps(
     engine: AsyncEngine,
     settings: Settings,
@@ -142,6 +158,7 @@ def _scheduler_deps(
         events=SqlEventStore(engine),
         insight=SqlInsightStore(engine),
         max_payload_bytes=settings.max_payload_bytes,
+        max_message_bytes=settings.max_message_bytes,
         signals=signals,
         event_batcher=event_batcher,
         workers_connected=workers.connected,

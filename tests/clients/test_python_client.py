@@ -99,6 +99,38 @@ async def test_create_is_idempotent_by_request_id(client: Client) -> None:
     assert [j.name for j in await collect(client.list_jobs())] == ["first"]
 
 
+async def test_create_jobs_in_one_batch(client: Client) -> None:
+    run_at = datetime(2031, 1, 2, tzinfo=UTC)
+    jobs = await client.create_jobs(
+        [
+            {"name": "cron", "handler": "h", "cron": YEARLY, "timezone": "Europe/Berlin"},
+            {"name": "once", "handler": "h", "once": run_at, "payload": {"n": 1}},
+            {"name": "event", "handler": "h", "event": "user.signup"},
+        ],
+        request_ids=["b-1", "b-2", ""],
+    )
+    assert [j.name for j in jobs] == ["cron", "once", "event"]
+    assert jobs[1].next_run.ToDatetime(tzinfo=UTC) == run_at
+    again = await client.create_jobs(
+        [{"name": "x", "handler": "h", "cron": YEARLY}], request_ids=["b-2"]
+    )
+    assert again == [jobs[1]]
+    assert await client.create_jobs([]) == []
+    with pytest.raises(InvalidArgumentError) as caught:
+        await client.create_jobs(
+            [
+                {"name": "ok", "handler": "h", "cron": YEARLY},
+                {"name": "bad", "handler": "h", "cron": "61 * * * *"},
+            ]
+        )
+    assert [v.field for v in caught.value.violations] == ["requests[1].job.cron.expression"]
+    with pytest.raises(ValueError, match="request_ids"):
+        await client.create_jobs(
+            [{"name": "j", "handler": "h", "cron": YEARLY}], request_ids=["a", "b"]
+        )
+    assert len(await collect(client.list_jobs())) == 3
+
+
 async def test_update_job_changes_only_the_fields_given(client: Client) -> None:
     job = await client.create_job(name="old", handler="h", cron=YEARLY, tags=["a"], max_retries=1)
     renamed = await client.update_job(job.id, name="new", payload={"n": 1})

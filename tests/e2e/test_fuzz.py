@@ -139,4 +139,4 @@ def test_admin_rpcs_never_fail_unexpectedly(
 
 
 def test_fuzz_covers_every_rpc() -> None:
-    assert len(SCHEDULER) == 24 and len(ADMIN) == 7
+    assert len(SCHEDULER) == 25 and len(ADMIN) == 7

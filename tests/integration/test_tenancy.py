@@ -16,6 +16,7 @@ from google.protobuf import field_mask_pb2
 
 from tests.conftest import Live, Tenant, make_tenant
 from tests.jobs import create, cron_job
+from tests.status import expect_code
 
 MISSING = "01900000-0000-7000-8000-000000000000"
 
@@ -151,3 +152,32 @@ async def test_lists_metrics_and_events_never_cross_platforms(live: Live) -> Non
     assert len((await s.ListJobs(pb.ListJobsRequest(), metadata=a.auth)).jobs) == 1
     theirs = await s.TriggerEvent(pb.TriggerEventRequest(event_name="a.event"), metadata=a.auth)
     assert len(theirs.execution_ids) == 1
+
+
+async def test_batch_created_jobs_and_their_request_ids_belong_to_the_caller(live: Live) -> None:
+    a = await make_tenant(live, "a")
+    b = await make_tenant(live, "b")
+    s = live.scheduler
+
+    def batch(name: str) -> pb.BatchCreateJobsRequest:
+        return pb.BatchCreateJobsRequest(
+            requests=[
+                pb.CreateJobRequest(job=cron_job(name=f"{name}-{i}"), request_id=f"req-{i}")
+                for i in range(3)
+            ]
+        )
+
+    a_jobs = (await s.BatchCreateJobs(batch("a"), metadata=a.auth)).jobs
+    assert {j.platform_id for j in a_jobs} == {a.platform.id}
+    assert list((await s.ListJobs(pb.ListJobsRequest(), metadata=b.auth)).jobs) == []
+    # B's same request_ids are B's own: new jobs, never A's.
+    b_jobs = (await s.BatchCreateJobs(batch("b"), metadata=b.auth)).jobs
+    assert [j.name for j in b_jobs] == ["b-0", "b-1", "b-2"]
+    assert {j.platform_id for j in b_jobs} == {b.platform.id}
+    assert not {j.id for j in a_jobs} & {j.id for j in b_jobs}
+    for job in a_jobs:
+        await expect_code(
+            s.GetJob(pb.GetJobRequest(id=job.id), metadata=b.auth), grpc.StatusCode.NOT_FOUND
+        )
+    listed = (await s.ListJobs(pb.ListJobsRequest(), metadata=a.auth)).jobs
+    assert sorted(j.name for j in listed) == ["a-0", "a-1", "a-2"]

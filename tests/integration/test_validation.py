@@ -106,6 +106,26 @@ async def test_create_job_refuses_bad_input(
     assert list(listed.jobs) == []
 
 
+async def test_batch_create_jobs_refuses_bad_input_naming_the_request(
+    live: Live, tenant: Tenant
+) -> None:
+    # The same table through BatchCreateJobs, the bad job between two good
+    # ones: one server for every case, each case its own all-or-nothing batch.
+    for case, job, field in CASES:
+        request = pb.BatchCreateJobsRequest(
+            requests=[pb.CreateJobRequest(job=j) for j in (cron_job(), job, cron_job())]
+        )
+        error = await expect_code(
+            live.scheduler.BatchCreateJobs(request, metadata=tenant.auth),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+        found = violations(error)
+        assert f"requests[1].{field}" in found, (case, found)
+        assert all(path.startswith("requests[1].") for path in found), (case, found)
+    listed = await live.scheduler.ListJobs(pb.ListJobsRequest(), metadata=tenant.auth)
+    assert list(listed.jobs) == []
+
+
 async def test_every_bad_field_is_reported_at_once(live: Live, tenant: Tenant) -> None:
     job = cron_job("61 * * * *", "Nowhere/City", name="", max_retries=-2, tags=[""])
     error = await expect_code(
@@ -137,6 +157,16 @@ async def test_missing_job_is_invalid(live: Live, tenant: Tenant) -> None:
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert "job" in violations(error)
+
+
+async def test_a_huge_bad_value_is_still_invalid_argument(live: Live, tenant: Tenant) -> None:
+    # Its description quotes the value; clipped, so the trailers stay under 8 KiB.
+    job = cron_job(timezone="Z" * 20_000, metadata={"k" * 20_000: "v"})
+    error = await expect_code(
+        live.scheduler.CreateJob(pb.CreateJobRequest(job=job), metadata=tenant.auth),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert "job.cron.timezone" in violations(error)
 
 
 async def test_payload_over_the_transport_limit_is_resource_exhausted(

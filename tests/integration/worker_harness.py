@@ -68,10 +68,16 @@ class RawWorker:
         slots: int = 1,
         worker_id: str = "worker-1",
         running: Sequence[tuple[str, int]] = (),
+        accepts_batches: bool = False,
     ) -> RawWorker:
         worker = cls(call=live.workers.Connect(metadata=tenant.auth))
         worker.reader = asyncio.create_task(worker._read())
-        hello = wpb.WorkerHello(worker_id=worker_id, handler_names=handlers, slots=slots)
+        hello = wpb.WorkerHello(
+            worker_id=worker_id,
+            handler_names=handlers,
+            slots=slots,
+            accepts_batches=accepts_batches,
+        )
         for execution_id, attempt in running:
             hello.running.add(execution_id=execution_id, attempt=attempt)
         await worker.send(hello=hello)

@@ -26,7 +26,7 @@ from cronstream._attempt import AttemptCancelled, result_of
 from cronstream._build import job_message
 from cronstream._convert import struct, timestamp, to_dict
 from cronstream._ledger import RESULT_RETENTION, Ledger
-from cronstream._session import heartbeat_interval
+from cronstream._session import Session, heartbeat_interval, result_message
 from cronstream.context import truncate_utf8
 from cronstream.errors import from_rpc_error
 from cronstream.v1 import job_pb2
@@ -295,3 +295,24 @@ async def test_ledger_tracks_attempts_until_acknowledged() -> None:
     assert ledger.begin("c", 1, cancelled.append) and ledger.finish(result("c", 1))
     now[0] += RESULT_RETENTION + 1
     assert ledger.unacked() == [] and ledger.idle()  # long fenced: forgotten
+
+
+# --- batched results ----------------------------------------------------------
+
+
+async def test_results_queued_back_to_back_go_as_one_message_in_order() -> None:
+    session = Session(call=None, ledger=Ledger(), start=lambda _: None, log=None)  # type: ignore[arg-type]
+
+    def result(execution_id: str) -> wpb.ConnectRequest:
+        return result_message(wpb.WorkerResult(execution_id=execution_id, attempt=1))
+
+    heartbeat = wpb.ConnectRequest(heartbeat=wpb.WorkerHeartbeat(execution_ids=["x"]))
+    for message in (result("r2"), result("r3"), heartbeat, result("r4")):
+        session.send_nowait(message)
+
+    batched, carried = session._with_queued_results(result("r1"))
+    assert [r.execution_id for r in batched.results.results] == ["r1", "r2", "r3"]
+    assert carried is heartbeat
+    assert session._queue.get_nowait().result.execution_id == "r4"
+    single, nothing = session._with_queued_results(result("r5"))
+    assert single.WhichOneof("msg") == "result" and nothing is None

@@ -31,6 +31,8 @@ DEFAULT_HEARTBEAT = 10.0
 MIN_HEARTBEAT = 0.01
 # Past this many queued messages, `send` (log lines) waits for the writer.
 HIGH_WATER = 256
+# Most results in one `results` message (the server's limit).
+MAX_BATCH = 500
 
 
 class State(enum.Enum):
@@ -69,6 +71,7 @@ class Session:
         self.session_id = ""
         self.heartbeat_interval = DEFAULT_HEARTBEAT
         self.drain_requested = False
+        self.batches = False  # the server takes `results` (its welcome says so)
         self._call = call
         self._ledger = ledger
         self._start = start
@@ -94,6 +97,7 @@ class Session:
             raise StreamClosed(f"the server answered hello with {kind}, not welcome")
         self.session_id = message.welcome.session_id or "(unnamed)"
         self.heartbeat_interval = heartbeat_interval(message.welcome)
+        self.batches = message.welcome.accepts_batches
         self.state = State.ACTIVE
 
     async def serve(self) -> NoReturn:
@@ -145,10 +149,16 @@ class Session:
         kind = message.WhichOneof("msg")
         if kind == "assignment":
             self._start(message.assignment)
+        elif kind == "assignments":
+            for assignment in message.assignments.assignments:
+                self._start(assignment)
         elif kind == "cancel":
             self._ledger.cancel(message.cancel.execution_id, message.cancel.reason or "cancelled")
         elif kind == "result_ack":
             self._ledger.ack(message.result_ack.execution_id)
+        elif kind == "result_acks":
+            for ack in message.result_acks.acks:
+                self._ledger.ack(ack.execution_id)
         elif kind == "drain":
             self._drain()
         else:
@@ -166,11 +176,33 @@ class Session:
         )
 
     async def _send(self) -> NoReturn:
+        carried: wpb.ConnectRequest | None = None
         while True:
-            message = await self._queue.get()
+            message = carried or await self._queue.get()
+            carried = None
+            if self.batches and message.WhichOneof("msg") == "result":
+                message, carried = self._with_queued_results(message)
             if self._queue.qsize() < HIGH_WATER:
                 self._room.set()
             await self._write(message)
+
+    def _with_queued_results(
+        self, first: wpb.ConnectRequest
+    ) -> tuple[wpb.ConnectRequest, wpb.ConnectRequest | None]:
+        """The results queued right behind `first`, as one `results` message
+        (order kept: the first other message taken is carried to the next
+        write). Returns the message to write and the one carried."""
+        results = [first.result]
+        carried: wpb.ConnectRequest | None = None
+        while len(results) < MAX_BATCH and not self._queue.empty():
+            following = self._queue.get_nowait()
+            if following.WhichOneof("msg") != "result":
+                carried = following
+                break
+            results.append(following.result)
+        if len(results) == 1:
+            return first, carried
+        return wpb.ConnectRequest(results=wpb.WorkerResults(results=results)), carried
 
     async def _keep_leases(self) -> NoReturn:
         while True:

@@ -179,6 +179,28 @@ class Client:
         request = pb.CreateJobRequest(job=job, request_id=request_id)
         return (await self._call(self.scheduler.CreateJob, request)).job
 
+    async def create_jobs(
+        self, jobs: Sequence[JobFields], *, request_ids: Sequence[str] = ()
+    ) -> list[job_pb2.Job]:
+        """Creates up to 1,000 jobs in one call and one transaction: all of
+        them, or none when any is invalid (`InvalidArgumentError` names each
+        bad field by its index, `requests[3].job.cron.expression`). Each item
+        takes `create_job`'s keywords. `request_ids`, when given, holds one
+        idempotency key per job ("" for none), so a retried batch returns the
+        jobs the first one created. The jobs come back in the order given."""
+        if request_ids and len(request_ids) != len(jobs):
+            raise ValueError(f"{len(request_ids)} request_ids for {len(jobs)} jobs")
+        if not jobs:
+            return []  # the server wants at least one; nothing asked, nothing to do
+        keys = request_ids or [""] * len(jobs)
+        request = pb.BatchCreateJobsRequest(
+            requests=[
+                pb.CreateJobRequest(job=_build.job_message(fields)[0], request_id=key)
+                for fields, key in zip(jobs, keys, strict=True)
+            ]
+        )
+        return list((await self._call(self.scheduler.BatchCreateJobs, request)).jobs)
+
     async def get_job(self, job_id: str) -> job_pb2.Job:
         return (await self._call(self.scheduler.GetJob, pb.GetJobRequest(id=job_id))).job
 

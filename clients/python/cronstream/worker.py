@@ -270,6 +270,7 @@ class Worker:
             handler_names=sorted(self._handlers),
             slots=0 if self._stopping else self.slots,
             running=self._ledger.held(),
+            accepts_batches=True,
         )
 
     def _attach(self, session: Session) -> None:

@@ -44,5 +44,8 @@ class SchedulerDeps:
     # Worker sessions connected to this replica, by platform id.
     workers_connected: Callable[[str], int]
     max_payload_bytes: int = 256 * 1024
+    # The server's gRPC message limit (Settings.max_message_bytes): a batch
+    # whose response would exceed it is refused before it is stored.
+    max_message_bytes: int = 4 * 1024 * 1024
     now: Callable[[], datetime] = field(default=utc_now)
     signals: Signals = field(default_factory=LocalSignals)

@@ -11,6 +11,7 @@ from cronstream_server.core.errors import (
     AlreadyExists,
     DomainError,
     FailedPrecondition,
+    FieldViolation,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
@@ -41,12 +42,14 @@ def to_status(error: DomainError) -> grpc.Status:
     code = status_code_of(error)
     proto = status_pb2.Status(code=_rpc_code(code), message=error.message)
     if isinstance(error, InvalidArgument):
+        shown, hidden = reportable(error.violations)
+        proto.message = InvalidArgument(shown).message + (f" (and {hidden} more)" if hidden else "")
         details = error_details_pb2.BadRequest(
             field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(
                     field=v.field, description=v.description
                 )
-                for v in error.violations
+                for v in shown
             ]
         )
         packed = any_pb2.Any()
@@ -54,6 +57,37 @@ def to_status(error: DomainError) -> grpc.Status:
         proto.details.append(packed)
     status: grpc.Status = rpc_status.to_status(proto)
     return status
+
+
+# The message and the BadRequest travel in the trailers, which gRPC clients
+# refuse above 8 KiB (their default soft limit; the caller would see
+# RESOURCE_EXHAUSTED instead): a thousand-job batch or a huge bad value must
+# not get there. The text goes out twice (the message, percent-encoded: up to
+# three times its UTF-8 size; and the Status details, base64), hence the budget.
+MAX_VIOLATION_BYTES = 200  # of a field path or a description, in UTF-8
+VIOLATIONS_BUDGET = 1000  # UTF-8 bytes of field paths and descriptions
+
+
+def reportable(violations: list[FieldViolation]) -> tuple[list[FieldViolation], int]:
+    """The violations a status can carry, each clipped, in order, within the
+    budget (at least one); and how many were left out."""
+    shown: list[FieldViolation] = []
+    used = 0
+    for violation in violations:
+        clipped = FieldViolation(_clip(violation.field), _clip(violation.description))
+        used += len(clipped.field.encode()) + len(clipped.description.encode())
+        if shown and used > VIOLATIONS_BUDGET:
+            break
+        shown.append(clipped)
+    return shown, len(violations) - len(shown)
+
+
+def _clip(text: str) -> str:
+    data = text.encode()
+    if len(data) <= MAX_VIOLATION_BYTES:
+        return text
+    # Cut at a character boundary, leaving room for the 3-byte ellipsis.
+    return data[: MAX_VIOLATION_BYTES - 3].decode(errors="ignore") + "…"
 
 
 def internal_status() -> grpc.Status:

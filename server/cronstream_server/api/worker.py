@@ -56,6 +56,8 @@ Requests = AsyncIterator[wpb.ConnectRequest]
 MAX_SLOTS = 10_000
 MAX_HANDLERS = 1_000
 MAX_TEXT = 64 * 1024
+# Most items in one batched message, either way (see WorkerHello.accepts_batches).
+MAX_BATCH = 500
 
 
 class WorkerServicer(wpb_grpc.WorkerServiceServicer):
@@ -111,9 +113,12 @@ class Connection:
         self._session.close(End.WORKER_LEFT)
 
     async def _send(self, receiving: asyncio.Task[None]) -> None:
-        while (message := await self._session.outgoing()) is not None:
+        batches = self._session.accepts_batches
+        limit = MAX_BATCH if batches else 1
+        while ready := await self._session.outgoing_ready(limit):
             try:
-                await self._context.write(response(message))
+                for message in responses(ready, batches=batches):
+                    await self._context.write(message)
             except Exception as error:  # the call ended under us
                 log.debug("worker stream %s: write failed: %r", self._session.id, error)
                 self._session.close(End.WORKER_LEFT)
@@ -126,6 +131,10 @@ class Connection:
         if kind == "result":
             report = parse_result(request.result, session.platform_id, self._max_result_bytes)
             await self._hub.result(session, report)
+        elif kind == "results":
+            reports = parse_results(request.results, session.platform_id, self._max_result_bytes)
+            for report in reports:
+                await self._hub.result(session, report)
         elif kind == "log":
             await self._hub.log(session, parse_log(request.log, session))
         elif kind == "heartbeat":
@@ -174,6 +183,7 @@ def parse_hello(request: wpb.ConnectRequest | None) -> Hello:
         handler_names=frozenset(hello.handler_names),
         slots=hello.slots,
         running=tuple((r.execution_id, r.attempt) for r in hello.running),
+        accepts_batches=hello.accepts_batches,
     )
 
 
@@ -183,15 +193,27 @@ def _slots(field: str, slots: int) -> int:
     return slots
 
 
-def parse_result(result: wpb.WorkerResult, platform_id: str, max_bytes: int) -> Report:
+def parse_results(results: wpb.WorkerResults, platform_id: str, max_bytes: int) -> list[Report]:
+    """A batch is checked whole before any of it is applied."""
+    if not 1 <= len(results.results) <= MAX_BATCH:
+        raise InvalidArgument.of("results.results", f"must hold 1 to {MAX_BATCH} results")
+    return [
+        parse_result(result, platform_id, max_bytes, field=f"results.results[{index}]")
+        for index, result in enumerate(results.results)
+    ]
+
+
+def parse_result(
+    result: wpb.WorkerResult, platform_id: str, max_bytes: int, field: str = "result"
+) -> Report:
     reader = Reader()
     if not result.execution_id:
-        reader.bad("result.execution_id", "is required")
+        reader.bad(f"{field}.execution_id", "is required")
     if result.attempt < 1:
-        reader.bad("result.attempt", "must be the attempt of the assignment (1 or more)")
+        reader.bad(f"{field}.attempt", "must be the attempt of the assignment (1 or more)")
     outcome = result.WhichOneof("outcome")
     if outcome is None:
-        reader.bad("result.outcome", "success or failure is required")
+        reader.bad(f"{field}.outcome", "success or failure is required")
     raise_if_any(reader.violations)
     names = (platform_id, result.execution_id, result.attempt)
     if outcome == "failure":
@@ -199,7 +221,7 @@ def parse_result(result: wpb.WorkerResult, platform_id: str, max_bytes: int) -> 
         retryable = failure.retryable if failure.HasField("retryable") else True
         error, stack = _text(failure.error) or "failed", _text(failure.error_stack)
         return Report(*names, succeeded=False, error=error, error_stack=stack, retryable=retryable)
-    value = reader.struct("result.success.result", result.success.result, max_bytes)
+    value = reader.struct(f"{field}.success.result", result.success.result, max_bytes)
     if reader.violations:
         # The attempt ran, but its value cannot be stored: a final failure that
         # says why, rather than a stream the worker would resend it on forever.
@@ -230,6 +252,34 @@ def _text(value: str) -> str:
 # --- server -> worker -------------------------------------------------------
 
 
+def responses(ready: list[Outgoing], *, batches: bool) -> list[wpb.ConnectResponse]:
+    """The messages for what is ready to send, in order: for a worker that
+    accepts batches, each run of assignments (or of acks) is one message."""
+    if not batches:
+        return [response(message) for message in ready]
+    out: list[wpb.ConnectResponse] = []
+    index = 0
+    while index < len(ready):
+        kind = type(ready[index])
+        end = index + 1
+        while end < len(ready) and type(ready[end]) is kind and kind in (Start, Ack):
+            end += 1
+        out.append(_grouped(ready[index:end]))
+        index = end
+    return out
+
+
+def _grouped(run: list[Outgoing]) -> wpb.ConnectResponse:
+    """One message for a run of same-kind messages (a single one goes as is)."""
+    if len(run) == 1:
+        return response(run[0])
+    if isinstance(run[0], Start):
+        starts = [assignment(m) for m in run if isinstance(m, Start)]
+        return wpb.ConnectResponse(assignments=wpb.Assignments(assignments=starts))
+    acks = [wpb.ResultAck(execution_id=m.execution_id) for m in run if isinstance(m, Ack)]
+    return wpb.ConnectResponse(result_acks=wpb.ResultAcks(acks=acks))
+
+
 def response(message: Outgoing) -> wpb.ConnectResponse:
     match message:
         case Start():
@@ -240,6 +290,7 @@ def response(message: Outgoing) -> wpb.ConnectResponse:
                     session_id=message.session_id,
                     heartbeat_interval=_duration(message.heartbeat_interval.total_seconds()),
                     lease_duration=_duration(message.lease_duration.total_seconds()),
+                    accepts_batches=True,
                 )
             )
         case Cancel():

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cronstream_server.core import triggers
-from cronstream_server.core.cron import CronExpressionError, CronSchedule, TimezoneError
+from cronstream_server.core.cron import CronExpressionError, TimezoneError
 from cronstream_server.core.enums import (
     HandlerType,
     JobStatus,
@@ -180,6 +180,13 @@ def _construct(raw: RawTrigger, now: datetime) -> Trigger:
 def validate_spec(spec: JobSpec, prefix: str, violations: list[FieldViolation]) -> None:
     """Appends a violation for every bad field of `spec` but its trigger
     (which `build_trigger` checked), then raises InvalidArgument if any."""
+    check_spec(spec, prefix, violations)
+    raise_if_any(violations)
+
+
+def check_spec(spec: JobSpec, prefix: str, violations: list[FieldViolation]) -> None:
+    """Appends a violation for every bad field of `spec` but its trigger, without
+    raising: a batch collects the violations of all its jobs before it answers."""
     check_name(violations, f"{prefix}.name", spec.name)
     check_name(violations, f"{prefix}.handler_name", spec.handler_name)
     _check_retries(violations, prefix, spec)
@@ -189,7 +196,6 @@ def validate_spec(spec: JobSpec, prefix: str, violations: list[FieldViolation]) 
     _check_within(violations, f"{prefix}.jitter", spec.jitter)
     _check_tags(violations, f"{prefix}.tags", spec.tags)
     _check_metadata(violations, f"{prefix}.metadata", spec.metadata)
-    raise_if_any(violations)
 
 
 def _check_retries(violations: list[FieldViolation], prefix: str, spec: JobSpec) -> None:
@@ -216,11 +222,11 @@ def _check_within(violations: list[FieldViolation], path: str, value: timedelta)
 def _check_cron(violations: list[FieldViolation], path: str, raw: RawCron) -> None:
     # Expression and zone are checked apart so that both can be reported.
     try:
-        CronSchedule.parse(raw.expression, "UTC")
+        triggers.cron_schedule(raw.expression, "UTC")
     except CronExpressionError as error:
         violations.append(FieldViolation(f"{path}.expression", str(error)))
     try:
-        CronSchedule.parse(_ALWAYS, raw.timezone or "UTC")
+        triggers.cron_schedule(_ALWAYS, raw.timezone or "UTC")
     except TimezoneError as error:
         violations.append(FieldViolation(f"{path}.timezone", str(error)))
 

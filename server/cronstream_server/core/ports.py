@@ -119,6 +119,13 @@ class JobStore(Protocol):
         earlier job instead. The flag says whether `job` was created."""
         ...
 
+    async def create_jobs(self, batch: Sequence[tuple[Job, str | None]]) -> list[tuple[Job, bool]]:
+        """Inserts jobs of one platform, each with its optional request_id, in one
+        transaction: all of them or none. Each behaves as `create_job`: a
+        request_id the platform used before yields that earlier job, and no
+        insert. Returns (job, created) in the order given."""
+        ...
+
     async def get_job(self, platform_id: str, job_id: str) -> Job:
         """The platform's job; NotFound for another platform's, unknown or malformed ids."""
         ...

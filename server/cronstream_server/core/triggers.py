@@ -39,7 +39,10 @@ def _utc(name: str, value: datetime) -> datetime:
 
 
 @functools.lru_cache(maxsize=4096)
-def _schedule(expression: str, timezone: str) -> CronSchedule:
+def cron_schedule(expression: str, timezone: str) -> CronSchedule:
+    """`CronSchedule.parse`, remembered: parsing is most of what validating
+    and firing a cron job costs, and jobs share expressions (a bulk load
+    repeats a few over and over). Raises as `parse` does; errors are not kept."""
     return CronSchedule.parse(expression, timezone)
 
 
@@ -54,7 +57,7 @@ class CronTrigger:
         self.schedule()  # raises CronExpressionError / TimezoneError
 
     def schedule(self) -> CronSchedule:
-        return _schedule(self.expression, self.timezone)
+        return cron_schedule(self.expression, self.timezone)
 
 
 @dataclass(frozen=True, slots=True)

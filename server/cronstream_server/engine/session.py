@@ -45,6 +45,7 @@ class Hello:
     handler_names: frozenset[str]
     slots: int
     running: tuple[tuple[str, int], ...] = ()
+    accepts_batches: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,7 @@ class Session:
         self.worker_id = hello.worker_id
         self.handler_names = hello.handler_names
         self.slots = hello.slots
+        self.accepts_batches = hello.accepts_batches
         self.state = State.ACTIVE
         self.end: End | None = None
         self._welcome = welcome
@@ -190,6 +192,22 @@ class Session:
     async def outgoing(self) -> Outgoing | None:
         """The next message for the worker; None once the session closed."""
         return await self._outbox.get()
+
+    async def outgoing_ready(self, limit: int) -> list[Outgoing]:
+        """Waits for the next message, then takes what else is already queued
+        (a dispatch round or a batch of results queues many at once), up to
+        `limit`, in order; an empty list once the session closed."""
+        first = await self._outbox.get()
+        if first is None:
+            return []
+        ready = [first]
+        while len(ready) < limit and not self._outbox.empty():
+            message = self._outbox.get_nowait()
+            if message is None:  # closed: the next call ends the stream
+                self._outbox.put_nowait(None)
+                break
+            ready.append(message)
+        return ready
 
     async def keep_leases(self) -> None:
         """Until the session closes: frees, once per heartbeat interval, the

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, literal, select, type_coerce
 from sqlalchemy import exc as sa_exc
@@ -22,6 +22,10 @@ from cronstream_server.store.tables import scheduled_jobs
 
 jobs = scheduled_jobs
 
+# How often a batch is retried after another call took one of its request_ids
+# meanwhile: each retry sees every key committed before it began.
+_CLASH_RETRIES = 3
+
 
 class SqlJobStore:
     def __init__(self, engine: AsyncEngine) -> None:
@@ -30,22 +34,43 @@ class SqlJobStore:
     async def create_job(self, job: Job, request_id: str | None) -> tuple[Job, bool]:
         """Inserts `job`; with a `request_id` the platform used before, returns
         that earlier job instead. The flag says whether `job` was created."""
-        try:
-            async with database_errors(), self._engine.begin() as conn:
-                await conn.execute(jobs.insert().values(**job_values(job), request_id=request_id))
-            return job, True
-        except sa_exc.IntegrityError as error:
-            if request_id is None or not is_unique_violation(error):
-                raise
-        async with database_errors(), self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(jobs).where(
-                        jobs.c.platform_id == job.platform_id, jobs.c.request_id == request_id
-                    )
-                )
-            ).one()
-        return job_from_row(row), False
+        [outcome] = await self.create_jobs([(job, request_id)])
+        return outcome
+
+    async def create_jobs(self, batch: Sequence[tuple[Job, str | None]]) -> list[tuple[Job, bool]]:
+        """Inserts the jobs of one platform in one transaction, with one
+        executemany INSERT: all of them or none. A job whose request_id the
+        platform used before is not inserted; the earlier job takes its place.
+        Returns (job, created) in the order given."""
+        if not batch:
+            return []
+        platform_id = batch[0][0].platform_id
+        keys = [request_id for _, request_id in batch if request_id is not None]
+        # A clash on (platform_id, request_id) means a concurrent call with one
+        # of our keys committed after our look-up; the next attempt finds its job.
+        retries = _CLASH_RETRIES if keys else 0
+        while True:
+            try:
+                return await self._insert_new(platform_id, batch, keys)
+            except sa_exc.IntegrityError as error:
+                if retries == 0 or not is_unique_violation(error):
+                    raise
+                retries -= 1
+
+    async def _insert_new(
+        self, platform_id: str, batch: Sequence[tuple[Job, str | None]], keys: list[str]
+    ) -> list[tuple[Job, bool]]:
+        async with database_errors(), self._engine.begin() as conn:
+            earlier = await _by_request_id(conn, platform_id, keys) if keys else {}
+            outcome = [_earlier_or_new(job, request_id, earlier) for job, request_id in batch]
+            fresh = [
+                {**job_values(job), "request_id": request_id}
+                for (job, created), (_, request_id) in zip(outcome, batch, strict=True)
+                if created
+            ]
+            if fresh:
+                await conn.execute(jobs.insert(), fresh)
+        return outcome
 
     async def get_job(self, platform_id: str, job_id: str) -> Job:
         async with database_errors(), self._engine.connect() as conn:
@@ -107,6 +132,19 @@ class SqlJobStore:
         return and_(
             *(exists(select(literal(1)).select_from(each).where(each.c.value == t)) for t in tags)
         )
+
+
+async def _by_request_id(
+    conn: AsyncConnection, platform_id: str, keys: list[str]
+) -> dict[str, Job]:
+    """The platform's jobs created with these request_ids (its unique index serves this)."""
+    query = select(jobs).where(jobs.c.platform_id == platform_id, jobs.c.request_id.in_(keys))
+    return {row.request_id: job_from_row(row) for row in (await conn.execute(query)).all()}
+
+
+def _earlier_or_new(job: Job, request_id: str | None, earlier: dict[str, Job]) -> tuple[Job, bool]:
+    found = earlier.get(request_id) if request_id is not None else None
+    return (found, False) if found is not None else (job, True)
 
 
 async def _get(conn: AsyncConnection, platform_id: str, job_id: str, *, lock: bool) -> Job:

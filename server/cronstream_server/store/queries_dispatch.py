@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, func, select, tuple_, update
+from sqlalchemy import BigInteger, bindparam, func, literal_column, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,6 +37,12 @@ executions = job_executions
 jobs = scheduled_jobs
 RUNNING = ExecutionStatus.RUNNING.value
 PENDING = ExecutionStatus.PENDING.value
+# The status tests of the claim and the reaper as literals, not parameters:
+# only then can the planner match the partial indexes' predicates (status =
+# 'pending' / 'running') in every plan, including the generic plans Postgres
+# may settle on for a statement the driver has prepared.
+IS_PENDING = executions.c.status == literal_column(f"'{PENDING}'")
+IS_RUNNING = executions.c.status == literal_column(f"'{RUNNING}'")
 
 _PENDING_COLUMNS = (
     executions.c.id,
@@ -60,32 +66,24 @@ async def due_candidates(conn: AsyncConnection, want: Want, now: datetime) -> li
     """Up to `want.limit` due pending executions of one platform's handler,
     critical first, then oldest due, locked until the claim commits.
 
-    One query per priority level, highest first, stopping once full: each is
-    an ordered range scan of ix_job_executions_pending (platform_id,
-    handler_name, priority, due_at) that stops at its LIMIT, however large the
-    backlog; a single `ORDER BY priority DESC, due_at` would have to sort the
-    whole backlog, since that index is ascending in both. SKIP LOCKED: rows
-    another replica is claiming right now are left to it, not waited for.
+    One ordered range scan of ix_job_executions_claim (platform_id,
+    handler_name, priority DESC, due_at, id) WHERE pending, which stops at its
+    LIMIT however large the backlog. SKIP LOCKED: rows another replica is
+    claiming right now are left to it, not waited for.
     """
-    found: list[Pending] = []
-    for priority in sorted(Priority, reverse=True):
-        if len(found) >= want.limit:
-            break
-        query = (
-            select(*_PENDING_COLUMNS)
-            .where(
-                executions.c.platform_id == want.platform_id,
-                executions.c.handler_name == want.handler_name,
-                executions.c.status == PENDING,
-                executions.c.priority == int(priority),
-                executions.c.due_at <= now,
-            )
-            .order_by(executions.c.due_at, executions.c.id)
-            .limit(want.limit - len(found))
-            .with_for_update(skip_locked=True)
+    query = (
+        select(*_PENDING_COLUMNS)
+        .where(
+            executions.c.platform_id == want.platform_id,
+            executions.c.handler_name == want.handler_name,
+            IS_PENDING,
+            executions.c.due_at <= now,
         )
-        found.extend(_pending(row) for row in (await conn.execute(query)).all())
-    return found
+        .order_by(executions.c.priority.desc(), executions.c.due_at, executions.c.id)
+        .limit(want.limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [_pending(row) for row in (await conn.execute(query)).all()]
 
 
 def _pending(row: Row[Any] | Any) -> Pending:
@@ -162,8 +160,18 @@ async def extend_leases(
     revives a lost lease. One statement for every session's heartbeats."""
     if not held:
         return set()
+    # Rows are locked in id order, as results lock them (`lock_held`), so a
+    # heartbeat batch and a result batch never wait on each other in a cycle.
+    locked = (
+        select(executions.c.id)
+        .where(tuple_(executions.c.id, executions.c.session_id).in_(held))
+        .where(executions.c.status == RUNNING)
+        .order_by(executions.c.id)
+        .with_for_update()
+    )
     statement = (
         update(executions)
+        .where(executions.c.id.in_(locked.scalar_subquery()))
         .where(tuple_(executions.c.id, executions.c.session_id).in_(held))
         .where(executions.c.status == RUNNING)
         .values(lease_expires_at=until)
@@ -295,12 +303,14 @@ async def lock_held(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Held
 
 async def lock_expired_leases(conn: AsyncConnection, now: datetime, limit: int) -> list[Held]:
     """The reaper: running executions whose lease ran out (their worker went
-    silent). Oldest expiry first from ix_job_executions_leases; SKIP LOCKED
-    lets several replicas reap side by side, and a row locked by a result
-    being applied is skipped (that result settles it)."""
+    silent), oldest expiry first. Running rows are few (bounded by the
+    workers' slots) and found through the status index; lease_expires_at has
+    no index of its own, so a heartbeat can be a HOT update (migration 0003).
+    SKIP LOCKED lets several replicas reap side by side, and a row locked by
+    a result being applied is skipped (that result settles it)."""
     query = (
         select(*_HELD_COLUMNS)
-        .where(executions.c.status == RUNNING, executions.c.lease_expires_at < now)
+        .where(IS_RUNNING, executions.c.lease_expires_at < now)
         .order_by(executions.c.lease_expires_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -327,7 +337,7 @@ async def lock_past_deadline(conn: AsyncConnection, now: datetime, limit: int) -
     SKIP LOCKED as for leases, so a result being applied wins the race."""
     query = (
         select(*_HELD_COLUMNS)
-        .where(executions.c.status == RUNNING, executions.c.deadline_at < now)
+        .where(IS_RUNNING, executions.c.deadline_at < now)
         .order_by(executions.c.deadline_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -170,6 +170,14 @@ event_handlers = Table(
     Index(None, "platform_id", "event_name"),
 )
 
+# Storage parameters of job_executions; Alembic does not compare them, so
+# migration 0003 sets them itself (and a change here needs a migration too).
+EXECUTIONS_STORAGE = {
+    "fillfactor": 85,
+    "autovacuum_vacuum_scale_factor": 0.02,
+    "autovacuum_vacuum_insert_scale_factor": 0.05,
+}
+
 job_executions = Table(
     "job_executions",
     metadata,
@@ -230,24 +238,39 @@ job_executions = Table(
         postgresql_where=text("trigger = 'schedule'"),
         sqlite_where=text("trigger = 'schedule'"),
     ),
-    # Dispatch: pending work of a platform's handler, by priority then due time.
+    # Retention: finished executions oldest first (store.retention), so a
+    # pass reads the rows it deletes, not the table.
+    Index(None, "completed_at"),
+    # The reaper: running executions by deadline. No index may hold
+    # lease_expires_at: heartbeats move it every few seconds for every running
+    # execution, and an update that changes an indexed column cannot be HOT
+    # (it adds an entry to every index of the table). Running rows are few, so
+    # expired leases are found through this index's rows or the status index.
     Index(
-        "ix_job_executions_pending",
-        "platform_id",
-        "handler_name",
-        "priority",
-        "due_at",
-        postgresql_where=text("status = 'pending'"),
-        sqlite_where=text("status = 'pending'"),
-    ),
-    # The reaper: running executions by lease expiry.
-    Index(
-        "ix_job_executions_leases",
-        "lease_expires_at",
+        "ix_job_executions_deadlines",
+        "deadline_at",
         postgresql_where=text("status = 'running'"),
         sqlite_where=text("status = 'running'"),
     ),
+    # Postgres storage (migration 0003): room on each page for the new
+    # versions of heartbeat updates (HOT), and autovacuum after 2% of the rows
+    # are dead (5% newly inserted) rather than 20%.
+    postgresql_with=EXECUTIONS_STORAGE,
 )
+
+# Dispatch: pending work of a platform's handler in claim order (highest
+# priority, then oldest due, then id), so a claim is one range scan.
+Index(
+    "ix_job_executions_claim",
+    job_executions.c.platform_id,
+    job_executions.c.handler_name,
+    job_executions.c.priority.desc(),
+    job_executions.c.due_at,
+    job_executions.c.id,
+    postgresql_where=text("status = 'pending'"),
+    sqlite_where=text("status = 'pending'"),
+)
+
 
 job_execution_logs = Table(
     "job_execution_logs",

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import Select, bindparam, func, literal_column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -40,22 +40,35 @@ async def database_now(conn: AsyncConnection) -> datetime:
     return datetime.now(UTC)
 
 
-async def claim_due_jobs(conn: AsyncConnection, now: datetime, limit: int) -> list[Job]:
-    """Active jobs whose next_run has come, oldest slot first, locked for this tick.
+# `status = 'active'` as a literal, not a bound parameter: only then can the
+# planner match ix_scheduled_jobs_due's predicate in every plan. A parameter
+# hides the value from SQLite's planner, and from the generic plans Postgres
+# may settle on for a statement the driver has prepared; either then reads
+# every active job through ix_scheduled_jobs_status and sorts them.
+_ACTIVE = jobs.c.status == literal_column("'active'")
+
+
+def due_jobs_query(dialect: str, now: datetime, limit: int) -> Select[Any]:
+    """The ticker's claim: active jobs whose next_run has come, oldest slot
+    first, at most `limit`, locked for this tick.
 
     SKIP LOCKED: a job another replica is firing right now is left to it, and
     this replica takes the next ones, so replicas share the work without ever
     firing a slot twice (the slot's unique index is the second guard). The
-    partial index ix_scheduled_jobs_due serves the WHERE and the ORDER BY.
+    partial index ix_scheduled_jobs_due serves the WHERE and the ORDER BY, so
+    the cost is that of the rows claimed, not of the jobs held.
     """
     query = (
-        select(jobs)
-        .where(jobs.c.status == "active", jobs.c.next_run <= now)
-        .order_by(jobs.c.next_run)
-        .limit(limit)
+        select(jobs).where(_ACTIVE, jobs.c.next_run <= now).order_by(jobs.c.next_run).limit(limit)
     )
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         query = query.with_for_update(skip_locked=True)
+    return query
+
+
+async def claim_due_jobs(conn: AsyncConnection, now: datetime, limit: int) -> list[Job]:
+    """Claims due jobs (`due_jobs_query`) for this tick's transaction."""
+    query = due_jobs_query(conn.dialect.name, now, limit)
     return [job_from_row(row) for row in (await conn.execute(query)).all()]
 
 
@@ -155,10 +168,13 @@ async def release_buffered(conn: AsyncConnection, job_ids: Sequence[str], now: d
         )
 
 
+# When the ticker has work next: the first entry of ix_scheduled_jobs_due.
+EARLIEST_NEXT_RUN = select(func.min(jobs.c.next_run)).where(_ACTIVE)
+
+
 async def earliest_next_run(conn: AsyncConnection) -> datetime | None:
-    """When the ticker has work next (served by ix_scheduled_jobs_due)."""
-    query = select(func.min(jobs.c.next_run)).where(jobs.c.status == "active")
-    value: datetime | None = (await conn.execute(query)).scalar_one_or_none()
+    """When the ticker has work next (EARLIEST_NEXT_RUN)."""
+    value: datetime | None = (await conn.execute(EARLIEST_NEXT_RUN)).scalar_one_or_none()
     if value is not None and value.tzinfo is None:  # SQLite's min() returns text
         value = value.replace(tzinfo=UTC)
     return value

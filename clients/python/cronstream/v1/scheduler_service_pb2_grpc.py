@@ -45,6 +45,11 @@ class SchedulerServiceStub:
                 request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.CreateJobRequest.SerializeToString,
                 response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.CreateJobResponse.FromString,
                 _registered_method=True)
+        self.BatchCreateJobs = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/BatchCreateJobs',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.BatchCreateJobsRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.BatchCreateJobsResponse.FromString,
+                _registered_method=True)
         self.GetJob = channel.unary_unary(
                 '/cronstream.v1.SchedulerService/GetJob',
                 request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetJobRequest.SerializeToString,
@@ -176,6 +181,22 @@ class SchedulerServiceServicer:
         job that request created instead of a second one.
         Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
         RESOURCE_EXHAUSTED (message over the transport limit).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchCreateJobs(self, request, context):
+        """Creates up to 1,000 jobs in one transaction: all of them, or none when
+        any request is invalid. Each request is read exactly as CreateJob reads
+        it, and a request whose request_id the caller used before (in CreateJob
+        or in a batch) returns the job that request created instead of a second
+        one. The jobs come back in request order.
+        Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations
+        whose paths name the request, such as `requests[3].job.cron.expression`;
+        no requests or more than 1,000; one request_id twice in the batch),
+        RESOURCE_EXHAUSTED (request or response over the transport limit: the
+        response holds every job, so batch payload-heavy jobs in fewer at once).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -365,6 +386,11 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.CreateJobRequest.FromString,
                     response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.CreateJobResponse.SerializeToString,
             ),
+            'BatchCreateJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchCreateJobs,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.BatchCreateJobsRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.BatchCreateJobsResponse.SerializeToString,
+            ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJob,
                     request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetJobRequest.FromString,
@@ -514,6 +540,33 @@ class SchedulerService:
             '/cronstream.v1.SchedulerService/CreateJob',
             cronstream_dot_v1_dot_scheduler__service__pb2.CreateJobRequest.SerializeToString,
             cronstream_dot_v1_dot_scheduler__service__pb2.CreateJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchCreateJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/BatchCreateJobs',
+            cronstream_dot_v1_dot_scheduler__service__pb2.BatchCreateJobsRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.BatchCreateJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,

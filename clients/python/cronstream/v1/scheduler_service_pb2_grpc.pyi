@@ -45,6 +45,18 @@ class SchedulerServiceStub:
     Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
     RESOURCE_EXHAUSTED (message over the transport limit).
     """
+    BatchCreateJobs: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.BatchCreateJobsRequest, _scheduler_service_pb2.BatchCreateJobsResponse]
+    """Creates up to 1,000 jobs in one transaction: all of them, or none when
+    any request is invalid. Each request is read exactly as CreateJob reads
+    it, and a request whose request_id the caller used before (in CreateJob
+    or in a batch) returns the job that request created instead of a second
+    one. The jobs come back in request order.
+    Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations
+    whose paths name the request, such as `requests[3].job.cron.expression`;
+    no requests or more than 1,000; one request_id twice in the batch),
+    RESOURCE_EXHAUSTED (request or response over the transport limit: the
+    response holds every job, so batch payload-heavy jobs in fewer at once).
+    """
     GetJob: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetJobRequest, _scheduler_service_pb2.GetJobResponse]
     """Returns a job. Errors: NOT_FOUND."""
     ListJobs: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListJobsRequest, _scheduler_service_pb2.ListJobsResponse]
@@ -136,6 +148,18 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     job that request created instead of a second one.
     Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
     RESOURCE_EXHAUSTED (message over the transport limit).
+    """
+    BatchCreateJobs: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.BatchCreateJobsRequest, _scheduler_service_pb2.BatchCreateJobsResponse]  # type: ignore[assignment]
+    """Creates up to 1,000 jobs in one transaction: all of them, or none when
+    any request is invalid. Each request is read exactly as CreateJob reads
+    it, and a request whose request_id the caller used before (in CreateJob
+    or in a batch) returns the job that request created instead of a second
+    one. The jobs come back in request order.
+    Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations
+    whose paths name the request, such as `requests[3].job.cron.expression`;
+    no requests or more than 1,000; one request_id twice in the batch),
+    RESOURCE_EXHAUSTED (request or response over the transport limit: the
+    response holds every job, so batch payload-heavy jobs in fewer at once).
     """
     GetJob: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetJobRequest, _scheduler_service_pb2.GetJobResponse]  # type: ignore[assignment]
     """Returns a job. Errors: NOT_FOUND."""
@@ -231,6 +255,24 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         job that request created instead of a second one.
         Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
         RESOURCE_EXHAUSTED (message over the transport limit).
+        """
+
+    @_abc_1.abstractmethod
+    def BatchCreateJobs(
+        self,
+        request: _scheduler_service_pb2.BatchCreateJobsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.BatchCreateJobsResponse, _abc.Awaitable[_scheduler_service_pb2.BatchCreateJobsResponse]]:
+        """Creates up to 1,000 jobs in one transaction: all of them, or none when
+        any request is invalid. Each request is read exactly as CreateJob reads
+        it, and a request whose request_id the caller used before (in CreateJob
+        or in a batch) returns the job that request created instead of a second
+        one. The jobs come back in request order.
+        Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations
+        whose paths name the request, such as `requests[3].job.cron.expression`;
+        no requests or more than 1,000; one request_id twice in the batch),
+        RESOURCE_EXHAUSTED (request or response over the transport limit: the
+        response holds every job, so batch payload-heavy jobs in fewer at once).
         """
 
     @_abc_1.abstractmethod

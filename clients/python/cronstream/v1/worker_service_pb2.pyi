@@ -33,6 +33,7 @@ class ConnectRequest(_message.Message):
     HEARTBEAT_FIELD_NUMBER: _builtins.int
     LOG_FIELD_NUMBER: _builtins.int
     RESULT_FIELD_NUMBER: _builtins.int
+    RESULTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def hello(self) -> Global___WorkerHello:
         """First message of a session."""
@@ -53,6 +54,12 @@ class ConnectRequest(_message.Message):
     def result(self) -> Global___WorkerResult:
         """The outcome of an attempt."""
 
+    @_builtins.property
+    def results(self) -> Global___WorkerResults:
+        """Several outcomes in one message, each handled as a `result`. Any worker
+        may send it; it saves a message per execution under load.
+        """
+
     def __init__(
         self,
         *,
@@ -61,12 +68,13 @@ class ConnectRequest(_message.Message):
         heartbeat: Global___WorkerHeartbeat | None = ...,
         log: Global___WorkerLog | None = ...,
         result: Global___WorkerResult | None = ...,
+        results: Global___WorkerResults | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "heartbeat", b"heartbeat", "hello", b"hello", "log", b"log", "msg", b"msg", "result", b"result"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "heartbeat", b"heartbeat", "hello", b"hello", "log", b"log", "msg", b"msg", "result", b"result", "results", b"results"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "heartbeat", b"heartbeat", "hello", b"hello", "log", b"log", "msg", b"msg", "result", b"result"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "heartbeat", b"heartbeat", "hello", b"hello", "log", b"log", "msg", b"msg", "result", b"result", "results", b"results"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_msg: _TypeAlias = _typing.Literal["hello", "capacity", "heartbeat", "log", "result"]  # noqa: Y015
+    _WhichOneofReturnType_msg: _TypeAlias = _typing.Literal["hello", "capacity", "heartbeat", "log", "result", "results"]  # noqa: Y015
     _WhichOneofArgType_msg: _TypeAlias = _typing.Literal["msg", b"msg"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_msg) -> _WhichOneofReturnType_msg | None: ...
 
@@ -83,6 +91,8 @@ class ConnectResponse(_message.Message):
     CANCEL_FIELD_NUMBER: _builtins.int
     RESULT_ACK_FIELD_NUMBER: _builtins.int
     DRAIN_FIELD_NUMBER: _builtins.int
+    ASSIGNMENTS_FIELD_NUMBER: _builtins.int
+    RESULT_ACKS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def welcome(self) -> Global___Welcome:
         """Answer to hello."""
@@ -103,6 +113,18 @@ class ConnectResponse(_message.Message):
     def drain(self) -> Global___Drain:
         """The server is shutting down: finish, then reconnect."""
 
+    @_builtins.property
+    def assignments(self) -> Global___Assignments:
+        """Several executions to run, in order; sent instead of single
+        `assignment`s to workers whose hello set `accepts_batches`.
+        """
+
+    @_builtins.property
+    def result_acks(self) -> Global___ResultAcks:
+        """Several results applied; sent instead of single `result_ack`s to
+        workers whose hello set `accepts_batches`.
+        """
+
     def __init__(
         self,
         *,
@@ -111,12 +133,14 @@ class ConnectResponse(_message.Message):
         cancel: Global___CancelAssignment | None = ...,
         result_ack: Global___ResultAck | None = ...,
         drain: Global___Drain | None = ...,
+        assignments: Global___Assignments | None = ...,
+        result_acks: Global___ResultAcks | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "cancel", b"cancel", "drain", b"drain", "msg", b"msg", "result_ack", b"result_ack", "welcome", b"welcome"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "assignments", b"assignments", "cancel", b"cancel", "drain", b"drain", "msg", b"msg", "result_ack", b"result_ack", "result_acks", b"result_acks", "welcome", b"welcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "cancel", b"cancel", "drain", b"drain", "msg", b"msg", "result_ack", b"result_ack", "welcome", b"welcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "assignments", b"assignments", "cancel", b"cancel", "drain", b"drain", "msg", b"msg", "result_ack", b"result_ack", "result_acks", b"result_acks", "welcome", b"welcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_msg: _TypeAlias = _typing.Literal["welcome", "assignment", "cancel", "result_ack", "drain"]  # noqa: Y015
+    _WhichOneofReturnType_msg: _TypeAlias = _typing.Literal["welcome", "assignment", "cancel", "result_ack", "drain", "assignments", "result_acks"]  # noqa: Y015
     _WhichOneofArgType_msg: _TypeAlias = _typing.Literal["msg", b"msg"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_msg) -> _WhichOneofReturnType_msg | None: ...
 
@@ -132,10 +156,17 @@ class WorkerHello(_message.Message):
     HANDLER_NAMES_FIELD_NUMBER: _builtins.int
     SLOTS_FIELD_NUMBER: _builtins.int
     RUNNING_FIELD_NUMBER: _builtins.int
+    ACCEPTS_BATCHES_FIELD_NUMBER: _builtins.int
     worker_id: _builtins.str
     """Required. Stable name of the worker process, 1 to 200 characters."""
     slots: _builtins.int
     """Most assignments it holds at once, 0 to 10000."""
+    accepts_batches: _builtins.bool
+    """The worker understands `assignments` and `result_acks`: the server then
+    groups what is ready to send at one moment into one message (at most 500
+    items), which costs far less than a message per item. False: one
+    `assignment` or `result_ack` per message, as before.
+    """
     @_builtins.property
     def handler_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Required. The handlers it runs, at least one."""
@@ -151,10 +182,11 @@ class WorkerHello(_message.Message):
         handler_names: _abc.Iterable[_builtins.str] | None = ...,
         slots: _builtins.int = ...,
         running: _abc.Iterable[Global___RunningExecution] | None = ...,
+        accepts_batches: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["handler_names", b"handler_names", "running", b"running", "slots", b"slots", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepts_batches", b"accepts_batches", "handler_names", b"handler_names", "running", b"running", "slots", b"slots", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -377,8 +409,13 @@ class Welcome(_message.Message):
     SESSION_ID_FIELD_NUMBER: _builtins.int
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _builtins.int
     LEASE_DURATION_FIELD_NUMBER: _builtins.int
+    ACCEPTS_BATCHES_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     """Identifies this session in logs and metrics."""
+    accepts_batches: _builtins.bool
+    """The server takes `results` batches (this one always does; older servers
+    did not, and a worker must then send single `result`s).
+    """
     @_builtins.property
     def heartbeat_interval(self) -> _duration_pb2.Duration:
         """How often to send heartbeats."""
@@ -393,10 +430,11 @@ class Welcome(_message.Message):
         session_id: _builtins.str = ...,
         heartbeat_interval: _duration_pb2.Duration | None = ...,
         lease_duration: _duration_pb2.Duration | None = ...,
+        accepts_batches: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["heartbeat_interval", b"heartbeat_interval", "lease_duration", b"lease_duration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["heartbeat_interval", b"heartbeat_interval", "lease_duration", b"lease_duration", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepts_batches", b"accepts_batches", "heartbeat_interval", b"heartbeat_interval", "lease_duration", b"lease_duration", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -487,6 +525,78 @@ class CancelAssignment(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CancelAssignment: _TypeAlias = CancelAssignment  # noqa: Y015
+
+@_typing.final
+class WorkerResults(_message.Message):
+    """Several results in one message, in the order they were produced."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___WorkerResult]:
+        """Required. 1 to 500 results."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___WorkerResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkerResults: _TypeAlias = WorkerResults  # noqa: Y015
+
+@_typing.final
+class Assignments(_message.Message):
+    """Several assignments in one message, in priority then scheduled order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSIGNMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def assignments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Assignment]:
+        """1 to 500 assignments."""
+
+    def __init__(
+        self,
+        *,
+        assignments: _abc.Iterable[Global___Assignment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Assignments: _TypeAlias = Assignments  # noqa: Y015
+
+@_typing.final
+class ResultAcks(_message.Message):
+    """Several result acknowledgements in one message."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def acks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ResultAck]:
+        """1 to 500 acknowledgements."""
+
+    def __init__(
+        self,
+        *,
+        acks: _abc.Iterable[Global___ResultAck] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acks", b"acks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResultAcks: _TypeAlias = ResultAcks  # noqa: Y015
 
 @_typing.final
 class ResultAck(_message.Message):

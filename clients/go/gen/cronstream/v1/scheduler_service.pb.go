@@ -126,6 +126,100 @@ func (x *CreateJobResponse) GetJob() *Job {
 	return nil
 }
 
+// Request of BatchCreateJobs.
+type BatchCreateJobsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The jobs to create, 1 to 1,000, each as CreateJob takes it
+	// (with its own optional request_id).
+	Requests      []*CreateJobRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateJobsRequest) Reset() {
+	*x = BatchCreateJobsRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateJobsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateJobsRequest) ProtoMessage() {}
+
+func (x *BatchCreateJobsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateJobsRequest.ProtoReflect.Descriptor instead.
+func (*BatchCreateJobsRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *BatchCreateJobsRequest) GetRequests() []*CreateJobRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+// Response of BatchCreateJobs.
+type BatchCreateJobsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The created (or, for a repeated request_id, the earlier) jobs, in the
+	// order of the requests.
+	Jobs          []*Job `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateJobsResponse) Reset() {
+	*x = BatchCreateJobsResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateJobsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateJobsResponse) ProtoMessage() {}
+
+func (x *BatchCreateJobsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateJobsResponse.ProtoReflect.Descriptor instead.
+func (*BatchCreateJobsResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *BatchCreateJobsResponse) GetJobs() []*Job {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
 // Request of GetJob.
 type GetJobRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -137,7 +231,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[2]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -149,7 +243,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[2]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -162,7 +256,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{2}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetJobRequest) GetId() string {
@@ -183,7 +277,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[3]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -195,7 +289,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[3]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -208,7 +302,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{3}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetJobResponse) GetJob() *Job {
@@ -239,7 +333,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[4]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -251,7 +345,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[4]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -264,7 +358,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{4}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListJobsRequest) GetPageSize() int32 {
@@ -322,7 +416,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[5]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -334,7 +428,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[5]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -347,7 +441,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{5}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -379,7 +473,7 @@ type UpdateJobRequest struct {
 
 func (x *UpdateJobRequest) Reset() {
 	*x = UpdateJobRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[6]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +485,7 @@ func (x *UpdateJobRequest) String() string {
 func (*UpdateJobRequest) ProtoMessage() {}
 
 func (x *UpdateJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[6]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +498,7 @@ func (x *UpdateJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJobRequest.ProtoReflect.Descriptor instead.
 func (*UpdateJobRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{6}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateJobRequest) GetJob() *Job {
@@ -432,7 +526,7 @@ type UpdateJobResponse struct {
 
 func (x *UpdateJobResponse) Reset() {
 	*x = UpdateJobResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[7]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +538,7 @@ func (x *UpdateJobResponse) String() string {
 func (*UpdateJobResponse) ProtoMessage() {}
 
 func (x *UpdateJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[7]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +551,7 @@ func (x *UpdateJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJobResponse.ProtoReflect.Descriptor instead.
 func (*UpdateJobResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{7}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpdateJobResponse) GetJob() *Job {
@@ -478,7 +572,7 @@ type DeleteJobRequest struct {
 
 func (x *DeleteJobRequest) Reset() {
 	*x = DeleteJobRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[8]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +584,7 @@ func (x *DeleteJobRequest) String() string {
 func (*DeleteJobRequest) ProtoMessage() {}
 
 func (x *DeleteJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[8]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +597,7 @@ func (x *DeleteJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJobRequest.ProtoReflect.Descriptor instead.
 func (*DeleteJobRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{8}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteJobRequest) GetId() string {
@@ -522,7 +616,7 @@ type DeleteJobResponse struct {
 
 func (x *DeleteJobResponse) Reset() {
 	*x = DeleteJobResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[9]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +628,7 @@ func (x *DeleteJobResponse) String() string {
 func (*DeleteJobResponse) ProtoMessage() {}
 
 func (x *DeleteJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[9]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +641,7 @@ func (x *DeleteJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJobResponse.ProtoReflect.Descriptor instead.
 func (*DeleteJobResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{9}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{11}
 }
 
 // Request of PauseJob.
@@ -561,7 +655,7 @@ type PauseJobRequest struct {
 
 func (x *PauseJobRequest) Reset() {
 	*x = PauseJobRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[10]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +667,7 @@ func (x *PauseJobRequest) String() string {
 func (*PauseJobRequest) ProtoMessage() {}
 
 func (x *PauseJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[10]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +680,7 @@ func (x *PauseJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseJobRequest.ProtoReflect.Descriptor instead.
 func (*PauseJobRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{10}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PauseJobRequest) GetId() string {
@@ -607,7 +701,7 @@ type PauseJobResponse struct {
 
 func (x *PauseJobResponse) Reset() {
 	*x = PauseJobResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[11]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +713,7 @@ func (x *PauseJobResponse) String() string {
 func (*PauseJobResponse) ProtoMessage() {}
 
 func (x *PauseJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[11]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +726,7 @@ func (x *PauseJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseJobResponse.ProtoReflect.Descriptor instead.
 func (*PauseJobResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{11}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PauseJobResponse) GetJob() *Job {
@@ -653,7 +747,7 @@ type ResumeJobRequest struct {
 
 func (x *ResumeJobRequest) Reset() {
 	*x = ResumeJobRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[12]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +759,7 @@ func (x *ResumeJobRequest) String() string {
 func (*ResumeJobRequest) ProtoMessage() {}
 
 func (x *ResumeJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[12]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +772,7 @@ func (x *ResumeJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeJobRequest.ProtoReflect.Descriptor instead.
 func (*ResumeJobRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{12}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ResumeJobRequest) GetId() string {
@@ -699,7 +793,7 @@ type ResumeJobResponse struct {
 
 func (x *ResumeJobResponse) Reset() {
 	*x = ResumeJobResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[13]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +805,7 @@ func (x *ResumeJobResponse) String() string {
 func (*ResumeJobResponse) ProtoMessage() {}
 
 func (x *ResumeJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[13]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +818,7 @@ func (x *ResumeJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeJobResponse.ProtoReflect.Descriptor instead.
 func (*ResumeJobResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{13}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ResumeJobResponse) GetJob() *Job {
@@ -745,7 +839,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[14]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +851,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[14]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +864,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{14}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CancelJobRequest) GetId() string {
@@ -791,7 +885,7 @@ type CancelJobResponse struct {
 
 func (x *CancelJobResponse) Reset() {
 	*x = CancelJobResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[15]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +897,7 @@ func (x *CancelJobResponse) String() string {
 func (*CancelJobResponse) ProtoMessage() {}
 
 func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[15]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +910,7 @@ func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobResponse.ProtoReflect.Descriptor instead.
 func (*CancelJobResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{15}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelJobResponse) GetJob() *Job {
@@ -837,7 +931,7 @@ type RunJobRequest struct {
 
 func (x *RunJobRequest) Reset() {
 	*x = RunJobRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[16]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +943,7 @@ func (x *RunJobRequest) String() string {
 func (*RunJobRequest) ProtoMessage() {}
 
 func (x *RunJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[16]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +956,7 @@ func (x *RunJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunJobRequest.ProtoReflect.Descriptor instead.
 func (*RunJobRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{16}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RunJobRequest) GetId() string {
@@ -883,7 +977,7 @@ type RunJobResponse struct {
 
 func (x *RunJobResponse) Reset() {
 	*x = RunJobResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[17]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +989,7 @@ func (x *RunJobResponse) String() string {
 func (*RunJobResponse) ProtoMessage() {}
 
 func (x *RunJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[17]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1002,7 @@ func (x *RunJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunJobResponse.ProtoReflect.Descriptor instead.
 func (*RunJobResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{17}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RunJobResponse) GetExecution() *Execution {
@@ -935,7 +1029,7 @@ type ListExecutionsRequest struct {
 
 func (x *ListExecutionsRequest) Reset() {
 	*x = ListExecutionsRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[18]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +1041,7 @@ func (x *ListExecutionsRequest) String() string {
 func (*ListExecutionsRequest) ProtoMessage() {}
 
 func (x *ListExecutionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[18]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +1054,7 @@ func (x *ListExecutionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExecutionsRequest.ProtoReflect.Descriptor instead.
 func (*ListExecutionsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{18}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListExecutionsRequest) GetJobId() string {
@@ -1004,7 +1098,7 @@ type ListExecutionsResponse struct {
 
 func (x *ListExecutionsResponse) Reset() {
 	*x = ListExecutionsResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[19]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1016,7 +1110,7 @@ func (x *ListExecutionsResponse) String() string {
 func (*ListExecutionsResponse) ProtoMessage() {}
 
 func (x *ListExecutionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[19]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1029,7 +1123,7 @@ func (x *ListExecutionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExecutionsResponse.ProtoReflect.Descriptor instead.
 func (*ListExecutionsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{19}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListExecutionsResponse) GetExecutions() []*Execution {
@@ -1057,7 +1151,7 @@ type GetExecutionRequest struct {
 
 func (x *GetExecutionRequest) Reset() {
 	*x = GetExecutionRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[20]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1163,7 @@ func (x *GetExecutionRequest) String() string {
 func (*GetExecutionRequest) ProtoMessage() {}
 
 func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[20]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1176,7 @@ func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionRequest.ProtoReflect.Descriptor instead.
 func (*GetExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{20}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetExecutionRequest) GetId() string {
@@ -1103,7 +1197,7 @@ type GetExecutionResponse struct {
 
 func (x *GetExecutionResponse) Reset() {
 	*x = GetExecutionResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[21]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1209,7 @@ func (x *GetExecutionResponse) String() string {
 func (*GetExecutionResponse) ProtoMessage() {}
 
 func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[21]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1222,7 @@ func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionResponse.ProtoReflect.Descriptor instead.
 func (*GetExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{21}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetExecutionResponse) GetExecution() *Execution {
@@ -1149,7 +1243,7 @@ type RetryExecutionRequest struct {
 
 func (x *RetryExecutionRequest) Reset() {
 	*x = RetryExecutionRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[22]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1255,7 @@ func (x *RetryExecutionRequest) String() string {
 func (*RetryExecutionRequest) ProtoMessage() {}
 
 func (x *RetryExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[22]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1268,7 @@ func (x *RetryExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryExecutionRequest.ProtoReflect.Descriptor instead.
 func (*RetryExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{22}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RetryExecutionRequest) GetId() string {
@@ -1195,7 +1289,7 @@ type RetryExecutionResponse struct {
 
 func (x *RetryExecutionResponse) Reset() {
 	*x = RetryExecutionResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[23]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1207,7 +1301,7 @@ func (x *RetryExecutionResponse) String() string {
 func (*RetryExecutionResponse) ProtoMessage() {}
 
 func (x *RetryExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[23]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1220,7 +1314,7 @@ func (x *RetryExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryExecutionResponse.ProtoReflect.Descriptor instead.
 func (*RetryExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{23}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RetryExecutionResponse) GetExecution() *Execution {
@@ -1241,7 +1335,7 @@ type CancelExecutionRequest struct {
 
 func (x *CancelExecutionRequest) Reset() {
 	*x = CancelExecutionRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[24]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1347,7 @@ func (x *CancelExecutionRequest) String() string {
 func (*CancelExecutionRequest) ProtoMessage() {}
 
 func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[24]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1360,7 @@ func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionRequest.ProtoReflect.Descriptor instead.
 func (*CancelExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{24}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CancelExecutionRequest) GetId() string {
@@ -1287,7 +1381,7 @@ type CancelExecutionResponse struct {
 
 func (x *CancelExecutionResponse) Reset() {
 	*x = CancelExecutionResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[25]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1393,7 @@ func (x *CancelExecutionResponse) String() string {
 func (*CancelExecutionResponse) ProtoMessage() {}
 
 func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[25]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1406,7 @@ func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionResponse.ProtoReflect.Descriptor instead.
 func (*CancelExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{25}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CancelExecutionResponse) GetExecution() *Execution {
@@ -1337,7 +1431,7 @@ type ListExecutionLogsRequest struct {
 
 func (x *ListExecutionLogsRequest) Reset() {
 	*x = ListExecutionLogsRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[26]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1443,7 @@ func (x *ListExecutionLogsRequest) String() string {
 func (*ListExecutionLogsRequest) ProtoMessage() {}
 
 func (x *ListExecutionLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[26]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1456,7 @@ func (x *ListExecutionLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExecutionLogsRequest.ProtoReflect.Descriptor instead.
 func (*ListExecutionLogsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{26}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListExecutionLogsRequest) GetExecutionId() string {
@@ -1399,7 +1493,7 @@ type ListExecutionLogsResponse struct {
 
 func (x *ListExecutionLogsResponse) Reset() {
 	*x = ListExecutionLogsResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[27]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1505,7 @@ func (x *ListExecutionLogsResponse) String() string {
 func (*ListExecutionLogsResponse) ProtoMessage() {}
 
 func (x *ListExecutionLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[27]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1518,7 @@ func (x *ListExecutionLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExecutionLogsResponse.ProtoReflect.Descriptor instead.
 func (*ListExecutionLogsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{27}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListExecutionLogsResponse) GetLogs() []*ExecutionLog {
@@ -1452,7 +1546,7 @@ type CreateEventHandlerRequest struct {
 
 func (x *CreateEventHandlerRequest) Reset() {
 	*x = CreateEventHandlerRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[28]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1464,7 +1558,7 @@ func (x *CreateEventHandlerRequest) String() string {
 func (*CreateEventHandlerRequest) ProtoMessage() {}
 
 func (x *CreateEventHandlerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[28]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +1571,7 @@ func (x *CreateEventHandlerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEventHandlerRequest.ProtoReflect.Descriptor instead.
 func (*CreateEventHandlerRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{28}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreateEventHandlerRequest) GetEventHandler() *EventHandler {
@@ -1498,7 +1592,7 @@ type CreateEventHandlerResponse struct {
 
 func (x *CreateEventHandlerResponse) Reset() {
 	*x = CreateEventHandlerResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[29]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1604,7 @@ func (x *CreateEventHandlerResponse) String() string {
 func (*CreateEventHandlerResponse) ProtoMessage() {}
 
 func (x *CreateEventHandlerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[29]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1617,7 @@ func (x *CreateEventHandlerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEventHandlerResponse.ProtoReflect.Descriptor instead.
 func (*CreateEventHandlerResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{29}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CreateEventHandlerResponse) GetEventHandler() *EventHandler {
@@ -1544,7 +1638,7 @@ type GetEventHandlerRequest struct {
 
 func (x *GetEventHandlerRequest) Reset() {
 	*x = GetEventHandlerRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[30]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1650,7 @@ func (x *GetEventHandlerRequest) String() string {
 func (*GetEventHandlerRequest) ProtoMessage() {}
 
 func (x *GetEventHandlerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[30]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1663,7 @@ func (x *GetEventHandlerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventHandlerRequest.ProtoReflect.Descriptor instead.
 func (*GetEventHandlerRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{30}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetEventHandlerRequest) GetId() string {
@@ -1590,7 +1684,7 @@ type GetEventHandlerResponse struct {
 
 func (x *GetEventHandlerResponse) Reset() {
 	*x = GetEventHandlerResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[31]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +1696,7 @@ func (x *GetEventHandlerResponse) String() string {
 func (*GetEventHandlerResponse) ProtoMessage() {}
 
 func (x *GetEventHandlerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[31]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +1709,7 @@ func (x *GetEventHandlerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventHandlerResponse.ProtoReflect.Descriptor instead.
 func (*GetEventHandlerResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{31}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetEventHandlerResponse) GetEventHandler() *EventHandler {
@@ -1640,7 +1734,7 @@ type ListEventHandlersRequest struct {
 
 func (x *ListEventHandlersRequest) Reset() {
 	*x = ListEventHandlersRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[32]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1652,7 +1746,7 @@ func (x *ListEventHandlersRequest) String() string {
 func (*ListEventHandlersRequest) ProtoMessage() {}
 
 func (x *ListEventHandlersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[32]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1665,7 +1759,7 @@ func (x *ListEventHandlersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventHandlersRequest.ProtoReflect.Descriptor instead.
 func (*ListEventHandlersRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{32}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListEventHandlersRequest) GetPageSize() int32 {
@@ -1702,7 +1796,7 @@ type ListEventHandlersResponse struct {
 
 func (x *ListEventHandlersResponse) Reset() {
 	*x = ListEventHandlersResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[33]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1714,7 +1808,7 @@ func (x *ListEventHandlersResponse) String() string {
 func (*ListEventHandlersResponse) ProtoMessage() {}
 
 func (x *ListEventHandlersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[33]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1727,7 +1821,7 @@ func (x *ListEventHandlersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventHandlersResponse.ProtoReflect.Descriptor instead.
 func (*ListEventHandlersResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{33}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListEventHandlersResponse) GetEventHandlers() []*EventHandler {
@@ -1757,7 +1851,7 @@ type UpdateEventHandlerRequest struct {
 
 func (x *UpdateEventHandlerRequest) Reset() {
 	*x = UpdateEventHandlerRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[34]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +1863,7 @@ func (x *UpdateEventHandlerRequest) String() string {
 func (*UpdateEventHandlerRequest) ProtoMessage() {}
 
 func (x *UpdateEventHandlerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[34]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +1876,7 @@ func (x *UpdateEventHandlerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEventHandlerRequest.ProtoReflect.Descriptor instead.
 func (*UpdateEventHandlerRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{34}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UpdateEventHandlerRequest) GetEventHandler() *EventHandler {
@@ -1810,7 +1904,7 @@ type UpdateEventHandlerResponse struct {
 
 func (x *UpdateEventHandlerResponse) Reset() {
 	*x = UpdateEventHandlerResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[35]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1822,7 +1916,7 @@ func (x *UpdateEventHandlerResponse) String() string {
 func (*UpdateEventHandlerResponse) ProtoMessage() {}
 
 func (x *UpdateEventHandlerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[35]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1835,7 +1929,7 @@ func (x *UpdateEventHandlerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEventHandlerResponse.ProtoReflect.Descriptor instead.
 func (*UpdateEventHandlerResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{35}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UpdateEventHandlerResponse) GetEventHandler() *EventHandler {
@@ -1856,7 +1950,7 @@ type DeleteEventHandlerRequest struct {
 
 func (x *DeleteEventHandlerRequest) Reset() {
 	*x = DeleteEventHandlerRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[36]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +1962,7 @@ func (x *DeleteEventHandlerRequest) String() string {
 func (*DeleteEventHandlerRequest) ProtoMessage() {}
 
 func (x *DeleteEventHandlerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[36]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +1975,7 @@ func (x *DeleteEventHandlerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEventHandlerRequest.ProtoReflect.Descriptor instead.
 func (*DeleteEventHandlerRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{36}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DeleteEventHandlerRequest) GetId() string {
@@ -1900,7 +1994,7 @@ type DeleteEventHandlerResponse struct {
 
 func (x *DeleteEventHandlerResponse) Reset() {
 	*x = DeleteEventHandlerResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[37]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1912,7 +2006,7 @@ func (x *DeleteEventHandlerResponse) String() string {
 func (*DeleteEventHandlerResponse) ProtoMessage() {}
 
 func (x *DeleteEventHandlerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[37]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1925,7 +2019,7 @@ func (x *DeleteEventHandlerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEventHandlerResponse.ProtoReflect.Descriptor instead.
 func (*DeleteEventHandlerResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{37}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{39}
 }
 
 // Request of TriggerEvent.
@@ -1943,7 +2037,7 @@ type TriggerEventRequest struct {
 
 func (x *TriggerEventRequest) Reset() {
 	*x = TriggerEventRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[38]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2049,7 @@ func (x *TriggerEventRequest) String() string {
 func (*TriggerEventRequest) ProtoMessage() {}
 
 func (x *TriggerEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[38]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2062,7 @@ func (x *TriggerEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerEventRequest.ProtoReflect.Descriptor instead.
 func (*TriggerEventRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{38}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *TriggerEventRequest) GetEventName() string {
@@ -2003,7 +2097,7 @@ type TriggerEventResponse struct {
 
 func (x *TriggerEventResponse) Reset() {
 	*x = TriggerEventResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[39]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2015,7 +2109,7 @@ func (x *TriggerEventResponse) String() string {
 func (*TriggerEventResponse) ProtoMessage() {}
 
 func (x *TriggerEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[39]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2028,7 +2122,7 @@ func (x *TriggerEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerEventResponse.ProtoReflect.Descriptor instead.
 func (*TriggerEventResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{39}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *TriggerEventResponse) GetExecutionIds() []string {
@@ -2053,7 +2147,7 @@ type PreviewScheduleRequest struct {
 
 func (x *PreviewScheduleRequest) Reset() {
 	*x = PreviewScheduleRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[40]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2065,7 +2159,7 @@ func (x *PreviewScheduleRequest) String() string {
 func (*PreviewScheduleRequest) ProtoMessage() {}
 
 func (x *PreviewScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[40]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2078,7 +2172,7 @@ func (x *PreviewScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewScheduleRequest.ProtoReflect.Descriptor instead.
 func (*PreviewScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{40}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PreviewScheduleRequest) GetJob() *Job {
@@ -2114,7 +2208,7 @@ type PreviewScheduleResponse struct {
 
 func (x *PreviewScheduleResponse) Reset() {
 	*x = PreviewScheduleResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[41]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2126,7 +2220,7 @@ func (x *PreviewScheduleResponse) String() string {
 func (*PreviewScheduleResponse) ProtoMessage() {}
 
 func (x *PreviewScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[41]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2139,7 +2233,7 @@ func (x *PreviewScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewScheduleResponse.ProtoReflect.Descriptor instead.
 func (*PreviewScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{41}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PreviewScheduleResponse) GetTimes() []*timestamppb.Timestamp {
@@ -2160,7 +2254,7 @@ type GetJobStatsRequest struct {
 
 func (x *GetJobStatsRequest) Reset() {
 	*x = GetJobStatsRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[42]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2172,7 +2266,7 @@ func (x *GetJobStatsRequest) String() string {
 func (*GetJobStatsRequest) ProtoMessage() {}
 
 func (x *GetJobStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[42]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2185,7 +2279,7 @@ func (x *GetJobStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetJobStatsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{42}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetJobStatsRequest) GetJobId() string {
@@ -2206,7 +2300,7 @@ type GetJobStatsResponse struct {
 
 func (x *GetJobStatsResponse) Reset() {
 	*x = GetJobStatsResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[43]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2218,7 +2312,7 @@ func (x *GetJobStatsResponse) String() string {
 func (*GetJobStatsResponse) ProtoMessage() {}
 
 func (x *GetJobStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[43]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2231,7 +2325,7 @@ func (x *GetJobStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetJobStatsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{43}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetJobStatsResponse) GetStats() *JobStats {
@@ -2250,7 +2344,7 @@ type GetMetricsRequest struct {
 
 func (x *GetMetricsRequest) Reset() {
 	*x = GetMetricsRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[44]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2262,7 +2356,7 @@ func (x *GetMetricsRequest) String() string {
 func (*GetMetricsRequest) ProtoMessage() {}
 
 func (x *GetMetricsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[44]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2275,7 +2369,7 @@ func (x *GetMetricsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMetricsRequest.ProtoReflect.Descriptor instead.
 func (*GetMetricsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{44}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{46}
 }
 
 // Response of GetMetrics.
@@ -2289,7 +2383,7 @@ type GetMetricsResponse struct {
 
 func (x *GetMetricsResponse) Reset() {
 	*x = GetMetricsResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[45]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2301,7 +2395,7 @@ func (x *GetMetricsResponse) String() string {
 func (*GetMetricsResponse) ProtoMessage() {}
 
 func (x *GetMetricsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[45]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2314,7 +2408,7 @@ func (x *GetMetricsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMetricsResponse.ProtoReflect.Descriptor instead.
 func (*GetMetricsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{45}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetMetricsResponse) GetMetrics() *SchedulerMetrics {
@@ -2333,7 +2427,7 @@ type GetHealthRequest struct {
 
 func (x *GetHealthRequest) Reset() {
 	*x = GetHealthRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[46]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2345,7 +2439,7 @@ func (x *GetHealthRequest) String() string {
 func (*GetHealthRequest) ProtoMessage() {}
 
 func (x *GetHealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[46]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2358,7 +2452,7 @@ func (x *GetHealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHealthRequest.ProtoReflect.Descriptor instead.
 func (*GetHealthRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{46}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{48}
 }
 
 // Response of GetHealth.
@@ -2372,7 +2466,7 @@ type GetHealthResponse struct {
 
 func (x *GetHealthResponse) Reset() {
 	*x = GetHealthResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[47]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2478,7 @@ func (x *GetHealthResponse) String() string {
 func (*GetHealthResponse) ProtoMessage() {}
 
 func (x *GetHealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[47]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2491,7 @@ func (x *GetHealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHealthResponse.ProtoReflect.Descriptor instead.
 func (*GetHealthResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{47}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetHealthResponse) GetHealth() *Health {
@@ -2417,7 +2511,11 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\"9\n" +
 	"\x11CreateJobResponse\x12$\n" +
-	"\x03job\x18\x01 \x01(\v2\x12.cronstream.v1.JobR\x03job\"\x1f\n" +
+	"\x03job\x18\x01 \x01(\v2\x12.cronstream.v1.JobR\x03job\"U\n" +
+	"\x16BatchCreateJobsRequest\x12;\n" +
+	"\brequests\x18\x01 \x03(\v2\x1f.cronstream.v1.CreateJobRequestR\brequests\"A\n" +
+	"\x17BatchCreateJobsResponse\x12&\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x12.cronstream.v1.JobR\x04jobs\"\x1f\n" +
 	"\rGetJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"6\n" +
 	"\x0eGetJobResponse\x12$\n" +
@@ -2539,9 +2637,10 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\ametrics\x18\x01 \x01(\v2\x1f.cronstream.v1.SchedulerMetricsR\ametrics\"\x12\n" +
 	"\x10GetHealthRequest\"B\n" +
 	"\x11GetHealthResponse\x12-\n" +
-	"\x06health\x18\x01 \x01(\v2\x15.cronstream.v1.HealthR\x06health2\xea\x10\n" +
+	"\x06health\x18\x01 \x01(\v2\x15.cronstream.v1.HealthR\x06health2\xcc\x11\n" +
 	"\x10SchedulerService\x12N\n" +
-	"\tCreateJob\x12\x1f.cronstream.v1.CreateJobRequest\x1a .cronstream.v1.CreateJobResponse\x12E\n" +
+	"\tCreateJob\x12\x1f.cronstream.v1.CreateJobRequest\x1a .cronstream.v1.CreateJobResponse\x12`\n" +
+	"\x0fBatchCreateJobs\x12%.cronstream.v1.BatchCreateJobsRequest\x1a&.cronstream.v1.BatchCreateJobsResponse\x12E\n" +
 	"\x06GetJob\x12\x1c.cronstream.v1.GetJobRequest\x1a\x1d.cronstream.v1.GetJobResponse\x12K\n" +
 	"\bListJobs\x12\x1e.cronstream.v1.ListJobsRequest\x1a\x1f.cronstream.v1.ListJobsResponse\x12N\n" +
 	"\tUpdateJob\x12\x1f.cronstream.v1.UpdateJobRequest\x1a .cronstream.v1.UpdateJobResponse\x12N\n" +
@@ -2580,157 +2679,163 @@ func file_cronstream_v1_scheduler_service_proto_rawDescGZIP() []byte {
 	return file_cronstream_v1_scheduler_service_proto_rawDescData
 }
 
-var file_cronstream_v1_scheduler_service_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_cronstream_v1_scheduler_service_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_cronstream_v1_scheduler_service_proto_goTypes = []any{
 	(*CreateJobRequest)(nil),           // 0: cronstream.v1.CreateJobRequest
 	(*CreateJobResponse)(nil),          // 1: cronstream.v1.CreateJobResponse
-	(*GetJobRequest)(nil),              // 2: cronstream.v1.GetJobRequest
-	(*GetJobResponse)(nil),             // 3: cronstream.v1.GetJobResponse
-	(*ListJobsRequest)(nil),            // 4: cronstream.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),           // 5: cronstream.v1.ListJobsResponse
-	(*UpdateJobRequest)(nil),           // 6: cronstream.v1.UpdateJobRequest
-	(*UpdateJobResponse)(nil),          // 7: cronstream.v1.UpdateJobResponse
-	(*DeleteJobRequest)(nil),           // 8: cronstream.v1.DeleteJobRequest
-	(*DeleteJobResponse)(nil),          // 9: cronstream.v1.DeleteJobResponse
-	(*PauseJobRequest)(nil),            // 10: cronstream.v1.PauseJobRequest
-	(*PauseJobResponse)(nil),           // 11: cronstream.v1.PauseJobResponse
-	(*ResumeJobRequest)(nil),           // 12: cronstream.v1.ResumeJobRequest
-	(*ResumeJobResponse)(nil),          // 13: cronstream.v1.ResumeJobResponse
-	(*CancelJobRequest)(nil),           // 14: cronstream.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),          // 15: cronstream.v1.CancelJobResponse
-	(*RunJobRequest)(nil),              // 16: cronstream.v1.RunJobRequest
-	(*RunJobResponse)(nil),             // 17: cronstream.v1.RunJobResponse
-	(*ListExecutionsRequest)(nil),      // 18: cronstream.v1.ListExecutionsRequest
-	(*ListExecutionsResponse)(nil),     // 19: cronstream.v1.ListExecutionsResponse
-	(*GetExecutionRequest)(nil),        // 20: cronstream.v1.GetExecutionRequest
-	(*GetExecutionResponse)(nil),       // 21: cronstream.v1.GetExecutionResponse
-	(*RetryExecutionRequest)(nil),      // 22: cronstream.v1.RetryExecutionRequest
-	(*RetryExecutionResponse)(nil),     // 23: cronstream.v1.RetryExecutionResponse
-	(*CancelExecutionRequest)(nil),     // 24: cronstream.v1.CancelExecutionRequest
-	(*CancelExecutionResponse)(nil),    // 25: cronstream.v1.CancelExecutionResponse
-	(*ListExecutionLogsRequest)(nil),   // 26: cronstream.v1.ListExecutionLogsRequest
-	(*ListExecutionLogsResponse)(nil),  // 27: cronstream.v1.ListExecutionLogsResponse
-	(*CreateEventHandlerRequest)(nil),  // 28: cronstream.v1.CreateEventHandlerRequest
-	(*CreateEventHandlerResponse)(nil), // 29: cronstream.v1.CreateEventHandlerResponse
-	(*GetEventHandlerRequest)(nil),     // 30: cronstream.v1.GetEventHandlerRequest
-	(*GetEventHandlerResponse)(nil),    // 31: cronstream.v1.GetEventHandlerResponse
-	(*ListEventHandlersRequest)(nil),   // 32: cronstream.v1.ListEventHandlersRequest
-	(*ListEventHandlersResponse)(nil),  // 33: cronstream.v1.ListEventHandlersResponse
-	(*UpdateEventHandlerRequest)(nil),  // 34: cronstream.v1.UpdateEventHandlerRequest
-	(*UpdateEventHandlerResponse)(nil), // 35: cronstream.v1.UpdateEventHandlerResponse
-	(*DeleteEventHandlerRequest)(nil),  // 36: cronstream.v1.DeleteEventHandlerRequest
-	(*DeleteEventHandlerResponse)(nil), // 37: cronstream.v1.DeleteEventHandlerResponse
-	(*TriggerEventRequest)(nil),        // 38: cronstream.v1.TriggerEventRequest
-	(*TriggerEventResponse)(nil),       // 39: cronstream.v1.TriggerEventResponse
-	(*PreviewScheduleRequest)(nil),     // 40: cronstream.v1.PreviewScheduleRequest
-	(*PreviewScheduleResponse)(nil),    // 41: cronstream.v1.PreviewScheduleResponse
-	(*GetJobStatsRequest)(nil),         // 42: cronstream.v1.GetJobStatsRequest
-	(*GetJobStatsResponse)(nil),        // 43: cronstream.v1.GetJobStatsResponse
-	(*GetMetricsRequest)(nil),          // 44: cronstream.v1.GetMetricsRequest
-	(*GetMetricsResponse)(nil),         // 45: cronstream.v1.GetMetricsResponse
-	(*GetHealthRequest)(nil),           // 46: cronstream.v1.GetHealthRequest
-	(*GetHealthResponse)(nil),          // 47: cronstream.v1.GetHealthResponse
-	(*Job)(nil),                        // 48: cronstream.v1.Job
-	(JobStatus)(0),                     // 49: cronstream.v1.JobStatus
-	(JobType)(0),                       // 50: cronstream.v1.JobType
-	(*fieldmaskpb.FieldMask)(nil),      // 51: google.protobuf.FieldMask
-	(*Execution)(nil),                  // 52: cronstream.v1.Execution
-	(ExecutionStatus)(0),               // 53: cronstream.v1.ExecutionStatus
-	(*ExecutionLog)(nil),               // 54: cronstream.v1.ExecutionLog
-	(*EventHandler)(nil),               // 55: cronstream.v1.EventHandler
-	(*structpb.Struct)(nil),            // 56: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),      // 57: google.protobuf.Timestamp
-	(*JobStats)(nil),                   // 58: cronstream.v1.JobStats
-	(*SchedulerMetrics)(nil),           // 59: cronstream.v1.SchedulerMetrics
-	(*Health)(nil),                     // 60: cronstream.v1.Health
+	(*BatchCreateJobsRequest)(nil),     // 2: cronstream.v1.BatchCreateJobsRequest
+	(*BatchCreateJobsResponse)(nil),    // 3: cronstream.v1.BatchCreateJobsResponse
+	(*GetJobRequest)(nil),              // 4: cronstream.v1.GetJobRequest
+	(*GetJobResponse)(nil),             // 5: cronstream.v1.GetJobResponse
+	(*ListJobsRequest)(nil),            // 6: cronstream.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),           // 7: cronstream.v1.ListJobsResponse
+	(*UpdateJobRequest)(nil),           // 8: cronstream.v1.UpdateJobRequest
+	(*UpdateJobResponse)(nil),          // 9: cronstream.v1.UpdateJobResponse
+	(*DeleteJobRequest)(nil),           // 10: cronstream.v1.DeleteJobRequest
+	(*DeleteJobResponse)(nil),          // 11: cronstream.v1.DeleteJobResponse
+	(*PauseJobRequest)(nil),            // 12: cronstream.v1.PauseJobRequest
+	(*PauseJobResponse)(nil),           // 13: cronstream.v1.PauseJobResponse
+	(*ResumeJobRequest)(nil),           // 14: cronstream.v1.ResumeJobRequest
+	(*ResumeJobResponse)(nil),          // 15: cronstream.v1.ResumeJobResponse
+	(*CancelJobRequest)(nil),           // 16: cronstream.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),          // 17: cronstream.v1.CancelJobResponse
+	(*RunJobRequest)(nil),              // 18: cronstream.v1.RunJobRequest
+	(*RunJobResponse)(nil),             // 19: cronstream.v1.RunJobResponse
+	(*ListExecutionsRequest)(nil),      // 20: cronstream.v1.ListExecutionsRequest
+	(*ListExecutionsResponse)(nil),     // 21: cronstream.v1.ListExecutionsResponse
+	(*GetExecutionRequest)(nil),        // 22: cronstream.v1.GetExecutionRequest
+	(*GetExecutionResponse)(nil),       // 23: cronstream.v1.GetExecutionResponse
+	(*RetryExecutionRequest)(nil),      // 24: cronstream.v1.RetryExecutionRequest
+	(*RetryExecutionResponse)(nil),     // 25: cronstream.v1.RetryExecutionResponse
+	(*CancelExecutionRequest)(nil),     // 26: cronstream.v1.CancelExecutionRequest
+	(*CancelExecutionResponse)(nil),    // 27: cronstream.v1.CancelExecutionResponse
+	(*ListExecutionLogsRequest)(nil),   // 28: cronstream.v1.ListExecutionLogsRequest
+	(*ListExecutionLogsResponse)(nil),  // 29: cronstream.v1.ListExecutionLogsResponse
+	(*CreateEventHandlerRequest)(nil),  // 30: cronstream.v1.CreateEventHandlerRequest
+	(*CreateEventHandlerResponse)(nil), // 31: cronstream.v1.CreateEventHandlerResponse
+	(*GetEventHandlerRequest)(nil),     // 32: cronstream.v1.GetEventHandlerRequest
+	(*GetEventHandlerResponse)(nil),    // 33: cronstream.v1.GetEventHandlerResponse
+	(*ListEventHandlersRequest)(nil),   // 34: cronstream.v1.ListEventHandlersRequest
+	(*ListEventHandlersResponse)(nil),  // 35: cronstream.v1.ListEventHandlersResponse
+	(*UpdateEventHandlerRequest)(nil),  // 36: cronstream.v1.UpdateEventHandlerRequest
+	(*UpdateEventHandlerResponse)(nil), // 37: cronstream.v1.UpdateEventHandlerResponse
+	(*DeleteEventHandlerRequest)(nil),  // 38: cronstream.v1.DeleteEventHandlerRequest
+	(*DeleteEventHandlerResponse)(nil), // 39: cronstream.v1.DeleteEventHandlerResponse
+	(*TriggerEventRequest)(nil),        // 40: cronstream.v1.TriggerEventRequest
+	(*TriggerEventResponse)(nil),       // 41: cronstream.v1.TriggerEventResponse
+	(*PreviewScheduleRequest)(nil),     // 42: cronstream.v1.PreviewScheduleRequest
+	(*PreviewScheduleResponse)(nil),    // 43: cronstream.v1.PreviewScheduleResponse
+	(*GetJobStatsRequest)(nil),         // 44: cronstream.v1.GetJobStatsRequest
+	(*GetJobStatsResponse)(nil),        // 45: cronstream.v1.GetJobStatsResponse
+	(*GetMetricsRequest)(nil),          // 46: cronstream.v1.GetMetricsRequest
+	(*GetMetricsResponse)(nil),         // 47: cronstream.v1.GetMetricsResponse
+	(*GetHealthRequest)(nil),           // 48: cronstream.v1.GetHealthRequest
+	(*GetHealthResponse)(nil),          // 49: cronstream.v1.GetHealthResponse
+	(*Job)(nil),                        // 50: cronstream.v1.Job
+	(JobStatus)(0),                     // 51: cronstream.v1.JobStatus
+	(JobType)(0),                       // 52: cronstream.v1.JobType
+	(*fieldmaskpb.FieldMask)(nil),      // 53: google.protobuf.FieldMask
+	(*Execution)(nil),                  // 54: cronstream.v1.Execution
+	(ExecutionStatus)(0),               // 55: cronstream.v1.ExecutionStatus
+	(*ExecutionLog)(nil),               // 56: cronstream.v1.ExecutionLog
+	(*EventHandler)(nil),               // 57: cronstream.v1.EventHandler
+	(*structpb.Struct)(nil),            // 58: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),      // 59: google.protobuf.Timestamp
+	(*JobStats)(nil),                   // 60: cronstream.v1.JobStats
+	(*SchedulerMetrics)(nil),           // 61: cronstream.v1.SchedulerMetrics
+	(*Health)(nil),                     // 62: cronstream.v1.Health
 }
 var file_cronstream_v1_scheduler_service_proto_depIdxs = []int32{
-	48, // 0: cronstream.v1.CreateJobRequest.job:type_name -> cronstream.v1.Job
-	48, // 1: cronstream.v1.CreateJobResponse.job:type_name -> cronstream.v1.Job
-	48, // 2: cronstream.v1.GetJobResponse.job:type_name -> cronstream.v1.Job
-	49, // 3: cronstream.v1.ListJobsRequest.statuses:type_name -> cronstream.v1.JobStatus
-	50, // 4: cronstream.v1.ListJobsRequest.types:type_name -> cronstream.v1.JobType
-	48, // 5: cronstream.v1.ListJobsResponse.jobs:type_name -> cronstream.v1.Job
-	48, // 6: cronstream.v1.UpdateJobRequest.job:type_name -> cronstream.v1.Job
-	51, // 7: cronstream.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
-	48, // 8: cronstream.v1.UpdateJobResponse.job:type_name -> cronstream.v1.Job
-	48, // 9: cronstream.v1.PauseJobResponse.job:type_name -> cronstream.v1.Job
-	48, // 10: cronstream.v1.ResumeJobResponse.job:type_name -> cronstream.v1.Job
-	48, // 11: cronstream.v1.CancelJobResponse.job:type_name -> cronstream.v1.Job
-	52, // 12: cronstream.v1.RunJobResponse.execution:type_name -> cronstream.v1.Execution
-	53, // 13: cronstream.v1.ListExecutionsRequest.statuses:type_name -> cronstream.v1.ExecutionStatus
-	52, // 14: cronstream.v1.ListExecutionsResponse.executions:type_name -> cronstream.v1.Execution
-	52, // 15: cronstream.v1.GetExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	52, // 16: cronstream.v1.RetryExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	52, // 17: cronstream.v1.CancelExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	54, // 18: cronstream.v1.ListExecutionLogsResponse.logs:type_name -> cronstream.v1.ExecutionLog
-	55, // 19: cronstream.v1.CreateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
-	55, // 20: cronstream.v1.CreateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	55, // 21: cronstream.v1.GetEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	55, // 22: cronstream.v1.ListEventHandlersResponse.event_handlers:type_name -> cronstream.v1.EventHandler
-	55, // 23: cronstream.v1.UpdateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
-	51, // 24: cronstream.v1.UpdateEventHandlerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	55, // 25: cronstream.v1.UpdateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	56, // 26: cronstream.v1.TriggerEventRequest.payload:type_name -> google.protobuf.Struct
-	48, // 27: cronstream.v1.PreviewScheduleRequest.job:type_name -> cronstream.v1.Job
-	57, // 28: cronstream.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
-	57, // 29: cronstream.v1.PreviewScheduleResponse.times:type_name -> google.protobuf.Timestamp
-	58, // 30: cronstream.v1.GetJobStatsResponse.stats:type_name -> cronstream.v1.JobStats
-	59, // 31: cronstream.v1.GetMetricsResponse.metrics:type_name -> cronstream.v1.SchedulerMetrics
-	60, // 32: cronstream.v1.GetHealthResponse.health:type_name -> cronstream.v1.Health
-	0,  // 33: cronstream.v1.SchedulerService.CreateJob:input_type -> cronstream.v1.CreateJobRequest
-	2,  // 34: cronstream.v1.SchedulerService.GetJob:input_type -> cronstream.v1.GetJobRequest
-	4,  // 35: cronstream.v1.SchedulerService.ListJobs:input_type -> cronstream.v1.ListJobsRequest
-	6,  // 36: cronstream.v1.SchedulerService.UpdateJob:input_type -> cronstream.v1.UpdateJobRequest
-	8,  // 37: cronstream.v1.SchedulerService.DeleteJob:input_type -> cronstream.v1.DeleteJobRequest
-	10, // 38: cronstream.v1.SchedulerService.PauseJob:input_type -> cronstream.v1.PauseJobRequest
-	12, // 39: cronstream.v1.SchedulerService.ResumeJob:input_type -> cronstream.v1.ResumeJobRequest
-	14, // 40: cronstream.v1.SchedulerService.CancelJob:input_type -> cronstream.v1.CancelJobRequest
-	16, // 41: cronstream.v1.SchedulerService.RunJob:input_type -> cronstream.v1.RunJobRequest
-	18, // 42: cronstream.v1.SchedulerService.ListExecutions:input_type -> cronstream.v1.ListExecutionsRequest
-	20, // 43: cronstream.v1.SchedulerService.GetExecution:input_type -> cronstream.v1.GetExecutionRequest
-	22, // 44: cronstream.v1.SchedulerService.RetryExecution:input_type -> cronstream.v1.RetryExecutionRequest
-	24, // 45: cronstream.v1.SchedulerService.CancelExecution:input_type -> cronstream.v1.CancelExecutionRequest
-	26, // 46: cronstream.v1.SchedulerService.ListExecutionLogs:input_type -> cronstream.v1.ListExecutionLogsRequest
-	28, // 47: cronstream.v1.SchedulerService.CreateEventHandler:input_type -> cronstream.v1.CreateEventHandlerRequest
-	30, // 48: cronstream.v1.SchedulerService.GetEventHandler:input_type -> cronstream.v1.GetEventHandlerRequest
-	32, // 49: cronstream.v1.SchedulerService.ListEventHandlers:input_type -> cronstream.v1.ListEventHandlersRequest
-	34, // 50: cronstream.v1.SchedulerService.UpdateEventHandler:input_type -> cronstream.v1.UpdateEventHandlerRequest
-	36, // 51: cronstream.v1.SchedulerService.DeleteEventHandler:input_type -> cronstream.v1.DeleteEventHandlerRequest
-	38, // 52: cronstream.v1.SchedulerService.TriggerEvent:input_type -> cronstream.v1.TriggerEventRequest
-	40, // 53: cronstream.v1.SchedulerService.PreviewSchedule:input_type -> cronstream.v1.PreviewScheduleRequest
-	42, // 54: cronstream.v1.SchedulerService.GetJobStats:input_type -> cronstream.v1.GetJobStatsRequest
-	44, // 55: cronstream.v1.SchedulerService.GetMetrics:input_type -> cronstream.v1.GetMetricsRequest
-	46, // 56: cronstream.v1.SchedulerService.GetHealth:input_type -> cronstream.v1.GetHealthRequest
-	1,  // 57: cronstream.v1.SchedulerService.CreateJob:output_type -> cronstream.v1.CreateJobResponse
-	3,  // 58: cronstream.v1.SchedulerService.GetJob:output_type -> cronstream.v1.GetJobResponse
-	5,  // 59: cronstream.v1.SchedulerService.ListJobs:output_type -> cronstream.v1.ListJobsResponse
-	7,  // 60: cronstream.v1.SchedulerService.UpdateJob:output_type -> cronstream.v1.UpdateJobResponse
-	9,  // 61: cronstream.v1.SchedulerService.DeleteJob:output_type -> cronstream.v1.DeleteJobResponse
-	11, // 62: cronstream.v1.SchedulerService.PauseJob:output_type -> cronstream.v1.PauseJobResponse
-	13, // 63: cronstream.v1.SchedulerService.ResumeJob:output_type -> cronstream.v1.ResumeJobResponse
-	15, // 64: cronstream.v1.SchedulerService.CancelJob:output_type -> cronstream.v1.CancelJobResponse
-	17, // 65: cronstream.v1.SchedulerService.RunJob:output_type -> cronstream.v1.RunJobResponse
-	19, // 66: cronstream.v1.SchedulerService.ListExecutions:output_type -> cronstream.v1.ListExecutionsResponse
-	21, // 67: cronstream.v1.SchedulerService.GetExecution:output_type -> cronstream.v1.GetExecutionResponse
-	23, // 68: cronstream.v1.SchedulerService.RetryExecution:output_type -> cronstream.v1.RetryExecutionResponse
-	25, // 69: cronstream.v1.SchedulerService.CancelExecution:output_type -> cronstream.v1.CancelExecutionResponse
-	27, // 70: cronstream.v1.SchedulerService.ListExecutionLogs:output_type -> cronstream.v1.ListExecutionLogsResponse
-	29, // 71: cronstream.v1.SchedulerService.CreateEventHandler:output_type -> cronstream.v1.CreateEventHandlerResponse
-	31, // 72: cronstream.v1.SchedulerService.GetEventHandler:output_type -> cronstream.v1.GetEventHandlerResponse
-	33, // 73: cronstream.v1.SchedulerService.ListEventHandlers:output_type -> cronstream.v1.ListEventHandlersResponse
-	35, // 74: cronstream.v1.SchedulerService.UpdateEventHandler:output_type -> cronstream.v1.UpdateEventHandlerResponse
-	37, // 75: cronstream.v1.SchedulerService.DeleteEventHandler:output_type -> cronstream.v1.DeleteEventHandlerResponse
-	39, // 76: cronstream.v1.SchedulerService.TriggerEvent:output_type -> cronstream.v1.TriggerEventResponse
-	41, // 77: cronstream.v1.SchedulerService.PreviewSchedule:output_type -> cronstream.v1.PreviewScheduleResponse
-	43, // 78: cronstream.v1.SchedulerService.GetJobStats:output_type -> cronstream.v1.GetJobStatsResponse
-	45, // 79: cronstream.v1.SchedulerService.GetMetrics:output_type -> cronstream.v1.GetMetricsResponse
-	47, // 80: cronstream.v1.SchedulerService.GetHealth:output_type -> cronstream.v1.GetHealthResponse
-	57, // [57:81] is the sub-list for method output_type
-	33, // [33:57] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	50, // 0: cronstream.v1.CreateJobRequest.job:type_name -> cronstream.v1.Job
+	50, // 1: cronstream.v1.CreateJobResponse.job:type_name -> cronstream.v1.Job
+	0,  // 2: cronstream.v1.BatchCreateJobsRequest.requests:type_name -> cronstream.v1.CreateJobRequest
+	50, // 3: cronstream.v1.BatchCreateJobsResponse.jobs:type_name -> cronstream.v1.Job
+	50, // 4: cronstream.v1.GetJobResponse.job:type_name -> cronstream.v1.Job
+	51, // 5: cronstream.v1.ListJobsRequest.statuses:type_name -> cronstream.v1.JobStatus
+	52, // 6: cronstream.v1.ListJobsRequest.types:type_name -> cronstream.v1.JobType
+	50, // 7: cronstream.v1.ListJobsResponse.jobs:type_name -> cronstream.v1.Job
+	50, // 8: cronstream.v1.UpdateJobRequest.job:type_name -> cronstream.v1.Job
+	53, // 9: cronstream.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	50, // 10: cronstream.v1.UpdateJobResponse.job:type_name -> cronstream.v1.Job
+	50, // 11: cronstream.v1.PauseJobResponse.job:type_name -> cronstream.v1.Job
+	50, // 12: cronstream.v1.ResumeJobResponse.job:type_name -> cronstream.v1.Job
+	50, // 13: cronstream.v1.CancelJobResponse.job:type_name -> cronstream.v1.Job
+	54, // 14: cronstream.v1.RunJobResponse.execution:type_name -> cronstream.v1.Execution
+	55, // 15: cronstream.v1.ListExecutionsRequest.statuses:type_name -> cronstream.v1.ExecutionStatus
+	54, // 16: cronstream.v1.ListExecutionsResponse.executions:type_name -> cronstream.v1.Execution
+	54, // 17: cronstream.v1.GetExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	54, // 18: cronstream.v1.RetryExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	54, // 19: cronstream.v1.CancelExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	56, // 20: cronstream.v1.ListExecutionLogsResponse.logs:type_name -> cronstream.v1.ExecutionLog
+	57, // 21: cronstream.v1.CreateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
+	57, // 22: cronstream.v1.CreateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	57, // 23: cronstream.v1.GetEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	57, // 24: cronstream.v1.ListEventHandlersResponse.event_handlers:type_name -> cronstream.v1.EventHandler
+	57, // 25: cronstream.v1.UpdateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
+	53, // 26: cronstream.v1.UpdateEventHandlerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	57, // 27: cronstream.v1.UpdateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	58, // 28: cronstream.v1.TriggerEventRequest.payload:type_name -> google.protobuf.Struct
+	50, // 29: cronstream.v1.PreviewScheduleRequest.job:type_name -> cronstream.v1.Job
+	59, // 30: cronstream.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
+	59, // 31: cronstream.v1.PreviewScheduleResponse.times:type_name -> google.protobuf.Timestamp
+	60, // 32: cronstream.v1.GetJobStatsResponse.stats:type_name -> cronstream.v1.JobStats
+	61, // 33: cronstream.v1.GetMetricsResponse.metrics:type_name -> cronstream.v1.SchedulerMetrics
+	62, // 34: cronstream.v1.GetHealthResponse.health:type_name -> cronstream.v1.Health
+	0,  // 35: cronstream.v1.SchedulerService.CreateJob:input_type -> cronstream.v1.CreateJobRequest
+	2,  // 36: cronstream.v1.SchedulerService.BatchCreateJobs:input_type -> cronstream.v1.BatchCreateJobsRequest
+	4,  // 37: cronstream.v1.SchedulerService.GetJob:input_type -> cronstream.v1.GetJobRequest
+	6,  // 38: cronstream.v1.SchedulerService.ListJobs:input_type -> cronstream.v1.ListJobsRequest
+	8,  // 39: cronstream.v1.SchedulerService.UpdateJob:input_type -> cronstream.v1.UpdateJobRequest
+	10, // 40: cronstream.v1.SchedulerService.DeleteJob:input_type -> cronstream.v1.DeleteJobRequest
+	12, // 41: cronstream.v1.SchedulerService.PauseJob:input_type -> cronstream.v1.PauseJobRequest
+	14, // 42: cronstream.v1.SchedulerService.ResumeJob:input_type -> cronstream.v1.ResumeJobRequest
+	16, // 43: cronstream.v1.SchedulerService.CancelJob:input_type -> cronstream.v1.CancelJobRequest
+	18, // 44: cronstream.v1.SchedulerService.RunJob:input_type -> cronstream.v1.RunJobRequest
+	20, // 45: cronstream.v1.SchedulerService.ListExecutions:input_type -> cronstream.v1.ListExecutionsRequest
+	22, // 46: cronstream.v1.SchedulerService.GetExecution:input_type -> cronstream.v1.GetExecutionRequest
+	24, // 47: cronstream.v1.SchedulerService.RetryExecution:input_type -> cronstream.v1.RetryExecutionRequest
+	26, // 48: cronstream.v1.SchedulerService.CancelExecution:input_type -> cronstream.v1.CancelExecutionRequest
+	28, // 49: cronstream.v1.SchedulerService.ListExecutionLogs:input_type -> cronstream.v1.ListExecutionLogsRequest
+	30, // 50: cronstream.v1.SchedulerService.CreateEventHandler:input_type -> cronstream.v1.CreateEventHandlerRequest
+	32, // 51: cronstream.v1.SchedulerService.GetEventHandler:input_type -> cronstream.v1.GetEventHandlerRequest
+	34, // 52: cronstream.v1.SchedulerService.ListEventHandlers:input_type -> cronstream.v1.ListEventHandlersRequest
+	36, // 53: cronstream.v1.SchedulerService.UpdateEventHandler:input_type -> cronstream.v1.UpdateEventHandlerRequest
+	38, // 54: cronstream.v1.SchedulerService.DeleteEventHandler:input_type -> cronstream.v1.DeleteEventHandlerRequest
+	40, // 55: cronstream.v1.SchedulerService.TriggerEvent:input_type -> cronstream.v1.TriggerEventRequest
+	42, // 56: cronstream.v1.SchedulerService.PreviewSchedule:input_type -> cronstream.v1.PreviewScheduleRequest
+	44, // 57: cronstream.v1.SchedulerService.GetJobStats:input_type -> cronstream.v1.GetJobStatsRequest
+	46, // 58: cronstream.v1.SchedulerService.GetMetrics:input_type -> cronstream.v1.GetMetricsRequest
+	48, // 59: cronstream.v1.SchedulerService.GetHealth:input_type -> cronstream.v1.GetHealthRequest
+	1,  // 60: cronstream.v1.SchedulerService.CreateJob:output_type -> cronstream.v1.CreateJobResponse
+	3,  // 61: cronstream.v1.SchedulerService.BatchCreateJobs:output_type -> cronstream.v1.BatchCreateJobsResponse
+	5,  // 62: cronstream.v1.SchedulerService.GetJob:output_type -> cronstream.v1.GetJobResponse
+	7,  // 63: cronstream.v1.SchedulerService.ListJobs:output_type -> cronstream.v1.ListJobsResponse
+	9,  // 64: cronstream.v1.SchedulerService.UpdateJob:output_type -> cronstream.v1.UpdateJobResponse
+	11, // 65: cronstream.v1.SchedulerService.DeleteJob:output_type -> cronstream.v1.DeleteJobResponse
+	13, // 66: cronstream.v1.SchedulerService.PauseJob:output_type -> cronstream.v1.PauseJobResponse
+	15, // 67: cronstream.v1.SchedulerService.ResumeJob:output_type -> cronstream.v1.ResumeJobResponse
+	17, // 68: cronstream.v1.SchedulerService.CancelJob:output_type -> cronstream.v1.CancelJobResponse
+	19, // 69: cronstream.v1.SchedulerService.RunJob:output_type -> cronstream.v1.RunJobResponse
+	21, // 70: cronstream.v1.SchedulerService.ListExecutions:output_type -> cronstream.v1.ListExecutionsResponse
+	23, // 71: cronstream.v1.SchedulerService.GetExecution:output_type -> cronstream.v1.GetExecutionResponse
+	25, // 72: cronstream.v1.SchedulerService.RetryExecution:output_type -> cronstream.v1.RetryExecutionResponse
+	27, // 73: cronstream.v1.SchedulerService.CancelExecution:output_type -> cronstream.v1.CancelExecutionResponse
+	29, // 74: cronstream.v1.SchedulerService.ListExecutionLogs:output_type -> cronstream.v1.ListExecutionLogsResponse
+	31, // 75: cronstream.v1.SchedulerService.CreateEventHandler:output_type -> cronstream.v1.CreateEventHandlerResponse
+	33, // 76: cronstream.v1.SchedulerService.GetEventHandler:output_type -> cronstream.v1.GetEventHandlerResponse
+	35, // 77: cronstream.v1.SchedulerService.ListEventHandlers:output_type -> cronstream.v1.ListEventHandlersResponse
+	37, // 78: cronstream.v1.SchedulerService.UpdateEventHandler:output_type -> cronstream.v1.UpdateEventHandlerResponse
+	39, // 79: cronstream.v1.SchedulerService.DeleteEventHandler:output_type -> cronstream.v1.DeleteEventHandlerResponse
+	41, // 80: cronstream.v1.SchedulerService.TriggerEvent:output_type -> cronstream.v1.TriggerEventResponse
+	43, // 81: cronstream.v1.SchedulerService.PreviewSchedule:output_type -> cronstream.v1.PreviewScheduleResponse
+	45, // 82: cronstream.v1.SchedulerService.GetJobStats:output_type -> cronstream.v1.GetJobStatsResponse
+	47, // 83: cronstream.v1.SchedulerService.GetMetrics:output_type -> cronstream.v1.GetMetricsResponse
+	49, // 84: cronstream.v1.SchedulerService.GetHealth:output_type -> cronstream.v1.GetHealthResponse
+	60, // [60:85] is the sub-list for method output_type
+	35, // [35:60] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_scheduler_service_proto_init() }
@@ -2748,7 +2853,7 @@ func file_cronstream_v1_scheduler_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cronstream_v1_scheduler_service_proto_rawDesc), len(file_cronstream_v1_scheduler_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   48,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

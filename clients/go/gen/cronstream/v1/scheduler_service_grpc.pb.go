@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	SchedulerService_CreateJob_FullMethodName          = "/cronstream.v1.SchedulerService/CreateJob"
+	SchedulerService_BatchCreateJobs_FullMethodName    = "/cronstream.v1.SchedulerService/BatchCreateJobs"
 	SchedulerService_GetJob_FullMethodName             = "/cronstream.v1.SchedulerService/GetJob"
 	SchedulerService_ListJobs_FullMethodName           = "/cronstream.v1.SchedulerService/ListJobs"
 	SchedulerService_UpdateJob_FullMethodName          = "/cronstream.v1.SchedulerService/UpdateJob"
@@ -61,6 +62,17 @@ type SchedulerServiceClient interface {
 	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
 	// RESOURCE_EXHAUSTED (message over the transport limit).
 	CreateJob(ctx context.Context, in *CreateJobRequest, opts ...grpc.CallOption) (*CreateJobResponse, error)
+	// Creates up to 1,000 jobs in one transaction: all of them, or none when
+	// any request is invalid. Each request is read exactly as CreateJob reads
+	// it, and a request whose request_id the caller used before (in CreateJob
+	// or in a batch) returns the job that request created instead of a second
+	// one. The jobs come back in request order.
+	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations
+	// whose paths name the request, such as `requests[3].job.cron.expression`;
+	// no requests or more than 1,000; one request_id twice in the batch),
+	// RESOURCE_EXHAUSTED (request or response over the transport limit: the
+	// response holds every job, so batch payload-heavy jobs in fewer at once).
+	BatchCreateJobs(ctx context.Context, in *BatchCreateJobsRequest, opts ...grpc.CallOption) (*BatchCreateJobsResponse, error)
 	// Returns a job. Errors: NOT_FOUND.
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
 	// Lists jobs, newest first, filtered and paged.
@@ -136,6 +148,16 @@ func (c *schedulerServiceClient) CreateJob(ctx context.Context, in *CreateJobReq
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateJobResponse)
 	err := c.cc.Invoke(ctx, SchedulerService_CreateJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulerServiceClient) BatchCreateJobs(ctx context.Context, in *BatchCreateJobsRequest, opts ...grpc.CallOption) (*BatchCreateJobsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchCreateJobsResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_BatchCreateJobs_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -388,6 +410,17 @@ type SchedulerServiceServer interface {
 	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
 	// RESOURCE_EXHAUSTED (message over the transport limit).
 	CreateJob(context.Context, *CreateJobRequest) (*CreateJobResponse, error)
+	// Creates up to 1,000 jobs in one transaction: all of them, or none when
+	// any request is invalid. Each request is read exactly as CreateJob reads
+	// it, and a request whose request_id the caller used before (in CreateJob
+	// or in a batch) returns the job that request created instead of a second
+	// one. The jobs come back in request order.
+	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations
+	// whose paths name the request, such as `requests[3].job.cron.expression`;
+	// no requests or more than 1,000; one request_id twice in the batch),
+	// RESOURCE_EXHAUSTED (request or response over the transport limit: the
+	// response holds every job, so batch payload-heavy jobs in fewer at once).
+	BatchCreateJobs(context.Context, *BatchCreateJobsRequest) (*BatchCreateJobsResponse, error)
 	// Returns a job. Errors: NOT_FOUND.
 	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)
 	// Lists jobs, newest first, filtered and paged.
@@ -461,6 +494,9 @@ type UnimplementedSchedulerServiceServer struct{}
 
 func (UnimplementedSchedulerServiceServer) CreateJob(context.Context, *CreateJobRequest) (*CreateJobResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CreateJob not implemented")
+}
+func (UnimplementedSchedulerServiceServer) BatchCreateJobs(context.Context, *BatchCreateJobsRequest) (*BatchCreateJobsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method BatchCreateJobs not implemented")
 }
 func (UnimplementedSchedulerServiceServer) GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetJob not implemented")
@@ -566,6 +602,24 @@ func _SchedulerService_CreateJob_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(SchedulerServiceServer).CreateJob(ctx, req.(*CreateJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulerService_BatchCreateJobs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchCreateJobsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).BatchCreateJobs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_BatchCreateJobs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).BatchCreateJobs(ctx, req.(*BatchCreateJobsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -994,6 +1048,10 @@ var SchedulerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateJob",
 			Handler:    _SchedulerService_CreateJob_Handler,
+		},
+		{
+			MethodName: "BatchCreateJobs",
+			Handler:    _SchedulerService_BatchCreateJobs_Handler,
 		},
 		{
 			MethodName: "GetJob",

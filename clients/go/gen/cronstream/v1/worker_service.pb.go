@@ -36,6 +36,7 @@ type ConnectRequest struct {
 	//	*ConnectRequest_Heartbeat
 	//	*ConnectRequest_Log
 	//	*ConnectRequest_Result
+	//	*ConnectRequest_Results
 	Msg           isConnectRequest_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -123,6 +124,15 @@ func (x *ConnectRequest) GetResult() *WorkerResult {
 	return nil
 }
 
+func (x *ConnectRequest) GetResults() *WorkerResults {
+	if x != nil {
+		if x, ok := x.Msg.(*ConnectRequest_Results); ok {
+			return x.Results
+		}
+	}
+	return nil
+}
+
 type isConnectRequest_Msg interface {
 	isConnectRequest_Msg()
 }
@@ -152,6 +162,12 @@ type ConnectRequest_Result struct {
 	Result *WorkerResult `protobuf:"bytes,5,opt,name=result,proto3,oneof"`
 }
 
+type ConnectRequest_Results struct {
+	// Several outcomes in one message, each handled as a `result`. Any worker
+	// may send it; it saves a message per execution under load.
+	Results *WorkerResults `protobuf:"bytes,6,opt,name=results,proto3,oneof"`
+}
+
 func (*ConnectRequest_Hello) isConnectRequest_Msg() {}
 
 func (*ConnectRequest_Capacity) isConnectRequest_Msg() {}
@@ -161,6 +177,8 @@ func (*ConnectRequest_Heartbeat) isConnectRequest_Msg() {}
 func (*ConnectRequest_Log) isConnectRequest_Msg() {}
 
 func (*ConnectRequest_Result) isConnectRequest_Msg() {}
+
+func (*ConnectRequest_Results) isConnectRequest_Msg() {}
 
 // A message from the server.
 type ConnectResponse struct {
@@ -174,6 +192,8 @@ type ConnectResponse struct {
 	//	*ConnectResponse_Cancel
 	//	*ConnectResponse_ResultAck
 	//	*ConnectResponse_Drain
+	//	*ConnectResponse_Assignments
+	//	*ConnectResponse_ResultAcks
 	Msg           isConnectResponse_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -261,6 +281,24 @@ func (x *ConnectResponse) GetDrain() *Drain {
 	return nil
 }
 
+func (x *ConnectResponse) GetAssignments() *Assignments {
+	if x != nil {
+		if x, ok := x.Msg.(*ConnectResponse_Assignments); ok {
+			return x.Assignments
+		}
+	}
+	return nil
+}
+
+func (x *ConnectResponse) GetResultAcks() *ResultAcks {
+	if x != nil {
+		if x, ok := x.Msg.(*ConnectResponse_ResultAcks); ok {
+			return x.ResultAcks
+		}
+	}
+	return nil
+}
+
 type isConnectResponse_Msg interface {
 	isConnectResponse_Msg()
 }
@@ -290,6 +328,18 @@ type ConnectResponse_Drain struct {
 	Drain *Drain `protobuf:"bytes,5,opt,name=drain,proto3,oneof"`
 }
 
+type ConnectResponse_Assignments struct {
+	// Several executions to run, in order; sent instead of single
+	// `assignment`s to workers whose hello set `accepts_batches`.
+	Assignments *Assignments `protobuf:"bytes,6,opt,name=assignments,proto3,oneof"`
+}
+
+type ConnectResponse_ResultAcks struct {
+	// Several results applied; sent instead of single `result_ack`s to
+	// workers whose hello set `accepts_batches`.
+	ResultAcks *ResultAcks `protobuf:"bytes,7,opt,name=result_acks,json=resultAcks,proto3,oneof"`
+}
+
 func (*ConnectResponse_Welcome) isConnectResponse_Msg() {}
 
 func (*ConnectResponse_Assignment) isConnectResponse_Msg() {}
@@ -299,6 +349,10 @@ func (*ConnectResponse_Cancel) isConnectResponse_Msg() {}
 func (*ConnectResponse_ResultAck) isConnectResponse_Msg() {}
 
 func (*ConnectResponse_Drain) isConnectResponse_Msg() {}
+
+func (*ConnectResponse_Assignments) isConnectResponse_Msg() {}
+
+func (*ConnectResponse_ResultAcks) isConnectResponse_Msg() {}
 
 // Opens a session.
 type WorkerHello struct {
@@ -310,9 +364,14 @@ type WorkerHello struct {
 	// Most assignments it holds at once, 0 to 10000.
 	Slots int32 `protobuf:"varint,3,opt,name=slots,proto3" json:"slots,omitempty"`
 	// After a reconnect: what it still runs, so the server keeps those leases.
-	Running       []*RunningExecution `protobuf:"bytes,4,rep,name=running,proto3" json:"running,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Running []*RunningExecution `protobuf:"bytes,4,rep,name=running,proto3" json:"running,omitempty"`
+	// The worker understands `assignments` and `result_acks`: the server then
+	// groups what is ready to send at one moment into one message (at most 500
+	// items), which costs far less than a message per item. False: one
+	// `assignment` or `result_ack` per message, as before.
+	AcceptsBatches bool `protobuf:"varint,5,opt,name=accepts_batches,json=acceptsBatches,proto3" json:"accepts_batches,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *WorkerHello) Reset() {
@@ -371,6 +430,13 @@ func (x *WorkerHello) GetRunning() []*RunningExecution {
 		return x.Running
 	}
 	return nil
+}
+
+func (x *WorkerHello) GetAcceptsBatches() bool {
+	if x != nil {
+		return x.AcceptsBatches
+	}
+	return false
 }
 
 // An attempt a worker is still running.
@@ -826,8 +892,11 @@ type Welcome struct {
 	HeartbeatInterval *durationpb.Duration `protobuf:"bytes,2,opt,name=heartbeat_interval,json=heartbeatInterval,proto3" json:"heartbeat_interval,omitempty"`
 	// How long a lease lasts without a heartbeat.
 	LeaseDuration *durationpb.Duration `protobuf:"bytes,3,opt,name=lease_duration,json=leaseDuration,proto3" json:"lease_duration,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The server takes `results` batches (this one always does; older servers
+	// did not, and a worker must then send single `result`s).
+	AcceptsBatches bool `protobuf:"varint,4,opt,name=accepts_batches,json=acceptsBatches,proto3" json:"accepts_batches,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Welcome) Reset() {
@@ -879,6 +948,13 @@ func (x *Welcome) GetLeaseDuration() *durationpb.Duration {
 		return x.LeaseDuration
 	}
 	return nil
+}
+
+func (x *Welcome) GetAcceptsBatches() bool {
+	if x != nil {
+		return x.AcceptsBatches
+	}
+	return false
 }
 
 // An execution to run.
@@ -1054,6 +1130,144 @@ func (x *CancelAssignment) GetReason() string {
 	return ""
 }
 
+// Several results in one message, in the order they were produced.
+type WorkerResults struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. 1 to 500 results.
+	Results       []*WorkerResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkerResults) Reset() {
+	*x = WorkerResults{}
+	mi := &file_cronstream_v1_worker_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerResults) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerResults) ProtoMessage() {}
+
+func (x *WorkerResults) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_worker_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerResults.ProtoReflect.Descriptor instead.
+func (*WorkerResults) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_worker_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WorkerResults) GetResults() []*WorkerResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// Several assignments in one message, in priority then scheduled order.
+type Assignments struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 500 assignments.
+	Assignments   []*Assignment `protobuf:"bytes,1,rep,name=assignments,proto3" json:"assignments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Assignments) Reset() {
+	*x = Assignments{}
+	mi := &file_cronstream_v1_worker_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Assignments) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Assignments) ProtoMessage() {}
+
+func (x *Assignments) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_worker_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Assignments.ProtoReflect.Descriptor instead.
+func (*Assignments) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_worker_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Assignments) GetAssignments() []*Assignment {
+	if x != nil {
+		return x.Assignments
+	}
+	return nil
+}
+
+// Several result acknowledgements in one message.
+type ResultAcks struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 500 acknowledgements.
+	Acks          []*ResultAck `protobuf:"bytes,1,rep,name=acks,proto3" json:"acks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResultAcks) Reset() {
+	*x = ResultAcks{}
+	mi := &file_cronstream_v1_worker_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResultAcks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResultAcks) ProtoMessage() {}
+
+func (x *ResultAcks) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_worker_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResultAcks.ProtoReflect.Descriptor instead.
+func (*ResultAcks) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_worker_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ResultAcks) GetAcks() []*ResultAck {
+	if x != nil {
+		return x.Acks
+	}
+	return nil
+}
+
 // A result was recorded (or was a repeat and is ignored).
 type ResultAck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1065,7 +1279,7 @@ type ResultAck struct {
 
 func (x *ResultAck) Reset() {
 	*x = ResultAck{}
-	mi := &file_cronstream_v1_worker_service_proto_msgTypes[13]
+	mi := &file_cronstream_v1_worker_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1291,7 @@ func (x *ResultAck) String() string {
 func (*ResultAck) ProtoMessage() {}
 
 func (x *ResultAck) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_worker_service_proto_msgTypes[13]
+	mi := &file_cronstream_v1_worker_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1304,7 @@ func (x *ResultAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultAck.ProtoReflect.Descriptor instead.
 func (*ResultAck) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_worker_service_proto_rawDescGZIP(), []int{13}
+	return file_cronstream_v1_worker_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ResultAck) GetExecutionId() string {
@@ -1109,7 +1323,7 @@ type Drain struct {
 
 func (x *Drain) Reset() {
 	*x = Drain{}
-	mi := &file_cronstream_v1_worker_service_proto_msgTypes[14]
+	mi := &file_cronstream_v1_worker_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1335,7 @@ func (x *Drain) String() string {
 func (*Drain) ProtoMessage() {}
 
 func (x *Drain) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_worker_service_proto_msgTypes[14]
+	mi := &file_cronstream_v1_worker_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,21 +1348,22 @@ func (x *Drain) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Drain.ProtoReflect.Descriptor instead.
 func (*Drain) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_worker_service_proto_rawDescGZIP(), []int{14}
+	return file_cronstream_v1_worker_service_proto_rawDescGZIP(), []int{17}
 }
 
 var File_cronstream_v1_worker_service_proto protoreflect.FileDescriptor
 
 const file_cronstream_v1_worker_service_proto_rawDesc = "" +
 	"\n" +
-	"\"cronstream/v1/worker_service.proto\x12\rcronstream.v1\x1a\x1dcronstream/v1/execution.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x02\n" +
+	"\"cronstream/v1/worker_service.proto\x12\rcronstream.v1\x1a\x1dcronstream/v1/execution.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x02\n" +
 	"\x0eConnectRequest\x122\n" +
 	"\x05hello\x18\x01 \x01(\v2\x1a.cronstream.v1.WorkerHelloH\x00R\x05hello\x12;\n" +
 	"\bcapacity\x18\x02 \x01(\v2\x1d.cronstream.v1.WorkerCapacityH\x00R\bcapacity\x12>\n" +
 	"\theartbeat\x18\x03 \x01(\v2\x1e.cronstream.v1.WorkerHeartbeatH\x00R\theartbeat\x12,\n" +
 	"\x03log\x18\x04 \x01(\v2\x18.cronstream.v1.WorkerLogH\x00R\x03log\x125\n" +
-	"\x06result\x18\x05 \x01(\v2\x1b.cronstream.v1.WorkerResultH\x00R\x06resultB\x05\n" +
-	"\x03msg\"\xad\x02\n" +
+	"\x06result\x18\x05 \x01(\v2\x1b.cronstream.v1.WorkerResultH\x00R\x06result\x128\n" +
+	"\aresults\x18\x06 \x01(\v2\x1c.cronstream.v1.WorkerResultsH\x00R\aresultsB\x05\n" +
+	"\x03msg\"\xab\x03\n" +
 	"\x0fConnectResponse\x122\n" +
 	"\awelcome\x18\x01 \x01(\v2\x16.cronstream.v1.WelcomeH\x00R\awelcome\x12;\n" +
 	"\n" +
@@ -1157,13 +1372,17 @@ const file_cronstream_v1_worker_service_proto_rawDesc = "" +
 	"\x06cancel\x18\x03 \x01(\v2\x1f.cronstream.v1.CancelAssignmentH\x00R\x06cancel\x129\n" +
 	"\n" +
 	"result_ack\x18\x04 \x01(\v2\x18.cronstream.v1.ResultAckH\x00R\tresultAck\x12,\n" +
-	"\x05drain\x18\x05 \x01(\v2\x14.cronstream.v1.DrainH\x00R\x05drainB\x05\n" +
-	"\x03msg\"\xa0\x01\n" +
+	"\x05drain\x18\x05 \x01(\v2\x14.cronstream.v1.DrainH\x00R\x05drain\x12>\n" +
+	"\vassignments\x18\x06 \x01(\v2\x1a.cronstream.v1.AssignmentsH\x00R\vassignments\x12<\n" +
+	"\vresult_acks\x18\a \x01(\v2\x19.cronstream.v1.ResultAcksH\x00R\n" +
+	"resultAcksB\x05\n" +
+	"\x03msg\"\xc9\x01\n" +
 	"\vWorkerHello\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12#\n" +
 	"\rhandler_names\x18\x02 \x03(\tR\fhandlerNames\x12\x14\n" +
 	"\x05slots\x18\x03 \x01(\x05R\x05slots\x129\n" +
-	"\arunning\x18\x04 \x03(\v2\x1f.cronstream.v1.RunningExecutionR\arunning\"O\n" +
+	"\arunning\x18\x04 \x03(\v2\x1f.cronstream.v1.RunningExecutionR\arunning\x12'\n" +
+	"\x0faccepts_batches\x18\x05 \x01(\bR\x0eacceptsBatches\"O\n" +
 	"\x10RunningExecution\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\"&\n" +
@@ -1191,12 +1410,13 @@ const file_cronstream_v1_worker_service_proto_rawDesc = "" +
 	"errorStack\x12!\n" +
 	"\tretryable\x18\x03 \x01(\bH\x00R\tretryable\x88\x01\x01B\f\n" +
 	"\n" +
-	"_retryable\"\xb4\x01\n" +
+	"_retryable\"\xdd\x01\n" +
 	"\aWelcome\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12H\n" +
 	"\x12heartbeat_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x12@\n" +
-	"\x0elease_duration\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\"\xef\x02\n" +
+	"\x0elease_duration\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x12'\n" +
+	"\x0faccepts_batches\x18\x04 \x01(\bR\x0eacceptsBatches\"\xef\x02\n" +
 	"\n" +
 	"Assignment\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x15\n" +
@@ -1212,7 +1432,14 @@ const file_cronstream_v1_worker_service_proto_rawDesc = "" +
 	"tracestate\"M\n" +
 	"\x10CancelAssignment\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\".\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"F\n" +
+	"\rWorkerResults\x125\n" +
+	"\aresults\x18\x01 \x03(\v2\x1b.cronstream.v1.WorkerResultR\aresults\"J\n" +
+	"\vAssignments\x12;\n" +
+	"\vassignments\x18\x01 \x03(\v2\x19.cronstream.v1.AssignmentR\vassignments\":\n" +
+	"\n" +
+	"ResultAcks\x12,\n" +
+	"\x04acks\x18\x01 \x03(\v2\x18.cronstream.v1.ResultAckR\x04acks\".\n" +
 	"\tResultAck\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\"\a\n" +
 	"\x05Drain2]\n" +
@@ -1232,7 +1459,7 @@ func file_cronstream_v1_worker_service_proto_rawDescGZIP() []byte {
 	return file_cronstream_v1_worker_service_proto_rawDescData
 }
 
-var file_cronstream_v1_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_cronstream_v1_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_cronstream_v1_worker_service_proto_goTypes = []any{
 	(*ConnectRequest)(nil),        // 0: cronstream.v1.ConnectRequest
 	(*ConnectResponse)(nil),       // 1: cronstream.v1.ConnectResponse
@@ -1247,12 +1474,15 @@ var file_cronstream_v1_worker_service_proto_goTypes = []any{
 	(*Welcome)(nil),               // 10: cronstream.v1.Welcome
 	(*Assignment)(nil),            // 11: cronstream.v1.Assignment
 	(*CancelAssignment)(nil),      // 12: cronstream.v1.CancelAssignment
-	(*ResultAck)(nil),             // 13: cronstream.v1.ResultAck
-	(*Drain)(nil),                 // 14: cronstream.v1.Drain
-	(LogLevel)(0),                 // 15: cronstream.v1.LogLevel
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 17: google.protobuf.Struct
-	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
+	(*WorkerResults)(nil),         // 13: cronstream.v1.WorkerResults
+	(*Assignments)(nil),           // 14: cronstream.v1.Assignments
+	(*ResultAcks)(nil),            // 15: cronstream.v1.ResultAcks
+	(*ResultAck)(nil),             // 16: cronstream.v1.ResultAck
+	(*Drain)(nil),                 // 17: cronstream.v1.Drain
+	(LogLevel)(0),                 // 18: cronstream.v1.LogLevel
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 20: google.protobuf.Struct
+	(*durationpb.Duration)(nil),   // 21: google.protobuf.Duration
 }
 var file_cronstream_v1_worker_service_proto_depIdxs = []int32{
 	2,  // 0: cronstream.v1.ConnectRequest.hello:type_name -> cronstream.v1.WorkerHello
@@ -1260,29 +1490,35 @@ var file_cronstream_v1_worker_service_proto_depIdxs = []int32{
 	5,  // 2: cronstream.v1.ConnectRequest.heartbeat:type_name -> cronstream.v1.WorkerHeartbeat
 	6,  // 3: cronstream.v1.ConnectRequest.log:type_name -> cronstream.v1.WorkerLog
 	7,  // 4: cronstream.v1.ConnectRequest.result:type_name -> cronstream.v1.WorkerResult
-	10, // 5: cronstream.v1.ConnectResponse.welcome:type_name -> cronstream.v1.Welcome
-	11, // 6: cronstream.v1.ConnectResponse.assignment:type_name -> cronstream.v1.Assignment
-	12, // 7: cronstream.v1.ConnectResponse.cancel:type_name -> cronstream.v1.CancelAssignment
-	13, // 8: cronstream.v1.ConnectResponse.result_ack:type_name -> cronstream.v1.ResultAck
-	14, // 9: cronstream.v1.ConnectResponse.drain:type_name -> cronstream.v1.Drain
-	3,  // 10: cronstream.v1.WorkerHello.running:type_name -> cronstream.v1.RunningExecution
-	15, // 11: cronstream.v1.WorkerLog.level:type_name -> cronstream.v1.LogLevel
-	16, // 12: cronstream.v1.WorkerLog.time:type_name -> google.protobuf.Timestamp
-	8,  // 13: cronstream.v1.WorkerResult.success:type_name -> cronstream.v1.ResultSuccess
-	9,  // 14: cronstream.v1.WorkerResult.failure:type_name -> cronstream.v1.ResultFailure
-	17, // 15: cronstream.v1.ResultSuccess.result:type_name -> google.protobuf.Struct
-	18, // 16: cronstream.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	18, // 17: cronstream.v1.Welcome.lease_duration:type_name -> google.protobuf.Duration
-	17, // 18: cronstream.v1.Assignment.payload:type_name -> google.protobuf.Struct
-	16, // 19: cronstream.v1.Assignment.scheduled_at:type_name -> google.protobuf.Timestamp
-	16, // 20: cronstream.v1.Assignment.deadline:type_name -> google.protobuf.Timestamp
-	0,  // 21: cronstream.v1.WorkerService.Connect:input_type -> cronstream.v1.ConnectRequest
-	1,  // 22: cronstream.v1.WorkerService.Connect:output_type -> cronstream.v1.ConnectResponse
-	22, // [22:23] is the sub-list for method output_type
-	21, // [21:22] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	13, // 5: cronstream.v1.ConnectRequest.results:type_name -> cronstream.v1.WorkerResults
+	10, // 6: cronstream.v1.ConnectResponse.welcome:type_name -> cronstream.v1.Welcome
+	11, // 7: cronstream.v1.ConnectResponse.assignment:type_name -> cronstream.v1.Assignment
+	12, // 8: cronstream.v1.ConnectResponse.cancel:type_name -> cronstream.v1.CancelAssignment
+	16, // 9: cronstream.v1.ConnectResponse.result_ack:type_name -> cronstream.v1.ResultAck
+	17, // 10: cronstream.v1.ConnectResponse.drain:type_name -> cronstream.v1.Drain
+	14, // 11: cronstream.v1.ConnectResponse.assignments:type_name -> cronstream.v1.Assignments
+	15, // 12: cronstream.v1.ConnectResponse.result_acks:type_name -> cronstream.v1.ResultAcks
+	3,  // 13: cronstream.v1.WorkerHello.running:type_name -> cronstream.v1.RunningExecution
+	18, // 14: cronstream.v1.WorkerLog.level:type_name -> cronstream.v1.LogLevel
+	19, // 15: cronstream.v1.WorkerLog.time:type_name -> google.protobuf.Timestamp
+	8,  // 16: cronstream.v1.WorkerResult.success:type_name -> cronstream.v1.ResultSuccess
+	9,  // 17: cronstream.v1.WorkerResult.failure:type_name -> cronstream.v1.ResultFailure
+	20, // 18: cronstream.v1.ResultSuccess.result:type_name -> google.protobuf.Struct
+	21, // 19: cronstream.v1.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	21, // 20: cronstream.v1.Welcome.lease_duration:type_name -> google.protobuf.Duration
+	20, // 21: cronstream.v1.Assignment.payload:type_name -> google.protobuf.Struct
+	19, // 22: cronstream.v1.Assignment.scheduled_at:type_name -> google.protobuf.Timestamp
+	19, // 23: cronstream.v1.Assignment.deadline:type_name -> google.protobuf.Timestamp
+	7,  // 24: cronstream.v1.WorkerResults.results:type_name -> cronstream.v1.WorkerResult
+	11, // 25: cronstream.v1.Assignments.assignments:type_name -> cronstream.v1.Assignment
+	16, // 26: cronstream.v1.ResultAcks.acks:type_name -> cronstream.v1.ResultAck
+	0,  // 27: cronstream.v1.WorkerService.Connect:input_type -> cronstream.v1.ConnectRequest
+	1,  // 28: cronstream.v1.WorkerService.Connect:output_type -> cronstream.v1.ConnectResponse
+	28, // [28:29] is the sub-list for method output_type
+	27, // [27:28] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_worker_service_proto_init() }
@@ -1297,6 +1533,7 @@ func file_cronstream_v1_worker_service_proto_init() {
 		(*ConnectRequest_Heartbeat)(nil),
 		(*ConnectRequest_Log)(nil),
 		(*ConnectRequest_Result)(nil),
+		(*ConnectRequest_Results)(nil),
 	}
 	file_cronstream_v1_worker_service_proto_msgTypes[1].OneofWrappers = []any{
 		(*ConnectResponse_Welcome)(nil),
@@ -1304,6 +1541,8 @@ func file_cronstream_v1_worker_service_proto_init() {
 		(*ConnectResponse_Cancel)(nil),
 		(*ConnectResponse_ResultAck)(nil),
 		(*ConnectResponse_Drain)(nil),
+		(*ConnectResponse_Assignments)(nil),
+		(*ConnectResponse_ResultAcks)(nil),
 	}
 	file_cronstream_v1_worker_service_proto_msgTypes[7].OneofWrappers = []any{
 		(*WorkerResult_Success)(nil),
@@ -1316,7 +1555,7 @@ func file_cronstream_v1_worker_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cronstream_v1_worker_service_proto_rawDesc), len(file_cronstream_v1_worker_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

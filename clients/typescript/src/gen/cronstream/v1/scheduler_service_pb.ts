@@ -20,7 +20,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file cronstream/v1/scheduler_service.proto.
  */
 export const file_cronstream_v1_scheduler_service: GenFile = /*@__PURE__*/
-  fileDesc("CiVjcm9uc3RyZWFtL3YxL3NjaGVkdWxlcl9zZXJ2aWNlLnByb3RvEg1jcm9uc3RyZWFtLnYxIkcKEENyZWF0ZUpvYlJlcXVlc3QSHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2ISEgoKcmVxdWVzdF9pZBgCIAEoCSI0ChFDcmVhdGVKb2JSZXNwb25zZRIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiIbCg1HZXRKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjEKDkdldEpvYlJlc3BvbnNlEh8KA2pvYhgBIAEoCzISLmNyb25zdHJlYW0udjEuSm9iIq8BCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKgoIc3RhdHVzZXMYAyADKA4yGC5jcm9uc3RyZWFtLnYxLkpvYlN0YXR1cxIlCgV0eXBlcxgEIAMoDjIWLmNyb25zdHJlYW0udjEuSm9iVHlwZRIUCgxoYW5kbGVyX25hbWUYBSABKAkSDAoEdGFncxgGIAMoCSJNChBMaXN0Sm9ic1Jlc3BvbnNlEiAKBGpvYnMYASADKAsyEi5jcm9uc3RyZWFtLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiZAoQVXBkYXRlSm9iUmVxdWVzdBIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYhIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siNAoRVXBkYXRlSm9iUmVzcG9uc2USHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2IiHgoQRGVsZXRlSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSITChFEZWxldGVKb2JSZXNwb25zZSIdCg9QYXVzZUpvYlJlcXVlc3QSCgoCaWQYASABKAkiMwoQUGF1c2VKb2JSZXNwb25zZRIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiIeChBSZXN1bWVKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjQKEVJlc3VtZUpvYlJlc3BvbnNlEh8KA2pvYhgBIAEoCzISLmNyb25zdHJlYW0udjEuSm9iIh4KEENhbmNlbEpvYlJlcXVlc3QSCgoCaWQYASABKAkiNAoRQ2FuY2VsSm9iUmVzcG9uc2USHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2IiGwoNUnVuSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSI9Cg5SdW5Kb2JSZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvbiKAAQoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIwCghzdGF0dXNlcxgCIAMoDjIeLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uU3RhdHVzEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIl8KFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USLAoKZXhlY3V0aW9ucxgBIAMoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIhChNHZXRFeGVjdXRpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkMKFEdldEV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uIiMKFVJldHJ5RXhlY3V0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJFChZSZXRyeUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uIiQKFkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QSCgoCaWQYASABKAkiRgoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguY3JvbnN0cmVhbS52MS5FeGVjdXRpb24iVwoYTGlzdEV4ZWN1dGlvbkxvZ3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJfChlMaXN0RXhlY3V0aW9uTG9nc1Jlc3BvbnNlEikKBGxvZ3MYASADKAsyGy5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvbkxvZxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTwoZQ3JlYXRlRXZlbnRIYW5kbGVyUmVxdWVzdBIyCg1ldmVudF9oYW5kbGVyGAEgASgLMhsuY3JvbnN0cmVhbS52MS5FdmVudEhhbmRsZXIiUAoaQ3JlYXRlRXZlbnRIYW5kbGVyUmVzcG9uc2USMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyIiQKFkdldEV2ZW50SGFuZGxlclJlcXVlc3QSCgoCaWQYASABKAkiTQoXR2V0RXZlbnRIYW5kbGVyUmVzcG9uc2USMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyIlUKGExpc3RFdmVudEhhbmRsZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRISCgpldmVudF9uYW1lGAMgASgJImkKGUxpc3RFdmVudEhhbmRsZXJzUmVzcG9uc2USMwoOZXZlbnRfaGFuZGxlcnMYASADKAsyGy5jcm9uc3RyZWFtLnYxLkV2ZW50SGFuZGxlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkigAEKGVVwZGF0ZUV2ZW50SGFuZGxlclJlcXVlc3QSMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJQChpVcGRhdGVFdmVudEhhbmRsZXJSZXNwb25zZRIyCg1ldmVudF9oYW5kbGVyGAEgASgLMhsuY3JvbnN0cmVhbS52MS5FdmVudEhhbmRsZXIiJwoZRGVsZXRlRXZlbnRIYW5kbGVyUmVxdWVzdBIKCgJpZBgBIAEoCSIcChpEZWxldGVFdmVudEhhbmRsZXJSZXNwb25zZSJnChNUcmlnZ2VyRXZlbnRSZXF1ZXN0EhIKCmV2ZW50X25hbWUYASABKAkSKAoHcGF5bG9hZBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKcmVxdWVzdF9pZBgDIAEoCSItChRUcmlnZ2VyRXZlbnRSZXNwb25zZRIVCg1leGVjdXRpb25faWRzGAEgAygJIngKFlByZXZpZXdTY2hlZHVsZVJlcXVlc3QSHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2ISLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFY291bnQYAyABKAUiRAoXUHJldmlld1NjaGVkdWxlUmVzcG9uc2USKQoFdGltZXMYASADKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiQKEkdldEpvYlN0YXRzUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiPQoTR2V0Sm9iU3RhdHNSZXNwb25zZRImCgVzdGF0cxgBIAEoCzIXLmNyb25zdHJlYW0udjEuSm9iU3RhdHMiEwoRR2V0TWV0cmljc1JlcXVlc3QiRgoSR2V0TWV0cmljc1Jlc3BvbnNlEjAKB21ldHJpY3MYASABKAsyHy5jcm9uc3RyZWFtLnYxLlNjaGVkdWxlck1ldHJpY3MiEgoQR2V0SGVhbHRoUmVxdWVzdCI6ChFHZXRIZWFsdGhSZXNwb25zZRIlCgZoZWFsdGgYASABKAsyFS5jcm9uc3RyZWFtLnYxLkhlYWx0aDLqEAoQU2NoZWR1bGVyU2VydmljZRJOCglDcmVhdGVKb2ISHy5jcm9uc3RyZWFtLnYxLkNyZWF0ZUpvYlJlcXVlc3QaIC5jcm9uc3RyZWFtLnYxLkNyZWF0ZUpvYlJlc3BvbnNlEkUKBkdldEpvYhIcLmNyb25zdHJlYW0udjEuR2V0Sm9iUmVxdWVzdBodLmNyb25zdHJlYW0udjEuR2V0Sm9iUmVzcG9uc2USSwoITGlzdEpvYnMSHi5jcm9uc3RyZWFtLnYxLkxpc3RKb2JzUmVxdWVzdBofLmNyb25zdHJlYW0udjEuTGlzdEpvYnNSZXNwb25zZRJOCglVcGRhdGVKb2ISHy5jcm9uc3RyZWFtLnYxLlVwZGF0ZUpvYlJlcXVlc3QaIC5jcm9uc3RyZWFtLnYxLlVwZGF0ZUpvYlJlc3BvbnNlEk4KCURlbGV0ZUpvYhIfLmNyb25zdHJlYW0udjEuRGVsZXRlSm9iUmVxdWVzdBogLmNyb25zdHJlYW0udjEuRGVsZXRlSm9iUmVzcG9uc2USSwoIUGF1c2VKb2ISHi5jcm9uc3RyZWFtLnYxLlBhdXNlSm9iUmVxdWVzdBofLmNyb25zdHJlYW0udjEuUGF1c2VKb2JSZXNwb25zZRJOCglSZXN1bWVKb2ISHy5jcm9uc3RyZWFtLnYxLlJlc3VtZUpvYlJlcXVlc3QaIC5jcm9uc3RyZWFtLnYxLlJlc3VtZUpvYlJlc3BvbnNlEk4KCUNhbmNlbEpvYhIfLmNyb25zdHJlYW0udjEuQ2FuY2VsSm9iUmVxdWVzdBogLmNyb25zdHJlYW0udjEuQ2FuY2VsSm9iUmVzcG9uc2USRQoGUnVuSm9iEhwuY3JvbnN0cmVhbS52MS5SdW5Kb2JSZXF1ZXN0Gh0uY3JvbnN0cmVhbS52MS5SdW5Kb2JSZXNwb25zZRJdCg5MaXN0RXhlY3V0aW9ucxIkLmNyb25zdHJlYW0udjEuTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0GiUuY3JvbnN0cmVhbS52MS5MaXN0RXhlY3V0aW9uc1Jlc3BvbnNlElcKDEdldEV4ZWN1dGlvbhIiLmNyb25zdHJlYW0udjEuR2V0RXhlY3V0aW9uUmVxdWVzdBojLmNyb25zdHJlYW0udjEuR2V0RXhlY3V0aW9uUmVzcG9uc2USXQoOUmV0cnlFeGVjdXRpb24SJC5jcm9uc3RyZWFtLnYxLlJldHJ5RXhlY3V0aW9uUmVxdWVzdBolLmNyb25zdHJlYW0udjEuUmV0cnlFeGVjdXRpb25SZXNwb25zZRJgCg9DYW5jZWxFeGVjdXRpb24SJS5jcm9uc3RyZWFtLnYxLkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QaJi5jcm9uc3RyZWFtLnYxLkNhbmNlbEV4ZWN1dGlvblJlc3BvbnNlEmYKEUxpc3RFeGVjdXRpb25Mb2dzEicuY3JvbnN0cmVhbS52MS5MaXN0RXhlY3V0aW9uTG9nc1JlcXVlc3QaKC5jcm9uc3RyZWFtLnYxLkxpc3RFeGVjdXRpb25Mb2dzUmVzcG9uc2USaQoSQ3JlYXRlRXZlbnRIYW5kbGVyEiguY3JvbnN0cmVhbS52MS5DcmVhdGVFdmVudEhhbmRsZXJSZXF1ZXN0GikuY3JvbnN0cmVhbS52MS5DcmVhdGVFdmVudEhhbmRsZXJSZXNwb25zZRJgCg9HZXRFdmVudEhhbmRsZXISJS5jcm9uc3RyZWFtLnYxLkdldEV2ZW50SGFuZGxlclJlcXVlc3QaJi5jcm9uc3RyZWFtLnYxLkdldEV2ZW50SGFuZGxlclJlc3BvbnNlEmYKEUxpc3RFdmVudEhhbmRsZXJzEicuY3JvbnN0cmVhbS52MS5MaXN0RXZlbnRIYW5kbGVyc1JlcXVlc3QaKC5jcm9uc3RyZWFtLnYxLkxpc3RFdmVudEhhbmRsZXJzUmVzcG9uc2USaQoSVXBkYXRlRXZlbnRIYW5kbGVyEiguY3JvbnN0cmVhbS52MS5VcGRhdGVFdmVudEhhbmRsZXJSZXF1ZXN0GikuY3JvbnN0cmVhbS52MS5VcGRhdGVFdmVudEhhbmRsZXJSZXNwb25zZRJpChJEZWxldGVFdmVudEhhbmRsZXISKC5jcm9uc3RyZWFtLnYxLkRlbGV0ZUV2ZW50SGFuZGxlclJlcXVlc3QaKS5jcm9uc3RyZWFtLnYxLkRlbGV0ZUV2ZW50SGFuZGxlclJlc3BvbnNlElcKDFRyaWdnZXJFdmVudBIiLmNyb25zdHJlYW0udjEuVHJpZ2dlckV2ZW50UmVxdWVzdBojLmNyb25zdHJlYW0udjEuVHJpZ2dlckV2ZW50UmVzcG9uc2USYAoPUHJldmlld1NjaGVkdWxlEiUuY3JvbnN0cmVhbS52MS5QcmV2aWV3U2NoZWR1bGVSZXF1ZXN0GiYuY3JvbnN0cmVhbS52MS5QcmV2aWV3U2NoZWR1bGVSZXNwb25zZRJUCgtHZXRKb2JTdGF0cxIhLmNyb25zdHJlYW0udjEuR2V0Sm9iU3RhdHNSZXF1ZXN0GiIuY3JvbnN0cmVhbS52MS5HZXRKb2JTdGF0c1Jlc3BvbnNlElEKCkdldE1ldHJpY3MSIC5jcm9uc3RyZWFtLnYxLkdldE1ldHJpY3NSZXF1ZXN0GiEuY3JvbnN0cmVhbS52MS5HZXRNZXRyaWNzUmVzcG9uc2USTgoJR2V0SGVhbHRoEh8uY3JvbnN0cmVhbS52MS5HZXRIZWFsdGhSZXF1ZXN0GiAuY3JvbnN0cmVhbS52MS5HZXRIZWFsdGhSZXNwb25zZUJ4ChFkZXYuY3JvbnN0cmVhbS52MUIVU2NoZWR1bGVyU2VydmljZVByb3RvUAFaSmdpdGh1Yi5jb20vY3JvbnN0cmVhbS9jcm9uc3RyZWFtL2NsaWVudHMvZ28vZ2VuL2Nyb25zdHJlYW0vdjE7Y3JvbnN0cmVhbXYxYgZwcm90bzM", [file_cronstream_v1_event, file_cronstream_v1_execution, file_cronstream_v1_insight, file_cronstream_v1_job, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiVjcm9uc3RyZWFtL3YxL3NjaGVkdWxlcl9zZXJ2aWNlLnByb3RvEg1jcm9uc3RyZWFtLnYxIkcKEENyZWF0ZUpvYlJlcXVlc3QSHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2ISEgoKcmVxdWVzdF9pZBgCIAEoCSI0ChFDcmVhdGVKb2JSZXNwb25zZRIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiJLChZCYXRjaENyZWF0ZUpvYnNSZXF1ZXN0EjEKCHJlcXVlc3RzGAEgAygLMh8uY3JvbnN0cmVhbS52MS5DcmVhdGVKb2JSZXF1ZXN0IjsKF0JhdGNoQ3JlYXRlSm9ic1Jlc3BvbnNlEiAKBGpvYnMYASADKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiIbCg1HZXRKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjEKDkdldEpvYlJlc3BvbnNlEh8KA2pvYhgBIAEoCzISLmNyb25zdHJlYW0udjEuSm9iIq8BCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKgoIc3RhdHVzZXMYAyADKA4yGC5jcm9uc3RyZWFtLnYxLkpvYlN0YXR1cxIlCgV0eXBlcxgEIAMoDjIWLmNyb25zdHJlYW0udjEuSm9iVHlwZRIUCgxoYW5kbGVyX25hbWUYBSABKAkSDAoEdGFncxgGIAMoCSJNChBMaXN0Sm9ic1Jlc3BvbnNlEiAKBGpvYnMYASADKAsyEi5jcm9uc3RyZWFtLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiZAoQVXBkYXRlSm9iUmVxdWVzdBIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYhIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siNAoRVXBkYXRlSm9iUmVzcG9uc2USHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2IiHgoQRGVsZXRlSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSITChFEZWxldGVKb2JSZXNwb25zZSIdCg9QYXVzZUpvYlJlcXVlc3QSCgoCaWQYASABKAkiMwoQUGF1c2VKb2JSZXNwb25zZRIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiIeChBSZXN1bWVKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjQKEVJlc3VtZUpvYlJlc3BvbnNlEh8KA2pvYhgBIAEoCzISLmNyb25zdHJlYW0udjEuSm9iIh4KEENhbmNlbEpvYlJlcXVlc3QSCgoCaWQYASABKAkiNAoRQ2FuY2VsSm9iUmVzcG9uc2USHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2IiGwoNUnVuSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSI9Cg5SdW5Kb2JSZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvbiKAAQoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIwCghzdGF0dXNlcxgCIAMoDjIeLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uU3RhdHVzEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIl8KFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USLAoKZXhlY3V0aW9ucxgBIAMoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIhChNHZXRFeGVjdXRpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkMKFEdldEV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uIiMKFVJldHJ5RXhlY3V0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJFChZSZXRyeUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uIiQKFkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QSCgoCaWQYASABKAkiRgoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguY3JvbnN0cmVhbS52MS5FeGVjdXRpb24iVwoYTGlzdEV4ZWN1dGlvbkxvZ3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJfChlMaXN0RXhlY3V0aW9uTG9nc1Jlc3BvbnNlEikKBGxvZ3MYASADKAsyGy5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvbkxvZxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTwoZQ3JlYXRlRXZlbnRIYW5kbGVyUmVxdWVzdBIyCg1ldmVudF9oYW5kbGVyGAEgASgLMhsuY3JvbnN0cmVhbS52MS5FdmVudEhhbmRsZXIiUAoaQ3JlYXRlRXZlbnRIYW5kbGVyUmVzcG9uc2USMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyIiQKFkdldEV2ZW50SGFuZGxlclJlcXVlc3QSCgoCaWQYASABKAkiTQoXR2V0RXZlbnRIYW5kbGVyUmVzcG9uc2USMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyIlUKGExpc3RFdmVudEhhbmRsZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRISCgpldmVudF9uYW1lGAMgASgJImkKGUxpc3RFdmVudEhhbmRsZXJzUmVzcG9uc2USMwoOZXZlbnRfaGFuZGxlcnMYASADKAsyGy5jcm9uc3RyZWFtLnYxLkV2ZW50SGFuZGxlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkigAEKGVVwZGF0ZUV2ZW50SGFuZGxlclJlcXVlc3QSMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJQChpVcGRhdGVFdmVudEhhbmRsZXJSZXNwb25zZRIyCg1ldmVudF9oYW5kbGVyGAEgASgLMhsuY3JvbnN0cmVhbS52MS5FdmVudEhhbmRsZXIiJwoZRGVsZXRlRXZlbnRIYW5kbGVyUmVxdWVzdBIKCgJpZBgBIAEoCSIcChpEZWxldGVFdmVudEhhbmRsZXJSZXNwb25zZSJnChNUcmlnZ2VyRXZlbnRSZXF1ZXN0EhIKCmV2ZW50X25hbWUYASABKAkSKAoHcGF5bG9hZBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKcmVxdWVzdF9pZBgDIAEoCSItChRUcmlnZ2VyRXZlbnRSZXNwb25zZRIVCg1leGVjdXRpb25faWRzGAEgAygJIngKFlByZXZpZXdTY2hlZHVsZVJlcXVlc3QSHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2ISLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFY291bnQYAyABKAUiRAoXUHJldmlld1NjaGVkdWxlUmVzcG9uc2USKQoFdGltZXMYASADKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiQKEkdldEpvYlN0YXRzUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiPQoTR2V0Sm9iU3RhdHNSZXNwb25zZRImCgVzdGF0cxgBIAEoCzIXLmNyb25zdHJlYW0udjEuSm9iU3RhdHMiEwoRR2V0TWV0cmljc1JlcXVlc3QiRgoSR2V0TWV0cmljc1Jlc3BvbnNlEjAKB21ldHJpY3MYASABKAsyHy5jcm9uc3RyZWFtLnYxLlNjaGVkdWxlck1ldHJpY3MiEgoQR2V0SGVhbHRoUmVxdWVzdCI6ChFHZXRIZWFsdGhSZXNwb25zZRIlCgZoZWFsdGgYASABKAsyFS5jcm9uc3RyZWFtLnYxLkhlYWx0aDLMEQoQU2NoZWR1bGVyU2VydmljZRJOCglDcmVhdGVKb2ISHy5jcm9uc3RyZWFtLnYxLkNyZWF0ZUpvYlJlcXVlc3QaIC5jcm9uc3RyZWFtLnYxLkNyZWF0ZUpvYlJlc3BvbnNlEmAKD0JhdGNoQ3JlYXRlSm9icxIlLmNyb25zdHJlYW0udjEuQmF0Y2hDcmVhdGVKb2JzUmVxdWVzdBomLmNyb25zdHJlYW0udjEuQmF0Y2hDcmVhdGVKb2JzUmVzcG9uc2USRQoGR2V0Sm9iEhwuY3JvbnN0cmVhbS52MS5HZXRKb2JSZXF1ZXN0Gh0uY3JvbnN0cmVhbS52MS5HZXRKb2JSZXNwb25zZRJLCghMaXN0Sm9icxIeLmNyb25zdHJlYW0udjEuTGlzdEpvYnNSZXF1ZXN0Gh8uY3JvbnN0cmVhbS52MS5MaXN0Sm9ic1Jlc3BvbnNlEk4KCVVwZGF0ZUpvYhIfLmNyb25zdHJlYW0udjEuVXBkYXRlSm9iUmVxdWVzdBogLmNyb25zdHJlYW0udjEuVXBkYXRlSm9iUmVzcG9uc2USTgoJRGVsZXRlSm9iEh8uY3JvbnN0cmVhbS52MS5EZWxldGVKb2JSZXF1ZXN0GiAuY3JvbnN0cmVhbS52MS5EZWxldGVKb2JSZXNwb25zZRJLCghQYXVzZUpvYhIeLmNyb25zdHJlYW0udjEuUGF1c2VKb2JSZXF1ZXN0Gh8uY3JvbnN0cmVhbS52MS5QYXVzZUpvYlJlc3BvbnNlEk4KCVJlc3VtZUpvYhIfLmNyb25zdHJlYW0udjEuUmVzdW1lSm9iUmVxdWVzdBogLmNyb25zdHJlYW0udjEuUmVzdW1lSm9iUmVzcG9uc2USTgoJQ2FuY2VsSm9iEh8uY3JvbnN0cmVhbS52MS5DYW5jZWxKb2JSZXF1ZXN0GiAuY3JvbnN0cmVhbS52MS5DYW5jZWxKb2JSZXNwb25zZRJFCgZSdW5Kb2ISHC5jcm9uc3RyZWFtLnYxLlJ1bkpvYlJlcXVlc3QaHS5jcm9uc3RyZWFtLnYxLlJ1bkpvYlJlc3BvbnNlEl0KDkxpc3RFeGVjdXRpb25zEiQuY3JvbnN0cmVhbS52MS5MaXN0RXhlY3V0aW9uc1JlcXVlc3QaJS5jcm9uc3RyZWFtLnYxLkxpc3RFeGVjdXRpb25zUmVzcG9uc2USVwoMR2V0RXhlY3V0aW9uEiIuY3JvbnN0cmVhbS52MS5HZXRFeGVjdXRpb25SZXF1ZXN0GiMuY3JvbnN0cmVhbS52MS5HZXRFeGVjdXRpb25SZXNwb25zZRJdCg5SZXRyeUV4ZWN1dGlvbhIkLmNyb25zdHJlYW0udjEuUmV0cnlFeGVjdXRpb25SZXF1ZXN0GiUuY3JvbnN0cmVhbS52MS5SZXRyeUV4ZWN1dGlvblJlc3BvbnNlEmAKD0NhbmNlbEV4ZWN1dGlvbhIlLmNyb25zdHJlYW0udjEuQ2FuY2VsRXhlY3V0aW9uUmVxdWVzdBomLmNyb25zdHJlYW0udjEuQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USZgoRTGlzdEV4ZWN1dGlvbkxvZ3MSJy5jcm9uc3RyZWFtLnYxLkxpc3RFeGVjdXRpb25Mb2dzUmVxdWVzdBooLmNyb25zdHJlYW0udjEuTGlzdEV4ZWN1dGlvbkxvZ3NSZXNwb25zZRJpChJDcmVhdGVFdmVudEhhbmRsZXISKC5jcm9uc3RyZWFtLnYxLkNyZWF0ZUV2ZW50SGFuZGxlclJlcXVlc3QaKS5jcm9uc3RyZWFtLnYxLkNyZWF0ZUV2ZW50SGFuZGxlclJlc3BvbnNlEmAKD0dldEV2ZW50SGFuZGxlchIlLmNyb25zdHJlYW0udjEuR2V0RXZlbnRIYW5kbGVyUmVxdWVzdBomLmNyb25zdHJlYW0udjEuR2V0RXZlbnRIYW5kbGVyUmVzcG9uc2USZgoRTGlzdEV2ZW50SGFuZGxlcnMSJy5jcm9uc3RyZWFtLnYxLkxpc3RFdmVudEhhbmRsZXJzUmVxdWVzdBooLmNyb25zdHJlYW0udjEuTGlzdEV2ZW50SGFuZGxlcnNSZXNwb25zZRJpChJVcGRhdGVFdmVudEhhbmRsZXISKC5jcm9uc3RyZWFtLnYxLlVwZGF0ZUV2ZW50SGFuZGxlclJlcXVlc3QaKS5jcm9uc3RyZWFtLnYxLlVwZGF0ZUV2ZW50SGFuZGxlclJlc3BvbnNlEmkKEkRlbGV0ZUV2ZW50SGFuZGxlchIoLmNyb25zdHJlYW0udjEuRGVsZXRlRXZlbnRIYW5kbGVyUmVxdWVzdBopLmNyb25zdHJlYW0udjEuRGVsZXRlRXZlbnRIYW5kbGVyUmVzcG9uc2USVwoMVHJpZ2dlckV2ZW50EiIuY3JvbnN0cmVhbS52MS5UcmlnZ2VyRXZlbnRSZXF1ZXN0GiMuY3JvbnN0cmVhbS52MS5UcmlnZ2VyRXZlbnRSZXNwb25zZRJgCg9QcmV2aWV3U2NoZWR1bGUSJS5jcm9uc3RyZWFtLnYxLlByZXZpZXdTY2hlZHVsZVJlcXVlc3QaJi5jcm9uc3RyZWFtLnYxLlByZXZpZXdTY2hlZHVsZVJlc3BvbnNlElQKC0dldEpvYlN0YXRzEiEuY3JvbnN0cmVhbS52MS5HZXRKb2JTdGF0c1JlcXVlc3QaIi5jcm9uc3RyZWFtLnYxLkdldEpvYlN0YXRzUmVzcG9uc2USUQoKR2V0TWV0cmljcxIgLmNyb25zdHJlYW0udjEuR2V0TWV0cmljc1JlcXVlc3QaIS5jcm9uc3RyZWFtLnYxLkdldE1ldHJpY3NSZXNwb25zZRJOCglHZXRIZWFsdGgSHy5jcm9uc3RyZWFtLnYxLkdldEhlYWx0aFJlcXVlc3QaIC5jcm9uc3RyZWFtLnYxLkdldEhlYWx0aFJlc3BvbnNlQngKEWRldi5jcm9uc3RyZWFtLnYxQhVTY2hlZHVsZXJTZXJ2aWNlUHJvdG9QAVpKZ2l0aHViLmNvbS9jcm9uc3RyZWFtL2Nyb25zdHJlYW0vY2xpZW50cy9nby9nZW4vY3JvbnN0cmVhbS92MTtjcm9uc3RyZWFtdjFiBnByb3RvMw", [file_cronstream_v1_event, file_cronstream_v1_execution, file_cronstream_v1_insight, file_cronstream_v1_job, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Request of CreateJob.
@@ -73,6 +73,50 @@ export const CreateJobResponseSchema: GenMessage<CreateJobResponse> = /*@__PURE_
   messageDesc(file_cronstream_v1_scheduler_service, 1);
 
 /**
+ * Request of BatchCreateJobs.
+ *
+ * @generated from message cronstream.v1.BatchCreateJobsRequest
+ */
+export type BatchCreateJobsRequest = Message<"cronstream.v1.BatchCreateJobsRequest"> & {
+  /**
+   * Required. The jobs to create, 1 to 1,000, each as CreateJob takes it
+   * (with its own optional request_id).
+   *
+   * @generated from field: repeated cronstream.v1.CreateJobRequest requests = 1;
+   */
+  requests: CreateJobRequest[];
+};
+
+/**
+ * Describes the message cronstream.v1.BatchCreateJobsRequest.
+ * Use `create(BatchCreateJobsRequestSchema)` to create a new message.
+ */
+export const BatchCreateJobsRequestSchema: GenMessage<BatchCreateJobsRequest> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 2);
+
+/**
+ * Response of BatchCreateJobs.
+ *
+ * @generated from message cronstream.v1.BatchCreateJobsResponse
+ */
+export type BatchCreateJobsResponse = Message<"cronstream.v1.BatchCreateJobsResponse"> & {
+  /**
+   * The created (or, for a repeated request_id, the earlier) jobs, in the
+   * order of the requests.
+   *
+   * @generated from field: repeated cronstream.v1.Job jobs = 1;
+   */
+  jobs: Job[];
+};
+
+/**
+ * Describes the message cronstream.v1.BatchCreateJobsResponse.
+ * Use `create(BatchCreateJobsResponseSchema)` to create a new message.
+ */
+export const BatchCreateJobsResponseSchema: GenMessage<BatchCreateJobsResponse> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 3);
+
+/**
  * Request of GetJob.
  *
  * @generated from message cronstream.v1.GetJobRequest
@@ -91,7 +135,7 @@ export type GetJobRequest = Message<"cronstream.v1.GetJobRequest"> & {
  * Use `create(GetJobRequestSchema)` to create a new message.
  */
 export const GetJobRequestSchema: GenMessage<GetJobRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 2);
+  messageDesc(file_cronstream_v1_scheduler_service, 4);
 
 /**
  * Response of GetJob.
@@ -112,7 +156,7 @@ export type GetJobResponse = Message<"cronstream.v1.GetJobResponse"> & {
  * Use `create(GetJobResponseSchema)` to create a new message.
  */
 export const GetJobResponseSchema: GenMessage<GetJobResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 3);
+  messageDesc(file_cronstream_v1_scheduler_service, 5);
 
 /**
  * Request of ListJobs. Filters combine with AND.
@@ -168,7 +212,7 @@ export type ListJobsRequest = Message<"cronstream.v1.ListJobsRequest"> & {
  * Use `create(ListJobsRequestSchema)` to create a new message.
  */
 export const ListJobsRequestSchema: GenMessage<ListJobsRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 4);
+  messageDesc(file_cronstream_v1_scheduler_service, 6);
 
 /**
  * Response of ListJobs.
@@ -196,7 +240,7 @@ export type ListJobsResponse = Message<"cronstream.v1.ListJobsResponse"> & {
  * Use `create(ListJobsResponseSchema)` to create a new message.
  */
 export const ListJobsResponseSchema: GenMessage<ListJobsResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 5);
+  messageDesc(file_cronstream_v1_scheduler_service, 7);
 
 /**
  * Request of UpdateJob.
@@ -226,7 +270,7 @@ export type UpdateJobRequest = Message<"cronstream.v1.UpdateJobRequest"> & {
  * Use `create(UpdateJobRequestSchema)` to create a new message.
  */
 export const UpdateJobRequestSchema: GenMessage<UpdateJobRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 6);
+  messageDesc(file_cronstream_v1_scheduler_service, 8);
 
 /**
  * Response of UpdateJob.
@@ -247,7 +291,7 @@ export type UpdateJobResponse = Message<"cronstream.v1.UpdateJobResponse"> & {
  * Use `create(UpdateJobResponseSchema)` to create a new message.
  */
 export const UpdateJobResponseSchema: GenMessage<UpdateJobResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 7);
+  messageDesc(file_cronstream_v1_scheduler_service, 9);
 
 /**
  * Request of DeleteJob.
@@ -268,7 +312,7 @@ export type DeleteJobRequest = Message<"cronstream.v1.DeleteJobRequest"> & {
  * Use `create(DeleteJobRequestSchema)` to create a new message.
  */
 export const DeleteJobRequestSchema: GenMessage<DeleteJobRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 8);
+  messageDesc(file_cronstream_v1_scheduler_service, 10);
 
 /**
  * Response of DeleteJob.
@@ -283,7 +327,7 @@ export type DeleteJobResponse = Message<"cronstream.v1.DeleteJobResponse"> & {
  * Use `create(DeleteJobResponseSchema)` to create a new message.
  */
 export const DeleteJobResponseSchema: GenMessage<DeleteJobResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 9);
+  messageDesc(file_cronstream_v1_scheduler_service, 11);
 
 /**
  * Request of PauseJob.
@@ -304,7 +348,7 @@ export type PauseJobRequest = Message<"cronstream.v1.PauseJobRequest"> & {
  * Use `create(PauseJobRequestSchema)` to create a new message.
  */
 export const PauseJobRequestSchema: GenMessage<PauseJobRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 10);
+  messageDesc(file_cronstream_v1_scheduler_service, 12);
 
 /**
  * Response of PauseJob.
@@ -325,7 +369,7 @@ export type PauseJobResponse = Message<"cronstream.v1.PauseJobResponse"> & {
  * Use `create(PauseJobResponseSchema)` to create a new message.
  */
 export const PauseJobResponseSchema: GenMessage<PauseJobResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 11);
+  messageDesc(file_cronstream_v1_scheduler_service, 13);
 
 /**
  * Request of ResumeJob.
@@ -346,7 +390,7 @@ export type ResumeJobRequest = Message<"cronstream.v1.ResumeJobRequest"> & {
  * Use `create(ResumeJobRequestSchema)` to create a new message.
  */
 export const ResumeJobRequestSchema: GenMessage<ResumeJobRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 12);
+  messageDesc(file_cronstream_v1_scheduler_service, 14);
 
 /**
  * Response of ResumeJob.
@@ -367,7 +411,7 @@ export type ResumeJobResponse = Message<"cronstream.v1.ResumeJobResponse"> & {
  * Use `create(ResumeJobResponseSchema)` to create a new message.
  */
 export const ResumeJobResponseSchema: GenMessage<ResumeJobResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 13);
+  messageDesc(file_cronstream_v1_scheduler_service, 15);
 
 /**
  * Request of CancelJob.
@@ -388,7 +432,7 @@ export type CancelJobRequest = Message<"cronstream.v1.CancelJobRequest"> & {
  * Use `create(CancelJobRequestSchema)` to create a new message.
  */
 export const CancelJobRequestSchema: GenMessage<CancelJobRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 14);
+  messageDesc(file_cronstream_v1_scheduler_service, 16);
 
 /**
  * Response of CancelJob.
@@ -409,7 +453,7 @@ export type CancelJobResponse = Message<"cronstream.v1.CancelJobResponse"> & {
  * Use `create(CancelJobResponseSchema)` to create a new message.
  */
 export const CancelJobResponseSchema: GenMessage<CancelJobResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 15);
+  messageDesc(file_cronstream_v1_scheduler_service, 17);
 
 /**
  * Request of RunJob.
@@ -430,7 +474,7 @@ export type RunJobRequest = Message<"cronstream.v1.RunJobRequest"> & {
  * Use `create(RunJobRequestSchema)` to create a new message.
  */
 export const RunJobRequestSchema: GenMessage<RunJobRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 16);
+  messageDesc(file_cronstream_v1_scheduler_service, 18);
 
 /**
  * Response of RunJob.
@@ -451,7 +495,7 @@ export type RunJobResponse = Message<"cronstream.v1.RunJobResponse"> & {
  * Use `create(RunJobResponseSchema)` to create a new message.
  */
 export const RunJobResponseSchema: GenMessage<RunJobResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 17);
+  messageDesc(file_cronstream_v1_scheduler_service, 19);
 
 /**
  * Request of ListExecutions.
@@ -493,7 +537,7 @@ export type ListExecutionsRequest = Message<"cronstream.v1.ListExecutionsRequest
  * Use `create(ListExecutionsRequestSchema)` to create a new message.
  */
 export const ListExecutionsRequestSchema: GenMessage<ListExecutionsRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 18);
+  messageDesc(file_cronstream_v1_scheduler_service, 20);
 
 /**
  * Response of ListExecutions.
@@ -521,7 +565,7 @@ export type ListExecutionsResponse = Message<"cronstream.v1.ListExecutionsRespon
  * Use `create(ListExecutionsResponseSchema)` to create a new message.
  */
 export const ListExecutionsResponseSchema: GenMessage<ListExecutionsResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 19);
+  messageDesc(file_cronstream_v1_scheduler_service, 21);
 
 /**
  * Request of GetExecution.
@@ -542,7 +586,7 @@ export type GetExecutionRequest = Message<"cronstream.v1.GetExecutionRequest"> &
  * Use `create(GetExecutionRequestSchema)` to create a new message.
  */
 export const GetExecutionRequestSchema: GenMessage<GetExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 20);
+  messageDesc(file_cronstream_v1_scheduler_service, 22);
 
 /**
  * Response of GetExecution.
@@ -563,7 +607,7 @@ export type GetExecutionResponse = Message<"cronstream.v1.GetExecutionResponse">
  * Use `create(GetExecutionResponseSchema)` to create a new message.
  */
 export const GetExecutionResponseSchema: GenMessage<GetExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 21);
+  messageDesc(file_cronstream_v1_scheduler_service, 23);
 
 /**
  * Request of RetryExecution.
@@ -584,7 +628,7 @@ export type RetryExecutionRequest = Message<"cronstream.v1.RetryExecutionRequest
  * Use `create(RetryExecutionRequestSchema)` to create a new message.
  */
 export const RetryExecutionRequestSchema: GenMessage<RetryExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 22);
+  messageDesc(file_cronstream_v1_scheduler_service, 24);
 
 /**
  * Response of RetryExecution.
@@ -605,7 +649,7 @@ export type RetryExecutionResponse = Message<"cronstream.v1.RetryExecutionRespon
  * Use `create(RetryExecutionResponseSchema)` to create a new message.
  */
 export const RetryExecutionResponseSchema: GenMessage<RetryExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 23);
+  messageDesc(file_cronstream_v1_scheduler_service, 25);
 
 /**
  * Request of CancelExecution.
@@ -626,7 +670,7 @@ export type CancelExecutionRequest = Message<"cronstream.v1.CancelExecutionReque
  * Use `create(CancelExecutionRequestSchema)` to create a new message.
  */
 export const CancelExecutionRequestSchema: GenMessage<CancelExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 24);
+  messageDesc(file_cronstream_v1_scheduler_service, 26);
 
 /**
  * Response of CancelExecution.
@@ -647,7 +691,7 @@ export type CancelExecutionResponse = Message<"cronstream.v1.CancelExecutionResp
  * Use `create(CancelExecutionResponseSchema)` to create a new message.
  */
 export const CancelExecutionResponseSchema: GenMessage<CancelExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 25);
+  messageDesc(file_cronstream_v1_scheduler_service, 27);
 
 /**
  * Request of ListExecutionLogs.
@@ -682,7 +726,7 @@ export type ListExecutionLogsRequest = Message<"cronstream.v1.ListExecutionLogsR
  * Use `create(ListExecutionLogsRequestSchema)` to create a new message.
  */
 export const ListExecutionLogsRequestSchema: GenMessage<ListExecutionLogsRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 26);
+  messageDesc(file_cronstream_v1_scheduler_service, 28);
 
 /**
  * Response of ListExecutionLogs.
@@ -710,7 +754,7 @@ export type ListExecutionLogsResponse = Message<"cronstream.v1.ListExecutionLogs
  * Use `create(ListExecutionLogsResponseSchema)` to create a new message.
  */
 export const ListExecutionLogsResponseSchema: GenMessage<ListExecutionLogsResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 27);
+  messageDesc(file_cronstream_v1_scheduler_service, 29);
 
 /**
  * Request of CreateEventHandler.
@@ -731,7 +775,7 @@ export type CreateEventHandlerRequest = Message<"cronstream.v1.CreateEventHandle
  * Use `create(CreateEventHandlerRequestSchema)` to create a new message.
  */
 export const CreateEventHandlerRequestSchema: GenMessage<CreateEventHandlerRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 28);
+  messageDesc(file_cronstream_v1_scheduler_service, 30);
 
 /**
  * Response of CreateEventHandler.
@@ -752,7 +796,7 @@ export type CreateEventHandlerResponse = Message<"cronstream.v1.CreateEventHandl
  * Use `create(CreateEventHandlerResponseSchema)` to create a new message.
  */
 export const CreateEventHandlerResponseSchema: GenMessage<CreateEventHandlerResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 29);
+  messageDesc(file_cronstream_v1_scheduler_service, 31);
 
 /**
  * Request of GetEventHandler.
@@ -773,7 +817,7 @@ export type GetEventHandlerRequest = Message<"cronstream.v1.GetEventHandlerReque
  * Use `create(GetEventHandlerRequestSchema)` to create a new message.
  */
 export const GetEventHandlerRequestSchema: GenMessage<GetEventHandlerRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 30);
+  messageDesc(file_cronstream_v1_scheduler_service, 32);
 
 /**
  * Response of GetEventHandler.
@@ -794,7 +838,7 @@ export type GetEventHandlerResponse = Message<"cronstream.v1.GetEventHandlerResp
  * Use `create(GetEventHandlerResponseSchema)` to create a new message.
  */
 export const GetEventHandlerResponseSchema: GenMessage<GetEventHandlerResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 31);
+  messageDesc(file_cronstream_v1_scheduler_service, 33);
 
 /**
  * Request of ListEventHandlers.
@@ -829,7 +873,7 @@ export type ListEventHandlersRequest = Message<"cronstream.v1.ListEventHandlersR
  * Use `create(ListEventHandlersRequestSchema)` to create a new message.
  */
 export const ListEventHandlersRequestSchema: GenMessage<ListEventHandlersRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 32);
+  messageDesc(file_cronstream_v1_scheduler_service, 34);
 
 /**
  * Response of ListEventHandlers.
@@ -857,7 +901,7 @@ export type ListEventHandlersResponse = Message<"cronstream.v1.ListEventHandlers
  * Use `create(ListEventHandlersResponseSchema)` to create a new message.
  */
 export const ListEventHandlersResponseSchema: GenMessage<ListEventHandlersResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 33);
+  messageDesc(file_cronstream_v1_scheduler_service, 35);
 
 /**
  * Request of UpdateEventHandler.
@@ -885,7 +929,7 @@ export type UpdateEventHandlerRequest = Message<"cronstream.v1.UpdateEventHandle
  * Use `create(UpdateEventHandlerRequestSchema)` to create a new message.
  */
 export const UpdateEventHandlerRequestSchema: GenMessage<UpdateEventHandlerRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 34);
+  messageDesc(file_cronstream_v1_scheduler_service, 36);
 
 /**
  * Response of UpdateEventHandler.
@@ -906,7 +950,7 @@ export type UpdateEventHandlerResponse = Message<"cronstream.v1.UpdateEventHandl
  * Use `create(UpdateEventHandlerResponseSchema)` to create a new message.
  */
 export const UpdateEventHandlerResponseSchema: GenMessage<UpdateEventHandlerResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 35);
+  messageDesc(file_cronstream_v1_scheduler_service, 37);
 
 /**
  * Request of DeleteEventHandler.
@@ -927,7 +971,7 @@ export type DeleteEventHandlerRequest = Message<"cronstream.v1.DeleteEventHandle
  * Use `create(DeleteEventHandlerRequestSchema)` to create a new message.
  */
 export const DeleteEventHandlerRequestSchema: GenMessage<DeleteEventHandlerRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 36);
+  messageDesc(file_cronstream_v1_scheduler_service, 38);
 
 /**
  * Response of DeleteEventHandler.
@@ -942,7 +986,7 @@ export type DeleteEventHandlerResponse = Message<"cronstream.v1.DeleteEventHandl
  * Use `create(DeleteEventHandlerResponseSchema)` to create a new message.
  */
 export const DeleteEventHandlerResponseSchema: GenMessage<DeleteEventHandlerResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 37);
+  messageDesc(file_cronstream_v1_scheduler_service, 39);
 
 /**
  * Request of TriggerEvent.
@@ -977,7 +1021,7 @@ export type TriggerEventRequest = Message<"cronstream.v1.TriggerEventRequest"> &
  * Use `create(TriggerEventRequestSchema)` to create a new message.
  */
 export const TriggerEventRequestSchema: GenMessage<TriggerEventRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 38);
+  messageDesc(file_cronstream_v1_scheduler_service, 40);
 
 /**
  * Response of TriggerEvent.
@@ -998,7 +1042,7 @@ export type TriggerEventResponse = Message<"cronstream.v1.TriggerEventResponse">
  * Use `create(TriggerEventResponseSchema)` to create a new message.
  */
 export const TriggerEventResponseSchema: GenMessage<TriggerEventResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 39);
+  messageDesc(file_cronstream_v1_scheduler_service, 41);
 
 /**
  * Request of PreviewSchedule.
@@ -1033,7 +1077,7 @@ export type PreviewScheduleRequest = Message<"cronstream.v1.PreviewScheduleReque
  * Use `create(PreviewScheduleRequestSchema)` to create a new message.
  */
 export const PreviewScheduleRequestSchema: GenMessage<PreviewScheduleRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 40);
+  messageDesc(file_cronstream_v1_scheduler_service, 42);
 
 /**
  * Response of PreviewSchedule.
@@ -1055,7 +1099,7 @@ export type PreviewScheduleResponse = Message<"cronstream.v1.PreviewScheduleResp
  * Use `create(PreviewScheduleResponseSchema)` to create a new message.
  */
 export const PreviewScheduleResponseSchema: GenMessage<PreviewScheduleResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 41);
+  messageDesc(file_cronstream_v1_scheduler_service, 43);
 
 /**
  * Request of GetJobStats.
@@ -1076,7 +1120,7 @@ export type GetJobStatsRequest = Message<"cronstream.v1.GetJobStatsRequest"> & {
  * Use `create(GetJobStatsRequestSchema)` to create a new message.
  */
 export const GetJobStatsRequestSchema: GenMessage<GetJobStatsRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 42);
+  messageDesc(file_cronstream_v1_scheduler_service, 44);
 
 /**
  * Response of GetJobStats.
@@ -1097,7 +1141,7 @@ export type GetJobStatsResponse = Message<"cronstream.v1.GetJobStatsResponse"> &
  * Use `create(GetJobStatsResponseSchema)` to create a new message.
  */
 export const GetJobStatsResponseSchema: GenMessage<GetJobStatsResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 43);
+  messageDesc(file_cronstream_v1_scheduler_service, 45);
 
 /**
  * Request of GetMetrics.
@@ -1112,7 +1156,7 @@ export type GetMetricsRequest = Message<"cronstream.v1.GetMetricsRequest"> & {
  * Use `create(GetMetricsRequestSchema)` to create a new message.
  */
 export const GetMetricsRequestSchema: GenMessage<GetMetricsRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 44);
+  messageDesc(file_cronstream_v1_scheduler_service, 46);
 
 /**
  * Response of GetMetrics.
@@ -1133,7 +1177,7 @@ export type GetMetricsResponse = Message<"cronstream.v1.GetMetricsResponse"> & {
  * Use `create(GetMetricsResponseSchema)` to create a new message.
  */
 export const GetMetricsResponseSchema: GenMessage<GetMetricsResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 45);
+  messageDesc(file_cronstream_v1_scheduler_service, 47);
 
 /**
  * Request of GetHealth.
@@ -1148,7 +1192,7 @@ export type GetHealthRequest = Message<"cronstream.v1.GetHealthRequest"> & {
  * Use `create(GetHealthRequestSchema)` to create a new message.
  */
 export const GetHealthRequestSchema: GenMessage<GetHealthRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 46);
+  messageDesc(file_cronstream_v1_scheduler_service, 48);
 
 /**
  * Response of GetHealth.
@@ -1169,7 +1213,7 @@ export type GetHealthResponse = Message<"cronstream.v1.GetHealthResponse"> & {
  * Use `create(GetHealthResponseSchema)` to create a new message.
  */
 export const GetHealthResponseSchema: GenMessage<GetHealthResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 47);
+  messageDesc(file_cronstream_v1_scheduler_service, 49);
 
 /**
  * Jobs, executions, events and insight, scoped to the caller's platform.
@@ -1194,6 +1238,25 @@ export const SchedulerService: GenService<{
     methodKind: "unary";
     input: typeof CreateJobRequestSchema;
     output: typeof CreateJobResponseSchema;
+  },
+  /**
+   * Creates up to 1,000 jobs in one transaction: all of them, or none when
+   * any request is invalid. Each request is read exactly as CreateJob reads
+   * it, and a request whose request_id the caller used before (in CreateJob
+   * or in a batch) returns the job that request created instead of a second
+   * one. The jobs come back in request order.
+   * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations
+   * whose paths name the request, such as `requests[3].job.cron.expression`;
+   * no requests or more than 1,000; one request_id twice in the batch),
+   * RESOURCE_EXHAUSTED (request or response over the transport limit: the
+   * response holds every job, so batch payload-heavy jobs in fewer at once).
+   *
+   * @generated from rpc cronstream.v1.SchedulerService.BatchCreateJobs
+   */
+  batchCreateJobs: {
+    methodKind: "unary";
+    input: typeof BatchCreateJobsRequestSchema;
+    output: typeof BatchCreateJobsResponseSchema;
   },
   /**
    * Returns a job. Errors: NOT_FOUND.

@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file cronstream/v1/worker_service.proto.
  */
 export const file_cronstream_v1_worker_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJjcm9uc3RyZWFtL3YxL3dvcmtlcl9zZXJ2aWNlLnByb3RvEg1jcm9uc3RyZWFtLnYxIoQCCg5Db25uZWN0UmVxdWVzdBIrCgVoZWxsbxgBIAEoCzIaLmNyb25zdHJlYW0udjEuV29ya2VySGVsbG9IABIxCghjYXBhY2l0eRgCIAEoCzIdLmNyb25zdHJlYW0udjEuV29ya2VyQ2FwYWNpdHlIABIzCgloZWFydGJlYXQYAyABKAsyHi5jcm9uc3RyZWFtLnYxLldvcmtlckhlYXJ0YmVhdEgAEicKA2xvZxgEIAEoCzIYLmNyb25zdHJlYW0udjEuV29ya2VyTG9nSAASLQoGcmVzdWx0GAUgASgLMhsuY3JvbnN0cmVhbS52MS5Xb3JrZXJSZXN1bHRIAEIFCgNtc2ci/gEKD0Nvbm5lY3RSZXNwb25zZRIpCgd3ZWxjb21lGAEgASgLMhYuY3JvbnN0cmVhbS52MS5XZWxjb21lSAASLwoKYXNzaWdubWVudBgCIAEoCzIZLmNyb25zdHJlYW0udjEuQXNzaWdubWVudEgAEjEKBmNhbmNlbBgDIAEoCzIfLmNyb25zdHJlYW0udjEuQ2FuY2VsQXNzaWdubWVudEgAEi4KCnJlc3VsdF9hY2sYBCABKAsyGC5jcm9uc3RyZWFtLnYxLlJlc3VsdEFja0gAEiUKBWRyYWluGAUgASgLMhQuY3JvbnN0cmVhbS52MS5EcmFpbkgAQgUKA21zZyJ4CgtXb3JrZXJIZWxsbxIRCgl3b3JrZXJfaWQYASABKAkSFQoNaGFuZGxlcl9uYW1lcxgCIAMoCRINCgVzbG90cxgDIAEoBRIwCgdydW5uaW5nGAQgAygLMh8uY3JvbnN0cmVhbS52MS5SdW5uaW5nRXhlY3V0aW9uIjkKEFJ1bm5pbmdFeGVjdXRpb24SFAoMZXhlY3V0aW9uX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUiHwoOV29ya2VyQ2FwYWNpdHkSDQoFc2xvdHMYASABKAUiKAoPV29ya2VySGVhcnRiZWF0EhUKDWV4ZWN1dGlvbl9pZHMYASADKAkilQEKCVdvcmtlckxvZxIUCgxleGVjdXRpb25faWQYASABKAkSJgoFbGV2ZWwYAiABKA4yFy5jcm9uc3RyZWFtLnYxLkxvZ0xldmVsEg8KB21lc3NhZ2UYAyABKAkSKAoEdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYXR0ZW1wdBgFIAEoBSKiAQoMV29ya2VyUmVzdWx0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIPCgdhdHRlbXB0GAIgASgFEi8KB3N1Y2Nlc3MYAyABKAsyHC5jcm9uc3RyZWFtLnYxLlJlc3VsdFN1Y2Nlc3NIABIvCgdmYWlsdXJlGAQgASgLMhwuY3JvbnN0cmVhbS52MS5SZXN1bHRGYWlsdXJlSABCCQoHb3V0Y29tZSI4Cg1SZXN1bHRTdWNjZXNzEicKBnJlc3VsdBgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiWQoNUmVzdWx0RmFpbHVyZRINCgVlcnJvchgBIAEoCRITCgtlcnJvcl9zdGFjaxgCIAEoCRIWCglyZXRyeWFibGUYAyABKAhIAIgBAUIMCgpfcmV0cnlhYmxlIocBCgdXZWxjb21lEhIKCnNlc3Npb25faWQYASABKAkSNQoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKDmxlYXNlX2R1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIowCCgpBc3NpZ25tZW50EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSFAoMaGFuZGxlcl9uYW1lGAMgASgJEigKB3BheWxvYWQYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB2F0dGVtcHQYBSABKAUSMAoMc2NoZWR1bGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghkZWFkbGluZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLdHJhY2VwYXJlbnQYCCABKAkSEgoKdHJhY2VzdGF0ZRgJIAEoCSI4ChBDYW5jZWxBc3NpZ25tZW50EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiIQoJUmVzdWx0QWNrEhQKDGV4ZWN1dGlvbl9pZBgBIAEoCSIHCgVEcmFpbjJdCg1Xb3JrZXJTZXJ2aWNlEkwKB0Nvbm5lY3QSHS5jcm9uc3RyZWFtLnYxLkNvbm5lY3RSZXF1ZXN0Gh4uY3JvbnN0cmVhbS52MS5Db25uZWN0UmVzcG9uc2UoATABQnUKEWRldi5jcm9uc3RyZWFtLnYxQhJXb3JrZXJTZXJ2aWNlUHJvdG9QAVpKZ2l0aHViLmNvbS9jcm9uc3RyZWFtL2Nyb25zdHJlYW0vY2xpZW50cy9nby9nZW4vY3JvbnN0cmVhbS92MTtjcm9uc3RyZWFtdjFiBnByb3RvMw", [file_cronstream_v1_execution, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiJjcm9uc3RyZWFtL3YxL3dvcmtlcl9zZXJ2aWNlLnByb3RvEg1jcm9uc3RyZWFtLnYxIrUCCg5Db25uZWN0UmVxdWVzdBIrCgVoZWxsbxgBIAEoCzIaLmNyb25zdHJlYW0udjEuV29ya2VySGVsbG9IABIxCghjYXBhY2l0eRgCIAEoCzIdLmNyb25zdHJlYW0udjEuV29ya2VyQ2FwYWNpdHlIABIzCgloZWFydGJlYXQYAyABKAsyHi5jcm9uc3RyZWFtLnYxLldvcmtlckhlYXJ0YmVhdEgAEicKA2xvZxgEIAEoCzIYLmNyb25zdHJlYW0udjEuV29ya2VyTG9nSAASLQoGcmVzdWx0GAUgASgLMhsuY3JvbnN0cmVhbS52MS5Xb3JrZXJSZXN1bHRIABIvCgdyZXN1bHRzGAYgASgLMhwuY3JvbnN0cmVhbS52MS5Xb3JrZXJSZXN1bHRzSABCBQoDbXNnIuMCCg9Db25uZWN0UmVzcG9uc2USKQoHd2VsY29tZRgBIAEoCzIWLmNyb25zdHJlYW0udjEuV2VsY29tZUgAEi8KCmFzc2lnbm1lbnQYAiABKAsyGS5jcm9uc3RyZWFtLnYxLkFzc2lnbm1lbnRIABIxCgZjYW5jZWwYAyABKAsyHy5jcm9uc3RyZWFtLnYxLkNhbmNlbEFzc2lnbm1lbnRIABIuCgpyZXN1bHRfYWNrGAQgASgLMhguY3JvbnN0cmVhbS52MS5SZXN1bHRBY2tIABIlCgVkcmFpbhgFIAEoCzIULmNyb25zdHJlYW0udjEuRHJhaW5IABIxCgthc3NpZ25tZW50cxgGIAEoCzIaLmNyb25zdHJlYW0udjEuQXNzaWdubWVudHNIABIwCgtyZXN1bHRfYWNrcxgHIAEoCzIZLmNyb25zdHJlYW0udjEuUmVzdWx0QWNrc0gAQgUKA21zZyKRAQoLV29ya2VySGVsbG8SEQoJd29ya2VyX2lkGAEgASgJEhUKDWhhbmRsZXJfbmFtZXMYAiADKAkSDQoFc2xvdHMYAyABKAUSMAoHcnVubmluZxgEIAMoCzIfLmNyb25zdHJlYW0udjEuUnVubmluZ0V4ZWN1dGlvbhIXCg9hY2NlcHRzX2JhdGNoZXMYBSABKAgiOQoQUnVubmluZ0V4ZWN1dGlvbhIUCgxleGVjdXRpb25faWQYASABKAkSDwoHYXR0ZW1wdBgCIAEoBSIfCg5Xb3JrZXJDYXBhY2l0eRINCgVzbG90cxgBIAEoBSIoCg9Xb3JrZXJIZWFydGJlYXQSFQoNZXhlY3V0aW9uX2lkcxgBIAMoCSKVAQoJV29ya2VyTG9nEhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRImCgVsZXZlbBgCIAEoDjIXLmNyb25zdHJlYW0udjEuTG9nTGV2ZWwSDwoHbWVzc2FnZRgDIAEoCRIoCgR0aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdhdHRlbXB0GAUgASgFIqIBCgxXb3JrZXJSZXN1bHQSFAoMZXhlY3V0aW9uX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAUSLwoHc3VjY2VzcxgDIAEoCzIcLmNyb25zdHJlYW0udjEuUmVzdWx0U3VjY2Vzc0gAEi8KB2ZhaWx1cmUYBCABKAsyHC5jcm9uc3RyZWFtLnYxLlJlc3VsdEZhaWx1cmVIAEIJCgdvdXRjb21lIjgKDVJlc3VsdFN1Y2Nlc3MSJwoGcmVzdWx0GAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJZCg1SZXN1bHRGYWlsdXJlEg0KBWVycm9yGAEgASgJEhMKC2Vycm9yX3N0YWNrGAIgASgJEhYKCXJldHJ5YWJsZRgDIAEoCEgAiAEBQgwKCl9yZXRyeWFibGUioAEKB1dlbGNvbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMQoObGVhc2VfZHVyYXRpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFwoPYWNjZXB0c19iYXRjaGVzGAQgASgIIowCCgpBc3NpZ25tZW50EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSFAoMaGFuZGxlcl9uYW1lGAMgASgJEigKB3BheWxvYWQYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB2F0dGVtcHQYBSABKAUSMAoMc2NoZWR1bGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghkZWFkbGluZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLdHJhY2VwYXJlbnQYCCABKAkSEgoKdHJhY2VzdGF0ZRgJIAEoCSI4ChBDYW5jZWxBc3NpZ25tZW50EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiPQoNV29ya2VyUmVzdWx0cxIsCgdyZXN1bHRzGAEgAygLMhsuY3JvbnN0cmVhbS52MS5Xb3JrZXJSZXN1bHQiPQoLQXNzaWdubWVudHMSLgoLYXNzaWdubWVudHMYASADKAsyGS5jcm9uc3RyZWFtLnYxLkFzc2lnbm1lbnQiNAoKUmVzdWx0QWNrcxImCgRhY2tzGAEgAygLMhguY3JvbnN0cmVhbS52MS5SZXN1bHRBY2siIQoJUmVzdWx0QWNrEhQKDGV4ZWN1dGlvbl9pZBgBIAEoCSIHCgVEcmFpbjJdCg1Xb3JrZXJTZXJ2aWNlEkwKB0Nvbm5lY3QSHS5jcm9uc3RyZWFtLnYxLkNvbm5lY3RSZXF1ZXN0Gh4uY3JvbnN0cmVhbS52MS5Db25uZWN0UmVzcG9uc2UoATABQnUKEWRldi5jcm9uc3RyZWFtLnYxQhJXb3JrZXJTZXJ2aWNlUHJvdG9QAVpKZ2l0aHViLmNvbS9jcm9uc3RyZWFtL2Nyb25zdHJlYW0vY2xpZW50cy9nby9nZW4vY3JvbnN0cmVhbS92MTtjcm9uc3RyZWFtdjFiBnByb3RvMw", [file_cronstream_v1_execution, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A message from a worker.
@@ -67,6 +67,15 @@ export type ConnectRequest = Message<"cronstream.v1.ConnectRequest"> & {
      */
     value: WorkerResult;
     case: "result";
+  } | {
+    /**
+     * Several outcomes in one message, each handled as a `result`. Any worker
+     * may send it; it saves a message per execution under load.
+     *
+     * @generated from field: cronstream.v1.WorkerResults results = 6;
+     */
+    value: WorkerResults;
+    case: "results";
   } | { case: undefined; value?: undefined };
 };
 
@@ -128,6 +137,24 @@ export type ConnectResponse = Message<"cronstream.v1.ConnectResponse"> & {
      */
     value: Drain;
     case: "drain";
+  } | {
+    /**
+     * Several executions to run, in order; sent instead of single
+     * `assignment`s to workers whose hello set `accepts_batches`.
+     *
+     * @generated from field: cronstream.v1.Assignments assignments = 6;
+     */
+    value: Assignments;
+    case: "assignments";
+  } | {
+    /**
+     * Several results applied; sent instead of single `result_ack`s to
+     * workers whose hello set `accepts_batches`.
+     *
+     * @generated from field: cronstream.v1.ResultAcks result_acks = 7;
+     */
+    value: ResultAcks;
+    case: "resultAcks";
   } | { case: undefined; value?: undefined };
 };
 
@@ -171,6 +198,16 @@ export type WorkerHello = Message<"cronstream.v1.WorkerHello"> & {
    * @generated from field: repeated cronstream.v1.RunningExecution running = 4;
    */
   running: RunningExecution[];
+
+  /**
+   * The worker understands `assignments` and `result_acks`: the server then
+   * groups what is ready to send at one moment into one message (at most 500
+   * items), which costs far less than a message per item. False: one
+   * `assignment` or `result_ack` per message, as before.
+   *
+   * @generated from field: bool accepts_batches = 5;
+   */
+  acceptsBatches: boolean;
 };
 
 /**
@@ -432,6 +469,14 @@ export type Welcome = Message<"cronstream.v1.Welcome"> & {
    * @generated from field: google.protobuf.Duration lease_duration = 3;
    */
   leaseDuration?: Duration | undefined;
+
+  /**
+   * The server takes `results` batches (this one always does; older servers
+   * did not, and a worker must then send single `result`s).
+   *
+   * @generated from field: bool accepts_batches = 4;
+   */
+  acceptsBatches: boolean;
 };
 
 /**
@@ -547,6 +592,69 @@ export const CancelAssignmentSchema: GenMessage<CancelAssignment> = /*@__PURE__*
   messageDesc(file_cronstream_v1_worker_service, 12);
 
 /**
+ * Several results in one message, in the order they were produced.
+ *
+ * @generated from message cronstream.v1.WorkerResults
+ */
+export type WorkerResults = Message<"cronstream.v1.WorkerResults"> & {
+  /**
+   * Required. 1 to 500 results.
+   *
+   * @generated from field: repeated cronstream.v1.WorkerResult results = 1;
+   */
+  results: WorkerResult[];
+};
+
+/**
+ * Describes the message cronstream.v1.WorkerResults.
+ * Use `create(WorkerResultsSchema)` to create a new message.
+ */
+export const WorkerResultsSchema: GenMessage<WorkerResults> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_worker_service, 13);
+
+/**
+ * Several assignments in one message, in priority then scheduled order.
+ *
+ * @generated from message cronstream.v1.Assignments
+ */
+export type Assignments = Message<"cronstream.v1.Assignments"> & {
+  /**
+   * 1 to 500 assignments.
+   *
+   * @generated from field: repeated cronstream.v1.Assignment assignments = 1;
+   */
+  assignments: Assignment[];
+};
+
+/**
+ * Describes the message cronstream.v1.Assignments.
+ * Use `create(AssignmentsSchema)` to create a new message.
+ */
+export const AssignmentsSchema: GenMessage<Assignments> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_worker_service, 14);
+
+/**
+ * Several result acknowledgements in one message.
+ *
+ * @generated from message cronstream.v1.ResultAcks
+ */
+export type ResultAcks = Message<"cronstream.v1.ResultAcks"> & {
+  /**
+   * 1 to 500 acknowledgements.
+   *
+   * @generated from field: repeated cronstream.v1.ResultAck acks = 1;
+   */
+  acks: ResultAck[];
+};
+
+/**
+ * Describes the message cronstream.v1.ResultAcks.
+ * Use `create(ResultAcksSchema)` to create a new message.
+ */
+export const ResultAcksSchema: GenMessage<ResultAcks> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_worker_service, 15);
+
+/**
  * A result was recorded (or was a repeat and is ignored).
  *
  * @generated from message cronstream.v1.ResultAck
@@ -565,7 +673,7 @@ export type ResultAck = Message<"cronstream.v1.ResultAck"> & {
  * Use `create(ResultAckSchema)` to create a new message.
  */
 export const ResultAckSchema: GenMessage<ResultAck> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_worker_service, 13);
+  messageDesc(file_cronstream_v1_worker_service, 16);
 
 /**
  * The server is shutting down: finish what runs, send results, reconnect.
@@ -580,7 +688,7 @@ export type Drain = Message<"cronstream.v1.Drain"> & {
  * Use `create(DrainSchema)` to create a new message.
  */
 export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_worker_service, 14);
+  messageDesc(file_cronstream_v1_worker_service, 17);
 
 /**
  * The worker stream: workers receive due executions and send back logs and

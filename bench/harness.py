@@ -1,0 +1,188 @@
+"""What every Cronstream benchmark needs: a throwaway Postgres, a fresh
+database per run, a `cronstream serve` process on it, and an API key."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from cronstream.v1 import admin_service_pb2 as admin_pb
+from cronstream.v1 import admin_service_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+CRONSTREAM = Path(sys.executable).with_name("cronstream")
+ADMIN_KEY = "bench-admin-key-" + "x" * 24
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class Postgres:
+    """A running cluster: `dsn` for libpq clients, `url` for SQLAlchemy."""
+
+    dsn: str
+
+    def database(self, name: str) -> Postgres:
+        """A fresh, empty database on the same cluster."""
+        subprocess.run(
+            ["psql", "-q", "-v", "ON_ERROR_STOP=1", self.dsn, "-c", f'create database "{name}"'],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        return Postgres(re.sub(r"/[^/]+$", f"/{name}", self.dsn))
+
+    @property
+    def url(self) -> str:
+        return self.dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+@contextlib.contextmanager
+def postgres(dsn: str | None = None) -> Iterator[Postgres]:
+    """The given cluster, or a throwaway one from scripts/services.sh (stock
+    settings: synchronous_commit on), stopped afterwards."""
+    if dsn:
+        yield Postgres(dsn)
+        return
+    folder = Path(tempfile.mkdtemp(prefix="cronstream-bench-"))
+    services = str(ROOT / "scripts" / "services.sh")
+    subprocess.run([services, "start", str(folder)], check=True, stdout=subprocess.DEVNULL)
+    try:
+        env = dict(
+            line.split("=", 1) for line in (folder / "env").read_text().splitlines() if "=" in line
+        )
+        yield Postgres(env["CRONSTREAM_TEST_POSTGRES_DSN"])
+    finally:
+        subprocess.run([services, "stop", str(folder)], check=False, stdout=subprocess.DEVNULL)
+
+
+def database_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    address: str
+    key: str
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far: under a
+        noisy neighbour, CPU per execution is steadier than wall time."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def rss_mib(self) -> float:
+        """Resident memory of the server process, from /proc."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        kib = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
+        return kib / 1024
+
+
+@contextlib.contextmanager
+def server(database: Postgres, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`cronstream serve --migrate` on `database`, with a platform and its key."""
+    address = f"127.0.0.1:{free_port()}"
+    full_env = {
+        **os.environ,
+        "CRONSTREAM_LISTEN": address,
+        "CRONSTREAM_DATABASE_URL": database.url,
+        "CRONSTREAM_ADMIN_KEY": ADMIN_KEY,
+        **(env or {}),
+    }
+    logfile = tempfile.NamedTemporaryFile(prefix="cronstream-bench-server-", suffix=".log")
+    process = subprocess.Popen(
+        [str(CRONSTREAM), "serve", "--migrate"], env=full_env, stdout=logfile, stderr=logfile
+    )
+    try:
+        _wait_serving(address, process)
+        yield Server(process, address, _platform_key(address))
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        logfile.close()
+
+
+def _wait_serving(address: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as channel:
+        # The stubs type HealthStub for asyncio channels only; this one is blocking.
+        health: Any = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"cronstream serve exited with {process.returncode}")
+            with contextlib.suppress(grpc.RpcError):
+                answer = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            time.sleep(0.1)
+    raise RuntimeError(f"cronstream serve not serving on {address} after {timeout}s")
+
+
+def _platform_key(address: str) -> str:
+    with grpc.insecure_channel(address) as channel:
+        admin = admin_service_pb2_grpc.AdminServiceStub(channel)
+        auth = (("authorization", f"Bearer {ADMIN_KEY}"),)
+        request = admin_pb.CreatePlatformRequest(platform=admin_pb.Platform(name="bench"))
+        platform = admin.CreatePlatform(request, metadata=auth).platform
+        key_request = admin_pb.CreateApiKeyRequest(platform_id=platform.id, name="bench")
+        secret: str = admin.CreateApiKey(key_request, metadata=auth).secret
+        return secret
+
+
+@contextlib.contextmanager
+def profiled(pid: int, output: Path | None) -> Iterator[None]:
+    """py-spy samples the server while the block runs; `output` ending in
+    .svg gets a flame graph, anything else py-spy's raw collapsed stacks."""
+    if output is None:
+        yield
+        return
+    form = "flamegraph" if output.suffix == ".svg" else "raw"
+    spy = Path(sys.executable).with_name("py-spy")
+    command = [str(spy), "record", "--pid", str(pid), "--rate", "250", "--format", form]
+    process = subprocess.Popen([*command, "--output", str(output)], stdout=subprocess.DEVNULL)
+    time.sleep(1.0)  # py-spy attaches before the work starts
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[index]

@@ -1,0 +1,323 @@
+"""`make bench`: Cronstream and its peers, same workloads, same Postgres, one table.
+
+    .venv/bin/python bench/run.py            # full sizes (about 20 minutes)
+    .venv/bin/python bench/run.py --quick    # small sizes (under 5 minutes)
+
+Installs the peers in their own environments (bench/.venv-peers, the npm
+folder bench/peers/node, River's CLI under .tools/bin), starts one throwaway
+Postgres with stock settings (synchronous_commit on), gives every run a fresh
+database on it, prints one table with Cronstream's ratio to each peer, and
+writes every figure to bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import Postgres, database_name, log, postgres
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PEERS_VENV = BENCH / ".venv-peers"
+PEERS_PYTHON = PEERS_VENV / "bin" / "python"
+NODE_PEER = BENCH / "peers" / "node"
+RESULTS = BENCH / "results" / "latest.json"
+RUN_TIMEOUT = 900  # seconds for any single run, whatever it is
+
+
+@dataclass(frozen=True)
+class Sizes:
+    jobs: int  # W1 executions
+    schedules: int  # W2 schedules firing every second
+    seconds: int  # W2 window
+    latency_jobs: int  # graphile-worker's add-to-start latency run
+    calls: int  # control plane CreateJob calls
+    scale_jobs: int  # active cron jobs held
+
+
+FULL = Sizes(
+    jobs=20_000, schedules=1_000, seconds=30, latency_jobs=2_000, calls=10_000, scale_jobs=1_000_000
+)
+QUICK = Sizes(
+    jobs=5_000, schedules=200, seconds=10, latency_jobs=300, calls=2_000, scale_jobs=50_000
+)
+
+
+def install_peers() -> None:
+    """Each peer in its own environment, never the project's venv."""
+    if not PEERS_PYTHON.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+    requirements = BENCH / "peers" / "python" / "requirements.txt"
+    subprocess.run(
+        [
+            str(PEERS_PYTHON),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(requirements),
+        ],
+        check=True,
+    )
+    if not (NODE_PEER / "node_modules" / "graphile-worker").exists():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_PEER, check=True
+        )
+
+
+def run_json(command: list[str], timeout: float = RUN_TIMEOUT) -> dict[str, Any]:
+    """Runs one benchmark process; its last stdout line is its JSON."""
+    log("running " + " ".join(part if "://" not in part else "<dsn>" for part in command))
+    started = time.monotonic()
+    try:
+        done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f}s"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        return {"error": f"exit {done.returncode}, no result"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def fresh(cluster: Postgres, prefix: str) -> Postgres:
+    return cluster.database(database_name(prefix))
+
+
+def run_all(cluster: Postgres, sizes: Sizes) -> dict[str, dict[str, Any]]:
+    py, peers = sys.executable, str(PEERS_PYTHON)
+    python_peers = BENCH / "peers" / "python"
+    results: dict[str, dict[str, Any]] = {}
+    dsn = cluster.dsn
+    w1, w2 = (
+        ["--executions", str(sizes.jobs)],
+        ["--schedules", str(sizes.schedules), "--seconds", str(sizes.seconds)],
+    )
+    results["cronstream w1 go"] = run_json(
+        [py, "bench/throughput.py", "--dsn", dsn, "--worker", "go", *w1]
+    )
+    results["cronstream w1 python"] = run_json(
+        [py, "bench/throughput.py", "--dsn", dsn, "--worker", "python", *w1]
+    )
+    results["cronstream w2 go"] = run_json(
+        [py, "bench/precision.py", "--dsn", dsn, "--worker", "go", *w2]
+    )
+    results["graphile-worker w1"] = run_json(
+        [
+            "node",
+            str(NODE_PEER / "graphile_bench.mjs"),
+            "--dsn",
+            fresh(cluster, "graphile").dsn,
+            "--workload",
+            "w1",
+            "--jobs",
+            str(sizes.jobs),
+        ]
+    )
+    results["graphile-worker w2"] = run_json(
+        [
+            "node",
+            str(NODE_PEER / "graphile_bench.mjs"),
+            "--dsn",
+            fresh(cluster, "graphile").dsn,
+            "--workload",
+            "w2",
+            "--jobs",
+            str(sizes.latency_jobs),
+        ]
+    )
+    results["river w1"] = run_json(
+        [
+            str(BENCH / "peers" / "go" / "river_bench.sh"),
+            fresh(cluster, "river").dsn,
+            str(sizes.jobs),
+        ]
+    )
+    for name, script in (
+        ("procrastinate", "procrastinate_bench.py"),
+        ("apscheduler", "apscheduler_bench.py"),
+    ):
+        results[f"{name} w1"] = run_json(
+            [
+                peers,
+                str(python_peers / script),
+                "--dsn",
+                fresh(cluster, name).dsn,
+                "--workload",
+                "w1",
+                "--jobs",
+                str(sizes.jobs),
+            ]
+        )
+        results[f"{name} w2"] = run_json(
+            [
+                peers,
+                str(python_peers / script),
+                "--dsn",
+                fresh(cluster, name).dsn,
+                "--workload",
+                "w2",
+                *w2[:2],
+                "--seconds",
+                str(sizes.seconds),
+            ]
+        )
+    results["cronstream control plane"] = run_json(
+        [
+            py,
+            "bench/control_plane.py",
+            "--dsn",
+            fresh(cluster, "cp").url,
+            "--clients",
+            "32",
+            "--calls",
+            str(sizes.calls),
+        ]
+    )
+    results["cronstream scale"] = run_json(
+        [
+            py,
+            "bench/scale.py",
+            "--dsn",
+            fresh(cluster, "scale").url,
+            "--jobs",
+            str(sizes.scale_jobs),
+        ],
+        timeout=RUN_TIMEOUT * 2,
+    )
+    return results
+
+
+def _figure(result: dict[str, Any], key: str, unit: str = "") -> str:
+    if "error" in result:
+        return f"({result['error']})"
+    if "unsupported" in result:
+        return "(not supported)"
+    value = result.get(key)
+    if value is None:
+        return "-"
+    return f"{value:,.1f}{unit}" if isinstance(value, float) else f"{value:,}{unit}"
+
+
+def _ratio(ours: float | None, theirs: float | None) -> str:
+    if not ours or not theirs:
+        return "-"
+    return f"{ours / theirs:.2f}x"
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    """One table: each row a system on a workload, with Cronstream's ratio."""
+    rows = [("workload", "system", "figure", "cronstream / peer")]
+    ours_w1 = results["cronstream w1 go"].get("per_second")
+    for key in (
+        "cronstream w1 go",
+        "cronstream w1 python",
+        "graphile-worker w1",
+        "river w1",
+        "procrastinate w1",
+        "apscheduler w1",
+    ):
+        result = results.get(key, {})
+        ratio = "" if key.startswith("cronstream") else _ratio(ours_w1, result.get("per_second"))
+        rows.append(
+            ("W1 executions/s", key.removesuffix(" w1"), _figure(result, "per_second"), ratio)
+        )
+    ours_w2 = results["cronstream w2 go"].get("p99_ms")
+    for key in ("cronstream w2 go", "apscheduler w2", "procrastinate w2", "graphile-worker w2"):
+        result = results.get(key, {})
+        figure = _precision(result)
+        # Lower is better: the ratio says how many times tighter ours is.
+        ratio = "" if key.startswith("cronstream") else _ratio(result.get("p99_ms"), ours_w2)
+        rows.append(("W2 start lateness", key.removesuffix(" w2"), figure, ratio))
+    control = results.get("cronstream control plane", {})
+    create, batch = control.get("create_job", {}), control.get("batch_create", {})
+    rows.append(
+        (
+            "CreateJob, 32 clients",
+            "cronstream",
+            _latency(create, "per_second", "/s"),
+            "",
+        )
+    )
+    rows.append(("BatchCreateJobs", "cronstream", f"{batch.get('per_second', '-')} jobs/s", ""))
+    scale = results.get("cronstream scale", {})
+    rows.append(("Scale", "cronstream", _scale(scale), ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _latency(figures: dict[str, Any], rate: str, unit: str) -> str:
+    p50, p99 = figures.get("p50_ms", "-"), figures.get("p99_ms", "-")
+    return f"{figures.get(rate, '-')}{unit}, p50 {p50} ms, p99 {p99} ms"
+
+
+def _precision(result: dict[str, Any]) -> str:
+    if "error" in result or "unsupported" in result:
+        return _figure(result, "p99_ms")
+    text = (
+        "p50/p95/p99/max "
+        + "/".join(
+            f"{result.get(k, float('nan')):.1f}" for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")
+        )
+        + " ms"
+    )
+    if "missed" in result:
+        text += f", missed {result['missed']}, doubled {result.get('doubled', '-')}"
+    if result.get("mode"):
+        text += f" ({result['mode']})"
+    return text
+
+
+def _scale(scale: dict[str, Any]) -> str:
+    if "error" in scale:
+        return f"({scale['error']})"
+    keys = (
+        "jobs",
+        "load_per_second",
+        "rss_mib_start",
+        "rss_mib_end",
+        "ticker_pass_ms",
+        "list_jobs_ms",
+    )
+    return ", ".join(f"{k} {scale[k]}" for k in keys if k in scale) or json.dumps(scale)[:200]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, under 5 minutes")
+    parser.add_argument("--dsn", help="an existing Postgres cluster; default: a throwaway one")
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    started = time.monotonic()
+    install_peers()
+    with postgres(args.dsn) as cluster:
+        results = run_all(cluster, sizes)
+    RESULTS.parent.mkdir(exist_ok=True)
+    record = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "sizes": sizes.__dict__,
+        "results": results,
+    }
+    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
+    print(table(results))
+    print(
+        f"\n{time.monotonic() - started:.0f} s in all; every figure in {RESULTS.relative_to(ROOT)}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""W1, throughput: N one-shot no-op executions due at one instant, run by
+workers over WorkerService; executions/s from the due instant to the last
+result recorded.
+
+    .venv/bin/python bench/throughput.py --executions 20000 --worker go
+
+Prints one JSON line. Without --dsn it starts its own throwaway Postgres.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import grpc
+from google.protobuf import timestamp_pb2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cronstream.v1 import (
+    job_pb2,
+    scheduler_service_pb2_grpc,
+)
+from cronstream.v1 import scheduler_service_pb2 as pb
+
+from bench.harness import database_name, log, percentile, postgres, profiled, server
+from bench.workers.launch import workers
+
+HANDLER = "noop"
+CREATORS = 32  # concurrent CreateJob calls while loading
+
+
+def _timestamp(at: datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(at)
+    return stamp
+
+
+async def create_jobs(address: str, key: str, count: int, run_at: datetime) -> float:
+    """`count` one-shot jobs due at `run_at`; returns the seconds it took."""
+    started = time.monotonic()
+    auth = (("authorization", f"Bearer {key}"),)
+    due = _timestamp(run_at)
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = scheduler_service_pb2_grpc.SchedulerServiceStub(channel)
+        queue = iter(range(count))
+
+        async def creator() -> None:
+            for index in queue:
+                job = job_pb2.Job(
+                    name=f"w1-{index}", handler_name=HANDLER, once=job_pb2.OnceTrigger(run_at=due)
+                )
+                await stub.CreateJob(pb.CreateJobRequest(job=job), metadata=auth)
+
+        await asyncio.gather(*(creator() for _ in range(CREATORS)))
+    return time.monotonic() - started
+
+
+async def wait_finished(dsn: str, count: int, deadline: float) -> int:
+    connection = await asyncpg.connect(dsn)
+    try:
+        done = 0
+        while time.monotonic() < deadline:
+            done = await connection.fetchval(
+                "select count(*) from job_executions where status = 'success'"
+            )
+            if done >= count:
+                break
+            await asyncio.sleep(0.25)
+        return int(done)
+    finally:
+        await connection.close()
+
+
+async def commits(dsn: str) -> int:
+    """Transactions committed in the database so far (the server's, mostly):
+    per execution, a measure of round trips that load on the machine does not
+    change."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        query = "select xact_commit from pg_stat_database where datname = current_database()"
+        return int(await connection.fetchval(query))
+    finally:
+        await connection.close()
+
+
+async def timings(dsn: str) -> dict[str, float]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        first_due = await connection.fetchval("select min(scheduled_at) from job_executions")
+        last_done = await connection.fetchval(
+            "select max(completed_at) from job_executions where status = 'success'"
+        )
+        last_fired = await connection.fetchval("select max(created_at) from job_executions")
+        lags = await connection.fetch(
+            "select extract(epoch from started_at - scheduled_at) * 1000 as ms"
+            " from job_executions where status = 'success' order by 1"
+        )
+    finally:
+        await connection.close()
+    starts = [float(row["ms"]) for row in lags]
+    return {
+        "seconds": (last_done - first_due).total_seconds(),
+        "fired_seconds": (last_fired - first_due).total_seconds(),
+        "start_p50_ms": percentile(starts, 0.5),
+        "start_p99_ms": percentile(starts, 0.99),
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    with postgres(args.dsn) as cluster:
+        database = cluster.database(database_name("w1"))
+        with server(database) as srv:
+            # Due far enough ahead for the load to finish first.
+            lead = 10.0 + args.executions / args.load_rate
+            run_at = datetime.now(UTC) + timedelta(seconds=lead)
+            load_seconds = asyncio.run(create_jobs(srv.address, srv.key, args.executions, run_at))
+            log(f"w1: created {args.executions} jobs in {load_seconds:.1f}s")
+            if datetime.now(UTC) >= run_at:
+                raise RuntimeError("loading took longer than the lead; raise the lead")
+            cpu_before = srv.cpu_seconds()
+            commits_before = asyncio.run(commits(database.dsn))
+            with (
+                profiled(srv.pid, args.profile),
+                workers(args.worker, args.processes, srv.address, srv.key, HANDLER, args.slots),
+            ):
+                wait = (run_at - datetime.now(UTC)).total_seconds() + args.timeout
+                done = asyncio.run(
+                    wait_finished(database.dsn, args.executions, time.monotonic() + wait)
+                )
+            cpu = srv.cpu_seconds() - cpu_before
+            transactions = asyncio.run(commits(database.dsn)) - commits_before
+            measured = asyncio.run(timings(database.dsn))
+    seconds = measured["seconds"]
+    return {
+        "system": "cronstream",
+        "workload": "w1",
+        "worker": args.worker,
+        "processes": args.processes,
+        "slots": args.slots,
+        "jobs": args.executions,
+        "completed": done,
+        "load_seconds": round(load_seconds, 2),
+        "seconds": round(seconds, 3),
+        "per_second": round(done / seconds, 1) if seconds > 0 else None,
+        "all_fired_after_s": round(measured["fired_seconds"], 3),
+        "transactions_per_1000": round(1000 * transactions / max(done, 1), 1),
+        "server_cpu_ms_per_1000": round(1000 * cpu / max(done, 1) * 1000, 1),
+        "start_p50_ms": round(measured["start_p50_ms"], 1),
+        "start_p99_ms": round(measured["start_p99_ms"], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dsn", help="an existing Postgres (postgresql://...); default: throwaway")
+    parser.add_argument("--executions", type=int, default=20_000)
+    parser.add_argument("--worker", choices=("python", "go"), default="go")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--slots", type=int, default=200)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--profile", type=Path, help="write a py-spy profile of the server here")
+    parser.add_argument(
+        "--load-rate", type=float, default=300.0, help="jobs/s the load is assumed to reach"
+    )
+    print(json.dumps(run(parser.parse_args())), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Starts benchmark worker processes (Python or Go) and stops them."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+GO_WORKER = ROOT / ".tools" / "bin" / "cronstream-bench-worker"
+PY_WORKER = Path(__file__).with_name("py_worker.py")
+
+
+def build_go_worker() -> None:
+    subprocess.run(
+        ["go", "build", "-o", str(GO_WORKER), "./examples/benchworker"],
+        cwd=ROOT / "clients" / "go",
+        check=True,
+    )
+
+
+def command(kind: str, target: str, key: str, handler: str, slots: int) -> list[str]:
+    args = [target, key, handler, str(slots)]
+    if kind == "go":
+        return [str(GO_WORKER), *args]
+    return [sys.executable, str(PY_WORKER), *args]
+
+
+@contextlib.contextmanager
+def workers(
+    kind: str,
+    count: int,
+    target: str,
+    key: str,
+    handler: str,
+    slots: int,
+    record_dir: Path | None = None,
+) -> Iterator[list[Path]]:
+    """`count` worker processes; yields the files their runs are recorded in
+    (written when they stop)."""
+    if kind == "go" and not GO_WORKER.exists():
+        build_go_worker()
+    records = [record_dir / f"worker-{i}.txt" for i in range(count)] if record_dir else []
+    processes = []
+    try:
+        for i in range(count):
+            extra = [str(records[i])] if records else []
+            args = command(kind, target, key, handler, slots) + extra
+            processes.append(subprocess.Popen(args, stdout=subprocess.DEVNULL))
+        yield records
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

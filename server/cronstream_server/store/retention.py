@@ -1,0 +1,86 @@
+"""Retention on SQL: deletes finished executions past the retention, one
+bounded batch per transaction.
+
+A batch is one statement:
+
+    DELETE FROM job_executions
+    WHERE id IN (SELECT id FROM job_executions
+                 WHERE status IN (<finished>) AND completed_at < :before
+                 ORDER BY completed_at LIMIT :n
+                 FOR UPDATE SKIP LOCKED)          -- Postgres only
+      AND status IN (<finished>) AND completed_at < :before
+
+- The subquery is a range scan of ix_job_executions_completed_at that stops
+  at its LIMIT, so a pass reads what it deletes, not the table. (SQLite
+  has no DELETE ... LIMIT unless compiled with it; a LIMIT in a subquery it
+  has everywhere.)
+- SKIP LOCKED: a row that RetryExecution is bringing back to pending right
+  now is left alone, not waited for; the outer WHERE repeats the condition
+  so the statement is right on its own, whatever the subquery's locking.
+- Logs go with their execution (ON DELETE CASCADE, through the index on
+  job_execution_logs.execution_id).
+- `before` is the database's clock minus the retention, so replicas with
+  skewed clocks agree on what is old.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Delete, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cronstream_server.core.retention import FINISHED
+from cronstream_server.store.errors import database_errors
+from cronstream_server.store.tables import job_executions
+from cronstream_server.store.ticker import database_now
+
+executions = job_executions
+
+# One replica deletes at a time (Postgres): the others find this
+# transaction-scoped advisory lock taken and skip their turn rather than
+# compete for the same rows and the same I/O. Any constant unique to this
+# use within the database will do.
+ADVISORY_LOCK_KEY = int.from_bytes(b"cs.reten", "big")
+
+
+class SqlRetentionStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def delete_finished(self, keep: timedelta, limit: int) -> int:
+        """Deletes at most `limit` executions that finished more than `keep`
+        ago by the database's clock, oldest first, with their logs; returns
+        how many. Never deletes a pending or running execution.
+
+        Safe on every replica at once: deleting is idempotent, and on
+        Postgres a replica that finds another one deleting deletes nothing
+        this time (returns 0) instead of waiting."""
+        async with database_errors(), self._engine.begin() as conn:
+            if not await _take_turn(conn):
+                return 0
+            before = await database_now(conn) - keep
+            result = await conn.execute(delete_batch(before, limit))
+        return int(result.rowcount)
+
+
+async def _take_turn(conn: AsyncConnection) -> bool:
+    if conn.dialect.name != "postgresql":
+        return True  # SQLite: one process, and every transaction holds the write lock
+    taken = await conn.execute(select(func.pg_try_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+    return bool(taken.scalar_one())
+
+
+def delete_batch(before: datetime, limit: int) -> Delete:
+    finished = (
+        executions.c.status.in_([status.value for status in FINISHED]),
+        executions.c.completed_at < before,
+    )
+    oldest = (
+        select(executions.c.id)
+        .where(*finished)
+        .order_by(executions.c.completed_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # rendered on Postgres only
+    )
+    return delete(executions).where(executions.c.id.in_(oldest), *finished)
