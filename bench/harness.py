@@ -3,7 +3,9 @@ database per run, a `cronstream serve` process on it, and an API key."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import os
 import re
 import signal
@@ -13,14 +15,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 from cronstream.v1 import admin_service_pb2 as admin_pb
-from cronstream.v1 import admin_service_pb2_grpc
+from cronstream.v1 import admin_service_pb2_grpc, job_pb2, scheduler_service_pb2_grpc
+from cronstream.v1 import scheduler_service_pb2 as scheduler_pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,6 +181,27 @@ def profiled(pid: int, output: Path | None) -> Iterator[None]:
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)
+
+
+async def create_jobs(
+    address: str, key: str, jobs: Iterable[job_pb2.Job], batch: int = 1000, in_flight: int = 4
+) -> float:
+    """Creates `jobs` through BatchCreateJobs, `in_flight` batches at a time;
+    returns the seconds it took."""
+    started = time.monotonic()
+    auth = (("authorization", f"Bearer {key}"),)
+    queue = iter(jobs)
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = scheduler_service_pb2_grpc.SchedulerServiceStub(channel)
+
+        async def loader() -> None:
+            while chunk := list(itertools.islice(queue, batch)):
+                requests = [scheduler_pb.CreateJobRequest(job=job) for job in chunk]
+                request = scheduler_pb.BatchCreateJobsRequest(requests=requests)
+                await stub.BatchCreateJobs(request, metadata=auth, timeout=120)
+
+        await asyncio.gather(*(loader() for _ in range(in_flight)))
+    return time.monotonic() - started
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:

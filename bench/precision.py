@@ -16,42 +16,28 @@ import math
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
-import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cronstream.v1 import (
     job_pb2,
-    scheduler_service_pb2_grpc,
 )
-from cronstream.v1 import scheduler_service_pb2 as pb
 
-from bench.harness import database_name, log, percentile, postgres, server
+from bench.harness import create_jobs, database_name, log, percentile, postgres, server
 from bench.workers.launch import workers
 
 HANDLER = "tick"
 EVERY_SECOND = "* * * * * *"  # six fields: the first is the second
 
 
-async def create_schedules(address: str, key: str, count: int) -> None:
-    auth = (("authorization", f"Bearer {key}"),)
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = scheduler_service_pb2_grpc.SchedulerServiceStub(channel)
-        queue = iter(range(count))
-
-        async def creator() -> None:
-            for index in queue:
-                job = job_pb2.Job(
-                    name=f"w2-{index}",
-                    handler_name=HANDLER,
-                    cron=job_pb2.CronTrigger(expression=EVERY_SECOND),
-                )
-                await stub.CreateJob(pb.CreateJobRequest(job=job), metadata=auth)
-
-        await asyncio.gather(*(creator() for _ in range(32)))
+def every_second(count: int) -> Iterator[job_pb2.Job]:
+    for index in range(count):
+        trigger = job_pb2.CronTrigger(expression=EVERY_SECOND)
+        yield job_pb2.Job(name=f"w2-{index}", handler_name=HANDLER, cron=trigger)
 
 
 def read_runs(records: list[Path]) -> list[tuple[str, int, int]]:
@@ -89,7 +75,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 args.worker, args.processes, srv.address, srv.key, HANDLER, args.slots, records_dir
             ) as records:
                 started = time.monotonic()
-                asyncio.run(create_schedules(srv.address, srv.key, args.schedules))
+                asyncio.run(create_jobs(srv.address, srv.key, every_second(args.schedules)))
                 log(f"w2: created {args.schedules} schedules in {time.monotonic() - started:.1f}s")
                 # The window starts on a whole second after every schedule exists.
                 window_start = math.ceil(time.time()) + 2

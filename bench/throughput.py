@@ -14,52 +14,30 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-import grpc
 from google.protobuf import timestamp_pb2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cronstream.v1 import (
-    job_pb2,
-    scheduler_service_pb2_grpc,
-)
-from cronstream.v1 import scheduler_service_pb2 as pb
+from cronstream.v1 import job_pb2
 
-from bench.harness import database_name, log, percentile, postgres, profiled, server
+from bench.harness import create_jobs, database_name, log, percentile, postgres, profiled, server
 from bench.workers.launch import workers
 
 HANDLER = "noop"
-CREATORS = 32  # concurrent CreateJob calls while loading
 
 
-def _timestamp(at: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(at)
-    return stamp
-
-
-async def create_jobs(address: str, key: str, count: int, run_at: datetime) -> float:
-    """`count` one-shot jobs due at `run_at`; returns the seconds it took."""
-    started = time.monotonic()
-    auth = (("authorization", f"Bearer {key}"),)
-    due = _timestamp(run_at)
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = scheduler_service_pb2_grpc.SchedulerServiceStub(channel)
-        queue = iter(range(count))
-
-        async def creator() -> None:
-            for index in queue:
-                job = job_pb2.Job(
-                    name=f"w1-{index}", handler_name=HANDLER, once=job_pb2.OnceTrigger(run_at=due)
-                )
-                await stub.CreateJob(pb.CreateJobRequest(job=job), metadata=auth)
-
-        await asyncio.gather(*(creator() for _ in range(CREATORS)))
-    return time.monotonic() - started
+def one_shot_jobs(count: int, run_at: datetime) -> Iterator[job_pb2.Job]:
+    due = timestamp_pb2.Timestamp()
+    due.FromDatetime(run_at)
+    for index in range(count):
+        yield job_pb2.Job(
+            name=f"w1-{index}", handler_name=HANDLER, once=job_pb2.OnceTrigger(run_at=due)
+        )
 
 
 async def wait_finished(dsn: str, count: int, deadline: float) -> int:
@@ -120,7 +98,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             # Due far enough ahead for the load to finish first.
             lead = 10.0 + args.executions / args.load_rate
             run_at = datetime.now(UTC) + timedelta(seconds=lead)
-            load_seconds = asyncio.run(create_jobs(srv.address, srv.key, args.executions, run_at))
+            jobs = one_shot_jobs(args.executions, run_at)
+            load_seconds = asyncio.run(create_jobs(srv.address, srv.key, jobs))
             log(f"w1: created {args.executions} jobs in {load_seconds:.1f}s")
             if datetime.now(UTC) >= run_at:
                 raise RuntimeError("loading took longer than the lead; raise the lead")
@@ -167,7 +146,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--profile", type=Path, help="write a py-spy profile of the server here")
     parser.add_argument(
-        "--load-rate", type=float, default=300.0, help="jobs/s the load is assumed to reach"
+        "--load-rate", type=float, default=2000.0, help="jobs/s the load is assumed to reach"
     )
     print(json.dumps(run(parser.parse_args())), flush=True)
 
