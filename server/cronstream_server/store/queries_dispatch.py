@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cronstream_server.core.dispatch import Ending, Held, Pending, Settlement, Start, Want
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, Priority
+from cronstream_server.store import bulk_postgres
 from cronstream_server.store.tables import job_execution_logs, job_executions, scheduled_jobs
 from cronstream_server.store.ticker import database_now, release_buffered
 
@@ -131,9 +132,15 @@ _MARK_RUNNING = (
 
 
 async def mark_running(conn: AsyncConnection, starts: Sequence[Start]) -> None:
-    """One executemany: each claimed row becomes its session's running attempt."""
-    if starts:
-        await conn.execute(_MARK_RUNNING, [_start_params(s) for s in starts])
+    """Each claimed row becomes its session's running attempt (one statement
+    on Postgres, an executemany on SQLite)."""
+    if not starts:
+        return
+    rows = [_start_params(s) for s in starts]
+    if conn.dialect.name == "postgresql":
+        await bulk_postgres.mark_running(conn, rows)
+    else:
+        await conn.execute(_MARK_RUNNING, rows)
 
 
 def _start_params(start: Start) -> dict[str, Any]:
@@ -390,7 +397,11 @@ async def write_settlements(conn: AsyncConnection, settled: Sequence[Settlement]
         statement, params = _settlement_params(settlement)
         by_kind[statement].append(params)
     for statement, rows in by_kind.items():
-        if rows:
+        if not rows:
+            continue
+        if statement is _SUCCEEDED and conn.dialect.name == "postgresql":
+            await bulk_postgres.succeed(conn, rows)  # the bulk of every batch
+        else:
             await conn.execute(statement, rows)
 
 
@@ -435,7 +446,11 @@ async def count_on_jobs(
     BUFFER_ONE executions released by a finished one."""
     ok = [s for s in settled if s.ending is Ending.SUCCEEDED and s.held.job_id]
     bad = [s for s in settled if s.ending in (Ending.FAILED, Ending.TIMED_OUT) and s.held.job_id]
-    if ok:
+    if ok and conn.dialect.name == "postgresql":
+        await bulk_postgres.count_successes(
+            conn, [(s.held.job_id, s.duration_ms or 0) for s in ok if s.held.job_id]
+        )
+    elif ok:
         params = [{"b_job_id": s.held.job_id, "b_ms": s.duration_ms or 0} for s in ok]
         await conn.execute(_JOB_SUCCEEDED, params)
     if bad:
@@ -453,7 +468,9 @@ async def count_on_jobs(
 
 async def insert_logs(conn: AsyncConnection, lines: Sequence[dict[str, Any]]) -> None:
     """One executemany of log lines (execution_id, timestamp, level, message, attempt)."""
-    if lines:
+    if lines and conn.dialect.name == "postgresql":
+        await bulk_postgres.insert_logs(conn, lines)
+    elif lines:
         await conn.execute(job_execution_logs.insert(), list(lines))
 
 

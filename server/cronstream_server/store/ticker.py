@@ -19,6 +19,7 @@ from cronstream_server.core.enums import ExecutionStatus
 from cronstream_server.core.executions import Execution
 from cronstream_server.core.firing import Outstanding
 from cronstream_server.core.jobs import Job
+from cronstream_server.store import bulk_postgres
 from cronstream_server.store.rows import execution_values, job_from_row
 from cronstream_server.store.tables import job_executions, scheduled_jobs
 
@@ -124,7 +125,9 @@ _JOB_MOVED = (
 
 async def move_jobs(conn: AsyncConnection, moves: Sequence[dict[str, Any]]) -> None:
     """One executemany: each job's next_run, last_run, status and counters."""
-    if moves:
+    if moves and conn.dialect.name == "postgresql":
+        await bulk_postgres.move_jobs(conn, moves)
+    elif moves:
         await conn.execute(_JOB_MOVED, list(moves))
 
 
