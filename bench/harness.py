@@ -120,7 +120,7 @@ def server(database: Postgres, env: dict[str, str] | None = None) -> Iterator[Se
         "CRONSTREAM_ADMIN_KEY": ADMIN_KEY,
         **(env or {}),
     }
-    logfile = open("/tmp/bench-server.log", "w")  # noqa: SIM115
+    logfile = tempfile.NamedTemporaryFile(prefix="cronstream-bench-server-", suffix=".log")
     process = subprocess.Popen(
         [str(CRONSTREAM), "serve", "--migrate"], env=full_env, stdout=logfile, stderr=logfile
     )
@@ -173,7 +173,7 @@ def profiled(pid: int, output: Path | None) -> Iterator[None]:
         return
     form = "flamegraph" if output.suffix == ".svg" else "raw"
     spy = Path(sys.executable).with_name("py-spy")
-    command = [str(spy), "record", "--pid", str(pid), "--rate", "250", "--format", form, "--gil"]
+    command = [str(spy), "record", "--pid", str(pid), "--rate", "250", "--format", form]
     process = subprocess.Popen([*command, "--output", str(output)], stdout=subprocess.DEVNULL)
     time.sleep(1.0)  # py-spy attaches before the work starts
     try:

@@ -36,7 +36,7 @@ class Dispatcher:
         lease: timedelta,
         tracer: ExecutionTracer,
         poll_interval: float = 1.0,
-        batch_size: int = 200,
+        batch_size: int = 1000,
     ) -> None:
         self._store = store
         self._sessions = sessions

@@ -15,13 +15,26 @@ changes nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, bindparam, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Integer,
+    String,
+    TextClause,
+    bindparam,
+    text,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cronstream_server.store.tables import job_executions
 
 _TIMES = ARRAY(DateTime(timezone=True))
 _TEXTS = ARRAY(String)
@@ -221,3 +234,49 @@ async def insert_logs(conn: AsyncConnection, lines: Sequence[dict[str, Any]]) ->
             "attempts": [line["attempt"] for line in lines],
         },
     )
+
+
+_POSTGRES = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _is_json(name: str) -> bool:
+    return isinstance(job_executions.c[name].type, JSON)
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+@functools.cache
+def _slots_insert(columns: tuple[str, ...]) -> TextClause:
+    """INSERT of execution rows from one array per column; a slot that already
+    has its execution (uq_job_executions_slot) is skipped, as in
+    `store.ticker.insert_slots`. JSON values travel as text and are cast."""
+    table = job_executions
+    arrays = ", ".join(
+        f"CAST(:{name} AS {table.c[name].type.compile(dialect=_POSTGRES)}[])" for name in columns
+    )
+    statement = text(
+        f"INSERT INTO job_executions ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+        " ON CONFLICT (job_id, scheduled_at) WHERE trigger = 'schedule' DO NOTHING"
+        " RETURNING CAST(job_id AS text)"
+    )
+    return statement.bindparams(
+        *(
+            bindparam(name, type_=_TEXTS if _is_json(name) else ARRAY(table.c[name].type))
+            for name in columns
+        )
+    )
+
+
+async def insert_slots(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Execution rows (`rows.execution_values`) in one statement; returns the
+    job id of each row inserted."""
+    columns = tuple(rows[0])
+    json_columns = {name for name in columns if _is_json(name)}
+    params = {
+        name: [_json_text(r[name]) if name in json_columns else r[name] for r in rows]
+        for name in columns
+    }
+    result = await conn.execute(_slots_insert(columns), params)
+    return list(result.scalars().all())

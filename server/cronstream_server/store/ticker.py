@@ -96,6 +96,9 @@ async def insert_slots(conn: AsyncConnection, batch: Sequence[Execution]) -> Cou
     how many were inserted per job."""
     if not batch:
         return Counter()
+    if conn.dialect.name == "postgresql":
+        rows = [execution_values(e) for e in batch]
+        return Counter(await bulk_postgres.insert_slots(conn, rows))
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = (
         dialect_insert(executions)
