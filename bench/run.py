@@ -283,17 +283,16 @@ def _precision(result: dict[str, Any]) -> str:
 
 
 def _scale(scale: dict[str, Any]) -> str:
-    if "error" in scale:
-        return f"({scale['error']})"
-    keys = (
-        "jobs",
-        "load_per_second",
-        "rss_mib_start",
-        "rss_mib_end",
-        "ticker_pass_ms",
-        "list_jobs_ms",
+    if "error" in scale or "load" not in scale:
+        return f"({scale.get('error', 'no result')})"
+    rss = [point["rss_mib"] for point in scale["rss_mib"]]
+    claim = scale["ticker"]["claim_full_batch"]["execution_ms"]
+    page = scale["list_jobs"]["deep_size_100"]["p50_ms"]
+    return (
+        f"{scale['jobs']:,} cron jobs loaded at {scale['load']['per_second']:,.0f}/s; "
+        f"RSS {min(rss)}-{max(rss)} MiB; claim of 500 due {claim} ms; "
+        f"ListJobs page of 100, 500,000 deep, {page} ms"
     )
-    return ", ".join(f"{k} {scale[k]}" for k in keys if k in scale) or json.dumps(scale)[:200]
 
 
 def main() -> None:
