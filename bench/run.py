@@ -286,12 +286,13 @@ def _scale(scale: dict[str, Any]) -> str:
     if "error" in scale or "load" not in scale:
         return f"({scale.get('error', 'no result')})"
     rss = [point["rss_mib"] for point in scale["rss_mib"]]
-    claim = scale["ticker"]["claim_full_batch"]["execution_ms"]
-    page = scale["list_jobs"]["deep_size_100"]["p50_ms"]
+    claim = scale["ticker"]["claim_full_batch"]
+    pages = scale["list_jobs"]
     return (
         f"{scale['jobs']:,} cron jobs loaded at {scale['load']['per_second']:,.0f}/s; "
-        f"RSS {min(rss)}-{max(rss)} MiB; claim of 500 due {claim} ms; "
-        f"ListJobs page of 100, 500,000 deep, {page} ms"
+        f"RSS {min(rss)}-{max(rss)} MiB; claim of {claim['rows']} due {claim['execution_ms']} ms; "
+        f"ListJobs page of 100, {pages['deep_page_after_row']:,} deep, "
+        f"{pages['deep_size_100']['p50_ms']} ms"
     )
 
 
