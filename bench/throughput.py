@@ -142,7 +142,7 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=20_000)
     parser.add_argument("--worker", choices=("python", "go"), default="go")
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--slots", type=int, default=200)
+    parser.add_argument("--slots", type=int, default=1000, help="per worker process")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--profile", type=Path, help="write a py-spy profile of the server here")
     parser.add_argument(
