@@ -269,6 +269,8 @@ export class Worker {
       handlerNames: [...this.handlers.keys()].sort(),
       slots: this.stopping ? 0 : this.slots,
       running: this.ledger.held(),
+      // A dispatch round's assignments, and a batch's acks, may come as one message.
+      acceptsBatches: true,
     });
     if (welcomed) {
       this.logger.info("cronstream: worker connected", { sessionId: session.id, heartbeatMs: session.heartbeatMs });
@@ -300,11 +302,21 @@ export class Worker {
       case "assignment":
         this.start(m.msg.value);
         break;
+      case "assignments":
+        for (const assignment of m.msg.value.assignments) {
+          this.start(assignment);
+        }
+        break;
       case "cancel":
         this.ledger.cancel(m.msg.value.executionId, new ExecutionCancelledError(m.msg.value.reason));
         break;
       case "resultAck":
         this.ledger.ack(m.msg.value.executionId);
+        break;
+      case "resultAcks":
+        for (const ack of m.msg.value.acks) {
+          this.ledger.ack(ack.executionId);
+        }
         break;
       case "drain":
         if (session.beginDrain(this.ledger)) {
@@ -549,6 +561,7 @@ type HelloInit = {
   handlerNames: string[];
   slots: number;
   running: { executionId: string; attempt: number }[];
+  acceptsBatches: boolean;
 };
 
 /** Bounds the handlers running at once. */

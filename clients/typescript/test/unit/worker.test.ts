@@ -432,3 +432,37 @@ test("handle and run check their use", async () => {
   assert.match(new Worker(client).workerId, /^.+-\d+$/);
   client.close();
 });
+
+test("a batch of assignments runs each; a batch of acks settles each", async () => {
+  const t = await setup({ slots: 3 });
+  const ran: string[] = [];
+  t.worker.handle("h", async (job) => {
+    ran.push(job.executionId);
+    return { ok: true };
+  });
+  try {
+    const run = t.start();
+    const s = await t.fake.session(0);
+    const hello = await s.expect("hello");
+    assert.equal(hello.acceptsBatches, true);
+    s.welcome();
+    const assignment = (executionId: string) => ({
+      executionId,
+      jobId: `job-of-${executionId}`,
+      handlerName: "h",
+      attempt: 1,
+      scheduledAt: { seconds: BigInt(Math.floor(Date.now() / 1000)), nanos: 0 },
+    });
+    s.send({ msg: { case: "assignments", value: { assignments: ["b1", "b2", "b3"].map(assignment) } } });
+    const results = [await s.expect("result"), await s.expect("result"), await s.expect("result")];
+    assert.deepEqual(results.map((r) => r.executionId).sort(), ["b1", "b2", "b3"]);
+    assert.deepEqual([...ran].sort(), ["b1", "b2", "b3"]);
+
+    s.send({ msg: { case: "resultAcks", value: { acks: ["b1", "b2", "b3"].map((executionId) => ({ executionId })) } } });
+    t.stop.abort();
+    assert.equal((await s.expect("capacity")).slots, 0);
+    await run; // resolves only once every result was acknowledged
+  } finally {
+    await t.cleanup();
+  }
+});

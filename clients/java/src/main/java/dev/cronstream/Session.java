@@ -124,8 +124,10 @@ final class Session {
     }
     switch (m.getMsgCase()) {
       case ASSIGNMENT -> worker.startAttempt(m.getAssignment());
+      case ASSIGNMENTS -> m.getAssignments().getAssignmentsList().forEach(worker::startAttempt);
       case CANCEL -> worker.ledger.cancel(m.getCancel().getExecutionId(), m.getCancel().getReason());
       case RESULT_ACK -> worker.ledger.ack(m.getResultAck().getExecutionId());
+      case RESULT_ACKS -> m.getResultAcks().getAcksList().forEach(ack -> worker.ledger.ack(ack.getExecutionId()));
       case DRAIN -> {
         if (transition(State.ACTIVE, State.DRAINING)) {
           Worker.LOG.log(System.Logger.Level.INFO, "cronstream: server draining session {0}; finishing, then reconnecting", id);

@@ -418,7 +418,9 @@ public final class Worker implements AutoCloseable {
         .setWorkerId(workerId)
         .addAllHandlerNames(handlerNames())
         .setSlots(offeredSlots())
-        .addAllRunning(ledger.held())).build());
+        .addAllRunning(ledger.held())
+        // A dispatch round's assignments, and a batch's acks, may come as one message.
+        .setAcceptsBatches(true)).build());
     Welcome welcome;
     try {
       welcome = await(s.welcome, WELCOME_TIMEOUT.toNanos());
