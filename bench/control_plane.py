@@ -15,12 +15,10 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import random
-import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,7 @@ from cronstream.v1 import (
 )
 from cronstream.v1 import scheduler_service_pb2 as pb
 
-from bench.harness import Postgres, database_name, log, percentile, postgres, profiled, server
+from bench.harness import Postgres, Server, log, measured, percentile, profiled
 
 HANDLER = "bench"
 CALL_TIMEOUT = 60.0  # seconds; a call slower than this is a failure, not a sample
@@ -61,29 +59,6 @@ def batch_request(
             for i in range(first, first + count)
         ]
     )
-
-
-def libpq_dsn(dsn: str | None) -> str | None:
-    """`postgresql://...` for psql and asyncpg, from either URL form."""
-    return dsn.replace("postgresql+asyncpg://", "postgresql://", 1) if dsn else None
-
-
-@contextlib.contextmanager
-def scratch_database(cluster: Postgres, prefix: str, *, keep: bool) -> Iterator[Postgres]:
-    """A fresh database for one run, dropped afterwards unless `keep`: a
-    million-job table should not outlive the benchmark that made it."""
-    name = database_name(prefix)
-    database = cluster.database(name)
-    try:
-        yield database
-    finally:
-        if keep:
-            log(f"kept database {name}")
-        else:
-            drop = f'drop database if exists "{name}" with (force)'
-            subprocess.run(
-                ["psql", "-q", cluster.dsn, "-c", drop], check=False, stdout=subprocess.DEVNULL
-            )
 
 
 def auth_of(key: str) -> Auth:
@@ -199,22 +174,12 @@ async def measure(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"workload": "control-plane"}
-    started = time.monotonic()
-    try:
-        with (
-            postgres(libpq_dsn(args.dsn)) as cluster,
-            scratch_database(cluster, "cp", keep=args.keep_database) as database,
-            server(database) as srv,
-        ):
-            asyncio.run(measure(args, srv.pid, srv.address, srv.key, result))
-            result["server_rss_mib"] = round(srv.rss_mib(), 1)
-    except TimeoutError:
-        result["error"] = f"time limit of {args.time_limit}s reached"
-    except Exception as error:  # still one JSON line, with what was measured
-        logging.exception("benchmark failed")
-        result["error"] = repr(error)
-    result["wall_seconds"] = round(time.monotonic() - started, 1)
-    return result
+
+    def body(database: Postgres, srv: Server) -> None:
+        asyncio.run(measure(args, srv.pid, srv.address, srv.key, result))
+        result["server_rss_mib"] = round(srv.rss_mib(), 1)
+
+    return measured(result, args.dsn, "cp", body, keep=args.keep_database)
 
 
 def main() -> None:

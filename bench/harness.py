@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import os
 import re
 import signal
@@ -15,7 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,57 @@ def postgres(dsn: str | None = None) -> Iterator[Postgres]:
 
 def database_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def libpq_dsn(dsn: str | None) -> str | None:
+    """`postgresql://...` for psql and asyncpg, from either URL form."""
+    return dsn.replace("postgresql+asyncpg://", "postgresql://", 1) if dsn else None
+
+
+@contextlib.contextmanager
+def scratch_database(cluster: Postgres, prefix: str, *, keep: bool) -> Iterator[Postgres]:
+    """A fresh database for one run, dropped afterwards unless `keep`: a
+    million-job table should not outlive the benchmark that made it."""
+    name = database_name(prefix)
+    database = cluster.database(name)
+    try:
+        yield database
+    finally:
+        if keep:
+            log(f"kept database {name}")
+        else:
+            drop = f'drop database if exists "{name}" with (force)'
+            subprocess.run(
+                ["psql", "-q", cluster.dsn, "-c", drop], check=False, stdout=subprocess.DEVNULL
+            )
+
+
+def measured(
+    result: dict[str, Any],
+    dsn: str | None,
+    prefix: str,
+    body: Callable[[Postgres, Server], None],
+    *,
+    keep: bool = False,
+) -> dict[str, Any]:
+    """Runs `body` on a scratch database and a server of its own, and returns
+    `result` whatever happens: what was measured, with an `error` if the run
+    stopped early (its time limit, or a failure), and its wall time."""
+    started = time.monotonic()
+    try:
+        with (
+            postgres(libpq_dsn(dsn)) as cluster,
+            scratch_database(cluster, prefix, keep=keep) as database,
+            server(database) as srv,
+        ):
+            body(database, srv)
+    except TimeoutError:
+        result["error"] = "time limit reached"
+    except Exception as error:  # still one JSON line, with what was measured
+        logging.exception("benchmark failed")
+        result["error"] = repr(error)
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    return result
 
 
 @dataclass

@@ -27,7 +27,7 @@ from cronstream.v1 import (
     job_pb2,
 )
 
-from bench.harness import create_jobs, database_name, log, percentile, postgres, server
+from bench.harness import create_jobs, log, percentile, postgres, scratch_database, server
 from bench.workers.launch import workers
 
 HANDLER = "tick"
@@ -68,8 +68,11 @@ async def slots_in_database(dsn: str, start_us: int, end_us: int) -> tuple[int, 
 
 def run(args: argparse.Namespace) -> dict[str, object]:
     with postgres(args.dsn) as cluster:
-        database = cluster.database(database_name("w2"))
-        with server(database) as srv, tempfile.TemporaryDirectory() as folder:
+        with (
+            scratch_database(cluster, "w2", keep=False) as database,
+            server(database) as srv,
+            tempfile.TemporaryDirectory() as folder,
+        ):
             records_dir = Path(folder)
             with workers(
                 args.worker, args.processes, srv.address, srv.key, HANDLER, args.slots, records_dir

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import base64
 import json
-import logging
 import random
 import sys
 import time
@@ -48,11 +47,9 @@ from bench.control_plane import (
     Auth,
     auth_of,
     batch_request,
-    libpq_dsn,
     open_channels,
-    scratch_database,
 )
-from bench.harness import log, percentile, postgres, profiled, server
+from bench.harness import Postgres, Server, log, measured, percentile, profiled
 
 CLAIM_BATCH = 500  # the ticker's batch_size (engine/ticker.py TickerSettings)
 # A claim this far ahead finds a full batch due at any size from ~100,000 jobs.
@@ -433,21 +430,11 @@ async def measure(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"workload": "scale", "jobs": args.jobs}
-    started = time.monotonic()
-    try:
-        with (
-            postgres(libpq_dsn(args.dsn)) as cluster,
-            scratch_database(cluster, "scale", keep=args.keep_database) as database,
-            server(database) as srv,
-        ):
-            asyncio.run(measure(args, srv, database.dsn, database.url, result))
-    except TimeoutError:
-        result["error"] = f"time limit of {args.time_limit}s reached"
-    except Exception as error:  # still one JSON line, with what was measured
-        logging.exception("benchmark failed")
-        result["error"] = repr(error)
-    result["wall_seconds"] = round(time.monotonic() - started, 1)
-    return result
+
+    def body(database: Postgres, srv: Server) -> None:
+        asyncio.run(measure(args, srv, database.dsn, database.url, result))
+
+    return measured(result, args.dsn, "scale", body, keep=args.keep_database)
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cronstream.v1 import job_pb2
 
-from bench.harness import create_jobs, database_name, log, percentile, postgres, profiled, server
+from bench.harness import create_jobs, log, percentile, postgres, profiled, scratch_database, server
 from bench.workers.launch import workers
 
 HANDLER = "noop"
@@ -93,8 +93,10 @@ async def timings(dsn: str) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> dict[str, object]:
     with postgres(args.dsn) as cluster:
-        database = cluster.database(database_name("w1"))
-        with server(database) as srv:
+        with (
+            scratch_database(cluster, "w1", keep=False) as database,
+            server(database) as srv,
+        ):
             # Due far enough ahead for the load to finish first.
             lead = 10.0 + args.executions / args.load_rate
             run_at = datetime.now(UTC) + timedelta(seconds=lead)
