@@ -172,7 +172,12 @@ def server(database: Postgres, env: dict[str, str] | None = None) -> Iterator[Se
         "CRONSTREAM_ADMIN_KEY": ADMIN_KEY,
         **(env or {}),
     }
-    logfile = tempfile.NamedTemporaryFile(prefix="cronstream-bench-server-", suffix=".log")
+    # CRONSTREAM_BENCH_KEEP_LOG=1 keeps the server's log for a look afterwards.
+    logfile = tempfile.NamedTemporaryFile(
+        prefix="cronstream-bench-server-",
+        suffix=".log",
+        delete=os.environ.get("CRONSTREAM_BENCH_KEEP_LOG") != "1",
+    )
     process = subprocess.Popen(
         [str(CRONSTREAM), "serve", "--migrate"], env=full_env, stdout=logfile, stderr=logfile
     )
@@ -186,6 +191,8 @@ def server(database: Postgres, env: dict[str, str] | None = None) -> Iterator[Se
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if not logfile.delete:
+            log(f"server log kept: {logfile.name}")
         logfile.close()
 
 

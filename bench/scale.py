@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cronstream.v1 import job_pb2, scheduler_service_pb2_grpc
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream_server.core.paging import encode_token, sort_key
+from cronstream_server.engine.ticker import TickerSettings
 from cronstream_server.store.ticker import EARLIEST_NEXT_RUN, claim_due_jobs, due_jobs_query
 from google.protobuf import duration_pb2, timestamp_pb2
 from sqlalchemy import Select
@@ -51,7 +52,8 @@ from bench.control_plane import (
 )
 from bench.harness import Postgres, Server, log, measured, percentile, profiled
 
-CLAIM_BATCH = 500  # the ticker's batch_size (engine/ticker.py TickerSettings)
+CLAIM_BATCH = TickerSettings().batch_size
+FIRE_AHEAD = TickerSettings().fire_ahead
 # A claim this far ahead finds a full batch due at any size from ~100,000 jobs.
 FULL_BATCH_AHEAD = timedelta(minutes=10)
 LIST_SAMPLES = 20
@@ -207,8 +209,10 @@ async def ticker_cost(dsn: str, url: str) -> dict[str, Any]:
     try:
         now: datetime = await conn.fetchval("select clock_timestamp()")
         queries = {
-            "claim_now": due_jobs_query("postgresql", now, CLAIM_BATCH),
-            "claim_full_batch": due_jobs_query("postgresql", now + FULL_BATCH_AHEAD, CLAIM_BATCH),
+            "claim_now": due_jobs_query("postgresql", now, now + FIRE_AHEAD, CLAIM_BATCH),
+            "claim_full_batch": due_jobs_query(
+                "postgresql", now + FULL_BATCH_AHEAD, now + FULL_BATCH_AHEAD, CLAIM_BATCH
+            ),
             "earliest_next_run": EARLIEST_NEXT_RUN,
         }
         plans: dict[str, Any] = {}
@@ -230,7 +234,7 @@ async def _timed_claim(url: str, at: datetime) -> list[float]:
             async with engine.connect() as conn:
                 transaction = await conn.begin()
                 started = time.perf_counter()
-                claimed = await claim_due_jobs(conn, at, CLAIM_BATCH)
+                claimed = await claim_due_jobs(conn, at, at, CLAIM_BATCH)
                 timings.append(ms(time.perf_counter() - started))
                 await transaction.rollback()
         log(f"scale: claim through the store: {len(claimed)} jobs in {timings} ms")

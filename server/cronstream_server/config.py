@@ -37,6 +37,12 @@ class Settings:
     # Whether this replica runs a ticker. An API-only replica (off) still serves
     # every call; the replicas that tick fire its jobs.
     ticker: bool = True
+    # How long before its instant the ticker fires a slot (writes its
+    # execution, due at the instant), so that it starts on time; 0 fires at
+    # the instant. Only jobs whose overlap policy is ALLOW fire ahead.
+    fire_ahead_seconds: float = 0.5
+    # The dispatcher's fallback poll for due work, should a signal be lost.
+    dispatch_poll_seconds: float = 1.0
     # The worker stream: a lease lasts this long without a heartbeat; workers are
     # asked to heartbeat this often; expired leases and deadlines are looked for
     # this often; retry backoff never grows past the cap (before its jitter).
@@ -72,6 +78,8 @@ class Settings:
             max_payload_bytes=int(opt("CRONSTREAM_MAX_PAYLOAD_BYTES") or 256 * 1024),
             shutdown_grace_seconds=float(opt("CRONSTREAM_SHUTDOWN_GRACE_SECONDS") or 10.0),
             ticker=(opt("CRONSTREAM_TICKER") or "on").lower() not in ("off", "false", "0", "no"),
+            fire_ahead_seconds=float(opt("CRONSTREAM_FIRE_AHEAD_SECONDS") or 0.5),
+            dispatch_poll_seconds=float(opt("CRONSTREAM_DISPATCH_POLL_SECONDS") or 1.0),
             lease_seconds=float(opt("CRONSTREAM_LEASE_SECONDS") or 30.0),
             heartbeat_seconds=float(opt("CRONSTREAM_HEARTBEAT_SECONDS") or 10.0),
             reaper_interval_seconds=float(opt("CRONSTREAM_REAPER_INTERVAL_SECONDS") or 1.0),

@@ -49,7 +49,7 @@ from cronstream_server.core.ports import Signals
 from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.engine.health import EngineHealth
 from cronstream_server.engine.retention import Retention, RetentionSettings
-from cronstream_server.engine.ticker import Ticker
+from cronstream_server.engine.ticker import Ticker, TickerSettings
 from cronstream_server.engine.workers import StreamSettings, WorkerHub
 from cronstream_server.signals import LocalSignals, RedisSignals
 from cronstream_server.store.admin import SqlAdminStore
@@ -66,6 +66,8 @@ log = logging.getLogger(__name__)
 
 # What unary calls still get once the workers' drain (step 2) has used the grace period.
 FINAL_GRACE_SECONDS = 2.0
+# Past a minute, slots fired ahead would pile up as pending rows for no gain.
+MAX_FIRE_AHEAD_SECONDS = 60.0
 
 SERVICE_NAMES = (
     admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
@@ -126,7 +128,11 @@ async def start(settings: Settings) -> Running:
 async def _start_ticker(
     engine: AsyncEngine, signals: Signals, settings: Settings, stack: AsyncExitStack
 ) -> Ticker:
-    ticker = Ticker(engine, signals)
+    if not 0 <= settings.fire_ahead_seconds <= MAX_FIRE_AHEAD_SECONDS:
+        raise ValueError(f"the fire-ahead must be between 0 and {MAX_FIRE_AHEAD_SECONDS} seconds")
+    ticker = Ticker(
+        engine, signals, TickerSettings(fire_ahead=timedelta(seconds=settings.fire_ahead_seconds))
+    )
     if settings.ticker:
         await ticker.start()
         stack.push_async_callback(ticker.stop)
@@ -206,6 +212,8 @@ async def _start_workers(
     """WorkerService and the hub behind it. Registers the hub's `stop` (step 4
     of the stop order); `start` registers its `drain` (step 2) once the gRPC
     server runs, so that it unwinds before the server stops."""
+    if settings.dispatch_poll_seconds <= 0:
+        raise ValueError("the dispatch poll interval must be positive")
     if not 0 < settings.heartbeat_seconds < settings.lease_seconds:
         raise ValueError("the heartbeat interval must be positive and shorter than the lease")
     hub = WorkerHub(
@@ -217,6 +225,7 @@ async def _start_workers(
             reaper_interval=settings.reaper_interval_seconds,
             retry_cap=timedelta(seconds=settings.retry_cap_seconds),
             grace=settings.shutdown_grace_seconds,
+            poll_interval=settings.dispatch_poll_seconds,
         ),
     )
     hub.start()

@@ -5,12 +5,18 @@ Terms: a *slot* is one instant of the job's schedule. A slot is *late* when
 it is more than `MISFIRE_GRACE` behind `now` — it was missed while no replica
 was running (or the job was paused mid-slot), not merely delayed by a busy
 tick. Late slots follow the job's misfire policy; on-time slots always fire.
+
+A slot is fired *ahead* when its instant is after `now` but within the
+ticker's horizon: its execution is written early, due at the instant, so the
+dispatcher hands it out on time instead of waiting for the ticker's work. Only
+jobs whose overlap policy is ALLOW fire ahead; the others decide on what still
+runs, which is only known at the instant itself.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from cronstream_server.core import triggers
@@ -66,9 +72,22 @@ class Outstanding:
         return self.pending + self.running + self.buffered > 0
 
 
-def fire(job: Job, now: datetime, outstanding: Outstanding = Outstanding()) -> Firing:
-    """The slots of `job` due at `now`, after misfire and overlap policies."""
-    due, upcoming = _due_slots(job, now)
+def fires_ahead(job: Job) -> bool:
+    """Whether the job's slots may be fired before their instant."""
+    return job.spec.overlap_policy is OverlapPolicy.ALLOW
+
+
+def fire(
+    job: Job,
+    now: datetime,
+    outstanding: Outstanding = Outstanding(),
+    horizon: datetime | None = None,
+) -> Firing:
+    """The slots of `job` due by `horizon` (default: `now`), after misfire and
+    overlap policies; lateness is always measured from `now`. A horizon past
+    `now` applies only to a job that `fires_ahead`."""
+    until = horizon if horizon is not None and fires_ahead(job) else now
+    due, upcoming = _due_slots(job, now, max(now, until))
     slots = _apply_misfire(job, due, now)
     slots, cancel, buffered = _apply_overlap(job, slots, outstanding)
     fired = [s for s in slots if not s.skipped]
@@ -87,8 +106,8 @@ def fire(job: Job, now: datetime, outstanding: Outstanding = Outstanding()) -> F
     )
 
 
-def _due_slots(job: Job, now: datetime) -> tuple[list[datetime], datetime | None]:
-    """Every slot from next_run up to `now` (capped), and the first one after.
+def _due_slots(job: Job, now: datetime, until: datetime) -> tuple[list[datetime], datetime | None]:
+    """Every slot from next_run up to `until` (capped), and the first one after.
 
     Under RUN_ALL the catch-up is paced: past CATCHUP_PER_TICK late slots, the
     job's next_run stays on the first unfired one, and the next tick goes on."""
@@ -98,15 +117,15 @@ def _due_slots(job: Job, now: datetime) -> tuple[list[datetime], datetime | None
     due: list[datetime] = []
     runs = job.runs_count
     late_fired = 0
-    while slot is not None and slot <= now and len(due) < MAX_ENUMERATED:
+    while slot is not None and slot <= until and len(due) < MAX_ENUMERATED:
         if _paced(job, slot, now, late_fired):
             return due, slot
         late_fired += _late(slot, now) and now - slot <= job.spec.catchup_window
         due.append(slot)
         runs += 1
         slot = triggers.next_run(trigger, slot, runs)
-    if slot is not None and slot <= now:  # enumeration capped: jump past now
-        ahead = triggers.preview(trigger, now, 1)
+    if slot is not None and slot <= until:  # enumeration capped: jump past it
+        ahead = triggers.preview(trigger, until, 1)
         slot = ahead[0] if ahead else None
     return due, slot
 
@@ -200,3 +219,21 @@ def jitter_offset(job_id: str, slot: datetime, jitter: timedelta) -> timedelta:
     digest = hashlib.sha256(f"{job_id}|{slot.isoformat()}".encode()).digest()
     fraction = int.from_bytes(digest[:8], "big") / 2**64
     return timedelta(microseconds=int(jitter / timedelta(microseconds=1) * fraction))
+
+
+def unfire(job: Job, slots: list[datetime], last_run: datetime | None) -> Job:
+    """The job as if `slots` had never been fired: they were fired ahead and
+    their executions withdrawn before their instants came (the job is being
+    paused, edited or cancelled). `last_run` is the slot fired before them."""
+    if not slots:
+        return job
+    revived = job.status is JobStatus.COMPLETED  # completed only by these slots
+    return replace(
+        job,
+        next_run=min(slots),
+        last_run=last_run,
+        runs_count=job.runs_count - len(slots),
+        executions_count=job.executions_count - len(slots),
+        status=JobStatus.ACTIVE if revived else job.status,
+        completed_at=None if revived else job.completed_at,
+    )

@@ -4,17 +4,26 @@ Each round asks the sessions for their free slots, claims that many due
 executions of their handlers in one transaction (`SqlDispatchStore.claim`:
 SKIP LOCKED, so replicas never claim the same row), and hands each to a
 session. It runs a round when woken (a `work` signal from any replica, a
-freed slot, a new session, a capacity change) and otherwise every
-`poll_interval`, so work is found even when a signal is lost or a retry's
-backoff ends.
+freed slot, a new session, a capacity change), at each instant a `due`
+signal names (an execution the ticker fired ahead becomes due then), and
+otherwise every `poll_interval`, so work is found even when a signal is lost
+or a retry's backoff ends.
+
+Each round claims `claim_ahead` early: an execution due within that much is
+claimed now and its assignment sent at its due instant (`Session.hand`), so
+the claim's transaction is done by the instant rather than started at it.
+Due instants are on the database's clock, which decides what is due; the
+dispatcher keeps the offset of its own clock to it, seen at each claim, and
+a round that still came early is followed by another in time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from cronstream_server.core import dispatch as rules
 from cronstream_server.core.dispatch import Pending, Seat, Start
@@ -37,6 +46,7 @@ class Dispatcher:
         tracer: ExecutionTracer,
         poll_interval: float = 1.0,
         batch_size: int = 1000,
+        claim_ahead: timedelta = timedelta(milliseconds=200),
     ) -> None:
         self._store = store
         self._sessions = sessions
@@ -44,17 +54,54 @@ class Dispatcher:
         self._tracer = tracer
         self._poll_interval = poll_interval
         self._batch_size = batch_size
+        self._claim_ahead = claim_ahead
         self._wake = asyncio.Event()
         self._loop = Background("dispatcher", self._run)
+        self._upcoming: list[datetime] = []  # due instants announced, sorted
+        self._timer: asyncio.TimerHandle | None = None
+        self._clock_offset = timedelta(0)  # the database's clock minus ours
 
     def start(self) -> None:
         self._loop.start()
 
     async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         await self._loop.stop()
 
     def wake(self) -> None:
         self._wake.set()
+
+    def due_at(self, instant: datetime) -> None:
+        """Executions become due at `instant` (the database's clock): a round
+        runs then."""
+        if instant in self._upcoming:
+            return
+        bisect.insort(self._upcoming, instant)
+        if self._upcoming[0] == instant:
+            self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._upcoming:
+            delay = self._until(self._upcoming[0] - self._claim_ahead)
+            self._timer = asyncio.get_running_loop().call_later(delay, self.wake)
+
+    def _until(self, instant: datetime) -> float:
+        """Seconds from now on our clock to `instant` on the database's."""
+        ours = instant - self._clock_offset
+        return max(0.0, (ours - datetime.now(UTC)).total_seconds())
+
+    def _claimed_at(self, database_now: datetime, our_now: datetime) -> None:
+        """After a claim: instants it reached are served (by this round, or
+        by another replica); the timer goes to the next one."""
+        self._clock_offset = database_now - our_now
+        served = bisect.bisect_right(self._upcoming, database_now + self._claim_ahead)
+        if served:
+            del self._upcoming[:served]
+        self._arm_timer()
 
     async def _run(self) -> None:
         while True:
@@ -75,32 +122,40 @@ class Dispatcher:
         wants = rules.wants(seats, self._batch_size)
         if not wants:
             return 0
-        starts = await self._store.claim(wants, lambda found, now: self._decide(found, now, seats))
+        our_now = datetime.now(UTC)
+        starts, now = await self._store.claim(
+            wants, self._claim_ahead, lambda found, now: self._decide(found, now, seats)
+        )
+        self._claimed_at(now, our_now)
         await self._deliver(starts)
         return len(starts)
 
     def _decide(self, candidates: list[Pending], now: datetime, seats: list[Seat]) -> list[Start]:
-        """Runs inside the claim's transaction: lease and deadline count from
-        the database's now."""
-        return [
-            Start(
-                execution=execution,
-                session_id=seat.session_id,
-                worker_id=seat.worker_id,
-                started_at=now,
-                lease_expires_at=now + self._lease,
-                deadline_at=now + execution.timeout,
-                trace=self._tracer.stamp(execution),
+        """Runs inside the claim's transaction: an attempt starts at the
+        database's now, or at its due instant if that is later (claimed
+        ahead); its lease and deadline count from then."""
+        starts = []
+        for execution, seat in rules.plan(candidates, seats):
+            started_at = max(now, execution.due_at)
+            starts.append(
+                Start(
+                    execution=execution,
+                    session_id=seat.session_id,
+                    worker_id=seat.worker_id,
+                    started_at=started_at,
+                    lease_expires_at=started_at + self._lease,
+                    deadline_at=started_at + execution.timeout,
+                    trace=self._tracer.stamp(execution),
+                )
             )
-            for execution, seat in rules.plan(candidates, seats)
-        ]
+        return starts
 
     async def _deliver(self, starts: list[Start]) -> None:
         by_id = {session.id: session for session in self._sessions()}
         undelivered: list[tuple[str, int]] = []
         for start in starts:
             session = by_id.get(start.session_id)
-            if session is None or not session.hand(start):
+            if session is None or not session.hand(start, self._until(start.started_at)):
                 undelivered.append((start.execution.id, start.execution.attempt))
         if undelivered:
             # The session closed or shrank while the claim ran.

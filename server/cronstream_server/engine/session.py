@@ -99,6 +99,7 @@ class Session:
         self.end: End | None = None
         self._welcome = welcome
         self._held: dict[str, _Held] = {}
+        self._deferred: dict[str, asyncio.TimerHandle] = {}  # held, sent at their instants
         self._outbox: asyncio.Queue[Outgoing | None] = asyncio.Queue()
         self._outbox.put_nowait(welcome)
         self._closed = asyncio.Event()
@@ -131,14 +132,25 @@ class Session:
 
     # --- changes --------------------------------------------------------------
 
-    def hand(self, start: Start) -> bool:
-        """Sends an assignment if a slot is still free (capacity may have
-        shrunk, or the session closed, since the claim began)."""
+    def hand(self, start: Start, delay: float = 0.0) -> bool:
+        """Sends an assignment, `delay` seconds from now (an execution claimed
+        ahead of its due instant), if a slot is still free (capacity may have
+        shrunk, or the session closed, since the claim began). The slot is
+        held from now."""
         if self.free <= 0:
             return False
-        self._held[start.execution.id] = _Held(start.execution.attempt)
-        self._outbox.put_nowait(start)
+        execution_id = start.execution.id
+        self._held[execution_id] = _Held(start.execution.attempt)
+        if delay > 0.0:
+            loop = asyncio.get_running_loop()
+            self._deferred[execution_id] = loop.call_later(delay, self._send_deferred, start)
+        else:
+            self._outbox.put_nowait(start)
         return True
+
+    def _send_deferred(self, start: Start) -> None:
+        if self._deferred.pop(start.execution.id, None) is not None:
+            self.send(start)
 
     def adopt(self, attempts: Iterable[tuple[str, int]]) -> None:
         """Attempts re-bound to this session after a reconnect."""
@@ -152,7 +164,13 @@ class Session:
             self._release(execution_id)
 
     def cancel(self, execution_id: str, reason: str) -> None:
-        """Tells the worker to stop an attempt; its slot frees on confirmation."""
+        """Tells the worker to stop an attempt; its slot frees on confirmation.
+        An assignment not yet sent is simply not sent."""
+        deferred = self._deferred.pop(execution_id, None)
+        if deferred is not None:
+            deferred.cancel()
+            self._release(execution_id)
+            return
         held = self._held.get(execution_id)
         if held is not None and held.cancelled_at is None:
             held.cancelled_at = time.monotonic()
@@ -184,6 +202,9 @@ class Session:
 
     def close(self, end: End) -> None:
         if self.state is not State.CLOSED:
+            for deferred in self._deferred.values():
+                deferred.cancel()  # still held: the hub hands them back
+            self._deferred.clear()
             self.state = State.CLOSED
             self.end = end
             self._closed.set()

@@ -5,6 +5,13 @@ Each tick is one transaction: claim due jobs (SKIP LOCKED), decide their slots
 its unique index), and move each job to its next slot. Between ticks it sleeps
 until the earliest next_run, or until a `jobs` signal says a job may be due
 sooner, or at most `max_sleep` (the fallback poll, should a signal be lost).
+
+Slots are fired `fire_ahead` before their instants (for jobs that allow it,
+core.firing.fires_ahead): the execution is written early, due at the instant,
+and a `due` signal tells the dispatchers when to claim it. So the ticker's
+work (reading jobs, computing next slots, writing rows) is done by the
+instant, and a thousand jobs due at one second start at that second rather
+than after a thousand rows were written.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -29,7 +36,7 @@ from cronstream_server.core.firing import Firing, Outstanding, fire, jitter_offs
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.ports import Signals
 from cronstream_server.engine.background import Background, wait_set
-from cronstream_server.signals import CANCEL, JOBS, WORK
+from cronstream_server.signals import CANCEL, DUE, JOBS, WORK
 from cronstream_server.store import ticker as queries
 from cronstream_server.store.errors import database_errors
 
@@ -46,14 +53,19 @@ class TickerSettings:
     # LOCKED gives each its own jobs, and one waits on the database while
     # another computes; SQLite has one writer, so it gets one).
     lanes: int = 2
+    # How long before its instant a slot is fired (see the module docstring);
+    # half a second keeps the ticker's work for whole-second schedules away
+    # from the whole seconds, when the dispatcher hands their slots out.
+    fire_ahead: timedelta = timedelta(milliseconds=500)
 
 
 @dataclass
 class TickResult:
     jobs: int = 0
     executions: int = 0
-    platforms: frozenset[str] = frozenset()
+    platforms: frozenset[str] = frozenset()  # with executions due now
     cancelled: tuple[str, ...] = ()
+    next_due: datetime | None = None  # the earliest execution due after now
 
 
 class Ticker:
@@ -114,11 +126,21 @@ class Ticker:
             earliest = await queries.earliest_next_run(conn)
         delay = self._settings.max_sleep
         if earliest is not None:
-            delay = min(delay, max(0.0, (earliest - now).total_seconds()))
-        if idle and delay == 0.0:
-            # Due jobs that this tick could not claim are being fired by another
-            # replica right now (SKIP LOCKED); give it a moment instead of spinning.
-            delay = self._settings.contended_pause
+            until = (earliest - now).total_seconds()
+            ahead = until - self._settings.fire_ahead.total_seconds()
+            if ahead > 0.0:
+                delay = min(delay, ahead)
+            elif idle and until > 0.0:
+                # The earliest job does not fire ahead (its overlap policy
+                # waits for the instant): sleep until that instant.
+                delay = min(delay, until)
+            elif idle:
+                # Due jobs that this tick could not claim are being fired by
+                # another replica right now (SKIP LOCKED); give it a moment
+                # instead of spinning.
+                delay = self._settings.contended_pause
+            else:
+                delay = 0.0
         self._wake.clear()
         await wait_set(self._wake, delay)
 
@@ -126,11 +148,12 @@ class Ticker:
         """One pass: fires every job due now (up to the batch size)."""
         async with database_errors(), self._engine.begin() as conn:
             now = await queries.database_now(conn)
-            due = await queries.claim_due_jobs(conn, now, self._settings.batch_size)
+            horizon = now + self._settings.fire_ahead
+            due = await queries.claim_due_jobs(conn, now, horizon, self._settings.batch_size)
             if not due:
                 self.last_tick_at = now
                 return TickResult()
-            result = await _fire_all(conn, due, now)
+            result = await _fire_all(conn, due, now, horizon)
         self.last_tick_at = now
         await self._announce(result)
         return result
@@ -138,14 +161,18 @@ class Ticker:
     async def _announce(self, result: TickResult) -> None:
         for platform_id in result.platforms:
             await self._signals.publish(WORK, platform_id)
+        if result.next_due is not None:
+            await self._signals.publish(DUE, result.next_due.isoformat())
         for execution_id in result.cancelled:
             await self._signals.publish(CANCEL, execution_id)
 
 
-async def _fire_all(conn: AsyncConnection, due: list[Job], now: datetime) -> TickResult:
+async def _fire_all(
+    conn: AsyncConnection, due: list[Job], now: datetime, horizon: datetime
+) -> TickResult:
     watched = [j.id for j in due if j.spec.overlap_policy is not OverlapPolicy.ALLOW]
     seen = await queries.outstanding(conn, watched)
-    firings = {job.id: fire(job, now, seen.get(job.id, Outstanding())) for job in due}
+    firings = {job.id: fire(job, now, seen.get(job.id, Outstanding()), horizon) for job in due}
     cancelled = await queries.cancel_outstanding(
         conn, [job_id for job_id, f in firings.items() if f.cancel_outstanding], now
     )
@@ -154,8 +181,12 @@ async def _fire_all(conn: AsyncConnection, due: list[Job], now: datetime) -> Tic
     await queries.move_jobs(
         conn, [_move(job, firings[job.id], inserted[job.id], now) for job in due]
     )
-    platforms = frozenset(e.platform_id for e in batch if e.status is ExecutionStatus.PENDING)
-    return TickResult(len(due), sum(inserted.values()), platforms, tuple(cancelled))
+    pending = [e for e in batch if e.status is ExecutionStatus.PENDING]
+    platforms = frozenset(e.platform_id for e in pending if e.due_at <= now)
+    later = [e.due_at for e in pending if now < e.due_at < queries.FAR_FUTURE]
+    return TickResult(
+        len(due), sum(inserted.values()), platforms, tuple(cancelled), min(later, default=None)
+    )
 
 
 def _executions(job: Job, firing: Firing, now: datetime) -> list[Execution]:

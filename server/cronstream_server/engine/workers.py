@@ -16,7 +16,7 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from cronstream_server.core.dispatch import Report, Verdict
 from cronstream_server.core.errors import Unavailable
@@ -30,7 +30,7 @@ from cronstream_server.engine.dispatcher import Dispatcher
 from cronstream_server.engine.reaper import REASON_LEASE_LOST, Reaper, parse_cancel
 from cronstream_server.engine.session import Ack, Cancel, End, Hello, Session, Welcome
 from cronstream_server.engine.tracing import ExecutionTracer
-from cronstream_server.signals import CANCEL, WORK
+from cronstream_server.signals import CANCEL, DUE, WORK
 from cronstream_server.store.dispatch import SqlDispatchStore
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ class WorkerHub:
         self._unlisten = [
             signals.listen(WORK, lambda _: self.dispatcher.wake()),
             signals.listen(CANCEL, self._on_cancel),
+            signals.listen(DUE, self._on_due),
         ]
 
     def start(self) -> None:
@@ -184,6 +185,14 @@ class WorkerHub:
             for execution_id in ids:
                 if (execution_id, session.id) not in extended:
                     session.cancel(execution_id, REASON_LEASE_LOST)
+
+    def _on_due(self, message: str) -> None:
+        try:
+            instant = datetime.fromisoformat(message)
+        except ValueError:
+            log.warning("ignored a due signal without an instant: %r", message)
+            return
+        self.dispatcher.due_at(instant if instant.tzinfo else instant.replace(tzinfo=UTC))
 
     def _on_cancel(self, message: str) -> None:
         cancel = parse_cancel(message)

@@ -8,5 +8,8 @@ from cronstream_server.signals.redis import RedisSignals
 JOBS = "jobs"
 WORK = "work"
 CANCEL = "cancel"
+# An execution becomes due at the instant carried (ISO 8601): the ticker fired
+# its slot ahead, and dispatchers claim it then.
+DUE = "due"
 
-__all__ = ["CANCEL", "JOBS", "WORK", "LocalSignals", "RedisSignals"]
+__all__ = ["CANCEL", "DUE", "JOBS", "WORK", "LocalSignals", "RedisSignals"]

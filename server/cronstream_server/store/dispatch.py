@@ -34,22 +34,23 @@ class SqlDispatchStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def claim(self, wants: Sequence[Want], decide: Decide) -> list[Start]:
-        """Locks the due executions `wants` asks for, lets `decide` pick which
-        start where (it sees the database's now), and marks those running, in
-        one transaction; candidates not picked stay pending."""
-        if not wants:
-            return []
+    async def claim(
+        self, wants: Sequence[Want], ahead: timedelta, decide: Decide
+    ) -> tuple[list[Start], datetime]:
+        """Locks the executions `wants` asks for that are due now or within
+        `ahead`, lets `decide` pick which start where, and marks those
+        running, in one transaction; candidates not picked stay pending.
+        Returns the starts and the database's now, which decided what was due."""
         async with database_errors(), self._engine.begin() as conn:
             now = await q.database_now(conn)
             candidates: list[Pending] = []
             for want in wants:
-                candidates.extend(await q.due_candidates(conn, want, now))
+                candidates.extend(await q.due_candidates(conn, want, now + ahead))
             if not candidates:
-                return []
+                return [], now
             starts = decide(candidates, now)
             await q.mark_running(conn, starts)
-        return starts
+        return starts, now
 
     async def settle(
         self, reports: Sequence[Report], rng: random.Random, cap: timedelta

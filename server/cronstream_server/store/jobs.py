@@ -19,6 +19,7 @@ from cronstream_server.store.owned import get_owned, rewrite
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.rows import job_from_row, job_values
 from cronstream_server.store.tables import scheduled_jobs
+from cronstream_server.store.ticker import withdraw_fired_ahead
 
 jobs = scheduled_jobs
 
@@ -94,11 +95,15 @@ class SqlJobStore:
         self, platform_id: str, job_id: str, change: Callable[[Job], Job]
     ) -> tuple[Job, Job]:
         """Applies `change` to the job under a row lock and stores the result,
-        so a concurrent ticker or update never loses a write. Returns (before, after)."""
+        so a concurrent ticker or update never loses a write. Slots fired
+        ahead whose instants have not come are withdrawn first, so the change
+        applies to them too (a pause stops them, an edit reschedules them).
+        Returns (before, after)."""
         async with database_errors(), self._engine.begin() as conn:
-            before = await _get(conn, platform_id, job_id, lock=True)
+            stored = await _get(conn, platform_id, job_id, lock=True)
+            before = await withdraw_fired_ahead(conn, stored)
             after = change(before)
-            if after is not before:
+            if after is not stored:
                 await rewrite(conn, jobs, job_id, job_values(after))
         return before, after
 

@@ -63,8 +63,8 @@ _PENDING_COLUMNS = (
 )
 
 
-async def due_candidates(conn: AsyncConnection, want: Want, now: datetime) -> list[Pending]:
-    """Up to `want.limit` due pending executions of one platform's handler,
+async def due_candidates(conn: AsyncConnection, want: Want, by: datetime) -> list[Pending]:
+    """Up to `want.limit` pending executions of one platform's handler due by `by`,
     critical first, then oldest due, locked until the claim commits.
 
     One ordered range scan of ix_job_executions_claim (platform_id,
@@ -78,7 +78,7 @@ async def due_candidates(conn: AsyncConnection, want: Want, now: datetime) -> li
             executions.c.platform_id == want.platform_id,
             executions.c.handler_name == want.handler_name,
             IS_PENDING,
-            executions.c.due_at <= now,
+            executions.c.due_at <= by,
         )
         .order_by(executions.c.priority.desc(), executions.c.due_at, executions.c.id)
         .limit(want.limit)

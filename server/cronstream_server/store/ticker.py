@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, literal_column, select, text, update
+from sqlalchemy import Select, bindparam, delete, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cronstream_server.core.enums import ExecutionStatus
 from cronstream_server.core.executions import Execution
-from cronstream_server.core.firing import Outstanding
+from cronstream_server.core.firing import Outstanding, unfire
 from cronstream_server.core.jobs import Job
 from cronstream_server.store import bulk_postgres
 from cronstream_server.store.rows import execution_values, job_from_row
@@ -47,11 +47,14 @@ async def database_now(conn: AsyncConnection) -> datetime:
 # may settle on for a statement the driver has prepared; either then reads
 # every active job through ix_scheduled_jobs_status and sorts them.
 _ACTIVE = jobs.c.status == literal_column("'active'")
+# The jobs that may fire ahead (core.firing.fires_ahead).
+_FIRES_AHEAD = jobs.c.overlap_policy == literal_column("'allow'")
 
 
-def due_jobs_query(dialect: str, now: datetime, limit: int) -> Select[Any]:
-    """The ticker's claim: active jobs whose next_run has come, oldest slot
-    first, at most `limit`, locked for this tick.
+def due_jobs_query(dialect: str, now: datetime, horizon: datetime, limit: int) -> Select[Any]:
+    """The ticker's claim: active jobs whose next_run has come (by `horizon`
+    for jobs that fire ahead, by `now` for the others), oldest slot first, at
+    most `limit`, locked for this tick.
 
     SKIP LOCKED: a job another replica is firing right now is left to it, and
     this replica takes the next ones, so replicas share the work without ever
@@ -60,16 +63,21 @@ def due_jobs_query(dialect: str, now: datetime, limit: int) -> Select[Any]:
     the cost is that of the rows claimed, not of the jobs held.
     """
     query = (
-        select(jobs).where(_ACTIVE, jobs.c.next_run <= now).order_by(jobs.c.next_run).limit(limit)
+        select(jobs)
+        .where(_ACTIVE, jobs.c.next_run <= horizon, or_(_FIRES_AHEAD, jobs.c.next_run <= now))
+        .order_by(jobs.c.next_run)
+        .limit(limit)
     )
     if dialect == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return query
 
 
-async def claim_due_jobs(conn: AsyncConnection, now: datetime, limit: int) -> list[Job]:
+async def claim_due_jobs(
+    conn: AsyncConnection, now: datetime, horizon: datetime, limit: int
+) -> list[Job]:
     """Claims due jobs (`due_jobs_query`) for this tick's transaction."""
-    query = due_jobs_query(conn.dialect.name, now, limit)
+    query = due_jobs_query(conn.dialect.name, now, horizon, limit)
     return [job_from_row(row) for row in (await conn.execute(query)).all()]
 
 
@@ -184,3 +192,45 @@ async def earliest_next_run(conn: AsyncConnection) -> datetime | None:
     if value is not None and value.tzinfo is None:  # SQLite's min() returns text
         value = value.replace(tzinfo=UTC)
     return value
+
+
+async def withdraw_fired_ahead(conn: AsyncConnection, job: Job) -> Job:
+    """Deletes the job's executions fired ahead whose instants have not come
+    (still pending, so no worker has them) and returns the job as if they had
+    never been fired. Runs under the job's row lock, before a pause, an edit
+    or a cancel: a paused job must not run at the next instant, and an edited
+    one must run it with its new spec. A slot cancelled by hand stays
+    cancelled: only pending executions are withdrawn."""
+    if job.next_run is None and job.last_run is None:
+        return job
+    now = await database_now(conn)
+    withdrawn = await conn.execute(
+        delete(executions)
+        .where(
+            executions.c.job_id == job.id,
+            executions.c.trigger == literal_column("'schedule'"),
+            executions.c.status == literal_column("'pending'"),
+            executions.c.scheduled_at > now,
+        )
+        .returning(executions.c.scheduled_at)
+    )
+    slots = [_utc(at) for at in withdrawn.scalars().all()]
+    if not slots:
+        return job
+    first = min(slots)
+    last_run = job.last_run
+    if last_run is not None and last_run >= first:
+        before = await conn.execute(
+            select(func.max(executions.c.scheduled_at)).where(
+                executions.c.job_id == job.id,
+                executions.c.trigger == literal_column("'schedule'"),
+                executions.c.scheduled_at < first,
+            )
+        )
+        found = before.scalar_one_or_none()
+        last_run = None if found is None else _utc(found)
+    return unfire(job, slots, last_run)
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
