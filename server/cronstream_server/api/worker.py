@@ -43,6 +43,7 @@ from cronstream_server.engine.session import (
     End,
     Hello,
     Outgoing,
+    Prepared,
     Session,
     Welcome,
 )
@@ -70,7 +71,7 @@ class WorkerServicer(wpb_grpc.WorkerServiceServicer):
     ) -> AsyncIterator[wpb.ConnectResponse]:
         platform_id = current_platform().platform_id
         hello = parse_hello(await anext(requests, None))
-        session = await self._hub.open(platform_id, hello)
+        session = await self._hub.open(platform_id, hello, assignment)
         connection = Connection(self._hub, session, requests, context, self._max_result_bytes)
         try:
             welcome = await session.outgoing()
@@ -260,21 +261,33 @@ def responses(ready: list[Outgoing], *, batches: bool) -> list[wpb.ConnectRespon
     out: list[wpb.ConnectResponse] = []
     index = 0
     while index < len(ready):
-        kind = type(ready[index])
+        kind = _kind(ready[index])
         end = index + 1
-        while end < len(ready) and type(ready[end]) is kind and kind in (Start, Ack):
+        while end < len(ready) and _kind(ready[end]) is kind and kind in (Start, Ack):
             end += 1
         out.append(_grouped(ready[index:end]))
         index = end
     return out
 
 
+def _kind(message: Outgoing) -> type:
+    """An assignment built ahead groups with those built now."""
+    return Start if isinstance(message, Prepared) else type(message)
+
+
+def _assignment(message: Start | Prepared) -> wpb.Assignment:
+    if isinstance(message, Prepared):
+        built: wpb.Assignment = message.message
+        return built
+    return assignment(message)
+
+
 def _grouped(run: list[Outgoing]) -> wpb.ConnectResponse:
     """One message for a run of same-kind messages (a single one goes as is)."""
     if len(run) == 1:
         return response(run[0])
-    if isinstance(run[0], Start):
-        starts = [assignment(m) for m in run if isinstance(m, Start)]
+    if _kind(run[0]) is Start:
+        starts = [_assignment(m) for m in run if isinstance(m, Start | Prepared)]
         return wpb.ConnectResponse(assignments=wpb.Assignments(assignments=starts))
     acks = [wpb.ResultAck(execution_id=m.execution_id) for m in run if isinstance(m, Ack)]
     return wpb.ConnectResponse(result_acks=wpb.ResultAcks(acks=acks))
@@ -282,8 +295,8 @@ def _grouped(run: list[Outgoing]) -> wpb.ConnectResponse:
 
 def response(message: Outgoing) -> wpb.ConnectResponse:
     match message:
-        case Start():
-            return wpb.ConnectResponse(assignment=assignment(message))
+        case Start() | Prepared():
+            return wpb.ConnectResponse(assignment=_assignment(message))
         case Welcome():
             return wpb.ConnectResponse(
                 welcome=wpb.Welcome(

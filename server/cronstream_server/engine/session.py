@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from cronstream_server.core.dispatch import Seat, Start
 from cronstream_server.engine.background import wait_set
@@ -71,7 +72,17 @@ class Drain:
     pass
 
 
-Outgoing = Welcome | Start | Cancel | Ack | Drain
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An assignment sent at its due instant, its wire message built when it
+    was claimed (by the session's `prepare`), so that the instant costs only
+    the send."""
+
+    start: Start
+    message: Any
+
+
+Outgoing = Welcome | Start | Prepared | Cancel | Ack | Drain
 
 
 @dataclass(slots=True)
@@ -88,6 +99,7 @@ class Session:
         hello: Hello,
         welcome: Welcome,
         on_slot_freed: Callable[[], None],
+        prepare: Callable[[Start], Any] | None = None,
     ) -> None:
         self.id = session_id
         self.platform_id = platform_id
@@ -104,6 +116,7 @@ class Session:
         self._outbox.put_nowait(welcome)
         self._closed = asyncio.Event()
         self._on_slot_freed = on_slot_freed
+        self._prepare = prepare
 
     # --- what the dispatcher sees -------------------------------------------
 
@@ -142,15 +155,17 @@ class Session:
         execution_id = start.execution.id
         self._held[execution_id] = _Held(start.execution.attempt)
         if delay > 0.0:
+            message = Prepared(start, self._prepare(start)) if self._prepare else start
             loop = asyncio.get_running_loop()
-            self._deferred[execution_id] = loop.call_later(delay, self._send_deferred, start)
+            self._deferred[execution_id] = loop.call_later(delay, self._send_deferred, message)
         else:
             self._outbox.put_nowait(start)
         return True
 
-    def _send_deferred(self, start: Start) -> None:
+    def _send_deferred(self, message: Start | Prepared) -> None:
+        start = message.start if isinstance(message, Prepared) else message
         if self._deferred.pop(start.execution.id, None) is not None:
-            self.send(start)
+            self.send(message)
 
     def adopt(self, attempts: Iterable[tuple[str, int]]) -> None:
         """Attempts re-bound to this session after a reconnect."""

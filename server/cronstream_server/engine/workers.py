@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from cronstream_server.core.dispatch import Report, Verdict
+from cronstream_server.core.dispatch import Report, Start, Verdict
 from cronstream_server.core.errors import Unavailable
 from cronstream_server.core.executions import ExecutionLog
 from cronstream_server.core.ids import new_id
@@ -103,13 +104,18 @@ class WorkerHub:
 
     # --- sessions -------------------------------------------------------------
 
-    async def open(self, platform_id: str, hello: Hello) -> Session:
+    async def open(
+        self, platform_id: str, hello: Hello, prepare: Callable[[Start], Any] | None = None
+    ) -> Session:
         """A new session, welcomed; the attempts its hello lists as running
-        stay with it when still current, and are cancelled otherwise."""
+        stay with it when still current, and are cancelled otherwise.
+        `prepare` builds an assignment's wire message ahead of its instant."""
         if self._draining:
             raise Unavailable("the server is shutting down; reconnect to another replica")
         welcome = Welcome(new_id(), self._settings.heartbeat, self._settings.lease)
-        session = Session(welcome.session_id, platform_id, hello, welcome, self.dispatcher.wake)
+        session = Session(
+            welcome.session_id, platform_id, hello, welcome, self.dispatcher.wake, prepare
+        )
         kept = await self._store.rebind(
             platform_id, (session.id, hello.worker_id), hello.running, self._settings.lease
         )
