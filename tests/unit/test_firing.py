@@ -11,8 +11,11 @@ from cronstream_server.core.firing import (
     CATCHUP_PER_TICK,
     MAX_SKIPPED_RECORDS,
     Outstanding,
+    Slot,
     fire,
+    fires_ahead,
     jitter_offset,
+    unfire,
 )
 from cronstream_server.core.jobs import Job, JobSpec
 from cronstream_server.core.triggers import CronTrigger, IntervalTrigger, OnceTrigger, Trigger
@@ -151,3 +154,84 @@ def test_dst_gap_slot_fires_at_the_jump() -> None:
     march_7 = datetime(2026, 3, 7, 7, 30, tzinfo=UTC)  # 02:30 EST
     firing = fire(job(trigger, march_7), march_7)
     assert firing.next_run == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)  # 03:00 EDT
+
+
+# --- firing ahead -------------------------------------------------------------
+
+SECOND = timedelta(seconds=1)
+EVERY_SECOND = CronTrigger("* * * * * *")
+
+
+def test_a_slot_within_the_horizon_fires_ahead_and_on_time() -> None:
+    firing = fire(job(EVERY_SECOND, T0), T0 - SECOND / 2, horizon=T0 + SECOND / 10)
+
+    assert firing.slots == [Slot(T0)]  # not late, not skipped: it fires at its instant
+    assert firing.next_run == T0 + SECOND
+    assert firing.last_run == T0
+
+
+def test_the_horizon_reaches_every_slot_before_it() -> None:
+    firing = fire(job(EVERY_SECOND, T0), T0, horizon=T0 + 2 * SECOND)
+
+    assert [s.at for s in firing.slots] == [T0, T0 + SECOND, T0 + 2 * SECOND]
+    assert firing.next_run == T0 + 3 * SECOND
+
+
+@pytest.mark.parametrize(
+    "policy", [OverlapPolicy.SKIP, OverlapPolicy.BUFFER_ONE, OverlapPolicy.CANCEL_PREVIOUS]
+)
+def test_a_job_that_waits_on_its_runs_never_fires_ahead(policy: OverlapPolicy) -> None:
+    """Whether the previous run is still going is only known at the instant."""
+    waiting = job(EVERY_SECOND, T0, overlap_policy=policy)
+
+    assert not fires_ahead(waiting)
+    firing = fire(waiting, T0 - SECOND / 2, horizon=T0 + SECOND)
+    assert firing.slots == []
+    assert firing.next_run == T0
+
+
+def test_a_once_job_fired_ahead_is_completed() -> None:
+    firing = fire(job(OnceTrigger(T0), T0), T0 - SECOND, horizon=T0)
+
+    assert firing.slots == [Slot(T0)]
+    assert firing.status is JobStatus.COMPLETED and firing.next_run is None
+
+
+def test_unfire_puts_a_job_back_before_its_withdrawn_slots() -> None:
+    before = replace(job(EVERY_SECOND, T0), runs_count=7, executions_count=7, last_run=T0 - SECOND)
+    fired = fire(before, T0 - SECOND / 2, horizon=T0 + SECOND)
+    after = replace(
+        before,
+        next_run=fired.next_run,
+        last_run=fired.last_run,
+        runs_count=fired.runs_count,
+        executions_count=9,
+    )
+
+    restored = unfire(after, [T0 + SECOND, T0], T0 - SECOND)
+
+    assert restored == before
+
+
+def test_unfire_revives_a_once_job_completed_by_its_slot() -> None:
+    completed = replace(
+        job(OnceTrigger(T0), T0),
+        next_run=None,
+        last_run=T0,
+        runs_count=1,
+        executions_count=1,
+        status=JobStatus.COMPLETED,
+        completed_at=T0 - SECOND,
+    )
+
+    restored = unfire(completed, [T0], None)
+
+    assert restored.status is JobStatus.ACTIVE and restored.completed_at is None
+    assert restored.next_run == T0 and restored.last_run is None
+    assert restored.runs_count == 0 and restored.executions_count == 0
+
+
+def test_unfire_without_slots_changes_nothing() -> None:
+    paused = replace(job(EVERY_SECOND, T0), status=JobStatus.PAUSED)
+
+    assert unfire(paused, [], None) is paused

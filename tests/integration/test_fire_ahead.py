@@ -1,0 +1,175 @@
+"""Slots fired ahead of their instants: written early, started on time, and
+withdrawn when the job is paused, edited or cancelled before the instant.
+
+The servers here fire 3 s ahead and poll for due work only every 30 s, so a
+slot that starts on time was started by its `due` signal, never by the poll,
+and the assertions hold however slow the machine is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cronstream.v1 import execution_pb2, job_pb2
+from cronstream.v1 import scheduler_service_pb2 as pb
+from google.protobuf import field_mask_pb2, struct_pb2
+
+from tests.conftest import Live, Tenant, make_tenant
+from tests.integration.worker_harness import RawWorker, eventually, short_lease_server
+from tests.jobs import create, ts
+
+AHEAD = 3.0
+PENDING = execution_pb2.EXECUTION_STATUS_PENDING
+
+
+@pytest.fixture
+async def ahead(database_url: str) -> AsyncIterator[Live]:
+    async with short_lease_server(
+        database_url, fire_ahead_seconds=AHEAD, dispatch_poll_seconds=30.0
+    ) as live:
+        yield live
+
+
+@pytest.fixture
+async def acme(ahead: Live) -> Tenant:
+    return await make_tenant(ahead, "acme")
+
+
+async def slots_of(live: Live, tenant: Tenant, job_id: str) -> list[execution_pb2.Execution]:
+    response = await live.scheduler.ListExecutions(
+        pb.ListExecutionsRequest(job_id=job_id, page_size=100), metadata=tenant.auth
+    )
+    return sorted(response.executions, key=lambda e: e.scheduled_at.ToDatetime())
+
+
+async def job_of(live: Live, tenant: Tenant, job_id: str) -> job_pb2.Job:
+    return (await live.scheduler.GetJob(pb.GetJobRequest(id=job_id), metadata=tenant.auth)).job
+
+
+def at(stamp: object) -> datetime:
+    return stamp.ToDatetime(tzinfo=UTC)  # type: ignore[attr-defined]
+
+
+async def once_fired_ahead(
+    live: Live, tenant: Tenant, payload: dict[str, object] | None = None
+) -> tuple[job_pb2.Job, datetime]:
+    """A one-time job due in 2 s, once the ticker has fired it (ahead)."""
+    run_at = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0)
+    job = job_pb2.Job(name="soon", handler_name="h", once=job_pb2.OnceTrigger(run_at=ts(run_at)))
+    if payload is not None:
+        job.payload.update(payload)
+    created = await create(live, tenant, job)
+
+    async def fired() -> bool:
+        return len(await slots_of(live, tenant, created.id)) == 1
+
+    await eventually(fired, within=AHEAD)
+    return created, run_at
+
+
+async def test_a_slot_is_written_ahead_and_waits_for_its_instant(ahead: Live, acme: Tenant) -> None:
+    job, run_at = await once_fired_ahead(ahead, acme)
+
+    (slot,) = await slots_of(ahead, acme, job.id)
+    assert at(slot.scheduled_at) == run_at
+    assert slot.status == PENDING
+    assert at(slot.created_at) < run_at  # written before its instant
+    fired = await job_of(ahead, acme, job.id)
+    assert fired.status == job_pb2.JOB_STATUS_COMPLETED  # no slot is left to fire
+    assert fired.executions_count == 1
+
+
+async def test_a_worker_gets_a_slot_fired_ahead_at_its_instant(ahead: Live, acme: Tenant) -> None:
+    worker = await RawWorker.connect(ahead, acme, handlers=("h",), slots=5, accepts_batches=True)
+    job, run_at = await once_fired_ahead(ahead, acme)
+
+    message = await worker.next(within=AHEAD + 5.0)
+    received = datetime.now(UTC)
+    kind = message.WhichOneof("msg")
+    assignment = message.assignment if kind == "assignment" else message.assignments.assignments[0]
+    assert assignment.job_id == job.id
+    assert at(assignment.scheduled_at) == run_at
+    assert run_at <= received < run_at + timedelta(seconds=5)  # at its instant, not at the poll
+    (slot,) = await slots_of(ahead, acme, job.id)
+    assert slot.status == execution_pb2.EXECUTION_STATUS_RUNNING
+    assert run_at <= at(slot.started_at) <= received  # started at its instant, not before
+    await worker.close()
+
+
+async def test_pausing_withdraws_a_slot_fired_ahead_and_resuming_fires_it(
+    ahead: Live, acme: Tenant
+) -> None:
+    job, run_at = await once_fired_ahead(ahead, acme)
+
+    paused = (await ahead.scheduler.PauseJob(pb.PauseJobRequest(id=job.id), metadata=acme.auth)).job
+    assert paused.status == job_pb2.JOB_STATUS_PAUSED
+    assert at(paused.next_run) == run_at
+    assert paused.executions_count == 0
+    assert await slots_of(ahead, acme, job.id) == []
+
+    await ahead.scheduler.ResumeJob(pb.ResumeJobRequest(id=job.id), metadata=acme.auth)
+
+    async def fired_again() -> bool:
+        return len(await slots_of(ahead, acme, job.id)) == 1
+
+    await eventually(fired_again, within=AHEAD)
+    (slot,) = await slots_of(ahead, acme, job.id)
+    assert at(slot.scheduled_at) == run_at
+    assert (await job_of(ahead, acme, job.id)).status == job_pb2.JOB_STATUS_COMPLETED
+
+
+async def test_editing_a_job_fires_its_slot_again_with_the_new_payload(
+    ahead: Live, acme: Tenant
+) -> None:
+    job, run_at = await once_fired_ahead(ahead, acme, payload={"version": 1})
+
+    change = job_pb2.Job(id=job.id, payload=struct_pb2.Struct())
+    change.payload.update({"version": 2})
+    await ahead.scheduler.UpdateJob(
+        pb.UpdateJobRequest(job=change, update_mask=field_mask_pb2.FieldMask(paths=["payload"])),
+        metadata=acme.auth,
+    )
+
+    async def refired() -> bool:
+        slots = await slots_of(ahead, acme, job.id)
+        return len(slots) == 1 and slots[0].payload["version"] == 2
+
+    await eventually(refired, within=AHEAD)
+    (slot,) = await slots_of(ahead, acme, job.id)
+    assert at(slot.scheduled_at) == run_at
+
+
+async def test_cancelling_a_job_leaves_no_slot_fired_ahead(ahead: Live, acme: Tenant) -> None:
+    job, _ = await once_fired_ahead(ahead, acme)
+
+    await ahead.scheduler.CancelJob(pb.CancelJobRequest(id=job.id), metadata=acme.auth)
+
+    assert await slots_of(ahead, acme, job.id) == []
+    assert (await job_of(ahead, acme, job.id)).status == job_pb2.JOB_STATUS_CANCELLED
+
+
+async def test_a_paused_cron_job_keeps_the_slots_whose_instants_came(
+    ahead: Live, acme: Tenant
+) -> None:
+    every_second = job_pb2.CronTrigger(expression="* * * * * *")
+    job = await create(ahead, acme, job_pb2.Job(name="s", handler_name="h", cron=every_second))
+
+    async def several_ahead() -> bool:
+        return len(await slots_of(ahead, acme, job.id)) >= 3
+
+    await eventually(several_ahead, within=AHEAD + 2)
+    before_pause = datetime.now(UTC)
+    paused = (await ahead.scheduler.PauseJob(pb.PauseJobRequest(id=job.id), metadata=acme.auth)).job
+    after_pause = datetime.now(UTC)
+
+    kept = await slots_of(ahead, acme, job.id)
+    assert all(at(s.scheduled_at) <= after_pause for s in kept)
+    assert paused.executions_count == len(kept)
+    assert before_pause < at(paused.next_run) <= after_pause + timedelta(seconds=1)
+    if kept:
+        assert at(paused.last_run) == at(kept[-1].scheduled_at)
+        assert at(paused.next_run) == at(kept[-1].scheduled_at) + timedelta(seconds=1)
+    else:
+        assert not paused.HasField("last_run")

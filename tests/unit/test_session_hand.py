@@ -1,0 +1,97 @@
+"""A worker session handing out assignments claimed ahead of their instants:
+the slot is held at once, the message leaves at the instant, built at the claim."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from cronstream_server.core.dispatch import Pending, Start, TraceStamp
+from cronstream_server.core.enums import Priority
+from cronstream_server.engine.session import End, Hello, Prepared, Session, Welcome
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def start(execution_id: str) -> Start:
+    pending = Pending(
+        id=execution_id,
+        platform_id="p",
+        job_id="j",
+        handler_name="h",
+        payload=None,
+        priority=Priority.MEDIUM,
+        scheduled_at=NOW,
+        due_at=NOW,
+        attempt=1,
+        timeout=timedelta(minutes=5),
+    )
+    trace = TraceStamp("a" * 32, "b" * 16, None, f"00-{'a' * 32}-{'b' * 16}-01", "")
+    return Start(pending, "s", "w", NOW, NOW + timedelta(seconds=30), NOW, trace)
+
+
+class Freed:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+
+
+def session(slots: int = 2, freed: Freed | None = None) -> Session:
+    welcome = Welcome("s", timedelta(seconds=10), timedelta(seconds=30))
+    hello = Hello("w", frozenset({"h"}), slots, accepts_batches=True)
+    return Session(
+        "s", "p", hello, welcome, freed or Freed(), prepare=lambda s: f"built {s.execution.id}"
+    )
+
+
+async def after_welcome(worker: Session, within: float) -> list[object]:
+    """What the session sends after its welcome, waiting at most `within`."""
+    assert await worker.outgoing() == worker._welcome
+    try:
+        return list(await asyncio.wait_for(worker.outgoing_ready(10), within))
+    except TimeoutError:
+        return []
+
+
+async def test_an_assignment_due_later_holds_its_slot_now_and_leaves_at_its_instant() -> None:
+    worker = session(slots=1)
+
+    assert worker.hand(start("e1"), delay=0.2)
+    assert worker.free == 0 and worker.holds("e1")
+    assert await after_welcome(worker, within=0.1) == []  # not before its instant
+
+    sent = await asyncio.wait_for(worker.outgoing_ready(10), 1.0)
+    assert sent == [Prepared(start("e1"), "built e1")]  # built at the claim
+
+
+async def test_an_assignment_due_now_leaves_at_once() -> None:
+    worker = session()
+
+    assert worker.hand(start("e1"))
+
+    assert await after_welcome(worker, within=0.1) == [start("e1")]
+
+
+async def test_cancelling_an_assignment_not_yet_sent_never_sends_it() -> None:
+    freed = Freed()
+    worker = session(freed=freed)
+    worker.hand(start("e1"), delay=0.2)
+
+    worker.cancel("e1", "cancelled by a user")
+
+    assert not worker.holds("e1") and worker.free == 2 and freed.count == 1
+    assert await after_welcome(worker, within=0.4) == []  # neither the assignment nor a cancel
+
+
+async def test_a_closed_session_sends_nothing_it_held_back_and_still_holds_it() -> None:
+    worker = session()
+    worker.hand(start("e1"), delay=0.1)
+
+    worker.close(End.WORKER_LEFT)
+    await asyncio.sleep(0.2)
+
+    assert worker.held() == [("e1", 1)]  # for the hub to hand back
+    assert await worker.outgoing() == worker._welcome
+    assert await worker.outgoing() is None
