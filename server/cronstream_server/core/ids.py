@@ -17,7 +17,9 @@ def new_id() -> str:
     value |= (rand >> 68) << 64  # 12 random bits (rand_a)
     value |= 0b10 << 62  # RFC 4122 variant
     value |= rand & ((1 << 62) - 1)  # 62 random bits (rand_b)
-    return str(uuid.UUID(int=value))
+    # What str(uuid.UUID(int=value)) gives, in a third less time (one per execution).
+    digits = f"{value:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def is_valid_id(candidate: str) -> bool:

@@ -198,7 +198,7 @@ def _executions(job: Job, firing: Firing, now: datetime) -> list[Execution]:
             execution = execution_rules.skipped(execution, slot.note or "skipped", now)
         elif slot.at in buffered:
             execution = execution_rules.due(execution, queries.FAR_FUTURE)
-        else:
+        elif job.spec.jitter:  # without jitter it is due at its slot already
             execution = execution_rules.due(
                 execution, slot.at + jitter_offset(job.id, slot.at, job.spec.jitter)
             )

@@ -88,21 +88,22 @@ async def due_candidates(conn: AsyncConnection, want: Want, by: datetime) -> lis
 
 
 def _pending(row: Row[Any] | Any) -> Pending:
+    r = row._mapping  # by key: a fraction of the cost of attribute access
     return Pending(
-        id=row.id,
-        platform_id=row.platform_id,
-        job_id=row.job_id,
-        handler_name=row.handler_name,
-        payload=row.payload,
-        priority=Priority(row.priority),
-        scheduled_at=row.scheduled_at,
-        due_at=row.due_at,
-        attempt=row.attempt,
-        timeout=timedelta(milliseconds=row.timeout_ms),
-        trace_id=row.trace_id,
-        span_id=row.span_id,
-        traceparent=row.traceparent,
-        tracestate=row.tracestate,
+        id=r["id"],
+        platform_id=r["platform_id"],
+        job_id=r["job_id"],
+        handler_name=r["handler_name"],
+        payload=r["payload"],
+        priority=Priority(r["priority"]),
+        scheduled_at=r["scheduled_at"],
+        due_at=r["due_at"],
+        attempt=r["attempt"],
+        timeout=timedelta(milliseconds=r["timeout_ms"]),
+        trace_id=r["trace_id"],
+        span_id=r["span_id"],
+        traceparent=r["traceparent"],
+        tracestate=r["tracestate"],
     )
 
 
@@ -278,18 +279,19 @@ _HELD_COLUMNS = (
 
 
 def _held(row: Row[Any] | Any) -> Held:
+    r = row._mapping  # by key: a fraction of the cost of attribute access
     return Held(
-        id=row.id,
-        platform_id=row.platform_id,
-        job_id=row.job_id,
-        trigger=ExecutionTrigger(row.trigger),
-        status=ExecutionStatus(row.status),
-        attempt=row.attempt,
-        retry_count=row.retry_count,
-        max_retries=row.max_retries,
-        retry_delay=timedelta(milliseconds=row.retry_delay_ms),
-        timeout=timedelta(milliseconds=row.timeout_ms),
-        started_at=row.started_at,
+        id=r["id"],
+        platform_id=r["platform_id"],
+        job_id=r["job_id"],
+        trigger=ExecutionTrigger(r["trigger"]),
+        status=ExecutionStatus(r["status"]),
+        attempt=r["attempt"],
+        retry_count=r["retry_count"],
+        max_retries=r["max_retries"],
+        retry_delay=timedelta(milliseconds=r["retry_delay_ms"]),
+        timeout=timedelta(milliseconds=r["timeout_ms"]),
+        started_at=r["started_at"],
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Row, RowMapping
 
 from cronstream_server.core.enums import (
     ExecutionStatus,
@@ -35,8 +35,8 @@ def _trace_values(trace: TraceContext | None) -> dict[str, str | None]:
     return {"traceparent": trace.traceparent, "tracestate": trace.tracestate or None}
 
 
-def _trace(row: Row[Any]) -> TraceContext | None:
-    return TraceContext(row.traceparent, row.tracestate or "") if row.traceparent else None
+def _trace(row: RowMapping) -> TraceContext | None:
+    return TraceContext(row["traceparent"], row["tracestate"] or "") if row["traceparent"] else None
 
 
 def _ms(value: timedelta) -> int:
@@ -74,19 +74,19 @@ def trigger_values(trigger: Trigger | None) -> dict[str, Any]:
     return values
 
 
-def trigger_from_row(row: Row[Any]) -> Trigger:
-    if row.type == "cron":
-        return CronTrigger(row.schedule, row.timezone or "UTC")
-    if row.type == "one_time":
-        return OnceTrigger(row.run_at)
-    if row.type == "recurring":
+def trigger_from_row(row: RowMapping) -> Trigger:
+    if row["type"] == "cron":
+        return CronTrigger(row["schedule"], row["timezone"] or "UTC")
+    if row["type"] == "one_time":
+        return OnceTrigger(row["run_at"])
+    if row["type"] == "recurring":
         return IntervalTrigger(
-            every=timedelta(milliseconds=row.interval_ms),
-            start_at=row.start_at,
-            end_at=row.end_at,
-            max_runs=row.max_runs,
+            every=timedelta(milliseconds=row["interval_ms"]),
+            start_at=row["start_at"],
+            end_at=row["end_at"],
+            max_runs=row["max_runs"],
         )
-    return EventTrigger(row.event_name)
+    return EventTrigger(row["event_name"])
 
 
 def job_values(job: Job) -> dict[str, Any]:
@@ -125,41 +125,42 @@ def job_values(job: Job) -> dict[str, Any]:
 
 
 def job_from_row(row: Row[Any]) -> Job:
+    r = row._mapping  # by key: a fraction of the cost of attribute access
     spec = JobSpec(
-        name=row.name,
-        handler_name=row.handler_name,
-        trigger=trigger_from_row(row),
-        handler_type=HandlerType(row.handler_type),
-        payload=row.payload,
-        max_retries=row.max_retries,
-        retry_delay=timedelta(milliseconds=row.retry_delay_ms),
-        timeout=timedelta(milliseconds=row.timeout_ms),
-        priority=Priority(row.priority),
-        tags=tuple(row.tags),
-        metadata=dict(row.metadata),
-        overlap_policy=OverlapPolicy(row.overlap_policy),
-        misfire_policy=MisfirePolicy(row.misfire_policy),
-        catchup_window=timedelta(milliseconds=row.catchup_window_ms),
-        jitter=timedelta(milliseconds=row.jitter_ms),
+        name=r["name"],
+        handler_name=r["handler_name"],
+        trigger=trigger_from_row(r),
+        handler_type=HandlerType(r["handler_type"]),
+        payload=r["payload"],
+        max_retries=r["max_retries"],
+        retry_delay=timedelta(milliseconds=r["retry_delay_ms"]),
+        timeout=timedelta(milliseconds=r["timeout_ms"]),
+        priority=Priority(r["priority"]),
+        tags=tuple(r["tags"]),
+        metadata=dict(r["metadata"]),
+        overlap_policy=OverlapPolicy(r["overlap_policy"]),
+        misfire_policy=MisfirePolicy(r["misfire_policy"]),
+        catchup_window=timedelta(milliseconds=r["catchup_window_ms"]),
+        jitter=timedelta(milliseconds=r["jitter_ms"]),
     )
     return Job(
-        id=row.id,
-        platform_id=row.platform_id,
+        id=r["id"],
+        platform_id=r["platform_id"],
         spec=spec,
-        status=JobStatus(row.status),
-        created_by=row.created_by,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        next_run=row.next_run,
-        last_run=row.last_run,
-        runs_count=row.runs_count,
-        executions_count=row.executions_count,
-        success_count=row.success_count,
-        failure_count=row.failure_count,
-        avg_duration_ms=row.avg_duration_ms,
-        completed_at=row.completed_at,
-        cancelled_at=row.cancelled_at,
-        trace=_trace(row),
+        status=JobStatus(r["status"]),
+        created_by=r["created_by"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        next_run=r["next_run"],
+        last_run=r["last_run"],
+        runs_count=r["runs_count"],
+        executions_count=r["executions_count"],
+        success_count=r["success_count"],
+        failure_count=r["failure_count"],
+        avg_duration_ms=r["avg_duration_ms"],
+        completed_at=r["completed_at"],
+        cancelled_at=r["cancelled_at"],
+        trace=_trace(r),
     )
 
 
@@ -199,36 +200,37 @@ def execution_values(execution: Execution) -> dict[str, Any]:
 
 
 def execution_from_row(row: Row[Any]) -> Execution:
+    r = row._mapping  # by key: a fraction of the cost of attribute access
     return Execution(
-        id=row.id,
-        platform_id=row.platform_id,
-        job_id=row.job_id,
-        event_handler_id=row.event_handler_id,
-        trigger=ExecutionTrigger(row.trigger),
-        status=ExecutionStatus(row.status),
-        handler_name=row.handler_name,
-        payload=row.payload,
-        priority=Priority(row.priority),
-        scheduled_at=row.scheduled_at,
-        due_at=row.due_at,
-        max_retries=row.max_retries,
-        retry_delay=timedelta(milliseconds=row.retry_delay_ms),
-        timeout=timedelta(milliseconds=row.timeout_ms),
-        created_at=row.created_at,
-        attempt=row.attempt,
-        retry_count=row.retry_count,
-        started_at=row.started_at,
-        completed_at=row.completed_at,
-        duration_ms=row.duration_ms,
-        result=row.result,
-        error=row.error,
-        error_stack=row.error_stack,
-        next_retry_at=row.next_retry_at,
-        worker_id=row.worker_id,
-        trace_id=row.trace_id,
-        span_id=row.span_id,
-        parent_span_id=row.parent_span_id,
-        trace=_trace(row),
+        id=r["id"],
+        platform_id=r["platform_id"],
+        job_id=r["job_id"],
+        event_handler_id=r["event_handler_id"],
+        trigger=ExecutionTrigger(r["trigger"]),
+        status=ExecutionStatus(r["status"]),
+        handler_name=r["handler_name"],
+        payload=r["payload"],
+        priority=Priority(r["priority"]),
+        scheduled_at=r["scheduled_at"],
+        due_at=r["due_at"],
+        max_retries=r["max_retries"],
+        retry_delay=timedelta(milliseconds=r["retry_delay_ms"]),
+        timeout=timedelta(milliseconds=r["timeout_ms"]),
+        created_at=r["created_at"],
+        attempt=r["attempt"],
+        retry_count=r["retry_count"],
+        started_at=r["started_at"],
+        completed_at=r["completed_at"],
+        duration_ms=r["duration_ms"],
+        result=r["result"],
+        error=r["error"],
+        error_stack=r["error_stack"],
+        next_retry_at=r["next_retry_at"],
+        worker_id=r["worker_id"],
+        trace_id=r["trace_id"],
+        span_id=r["span_id"],
+        parent_span_id=r["parent_span_id"],
+        trace=_trace(r),
     )
 
 
