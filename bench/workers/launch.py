@@ -41,8 +41,8 @@ def workers(
 ) -> Iterator[list[Path]]:
     """`count` worker processes; yields the files their runs are recorded in
     (written when they stop)."""
-    if kind == "go" and not GO_WORKER.exists():
-        build_go_worker()
+    if kind == "go":
+        build_go_worker()  # every time: quick when nothing changed, never stale
     records = [record_dir / f"worker-{i}.txt" for i in range(count)] if record_dir else []
     processes = []
     try:

@@ -49,6 +49,10 @@ const (
 	welcomeTimeout   = 30 * time.Second
 	outBuffer        = 256
 	maxBatch         = 500 // most results in one `results` message (the server's limit)
+	// resultLinger is how long a result waits for others to share its
+	// message while more executions still run: the server's cost is per
+	// message, and fast handlers otherwise finish one by one, each sent alone.
+	resultLinger = time.Millisecond
 	defaultHeartbeat = 10 * time.Second
 	minHeartbeat     = 10 * time.Millisecond
 )
@@ -234,23 +238,35 @@ func (s *session) send(ctx context.Context) error {
 	}
 }
 
-// withQueuedResults takes the results already queued behind first into one
-// message, keeping order: the first other message taken is returned to be
-// sent next.
+// withQueuedResults takes the results queued behind first into one message,
+// keeping order: the first other message taken is returned to be sent next.
+// While other executions still run, it waits up to resultLinger for theirs.
 func (s *session) withQueuedResults(first *cronstreamv1.ConnectRequest) (m, carried *cronstreamv1.ConnectRequest) {
 	results := []*cronstreamv1.WorkerResult{first.GetResult()}
+	var linger <-chan time.Time
 	for len(results) < maxBatch {
+		var next *cronstreamv1.ConnectRequest
 		select {
-		case next := <-s.out:
-			if next.GetResult() == nil {
-				carried = next
-				return resultsMessage(results), carried
-			}
-			results = append(results, next.GetResult())
-			continue
+		case next = <-s.out:
 		default:
+			if linger == nil {
+				if running, _ := s.w.ledger.counts(); running == 0 {
+					return resultsMessage(results), nil
+				}
+				timer := time.NewTimer(resultLinger)
+				defer timer.Stop()
+				linger = timer.C
+			}
+			select {
+			case next = <-s.out:
+			case <-linger:
+				return resultsMessage(results), nil
+			}
 		}
-		break
+		if next.GetResult() == nil {
+			return resultsMessage(results), next
+		}
+		results = append(results, next.GetResult())
 	}
 	return resultsMessage(results), nil
 }
