@@ -46,6 +46,10 @@ class StreamSettings:
     grace: float = 10.0
     poll_interval: float = 1.0
     result_linger: float = 0.005
+    # Most results settled in one transaction. Settling costs a round trip
+    # per statement whatever the batch, so under load bigger batches free
+    # slots sooner (W1: 1,000 gave ~10% more executions/s than 500).
+    result_batch: int = 1000
     log_linger: float = 0.05
 
 
@@ -77,7 +81,7 @@ class WorkerHub:
             store, signals, settings.reaper_interval, settings.retry_cap, self._rng
         )
         self._results = Batcher[tuple[Session, Report]](
-            "results", self._write_results, settings.result_linger
+            "results", self._write_results, settings.result_linger, settings.result_batch
         )
         self._logs = Batcher[ExecutionLog]("logs", store.add_logs, settings.log_linger)
         self._heartbeats = Batcher[tuple[Session, list[str]]](
