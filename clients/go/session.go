@@ -33,7 +33,8 @@ type session struct {
 
 	id        string
 	heartbeat time.Duration
-	batches   bool // the server takes `results` batches (its welcome says so)
+	batches   bool          // the server takes `results` batches (its welcome says so)
+	linger    time.Duration // resultLinger
 }
 
 type sessionState int
@@ -46,13 +47,13 @@ const (
 )
 
 const (
-	welcomeTimeout   = 30 * time.Second
-	outBuffer        = 256
-	maxBatch         = 500 // most results in one `results` message (the server's limit)
+	welcomeTimeout = 30 * time.Second
+	outBuffer      = 256
+	maxBatch       = 500 // most results in one `results` message (the server's limit)
 	// resultLinger is how long a result waits for others to share its
 	// message while more executions still run: the server's cost is per
 	// message, and fast handlers otherwise finish one by one, each sent alone.
-	resultLinger = time.Millisecond
+	resultLinger     = time.Millisecond
 	defaultHeartbeat = 10 * time.Second
 	minHeartbeat     = 10 * time.Millisecond
 )
@@ -80,6 +81,7 @@ func (w *Worker) runSession(ctx context.Context) (welcomed bool, err error) {
 		out:      make(chan *cronstreamv1.ConnectRequest, outBuffer),
 		done:     ctx.Done(),
 		draining: make(chan struct{}),
+		linger:   resultLinger,
 	}
 	if err := s.handshake(ctx, cancel); err != nil {
 		return false, err
@@ -240,7 +242,7 @@ func (s *session) send(ctx context.Context) error {
 
 // withQueuedResults takes the results queued behind first into one message,
 // keeping order: the first other message taken is returned to be sent next.
-// While other executions still run, it waits up to resultLinger for theirs.
+// While other executions still run, it waits up to s.linger for theirs.
 func (s *session) withQueuedResults(first *cronstreamv1.ConnectRequest) (m, carried *cronstreamv1.ConnectRequest) {
 	results := []*cronstreamv1.WorkerResult{first.GetResult()}
 	var linger <-chan time.Time
@@ -253,7 +255,7 @@ func (s *session) withQueuedResults(first *cronstreamv1.ConnectRequest) (m, carr
 				if running, _ := s.w.ledger.counts(); running == 0 {
 					return resultsMessage(results), nil
 				}
-				timer := time.NewTimer(resultLinger)
+				timer := time.NewTimer(s.linger)
 				defer timer.Stop()
 				linger = timer.C
 			}

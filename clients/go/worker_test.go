@@ -450,7 +450,7 @@ func TestWorkerTakesBatchesAndSendsResultsBatched(t *testing.T) {
 }
 
 func TestQueuedResultsGoAsOneMessageInOrder(t *testing.T) {
-	s := &session{out: make(chan *cronstreamv1.ConnectRequest, 8)}
+	s := &session{out: make(chan *cronstreamv1.ConnectRequest, 8), w: &Worker{ledger: newLedger()}}
 	result := func(id string) *cronstreamv1.ConnectRequest {
 		return resultMessage(&cronstreamv1.WorkerResult{ExecutionId: id, Attempt: 1})
 	}
@@ -475,5 +475,43 @@ func TestQueuedResultsGoAsOneMessageInOrder(t *testing.T) {
 	}
 	if single, _ := s.withQueuedResults(result("r5")); single.GetResult().GetExecutionId() != "r5" {
 		t.Errorf("a lone result = %v, want a plain result message", single)
+	}
+}
+
+func TestAResultWaitsBrieflyForOthersWhileMoreRun(t *testing.T) {
+	w := &Worker{ledger: newLedger()}
+	s := &session{out: make(chan *cronstreamv1.ConnectRequest, 8), w: w, linger: time.Second}
+	result := func(id string) *cronstreamv1.ConnectRequest {
+		return resultMessage(&cronstreamv1.WorkerResult{ExecutionId: id, Attempt: 1})
+	}
+	w.ledger.begin("r2", 1, func(error) {})
+	go func() {
+		time.Sleep(20 * time.Millisecond) // r2 finishes after r1 went to the sender
+		s.out <- result("r2")
+	}()
+
+	m, _ := s.withQueuedResults(result("r1"))
+
+	var ids []string
+	for _, r := range m.GetResults().GetResults() {
+		ids = append(ids, r.GetExecutionId())
+	}
+	if fmt.Sprint(ids) != "[r1 r2]" {
+		t.Errorf("batched %v, want [r1 r2] in one message", ids)
+	}
+}
+
+func TestALastResultLeavesAtOnce(t *testing.T) {
+	w := &Worker{ledger: newLedger()}
+	s := &session{out: make(chan *cronstreamv1.ConnectRequest, 8), w: w, linger: time.Second}
+
+	began := time.Now()
+	m, _ := s.withQueuedResults(resultMessage(&cronstreamv1.WorkerResult{ExecutionId: "r1"}))
+
+	if m.GetResult().GetExecutionId() != "r1" {
+		t.Errorf("message = %v, want the lone result r1", m)
+	}
+	if waited := time.Since(began); waited >= s.linger {
+		t.Errorf("waited %v with nothing else running, want no linger", waited)
 	}
 }
