@@ -72,16 +72,16 @@ class Cluster:
             found.setdefault(row["job_id"], []).append(row["scheduled_at"])
         return found
 
-    def earliest_firing_lead(self) -> float:
-        """How far the newest slot with an execution lies ahead of the database's
-        clock, in seconds: positive means a slot fired early."""
+    def greatest_firing_lead(self) -> float:
+        """How long before its instant the earliest-written slot was written,
+        in seconds, by the database's clock (the ticker stamps created_at with
+        it): at most the fire-ahead, whatever a replica's own clock says."""
 
         async def read() -> float:
             conn = await asyncpg.connect(self.dsn)
             try:
                 lead = await conn.fetchval(
-                    "SELECT extract(epoch FROM max(scheduled_at) - clock_timestamp()) "
-                    "FROM job_executions"
+                    "SELECT extract(epoch FROM max(scheduled_at - created_at)) FROM job_executions"
                 )
                 return float(lead) if lead is not None else float("-inf")
             finally:

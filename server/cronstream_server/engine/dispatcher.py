@@ -98,7 +98,11 @@ class Dispatcher:
         """After a claim: instants it reached are served (by this round, or
         by another replica); the timer goes to the next one."""
         self._clock_offset = database_now - our_now
-        served = bisect.bisect_right(self._upcoming, database_now + self._claim_ahead)
+        self._served_by(database_now + self._claim_ahead)
+
+    def _served_by(self, reached: datetime) -> None:
+        """Forgets the instants up to `reached` and sets the timer for the next."""
+        served = bisect.bisect_right(self._upcoming, reached)
         if served:
             del self._upcoming[:served]
         self._arm_timer()
@@ -121,6 +125,9 @@ class Dispatcher:
         seats = [session.seat() for session in self._sessions() if session.free > 0]
         wants = rules.wants(seats, self._batch_size)
         if not wants:
+            # Nothing can be claimed now; instants that have come need no
+            # timer (a freed slot wakes a round that claims all that is due).
+            self._served_by(datetime.now(UTC) + self._clock_offset)
             return 0
         our_now = datetime.now(UTC)
         starts, now = await self._store.claim(
