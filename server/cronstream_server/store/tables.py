@@ -258,6 +258,16 @@ job_executions = Table(
     postgresql_with=EXECUTIONS_STORAGE,
 )
 
+# BUFFER_ONE: the executions waiting for their job's running one (due at
+# store.ticker.FAR_FUTURE), found by job when a result releases them; only
+# those rows are in it (migration 0005). SQLite keeps times as ISO text.
+Index(
+    "ix_job_executions_buffered",
+    job_executions.c.job_id,
+    postgresql_where=text("status = 'pending' AND due_at = '9999-12-31 00:00:00+00'"),
+    sqlite_where=text("status = 'pending' AND due_at = '9999-12-31 00:00:00.000000'"),
+)
+
 # Dispatch: pending work of a platform's handler in claim order (highest
 # priority, then oldest due, then id), so a claim is one range scan.
 Index(

@@ -11,8 +11,24 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, literal_column, or_, select, text, update
+from sqlalchemy import (
+    Cast,
+    Select,
+    String,
+    Uuid,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cronstream_server.core.enums import ExecutionStatus
@@ -29,6 +45,7 @@ executions = job_executions
 # due_at of a BUFFER_ONE execution waiting for the running one: never due
 # until released (see `release_buffered`).
 FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+FAR_FUTURE_SQL = "9999-12-31 00:00:00+00"  # as ix_job_executions_buffered names it
 
 
 async def database_now(conn: AsyncConnection) -> datetime:
@@ -169,17 +186,31 @@ async def cancel_outstanding(
 
 async def release_buffered(conn: AsyncConnection, job_ids: Sequence[str], now: datetime) -> None:
     """BUFFER_ONE: the waiting execution of each job becomes due now (called
-    when the job's running execution reaches a final status)."""
-    if job_ids:
-        await conn.execute(
-            update(executions)
-            .where(
-                executions.c.job_id.in_(job_ids),
-                executions.c.status == "pending",
-                executions.c.due_at == FAR_FUTURE,
-            )
-            .values(due_at=now)
-        )
+    when the job's running execution reaches a final status, for every batch
+    of results). On Postgres the predicates are literals, so that every plan
+    can use ix_job_executions_buffered, and the ids one array parameter."""
+    if not job_ids:
+        return
+    if conn.dialect.name == "postgresql":
+        where = [
+            executions.c.job_id == any_(uuid_array(job_ids)),
+            executions.c.status == literal_column("'pending'"),
+            executions.c.due_at == literal_column(f"'{FAR_FUTURE_SQL}'"),
+        ]
+    else:
+        where = [
+            executions.c.job_id.in_(job_ids),
+            executions.c.status == "pending",
+            executions.c.due_at == FAR_FUTURE,
+        ]
+    await conn.execute(update(executions).where(*where).values(due_at=now))
+
+
+def uuid_array(ids: Sequence[str]) -> Cast[Any]:
+    """Ids as one uuid[] parameter (Postgres): one statement for any number
+    of them, where IN (...) renders, and prepares, one per count."""
+    values: Any = list(ids)
+    return cast(bindparam("ids", values, type_=ARRAY(String)), ARRAY(Uuid(as_uuid=False)))
 
 
 # When the ticker has work next: the first entry of ix_scheduled_jobs_due.
