@@ -270,8 +270,9 @@ def _timestamp(start: datetime, seconds: int) -> timestamp_pb2.Timestamp:
 
 
 async def firing_lag(dsn: str, since: datetime, until: datetime) -> dict[str, Any]:
-    """How late the ticker created the slots due between `since` and `until`:
-    the probes' (one a second) and the daily jobs' (at minute boundaries)."""
+    """How late the ticker created the slots due between `since` and `until`
+    (negative: how early, a slot fired ahead): the probes' (one a second) and
+    the daily jobs' (at minute boundaries)."""
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
