@@ -17,6 +17,7 @@ from cronstream.v1 import scheduler_service_pb2 as pb
 from google.protobuf import field_mask_pb2, struct_pb2
 
 from tests.conftest import Live, Tenant, make_tenant
+from tests.integration.test_ticker import executions_of, job_of
 from tests.integration.worker_harness import RawWorker, eventually, short_lease_server
 from tests.jobs import create, ts
 
@@ -37,17 +38,6 @@ async def acme(ahead: Live) -> Tenant:
     return await make_tenant(ahead, "acme")
 
 
-async def slots_of(live: Live, tenant: Tenant, job_id: str) -> list[execution_pb2.Execution]:
-    response = await live.scheduler.ListExecutions(
-        pb.ListExecutionsRequest(job_id=job_id, page_size=100), metadata=tenant.auth
-    )
-    return sorted(response.executions, key=lambda e: e.scheduled_at.ToDatetime())
-
-
-async def job_of(live: Live, tenant: Tenant, job_id: str) -> job_pb2.Job:
-    return (await live.scheduler.GetJob(pb.GetJobRequest(id=job_id), metadata=tenant.auth)).job
-
-
 def at(stamp: object) -> datetime:
     return stamp.ToDatetime(tzinfo=UTC)  # type: ignore[attr-defined]
 
@@ -63,7 +53,7 @@ async def once_fired_ahead(
     created = await create(live, tenant, job)
 
     async def fired() -> bool:
-        return len(await slots_of(live, tenant, created.id)) == 1
+        return len(await executions_of(live, tenant, created.id)) == 1
 
     await eventually(fired, within=AHEAD)
     return created, run_at
@@ -72,7 +62,7 @@ async def once_fired_ahead(
 async def test_a_slot_is_written_ahead_and_waits_for_its_instant(ahead: Live, acme: Tenant) -> None:
     job, run_at = await once_fired_ahead(ahead, acme)
 
-    (slot,) = await slots_of(ahead, acme, job.id)
+    (slot,) = await executions_of(ahead, acme, job.id)
     assert at(slot.scheduled_at) == run_at
     assert slot.status == PENDING
     assert at(slot.created_at) < run_at  # written before its instant
@@ -92,7 +82,7 @@ async def test_a_worker_gets_a_slot_fired_ahead_at_its_instant(ahead: Live, acme
     assert assignment.job_id == job.id
     assert at(assignment.scheduled_at) == run_at
     assert run_at <= received < run_at + timedelta(seconds=5)  # at its instant, not at the poll
-    (slot,) = await slots_of(ahead, acme, job.id)
+    (slot,) = await executions_of(ahead, acme, job.id)
     assert slot.status == execution_pb2.EXECUTION_STATUS_RUNNING
     assert run_at <= at(slot.started_at) <= received  # started at its instant, not before
     await worker.close()
@@ -107,15 +97,15 @@ async def test_pausing_withdraws_a_slot_fired_ahead_and_resuming_fires_it(
     assert paused.status == job_pb2.JOB_STATUS_PAUSED
     assert at(paused.next_run) == run_at
     assert paused.executions_count == 0
-    assert await slots_of(ahead, acme, job.id) == []
+    assert await executions_of(ahead, acme, job.id) == []
 
     await ahead.scheduler.ResumeJob(pb.ResumeJobRequest(id=job.id), metadata=acme.auth)
 
     async def fired_again() -> bool:
-        return len(await slots_of(ahead, acme, job.id)) == 1
+        return len(await executions_of(ahead, acme, job.id)) == 1
 
     await eventually(fired_again, within=AHEAD)
-    (slot,) = await slots_of(ahead, acme, job.id)
+    (slot,) = await executions_of(ahead, acme, job.id)
     assert at(slot.scheduled_at) == run_at
     assert (await job_of(ahead, acme, job.id)).status == job_pb2.JOB_STATUS_COMPLETED
 
@@ -133,11 +123,11 @@ async def test_editing_a_job_fires_its_slot_again_with_the_new_payload(
     )
 
     async def refired() -> bool:
-        slots = await slots_of(ahead, acme, job.id)
+        slots = await executions_of(ahead, acme, job.id)
         return len(slots) == 1 and slots[0].payload["version"] == 2
 
     await eventually(refired, within=AHEAD)
-    (slot,) = await slots_of(ahead, acme, job.id)
+    (slot,) = await executions_of(ahead, acme, job.id)
     assert at(slot.scheduled_at) == run_at
 
 
@@ -146,7 +136,7 @@ async def test_cancelling_a_job_leaves_no_slot_fired_ahead(ahead: Live, acme: Te
 
     await ahead.scheduler.CancelJob(pb.CancelJobRequest(id=job.id), metadata=acme.auth)
 
-    assert await slots_of(ahead, acme, job.id) == []
+    assert await executions_of(ahead, acme, job.id) == []
     assert (await job_of(ahead, acme, job.id)).status == job_pb2.JOB_STATUS_CANCELLED
 
 
@@ -157,14 +147,14 @@ async def test_a_paused_cron_job_keeps_the_slots_whose_instants_came(
     job = await create(ahead, acme, job_pb2.Job(name="s", handler_name="h", cron=every_second))
 
     async def several_ahead() -> bool:
-        return len(await slots_of(ahead, acme, job.id)) >= 3
+        return len(await executions_of(ahead, acme, job.id)) >= 3
 
     await eventually(several_ahead, within=AHEAD + 2)
     before_pause = datetime.now(UTC)
     paused = (await ahead.scheduler.PauseJob(pb.PauseJobRequest(id=job.id), metadata=acme.auth)).job
     after_pause = datetime.now(UTC)
 
-    kept = await slots_of(ahead, acme, job.id)
+    kept = await executions_of(ahead, acme, job.id)
     assert all(at(s.scheduled_at) <= after_pause for s in kept)
     assert paused.executions_count == len(kept)
     assert before_pause < at(paused.next_run) <= after_pause + timedelta(seconds=1)

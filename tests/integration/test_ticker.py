@@ -156,9 +156,12 @@ async def test_missed_slots_after_downtime_run_once(live: Live, tenant: Tenant) 
 
     await eventually(fired)
     runs = await executions_of(live, tenant, job.id)
-    pending = [e for e in runs if e.status == PENDING]
+    pending = sorted(e.scheduled_at.ToDatetime(tzinfo=UTC) for e in runs if e.status == PENDING)
     skipped = [e for e in runs if e.status == SKIPPED]
-    assert len(pending) == 1 and len(skipped) >= 9
+    # The on-time slot runs and every late one is skipped; the next minute may
+    # have been fired ahead too, when the test ran just before it.
+    assert pending in ([now], [now, now + timedelta(minutes=1)])
+    assert len(skipped) >= 9
     assert all(e.error.startswith("missed") for e in skipped)
     latest = (await job_of(live, tenant, job.id)).next_run.ToDatetime(tzinfo=UTC)
     assert latest > datetime.now(UTC) - timedelta(seconds=1)
