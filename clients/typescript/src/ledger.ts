@@ -98,6 +98,14 @@ export class Ledger {
     return [...this.running.keys()].sort();
   }
 
+  /**
+   * How many attempts run. Unlike counts() it expires nothing, so the
+   * sender can ask it for every batch of results at no cost.
+   */
+  get runningCount(): number {
+    return this.running.size;
+  }
+
   /** Every attempt the worker still answers for, running or unacknowledged, for hello.running. */
   held(): RunningExecutionInit[] {
     this.expire();

@@ -111,13 +111,15 @@ export class FakeSession {
     this.out.push(m);
   }
 
-  welcome(heartbeatMs = 60_000): void {
+  /** Answers hello; acceptsBatches says the server takes `results` (an older server does not). */
+  welcome(heartbeatMs = 60_000, { acceptsBatches = false } = {}): void {
     this.send({
       msg: {
         case: "welcome",
         value: {
           sessionId: `session-${Math.random().toString(16).slice(2)}`,
           heartbeatInterval: { seconds: BigInt(Math.floor(heartbeatMs / 1000)), nanos: (heartbeatMs % 1000) * 1e6 },
+          acceptsBatches,
         },
       },
     });

@@ -466,3 +466,50 @@ test("a batch of assignments runs each; a batch of acks settles each", async () 
     await t.cleanup();
   }
 });
+
+/**
+ * Runs three assignments held by one gate, opens it, then runs a fourth
+ * alone; returns the result and results messages the session got.
+ */
+async function resultsFinishingTogether(acceptsBatches: boolean) {
+  const t = await setup({ slots: 3 });
+  const release = gate();
+  t.worker.handle("h", async (job) => {
+    await release.p;
+    return { id: job.executionId };
+  });
+  try {
+    t.start();
+    const s = await t.fake.session(0);
+    s.welcome(60_000, { acceptsBatches });
+    await until(() => t.worker["session"] !== undefined, 2000, "the welcome");
+    // A long linger, so that a loaded machine cannot split the batch; none
+    // is waited out, since the last result leaves as soon as nothing runs.
+    t.worker["session"]!.lingerMs = 1000;
+    for (const id of ["b1", "b2", "b3"]) {
+      s.assign({ executionId: id, handlerName: "h" });
+    }
+    await until(() => t.worker["ledger"].runningIds().length === 3, 2000, "three running");
+    release.open();
+    const count = () => s.all("result").length + s.all("results").reduce((n, b) => n + b.results.length, 0);
+    await until(() => count() === 3, 2000, "three results");
+    s.assign({ executionId: "b4", handlerName: "h" }); // runs alone
+    await until(() => count() === 4, 2000, "the fourth result");
+    return { result: s.all("result"), results: s.all("results") };
+  } finally {
+    await t.cleanup();
+  }
+}
+
+test("with accepts_batches in the welcome, results that finish together go as one results message; a lone one as result", async () => {
+  const { result, results } = await resultsFinishingTogether(true);
+  assert.equal(results.length, 1);
+  assert.deepEqual(results[0]!.results.map((r) => r.executionId).sort(), ["b1", "b2", "b3"]);
+  assert.deepEqual(result.map((r) => r.executionId), ["b4"]);
+});
+
+test("without accepts_batches in the welcome, each result goes in its own message", async () => {
+  const { result, results } = await resultsFinishingTogether(false);
+  assert.equal(results.length, 0);
+  assert.deepEqual(result.map((r) => r.executionId).sort(), ["b1", "b2", "b3", "b4"]);
+});

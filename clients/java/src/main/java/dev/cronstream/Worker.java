@@ -92,6 +92,8 @@ public final class Worker implements AutoCloseable {
   private final int number = WORKERS.incrementAndGet();
   private final Map<String, Handler> handlers = new TreeMap<>();
   final Ledger ledger = new Ledger(this::ledgerChanged);
+  /** How long its sessions' results wait for others to share a message; tests lengthen it before start. */
+  Duration resultLinger = Session.RESULT_LINGER;
 
   private final Object lock = new Object();
   private boolean started; // guarded by lock

@@ -106,10 +106,16 @@ final class FakeWorkerService extends WorkerServiceGrpc.WorkerServiceImplBase {
     }
 
     void welcome(Duration heartbeat) {
+      welcome(heartbeat, false);
+    }
+
+    /** A welcome that says whether the server takes {@code results} batches. */
+    void welcome(Duration heartbeat, boolean acceptsBatches) {
       send(ConnectResponse.newBuilder().setWelcome(Welcome.newBuilder().setSessionId("s-" + System.nanoTime())
           .setHeartbeatInterval(com.google.protobuf.Duration.newBuilder()
               .setSeconds(heartbeat.getSeconds()).setNanos(heartbeat.getNano()))
-          .setLeaseDuration(com.google.protobuf.Duration.newBuilder().setSeconds(30))).build());
+          .setLeaseDuration(com.google.protobuf.Duration.newBuilder().setSeconds(30))
+          .setAcceptsBatches(acceptsBatches)).build());
     }
 
     void assign(String id, int attempt, String handler, Struct payload) {

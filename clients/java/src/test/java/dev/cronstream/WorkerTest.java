@@ -5,6 +5,7 @@ import static dev.cronstream.v1.ConnectRequest.MsgCase.HEARTBEAT;
 import static dev.cronstream.v1.ConnectRequest.MsgCase.HELLO;
 import static dev.cronstream.v1.ConnectRequest.MsgCase.LOG;
 import static dev.cronstream.v1.ConnectRequest.MsgCase.RESULT;
+import static dev.cronstream.v1.ConnectRequest.MsgCase.RESULTS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -30,6 +31,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -444,6 +446,150 @@ class WorkerTest {
     FakeWorkerService.Conn c = fake.nextConnection();
     c.next(HELLO);
     assertTrue(fake.authorizations.size() >= 2, "it kept trying: " + fake.authorizations.size());
+  }
+
+  // --- sending results in batches ---------------------------------------------------
+
+  private static ConnectRequest result(String id) {
+    return Worker.resultMessage(WorkerResult.newBuilder().setExecutionId(id).setAttempt(1).build());
+  }
+
+  private static List<String> ids(ConnectRequest m) {
+    return m.getResults().getResultsList().stream().map(WorkerResult::getExecutionId).toList();
+  }
+
+  @Test
+  void queuedResultsGoAsOneMessageInOrder() {
+    Session s = new Session(builder().build(), 0);
+    s.out.add(result("r2"));
+    s.out.add(result("r3"));
+    s.out.add(ConnectRequest.newBuilder().setHeartbeat(dev.cronstream.v1.WorkerHeartbeat.getDefaultInstance()).build());
+    s.out.add(result("r4"));
+
+    ConnectRequest m = s.withQueuedResults(result("r1"));
+
+    assertEquals(RESULTS, m.getMsgCase());
+    assertEquals(List.of("r1", "r2", "r3"), ids(m));
+    assertEquals(HEARTBEAT, s.out.poll().getMsgCase(), "the heartbeat that ended the batch goes next");
+    assertEquals("r4", s.out.poll().getResult().getExecutionId(), "the result after it is left in place");
+  }
+
+  @Test
+  void aLoneResultGoesAsAPlainResult() {
+    Session s = new Session(builder().build(), 0);
+    ConnectRequest r1 = result("r1");
+    assertEquals(r1, s.withQueuedResults(r1));
+    s.out.add(ConnectRequest.newBuilder().setLog(dev.cronstream.v1.WorkerLog.getDefaultInstance()).build());
+    assertEquals(r1, s.withQueuedResults(r1), "a log right behind it ends the batch");
+    assertEquals(LOG, s.out.poll().getMsgCase());
+  }
+
+  @Test
+  void aResultWaitsBrieflyForOthersWhileMoreRun() throws Exception {
+    Worker w = builder().build();
+    w.resultLinger = Duration.ofSeconds(1);
+    Session s = new Session(w, 0);
+    assertTrue(w.ledger.begin(new Attempt(Assignment.newBuilder().setExecutionId("r2").setAttempt(1).build())));
+    Thread finisher = new Thread(() -> {
+      try {
+        Thread.sleep(20); // r2 finishes after r1 went to the writer
+      } catch (InterruptedException e) {
+        return;
+      }
+      ConnectRequest r2 = result("r2");
+      assertTrue(w.ledger.finish(r2.getResult())); // as Worker.finish: the ledger, then the queue
+      s.out.add(r2);
+    });
+    long began = System.nanoTime();
+    finisher.start();
+
+    ConnectRequest m = s.withQueuedResults(result("r1"));
+
+    assertEquals(List.of("r1", "r2"), ids(m), "one message");
+    // with r2 in, nothing runs: it does not wait out the rest of the linger
+    assertTrue(System.nanoTime() - began < TimeUnit.MILLISECONDS.toNanos(500), "waited past the last result");
+    finisher.join();
+  }
+
+  @Test
+  void aLastResultLeavesAtOnce() {
+    Worker w = builder().build();
+    w.resultLinger = Duration.ofSeconds(1);
+    Session s = new Session(w, 0);
+    long began = System.nanoTime();
+
+    ConnectRequest m = s.withQueuedResults(result("r1"));
+
+    assertEquals(RESULT, m.getMsgCase());
+    assertTrue(System.nanoTime() - began < TimeUnit.MILLISECONDS.toNanos(500), "lingered with nothing else running");
+  }
+
+  /** A worker whose "quick" handlers wait for {@code go} and whose "slow" one for {@code release}. */
+  private Worker lingeringWorker(CountDownLatch started, CountDownLatch go, CountDownLatch release) {
+    Worker w = builder().slots(4).build()
+        .handle("quick", ctx -> {
+          started.countDown();
+          go.await();
+          return Map.of();
+        })
+        .handle("slow", ctx -> {
+          started.countDown();
+          release.await();
+          return Map.of();
+        });
+    w.resultLinger = Duration.ofSeconds(1);
+    return w;
+  }
+
+  @Test
+  void resultsThatFinishTogetherGoAsOneResultsMessage() throws Exception {
+    CountDownLatch started = new CountDownLatch(4);
+    CountDownLatch go = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    worker = lingeringWorker(started, go, release);
+    worker.start();
+    FakeWorkerService.Conn c = fake.nextConnection();
+    assertTrue(c.next(HELLO).getHello().getAcceptsBatches());
+    c.welcome(Duration.ofSeconds(10), true); // no heartbeat to end the batch
+    c.assign("slow", 1, "slow", Struct.getDefaultInstance());
+    for (String id : List.of("e1", "e2", "e3")) {
+      c.assign(id, 1, "quick", Struct.getDefaultInstance());
+    }
+    assertTrue(started.await(10, TimeUnit.SECONDS));
+
+    go.countDown();
+    ConnectRequest batch = c.next(RESULTS);
+    assertEquals(Set.of("e1", "e2", "e3"), Set.copyOf(ids(batch)), "the slow one still runs: they wait for each other");
+
+    long released = System.nanoTime();
+    release.countDown();
+    assertEquals("slow", c.next(RESULT).getResult().getExecutionId(), "alone, as a plain result");
+    assertTrue(System.nanoTime() - released < TimeUnit.MILLISECONDS.toNanos(500), "the last result does not linger");
+  }
+
+  @Test
+  void withoutAcceptsBatchesEachResultGoesAlone() throws Exception {
+    CountDownLatch started = new CountDownLatch(4);
+    CountDownLatch go = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    worker = lingeringWorker(started, go, release);
+    FakeWorkerService.Conn c = connect(); // its welcome does not say accepts_batches
+    c.assign("slow", 1, "slow", Struct.getDefaultInstance());
+    for (String id : List.of("e1", "e2", "e3")) {
+      c.assign(id, 1, "quick", Struct.getDefaultInstance());
+    }
+    assertTrue(started.await(10, TimeUnit.SECONDS));
+
+    long began = System.nanoTime();
+    go.countDown();
+    Set<String> got = new java.util.HashSet<>();
+    for (int i = 0; i < 3; i++) {
+      got.add(c.next(RESULT).getResult().getExecutionId()); // fails on a `results` message
+    }
+    assertEquals(Set.of("e1", "e2", "e3"), got);
+    assertTrue(System.nanoTime() - began < TimeUnit.MILLISECONDS.toNanos(500), "no linger without batches");
+    release.countDown();
+    assertEquals("slow", c.next(RESULT).getResult().getExecutionId());
   }
 
   private static void eventually(java.util.function.BooleanSupplier condition) throws InterruptedException {
