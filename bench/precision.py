@@ -102,6 +102,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "doubled": len(runs) - fired,
         "slots_stored": stored,
         "slots_stored_twice": stored - distinct_stored,
+        # Negative would be a handler started before its instant: a bug.
+        "min_ms": round(lateness[0], 1) if lateness else None,
         "p50_ms": round(percentile(lateness, 0.5), 1),
         "p95_ms": round(percentile(lateness, 0.95), 1),
         "p99_ms": round(percentile(lateness, 0.99), 1),

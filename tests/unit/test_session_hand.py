@@ -4,6 +4,7 @@ the slot is held at once, the message leaves at the instant, built at the claim.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 from cronstream_server.core.dispatch import Pending, Start, TraceStamp
@@ -95,3 +96,17 @@ async def test_a_closed_session_sends_nothing_it_held_back_and_still_holds_it() 
     assert worker.held() == [("e1", 1)]  # for the hub to hand back
     assert await worker.outgoing() == worker._welcome
     assert await worker.outgoing() is None
+
+
+async def test_assignments_due_together_leave_together_and_never_early() -> None:
+    worker = session(slots=3)
+    assert await worker.outgoing() == worker._welcome
+    handed_at = time.monotonic()
+
+    for execution_id in ("e1", "e2", "e3"):
+        assert worker.hand(start(execution_id), delay=0.05)
+    worker.cancel("e2", "cancelled by a user")
+
+    sent = await asyncio.wait_for(worker.outgoing_ready(10), 1.0)
+    assert time.monotonic() - handed_at >= 0.05  # not a moment before the instant
+    assert sent == [Prepared(start("e1"), "built e1"), Prepared(start("e3"), "built e3")]

@@ -129,13 +129,12 @@ class Dispatcher:
             # timer (a freed slot wakes a round that claims all that is due).
             self._served_by(datetime.now(UTC) + self._clock_offset)
             return 0
-        our_now = datetime.now(UTC)
-        starts, now = await self._store.claim(
+        claimed = await self._store.claim(
             wants, self._claim_ahead, lambda found, now: self._decide(found, now, seats)
         )
-        self._claimed_at(now, our_now)
-        await self._deliver(starts)
-        return len(starts)
+        self._claimed_at(claimed.now, claimed.read_at)
+        await self._deliver(claimed.starts)
+        return len(claimed.starts)
 
     def _decide(self, candidates: list[Pending], now: datetime, seats: list[Seat]) -> list[Start]:
         """Runs inside the claim's transaction: an attempt starts at the

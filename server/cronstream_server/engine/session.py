@@ -17,8 +17,8 @@ import asyncio
 import enum
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from cronstream_server.core.dispatch import Seat, Start
@@ -86,6 +86,15 @@ Outgoing = Welcome | Start | Prepared | Cancel | Ack | Drain
 
 
 @dataclass(slots=True)
+class _Instant:
+    """Assignments held back until one instant (time.monotonic's `deadline`)."""
+
+    deadline: float
+    timer: asyncio.TimerHandle
+    messages: dict[str, Start | Prepared] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class _Held:
     attempt: int
     cancelled_at: float | None = None
@@ -111,7 +120,9 @@ class Session:
         self.end: End | None = None
         self._welcome = welcome
         self._held: dict[str, _Held] = {}
-        self._deferred: dict[str, asyncio.TimerHandle] = {}  # held, sent at their instants
+        # Held, not sent yet: each execution's instant, and what leaves at each.
+        self._deferred: dict[str, datetime] = {}
+        self._instants: dict[datetime, _Instant] = {}
         self._outbox: asyncio.Queue[Outgoing | None] = asyncio.Queue()
         self._outbox.put_nowait(welcome)
         self._closed = asyncio.Event()
@@ -154,17 +165,34 @@ class Session:
             return False
         execution_id = start.execution.id
         self._held[execution_id] = _Held(start.execution.attempt)
-        if delay > 0.0:
-            message = Prepared(start, self._prepare(start)) if self._prepare else start
-            loop = asyncio.get_running_loop()
-            self._deferred[execution_id] = loop.call_later(delay, self._send_deferred, message)
-        else:
+        if delay <= 0.0:
             self._outbox.put_nowait(start)
+            return True
+        # One timer per instant: a thousand assignments due together leave
+        # together, in the order they were claimed.
+        instant = start.started_at
+        group = self._instants.get(instant)
+        if group is None:
+            timer = asyncio.get_running_loop().call_later(delay, self._send_at, instant)
+            group = self._instants[instant] = _Instant(time.monotonic() + delay, timer)
+        message = Prepared(start, self._prepare(start)) if self._prepare else start
+        group.messages[execution_id] = message
+        self._deferred[execution_id] = instant
         return True
 
-    def _send_deferred(self, message: Start | Prepared) -> None:
-        start = message.start if isinstance(message, Prepared) else message
-        if self._deferred.pop(start.execution.id, None) is not None:
+    def _send_at(self, instant: datetime) -> None:
+        group = self._instants.get(instant)
+        if group is None:
+            return
+        remaining = group.deadline - time.monotonic()
+        if remaining > 0.0:
+            # The event loop's timers may fire up to a millisecond early
+            # (they count whole milliseconds): never send before the instant.
+            group.timer = asyncio.get_running_loop().call_later(remaining, self._send_at, instant)
+            return
+        del self._instants[instant]
+        for execution_id, message in group.messages.items():
+            del self._deferred[execution_id]
             self.send(message)
 
     def adopt(self, attempts: Iterable[tuple[str, int]]) -> None:
@@ -181,9 +209,13 @@ class Session:
     def cancel(self, execution_id: str, reason: str) -> None:
         """Tells the worker to stop an attempt; its slot frees on confirmation.
         An assignment not yet sent is simply not sent."""
-        deferred = self._deferred.pop(execution_id, None)
-        if deferred is not None:
-            deferred.cancel()
+        instant = self._deferred.pop(execution_id, None)
+        if instant is not None:
+            group = self._instants[instant]
+            del group.messages[execution_id]
+            if not group.messages:
+                group.timer.cancel()
+                del self._instants[instant]
             self._release(execution_id)
             return
         held = self._held.get(execution_id)
@@ -217,8 +249,9 @@ class Session:
 
     def close(self, end: End) -> None:
         if self.state is not State.CLOSED:
-            for deferred in self._deferred.values():
-                deferred.cancel()  # still held: the hub hands them back
+            for group in self._instants.values():
+                group.timer.cancel()  # still held: the hub hands them back
+            self._instants.clear()
             self._deferred.clear()
             self.state = State.CLOSED
             self.end = end

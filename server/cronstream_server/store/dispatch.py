@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -22,6 +22,15 @@ from cronstream_server.store.errors import database_errors, is_foreign_key_viola
 Decide = Callable[[list[Pending], datetime], list[Start]]
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    starts: list[Start]
+    now: datetime  # the database's clock, which decided what was due
+    # This process's clock just after reading the database's: the database's
+    # was read before it, so an offset taken from the two never runs ahead.
+    read_at: datetime
+
+
 @dataclass(frozen=True)
 class Reaped:
     """One reaper pass: leases that ran out, and executions past their deadline."""
@@ -34,23 +43,21 @@ class SqlDispatchStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def claim(
-        self, wants: Sequence[Want], ahead: timedelta, decide: Decide
-    ) -> tuple[list[Start], datetime]:
+    async def claim(self, wants: Sequence[Want], ahead: timedelta, decide: Decide) -> Claimed:
         """Locks the executions `wants` asks for that are due now or within
         `ahead`, lets `decide` pick which start where, and marks those
-        running, in one transaction; candidates not picked stay pending.
-        Returns the starts and the database's now, which decided what was due."""
+        running, in one transaction; candidates not picked stay pending."""
         async with database_errors(), self._engine.begin() as conn:
             now = await q.database_now(conn)
+            read_at = datetime.now(UTC)
             candidates: list[Pending] = []
             for want in wants:
                 candidates.extend(await q.due_candidates(conn, want, now + ahead))
             if not candidates:
-                return [], now
+                return Claimed([], now, read_at)
             starts = decide(candidates, now)
             await q.mark_running(conn, starts)
-        return starts, now
+        return Claimed(starts, now, read_at)
 
     async def settle(
         self, reports: Sequence[Report], rng: random.Random, cap: timedelta
