@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from cronstream.v1 import execution_pb2, job_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream_server.config import Settings
@@ -15,12 +17,13 @@ from cronstream_server.core.enums import JobStatus
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.jobs import Job, JobSpec
 from cronstream_server.core.triggers import CronTrigger, IntervalTrigger
-from cronstream_server.engine.ticker import Ticker
-from cronstream_server.signals import LocalSignals
+from cronstream_server.engine.ticker import Ticker, TickerSettings
+from cronstream_server.signals import JOBS, LocalSignals
 from cronstream_server.store.database import create_engine
 from cronstream_server.store.jobs import SqlJobStore
 from cronstream_server.store.tables import job_executions
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.conftest import Live, Tenant
 from tests.jobs import create, seconds, ts
@@ -253,3 +256,39 @@ async def test_jitter_delays_dispatch_not_the_slot(live: Live, tenant: Tenant) -
     assert row is not None
     assert row.scheduled_at == job.next_run
     assert job.next_run <= row.due_at < job.next_run + timedelta(seconds=30)
+
+
+async def test_a_jobs_signal_while_the_ticker_looks_for_its_next_run_is_not_lost(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job created while the ticker reads when it has work next must cut its
+    coming sleep short (it used to clear the signal after that read, and slept
+    up to 5 s past the new job's instant)."""
+    from cronstream_server.engine import ticker as ticker_module
+
+    signals = LocalSignals()
+    looks = 0
+    looked_again = asyncio.Event()
+    original = ticker_module.queries.earliest_next_run
+
+    async def look_while_a_job_arrives(conn: AsyncConnection) -> datetime | None:
+        nonlocal looks
+        if conn.engine.sync_engine is engine.sync_engine:  # not the live server's ticker
+            looks += 1
+            if looks == 1:
+                signals.deliver(JOBS, "a job was created meanwhile")
+            else:
+                looked_again.set()
+        return await original(conn)
+
+    engine = create_engine(live.database_url)
+    monkeypatch.setattr(ticker_module.queries, "earliest_next_run", look_while_a_job_arrives)
+    ticker = Ticker(engine, signals, TickerSettings(max_sleep=30.0))
+    await ticker.start()
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(looked_again.wait(), 3.0)
+    finally:
+        await ticker.stop()
+        await engine.dispose()
+    assert looked_again.is_set(), "the signal was lost: the ticker went to sleep for 30 s"

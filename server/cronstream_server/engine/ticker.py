@@ -98,6 +98,10 @@ class Ticker:
 
     async def _run(self) -> None:
         while True:
+            # Cleared before the tick reads anything: a `jobs` signal that
+            # arrives from here on (a job created while this tick or the
+            # look for the next run is under way) cuts the coming sleep short.
+            self._wake.clear()
             try:
                 ticks = await self._tick_in_lanes()
                 if any(t.jobs >= self._settings.batch_size for t in ticks):
@@ -141,7 +145,6 @@ class Ticker:
                 delay = self._settings.contended_pause
             else:
                 delay = 0.0
-        self._wake.clear()
         await wait_set(self._wake, delay)
 
     async def tick(self) -> TickResult:
