@@ -120,8 +120,7 @@ class Session:
         self.end: End | None = None
         self._welcome = welcome
         self._held: dict[str, _Held] = {}
-        # Held, not sent yet: each execution's instant, and what leaves at each.
-        self._deferred: dict[str, datetime] = {}
+        # Held, not sent yet: what leaves at each instant.
         self._instants: dict[datetime, _Instant] = {}
         self._outbox: asyncio.Queue[Outgoing | None] = asyncio.Queue()
         self._outbox.put_nowait(welcome)
@@ -177,7 +176,6 @@ class Session:
             group = self._instants[instant] = _Instant(time.monotonic() + delay, timer)
         message = Prepared(start, self._prepare(start)) if self._prepare else start
         group.messages[execution_id] = message
-        self._deferred[execution_id] = instant
         return True
 
     def _send_at(self, instant: datetime) -> None:
@@ -191,8 +189,7 @@ class Session:
             group.timer = asyncio.get_running_loop().call_later(remaining, self._send_at, instant)
             return
         del self._instants[instant]
-        for execution_id, message in group.messages.items():
-            del self._deferred[execution_id]
+        for message in group.messages.values():
             self.send(message)
 
     def adopt(self, attempts: Iterable[tuple[str, int]]) -> None:
@@ -209,15 +206,13 @@ class Session:
     def cancel(self, execution_id: str, reason: str) -> None:
         """Tells the worker to stop an attempt; its slot frees on confirmation.
         An assignment not yet sent is simply not sent."""
-        instant = self._deferred.pop(execution_id, None)
-        if instant is not None:
-            group = self._instants[instant]
-            del group.messages[execution_id]
-            if not group.messages:
-                group.timer.cancel()
-                del self._instants[instant]
-            self._release(execution_id)
-            return
+        for instant, group in self._instants.items():  # a few instants at most
+            if group.messages.pop(execution_id, None) is not None:
+                if not group.messages:
+                    group.timer.cancel()
+                    del self._instants[instant]
+                self._release(execution_id)
+                return
         held = self._held.get(execution_id)
         if held is not None and held.cancelled_at is None:
             held.cancelled_at = time.monotonic()
@@ -252,7 +247,6 @@ class Session:
             for group in self._instants.values():
                 group.timer.cancel()  # still held: the hub hands them back
             self._instants.clear()
-            self._deferred.clear()
             self.state = State.CLOSED
             self.end = end
             self._closed.set()

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, any_, bindparam, func, literal_column, select, tuple_, update
+from sqlalchemy import BigInteger, bindparam, func, literal_column, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,7 +30,8 @@ from cronstream_server.core.dispatch import Ending, Held, Pending, Settlement, S
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, Priority
 from cronstream_server.store import bulk_postgres
 from cronstream_server.store.tables import job_execution_logs, job_executions, scheduled_jobs
-from cronstream_server.store.ticker import database_now, release_buffered, uuid_array
+from cronstream_server.store.ticker import database_now, release_buffered
+from cronstream_server.store.types import one_of
 
 __all__ = ["database_now", "release_buffered"]
 
@@ -301,12 +302,7 @@ async def lock_held(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Held
     locking overlapping sets cannot deadlock."""
     if not ids:
         return {}
-    unique = sorted(set(ids))
-    named = (
-        executions.c.id == any_(uuid_array(unique))
-        if conn.dialect.name == "postgresql"
-        else executions.c.id.in_(unique)
-    )
+    named = one_of(executions.c.id, sorted(set(ids)), conn.dialect.name)
     query = select(*_HELD_COLUMNS).where(named).order_by(executions.c.id).with_for_update()
     return {row.id: _held(row) for row in (await conn.execute(query)).all()}
 

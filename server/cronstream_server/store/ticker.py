@@ -12,13 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    Cast,
     Select,
-    String,
-    Uuid,
-    any_,
     bindparam,
-    cast,
     delete,
     func,
     literal_column,
@@ -28,7 +23,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cronstream_server.core.enums import ExecutionStatus
@@ -38,6 +32,7 @@ from cronstream_server.core.jobs import Job
 from cronstream_server.store import bulk_postgres
 from cronstream_server.store.rows import execution_values, job_from_row
 from cronstream_server.store.tables import job_executions, scheduled_jobs
+from cronstream_server.store.types import one_of
 
 jobs = scheduled_jobs
 executions = job_executions
@@ -192,25 +187,13 @@ async def release_buffered(conn: AsyncConnection, job_ids: Sequence[str], now: d
     if not job_ids:
         return
     if conn.dialect.name == "postgresql":
-        where = [
-            executions.c.job_id == any_(uuid_array(job_ids)),
-            executions.c.status == literal_column("'pending'"),
-            executions.c.due_at == literal_column(f"'{FAR_FUTURE_SQL}'"),
-        ]
+        pending = executions.c.status == literal_column("'pending'")
+        buffered = executions.c.due_at == literal_column(f"'{FAR_FUTURE_SQL}'")
     else:
-        where = [
-            executions.c.job_id.in_(job_ids),
-            executions.c.status == "pending",
-            executions.c.due_at == FAR_FUTURE,
-        ]
-    await conn.execute(update(executions).where(*where).values(due_at=now))
-
-
-def uuid_array(ids: Sequence[str]) -> Cast[Any]:
-    """Ids as one uuid[] parameter (Postgres): one statement for any number
-    of them, where IN (...) renders, and prepares, one per count."""
-    values: Any = list(ids)
-    return cast(bindparam("ids", values, type_=ARRAY(String)), ARRAY(Uuid(as_uuid=False)))
+        pending = executions.c.status == "pending"
+        buffered = executions.c.due_at == FAR_FUTURE
+    named = one_of(executions.c.job_id, job_ids, conn.dialect.name)
+    await conn.execute(update(executions).where(named, pending, buffered).values(due_at=now))
 
 
 # When the ticker has work next: the first entry of ix_scheduled_jobs_due.
@@ -220,9 +203,7 @@ EARLIEST_NEXT_RUN = select(func.min(jobs.c.next_run)).where(_ACTIVE)
 async def earliest_next_run(conn: AsyncConnection) -> datetime | None:
     """When the ticker has work next (EARLIEST_NEXT_RUN)."""
     value: datetime | None = (await conn.execute(EARLIEST_NEXT_RUN)).scalar_one_or_none()
-    if value is not None and value.tzinfo is None:  # SQLite's min() returns text
-        value = value.replace(tzinfo=UTC)
-    return value
+    return None if value is None else _utc(value)
 
 
 async def withdraw_fired_ahead(conn: AsyncConnection, job: Job) -> Job:
@@ -231,10 +212,16 @@ async def withdraw_fired_ahead(conn: AsyncConnection, job: Job) -> Job:
     never been fired. Runs under the job's row lock, before a pause, an edit
     or a cancel: a paused job must not run at the next instant, and an edited
     one must run it with its new spec. A slot cancelled by hand stays
-    cancelled: only pending executions are withdrawn."""
-    if job.next_run is None and job.last_run is None:
+    cancelled: only pending executions are withdrawn.
+
+    Every tick leaves last_run on the latest slot it fired, so a job has
+    slots fired ahead only while its last_run is still to come: any other
+    change costs no more than reading the clock."""
+    if job.last_run is None:
         return job
     now = await database_now(conn)
+    if job.last_run <= now:
+        return job
     withdrawn = await conn.execute(
         delete(executions)
         .where(
@@ -249,19 +236,17 @@ async def withdraw_fired_ahead(conn: AsyncConnection, job: Job) -> Job:
     if not slots:
         return job
     first = min(slots)
-    last_run = job.last_run
-    if last_run is not None and last_run >= first:
-        before = await conn.execute(
-            select(func.max(executions.c.scheduled_at)).where(
-                executions.c.job_id == job.id,
-                executions.c.trigger == literal_column("'schedule'"),
-                executions.c.scheduled_at < first,
-            )
+    before = await conn.execute(
+        select(func.max(executions.c.scheduled_at)).where(
+            executions.c.job_id == job.id,
+            executions.c.trigger == literal_column("'schedule'"),
+            executions.c.scheduled_at < first,
         )
-        found = before.scalar_one_or_none()
-        last_run = None if found is None else _utc(found)
-    return unfire(job, slots, last_run)
+    )
+    found = before.scalar_one_or_none()
+    return unfire(job, slots, None if found is None else _utc(found))
 
 
 def _utc(value: datetime) -> datetime:
+    """SQLite's min() and max() hand times back naive."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, ColumnElement, DateTime, Dialect, String, Uuid, any_, bindparam, cast
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -38,3 +39,14 @@ class UtcDateTime(TypeDecorator[datetime]):
 def json_type() -> TypeEngine[Any]:
     """JSONB on Postgres (indexable, compact), JSON text elsewhere."""
     return JSON().with_variant(JSONB(), "postgresql")
+
+
+def one_of(column: ColumnElement[str], ids: Sequence[str], dialect: str) -> ColumnElement[bool]:
+    """`column` (a uuid) equal to one of `ids`. On Postgres the ids go as one
+    uuid[] parameter (`= ANY(...)`): one statement, prepared once, for any
+    number of them, where IN (...) renders and prepares one per count."""
+    if dialect != "postgresql":
+        return column.in_(ids)
+    values: Any = list(ids)
+    array = cast(bindparam("ids", values, type_=ARRAY(String)), ARRAY(Uuid(as_uuid=False)))
+    return column == any_(array)
