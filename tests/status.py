@@ -40,3 +40,21 @@ def violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
             detail.Unpack(bad_request)
             found.update({v.field: v.description for v in bad_request.field_violations})
     return found
+
+
+def quota_details(error: grpc.aio.AioRpcError) -> tuple[list[str], float | None]:
+    """A RESOURCE_EXHAUSTED error's QuotaFailure subjects and RetryInfo delay (s)."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    assert status is not None, "the error carries no google.rpc.Status details"
+    subjects: list[str] = []
+    delay: float | None = None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.QuotaFailure.DESCRIPTOR):
+            failure = error_details_pb2.QuotaFailure()
+            detail.Unpack(failure)
+            subjects += [v.subject for v in failure.violations]
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            delay = info.retry_delay.ToTimedelta().total_seconds()
+    return subjects, delay

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from cronstream_server import devrun, migrate
 from cronstream_server.config import Settings
 from cronstream_server.core.tenancy import new_secret
+from cronstream_server.listen import CannotListen, check_free
 from cronstream_server.server import serve
 from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.database import create_engine
+from cronstream_server.tls import TlsFilesError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,19 +93,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = _settings(args)
     if args.command == "migrate" or (args.command in ("serve", "dev") and _migrates(args)):
         migrate.upgrade(settings.database_url)
-    if args.command == "serve":
-        if not settings.admin_key:
-            logging.warning("CRONSTREAM_ADMIN_KEY is not set: AdminService refuses every call")
-        _run(serve(settings))
-    elif args.command == "dev":
-        settings = devrun.dev_settings(settings)
-        keys = asyncio.run(devrun.ensure_default_platform(settings))
-        print(devrun.banner(settings, keys), flush=True)  # noqa: T201
-        _run(serve(settings))
+    if args.command in ("serve", "dev"):
+        try:
+            _serve(args.command, settings)
+        except (CannotListen, TlsFilesError) as error:
+            raise SystemExit(str(error)) from None
     elif args.command == "platform":
         asyncio.run(_create_platform(settings, args.name))
     elif args.command == "apikey":
         asyncio.run(_create_key(settings, args.platform, args.name))
+
+
+def _serve(command: str, settings: Settings) -> None:
+    # The address is checked before `dev` prints that it is serving there.
+    check_free(settings.listen, settings.reuse_port)
+    if command == "serve":
+        if not settings.admin_key:
+            logging.warning("CRONSTREAM_ADMIN_KEY is not set: AdminService refuses every call")
+    else:
+        settings = devrun.dev_settings(settings)
+        keys = asyncio.run(devrun.ensure_default_platform(settings))
+        print(devrun.banner(settings, keys), flush=True)  # noqa: T201
+    _run(serve(settings))
 
 
 def _migrates(args: argparse.Namespace) -> bool:

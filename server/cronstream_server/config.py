@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from cronstream_server.core.quotas import (
+    DEFAULT_CALLS_PER_SECOND,
+    DEFAULT_JOBS,
+    DEFAULT_WORKER_STREAMS,
+    Quotas,
+)
 from cronstream_server.core.retention import DEFAULT_RETENTION, parse_retention
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_DATA_DIR = Path(".cronstream")
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # grpc's own default
+DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+# The smallest message limit accepted: four payloads of the default size. One
+# execution carries a payload and a result of up to max_payload_bytes each,
+# plus its error text, and must still fit in a message (GetExecution, a list
+# page of one) with room to spare; so the limit must also be at least four
+# times max_payload_bytes when that is raised.
+MIN_MESSAGE_BYTES = 1024 * 1024
+PAYLOADS_PER_MESSAGE = 4
 
 
 def default_database_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
@@ -27,11 +42,17 @@ class Settings:
     admin_key: str | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # A PEM bundle: when set, clients must present a certificate it signed (mTLS).
+    tls_client_ca: Path | None = None
+    # Share the listening port with other processes (SO_REUSEPORT) on purpose;
+    # off, an address already in use stops the server at start.
+    reuse_port: bool = False
     metrics_port: int | None = None
     # Largest gRPC message accepted; larger ones get RESOURCE_EXHAUSTED from grpc itself.
-    max_message_bytes: int = 4 * 1024 * 1024
+    # List pages are cut to fit under it (api/paging.py).
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     # Largest job or event payload, serialized; checked by validation (INVALID_ARGUMENT).
-    max_payload_bytes: int = 256 * 1024
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     # Seconds a SIGTERM'd server keeps accepting results before it hands work back.
     shutdown_grace_seconds: float = 10.0
     # Whether this replica runs a ticker. An API-only replica (off) still serves
@@ -50,6 +71,8 @@ class Settings:
     heartbeat_seconds: float = 10.0
     reaper_interval_seconds: float = 1.0
     retry_cap_seconds: float = 3600.0
+    # Per-platform quotas (core/quotas.py); 0 turns one off.
+    quotas: Quotas = field(default_factory=Quotas)
     # Finished executions (and their logs) are deleted this long after they
     # finished; None keeps them forever (CRONSTREAM_EXECUTION_RETENTION=off).
     execution_retention: timedelta | None = DEFAULT_RETENTION
@@ -62,11 +85,13 @@ class Settings:
             value = env.get(name, "").strip()
             return value or None
 
-        cert, key, metrics = (
+        cert, key, client_ca, metrics = (
             opt("CRONSTREAM_TLS_CERT"),
             opt("CRONSTREAM_TLS_KEY"),
+            opt("CRONSTREAM_TLS_CLIENT_CA"),
             opt("CRONSTREAM_METRICS_PORT"),
         )
+        max_payload = int(opt("CRONSTREAM_MAX_PAYLOAD_BYTES") or DEFAULT_MAX_PAYLOAD_BYTES)
         return cls(
             listen=opt("CRONSTREAM_LISTEN") or DEFAULT_LISTEN,
             database_url=opt("CRONSTREAM_DATABASE_URL") or default_database_url(),
@@ -74,8 +99,11 @@ class Settings:
             admin_key=opt("CRONSTREAM_ADMIN_KEY"),
             tls_cert=Path(cert) if cert else None,
             tls_key=Path(key) if key else None,
+            tls_client_ca=Path(client_ca) if client_ca else None,
+            reuse_port=(opt("CRONSTREAM_REUSE_PORT") or "0").lower() in ("1", "true", "yes", "on"),
             metrics_port=int(metrics) if metrics else None,
-            max_payload_bytes=int(opt("CRONSTREAM_MAX_PAYLOAD_BYTES") or 256 * 1024),
+            max_message_bytes=_message_bytes(opt("CRONSTREAM_MAX_MESSAGE_BYTES"), max_payload),
+            max_payload_bytes=max_payload,
             shutdown_grace_seconds=float(opt("CRONSTREAM_SHUTDOWN_GRACE_SECONDS") or 10.0),
             ticker=(opt("CRONSTREAM_TICKER") or "on").lower() not in ("off", "false", "0", "no"),
             fire_ahead_seconds=float(opt("CRONSTREAM_FIRE_AHEAD_SECONDS") or 0.5),
@@ -85,7 +113,51 @@ class Settings:
             reaper_interval_seconds=float(opt("CRONSTREAM_REAPER_INTERVAL_SECONDS") or 1.0),
             retry_cap_seconds=float(opt("CRONSTREAM_RETRY_CAP_SECONDS") or 3600.0),
             execution_retention=_retention(opt("CRONSTREAM_EXECUTION_RETENTION")),
+            quotas=Quotas(
+                jobs=_count("CRONSTREAM_QUOTA_JOBS", opt, DEFAULT_JOBS),
+                worker_streams=_count(
+                    "CRONSTREAM_QUOTA_WORKER_STREAMS", opt, DEFAULT_WORKER_STREAMS
+                ),
+                calls_per_second=float(
+                    _count("CRONSTREAM_QUOTA_CALLS_PER_SECOND", opt, int(DEFAULT_CALLS_PER_SECOND))
+                ),
+            ),
         )
+
+
+def _message_bytes(value: str | None, max_payload_bytes: int) -> int:
+    # Unset keeps the default unchecked: a raised CRONSTREAM_MAX_PAYLOAD_BYTES
+    # served before this variable was read, and must still start.
+    if value is None:
+        return DEFAULT_MAX_MESSAGE_BYTES
+    try:
+        size = int(value)
+    except ValueError:
+        raise ValueError(
+            f"CRONSTREAM_MAX_MESSAGE_BYTES: {value!r} is not a whole number of bytes"
+        ) from None
+    least = max(MIN_MESSAGE_BYTES, PAYLOADS_PER_MESSAGE * max_payload_bytes)
+    if size < least:
+        raise ValueError(
+            f"CRONSTREAM_MAX_MESSAGE_BYTES: {size} is too small; at least {least} "
+            f"({MIN_MESSAGE_BYTES} and {PAYLOADS_PER_MESSAGE} times CRONSTREAM_MAX_PAYLOAD_BYTES,"
+            " so that an execution's payload and result fit in one message)"
+        )
+    return size
+
+
+def _count(name: str, opt: Callable[[str], str | None], default: int) -> int:
+    """A whole number, 0 or more (0: no limit)."""
+    value = opt(name)
+    if value is None:
+        return default
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not a whole number") from None
+    if count < 0:
+        raise ValueError(f"{name}: must be 0 (no limit) or more")
+    return count
 
 
 def _retention(value: str | None) -> timedelta | None:

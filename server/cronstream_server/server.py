@@ -1,7 +1,8 @@
 """The running server: one object that starts its parts and stops them in order.
 
-Start order: database engine, stores, ticker, retention, worker hub
-(dispatcher, reaper), gRPC server (with health and reflection). Stop order
+Start order: TLS files (read and checked), database engine, stores, ticker,
+retention, worker hub (dispatcher, reaper), gRPC server (with health and
+reflection; it refuses an address in use, see listen.py). Stop order
 (SIGTERM), the reverse, as `AsyncExitStack` unwinds:
   1. health turns NOT_SERVING, so load balancers stop sending new calls;
   2. worker sessions drain: each is sent `drain`, gets no new assignment,
@@ -21,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 import grpc
 from cronstream.v1 import (
@@ -45,12 +48,16 @@ from cronstream_server.api.interceptor import AuthAndErrorsInterceptor
 from cronstream_server.api.scheduler import SchedulerServicer
 from cronstream_server.api.worker import WorkerServicer
 from cronstream_server.config import Settings
+from cronstream_server.core.insight import ComponentHealth
 from cronstream_server.core.ports import Signals
+from cronstream_server.core.quotas import CallRate
 from cronstream_server.engine.event_batcher import EventBatcher
-from cronstream_server.engine.health import EngineHealth
+from cronstream_server.engine.health import DatabaseWatch, EngineHealth
+from cronstream_server.engine.job_quota import JobQuota
 from cronstream_server.engine.retention import Retention, RetentionSettings
 from cronstream_server.engine.ticker import Ticker, TickerSettings
 from cronstream_server.engine.workers import StreamSettings, WorkerHub
+from cronstream_server.listen import bind, socket_options
 from cronstream_server.signals import LocalSignals, RedisSignals
 from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.database import create_engine
@@ -61,6 +68,7 @@ from cronstream_server.store.insight import SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
 from cronstream_server.store.retention import SqlRetentionStore
 from cronstream_server.telemetry.tracing import configure_tracing, grpc_server_interceptor
+from cronstream_server.tls import CertificateReloader, reloader_for
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +91,16 @@ class Running:
     port: int
     engine: AsyncEngine
     stack: AsyncExitStack
+    # What SIGHUP re-reads; None when serving plaintext.
+    certificates: CertificateReloader | None = None
 
     async def stop(self) -> None:
         await self.stack.aclose()
 
 
 async def start(settings: Settings) -> Running:
+    # TLS files first: a bad one stops the start before anything else has begun.
+    certificates = reloader_for(settings)
     stack = AsyncExitStack()
     try:
         engine = create_engine(settings.database_url)
@@ -107,19 +119,23 @@ async def start(settings: Settings) -> Running:
         server = grpc.aio.server(
             # The OpenTelemetry interceptor first: authentication and errors
             # happen inside the call's span, which continues the caller's trace.
-            interceptors=[grpc_server_interceptor(), AuthAndErrorsInterceptor(authenticator)],
+            interceptors=[
+                grpc_server_interceptor(),
+                AuthAndErrorsInterceptor(authenticator, CallRate(settings.quotas.calls_per_second)),
+            ],
             options=_server_options(settings),
         )
-        workers = await _start_workers(engine, signals, settings, server, stack)
+        workers = await _start_workers(engine, signals, settings, server, stack, admin_store)
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
-            AdminServicer(admin_store, authenticator), server
+            AdminServicer(admin_store, authenticator, settings.max_message_bytes, signals), server
         )
         deps = _scheduler_deps(engine, settings, signals, ticker, event_batcher, workers)
         scheduler_service_pb2_grpc.add_SchedulerServiceServicer_to_server(
             SchedulerServicer(deps), server
         )
-        port = await _serve(server, settings, workers, stack)
-        return Running(port=port, engine=engine, stack=stack)
+        watch = SqlInsightStore(engine).database_health
+        port = await _serve(server, settings, workers, watch, stack, certificates)
+        return Running(port=port, engine=engine, stack=stack, certificates=certificates)
     except BaseException:
         await stack.aclose()
         raise
@@ -158,8 +174,9 @@ def _scheduler_deps(
     event_batcher: EventBatcher,
     workers: WorkerHub,
 ) -> SchedulerDeps:
+    jobs = SqlJobStore(engine)
     return SchedulerDeps(
-        jobs=SqlJobStore(engine),
+        jobs=jobs,
         executions=SqlExecutionStore(engine),
         events=SqlEventStore(engine),
         insight=SqlInsightStore(engine),
@@ -167,21 +184,30 @@ def _scheduler_deps(
         max_message_bytes=settings.max_message_bytes,
         signals=signals,
         event_batcher=event_batcher,
+        job_quota=JobQuota(jobs.count_jobs, settings.quotas.jobs),
         workers_connected=workers.connected,
         health=EngineHealth(ticker, signals, "redis" if settings.redis_url else "in-process"),
     )
 
 
 async def _serve(
-    server: grpc.aio.Server, settings: Settings, workers: WorkerHub, stack: AsyncExitStack
+    server: grpc.aio.Server,
+    settings: Settings,
+    workers: WorkerHub,
+    database_health: Callable[[timedelta], Awaitable[ComponentHealth]],
+    stack: AsyncExitStack,
+    certificates: CertificateReloader | None,
 ) -> int:
-    """Health and reflection, then listen; registers steps 1 to 3 of the stop order."""
+    """Health and reflection, then listen; registers steps 1 to 3 of the stop
+    order. Until then the serving status follows the database (NOT_SERVING
+    while it cannot be reached)."""
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = _bind(server, settings)
+    credentials = None if certificates is None else certificates.credentials()
+    port = bind(server, settings.listen, credentials, settings.reuse_port)
     await server.start()
     stack.push_async_callback(
         server.stop, min(settings.shutdown_grace_seconds, FINAL_GRACE_SECONDS)
@@ -189,6 +215,9 @@ async def _serve(
     stack.push_async_callback(workers.drain)
     await _set_serving(health_servicer, serving=True)
     stack.push_async_callback(_set_serving, health_servicer, False)
+    watch = DatabaseWatch(database_health, partial(_set_serving, health_servicer))
+    watch.start()
+    stack.push_async_callback(watch.stop)  # before step 1, which it must not undo
     log.info("serving on %s", settings.listen)
     return port
 
@@ -208,6 +237,7 @@ async def _start_workers(
     settings: Settings,
     server: grpc.aio.Server,
     stack: AsyncExitStack,
+    admin_store: SqlAdminStore,
 ) -> WorkerHub:
     """WorkerService and the hub behind it. Registers the hub's `stop` (step 4
     of the stop order); `start` registers its `drain` (step 2) once the gRPC
@@ -226,7 +256,9 @@ async def _start_workers(
             retry_cap=timedelta(seconds=settings.retry_cap_seconds),
             grace=settings.shutdown_grace_seconds,
             poll_interval=settings.dispatch_poll_seconds,
+            max_streams=settings.quotas.worker_streams,
         ),
+        live_keys=admin_store.live_keys,
     )
     hub.start()
     stack.push_async_callback(hub.stop)
@@ -245,20 +277,8 @@ def _server_options(settings: Settings) -> list[tuple[str, int]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.keepalive_time_ms", 20_000),
         ("grpc.keepalive_timeout_ms", 10_000),
+        *socket_options(settings.reuse_port),
     ]
-
-
-def _bind(server: grpc.aio.Server, settings: Settings) -> int:
-    if settings.tls_cert and settings.tls_key:
-        credentials = grpc.ssl_server_credentials(
-            [(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())]
-        )
-        port = server.add_secure_port(settings.listen, credentials)
-    else:
-        port = server.add_insecure_port(settings.listen)
-    if port == 0:
-        raise OSError(f"cannot listen on {settings.listen}")
-    return port
 
 
 async def _set_serving(servicer: health.aio.HealthServicer, serving: bool) -> None:
@@ -271,13 +291,32 @@ async def _set_serving(servicer: health.aio.HealthServicer, serving: bool) -> No
         await servicer.set(name, status)
 
 
+def _stop(stopping: asyncio.Event, starting: asyncio.Task[Running]) -> None:
+    stopping.set()
+    starting.cancel()  # a no-op once started
+
+
 async def serve(settings: Settings) -> None:
-    """Runs until SIGTERM or SIGINT, then stops gracefully."""
-    running = await start(settings)
+    """Runs until SIGTERM or SIGINT, then stops gracefully. SIGHUP re-reads
+    the TLS files; without TLS it keeps its default meaning (the process ends),
+    so that closing the terminal of a `make run` still stops it."""
+    # The stop signals are taken before the start, so that one arriving just
+    # as the server starts serving still stops it gracefully; one arriving
+    # during the start cancels it (`start` unwinds what had started).
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
+    starting = asyncio.create_task(start(settings))
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
+        loop.add_signal_handler(sig, _stop, stopping, starting)
+    try:
+        running = await starting
+    except asyncio.CancelledError:
+        if not stopping.is_set():
+            raise
+        log.info("stopped while starting")
+        return
+    if running.certificates is not None:
+        loop.add_signal_handler(signal.SIGHUP, running.certificates.reload)
     try:
         await stopping.wait()
         log.info("stopping: finishing calls for up to %ss", settings.shutdown_grace_seconds)

@@ -27,7 +27,12 @@ from cronstream_server.store.database import create_engine
 from cronstream_server.store.jobs import SqlJobStore
 from cronstream_server.store.retention import SqlRetentionStore, delete_batch
 from cronstream_server.store.rows import execution_values
-from cronstream_server.store.tables import job_execution_logs, job_executions, scheduled_jobs
+from cronstream_server.store.tables import (
+    event_deliveries,
+    job_execution_logs,
+    job_executions,
+    scheduled_jobs,
+)
 from cronstream_server.store.ticker import database_now
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql
@@ -311,3 +316,27 @@ async def test_retention_off_keeps_everything(engine: AsyncEngine, database_url:
     async with engine.connect() as conn:
         count = await conn.execute(select(func.count()).select_from(job_execution_logs))
         assert count.scalar_one() == LOG_LINES
+
+
+async def test_event_delivery_records_go_with_the_retention(engine: AsyncEngine) -> None:
+    # TriggerEvent's idempotency records would otherwise grow for ever: those
+    # older than the retention go, the recent ones keep deduplicating.
+    history = await History.make(engine)
+    ages = {"week-old": WEEK + timedelta(minutes=1), "recent": WEEK - timedelta(minutes=1)}
+    async with engine.begin() as conn:
+        for request_id, age in ages.items():
+            await conn.execute(
+                event_deliveries.insert().values(
+                    platform_id=history.job.platform_id,
+                    request_id=request_id,
+                    event_name="order.paid",
+                    execution_ids=[],
+                    created_at=history.now - age,
+                )
+            )
+
+    await retention(SqlRetentionStore(engine)).purge()
+
+    async with engine.connect() as conn:
+        left = (await conn.execute(select(event_deliveries.c.request_id))).scalars().all()
+    assert left == ["recent"]

@@ -186,6 +186,27 @@ async def test_logs_are_stored_and_listed(live: Live, tenant: Tenant) -> None:
     await worker.close()
 
 
+async def test_an_ack_means_the_logs_sent_before_the_result_are_stored(
+    live: Live, tenant: Tenant
+) -> None:
+    # Log lines are written in batches that linger 50 ms, results in batches
+    # of 5 ms: the ack must still wait for the lines that came before it.
+    pending = await run(live, tenant, (await make_job(live, tenant)).id)
+    worker = await RawWorker.connect(live, tenant)
+    assignment = await worker.expect("assignment")
+    lines = [f"step {n}" for n in range(20)]
+    for line in lines:
+        await worker.send(log=wpb.WorkerLog(execution_id=pending.id, attempt=1, message=line))
+    await worker.succeed(assignment, done=True)
+    assert (await worker.expect("result_ack")).execution_id == pending.id
+
+    listed = await live.scheduler.ListExecutionLogs(
+        pb.ListExecutionLogsRequest(execution_id=pending.id), metadata=tenant.auth
+    )
+    assert [entry.message for entry in listed.logs] == lines
+    await worker.close()
+
+
 async def test_platforms_never_see_each_others_work(live: Live, tenant: Tenant) -> None:
     other = await make_tenant(live, "globex")
     ours = await run(live, tenant, (await make_job(live, tenant, handler="send")).id)

@@ -39,12 +39,21 @@ class Freed:
         self.count += 1
 
 
-def session(slots: int = 2, freed: Freed | None = None) -> Session:
+def session(slots: int = 2, freed: Freed | None = None, size: int = 100) -> Session:
     welcome = Welcome("s", timedelta(seconds=10), timedelta(seconds=30))
     hello = Hello("w", frozenset({"h"}), slots, accepts_batches=True)
     return Session(
-        "s", "p", hello, welcome, freed or Freed(), prepare=lambda s: f"built {s.execution.id}"
+        "s",
+        "p",
+        hello,
+        welcome,
+        freed or Freed(),
+        prepare=lambda s: (f"built {s.execution.id}", size),
     )
+
+
+def built(execution_id: str) -> Prepared:
+    return Prepared(start(execution_id), f"built {execution_id}", 100)
 
 
 async def after_welcome(worker: Session, within: float) -> list[object]:
@@ -64,7 +73,7 @@ async def test_an_assignment_due_later_holds_its_slot_now_and_leaves_at_its_inst
     assert await after_welcome(worker, within=0.1) == []  # not before its instant
 
     sent = await asyncio.wait_for(worker.outgoing_ready(10), 1.0)
-    assert sent == [Prepared(start("e1"), "built e1")]  # built at the claim
+    assert sent == [built("e1")]  # built at the claim
 
 
 async def test_an_assignment_due_now_leaves_at_once() -> None:
@@ -72,7 +81,7 @@ async def test_an_assignment_due_now_leaves_at_once() -> None:
 
     assert worker.hand(start("e1"))
 
-    assert await after_welcome(worker, within=0.1) == [start("e1")]
+    assert await after_welcome(worker, within=0.1) == [built("e1")]
 
 
 async def test_cancelling_an_assignment_not_yet_sent_never_sends_it() -> None:
@@ -109,4 +118,34 @@ async def test_assignments_due_together_leave_together_and_never_early() -> None
 
     sent = await asyncio.wait_for(worker.outgoing_ready(10), 1.0)
     assert time.monotonic() - handed_at >= 0.05  # not a moment before the instant
-    assert sent == [Prepared(start("e1"), "built e1"), Prepared(start("e3"), "built e3")]
+    assert sent == [built("e1"), built("e3")]
+
+
+async def test_a_worker_that_stops_reading_gets_no_more_than_the_outbox_holds() -> None:
+    # A worker with 10,000 slots and 3 MiB assignments: only what fits in the
+    # outbox's bytes is built and held for it; the rest waits in the database.
+    freed = Freed()
+    worker = session(slots=10_000, freed=freed, size=3 * 1024 * 1024)
+    handed = 0
+    while worker.free > 0:
+        assert worker.hand(start(f"e{handed}"))
+        handed += 1
+    assert handed == 3 and worker.unsent_bytes == 9 * 1024 * 1024
+
+    assert await worker.outgoing() == worker._welcome
+    taken = await worker.outgoing_ready(10)
+    worker.sent(taken)  # the stream wrote them: room again, and the dispatcher is told
+
+    assert worker.unsent_bytes == 0 and worker.free == 10_000 - 3
+    assert freed.count == 1
+
+
+async def test_an_assignment_cancelled_before_its_instant_frees_its_bytes() -> None:
+    worker = session(size=1000)
+    worker.hand(start("e1"), delay=5.0)
+    assert worker.unsent_bytes == 1000
+
+    worker.cancel("e1", "cancelled by a user")
+
+    assert worker.unsent_bytes == 0
+    worker.close(End.WORKER_LEFT)

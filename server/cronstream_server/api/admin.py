@@ -10,8 +10,9 @@ from cronstream.v1 import admin_service_pb2_grpc as pb_grpc
 
 from cronstream_server.api.auth import Authenticator
 from cronstream_server.api.convert_common import timestamp
+from cronstream_server.api.paging import fit_page, page_budget
 from cronstream_server.core.paging import fingerprint, next_page_token, page_request
-from cronstream_server.core.ports import AdminStore
+from cronstream_server.core.ports import AdminStore, Signals
 from cronstream_server.core.tenancy import (
     ApiKey,
     Platform,
@@ -19,6 +20,7 @@ from cronstream_server.core.tenancy import (
     validate_key_name,
     validate_platform_name,
 )
+from cronstream_server.signals import REVOKED
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -41,9 +43,17 @@ def api_key_message(key: ApiKey) -> pb.ApiKey:
 
 
 class AdminServicer(pb_grpc.AdminServiceServicer):
-    def __init__(self, store: AdminStore, authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        store: AdminStore,
+        authenticator: Authenticator,
+        max_message_bytes: int,
+        signals: Signals,
+    ) -> None:
         self._store = store
         self._auth = authenticator
+        self._signals = signals
+        self._page_budget = page_budget(max_message_bytes)
 
     async def CreatePlatform(
         self, request: pb.CreatePlatformRequest, context: Context
@@ -64,9 +74,11 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         scope = fingerprint("platforms")
         page = page_request(request.page_size, request.page_token, scope)
         platforms, last = await self._store.list_platforms(page)
+        fitted = fit_page(
+            platforms, platform_message, more=last is not None, budget=self._page_budget
+        )
         return pb.ListPlatformsResponse(
-            platforms=[platform_message(p) for p in platforms],
-            next_page_token=next_page_token(last, scope),
+            platforms=fitted.messages, next_page_token=next_page_token(fitted.last, scope)
         )
 
     async def DeletePlatform(
@@ -74,6 +86,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
     ) -> pb.DeletePlatformResponse:
         await self._store.delete_platform(request.id)
         self._auth.forget(platform_id=request.id)
+        await self._signals.publish(REVOKED, request.id)  # its worker streams end
         return pb.DeletePlatformResponse()
 
     async def CreateApiKey(
@@ -90,9 +103,9 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         scope = fingerprint("api_keys", request.platform_id)
         page = page_request(request.page_size, request.page_token, scope)
         keys, last = await self._store.list_api_keys(request.platform_id, page)
+        fitted = fit_page(keys, api_key_message, more=last is not None, budget=self._page_budget)
         return pb.ListApiKeysResponse(
-            api_keys=[api_key_message(k) for k in keys],
-            next_page_token=next_page_token(last, scope),
+            api_keys=fitted.messages, next_page_token=next_page_token(fitted.last, scope)
         )
 
     async def RevokeApiKey(
@@ -100,4 +113,5 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
     ) -> pb.RevokeApiKeyResponse:
         key = await self._store.revoke_api_key(request.id)
         self._auth.forget(key_id=key.id)
+        await self._signals.publish(REVOKED, key.id)  # the streams it opened end
         return pb.RevokeApiKeyResponse()

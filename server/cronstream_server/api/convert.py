@@ -15,6 +15,7 @@ from cronstream.v1 import execution_pb2, job_pb2
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from cronstream_server.api.convert_common import duration_from_ms, timestamp
+from cronstream_server.api.nesting import MAX_JSON_DEPTH, TOO_DEEP, json_depth
 from cronstream_server.core import jobs as job_rules
 from cronstream_server.core.enums import (
     ExecutionStatus,
@@ -157,6 +158,11 @@ class Reader:
             converted: dict[str, Any] = json_format.MessageToDict(message)
         except ValueError:  # NaN or an infinity: JSON has no such number
             self.bad(field, "numbers must be finite (JSON has no NaN or Infinity)")
+            return {}
+        if json_depth(converted) > MAX_JSON_DEPTH:
+            # Deeper values do not decode at all (see api.decoding): refuse
+            # alike the ones that still do, which clients could not read back.
+            self.bad(field, TOO_DEEP)
             return {}
         if _holds_nul(converted):
             # Postgres' jsonb cannot store U+0000; refuse it everywhere alike.

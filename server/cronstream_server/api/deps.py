@@ -12,6 +12,7 @@ import grpc
 from cronstream_server.core.insight import ComponentHealth
 from cronstream_server.core.ports import EventStore, ExecutionStore, InsightStore, JobStore, Signals
 from cronstream_server.engine.event_batcher import EventBatcher
+from cronstream_server.engine.job_quota import JobQuota
 from cronstream_server.signals.local import LocalSignals
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -45,7 +46,10 @@ class SchedulerDeps:
     workers_connected: Callable[[str], int]
     max_payload_bytes: int = 256 * 1024
     # The server's gRPC message limit (Settings.max_message_bytes): a batch
-    # whose response would exceed it is refused before it is stored.
+    # whose response would exceed it is refused before it is stored, and list
+    # pages are cut to fit under it (api/paging.py).
     max_message_bytes: int = 4 * 1024 * 1024
+    # The jobs quota (CRONSTREAM_QUOTA_JOBS); by default none.
+    job_quota: JobQuota = field(default_factory=JobQuota.unlimited)
     now: Callable[[], datetime] = field(default=utc_now)
     signals: Signals = field(default_factory=LocalSignals)

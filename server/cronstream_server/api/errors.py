@@ -55,8 +55,28 @@ def to_status(error: DomainError) -> grpc.Status:
         packed = any_pb2.Any()
         packed.Pack(details)
         proto.details.append(packed)
+    if isinstance(error, ResourceExhausted):
+        _add_quota_details(proto, error)
     status: grpc.Status = rpc_status.to_status(proto)
     return status
+
+
+def _add_quota_details(proto: status_pb2.Status, error: ResourceExhausted) -> None:
+    """`google.rpc.QuotaFailure` naming the quota, and `google.rpc.RetryInfo`
+    with the wait that helps (clients' retry policies read it)."""
+    if error.quota:
+        failure = error_details_pb2.QuotaFailure(
+            violations=[
+                error_details_pb2.QuotaFailure.Violation(
+                    subject=f"quota:{error.quota}", description=error.message
+                )
+            ]
+        )
+        proto.details.add().Pack(failure)
+    if error.retry_after is not None:
+        info = error_details_pb2.RetryInfo()
+        info.retry_delay.FromTimedelta(error.retry_after)
+        proto.details.add().Pack(info)
 
 
 # The message and the BadRequest travel in the trailers, which gRPC clients

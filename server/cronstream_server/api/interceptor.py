@@ -1,8 +1,15 @@
-"""The edge every call crosses: authentication, then error translation.
+"""The edge every call crosses: decoding, authentication, then error translation.
 
 Each handler is wrapped so that it runs with its caller's principal in a
 context variable and so that a domain error becomes its status code, and any
 other exception becomes a plain INTERNAL (logged here, never shown).
+
+Its deserializer is wrapped too (`api.decoding`): a request that does not
+decode arrives as an `Undecodable`, refused with INVALID_ARGUMENT once the
+caller is authenticated. On a stream, one whose only undecodable parts are
+JSON values (`Undecodable.partial`) reaches the handler, which may salvage
+the rest (the worker stream fails just those results) and must otherwise
+refuse it with `Undecodable.error()`.
 """
 
 from __future__ import annotations
@@ -16,8 +23,10 @@ from typing import Any
 import grpc
 
 from cronstream_server.api.auth import Authenticator, bearer_token
+from cronstream_server.api.decoding import Undecodable, request_deserializer
 from cronstream_server.api.errors import internal_status, to_status
 from cronstream_server.core.errors import DomainError, Unauthenticated
+from cronstream_server.core.quotas import CallRate
 from cronstream_server.core.tenancy import PlatformPrincipal, Principal
 
 log = logging.getLogger(__name__)
@@ -36,8 +45,11 @@ def current_platform() -> PlatformPrincipal:
 
 
 class AuthAndErrorsInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, authenticator: Authenticator) -> None:
+    def __init__(self, authenticator: Authenticator, call_rate: CallRate | None = None) -> None:
         self._auth = authenticator
+        # Each platform call (a unary call, or the opening of a stream) takes
+        # a token; the messages of an open stream take none.
+        self._call_rate = call_rate
 
     async def intercept_service(
         self,
@@ -51,16 +63,17 @@ class AuthAndErrorsInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or not method.startswith((ADMIN_PREFIX, *PLATFORM_PREFIXES)):
             return handler  # health, reflection: open to all
         authenticate = self._admin if method.startswith(ADMIN_PREFIX) else self._platform
+        deserialize = request_deserializer(method, handler.request_deserializer)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 _wrap_unary(handler.unary_unary, authenticate, method),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_stream is not None:
             return grpc.stream_stream_rpc_method_handler(
                 _wrap_stream(handler.stream_stream, authenticate, method),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
         return handler
@@ -72,7 +85,10 @@ class AuthAndErrorsInterceptor(grpc.aio.ServerInterceptor):
         token = bearer_token(context.invocation_metadata())
         if self._auth.is_admin(token):
             raise_wrong_key()
-        return await self._auth.platform(token)
+        principal = await self._auth.platform(token)
+        if self._call_rate is not None:
+            self._call_rate.take(principal.platform_id)
+        return principal
 
 
 def raise_wrong_key() -> None:
@@ -86,6 +102,8 @@ def _wrap_unary(behavior: Any, authenticate: Authenticate, method: str) -> Any:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         async with _edge(context, method):
             _principal.set(await authenticate(context))
+            if isinstance(request, Undecodable):
+                raise request.error()
             return await behavior(request, context)
 
     return wrapped
@@ -97,10 +115,27 @@ def _wrap_stream(behavior: Any, authenticate: Authenticate, method: str) -> Any:
     ) -> AsyncIterator[Any]:
         async with _edge(context, method):
             _principal.set(await authenticate(context))
-            async for response in behavior(requests, context):
+            async for response in behavior(_Decoded(requests), context):
                 yield response
 
     return wrapped
+
+
+class _Decoded:
+    """A stream's requests, each that did not decode refused (INVALID_ARGUMENT
+    for the whole call) but for those a handler may salvage."""
+
+    def __init__(self, requests: AsyncIterator[Any]) -> None:
+        self._requests = aiter(requests)
+
+    def __aiter__(self) -> _Decoded:
+        return self
+
+    async def __anext__(self) -> Any:
+        request = await anext(self._requests)
+        if isinstance(request, Undecodable) and request.partial is None:
+            raise request.error()
+        return request
 
 
 @asynccontextmanager

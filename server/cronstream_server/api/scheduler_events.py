@@ -13,6 +13,7 @@ from cronstream_server.api.convert_events import (
 )
 from cronstream_server.api.deps import Context, SchedulerDeps
 from cronstream_server.api.interceptor import current_platform
+from cronstream_server.api.paging import fit_page, page_budget
 from cronstream_server.core import events as event_rules
 from cronstream_server.core.events import Event, EventHandler
 from cronstream_server.core.paging import fingerprint, next_page_token, page_request
@@ -50,9 +51,14 @@ class EventRpcs:
         scope = fingerprint("event_handlers", platform_id, request.event_name)
         page = page_request(request.page_size, request.page_token, scope)
         found, last = await self.deps.events.list_handlers(platform_id, request.event_name, page)
+        fitted = fit_page(
+            found,
+            event_handler_message,
+            more=last is not None,
+            budget=page_budget(self.deps.max_message_bytes),
+        )
         return pb.ListEventHandlersResponse(
-            event_handlers=[event_handler_message(h) for h in found],
-            next_page_token=next_page_token(last, scope),
+            event_handlers=fitted.messages, next_page_token=next_page_token(fitted.last, scope)
         )
 
     async def UpdateEventHandler(

@@ -12,7 +12,9 @@ from cronstream_server.api.convert import (
 )
 from cronstream_server.api.deps import Context, SchedulerDeps
 from cronstream_server.api.interceptor import current_platform
+from cronstream_server.api.paging import fit_page, page_budget
 from cronstream_server.core import executions as execution_rules
+from cronstream_server.core.executions import ExecutionLog
 from cronstream_server.core.paging import (
     encode_token,
     fingerprint,
@@ -42,9 +44,14 @@ class ExecutionRpcs:
         scope = fingerprint("executions", platform_id, where)
         page = page_request(request.page_size, request.page_token, scope)
         found, last = await self.deps.executions.list_executions(platform_id, where, page)
+        fitted = fit_page(
+            found,
+            execution_message,
+            more=last is not None,
+            budget=page_budget(self.deps.max_message_bytes),
+        )
         return pb.ListExecutionsResponse(
-            executions=[execution_message(e) for e in found],
-            next_page_token=next_page_token(last, scope),
+            executions=fitted.messages, next_page_token=next_page_token(fitted.last, scope)
         )
 
     async def GetExecution(
@@ -87,7 +94,20 @@ class ExecutionRpcs:
         lines, last_id = await self.deps.executions.list_logs(
             platform_id, request.execution_id, page
         )
-        return pb.ListExecutionLogsResponse(
-            logs=[log_message(line) for line in lines],
-            next_page_token=encode_token((str(last_id),), scope) if last_id is not None else "",
+        fitted = fit_page(
+            lines,
+            log_message,
+            more=last_id is not None,
+            budget=page_budget(self.deps.max_message_bytes),
         )
+        return pb.ListExecutionLogsResponse(
+            logs=fitted.messages, next_page_token=_log_page_token(fitted.last, scope)
+        )
+
+
+def _log_page_token(last: ExecutionLog | None, scope: str) -> str:
+    """Log pages are keyed on the line id alone (lines of one execution)."""
+    if last is None:
+        return ""
+    assert last.id is not None  # read from the store, which sets it
+    return encode_token((str(last.id),), scope)

@@ -20,6 +20,7 @@ from cronstream_server.api.convert import (
 )
 from cronstream_server.api.deps import Context, SchedulerDeps
 from cronstream_server.api.interceptor import current_platform
+from cronstream_server.api.paging import fit_page, page_budget
 from cronstream_server.api.update_mask import apply_job_mask
 from cronstream_server.core import executions as execution_rules
 from cronstream_server.core import jobs as job_rules
@@ -64,8 +65,10 @@ class JobRpcs:
         job = self._new_job(reader, request, "", principal, self.deps.now())
         raise_if_any(reader.violations)
         assert job is not None  # no violations: the job was built
+        await self.deps.job_quota.admit(principal.platform_id, 1)
         stored, created = await self.deps.jobs.create_job(job, request.request_id or None)
         if created:
+            self.deps.job_quota.created(principal.platform_id, 1)
             await self._jobs_changed([stored])
         return pb.CreateJobResponse(job=job_message(stored))
 
@@ -83,7 +86,10 @@ class JobRpcs:
                 f"the response would exceed {self.deps.max_message_bytes} bytes; "
                 "send fewer jobs per batch"
             )
+        platform_id = current_platform().platform_id
+        await self.deps.job_quota.admit(platform_id, len(batch))
         stored = await self.deps.jobs.create_jobs(batch)
+        self.deps.job_quota.created(platform_id, sum(created for _, created in stored))
         for index, (job, created) in enumerate(stored):
             if not created:  # a repeated request_id: the earlier job
                 response.jobs[index].CopyFrom(job_message(job))
@@ -177,9 +183,14 @@ class JobRpcs:
         scope = fingerprint("jobs", platform_id, where)
         page = page_request(request.page_size, request.page_token, scope)
         found, last = await self.deps.jobs.list_jobs(platform_id, where, page)
+        fitted = fit_page(
+            found,
+            job_message,
+            more=last is not None,
+            budget=page_budget(self.deps.max_message_bytes),
+        )
         return pb.ListJobsResponse(
-            jobs=[job_message(job) for job in found],
-            next_page_token=next_page_token(last, scope),
+            jobs=fitted.messages, next_page_token=next_page_token(fitted.last, scope)
         )
 
     async def UpdateJob(
@@ -233,10 +244,9 @@ class JobRpcs:
     ) -> pb.CancelJobResponse:
         now = self.deps.now()
         platform_id = current_platform().platform_id
-        _, job = await self.deps.jobs.update_job(
-            platform_id, request.id, lambda j: job_rules.cancel(j, now)
+        job = await self.deps.jobs.cancel_job(
+            platform_id, request.id, lambda j: job_rules.cancel(j, now), now
         )
-        await self.deps.executions.cancel_pending_of_job(platform_id, job.id, now)
         return pb.CancelJobResponse(job=job_message(job))
 
     async def RunJob(self, request: pb.RunJobRequest, context: Context) -> pb.RunJobResponse:

@@ -5,7 +5,9 @@
 coroutines under one `asyncio.TaskGroup`:
 
 - `_receive`: worker -> session (parsed here, at the edge; a malformed
-  message ends the stream with INVALID_ARGUMENT naming the field);
+  message ends the stream with INVALID_ARGUMENT naming the field, but a
+  result whose value cannot be stored, too large or too deep to decode, ends
+  its execution as a final failure instead: see `salvage_results`);
 - `_send`: session -> worker. It writes with `context.write`, exactly what
   grpc does with each message a generator yields, so the whole session runs
   inside the call's own task and a cancelled call unwinds it at once;
@@ -30,10 +32,17 @@ from google.protobuf import duration_pb2
 
 from cronstream_server.api.convert import LOG_LEVEL, Reader
 from cronstream_server.api.convert_common import timestamp
+from cronstream_server.api.decoding import Undecodable
 from cronstream_server.api.interceptor import current_platform
 from cronstream_server.core.dispatch import Report, Start
 from cronstream_server.core.enums import LogLevel
-from cronstream_server.core.errors import DomainError, InvalidArgument, Unavailable
+from cronstream_server.core.errors import (
+    DomainError,
+    FieldViolation,
+    InvalidArgument,
+    Unauthenticated,
+    Unavailable,
+)
 from cronstream_server.core.executions import ExecutionLog
 from cronstream_server.core.validation import check_name, raise_if_any
 from cronstream_server.engine.session import (
@@ -52,7 +61,8 @@ from cronstream_server.engine.workers import WorkerHub
 log = logging.getLogger(__name__)
 
 Context = grpc.aio.ServicerContext[wpb.ConnectRequest, wpb.ConnectResponse]
-Requests = AsyncIterator[wpb.ConnectRequest]
+# A message that does not decode arrives as an `Undecodable` (see api.interceptor).
+Requests = AsyncIterator[wpb.ConnectRequest | Undecodable]
 
 MAX_SLOTS = 10_000
 MAX_HANDLERS = 1_000
@@ -69,9 +79,11 @@ class WorkerServicer(wpb_grpc.WorkerServiceServicer):
     async def Connect(
         self, requests: Requests, context: Context
     ) -> AsyncIterator[wpb.ConnectResponse]:
-        platform_id = current_platform().platform_id
+        principal = current_platform()
         hello = parse_hello(await anext(requests, None))
-        session = await self._hub.open(platform_id, hello, assignment)
+        session = await self._hub.open(
+            principal.platform_id, hello, prepared_assignment, key_id=principal.key_id
+        )
         connection = Connection(self._hub, session, requests, context, self._max_result_bytes)
         try:
             welcome = await session.outgoing()
@@ -82,6 +94,8 @@ class WorkerServicer(wpb_grpc.WorkerServiceServicer):
             await self._hub.close(session)
         if session.end is End.DRAINED:
             raise Unavailable("the server is shutting down; reconnect")
+        if session.end is End.REVOKED:
+            raise Unauthenticated("the API key of this stream was revoked")
 
 
 class Connection:
@@ -120,22 +134,28 @@ class Connection:
             try:
                 for message in responses(ready, batches=batches):
                     await self._context.write(message)
+                self._session.sent(ready)
             except Exception as error:  # the call ended under us
                 log.debug("worker stream %s: write failed: %r", self._session.id, error)
                 self._session.close(End.WORKER_LEFT)
                 break
         receiving.cancel()
 
-    async def _handle(self, request: wpb.ConnectRequest) -> None:
+    async def _handle(self, request: wpb.ConnectRequest | Undecodable) -> None:
         session = self._session
+        if isinstance(request, Undecodable):
+            salvaged = salvage_results(request, session.platform_id, self._max_result_bytes)
+            for report, size in salvaged:
+                await self._hub.result(session, report, size)
+            return
         kind = request.WhichOneof("msg")
         if kind == "result":
             report = parse_result(request.result, session.platform_id, self._max_result_bytes)
-            await self._hub.result(session, report)
+            await self._hub.result(session, report, request.result.ByteSize())
         elif kind == "results":
             reports = parse_results(request.results, session.platform_id, self._max_result_bytes)
-            for report in reports:
-                await self._hub.result(session, report)
+            for report, sent in zip(reports, request.results.results, strict=True):
+                await self._hub.result(session, report, sent.ByteSize())
         elif kind == "log":
             await self._hub.log(session, parse_log(request.log, session))
         elif kind == "heartbeat":
@@ -159,7 +179,9 @@ def _first_domain_error(group: BaseExceptionGroup[Any]) -> BaseException:
 # --- worker -> server -----------------------------------------------------------
 
 
-def parse_hello(request: wpb.ConnectRequest | None) -> Hello:
+def parse_hello(request: wpb.ConnectRequest | Undecodable | None) -> Hello:
+    if isinstance(request, Undecodable):
+        raise request.error()
     if request is None or request.WhichOneof("msg") != "hello":
         raise InvalidArgument.of("hello", "the first message must be hello")
     hello = request.hello
@@ -196,40 +218,87 @@ def _slots(field: str, slots: int) -> int:
 
 def parse_results(results: wpb.WorkerResults, platform_id: str, max_bytes: int) -> list[Report]:
     """A batch is checked whole before any of it is applied."""
-    if not 1 <= len(results.results) <= MAX_BATCH:
-        raise InvalidArgument.of("results.results", f"must hold 1 to {MAX_BATCH} results")
+    _check_batch(len(results.results))
     return [
         parse_result(result, platform_id, max_bytes, field=f"results.results[{index}]")
         for index, result in enumerate(results.results)
     ]
 
 
+def _check_batch(count: int) -> None:
+    if not 1 <= count <= MAX_BATCH:
+        raise InvalidArgument.of("results.results", f"must hold 1 to {MAX_BATCH} results")
+
+
 def parse_result(
     result: wpb.WorkerResult, platform_id: str, max_bytes: int, field: str = "result"
 ) -> Report:
+    names = _names(result, platform_id, field)
+    if result.WhichOneof("outcome") == "failure":
+        failure = result.failure
+        retryable = failure.retryable if failure.HasField("retryable") else True
+        error, stack = _text(failure.error) or "failed", _text(failure.error_stack)
+        return Report(*names, succeeded=False, error=error, error_stack=stack, retryable=retryable)
+    reader = Reader()
+    value = reader.struct(f"{field}.success.result", result.success.result, max_bytes)
+    if reader.violations:
+        return _rejected(names, reader.violations[0])
+    return Report(*names, succeeded=True, result=value)
+
+
+def salvage_results(
+    undecodable: Undecodable, platform_id: str, max_bytes: int
+) -> list[tuple[Report, int]]:
+    """The results of a `result` or `results` message that did not decode
+    only because of result values, each with its size in bytes. Each such
+    value (nested too deep to decode, as a JSON value can be) ends its attempt
+    as a final failure that says why; the other results are parsed as usual.
+    Anything else that does not decode ends the stream."""
+    partial: Any = undecodable.partial  # the message's shallow twin
+    kind = partial.WhichOneof("msg") if partial is not None else None
+    if kind == "result":
+        sent = [("result", partial.result)]
+    elif kind == "results":
+        _check_batch(len(partial.results.results))
+        sent = [(f"results.results[{i}]", r) for i, r in enumerate(partial.results.results)]
+    else:
+        raise undecodable.error()
+    rejected = {v.field: v for v in undecodable.violations}
+    if not rejected.keys() <= {f"{field}.success.result" for field, _ in sent}:
+        raise undecodable.error()
+    reports = [_salvaged(item, field, rejected, platform_id, max_bytes) for field, item in sent]
+    return [(report, item.ByteSize()) for report, (_, item) in zip(reports, sent, strict=True)]
+
+
+def _salvaged(
+    shallow: Any, field: str, rejected: dict[str, FieldViolation], platform_id: str, max_bytes: int
+) -> Report:
+    problem = rejected.get(f"{field}.success.result")
+    if problem is not None:
+        return _rejected(_names(shallow, platform_id, field), problem)
+    # Its own value decodes: the shallow twin and the real message share a wire format.
+    result = wpb.WorkerResult.FromString(shallow.SerializeToString())
+    return parse_result(result, platform_id, max_bytes, field)
+
+
+def _names(result: Any, platform_id: str, field: str) -> tuple[str, str, int]:
+    """Whose attempt a result reports (`result` may be a shallow twin)."""
     reader = Reader()
     if not result.execution_id:
         reader.bad(f"{field}.execution_id", "is required")
     if result.attempt < 1:
         reader.bad(f"{field}.attempt", "must be the attempt of the assignment (1 or more)")
-    outcome = result.WhichOneof("outcome")
-    if outcome is None:
+    if result.WhichOneof("outcome") is None:
         reader.bad(f"{field}.outcome", "success or failure is required")
     raise_if_any(reader.violations)
-    names = (platform_id, result.execution_id, result.attempt)
-    if outcome == "failure":
-        failure = result.failure
-        retryable = failure.retryable if failure.HasField("retryable") else True
-        error, stack = _text(failure.error) or "failed", _text(failure.error_stack)
-        return Report(*names, succeeded=False, error=error, error_stack=stack, retryable=retryable)
-    value = reader.struct(f"{field}.success.result", result.success.result, max_bytes)
-    if reader.violations:
-        # The attempt ran, but its value cannot be stored: a final failure that
-        # says why, rather than a stream the worker would resend it on forever.
-        problem = reader.violations[0]
-        error = f"result rejected: {problem.field} {problem.description}"
-        return Report(*names, succeeded=False, error=error, retryable=False)
-    return Report(*names, succeeded=True, result=value)
+    return platform_id, result.execution_id, result.attempt
+
+
+def _rejected(names: tuple[str, str, int], problem: FieldViolation) -> Report:
+    # The attempt ran, but its value cannot be stored: a final failure that
+    # says why, rather than a stream the worker would resend it on forever.
+    error = f"result rejected: {problem.field} {problem.description}"
+    return Report(*names, succeeded=False, error=error, retryable=False)
 
 
 def parse_log(line: wpb.WorkerLog, session: Session) -> ExecutionLog:
@@ -314,6 +383,12 @@ def response(message: Outgoing) -> wpb.ConnectResponse:
         case Drain():
             return wpb.ConnectResponse(drain=wpb.Drain())
     raise AssertionError(f"unknown outgoing message {message!r}")
+
+
+def prepared_assignment(start: Start) -> tuple[wpb.Assignment, int]:
+    """An assignment's message and its size (see Session's outbox bound)."""
+    message = assignment(start)
+    return message, message.ByteSize()
 
 
 def assignment(start: Start) -> wpb.Assignment:

@@ -7,6 +7,7 @@ The api layer translates each class to one gRPC status in a single table
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 
 class DomainError(Exception):
@@ -29,7 +30,8 @@ class InvalidArgument(DomainError):
     """The request is malformed; `violations` names each bad field."""
 
     def __init__(self, violations: list[FieldViolation]) -> None:
-        summary = "; ".join(f"{v.field}: {v.description}" for v in violations)
+        # An empty field is the request as a whole (its bytes do not decode).
+        summary = "; ".join(f"{v.field}: {v.description}".lstrip(": ") for v in violations)
         super().__init__(f"invalid request: {summary}")
         self.violations = violations
 
@@ -58,7 +60,15 @@ class Unauthenticated(DomainError):
 
 
 class ResourceExhausted(DomainError):
-    """A size or rate limit was exceeded."""
+    """A size or rate limit was exceeded. A quota names itself (`quota`) and,
+    when waiting helps, how long to wait (`retry_after`)."""
+
+    def __init__(
+        self, message: str, *, quota: str = "", retry_after: timedelta | None = None
+    ) -> None:
+        super().__init__(message)
+        self.quota = quota
+        self.retry_after = retry_after
 
 
 class Unavailable(DomainError):

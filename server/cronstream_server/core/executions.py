@@ -59,6 +59,8 @@ class ExecutionLog:
     level: LogLevel
     message: str
     attempt: int
+    # The stored line's id, which log pages are keyed on; None until stored.
+    id: int | None = None
 
 
 def for_job(

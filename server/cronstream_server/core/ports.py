@@ -7,7 +7,7 @@ run over every adapter, so each method's docstring is its specification.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -80,6 +80,10 @@ class AdminStore(Protocol):
         """The principal of the unrevoked key with this hash, or None."""
         ...
 
+    async def live_keys(self, key_ids: Collection[str]) -> set[str]:
+        """Of `key_ids`, those neither revoked nor gone with their platform."""
+        ...
+
     async def ping(self) -> None:
         """A round trip to the database; raises Unavailable when it is down."""
         ...
@@ -137,11 +141,23 @@ class JobStore(Protocol):
         last row returned when more follow."""
         ...
 
+    async def count_jobs(self, platform_id: str) -> int:
+        """How many jobs the platform holds, in any status."""
+        ...
+
     async def update_job(
         self, platform_id: str, job_id: str, change: Callable[[Job], Job]
     ) -> tuple[Job, Job]:
         """Applies `change` under a row lock (a concurrent ticker or update never
         loses a write) and stores the result; returns (before, after)."""
+        ...
+
+    async def cancel_job(
+        self, platform_id: str, job_id: str, change: Callable[[Job], Job], now: datetime
+    ) -> Job:
+        """Applies `change` (the cancellation) as `update_job` does and, in the
+        same transaction, cancels the job's executions that have not started:
+        a failure anywhere leaves both as they were. Returns the job after."""
         ...
 
     async def delete_job(self, platform_id: str, job_id: str) -> None:
@@ -169,10 +185,6 @@ class ExecutionStore(Protocol):
         self, platform_id: str, execution_id: str, change: Callable[[Execution], Execution]
     ) -> Execution:
         """Applies `change` under a row lock and stores the result."""
-        ...
-
-    async def cancel_pending_of_job(self, platform_id: str, job_id: str, now: datetime) -> int:
-        """Cancels a job's executions that have not started; returns how many."""
         ...
 
     async def list_logs(

@@ -15,7 +15,20 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from cronstream_server.core.errors import Unavailable
+
 log = logging.getLogger(__name__)
+
+
+def log_loop_failure(logger: logging.Logger, what: str, error: Exception) -> None:
+    """How an engine loop reports a failed pass before it tries again. An
+    unreachable database is weather, not a bug: one line, no traceback (the
+    loop retries and the health check says NOT_SERVING meanwhile)."""
+    if isinstance(error, Unavailable):
+        logger.warning("%s: %s; retrying", what, error.message)
+    else:
+        logger.error("%s", what, exc_info=error)
+
 
 # How long `stop` waits for a cancelled task before cancelling it again.
 _RECANCEL_AFTER_SECONDS = 1.0

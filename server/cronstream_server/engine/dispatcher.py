@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from cronstream_server.core import dispatch as rules
 from cronstream_server.core.dispatch import Pending, Seat, Start
-from cronstream_server.engine.background import Background, wait_set
+from cronstream_server.engine.background import Background, log_loop_failure, wait_set
 from cronstream_server.engine.session import Session
 from cronstream_server.engine.tracing import ExecutionTracer
 from cronstream_server.store.dispatch import SqlDispatchStore
@@ -115,8 +115,8 @@ class Dispatcher:
                     continue  # more may be due: go again before sleeping
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("dispatch round failed; retrying in %ss", _ERROR_PAUSE)
+            except Exception as error:
+                log_loop_failure(log, f"dispatch round failed (next try in {_ERROR_PAUSE}s)", error)
                 await asyncio.sleep(_ERROR_PAUSE)
             await wait_set(self._wake, self._poll_interval)
 

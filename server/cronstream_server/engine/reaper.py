@@ -16,7 +16,7 @@ import random
 from datetime import timedelta
 
 from cronstream_server.core.ports import Signals
-from cronstream_server.engine.background import Background
+from cronstream_server.engine.background import Background, log_loop_failure
 from cronstream_server.engine.session import Cancel
 from cronstream_server.signals import CANCEL, WORK
 from cronstream_server.store.dispatch import Reaped, SqlDispatchStore
@@ -71,8 +71,8 @@ class Reaper:
                     continue
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("reaper pass failed")
+            except Exception as error:
+                log_loop_failure(log, "reaper pass failed", error)
             await asyncio.sleep(self._interval)
 
     async def reap_once(self) -> Reaped:

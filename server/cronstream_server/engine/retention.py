@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from prometheus_client import Counter
 
 from cronstream_server.core.retention import format_retention
-from cronstream_server.engine.background import Background
+from cronstream_server.engine.background import Background, log_loop_failure
 from cronstream_server.store.retention import SqlRetentionStore
 
 log = logging.getLogger(__name__)
@@ -64,28 +65,36 @@ class Retention:
                     continue  # a backlog: keep going, still pausing between batches
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("retention pass failed")
+            except Exception as error:
+                log_loop_failure(log, "retention pass failed", error)
             # asyncio.sleep, not asyncio.wait_for: nothing wakes this loop early,
             # so a cancellation cannot be swallowed (see engine.background).
             await asyncio.sleep(self._settings.interval)
 
     async def purge(self) -> int:
-        """One pass; returns how many executions it deleted."""
+        """One pass; returns how many executions it deleted. TriggerEvent's
+        idempotency records as old as them go too."""
+        settings = self._settings
+        total = await self._in_batches(self._store.delete_finished)
+        DELETED.inc(total)
+        deliveries = await self._in_batches(self._store.delete_old_deliveries)
+        if total or deliveries:
+            log.info(
+                "retention: deleted %d executions and %d event delivery records more than %s old",
+                total,
+                deliveries,
+                format_retention(settings.keep),
+            )
+        return total
+
+    async def _in_batches(self, delete: Callable[[timedelta, int], Awaitable[int]]) -> int:
         settings = self._settings
         total = 0
         for batch in range(settings.max_batches):
             if batch:
                 await asyncio.sleep(settings.pause)
-            deleted = await self._store.delete_finished(settings.keep, settings.batch_size)
-            DELETED.inc(deleted)
+            deleted = await delete(settings.keep, settings.batch_size)
             total += deleted
             if deleted < settings.batch_size:
                 break
-        if total:
-            log.info(
-                "retention: deleted %d executions finished more than %s ago",
-                total,
-                format_retention(settings.keep),
-            )
         return total

@@ -36,6 +36,7 @@ class End(enum.Enum):
 
     WORKER_LEFT = "worker left"  # the worker ended its side of the stream, or vanished
     DRAINED = "drained"  # the server is shutting down
+    REVOKED = "revoked"  # the key that opened the stream was revoked, or its platform deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +75,19 @@ class Drain:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """An assignment sent at its due instant, its wire message built when it
-    was claimed (by the session's `prepare`), so that the instant costs only
-    the send."""
+    """An assignment with its wire message built when it was claimed (by the
+    session's `prepare`), so that its instant costs only the send; `size` is
+    that message's size in bytes, counted against the session's outbox."""
 
     start: Start
     message: Any
+    size: int = 0
+
+
+# The most bytes of assignments a session keeps built and not yet written to
+# its worker. A worker that stops reading (gRPC flow control holds the writes)
+# gets no more assignments past this: memory stays bounded whatever its slots.
+MAX_UNSENT_BYTES = 8 * 1024 * 1024
 
 
 Outgoing = Welcome | Start | Prepared | Cancel | Ack | Drain
@@ -108,10 +116,13 @@ class Session:
         hello: Hello,
         welcome: Welcome,
         on_slot_freed: Callable[[], None],
-        prepare: Callable[[Start], Any] | None = None,
+        prepare: Callable[[Start], tuple[Any, int]] | None = None,
+        key_id: str = "",
     ) -> None:
+        """`prepare` builds an assignment's wire message and tells its size."""
         self.id = session_id
         self.platform_id = platform_id
+        self.key_id = key_id  # the API key that opened the stream
         self.worker_id = hello.worker_id
         self.handler_names = hello.handler_names
         self.slots = hello.slots
@@ -127,14 +138,19 @@ class Session:
         self._closed = asyncio.Event()
         self._on_slot_freed = on_slot_freed
         self._prepare = prepare
+        self._unsent_bytes = 0
 
     # --- what the dispatcher sees -------------------------------------------
 
     @property
     def free(self) -> int:
-        if self.state is not State.ACTIVE:
+        if self.state is not State.ACTIVE or self._unsent_bytes >= MAX_UNSENT_BYTES:
             return 0
         return max(0, self.slots - len(self._held))
+
+    @property
+    def unsent_bytes(self) -> int:
+        return self._unsent_bytes
 
     @property
     def idle(self) -> bool:
@@ -164,8 +180,9 @@ class Session:
             return False
         execution_id = start.execution.id
         self._held[execution_id] = _Held(start.execution.attempt)
+        message = self._prepared(start)
         if delay <= 0.0:
-            self._outbox.put_nowait(start)
+            self._outbox.put_nowait(message)
             return True
         # One timer per instant: a thousand assignments due together leave
         # together, in the order they were claimed.
@@ -174,9 +191,24 @@ class Session:
         if group is None:
             timer = asyncio.get_running_loop().call_later(delay, self._send_at, instant)
             group = self._instants[instant] = _Instant(time.monotonic() + delay, timer)
-        message = Prepared(start, self._prepare(start)) if self._prepare else start
         group.messages[execution_id] = message
         return True
+
+    def _prepared(self, start: Start) -> Start | Prepared:
+        if self._prepare is None:
+            return start
+        message, size = self._prepare(start)
+        self._unsent_bytes += size
+        return Prepared(start, message, size)
+
+    def sent(self, messages: Iterable[Outgoing]) -> None:
+        """The worker's stream took these: their bytes leave the outbox."""
+        written = sum(m.size for m in messages if isinstance(m, Prepared))
+        if written:
+            full = self._unsent_bytes >= MAX_UNSENT_BYTES
+            self._unsent_bytes -= written
+            if full and self._unsent_bytes < MAX_UNSENT_BYTES:
+                self._on_slot_freed()  # the dispatcher may hand out again
 
     def _send_at(self, instant: datetime) -> None:
         group = self._instants.get(instant)
@@ -207,7 +239,8 @@ class Session:
         """Tells the worker to stop an attempt; its slot frees on confirmation.
         An assignment not yet sent is simply not sent."""
         for instant, group in self._instants.items():  # a few instants at most
-            if group.messages.pop(execution_id, None) is not None:
+            if (dropped := group.messages.pop(execution_id, None)) is not None:
+                self.sent([dropped])  # never will be: its bytes go now
                 if not group.messages:
                     group.timer.cancel()
                     del self._instants[instant]

@@ -35,7 +35,7 @@ from cronstream_server.core.executions import Execution
 from cronstream_server.core.firing import Firing, Outstanding, fire, jitter_offset
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.ports import Signals
-from cronstream_server.engine.background import Background, wait_set
+from cronstream_server.engine.background import Background, log_loop_failure, wait_set
 from cronstream_server.signals import CANCEL, DUE, JOBS, WORK
 from cronstream_server.store import ticker as queries
 from cronstream_server.store.errors import database_errors
@@ -109,8 +109,10 @@ class Ticker:
                 await self._sleep_until_due(idle=all(t.jobs == 0 for t in ticks))
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("tick failed; retrying in %ss", self._settings.error_backoff)
+            except Exception as error:
+                log_loop_failure(
+                    log, f"tick failed (next try in {self._settings.error_backoff}s)", error
+                )
                 await asyncio.sleep(self._settings.error_backoff)
 
     async def _tick_in_lanes(self) -> list[TickResult]:

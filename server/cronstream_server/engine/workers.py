@@ -12,9 +12,10 @@ Shutdown runs in two steps (see `cronstream_server.server`):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,17 +25,38 @@ from cronstream_server.core.errors import Unavailable
 from cronstream_server.core.executions import ExecutionLog
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.ports import Signals
+from cronstream_server.core.quotas import DEFAULT_WORKER_STREAMS, check_worker_streams
 from cronstream_server.core.retry import DEFAULT_RETRY_CAP
-from cronstream_server.engine.background import wait_set
+from cronstream_server.engine.background import Background, log_loop_failure, wait_set
 from cronstream_server.engine.batcher import Batcher
 from cronstream_server.engine.dispatcher import Dispatcher
 from cronstream_server.engine.reaper import REASON_LEASE_LOST, Reaper, parse_cancel
 from cronstream_server.engine.session import Ack, Cancel, End, Hello, Session, Welcome
 from cronstream_server.engine.tracing import ExecutionTracer
-from cronstream_server.signals import CANCEL, DUE, WORK
+from cronstream_server.signals import CANCEL, DUE, REVOKED, WORK
 from cronstream_server.store.dispatch import SqlDispatchStore
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    """A result as received from a session, with its size on the wire."""
+
+    session: Session
+    report: Report
+    size: int
+
+    def weight(self) -> int:
+        return self.size + _OVERHEAD_BYTES
+
+
+def _log_weight(line: ExecutionLog) -> int:
+    return len(line.message) + _OVERHEAD_BYTES
+
+
+# What an item held in memory costs beyond its text or value (objects, ids).
+_OVERHEAD_BYTES = 512
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,11 @@ class StreamSettings:
     grace: float = 10.0
     poll_interval: float = 1.0
     result_linger: float = 0.005
+    # Worker streams one platform may hold open on this replica (0: no limit).
+    max_streams: int = DEFAULT_WORKER_STREAMS
+    # How often the API keys of open streams are checked against the
+    # database (a revocation signal checks at once).
+    key_check_interval: float = 2.0
     # Most results settled in one transaction. Settling costs a round trip
     # per statement whatever the batch, so under load bigger batches free
     # slots sooner (W1: 1,000 gave ~10% more executions/s than 500).
@@ -61,7 +88,10 @@ class WorkerHub:
         settings: StreamSettings = StreamSettings(),
         tracer: ExecutionTracer | None = None,
         rng: random.Random | None = None,
+        live_keys: Callable[[Collection[str]], Awaitable[set[str]]] | None = None,
     ) -> None:
+        """`live_keys` (AdminStore.live_keys) tells which of the sessions'
+        API keys still hold; without it, sessions are never revoked."""
         self._store = store
         self._signals = signals
         self._settings = settings
@@ -80,14 +110,30 @@ class WorkerHub:
         self._reaper = Reaper(
             store, signals, settings.reaper_interval, settings.retry_cap, self._rng
         )
-        self._results = Batcher[tuple[Session, Report]](
-            "results", self._write_results, settings.result_linger, settings.result_batch
+        # What the workers sent and the database has not stored yet, bounded
+        # in bytes: through an outage it waits, then the streams wait.
+        self._results = Batcher[_Received](
+            "results",
+            self._write_results,
+            settings.result_linger,
+            settings.result_batch,
+            weigh=_Received.weight,
         )
-        self._logs = Batcher[ExecutionLog]("logs", store.add_logs, settings.log_linger)
+        self._logs = Batcher[ExecutionLog](
+            "logs",
+            store.add_logs,
+            settings.log_linger,
+            max_bytes_queued=16 * 1024 * 1024,
+            weigh=_log_weight,
+        )
         self._heartbeats = Batcher[tuple[Session, list[str]]](
             "heartbeats", self._write_heartbeats, settings.log_linger
         )
+        self._live_keys = live_keys
+        self._keys_changed = asyncio.Event()
+        self._key_check = Background("key-check", self._check_keys_loop)
         self._unlisten = [
+            signals.listen(REVOKED, lambda _: self._keys_changed.set()),
             signals.listen(WORK, lambda _: self.dispatcher.wake()),
             signals.listen(CANCEL, self._on_cancel),
             signals.listen(DUE, self._on_due),
@@ -98,6 +144,8 @@ class WorkerHub:
             batcher.start()
         self.dispatcher.start()
         self._reaper.start()
+        if self._live_keys is not None:
+            self._key_check.start()
 
     def sessions(self) -> list[Session]:
         return list(self._sessions.values())
@@ -109,16 +157,28 @@ class WorkerHub:
     # --- sessions -------------------------------------------------------------
 
     async def open(
-        self, platform_id: str, hello: Hello, prepare: Callable[[Start], Any] | None = None
+        self,
+        platform_id: str,
+        hello: Hello,
+        prepare: Callable[[Start], tuple[Any, int]] | None = None,
+        key_id: str = "",
     ) -> Session:
         """A new session, welcomed; the attempts its hello lists as running
         stay with it when still current, and are cancelled otherwise.
-        `prepare` builds an assignment's wire message ahead of its instant."""
+        `prepare` builds an assignment's wire message ahead of its instant;
+        `key_id` is the API key that opened the stream (see `check_keys`)."""
         if self._draining:
             raise Unavailable("the server is shutting down; reconnect to another replica")
+        check_worker_streams(self.connected(platform_id), self._settings.max_streams)
         welcome = Welcome(new_id(), self._settings.heartbeat, self._settings.lease)
         session = Session(
-            welcome.session_id, platform_id, hello, welcome, self.dispatcher.wake, prepare
+            welcome.session_id,
+            platform_id,
+            hello,
+            welcome,
+            self.dispatcher.wake,
+            prepare,
+            key_id=key_id,
         )
         kept = await self._store.rebind(
             platform_id, (session.id, hello.worker_id), hello.running, self._settings.lease
@@ -147,6 +207,7 @@ class WorkerHub:
         """Results the session sent are applied first, so they are not
         refused as stale by the release."""
         session.close(end)
+        end = session.end or end  # closed earlier by the hub: that end stands
         if self._sessions.pop(session.id, None) is None:
             return
         if not self._sessions:
@@ -162,10 +223,37 @@ class WorkerHub:
             await self._signals.publish(WORK, platform_id)
         self.dispatcher.wake()
 
+    # --- revocation ------------------------------------------------------------
+
+    async def check_keys(self) -> int:
+        """Ends the sessions whose API key was revoked or whose platform was
+        deleted, from any replica; returns how many. Their streams end
+        UNAUTHENTICATED and what they ran goes back to pending."""
+        key_ids = {s.key_id for s in self._sessions.values() if s.key_id}
+        if not key_ids or self._live_keys is None:
+            return 0
+        live = await self._live_keys(key_ids)
+        revoked = [s for s in self.sessions() if s.key_id and s.key_id not in live]
+        for session in revoked:
+            log.info("worker stream %s: its API key was revoked; ending it", session.id)
+            session.close(End.REVOKED)  # its Connect call ends and hands back its work
+        return len(revoked)
+
+    async def _check_keys_loop(self) -> None:
+        while True:
+            try:
+                await self.check_keys()
+            except Exception as error:
+                log_loop_failure(log, "key check failed", error)
+            self._keys_changed.clear()
+            await wait_set(self._keys_changed, self._settings.key_check_interval)
+
     # --- what workers send ----------------------------------------------------
 
-    async def result(self, session: Session, report: Report) -> None:
-        await self._results.put((session, report))
+    async def result(self, session: Session, report: Report, size: int = 0) -> None:
+        """Queues a result to settle; `size` is its size on the wire (what it
+        costs to hold while the database is unreachable)."""
+        await self._results.put(_Received(session, report, size))
 
     async def log(self, session: Session, line: ExecutionLog) -> None:
         """Stores a log line of an attempt the session holds; others are dropped
@@ -178,11 +266,17 @@ class WorkerHub:
         if current:
             await self._heartbeats.put((session, current))
 
-    async def _write_results(self, batch: list[tuple[Session, Report]]) -> None:
+    async def _write_results(self, batch: list[_Received]) -> None:
+        """Settles results and acknowledges them. The log lines a worker sent
+        before a result are stored first: an acknowledgement means everything
+        the worker sent earlier for that execution is stored."""
+        if self._logs.pending:
+            await self._logs.flush()
         verdicts = await self._store.settle(
-            [report for _, report in batch], self._rng, self._settings.retry_cap
+            [received.report for received in batch], self._rng, self._settings.retry_cap
         )
-        for (session, report), verdict in zip(batch, verdicts, strict=True):
+        for received, verdict in zip(batch, verdicts, strict=True):
+            session, report = received.session, received.report
             if verdict is not Verdict.APPLY:
                 log.debug("result %s/%d: %s", report.execution_id, report.attempt, verdict)
             session.send(Ack(report.execution_id))  # before `finish`, which may close
@@ -229,6 +323,7 @@ class WorkerHub:
             unlisten()
         await self.dispatcher.stop()
         await self._reaper.stop()
+        await self._key_check.stop()
         await self._release_all(End.DRAINED)
         while any(not task.done() for task in self._closing):  # closes still writing
             await asyncio.gather(*self._closing, return_exceptions=True)
@@ -236,14 +331,23 @@ class WorkerHub:
             await batcher.stop()
 
     async def _release_all(self, end: End) -> None:
-        await self._results.flush()
+        """Closes every session and hands back what they ran. With the database
+        unreachable this gives up after the grace period: the leases of what
+        could not be handed back expire and the reaper retries them."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._settings.grace):
+                await self._results.flush()
         sessions = self.sessions()
         self._sessions.clear()
         for session in sessions:
             session.close(end)
-        released = await self._store.release_sessions(
-            [s.id for s in sessions], worker_lost=end is End.WORKER_LEFT
-        )
+        try:
+            released = await self._store.release_sessions(
+                [s.id for s in sessions], worker_lost=end is End.WORKER_LEFT
+            )
+        except Unavailable as error:
+            log.warning("could not hand back unfinished executions (%s)", error.message)
+            return
         if released:
             log.info("handed back %d unfinished executions", len(released))
             await self._announce(released)

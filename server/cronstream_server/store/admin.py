@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from cronstream_server.core.tenancy import ApiKey, NewSecret, Platform, Platform
 from cronstream_server.store.errors import database_errors, is_unique_violation
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.tables import api_keys, platforms
+from cronstream_server.store.types import one_of
 
 
 def _now() -> datetime:
@@ -141,6 +143,17 @@ class SqlAdminStore:
         if row is None:
             return None
         return PlatformPrincipal(platform_id=row.platform_id, key_id=row.id, key_name=row.name)
+
+    async def live_keys(self, key_ids: Collection[str]) -> set[str]:
+        wanted = sorted(k for k in key_ids if is_valid_id(k))
+        if not wanted:
+            return set()
+        query = select(api_keys.c.id).where(
+            one_of(api_keys.c.id, wanted, self._engine.dialect.name),
+            api_keys.c.revoked_at.is_(None),
+        )
+        async with database_errors(), self._engine.connect() as conn:
+            return {str(row.id) for row in await conn.execute(query)}
 
     async def ping(self) -> None:
         async with database_errors(), self._engine.connect() as conn:

@@ -36,8 +36,8 @@ async def database_errors() -> AsyncIterator[None]:
     except (sa_exc.OperationalError, sa_exc.InterfaceError, OSError, TimeoutError) as error:
         raise Unavailable(f"database unavailable: {type(error).__name__}") from error
     except sa_exc.DBAPIError as error:
-        if error.connection_invalidated:
-            raise Unavailable("database connection lost") from error
+        if error.connection_invalidated or is_unreachable(error):
+            raise Unavailable(f"database unavailable: {_driver_error_name(error)}") from error
         if _sqlstate(error).startswith("22"):
             # Class 22, "data exception": a value the database cannot store
             # (a NUL character, a number out of range). Validation should have
@@ -46,6 +46,35 @@ async def database_errors() -> AsyncIterator[None]:
                 "request", "holds a value the database cannot store"
             ) from error
         raise
+
+
+# SQLSTATE classes and codes that say "not now" rather than "not this":
+# 08 connection exception; 53 insufficient resources (too many connections,
+# out of memory or disk); 57P01-57P05 the server shutting down, restarting,
+# starting up (asyncpg's CannotConnectNowError) or idle-session timeouts;
+# 40001/40P01 serialization failure and deadlock, which Postgres resolves by
+# aborting one of the parties: a retry succeeds.
+_TRANSIENT_CLASSES = ("08", "53")
+_TRANSIENT_CODES = frozenset({"57P01", "57P02", "57P03", "57P04", "57P05", "40001", "40P01"})
+
+
+def is_unreachable(error: sa_exc.DBAPIError) -> bool:
+    """True when the database could not serve the statement at all, as
+    opposed to refusing it: the same statement may succeed later."""
+    sqlstate = _sqlstate(error)
+    if sqlstate:
+        return sqlstate.startswith(_TRANSIENT_CLASSES) or sqlstate in _TRANSIENT_CODES
+    # A driver error without a SQLSTATE: lost sockets and time-outs count.
+    orig = error.orig
+    return isinstance(orig, OSError | TimeoutError) or isinstance(
+        getattr(orig, "__cause__", None), OSError | TimeoutError
+    )
+
+
+def _driver_error_name(error: sa_exc.DBAPIError) -> str:
+    orig = error.orig
+    cause = getattr(orig, "__cause__", None) or orig
+    return type(cause).__name__
 
 
 def _sqlstate(error: sa_exc.DBAPIError) -> str:

@@ -79,25 +79,6 @@ class SqlExecutionStore:
                 await release_buffered(conn, [after.job_id], after.completed_at or after.created_at)
         return after
 
-    async def cancel_pending_of_job(self, platform_id: str, job_id: str, now: datetime) -> int:
-        """Cancels a job's executions that have not started; returns how many."""
-        async with database_errors(), self._engine.begin() as conn:
-            result = await conn.execute(
-                update(executions)
-                .where(
-                    executions.c.platform_id == platform_id,
-                    executions.c.job_id == job_id,
-                    executions.c.status == ExecutionStatus.PENDING.value,
-                )
-                .values(
-                    status=ExecutionStatus.CANCELLED.value,
-                    completed_at=now,
-                    next_retry_at=None,
-                    error="job cancelled",
-                )
-            )
-        return result.rowcount
-
     async def list_logs(
         self, platform_id: str, execution_id: str, page: PageRequest
     ) -> tuple[list[ExecutionLog], int | None]:
@@ -126,6 +107,32 @@ async def insert_executions(conn: AsyncConnection, batch: Sequence[Execution]) -
             .where(scheduled_jobs.c.id == job_id)
             .values(executions_count=scheduled_jobs.c.executions_count + count)
         )
+
+
+async def cancel_pending_of_job(
+    conn: AsyncConnection, platform_id: str, job_id: str, now: datetime
+) -> int:
+    """Cancels a job's executions that have not started, in the caller's
+    transaction; returns how many."""
+    result = await conn.execute(
+        update(executions)
+        .where(
+            executions.c.platform_id == platform_id,
+            executions.c.job_id == job_id,
+            executions.c.status == ExecutionStatus.PENDING.value,
+        )
+        .values(
+            status=ExecutionStatus.CANCELLED.value,
+            completed_at=now,
+            next_retry_at=None,
+            error=JOB_CANCELLED,
+        )
+    )
+    return result.rowcount
+
+
+# What a pending execution of a cancelled job says as its error.
+JOB_CANCELLED = "job cancelled"
 
 
 async def _get(

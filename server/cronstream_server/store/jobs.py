@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, literal, select, type_coerce
 from sqlalchemy import exc as sa_exc
@@ -15,6 +16,7 @@ from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.ports import JobFilter
 from cronstream_server.store.errors import database_errors, is_unique_violation
+from cronstream_server.store.executions import cancel_pending_of_job
 from cronstream_server.store.owned import get_owned, rewrite
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.rows import job_from_row, job_values
@@ -91,6 +93,11 @@ class SqlJobStore:
             rows = (await conn.execute(query)).all()
         return split_page([job_from_row(row) for row in rows], page.size)
 
+    async def count_jobs(self, platform_id: str) -> int:
+        query = select(func.count()).select_from(jobs).where(jobs.c.platform_id == platform_id)
+        async with database_errors(), self._engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
     async def update_job(
         self, platform_id: str, job_id: str, change: Callable[[Job], Job]
     ) -> tuple[Job, Job]:
@@ -100,12 +107,15 @@ class SqlJobStore:
         applies to them too (a pause stops them, an edit reschedules them).
         Returns (before, after)."""
         async with database_errors(), self._engine.begin() as conn:
-            stored = await _get(conn, platform_id, job_id, lock=True)
-            before = await withdraw_fired_ahead(conn, stored)
-            after = change(before)
-            if after is not stored:
-                await rewrite(conn, jobs, job_id, job_values(after))
-        return before, after
+            return await _update(conn, platform_id, job_id, change)
+
+    async def cancel_job(
+        self, platform_id: str, job_id: str, change: Callable[[Job], Job], now: datetime
+    ) -> Job:
+        async with database_errors(), self._engine.begin() as conn:
+            _, after = await _update(conn, platform_id, job_id, change)
+            await cancel_pending_of_job(conn, platform_id, job_id, now)
+        return after
 
     async def delete_job(self, platform_id: str, job_id: str) -> None:
         if is_valid_id(job_id):
@@ -150,6 +160,18 @@ async def _by_request_id(
 def _earlier_or_new(job: Job, request_id: str | None, earlier: dict[str, Job]) -> tuple[Job, bool]:
     found = earlier.get(request_id) if request_id is not None else None
     return (found, False) if found is not None else (job, True)
+
+
+async def _update(
+    conn: AsyncConnection, platform_id: str, job_id: str, change: Callable[[Job], Job]
+) -> tuple[Job, Job]:
+    """`update_job` in the caller's transaction."""
+    stored = await _get(conn, platform_id, job_id, lock=True)
+    before = await withdraw_fired_ahead(conn, stored)
+    after = change(before)
+    if after is not stored:
+        await rewrite(conn, jobs, job_id, job_values(after))
+    return before, after
 
 
 async def _get(conn: AsyncConnection, platform_id: str, job_id: str, *, lock: bool) -> Job:

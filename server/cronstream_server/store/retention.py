@@ -21,18 +21,23 @@ A batch is one statement:
   job_execution_logs.execution_id).
 - `before` is the database's clock minus the retention, so replicas with
   skewed clocks agree on what is old.
+
+TriggerEvent's idempotency records (`event_deliveries`) go the same way once
+as old: each names the executions its first call created, which retention
+deletes then, so a request id is deduplicated as long as those executions
+are kept.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Delete, delete, func, select
+from sqlalchemy import Delete, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cronstream_server.core.retention import FINISHED
 from cronstream_server.store.errors import database_errors
-from cronstream_server.store.tables import job_executions
+from cronstream_server.store.tables import event_deliveries, job_executions
 from cronstream_server.store.ticker import database_now
 
 executions = job_executions
@@ -63,6 +68,16 @@ class SqlRetentionStore:
             result = await conn.execute(delete_batch(before, limit))
         return int(result.rowcount)
 
+    async def delete_old_deliveries(self, keep: timedelta, limit: int) -> int:
+        """Deletes at most `limit` TriggerEvent idempotency records recorded
+        more than `keep` ago, oldest first; returns how many."""
+        async with database_errors(), self._engine.begin() as conn:
+            if not await _take_turn(conn):
+                return 0
+            before = await database_now(conn) - keep
+            result = await conn.execute(delete_deliveries(before, limit))
+        return int(result.rowcount)
+
 
 async def _take_turn(conn: AsyncConnection) -> bool:
     if conn.dialect.name != "postgresql":
@@ -84,3 +99,16 @@ def delete_batch(before: datetime, limit: int) -> Delete:
         .with_for_update(skip_locked=True)  # rendered on Postgres only
     )
     return delete(executions).where(executions.c.id.in_(oldest), *finished)
+
+
+def delete_deliveries(before: datetime, limit: int) -> Delete:
+    # The table's key is (platform_id, request_id): its unique index finds
+    # each row the range scan of ix_event_deliveries_created_at picked.
+    key = tuple_(event_deliveries.c.platform_id, event_deliveries.c.request_id)
+    oldest = (
+        select(event_deliveries.c.platform_id, event_deliveries.c.request_id)
+        .where(event_deliveries.c.created_at < before)
+        .order_by(event_deliveries.c.created_at)
+        .limit(limit)
+    )
+    return delete(event_deliveries).where(key.in_(oldest))

@@ -241,4 +241,5 @@ def log_from_row(row: Row[Any]) -> ExecutionLog:
         level=LogLevel(row.level),
         message=row.message,
         attempt=row.attempt,
+        id=row.id,
     )

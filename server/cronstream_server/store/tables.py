@@ -317,4 +317,5 @@ event_deliveries = Table(
     Column("execution_ids", json_type(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("platform_id", "request_id"),
+    Index(None, "created_at"),  # retention takes the oldest first
 )

@@ -13,7 +13,7 @@ import os
 
 import grpc
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import aio_server_interceptor
+from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -41,6 +41,10 @@ def configure_tracing() -> TracerProvider | None:
 
 
 def grpc_server_interceptor() -> grpc.aio.ServerInterceptor:
-    """Spans for every call, continuing the caller's `traceparent`."""
-    interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor()  # type: ignore[no-untyped-call]
+    """Spans for every call, continuing the caller's `traceparent`, except
+    health checks: probes every second would bury real traces, and the aio
+    interceptor iterates a streaming handler with `async for`, which breaks
+    grpc-health's `Watch` (a coroutine that writes with `context.write`)."""
+    not_health = filters.negate(filters.health_check())
+    interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor(filter_=not_health)  # type: ignore[no-untyped-call]
     return interceptor

@@ -200,7 +200,9 @@ class ListPlatformsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """At most this many; default 50, at most 1000."""
+    """At most this many; default 50, at most 1000.
+    A page may hold fewer, when more would exceed the gRPC message size limit.
+    """
     page_token: _builtins.str
     """From a previous response's next_page_token."""
     def __init__(
@@ -226,7 +228,10 @@ class ListPlatformsResponse(_message.Message):
     PLATFORMS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
-    """Token for the next page; empty on the last page."""
+    """Token for the next page; empty only on the last page. A page may hold
+    fewer than page_size items while more follow (when more would exceed the
+    gRPC message size limit), so read pages until this is empty.
+    """
     @_builtins.property
     def platforms(self) -> _containers.RepeatedCompositeFieldContainer[Global___Platform]:
         """A page of platforms."""
@@ -350,7 +355,9 @@ class ListApiKeysRequest(_message.Message):
     platform_id: _builtins.str
     """Required."""
     page_size: _builtins.int
-    """At most this many; default 50, at most 1000."""
+    """At most this many; default 50, at most 1000.
+    A page may hold fewer, when more would exceed the gRPC message size limit.
+    """
     page_token: _builtins.str
     """From a previous response's next_page_token."""
     def __init__(
@@ -377,7 +384,10 @@ class ListApiKeysResponse(_message.Message):
     API_KEYS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
-    """Token for the next page; empty on the last page."""
+    """Token for the next page; empty only on the last page. A page may hold
+    fewer than page_size items while more follow (when more would exceed the
+    gRPC message size limit), so read pages until this is empty.
+    """
     @_builtins.property
     def api_keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApiKey]:
         """A page of keys, oldest first."""

@@ -190,7 +190,9 @@ class ListJobsRequest(_message.Message):
     HANDLER_NAME_FIELD_NUMBER: _builtins.int
     TAGS_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """At most this many jobs; default 50, at most 1000."""
+    """At most this many jobs; default 50, at most 1000.
+    A page may hold fewer, when more would exceed the gRPC message size limit.
+    """
     page_token: _builtins.str
     """From a previous response's next_page_token, with the same filters."""
     handler_name: _builtins.str
@@ -234,7 +236,10 @@ class ListJobsResponse(_message.Message):
     JOBS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
-    """Token for the next page; empty on the last page."""
+    """Token for the next page; empty only on the last page. A page may hold
+    fewer than page_size items while more follow (when more would exceed the
+    gRPC message size limit), so read pages until this is empty.
+    """
     @_builtins.property
     def jobs(self) -> _containers.RepeatedCompositeFieldContainer[_job_pb2.Job]:
         """A page of jobs."""
@@ -546,7 +551,9 @@ class ListExecutionsRequest(_message.Message):
     job_id: _builtins.str
     """Only this job's executions; empty: all of the platform's."""
     page_size: _builtins.int
-    """At most this many; default 50, at most 1000."""
+    """At most this many; default 50, at most 1000.
+    A page may hold fewer, when more would exceed the gRPC message size limit.
+    """
     page_token: _builtins.str
     """From a previous response's next_page_token, with the same filters."""
     @_builtins.property
@@ -578,7 +585,10 @@ class ListExecutionsResponse(_message.Message):
     EXECUTIONS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
-    """Token for the next page; empty on the last page."""
+    """Token for the next page; empty only on the last page. A page may hold
+    fewer than page_size items while more follow (when more would exceed the
+    gRPC message size limit), so read pages until this is empty.
+    """
     @_builtins.property
     def executions(self) -> _containers.RepeatedCompositeFieldContainer[_execution_pb2.Execution]:
         """A page of executions."""
@@ -747,7 +757,9 @@ class ListExecutionLogsRequest(_message.Message):
     execution_id: _builtins.str
     """Required."""
     page_size: _builtins.int
-    """At most this many; default 100, at most 1000."""
+    """At most this many; default 100, at most 1000.
+    A page may hold fewer, when more would exceed the gRPC message size limit.
+    """
     page_token: _builtins.str
     """From a previous response's next_page_token."""
     def __init__(
@@ -774,7 +786,10 @@ class ListExecutionLogsResponse(_message.Message):
     LOGS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
-    """Token for the next page; empty on the last page."""
+    """Token for the next page; empty only on the last page. A page may hold
+    fewer than page_size items while more follow (when more would exceed the
+    gRPC message size limit), so read pages until this is empty.
+    """
     @_builtins.property
     def logs(self) -> _containers.RepeatedCompositeFieldContainer[_execution_pb2.ExecutionLog]:
         """A page of log lines, oldest first."""
@@ -897,7 +912,9 @@ class ListEventHandlersRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     EVENT_NAME_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """At most this many; default 50, at most 1000."""
+    """At most this many; default 50, at most 1000.
+    A page may hold fewer, when more would exceed the gRPC message size limit.
+    """
     page_token: _builtins.str
     """From a previous response's next_page_token, with the same filters."""
     event_name: _builtins.str
@@ -926,7 +943,10 @@ class ListEventHandlersResponse(_message.Message):
     EVENT_HANDLERS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
-    """Token for the next page; empty on the last page."""
+    """Token for the next page; empty only on the last page. A page may hold
+    fewer than page_size items while more follow (when more would exceed the
+    gRPC message size limit), so read pages until this is empty.
+    """
     @_builtins.property
     def event_handlers(self) -> _containers.RepeatedCompositeFieldContainer[_event_pb2.EventHandler]:
         """A page of handlers."""

@@ -365,6 +365,7 @@ func (x *GetPlatformResponse) GetPlatform() *Platform {
 type ListPlatformsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many; default 50, at most 1000.
+	// A page may hold fewer, when more would exceed the gRPC message size limit.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -421,7 +422,9 @@ type ListPlatformsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A page of platforms.
 	Platforms []*Platform `protobuf:"bytes,1,rep,name=platforms,proto3" json:"platforms,omitempty"`
-	// Token for the next page; empty on the last page.
+	// Token for the next page; empty only on the last page. A page may hold
+	// fewer than page_size items while more follow (when more would exceed the
+	// gRPC message size limit), so read pages until this is empty.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -670,6 +673,7 @@ type ListApiKeysRequest struct {
 	// Required.
 	PlatformId string `protobuf:"bytes,1,opt,name=platform_id,json=platformId,proto3" json:"platform_id,omitempty"`
 	// At most this many; default 50, at most 1000.
+	// A page may hold fewer, when more would exceed the gRPC message size limit.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -733,7 +737,9 @@ type ListApiKeysResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A page of keys, oldest first.
 	ApiKeys []*ApiKey `protobuf:"bytes,1,rep,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
-	// Token for the next page; empty on the last page.
+	// Token for the next page; empty only on the last page. A page may hold
+	// fewer than page_size items while more follow (when more would exceed the
+	// gRPC message size limit), so read pages until this is empty.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -316,6 +316,7 @@ func (x *GetJobResponse) GetJob() *Job {
 type ListJobsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many jobs; default 50, at most 1000.
+	// A page may hold fewer, when more would exceed the gRPC message size limit.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token, with the same filters.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -408,7 +409,9 @@ type ListJobsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A page of jobs.
 	Jobs []*Job `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
-	// Token for the next page; empty on the last page.
+	// Token for the next page; empty only on the last page. A page may hold
+	// fewer than page_size items while more follow (when more would exceed the
+	// gRPC message size limit), so read pages until this is empty.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1020,6 +1023,7 @@ type ListExecutionsRequest struct {
 	// Only executions with one of these statuses.
 	Statuses []ExecutionStatus `protobuf:"varint,2,rep,packed,name=statuses,proto3,enum=cronstream.v1.ExecutionStatus" json:"statuses,omitempty"`
 	// At most this many; default 50, at most 1000.
+	// A page may hold fewer, when more would exceed the gRPC message size limit.
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token, with the same filters.
 	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -1090,7 +1094,9 @@ type ListExecutionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A page of executions.
 	Executions []*Execution `protobuf:"bytes,1,rep,name=executions,proto3" json:"executions,omitempty"`
-	// Token for the next page; empty on the last page.
+	// Token for the next page; empty only on the last page. A page may hold
+	// fewer than page_size items while more follow (when more would exceed the
+	// gRPC message size limit), so read pages until this is empty.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1422,6 +1428,7 @@ type ListExecutionLogsRequest struct {
 	// Required.
 	ExecutionId string `protobuf:"bytes,1,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
 	// At most this many; default 100, at most 1000.
+	// A page may hold fewer, when more would exceed the gRPC message size limit.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -1485,7 +1492,9 @@ type ListExecutionLogsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A page of log lines, oldest first.
 	Logs []*ExecutionLog `protobuf:"bytes,1,rep,name=logs,proto3" json:"logs,omitempty"`
-	// Token for the next page; empty on the last page.
+	// Token for the next page; empty only on the last page. A page may hold
+	// fewer than page_size items while more follow (when more would exceed the
+	// gRPC message size limit), so read pages until this is empty.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1723,6 +1732,7 @@ func (x *GetEventHandlerResponse) GetEventHandler() *EventHandler {
 type ListEventHandlersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many; default 50, at most 1000.
+	// A page may hold fewer, when more would exceed the gRPC message size limit.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token, with the same filters.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -1788,7 +1798,9 @@ type ListEventHandlersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A page of handlers.
 	EventHandlers []*EventHandler `protobuf:"bytes,1,rep,name=event_handlers,json=eventHandlers,proto3" json:"event_handlers,omitempty"`
-	// Token for the next page; empty on the last page.
+	// Token for the next page; empty only on the last page. A page may hold
+	// fewer than page_size items while more follow (when more would exceed the
+	// gRPC message size limit), so read pages until this is empty.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

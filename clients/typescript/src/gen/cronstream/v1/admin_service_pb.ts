@@ -197,6 +197,7 @@ export const GetPlatformResponseSchema: GenMessage<GetPlatformResponse> = /*@__P
 export type ListPlatformsRequest = Message<"cronstream.v1.ListPlatformsRequest"> & {
   /**
    * At most this many; default 50, at most 1000.
+   * A page may hold fewer, when more would exceed the gRPC message size limit.
    *
    * @generated from field: int32 page_size = 1;
    */
@@ -231,7 +232,9 @@ export type ListPlatformsResponse = Message<"cronstream.v1.ListPlatformsResponse
   platforms: Platform[];
 
   /**
-   * Token for the next page; empty on the last page.
+   * Token for the next page; empty only on the last page. A page may hold
+   * fewer than page_size items while more follow (when more would exceed the
+   * gRPC message size limit), so read pages until this is empty.
    *
    * @generated from field: string next_page_token = 2;
    */
@@ -352,6 +355,7 @@ export type ListApiKeysRequest = Message<"cronstream.v1.ListApiKeysRequest"> & {
 
   /**
    * At most this many; default 50, at most 1000.
+   * A page may hold fewer, when more would exceed the gRPC message size limit.
    *
    * @generated from field: int32 page_size = 2;
    */
@@ -386,7 +390,9 @@ export type ListApiKeysResponse = Message<"cronstream.v1.ListApiKeysResponse"> &
   apiKeys: ApiKey[];
 
   /**
-   * Token for the next page; empty on the last page.
+   * Token for the next page; empty only on the last page. A page may hold
+   * fewer than page_size items while more follow (when more would exceed the
+   * gRPC message size limit), so read pages until this is empty.
    *
    * @generated from field: string next_page_token = 2;
    */

@@ -166,6 +166,7 @@ export const GetJobResponseSchema: GenMessage<GetJobResponse> = /*@__PURE__*/
 export type ListJobsRequest = Message<"cronstream.v1.ListJobsRequest"> & {
   /**
    * At most this many jobs; default 50, at most 1000.
+   * A page may hold fewer, when more would exceed the gRPC message size limit.
    *
    * @generated from field: int32 page_size = 1;
    */
@@ -228,7 +229,9 @@ export type ListJobsResponse = Message<"cronstream.v1.ListJobsResponse"> & {
   jobs: Job[];
 
   /**
-   * Token for the next page; empty on the last page.
+   * Token for the next page; empty only on the last page. A page may hold
+   * fewer than page_size items while more follow (when more would exceed the
+   * gRPC message size limit), so read pages until this is empty.
    *
    * @generated from field: string next_page_token = 2;
    */
@@ -519,6 +522,7 @@ export type ListExecutionsRequest = Message<"cronstream.v1.ListExecutionsRequest
 
   /**
    * At most this many; default 50, at most 1000.
+   * A page may hold fewer, when more would exceed the gRPC message size limit.
    *
    * @generated from field: int32 page_size = 3;
    */
@@ -553,7 +557,9 @@ export type ListExecutionsResponse = Message<"cronstream.v1.ListExecutionsRespon
   executions: Execution[];
 
   /**
-   * Token for the next page; empty on the last page.
+   * Token for the next page; empty only on the last page. A page may hold
+   * fewer than page_size items while more follow (when more would exceed the
+   * gRPC message size limit), so read pages until this is empty.
    *
    * @generated from field: string next_page_token = 2;
    */
@@ -708,6 +714,7 @@ export type ListExecutionLogsRequest = Message<"cronstream.v1.ListExecutionLogsR
 
   /**
    * At most this many; default 100, at most 1000.
+   * A page may hold fewer, when more would exceed the gRPC message size limit.
    *
    * @generated from field: int32 page_size = 2;
    */
@@ -742,7 +749,9 @@ export type ListExecutionLogsResponse = Message<"cronstream.v1.ListExecutionLogs
   logs: ExecutionLog[];
 
   /**
-   * Token for the next page; empty on the last page.
+   * Token for the next page; empty only on the last page. A page may hold
+   * fewer than page_size items while more follow (when more would exceed the
+   * gRPC message size limit), so read pages until this is empty.
    *
    * @generated from field: string next_page_token = 2;
    */
@@ -848,6 +857,7 @@ export const GetEventHandlerResponseSchema: GenMessage<GetEventHandlerResponse> 
 export type ListEventHandlersRequest = Message<"cronstream.v1.ListEventHandlersRequest"> & {
   /**
    * At most this many; default 50, at most 1000.
+   * A page may hold fewer, when more would exceed the gRPC message size limit.
    *
    * @generated from field: int32 page_size = 1;
    */
@@ -889,7 +899,9 @@ export type ListEventHandlersResponse = Message<"cronstream.v1.ListEventHandlers
   eventHandlers: EventHandler[];
 
   /**
-   * Token for the next page; empty on the last page.
+   * Token for the next page; empty only on the last page. A page may hold
+   * fewer than page_size items while more follow (when more would exceed the
+   * gRPC message size limit), so read pages until this is empty.
    *
    * @generated from field: string next_page_token = 2;
    */
