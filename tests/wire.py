@@ -35,7 +35,7 @@ def worker_streams() -> st.SearchStrategy[list[bytes]]:
     messages of any kind."""
     hello = st.one_of(_valid_hellos(), _valid_hellos(), messages(wpb.WorkerHello))
     first = hello.map(lambda h: wpb.ConnectRequest(hello=h).SerializeToString())
-    rest = st.lists(request_bytes(wpb.ConnectRequest), max_size=6)
+    rest = st.lists(st.one_of(request_bytes(wpb.ConnectRequest), _plausible()), max_size=6)
     return st.tuples(first, rest).map(lambda drawn: [drawn[0], *drawn[1]])
 
 
@@ -47,6 +47,28 @@ def _valid_hellos() -> st.SearchStrategy[message.Message]:
         slots=st.integers(0, 3),
         accepts_batches=st.booleans(),
     )
+
+
+@st.composite
+def _plausible(draw: st.DrawFn) -> bytes:
+    """A worker message that passes the stream's checks, so that the fuzz goes
+    past them: a result (its value nested up to far past the limit), a batch
+    of them, a heartbeat or a capacity."""
+    request = wpb.ConnectRequest()
+    ids = st.sampled_from(["0b7f5c3e-0000-4000-8000-000000000001", "e1", "x" * 40])
+    match draw(st.sampled_from(["result", "results", "heartbeat", "capacity"])):
+        case "result" | "results" as kind:
+            count = 1 if kind == "result" else draw(st.integers(1, 4))
+            for _ in range(count):
+                item = request.result if kind == "result" else request.results.results.add()
+                item.execution_id, item.attempt = draw(ids), draw(st.integers(1, 3))
+                depth = draw(st.one_of(st.integers(1, 4), st.integers(MAX_JSON_DEPTH, 60)))
+                item.success.result.CopyFrom(nested(depth))
+        case "heartbeat":
+            request.heartbeat.execution_ids.extend(draw(st.lists(ids, max_size=3)))
+        case "capacity":
+            request.capacity.slots = draw(st.integers(0, 3))
+    return request.SerializeToString()
 
 
 @st.composite

@@ -1,6 +1,7 @@
-"""What the chaos suite measures: a prober that calls both replicas all along,
-and, per phase, the slots that came due against what the database and the
-workers' records say of them."""
+"""What the chaos suite measures: a prober that calls both replicas all along;
+per phase, the slots that came due against what the database and the
+workers' records say of them, and the servers' warnings; and how it reads (the
+summary table, the failure messages)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 # Answers that mean a bug whatever the fault: the server must say UNAVAILABLE
 # (or another meaningful code) when its database or a peer is gone.
 BAD_CODES = ("INTERNAL", "UNKNOWN")
+SHOWN = 5  # examples of each problem in a failure message
 PROBE_TIMEOUT = 2.0
 PROBE_PAUSE = 0.05
 HEALTH_PERIOD = 0.1
@@ -232,21 +234,176 @@ def count_slots(
             figures.doubled[slot] = rows
         if not any(row.status == "success" for row in rows):
             figures.not_succeeded[slot] = rows
-        for row in rows:
-            if row.status == "success" and row.started_at is not None:
-                late = (row.started_at - row.scheduled_at).total_seconds()
-                figures.latest_start = max(figures.latest_start, late)
         completed = ran.get(slot, [])
         if not completed:
             figures.lost.append(slot)
         elif len(completed) > 1:
             figures.duplicated[slot] = completed
+    figures.latest_start = max(
+        (
+            (row.started_at - row.scheduled_at).total_seconds()
+            for rows in figures.executions.values()
+            for row in rows
+            if row.status == "success" and row.started_at is not None
+        ),
+        default=0.0,
+    )
     return figures
 
 
 def succeeded(expected: Iterable[Slot], executions: Iterable[Execution]) -> set[Slot]:
     done = {(e.job_id, e.scheduled_at) for e in executions if e.status == "success"}
     return set(expected) & done
+
+
+# --- phases ---------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    began: float  # time.time(); slots in [began, ended) belong to the phase
+    fault_at: float | None = None
+    healed_at: float | None = None
+    ended: float = 0.0
+    log_offsets: dict[Path, int] = field(default_factory=dict)
+
+
+@dataclass
+class Figures:
+    phase: Phase
+    slots: SlotFigures
+    answers: Counter[str]
+    bad_answers: list[Answer]
+    health_during: list[list[str]]  # per replica: the statuses seen during the fault
+    health_after: list[str]  # per replica: the last status seen in the phase
+    signals_after: list[str]  # per replica: GetHealth's "signals" component, last seen
+    logs: Counter[str]
+    settled_in: float
+    exited: list[str]  # replicas and workers found dead at the end of the phase
+
+
+# --- figures as text ------------------------------------------------------------
+
+COLUMNS = (
+    ("fault", 24),
+    ("slots", 6),
+    ("lost", 5),
+    ("dup", 4),
+    ("not ok", 6),
+    ("INTERNAL", 8),
+    ("UNKNOWN", 7),
+    ("settled", 7),
+    ("late", 5),
+    ("health during (r0 | r1)", 42),
+    ("health after", 22),
+    ("other answers", 0),
+)
+
+
+def table(rows: list[Figures]) -> str:
+    """One line per phase. slots: (job, slot) pairs due in the phase; lost: never
+    run to completion by a worker; dup: run to completion twice, or fired
+    twice; not ok: no SUCCESS execution in the database; INTERNAL, UNKNOWN,
+    other answers: the prober's answers in the phase; settled: how long after
+    the phase its slots took to succeed; late: the latest start of a slot's
+    successful attempt after its instant; health: grpc.health.v1 while the
+    fault lasted and at the end of the phase (UNAVAILABLE: no answer), with
+    GetHealth's "signals" component when it is not SERVING (Redis)."""
+    lines = ["  ".join(f"{name:<{width}}" for name, width in COLUMNS).rstrip()]
+    for f in rows:
+        other = ", ".join(
+            f"{code} {n}" for code, n in sorted(f.answers.items()) if code not in BAD_CODES
+        )
+        during = " | ".join("+".join(s) for s in f.health_during) if f.phase.fault_at else "-"
+        cells = (
+            f.phase.name,
+            f.slots.expected,
+            len(f.slots.lost),
+            len(f.slots.duplicated) + len(f.slots.doubled),
+            len(f.slots.not_succeeded),
+            f.answers["INTERNAL"],
+            f.answers["UNKNOWN"],
+            f"{f.settled_in:.1f}s",
+            f"{f.slots.latest_start:.1f}s",
+            during,
+            _health_after(f),
+            other,
+        )
+        lines.append(
+            "  ".join(f"{c!s:<{w}}" for c, (_, w) in zip(cells, COLUMNS, strict=True)).rstrip()
+        )
+    return "\n".join(lines)
+
+
+def _health_after(figures: Figures) -> str:
+    """grpc.health.v1 at the end; GetHealth's "signals" too, unless all SERVING."""
+    text = "/".join(figures.health_after)
+    if any(status != "HEALTH_STATUS_SERVING" for status in figures.signals_after):
+        signals = "/".join(s.removeprefix("HEALTH_STATUS_") for s in figures.signals_after)
+        text += f" (signals {signals})"
+    return text
+
+
+def problems(figures: Figures, *, not_serving_during: bool = False) -> list[str]:
+    """What went wrong in a phase, each with a few examples."""
+    found = [f"{name} is not running" for name in figures.exited]
+    found += slot_problems(figures.slots)
+    bad = figures.bad_answers
+    found += [f"{a.code} from r{a.replica} {a.method}: {a.details}" for a in bad[:SHOWN]]
+    if len(bad) > SHOWN:
+        found.append(f"... {len(bad)} INTERNAL/UNKNOWN answers in all")
+    for index, seen in enumerate(figures.health_during if not_serving_during else []):
+        if "NOT_SERVING" not in seen:
+            said = "+".join(seen) or "nothing"
+            found.append(f"r{index} health said {said} during the outage, never NOT_SERVING")
+    for index, status in enumerate(figures.health_after):
+        if status != "SERVING":
+            found.append(f"r{index} health {status} at the end of the phase")
+    return found
+
+
+def slot_problems(s: SlotFigures) -> list[str]:
+    found = []
+    if s.lost:
+        found.append(f"{len(s.lost)} slots never run to completion: {_states(s.lost, s)}")
+    if s.duplicated:
+        found.append(f"{len(s.duplicated)} slots run to completion twice: {_runs(s)}")
+    if s.doubled:
+        found.append(f"{len(s.doubled)} slots fired twice: {_states(list(s.doubled), s)}")
+    if s.not_succeeded:
+        found.append(
+            f"{len(s.not_succeeded)} slots without a SUCCESS execution: "
+            + _states(list(s.not_succeeded), s)
+        )
+    return found
+
+
+def _states(slots: list[Slot], figures: SlotFigures) -> str:
+    """A few slots, each with its executions as `status#attempt(error)`."""
+    shown = []
+    for job, at in slots[:SHOWN]:
+        rows = figures.executions.get((job, at), [])
+        states = ",".join(f"{r.status}#{r.attempt}({r.error or ''})" for r in rows)
+        shown.append(f"{job[-8:]} {at:%H:%M:%S} [{states or 'ok'}]")
+    return "; ".join(shown) + (" ..." if len(slots) > SHOWN else "")
+
+
+def _runs(figures: SlotFigures) -> str:
+    """A few duplicated slots, each with its runs as `execution#attempt by worker`."""
+    shown = []
+    for (job, at), runs in list(figures.duplicated.items())[:SHOWN]:
+        each = ", ".join(f"{r.execution_id[-8:]}#{r.attempt} by {r.worker_id}" for r in runs)
+        shown.append(f"{job[-8:]} {at:%H:%M:%S}: {each}")
+    return "; ".join(shown) + (" ..." if len(figures.duplicated) > SHOWN else "")
+
+
+def check(figures: Figures, *, not_serving_during: bool = False) -> None:
+    found = problems(figures, not_serving_during=not_serving_during)
+    if found:
+        logs = "\n".join(f"  {n:5d}x {line}" for line, n in figures.logs.most_common(15))
+        listed = "\n- ".join(found)
+        raise AssertionError(f"{figures.phase.name}:\n- {listed}\nlog lines (counted):\n{logs}")
 
 
 # --- server logs ----------------------------------------------------------------

@@ -97,6 +97,30 @@ async def test_hello_running_keeps_the_attempt_after_a_reconnect(
     await after.close()
 
 
+async def test_what_a_reconnected_worker_does_not_name_runs_again_at_once(
+    live: Live, tenant: Tenant
+) -> None:
+    # A replica claimed an execution for this worker and died before sending
+    # it: the worker reconnects (same worker id) without naming it, so it runs
+    # again now, not a lease later.
+    pending = await run(live, tenant, (await make_job(live, tenant)).id)
+    before = await RawWorker.connect(live, tenant, worker_id="w-1")
+    await before.expect("assignment")
+    other = await RawWorker.connect(live, tenant, worker_id="w-2", handlers=["other"])
+    held = await execution(live, tenant, pending.id)
+    assert (held.status, held.attempt) == (RUNNING, 1)  # another worker's hello took nothing
+
+    after = await RawWorker.connect(live, tenant, worker_id="w-1", running=[])
+    again = await after.expect("assignment", within=LEASE / 2)
+    assert (again.execution_id, again.attempt) == (pending.id, 2)
+    await after.succeed(again)
+    await after.expect("result_ack")
+    done = await execution(live, tenant, pending.id)
+    assert (done.status, done.attempt, done.retry_count) == (SUCCESS, 2, 0)  # no retry used
+    for worker in (before, other, after):
+        await worker.close()
+
+
 async def test_heartbeats_keep_a_long_attempt_and_silence_loses_it(
     live: Live, tenant: Tenant
 ) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
-from cronstream_server.engine.background import Background, wait_set
+import pytest
+from cronstream_server.core.errors import Unavailable
+from cronstream_server.engine.background import Background, log_loop_failure, wait_set
 
 
 async def test_a_loop_woken_as_it_is_cancelled_still_stops() -> None:
@@ -65,3 +68,17 @@ async def test_a_loop_that_swallows_one_cancellation_is_cancelled_again() -> Non
     async with asyncio.timeout(5.0):
         await loop.stop()
     assert ended.is_set()
+
+
+def test_a_lost_database_is_one_warning_line_and_a_bug_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lost = Unavailable("database unavailable: ConnectionRefusedError")
+    logger = logging.getLogger("loop")
+    with caplog.at_level(logging.WARNING, "loop"):
+        log_loop_failure(logger, "tick failed", lost)
+        # Two lanes' transactions, both without a database (a TaskGroup's group).
+        log_loop_failure(logger, "tick failed", ExceptionGroup("lanes", [lost, lost]))
+        log_loop_failure(logger, "tick failed", ExceptionGroup("lanes", [lost, KeyError("x")]))
+    levels = [(r.levelname, r.exc_info is not None) for r in caplog.records]
+    assert levels == [("WARNING", False), ("WARNING", False), ("ERROR", True)]

@@ -6,8 +6,9 @@ wraps each deserializer with `request_deserializer`: bytes that do not decode
 give an `Undecodable` instead, which the wrapped handler refuses with
 INVALID_ARGUMENT (a deserializer cannot end the call itself).
 
-Valid protobuf fails to decode mostly when a JSON value (Struct, Value,
-ListValue) nests deeper than the decoder's 100 messages. To name that field,
+What a client's own encoder wrote fails to decode mostly when a JSON value
+(Struct, Value, ListValue) nests deeper than the decoder's 100 messages (see
+`api.nesting`). To name that field,
 every request type has a "shallow" twin, built once here in a private
 descriptor pool: the same message with each field of a JSON type declared
 `bytes` instead (same number; an embedded message and `bytes` share one wire

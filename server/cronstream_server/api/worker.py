@@ -324,19 +324,33 @@ def _text(value: str) -> str:
 
 def responses(ready: list[Outgoing], *, batches: bool) -> list[wpb.ConnectResponse]:
     """The messages for what is ready to send, in order: for a worker that
-    accepts batches, each run of assignments (or of acks) is one message."""
+    accepts batches, each run of assignments (or of acks) is one message, of
+    at most BATCH_BYTES of assignments."""
     if not batches:
         return [response(message) for message in ready]
     out: list[wpb.ConnectResponse] = []
     index = 0
     while index < len(ready):
         kind = _kind(ready[index])
-        end = index + 1
+        end, size = index + 1, _size(ready[index])
         while end < len(ready) and _kind(ready[end]) is kind and kind in (Start, Ack):
+            size += _size(ready[end])
+            if size > BATCH_BYTES:
+                break
             end += 1
         out.append(_grouped(ready[index:end]))
         index = end
     return out
+
+
+# The most bytes of assignments grouped in one message: far below the
+# smallest message limit (1 MiB, which any single assignment fits in), and
+# plenty to share a message's cost among many small ones.
+BATCH_BYTES = 512 * 1024
+
+
+def _size(message: Outgoing) -> int:
+    return message.size if isinstance(message, Prepared) else 0
 
 
 def _kind(message: Outgoing) -> type:

@@ -31,7 +31,9 @@ class InvalidArgument(DomainError):
 
     def __init__(self, violations: list[FieldViolation]) -> None:
         # An empty field is the request as a whole (its bytes do not decode).
-        summary = "; ".join(f"{v.field}: {v.description}".lstrip(": ") for v in violations)
+        summary = "; ".join(
+            f"{v.field}: {v.description}" if v.field else v.description for v in violations
+        )
         super().__init__(f"invalid request: {summary}")
         self.violations = violations
 

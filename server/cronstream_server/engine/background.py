@@ -24,10 +24,23 @@ def log_loop_failure(logger: logging.Logger, what: str, error: Exception) -> Non
     """How an engine loop reports a failed pass before it tries again. An
     unreachable database is weather, not a bug: one line, no traceback (the
     loop retries and the health check says NOT_SERVING meanwhile)."""
-    if isinstance(error, Unavailable):
-        logger.warning("%s: %s; retrying", what, error.message)
+    transient = _only_unavailable(error)
+    if transient is not None:
+        logger.warning("%s: %s; retrying", what, transient.message)
     else:
         logger.error("%s", what, exc_info=error)
+
+
+def _only_unavailable(error: BaseException) -> Unavailable | None:
+    """The Unavailable behind `error` when nothing else is (a TaskGroup's
+    exception group of side-by-side transactions that all lost the database)."""
+    if isinstance(error, Unavailable):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        found, rest = error.split(Unavailable)
+        if found is not None and rest is None:
+            return _only_unavailable(found.exceptions[0])
+    return None
 
 
 # How long `stop` waits for a cancelled task before cancelling it again.

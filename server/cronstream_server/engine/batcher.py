@@ -181,7 +181,7 @@ class Batcher(Generic[T]):
                 if failing_since is None:
                     failing_since = loop.time()
                     log.warning(
-                        "%s: the database is unreachable (%s); holding %d items until it is back",
+                        "%s: cannot write (%s); holding %d items and retrying until it can",
                         self._name,
                         error.message,
                         self._items_held,
@@ -191,7 +191,7 @@ class Batcher(Generic[T]):
                 continue
             if failing_since is not None:
                 log.info(
-                    "%s: the database is back after %.1f s; writing what was held",
+                    "%s: written after %.1f s of retries",
                     self._name,
                     loop.time() - failing_since,
                 )

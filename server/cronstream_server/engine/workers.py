@@ -180,7 +180,7 @@ class WorkerHub:
             prepare,
             key_id=key_id,
         )
-        kept = await self._store.rebind(
+        kept, released = await self._store.rebind(
             platform_id, (session.id, hello.worker_id), hello.running, self._settings.lease
         )
         session.adopt(attempt for attempt in hello.running if attempt[0] in kept)
@@ -191,7 +191,14 @@ class WorkerHub:
         self._no_sessions.clear()
         if self._draining:  # shutdown began while the hello was being checked
             session.drain()
-        self.dispatcher.wake()
+        if released:
+            log.info(
+                "worker %s reconnected without %d executions an earlier session was given; "
+                "they run again",
+                hello.worker_id,
+                len(released),
+            )
+        await self._announce(released)  # wakes the dispatcher either way
         return session
 
     async def close(self, session: Session, end: End = End.WORKER_LEFT) -> None:

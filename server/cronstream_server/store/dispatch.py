@@ -90,14 +90,16 @@ class SqlDispatchStore:
         session: tuple[str, str],
         attempts: Sequence[tuple[str, int]],
         lease: timedelta,
-    ) -> set[str]:
-        """Moves the still-current attempts to `session` (id, worker id)."""
+    ) -> tuple[set[str], list[tuple[str, str]]]:
+        """Moves the still-current attempts to `session` (id, worker id), and
+        releases what earlier sessions of that worker ran that the worker no
+        longer names. Returns the ids kept, and (id, platform id) released."""
         valid = [(e, a) for e, a in attempts if is_valid_id(e)]
-        if not valid:
-            return set()
         async with database_errors(), self._engine.begin() as conn:
             now = await q.database_now(conn)
-            return await q.rebind(conn, platform_id, session, valid, now + lease)
+            kept = await q.rebind(conn, platform_id, session, valid, now + lease)
+            released = await q.release_unheld(conn, platform_id, session, valid, now)
+        return kept, released
 
     async def release_sessions(
         self, session_ids: Sequence[str], *, worker_lost: bool

@@ -10,10 +10,15 @@ Two rules hold everywhere:
 - Time is the database's (`database_now`): every replica and every worker's
   lease and deadline agree on one clock whatever the hosts' clocks say.
 
-On Postgres, rows are claimed with `FOR UPDATE SKIP LOCKED` so replicas
-share work without waiting on each other; SQLite ignores the clause and gets
-the same exclusion from its single writer (every transaction is BEGIN
-IMMEDIATE, see `store.database`).
+On Postgres, rows are claimed with `FOR NO KEY UPDATE SKIP LOCKED` so
+replicas share work without waiting on each other; SQLite ignores the clause
+and gets the same exclusion from its single writer (every transaction is BEGIN
+IMMEDIATE, see `store.database`). Every row lock here is `FOR NO KEY UPDATE`
+(`key_share=True`): no write here changes a key, and that lock does not
+conflict with the KEY SHARE lock a log line's foreign-key check takes on its
+execution, where `FOR UPDATE` did (a heartbeat batch locking in id order
+deadlocked with a log batch inserting in arrival order, and a claim skipped
+rows whose logs were being written).
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ async def due_candidates(conn: AsyncConnection, want: Want, by: datetime) -> lis
         )
         .order_by(executions.c.priority.desc(), executions.c.due_at, executions.c.id)
         .limit(want.limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)
     )
     return [_pending(row) for row in (await conn.execute(query)).all()]
 
@@ -176,7 +181,7 @@ async def extend_leases(
         .where(tuple_(executions.c.id, executions.c.session_id).in_(held))
         .where(executions.c.status == RUNNING)
         .order_by(executions.c.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     statement = (
         update(executions)
@@ -215,6 +220,36 @@ async def rebind(
         .returning(executions.c.id)
     )
     return set((await conn.execute(statement)).scalars().all())
+
+
+async def release_unheld(
+    conn: AsyncConnection,
+    platform_id: str,
+    session: tuple[str, str],
+    attempts: Sequence[tuple[str, int]],
+    now: datetime,
+) -> list[tuple[str, str]]:
+    """hello: what an earlier session of the same worker (worker id) was
+    given and the worker does not name in its hello goes back to pending at
+    once, rather than when its lease runs out. The worker never received it
+    (a replica that claimed it died before sending it) or no longer answers
+    for it: every client names both its running attempts and its
+    unacknowledged results. Returns (execution_id, platform_id)."""
+    unheld = [
+        executions.c.platform_id == platform_id,
+        executions.c.status == RUNNING,
+        executions.c.worker_id == session[1],
+        executions.c.session_id != session[0],
+    ]
+    if attempts:
+        unheld.append(tuple_(executions.c.id, executions.c.attempt).not_in(attempts))
+    statement = (
+        update(executions)
+        .where(*unheld)
+        .values(**_released(now))
+        .returning(executions.c.id, executions.c.platform_id)
+    )
+    return [(row.id, row.platform_id) for row in (await conn.execute(statement)).all()]
 
 
 def _released(now: datetime) -> dict[str, Any]:
@@ -303,7 +338,12 @@ async def lock_held(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Held
     if not ids:
         return {}
     named = one_of(executions.c.id, sorted(set(ids)), conn.dialect.name)
-    query = select(*_HELD_COLUMNS).where(named).order_by(executions.c.id).with_for_update()
+    query = (
+        select(*_HELD_COLUMNS)
+        .where(named)
+        .order_by(executions.c.id)
+        .with_for_update(key_share=True)
+    )
     return {row.id: _held(row) for row in (await conn.execute(query)).all()}
 
 
@@ -319,7 +359,7 @@ async def lock_expired_leases(conn: AsyncConnection, now: datetime, limit: int) 
         .where(IS_RUNNING, executions.c.lease_expires_at < now)
         .order_by(executions.c.lease_expires_at)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)
     )
     return [_held(row) for row in (await conn.execute(query)).all()]
 
@@ -332,7 +372,7 @@ async def lock_sessions(conn: AsyncConnection, session_ids: Sequence[str]) -> li
         select(*_HELD_COLUMNS)
         .where(executions.c.session_id.in_(session_ids), executions.c.status == RUNNING)
         .order_by(executions.c.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     return [_held(row) for row in (await conn.execute(query)).all()]
 
@@ -346,7 +386,7 @@ async def lock_past_deadline(conn: AsyncConnection, now: datetime, limit: int) -
         .where(IS_RUNNING, executions.c.deadline_at < now)
         .order_by(executions.c.deadline_at)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)
     )
     return [_held(row) for row in (await conn.execute(query)).all()]
 

@@ -28,6 +28,8 @@ if _version_not_supported:
 class AdminServiceStub:
     """Platforms (tenants) and their API keys. Every call carries
     `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
+    Every call may also return UNAVAILABLE (database unreachable: retry) and
+    INVALID_ARGUMENT (a request whose bytes do not decode).
     """
 
     def __init__(self, channel):
@@ -76,6 +78,8 @@ class AdminServiceStub:
 class AdminServiceServicer:
     """Platforms (tenants) and their API keys. Every call carries
     `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
+    Every call may also return UNAVAILABLE (database unreachable: retry) and
+    INVALID_ARGUMENT (a request whose bytes do not decode).
     """
 
     def CreatePlatform(self, request, context):
@@ -101,7 +105,8 @@ class AdminServiceServicer:
 
     def DeletePlatform(self, request, context):
         """Deletes a platform and everything it owns: jobs, executions, logs,
-        event handlers, API keys. Errors: NOT_FOUND.
+        event handlers, API keys. Its open worker streams end UNAUTHENTICATED
+        within seconds, on every replica. Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -124,8 +129,10 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RevokeApiKey(self, request, context):
-        """Revokes a key: calls with it are UNAUTHENTICATED from now on.
-        Errors: NOT_FOUND.
+        """Revokes a key: calls with it are UNAUTHENTICATED from now on (on other
+        replicas within a few seconds), and the worker streams it opened end
+        UNAUTHENTICATED within seconds, on every replica; what they ran goes to
+        other workers. Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -180,6 +187,8 @@ def add_AdminServiceServicer_to_server(servicer, server):
 class AdminService:
     """Platforms (tenants) and their API keys. Every call carries
     `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
+    Every call may also return UNAVAILABLE (database unreachable: retry) and
+    INVALID_ARGUMENT (a request whose bytes do not decode).
     """
 
     @staticmethod

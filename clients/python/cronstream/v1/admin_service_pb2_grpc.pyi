@@ -29,6 +29,8 @@ GRPC_VERSION: str
 class AdminServiceStub:
     """Platforms (tenants) and their API keys. Every call carries
     `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
+    Every call may also return UNAVAILABLE (database unreachable: retry) and
+    INVALID_ARGUMENT (a request whose bytes do not decode).
     """
 
     @_typing.overload
@@ -43,7 +45,8 @@ class AdminServiceStub:
     """Lists platforms, oldest first. Errors: INVALID_ARGUMENT (bad page token)."""
     DeletePlatform: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.DeletePlatformRequest, _admin_service_pb2.DeletePlatformResponse]
     """Deletes a platform and everything it owns: jobs, executions, logs,
-    event handlers, API keys. Errors: NOT_FOUND.
+    event handlers, API keys. Its open worker streams end UNAUTHENTICATED
+    within seconds, on every replica. Errors: NOT_FOUND.
     """
     CreateApiKey: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.CreateApiKeyRequest, _admin_service_pb2.CreateApiKeyResponse]
     """Creates an API key for a platform; its secret is returned only here.
@@ -54,14 +57,18 @@ class AdminServiceStub:
     Errors: NOT_FOUND (platform), INVALID_ARGUMENT.
     """
     RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RevokeApiKeyRequest, _admin_service_pb2.RevokeApiKeyResponse]
-    """Revokes a key: calls with it are UNAUTHENTICATED from now on.
-    Errors: NOT_FOUND.
+    """Revokes a key: calls with it are UNAUTHENTICATED from now on (on other
+    replicas within a few seconds), and the worker streams it opened end
+    UNAUTHENTICATED within seconds, on every replica; what they ran goes to
+    other workers. Errors: NOT_FOUND.
     """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
     """Platforms (tenants) and their API keys. Every call carries
     `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
+    Every call may also return UNAVAILABLE (database unreachable: retry) and
+    INVALID_ARGUMENT (a request whose bytes do not decode).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -73,7 +80,8 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """Lists platforms, oldest first. Errors: INVALID_ARGUMENT (bad page token)."""
     DeletePlatform: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.DeletePlatformRequest, _admin_service_pb2.DeletePlatformResponse]  # type: ignore[assignment]
     """Deletes a platform and everything it owns: jobs, executions, logs,
-    event handlers, API keys. Errors: NOT_FOUND.
+    event handlers, API keys. Its open worker streams end UNAUTHENTICATED
+    within seconds, on every replica. Errors: NOT_FOUND.
     """
     CreateApiKey: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.CreateApiKeyRequest, _admin_service_pb2.CreateApiKeyResponse]  # type: ignore[assignment]
     """Creates an API key for a platform; its secret is returned only here.
@@ -84,13 +92,17 @@ class AdminServiceAsyncStub(AdminServiceStub):
     Errors: NOT_FOUND (platform), INVALID_ARGUMENT.
     """
     RevokeApiKey: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RevokeApiKeyRequest, _admin_service_pb2.RevokeApiKeyResponse]  # type: ignore[assignment]
-    """Revokes a key: calls with it are UNAUTHENTICATED from now on.
-    Errors: NOT_FOUND.
+    """Revokes a key: calls with it are UNAUTHENTICATED from now on (on other
+    replicas within a few seconds), and the worker streams it opened end
+    UNAUTHENTICATED within seconds, on every replica; what they ran goes to
+    other workers. Errors: NOT_FOUND.
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     """Platforms (tenants) and their API keys. Every call carries
     `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
+    Every call may also return UNAVAILABLE (database unreachable: retry) and
+    INVALID_ARGUMENT (a request whose bytes do not decode).
     """
 
     @_abc_1.abstractmethod
@@ -124,7 +136,8 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.DeletePlatformResponse, _abc.Awaitable[_admin_service_pb2.DeletePlatformResponse]]:
         """Deletes a platform and everything it owns: jobs, executions, logs,
-        event handlers, API keys. Errors: NOT_FOUND.
+        event handlers, API keys. Its open worker streams end UNAUTHENTICATED
+        within seconds, on every replica. Errors: NOT_FOUND.
         """
 
     @_abc_1.abstractmethod
@@ -153,8 +166,10 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.RevokeApiKeyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.RevokeApiKeyResponse, _abc.Awaitable[_admin_service_pb2.RevokeApiKeyResponse]]:
-        """Revokes a key: calls with it are UNAUTHENTICATED from now on.
-        Errors: NOT_FOUND.
+        """Revokes a key: calls with it are UNAUTHENTICATED from now on (on other
+        replicas within a few seconds), and the worker streams it opened end
+        UNAUTHENTICATED within seconds, on every replica; what they ran goes to
+        other workers. Errors: NOT_FOUND.
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -29,9 +29,13 @@ class SchedulerServiceStub:
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Every call may return UNAUTHENTICATED (missing or unknown key)
-    and UNAVAILABLE (database unreachable). Ids of another platform's
-    resources answer NOT_FOUND, exactly as ids that do not exist.
+    platform. Every call may return UNAUTHENTICATED (missing, unknown or
+    revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
+    (a request whose bytes do not decode, or a JSON value nested deeper than 32
+    levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
+    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
+    another platform's resources answer NOT_FOUND, exactly as ids that do not
+    exist.
     """
 
     def __init__(self, channel):
@@ -171,16 +175,21 @@ class SchedulerServiceServicer:
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Every call may return UNAUTHENTICATED (missing or unknown key)
-    and UNAVAILABLE (database unreachable). Ids of another platform's
-    resources answer NOT_FOUND, exactly as ids that do not exist.
+    platform. Every call may return UNAUTHENTICATED (missing, unknown or
+    revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
+    (a request whose bytes do not decode, or a JSON value nested deeper than 32
+    levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
+    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
+    another platform's resources answer NOT_FOUND, exactly as ids that do not
+    exist.
     """
 
     def CreateJob(self, request, context):
         """Creates a job. With a request_id already used by the caller, returns the
         job that request created instead of a second one.
         Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
-        RESOURCE_EXHAUSTED (message over the transport limit).
+        RESOURCE_EXHAUSTED (message over the transport limit; the platform's jobs
+        quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -196,7 +205,8 @@ class SchedulerServiceServicer:
         whose paths name the request, such as `requests[3].job.cron.expression`;
         no requests or more than 1,000; one request_id twice in the batch),
         RESOURCE_EXHAUSTED (request or response over the transport limit: the
-        response holds every job, so batch payload-heavy jobs in fewer at once).
+        response holds every job, so batch payload-heavy jobs in fewer at once;
+        the platform's jobs quota, which the whole batch must fit in).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -518,9 +528,13 @@ class SchedulerService:
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Every call may return UNAUTHENTICATED (missing or unknown key)
-    and UNAVAILABLE (database unreachable). Ids of another platform's
-    resources answer NOT_FOUND, exactly as ids that do not exist.
+    platform. Every call may return UNAUTHENTICATED (missing, unknown or
+    revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
+    (a request whose bytes do not decode, or a JSON value nested deeper than 32
+    levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
+    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
+    another platform's resources answer NOT_FOUND, exactly as ids that do not
+    exist.
     """
 
     @staticmethod

@@ -30,9 +30,13 @@ class SchedulerServiceStub:
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Every call may return UNAUTHENTICATED (missing or unknown key)
-    and UNAVAILABLE (database unreachable). Ids of another platform's
-    resources answer NOT_FOUND, exactly as ids that do not exist.
+    platform. Every call may return UNAUTHENTICATED (missing, unknown or
+    revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
+    (a request whose bytes do not decode, or a JSON value nested deeper than 32
+    levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
+    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
+    another platform's resources answer NOT_FOUND, exactly as ids that do not
+    exist.
     """
 
     @_typing.overload
@@ -43,7 +47,8 @@ class SchedulerServiceStub:
     """Creates a job. With a request_id already used by the caller, returns the
     job that request created instead of a second one.
     Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
-    RESOURCE_EXHAUSTED (message over the transport limit).
+    RESOURCE_EXHAUSTED (message over the transport limit; the platform's jobs
+    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo).
     """
     BatchCreateJobs: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.BatchCreateJobsRequest, _scheduler_service_pb2.BatchCreateJobsResponse]
     """Creates up to 1,000 jobs in one transaction: all of them, or none when
@@ -55,7 +60,8 @@ class SchedulerServiceStub:
     whose paths name the request, such as `requests[3].job.cron.expression`;
     no requests or more than 1,000; one request_id twice in the batch),
     RESOURCE_EXHAUSTED (request or response over the transport limit: the
-    response holds every job, so batch payload-heavy jobs in fewer at once).
+    response holds every job, so batch payload-heavy jobs in fewer at once;
+    the platform's jobs quota, which the whole batch must fit in).
     """
     GetJob: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetJobRequest, _scheduler_service_pb2.GetJobResponse]
     """Returns a job. Errors: NOT_FOUND."""
@@ -137,9 +143,13 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Every call may return UNAUTHENTICATED (missing or unknown key)
-    and UNAVAILABLE (database unreachable). Ids of another platform's
-    resources answer NOT_FOUND, exactly as ids that do not exist.
+    platform. Every call may return UNAUTHENTICATED (missing, unknown or
+    revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
+    (a request whose bytes do not decode, or a JSON value nested deeper than 32
+    levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
+    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
+    another platform's resources answer NOT_FOUND, exactly as ids that do not
+    exist.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -147,7 +157,8 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     """Creates a job. With a request_id already used by the caller, returns the
     job that request created instead of a second one.
     Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
-    RESOURCE_EXHAUSTED (message over the transport limit).
+    RESOURCE_EXHAUSTED (message over the transport limit; the platform's jobs
+    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo).
     """
     BatchCreateJobs: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.BatchCreateJobsRequest, _scheduler_service_pb2.BatchCreateJobsResponse]  # type: ignore[assignment]
     """Creates up to 1,000 jobs in one transaction: all of them, or none when
@@ -159,7 +170,8 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     whose paths name the request, such as `requests[3].job.cron.expression`;
     no requests or more than 1,000; one request_id twice in the batch),
     RESOURCE_EXHAUSTED (request or response over the transport limit: the
-    response holds every job, so batch payload-heavy jobs in fewer at once).
+    response holds every job, so batch payload-heavy jobs in fewer at once;
+    the platform's jobs quota, which the whole batch must fit in).
     """
     GetJob: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetJobRequest, _scheduler_service_pb2.GetJobResponse]  # type: ignore[assignment]
     """Returns a job. Errors: NOT_FOUND."""
@@ -240,9 +252,13 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Every call may return UNAUTHENTICATED (missing or unknown key)
-    and UNAVAILABLE (database unreachable). Ids of another platform's
-    resources answer NOT_FOUND, exactly as ids that do not exist.
+    platform. Every call may return UNAUTHENTICATED (missing, unknown or
+    revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
+    (a request whose bytes do not decode, or a JSON value nested deeper than 32
+    levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
+    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
+    another platform's resources answer NOT_FOUND, exactly as ids that do not
+    exist.
     """
 
     @_abc_1.abstractmethod
@@ -254,7 +270,8 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         """Creates a job. With a request_id already used by the caller, returns the
         job that request created instead of a second one.
         Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
-        RESOURCE_EXHAUSTED (message over the transport limit).
+        RESOURCE_EXHAUSTED (message over the transport limit; the platform's jobs
+        quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo).
         """
 
     @_abc_1.abstractmethod
@@ -272,7 +289,8 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         whose paths name the request, such as `requests[3].job.cron.expression`;
         no requests or more than 1,000; one request_id twice in the batch),
         RESOURCE_EXHAUSTED (request or response over the transport limit: the
-        response holds every job, so batch payload-heavy jobs in fewer at once).
+        response holds every job, so batch payload-heavy jobs in fewer at once;
+        the platform's jobs quota, which the whole batch must fit in).
         """
 
     @_abc_1.abstractmethod

@@ -34,6 +34,8 @@ const (
 //
 // Platforms (tenants) and their API keys. Every call carries
 // `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
+// Every call may also return UNAVAILABLE (database unreachable: retry) and
+// INVALID_ARGUMENT (a request whose bytes do not decode).
 type AdminServiceClient interface {
 	// Creates a platform. Errors: INVALID_ARGUMENT, ALREADY_EXISTS (name taken).
 	CreatePlatform(ctx context.Context, in *CreatePlatformRequest, opts ...grpc.CallOption) (*CreatePlatformResponse, error)
@@ -42,7 +44,8 @@ type AdminServiceClient interface {
 	// Lists platforms, oldest first. Errors: INVALID_ARGUMENT (bad page token).
 	ListPlatforms(ctx context.Context, in *ListPlatformsRequest, opts ...grpc.CallOption) (*ListPlatformsResponse, error)
 	// Deletes a platform and everything it owns: jobs, executions, logs,
-	// event handlers, API keys. Errors: NOT_FOUND.
+	// event handlers, API keys. Its open worker streams end UNAUTHENTICATED
+	// within seconds, on every replica. Errors: NOT_FOUND.
 	DeletePlatform(ctx context.Context, in *DeletePlatformRequest, opts ...grpc.CallOption) (*DeletePlatformResponse, error)
 	// Creates an API key for a platform; its secret is returned only here.
 	// Errors: INVALID_ARGUMENT, NOT_FOUND (platform).
@@ -50,8 +53,10 @@ type AdminServiceClient interface {
 	// Lists a platform's keys (never their secrets), revoked ones included.
 	// Errors: NOT_FOUND (platform), INVALID_ARGUMENT.
 	ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error)
-	// Revokes a key: calls with it are UNAUTHENTICATED from now on.
-	// Errors: NOT_FOUND.
+	// Revokes a key: calls with it are UNAUTHENTICATED from now on (on other
+	// replicas within a few seconds), and the worker streams it opened end
+	// UNAUTHENTICATED within seconds, on every replica; what they ran goes to
+	// other workers. Errors: NOT_FOUND.
 	RevokeApiKey(ctx context.Context, in *RevokeApiKeyRequest, opts ...grpc.CallOption) (*RevokeApiKeyResponse, error)
 }
 
@@ -139,6 +144,8 @@ func (c *adminServiceClient) RevokeApiKey(ctx context.Context, in *RevokeApiKeyR
 //
 // Platforms (tenants) and their API keys. Every call carries
 // `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
+// Every call may also return UNAVAILABLE (database unreachable: retry) and
+// INVALID_ARGUMENT (a request whose bytes do not decode).
 type AdminServiceServer interface {
 	// Creates a platform. Errors: INVALID_ARGUMENT, ALREADY_EXISTS (name taken).
 	CreatePlatform(context.Context, *CreatePlatformRequest) (*CreatePlatformResponse, error)
@@ -147,7 +154,8 @@ type AdminServiceServer interface {
 	// Lists platforms, oldest first. Errors: INVALID_ARGUMENT (bad page token).
 	ListPlatforms(context.Context, *ListPlatformsRequest) (*ListPlatformsResponse, error)
 	// Deletes a platform and everything it owns: jobs, executions, logs,
-	// event handlers, API keys. Errors: NOT_FOUND.
+	// event handlers, API keys. Its open worker streams end UNAUTHENTICATED
+	// within seconds, on every replica. Errors: NOT_FOUND.
 	DeletePlatform(context.Context, *DeletePlatformRequest) (*DeletePlatformResponse, error)
 	// Creates an API key for a platform; its secret is returned only here.
 	// Errors: INVALID_ARGUMENT, NOT_FOUND (platform).
@@ -155,8 +163,10 @@ type AdminServiceServer interface {
 	// Lists a platform's keys (never their secrets), revoked ones included.
 	// Errors: NOT_FOUND (platform), INVALID_ARGUMENT.
 	ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error)
-	// Revokes a key: calls with it are UNAUTHENTICATED from now on.
-	// Errors: NOT_FOUND.
+	// Revokes a key: calls with it are UNAUTHENTICATED from now on (on other
+	// replicas within a few seconds), and the worker streams it opened end
+	// UNAUTHENTICATED within seconds, on every replica; what they ran goes to
+	// other workers. Errors: NOT_FOUND.
 	RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*RevokeApiKeyResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }

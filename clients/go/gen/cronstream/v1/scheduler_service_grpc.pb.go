@@ -53,14 +53,19 @@ const (
 // Jobs, executions, events and insight, scoped to the caller's platform.
 //
 // Every call carries `authorization: Bearer <api key>`; the key decides the
-// platform. Every call may return UNAUTHENTICATED (missing or unknown key)
-// and UNAVAILABLE (database unreachable). Ids of another platform's
-// resources answer NOT_FOUND, exactly as ids that do not exist.
+// platform. Every call may return UNAUTHENTICATED (missing, unknown or
+// revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
+// (a request whose bytes do not decode, or a JSON value nested deeper than 32
+// levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
+// quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
+// another platform's resources answer NOT_FOUND, exactly as ids that do not
+// exist.
 type SchedulerServiceClient interface {
 	// Creates a job. With a request_id already used by the caller, returns the
 	// job that request created instead of a second one.
 	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
-	// RESOURCE_EXHAUSTED (message over the transport limit).
+	// RESOURCE_EXHAUSTED (message over the transport limit; the platform's jobs
+	// quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo).
 	CreateJob(ctx context.Context, in *CreateJobRequest, opts ...grpc.CallOption) (*CreateJobResponse, error)
 	// Creates up to 1,000 jobs in one transaction: all of them, or none when
 	// any request is invalid. Each request is read exactly as CreateJob reads
@@ -71,7 +76,8 @@ type SchedulerServiceClient interface {
 	// whose paths name the request, such as `requests[3].job.cron.expression`;
 	// no requests or more than 1,000; one request_id twice in the batch),
 	// RESOURCE_EXHAUSTED (request or response over the transport limit: the
-	// response holds every job, so batch payload-heavy jobs in fewer at once).
+	// response holds every job, so batch payload-heavy jobs in fewer at once;
+	// the platform's jobs quota, which the whole batch must fit in).
 	BatchCreateJobs(ctx context.Context, in *BatchCreateJobsRequest, opts ...grpc.CallOption) (*BatchCreateJobsResponse, error)
 	// Returns a job. Errors: NOT_FOUND.
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
@@ -401,14 +407,19 @@ func (c *schedulerServiceClient) GetHealth(ctx context.Context, in *GetHealthReq
 // Jobs, executions, events and insight, scoped to the caller's platform.
 //
 // Every call carries `authorization: Bearer <api key>`; the key decides the
-// platform. Every call may return UNAUTHENTICATED (missing or unknown key)
-// and UNAVAILABLE (database unreachable). Ids of another platform's
-// resources answer NOT_FOUND, exactly as ids that do not exist.
+// platform. Every call may return UNAUTHENTICATED (missing, unknown or
+// revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
+// (a request whose bytes do not decode, or a JSON value nested deeper than 32
+// levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
+// quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
+// another platform's resources answer NOT_FOUND, exactly as ids that do not
+// exist.
 type SchedulerServiceServer interface {
 	// Creates a job. With a request_id already used by the caller, returns the
 	// job that request created instead of a second one.
 	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
-	// RESOURCE_EXHAUSTED (message over the transport limit).
+	// RESOURCE_EXHAUSTED (message over the transport limit; the platform's jobs
+	// quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo).
 	CreateJob(context.Context, *CreateJobRequest) (*CreateJobResponse, error)
 	// Creates up to 1,000 jobs in one transaction: all of them, or none when
 	// any request is invalid. Each request is read exactly as CreateJob reads
@@ -419,7 +430,8 @@ type SchedulerServiceServer interface {
 	// whose paths name the request, such as `requests[3].job.cron.expression`;
 	// no requests or more than 1,000; one request_id twice in the batch),
 	// RESOURCE_EXHAUSTED (request or response over the transport limit: the
-	// response holds every job, so batch payload-heavy jobs in fewer at once).
+	// response holds every job, so batch payload-heavy jobs in fewer at once;
+	// the platform's jobs quota, which the whole batch must fit in).
 	BatchCreateJobs(context.Context, *BatchCreateJobsRequest) (*BatchCreateJobsResponse, error)
 	// Returns a job. Errors: NOT_FOUND.
 	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)

@@ -32,8 +32,14 @@ type WorkerServiceClient interface {
 	// Opens a worker session. The first message must be `hello`; the server
 	// answers `welcome`, then sends assignments for the worker's handler names
 	// (of the API key's platform only), never more in flight than its slots.
-	// Errors: UNAUTHENTICATED, INVALID_ARGUMENT (first message not hello, bad
-	// hello), UNAVAILABLE (server shutting down, after `drain`).
+	// Errors: UNAUTHENTICATED (at the start; or later, when the stream's API
+	// key is revoked or its platform deleted: the stream ends within seconds),
+	// INVALID_ARGUMENT (first message not hello, bad hello, a message that does
+	// not decode; a result whose value is too large or nests too deep ends its
+	// execution as failed instead, and the stream goes on), RESOURCE_EXHAUSTED
+	// (the platform's worker-stream or call-rate quota, with google.rpc.RetryInfo),
+	// UNAVAILABLE (server shutting down, after `drain`; or its database
+	// unreachable at the hello).
 	Connect(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConnectRequest, ConnectResponse], error)
 }
 
@@ -68,8 +74,14 @@ type WorkerServiceServer interface {
 	// Opens a worker session. The first message must be `hello`; the server
 	// answers `welcome`, then sends assignments for the worker's handler names
 	// (of the API key's platform only), never more in flight than its slots.
-	// Errors: UNAUTHENTICATED, INVALID_ARGUMENT (first message not hello, bad
-	// hello), UNAVAILABLE (server shutting down, after `drain`).
+	// Errors: UNAUTHENTICATED (at the start; or later, when the stream's API
+	// key is revoked or its platform deleted: the stream ends within seconds),
+	// INVALID_ARGUMENT (first message not hello, bad hello, a message that does
+	// not decode; a result whose value is too large or nests too deep ends its
+	// execution as failed instead, and the stream goes on), RESOURCE_EXHAUSTED
+	// (the platform's worker-stream or call-rate quota, with google.rpc.RetryInfo),
+	// UNAVAILABLE (server shutting down, after `drain`; or its database
+	// unreachable at the hello).
 	Connect(grpc.BidiStreamingServer[ConnectRequest, ConnectResponse]) error
 	mustEmbedUnimplementedWorkerServiceServer()
 }

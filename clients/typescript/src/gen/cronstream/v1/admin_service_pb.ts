@@ -445,6 +445,8 @@ export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@_
 /**
  * Platforms (tenants) and their API keys. Every call carries
  * `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
+ * Every call may also return UNAVAILABLE (database unreachable: retry) and
+ * INVALID_ARGUMENT (a request whose bytes do not decode).
  *
  * @generated from service cronstream.v1.AdminService
  */
@@ -481,7 +483,8 @@ export const AdminService: GenService<{
   },
   /**
    * Deletes a platform and everything it owns: jobs, executions, logs,
-   * event handlers, API keys. Errors: NOT_FOUND.
+   * event handlers, API keys. Its open worker streams end UNAUTHENTICATED
+   * within seconds, on every replica. Errors: NOT_FOUND.
    *
    * @generated from rpc cronstream.v1.AdminService.DeletePlatform
    */
@@ -513,8 +516,10 @@ export const AdminService: GenService<{
     output: typeof ListApiKeysResponseSchema;
   },
   /**
-   * Revokes a key: calls with it are UNAUTHENTICATED from now on.
-   * Errors: NOT_FOUND.
+   * Revokes a key: calls with it are UNAUTHENTICATED from now on (on other
+   * replicas within a few seconds), and the worker streams it opened end
+   * UNAUTHENTICATED within seconds, on every replica; what they ran goes to
+   * other workers. Errors: NOT_FOUND.
    *
    * @generated from rpc cronstream.v1.AdminService.RevokeApiKey
    */

@@ -1231,9 +1231,13 @@ export const GetHealthResponseSchema: GenMessage<GetHealthResponse> = /*@__PURE_
  * Jobs, executions, events and insight, scoped to the caller's platform.
  *
  * Every call carries `authorization: Bearer <api key>`; the key decides the
- * platform. Every call may return UNAUTHENTICATED (missing or unknown key)
- * and UNAVAILABLE (database unreachable). Ids of another platform's
- * resources answer NOT_FOUND, exactly as ids that do not exist.
+ * platform. Every call may return UNAUTHENTICATED (missing, unknown or
+ * revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
+ * (a request whose bytes do not decode, or a JSON value nested deeper than 32
+ * levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
+ * quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
+ * another platform's resources answer NOT_FOUND, exactly as ids that do not
+ * exist.
  *
  * @generated from service cronstream.v1.SchedulerService
  */
@@ -1242,7 +1246,8 @@ export const SchedulerService: GenService<{
    * Creates a job. With a request_id already used by the caller, returns the
    * job that request created instead of a second one.
    * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
-   * RESOURCE_EXHAUSTED (message over the transport limit).
+   * RESOURCE_EXHAUSTED (message over the transport limit; the platform's jobs
+   * quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo).
    *
    * @generated from rpc cronstream.v1.SchedulerService.CreateJob
    */
@@ -1261,7 +1266,8 @@ export const SchedulerService: GenService<{
    * whose paths name the request, such as `requests[3].job.cron.expression`;
    * no requests or more than 1,000; one request_id twice in the batch),
    * RESOURCE_EXHAUSTED (request or response over the transport limit: the
-   * response holds every job, so batch payload-heavy jobs in fewer at once).
+   * response holds every job, so batch payload-heavy jobs in fewer at once;
+   * the platform's jobs quota, which the whole batch must fit in).
    *
    * @generated from rpc cronstream.v1.SchedulerService.BatchCreateJobs
    */

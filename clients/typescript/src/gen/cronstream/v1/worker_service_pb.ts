@@ -701,8 +701,14 @@ export const WorkerService: GenService<{
    * Opens a worker session. The first message must be `hello`; the server
    * answers `welcome`, then sends assignments for the worker's handler names
    * (of the API key's platform only), never more in flight than its slots.
-   * Errors: UNAUTHENTICATED, INVALID_ARGUMENT (first message not hello, bad
-   * hello), UNAVAILABLE (server shutting down, after `drain`).
+   * Errors: UNAUTHENTICATED (at the start; or later, when the stream's API
+   * key is revoked or its platform deleted: the stream ends within seconds),
+   * INVALID_ARGUMENT (first message not hello, bad hello, a message that does
+   * not decode; a result whose value is too large or nests too deep ends its
+   * execution as failed instead, and the stream goes on), RESOURCE_EXHAUSTED
+   * (the platform's worker-stream or call-rate quota, with google.rpc.RetryInfo),
+   * UNAVAILABLE (server shutting down, after `drain`; or its database
+   * unreachable at the hello).
    *
    * @generated from rpc cronstream.v1.WorkerService.Connect
    */
