@@ -13,7 +13,7 @@ import os
 
 import grpc
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -40,11 +40,30 @@ def configure_tracing() -> TracerProvider | None:
     return provider
 
 
+# Calls left untraced. Health probes every second would bury real traces.
+# Streams that last (a worker's session, a reflection session) would make
+# spans hours long, and the aio interceptor keeps its context attached across
+# the stream's yields: when gRPC abandons a stream's generator (its call
+# cancelled during a write), the generator is closed later in another context,
+# where the detach fails ("Failed to detach context" logged at ERROR). It also
+# cannot wrap grpc-health's `Watch`, a coroutine, not a generator. A worker
+# stream's executions carry their own traces (engine.tracing).
+UNTRACED = (
+    "grpc.health.v1.Health",
+    "grpc.reflection.",
+    "cronstream.v1.WorkerService",
+)
+
+
+def traced(method: str) -> bool:
+    """Whether a call of `method` ("/package.Service/Method") gets a span."""
+    return not method.lstrip("/").startswith(UNTRACED)
+
+
 def grpc_server_interceptor() -> grpc.aio.ServerInterceptor:
-    """Spans for every call, continuing the caller's `traceparent`, except
-    health checks: probes every second would bury real traces, and the aio
-    interceptor iterates a streaming handler with `async for`, which breaks
-    grpc-health's `Watch` (a coroutine that writes with `context.write`)."""
-    not_health = filters.negate(filters.health_check())
-    interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor(filter_=not_health)  # type: ignore[no-untyped-call]
+    """Spans for every call, continuing the caller's `traceparent`, but for
+    the UNTRACED ones."""
+    interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
+        filter_=lambda details: traced(details.method)
+    )
     return interceptor
