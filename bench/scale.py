@@ -5,7 +5,7 @@ BatchCreateJobs; what holding them costs.
 
 Reports the load (seconds, jobs/s), the server's RSS after start, after every
 10% loaded and after the load, the ticker's claim at that size (EXPLAIN
-ANALYZE of the very statement store/ticker.py runs, as a custom and as a
+ANALYZE of the very statement store/queries_ticker.py runs, as a custom and as a
 generic plan, and the claim timed through the server's own code), how late
 the ticker fired the slots that came due during the run, ListJobs latency on
 page 1 and deep in the keyset, and table and index sizes. The jobs are daily
@@ -37,7 +37,11 @@ from cronstream.v1 import job_pb2, scheduler_service_pb2_grpc
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream_server.core.paging import encode_token, sort_key
 from cronstream_server.engine.ticker import TickerSettings
-from cronstream_server.store.ticker import EARLIEST_NEXT_RUN, claim_due_jobs, due_jobs_query
+from cronstream_server.store.queries_ticker import (
+    EARLIEST_NEXT_RUN,
+    claim_due_jobs,
+    due_jobs_query,
+)
 from google.protobuf import duration_pb2, timestamp_pb2
 from sqlalchemy import Select
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
@@ -204,14 +208,14 @@ async def ticker_cost(dsn: str, url: str) -> dict[str, Any]:
     """What one ticker pass costs at this size: its claim (now, when the
     ticker keeps up, and ten minutes ahead, a full batch of 500) and its look
     for the earliest next_run, each as a custom and as a generic plan; and the
-    full-batch claim timed through store/ticker.py's own code, rows decoded."""
+    full-batch claim timed through store/queries_ticker.py's own code, rows decoded."""
     conn = await asyncpg.connect(dsn)
     try:
         now: datetime = await conn.fetchval("select clock_timestamp()")
         queries = {
-            "claim_now": due_jobs_query("postgresql", now, now + FIRE_AHEAD, CLAIM_BATCH),
+            "claim_now": due_jobs_query(now, now + FIRE_AHEAD, CLAIM_BATCH),
             "claim_full_batch": due_jobs_query(
-                "postgresql", now + FULL_BATCH_AHEAD, now + FULL_BATCH_AHEAD, CLAIM_BATCH
+                now + FULL_BATCH_AHEAD, now + FULL_BATCH_AHEAD, CLAIM_BATCH
             ),
             "earliest_next_run": EARLIEST_NEXT_RUN,
         }

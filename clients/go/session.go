@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -20,10 +21,13 @@ import (
 //     the worker owes the server nothing.
 //
 // What outlives a session (running attempts, unacknowledged results) lives
-// in the worker's ledger, so a session can die at any moment.
+// in the worker's ledger, so a session can die at any moment. A session
+// knows the ledger and a start function for assignments, not the worker.
 type session struct {
-	w        *Worker
 	stream   cronstreamv1.WorkerService_ConnectClient
+	ledger   *ledger
+	start    func(*cronstreamv1.Assignment) // takes an assignment to run
+	log      *slog.Logger
 	out      chan *cronstreamv1.ConnectRequest
 	done     <-chan struct{}
 	draining chan struct{} // closed on entering stateDraining
@@ -66,41 +70,24 @@ var (
 	errNoWelcome    = errors.New("cronstream: no welcome from the server")
 )
 
-// runSession opens a stream and runs it until it ends. welcomed says
-// whether the handshake succeeded.
-func (w *Worker) runSession(ctx context.Context) (welcomed bool, err error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stream, err := w.client.Workers.Connect(ctx)
-	if err != nil {
-		return false, err
-	}
-	s := &session{
-		w:        w,
+// newSession makes the session of stream, which ends with ctx. start is
+// handed each assignment; l holds what the worker owes, across sessions.
+func newSession(ctx context.Context, stream cronstreamv1.WorkerService_ConnectClient, l *ledger,
+	start func(*cronstreamv1.Assignment), log *slog.Logger) *session {
+	return &session{
 		stream:   stream,
+		ledger:   l,
+		start:    start,
+		log:      log,
 		out:      make(chan *cronstreamv1.ConnectRequest, outBuffer),
 		done:     ctx.Done(),
 		draining: make(chan struct{}),
 		linger:   resultLinger,
 	}
-	if err := s.handshake(ctx, cancel); err != nil {
-		return false, err
-	}
-	w.log.Info("cronstream: worker connected", "session_id", s.id, "heartbeat", s.heartbeat)
-	return true, s.run(ctx, cancel)
 }
 
-// handshake sends hello, naming what the worker still answers for, and
-// waits for welcome.
-func (s *session) handshake(ctx context.Context, cancel context.CancelCauseFunc) error {
-	hello := &cronstreamv1.WorkerHello{
-		WorkerId:     s.w.opts.WorkerID,
-		HandlerNames: s.w.handlerNames(),
-		Slots:        s.w.offeredSlots(),
-		Running:      s.w.ledger.held(),
-		// Assignments and acks may come grouped (ConnectResponse_Assignments).
-		AcceptsBatches: true,
-	}
+// handshake sends hello and waits for welcome.
+func (s *session) handshake(ctx context.Context, cancel context.CancelCauseFunc, hello *cronstreamv1.WorkerHello) error {
 	if err := s.stream.Send(&cronstreamv1.ConnectRequest{Msg: &cronstreamv1.ConnectRequest_Hello{Hello: hello}}); err != nil {
 		return s.endStatus(err) // no other goroutine reads yet
 	}
@@ -148,24 +135,16 @@ func heartbeatInterval(w *cronstreamv1.Welcome) time.Duration {
 	}
 }
 
-// run starts the three loops, routes the worker's messages to this session
-// and re-sends the results never acknowledged; it returns why the session
-// ended.
-func (s *session) run(ctx context.Context, cancel context.CancelCauseFunc) error {
+// run starts the three loops and then calls attached, for the worker to
+// route its messages here (not before: enqueue waits for the writer once
+// the buffer is full); it returns why the session ended.
+func (s *session) run(ctx context.Context, cancel context.CancelCauseFunc, attached func()) error {
 	var wg sync.WaitGroup
 	for _, loop := range []func(context.Context) error{s.receive, s.send, s.keepLeases} {
 		wg.Go(func() { cancel(loop(ctx)) })
 	}
-	s.w.attach(s)
-	// After attach, a result is either in this snapshot or sent through the
-	// session; one in both is sent twice, which the server ignores.
-	for _, r := range s.w.ledger.unacked() {
-		if !s.enqueue(resultMessage(r)) {
-			break
-		}
-	}
+	attached()
 	wg.Wait()
-	s.w.detach(s)
 	s.close()
 	return context.Cause(ctx)
 }
@@ -189,26 +168,26 @@ func (s *session) receive(ctx context.Context) error {
 func (s *session) dispatch(m *cronstreamv1.ConnectResponse) {
 	switch msg := m.GetMsg().(type) {
 	case *cronstreamv1.ConnectResponse_Assignment:
-		s.w.start(msg.Assignment)
+		s.start(msg.Assignment)
 	case *cronstreamv1.ConnectResponse_Assignments:
 		for _, a := range msg.Assignments.GetAssignments() {
-			s.w.start(a)
+			s.start(a)
 		}
 	case *cronstreamv1.ConnectResponse_Cancel:
 		cause := fmt.Errorf("%w: %s", ErrExecutionCancelled, msg.Cancel.GetReason())
-		s.w.ledger.cancel(msg.Cancel.GetExecutionId(), cause)
+		s.ledger.cancel(msg.Cancel.GetExecutionId(), cause)
 	case *cronstreamv1.ConnectResponse_ResultAck:
-		s.w.ledger.ack(msg.ResultAck.GetExecutionId())
+		s.ledger.ack(msg.ResultAck.GetExecutionId())
 	case *cronstreamv1.ConnectResponse_ResultAcks:
 		for _, a := range msg.ResultAcks.GetAcks() {
-			s.w.ledger.ack(a.GetExecutionId())
+			s.ledger.ack(a.GetExecutionId())
 		}
 	case *cronstreamv1.ConnectResponse_Drain:
 		if s.transition(stateActive, stateDraining) {
-			s.w.log.Info("cronstream: server draining; finishing, then reconnecting", "session_id", s.id)
+			s.log.Info("cronstream: server draining; finishing, then reconnecting", "session_id", s.id)
 		}
 	default:
-		s.w.log.Warn("cronstream: unexpected message on the worker stream", "type", fmt.Sprintf("%T", msg))
+		s.log.Warn("cronstream: unexpected message on the worker stream", "type", fmt.Sprintf("%T", msg))
 	}
 }
 
@@ -252,7 +231,7 @@ func (s *session) withQueuedResults(first *cronstreamv1.ConnectRequest) (m, carr
 		case next = <-s.out:
 		default:
 			if linger == nil {
-				if running, _ := s.w.ledger.counts(); running == 0 {
+				if running, _ := s.ledger.counts(); running == 0 {
 					return resultsMessage(results), nil
 				}
 				timer := time.NewTimer(s.linger)
@@ -286,14 +265,14 @@ func (s *session) keepLeases(ctx context.Context) error {
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		case <-ticker.C:
-			s.enqueue(heartbeatMessage(s.w.ledger.runningIDs()))
+			s.enqueue(heartbeatMessage(s.ledger.runningIDs()))
 		case <-drain:
 			drain = nil
 		case <-changed:
 		}
 		if drain == nil {
-			changed = s.w.ledger.changes() // before the check, so no change is missed
-			if s.w.ledger.idle() {
+			changed = s.ledger.changes() // before the check, so no change is missed
+			if s.ledger.idle() {
 				return errDrained
 			}
 		}

@@ -263,7 +263,39 @@ func (w *Worker) offeredSlots() int32 {
 	return int32(w.opts.Slots)
 }
 
-// attach routes the worker's messages to s.
+// runSession opens a stream and runs it until it ends. welcomed says
+// whether the handshake succeeded.
+func (w *Worker) runSession(ctx context.Context) (welcomed bool, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stream, err := w.client.Workers.Connect(ctx)
+	if err != nil {
+		return false, err
+	}
+	s := newSession(ctx, stream, w.ledger, w.start, w.log)
+	if err := s.handshake(ctx, cancel, w.hello()); err != nil {
+		return false, err
+	}
+	w.log.Info("cronstream: worker connected", "session_id", s.id, "heartbeat", s.heartbeat)
+	err = s.run(ctx, cancel, func() { w.attach(s) })
+	w.detach(s)
+	return true, err
+}
+
+// hello names the worker, its handlers and what it still answers for.
+func (w *Worker) hello() *cronstreamv1.WorkerHello {
+	return &cronstreamv1.WorkerHello{
+		WorkerId:     w.opts.WorkerID,
+		HandlerNames: w.handlerNames(),
+		Slots:        w.offeredSlots(),
+		Running:      w.ledger.held(),
+		// Assignments and acks may come grouped (ConnectResponse_Assignments).
+		AcceptsBatches: true,
+	}
+}
+
+// attach routes the worker's messages to s and re-sends the results never
+// acknowledged.
 func (w *Worker) attach(s *session) {
 	w.mu.Lock()
 	w.session = s
@@ -271,6 +303,13 @@ func (w *Worker) attach(s *session) {
 	w.mu.Unlock()
 	if stopping {
 		s.enqueue(capacityMessage(0)) // hello may have offered slots before the stop
+	}
+	// From here on a result is either in this snapshot or sent through the
+	// session; one in both is sent twice, which the server ignores.
+	for _, r := range w.ledger.unacked() {
+		if !s.enqueue(resultMessage(r)) {
+			break
+		}
 	}
 }
 

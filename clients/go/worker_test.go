@@ -450,7 +450,7 @@ func TestWorkerTakesBatchesAndSendsResultsBatched(t *testing.T) {
 }
 
 func TestQueuedResultsGoAsOneMessageInOrder(t *testing.T) {
-	s := &session{out: make(chan *cronstreamv1.ConnectRequest, 8), w: &Worker{ledger: newLedger()}}
+	s := &session{out: make(chan *cronstreamv1.ConnectRequest, 8), ledger: newLedger()}
 	result := func(id string) *cronstreamv1.ConnectRequest {
 		return resultMessage(&cronstreamv1.WorkerResult{ExecutionId: id, Attempt: 1})
 	}
@@ -479,12 +479,11 @@ func TestQueuedResultsGoAsOneMessageInOrder(t *testing.T) {
 }
 
 func TestAResultWaitsBrieflyForOthersWhileMoreRun(t *testing.T) {
-	w := &Worker{ledger: newLedger()}
-	s := &session{out: make(chan *cronstreamv1.ConnectRequest, 8), w: w, linger: time.Second}
+	s := &session{out: make(chan *cronstreamv1.ConnectRequest, 8), ledger: newLedger(), linger: time.Second}
 	result := func(id string) *cronstreamv1.ConnectRequest {
 		return resultMessage(&cronstreamv1.WorkerResult{ExecutionId: id, Attempt: 1})
 	}
-	w.ledger.begin("r2", 1, func(error) {})
+	s.ledger.begin("r2", 1, func(error) {})
 	go func() {
 		time.Sleep(20 * time.Millisecond) // r2 finishes after r1 went to the sender
 		s.out <- result("r2")
@@ -502,8 +501,7 @@ func TestAResultWaitsBrieflyForOthersWhileMoreRun(t *testing.T) {
 }
 
 func TestALastResultLeavesAtOnce(t *testing.T) {
-	w := &Worker{ledger: newLedger()}
-	s := &session{out: make(chan *cronstreamv1.ConnectRequest, 8), w: w, linger: time.Second}
+	s := &session{out: make(chan *cronstreamv1.ConnectRequest, 8), ledger: newLedger(), linger: time.Second}
 
 	began := time.Now()
 	m, _ := s.withQueuedResults(resultMessage(&cronstreamv1.WorkerResult{ExecutionId: "r1"}))

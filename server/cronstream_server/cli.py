@@ -27,7 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO")
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="serve gRPC until SIGTERM")
-    serve_cmd.add_argument("--migrate", action="store_true", help="migrate the database first")
+    serve_cmd.add_argument(
+        "--migrate",
+        action="store_true",
+        help="migrate the database first (without it, serve refuses a schema older than its own)",
+    )
     commands.add_parser("migrate", help="take the database schema to the newest version")
     commands.add_parser("dev", help="migrate, make the default platform and key, print, serve")
     platform = commands.add_parser("platform", help="create a platform").add_subparsers(
@@ -95,8 +99,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         migrate.upgrade(settings.database_url)
     if args.command in ("serve", "dev"):
         try:
+            if not _migrates(args):
+                migrate.require_current(settings.database_url)
             _serve(args.command, settings)
-        except (CannotListen, TlsFilesError) as error:
+        except (CannotListen, TlsFilesError, migrate.SchemaNotCurrent) as error:
             raise SystemExit(str(error)) from None
     elif args.command == "platform":
         asyncio.run(_create_platform(settings, args.name))

@@ -53,20 +53,22 @@ from cronstream_server.core.ports import Signals
 from cronstream_server.core.quotas import CallRate
 from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.engine.health import DatabaseWatch, EngineHealth
-from cronstream_server.engine.job_quota import JobQuota
 from cronstream_server.engine.retention import Retention, RetentionSettings
 from cronstream_server.engine.ticker import Ticker, TickerSettings
 from cronstream_server.engine.workers import StreamSettings, WorkerHub
 from cronstream_server.listen import bind, socket_options
+from cronstream_server.service.job_quota import JobQuota
 from cronstream_server.signals import LocalSignals, RedisSignals
 from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.database import create_engine
 from cronstream_server.store.dispatch import SqlDispatchStore
+from cronstream_server.store.event_delivery import SqlEventDeliveryStore
 from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
 from cronstream_server.store.insight import SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
 from cronstream_server.store.retention import SqlRetentionStore
+from cronstream_server.store.ticker import SqlTickerStore
 from cronstream_server.telemetry.tracing import configure_tracing, grpc_server_interceptor
 from cronstream_server.tls import CertificateReloader, reloader_for
 
@@ -108,7 +110,7 @@ async def start(settings: Settings) -> Running:
         signals = await _start_signals(settings, stack)
         ticker = await _start_ticker(engine, signals, settings, stack)
         _start_retention(engine, settings, stack)
-        event_batcher = EventBatcher(engine)
+        event_batcher = EventBatcher(SqlEventDeliveryStore(engine))
         await event_batcher.start()
         stack.push_async_callback(event_batcher.stop)
         tracing = configure_tracing()
@@ -147,7 +149,9 @@ async def _start_ticker(
     if not 0 <= settings.fire_ahead_seconds <= MAX_FIRE_AHEAD_SECONDS:
         raise ValueError(f"the fire-ahead must be between 0 and {MAX_FIRE_AHEAD_SECONDS} seconds")
     ticker = Ticker(
-        engine, signals, TickerSettings(fire_ahead=timedelta(seconds=settings.fire_ahead_seconds))
+        SqlTickerStore(engine),
+        signals,
+        TickerSettings(fire_ahead=timedelta(seconds=settings.fire_ahead_seconds)),
     )
     if settings.ticker:
         await ticker.start()

@@ -1,5 +1,6 @@
-"""CancelJob is one transaction: a connection lost between its steps (the job
-cancelled, its pending executions cancelled) leaves neither applied."""
+"""Use cases are one transaction each: a connection lost between the steps
+of one (CancelJob: the job cancelled, then its pending executions; RunJob: the
+execution stored, then counted on its job) leaves none of them applied."""
 
 from __future__ import annotations
 
@@ -21,13 +22,15 @@ CANCELLED = execution_pb2.EXECUTION_STATUS_CANCELLED
 
 
 @contextmanager
-def connection_lost_when(marker: str, live: Live) -> Iterator[list[str]]:
+def connection_lost_when(
+    marker: str, live: Live, *, in_statement: bool = False
+) -> Iterator[list[str]]:
     """The server's connection fails (as a killed backend's would) on the
-    statement that carries `marker` among its parameters."""
+    statement that carries `marker` among its parameters (or in its text)."""
     hit: list[str] = []
 
     def fail(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if marker in repr(parameters):
+        if marker in (statement if in_statement else repr(parameters)):
             hit.append(statement)
             raise ConnectionResetError("injected: the connection was lost")
 
@@ -60,3 +63,24 @@ async def test_a_cancel_that_fails_midway_changes_nothing(live: Live, tenant: Te
     assert response.job.status == job_pb2.JOB_STATUS_CANCELLED
     cancelled = await execution(live, tenant, pending.id)
     assert (cancelled.status, cancelled.error) == (CANCELLED, "job cancelled")
+
+
+async def test_a_run_that_fails_midway_stores_nothing(live: Live, tenant: Tenant) -> None:
+    created = await make_job(live, tenant)
+
+    # The step after the execution's insert: counting it on its job.
+    with connection_lost_when("SET executions_count", live, in_statement=True) as hit:
+        await expect_code(
+            live.scheduler.RunJob(pb.RunJobRequest(id=created.id), metadata=tenant.auth),
+            grpc.StatusCode.UNAVAILABLE,
+        )
+    assert hit, "the injected failure never happened"
+    listed = await live.scheduler.ListExecutions(
+        pb.ListExecutionsRequest(job_id=created.id), metadata=tenant.auth
+    )
+    assert list(listed.executions) == []
+    assert (await job(live, tenant, created.id)).executions_count == 0
+
+    ran = await live.scheduler.RunJob(pb.RunJobRequest(id=created.id), metadata=tenant.auth)
+    assert ran.execution.job_id == created.id
+    assert (await job(live, tenant, created.id)).executions_count == 1

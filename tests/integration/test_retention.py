@@ -23,7 +23,8 @@ from cronstream_server.core.triggers import IntervalTrigger
 from cronstream_server.engine.retention import Retention, RetentionSettings
 from cronstream_server.server import start
 from cronstream_server.store.admin import SqlAdminStore
-from cronstream_server.store.database import create_engine
+from cronstream_server.store.clock import database_now
+from cronstream_server.store.database import create_engine, dialect_of
 from cronstream_server.store.jobs import SqlJobStore
 from cronstream_server.store.retention import SqlRetentionStore, delete_batch
 from cronstream_server.store.rows import execution_values
@@ -33,7 +34,6 @@ from cronstream_server.store.tables import (
     job_executions,
     scheduled_jobs,
 )
-from cronstream_server.store.ticker import database_now
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -65,7 +65,7 @@ class History:
     async def make(cls, engine: AsyncEngine) -> History:
         platform = await SqlAdminStore(engine).create_platform(f"p-{new_id()[-8:]}")
         async with engine.connect() as conn:
-            now = await database_now(conn)
+            now = await database_now(conn, dialect_of(conn))
         trigger = IntervalTrigger(every=timedelta(hours=1), start_at=now + timedelta(days=365))
         job = Job(
             id=new_id(),

@@ -14,9 +14,9 @@ from datetime import timedelta
 import pytest
 from cronstream_server.core.enums import ExecutionStatus
 from cronstream_server.core.ids import new_id
-from cronstream_server.store.database import create_engine
+from cronstream_server.store.buffered import release_buffered
+from cronstream_server.store.database import create_engine, dialect_of
 from cronstream_server.store.queries_dispatch import lock_held
-from cronstream_server.store.ticker import release_buffered
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -67,7 +67,9 @@ async def test_releasing_buffered_executions_reads_only_the_buffered_index(
     job_ids = [history.job.id] + [new_id() for _ in range(999)]
     async with engine.begin() as conn:
         await conn.execute(text("ANALYZE job_executions"))
-        statement, plan = await plan_of(conn, release_buffered(conn, job_ids, history.now))
+        statement, plan = await plan_of(
+            conn, release_buffered(conn, dialect_of(conn), job_ids, history.now)
+        )
         await conn.rollback()
 
     assert "ANY" in statement and "IN (" not in statement  # one statement for any count
@@ -77,7 +79,7 @@ async def test_releasing_buffered_executions_reads_only_the_buffered_index(
 async def test_locking_results_names_the_rows_by_one_array(engine: AsyncEngine) -> None:
     ids = [new_id() for _ in range(1000)]
     async with engine.begin() as conn:
-        statement, plan = await plan_of(conn, lock_held(conn, ids))
+        statement, plan = await plan_of(conn, lock_held(conn, dialect_of(conn), ids))
         await conn.rollback()
 
     assert "ANY" in statement and "IN (" not in statement

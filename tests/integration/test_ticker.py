@@ -9,21 +9,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from cronstream.v1 import execution_pb2, job_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream_server.config import Settings
 from cronstream_server.core.enums import JobStatus
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.jobs import Job, JobSpec
+from cronstream_server.core.ports import Upcoming
 from cronstream_server.core.triggers import CronTrigger, IntervalTrigger
 from cronstream_server.engine.ticker import Ticker, TickerSettings
 from cronstream_server.signals import JOBS, LocalSignals
 from cronstream_server.store.database import create_engine
 from cronstream_server.store.jobs import SqlJobStore
 from cronstream_server.store.tables import job_executions
+from cronstream_server.store.ticker import SqlTickerStore
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.conftest import Live, Tenant
 from tests.jobs import create, seconds, ts
@@ -130,7 +130,7 @@ async def test_concurrent_tickers_fire_each_slot_exactly_once(live: Live, tenant
     # Four more "replicas" (own engines, own connections) race the server's ticker.
     engines = [create_engine(live.database_url) for _ in range(4)]
     try:
-        tickers = [Ticker(engine, LocalSignals()) for engine in engines]
+        tickers = [Ticker(SqlTickerStore(engine), LocalSignals()) for engine in engines]
         await asyncio.gather(*(ticker.tick() for ticker in tickers for _ in range(3)))
     finally:
         for engine in engines:
@@ -259,31 +259,27 @@ async def test_jitter_delays_dispatch_not_the_slot(live: Live, tenant: Tenant) -
 
 
 async def test_a_jobs_signal_while_the_ticker_looks_for_its_next_run_is_not_lost(
-    live: Live, monkeypatch: pytest.MonkeyPatch
+    live: Live,
 ) -> None:
     """A job created while the ticker reads when it has work next must cut its
     coming sleep short (it used to clear the signal after that read, and slept
     up to 5 s past the new job's instant)."""
-    from cronstream_server.engine import ticker as ticker_module
-
     signals = LocalSignals()
     looks = 0
     looked_again = asyncio.Event()
-    original = ticker_module.queries.earliest_next_run
 
-    async def look_while_a_job_arrives(conn: AsyncConnection) -> datetime | None:
-        nonlocal looks
-        if conn.engine.sync_engine is engine.sync_engine:  # not the live server's ticker
+    class LookWhileAJobArrives(SqlTickerStore):
+        async def upcoming(self) -> Upcoming:
+            nonlocal looks
             looks += 1
             if looks == 1:
                 signals.deliver(JOBS, "a job was created meanwhile")
             else:
                 looked_again.set()
-        return await original(conn)
+            return await super().upcoming()
 
     engine = create_engine(live.database_url)
-    monkeypatch.setattr(ticker_module.queries, "earliest_next_run", look_while_a_job_arrives)
-    ticker = Ticker(engine, signals, TickerSettings(max_sleep=30.0))
+    ticker = Ticker(LookWhileAJobArrives(engine), signals, TickerSettings(max_sleep=30.0))
     await ticker.start()
     try:
         with contextlib.suppress(TimeoutError):

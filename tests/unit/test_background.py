@@ -7,8 +7,8 @@ import contextlib
 import logging
 
 import pytest
+from cronstream_server.background import Background, log_loop_failure, wait_set
 from cronstream_server.core.errors import Unavailable
-from cronstream_server.engine.background import Background, log_loop_failure, wait_set
 
 
 async def test_a_loop_woken_as_it_is_cancelled_still_stops() -> None:

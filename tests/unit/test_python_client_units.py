@@ -300,19 +300,100 @@ async def test_ledger_tracks_attempts_until_acknowledged() -> None:
 # --- batched results ----------------------------------------------------------
 
 
+def writer_of(ledger: Ledger, linger: float = 1.0) -> Session:
+    """A session whose writer is driven by hand: no stream, no loops."""
+    return Session(call=None, ledger=ledger, start=lambda _: None, log=None, linger=linger)  # type: ignore[arg-type]
+
+
+def queued_result(execution_id: str) -> wpb.ConnectRequest:
+    return result_message(wpb.WorkerResult(execution_id=execution_id, attempt=1))
+
+
+def batched_ids(message: wpb.ConnectRequest) -> list[str]:
+    if message.WhichOneof("msg") == "result":
+        return [message.result.execution_id]
+    return [r.execution_id for r in message.results.results]
+
+
 async def test_results_queued_back_to_back_go_as_one_message_in_order() -> None:
-    session = Session(call=None, ledger=Ledger(), start=lambda _: None, log=None)  # type: ignore[arg-type]
-
-    def result(execution_id: str) -> wpb.ConnectRequest:
-        return result_message(wpb.WorkerResult(execution_id=execution_id, attempt=1))
-
+    session = writer_of(Ledger())
     heartbeat = wpb.ConnectRequest(heartbeat=wpb.WorkerHeartbeat(execution_ids=["x"]))
-    for message in (result("r2"), result("r3"), heartbeat, result("r4")):
+    for message in (queued_result("r2"), queued_result("r3"), heartbeat, queued_result("r4")):
         session.send_nowait(message)
 
-    batched, carried = session._with_queued_results(result("r1"))
+    batched, carried = await session._with_queued_results(queued_result("r1"))
     assert [r.execution_id for r in batched.results.results] == ["r1", "r2", "r3"]
     assert carried is heartbeat
     assert session._queue.get_nowait().result.execution_id == "r4"
-    single, nothing = session._with_queued_results(result("r5"))
+    single, nothing = await session._with_queued_results(queued_result("r5"))
     assert single.WhichOneof("msg") == "result" and nothing is None
+
+
+async def test_a_result_waits_briefly_for_others_while_more_attempts_run() -> None:
+    ledger = Ledger()
+    assert ledger.begin("r2", 1, lambda _: None)
+    session = writer_of(ledger, linger=1.0)
+
+    async def finish_r2() -> None:
+        await asyncio.sleep(0.02)  # r2 finishes after r1 went to the writer
+        assert ledger.finish(wpb.WorkerResult(execution_id="r2", attempt=1))  # ledger, then queue
+        session.send_nowait(queued_result("r2"))
+
+    finisher = asyncio.create_task(finish_r2())
+    began = asyncio.get_running_loop().time()
+    batched, carried = await session._with_queued_results(queued_result("r1"))
+    waited = asyncio.get_running_loop().time() - began
+
+    assert batched_ids(batched) == ["r1", "r2"] and carried is None  # one message for both
+    assert waited < 0.5, f"waited {waited:.3f} s: with r2 in nothing runs, so no more linger"
+    await finisher
+
+
+async def test_the_linger_is_bounded_when_no_result_comes() -> None:
+    ledger = Ledger()
+    assert ledger.begin("r2", 1, lambda _: None)  # runs on, past the linger
+    session = writer_of(ledger, linger=0.05)
+
+    began = asyncio.get_running_loop().time()
+    batched, _ = await session._with_queued_results(queued_result("r1"))
+    waited = asyncio.get_running_loop().time() - began
+
+    assert batched_ids(batched) == ["r1"]
+    assert 0.04 <= waited < 1.0, f"waited {waited:.3f} s, want about 0.05"
+
+
+async def test_a_last_result_leaves_at_once() -> None:
+    session = writer_of(Ledger(), linger=1.0)
+
+    began = asyncio.get_running_loop().time()
+    batched, _ = await session._with_queued_results(queued_result("r1"))
+    waited = asyncio.get_running_loop().time() - began
+
+    assert batched.WhichOneof("msg") == "result"
+    assert waited < 0.1, f"waited {waited:.3f} s with nothing else running, want no linger"
+
+
+async def test_the_writer_sends_results_finishing_within_the_linger_as_one_message() -> None:
+    """Through `_send`: what a busy worker's stream carries."""
+    ledger = Ledger()
+    for execution_id in ("r1", "r2", "r3"):
+        assert ledger.begin(execution_id, 1, lambda _: None)
+    written: list[wpb.ConnectRequest] = []
+    wrote = asyncio.Event()
+
+    class Call:
+        async def write(self, message: wpb.ConnectRequest) -> None:
+            written.append(message)
+            wrote.set()
+
+    session = Session(call=Call(), ledger=ledger, start=lambda _: None, log=None, linger=1.0)  # type: ignore[arg-type]
+    session.batches = True
+    writer = asyncio.create_task(session._send())
+    for execution_id in ("r1", "r2", "r3"):
+        assert ledger.finish(wpb.WorkerResult(execution_id=execution_id, attempt=1))
+        session.send_nowait(queued_result(execution_id))
+        await asyncio.sleep(0.01)  # handlers finishing one by one
+    await asyncio.wait_for(wrote.wait(), 2)
+    writer.cancel()
+    await asyncio.gather(writer, return_exceptions=True)
+    assert [batched_ids(m) for m in written] == [["r1", "r2", "r3"]]

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from cronstream_server.core.errors import ResourceExhausted
 from cronstream_server.core.quotas import CallRate, check_jobs
-from cronstream_server.engine.job_quota import JobQuota
+from cronstream_server.service.job_quota import JobQuota
 
 
 class Clock:

@@ -82,6 +82,11 @@ class Ledger:
         for held in list(self._running.values()):
             held.cancel(reason)
 
+    def running_count(self) -> int:
+        """How many attempts run. Unlike `counts` it expires nothing, so the
+        writer can ask it for every batch of results at no cost."""
+        return len(self._running)
+
     def running_ids(self) -> list[str]:
         """The running executions, for heartbeats."""
         return sorted(self._running)

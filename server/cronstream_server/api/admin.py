@@ -20,7 +20,8 @@ from cronstream_server.core.tenancy import (
     validate_key_name,
     validate_platform_name,
 )
-from cronstream_server.signals import REVOKED
+from cronstream_server.service.admin import AdminUseCases
+from cronstream_server.service.publish import Publisher
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -52,7 +53,8 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
     ) -> None:
         self._store = store
         self._auth = authenticator
-        self._signals = signals
+        self._use = AdminUseCases(store)
+        self._publisher = Publisher(signals)
         self._page_budget = page_budget(max_message_bytes)
 
     async def CreatePlatform(
@@ -84,9 +86,9 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
     async def DeletePlatform(
         self, request: pb.DeletePlatformRequest, context: Context
     ) -> pb.DeletePlatformResponse:
-        await self._store.delete_platform(request.id)
+        outcome = await self._use.delete_platform(request.id)
         self._auth.forget(platform_id=request.id)
-        await self._signals.publish(REVOKED, request.id)  # its worker streams end
+        await self._publisher.done(outcome)
         return pb.DeletePlatformResponse()
 
     async def CreateApiKey(
@@ -111,7 +113,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
     async def RevokeApiKey(
         self, request: pb.RevokeApiKeyRequest, context: Context
     ) -> pb.RevokeApiKeyResponse:
-        key = await self._store.revoke_api_key(request.id)
-        self._auth.forget(key_id=key.id)
-        await self._signals.publish(REVOKED, key.id)  # the streams it opened end
+        outcome = await self._use.revoke_key(request.id)
+        self._auth.forget(key_id=outcome.value.id)
+        await self._publisher.done(outcome)
         return pb.RevokeApiKeyResponse()

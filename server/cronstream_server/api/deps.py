@@ -5,17 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
 from cronstream_server.core.insight import ComponentHealth
 from cronstream_server.core.ports import EventStore, ExecutionStore, InsightStore, JobStore, Signals
 from cronstream_server.engine.event_batcher import EventBatcher
-from cronstream_server.engine.job_quota import JobQuota
+from cronstream_server.service.events import EventUseCases
+from cronstream_server.service.executions import ExecutionUseCases
+from cronstream_server.service.job_quota import JobQuota
+from cronstream_server.service.jobs import JobUseCases
+from cronstream_server.service.outcome import Outcome
+from cronstream_server.service.publish import Publisher
 from cronstream_server.signals.local import LocalSignals
 
 Context = grpc.aio.ServicerContext[Any, Any]
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -53,3 +59,19 @@ class SchedulerDeps:
     job_quota: JobQuota = field(default_factory=JobQuota.unlimited)
     now: Callable[[], datetime] = field(default=utc_now)
     signals: Signals = field(default_factory=LocalSignals)
+    # The use cases over the ports above (built from them): every change a
+    # call makes goes through one of these, reads go to the ports directly.
+    jobs_use: JobUseCases = field(init=False)
+    executions_use: ExecutionUseCases = field(init=False)
+    events_use: EventUseCases = field(init=False)
+    publisher: Publisher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.jobs_use = JobUseCases(self.jobs, self.job_quota, self.now)
+        self.executions_use = ExecutionUseCases(self.executions, self.now)
+        self.events_use = EventUseCases(self.events, self.event_batcher.deliver, self.now)
+        self.publisher = Publisher(self.signals)
+
+    async def done(self, outcome: Outcome[T]) -> T:
+        """Publishes what a use case asks once it committed; its value."""
+        return await self.publisher.done(outcome)

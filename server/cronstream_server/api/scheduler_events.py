@@ -18,7 +18,6 @@ from cronstream_server.core import events as event_rules
 from cronstream_server.core.events import Event, EventHandler
 from cronstream_server.core.paging import fingerprint, next_page_token, page_request
 from cronstream_server.core.validation import raise_if_any
-from cronstream_server.signals import WORK
 from cronstream_server.telemetry.context import current_trace_context
 
 
@@ -35,7 +34,7 @@ class EventRpcs:
         spec = handler_spec(reader, request.event_handler, self.deps.max_payload_bytes)
         event_rules.validate_spec(spec, PREFIX, reader.violations)
         handler = event_rules.new_handler(spec, current_platform().platform_id, self.deps.now())
-        stored = await self.deps.events.create_handler(handler)
+        stored = await self.deps.done(await self.deps.events_use.create_handler(handler))
         return pb.CreateEventHandlerResponse(event_handler=event_handler_message(stored))
 
     async def GetEventHandler(
@@ -79,15 +78,19 @@ class EventRpcs:
             )
             return event_rules.respec(handler, spec, now)
 
-        updated = await self.deps.events.update_handler(
+        outcome = await self.deps.events_use.update_handler(
             current_platform().platform_id, request.event_handler.id, change
         )
+        updated = await self.deps.done(outcome)
         return pb.UpdateEventHandlerResponse(event_handler=event_handler_message(updated))
 
     async def DeleteEventHandler(
         self, request: pb.DeleteEventHandlerRequest, context: Context
     ) -> pb.DeleteEventHandlerResponse:
-        await self.deps.events.delete_handler(current_platform().platform_id, request.id)
+        outcome = await self.deps.events_use.delete_handler(
+            current_platform().platform_id, request.id
+        )
+        await self.deps.done(outcome)
         return pb.DeleteEventHandlerResponse()
 
     async def TriggerEvent(
@@ -106,8 +109,5 @@ class EventRpcs:
             at=self.deps.now(),
             trace=current_trace_context(),
         )
-        delivered = await self.deps.event_batcher.deliver(event)
-        ids, created = delivered.execution_ids, delivered.created
-        if created and ids:
-            await self.deps.signals.publish(WORK, event.platform_id)
+        ids = await self.deps.done(await self.deps.events_use.trigger(event))
         return pb.TriggerEventResponse(execution_ids=ids)

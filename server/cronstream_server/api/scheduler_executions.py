@@ -13,7 +13,6 @@ from cronstream_server.api.convert import (
 from cronstream_server.api.deps import Context, SchedulerDeps
 from cronstream_server.api.interceptor import current_platform
 from cronstream_server.api.paging import fit_page, page_budget
-from cronstream_server.core import executions as execution_rules
 from cronstream_server.core.executions import ExecutionLog
 from cronstream_server.core.paging import (
     encode_token,
@@ -23,7 +22,6 @@ from cronstream_server.core.paging import (
 )
 from cronstream_server.core.ports import ExecutionFilter
 from cronstream_server.core.validation import raise_if_any
-from cronstream_server.signals import CANCEL, WORK
 
 DEFAULT_LOG_PAGE_SIZE = 100
 
@@ -63,27 +61,16 @@ class ExecutionRpcs:
     async def RetryExecution(
         self, request: pb.RetryExecutionRequest, context: Context
     ) -> pb.RetryExecutionResponse:
-        now = self.deps.now()
-        execution = await self.deps.executions.update(
-            current_platform().platform_id,
-            request.id,
-            lambda e: execution_rules.retry_by_user(e, now),
-        )
-        await self.deps.signals.publish(WORK, execution.platform_id)
-        return pb.RetryExecutionResponse(execution=execution_message(execution))
+        outcome = await self.deps.executions_use.retry(current_platform().platform_id, request.id)
+        return pb.RetryExecutionResponse(execution=execution_message(await self.deps.done(outcome)))
 
     async def CancelExecution(
         self, request: pb.CancelExecutionRequest, context: Context
     ) -> pb.CancelExecutionResponse:
-        now = self.deps.now()
-        execution = await self.deps.executions.update(
-            current_platform().platform_id,
-            request.id,
-            lambda e: execution_rules.cancel_by_user(e, now),
+        outcome = await self.deps.executions_use.cancel(current_platform().platform_id, request.id)
+        return pb.CancelExecutionResponse(
+            execution=execution_message(await self.deps.done(outcome))
         )
-        # The replica holding the worker's stream tells the worker to stop.
-        await self.deps.signals.publish(CANCEL, execution.id)
-        return pb.CancelExecutionResponse(execution=execution_message(execution))
 
     async def ListExecutionLogs(
         self, request: pb.ListExecutionLogsRequest, context: Context

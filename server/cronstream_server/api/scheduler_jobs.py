@@ -22,9 +22,8 @@ from cronstream_server.api.deps import Context, SchedulerDeps
 from cronstream_server.api.interceptor import current_platform
 from cronstream_server.api.paging import fit_page, page_budget
 from cronstream_server.api.update_mask import apply_job_mask
-from cronstream_server.core import executions as execution_rules
 from cronstream_server.core import jobs as job_rules
-from cronstream_server.core.enums import ExecutionTrigger, JobStatus
+from cronstream_server.core.enums import JobStatus
 from cronstream_server.core.errors import ResourceExhausted
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.jobs import Job
@@ -32,7 +31,6 @@ from cronstream_server.core.paging import fingerprint, next_page_token, page_req
 from cronstream_server.core.ports import JobFilter
 from cronstream_server.core.tenancy import PlatformPrincipal
 from cronstream_server.core.validation import check_name, raise_if_any
-from cronstream_server.signals import JOBS, WORK
 from cronstream_server.telemetry.context import current_trace_context
 
 MAX_REQUEST_ID_LENGTH = 200
@@ -65,12 +63,8 @@ class JobRpcs:
         job = self._new_job(reader, request, "", principal, self.deps.now())
         raise_if_any(reader.violations)
         assert job is not None  # no violations: the job was built
-        await self.deps.job_quota.admit(principal.platform_id, 1)
-        stored, created = await self.deps.jobs.create_job(job, request.request_id or None)
-        if created:
-            self.deps.job_quota.created(principal.platform_id, 1)
-            await self._jobs_changed([stored])
-        return pb.CreateJobResponse(job=job_message(stored))
+        outcome = await self.deps.jobs_use.create(job, request.request_id or None)
+        return pb.CreateJobResponse(job=job_message(await self.deps.done(outcome)))
 
     async def BatchCreateJobs(
         self, request: pb.BatchCreateJobsRequest, context: Context
@@ -86,23 +80,12 @@ class JobRpcs:
                 f"the response would exceed {self.deps.max_message_bytes} bytes; "
                 "send fewer jobs per batch"
             )
-        platform_id = current_platform().platform_id
-        await self.deps.job_quota.admit(platform_id, len(batch))
-        stored = await self.deps.jobs.create_jobs(batch)
-        self.deps.job_quota.created(platform_id, sum(created for _, created in stored))
+        outcome = await self.deps.jobs_use.create_many(current_platform().platform_id, batch)
+        stored = await self.deps.done(outcome)
         for index, (job, created) in enumerate(stored):
             if not created:  # a repeated request_id: the earlier job
                 response.jobs[index].CopyFrom(job_message(job))
-        await self._jobs_changed([job for job, created in stored if created])
         return response
-
-    async def _jobs_changed(self, changed: list[Job]) -> None:
-        """Wakes the tickers when a job may now be due sooner than they think:
-        once, with the earliest next_run, however many jobs changed."""
-        active = (j for j in changed if j.status is JobStatus.ACTIVE)
-        due = [j.next_run for j in active if j.next_run is not None]
-        if due:
-            await self.deps.signals.publish(JOBS, min(due).isoformat())
 
     async def _new_jobs(
         self, request: pb.BatchCreateJobsRequest, principal: PlatformPrincipal, now: datetime
@@ -210,52 +193,37 @@ class JobRpcs:
             )
             return job_rules.reschedule(job, spec, trigger_changed, now)
 
-        _, updated = await self.deps.jobs.update_job(
+        outcome = await self.deps.jobs_use.update(
             current_platform().platform_id, request.job.id, change
         )
-        await self._jobs_changed([updated])
-        return pb.UpdateJobResponse(job=job_message(updated))
+        return pb.UpdateJobResponse(job=job_message(await self.deps.done(outcome)))
 
     async def DeleteJob(
         self, request: pb.DeleteJobRequest, context: Context
     ) -> pb.DeleteJobResponse:
-        await self.deps.jobs.delete_job(current_platform().platform_id, request.id)
+        await self.deps.done(
+            await self.deps.jobs_use.delete(current_platform().platform_id, request.id)
+        )
         return pb.DeleteJobResponse()
 
     async def PauseJob(self, request: pb.PauseJobRequest, context: Context) -> pb.PauseJobResponse:
-        now = self.deps.now()
-        _, job = await self.deps.jobs.update_job(
-            current_platform().platform_id, request.id, lambda j: job_rules.pause(j, now)
-        )
-        return pb.PauseJobResponse(job=job_message(job))
+        outcome = await self.deps.jobs_use.pause(current_platform().platform_id, request.id)
+        return pb.PauseJobResponse(job=job_message(await self.deps.done(outcome)))
 
     async def ResumeJob(
         self, request: pb.ResumeJobRequest, context: Context
     ) -> pb.ResumeJobResponse:
-        now = self.deps.now()
-        _, job = await self.deps.jobs.update_job(
-            current_platform().platform_id, request.id, lambda j: job_rules.resume(j, now)
-        )
-        await self._jobs_changed([job])
-        return pb.ResumeJobResponse(job=job_message(job))
+        outcome = await self.deps.jobs_use.resume(current_platform().platform_id, request.id)
+        return pb.ResumeJobResponse(job=job_message(await self.deps.done(outcome)))
 
     async def CancelJob(
         self, request: pb.CancelJobRequest, context: Context
     ) -> pb.CancelJobResponse:
-        now = self.deps.now()
-        platform_id = current_platform().platform_id
-        job = await self.deps.jobs.cancel_job(
-            platform_id, request.id, lambda j: job_rules.cancel(j, now), now
-        )
-        return pb.CancelJobResponse(job=job_message(job))
+        outcome = await self.deps.jobs_use.cancel(current_platform().platform_id, request.id)
+        return pb.CancelJobResponse(job=job_message(await self.deps.done(outcome)))
 
     async def RunJob(self, request: pb.RunJobRequest, context: Context) -> pb.RunJobResponse:
-        now = self.deps.now()
-        job = await self.deps.jobs.get_job(current_platform().platform_id, request.id)
-        job_rules.check_runnable(job)
-        execution = execution_rules.for_job(
-            job, ExecutionTrigger.MANUAL, now, now, trace=current_trace_context()
+        outcome = await self.deps.jobs_use.run_now(
+            current_platform().platform_id, request.id, current_trace_context()
         )
-        await self.deps.executions.insert_many([execution])
-        await self.deps.signals.publish(WORK, job.platform_id)
-        return pb.RunJobResponse(execution=execution_message(execution))
+        return pb.RunJobResponse(execution=execution_message(await self.deps.done(outcome)))

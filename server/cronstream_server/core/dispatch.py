@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -81,6 +81,17 @@ class Start:
     lease_expires_at: datetime
     deadline_at: datetime
     trace: TraceStamp
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """One claim (DispatchStore.claim): what started, and the clocks it ran on."""
+
+    starts: list[Start]
+    now: datetime  # the database's clock, which decided what was due
+    # This process's clock just after reading the database's: the database's
+    # was read before it, so an offset taken from the two never runs ahead.
+    read_at: datetime
 
 
 def dispatch_order(execution: Pending) -> tuple[int, datetime, str]:
@@ -207,6 +218,15 @@ class Settlement:
         return self.ending in (Ending.FAILED, Ending.TIMED_OUT) and (
             self.held.trigger is ExecutionTrigger.SCHEDULE
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Reaped:
+    """One reaper pass (DispatchStore.reap): leases that ran out, and
+    executions past their deadline."""
+
+    expired: list[tuple[str, str]] = field(default_factory=list)  # (execution, platform)
+    timed_out: list[Settlement] = field(default_factory=list)
 
 
 _STATUS = {

@@ -68,6 +68,14 @@ class Event:
     trace: TraceContext | None = None  # of the TriggerEvent call
 
 
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What one event created (EventDeliveryStore.deliver)."""
+
+    execution_ids: list[str]
+    created: bool  # False: a repeated request id; the ids are the first call's
+
+
 # --- validation -------------------------------------------------------------
 
 

@@ -77,6 +77,12 @@ def fires_ahead(job: Job) -> bool:
     return job.spec.overlap_policy is OverlapPolicy.ALLOW
 
 
+def watches_outstanding(job: Job) -> bool:
+    """Whether `fire` needs the job's Outstanding executions: every overlap
+    policy but ALLOW decides on what still runs."""
+    return job.spec.overlap_policy is not OverlapPolicy.ALLOW
+
+
 def fire(
     job: Job,
     now: datetime,

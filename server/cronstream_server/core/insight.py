@@ -13,6 +13,8 @@ from enum import IntEnum
 from cronstream_server.core.enums import ExecutionStatus, JobStatus, JobType
 
 _FINISHED = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
+# How long a database health check may take before it counts as NOT_SERVING.
+DATABASE_CHECK_TIMEOUT = timedelta(seconds=5)
 
 
 @dataclass(frozen=True, slots=True)

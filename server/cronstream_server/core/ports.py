@@ -2,20 +2,31 @@
 
 Adapters live in `cronstream_server.store` (one SQL implementation that runs on
 Postgres and SQLite) and `cronstream_server.signals`. The same contract tests
-run over every adapter, so each method's docstring is its specification.
+(tests/contract) run over every adapter, so each method's docstring is its
+specification. "Side by side" below: on a database whose write transactions
+run side by side (Postgres); SQLite has one writer at a time, so there a
+transaction waits where Postgres would skip a locked row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+import random
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from cronstream_server.core.dispatch import Claimed, Pending, Reaped, Report, Start, Verdict, Want
 from cronstream_server.core.enums import ExecutionStatus, JobStatus, JobType
-from cronstream_server.core.events import EventHandler
+from cronstream_server.core.events import Delivered, Event, EventHandler
 from cronstream_server.core.executions import Execution, ExecutionLog
-from cronstream_server.core.insight import ComponentHealth, ExecutionFigures, PlatformFigures
+from cronstream_server.core.firing import Outstanding
+from cronstream_server.core.insight import (
+    DATABASE_CHECK_TIMEOUT,
+    ComponentHealth,
+    ExecutionFigures,
+    PlatformFigures,
+)
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.tenancy import ApiKey, NewSecret, Platform, PlatformPrincipal
@@ -141,6 +152,15 @@ class JobStore(Protocol):
         last row returned when more follow."""
         ...
 
+    async def run_job(
+        self, platform_id: str, job_id: str, make: Callable[[Job], Execution]
+    ) -> Execution:
+        """Reads the platform's job (NotFound as get_job) and stores the
+        execution `make` builds from it, in one transaction: a job deleted or
+        changed meanwhile is never run from a stale read. `make` may raise
+        (the job cannot run), and then nothing is stored."""
+        ...
+
     async def count_jobs(self, platform_id: str) -> int:
         """How many jobs the platform holds, in any status."""
         ...
@@ -148,16 +168,27 @@ class JobStore(Protocol):
     async def update_job(
         self, platform_id: str, job_id: str, change: Callable[[Job], Job]
     ) -> tuple[Job, Job]:
-        """Applies `change` under a row lock (a concurrent ticker or update never
-        loses a write) and stores the result; returns (before, after)."""
+        """Applies `change` under the job's row lock (a concurrent tick or
+        update never loses a write) and stores the result; returns (before,
+        after). NotFound as get_job.
+
+        Slots fired ahead (see TickerStore.tick) whose instants have not come
+        are withdrawn first: their executions, still pending, are deleted,
+        and `before` is the job as if they had never been fired (next_run
+        back on the first of them, last_run, runs_count and executions_count
+        as before them, a job completed by them active again). So the change
+        applies to those slots too: a pause stops them, an edit runs them
+        with the new spec. An execution of such a slot cancelled by hand
+        stays; one already running or finished is never withdrawn."""
         ...
 
     async def cancel_job(
         self, platform_id: str, job_id: str, change: Callable[[Job], Job], now: datetime
     ) -> Job:
-        """Applies `change` (the cancellation) as `update_job` does and, in the
-        same transaction, cancels the job's executions that have not started:
-        a failure anywhere leaves both as they were. Returns the job after."""
+        """Applies `change` (the cancellation) as `update_job` does, slots
+        fired ahead withdrawn first, and, in the same transaction, cancels the
+        job's executions that have not started: a failure anywhere leaves
+        both as they were. Returns the job after."""
         ...
 
     async def delete_job(self, platform_id: str, job_id: str) -> None:
@@ -229,6 +260,242 @@ class InsightStore(Protocol):
         """Jobs by status and type, executions by status, due pending executions."""
         ...
 
-    async def database_health(self) -> ComponentHealth:
-        """A round trip to the database; never raises."""
+    async def database_health(self, within: timedelta = DATABASE_CHECK_TIMEOUT) -> ComponentHealth:
+        """A round trip to the database and its latency. Never raises: a
+        failure, or no answer within `within`, is NOT_SERVING with why."""
+        ...
+
+
+# --- the engine's ports -------------------------------------------------------
+#
+# "Buffered", for every port below: an execution of a BUFFER_ONE job waiting
+# behind its job's running one. It is stored pending but is never due, so no
+# claim hands it out, until an execution of its job reaches a final status
+# (DispatchStore.settle, reap and release_sessions, ExecutionStore.update):
+# in that same transaction it becomes due at that instant.
+
+
+@dataclass(frozen=True, slots=True)
+class DueJobs:
+    """What a tick claimed, as its `decide` callback sees it."""
+
+    jobs: Sequence[Job]  # locked for the tick, oldest next_run first
+    # The unfinished executions (pending, running, buffered) of the jobs that
+    # `core.firing.watches_outstanding`, by job id; a job without any is absent.
+    outstanding: Mapping[str, Outstanding]
+    now: datetime  # the database's clock
+    horizon: datetime  # now + the tick's `ahead`
+
+
+@dataclass(frozen=True, slots=True)
+class JobMove:
+    """Where a tick leaves one job it claimed."""
+
+    job_id: str
+    next_run: datetime | None
+    last_run: datetime | None
+    runs_count: int
+    status: JobStatus
+    completed_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TickPlan:
+    """What a tick writes for the jobs it claimed."""
+
+    executions: Sequence[Execution] = ()  # slots to record (pending or skipped)
+    buffered: Sequence[Execution] = ()  # slots to record as buffered (see above)
+    moves: Sequence[JobMove] = ()
+    # CANCEL_PREVIOUS: jobs whose unfinished executions are cancelled first.
+    cancel_outstanding: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ticked:
+    """One tick (TickerStore.tick)."""
+
+    now: datetime  # the database's clock, which decided what was due
+    claimed: int  # jobs claimed; 0: nothing was due and nothing was written
+    plan: TickPlan  # as `decide` returned it
+    # Executions recorded per job id (a slot stored before is not counted).
+    recorded: Mapping[str, int]
+    # Running executions that `cancel_outstanding` cancelled: their workers
+    # must be told.
+    cancelled_running: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Upcoming:
+    now: datetime  # the database's clock
+    next_run: datetime | None  # the earliest next_run of an active job
+
+
+DecideTick = Callable[[DueJobs], TickPlan]
+DecideClaim = Callable[[list[Pending], datetime], list[Start]]
+
+
+class TickerStore(Protocol):
+    """Jobs whose next slot has come, turned into executions once per slot."""
+
+    @property
+    def side_by_side(self) -> bool:
+        """Whether ticks in separate transactions progress side by side, each
+        claiming other jobs. When False, one waits for the other to commit,
+        and a second tick at once gains nothing."""
+        ...
+
+    async def tick(self, ahead: timedelta, limit: int, decide: DecideTick) -> Ticked:
+        """One transaction, on the database's clock `now`:
+
+        1. claims at most `limit` ACTIVE jobs whose next_run has come, oldest
+           first: by `now + ahead` for jobs that `core.firing.fires_ahead`,
+           by `now` for the others. They stay locked until the commit. Never
+           a job another transaction holds: side by side it is skipped, else
+           this tick waits for that transaction to commit first;
+        2. reads their outstanding executions (see DueJobs.outstanding);
+        3. calls `decide` (pure: it runs while the jobs are locked) and writes
+           its plan: cancels the unfinished executions of
+           `plan.cancel_outstanding`'s jobs, records `plan.executions` and
+           `plan.buffered` (a schedule slot, one (job, scheduled_at), is
+           stored once: a slot that already has its execution is skipped,
+           never an error), and applies each JobMove to its job, adding what
+           was recorded for it to its executions_count.
+
+        Claiming nothing, it calls no `decide` and writes nothing. A failure
+        anywhere leaves everything as it was."""
+        ...
+
+    async def upcoming(self) -> Upcoming:
+        """The database's now, and when the ticker has work next: the
+        earliest next_run of an ACTIVE job, due or not, locked or not. Takes
+        no lock."""
+        ...
+
+
+class DispatchStore(Protocol):
+    """The worker stream's side of the database. Every write to a running
+    execution names its attempt or its session and re-checks that it still
+    runs (fencing): a late writer, such as a worker that lost its lease,
+    changes nothing. Times are the database's clock. Malformed execution ids
+    match nothing."""
+
+    async def claim(self, wants: Sequence[Want], ahead: timedelta, decide: DecideClaim) -> Claimed:
+        """One transaction, on the database's clock `now`: for each Want,
+        locks at most `want.limit` pending executions of that platform's
+        handler due by `now + ahead`, critical first, then longest due; never
+        a buffered one, and never one another transaction holds (skipped side
+        by side, else waited for). `decide(candidates, now)` (pure: it runs
+        under the locks) picks the Starts, which become running in their
+        sessions with their lease, deadline and trace, at the same attempt.
+        Candidates not started stay pending, untouched."""
+        ...
+
+    async def settle(
+        self, reports: Sequence[Report], rng: random.Random, cap: timedelta
+    ) -> list[Verdict]:
+        """Applies a batch of results in one transaction; one verdict per
+        report, in order (core.dispatch.settle_reports). Only a result naming
+        the current attempt of a running execution of the reporter's platform
+        is applied (APPLY); a result of an attempt settled before is
+        REPEATED, of an older attempt STALE, of an unknown execution or
+        another platform's UNKNOWN, and those change nothing. An applied one
+        succeeds, fails, or goes back to pending as the next attempt, due
+        after the retry backoff; the job counts it (successes with the mean
+        duration, failures), a one-time job fails with its slot, and a final
+        status releases the job's buffered execution. The rows are locked in
+        id order, waiting for another writer of them, never skipping it."""
+        ...
+
+    async def extend_leases(
+        self, held: Sequence[tuple[str, str]], lease: timedelta
+    ) -> set[tuple[str, str]]:
+        """Heartbeats of every session at once: each (execution id, session
+        id) whose execution is running in that very session gets its lease
+        extended to the database's now + `lease`; returns those pairs. A pair
+        whose execution was released, reaped, settled or moved to another
+        session is neither extended nor returned: a heartbeat never revives
+        a lost lease."""
+        ...
+
+    async def rebind(
+        self,
+        platform_id: str,
+        session: tuple[str, str],
+        attempts: Sequence[tuple[str, int]],
+        lease: timedelta,
+    ) -> tuple[set[str], list[tuple[str, str]]]:
+        """A worker's hello, in one transaction. Each (execution id, attempt)
+        still running at that attempt in the platform moves to `session`
+        (session id, worker id) with a fresh lease: their ids are returned
+        first. Then what other sessions of the same worker run and the worker
+        did not name goes back to pending as the next attempt, due at once,
+        without using a retry: returned as (execution id, platform id). An
+        attempt released or reaped meanwhile has moved on and is left alone."""
+        ...
+
+    async def release_sessions(
+        self, session_ids: Sequence[str], *, worker_lost: bool
+    ) -> list[tuple[str, str]]:
+        """The running executions of these sessions, as (execution id,
+        platform id), go back to pending as their next attempt, due at once.
+        `worker_lost` (its stream broke): each counts as a failed attempt, as
+        a lease that ran out does, so it uses up a retry and, with none left,
+        fails (counted on its job, releasing its buffered execution). Else
+        (this server hands work back as it stops) no retry is used. Waits for
+        a writer of those rows (a result being applied), never skips it."""
+        ...
+
+    async def release_attempts(self, attempts: Sequence[tuple[str, int]]) -> None:
+        """Claimed attempts that were never handed over: each (execution id,
+        attempt) still running at that attempt goes back to pending as the
+        next attempt, due at once, without using a retry."""
+        ...
+
+    async def reap(self, limit: int, rng: random.Random, cap: timedelta) -> Reaped:
+        """One transaction: at most `limit` running executions whose lease
+        ran out go back to pending as the next attempt, due at once (a retry
+        used; with none left they fail), and at most `limit` past their
+        deadline are retried after the backoff or end as timed out. Both as
+        `settle` counts and releases. Rows another transaction holds (a
+        result being applied) are skipped side by side; a row is never both."""
+        ...
+
+    async def add_logs(self, lines: Sequence[ExecutionLog]) -> None:
+        """Stores log lines in one transaction. Lines of executions that no
+        longer exist (deleted with their job or platform) are dropped, never
+        an error; the others are stored all the same."""
+        ...
+
+
+class RetentionStore(Protocol):
+    """Deletes what is older than the retention, one bounded batch a call.
+    Safe on every replica at once: deleting is idempotent and, where the
+    database has advisory locks, a replica that finds another one deleting
+    deletes nothing this time (returns 0) instead of waiting."""
+
+    async def delete_finished(self, keep: timedelta, limit: int) -> int:
+        """Deletes at most `limit` executions in a final status that finished
+        (completed_at) more than `keep` before the database's now, oldest
+        first, with their logs; returns how many. Never a pending or running
+        execution, whatever its age, nor a younger one."""
+        ...
+
+    async def delete_old_deliveries(self, keep: timedelta, limit: int) -> int:
+        """Deletes at most `limit` TriggerEvent idempotency records made more
+        than `keep` before the database's now, oldest first; returns how many.
+        Their request ids may then be used again."""
+        ...
+
+
+class EventDeliveryStore(Protocol):
+    async def deliver(self, events: Sequence[Event]) -> list[Delivered]:
+        """TriggerEvent for a batch of events, in one transaction: all or
+        none. Each event creates one pending execution per enabled handler of
+        its name and per active event job of its name in its platform
+        (core.events.deliveries), oldest listener first; each job's
+        executions_count counts its own. An event whose (platform,
+        request_id) was delivered before, by an earlier call or earlier in
+        this batch, creates nothing and answers with the first delivery's
+        execution ids (created False). Results in the events' order."""
         ...

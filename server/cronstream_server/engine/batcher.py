@@ -26,8 +26,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from cronstream_server.background import Background
 from cronstream_server.core.errors import Unavailable
-from cronstream_server.engine.background import Background
 
 log = logging.getLogger(__name__)
 

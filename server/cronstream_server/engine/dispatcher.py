@@ -1,7 +1,7 @@
 """The dispatcher: one per replica, for all of its worker sessions.
 
 Each round asks the sessions for their free slots, claims that many due
-executions of their handlers in one transaction (`SqlDispatchStore.claim`:
+executions of their handlers in one transaction (`DispatchStore.claim`:
 SKIP LOCKED, so replicas never claim the same row), and hands each to a
 session. It runs a round when woken (a `work` signal from any replica, a
 freed slot, a new session, a capacity change), at each instant a `due`
@@ -25,12 +25,12 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from cronstream_server.background import Background, log_loop_failure, wait_set
 from cronstream_server.core import dispatch as rules
 from cronstream_server.core.dispatch import Pending, Seat, Start
-from cronstream_server.engine.background import Background, log_loop_failure, wait_set
+from cronstream_server.core.ports import DispatchStore
 from cronstream_server.engine.session import Session
 from cronstream_server.engine.tracing import ExecutionTracer
-from cronstream_server.store.dispatch import SqlDispatchStore
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ _ERROR_PAUSE = 1.0
 class Dispatcher:
     def __init__(
         self,
-        store: SqlDispatchStore,
+        store: DispatchStore,
         sessions: Callable[[], Sequence[Session]],
         lease: timedelta,
         tracer: ExecutionTracer,

@@ -9,12 +9,10 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
+from cronstream_server.background import Background
 from cronstream_server.core.errors import DomainError
-from cronstream_server.core.events import Event
-from cronstream_server.engine.background import Background
-from cronstream_server.store.event_delivery import Delivered, trigger_many
+from cronstream_server.core.events import Delivered, Event
+from cronstream_server.core.ports import EventDeliveryStore
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +26,8 @@ class _Pending:
 
 
 class EventBatcher:
-    def __init__(self, engine: AsyncEngine, max_batch: int = MAX_BATCH) -> None:
-        self._engine = engine
+    def __init__(self, store: EventDeliveryStore, max_batch: int = MAX_BATCH) -> None:
+        self._store = store
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._loop = Background("event-batcher", self._run)
@@ -57,7 +55,7 @@ class EventBatcher:
 
     async def _write(self, batch: list[_Pending]) -> None:
         try:
-            results = await trigger_many(self._engine, [p.event for p in batch])
+            results = await self._store.deliver([p.event for p in batch])
         except DomainError as error:
             if len(batch) > 1:  # one bad event must not fail the others
                 for pending in batch:

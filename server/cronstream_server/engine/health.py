@@ -8,9 +8,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from cronstream_server.background import Background, log_loop_failure
 from cronstream_server.core.insight import ComponentHealth, HealthStatus
 from cronstream_server.core.ports import Signals
-from cronstream_server.engine.background import Background, log_loop_failure
 from cronstream_server.engine.ticker import Ticker
 
 log = logging.getLogger(__name__)

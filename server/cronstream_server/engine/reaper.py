@@ -15,11 +15,11 @@ import logging
 import random
 from datetime import timedelta
 
-from cronstream_server.core.ports import Signals
-from cronstream_server.engine.background import Background, log_loop_failure
+from cronstream_server.background import Background, log_loop_failure
+from cronstream_server.core.dispatch import Reaped
+from cronstream_server.core.ports import DispatchStore, Signals
 from cronstream_server.engine.session import Cancel
 from cronstream_server.signals import CANCEL, WORK
-from cronstream_server.store.dispatch import Reaped, SqlDispatchStore
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def parse_cancel(message: str) -> Cancel:
 class Reaper:
     def __init__(
         self,
-        store: SqlDispatchStore,
+        store: DispatchStore,
         signals: Signals,
         interval: float,
         retry_cap: timedelta,

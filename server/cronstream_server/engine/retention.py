@@ -9,9 +9,9 @@ ends with the first short batch; a pass that hits `max_batches` (a backlog,
 such as the first start on a large old table) logs its count and the next
 one starts at once. Passes are `interval` apart.
 
-Every replica runs it. Deleting is idempotent, and on Postgres one replica
-at a time deletes (see `store.retention`), so several replicas never compete
-for the same rows.
+Every replica runs it. Deleting is idempotent, and where the database has
+advisory locks one replica at a time deletes (core.ports.RetentionStore), so
+several replicas never compete for the same rows.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from datetime import timedelta
 
 from prometheus_client import Counter
 
+from cronstream_server.background import Background, log_loop_failure
+from cronstream_server.core.ports import RetentionStore
 from cronstream_server.core.retention import format_retention
-from cronstream_server.engine.background import Background, log_loop_failure
-from cronstream_server.store.retention import SqlRetentionStore
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class RetentionSettings:
 
 
 class Retention:
-    def __init__(self, store: SqlRetentionStore, settings: RetentionSettings) -> None:
+    def __init__(self, store: RetentionStore, settings: RetentionSettings) -> None:
         self._store = store
         self._settings = settings
         self._loop = Background("retention", self._run)
@@ -68,7 +68,7 @@ class Retention:
             except Exception as error:
                 log_loop_failure(log, "retention pass failed", error)
             # asyncio.sleep, not asyncio.wait_for: nothing wakes this loop early,
-            # so a cancellation cannot be swallowed (see engine.background).
+            # so a cancellation cannot be swallowed (see cronstream_server.background).
             await asyncio.sleep(self._settings.interval)
 
     async def purge(self) -> int:

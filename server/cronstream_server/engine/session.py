@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from cronstream_server.background import wait_set
 from cronstream_server.core.dispatch import Seat, Start
-from cronstream_server.engine.background import wait_set
 
 
 class State(enum.Enum):

@@ -1,10 +1,11 @@
 """The ticker: turns due jobs into pending executions, once per slot.
 
-Each tick is one transaction: claim due jobs (SKIP LOCKED), decide their slots
-(core.firing), insert the executions (a slot that already has one is skipped by
-its unique index), and move each job to its next slot. Between ticks it sleeps
-until the earliest next_run, or until a `jobs` signal says a job may be due
-sooner, or at most `max_sleep` (the fallback poll, should a signal be lost).
+Each tick is one transaction of the TickerStore: claim due jobs (SKIP
+LOCKED), decide their slots (core.firing, in `_plan`, pure), insert the
+executions (a slot that already has one is skipped by its unique index), and
+move each job to its next slot. Between ticks it sleeps until the earliest
+next_run, or until a `jobs` signal says a job may be due sooner, or at most
+`max_sleep` (the fallback poll, should a signal be lost).
 
 Slots are fired `fire_ahead` before their instants (for jobs that allow it,
 core.firing.fires_ahead): the execution is written early, due at the instant,
@@ -20,25 +21,15 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
+from cronstream_server.background import Background, log_loop_failure, wait_set
 from cronstream_server.core import executions as execution_rules
-from cronstream_server.core.enums import (
-    ExecutionStatus,
-    ExecutionTrigger,
-    JobStatus,
-    OverlapPolicy,
-)
+from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, JobStatus
 from cronstream_server.core.executions import Execution
 from cronstream_server.core.firing import Firing, Outstanding, fire, jitter_offset
 from cronstream_server.core.jobs import Job
-from cronstream_server.core.ports import Signals
-from cronstream_server.engine.background import Background, log_loop_failure, wait_set
+from cronstream_server.core.ports import DueJobs, JobMove, Signals, Ticked, TickerStore, TickPlan
 from cronstream_server.signals import CANCEL, DUE, JOBS, WORK
-from cronstream_server.store import ticker as queries
-from cronstream_server.store.errors import database_errors
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +40,10 @@ class TickerSettings:
     max_sleep: float = 5.0  # fallback poll when no signal arrives
     error_backoff: float = 1.0
     contended_pause: float = 0.02
-    # Transactions side by side while a backlog lasts (Postgres only: SKIP
-    # LOCKED gives each its own jobs, and one waits on the database while
-    # another computes; SQLite has one writer, so it gets one).
+    # Transactions side by side while a backlog lasts (where the store's
+    # transactions run side by side: SKIP LOCKED gives each its own jobs, and
+    # one waits on the database while another computes; SQLite has one
+    # writer, so it gets one).
     lanes: int = 2
     # How long before its instant a slot is fired (see the module docstring);
     # half a second keeps the ticker's work for whole-second schedules away
@@ -70,9 +62,9 @@ class TickResult:
 
 class Ticker:
     def __init__(
-        self, engine: AsyncEngine, signals: Signals, settings: TickerSettings = TickerSettings()
+        self, store: TickerStore, signals: Signals, settings: TickerSettings = TickerSettings()
     ) -> None:
-        self._engine = engine
+        self._store = store
         self._signals = signals
         self._settings = settings
         self._wake = asyncio.Event()
@@ -119,7 +111,7 @@ class Ticker:
         """One tick per lane, side by side: a thousand jobs due at one second
         are fired by two transactions at once rather than one after the other
         (a lane that finds nothing left costs one index probe)."""
-        lanes = self._settings.lanes if self._engine.dialect.name == "postgresql" else 1
+        lanes = self._settings.lanes if self._store.side_by_side else 1
         if lanes == 1:
             return [await self.tick()]
         async with asyncio.TaskGroup() as group:
@@ -127,12 +119,10 @@ class Ticker:
         return [t.result() for t in ticks]
 
     async def _sleep_until_due(self, idle: bool) -> None:
-        async with database_errors(), self._engine.connect() as conn:
-            now = await queries.database_now(conn)
-            earliest = await queries.earliest_next_run(conn)
+        upcoming = await self._store.upcoming()
         delay = self._settings.max_sleep
-        if earliest is not None:
-            until = (earliest - now).total_seconds()
+        if upcoming.next_run is not None:
+            until = (upcoming.next_run - upcoming.now).total_seconds()
             ahead = until - self._settings.fire_ahead.total_seconds()
             if ahead > 0.0:
                 delay = min(delay, ahead)
@@ -151,15 +141,12 @@ class Ticker:
 
     async def tick(self) -> TickResult:
         """One pass: fires every job due now (up to the batch size)."""
-        async with database_errors(), self._engine.begin() as conn:
-            now = await queries.database_now(conn)
-            horizon = now + self._settings.fire_ahead
-            due = await queries.claim_due_jobs(conn, now, horizon, self._settings.batch_size)
-            if not due:
-                self.last_tick_at = now
-                return TickResult()
-            result = await _fire_all(conn, due, now, horizon)
-        self.last_tick_at = now
+        settings = self._settings
+        ticked = await self._store.tick(settings.fire_ahead, settings.batch_size, _plan)
+        self.last_tick_at = ticked.now
+        if not ticked.claimed:
+            return TickResult()
+        result = _summary(ticked)
         await self._announce(result)
         return result
 
@@ -172,53 +159,67 @@ class Ticker:
             await self._signals.publish(CANCEL, execution_id)
 
 
-async def _fire_all(
-    conn: AsyncConnection, due: list[Job], now: datetime, horizon: datetime
-) -> TickResult:
-    watched = [j.id for j in due if j.spec.overlap_policy is not OverlapPolicy.ALLOW]
-    seen = await queries.outstanding(conn, watched)
-    firings = {job.id: fire(job, now, seen.get(job.id, Outstanding()), horizon) for job in due}
-    cancelled = await queries.cancel_outstanding(
-        conn, [job_id for job_id, f in firings.items() if f.cancel_outstanding], now
-    )
-    batch = [e for job in due for e in _executions(job, firings[job.id], now)]
-    inserted = await queries.insert_slots(conn, batch)
-    await queries.move_jobs(
-        conn, [_move(job, firings[job.id], inserted[job.id], now) for job in due]
-    )
-    pending = [e for e in batch if e.status is ExecutionStatus.PENDING]
-    platforms = frozenset(e.platform_id for e in pending if e.due_at <= now)
-    later = [e.due_at for e in pending if now < e.due_at < queries.FAR_FUTURE]
+def _plan(due: DueJobs) -> TickPlan:
+    """What a tick writes for the jobs it claimed (runs inside the tick's
+    transaction, so it does no I/O)."""
+    executions: list[Execution] = []
+    buffered: list[Execution] = []
+    moves: list[JobMove] = []
+    cancel: list[str] = []
+    for job in due.jobs:
+        firing = fire(job, due.now, due.outstanding.get(job.id, Outstanding()), due.horizon)
+        made, waiting = _executions(job, firing, due.now)
+        executions += made
+        buffered += waiting
+        moves.append(_move(job, firing, due.now))
+        if firing.cancel_outstanding:
+            cancel.append(job.id)
+    return TickPlan(executions, buffered, moves, cancel)
+
+
+def _summary(ticked: Ticked) -> TickResult:
+    """What the tick tells the others: platforms with work due now, the
+    earliest execution due later, running executions it cancelled."""
+    now = ticked.now
+    pending = [e for e in ticked.plan.executions if e.status is ExecutionStatus.PENDING]
     return TickResult(
-        len(due), sum(inserted.values()), platforms, tuple(cancelled), min(later, default=None)
+        ticked.claimed,
+        sum(ticked.recorded.values()),
+        frozenset(e.platform_id for e in pending if e.due_at <= now),
+        ticked.cancelled_running,
+        min((e.due_at for e in pending if e.due_at > now), default=None),
     )
 
 
-def _executions(job: Job, firing: Firing, now: datetime) -> list[Execution]:
+def _executions(job: Job, firing: Firing, now: datetime) -> tuple[list[Execution], list[Execution]]:
+    """The firing's slots as executions: those to record, and the BUFFER_ONE
+    one that waits for the job's running execution."""
     made: list[Execution] = []
+    waiting: list[Execution] = []
     buffered = set(firing.buffered)
     for slot in firing.slots:
         execution = execution_rules.for_job(job, ExecutionTrigger.SCHEDULE, slot.at, now)
         if slot.skipped:
             execution = execution_rules.skipped(execution, slot.note or "skipped", now)
         elif slot.at in buffered:
-            execution = execution_rules.due(execution, queries.FAR_FUTURE)
+            waiting.append(execution)
+            continue
         elif job.spec.jitter:  # without jitter it is due at its slot already
             execution = execution_rules.due(
                 execution, slot.at + jitter_offset(job.id, slot.at, job.spec.jitter)
             )
         made.append(execution)
-    return made
+    return made, waiting
 
 
-def _move(job: Job, firing: Firing, added: int, now: datetime) -> dict[str, Any]:
-    return {
-        "b_id": job.id,
-        "b_next_run": firing.next_run,
-        "b_last_run": firing.last_run,
-        "b_runs_count": firing.runs_count,
-        "b_status": firing.status.value,
-        "b_completed_at": now if firing.status is JobStatus.COMPLETED else job.completed_at,
-        "b_updated_at": now,
-        "b_added": added,
-    }
+def _move(job: Job, firing: Firing, now: datetime) -> JobMove:
+    completed = firing.status is JobStatus.COMPLETED
+    return JobMove(
+        job_id=job.id,
+        next_run=firing.next_run,
+        last_run=firing.last_run,
+        runs_count=firing.runs_count,
+        status=firing.status,
+        completed_at=now if completed else job.completed_at,
+        updated_at=now,
+    )

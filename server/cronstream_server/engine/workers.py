@@ -20,21 +20,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cronstream_server.background import Background, log_loop_failure, wait_set
 from cronstream_server.core.dispatch import Report, Start, Verdict
 from cronstream_server.core.errors import Unavailable
 from cronstream_server.core.executions import ExecutionLog
 from cronstream_server.core.ids import new_id
-from cronstream_server.core.ports import Signals
+from cronstream_server.core.ports import DispatchStore, Signals
 from cronstream_server.core.quotas import DEFAULT_WORKER_STREAMS, check_worker_streams
 from cronstream_server.core.retry import DEFAULT_RETRY_CAP
-from cronstream_server.engine.background import Background, log_loop_failure, wait_set
 from cronstream_server.engine.batcher import Batcher
 from cronstream_server.engine.dispatcher import Dispatcher
 from cronstream_server.engine.reaper import REASON_LEASE_LOST, Reaper, parse_cancel
 from cronstream_server.engine.session import Ack, Cancel, End, Hello, Session, Welcome
 from cronstream_server.engine.tracing import ExecutionTracer
 from cronstream_server.signals import CANCEL, DUE, REVOKED, WORK
-from cronstream_server.store.dispatch import SqlDispatchStore
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +82,7 @@ class StreamSettings:
 class WorkerHub:
     def __init__(
         self,
-        store: SqlDispatchStore,
+        store: DispatchStore,
         signals: Signals,
         settings: StreamSettings = StreamSettings(),
         tracer: ExecutionTracer | None = None,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from cronstream_server.engine.background import Background
+from cronstream_server.background import Background
 from cronstream_server.signals.local import LocalSignals
 
 log = logging.getLogger(__name__)

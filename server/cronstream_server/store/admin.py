@@ -15,6 +15,7 @@ from cronstream_server.core.errors import AlreadyExists, NotFound
 from cronstream_server.core.ids import is_valid_id, new_id
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.tenancy import ApiKey, NewSecret, Platform, PlatformPrincipal
+from cronstream_server.store.database import dialect_of
 from cronstream_server.store.errors import database_errors, is_unique_violation
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.tables import api_keys, platforms
@@ -43,6 +44,7 @@ def _api_key(row: Row[Any]) -> ApiKey:
 class SqlAdminStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._dialect = dialect_of(engine)
 
     async def create_platform(self, name: str) -> Platform:
         platform = Platform(id=new_id(), name=name, created_at=_now())
@@ -149,7 +151,7 @@ class SqlAdminStore:
         if not wanted:
             return set()
         query = select(api_keys.c.id).where(
-            one_of(api_keys.c.id, wanted, self._engine.dialect.name),
+            one_of(api_keys.c.id, wanted, self._dialect.uuid_arrays),
             api_keys.c.revoked_at.is_(None),
         )
         async with database_errors(), self._engine.connect() as conn:

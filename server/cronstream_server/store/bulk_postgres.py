@@ -4,8 +4,9 @@
 asyncpg's executemany sends one Bind/Execute per row and waits on each, so
 200 rows cost about 1.6 ms apiece on this machine (325 ms a batch); the same
 200 rows as one statement over arrays take 10 to 20 ms. The statements'
-text never changes with the batch size, so each is prepared once. SQLite
-keeps the executemany of `store.queries_dispatch` / `store.ticker`: it is
+text never changes with the batch size, so each is prepared once. They
+serve a database whose `Dialect.array_batches` holds; SQLite keeps the
+executemany of `store.queries_dispatch` / `store.queries_ticker`: it is
 in-process, with no round trip to save.
 
 Every statement keeps the fencing of the executemany it replaces (status
@@ -185,7 +186,7 @@ _JOBS_MOVED = _from_arrays(
 
 
 async def move_jobs(conn: AsyncConnection, moves: Sequence[dict[str, Any]]) -> None:
-    """`store.ticker._JOB_MOVED`'s rows, as one statement."""
+    """`store.queries_ticker._JOB_MOVED`'s rows, as one statement."""
     await _JOBS_MOVED.run(conn, moves)
 
 
@@ -210,7 +211,7 @@ async def insert_logs(conn: AsyncConnection, lines: Sequence[dict[str, Any]]) ->
 @functools.cache
 def _slots_insert(columns: tuple[str, ...]) -> _FromArrays:
     """INSERT of execution rows; a slot that already has its execution
-    (uq_job_executions_slot) is skipped, as in `store.ticker.insert_slots`."""
+    (uq_job_executions_slot) is skipped, as in `store.queries_ticker.insert_slots`."""
     table = job_executions
     return _from_arrays(
         f"INSERT INTO job_executions ({', '.join(columns)}) SELECT * FROM {{rows}}"

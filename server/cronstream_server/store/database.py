@@ -1,16 +1,99 @@
-"""Engine creation: the one place that knows Postgres from SQLite."""
+"""Engine creation, and what the database can do: the one place that knows
+Postgres from SQLite.
+
+The SQL elsewhere branches on a `Dialect`'s abilities, never on a database's
+name (APScheduler's SQLAlchemy store decides `_supports_native_interval` and
+friends once, at start, in the same spirit).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import ColumnElement, Table, TextClause, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql import Insert
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """The abilities the store's SQL depends on."""
+
+    # clock_timestamp(): one clock every replica reads. Without it (SQLite,
+    # embedded: one process) this process's clock is the only one there is.
+    database_clock: bool
+    # Several write transactions at once, each locking its own rows (FOR
+    # UPDATE SKIP LOCKED hands side-by-side claims different rows). Without
+    # it (SQLite) a transaction takes the one write lock at BEGIN, the others
+    # queue, and the row-lock clauses render as nothing.
+    side_by_side_writers: bool
+    # Advisory locks (pg_try_advisory_xact_lock): one replica takes a turn.
+    advisory_locks: bool
+    # Many ids as one uuid[] parameter (`= ANY(...)`): one statement, prepared
+    # once, for any number of them, where IN (...) prepares one per count.
+    uuid_arrays: bool
+    # A batch of rows as one statement over arrays (`unnest`, store.bulk_postgres)
+    # instead of an executemany, which costs a round trip per row.
+    array_batches: bool
+    # jsonb containment (`@>`), served by a GIN index.
+    jsonb: bool
+    # Times are kept as ISO text ('9999-12-31 00:00:00.000000'), not as a
+    # time type: a literal naming one is written in that form.
+    times_as_text: bool
+    # INSERT ... ON CONFLICT, in this database's flavour of SQLAlchemy's insert.
+    _insert: Callable[[Table], postgresql.Insert | sqlite.Insert]
+
+    def insert_or_skip(
+        self,
+        table: Table,
+        index_elements: Sequence[str],
+        index_where: ColumnElement[bool] | TextClause | None = None,
+    ) -> Insert:
+        """INSERT into `table` that skips a row clashing on the unique index
+        over `index_elements` (ON CONFLICT DO NOTHING)."""
+        return self._insert(table).on_conflict_do_nothing(
+            index_elements=list(index_elements), index_where=index_where
+        )
+
+
+POSTGRES = Dialect(
+    database_clock=True,
+    side_by_side_writers=True,
+    advisory_locks=True,
+    uuid_arrays=True,
+    array_batches=True,
+    jsonb=True,
+    times_as_text=False,
+    _insert=postgresql.insert,
+)
+SQLITE = Dialect(
+    database_clock=False,
+    side_by_side_writers=False,
+    advisory_locks=False,
+    uuid_arrays=False,
+    array_batches=False,
+    jsonb=False,
+    times_as_text=True,
+    _insert=sqlite.insert,
+)
+_BY_NAME = {"postgresql": POSTGRES, "sqlite": SQLITE}
+
+
+def dialect_of(bind: AsyncEngine | AsyncConnection) -> Dialect:
+    """The abilities of the database behind `bind`. Stores read it once, as
+    they are built."""
+    found = _BY_NAME.get(bind.dialect.name)
+    if found is None:
+        raise ValueError(f"Cronstream runs on Postgres or SQLite, not {bind.dialect.name}")
+    return found
 
 
 def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
@@ -34,10 +117,6 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     # retry), and SQLAlchemy then discards every pooled connection older
     # than the failure.
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size // 2)
-
-
-def is_sqlite(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "sqlite"
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

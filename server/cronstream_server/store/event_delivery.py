@@ -1,4 +1,5 @@
-"""TriggerEvent's fan-out for many events in one transaction.
+"""EventDeliveryStore (core.ports) on SQL: TriggerEvent's fan-out for many
+events in one transaction.
 
 One statement finds the listeners of every event in the batch, one inserts
 every execution, one records the idempotency keys; a request id seen before
@@ -9,17 +10,16 @@ the ids stored the first time.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cronstream_server.core import events as event_rules
 from cronstream_server.core.enums import JobStatus, JobType
-from cronstream_server.core.events import Event, EventHandler
+from cronstream_server.core.events import Delivered, Event, EventHandler
 from cronstream_server.core.executions import Execution
 from cronstream_server.core.jobs import Job
+from cronstream_server.store.database import Dialect, dialect_of
 from cronstream_server.store.errors import database_errors
 from cronstream_server.store.events import handler_from_row
 from cronstream_server.store.executions import insert_executions
@@ -29,25 +29,27 @@ from cronstream_server.store.tables import event_deliveries, event_handlers, sch
 Key = tuple[str, str]  # (platform_id, event name)
 
 
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    execution_ids: list[str]
-    created: bool  # False: a repeated request id; the ids are the first call's
+class SqlEventDeliveryStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._dialect = dialect_of(engine)
+
+    async def deliver(self, events: Sequence[Event]) -> list[Delivered]:
+        async with database_errors(), self._engine.begin() as conn:
+            return await _deliver(conn, self._dialect, events)
 
 
-async def trigger_many(engine: AsyncEngine, events: Sequence[Event]) -> list[Delivered]:
-    """Delivers every event in one transaction; results in the events' order."""
-    async with database_errors(), engine.begin() as conn:
-        listeners = await _listeners(conn, {(e.platform_id, e.name) for e in events})
-        made = [
-            event_rules.deliveries(e, *listeners.get((e.platform_id, e.name), ([], [])))
-            for e in events
-        ]
-        fresh = await _record_request_ids(conn, events, made)
-        await insert_executions(
-            conn, [x for i, batch in enumerate(made) if fresh[i] for x in batch]
-        )
-        repeats = await _stored_ids(conn, [e for i, e in enumerate(events) if not fresh[i]])
+async def _deliver(
+    conn: AsyncConnection, dialect: Dialect, events: Sequence[Event]
+) -> list[Delivered]:
+    """Every event, in the caller's transaction; results in the events' order."""
+    listeners = await _listeners(conn, {(e.platform_id, e.name) for e in events})
+    made = [
+        event_rules.deliveries(e, *listeners.get((e.platform_id, e.name), ([], []))) for e in events
+    ]
+    fresh = await _record_request_ids(conn, dialect, events, made)
+    await insert_executions(conn, [x for i, batch in enumerate(made) if fresh[i] for x in batch])
+    repeats = await _stored_ids(conn, [e for i, e in enumerate(events) if not fresh[i]])
     return [
         Delivered([x.id for x in made[i]], True)
         if fresh[i]
@@ -88,7 +90,7 @@ async def _listeners(
 
 
 async def _record_request_ids(
-    conn: AsyncConnection, events: Sequence[Event], made: list[list[Execution]]
+    conn: AsyncConnection, dialect: Dialect, events: Sequence[Event], made: list[list[Execution]]
 ) -> list[bool]:
     """Inserts the idempotency records; an event is fresh unless its request id
     was taken before. ON CONFLICT DO NOTHING also settles two events of one
@@ -107,11 +109,8 @@ async def _record_request_ids(
         }
         for i, e in keyed
     ]
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(event_deliveries)
-        .on_conflict_do_nothing(index_elements=["platform_id", "request_id"])
-        .returning(event_deliveries.c.platform_id, event_deliveries.c.request_id)
+    statement = dialect.insert_or_skip(event_deliveries, ["platform_id", "request_id"]).returning(
+        event_deliveries.c.platform_id, event_deliveries.c.request_id
     )
     recorded = {tuple(r) for r in (await conn.execute(statement, rows)).all()}
     claimed: set[tuple[str, str]] = set()

@@ -15,12 +15,13 @@ from cronstream_server.core.errors import NotFound
 from cronstream_server.core.executions import Execution, ExecutionLog
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.ports import ExecutionFilter
+from cronstream_server.store.buffered import release_buffered
+from cronstream_server.store.database import dialect_of
 from cronstream_server.store.errors import database_errors, is_foreign_key_violation
 from cronstream_server.store.owned import get_owned, rewrite
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.rows import execution_from_row, execution_values, log_from_row
 from cronstream_server.store.tables import job_execution_logs, job_executions, scheduled_jobs
-from cronstream_server.store.ticker import release_buffered
 
 executions = job_executions
 logs = job_execution_logs
@@ -29,6 +30,7 @@ logs = job_execution_logs
 class SqlExecutionStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._dialect = dialect_of(engine)
 
     async def insert_many(self, batch: Sequence[Execution]) -> None:
         """Inserts pending executions in one statement (manual and event runs;
@@ -76,7 +78,8 @@ class SqlExecutionStore:
             after = change(before)
             await rewrite(conn, executions, execution_id, execution_values(after))
             if after.job_id and after.status.is_final and not before.status.is_final:
-                await release_buffered(conn, [after.job_id], after.completed_at or after.created_at)
+                released_at = after.completed_at or after.created_at
+                await release_buffered(conn, self._dialect, [after.job_id], released_at)
         return after
 
     async def list_logs(

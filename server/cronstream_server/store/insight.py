@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cronstream_server.core.enums import ExecutionStatus, JobStatus, JobType
 from cronstream_server.core.insight import (
+    DATABASE_CHECK_TIMEOUT,
     ComponentHealth,
     ExecutionFigures,
     HealthStatus,
@@ -30,7 +31,6 @@ jobs = scheduled_jobs
 # executions, so one GetJobStats call stays cheap however long the job has run;
 # past that, p95 describes recent behaviour, which is what an operator asks about.
 P95_SAMPLE_LIMIT = 10_000
-DATABASE_CHECK_TIMEOUT = timedelta(seconds=5)
 
 
 class SqlInsightStore:

@@ -11,17 +11,19 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cronstream_server.core.errors import NotFound
+from cronstream_server.core.executions import Execution
 from cronstream_server.core.ids import is_valid_id
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.ports import JobFilter
+from cronstream_server.store.database import Dialect, dialect_of
 from cronstream_server.store.errors import database_errors, is_unique_violation
-from cronstream_server.store.executions import cancel_pending_of_job
+from cronstream_server.store.executions import cancel_pending_of_job, insert_executions
+from cronstream_server.store.fired_ahead import withdraw_fired_ahead
 from cronstream_server.store.owned import get_owned, rewrite
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.rows import job_from_row, job_values
 from cronstream_server.store.tables import scheduled_jobs
-from cronstream_server.store.ticker import withdraw_fired_ahead
 
 jobs = scheduled_jobs
 
@@ -33,6 +35,7 @@ _CLASH_RETRIES = 3
 class SqlJobStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._dialect = dialect_of(engine)
 
     async def create_job(self, job: Job, request_id: str | None) -> tuple[Job, bool]:
         """Inserts `job`; with a `request_id` the platform used before, returns
@@ -93,6 +96,17 @@ class SqlJobStore:
             rows = (await conn.execute(query)).all()
         return split_page([job_from_row(row) for row in rows], page.size)
 
+    async def run_job(
+        self, platform_id: str, job_id: str, make: Callable[[Job], Execution]
+    ) -> Execution:
+        async with database_errors(), self._engine.begin() as conn:
+            # Locked: the insert counts the execution on the job row, and an
+            # update or delete of the job waits until it is stored.
+            job = await _get(conn, platform_id, job_id, lock=True)
+            execution = make(job)
+            await insert_executions(conn, [execution])
+        return execution
+
     async def count_jobs(self, platform_id: str) -> int:
         query = select(func.count()).select_from(jobs).where(jobs.c.platform_id == platform_id)
         async with database_errors(), self._engine.connect() as conn:
@@ -101,19 +115,14 @@ class SqlJobStore:
     async def update_job(
         self, platform_id: str, job_id: str, change: Callable[[Job], Job]
     ) -> tuple[Job, Job]:
-        """Applies `change` to the job under a row lock and stores the result,
-        so a concurrent ticker or update never loses a write. Slots fired
-        ahead whose instants have not come are withdrawn first, so the change
-        applies to them too (a pause stops them, an edit reschedules them).
-        Returns (before, after)."""
         async with database_errors(), self._engine.begin() as conn:
-            return await _update(conn, platform_id, job_id, change)
+            return await _update(conn, self._dialect, platform_id, job_id, change)
 
     async def cancel_job(
         self, platform_id: str, job_id: str, change: Callable[[Job], Job], now: datetime
     ) -> Job:
         async with database_errors(), self._engine.begin() as conn:
-            _, after = await _update(conn, platform_id, job_id, change)
+            _, after = await _update(conn, self._dialect, platform_id, job_id, change)
             await cancel_pending_of_job(conn, platform_id, job_id, now)
         return after
 
@@ -140,7 +149,7 @@ class SqlJobStore:
         return clauses
 
     def _has_all_tags(self, tags: list[str]) -> ColumnElement[bool]:
-        if self._engine.dialect.name == "postgresql":
+        if self._dialect.jsonb:
             # jsonb containment, served by the GIN index on tags.
             return type_coerce(jobs.c.tags, JSONB).contains(tags)
         each = func.json_each(jobs.c.tags).table_valued("value")
@@ -163,11 +172,15 @@ def _earlier_or_new(job: Job, request_id: str | None, earlier: dict[str, Job]) -
 
 
 async def _update(
-    conn: AsyncConnection, platform_id: str, job_id: str, change: Callable[[Job], Job]
+    conn: AsyncConnection,
+    dialect: Dialect,
+    platform_id: str,
+    job_id: str,
+    change: Callable[[Job], Job],
 ) -> tuple[Job, Job]:
     """`update_job` in the caller's transaction."""
     stored = await _get(conn, platform_id, job_id, lock=True)
-    before = await withdraw_fired_ahead(conn, stored)
+    before = await withdraw_fired_ahead(conn, dialect, stored)
     after = change(before)
     if after is not stored:
         await rewrite(conn, jobs, job_id, job_values(after))

@@ -21,11 +21,11 @@ async def get_owned(
     """The platform's row with this id, locked for a rewrite when `lock`.
 
     Another platform's id, an unknown one and a malformed one all raise the
-    same NotFound: a caller cannot tell them apart. SQLite needs no row lock
-    (its transactions take the write lock at BEGIN)."""
+    same NotFound: a caller cannot tell them apart. SQLite renders no row
+    lock, and needs none: its transactions take the write lock at BEGIN."""
     if is_valid_id(row_id):
         query = select(table).where(table.c.id == row_id, table.c.platform_id == platform_id)
-        if lock and conn.dialect.name == "postgresql":
+        if lock:
             query = query.with_for_update()
         row = (await conn.execute(query)).first()
         if row is not None:

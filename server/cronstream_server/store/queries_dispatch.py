@@ -7,13 +7,16 @@ Two rules hold everywhere:
 - Fencing: every write to a running execution names its attempt or its
   session and re-checks `status = 'running'`, so a late writer (a worker that
   lost its lease, a reaper that raced a result) changes nothing.
-- Time is the database's (`database_now`): every replica and every worker's
-  lease and deadline agree on one clock whatever the hosts' clocks say.
+- Time is the database's (`store.clock.database_now`): every replica and
+  every worker's lease and deadline agree on one clock whatever the hosts'
+  clocks say.
 
 On Postgres, rows are claimed with `FOR NO KEY UPDATE SKIP LOCKED` so
 replicas share work without waiting on each other; SQLite ignores the clause
 and gets the same exclusion from its single writer (every transaction is BEGIN
-IMMEDIATE, see `store.database`). Every row lock here is `FOR NO KEY UPDATE`
+IMMEDIATE, see `store.database`). Batches go as arrays where the database
+takes them (`Dialect.array_batches`, `store.bulk_postgres`), else as an
+executemany. Every row lock here is `FOR NO KEY UPDATE`
 (`key_share=True`): no write here changes a key, and that lock does not
 conflict with the KEY SHARE lock a log line's foreign-key check takes on its
 execution, where `FOR UPDATE` did (a heartbeat batch locking in id order
@@ -34,11 +37,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cronstream_server.core.dispatch import Ending, Held, Pending, Settlement, Start, Want
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, Priority
 from cronstream_server.store import bulk_postgres
+from cronstream_server.store.buffered import release_buffered
+from cronstream_server.store.database import Dialect
 from cronstream_server.store.tables import job_execution_logs, job_executions, scheduled_jobs
-from cronstream_server.store.ticker import database_now, release_buffered
 from cronstream_server.store.types import one_of
-
-__all__ = ["database_now", "release_buffered"]
 
 executions = job_executions
 jobs = scheduled_jobs
@@ -138,13 +140,12 @@ _MARK_RUNNING = (
 )
 
 
-async def mark_running(conn: AsyncConnection, starts: Sequence[Start]) -> None:
-    """Each claimed row becomes its session's running attempt (one statement
-    on Postgres, an executemany on SQLite)."""
+async def mark_running(conn: AsyncConnection, dialect: Dialect, starts: Sequence[Start]) -> None:
+    """Each claimed row becomes its session's running attempt."""
     if not starts:
         return
     rows = [_start_params(s) for s in starts]
-    if conn.dialect.name == "postgresql":
+    if dialect.array_batches:
         await bulk_postgres.mark_running(conn, rows)
     else:
         await conn.execute(_MARK_RUNNING, rows)
@@ -331,13 +332,13 @@ def _held(row: Row[Any] | Any) -> Held:
     )
 
 
-async def lock_held(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Held]:
+async def lock_held(conn: AsyncConnection, dialect: Dialect, ids: Sequence[str]) -> dict[str, Held]:
     """Results: the executions they name, locked (waiting, not skipping: a
     result must be applied, not dropped) in id order, so two transactions
     locking overlapping sets cannot deadlock."""
     if not ids:
         return {}
-    named = one_of(executions.c.id, sorted(set(ids)), conn.dialect.name)
+    named = one_of(executions.c.id, sorted(set(ids)), dialect.uuid_arrays)
     query = (
         select(*_HELD_COLUMNS)
         .where(named)
@@ -429,7 +430,9 @@ _ENDED = _fenced().values(
 )
 
 
-async def write_settlements(conn: AsyncConnection, settled: Sequence[Settlement]) -> None:
+async def write_settlements(
+    conn: AsyncConnection, dialect: Dialect, settled: Sequence[Settlement]
+) -> None:
     """Up to three executemany statements, one per kind of ending."""
     by_kind: dict[Any, list[dict[str, Any]]] = {_SUCCEEDED: [], _RETRYING: [], _ENDED: []}
     for settlement in settled:
@@ -438,7 +441,7 @@ async def write_settlements(conn: AsyncConnection, settled: Sequence[Settlement]
     for statement, rows in by_kind.items():
         if not rows:
             continue
-        if statement is _SUCCEEDED and conn.dialect.name == "postgresql":
+        if statement is _SUCCEEDED and dialect.array_batches:
             await bulk_postgres.succeed(conn, rows)  # the bulk of every batch
         else:
             await conn.execute(statement, rows)
@@ -479,13 +482,13 @@ _JOB_FAILED = (
 
 
 async def count_on_jobs(
-    conn: AsyncConnection, settled: Sequence[Settlement], now: datetime
+    conn: AsyncConnection, dialect: Dialect, settled: Sequence[Settlement], now: datetime
 ) -> None:
     """Success and failure counters, a one-time job failing with its slot, and
     BUFFER_ONE executions released by a finished one."""
     ok = [s for s in settled if s.ending is Ending.SUCCEEDED and s.held.job_id]
     bad = [s for s in settled if s.ending in (Ending.FAILED, Ending.TIMED_OUT) and s.held.job_id]
-    if ok and conn.dialect.name == "postgresql":
+    if ok and dialect.array_batches:
         await bulk_postgres.count_successes(
             conn, [(s.held.job_id, s.duration_ms or 0) for s in ok if s.held.job_id]
         )
@@ -502,12 +505,14 @@ async def count_on_jobs(
             .values(status="failed", updated_at=now)
         )
     finished = sorted({s.held.job_id for s in settled if s.ending.is_final and s.held.job_id})
-    await release_buffered(conn, finished, now)
+    await release_buffered(conn, dialect, finished, now)
 
 
-async def insert_logs(conn: AsyncConnection, lines: Sequence[dict[str, Any]]) -> None:
-    """One executemany of log lines (execution_id, timestamp, level, message, attempt)."""
-    if lines and conn.dialect.name == "postgresql":
+async def insert_logs(
+    conn: AsyncConnection, dialect: Dialect, lines: Sequence[dict[str, Any]]
+) -> None:
+    """Log lines (execution_id, timestamp, level, message, attempt), in one statement."""
+    if lines and dialect.array_batches:
         await bulk_postgres.insert_logs(conn, lines)
     elif lines:
         await conn.execute(job_execution_logs.insert(), list(lines))

@@ -21,6 +21,8 @@ A batch is one statement:
   job_execution_logs.execution_id).
 - `before` is the database's clock minus the retention, so replicas with
   skewed clocks agree on what is old.
+- Where the database has advisory locks (Postgres), one replica deletes at
+  a time; the others skip their turn.
 
 TriggerEvent's idempotency records (`event_deliveries`) go the same way once
 as old: each names the executions its first call created, which retention
@@ -36,13 +38,14 @@ from sqlalchemy import Delete, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cronstream_server.core.retention import FINISHED
+from cronstream_server.store.clock import database_now
+from cronstream_server.store.database import Dialect, dialect_of
 from cronstream_server.store.errors import database_errors
 from cronstream_server.store.tables import event_deliveries, job_executions
-from cronstream_server.store.ticker import database_now
 
 executions = job_executions
 
-# One replica deletes at a time (Postgres): the others find this
+# One replica deletes at a time (advisory locks): the others find this
 # transaction-scoped advisory lock taken and skip their turn rather than
 # compete for the same rows and the same I/O. Any constant unique to this
 # use within the database will do.
@@ -50,37 +53,31 @@ ADVISORY_LOCK_KEY = int.from_bytes(b"cs.reten", "big")
 
 
 class SqlRetentionStore:
+    """RetentionStore (core.ports) on SQL."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._dialect = dialect_of(engine)
 
     async def delete_finished(self, keep: timedelta, limit: int) -> int:
-        """Deletes at most `limit` executions that finished more than `keep`
-        ago by the database's clock, oldest first, with their logs; returns
-        how many. Never deletes a pending or running execution.
-
-        Safe on every replica at once: deleting is idempotent, and on
-        Postgres a replica that finds another one deleting deletes nothing
-        this time (returns 0) instead of waiting."""
         async with database_errors(), self._engine.begin() as conn:
-            if not await _take_turn(conn):
+            if not await _take_turn(conn, self._dialect):
                 return 0
-            before = await database_now(conn) - keep
+            before = await database_now(conn, self._dialect) - keep
             result = await conn.execute(delete_batch(before, limit))
         return int(result.rowcount)
 
     async def delete_old_deliveries(self, keep: timedelta, limit: int) -> int:
-        """Deletes at most `limit` TriggerEvent idempotency records recorded
-        more than `keep` ago, oldest first; returns how many."""
         async with database_errors(), self._engine.begin() as conn:
-            if not await _take_turn(conn):
+            if not await _take_turn(conn, self._dialect):
                 return 0
-            before = await database_now(conn) - keep
+            before = await database_now(conn, self._dialect) - keep
             result = await conn.execute(delete_deliveries(before, limit))
         return int(result.rowcount)
 
 
-async def _take_turn(conn: AsyncConnection) -> bool:
-    if conn.dialect.name != "postgresql":
+async def _take_turn(conn: AsyncConnection, dialect: Dialect) -> bool:
+    if not dialect.advisory_locks:
         return True  # SQLite: one process, and every transaction holds the write lock
     taken = await conn.execute(select(func.pg_try_advisory_xact_lock(ADVISORY_LOCK_KEY)))
     return bool(taken.scalar_one())

@@ -259,7 +259,7 @@ job_executions = Table(
 )
 
 # BUFFER_ONE: the executions waiting for their job's running one (due at
-# store.ticker.FAR_FUTURE), found by job when a result releases them; only
+# store.buffered.FAR_FUTURE), found by job when a result releases them; only
 # those rows are in it (migration 0005). SQLite keeps times as ISO text.
 Index(
     "ix_job_executions_buffered",

@@ -15,8 +15,9 @@ class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in and out.
 
     Postgres stores `timestamptz`; SQLite has no time type, so SQLAlchemy keeps
-    a fixed-width ISO string (which sorts chronologically) and hands back naive
-    values: we attach UTC again on the way out.
+    a fixed-width ISO string (which sorts chronologically) of the value's
+    fields, its offset left out, and hands back naive values: values go in
+    as UTC, and get UTC attached again on the way out.
     """
 
     impl = DateTime(timezone=True)
@@ -27,8 +28,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -41,11 +41,12 @@ def json_type() -> TypeEngine[Any]:
     return JSON().with_variant(JSONB(), "postgresql")
 
 
-def one_of(column: ColumnElement[str], ids: Sequence[str], dialect: str) -> ColumnElement[bool]:
-    """`column` (a uuid) equal to one of `ids`. On Postgres the ids go as one
-    uuid[] parameter (`= ANY(...)`): one statement, prepared once, for any
-    number of them, where IN (...) renders and prepares one per count."""
-    if dialect != "postgresql":
+def one_of(column: ColumnElement[str], ids: Sequence[str], as_array: bool) -> ColumnElement[bool]:
+    """`column` (a uuid) equal to one of `ids`. `as_array` (Dialect.uuid_arrays):
+    the ids go as one uuid[] parameter (`= ANY(...)`), one statement prepared
+    once for any number of them, where IN (...) renders and prepares one per
+    count."""
+    if not as_array:
         return column.in_(ids)
     values: Any = list(ids)
     array = cast(bindparam("ids", values, type_=ARRAY(String)), ARRAY(Uuid(as_uuid=False)))

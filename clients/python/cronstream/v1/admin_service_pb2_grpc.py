@@ -27,9 +27,14 @@ if _version_not_supported:
 
 class AdminServiceStub:
     """Platforms (tenants) and their API keys. Every call carries
-    `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
-    Every call may also return UNAVAILABLE (database unreachable: retry) and
-    INVALID_ARGUMENT (a request whose bytes do not decode).
+    `authorization: Bearer <admin key>`.
+
+    Each call's comment ends with the status codes it returns besides those
+    below, in one form: `Errors: CODE (when), CODE.`
+    Errors of every call: UNAUTHENTICATED (missing key, or any key but the
+    admin key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT (a
+    request whose bytes do not decode), RESOURCE_EXHAUSTED (a request over the
+    server's message size limit, 4 MiB unless configured).
     """
 
     def __init__(self, channel):
@@ -77,27 +82,36 @@ class AdminServiceStub:
 
 class AdminServiceServicer:
     """Platforms (tenants) and their API keys. Every call carries
-    `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
-    Every call may also return UNAVAILABLE (database unreachable: retry) and
-    INVALID_ARGUMENT (a request whose bytes do not decode).
+    `authorization: Bearer <admin key>`.
+
+    Each call's comment ends with the status codes it returns besides those
+    below, in one form: `Errors: CODE (when), CODE.`
+    Errors of every call: UNAUTHENTICATED (missing key, or any key but the
+    admin key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT (a
+    request whose bytes do not decode), RESOURCE_EXHAUSTED (a request over the
+    server's message size limit, 4 MiB unless configured).
     """
 
     def CreatePlatform(self, request, context):
-        """Creates a platform. Errors: INVALID_ARGUMENT, ALREADY_EXISTS (name taken).
+        """Creates a platform.
+        Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
+        control characters), ALREADY_EXISTS (name taken).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetPlatform(self, request, context):
-        """Returns a platform. Errors: NOT_FOUND.
+        """Returns a platform.
+        Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListPlatforms(self, request, context):
-        """Lists platforms, oldest first. Errors: INVALID_ARGUMENT (bad page token).
+        """Lists platforms, oldest first.
+        Errors: INVALID_ARGUMENT (a negative page_size, a bad page token).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -106,7 +120,8 @@ class AdminServiceServicer:
     def DeletePlatform(self, request, context):
         """Deletes a platform and everything it owns: jobs, executions, logs,
         event handlers, API keys. Its open worker streams end UNAUTHENTICATED
-        within seconds, on every replica. Errors: NOT_FOUND.
+        within seconds, on every replica.
+        Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -114,7 +129,8 @@ class AdminServiceServicer:
 
     def CreateApiKey(self, request, context):
         """Creates an API key for a platform; its secret is returned only here.
-        Errors: INVALID_ARGUMENT, NOT_FOUND (platform).
+        Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
+        control characters), NOT_FOUND (platform).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -122,7 +138,8 @@ class AdminServiceServicer:
 
     def ListApiKeys(self, request, context):
         """Lists a platform's keys (never their secrets), revoked ones included.
-        Errors: NOT_FOUND (platform), INVALID_ARGUMENT.
+        Errors: NOT_FOUND (platform), INVALID_ARGUMENT (a negative page_size, a
+        page token of another platform).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -132,7 +149,8 @@ class AdminServiceServicer:
         """Revokes a key: calls with it are UNAUTHENTICATED from now on (on other
         replicas within a few seconds), and the worker streams it opened end
         UNAUTHENTICATED within seconds, on every replica; what they ran goes to
-        other workers. Errors: NOT_FOUND.
+        other workers. Revoking a revoked key changes nothing.
+        Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -186,9 +204,14 @@ def add_AdminServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
     """Platforms (tenants) and their API keys. Every call carries
-    `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
-    Every call may also return UNAVAILABLE (database unreachable: retry) and
-    INVALID_ARGUMENT (a request whose bytes do not decode).
+    `authorization: Bearer <admin key>`.
+
+    Each call's comment ends with the status codes it returns besides those
+    below, in one form: `Errors: CODE (when), CODE.`
+    Errors of every call: UNAUTHENTICATED (missing key, or any key but the
+    admin key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT (a
+    request whose bytes do not decode), RESOURCE_EXHAUSTED (a request over the
+    server's message size limit, 4 MiB unless configured).
     """
 
     @staticmethod

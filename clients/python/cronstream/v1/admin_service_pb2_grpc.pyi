@@ -28,9 +28,14 @@ GRPC_VERSION: str
 
 class AdminServiceStub:
     """Platforms (tenants) and their API keys. Every call carries
-    `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
-    Every call may also return UNAVAILABLE (database unreachable: retry) and
-    INVALID_ARGUMENT (a request whose bytes do not decode).
+    `authorization: Bearer <admin key>`.
+
+    Each call's comment ends with the status codes it returns besides those
+    below, in one form: `Errors: CODE (when), CODE.`
+    Errors of every call: UNAUTHENTICATED (missing key, or any key but the
+    admin key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT (a
+    request whose bytes do not decode), RESOURCE_EXHAUSTED (a request over the
+    server's message size limit, 4 MiB unless configured).
     """
 
     @_typing.overload
@@ -38,71 +43,103 @@ class AdminServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AdminServiceAsyncStub: ...
     CreatePlatform: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.CreatePlatformRequest, _admin_service_pb2.CreatePlatformResponse]
-    """Creates a platform. Errors: INVALID_ARGUMENT, ALREADY_EXISTS (name taken)."""
+    """Creates a platform.
+    Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
+    control characters), ALREADY_EXISTS (name taken).
+    """
     GetPlatform: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.GetPlatformRequest, _admin_service_pb2.GetPlatformResponse]
-    """Returns a platform. Errors: NOT_FOUND."""
+    """Returns a platform.
+    Errors: NOT_FOUND.
+    """
     ListPlatforms: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListPlatformsRequest, _admin_service_pb2.ListPlatformsResponse]
-    """Lists platforms, oldest first. Errors: INVALID_ARGUMENT (bad page token)."""
+    """Lists platforms, oldest first.
+    Errors: INVALID_ARGUMENT (a negative page_size, a bad page token).
+    """
     DeletePlatform: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.DeletePlatformRequest, _admin_service_pb2.DeletePlatformResponse]
     """Deletes a platform and everything it owns: jobs, executions, logs,
     event handlers, API keys. Its open worker streams end UNAUTHENTICATED
-    within seconds, on every replica. Errors: NOT_FOUND.
+    within seconds, on every replica.
+    Errors: NOT_FOUND.
     """
     CreateApiKey: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.CreateApiKeyRequest, _admin_service_pb2.CreateApiKeyResponse]
     """Creates an API key for a platform; its secret is returned only here.
-    Errors: INVALID_ARGUMENT, NOT_FOUND (platform).
+    Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
+    control characters), NOT_FOUND (platform).
     """
     ListApiKeys: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListApiKeysRequest, _admin_service_pb2.ListApiKeysResponse]
     """Lists a platform's keys (never their secrets), revoked ones included.
-    Errors: NOT_FOUND (platform), INVALID_ARGUMENT.
+    Errors: NOT_FOUND (platform), INVALID_ARGUMENT (a negative page_size, a
+    page token of another platform).
     """
     RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RevokeApiKeyRequest, _admin_service_pb2.RevokeApiKeyResponse]
     """Revokes a key: calls with it are UNAUTHENTICATED from now on (on other
     replicas within a few seconds), and the worker streams it opened end
     UNAUTHENTICATED within seconds, on every replica; what they ran goes to
-    other workers. Errors: NOT_FOUND.
+    other workers. Revoking a revoked key changes nothing.
+    Errors: NOT_FOUND.
     """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
     """Platforms (tenants) and their API keys. Every call carries
-    `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
-    Every call may also return UNAVAILABLE (database unreachable: retry) and
-    INVALID_ARGUMENT (a request whose bytes do not decode).
+    `authorization: Bearer <admin key>`.
+
+    Each call's comment ends with the status codes it returns besides those
+    below, in one form: `Errors: CODE (when), CODE.`
+    Errors of every call: UNAUTHENTICATED (missing key, or any key but the
+    admin key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT (a
+    request whose bytes do not decode), RESOURCE_EXHAUSTED (a request over the
+    server's message size limit, 4 MiB unless configured).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreatePlatform: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.CreatePlatformRequest, _admin_service_pb2.CreatePlatformResponse]  # type: ignore[assignment]
-    """Creates a platform. Errors: INVALID_ARGUMENT, ALREADY_EXISTS (name taken)."""
+    """Creates a platform.
+    Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
+    control characters), ALREADY_EXISTS (name taken).
+    """
     GetPlatform: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.GetPlatformRequest, _admin_service_pb2.GetPlatformResponse]  # type: ignore[assignment]
-    """Returns a platform. Errors: NOT_FOUND."""
+    """Returns a platform.
+    Errors: NOT_FOUND.
+    """
     ListPlatforms: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListPlatformsRequest, _admin_service_pb2.ListPlatformsResponse]  # type: ignore[assignment]
-    """Lists platforms, oldest first. Errors: INVALID_ARGUMENT (bad page token)."""
+    """Lists platforms, oldest first.
+    Errors: INVALID_ARGUMENT (a negative page_size, a bad page token).
+    """
     DeletePlatform: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.DeletePlatformRequest, _admin_service_pb2.DeletePlatformResponse]  # type: ignore[assignment]
     """Deletes a platform and everything it owns: jobs, executions, logs,
     event handlers, API keys. Its open worker streams end UNAUTHENTICATED
-    within seconds, on every replica. Errors: NOT_FOUND.
+    within seconds, on every replica.
+    Errors: NOT_FOUND.
     """
     CreateApiKey: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.CreateApiKeyRequest, _admin_service_pb2.CreateApiKeyResponse]  # type: ignore[assignment]
     """Creates an API key for a platform; its secret is returned only here.
-    Errors: INVALID_ARGUMENT, NOT_FOUND (platform).
+    Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
+    control characters), NOT_FOUND (platform).
     """
     ListApiKeys: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListApiKeysRequest, _admin_service_pb2.ListApiKeysResponse]  # type: ignore[assignment]
     """Lists a platform's keys (never their secrets), revoked ones included.
-    Errors: NOT_FOUND (platform), INVALID_ARGUMENT.
+    Errors: NOT_FOUND (platform), INVALID_ARGUMENT (a negative page_size, a
+    page token of another platform).
     """
     RevokeApiKey: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RevokeApiKeyRequest, _admin_service_pb2.RevokeApiKeyResponse]  # type: ignore[assignment]
     """Revokes a key: calls with it are UNAUTHENTICATED from now on (on other
     replicas within a few seconds), and the worker streams it opened end
     UNAUTHENTICATED within seconds, on every replica; what they ran goes to
-    other workers. Errors: NOT_FOUND.
+    other workers. Revoking a revoked key changes nothing.
+    Errors: NOT_FOUND.
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     """Platforms (tenants) and their API keys. Every call carries
-    `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
-    Every call may also return UNAVAILABLE (database unreachable: retry) and
-    INVALID_ARGUMENT (a request whose bytes do not decode).
+    `authorization: Bearer <admin key>`.
+
+    Each call's comment ends with the status codes it returns besides those
+    below, in one form: `Errors: CODE (when), CODE.`
+    Errors of every call: UNAUTHENTICATED (missing key, or any key but the
+    admin key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT (a
+    request whose bytes do not decode), RESOURCE_EXHAUSTED (a request over the
+    server's message size limit, 4 MiB unless configured).
     """
 
     @_abc_1.abstractmethod
@@ -111,7 +148,10 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.CreatePlatformRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.CreatePlatformResponse, _abc.Awaitable[_admin_service_pb2.CreatePlatformResponse]]:
-        """Creates a platform. Errors: INVALID_ARGUMENT, ALREADY_EXISTS (name taken)."""
+        """Creates a platform.
+        Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
+        control characters), ALREADY_EXISTS (name taken).
+        """
 
     @_abc_1.abstractmethod
     def GetPlatform(
@@ -119,7 +159,9 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.GetPlatformRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.GetPlatformResponse, _abc.Awaitable[_admin_service_pb2.GetPlatformResponse]]:
-        """Returns a platform. Errors: NOT_FOUND."""
+        """Returns a platform.
+        Errors: NOT_FOUND.
+        """
 
     @_abc_1.abstractmethod
     def ListPlatforms(
@@ -127,7 +169,9 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_service_pb2.ListPlatformsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.ListPlatformsResponse, _abc.Awaitable[_admin_service_pb2.ListPlatformsResponse]]:
-        """Lists platforms, oldest first. Errors: INVALID_ARGUMENT (bad page token)."""
+        """Lists platforms, oldest first.
+        Errors: INVALID_ARGUMENT (a negative page_size, a bad page token).
+        """
 
     @_abc_1.abstractmethod
     def DeletePlatform(
@@ -137,7 +181,8 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_admin_service_pb2.DeletePlatformResponse, _abc.Awaitable[_admin_service_pb2.DeletePlatformResponse]]:
         """Deletes a platform and everything it owns: jobs, executions, logs,
         event handlers, API keys. Its open worker streams end UNAUTHENTICATED
-        within seconds, on every replica. Errors: NOT_FOUND.
+        within seconds, on every replica.
+        Errors: NOT_FOUND.
         """
 
     @_abc_1.abstractmethod
@@ -147,7 +192,8 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.CreateApiKeyResponse, _abc.Awaitable[_admin_service_pb2.CreateApiKeyResponse]]:
         """Creates an API key for a platform; its secret is returned only here.
-        Errors: INVALID_ARGUMENT, NOT_FOUND (platform).
+        Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
+        control characters), NOT_FOUND (platform).
         """
 
     @_abc_1.abstractmethod
@@ -157,7 +203,8 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.ListApiKeysResponse, _abc.Awaitable[_admin_service_pb2.ListApiKeysResponse]]:
         """Lists a platform's keys (never their secrets), revoked ones included.
-        Errors: NOT_FOUND (platform), INVALID_ARGUMENT.
+        Errors: NOT_FOUND (platform), INVALID_ARGUMENT (a negative page_size, a
+        page token of another platform).
         """
 
     @_abc_1.abstractmethod
@@ -169,7 +216,8 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         """Revokes a key: calls with it are UNAUTHENTICATED from now on (on other
         replicas within a few seconds), and the worker streams it opened end
         UNAUTHENTICATED within seconds, on every replica; what they ran goes to
-        other workers. Errors: NOT_FOUND.
+        other workers. Revoking a revoked key changes nothing.
+        Errors: NOT_FOUND.
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -29,13 +29,18 @@ class SchedulerServiceStub:
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Every call may return UNAUTHENTICATED (missing, unknown or
-    revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
-    (a request whose bytes do not decode, or a JSON value nested deeper than 32
-    levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
-    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
-    another platform's resources answer NOT_FOUND, exactly as ids that do not
-    exist.
+    platform. Ids of another platform's resources answer NOT_FOUND, exactly as
+    ids that do not exist (or are not ids at all).
+
+    Each call's comment ends with the status codes it returns besides those
+    below, in one form: `Errors: CODE (when), CODE.`
+    Errors of every call: UNAUTHENTICATED (missing, unknown or revoked key, or
+    the admin key), UNAVAILABLE (database unreachable: retry),
+    INVALID_ARGUMENT (a request whose bytes do not decode, or a JSON value
+    nested deeper than 32 levels, naming the field), RESOURCE_EXHAUSTED (the
+    platform's call-rate quota, with google.rpc.QuotaFailure and
+    google.rpc.RetryInfo; a request over the server's message size limit,
+    4 MiB unless configured).
     """
 
     def __init__(self, channel):
@@ -175,21 +180,26 @@ class SchedulerServiceServicer:
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Every call may return UNAUTHENTICATED (missing, unknown or
-    revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
-    (a request whose bytes do not decode, or a JSON value nested deeper than 32
-    levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
-    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
-    another platform's resources answer NOT_FOUND, exactly as ids that do not
-    exist.
+    platform. Ids of another platform's resources answer NOT_FOUND, exactly as
+    ids that do not exist (or are not ids at all).
+
+    Each call's comment ends with the status codes it returns besides those
+    below, in one form: `Errors: CODE (when), CODE.`
+    Errors of every call: UNAUTHENTICATED (missing, unknown or revoked key, or
+    the admin key), UNAVAILABLE (database unreachable: retry),
+    INVALID_ARGUMENT (a request whose bytes do not decode, or a JSON value
+    nested deeper than 32 levels, naming the field), RESOURCE_EXHAUSTED (the
+    platform's call-rate quota, with google.rpc.QuotaFailure and
+    google.rpc.RetryInfo; a request over the server's message size limit,
+    4 MiB unless configured).
     """
 
     def CreateJob(self, request, context):
         """Creates a job. With a request_id already used by the caller, returns the
         job that request created instead of a second one.
         Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
-        RESOURCE_EXHAUSTED (message over the transport limit; the platform's jobs
-        quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo).
+        RESOURCE_EXHAUSTED (the platform's jobs quota, with google.rpc.QuotaFailure
+        and google.rpc.RetryInfo).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -204,16 +214,18 @@ class SchedulerServiceServicer:
         Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations
         whose paths name the request, such as `requests[3].job.cron.expression`;
         no requests or more than 1,000; one request_id twice in the batch),
-        RESOURCE_EXHAUSTED (request or response over the transport limit: the
-        response holds every job, so batch payload-heavy jobs in fewer at once;
-        the platform's jobs quota, which the whole batch must fit in).
+        RESOURCE_EXHAUSTED (a response that would exceed the message size limit,
+        refused before anything is stored: the response holds every job, so
+        batch payload-heavy jobs in fewer at once; the platform's jobs quota,
+        which the whole batch must fit in).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetJob(self, request, context):
-        """Returns a job. Errors: NOT_FOUND.
+        """Returns a job.
+        Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -221,54 +233,68 @@ class SchedulerServiceServicer:
 
     def ListJobs(self, request, context):
         """Lists jobs, newest first, filtered and paged.
-        Errors: INVALID_ARGUMENT (bad filter or page token).
+        Errors: INVALID_ARGUMENT (an unknown status or type, a handler_name or tag
+        over 200 characters or holding control characters, a negative page_size,
+        a page token of another query).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateJob(self, request, context):
-        """Updates the fields named in update_mask. A changed trigger recomputes
-        next_run. Errors: NOT_FOUND, INVALID_ARGUMENT (unknown mask path, bad
-        value), FAILED_PRECONDITION (job cancelled or completed).
+        """Updates the fields named in update_mask, in any state but cancelled. A
+        changed trigger recomputes next_run, and brings a completed or failed job
+        back to JOB_STATUS_ACTIVE when the new trigger has a slot left (an event
+        trigger always has); a paused job stays paused.
+        Errors: NOT_FOUND, INVALID_ARGUMENT (no job or update_mask, an unknown
+        mask path, a bad value), FAILED_PRECONDITION (job cancelled).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteJob(self, request, context):
-        """Deletes a job with its executions and logs. Errors: NOT_FOUND.
+        """Deletes a job, in any state, with its executions and logs.
+        Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PauseJob(self, request, context):
-        """Stops firing until ResumeJob. Errors: NOT_FOUND, FAILED_PRECONDITION
-        (not active or pending).
+        """Stops firing until ResumeJob; slots fired ahead of their instant are
+        withdrawn. Pausing a paused job changes nothing.
+        Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
+        cancelled).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ResumeJob(self, request, context):
-        """Fires again from the next slot after now; missed slots follow the
-        misfire policy. Errors: NOT_FOUND, FAILED_PRECONDITION (not paused).
+        """Fires again from the first slot after now: slots that fell while the job
+        was paused are not run, whatever its misfire policy (a pause is
+        deliberate; a one-time job whose instant passed still runs). Resuming an
+        active job changes nothing.
+        Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
+        cancelled).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CancelJob(self, request, context):
-        """Cancels a job for good and its pending executions.
-        Errors: NOT_FOUND, FAILED_PRECONDITION (completed or already cancelled).
+        """Cancels a job for good, and its pending executions (running ones go on).
+        Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or already
+        cancelled).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RunJob(self, request, context):
-        """Creates a pending execution now, outside the schedule.
+        """Creates a pending execution now, outside the schedule, in any state but
+        cancelled (a paused or completed job too).
         Errors: NOT_FOUND, FAILED_PRECONDITION (job cancelled).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -276,15 +302,17 @@ class SchedulerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListExecutions(self, request, context):
-        """Lists executions, newest first. Errors: INVALID_ARGUMENT, NOT_FOUND
-        (job_id names no job of the caller's).
+        """Lists executions, newest first.
+        Errors: INVALID_ARGUMENT (an unknown status, a negative page_size, a page
+        token of another query), NOT_FOUND (job_id names no job of the caller's).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetExecution(self, request, context):
-        """Returns an execution. Errors: NOT_FOUND.
+        """Returns an execution.
+        Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -292,7 +320,9 @@ class SchedulerServiceServicer:
 
     def RetryExecution(self, request, context):
         """Makes a failed, timed-out or cancelled execution pending again as a new
-        attempt. Errors: NOT_FOUND, FAILED_PRECONDITION (any other status).
+        attempt.
+        Errors: NOT_FOUND, FAILED_PRECONDITION (pending, running, succeeded or
+        skipped).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -300,7 +330,9 @@ class SchedulerServiceServicer:
 
     def CancelExecution(self, request, context):
         """Cancels a pending or running execution; a running one's worker is told
-        to stop. Errors: NOT_FOUND, FAILED_PRECONDITION (already final).
+        to stop.
+        Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
+        timed out, cancelled or skipped).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -308,28 +340,33 @@ class SchedulerServiceServicer:
 
     def ListExecutionLogs(self, request, context):
         """Lists an execution's log lines, oldest first.
-        Errors: NOT_FOUND, INVALID_ARGUMENT.
+        Errors: NOT_FOUND, INVALID_ARGUMENT (a negative page_size, a page token of
+        another execution).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateEventHandler(self, request, context):
-        """Creates an event handler. Errors: INVALID_ARGUMENT.
+        """Creates an event handler.
+        Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetEventHandler(self, request, context):
-        """Returns an event handler. Errors: NOT_FOUND.
+        """Returns an event handler.
+        Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListEventHandlers(self, request, context):
-        """Lists event handlers, newest first. Errors: INVALID_ARGUMENT.
+        """Lists event handlers, newest first.
+        Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
+        query).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -337,14 +374,17 @@ class SchedulerServiceServicer:
 
     def UpdateEventHandler(self, request, context):
         """Updates the fields named in update_mask (enable or disable with
-        "enabled"). Errors: NOT_FOUND, INVALID_ARGUMENT.
+        "enabled").
+        Errors: NOT_FOUND, INVALID_ARGUMENT (no event_handler or update_mask, an
+        unknown mask path, a bad value).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteEventHandler(self, request, context):
-        """Deletes an event handler. Errors: NOT_FOUND.
+        """Deletes an event handler with its executions.
+        Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -353,7 +393,9 @@ class SchedulerServiceServicer:
     def TriggerEvent(self, request, context):
         """Creates one pending execution per enabled handler and per active event
         job of that name. With a request_id already used, returns the first
-        call's execution ids. Errors: INVALID_ARGUMENT.
+        call's execution ids.
+        Errors: INVALID_ARGUMENT (a missing or bad event_name or request_id, a
+        payload over the size limit or holding NUL or a non-finite number).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -361,14 +403,16 @@ class SchedulerServiceServicer:
 
     def PreviewSchedule(self, request, context):
         """The next firing instants of a trigger, exactly as the engine fires them.
-        Errors: INVALID_ARGUMENT.
+        Errors: INVALID_ARGUMENT (no trigger or a bad one, a bad start_time, a
+        count out of range).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetJobStats(self, request, context):
-        """Execution statistics of a job. Errors: NOT_FOUND.
+        """Execution statistics of a job.
+        Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -376,13 +420,16 @@ class SchedulerServiceServicer:
 
     def GetMetrics(self, request, context):
         """Scheduler-wide figures for the caller's platform.
+        Errors: none of its own.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetHealth(self, request, context):
-        """Health of the database, signals and engine.
+        """Health of the database, signals and engine: a component that is down is
+        reported as such, not as an error.
+        Errors: none of its own.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -528,13 +575,18 @@ class SchedulerService:
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Every call may return UNAUTHENTICATED (missing, unknown or
-    revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
-    (a request whose bytes do not decode, or a JSON value nested deeper than 32
-    levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
-    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
-    another platform's resources answer NOT_FOUND, exactly as ids that do not
-    exist.
+    platform. Ids of another platform's resources answer NOT_FOUND, exactly as
+    ids that do not exist (or are not ids at all).
+
+    Each call's comment ends with the status codes it returns besides those
+    below, in one form: `Errors: CODE (when), CODE.`
+    Errors of every call: UNAUTHENTICATED (missing, unknown or revoked key, or
+    the admin key), UNAVAILABLE (database unreachable: retry),
+    INVALID_ARGUMENT (a request whose bytes do not decode, or a JSON value
+    nested deeper than 32 levels, naming the field), RESOURCE_EXHAUSTED (the
+    platform's call-rate quota, with google.rpc.QuotaFailure and
+    google.rpc.RetryInfo; a request over the server's message size limit,
+    4 MiB unless configured).
     """
 
     @staticmethod

@@ -30,13 +30,18 @@ class SchedulerServiceStub:
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Every call may return UNAUTHENTICATED (missing, unknown or
-    revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
-    (a request whose bytes do not decode, or a JSON value nested deeper than 32
-    levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
-    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
-    another platform's resources answer NOT_FOUND, exactly as ids that do not
-    exist.
+    platform. Ids of another platform's resources answer NOT_FOUND, exactly as
+    ids that do not exist (or are not ids at all).
+
+    Each call's comment ends with the status codes it returns besides those
+    below, in one form: `Errors: CODE (when), CODE.`
+    Errors of every call: UNAUTHENTICATED (missing, unknown or revoked key, or
+    the admin key), UNAVAILABLE (database unreachable: retry),
+    INVALID_ARGUMENT (a request whose bytes do not decode, or a JSON value
+    nested deeper than 32 levels, naming the field), RESOURCE_EXHAUSTED (the
+    platform's call-rate quota, with google.rpc.QuotaFailure and
+    google.rpc.RetryInfo; a request over the server's message size limit,
+    4 MiB unless configured).
     """
 
     @_typing.overload
@@ -47,8 +52,8 @@ class SchedulerServiceStub:
     """Creates a job. With a request_id already used by the caller, returns the
     job that request created instead of a second one.
     Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
-    RESOURCE_EXHAUSTED (message over the transport limit; the platform's jobs
-    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo).
+    RESOURCE_EXHAUSTED (the platform's jobs quota, with google.rpc.QuotaFailure
+    and google.rpc.RetryInfo).
     """
     BatchCreateJobs: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.BatchCreateJobsRequest, _scheduler_service_pb2.BatchCreateJobsResponse]
     """Creates up to 1,000 jobs in one transaction: all of them, or none when
@@ -59,97 +64,149 @@ class SchedulerServiceStub:
     Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations
     whose paths name the request, such as `requests[3].job.cron.expression`;
     no requests or more than 1,000; one request_id twice in the batch),
-    RESOURCE_EXHAUSTED (request or response over the transport limit: the
-    response holds every job, so batch payload-heavy jobs in fewer at once;
-    the platform's jobs quota, which the whole batch must fit in).
+    RESOURCE_EXHAUSTED (a response that would exceed the message size limit,
+    refused before anything is stored: the response holds every job, so
+    batch payload-heavy jobs in fewer at once; the platform's jobs quota,
+    which the whole batch must fit in).
     """
     GetJob: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetJobRequest, _scheduler_service_pb2.GetJobResponse]
-    """Returns a job. Errors: NOT_FOUND."""
+    """Returns a job.
+    Errors: NOT_FOUND.
+    """
     ListJobs: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListJobsRequest, _scheduler_service_pb2.ListJobsResponse]
     """Lists jobs, newest first, filtered and paged.
-    Errors: INVALID_ARGUMENT (bad filter or page token).
+    Errors: INVALID_ARGUMENT (an unknown status or type, a handler_name or tag
+    over 200 characters or holding control characters, a negative page_size,
+    a page token of another query).
     """
     UpdateJob: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.UpdateJobRequest, _scheduler_service_pb2.UpdateJobResponse]
-    """Updates the fields named in update_mask. A changed trigger recomputes
-    next_run. Errors: NOT_FOUND, INVALID_ARGUMENT (unknown mask path, bad
-    value), FAILED_PRECONDITION (job cancelled or completed).
+    """Updates the fields named in update_mask, in any state but cancelled. A
+    changed trigger recomputes next_run, and brings a completed or failed job
+    back to JOB_STATUS_ACTIVE when the new trigger has a slot left (an event
+    trigger always has); a paused job stays paused.
+    Errors: NOT_FOUND, INVALID_ARGUMENT (no job or update_mask, an unknown
+    mask path, a bad value), FAILED_PRECONDITION (job cancelled).
     """
     DeleteJob: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.DeleteJobRequest, _scheduler_service_pb2.DeleteJobResponse]
-    """Deletes a job with its executions and logs. Errors: NOT_FOUND."""
+    """Deletes a job, in any state, with its executions and logs.
+    Errors: NOT_FOUND.
+    """
     PauseJob: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.PauseJobRequest, _scheduler_service_pb2.PauseJobResponse]
-    """Stops firing until ResumeJob. Errors: NOT_FOUND, FAILED_PRECONDITION
-    (not active or pending).
+    """Stops firing until ResumeJob; slots fired ahead of their instant are
+    withdrawn. Pausing a paused job changes nothing.
+    Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
+    cancelled).
     """
     ResumeJob: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ResumeJobRequest, _scheduler_service_pb2.ResumeJobResponse]
-    """Fires again from the next slot after now; missed slots follow the
-    misfire policy. Errors: NOT_FOUND, FAILED_PRECONDITION (not paused).
+    """Fires again from the first slot after now: slots that fell while the job
+    was paused are not run, whatever its misfire policy (a pause is
+    deliberate; a one-time job whose instant passed still runs). Resuming an
+    active job changes nothing.
+    Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
+    cancelled).
     """
     CancelJob: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.CancelJobRequest, _scheduler_service_pb2.CancelJobResponse]
-    """Cancels a job for good and its pending executions.
-    Errors: NOT_FOUND, FAILED_PRECONDITION (completed or already cancelled).
+    """Cancels a job for good, and its pending executions (running ones go on).
+    Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or already
+    cancelled).
     """
     RunJob: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.RunJobRequest, _scheduler_service_pb2.RunJobResponse]
-    """Creates a pending execution now, outside the schedule.
+    """Creates a pending execution now, outside the schedule, in any state but
+    cancelled (a paused or completed job too).
     Errors: NOT_FOUND, FAILED_PRECONDITION (job cancelled).
     """
     ListExecutions: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListExecutionsRequest, _scheduler_service_pb2.ListExecutionsResponse]
-    """Lists executions, newest first. Errors: INVALID_ARGUMENT, NOT_FOUND
-    (job_id names no job of the caller's).
+    """Lists executions, newest first.
+    Errors: INVALID_ARGUMENT (an unknown status, a negative page_size, a page
+    token of another query), NOT_FOUND (job_id names no job of the caller's).
     """
     GetExecution: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetExecutionRequest, _scheduler_service_pb2.GetExecutionResponse]
-    """Returns an execution. Errors: NOT_FOUND."""
+    """Returns an execution.
+    Errors: NOT_FOUND.
+    """
     RetryExecution: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.RetryExecutionRequest, _scheduler_service_pb2.RetryExecutionResponse]
     """Makes a failed, timed-out or cancelled execution pending again as a new
-    attempt. Errors: NOT_FOUND, FAILED_PRECONDITION (any other status).
+    attempt.
+    Errors: NOT_FOUND, FAILED_PRECONDITION (pending, running, succeeded or
+    skipped).
     """
     CancelExecution: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.CancelExecutionRequest, _scheduler_service_pb2.CancelExecutionResponse]
     """Cancels a pending or running execution; a running one's worker is told
-    to stop. Errors: NOT_FOUND, FAILED_PRECONDITION (already final).
+    to stop.
+    Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
+    timed out, cancelled or skipped).
     """
     ListExecutionLogs: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListExecutionLogsRequest, _scheduler_service_pb2.ListExecutionLogsResponse]
     """Lists an execution's log lines, oldest first.
-    Errors: NOT_FOUND, INVALID_ARGUMENT.
+    Errors: NOT_FOUND, INVALID_ARGUMENT (a negative page_size, a page token of
+    another execution).
     """
     CreateEventHandler: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.CreateEventHandlerRequest, _scheduler_service_pb2.CreateEventHandlerResponse]
-    """Creates an event handler. Errors: INVALID_ARGUMENT."""
+    """Creates an event handler.
+    Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations).
+    """
     GetEventHandler: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetEventHandlerRequest, _scheduler_service_pb2.GetEventHandlerResponse]
-    """Returns an event handler. Errors: NOT_FOUND."""
+    """Returns an event handler.
+    Errors: NOT_FOUND.
+    """
     ListEventHandlers: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListEventHandlersRequest, _scheduler_service_pb2.ListEventHandlersResponse]
-    """Lists event handlers, newest first. Errors: INVALID_ARGUMENT."""
+    """Lists event handlers, newest first.
+    Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
+    query).
+    """
     UpdateEventHandler: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.UpdateEventHandlerRequest, _scheduler_service_pb2.UpdateEventHandlerResponse]
     """Updates the fields named in update_mask (enable or disable with
-    "enabled"). Errors: NOT_FOUND, INVALID_ARGUMENT.
+    "enabled").
+    Errors: NOT_FOUND, INVALID_ARGUMENT (no event_handler or update_mask, an
+    unknown mask path, a bad value).
     """
     DeleteEventHandler: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.DeleteEventHandlerRequest, _scheduler_service_pb2.DeleteEventHandlerResponse]
-    """Deletes an event handler. Errors: NOT_FOUND."""
+    """Deletes an event handler with its executions.
+    Errors: NOT_FOUND.
+    """
     TriggerEvent: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.TriggerEventRequest, _scheduler_service_pb2.TriggerEventResponse]
     """Creates one pending execution per enabled handler and per active event
     job of that name. With a request_id already used, returns the first
-    call's execution ids. Errors: INVALID_ARGUMENT.
+    call's execution ids.
+    Errors: INVALID_ARGUMENT (a missing or bad event_name or request_id, a
+    payload over the size limit or holding NUL or a non-finite number).
     """
     PreviewSchedule: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.PreviewScheduleRequest, _scheduler_service_pb2.PreviewScheduleResponse]
     """The next firing instants of a trigger, exactly as the engine fires them.
-    Errors: INVALID_ARGUMENT.
+    Errors: INVALID_ARGUMENT (no trigger or a bad one, a bad start_time, a
+    count out of range).
     """
     GetJobStats: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetJobStatsRequest, _scheduler_service_pb2.GetJobStatsResponse]
-    """Execution statistics of a job. Errors: NOT_FOUND."""
+    """Execution statistics of a job.
+    Errors: NOT_FOUND.
+    """
     GetMetrics: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetMetricsRequest, _scheduler_service_pb2.GetMetricsResponse]
-    """Scheduler-wide figures for the caller's platform."""
+    """Scheduler-wide figures for the caller's platform.
+    Errors: none of its own.
+    """
     GetHealth: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetHealthRequest, _scheduler_service_pb2.GetHealthResponse]
-    """Health of the database, signals and engine."""
+    """Health of the database, signals and engine: a component that is down is
+    reported as such, not as an error.
+    Errors: none of its own.
+    """
 
 @_typing.type_check_only
 class SchedulerServiceAsyncStub(SchedulerServiceStub):
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Every call may return UNAUTHENTICATED (missing, unknown or
-    revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
-    (a request whose bytes do not decode, or a JSON value nested deeper than 32
-    levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
-    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
-    another platform's resources answer NOT_FOUND, exactly as ids that do not
-    exist.
+    platform. Ids of another platform's resources answer NOT_FOUND, exactly as
+    ids that do not exist (or are not ids at all).
+
+    Each call's comment ends with the status codes it returns besides those
+    below, in one form: `Errors: CODE (when), CODE.`
+    Errors of every call: UNAUTHENTICATED (missing, unknown or revoked key, or
+    the admin key), UNAVAILABLE (database unreachable: retry),
+    INVALID_ARGUMENT (a request whose bytes do not decode, or a JSON value
+    nested deeper than 32 levels, naming the field), RESOURCE_EXHAUSTED (the
+    platform's call-rate quota, with google.rpc.QuotaFailure and
+    google.rpc.RetryInfo; a request over the server's message size limit,
+    4 MiB unless configured).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -157,8 +214,8 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     """Creates a job. With a request_id already used by the caller, returns the
     job that request created instead of a second one.
     Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
-    RESOURCE_EXHAUSTED (message over the transport limit; the platform's jobs
-    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo).
+    RESOURCE_EXHAUSTED (the platform's jobs quota, with google.rpc.QuotaFailure
+    and google.rpc.RetryInfo).
     """
     BatchCreateJobs: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.BatchCreateJobsRequest, _scheduler_service_pb2.BatchCreateJobsResponse]  # type: ignore[assignment]
     """Creates up to 1,000 jobs in one transaction: all of them, or none when
@@ -169,96 +226,148 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations
     whose paths name the request, such as `requests[3].job.cron.expression`;
     no requests or more than 1,000; one request_id twice in the batch),
-    RESOURCE_EXHAUSTED (request or response over the transport limit: the
-    response holds every job, so batch payload-heavy jobs in fewer at once;
-    the platform's jobs quota, which the whole batch must fit in).
+    RESOURCE_EXHAUSTED (a response that would exceed the message size limit,
+    refused before anything is stored: the response holds every job, so
+    batch payload-heavy jobs in fewer at once; the platform's jobs quota,
+    which the whole batch must fit in).
     """
     GetJob: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetJobRequest, _scheduler_service_pb2.GetJobResponse]  # type: ignore[assignment]
-    """Returns a job. Errors: NOT_FOUND."""
+    """Returns a job.
+    Errors: NOT_FOUND.
+    """
     ListJobs: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListJobsRequest, _scheduler_service_pb2.ListJobsResponse]  # type: ignore[assignment]
     """Lists jobs, newest first, filtered and paged.
-    Errors: INVALID_ARGUMENT (bad filter or page token).
+    Errors: INVALID_ARGUMENT (an unknown status or type, a handler_name or tag
+    over 200 characters or holding control characters, a negative page_size,
+    a page token of another query).
     """
     UpdateJob: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.UpdateJobRequest, _scheduler_service_pb2.UpdateJobResponse]  # type: ignore[assignment]
-    """Updates the fields named in update_mask. A changed trigger recomputes
-    next_run. Errors: NOT_FOUND, INVALID_ARGUMENT (unknown mask path, bad
-    value), FAILED_PRECONDITION (job cancelled or completed).
+    """Updates the fields named in update_mask, in any state but cancelled. A
+    changed trigger recomputes next_run, and brings a completed or failed job
+    back to JOB_STATUS_ACTIVE when the new trigger has a slot left (an event
+    trigger always has); a paused job stays paused.
+    Errors: NOT_FOUND, INVALID_ARGUMENT (no job or update_mask, an unknown
+    mask path, a bad value), FAILED_PRECONDITION (job cancelled).
     """
     DeleteJob: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.DeleteJobRequest, _scheduler_service_pb2.DeleteJobResponse]  # type: ignore[assignment]
-    """Deletes a job with its executions and logs. Errors: NOT_FOUND."""
+    """Deletes a job, in any state, with its executions and logs.
+    Errors: NOT_FOUND.
+    """
     PauseJob: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.PauseJobRequest, _scheduler_service_pb2.PauseJobResponse]  # type: ignore[assignment]
-    """Stops firing until ResumeJob. Errors: NOT_FOUND, FAILED_PRECONDITION
-    (not active or pending).
+    """Stops firing until ResumeJob; slots fired ahead of their instant are
+    withdrawn. Pausing a paused job changes nothing.
+    Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
+    cancelled).
     """
     ResumeJob: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ResumeJobRequest, _scheduler_service_pb2.ResumeJobResponse]  # type: ignore[assignment]
-    """Fires again from the next slot after now; missed slots follow the
-    misfire policy. Errors: NOT_FOUND, FAILED_PRECONDITION (not paused).
+    """Fires again from the first slot after now: slots that fell while the job
+    was paused are not run, whatever its misfire policy (a pause is
+    deliberate; a one-time job whose instant passed still runs). Resuming an
+    active job changes nothing.
+    Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
+    cancelled).
     """
     CancelJob: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.CancelJobRequest, _scheduler_service_pb2.CancelJobResponse]  # type: ignore[assignment]
-    """Cancels a job for good and its pending executions.
-    Errors: NOT_FOUND, FAILED_PRECONDITION (completed or already cancelled).
+    """Cancels a job for good, and its pending executions (running ones go on).
+    Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or already
+    cancelled).
     """
     RunJob: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.RunJobRequest, _scheduler_service_pb2.RunJobResponse]  # type: ignore[assignment]
-    """Creates a pending execution now, outside the schedule.
+    """Creates a pending execution now, outside the schedule, in any state but
+    cancelled (a paused or completed job too).
     Errors: NOT_FOUND, FAILED_PRECONDITION (job cancelled).
     """
     ListExecutions: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListExecutionsRequest, _scheduler_service_pb2.ListExecutionsResponse]  # type: ignore[assignment]
-    """Lists executions, newest first. Errors: INVALID_ARGUMENT, NOT_FOUND
-    (job_id names no job of the caller's).
+    """Lists executions, newest first.
+    Errors: INVALID_ARGUMENT (an unknown status, a negative page_size, a page
+    token of another query), NOT_FOUND (job_id names no job of the caller's).
     """
     GetExecution: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetExecutionRequest, _scheduler_service_pb2.GetExecutionResponse]  # type: ignore[assignment]
-    """Returns an execution. Errors: NOT_FOUND."""
+    """Returns an execution.
+    Errors: NOT_FOUND.
+    """
     RetryExecution: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.RetryExecutionRequest, _scheduler_service_pb2.RetryExecutionResponse]  # type: ignore[assignment]
     """Makes a failed, timed-out or cancelled execution pending again as a new
-    attempt. Errors: NOT_FOUND, FAILED_PRECONDITION (any other status).
+    attempt.
+    Errors: NOT_FOUND, FAILED_PRECONDITION (pending, running, succeeded or
+    skipped).
     """
     CancelExecution: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.CancelExecutionRequest, _scheduler_service_pb2.CancelExecutionResponse]  # type: ignore[assignment]
     """Cancels a pending or running execution; a running one's worker is told
-    to stop. Errors: NOT_FOUND, FAILED_PRECONDITION (already final).
+    to stop.
+    Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
+    timed out, cancelled or skipped).
     """
     ListExecutionLogs: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListExecutionLogsRequest, _scheduler_service_pb2.ListExecutionLogsResponse]  # type: ignore[assignment]
     """Lists an execution's log lines, oldest first.
-    Errors: NOT_FOUND, INVALID_ARGUMENT.
+    Errors: NOT_FOUND, INVALID_ARGUMENT (a negative page_size, a page token of
+    another execution).
     """
     CreateEventHandler: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.CreateEventHandlerRequest, _scheduler_service_pb2.CreateEventHandlerResponse]  # type: ignore[assignment]
-    """Creates an event handler. Errors: INVALID_ARGUMENT."""
+    """Creates an event handler.
+    Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations).
+    """
     GetEventHandler: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetEventHandlerRequest, _scheduler_service_pb2.GetEventHandlerResponse]  # type: ignore[assignment]
-    """Returns an event handler. Errors: NOT_FOUND."""
+    """Returns an event handler.
+    Errors: NOT_FOUND.
+    """
     ListEventHandlers: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListEventHandlersRequest, _scheduler_service_pb2.ListEventHandlersResponse]  # type: ignore[assignment]
-    """Lists event handlers, newest first. Errors: INVALID_ARGUMENT."""
+    """Lists event handlers, newest first.
+    Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
+    query).
+    """
     UpdateEventHandler: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.UpdateEventHandlerRequest, _scheduler_service_pb2.UpdateEventHandlerResponse]  # type: ignore[assignment]
     """Updates the fields named in update_mask (enable or disable with
-    "enabled"). Errors: NOT_FOUND, INVALID_ARGUMENT.
+    "enabled").
+    Errors: NOT_FOUND, INVALID_ARGUMENT (no event_handler or update_mask, an
+    unknown mask path, a bad value).
     """
     DeleteEventHandler: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.DeleteEventHandlerRequest, _scheduler_service_pb2.DeleteEventHandlerResponse]  # type: ignore[assignment]
-    """Deletes an event handler. Errors: NOT_FOUND."""
+    """Deletes an event handler with its executions.
+    Errors: NOT_FOUND.
+    """
     TriggerEvent: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.TriggerEventRequest, _scheduler_service_pb2.TriggerEventResponse]  # type: ignore[assignment]
     """Creates one pending execution per enabled handler and per active event
     job of that name. With a request_id already used, returns the first
-    call's execution ids. Errors: INVALID_ARGUMENT.
+    call's execution ids.
+    Errors: INVALID_ARGUMENT (a missing or bad event_name or request_id, a
+    payload over the size limit or holding NUL or a non-finite number).
     """
     PreviewSchedule: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.PreviewScheduleRequest, _scheduler_service_pb2.PreviewScheduleResponse]  # type: ignore[assignment]
     """The next firing instants of a trigger, exactly as the engine fires them.
-    Errors: INVALID_ARGUMENT.
+    Errors: INVALID_ARGUMENT (no trigger or a bad one, a bad start_time, a
+    count out of range).
     """
     GetJobStats: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetJobStatsRequest, _scheduler_service_pb2.GetJobStatsResponse]  # type: ignore[assignment]
-    """Execution statistics of a job. Errors: NOT_FOUND."""
+    """Execution statistics of a job.
+    Errors: NOT_FOUND.
+    """
     GetMetrics: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetMetricsRequest, _scheduler_service_pb2.GetMetricsResponse]  # type: ignore[assignment]
-    """Scheduler-wide figures for the caller's platform."""
+    """Scheduler-wide figures for the caller's platform.
+    Errors: none of its own.
+    """
     GetHealth: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetHealthRequest, _scheduler_service_pb2.GetHealthResponse]  # type: ignore[assignment]
-    """Health of the database, signals and engine."""
+    """Health of the database, signals and engine: a component that is down is
+    reported as such, not as an error.
+    Errors: none of its own.
+    """
 
 class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Every call may return UNAUTHENTICATED (missing, unknown or
-    revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
-    (a request whose bytes do not decode, or a JSON value nested deeper than 32
-    levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
-    quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
-    another platform's resources answer NOT_FOUND, exactly as ids that do not
-    exist.
+    platform. Ids of another platform's resources answer NOT_FOUND, exactly as
+    ids that do not exist (or are not ids at all).
+
+    Each call's comment ends with the status codes it returns besides those
+    below, in one form: `Errors: CODE (when), CODE.`
+    Errors of every call: UNAUTHENTICATED (missing, unknown or revoked key, or
+    the admin key), UNAVAILABLE (database unreachable: retry),
+    INVALID_ARGUMENT (a request whose bytes do not decode, or a JSON value
+    nested deeper than 32 levels, naming the field), RESOURCE_EXHAUSTED (the
+    platform's call-rate quota, with google.rpc.QuotaFailure and
+    google.rpc.RetryInfo; a request over the server's message size limit,
+    4 MiB unless configured).
     """
 
     @_abc_1.abstractmethod
@@ -270,8 +379,8 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         """Creates a job. With a request_id already used by the caller, returns the
         job that request created instead of a second one.
         Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
-        RESOURCE_EXHAUSTED (message over the transport limit; the platform's jobs
-        quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo).
+        RESOURCE_EXHAUSTED (the platform's jobs quota, with google.rpc.QuotaFailure
+        and google.rpc.RetryInfo).
         """
 
     @_abc_1.abstractmethod
@@ -288,9 +397,10 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations
         whose paths name the request, such as `requests[3].job.cron.expression`;
         no requests or more than 1,000; one request_id twice in the batch),
-        RESOURCE_EXHAUSTED (request or response over the transport limit: the
-        response holds every job, so batch payload-heavy jobs in fewer at once;
-        the platform's jobs quota, which the whole batch must fit in).
+        RESOURCE_EXHAUSTED (a response that would exceed the message size limit,
+        refused before anything is stored: the response holds every job, so
+        batch payload-heavy jobs in fewer at once; the platform's jobs quota,
+        which the whole batch must fit in).
         """
 
     @_abc_1.abstractmethod
@@ -299,7 +409,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.GetJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.GetJobResponse, _abc.Awaitable[_scheduler_service_pb2.GetJobResponse]]:
-        """Returns a job. Errors: NOT_FOUND."""
+        """Returns a job.
+        Errors: NOT_FOUND.
+        """
 
     @_abc_1.abstractmethod
     def ListJobs(
@@ -308,7 +420,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.ListJobsResponse, _abc.Awaitable[_scheduler_service_pb2.ListJobsResponse]]:
         """Lists jobs, newest first, filtered and paged.
-        Errors: INVALID_ARGUMENT (bad filter or page token).
+        Errors: INVALID_ARGUMENT (an unknown status or type, a handler_name or tag
+        over 200 characters or holding control characters, a negative page_size,
+        a page token of another query).
         """
 
     @_abc_1.abstractmethod
@@ -317,9 +431,12 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.UpdateJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.UpdateJobResponse, _abc.Awaitable[_scheduler_service_pb2.UpdateJobResponse]]:
-        """Updates the fields named in update_mask. A changed trigger recomputes
-        next_run. Errors: NOT_FOUND, INVALID_ARGUMENT (unknown mask path, bad
-        value), FAILED_PRECONDITION (job cancelled or completed).
+        """Updates the fields named in update_mask, in any state but cancelled. A
+        changed trigger recomputes next_run, and brings a completed or failed job
+        back to JOB_STATUS_ACTIVE when the new trigger has a slot left (an event
+        trigger always has); a paused job stays paused.
+        Errors: NOT_FOUND, INVALID_ARGUMENT (no job or update_mask, an unknown
+        mask path, a bad value), FAILED_PRECONDITION (job cancelled).
         """
 
     @_abc_1.abstractmethod
@@ -328,7 +445,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.DeleteJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.DeleteJobResponse, _abc.Awaitable[_scheduler_service_pb2.DeleteJobResponse]]:
-        """Deletes a job with its executions and logs. Errors: NOT_FOUND."""
+        """Deletes a job, in any state, with its executions and logs.
+        Errors: NOT_FOUND.
+        """
 
     @_abc_1.abstractmethod
     def PauseJob(
@@ -336,8 +455,10 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.PauseJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.PauseJobResponse, _abc.Awaitable[_scheduler_service_pb2.PauseJobResponse]]:
-        """Stops firing until ResumeJob. Errors: NOT_FOUND, FAILED_PRECONDITION
-        (not active or pending).
+        """Stops firing until ResumeJob; slots fired ahead of their instant are
+        withdrawn. Pausing a paused job changes nothing.
+        Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
+        cancelled).
         """
 
     @_abc_1.abstractmethod
@@ -346,8 +467,12 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.ResumeJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.ResumeJobResponse, _abc.Awaitable[_scheduler_service_pb2.ResumeJobResponse]]:
-        """Fires again from the next slot after now; missed slots follow the
-        misfire policy. Errors: NOT_FOUND, FAILED_PRECONDITION (not paused).
+        """Fires again from the first slot after now: slots that fell while the job
+        was paused are not run, whatever its misfire policy (a pause is
+        deliberate; a one-time job whose instant passed still runs). Resuming an
+        active job changes nothing.
+        Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
+        cancelled).
         """
 
     @_abc_1.abstractmethod
@@ -356,8 +481,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.CancelJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.CancelJobResponse, _abc.Awaitable[_scheduler_service_pb2.CancelJobResponse]]:
-        """Cancels a job for good and its pending executions.
-        Errors: NOT_FOUND, FAILED_PRECONDITION (completed or already cancelled).
+        """Cancels a job for good, and its pending executions (running ones go on).
+        Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or already
+        cancelled).
         """
 
     @_abc_1.abstractmethod
@@ -366,7 +492,8 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.RunJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.RunJobResponse, _abc.Awaitable[_scheduler_service_pb2.RunJobResponse]]:
-        """Creates a pending execution now, outside the schedule.
+        """Creates a pending execution now, outside the schedule, in any state but
+        cancelled (a paused or completed job too).
         Errors: NOT_FOUND, FAILED_PRECONDITION (job cancelled).
         """
 
@@ -376,8 +503,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.ListExecutionsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.ListExecutionsResponse, _abc.Awaitable[_scheduler_service_pb2.ListExecutionsResponse]]:
-        """Lists executions, newest first. Errors: INVALID_ARGUMENT, NOT_FOUND
-        (job_id names no job of the caller's).
+        """Lists executions, newest first.
+        Errors: INVALID_ARGUMENT (an unknown status, a negative page_size, a page
+        token of another query), NOT_FOUND (job_id names no job of the caller's).
         """
 
     @_abc_1.abstractmethod
@@ -386,7 +514,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.GetExecutionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.GetExecutionResponse, _abc.Awaitable[_scheduler_service_pb2.GetExecutionResponse]]:
-        """Returns an execution. Errors: NOT_FOUND."""
+        """Returns an execution.
+        Errors: NOT_FOUND.
+        """
 
     @_abc_1.abstractmethod
     def RetryExecution(
@@ -395,7 +525,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.RetryExecutionResponse, _abc.Awaitable[_scheduler_service_pb2.RetryExecutionResponse]]:
         """Makes a failed, timed-out or cancelled execution pending again as a new
-        attempt. Errors: NOT_FOUND, FAILED_PRECONDITION (any other status).
+        attempt.
+        Errors: NOT_FOUND, FAILED_PRECONDITION (pending, running, succeeded or
+        skipped).
         """
 
     @_abc_1.abstractmethod
@@ -405,7 +537,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.CancelExecutionResponse, _abc.Awaitable[_scheduler_service_pb2.CancelExecutionResponse]]:
         """Cancels a pending or running execution; a running one's worker is told
-        to stop. Errors: NOT_FOUND, FAILED_PRECONDITION (already final).
+        to stop.
+        Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
+        timed out, cancelled or skipped).
         """
 
     @_abc_1.abstractmethod
@@ -415,7 +549,8 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.ListExecutionLogsResponse, _abc.Awaitable[_scheduler_service_pb2.ListExecutionLogsResponse]]:
         """Lists an execution's log lines, oldest first.
-        Errors: NOT_FOUND, INVALID_ARGUMENT.
+        Errors: NOT_FOUND, INVALID_ARGUMENT (a negative page_size, a page token of
+        another execution).
         """
 
     @_abc_1.abstractmethod
@@ -424,7 +559,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.CreateEventHandlerRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.CreateEventHandlerResponse, _abc.Awaitable[_scheduler_service_pb2.CreateEventHandlerResponse]]:
-        """Creates an event handler. Errors: INVALID_ARGUMENT."""
+        """Creates an event handler.
+        Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations).
+        """
 
     @_abc_1.abstractmethod
     def GetEventHandler(
@@ -432,7 +569,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.GetEventHandlerRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.GetEventHandlerResponse, _abc.Awaitable[_scheduler_service_pb2.GetEventHandlerResponse]]:
-        """Returns an event handler. Errors: NOT_FOUND."""
+        """Returns an event handler.
+        Errors: NOT_FOUND.
+        """
 
     @_abc_1.abstractmethod
     def ListEventHandlers(
@@ -440,7 +579,10 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.ListEventHandlersRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.ListEventHandlersResponse, _abc.Awaitable[_scheduler_service_pb2.ListEventHandlersResponse]]:
-        """Lists event handlers, newest first. Errors: INVALID_ARGUMENT."""
+        """Lists event handlers, newest first.
+        Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
+        query).
+        """
 
     @_abc_1.abstractmethod
     def UpdateEventHandler(
@@ -449,7 +591,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.UpdateEventHandlerResponse, _abc.Awaitable[_scheduler_service_pb2.UpdateEventHandlerResponse]]:
         """Updates the fields named in update_mask (enable or disable with
-        "enabled"). Errors: NOT_FOUND, INVALID_ARGUMENT.
+        "enabled").
+        Errors: NOT_FOUND, INVALID_ARGUMENT (no event_handler or update_mask, an
+        unknown mask path, a bad value).
         """
 
     @_abc_1.abstractmethod
@@ -458,7 +602,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.DeleteEventHandlerRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.DeleteEventHandlerResponse, _abc.Awaitable[_scheduler_service_pb2.DeleteEventHandlerResponse]]:
-        """Deletes an event handler. Errors: NOT_FOUND."""
+        """Deletes an event handler with its executions.
+        Errors: NOT_FOUND.
+        """
 
     @_abc_1.abstractmethod
     def TriggerEvent(
@@ -468,7 +614,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_scheduler_service_pb2.TriggerEventResponse, _abc.Awaitable[_scheduler_service_pb2.TriggerEventResponse]]:
         """Creates one pending execution per enabled handler and per active event
         job of that name. With a request_id already used, returns the first
-        call's execution ids. Errors: INVALID_ARGUMENT.
+        call's execution ids.
+        Errors: INVALID_ARGUMENT (a missing or bad event_name or request_id, a
+        payload over the size limit or holding NUL or a non-finite number).
         """
 
     @_abc_1.abstractmethod
@@ -478,7 +626,8 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.PreviewScheduleResponse, _abc.Awaitable[_scheduler_service_pb2.PreviewScheduleResponse]]:
         """The next firing instants of a trigger, exactly as the engine fires them.
-        Errors: INVALID_ARGUMENT.
+        Errors: INVALID_ARGUMENT (no trigger or a bad one, a bad start_time, a
+        count out of range).
         """
 
     @_abc_1.abstractmethod
@@ -487,7 +636,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.GetJobStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.GetJobStatsResponse, _abc.Awaitable[_scheduler_service_pb2.GetJobStatsResponse]]:
-        """Execution statistics of a job. Errors: NOT_FOUND."""
+        """Execution statistics of a job.
+        Errors: NOT_FOUND.
+        """
 
     @_abc_1.abstractmethod
     def GetMetrics(
@@ -495,7 +646,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.GetMetricsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.GetMetricsResponse, _abc.Awaitable[_scheduler_service_pb2.GetMetricsResponse]]:
-        """Scheduler-wide figures for the caller's platform."""
+        """Scheduler-wide figures for the caller's platform.
+        Errors: none of its own.
+        """
 
     @_abc_1.abstractmethod
     def GetHealth(
@@ -503,6 +656,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.GetHealthRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.GetHealthResponse, _abc.Awaitable[_scheduler_service_pb2.GetHealthResponse]]:
-        """Health of the database, signals and engine."""
+        """Health of the database, signals and engine: a component that is down is
+        reported as such, not as an error.
+        Errors: none of its own.
+        """
 
 def add_SchedulerServiceServicer_to_server(servicer: SchedulerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

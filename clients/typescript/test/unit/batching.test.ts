@@ -6,7 +6,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { ConnectRequestSchema } from "../../src/gen/cronstream/v1/worker_service_pb.js";
 import { Ledger } from "../../src/ledger.js";
 import { Outbox } from "../../src/outbox.js";
-import { MAX_BATCH, requestStream, withQueuedResults, type ResultBatching } from "../../src/worker.js";
+import { MAX_BATCH, requestStream, withQueuedResults, type ResultBatching } from "../../src/batching.js";
 
 type Request = MessageInitShape<typeof ConnectRequestSchema>;
 

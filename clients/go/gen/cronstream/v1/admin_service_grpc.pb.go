@@ -33,30 +33,43 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // Platforms (tenants) and their API keys. Every call carries
-// `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
-// Every call may also return UNAVAILABLE (database unreachable: retry) and
-// INVALID_ARGUMENT (a request whose bytes do not decode).
+// `authorization: Bearer <admin key>`.
+//
+// Each call's comment ends with the status codes it returns besides those
+// below, in one form: `Errors: CODE (when), CODE.`
+// Errors of every call: UNAUTHENTICATED (missing key, or any key but the
+// admin key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT (a
+// request whose bytes do not decode), RESOURCE_EXHAUSTED (a request over the
+// server's message size limit, 4 MiB unless configured).
 type AdminServiceClient interface {
-	// Creates a platform. Errors: INVALID_ARGUMENT, ALREADY_EXISTS (name taken).
+	// Creates a platform.
+	// Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
+	// control characters), ALREADY_EXISTS (name taken).
 	CreatePlatform(ctx context.Context, in *CreatePlatformRequest, opts ...grpc.CallOption) (*CreatePlatformResponse, error)
-	// Returns a platform. Errors: NOT_FOUND.
+	// Returns a platform.
+	// Errors: NOT_FOUND.
 	GetPlatform(ctx context.Context, in *GetPlatformRequest, opts ...grpc.CallOption) (*GetPlatformResponse, error)
-	// Lists platforms, oldest first. Errors: INVALID_ARGUMENT (bad page token).
+	// Lists platforms, oldest first.
+	// Errors: INVALID_ARGUMENT (a negative page_size, a bad page token).
 	ListPlatforms(ctx context.Context, in *ListPlatformsRequest, opts ...grpc.CallOption) (*ListPlatformsResponse, error)
 	// Deletes a platform and everything it owns: jobs, executions, logs,
 	// event handlers, API keys. Its open worker streams end UNAUTHENTICATED
-	// within seconds, on every replica. Errors: NOT_FOUND.
+	// within seconds, on every replica.
+	// Errors: NOT_FOUND.
 	DeletePlatform(ctx context.Context, in *DeletePlatformRequest, opts ...grpc.CallOption) (*DeletePlatformResponse, error)
 	// Creates an API key for a platform; its secret is returned only here.
-	// Errors: INVALID_ARGUMENT, NOT_FOUND (platform).
+	// Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
+	// control characters), NOT_FOUND (platform).
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
 	// Lists a platform's keys (never their secrets), revoked ones included.
-	// Errors: NOT_FOUND (platform), INVALID_ARGUMENT.
+	// Errors: NOT_FOUND (platform), INVALID_ARGUMENT (a negative page_size, a
+	// page token of another platform).
 	ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error)
 	// Revokes a key: calls with it are UNAUTHENTICATED from now on (on other
 	// replicas within a few seconds), and the worker streams it opened end
 	// UNAUTHENTICATED within seconds, on every replica; what they ran goes to
-	// other workers. Errors: NOT_FOUND.
+	// other workers. Revoking a revoked key changes nothing.
+	// Errors: NOT_FOUND.
 	RevokeApiKey(ctx context.Context, in *RevokeApiKeyRequest, opts ...grpc.CallOption) (*RevokeApiKeyResponse, error)
 }
 
@@ -143,30 +156,43 @@ func (c *adminServiceClient) RevokeApiKey(ctx context.Context, in *RevokeApiKeyR
 // for forward compatibility.
 //
 // Platforms (tenants) and their API keys. Every call carries
-// `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
-// Every call may also return UNAVAILABLE (database unreachable: retry) and
-// INVALID_ARGUMENT (a request whose bytes do not decode).
+// `authorization: Bearer <admin key>`.
+//
+// Each call's comment ends with the status codes it returns besides those
+// below, in one form: `Errors: CODE (when), CODE.`
+// Errors of every call: UNAUTHENTICATED (missing key, or any key but the
+// admin key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT (a
+// request whose bytes do not decode), RESOURCE_EXHAUSTED (a request over the
+// server's message size limit, 4 MiB unless configured).
 type AdminServiceServer interface {
-	// Creates a platform. Errors: INVALID_ARGUMENT, ALREADY_EXISTS (name taken).
+	// Creates a platform.
+	// Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
+	// control characters), ALREADY_EXISTS (name taken).
 	CreatePlatform(context.Context, *CreatePlatformRequest) (*CreatePlatformResponse, error)
-	// Returns a platform. Errors: NOT_FOUND.
+	// Returns a platform.
+	// Errors: NOT_FOUND.
 	GetPlatform(context.Context, *GetPlatformRequest) (*GetPlatformResponse, error)
-	// Lists platforms, oldest first. Errors: INVALID_ARGUMENT (bad page token).
+	// Lists platforms, oldest first.
+	// Errors: INVALID_ARGUMENT (a negative page_size, a bad page token).
 	ListPlatforms(context.Context, *ListPlatformsRequest) (*ListPlatformsResponse, error)
 	// Deletes a platform and everything it owns: jobs, executions, logs,
 	// event handlers, API keys. Its open worker streams end UNAUTHENTICATED
-	// within seconds, on every replica. Errors: NOT_FOUND.
+	// within seconds, on every replica.
+	// Errors: NOT_FOUND.
 	DeletePlatform(context.Context, *DeletePlatformRequest) (*DeletePlatformResponse, error)
 	// Creates an API key for a platform; its secret is returned only here.
-	// Errors: INVALID_ARGUMENT, NOT_FOUND (platform).
+	// Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
+	// control characters), NOT_FOUND (platform).
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
 	// Lists a platform's keys (never their secrets), revoked ones included.
-	// Errors: NOT_FOUND (platform), INVALID_ARGUMENT.
+	// Errors: NOT_FOUND (platform), INVALID_ARGUMENT (a negative page_size, a
+	// page token of another platform).
 	ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error)
 	// Revokes a key: calls with it are UNAUTHENTICATED from now on (on other
 	// replicas within a few seconds), and the worker streams it opened end
 	// UNAUTHENTICATED within seconds, on every replica; what they ran goes to
-	// other workers. Errors: NOT_FOUND.
+	// other workers. Revoking a revoked key changes nothing.
+	// Errors: NOT_FOUND.
 	RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*RevokeApiKeyResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }

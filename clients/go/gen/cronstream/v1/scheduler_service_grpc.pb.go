@@ -53,19 +53,24 @@ const (
 // Jobs, executions, events and insight, scoped to the caller's platform.
 //
 // Every call carries `authorization: Bearer <api key>`; the key decides the
-// platform. Every call may return UNAUTHENTICATED (missing, unknown or
-// revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
-// (a request whose bytes do not decode, or a JSON value nested deeper than 32
-// levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
-// quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
-// another platform's resources answer NOT_FOUND, exactly as ids that do not
-// exist.
+// platform. Ids of another platform's resources answer NOT_FOUND, exactly as
+// ids that do not exist (or are not ids at all).
+//
+// Each call's comment ends with the status codes it returns besides those
+// below, in one form: `Errors: CODE (when), CODE.`
+// Errors of every call: UNAUTHENTICATED (missing, unknown or revoked key, or
+// the admin key), UNAVAILABLE (database unreachable: retry),
+// INVALID_ARGUMENT (a request whose bytes do not decode, or a JSON value
+// nested deeper than 32 levels, naming the field), RESOURCE_EXHAUSTED (the
+// platform's call-rate quota, with google.rpc.QuotaFailure and
+// google.rpc.RetryInfo; a request over the server's message size limit,
+// 4 MiB unless configured).
 type SchedulerServiceClient interface {
 	// Creates a job. With a request_id already used by the caller, returns the
 	// job that request created instead of a second one.
 	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
-	// RESOURCE_EXHAUSTED (message over the transport limit; the platform's jobs
-	// quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo).
+	// RESOURCE_EXHAUSTED (the platform's jobs quota, with google.rpc.QuotaFailure
+	// and google.rpc.RetryInfo).
 	CreateJob(ctx context.Context, in *CreateJobRequest, opts ...grpc.CallOption) (*CreateJobResponse, error)
 	// Creates up to 1,000 jobs in one transaction: all of them, or none when
 	// any request is invalid. Each request is read exactly as CreateJob reads
@@ -75,70 +80,107 @@ type SchedulerServiceClient interface {
 	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations
 	// whose paths name the request, such as `requests[3].job.cron.expression`;
 	// no requests or more than 1,000; one request_id twice in the batch),
-	// RESOURCE_EXHAUSTED (request or response over the transport limit: the
-	// response holds every job, so batch payload-heavy jobs in fewer at once;
-	// the platform's jobs quota, which the whole batch must fit in).
+	// RESOURCE_EXHAUSTED (a response that would exceed the message size limit,
+	// refused before anything is stored: the response holds every job, so
+	// batch payload-heavy jobs in fewer at once; the platform's jobs quota,
+	// which the whole batch must fit in).
 	BatchCreateJobs(ctx context.Context, in *BatchCreateJobsRequest, opts ...grpc.CallOption) (*BatchCreateJobsResponse, error)
-	// Returns a job. Errors: NOT_FOUND.
+	// Returns a job.
+	// Errors: NOT_FOUND.
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
 	// Lists jobs, newest first, filtered and paged.
-	// Errors: INVALID_ARGUMENT (bad filter or page token).
+	// Errors: INVALID_ARGUMENT (an unknown status or type, a handler_name or tag
+	// over 200 characters or holding control characters, a negative page_size,
+	// a page token of another query).
 	ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsResponse, error)
-	// Updates the fields named in update_mask. A changed trigger recomputes
-	// next_run. Errors: NOT_FOUND, INVALID_ARGUMENT (unknown mask path, bad
-	// value), FAILED_PRECONDITION (job cancelled or completed).
+	// Updates the fields named in update_mask, in any state but cancelled. A
+	// changed trigger recomputes next_run, and brings a completed or failed job
+	// back to JOB_STATUS_ACTIVE when the new trigger has a slot left (an event
+	// trigger always has); a paused job stays paused.
+	// Errors: NOT_FOUND, INVALID_ARGUMENT (no job or update_mask, an unknown
+	// mask path, a bad value), FAILED_PRECONDITION (job cancelled).
 	UpdateJob(ctx context.Context, in *UpdateJobRequest, opts ...grpc.CallOption) (*UpdateJobResponse, error)
-	// Deletes a job with its executions and logs. Errors: NOT_FOUND.
+	// Deletes a job, in any state, with its executions and logs.
+	// Errors: NOT_FOUND.
 	DeleteJob(ctx context.Context, in *DeleteJobRequest, opts ...grpc.CallOption) (*DeleteJobResponse, error)
-	// Stops firing until ResumeJob. Errors: NOT_FOUND, FAILED_PRECONDITION
-	// (not active or pending).
+	// Stops firing until ResumeJob; slots fired ahead of their instant are
+	// withdrawn. Pausing a paused job changes nothing.
+	// Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
+	// cancelled).
 	PauseJob(ctx context.Context, in *PauseJobRequest, opts ...grpc.CallOption) (*PauseJobResponse, error)
-	// Fires again from the next slot after now; missed slots follow the
-	// misfire policy. Errors: NOT_FOUND, FAILED_PRECONDITION (not paused).
+	// Fires again from the first slot after now: slots that fell while the job
+	// was paused are not run, whatever its misfire policy (a pause is
+	// deliberate; a one-time job whose instant passed still runs). Resuming an
+	// active job changes nothing.
+	// Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
+	// cancelled).
 	ResumeJob(ctx context.Context, in *ResumeJobRequest, opts ...grpc.CallOption) (*ResumeJobResponse, error)
-	// Cancels a job for good and its pending executions.
-	// Errors: NOT_FOUND, FAILED_PRECONDITION (completed or already cancelled).
+	// Cancels a job for good, and its pending executions (running ones go on).
+	// Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or already
+	// cancelled).
 	CancelJob(ctx context.Context, in *CancelJobRequest, opts ...grpc.CallOption) (*CancelJobResponse, error)
-	// Creates a pending execution now, outside the schedule.
+	// Creates a pending execution now, outside the schedule, in any state but
+	// cancelled (a paused or completed job too).
 	// Errors: NOT_FOUND, FAILED_PRECONDITION (job cancelled).
 	RunJob(ctx context.Context, in *RunJobRequest, opts ...grpc.CallOption) (*RunJobResponse, error)
-	// Lists executions, newest first. Errors: INVALID_ARGUMENT, NOT_FOUND
-	// (job_id names no job of the caller's).
+	// Lists executions, newest first.
+	// Errors: INVALID_ARGUMENT (an unknown status, a negative page_size, a page
+	// token of another query), NOT_FOUND (job_id names no job of the caller's).
 	ListExecutions(ctx context.Context, in *ListExecutionsRequest, opts ...grpc.CallOption) (*ListExecutionsResponse, error)
-	// Returns an execution. Errors: NOT_FOUND.
+	// Returns an execution.
+	// Errors: NOT_FOUND.
 	GetExecution(ctx context.Context, in *GetExecutionRequest, opts ...grpc.CallOption) (*GetExecutionResponse, error)
 	// Makes a failed, timed-out or cancelled execution pending again as a new
-	// attempt. Errors: NOT_FOUND, FAILED_PRECONDITION (any other status).
+	// attempt.
+	// Errors: NOT_FOUND, FAILED_PRECONDITION (pending, running, succeeded or
+	// skipped).
 	RetryExecution(ctx context.Context, in *RetryExecutionRequest, opts ...grpc.CallOption) (*RetryExecutionResponse, error)
 	// Cancels a pending or running execution; a running one's worker is told
-	// to stop. Errors: NOT_FOUND, FAILED_PRECONDITION (already final).
+	// to stop.
+	// Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
+	// timed out, cancelled or skipped).
 	CancelExecution(ctx context.Context, in *CancelExecutionRequest, opts ...grpc.CallOption) (*CancelExecutionResponse, error)
 	// Lists an execution's log lines, oldest first.
-	// Errors: NOT_FOUND, INVALID_ARGUMENT.
+	// Errors: NOT_FOUND, INVALID_ARGUMENT (a negative page_size, a page token of
+	// another execution).
 	ListExecutionLogs(ctx context.Context, in *ListExecutionLogsRequest, opts ...grpc.CallOption) (*ListExecutionLogsResponse, error)
-	// Creates an event handler. Errors: INVALID_ARGUMENT.
+	// Creates an event handler.
+	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations).
 	CreateEventHandler(ctx context.Context, in *CreateEventHandlerRequest, opts ...grpc.CallOption) (*CreateEventHandlerResponse, error)
-	// Returns an event handler. Errors: NOT_FOUND.
+	// Returns an event handler.
+	// Errors: NOT_FOUND.
 	GetEventHandler(ctx context.Context, in *GetEventHandlerRequest, opts ...grpc.CallOption) (*GetEventHandlerResponse, error)
-	// Lists event handlers, newest first. Errors: INVALID_ARGUMENT.
+	// Lists event handlers, newest first.
+	// Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
+	// query).
 	ListEventHandlers(ctx context.Context, in *ListEventHandlersRequest, opts ...grpc.CallOption) (*ListEventHandlersResponse, error)
 	// Updates the fields named in update_mask (enable or disable with
-	// "enabled"). Errors: NOT_FOUND, INVALID_ARGUMENT.
+	// "enabled").
+	// Errors: NOT_FOUND, INVALID_ARGUMENT (no event_handler or update_mask, an
+	// unknown mask path, a bad value).
 	UpdateEventHandler(ctx context.Context, in *UpdateEventHandlerRequest, opts ...grpc.CallOption) (*UpdateEventHandlerResponse, error)
-	// Deletes an event handler. Errors: NOT_FOUND.
+	// Deletes an event handler with its executions.
+	// Errors: NOT_FOUND.
 	DeleteEventHandler(ctx context.Context, in *DeleteEventHandlerRequest, opts ...grpc.CallOption) (*DeleteEventHandlerResponse, error)
 	// Creates one pending execution per enabled handler and per active event
 	// job of that name. With a request_id already used, returns the first
-	// call's execution ids. Errors: INVALID_ARGUMENT.
+	// call's execution ids.
+	// Errors: INVALID_ARGUMENT (a missing or bad event_name or request_id, a
+	// payload over the size limit or holding NUL or a non-finite number).
 	TriggerEvent(ctx context.Context, in *TriggerEventRequest, opts ...grpc.CallOption) (*TriggerEventResponse, error)
 	// The next firing instants of a trigger, exactly as the engine fires them.
-	// Errors: INVALID_ARGUMENT.
+	// Errors: INVALID_ARGUMENT (no trigger or a bad one, a bad start_time, a
+	// count out of range).
 	PreviewSchedule(ctx context.Context, in *PreviewScheduleRequest, opts ...grpc.CallOption) (*PreviewScheduleResponse, error)
-	// Execution statistics of a job. Errors: NOT_FOUND.
+	// Execution statistics of a job.
+	// Errors: NOT_FOUND.
 	GetJobStats(ctx context.Context, in *GetJobStatsRequest, opts ...grpc.CallOption) (*GetJobStatsResponse, error)
 	// Scheduler-wide figures for the caller's platform.
+	// Errors: none of its own.
 	GetMetrics(ctx context.Context, in *GetMetricsRequest, opts ...grpc.CallOption) (*GetMetricsResponse, error)
-	// Health of the database, signals and engine.
+	// Health of the database, signals and engine: a component that is down is
+	// reported as such, not as an error.
+	// Errors: none of its own.
 	GetHealth(ctx context.Context, in *GetHealthRequest, opts ...grpc.CallOption) (*GetHealthResponse, error)
 }
 
@@ -407,19 +449,24 @@ func (c *schedulerServiceClient) GetHealth(ctx context.Context, in *GetHealthReq
 // Jobs, executions, events and insight, scoped to the caller's platform.
 //
 // Every call carries `authorization: Bearer <api key>`; the key decides the
-// platform. Every call may return UNAUTHENTICATED (missing, unknown or
-// revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
-// (a request whose bytes do not decode, or a JSON value nested deeper than 32
-// levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
-// quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
-// another platform's resources answer NOT_FOUND, exactly as ids that do not
-// exist.
+// platform. Ids of another platform's resources answer NOT_FOUND, exactly as
+// ids that do not exist (or are not ids at all).
+//
+// Each call's comment ends with the status codes it returns besides those
+// below, in one form: `Errors: CODE (when), CODE.`
+// Errors of every call: UNAUTHENTICATED (missing, unknown or revoked key, or
+// the admin key), UNAVAILABLE (database unreachable: retry),
+// INVALID_ARGUMENT (a request whose bytes do not decode, or a JSON value
+// nested deeper than 32 levels, naming the field), RESOURCE_EXHAUSTED (the
+// platform's call-rate quota, with google.rpc.QuotaFailure and
+// google.rpc.RetryInfo; a request over the server's message size limit,
+// 4 MiB unless configured).
 type SchedulerServiceServer interface {
 	// Creates a job. With a request_id already used by the caller, returns the
 	// job that request created instead of a second one.
 	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
-	// RESOURCE_EXHAUSTED (message over the transport limit; the platform's jobs
-	// quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo).
+	// RESOURCE_EXHAUSTED (the platform's jobs quota, with google.rpc.QuotaFailure
+	// and google.rpc.RetryInfo).
 	CreateJob(context.Context, *CreateJobRequest) (*CreateJobResponse, error)
 	// Creates up to 1,000 jobs in one transaction: all of them, or none when
 	// any request is invalid. Each request is read exactly as CreateJob reads
@@ -429,70 +476,107 @@ type SchedulerServiceServer interface {
 	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations
 	// whose paths name the request, such as `requests[3].job.cron.expression`;
 	// no requests or more than 1,000; one request_id twice in the batch),
-	// RESOURCE_EXHAUSTED (request or response over the transport limit: the
-	// response holds every job, so batch payload-heavy jobs in fewer at once;
-	// the platform's jobs quota, which the whole batch must fit in).
+	// RESOURCE_EXHAUSTED (a response that would exceed the message size limit,
+	// refused before anything is stored: the response holds every job, so
+	// batch payload-heavy jobs in fewer at once; the platform's jobs quota,
+	// which the whole batch must fit in).
 	BatchCreateJobs(context.Context, *BatchCreateJobsRequest) (*BatchCreateJobsResponse, error)
-	// Returns a job. Errors: NOT_FOUND.
+	// Returns a job.
+	// Errors: NOT_FOUND.
 	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)
 	// Lists jobs, newest first, filtered and paged.
-	// Errors: INVALID_ARGUMENT (bad filter or page token).
+	// Errors: INVALID_ARGUMENT (an unknown status or type, a handler_name or tag
+	// over 200 characters or holding control characters, a negative page_size,
+	// a page token of another query).
 	ListJobs(context.Context, *ListJobsRequest) (*ListJobsResponse, error)
-	// Updates the fields named in update_mask. A changed trigger recomputes
-	// next_run. Errors: NOT_FOUND, INVALID_ARGUMENT (unknown mask path, bad
-	// value), FAILED_PRECONDITION (job cancelled or completed).
+	// Updates the fields named in update_mask, in any state but cancelled. A
+	// changed trigger recomputes next_run, and brings a completed or failed job
+	// back to JOB_STATUS_ACTIVE when the new trigger has a slot left (an event
+	// trigger always has); a paused job stays paused.
+	// Errors: NOT_FOUND, INVALID_ARGUMENT (no job or update_mask, an unknown
+	// mask path, a bad value), FAILED_PRECONDITION (job cancelled).
 	UpdateJob(context.Context, *UpdateJobRequest) (*UpdateJobResponse, error)
-	// Deletes a job with its executions and logs. Errors: NOT_FOUND.
+	// Deletes a job, in any state, with its executions and logs.
+	// Errors: NOT_FOUND.
 	DeleteJob(context.Context, *DeleteJobRequest) (*DeleteJobResponse, error)
-	// Stops firing until ResumeJob. Errors: NOT_FOUND, FAILED_PRECONDITION
-	// (not active or pending).
+	// Stops firing until ResumeJob; slots fired ahead of their instant are
+	// withdrawn. Pausing a paused job changes nothing.
+	// Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
+	// cancelled).
 	PauseJob(context.Context, *PauseJobRequest) (*PauseJobResponse, error)
-	// Fires again from the next slot after now; missed slots follow the
-	// misfire policy. Errors: NOT_FOUND, FAILED_PRECONDITION (not paused).
+	// Fires again from the first slot after now: slots that fell while the job
+	// was paused are not run, whatever its misfire policy (a pause is
+	// deliberate; a one-time job whose instant passed still runs). Resuming an
+	// active job changes nothing.
+	// Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
+	// cancelled).
 	ResumeJob(context.Context, *ResumeJobRequest) (*ResumeJobResponse, error)
-	// Cancels a job for good and its pending executions.
-	// Errors: NOT_FOUND, FAILED_PRECONDITION (completed or already cancelled).
+	// Cancels a job for good, and its pending executions (running ones go on).
+	// Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or already
+	// cancelled).
 	CancelJob(context.Context, *CancelJobRequest) (*CancelJobResponse, error)
-	// Creates a pending execution now, outside the schedule.
+	// Creates a pending execution now, outside the schedule, in any state but
+	// cancelled (a paused or completed job too).
 	// Errors: NOT_FOUND, FAILED_PRECONDITION (job cancelled).
 	RunJob(context.Context, *RunJobRequest) (*RunJobResponse, error)
-	// Lists executions, newest first. Errors: INVALID_ARGUMENT, NOT_FOUND
-	// (job_id names no job of the caller's).
+	// Lists executions, newest first.
+	// Errors: INVALID_ARGUMENT (an unknown status, a negative page_size, a page
+	// token of another query), NOT_FOUND (job_id names no job of the caller's).
 	ListExecutions(context.Context, *ListExecutionsRequest) (*ListExecutionsResponse, error)
-	// Returns an execution. Errors: NOT_FOUND.
+	// Returns an execution.
+	// Errors: NOT_FOUND.
 	GetExecution(context.Context, *GetExecutionRequest) (*GetExecutionResponse, error)
 	// Makes a failed, timed-out or cancelled execution pending again as a new
-	// attempt. Errors: NOT_FOUND, FAILED_PRECONDITION (any other status).
+	// attempt.
+	// Errors: NOT_FOUND, FAILED_PRECONDITION (pending, running, succeeded or
+	// skipped).
 	RetryExecution(context.Context, *RetryExecutionRequest) (*RetryExecutionResponse, error)
 	// Cancels a pending or running execution; a running one's worker is told
-	// to stop. Errors: NOT_FOUND, FAILED_PRECONDITION (already final).
+	// to stop.
+	// Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
+	// timed out, cancelled or skipped).
 	CancelExecution(context.Context, *CancelExecutionRequest) (*CancelExecutionResponse, error)
 	// Lists an execution's log lines, oldest first.
-	// Errors: NOT_FOUND, INVALID_ARGUMENT.
+	// Errors: NOT_FOUND, INVALID_ARGUMENT (a negative page_size, a page token of
+	// another execution).
 	ListExecutionLogs(context.Context, *ListExecutionLogsRequest) (*ListExecutionLogsResponse, error)
-	// Creates an event handler. Errors: INVALID_ARGUMENT.
+	// Creates an event handler.
+	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations).
 	CreateEventHandler(context.Context, *CreateEventHandlerRequest) (*CreateEventHandlerResponse, error)
-	// Returns an event handler. Errors: NOT_FOUND.
+	// Returns an event handler.
+	// Errors: NOT_FOUND.
 	GetEventHandler(context.Context, *GetEventHandlerRequest) (*GetEventHandlerResponse, error)
-	// Lists event handlers, newest first. Errors: INVALID_ARGUMENT.
+	// Lists event handlers, newest first.
+	// Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
+	// query).
 	ListEventHandlers(context.Context, *ListEventHandlersRequest) (*ListEventHandlersResponse, error)
 	// Updates the fields named in update_mask (enable or disable with
-	// "enabled"). Errors: NOT_FOUND, INVALID_ARGUMENT.
+	// "enabled").
+	// Errors: NOT_FOUND, INVALID_ARGUMENT (no event_handler or update_mask, an
+	// unknown mask path, a bad value).
 	UpdateEventHandler(context.Context, *UpdateEventHandlerRequest) (*UpdateEventHandlerResponse, error)
-	// Deletes an event handler. Errors: NOT_FOUND.
+	// Deletes an event handler with its executions.
+	// Errors: NOT_FOUND.
 	DeleteEventHandler(context.Context, *DeleteEventHandlerRequest) (*DeleteEventHandlerResponse, error)
 	// Creates one pending execution per enabled handler and per active event
 	// job of that name. With a request_id already used, returns the first
-	// call's execution ids. Errors: INVALID_ARGUMENT.
+	// call's execution ids.
+	// Errors: INVALID_ARGUMENT (a missing or bad event_name or request_id, a
+	// payload over the size limit or holding NUL or a non-finite number).
 	TriggerEvent(context.Context, *TriggerEventRequest) (*TriggerEventResponse, error)
 	// The next firing instants of a trigger, exactly as the engine fires them.
-	// Errors: INVALID_ARGUMENT.
+	// Errors: INVALID_ARGUMENT (no trigger or a bad one, a bad start_time, a
+	// count out of range).
 	PreviewSchedule(context.Context, *PreviewScheduleRequest) (*PreviewScheduleResponse, error)
-	// Execution statistics of a job. Errors: NOT_FOUND.
+	// Execution statistics of a job.
+	// Errors: NOT_FOUND.
 	GetJobStats(context.Context, *GetJobStatsRequest) (*GetJobStatsResponse, error)
 	// Scheduler-wide figures for the caller's platform.
+	// Errors: none of its own.
 	GetMetrics(context.Context, *GetMetricsRequest) (*GetMetricsResponse, error)
-	// Health of the database, signals and engine.
+	// Health of the database, signals and engine: a component that is down is
+	// reported as such, not as an error.
+	// Errors: none of its own.
 	GetHealth(context.Context, *GetHealthRequest) (*GetHealthResponse, error)
 	mustEmbedUnimplementedSchedulerServiceServer()
 }

@@ -444,15 +444,22 @@ export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@_
 
 /**
  * Platforms (tenants) and their API keys. Every call carries
- * `authorization: Bearer <admin key>`; any other key is UNAUTHENTICATED.
- * Every call may also return UNAVAILABLE (database unreachable: retry) and
- * INVALID_ARGUMENT (a request whose bytes do not decode).
+ * `authorization: Bearer <admin key>`.
+ *
+ * Each call's comment ends with the status codes it returns besides those
+ * below, in one form: `Errors: CODE (when), CODE.`
+ * Errors of every call: UNAUTHENTICATED (missing key, or any key but the
+ * admin key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT (a
+ * request whose bytes do not decode), RESOURCE_EXHAUSTED (a request over the
+ * server's message size limit, 4 MiB unless configured).
  *
  * @generated from service cronstream.v1.AdminService
  */
 export const AdminService: GenService<{
   /**
-   * Creates a platform. Errors: INVALID_ARGUMENT, ALREADY_EXISTS (name taken).
+   * Creates a platform.
+   * Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
+   * control characters), ALREADY_EXISTS (name taken).
    *
    * @generated from rpc cronstream.v1.AdminService.CreatePlatform
    */
@@ -462,7 +469,8 @@ export const AdminService: GenService<{
     output: typeof CreatePlatformResponseSchema;
   },
   /**
-   * Returns a platform. Errors: NOT_FOUND.
+   * Returns a platform.
+   * Errors: NOT_FOUND.
    *
    * @generated from rpc cronstream.v1.AdminService.GetPlatform
    */
@@ -472,7 +480,8 @@ export const AdminService: GenService<{
     output: typeof GetPlatformResponseSchema;
   },
   /**
-   * Lists platforms, oldest first. Errors: INVALID_ARGUMENT (bad page token).
+   * Lists platforms, oldest first.
+   * Errors: INVALID_ARGUMENT (a negative page_size, a bad page token).
    *
    * @generated from rpc cronstream.v1.AdminService.ListPlatforms
    */
@@ -484,7 +493,8 @@ export const AdminService: GenService<{
   /**
    * Deletes a platform and everything it owns: jobs, executions, logs,
    * event handlers, API keys. Its open worker streams end UNAUTHENTICATED
-   * within seconds, on every replica. Errors: NOT_FOUND.
+   * within seconds, on every replica.
+   * Errors: NOT_FOUND.
    *
    * @generated from rpc cronstream.v1.AdminService.DeletePlatform
    */
@@ -495,7 +505,8 @@ export const AdminService: GenService<{
   },
   /**
    * Creates an API key for a platform; its secret is returned only here.
-   * Errors: INVALID_ARGUMENT, NOT_FOUND (platform).
+   * Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
+   * control characters), NOT_FOUND (platform).
    *
    * @generated from rpc cronstream.v1.AdminService.CreateApiKey
    */
@@ -506,7 +517,8 @@ export const AdminService: GenService<{
   },
   /**
    * Lists a platform's keys (never their secrets), revoked ones included.
-   * Errors: NOT_FOUND (platform), INVALID_ARGUMENT.
+   * Errors: NOT_FOUND (platform), INVALID_ARGUMENT (a negative page_size, a
+   * page token of another platform).
    *
    * @generated from rpc cronstream.v1.AdminService.ListApiKeys
    */
@@ -519,7 +531,8 @@ export const AdminService: GenService<{
    * Revokes a key: calls with it are UNAUTHENTICATED from now on (on other
    * replicas within a few seconds), and the worker streams it opened end
    * UNAUTHENTICATED within seconds, on every replica; what they ran goes to
-   * other workers. Errors: NOT_FOUND.
+   * other workers. Revoking a revoked key changes nothing.
+   * Errors: NOT_FOUND.
    *
    * @generated from rpc cronstream.v1.AdminService.RevokeApiKey
    */

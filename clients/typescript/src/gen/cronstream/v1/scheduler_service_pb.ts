@@ -1231,13 +1231,18 @@ export const GetHealthResponseSchema: GenMessage<GetHealthResponse> = /*@__PURE_
  * Jobs, executions, events and insight, scoped to the caller's platform.
  *
  * Every call carries `authorization: Bearer <api key>`; the key decides the
- * platform. Every call may return UNAUTHENTICATED (missing, unknown or
- * revoked key), UNAVAILABLE (database unreachable: retry), INVALID_ARGUMENT
- * (a request whose bytes do not decode, or a JSON value nested deeper than 32
- * levels, naming the field), and RESOURCE_EXHAUSTED (the platform's call-rate
- * quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo). Ids of
- * another platform's resources answer NOT_FOUND, exactly as ids that do not
- * exist.
+ * platform. Ids of another platform's resources answer NOT_FOUND, exactly as
+ * ids that do not exist (or are not ids at all).
+ *
+ * Each call's comment ends with the status codes it returns besides those
+ * below, in one form: `Errors: CODE (when), CODE.`
+ * Errors of every call: UNAUTHENTICATED (missing, unknown or revoked key, or
+ * the admin key), UNAVAILABLE (database unreachable: retry),
+ * INVALID_ARGUMENT (a request whose bytes do not decode, or a JSON value
+ * nested deeper than 32 levels, naming the field), RESOURCE_EXHAUSTED (the
+ * platform's call-rate quota, with google.rpc.QuotaFailure and
+ * google.rpc.RetryInfo; a request over the server's message size limit,
+ * 4 MiB unless configured).
  *
  * @generated from service cronstream.v1.SchedulerService
  */
@@ -1246,8 +1251,8 @@ export const SchedulerService: GenService<{
    * Creates a job. With a request_id already used by the caller, returns the
    * job that request created instead of a second one.
    * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations),
-   * RESOURCE_EXHAUSTED (message over the transport limit; the platform's jobs
-   * quota, with google.rpc.QuotaFailure and google.rpc.RetryInfo).
+   * RESOURCE_EXHAUSTED (the platform's jobs quota, with google.rpc.QuotaFailure
+   * and google.rpc.RetryInfo).
    *
    * @generated from rpc cronstream.v1.SchedulerService.CreateJob
    */
@@ -1265,9 +1270,10 @@ export const SchedulerService: GenService<{
    * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations
    * whose paths name the request, such as `requests[3].job.cron.expression`;
    * no requests or more than 1,000; one request_id twice in the batch),
-   * RESOURCE_EXHAUSTED (request or response over the transport limit: the
-   * response holds every job, so batch payload-heavy jobs in fewer at once;
-   * the platform's jobs quota, which the whole batch must fit in).
+   * RESOURCE_EXHAUSTED (a response that would exceed the message size limit,
+   * refused before anything is stored: the response holds every job, so
+   * batch payload-heavy jobs in fewer at once; the platform's jobs quota,
+   * which the whole batch must fit in).
    *
    * @generated from rpc cronstream.v1.SchedulerService.BatchCreateJobs
    */
@@ -1277,7 +1283,8 @@ export const SchedulerService: GenService<{
     output: typeof BatchCreateJobsResponseSchema;
   },
   /**
-   * Returns a job. Errors: NOT_FOUND.
+   * Returns a job.
+   * Errors: NOT_FOUND.
    *
    * @generated from rpc cronstream.v1.SchedulerService.GetJob
    */
@@ -1288,7 +1295,9 @@ export const SchedulerService: GenService<{
   },
   /**
    * Lists jobs, newest first, filtered and paged.
-   * Errors: INVALID_ARGUMENT (bad filter or page token).
+   * Errors: INVALID_ARGUMENT (an unknown status or type, a handler_name or tag
+   * over 200 characters or holding control characters, a negative page_size,
+   * a page token of another query).
    *
    * @generated from rpc cronstream.v1.SchedulerService.ListJobs
    */
@@ -1298,9 +1307,12 @@ export const SchedulerService: GenService<{
     output: typeof ListJobsResponseSchema;
   },
   /**
-   * Updates the fields named in update_mask. A changed trigger recomputes
-   * next_run. Errors: NOT_FOUND, INVALID_ARGUMENT (unknown mask path, bad
-   * value), FAILED_PRECONDITION (job cancelled or completed).
+   * Updates the fields named in update_mask, in any state but cancelled. A
+   * changed trigger recomputes next_run, and brings a completed or failed job
+   * back to JOB_STATUS_ACTIVE when the new trigger has a slot left (an event
+   * trigger always has); a paused job stays paused.
+   * Errors: NOT_FOUND, INVALID_ARGUMENT (no job or update_mask, an unknown
+   * mask path, a bad value), FAILED_PRECONDITION (job cancelled).
    *
    * @generated from rpc cronstream.v1.SchedulerService.UpdateJob
    */
@@ -1310,7 +1322,8 @@ export const SchedulerService: GenService<{
     output: typeof UpdateJobResponseSchema;
   },
   /**
-   * Deletes a job with its executions and logs. Errors: NOT_FOUND.
+   * Deletes a job, in any state, with its executions and logs.
+   * Errors: NOT_FOUND.
    *
    * @generated from rpc cronstream.v1.SchedulerService.DeleteJob
    */
@@ -1320,8 +1333,10 @@ export const SchedulerService: GenService<{
     output: typeof DeleteJobResponseSchema;
   },
   /**
-   * Stops firing until ResumeJob. Errors: NOT_FOUND, FAILED_PRECONDITION
-   * (not active or pending).
+   * Stops firing until ResumeJob; slots fired ahead of their instant are
+   * withdrawn. Pausing a paused job changes nothing.
+   * Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
+   * cancelled).
    *
    * @generated from rpc cronstream.v1.SchedulerService.PauseJob
    */
@@ -1331,8 +1346,12 @@ export const SchedulerService: GenService<{
     output: typeof PauseJobResponseSchema;
   },
   /**
-   * Fires again from the next slot after now; missed slots follow the
-   * misfire policy. Errors: NOT_FOUND, FAILED_PRECONDITION (not paused).
+   * Fires again from the first slot after now: slots that fell while the job
+   * was paused are not run, whatever its misfire policy (a pause is
+   * deliberate; a one-time job whose instant passed still runs). Resuming an
+   * active job changes nothing.
+   * Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
+   * cancelled).
    *
    * @generated from rpc cronstream.v1.SchedulerService.ResumeJob
    */
@@ -1342,8 +1361,9 @@ export const SchedulerService: GenService<{
     output: typeof ResumeJobResponseSchema;
   },
   /**
-   * Cancels a job for good and its pending executions.
-   * Errors: NOT_FOUND, FAILED_PRECONDITION (completed or already cancelled).
+   * Cancels a job for good, and its pending executions (running ones go on).
+   * Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or already
+   * cancelled).
    *
    * @generated from rpc cronstream.v1.SchedulerService.CancelJob
    */
@@ -1353,7 +1373,8 @@ export const SchedulerService: GenService<{
     output: typeof CancelJobResponseSchema;
   },
   /**
-   * Creates a pending execution now, outside the schedule.
+   * Creates a pending execution now, outside the schedule, in any state but
+   * cancelled (a paused or completed job too).
    * Errors: NOT_FOUND, FAILED_PRECONDITION (job cancelled).
    *
    * @generated from rpc cronstream.v1.SchedulerService.RunJob
@@ -1364,8 +1385,9 @@ export const SchedulerService: GenService<{
     output: typeof RunJobResponseSchema;
   },
   /**
-   * Lists executions, newest first. Errors: INVALID_ARGUMENT, NOT_FOUND
-   * (job_id names no job of the caller's).
+   * Lists executions, newest first.
+   * Errors: INVALID_ARGUMENT (an unknown status, a negative page_size, a page
+   * token of another query), NOT_FOUND (job_id names no job of the caller's).
    *
    * @generated from rpc cronstream.v1.SchedulerService.ListExecutions
    */
@@ -1375,7 +1397,8 @@ export const SchedulerService: GenService<{
     output: typeof ListExecutionsResponseSchema;
   },
   /**
-   * Returns an execution. Errors: NOT_FOUND.
+   * Returns an execution.
+   * Errors: NOT_FOUND.
    *
    * @generated from rpc cronstream.v1.SchedulerService.GetExecution
    */
@@ -1386,7 +1409,9 @@ export const SchedulerService: GenService<{
   },
   /**
    * Makes a failed, timed-out or cancelled execution pending again as a new
-   * attempt. Errors: NOT_FOUND, FAILED_PRECONDITION (any other status).
+   * attempt.
+   * Errors: NOT_FOUND, FAILED_PRECONDITION (pending, running, succeeded or
+   * skipped).
    *
    * @generated from rpc cronstream.v1.SchedulerService.RetryExecution
    */
@@ -1397,7 +1422,9 @@ export const SchedulerService: GenService<{
   },
   /**
    * Cancels a pending or running execution; a running one's worker is told
-   * to stop. Errors: NOT_FOUND, FAILED_PRECONDITION (already final).
+   * to stop.
+   * Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
+   * timed out, cancelled or skipped).
    *
    * @generated from rpc cronstream.v1.SchedulerService.CancelExecution
    */
@@ -1408,7 +1435,8 @@ export const SchedulerService: GenService<{
   },
   /**
    * Lists an execution's log lines, oldest first.
-   * Errors: NOT_FOUND, INVALID_ARGUMENT.
+   * Errors: NOT_FOUND, INVALID_ARGUMENT (a negative page_size, a page token of
+   * another execution).
    *
    * @generated from rpc cronstream.v1.SchedulerService.ListExecutionLogs
    */
@@ -1418,7 +1446,8 @@ export const SchedulerService: GenService<{
     output: typeof ListExecutionLogsResponseSchema;
   },
   /**
-   * Creates an event handler. Errors: INVALID_ARGUMENT.
+   * Creates an event handler.
+   * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations).
    *
    * @generated from rpc cronstream.v1.SchedulerService.CreateEventHandler
    */
@@ -1428,7 +1457,8 @@ export const SchedulerService: GenService<{
     output: typeof CreateEventHandlerResponseSchema;
   },
   /**
-   * Returns an event handler. Errors: NOT_FOUND.
+   * Returns an event handler.
+   * Errors: NOT_FOUND.
    *
    * @generated from rpc cronstream.v1.SchedulerService.GetEventHandler
    */
@@ -1438,7 +1468,9 @@ export const SchedulerService: GenService<{
     output: typeof GetEventHandlerResponseSchema;
   },
   /**
-   * Lists event handlers, newest first. Errors: INVALID_ARGUMENT.
+   * Lists event handlers, newest first.
+   * Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
+   * query).
    *
    * @generated from rpc cronstream.v1.SchedulerService.ListEventHandlers
    */
@@ -1449,7 +1481,9 @@ export const SchedulerService: GenService<{
   },
   /**
    * Updates the fields named in update_mask (enable or disable with
-   * "enabled"). Errors: NOT_FOUND, INVALID_ARGUMENT.
+   * "enabled").
+   * Errors: NOT_FOUND, INVALID_ARGUMENT (no event_handler or update_mask, an
+   * unknown mask path, a bad value).
    *
    * @generated from rpc cronstream.v1.SchedulerService.UpdateEventHandler
    */
@@ -1459,7 +1493,8 @@ export const SchedulerService: GenService<{
     output: typeof UpdateEventHandlerResponseSchema;
   },
   /**
-   * Deletes an event handler. Errors: NOT_FOUND.
+   * Deletes an event handler with its executions.
+   * Errors: NOT_FOUND.
    *
    * @generated from rpc cronstream.v1.SchedulerService.DeleteEventHandler
    */
@@ -1471,7 +1506,9 @@ export const SchedulerService: GenService<{
   /**
    * Creates one pending execution per enabled handler and per active event
    * job of that name. With a request_id already used, returns the first
-   * call's execution ids. Errors: INVALID_ARGUMENT.
+   * call's execution ids.
+   * Errors: INVALID_ARGUMENT (a missing or bad event_name or request_id, a
+   * payload over the size limit or holding NUL or a non-finite number).
    *
    * @generated from rpc cronstream.v1.SchedulerService.TriggerEvent
    */
@@ -1482,7 +1519,8 @@ export const SchedulerService: GenService<{
   },
   /**
    * The next firing instants of a trigger, exactly as the engine fires them.
-   * Errors: INVALID_ARGUMENT.
+   * Errors: INVALID_ARGUMENT (no trigger or a bad one, a bad start_time, a
+   * count out of range).
    *
    * @generated from rpc cronstream.v1.SchedulerService.PreviewSchedule
    */
@@ -1492,7 +1530,8 @@ export const SchedulerService: GenService<{
     output: typeof PreviewScheduleResponseSchema;
   },
   /**
-   * Execution statistics of a job. Errors: NOT_FOUND.
+   * Execution statistics of a job.
+   * Errors: NOT_FOUND.
    *
    * @generated from rpc cronstream.v1.SchedulerService.GetJobStats
    */
@@ -1503,6 +1542,7 @@ export const SchedulerService: GenService<{
   },
   /**
    * Scheduler-wide figures for the caller's platform.
+   * Errors: none of its own.
    *
    * @generated from rpc cronstream.v1.SchedulerService.GetMetrics
    */
@@ -1512,7 +1552,9 @@ export const SchedulerService: GenService<{
     output: typeof GetMetricsResponseSchema;
   },
   /**
-   * Health of the database, signals and engine.
+   * Health of the database, signals and engine: a component that is down is
+   * reported as such, not as an error.
+   * Errors: none of its own.
    *
    * @generated from rpc cronstream.v1.SchedulerService.GetHealth
    */

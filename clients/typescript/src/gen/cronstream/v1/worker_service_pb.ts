@@ -694,6 +694,9 @@ export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
  * The worker stream: workers receive due executions and send back logs and
  * results on one bidirectional stream per worker process.
  *
+ * The call's comment ends with the status codes it returns, in one form:
+ * `Errors: CODE (when), CODE.`
+ *
  * @generated from service cronstream.v1.WorkerService
  */
 export const WorkerService: GenService<{
@@ -701,13 +704,16 @@ export const WorkerService: GenService<{
    * Opens a worker session. The first message must be `hello`; the server
    * answers `welcome`, then sends assignments for the worker's handler names
    * (of the API key's platform only), never more in flight than its slots.
-   * Errors: UNAUTHENTICATED (at the start; or later, when the stream's API
-   * key is revoked or its platform deleted: the stream ends within seconds),
-   * INVALID_ARGUMENT (first message not hello, bad hello, a message that does
-   * not decode; a result whose value is too large or nests too deep ends its
-   * execution as failed instead, and the stream goes on), RESOURCE_EXHAUSTED
-   * (the platform's worker-stream or call-rate quota, with google.rpc.RetryInfo),
-   * UNAVAILABLE (server shutting down, after `drain`; or its database
+   * Errors: UNAUTHENTICATED (at the start: a missing, unknown or revoked key,
+   * or the admin key; or later, when the stream's API key is revoked or its
+   * platform deleted: the stream ends within seconds), INVALID_ARGUMENT
+   * (first message not hello, a bad hello, a second hello, a capacity, result
+   * or results message that breaks its rules, a message that does not decode;
+   * a result whose value is too large or nests too deep ends its execution as
+   * failed instead, and the stream goes on), RESOURCE_EXHAUSTED (the
+   * platform's worker-stream or call-rate quota, with google.rpc.QuotaFailure
+   * and google.rpc.RetryInfo; a message over the server's message size
+   * limit), UNAVAILABLE (server shutting down, after `drain`; or its database
    * unreachable at the hello).
    *
    * @generated from rpc cronstream.v1.WorkerService.Connect

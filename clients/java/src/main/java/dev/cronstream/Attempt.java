@@ -1,13 +1,20 @@
 package dev.cronstream;
 
+import com.google.protobuf.Struct;
 import dev.cronstream.v1.Assignment;
+import dev.cronstream.v1.ResultFailure;
+import dev.cronstream.v1.ResultSuccess;
+import dev.cronstream.v1.WorkerResult;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * One attempt of an execution, from its assignment to its result: its cancellation state and the
- * thread that runs its handler, which cancellation interrupts.
+ * One attempt of an execution, from its assignment to its result: its cancellation state, the
+ * thread that runs its handler, which cancellation interrupts, and the result it reports.
  */
 final class Attempt {
   final Assignment assignment;
@@ -98,5 +105,36 @@ final class Attempt {
       callbacks = List.of();
     }
     Thread.interrupted();
+  }
+
+  /** The result message of an attempt that returned {@code out} or threw {@code err}. */
+  static WorkerResult resultOf(Assignment a, Map<String, ?> out, Throwable err, String cancelReason) {
+    WorkerResult.Builder r = WorkerResult.newBuilder().setExecutionId(a.getExecutionId()).setAttempt(a.getAttempt());
+    if (err == null) {
+      try {
+        Struct result = Payloads.toStruct(out);
+        return r.setSuccess(ResultSuccess.newBuilder().setResult(result)).build();
+      } catch (IllegalArgumentException e) {
+        err = new NonRetryableException("handler result: " + e.getMessage(), e); // a retry would return it again
+      }
+    }
+    return r.setFailure(failureOf(err, cancelReason)).build();
+  }
+
+  static ResultFailure failureOf(Throwable err, String cancelReason) {
+    String message = err.getMessage();
+    if (message == null || message.isBlank()) {
+      message = err.getClass().getName();
+    }
+    if (cancelReason != null) {
+      message += " (execution cancelled: " + cancelReason + ")";
+    }
+    StringWriter stack = new StringWriter();
+    err.printStackTrace(new PrintWriter(stack));
+    return ResultFailure.newBuilder()
+        .setError(JobContext.truncateUtf8(message, JobContext.MAX_LOG_BYTES))
+        .setErrorStack(JobContext.truncateUtf8(stack.toString(), JobContext.MAX_LOG_BYTES))
+        .setRetryable(!NonRetryableException.isNonRetryable(err))
+        .build();
   }
 }

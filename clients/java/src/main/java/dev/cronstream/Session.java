@@ -1,8 +1,12 @@
 package dev.cronstream;
 
+import dev.cronstream.v1.Assignment;
 import dev.cronstream.v1.ConnectRequest;
 import dev.cronstream.v1.ConnectResponse;
 import dev.cronstream.v1.Welcome;
+import dev.cronstream.v1.WorkerCapacity;
+import dev.cronstream.v1.WorkerHeartbeat;
+import dev.cronstream.v1.WorkerHello;
 import dev.cronstream.v1.WorkerResult;
 import dev.cronstream.v1.WorkerResults;
 import dev.cronstream.v1.WorkerServiceGrpc;
@@ -13,19 +17,24 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingDeque;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
- * One WorkerService.Connect stream. grpc-java delivers the server's messages on its own threads,
- * one at a time, to {@link #dispatch}; every write (and the final cancel) goes through {@link
- * #enqueue} to a single writer thread, since a StreamObserver is not safe for concurrent use.
- * When the server takes them, results queued back to back go as one {@code results} message.
- * What outlives a session (running attempts, unacknowledged results) lives in the worker's
- * {@link Ledger}, so a session can end at any moment.
+ * One WorkerService.Connect stream, from hello to its end. grpc-java delivers the server's
+ * messages on its own threads, one at a time, to {@link #dispatch}; every write (and the final
+ * cancel) goes through {@link #enqueue} to a single writer thread, since a StreamObserver is not
+ * safe for concurrent use. The writer thread also keeps the clock: the welcome's timeout and the
+ * heartbeats. When the server takes them, results queued back to back go as one {@code results}
+ * message.
+ *
+ * <p>A session is given what it needs and no more: the {@link Ledger} of what the worker owes
+ * (which outlives it, so a session can end at any moment) and a function that starts an
+ * assignment.
  */
 final class Session {
   enum State {
@@ -48,6 +57,9 @@ final class Session {
   static final End STREAM_CLOSED = new End("cronstream: the server closed the worker stream");
   static final End NO_WELCOME = new End("cronstream: no welcome from the server");
 
+  static final Duration WELCOME_TIMEOUT = Duration.ofSeconds(30);
+  static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(10);
+  static final Duration MIN_HEARTBEAT = Duration.ofMillis(10);
   /** The most results in one {@code results} message: the server's limit. */
   static final int MAX_BATCH = 500;
   /**
@@ -57,14 +69,18 @@ final class Session {
    */
   static final Duration RESULT_LINGER = Duration.ofMillis(1);
 
-  private final Worker worker;
-  private final ExecutorService writer;
+  /** The worker's logger: a session's records are the worker's. */
+  private static final System.Logger LOG = System.getLogger("dev.cronstream.Worker");
+
+  private final Ledger ledger;
+  private final Consumer<Assignment> start;
+  private final ScheduledThreadPoolExecutor writer;
   /**
    * The messages to write, in order. Each enqueue also hands the writer one task, which writes the
    * oldest message (with the results behind it, when batching); only the writer takes from it.
    */
   final BlockingDeque<ConnectRequest> out = new LinkedBlockingDeque<>();
-  /** This session's {@link #RESULT_LINGER}; the worker's, which tests lengthen. */
+  /** How long a result waits for others ({@link #RESULT_LINGER}; tests lengthen it). */
   final Duration linger;
   /** The welcome said the server takes {@code results} batches. */
   volatile boolean batches;
@@ -75,22 +91,35 @@ final class Session {
 
   private volatile ClientCallStreamObserver<ConnectRequest> requests;
   private boolean writesClosed; // writer thread only
-  private State state = State.HANDSHAKE;
-  private boolean drained; // entered DRAINING at some point
+  private State state = State.HANDSHAKE; // guarded by this
+  private boolean drained; // entered DRAINING at some point; guarded by this
+  private ScheduledFuture<?> welcomeTimeout; // guarded by this
   private volatile String id = "";
+  private volatile Duration heartbeat = DEFAULT_HEARTBEAT;
 
-  Session(Worker worker, int number) {
-    this.worker = worker;
-    this.linger = worker.resultLinger;
-    this.writer = Executors.newSingleThreadExecutor(r -> {
+  /**
+   * A session numbered {@code number} (its writer thread's name) that hands each assignment to
+   * {@code start} and settles cancels and acknowledgements in {@code ledger}.
+   */
+  Session(int number, Ledger ledger, Consumer<Assignment> start, Duration linger) {
+    this.ledger = ledger;
+    this.start = start;
+    this.linger = linger;
+    this.writer = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "cronstream-worker-writer-" + number);
       t.setDaemon(true);
       return t;
     });
+    writer.setRemoveOnCancelPolicy(true);
+    // What is scheduled for later (the welcome's timeout, heartbeats) dies with the session.
+    writer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
   }
 
-  /** Opens the stream; the server's messages then go to {@link #dispatch}. */
-  void open(WorkerServiceGrpc.WorkerServiceStub stub) {
+  /**
+   * Opens the stream and sends {@code hello}; {@link #welcome} then completes with the server's
+   * welcome, or fails with why the session ended ({@link #NO_WELCOME} after WELCOME_TIMEOUT).
+   */
+  void open(WorkerServiceGrpc.WorkerServiceStub stub, WorkerHello hello) {
     stub.connect(new ClientResponseObserver<ConnectRequest, ConnectResponse>() {
       @Override
       public void beforeStart(ClientCallStreamObserver<ConnectRequest> stream) {
@@ -112,10 +141,22 @@ final class Session {
         end(wasDraining() ? DRAINED : STREAM_CLOSED);
       }
     });
+    enqueue(ConnectRequest.newBuilder().setHello(hello).build());
+    synchronized (this) {
+      if (state == State.HANDSHAKE) { // else welcomed or ended already
+        // The writer is running: end() shuts it down only once CLOSED, which needs this lock.
+        welcomeTimeout = writer.schedule(() -> end(NO_WELCOME), WELCOME_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS);
+      }
+    }
   }
 
   String id() {
     return id;
+  }
+
+  /** The heartbeat interval the welcome asked for. */
+  Duration heartbeat() {
+    return heartbeat;
   }
 
   synchronized State state() {
@@ -140,30 +181,57 @@ final class Session {
 
   void dispatch(ConnectResponse m) {
     if (state() == State.HANDSHAKE) {
-      if (m.getMsgCase() != ConnectResponse.MsgCase.WELCOME) {
-        end(new IllegalStateException("cronstream: the server answered hello with " + m.getMsgCase() + ", not welcome"));
-        return;
-      }
-      id = m.getWelcome().getSessionId();
-      batches = m.getWelcome().getAcceptsBatches();
-      if (transition(State.HANDSHAKE, State.ACTIVE)) {
-        welcome.complete(m.getWelcome());
-      }
+      welcomed(m);
       return;
     }
     switch (m.getMsgCase()) {
-      case ASSIGNMENT -> worker.startAttempt(m.getAssignment());
-      case ASSIGNMENTS -> m.getAssignments().getAssignmentsList().forEach(worker::startAttempt);
-      case CANCEL -> worker.ledger.cancel(m.getCancel().getExecutionId(), m.getCancel().getReason());
-      case RESULT_ACK -> worker.ledger.ack(m.getResultAck().getExecutionId());
-      case RESULT_ACKS -> m.getResultAcks().getAcksList().forEach(ack -> worker.ledger.ack(ack.getExecutionId()));
+      case ASSIGNMENT -> start.accept(m.getAssignment());
+      case ASSIGNMENTS -> m.getAssignments().getAssignmentsList().forEach(start);
+      case CANCEL -> ledger.cancel(m.getCancel().getExecutionId(), m.getCancel().getReason());
+      case RESULT_ACK -> ledger.ack(m.getResultAck().getExecutionId());
+      case RESULT_ACKS -> m.getResultAcks().getAcksList().forEach(ack -> ledger.ack(ack.getExecutionId()));
       case DRAIN -> {
         if (transition(State.ACTIVE, State.DRAINING)) {
-          Worker.LOG.log(System.Logger.Level.INFO, "cronstream: server draining session {0}; finishing, then reconnecting", id);
-          worker.checkDrained(this);
+          LOG.log(System.Logger.Level.INFO, "cronstream: server draining session {0}; finishing, then reconnecting", id);
+          endIfDrained();
         }
       }
-      default -> Worker.LOG.log(System.Logger.Level.WARNING, "cronstream: unexpected message on the worker stream: {0}", m.getMsgCase());
+      default -> LOG.log(System.Logger.Level.WARNING, "cronstream: unexpected message on the worker stream: {0}", m.getMsgCase());
+    }
+  }
+
+  /** The answer to hello: a welcome starts the session's heartbeats; anything else ends it. */
+  private void welcomed(ConnectResponse m) {
+    if (m.getMsgCase() != ConnectResponse.MsgCase.WELCOME) {
+      end(new IllegalStateException("cronstream: the server answered hello with " + m.getMsgCase() + ", not welcome"));
+      return;
+    }
+    Welcome w = m.getWelcome();
+    id = w.getSessionId();
+    batches = w.getAcceptsBatches();
+    heartbeat = heartbeatInterval(w);
+    synchronized (this) {
+      if (!transition(State.HANDSHAKE, State.ACTIVE)) {
+        return; // ended meanwhile
+      }
+      if (welcomeTimeout != null) {
+        welcomeTimeout.cancel(false);
+      }
+      long every = heartbeat.toNanos(); // the writer runs: as in open()
+      writer.scheduleWithFixedDelay(this::sendHeartbeat, every, every, TimeUnit.NANOSECONDS);
+    }
+    welcome.complete(w);
+  }
+
+  /** Lists the running executions, whose leases the server then extends. */
+  private void sendHeartbeat() {
+    enqueue(heartbeatMessage(ledger.runningIds()));
+  }
+
+  /** Ends a draining session once the worker owes the server nothing; call it on ledger changes. */
+  void endIfDrained() {
+    if (state() == State.DRAINING && ledger.idle()) {
+      end(DRAINED);
     }
   }
 
@@ -205,7 +273,7 @@ final class Session {
     try {
       while (results.size() < MAX_BATCH) {
         ConnectRequest next = out.poll();
-        if (next == null && worker.ledger.runningCount() > 0) {
+        if (next == null && ledger.runningCount() > 0) {
           next = out.poll(lingerEnd - System.nanoTime(), TimeUnit.NANOSECONDS);
         }
         if (next == null) {
@@ -240,7 +308,7 @@ final class Session {
 
   /**
    * Ends the session, once: wakes whoever waits for it, cancels the call (after the writes queued
-   * before) and lets the writer thread go.
+   * before) and lets the writer thread go, with its timers.
    */
   void end(Throwable reason) {
     if (!ended.complete(reason)) {
@@ -261,5 +329,35 @@ final class Session {
       // already shut down
     }
     writer.shutdown();
+  }
+
+  /** The heartbeat interval the welcome asks for: else a third of the lease, else 10 s. */
+  static Duration heartbeatInterval(Welcome w) {
+    if (w.hasHeartbeatInterval()) {
+      Duration d = Duration.ofSeconds(w.getHeartbeatInterval().getSeconds(), w.getHeartbeatInterval().getNanos());
+      if (d.compareTo(Duration.ZERO) > 0) {
+        return d.compareTo(MIN_HEARTBEAT) < 0 ? MIN_HEARTBEAT : d;
+      }
+    }
+    if (w.hasLeaseDuration()) {
+      Duration lease = Duration.ofSeconds(w.getLeaseDuration().getSeconds(), w.getLeaseDuration().getNanos());
+      if (lease.compareTo(Duration.ZERO) > 0) {
+        Duration d = lease.dividedBy(3);
+        return d.compareTo(MIN_HEARTBEAT) < 0 ? MIN_HEARTBEAT : d;
+      }
+    }
+    return DEFAULT_HEARTBEAT;
+  }
+
+  static ConnectRequest resultMessage(WorkerResult r) {
+    return ConnectRequest.newBuilder().setResult(r).build();
+  }
+
+  static ConnectRequest capacityMessage(int slots) {
+    return ConnectRequest.newBuilder().setCapacity(WorkerCapacity.newBuilder().setSlots(slots)).build();
+  }
+
+  static ConnectRequest heartbeatMessage(List<String> executionIds) {
+    return ConnectRequest.newBuilder().setHeartbeat(WorkerHeartbeat.newBuilder().addAllExecutionIds(executionIds)).build();
   }
 }

@@ -1,20 +1,12 @@
 package dev.cronstream;
 
-import com.google.protobuf.Struct;
 import com.google.protobuf.Timestamp;
 import dev.cronstream.v1.Assignment;
 import dev.cronstream.v1.ConnectRequest;
-import dev.cronstream.v1.ResultFailure;
-import dev.cronstream.v1.ResultSuccess;
-import dev.cronstream.v1.Welcome;
-import dev.cronstream.v1.WorkerCapacity;
-import dev.cronstream.v1.WorkerHeartbeat;
 import dev.cronstream.v1.WorkerHello;
 import dev.cronstream.v1.WorkerLog;
 import dev.cronstream.v1.WorkerResult;
 import io.grpc.Status;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.time.Instant;
@@ -76,9 +68,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Worker implements AutoCloseable {
   static final System.Logger LOG = System.getLogger("dev.cronstream.Worker");
 
-  static final Duration WELCOME_TIMEOUT = Duration.ofSeconds(30);
-  static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(10);
-  static final Duration MIN_HEARTBEAT = Duration.ofMillis(10);
   static final Session.End STOPPED = new Session.End("cronstream: worker stopped");
   private static final Set<Status.Code> PERMANENT = Set.of(
       Status.Code.UNAUTHENTICATED, Status.Code.PERMISSION_DENIED, Status.Code.INVALID_ARGUMENT, Status.Code.UNIMPLEMENTED);
@@ -298,7 +287,7 @@ public final class Worker implements AutoCloseable {
     }
     LOG.log(System.Logger.Level.INFO, "cronstream: worker {0} stopping (grace period {1} ms)", workerId, Long.toString(gracePeriod.toMillis()));
     if (s != null) {
-      s.enqueue(capacityMessage(0));
+      s.enqueue(Session.capacityMessage(0));
     }
     Thread t = new Thread(this::graceful, "cronstream-worker-stop-" + number);
     t.setDaemon(true);
@@ -404,93 +393,74 @@ public final class Worker implements AutoCloseable {
 
   /** Opens a session and runs it until it ends. */
   private Outcome runSession() {
-    Session s = new Session(this, ++sessions);
+    Session s = new Session(++sessions, ledger, this::startAttempt, resultLinger);
     live = s;
     if (life.isDone()) {
       s.end(life.getNow(STOPPED));
       return new Outcome(false, STOPPED, false);
     }
     try {
-      s.open(client.workersAsync());
+      s.open(client.workersAsync(), hello());
+      await(s.welcome); // the session ends itself without a welcome in time
     } catch (RuntimeException e) {
       s.end(e);
       return new Outcome(false, e, false);
+    } catch (ExecutionException e) {
+      return new Outcome(false, s.ended.getNow(e.getCause()), false);
     }
-    s.enqueue(ConnectRequest.newBuilder().setHello(WorkerHello.newBuilder()
+    LOG.log(System.Logger.Level.INFO, "cronstream: worker {0} connected (session {1}, heartbeat {2} ms)",
+        workerId, s.id(), Long.toString(s.heartbeat().toMillis()));
+    attach(s);
+    Throwable reason;
+    try {
+      reason = await(s.ended);
+    } catch (ExecutionException e) {
+      reason = e.getCause(); // not reached: ended completes normally
+    }
+    detach(s);
+    return new Outcome(true, reason, s.wasDraining());
+  }
+
+  private WorkerHello hello() {
+    return WorkerHello.newBuilder()
         .setWorkerId(workerId)
         .addAllHandlerNames(handlerNames())
         .setSlots(offeredSlots())
         .addAllRunning(ledger.held())
         // A dispatch round's assignments, and a batch's acks, may come as one message.
-        .setAcceptsBatches(true)).build());
-    Welcome welcome;
-    try {
-      welcome = await(s.welcome, WELCOME_TIMEOUT.toNanos());
-    } catch (TimeoutException e) {
-      s.end(Session.NO_WELCOME);
-      return new Outcome(false, Session.NO_WELCOME, false);
-    } catch (ExecutionException e) {
-      return new Outcome(false, s.ended.getNow(e.getCause()), false);
-    }
-    Duration heartbeat = heartbeatInterval(welcome);
-    LOG.log(System.Logger.Level.INFO, "cronstream: worker {0} connected (session {1}, heartbeat {2} ms)",
-        workerId, s.id(), Long.toString(heartbeat.toMillis()));
-    attach(s);
-    // After attach, a result is either in this snapshot or sent through the session; one in both
-    // is sent twice, which the server ignores.
-    for (WorkerResult r : ledger.unacked()) {
-      if (!s.enqueue(resultMessage(r))) {
-        break;
-      }
-    }
-    Throwable reason;
-    while (true) {
-      try {
-        reason = await(s.ended, heartbeat.toNanos());
-        break;
-      } catch (TimeoutException e) {
-        s.enqueue(ConnectRequest.newBuilder()
-            .setHeartbeat(WorkerHeartbeat.newBuilder().addAllExecutionIds(ledger.runningIds())).build());
-      } catch (ExecutionException e) {
-        reason = e.getCause(); // not reached: ended completes normally
-        break;
-      }
-    }
-    detach(s);
-    return new Outcome(true, reason, s.wasDraining());
+        .setAcceptsBatches(true)
+        .build();
   }
 
   /**
    * Waits for {@code f}; an interrupt of the waiting thread (run()'s caller) starts a graceful
    * stop, and the wait goes on.
    */
+  private <T> T await(CompletableFuture<T> f) throws ExecutionException {
+    while (true) {
+      try {
+        return f.get();
+      } catch (InterruptedException e) {
+        stopOnInterrupt();
+      }
+    }
+  }
+
+  /** {@link #await(CompletableFuture)}, for at most {@code nanos}. */
   private <T> T await(CompletableFuture<T> f, long nanos) throws TimeoutException, ExecutionException {
     long end = System.nanoTime() + nanos;
     while (true) {
       try {
         return f.get(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
       } catch (InterruptedException e) {
-        interrupted = true;
-        stop();
+        stopOnInterrupt();
       }
     }
   }
 
-  static Duration heartbeatInterval(Welcome w) {
-    if (w.hasHeartbeatInterval()) {
-      Duration d = Duration.ofSeconds(w.getHeartbeatInterval().getSeconds(), w.getHeartbeatInterval().getNanos());
-      if (d.compareTo(Duration.ZERO) > 0) {
-        return d.compareTo(MIN_HEARTBEAT) < 0 ? MIN_HEARTBEAT : d;
-      }
-    }
-    if (w.hasLeaseDuration()) {
-      Duration lease = Duration.ofSeconds(w.getLeaseDuration().getSeconds(), w.getLeaseDuration().getNanos());
-      if (lease.compareTo(Duration.ZERO) > 0) {
-        Duration d = lease.dividedBy(3);
-        return d.compareTo(MIN_HEARTBEAT) < 0 ? MIN_HEARTBEAT : d;
-      }
-    }
-    return DEFAULT_HEARTBEAT;
+  private void stopOnInterrupt() {
+    interrupted = true; // run() sets the flag again on return
+    stop();
   }
 
   private static String describe(Throwable t) {
@@ -512,7 +482,7 @@ public final class Worker implements AutoCloseable {
     }
   }
 
-  /** Routes the worker's messages to {@code s}. */
+  /** Routes the worker's messages to {@code s} and re-sends the results never acknowledged. */
   private void attach(Session s) {
     boolean stop;
     synchronized (lock) {
@@ -520,9 +490,16 @@ public final class Worker implements AutoCloseable {
       stop = stopping;
     }
     if (stop) {
-      s.enqueue(capacityMessage(0)); // hello may have offered slots before the stop
+      s.enqueue(Session.capacityMessage(0)); // hello may have offered slots before the stop
     }
-    checkDrained(s);
+    s.endIfDrained();
+    // From here on a result is either in this snapshot or sent through the session; one in both
+    // is sent twice, which the server ignores.
+    for (WorkerResult r : ledger.unacked()) {
+      if (!s.enqueue(Session.resultMessage(r))) {
+        break;
+      }
+    }
   }
 
   private void detach(Session s) {
@@ -542,17 +519,11 @@ public final class Worker implements AutoCloseable {
     return s != null && s.enqueue(m);
   }
 
-  /** Ends a draining session once the worker owes the server nothing. */
-  void checkDrained(Session s) {
-    if (s.state() == Session.State.DRAINING && ledger.idle()) {
-      s.end(Session.DRAINED);
-    }
-  }
-
+  /** The ledger changed: a draining session may owe nothing now. */
   private void ledgerChanged() {
     Session s = live;
     if (s != null) {
-      checkDrained(s);
+      s.endIfDrained();
     }
   }
 
@@ -644,41 +615,10 @@ public final class Worker implements AutoCloseable {
   }
 
   private void finish(Attempt at, Map<String, ?> out, Throwable err) {
-    WorkerResult r = resultOf(at.assignment, out, err, at.cancelReason());
+    WorkerResult r = Attempt.resultOf(at.assignment, out, err, at.cancelReason());
     if (ledger.finish(r)) {
-      send(resultMessage(r));
+      send(Session.resultMessage(r));
     }
-  }
-
-  /** The result message of an attempt that returned {@code out} or threw {@code err}. */
-  static WorkerResult resultOf(Assignment a, Map<String, ?> out, Throwable err, String cancelReason) {
-    WorkerResult.Builder r = WorkerResult.newBuilder().setExecutionId(a.getExecutionId()).setAttempt(a.getAttempt());
-    if (err == null) {
-      try {
-        Struct result = Payloads.toStruct(out);
-        return r.setSuccess(ResultSuccess.newBuilder().setResult(result)).build();
-      } catch (IllegalArgumentException e) {
-        err = new NonRetryableException("handler result: " + e.getMessage(), e); // a retry would return it again
-      }
-    }
-    return r.setFailure(failureOf(err, cancelReason)).build();
-  }
-
-  static ResultFailure failureOf(Throwable err, String cancelReason) {
-    String message = err.getMessage();
-    if (message == null || message.isBlank()) {
-      message = err.getClass().getName();
-    }
-    if (cancelReason != null) {
-      message += " (execution cancelled: " + cancelReason + ")";
-    }
-    StringWriter stack = new StringWriter();
-    err.printStackTrace(new PrintWriter(stack));
-    return ResultFailure.newBuilder()
-        .setError(JobContext.truncateUtf8(message, JobContext.MAX_LOG_BYTES))
-        .setErrorStack(JobContext.truncateUtf8(stack.toString(), JobContext.MAX_LOG_BYTES))
-        .setRetryable(!NonRetryableException.isNonRetryable(err))
-        .build();
   }
 
   boolean log(Attempt at, LogLevel level, String message) {
@@ -689,13 +629,5 @@ public final class Worker implements AutoCloseable {
         .setLevel(level.proto())
         .setMessage(message)
         .setTime(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))).build());
-  }
-
-  static ConnectRequest resultMessage(WorkerResult r) {
-    return ConnectRequest.newBuilder().setResult(r).build();
-  }
-
-  static ConnectRequest capacityMessage(int slots) {
-    return ConnectRequest.newBuilder().setCapacity(WorkerCapacity.newBuilder().setSlots(slots)).build();
   }
 }

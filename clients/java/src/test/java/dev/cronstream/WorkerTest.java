@@ -451,16 +451,21 @@ class WorkerTest {
   // --- sending results in batches ---------------------------------------------------
 
   private static ConnectRequest result(String id) {
-    return Worker.resultMessage(WorkerResult.newBuilder().setExecutionId(id).setAttempt(1).build());
+    return Session.resultMessage(WorkerResult.newBuilder().setExecutionId(id).setAttempt(1).build());
   }
 
   private static List<String> ids(ConnectRequest m) {
     return m.getResults().getResultsList().stream().map(WorkerResult::getExecutionId).toList();
   }
 
+  /** A session whose writer the test drives by hand: no stream, no loops. */
+  private static Session writerOf(Ledger ledger, Duration linger) {
+    return new Session(0, ledger, a -> {}, linger);
+  }
+
   @Test
   void queuedResultsGoAsOneMessageInOrder() {
-    Session s = new Session(builder().build(), 0);
+    Session s = writerOf(new Ledger(() -> {}), Session.RESULT_LINGER);
     s.out.add(result("r2"));
     s.out.add(result("r3"));
     s.out.add(ConnectRequest.newBuilder().setHeartbeat(dev.cronstream.v1.WorkerHeartbeat.getDefaultInstance()).build());
@@ -476,7 +481,7 @@ class WorkerTest {
 
   @Test
   void aLoneResultGoesAsAPlainResult() {
-    Session s = new Session(builder().build(), 0);
+    Session s = writerOf(new Ledger(() -> {}), Session.RESULT_LINGER);
     ConnectRequest r1 = result("r1");
     assertEquals(r1, s.withQueuedResults(r1));
     s.out.add(ConnectRequest.newBuilder().setLog(dev.cronstream.v1.WorkerLog.getDefaultInstance()).build());
@@ -486,10 +491,9 @@ class WorkerTest {
 
   @Test
   void aResultWaitsBrieflyForOthersWhileMoreRun() throws Exception {
-    Worker w = builder().build();
-    w.resultLinger = Duration.ofSeconds(1);
-    Session s = new Session(w, 0);
-    assertTrue(w.ledger.begin(new Attempt(Assignment.newBuilder().setExecutionId("r2").setAttempt(1).build())));
+    Ledger ledger = new Ledger(() -> {});
+    Session s = writerOf(ledger, Duration.ofSeconds(1));
+    assertTrue(ledger.begin(new Attempt(Assignment.newBuilder().setExecutionId("r2").setAttempt(1).build())));
     Thread finisher = new Thread(() -> {
       try {
         Thread.sleep(20); // r2 finishes after r1 went to the writer
@@ -497,7 +501,7 @@ class WorkerTest {
         return;
       }
       ConnectRequest r2 = result("r2");
-      assertTrue(w.ledger.finish(r2.getResult())); // as Worker.finish: the ledger, then the queue
+      assertTrue(ledger.finish(r2.getResult())); // as Worker.finish: the ledger, then the queue
       s.out.add(r2);
     });
     long began = System.nanoTime();
@@ -513,9 +517,7 @@ class WorkerTest {
 
   @Test
   void aLastResultLeavesAtOnce() {
-    Worker w = builder().build();
-    w.resultLinger = Duration.ofSeconds(1);
-    Session s = new Session(w, 0);
+    Session s = writerOf(new Ledger(() -> {}), Duration.ofSeconds(1));
     long began = System.nanoTime();
 
     ConnectRequest m = s.withQueuedResults(result("r1"));
@@ -615,13 +617,13 @@ class WorkerTest {
   @Test
   void heartbeatIntervalFollowsTheWelcome() {
     var w = dev.cronstream.v1.Welcome.newBuilder();
-    assertEquals(Duration.ofSeconds(10), Worker.heartbeatInterval(w.build()));
+    assertEquals(Duration.ofSeconds(10), Session.heartbeatInterval(w.build()));
     w.setLeaseDuration(com.google.protobuf.Duration.newBuilder().setSeconds(30));
-    assertEquals(Duration.ofSeconds(10), Worker.heartbeatInterval(w.build()));
+    assertEquals(Duration.ofSeconds(10), Session.heartbeatInterval(w.build()));
     w.setHeartbeatInterval(com.google.protobuf.Duration.newBuilder().setSeconds(5));
-    assertEquals(Duration.ofSeconds(5), Worker.heartbeatInterval(w.build()));
+    assertEquals(Duration.ofSeconds(5), Session.heartbeatInterval(w.build()));
     w.setHeartbeatInterval(com.google.protobuf.Duration.newBuilder().setNanos(1000));
-    assertEquals(Worker.MIN_HEARTBEAT, Worker.heartbeatInterval(w.build()));
+    assertEquals(Session.MIN_HEARTBEAT, Session.heartbeatInterval(w.build()));
   }
 
   @Test

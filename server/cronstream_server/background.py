@@ -1,10 +1,11 @@
 """Background loops: one way to start, wake and stop them.
 
-Every engine loop (ticker, dispatcher, reaper, batchers) is a task that waits
-on an event with a timeout and must end when the server stops. Python 3.11's
-`asyncio.wait_for` can swallow a cancellation when what it waits for completes
-at the same moment (CPython gh-86296): a `stop` that wakes a loop as it
-cancels it then waits forever. `wait_set` uses `asyncio.timeout`, which keeps
+Every loop of the server (the engine's ticker, dispatcher, reaper and
+batchers, the Redis signals' relay) is a task that waits on an event with a
+timeout and must end when the server stops. Python 3.11's `asyncio.wait_for`
+can swallow a cancellation when what it waits for completes at the same
+moment (CPython gh-86296): a `stop` that wakes a loop as it cancels it then
+waits forever. `wait_set` uses `asyncio.timeout`, which keeps
 the cancellation, and `Background.stop` cancels again until the task is done.
 """
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def log_loop_failure(logger: logging.Logger, what: str, error: Exception) -> None:
-    """How an engine loop reports a failed pass before it tries again. An
+    """How a background loop reports a failed pass before it tries again. An
     unreachable database is weather, not a bug: one line, no traceback (the
     loop retries and the health check says NOT_SERVING meanwhile)."""
     transient = _only_unavailable(error)

@@ -1,4 +1,5 @@
-"""Alembic environment: runs migrations on the async engine of the configured URL."""
+"""Alembic environment: runs migrations on the async engine of the configured URL,
+one process at a time per database (`store.migration_lock`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from alembic import context
 from cronstream_server.config import Settings
 from cronstream_server.store.database import create_engine
+from cronstream_server.store.migration_lock import migration_lock
 from cronstream_server.store.tables import ONLY_ON_DIALECT, metadata
 from sqlalchemy.engine import Connection
 
@@ -43,7 +45,7 @@ def _run(connection: Connection) -> None:
 async def _run_online() -> None:
     engine = create_engine(_url())
     try:
-        async with engine.connect() as connection:
+        async with migration_lock(engine), engine.connect() as connection:
             await connection.run_sync(_run)
             await connection.commit()
     finally:

@@ -1,0 +1,52 @@
+"""What a use case asks to tell the engine and the other replicas once its
+transaction has committed: typed messages, published by the service layer
+(`service.publish`), each a hint that makes someone look sooner, never the
+change itself (see `core.ports.Signals`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from cronstream_server.core.enums import JobStatus
+from cronstream_server.core.jobs import Job
+
+
+@dataclass(frozen=True, slots=True)
+class JobsDue:
+    """A job may be due sooner than the tickers think: by `at`."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WorkReady:
+    """Pending executions of the platform appeared: dispatchers look now."""
+
+    platform_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopExecution:
+    """The replica holding the execution's worker tells it to stop."""
+
+    execution_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeysRevoked:
+    """An API key was revoked or a platform deleted (`subject`, its id):
+    replicas re-check the keys of their open worker streams."""
+
+    subject: str
+
+
+Signal = JobsDue | WorkReady | StopExecution | KeysRevoked
+
+
+def jobs_changed(changed: Iterable[Job]) -> tuple[Signal, ...]:
+    """Once, with the earliest next run of the active jobs, however many
+    changed: the tickers need only know the soonest."""
+    due = [j.next_run for j in changed if j.status is JobStatus.ACTIVE and j.next_run]
+    return (JobsDue(min(due)),) if due else ()

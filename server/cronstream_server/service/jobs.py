@@ -1,0 +1,95 @@
+"""The job use cases: each one transaction through the JobStore port,
+returning the job(s) and what to publish.
+
+The jobs arrive built and checked (the api edge reads the request into a
+`Job`); the rules of each change are core.jobs'. What is decided here: the
+quota, which store call makes the change atomic, and whom to wake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from cronstream_server.core import executions as execution_rules
+from cronstream_server.core import jobs as job_rules
+from cronstream_server.core.enums import ExecutionTrigger
+from cronstream_server.core.executions import Execution
+from cronstream_server.core.jobs import Job
+from cronstream_server.core.ports import JobStore
+from cronstream_server.core.signals import WorkReady, jobs_changed
+from cronstream_server.core.tracing import TraceContext
+from cronstream_server.service.job_quota import JobQuota
+from cronstream_server.service.outcome import Outcome
+
+Change = Callable[[Job], Job]
+
+
+class JobUseCases:
+    def __init__(self, jobs: JobStore, quota: JobQuota, now: Callable[[], datetime]) -> None:
+        self._jobs = jobs
+        self._quota = quota
+        self._now = now
+
+    async def create(self, job: Job, request_id: str | None) -> Outcome[Job]:
+        """A new job, or the one an earlier call with `request_id` created."""
+        await self._quota.admit(job.platform_id, 1)
+        stored, created = await self._jobs.create_job(job, request_id)
+        if not created:
+            return Outcome(stored)
+        self._quota.created(job.platform_id, 1)
+        return Outcome(stored, jobs_changed([stored]))
+
+    async def create_many(
+        self, platform_id: str, batch: Sequence[tuple[Job, str | None]]
+    ) -> Outcome[list[tuple[Job, bool]]]:
+        """All of the batch or none; (job, created) in the batch's order."""
+        await self._quota.admit(platform_id, len(batch))
+        stored = await self._jobs.create_jobs(batch)
+        fresh = [job for job, created in stored if created]
+        self._quota.created(platform_id, len(fresh))
+        return Outcome(stored, jobs_changed(fresh))
+
+    async def update(self, platform_id: str, job_id: str, change: Change) -> Outcome[Job]:
+        _, updated = await self._jobs.update_job(platform_id, job_id, change)
+        return Outcome(updated, jobs_changed([updated]))
+
+    async def pause(self, platform_id: str, job_id: str) -> Outcome[Job]:
+        now = self._now()
+        _, paused = await self._jobs.update_job(
+            platform_id, job_id, lambda j: job_rules.pause(j, now)
+        )
+        return Outcome(paused)
+
+    async def resume(self, platform_id: str, job_id: str) -> Outcome[Job]:
+        now = self._now()
+        _, resumed = await self._jobs.update_job(
+            platform_id, job_id, lambda j: job_rules.resume(j, now)
+        )
+        return Outcome(resumed, jobs_changed([resumed]))
+
+    async def cancel(self, platform_id: str, job_id: str) -> Outcome[Job]:
+        """The job, and its executions that have not started, in one transaction."""
+        now = self._now()
+        cancelled = await self._jobs.cancel_job(
+            platform_id, job_id, lambda j: job_rules.cancel(j, now), now
+        )
+        return Outcome(cancelled)
+
+    async def delete(self, platform_id: str, job_id: str) -> Outcome[None]:
+        await self._jobs.delete_job(platform_id, job_id)
+        return Outcome(None)
+
+    async def run_now(
+        self, platform_id: str, job_id: str, trace: TraceContext | None
+    ) -> Outcome[Execution]:
+        """A manual execution, due now, continuing the caller's trace; the job
+        is read and the execution written in one transaction."""
+        now = self._now()
+
+        def make(job: Job) -> Execution:
+            job_rules.check_runnable(job)
+            return execution_rules.for_job(job, ExecutionTrigger.MANUAL, now, now, trace=trace)
+
+        execution = await self._jobs.run_job(platform_id, job_id, make)
+        return Outcome(execution, (WorkReady(platform_id),))

@@ -1,0 +1,183 @@
+"""The ticker's SQL: claim due jobs, record their slots, move them on.
+
+Every statement runs inside the one transaction of a tick (`store.ticker`),
+so a job's slots and its new next_run commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, bindparam, func, literal_column, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cronstream_server.core.enums import ExecutionStatus
+from cronstream_server.core.executions import Execution
+from cronstream_server.core.firing import Outstanding
+from cronstream_server.core.jobs import Job
+from cronstream_server.core.ports import JobMove
+from cronstream_server.store import bulk_postgres
+from cronstream_server.store.buffered import is_waiting
+from cronstream_server.store.clock import as_utc
+from cronstream_server.store.database import Dialect
+from cronstream_server.store.rows import execution_values, job_from_row
+from cronstream_server.store.tables import job_executions, scheduled_jobs
+
+jobs = scheduled_jobs
+executions = job_executions
+
+# `status = 'active'` as a literal, not a bound parameter: only then can the
+# planner match ix_scheduled_jobs_due's predicate in every plan. A parameter
+# hides the value from SQLite's planner, and from the generic plans Postgres
+# may settle on for a statement the driver has prepared; either then reads
+# every active job through ix_scheduled_jobs_status and sorts them.
+_ACTIVE = jobs.c.status == literal_column("'active'")
+# The jobs that may fire ahead (core.firing.fires_ahead, in SQL).
+_FIRES_AHEAD = jobs.c.overlap_policy == literal_column("'allow'")
+
+
+def due_jobs_query(now: datetime, horizon: datetime, limit: int) -> Select[Any]:
+    """The ticker's claim: active jobs whose next_run has come (by `horizon`
+    for jobs that fire ahead, by `now` for the others), oldest slot first, at
+    most `limit`, locked for this tick.
+
+    SKIP LOCKED: a job another replica is firing right now is left to it, and
+    this replica takes the next ones, so replicas share the work without ever
+    firing a slot twice (the slot's unique index is the second guard). SQLite
+    renders no row lock: its transactions hold the one write lock from BEGIN.
+    The partial index ix_scheduled_jobs_due serves the WHERE and the ORDER
+    BY, so the cost is that of the rows claimed, not of the jobs held.
+    """
+    return (
+        select(jobs)
+        .where(_ACTIVE, jobs.c.next_run <= horizon, or_(_FIRES_AHEAD, jobs.c.next_run <= now))
+        .order_by(jobs.c.next_run)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def claim_due_jobs(
+    conn: AsyncConnection, now: datetime, horizon: datetime, limit: int
+) -> list[Job]:
+    """Claims due jobs (`due_jobs_query`) for this tick's transaction."""
+    query = due_jobs_query(now, horizon, limit)
+    return [job_from_row(row) for row in (await conn.execute(query)).all()]
+
+
+async def outstanding(
+    conn: AsyncConnection, dialect: Dialect, job_ids: Sequence[str]
+) -> dict[str, Outstanding]:
+    """Unfinished executions of these jobs, for their overlap policies."""
+    if not job_ids:
+        return {}
+    buffered = is_waiting(dialect)
+    query = (
+        select(executions.c.job_id, executions.c.status, buffered.label("buffered"), func.count())
+        .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(["pending", "running"]))
+        .group_by(executions.c.job_id, executions.c.status, buffered)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for job_id, status, is_buffered, count in (await conn.execute(query)).all():
+        key = "buffered" if is_buffered else status
+        counts.setdefault(job_id, {})[key] = count
+    return {job_id: Outstanding(**c) for job_id, c in counts.items()}
+
+
+async def insert_slots(
+    conn: AsyncConnection, dialect: Dialect, batch: Sequence[Execution]
+) -> Counter[str]:
+    """Inserts slot executions, silently dropping any slot that already has one
+    (the unique index on (job_id, scheduled_at) for schedule slots); returns
+    how many were inserted per job."""
+    if not batch:
+        return Counter()
+    rows = [execution_values(e) for e in batch]
+    if dialect.array_batches:
+        return Counter(await bulk_postgres.insert_slots(conn, rows))
+    statement = dialect.insert_or_skip(
+        executions, ["job_id", "scheduled_at"], text("trigger = 'schedule'")
+    ).returning(executions.c.job_id)
+    result = await conn.execute(statement, rows)
+    return Counter(result.scalars().all())
+
+
+_JOB_MOVED = (
+    update(jobs)
+    .where(jobs.c.id == bindparam("b_id"))
+    .values(
+        next_run=bindparam("b_next_run"),
+        last_run=bindparam("b_last_run"),
+        runs_count=bindparam("b_runs_count"),
+        status=bindparam("b_status"),
+        completed_at=bindparam("b_completed_at"),
+        updated_at=bindparam("b_updated_at"),
+        executions_count=jobs.c.executions_count + bindparam("b_added"),
+    )
+)
+
+
+async def move_jobs(
+    conn: AsyncConnection, dialect: Dialect, moves: Sequence[JobMove], added: Counter[str]
+) -> None:
+    """Each job's next_run, last_run, status and counters, in one statement
+    (an executemany where batches are not arrays); `added` counts the
+    executions recorded for each job."""
+    if not moves:
+        return
+    rows = [_move_params(move, added[move.job_id]) for move in moves]
+    if dialect.array_batches:
+        await bulk_postgres.move_jobs(conn, rows)
+    else:
+        await conn.execute(_JOB_MOVED, rows)
+
+
+def _move_params(move: JobMove, added: int) -> dict[str, Any]:
+    return {
+        "b_id": move.job_id,
+        "b_next_run": move.next_run,
+        "b_last_run": move.last_run,
+        "b_runs_count": move.runs_count,
+        "b_status": move.status.value,
+        "b_completed_at": move.completed_at,
+        "b_updated_at": move.updated_at,
+        "b_added": added,
+    }
+
+
+async def cancel_outstanding(
+    conn: AsyncConnection, job_ids: Sequence[str], now: datetime
+) -> list[str]:
+    """CANCEL_PREVIOUS: cancels the jobs' unfinished executions; returns the ids
+    of those that were running, whose workers must be told."""
+    if not job_ids:
+        return []
+    running = await conn.execute(
+        select(executions.c.id).where(
+            executions.c.job_id.in_(job_ids), executions.c.status == "running"
+        )
+    )
+    running_ids = list(running.scalars().all())
+    await conn.execute(
+        update(executions)
+        .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(["pending", "running"]))
+        .values(
+            status=ExecutionStatus.CANCELLED.value,
+            completed_at=now,
+            error="cancelled: a newer slot started (overlap policy cancel_previous)",
+        )
+    )
+    return running_ids
+
+
+# When the ticker has work next: the first entry of ix_scheduled_jobs_due.
+EARLIEST_NEXT_RUN = select(func.min(jobs.c.next_run)).where(_ACTIVE)
+
+
+async def earliest_next_run(conn: AsyncConnection) -> datetime | None:
+    """When the ticker has work next (EARLIEST_NEXT_RUN)."""
+    value: datetime | None = (await conn.execute(EARLIEST_NEXT_RUN)).scalar_one_or_none()
+    return None if value is None else as_utc(value)
