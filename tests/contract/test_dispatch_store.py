@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -12,6 +13,8 @@ from cronstream_server.core.enums import ExecutionTrigger, JobStatus, LogLevel, 
 from cronstream_server.core.executions import ExecutionLog
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.triggers import OnceTrigger
+from cronstream_server.store.database import create_engine
+from cronstream_server.store.dispatch import SqlDispatchStore
 from cronstream_server.store.tables import job_execution_logs, job_executions
 from sqlalchemy import func, select
 
@@ -95,6 +98,27 @@ async def test_a_claim_never_takes_a_row_another_transaction_holds(world: World)
 
     started = [s.execution.id for s in claimed.starts]
     assert started == ([free.id] if world.side_by_side else [held.id, free.id])
+
+
+async def test_concurrent_claims_start_each_execution_once(world: World, database_url: str) -> None:
+    now = await world.now()
+    job = await world.job(now + HOUR)
+    pending = {(await world.pending(job, now - MINUTE)).id for _ in range(30)}
+    engines = [create_engine(database_url) for _ in range(3)]
+    want = Want(world.platform.id, "h", 30)
+    try:
+        claims = await asyncio.gather(
+            *(
+                SqlDispatchStore(engine).claim([want], timedelta(0), starting(f"s{i}"))
+                for i, engine in enumerate(engines)
+            )
+        )
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+    started = Counter(s.execution.id for claimed in claims for s in claimed.starts)
+    assert started == Counter(dict.fromkeys(pending, 1))
 
 
 async def test_settling_applies_the_current_attempt_only(world: World) -> None:

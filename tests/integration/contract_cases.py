@@ -242,20 +242,20 @@ async def admin_call_over_the_message_limit(c: Ctx, method: str) -> grpc.StatusC
 REQUESTS = {"SchedulerService": pb, "AdminService": admin_pb}
 
 
-def missing(rpc: str, field: str) -> None:
-    """Registers the NOT_FOUND case of `rpc`: its request's `field` names nothing."""
+def missing(rpc: str, id_field: str) -> None:
+    """Registers the NOT_FOUND case of `rpc`: its request's `id_field` names nothing."""
 
     async def case(c: Ctx) -> grpc.StatusCode:
         service, name = rpc.split("/")
-        request = getattr(REQUESTS[service], f"{name}Request")(**{field: MISSING})
+        request = getattr(REQUESTS[service], f"{name}Request")(**{id_field: MISSING})
         key = ADMIN if service == "AdminService" else c.auth
         return await raw_code(c.live, path(rpc), request.SerializeToString(), key)
 
-    case.__name__ = f"{rpc.split('/')[1]} with a missing {field}"
+    case.__name__ = f"{rpc.split('/')[1]} with a missing {id_field}"
     own(rpc, "NOT_FOUND")(case)
 
 
-for _rpc, _field in [
+for _rpc, _id_field in [
     ("SchedulerService/GetJob", "id"),
     ("SchedulerService/DeleteJob", "id"),
     ("SchedulerService/PauseJob", "id"),
@@ -275,7 +275,7 @@ for _rpc, _field in [
     ("AdminService/ListApiKeys", "platform_id"),
     ("AdminService/RevokeApiKey", "id"),
 ]:
-    missing(_rpc, _field)
+    missing(_rpc, _id_field)
 
 
 # --- SchedulerService: jobs -----------------------------------------------------------

@@ -47,6 +47,9 @@ class EventRpcs:
         self, request: pb.ListEventHandlersRequest, context: Context
     ) -> pb.ListEventHandlersResponse:
         platform_id = current_platform().platform_id
+        reader = Reader()
+        reader.filter_text("event_name", request.event_name)  # as ListJobs' filters
+        raise_if_any(reader.violations)
         scope = fingerprint("event_handlers", platform_id, request.event_name)
         page = page_request(request.page_size, request.page_token, scope)
         found, last = await self.deps.events.list_handlers(platform_id, request.event_name, page)

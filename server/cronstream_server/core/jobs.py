@@ -290,14 +290,18 @@ def first_run(spec: JobSpec, now: datetime) -> datetime | None:
 def pause(job: Job, now: datetime) -> Job:
     """Paused jobs keep their place; pausing twice is harmless."""
     if job.status not in _PAUSABLE:
-        raise FailedPrecondition(f"job is {job.status.value}; only an active job can be paused")
+        raise FailedPrecondition(
+            f"job is {job.status.value}; a completed, failed or cancelled job cannot be paused"
+        )
     return replace(job, status=JobStatus.PAUSED, updated_at=now)
 
 
 def resume(job: Job, now: datetime) -> Job:
     """Fires again from the first slot after now; resuming an active job is harmless."""
     if job.status not in _RESUMABLE:
-        raise FailedPrecondition(f"job is {job.status.value}; only a paused job can be resumed")
+        raise FailedPrecondition(
+            f"job is {job.status.value}; a completed, failed or cancelled job cannot be resumed"
+        )
     if job.status is not JobStatus.PAUSED:
         return job
     return replace(

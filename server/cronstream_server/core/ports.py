@@ -215,7 +215,10 @@ class ExecutionStore(Protocol):
     async def update(
         self, platform_id: str, execution_id: str, change: Callable[[Execution], Execution]
     ) -> Execution:
-        """Applies `change` under a row lock and stores the result."""
+        """Applies `change` under a row lock and stores the result; NotFound as
+        `get`. An execution of a job that reaches a final status releases the
+        job's buffered execution (see "buffered" below), in the same
+        transaction."""
         ...
 
     async def list_logs(
@@ -268,7 +271,7 @@ class InsightStore(Protocol):
 
 # --- the engine's ports -------------------------------------------------------
 #
-# "Buffered", for every port below: an execution of a BUFFER_ONE job waiting
+# "Buffered", for every port: an execution of a BUFFER_ONE job waiting
 # behind its job's running one. It is stored pending but is never due, so no
 # claim hands it out, until an execution of its job reaches a final status
 # (DispatchStore.settle, reap and release_sessions, ExecutionStore.update):

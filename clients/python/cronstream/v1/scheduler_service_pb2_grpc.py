@@ -366,7 +366,7 @@ class SchedulerServiceServicer:
     def ListEventHandlers(self, request, context):
         """Lists event handlers, newest first.
         Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
-        query).
+        query, an event_name filter that no name could hold).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

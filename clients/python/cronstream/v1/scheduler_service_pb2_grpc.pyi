@@ -152,7 +152,7 @@ class SchedulerServiceStub:
     ListEventHandlers: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListEventHandlersRequest, _scheduler_service_pb2.ListEventHandlersResponse]
     """Lists event handlers, newest first.
     Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
-    query).
+    query, an event_name filter that no name could hold).
     """
     UpdateEventHandler: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.UpdateEventHandlerRequest, _scheduler_service_pb2.UpdateEventHandlerResponse]
     """Updates the fields named in update_mask (enable or disable with
@@ -314,7 +314,7 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     ListEventHandlers: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListEventHandlersRequest, _scheduler_service_pb2.ListEventHandlersResponse]  # type: ignore[assignment]
     """Lists event handlers, newest first.
     Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
-    query).
+    query, an event_name filter that no name could hold).
     """
     UpdateEventHandler: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.UpdateEventHandlerRequest, _scheduler_service_pb2.UpdateEventHandlerResponse]  # type: ignore[assignment]
     """Updates the fields named in update_mask (enable or disable with
@@ -581,7 +581,7 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_scheduler_service_pb2.ListEventHandlersResponse, _abc.Awaitable[_scheduler_service_pb2.ListEventHandlersResponse]]:
         """Lists event handlers, newest first.
         Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
-        query).
+        query, an event_name filter that no name could hold).
         """
 
     @_abc_1.abstractmethod

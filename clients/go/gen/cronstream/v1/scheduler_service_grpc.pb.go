@@ -152,7 +152,7 @@ type SchedulerServiceClient interface {
 	GetEventHandler(ctx context.Context, in *GetEventHandlerRequest, opts ...grpc.CallOption) (*GetEventHandlerResponse, error)
 	// Lists event handlers, newest first.
 	// Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
-	// query).
+	// query, an event_name filter that no name could hold).
 	ListEventHandlers(ctx context.Context, in *ListEventHandlersRequest, opts ...grpc.CallOption) (*ListEventHandlersResponse, error)
 	// Updates the fields named in update_mask (enable or disable with
 	// "enabled").
@@ -548,7 +548,7 @@ type SchedulerServiceServer interface {
 	GetEventHandler(context.Context, *GetEventHandlerRequest) (*GetEventHandlerResponse, error)
 	// Lists event handlers, newest first.
 	// Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
-	// query).
+	// query, an event_name filter that no name could hold).
 	ListEventHandlers(context.Context, *ListEventHandlersRequest) (*ListEventHandlersResponse, error)
 	// Updates the fields named in update_mask (enable or disable with
 	// "enabled").

@@ -1470,7 +1470,7 @@ export const SchedulerService: GenService<{
   /**
    * Lists event handlers, newest first.
    * Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
-   * query).
+   * query, an event_name filter that no name could hold).
    *
    * @generated from rpc cronstream.v1.SchedulerService.ListEventHandlers
    */
