@@ -40,14 +40,13 @@ async def test_replicas_migrating_one_postgres_database_at_once_take_turns(
                 for process in (migrating, serving):
                     await asyncio.to_thread(process.read_until, WAITING)
                 await holder.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
-                assert await asyncio.to_thread(migrating.process.wait, 60) == 0
                 await asyncio.to_thread(serving.read_until, "serving on")
+                await asyncio.to_thread(migrating.process.wait, 60)
             finally:
-                migrating.terminate()
-                serving_exit = serving.terminate()
+                migrating_exit, serving_exit = migrating.terminate(), serving.terminate()
         finally:
             await holder.close()
-        assert serving_exit == 0, serving.log
+        assert (migrating_exit, serving_exit) == (0, 0), migrating.log + serving.log
         _assert_migrated_once([migrating, serving])
         await asyncio.to_thread(migrate.require_current, url)
         await asyncio.to_thread(migrate.check, url)
@@ -57,8 +56,9 @@ def test_migrations_started_at_once_on_one_sqlite_file_all_succeed(tmp_path: Pat
     env = {"CRONSTREAM_DATABASE_URL": databases.sqlite_url(tmp_path / "cronstream.db")}
     processes = [start_cronstream(["migrate"], tmp_path, env) for _ in range(3)]
     for process in processes:
-        assert process.process.wait(60) == 0
+        code = process.process.wait(60)
         process.terminate()  # collects the output
+        assert code == 0, process.log
     _assert_migrated_once(processes)
     migrate.require_current(env["CRONSTREAM_DATABASE_URL"])
 
@@ -69,8 +69,9 @@ def test_serve_refuses_an_older_schema_until_it_is_migrated(tmp_path: Path) -> N
     env = {"CRONSTREAM_DATABASE_URL": url}
 
     refused = start_cronstream(["serve"], tmp_path, env)
-    assert refused.process.wait(60) == 1
+    code = refused.process.wait(60)
     refused.terminate()
+    assert code == 1, refused.log
     assert (
         f"the database schema is at 0004, this server needs {migrate.head()}: "
         f"run 'cronstream migrate' (or 'cronstream serve --migrate') (database: {url})"
@@ -79,8 +80,9 @@ def test_serve_refuses_an_older_schema_until_it_is_migrated(tmp_path: Path) -> N
     assert "serving on" not in refused.log
 
     migrating = start_cronstream(["migrate"], tmp_path, env)
-    assert migrating.process.wait(60) == 0
+    code = migrating.process.wait(60)
     migrating.terminate()
+    assert code == 0, migrating.log
 
     serving = start_cronstream(["serve"], tmp_path, env)
     try:

@@ -371,8 +371,8 @@ class TickerStore(Protocol):
 
     async def upcoming(self) -> Upcoming:
         """The database's now, and when the ticker has work next: the
-        earliest next_run of an ACTIVE job, due or not, locked or not. Takes
-        no lock."""
+        earliest next_run of an ACTIVE job, due or not, locked or not. Locks
+        no row."""
         ...
 
 
@@ -465,9 +465,9 @@ class DispatchStore(Protocol):
         ...
 
     async def add_logs(self, lines: Sequence[ExecutionLog]) -> None:
-        """Stores log lines in one transaction. Lines of executions that no
-        longer exist (deleted with their job or platform) are dropped, never
-        an error; the others are stored all the same."""
+        """Stores log lines. Lines of executions that no longer exist
+        (deleted with their job or platform) are dropped, never an error; the
+        others are stored all the same."""
         ...
 
 

@@ -31,6 +31,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cronstream_server.store.database import dialect_of
+
 log = logging.getLogger(__name__)
 
 # 'cronmigr' as a signed 64-bit key: ours alone among the database's advisory locks.
@@ -45,7 +47,7 @@ _UNLOCK = text("SELECT pg_advisory_unlock(:key)")
 async def migration_lock(engine: AsyncEngine) -> AsyncIterator[None]:
     """Holds the database's migration lock for the body (Postgres); waits
     while another process holds it. A no-op on SQLite."""
-    if engine.dialect.name != "postgresql":
+    if not dialect_of(engine).advisory_locks:
         yield
         return
     async with engine.connect() as connection:

@@ -56,7 +56,7 @@ def due_jobs_query(now: datetime, horizon: datetime, limit: int) -> Select[Any]:
         .where(_ACTIVE, jobs.c.next_run <= horizon, or_(_FIRES_AHEAD, jobs.c.next_run <= now))
         .order_by(jobs.c.next_run)
         .limit(limit)
-        .with_for_update()
+        .with_for_update(skip_locked=True)
     )
 
 
