@@ -63,7 +63,7 @@ async def test_releasing_buffered_executions_reads_only_the_buffered_index(
     one execution, if any, waiting behind a job's running one."""
     history = await History.make(engine)
     await history.add(ExecutionStatus.SUCCESS, timedelta(hours=1), count=3_000)
-    await history.add(ExecutionStatus.PENDING, None, count=3_000)
+    await history.add(ExecutionStatus.PENDING, None, count=20_000)
     job_ids = [history.job.id] + [new_id() for _ in range(999)]
     async with engine.begin() as conn:
         await conn.execute(text("ANALYZE job_executions"))

@@ -20,7 +20,7 @@ NAME = "cronstream_server"
 SQL = ("sqlalchemy", "asyncpg", "aiosqlite", f"{NAME}.store")
 # TODO(api-without-store): set to True once every handler goes through
 # service/: api/ then speaks to the service layer and the ports only.
-API_WITHOUT_STORE = False
+API_WITHOUT_STORE = True
 
 
 def _module_name(path: Path) -> str:

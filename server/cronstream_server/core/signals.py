@@ -12,6 +12,18 @@ from datetime import datetime
 from cronstream_server.core.enums import JobStatus
 from cronstream_server.core.jobs import Job
 
+# The topics of the Signals port (core.ports.Signals), and what each message
+# carries.
+JOBS = "jobs"  # a job may be due sooner: its next run, ISO 8601
+WORK = "work"  # pending executions appeared: the platform id
+CANCEL = "cancel"  # stop an execution: its id, then optionally a space and why
+# An execution becomes due at the instant carried (ISO 8601): the ticker fired
+# its slot ahead, and dispatchers claim it then.
+DUE = "due"
+# An API key was revoked or a platform deleted (its id): replicas re-check the
+# keys of their open worker streams at once (they also do every few seconds).
+REVOKED = "revoked"
+
 
 @dataclass(frozen=True, slots=True)
 class JobsDue:

@@ -18,8 +18,8 @@ from datetime import timedelta
 from cronstream_server.background import Background, log_loop_failure
 from cronstream_server.core.dispatch import Reaped
 from cronstream_server.core.ports import DispatchStore, Signals
+from cronstream_server.core.signals import CANCEL, WORK
 from cronstream_server.engine.session import Cancel
-from cronstream_server.signals import CANCEL, WORK
 
 log = logging.getLogger(__name__)
 

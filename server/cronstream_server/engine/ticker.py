@@ -29,7 +29,7 @@ from cronstream_server.core.executions import Execution
 from cronstream_server.core.firing import Firing, Outstanding, fire, jitter_offset
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.ports import DueJobs, JobMove, Signals, Ticked, TickerStore, TickPlan
-from cronstream_server.signals import CANCEL, DUE, JOBS, WORK
+from cronstream_server.core.signals import CANCEL, DUE, JOBS, WORK
 
 log = logging.getLogger(__name__)
 

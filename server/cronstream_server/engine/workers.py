@@ -28,12 +28,12 @@ from cronstream_server.core.ids import new_id
 from cronstream_server.core.ports import DispatchStore, Signals
 from cronstream_server.core.quotas import DEFAULT_WORKER_STREAMS, check_worker_streams
 from cronstream_server.core.retry import DEFAULT_RETRY_CAP
+from cronstream_server.core.signals import CANCEL, DUE, REVOKED, WORK
 from cronstream_server.engine.batcher import Batcher
 from cronstream_server.engine.dispatcher import Dispatcher
 from cronstream_server.engine.reaper import REASON_LEASE_LOST, Reaper, parse_cancel
 from cronstream_server.engine.session import Ack, Cancel, End, Hello, Session, Welcome
 from cronstream_server.engine.tracing import ExecutionTracer
-from cronstream_server.signals import CANCEL, DUE, REVOKED, WORK
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,18 @@ from collections.abc import Iterable
 from typing import TypeVar
 
 from cronstream_server.core.ports import Signals
-from cronstream_server.core.signals import JobsDue, KeysRevoked, Signal, StopExecution, WorkReady
+from cronstream_server.core.signals import (
+    CANCEL,
+    JOBS,
+    REVOKED,
+    WORK,
+    JobsDue,
+    KeysRevoked,
+    Signal,
+    StopExecution,
+    WorkReady,
+)
 from cronstream_server.service.outcome import Outcome
-from cronstream_server.signals import CANCEL, JOBS, REVOKED, WORK
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ Revises: 0004
 Create Date: 2026-11-27 08:20:00
 
 Every batch of results releases the BUFFER_ONE execution waiting behind
-each finished one (`store.ticker.release_buffered`): an UPDATE of the
+each finished one (`store.buffered.release_buffered`): an UPDATE of the
 pending rows of up to 1,000 jobs whose due_at is the far-future marker.
 Through ix_job_executions_job_id_created_at that was a probe of every job's
 executions, 10-60 ms a batch under load, for rows that almost never exist.
