@@ -13,11 +13,11 @@ run: venv ## serve on the embedded SQLite, printing the address and the keys
 test: ## install everything, start throwaway Postgres and Redis, run every check and test
 	scripts/test.sh
 
-bench: venv-bench ## Cronstream beside its peers on a throwaway Postgres (~20 min)
+bench: venv-bench ## Cronstream beside its peers on a throwaway Postgres (~8 min)
 	scripts/services.sh install
 	$(BIN)/python bench/run.py
 
-bench-quick: venv-bench ## the same at small sizes (under 5 min)
+bench-quick: venv-bench ## the same at small sizes (under 3 min)
 	scripts/services.sh install
 	$(BIN)/python bench/run.py --quick
 

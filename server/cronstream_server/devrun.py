@@ -102,6 +102,7 @@ def banner(settings: Settings, keys: DevKeys) -> str:
             f"  API key       {keys.api_key}",
             "",
             "Try it:",
+            f"  export CRONSTREAM_ADMIN_KEY={keys.admin_key}",
             f"  export CRONSTREAM_API_KEY={keys.api_key}",
             f'  grpcurl {tls}-H "authorization: Bearer $CRONSTREAM_API_KEY" \\',
             "    -d '" + _EXAMPLE_JOB + "' \\",
@@ -113,8 +114,9 @@ def banner(settings: Settings, keys: DevKeys) -> str:
     )
 
 
+# Every five seconds, so that a newcomer's worker has something to do at once.
 _EXAMPLE_JOB = json.dumps(
-    {"job": {"name": "hello", "handler_name": "say_hello", "cron": {"expression": "*/5 * * * *"}}}
+    {"job": {"name": "hello", "handler_name": "say_hello", "interval": {"every": "5s"}}}
 )
 
 

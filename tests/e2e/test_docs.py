@@ -16,6 +16,9 @@ from tests.e2e.processes import ServerProcess, start_cronstream, wait_until_serv
 
 ROOT = Path(__file__).resolve().parents[2]
 API_DOC = ROOT / "docs" / "api.md"
+README = ROOT / "README.md"
+# The README's grpcurl session, as written for `make run`'s address.
+README_ADDRESS = "127.0.0.1:50051"
 GRPCURL_DOC = ROOT / "docs" / "grpcurl.md"
 TOOLS = ROOT / ".tools" / "bin"
 ADMIN_KEY = "cs_admin_docs"
@@ -37,11 +40,14 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         process.terminate()
 
 
-def run_doc(doc: Path, server: ServerProcess, env: dict[str, str]) -> str:
-    """Runs the page's `sh` blocks in one bash, failing on the first error."""
+def run_doc(
+    doc: Path, server: ServerProcess, env: dict[str, str], blocks: list[str] | None = None
+) -> str:
+    """Runs the page's `sh` blocks (or `blocks` of it) in one bash, failing on
+    the first error."""
     if not (TOOLS / "grpcurl").exists():
         pytest.fail("grpcurl is missing: run `make tools` (make test does)")
-    script = "\n".join(["set -euo pipefail", *sh_blocks(doc.read_text())])
+    script = "\n".join(["set -euo pipefail", *(blocks or sh_blocks(doc.read_text()))])
     full_env = {
         **os.environ,
         "PATH": f"{TOOLS}{os.pathsep}{os.environ['PATH']}",
@@ -72,6 +78,18 @@ def test_grpcurl_session_runs_verbatim(server: ServerProcess) -> None:
     output = run_doc(GRPCURL_DOC, server, {"CRONSTREAM_API_KEY": api_key})
     assert "executions so far: 3" in output
     assert "JOB_STATUS_COMPLETED after 3 executions" in output
+
+
+def test_readme_grpcurl_session_runs_verbatim(server: ServerProcess) -> None:
+    # The README's blocks but the first (`make run`, `make test`), with the
+    # keys its banner has the reader export, at this server's address.
+    blocks = [b.replace(README_ADDRESS, server.address) for b in sh_blocks(README.read_text())]
+    session = [b for b in blocks if "grpcurl" in b]
+    api_key = make_platform_key(server.address, ADMIN_KEY, name="default")
+    env = {"CRONSTREAM_ADMIN_KEY": ADMIN_KEY, "CRONSTREAM_API_KEY": api_key}
+    output = run_doc(README, server, env, blocks=session)
+    assert '"name": "nightly report"' in output
+    assert '"status": "SERVING"' in output
 
 
 def make_platform_key(address: str, admin_key: str, name: str = "docs") -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
 from pathlib import Path
 
 import grpc
@@ -97,5 +100,33 @@ def test_serve_without_admin_key_refuses_admin_calls(tmp_path: Path, command: li
                     admin_pb.ListPlatformsRequest(), metadata=(("authorization", "Bearer x"),)
                 )
         assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+    finally:
+        assert server.terminate() == 0
+
+
+def test_the_banner_s_lines_run_as_pasted(tmp_path: Path) -> None:
+    # The "Try it" lines, pasted into a shell: the exports, then the grpcurl call
+    # creating a job that fires within seconds.
+    tools = Path(__file__).resolve().parents[2] / ".tools" / "bin"
+    server = start_cronstream(["dev"], tmp_path, {"CRONSTREAM_ADMIN_KEY": ""})
+    try:
+        server.read_until(r"^Try it:")
+        lines = [server.read_until(r"^  export ").string for _ in range(2)]
+        command = [server.read_until(r"grpcurl ").string]
+        while command[-1].rstrip().endswith("\\"):
+            command.append(server.read_until(r".").string)
+        wait_until_serving(server.address)
+        script = "".join([*lines, *command])
+        result = subprocess.run(
+            ["bash", "-euc", script],
+            env={**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        created = json.loads(result.stdout)["job"]
+        assert (created["name"], created["interval"]["every"]) == ("hello", "5s")
     finally:
         assert server.terminate() == 0
