@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	cronstreamv1 "github.com/cronstream/cronstream/clients/go/gen/cronstream/v1"
@@ -18,14 +19,14 @@ import (
 // JSON-encodable; nil is an empty object); an error reports a failure that
 // the server retries under the job's policy unless it is wrapped with
 // NonRetryable. A panic is reported as a failure with its stack.
-type HandlerFunc func(ctx context.Context, job *Job) (map[string]any, error)
+type HandlerFunc func(ctx context.Context, job *Context) (map[string]any, error)
 
 // ErrExecutionCancelled is the cause of a handler's context when the server
 // cancels the execution ("cancelled", "timeout", "overlap", "lease lost").
 var ErrExecutionCancelled = errors.New("cronstream: execution cancelled by the server")
 
-// Job is what a handler is asked to run: one attempt of one execution.
-type Job struct {
+// Context is what a handler is asked to run: one attempt of one execution.
+type Context struct {
 	ExecutionID string
 	JobID       string // empty for event-handler deliveries
 	HandlerName string
@@ -38,6 +39,7 @@ type Job struct {
 	// handler's ctx ends then too.
 	Deadline time.Time
 
+	raw  *structpb.Struct // the payload as it came, for Decode
 	send func(*cronstreamv1.ConnectRequest) bool
 }
 
@@ -71,7 +73,7 @@ const maxLogBytes = 64 << 10
 // Log stores a line with the execution. Lines are sent on the worker stream
 // as they come; a line logged while the worker is disconnected is dropped.
 // It reports whether the line was handed to the stream.
-func (j *Job) Log(level LogLevel, msg string) bool {
+func (j *Context) Log(level LogLevel, msg string) bool {
 	if j.send == nil {
 		return false
 	}
@@ -97,12 +99,13 @@ func truncateUTF8(s string, n int) string {
 	return s[:n]
 }
 
-func newJob(a *cronstreamv1.Assignment, send func(*cronstreamv1.ConnectRequest) bool) *Job {
-	j := &Job{
+func newContext(a *cronstreamv1.Assignment, send func(*cronstreamv1.ConnectRequest) bool) *Context {
+	j := &Context{
 		ExecutionID: a.GetExecutionId(),
 		JobID:       a.GetJobId(),
 		HandlerName: a.GetHandlerName(),
 		Payload:     payloadMap(a.GetPayload()),
+		raw:         a.GetPayload(),
 		Attempt:     int(a.GetAttempt()),
 		send:        send,
 	}

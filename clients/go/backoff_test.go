@@ -5,6 +5,19 @@ import (
 	"time"
 )
 
+// The delay after the n-th failure in a row is uniform in
+// [0, min(5 s, 100 ms * 2^n)] in all four clients.
+func TestBackoffDefaultsMatchTheOtherClients(t *testing.T) {
+	o := withDefaults(WorkerOptions{})
+	b := backoff{base: o.MinBackoff, max: o.MaxBackoff}
+	want := []time.Duration{100, 200, 400, 800, 1600, 3200, 5000, 5000}
+	for n, ms := range want {
+		if got := b.ceiling(n); got != ms*time.Millisecond {
+			t.Errorf("ceiling(%d) = %v, want %v", n, got, ms*time.Millisecond)
+		}
+	}
+}
+
 func TestBackoffStaysWithinItsCeiling(t *testing.T) {
 	b := backoff{base: 100 * time.Millisecond, max: 10 * time.Second}
 	want := []time.Duration{100, 200, 400, 800, 1600, 3200, 6400, 10000, 10000}

@@ -12,10 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	cronstream "github.com/cronstream/cronstream/clients/go"
 	cronstreamv1 "github.com/cronstream/cronstream/clients/go/gen/cronstream/v1"
 )
@@ -76,11 +72,11 @@ func startE2EWorker(t *testing.T, c *cronstream.Client, name string) (stop func(
 		GracePeriod: 10 * time.Second,
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
-	w.Handle(name, func(ctx context.Context, job *cronstream.Job) (map[string]any, error) {
+	w.Handle(name, func(ctx context.Context, job *cronstream.Context) (map[string]any, error) {
 		job.Log(cronstream.LevelInfo, "hello from go")
 		return map[string]any{"ok": true, "lang": "go"}, nil
 	})
-	w.Handle(name+"-retry", func(ctx context.Context, job *cronstream.Job) (map[string]any, error) {
+	w.Handle(name+"-retry", func(ctx context.Context, job *cronstream.Context) (map[string]any, error) {
 		if job.Attempt == 1 {
 			return nil, errors.New("failing attempt 1 on purpose")
 		}
@@ -103,46 +99,32 @@ func startE2EWorker(t *testing.T, c *cronstream.Client, name string) (stop func(
 }
 
 // createJob creates a job and deletes it when the test ends.
-func createJob(t *testing.T, ctx context.Context, c *cronstream.Client, job *cronstreamv1.Job) *cronstreamv1.Job {
+func createJob(t *testing.T, ctx context.Context, c *cronstream.Client, job cronstream.Job) *cronstream.Job {
 	t.Helper()
 	created, err := c.CreateJob(ctx, job)
 	if err != nil {
-		t.Fatalf("CreateJob(%s): %v", job.GetName(), err)
+		t.Fatalf("CreateJob(%s): %v", job.Name, err)
 	}
-	t.Cleanup(func() {
-		_, _ = c.Scheduler.DeleteJob(context.Background(), &cronstreamv1.DeleteJobRequest{Id: created.GetId()})
-	})
+	t.Cleanup(func() { _ = c.DeleteJob(context.Background(), created.ID) })
 	return created
 }
 
-func onceJob(handler string, in time.Duration) *cronstreamv1.Job {
-	return &cronstreamv1.Job{
-		Name:        handler,
-		HandlerName: handler,
-		Trigger:     &cronstreamv1.Job_Once{Once: &cronstreamv1.OnceTrigger{RunAt: timestamppb.New(time.Now().Add(in))}},
-	}
-}
-
-var finalStatuses = []cronstreamv1.ExecutionStatus{
-	cronstreamv1.ExecutionStatus_EXECUTION_STATUS_SUCCESS,
-	cronstreamv1.ExecutionStatus_EXECUTION_STATUS_FAILED,
-	cronstreamv1.ExecutionStatus_EXECUTION_STATUS_TIMEOUT,
-	cronstreamv1.ExecutionStatus_EXECUTION_STATUS_CANCELLED,
-	cronstreamv1.ExecutionStatus_EXECUTION_STATUS_SKIPPED,
+func onceJob(handler string, in time.Duration) cronstream.Job {
+	return cronstream.Job{Name: handler, Handler: handler, Trigger: cronstream.Once(time.Now().Add(in))}
 }
 
 // finishedExecution polls the job's executions until one is final, and
 // returns it as GetExecution has it.
-func finishedExecution(t *testing.T, ctx context.Context, c *cronstream.Client, jobID string) *cronstreamv1.Execution {
+func finishedExecution(t *testing.T, ctx context.Context, c *cronstream.Client, jobID string) *cronstream.Execution {
 	t.Helper()
 	deadline := time.Now().Add(45 * time.Second)
 	for time.Now().Before(deadline) {
-		for e, err := range c.ListExecutions(ctx, &cronstreamv1.ListExecutionsRequest{JobId: jobID}) {
+		for e, err := range c.ListExecutions(ctx, cronstream.ExecutionFilter{JobID: jobID}) {
 			if err != nil {
 				t.Fatalf("ListExecutions: %v", err)
 			}
-			if slices.Contains(finalStatuses, e.GetStatus()) {
-				got, err := c.GetExecution(ctx, e.GetId())
+			if e.Status.Final() {
+				got, err := c.GetExecution(ctx, e.ID)
 				if err != nil {
 					t.Fatalf("GetExecution: %v", err)
 				}
@@ -157,15 +139,15 @@ func finishedExecution(t *testing.T, ctx context.Context, c *cronstream.Client, 
 
 func e2eSuccess(t *testing.T, ctx context.Context, c *cronstream.Client, handler string) {
 	job := createJob(t, ctx, c, onceJob(handler, time.Second))
-	e := finishedExecution(t, ctx, c, job.GetId())
-	if e.GetStatus() != cronstreamv1.ExecutionStatus_EXECUTION_STATUS_SUCCESS {
-		t.Fatalf("execution %s is %v: %s", e.GetId(), e.GetStatus(), e.GetError())
+	e := finishedExecution(t, ctx, c, job.ID)
+	if e.Status != cronstream.ExecutionSuccess {
+		t.Fatalf("execution %s is %v: %s", e.ID, e.Status, e.Error)
 	}
-	if r := e.GetResult().AsMap(); r["ok"] != true || r["lang"] != "go" {
+	if r := e.Result; r["ok"] != true || r["lang"] != "go" {
 		t.Errorf("result = %v, want {ok: true, lang: go}", r)
 	}
-	if !hasLogLine(t, ctx, c, e.GetId(), "hello from go") {
-		t.Errorf("the logs of %s lack %q", e.GetId(), "hello from go")
+	if !hasLogLine(t, ctx, c, e.ID, "hello from go") {
+		t.Errorf("the logs of %s lack %q", e.ID, "hello from go")
 	}
 }
 
@@ -176,7 +158,7 @@ func hasLogLine(t *testing.T, ctx context.Context, c *cronstream.Client, executi
 			if err != nil {
 				t.Fatalf("ListExecutionLogs: %v", err)
 			}
-			if l.GetMessage() == line {
+			if l.Message == line {
 				return true
 			}
 		}
@@ -187,31 +169,28 @@ func hasLogLine(t *testing.T, ctx context.Context, c *cronstream.Client, executi
 
 func e2eRetry(t *testing.T, ctx context.Context, c *cronstream.Client, handler string) {
 	spec := onceJob(handler, time.Second)
-	spec.MaxRetries = proto.Int32(2)
-	spec.RetryDelay = durationpb.New(time.Second)
+	spec.MaxRetries = new(2)
+	spec.RetryDelay = time.Second
 	job := createJob(t, ctx, c, spec)
-	e := finishedExecution(t, ctx, c, job.GetId())
-	if e.GetStatus() != cronstreamv1.ExecutionStatus_EXECUTION_STATUS_SUCCESS {
-		t.Fatalf("execution %s is %v: %s", e.GetId(), e.GetStatus(), e.GetError())
+	e := finishedExecution(t, ctx, c, job.ID)
+	if e.Status != cronstream.ExecutionSuccess {
+		t.Fatalf("execution %s is %v: %s", e.ID, e.Status, e.Error)
 	}
-	if e.GetAttempt() != 2 || e.GetRetryCount() != 1 {
-		t.Errorf("attempt %d, retry_count %d; want 2 and 1", e.GetAttempt(), e.GetRetryCount())
+	if e.Attempt != 2 || e.RetryCount != 1 {
+		t.Errorf("attempt %d, retry_count %d; want 2 and 1", e.Attempt, e.RetryCount)
 	}
-	if got := e.GetResult().AsMap()["attempt"]; got != 2.0 {
+	if got := e.Result["attempt"]; got != 2.0 {
 		t.Errorf("result attempt = %v, want 2", got)
 	}
 }
 
 func e2ePaging(t *testing.T, ctx context.Context, c *cronstream.Client, handler string) {
 	for i := range 3 {
-		createJob(t, ctx, c, &cronstreamv1.Job{
-			Name:        fmt.Sprintf("%s-%d", handler, i),
-			HandlerName: handler,
-			Trigger:     &cronstreamv1.Job_Cron{Cron: &cronstreamv1.CronTrigger{Expression: "0 0 1 1 *"}},
+		createJob(t, ctx, c, cronstream.Job{
+			Name: fmt.Sprintf("%s-%d", handler, i), Handler: handler, Trigger: cronstream.Cron("0 0 1 1 *", ""),
 		})
 	}
-	filter := &cronstreamv1.ListJobsRequest{PageSize: 2, HandlerName: handler}
-	first, err := c.Scheduler.ListJobs(ctx, filter)
+	first, err := c.Scheduler.ListJobs(ctx, &cronstreamv1.ListJobsRequest{PageSize: 2, HandlerName: handler})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,11 +198,11 @@ func e2ePaging(t *testing.T, ctx context.Context, c *cronstream.Client, handler 
 		t.Fatalf("first page: %d jobs, next_page_token %q; want 2 and a token", len(first.GetJobs()), first.GetNextPageToken())
 	}
 	var names []string
-	for job, err := range c.ListJobs(ctx, filter) {
+	for job, err := range c.ListJobs(ctx, cronstream.JobFilter{Handler: handler, PageSize: 2}) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		names = append(names, job.GetName())
+		names = append(names, job.Name)
 	}
 	slices.Sort(names)
 	want := []string{handler + "-0", handler + "-1", handler + "-2"}
@@ -233,11 +212,7 @@ func e2ePaging(t *testing.T, ctx context.Context, c *cronstream.Client, handler 
 }
 
 func e2eBadCron(t *testing.T, ctx context.Context, c *cronstream.Client, handler string) {
-	_, err := c.CreateJob(ctx, &cronstreamv1.Job{
-		Name:        handler + "-bad",
-		HandlerName: handler,
-		Trigger:     &cronstreamv1.Job_Cron{Cron: &cronstreamv1.CronTrigger{Expression: "61 * * * *"}},
-	})
+	_, err := c.CreateJob(ctx, cronstream.Job{Name: handler + "-bad", Handler: handler, Trigger: cronstream.Cron("61 * * * *", "")})
 	var inv *cronstream.InvalidArgumentError
 	if !errors.As(err, &inv) {
 		t.Fatalf("CreateJob with a bad cron: %v (%T), want *InvalidArgumentError", err, err)

@@ -7,9 +7,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	cronstream "github.com/cronstream/cronstream/clients/go"
-	cronstreamv1 "github.com/cronstream/cronstream/clients/go/gen/cronstream/v1"
 )
 
 func ExampleDial() {
@@ -22,20 +22,36 @@ func ExampleDial() {
 	}
 	defer client.Close()
 
-	_, err = client.CreateJob(ctx, &cronstreamv1.Job{
-		Name: "nightly report", HandlerName: "send_report",
-		Trigger: &cronstreamv1.Job_Cron{Cron: &cronstreamv1.CronTrigger{Expression: "0 3 * * *", Timezone: "Europe/Berlin"}},
+	job, err := client.CreateJob(ctx, cronstream.Job{
+		Name:    "nightly report",
+		Handler: "send_report",
+		Trigger: cronstream.Cron("0 3 * * *", "Europe/Berlin"),
+		Payload: map[string]string{"recipient": "ops@example.com"},
+		Timeout: 10 * time.Minute,
 	})
 	if violations := cronstream.FieldViolations(err); violations != nil {
 		fmt.Println("bad job:", violations)
+		return
 	}
-	for j, err := range client.ListJobs(ctx, &cronstreamv1.ListJobsRequest{PageSize: 100}) {
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(job.ID, job.Status, job.NextRun) // ... ACTIVE 2027-01-02 02:00:00 +0000 UTC
+	for j, err := range client.ListJobs(ctx, cronstream.JobFilter{Statuses: []cronstream.JobStatus{cronstream.JobActive}}) {
 		if err != nil {
 			fmt.Println(err)
 			break
 		}
-		fmt.Println(j.GetName(), j.GetNextRun().AsTime())
+		fmt.Println(j.Name, j.NextRun)
 	}
+}
+
+type report struct {
+	Recipient string `json:"recipient"`
+}
+
+type sent struct {
+	Sent int `json:"sent"`
 }
 
 var errNoSuchRecipient = errors.New("no such recipient")
@@ -49,17 +65,13 @@ func ExampleWorker() {
 		panic(err)
 	}
 	w := cronstream.NewWorker(client, cronstream.WorkerOptions{WorkerID: "reports-1", Slots: 4})
-	w.Handle("send_report", func(ctx context.Context, job *cronstream.Job) (map[string]any, error) {
+	cronstream.Handle(w, "send_report", func(ctx context.Context, job *cronstream.Context, in report) (sent, error) {
 		job.Log(cronstream.LevelInfo, fmt.Sprintf("attempt %d of execution %s", job.Attempt, job.ExecutionID))
-		recipient, _ := job.Payload["recipient"].(string)
-		sent, err := sendReport(ctx, recipient)
+		n, err := sendReport(ctx, in.Recipient)
 		if errors.Is(err, errNoSuchRecipient) {
-			return nil, cronstream.NonRetryable(err) // failed for good: no retry
+			return sent{}, cronstream.NonRetryable(err) // failed for good: no retry
 		}
-		if err != nil {
-			return nil, err // retried under the job's max_retries and retry_delay
-		}
-		return map[string]any{"sent": sent}, nil
+		return sent{n}, err // an error is retried under the job's max_retries and retry_delay
 	})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -39,7 +39,7 @@ func (w *Worker) execute(ctx context.Context, a *cronstreamv1.Assignment) {
 		ctx, stop = context.WithDeadline(ctx, d.AsTime())
 		defer stop()
 	}
-	var out map[string]any
+	var out any
 	err := w.acquireSlot(ctx)
 	if err == nil {
 		out, err = w.handle(ctx, a)
@@ -49,8 +49,24 @@ func (w *Worker) execute(ctx context.Context, a *cronstreamv1.Assignment) {
 		err = fmt.Errorf("%w (%w)", err, cause) // say why ctx ended
 	}
 	r := resultOf(a, out, err)
+	w.logOutcome(ctx, a, r)
 	if w.ledger.finish(r) {
 		w.send(resultMessage(r))
+	}
+}
+
+// logOutcome writes one record per attempt: DEBUG for a success, WARN for
+// a failure the server may retry, ERROR for a final one.
+func (w *Worker) logOutcome(ctx context.Context, a *cronstreamv1.Assignment, r *cronstreamv1.WorkerResult) {
+	attrs := []any{"execution_id", a.GetExecutionId(), "attempt", a.GetAttempt(), "handler", a.GetHandlerName()}
+	f := r.GetFailure()
+	switch {
+	case f == nil:
+		w.log.DebugContext(ctx, "cronstream: attempt succeeded", attrs...)
+	case f.GetRetryable():
+		w.log.WarnContext(ctx, "cronstream: attempt failed; the server may retry it", append(attrs, "error", f.GetError())...)
+	default:
+		w.log.ErrorContext(ctx, "cronstream: attempt failed for good", append(attrs, "error", f.GetError())...)
 	}
 }
 
@@ -66,14 +82,14 @@ func (w *Worker) acquireSlot(ctx context.Context) error {
 func (w *Worker) releaseSlot() { <-w.slots }
 
 // handle runs the handler in a span that continues the execution's trace.
-func (w *Worker) handle(ctx context.Context, a *cronstreamv1.Assignment) (map[string]any, error) {
+func (w *Worker) handle(ctx context.Context, a *cronstreamv1.Assignment) (any, error) {
 	ctx, span := w.startSpan(ctx, a)
 	defer span.End()
 	h, ok := w.handlers[a.GetHandlerName()]
 	if !ok {
 		return nil, fmt.Errorf("cronstream: worker %q has no handler %q", w.opts.WorkerID, a.GetHandlerName())
 	}
-	out, err := invoke(ctx, h, newJob(a, w.send))
+	out, err := invoke(ctx, h, newContext(a, w.send))
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(otelcodes.Error, err.Error())
@@ -112,7 +128,7 @@ type panicError struct {
 func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
 
 // invoke calls h, turning a panic into a *panicError.
-func invoke(ctx context.Context, h HandlerFunc, job *Job) (out map[string]any, err error) {
+func invoke(ctx context.Context, h handler, job *Context) (out any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			out, err = nil, &panicError{value: v, stack: string(debug.Stack())}
@@ -122,10 +138,10 @@ func invoke(ctx context.Context, h HandlerFunc, job *Job) (out map[string]any, e
 }
 
 // resultOf is the result message of an attempt that returned out and err.
-func resultOf(a *cronstreamv1.Assignment, out map[string]any, err error) *cronstreamv1.WorkerResult {
+func resultOf(a *cronstreamv1.Assignment, out any, err error) *cronstreamv1.WorkerResult {
 	r := &cronstreamv1.WorkerResult{ExecutionId: a.GetExecutionId(), Attempt: a.GetAttempt()}
 	if err == nil {
-		s, perr := Payload(out)
+		s, perr := toStruct(out)
 		if perr == nil {
 			r.Outcome = &cronstreamv1.WorkerResult_Success{Success: &cronstreamv1.ResultSuccess{Result: s}}
 			return r

@@ -78,9 +78,9 @@ func TestResultOf(t *testing.T) {
 }
 
 func TestPanicBecomesFailureWithStack(t *testing.T) {
-	out, err := invoke(context.Background(), func(context.Context, *Job) (map[string]any, error) {
+	out, err := invoke(context.Background(), func(context.Context, *Context) (any, error) {
 		panic("kaboom")
-	}, &Job{})
+	}, &Context{})
 	if out != nil || err == nil {
 		t.Fatalf("invoke = %v, %v", out, err)
 	}
@@ -95,7 +95,7 @@ func TestPanicBecomesFailureWithStack(t *testing.T) {
 
 func TestJobFromAssignment(t *testing.T) {
 	var sent []*cronstreamv1.ConnectRequest
-	j := newJob(assignment(), func(m *cronstreamv1.ConnectRequest) bool { sent = append(sent, m); return true })
+	j := newContext(assignment(), func(m *cronstreamv1.ConnectRequest) bool { sent = append(sent, m); return true })
 	if j.ExecutionID != "e1" || j.JobID != "j1" || j.Attempt != 2 || j.Payload["k"] != "v" || j.ScheduledAt.IsZero() || !j.Deadline.IsZero() {
 		t.Errorf("job = %+v", j)
 	}

@@ -28,9 +28,14 @@ type WorkerOptions struct {
 	// Default: 30 s.
 	GracePeriod time.Duration
 	// MinBackoff and MaxBackoff bound the jittered exponential wait between
-	// reconnection attempts. Defaults: 100 ms and 10 s.
+	// reconnection attempts: after the n-th failure in a row (from 0) it is
+	// uniform in [0, min(MaxBackoff, MinBackoff*2^n)], as in every
+	// Cronstream client. Defaults: 100 ms and 5 s.
 	MinBackoff, MaxBackoff time.Duration
-	// Logger receives the worker's own log records. Default: slog.Default().
+	// Logger receives the worker's own records: each failed attempt (WARN,
+	// ERROR when final) and each success (DEBUG) with its execution_id and
+	// attempt, connections (INFO) and reconnections (WARN; INFO after a
+	// drain). Default: slog.Default().
 	Logger *slog.Logger
 	// TracerProvider makes the handler spans. Default: the global provider
 	// (otel.GetTracerProvider()) at the time of each span.
@@ -43,7 +48,7 @@ type Worker struct {
 	client   *Client
 	opts     WorkerOptions
 	log      *slog.Logger
-	handlers map[string]HandlerFunc
+	handlers map[string]handler
 	ledger   *ledger
 	slots    chan struct{} // a token per running handler
 	backoff  backoff
@@ -74,7 +79,7 @@ func NewWorker(client *Client, opts WorkerOptions) *Worker {
 		client:   client,
 		opts:     opts,
 		log:      opts.Logger,
-		handlers: map[string]HandlerFunc{},
+		handlers: map[string]handler{},
 		ledger:   newLedger(),
 		backoff:  backoff{base: opts.MinBackoff, max: opts.MaxBackoff},
 	}
@@ -95,7 +100,7 @@ func withDefaults(o WorkerOptions) WorkerOptions {
 		o.MinBackoff = 100 * time.Millisecond
 	}
 	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = 10 * time.Second
+		o.MaxBackoff = 5 * time.Second
 	}
 	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
 	if o.Logger == nil {
@@ -105,19 +110,27 @@ func withDefaults(o WorkerOptions) WorkerOptions {
 }
 
 // Handle registers fn for jobs whose handler_name is name. It panics on an
-// empty name, a nil fn, a name registered twice, or a call after Run.
+// empty name, a nil fn, a name registered twice, or a call after Run. See
+// the generic [Handle] for a handler with a typed payload and result.
 func (w *Worker) Handle(name string, fn HandlerFunc) {
+	if fn == nil {
+		panic("cronstream: Handle needs a name and a function")
+	}
+	w.register(name, func(ctx context.Context, job *Context) (any, error) { return fn(ctx, job) })
+}
+
+func (w *Worker) register(name string, h handler) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {
-	case name == "" || fn == nil:
+	case name == "":
 		panic("cronstream: Handle needs a name and a function")
 	case w.started:
 		panic("cronstream: Handle called after Run")
 	case w.handlers[name] != nil:
 		panic("cronstream: handler " + name + " registered twice")
 	}
-	w.handlers[name] = fn
+	w.handlers[name] = h
 }
 
 func (w *Worker) handlerNames() []string {

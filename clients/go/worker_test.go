@@ -77,8 +77,8 @@ func TestWorkerRunsAnAssignment(t *testing.T) {
 		TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder)),
 	}))
 	release := make(chan struct{})
-	var seen *Job
-	w.Handle("greet", func(ctx context.Context, job *Job) (map[string]any, error) {
+	var seen *Context
+	w.Handle("greet", func(ctx context.Context, job *Context) (map[string]any, error) {
 		seen = job
 		job.Log(LevelInfo, "hello from go")
 		<-release
@@ -129,7 +129,7 @@ func TestWorkerRunsAnAssignment(t *testing.T) {
 func TestWorkerReportsFailures(t *testing.T) {
 	f, c := startFake(t)
 	w := NewWorker(c, quietOptions(WorkerOptions{}))
-	w.Handle("fail", func(ctx context.Context, job *Job) (map[string]any, error) {
+	w.Handle("fail", func(ctx context.Context, job *Context) (map[string]any, error) {
 		if job.Payload["final"] == true {
 			return nil, NonRetryable(errors.New("bad input"))
 		}
@@ -157,7 +157,7 @@ func TestWorkerReportsFailures(t *testing.T) {
 func TestWorkerCancelsOnRequestAndAtTheDeadline(t *testing.T) {
 	f, c := startFake(t)
 	w := NewWorker(c, quietOptions(WorkerOptions{}))
-	w.Handle("wait", func(ctx context.Context, _ *Job) (map[string]any, error) {
+	w.Handle("wait", func(ctx context.Context, _ *Context) (map[string]any, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	})
@@ -187,7 +187,7 @@ func TestWorkerResendsUnacknowledgedResultsAfterReconnecting(t *testing.T) {
 	f, c := startFake(t)
 	w := NewWorker(c, quietOptions(WorkerOptions{}))
 	release := make(chan struct{})
-	w.Handle("h", func(_ context.Context, job *Job) (map[string]any, error) {
+	w.Handle("h", func(_ context.Context, job *Context) (map[string]any, error) {
 		if job.ExecutionID == "slow" {
 			<-release
 		}
@@ -232,7 +232,7 @@ func TestWorkerDrainsThenReconnects(t *testing.T) {
 	f, c := startFake(t)
 	w := NewWorker(c, quietOptions(WorkerOptions{}))
 	release := make(chan struct{})
-	w.Handle("h", func(context.Context, *Job) (map[string]any, error) {
+	w.Handle("h", func(context.Context, *Context) (map[string]any, error) {
 		<-release
 		return nil, nil
 	})
@@ -258,7 +258,7 @@ func TestWorkerStopsGracefully(t *testing.T) {
 	f, c := startFake(t)
 	w := NewWorker(c, quietOptions(WorkerOptions{}))
 	release := make(chan struct{})
-	w.Handle("h", func(ctx context.Context, _ *Job) (map[string]any, error) {
+	w.Handle("h", func(ctx context.Context, _ *Context) (map[string]any, error) {
 		select {
 		case <-release:
 			return map[string]any{"done": true}, nil
@@ -296,7 +296,7 @@ func TestWorkerGracePeriodCancelsHandlers(t *testing.T) {
 	f, c := startFake(t)
 	w := NewWorker(c, quietOptions(WorkerOptions{GracePeriod: 100 * time.Millisecond}))
 	cause := make(chan error, 1)
-	w.Handle("h", func(ctx context.Context, _ *Job) (map[string]any, error) {
+	w.Handle("h", func(ctx context.Context, _ *Context) (map[string]any, error) {
 		<-ctx.Done()
 		cause <- context.Cause(ctx)
 		return nil, ctx.Err()
@@ -318,7 +318,7 @@ func TestWorkerHonoursItsSlots(t *testing.T) {
 	f, c := startFake(t)
 	w := NewWorker(c, quietOptions(WorkerOptions{Slots: 2}))
 	var now, peak atomic.Int32
-	w.Handle("h", func(context.Context, *Job) (map[string]any, error) {
+	w.Handle("h", func(context.Context, *Context) (map[string]any, error) {
 		n := now.Add(1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}
@@ -346,7 +346,7 @@ func TestWorkerIgnoresARepeatedAssignment(t *testing.T) {
 	w := NewWorker(c, quietOptions(WorkerOptions{}))
 	var calls atomic.Int32
 	release := make(chan struct{})
-	w.Handle("h", func(context.Context, *Job) (map[string]any, error) {
+	w.Handle("h", func(context.Context, *Context) (map[string]any, error) {
 		calls.Add(1)
 		<-release
 		return nil, nil
@@ -371,7 +371,7 @@ func TestWorkerGivesUpOnAWrongKey(t *testing.T) {
 	f.apiKey = "another"
 	f.mu.Unlock()
 	w := NewWorker(c, quietOptions(WorkerOptions{}))
-	w.Handle("h", func(context.Context, *Job) (map[string]any, error) { return nil, nil })
+	w.Handle("h", func(context.Context, *Context) (map[string]any, error) { return nil, nil })
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	if err := w.Run(ctx); !errors.Is(err, ErrUnauthenticated) {
@@ -385,7 +385,7 @@ func TestWorkerRejectsBadSetup(t *testing.T) {
 		t.Error("Run without handlers succeeded")
 	}
 	w := NewWorker(c, WorkerOptions{Slots: 10001})
-	w.Handle("h", func(context.Context, *Job) (map[string]any, error) { return nil, nil })
+	w.Handle("h", func(context.Context, *Context) (map[string]any, error) { return nil, nil })
 	if err := w.Run(t.Context()); err == nil {
 		t.Error("Run with 10001 slots succeeded")
 	}
@@ -395,7 +395,7 @@ func TestWorkerTakesBatchesAndSendsResultsBatched(t *testing.T) {
 	f, c := startFake(t)
 	w := NewWorker(c, quietOptions(WorkerOptions{WorkerID: "w-b", Slots: 10}))
 	release := make(chan struct{})
-	w.Handle("h", func(ctx context.Context, job *Job) (map[string]any, error) {
+	w.Handle("h", func(ctx context.Context, job *Context) (map[string]any, error) {
 		<-release
 		return nil, nil
 	})

@@ -48,7 +48,7 @@ func main() {
 	w := cronstream.NewWorker(client, cronstream.WorkerOptions{
 		WorkerID: fmt.Sprintf("bench-go-%d", os.Getpid()), Slots: slots, GracePeriod: 5 * time.Second,
 	})
-	w.Handle(handler, func(_ context.Context, job *cronstream.Job) (map[string]any, error) {
+	w.Handle(handler, func(_ context.Context, job *cronstream.Context) (map[string]any, error) {
 		if record != "" {
 			line := fmt.Sprintf("%s %d %d\n", job.ExecutionID, job.ScheduledAt.UnixMicro(), time.Now().UnixMicro())
 			mu.Lock()

@@ -46,7 +46,7 @@ func run() error {
 	return w.Run(ctx)
 }
 
-func sayHello(ctx context.Context, job *cronstream.Job) (map[string]any, error) {
+func sayHello(ctx context.Context, job *cronstream.Context) (map[string]any, error) {
 	name, _ := job.Payload["name"].(string)
 	if name == "" {
 		name = "world"
