@@ -6,16 +6,25 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import type { MessageInitShape } from "@bufbuild/protobuf";
 
-import { AdminService } from "./gen/cronstream/v1/admin_service_pb.js";
-import type { Execution, ExecutionLog } from "./gen/cronstream/v1/execution_pb.js";
-import type { Job, JobSchema } from "./gen/cronstream/v1/job_pb.js";
 import {
-  SchedulerService,
-  type ListExecutionsRequest,
-  type ListJobsRequest,
-} from "./gen/cronstream/v1/scheduler_service_pb.js";
+  enumValues,
+  executionInfo,
+  executionLogEntry,
+  jobInfo,
+  jobMessage,
+  type ExecutionInfo,
+  type ExecutionLogEntry,
+  type ExecutionStatusName,
+  type JobInfo,
+  type JobSpec,
+  type JobStatusName,
+  type JobTypeName,
+} from "./convert.js";
+import { AdminService } from "./gen/cronstream/v1/admin_service_pb.js";
+import { ExecutionStatus } from "./gen/cronstream/v1/execution_pb.js";
+import { JobStatus, JobType } from "./gen/cronstream/v1/job_pb.js";
+import { SchedulerService } from "./gen/cronstream/v1/scheduler_service_pb.js";
 import { WorkerService } from "./gen/cronstream/v1/worker_service_pb.js";
 import { translate } from "./errors.js";
 import { VERSION } from "./version.js";
@@ -53,10 +62,22 @@ export interface ClientOptions {
   pingIntervalMs?: number;
 }
 
-/** What to list: a ListJobsRequest without the page token, which the iterator manages. */
-export type ListJobsFilter = Partial<Omit<ListJobsRequest, "pageToken" | "$typeName" | "$unknown">>;
-/** What to list: a ListExecutionsRequest without the page token. */
-export type ListExecutionsFilter = Partial<Omit<ListExecutionsRequest, "pageToken" | "$typeName" | "$unknown">>;
+/** Which jobs to list (all when absent); the iterator manages the page token. */
+export interface ListJobsFilter {
+  /** Jobs per call; the server's default when absent. */
+  pageSize?: number;
+  statuses?: JobStatusName[];
+  types?: JobTypeName[];
+  handlerName?: string;
+  tags?: string[];
+}
+
+/** Which executions to list (all of the platform's when absent). */
+export interface ListExecutionsFilter {
+  jobId?: string;
+  statuses?: ExecutionStatusName[];
+  pageSize?: number;
+}
 
 /**
  * A Cronstream client. Every call, through the convenience methods or the
@@ -76,27 +97,29 @@ export interface Client {
 
   /**
    * Creates a job and returns it as stored, with its id, status and
-   * next_run. A requestId makes the call idempotent: the same one twice
+   * nextRun. A requestId makes the call idempotent: the same one twice
    * returns the first job.
+   *
+   *     await client.createJob({ name: "tick", handlerName: "tick", every: "2s", payload: { n: 1 } });
    */
-  createJob(job: MessageInitShape<typeof JobSchema>, options?: CallOptions & { requestId?: string }): Promise<Job>;
+  createJob(job: JobSpec, options?: CallOptions & { requestId?: string }): Promise<JobInfo>;
   /** The job with this id. */
-  getJob(id: string, options?: CallOptions): Promise<Job>;
+  getJob(id: string, options?: CallOptions): Promise<JobInfo>;
   /**
    * The jobs matching filter (all when absent), newest first, fetched page
    * after page of filter.pageSize following next_page_token.
    *
    *     for await (const job of client.listJobs({ pageSize: 100 })) { ... }
    */
-  listJobs(filter?: ListJobsFilter, options?: CallOptions): AsyncIterable<Job>;
+  listJobs(filter?: ListJobsFilter, options?: CallOptions): AsyncIterable<JobInfo>;
   /** Runs a job now, outside its schedule; returns the new pending execution. */
-  runJob(id: string, options?: CallOptions): Promise<Execution>;
+  runJob(id: string, options?: CallOptions): Promise<ExecutionInfo>;
   /** The execution with this id. */
-  getExecution(id: string, options?: CallOptions): Promise<Execution>;
+  getExecution(id: string, options?: CallOptions): Promise<ExecutionInfo>;
   /** The executions matching filter (all of the platform's when absent), newest first. */
-  listExecutions(filter?: ListExecutionsFilter, options?: CallOptions): AsyncIterable<Execution>;
+  listExecutions(filter?: ListExecutionsFilter, options?: CallOptions): AsyncIterable<ExecutionInfo>;
   /** An execution's log lines, oldest first. */
-  listExecutionLogs(executionId: string, options?: CallOptions & { pageSize?: number }): AsyncIterable<ExecutionLog>;
+  listExecutionLogs(executionId: string, options?: CallOptions & { pageSize?: number }): AsyncIterable<ExecutionLogEntry>;
   /**
    * Closes the connection; calls in flight fail. An idle client does not
    * keep the process alive, so closing is optional.
@@ -189,35 +212,43 @@ function makeClient(transport: Transport, close: () => void): Client {
 
     async createJob(job, options) {
       const { requestId, ...callOptions } = options ?? {};
-      const res = await scheduler.createJob({ job, requestId: requestId ?? "" }, callOptions);
-      return res.job!;
+      const res = await scheduler.createJob({ job: jobMessage(job), requestId: requestId ?? "" }, callOptions);
+      return jobInfo(res.job!);
     },
     async getJob(id, options) {
-      return (await scheduler.getJob({ id }, options)).job!;
+      return jobInfo((await scheduler.getJob({ id }, options)).job!);
     },
     listJobs(filter, options) {
+      const { statuses, types, ...rest } = filter ?? {};
+      const request = {
+        ...rest,
+        statuses: enumValues(JobStatus, "statuses", statuses),
+        types: enumValues(JobType, "types", types),
+      };
       return paginate(async (pageToken) => {
-        const res = await scheduler.listJobs({ ...filter, pageToken }, options);
-        return [res.jobs, res.nextPageToken];
+        const res = await scheduler.listJobs({ ...request, pageToken }, options);
+        return [res.jobs.map(jobInfo), res.nextPageToken];
       });
     },
     async runJob(id, options) {
-      return (await scheduler.runJob({ id }, options)).execution!;
+      return executionInfo((await scheduler.runJob({ id }, options)).execution!);
     },
     async getExecution(id, options) {
-      return (await scheduler.getExecution({ id }, options)).execution!;
+      return executionInfo((await scheduler.getExecution({ id }, options)).execution!);
     },
     listExecutions(filter, options) {
+      const { statuses, ...rest } = filter ?? {};
+      const request = { ...rest, statuses: enumValues(ExecutionStatus, "statuses", statuses) };
       return paginate(async (pageToken) => {
-        const res = await scheduler.listExecutions({ ...filter, pageToken }, options);
-        return [res.executions, res.nextPageToken];
+        const res = await scheduler.listExecutions({ ...request, pageToken }, options);
+        return [res.executions.map(executionInfo), res.nextPageToken];
       });
     },
     listExecutionLogs(executionId, options) {
       const { pageSize, ...callOptions } = options ?? {};
       return paginate(async (pageToken) => {
         const res = await scheduler.listExecutionLogs({ executionId, pageSize: pageSize ?? 0, pageToken }, callOptions);
-        return [res.logs, res.nextPageToken];
+        return [res.logs.map(executionLogEntry), res.nextPageToken];
       });
     },
     close,

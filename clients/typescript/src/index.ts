@@ -18,6 +18,26 @@ export type { FieldViolation } from "./errors.js";
 export { Worker } from "./worker.js";
 export type { Handler, JobContext, LogLevelName, WorkerLogger, WorkerOptions } from "./worker.js";
 export { Backoff } from "./backoff.js";
+export { consoleLogger } from "./logger.js";
+export { durationMs, enumName, executionInfo, executionLogEntry, jobInfo, jobMessage, parseDuration } from "./convert.js";
+export type {
+  DurationLike,
+  ExecutionInfo,
+  ExecutionLogEntry,
+  ExecutionStatusName,
+  ExecutionTriggerName,
+  HandlerTypeName,
+  JobInfo,
+  JobSpec,
+  JobStatusName,
+  JobTypeName,
+  LogLevelKey,
+  MisfirePolicyName,
+  OverlapPolicyName,
+  PriorityName,
+  TriggerInfo,
+  TriggerSpec,
+} from "./convert.js";
 export { fromPayload, toPayload } from "./payload.js";
 export { VERSION } from "./version.js";
 

@@ -2,12 +2,13 @@ import { hostname } from "node:os";
 import { Code, ConnectError } from "@connectrpc/connect";
 
 import { runAttempt, type Handler } from "./attempt.js";
+import type { JobContext } from "./context.js";
 import { Backoff } from "./backoff.js";
 import type { Client } from "./client.js";
-import { ExecutionCancelledError, GracePeriodExceededError } from "./errors.js";
+import { ExecutionCancelledError, GracePeriodExceededError, NonRetryableError } from "./errors.js";
 import type { Assignment } from "./gen/cronstream/v1/worker_service_pb.js";
 import { Ledger } from "./ledger.js";
-import type { WorkerLogger } from "./logger.js";
+import { completeLogger, consoleLogger, type WorkerLogger } from "./logger.js";
 import { capacityMessage, resultMessage, type ConnectRequestInit, type HelloInit } from "./messages.js";
 import { Semaphore } from "./semaphore.js";
 import { DRAINED, Session, SessionEnd } from "./session.js";
@@ -27,10 +28,14 @@ export interface WorkerOptions {
    * to finish and their results to be acknowledged. Default: 30 s.
    */
   gracePeriodMs?: number;
-  /** Bounds of the jittered exponential wait between reconnections. Defaults: 100 ms and 10 s. */
+  /** Bounds of the jittered exponential wait between reconnections. Defaults: 100 ms and 5 s. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
-  /** Default: console. */
+  /**
+   * Where the worker's own records go: a failed attempt (warn; error when
+   * final), a successful one (debug), connections and reconnections (info,
+   * warn). Default: console, with debug shown when NODE_DEBUG=cronstream.
+   */
   logger?: WorkerLogger;
   /** Run handlers in OpenTelemetry spans when @opentelemetry/api is installed. Default: true. */
   tracing?: boolean;
@@ -54,7 +59,7 @@ export class Worker {
   private readonly slots: number;
   private readonly gracePeriodMs: number;
   private readonly backoff: Backoff;
-  private readonly logger: WorkerLogger;
+  private readonly logger: Required<WorkerLogger>;
   private readonly tracing: boolean;
   private readonly handlers = new Map<string, Handler>();
   private readonly ledger = new Ledger();
@@ -72,8 +77,8 @@ export class Worker {
     this.workerId = options.workerId || `${hostname()}-${process.pid}`;
     this.slots = options.slots ?? 10;
     this.gracePeriodMs = options.gracePeriodMs ?? 30_000;
-    this.backoff = new Backoff(options.minBackoffMs ?? 100, options.maxBackoffMs ?? 10_000);
-    this.logger = options.logger ?? console;
+    this.backoff = new Backoff(options.minBackoffMs ?? 100, options.maxBackoffMs ?? 5_000);
+    this.logger = completeLogger(options.logger ?? consoleLogger);
     this.tracing = options.tracing ?? true;
     this.semaphore = new Semaphore(this.slots);
   }
@@ -94,6 +99,26 @@ export class Worker {
     }
     this.handlers.set(name, fn);
     return this;
+  }
+
+  /**
+   * Registers a typed handler for jobs whose handler_name is name: fn gets
+   * the attempt's context and the payload as an I, and returns the result.
+   * With validate (a schema's parse, such as zod's `schema.parse`), the
+   * payload goes through it first; when it throws, the attempt fails for
+   * good (no retry would make the payload valid) with an error naming the
+   * handler and what validate said.
+   *
+   *     worker.handler("greet", async (job, input: { name: string }) => ({ greeting: `hello ${input.name}` }));
+   *     worker.handler("greet", greet, { validate: GreetSchema.parse });
+   */
+  handler<I = unknown, O extends object | void = object | void>(
+    name: string,
+    fn: (job: JobContext, input: I) => Promise<O> | O,
+    options: { validate?: (payload: unknown) => I } = {},
+  ): this {
+    const { validate } = options;
+    return this.handle(name, (job) => fn(job, validated(name, job.payload, validate)));
   }
 
   /**
@@ -194,10 +219,8 @@ export class Worker {
       }
       const delayMs = this.backoff.delay(failures++);
       const log = reason === DRAINED ? this.logger.info : this.logger.warn; // drained: the server asked for it
-      log.call(this.logger, "cronstream: worker stream ended; reconnecting", {
-        error: reason instanceof Error ? reason.message : String(reason),
-        inMs: delayMs,
-      });
+      const error = reason instanceof Error ? reason.message : String(reason);
+      log(`cronstream: worker stream ended (${error}); reconnecting in ${Math.round(delayMs)} ms`, { error, inMs: delayMs, failures });
       if (!(await sleep(delayMs, life))) {
         return life.reason;
       }
@@ -271,9 +294,37 @@ export class Worker {
       slots: this.semaphore,
       send: (m) => this.send(m),
     });
+    this.report(a, r);
     if (this.ledger.finish(r)) {
       this.send(resultMessage(r));
     }
+  }
+
+  /** One record per attempt: failures as warnings (errors when final), successes at debug. */
+  private report(a: Assignment, r: Awaited<ReturnType<typeof runAttempt>>): void {
+    const fields = { executionId: a.executionId, attempt: a.attempt, handler: a.handlerName, jobId: a.jobId };
+    const what = `cronstream: execution ${a.executionId} attempt ${a.attempt} (${a.handlerName})`;
+    if (r.outcome?.case === "failure") {
+      const error = r.outcome.value.error ?? "";
+      const retryable = r.outcome.value.retryable ?? true;
+      const log = retryable ? this.logger.warn : this.logger.error;
+      log(`${what} failed${retryable ? "" : " for good (not retryable)"}: ${error}`, { ...fields, retryable });
+    } else {
+      this.logger.debug(`${what} succeeded`, fields);
+    }
+  }
+}
+
+/** payload as an I: through validate when given, which failing fails the attempt for good. */
+function validated<I>(name: string, payload: unknown, validate: ((payload: unknown) => I) | undefined): I {
+  if (!validate) {
+    return payload as I;
+  }
+  try {
+    return validate(payload);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new NonRetryableError(`cronstream: invalid payload for handler ${name}: ${why}`, { cause: err });
   }
 }
 

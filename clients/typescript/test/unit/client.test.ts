@@ -4,6 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 
 import { createClient, paginate } from "../../src/client.js";
+import type { JobInfo } from "../../src/convert.js";
 import { NotFoundError } from "../../src/errors.js";
 import { ExecutionLogSchema, ExecutionSchema } from "../../src/gen/cronstream/v1/execution_pb.js";
 import { JobSchema, type Job } from "../../src/gen/cronstream/v1/job_pb.js";
@@ -60,7 +61,7 @@ test("the convenience calls carry the key and follow next_page_token", async () 
   const client = createClient({ address: server.address, apiKey: "cs_key" });
   try {
     const job = await client.createJob(
-      { name: "n", handlerName: "h", trigger: { case: "cron", value: { expression: "0 3 * * *" } } },
+      { name: "n", handlerName: "h", cron: "0 3 * * *" },
       { requestId: "req-1" },
     );
     assert.equal(job.id, "new");
@@ -71,7 +72,7 @@ test("the convenience calls carry the key and follow next_page_token", async () 
     assert.equal((await client.getJob("j3")).name, "job 3");
     await assert.rejects(client.getJob("nope"), NotFoundError);
 
-    const all: Job[] = [];
+    const all: JobInfo[] = [];
     for await (const j of client.listJobs({ pageSize: 2 })) {
       all.push(j);
     }

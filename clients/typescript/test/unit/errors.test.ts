@@ -63,7 +63,7 @@ for (const trailersOnly of [true, false]) {
     const srv = await statusServer(Code.InvalidArgument, "invalid job", STATUS_DETAILS_BIN, trailersOnly);
     const client = createClient({ address: srv.address, tls: false, apiKey: "k1" });
     try {
-      const err = await client.createJob({ name: "x" }).then(
+      const err = await client.createJob({ name: "x", handlerName: "h", every: "1s" }).then(
         () => assert.fail("no error"),
         (e: unknown) => e,
       );

@@ -513,3 +513,72 @@ test("without accepts_batches in the welcome, each result goes in its own messag
   assert.equal(results.length, 0);
   assert.deepEqual(result.map((r) => r.executionId).sort(), ["b1", "b2", "b3", "b4"]);
 });
+
+test("a typed handler gets its validated payload; an invalid one fails for good, naming the handler", async () => {
+  type Greet = { name: string };
+  const validate = (x: unknown): Greet => {
+    if (typeof x !== "object" || x === null || typeof (x as Greet).name !== "string") {
+      throw new TypeError("name: expected string");
+    }
+    return x as Greet;
+  };
+  const records: { level: string; message: string; fields: Record<string, unknown> | undefined }[] = [];
+  const record = (level: string) => (message: string, fields?: Record<string, unknown>) => void records.push({ level, message, fields });
+  const t = await setup({ logger: { debug: record("debug"), info: record("info"), warn: record("warn"), error: record("error") } });
+  t.worker.handler("greet", async (job, input: Greet) => ({ greeting: `hello ${input.name}`, attempt: job.attempt }), { validate });
+  t.worker.handler<{ n: number }>("unchecked", (_job, input) => ({ twice: input.n * 2 }));
+  t.worker.handle("flaky", () => {
+    throw new Error("try again");
+  });
+  try {
+    t.start();
+    const s = await t.fake.session(0);
+    s.welcome();
+    s.assign({ executionId: "e1", handlerName: "greet", attempt: 1, payload: { name: "Ada" } });
+    const ok = await s.expect("result");
+    assert.ok(ok.outcome.case === "success");
+    assert.deepEqual(ok.outcome.value.result, { greeting: "hello Ada", attempt: 1 });
+
+    s.assign({ executionId: "e2", handlerName: "greet", attempt: 1, payload: { name: 7 } });
+    const bad = await s.expect("result");
+    assert.ok(bad.outcome.case === "failure");
+    assert.equal(bad.outcome.value.retryable, false);
+    assert.equal(bad.outcome.value.error, "NonRetryableError: cronstream: invalid payload for handler greet: name: expected string");
+
+    s.assign({ executionId: "e3", handlerName: "unchecked", attempt: 1, payload: { n: 21 } });
+    const unchecked = await s.expect("result");
+    assert.ok(unchecked.outcome.case === "success");
+    assert.deepEqual(unchecked.outcome.value.result, { twice: 42 });
+
+    s.assign({ executionId: "e4", handlerName: "flaky", attempt: 2 });
+    await s.expect("result");
+    await until(() => records.filter((r) => r.fields?.executionId).length === 4);
+    const attempts = records.filter((r) => r.fields?.executionId).map((r) => [r.level, r.fields!.executionId, r.fields!.attempt]);
+    assert.deepEqual(attempts, [["debug", "e1", 1], ["error", "e2", 1], ["debug", "e3", 1], ["warn", "e4", 2]]);
+    const flaky = records.find((r) => r.fields?.executionId === "e4")!;
+    assert.equal(flaky.message, "cronstream: execution e4 attempt 2 (flaky) failed: try again");
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("a logger with only info and warn gets the final failures as warnings", async () => {
+  const warnings: string[] = [];
+  const t = await setup({ logger: { info() {}, warn: (m: string) => void warnings.push(m) } });
+  t.worker.handler("greet", () => ({}), {
+    validate: () => {
+      throw new Error("nope");
+    },
+  });
+  try {
+    t.start();
+    const s = await t.fake.session(0);
+    s.welcome();
+    s.assign({ executionId: "e1", handlerName: "greet", attempt: 1 });
+    await s.expect("result");
+    await until(() => warnings.length > 0);
+    assert.match(warnings[0]!, /execution e1 attempt 1 \(greet\) failed for good \(not retryable\): NonRetryableError: .*invalid payload for handler greet: nope/);
+  } finally {
+    await t.cleanup();
+  }
+});

@@ -1,0 +1,350 @@
+// Protobuf <-> plain TypeScript values, in one module: what the client's
+// convenience methods take and return. Enums are their names ("ACTIVE"),
+// timestamps Dates, durations milliseconds; the generated messages stay
+// available through client.scheduler and the package's exports.
+import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
+import { durationFromMs, timestampDate, timestampFromDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
+
+import { ExecutionStatus, ExecutionTrigger, LogLevel, type Execution, type ExecutionLog } from "./gen/cronstream/v1/execution_pb.js";
+import {
+  HandlerType,
+  JobStatus,
+  JobType,
+  MisfirePolicy,
+  OverlapPolicy,
+  Priority,
+  type Job,
+  type JobSchema,
+} from "./gen/cronstream/v1/job_pb.js";
+import { toPayload } from "./payload.js";
+
+export type JobStatusName = keyof typeof JobStatus;
+export type JobTypeName = keyof typeof JobType;
+export type HandlerTypeName = keyof typeof HandlerType;
+export type PriorityName = keyof typeof Priority;
+export type OverlapPolicyName = keyof typeof OverlapPolicy;
+export type MisfirePolicyName = keyof typeof MisfirePolicy;
+export type ExecutionStatusName = keyof typeof ExecutionStatus;
+export type ExecutionTriggerName = keyof typeof ExecutionTrigger;
+export type LogLevelKey = keyof typeof LogLevel;
+
+/**
+ * A span of time: milliseconds, or a string of numbers with units such as
+ * "2s", "500ms", "1h30m" (units ms, s, m, h, d).
+ */
+export type DurationLike = number | string;
+
+/** When a job runs: exactly one of a cron expression, an interval, a time or an event. */
+export type TriggerSpec =
+  | { cron: string; timezone?: string }
+  | { every: DurationLike; startAt?: Date; endAt?: Date; maxRuns?: number }
+  | { at: Date }
+  | { event: string };
+
+/** The trigger of a job as stored. */
+export type TriggerInfo =
+  | { cron: string; timezone: string }
+  | { every: number; startAt?: Date; endAt?: Date; maxRuns?: number }
+  | { at: Date | undefined }
+  | { event: string };
+
+interface JobFields {
+  /** Required: names the job in lists and logs. */
+  name: string;
+  /** Required: the worker handler that runs it. */
+  handlerName: string;
+  /** Any JSON object; it goes through JSON.stringify (a Date becomes a string). */
+  payload?: unknown;
+  maxRetries?: number;
+  /** The first retry's delay; it doubles with each retry. */
+  retryDelay?: DurationLike;
+  /** How long one attempt may run. */
+  timeout?: DurationLike;
+  priority?: PriorityName;
+  tags?: string[];
+  metadata?: Record<string, string>;
+  overlapPolicy?: OverlapPolicyName;
+  misfirePolicy?: MisfirePolicyName;
+  catchupWindow?: DurationLike;
+  jitter?: DurationLike;
+  handlerType?: HandlerTypeName;
+}
+
+/**
+ * What client.createJob takes: the job's fields and one trigger.
+ *
+ *     { name: "report", handlerName: "send_report", cron: "30 2 * * *", timezone: "Europe/Berlin" }
+ *     { name: "tick", handlerName: "tick", every: "2s" }
+ *     { name: "once", handlerName: "remind", at: new Date(Date.now() + 2000) }
+ */
+export type JobSpec = JobFields & TriggerSpec;
+
+/** A job as the server stores it. */
+export interface JobInfo {
+  id: string;
+  name: string;
+  handlerName: string;
+  handlerType: HandlerTypeName;
+  payload: JsonObject;
+  status: JobStatusName;
+  type: JobTypeName;
+  trigger: TriggerInfo | undefined;
+  nextRun: Date | undefined;
+  lastRun: Date | undefined;
+  maxRetries: number | undefined;
+  retryDelayMs: number | undefined;
+  timeoutMs: number | undefined;
+  priority: PriorityName;
+  tags: string[];
+  metadata: Record<string, string>;
+  overlapPolicy: OverlapPolicyName;
+  misfirePolicy: MisfirePolicyName;
+  executionsCount: number;
+  successCount: number;
+  failureCount: number;
+  avgDurationMs: number | undefined;
+  createdBy: string;
+  createdAt: Date | undefined;
+  updatedAt: Date | undefined;
+  completedAt: Date | undefined;
+  cancelledAt: Date | undefined;
+  platformId: string;
+  catchupWindowMs: number | undefined;
+  jitterMs: number | undefined;
+}
+
+/** An execution: one run of a job (or of an event handler). */
+export interface ExecutionInfo {
+  id: string;
+  jobId: string;
+  status: ExecutionStatusName;
+  trigger: ExecutionTriggerName;
+  handlerName: string;
+  eventHandlerId: string;
+  attempt: number;
+  payload: JsonObject;
+  result: JsonObject | undefined;
+  error: string;
+  errorStack: string;
+  retryCount: number;
+  maxRetries: number;
+  workerId: string;
+  scheduledAt: Date | undefined;
+  startedAt: Date | undefined;
+  completedAt: Date | undefined;
+  nextRetryAt: Date | undefined;
+  createdAt: Date | undefined;
+  durationMs: number | undefined;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+}
+
+/** One line of an execution's log. */
+export interface ExecutionLogEntry {
+  executionId: string;
+  attempt: number;
+  time: Date | undefined;
+  level: LogLevelKey;
+  message: string;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Milliseconds of d: a number of milliseconds, or a string such as "2s", "1h30m", "250ms". */
+export function parseDuration(d: DurationLike): number {
+  if (typeof d === "number") {
+    if (!Number.isFinite(d) || d < 0) {
+      throw new RangeError(`cronstream: a duration must be a non-negative number of milliseconds, not ${d}`);
+    }
+    return d;
+  }
+  const text = String(d).trim();
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  let ms = 0;
+  let m: RegExpExecArray | null;
+  while ((m = part.exec(text)) !== null) {
+    ms += Number(m[1]) * UNITS[m[2]!]!;
+    if (part.lastIndex === text.length) {
+      return ms;
+    }
+  }
+  throw new TypeError(`cronstream: not a duration: ${JSON.stringify(d)} (say "2s", "500ms", "1h30m" or a number of milliseconds)`);
+}
+
+/** Milliseconds of a google.protobuf.Duration. */
+export function durationMs(d: Duration | undefined): number | undefined {
+  return d === undefined ? undefined : Number(d.seconds) * 1000 + Math.round(d.nanos / 1e6);
+}
+
+function dateOf(t: Timestamp | undefined): Date | undefined {
+  return t === undefined ? undefined : timestampDate(t);
+}
+
+function durationOf(d: DurationLike | undefined): Duration | undefined {
+  return d === undefined ? undefined : durationFromMs(parseDuration(d));
+}
+
+/** The name of enum value v ("ACTIVE" for JobStatus.ACTIVE); "UNSPECIFIED" for a value this client does not know. */
+export function enumName<E extends Record<string, string | number>>(e: E, v: number): keyof E {
+  const name = (e as Record<number, string>)[v];
+  return (typeof name === "string" ? name : "UNSPECIFIED") as keyof E;
+}
+
+function enumValue<E extends Record<string, string | number>>(e: E, what: string, name: string | undefined): number | undefined {
+  if (name === undefined) {
+    return undefined;
+  }
+  const v = e[name];
+  if (typeof v !== "number") {
+    const known = Object.keys(e).filter((k) => Number.isNaN(Number(k)) && k !== "UNSPECIFIED");
+    throw new TypeError(`cronstream: ${what} must be one of ${known.join(", ")}, not ${JSON.stringify(name)}`);
+  }
+  return v;
+}
+
+/** The Job message of spec, for CreateJob. */
+export function jobMessage(spec: JobSpec): MessageInitShape<typeof JobSchema> {
+  const s = spec as JobFields & Partial<{ cron: string; timezone: string; every: DurationLike; startAt: Date; endAt: Date; maxRuns: number; at: Date; event: string }>;
+  return {
+    name: s.name,
+    handlerName: s.handlerName,
+    payload: toPayload(s.payload),
+    trigger: triggerMessage(s),
+    maxRetries: s.maxRetries,
+    retryDelay: durationOf(s.retryDelay),
+    timeout: durationOf(s.timeout),
+    priority: enumValue(Priority, "priority", s.priority),
+    tags: s.tags,
+    metadata: s.metadata,
+    overlapPolicy: enumValue(OverlapPolicy, "overlapPolicy", s.overlapPolicy),
+    misfirePolicy: enumValue(MisfirePolicy, "misfirePolicy", s.misfirePolicy),
+    catchupWindow: durationOf(s.catchupWindow),
+    jitter: durationOf(s.jitter),
+    handlerType: enumValue(HandlerType, "handlerType", s.handlerType),
+  };
+}
+
+function triggerMessage(spec: object): MessageInitShape<typeof JobSchema>["trigger"] {
+  const s = spec as Record<string, unknown>;
+  const given = (["cron", "every", "at", "event"] as const).filter((k) => s[k] !== undefined);
+  if (given.length !== 1) {
+    throw new TypeError(`cronstream: a job needs exactly one of cron, every, at, event (given: ${given.join(", ") || "none"})`);
+  }
+  switch (given[0]) {
+    case "cron":
+      return { case: "cron", value: { expression: String(s.cron), timezone: (s.timezone as string | undefined) ?? "" } };
+    case "every":
+      return {
+        case: "interval",
+        value: {
+          every: durationOf(s.every as DurationLike),
+          startAt: s.startAt ? timestampFromDate(s.startAt as Date) : undefined,
+          endAt: s.endAt ? timestampFromDate(s.endAt as Date) : undefined,
+          maxRuns: (s.maxRuns as number | undefined) ?? 0,
+        },
+      };
+    case "at":
+      if (!(s.at instanceof Date) || Number.isNaN(s.at.getTime())) {
+        throw new TypeError("cronstream: at must be a valid Date");
+      }
+      return { case: "once", value: { runAt: timestampFromDate(s.at) } };
+    default:
+      return { case: "event", value: { eventName: String(s.event) } };
+  }
+}
+
+function triggerInfo(t: Job["trigger"]): TriggerInfo | undefined {
+  switch (t.case) {
+    case "cron":
+      return { cron: t.value.expression, timezone: t.value.timezone };
+    case "interval": {
+      const info: TriggerInfo = { every: durationMs(t.value.every) ?? 0 };
+      if (t.value.startAt) info.startAt = timestampDate(t.value.startAt);
+      if (t.value.endAt) info.endAt = timestampDate(t.value.endAt);
+      if (t.value.maxRuns) info.maxRuns = t.value.maxRuns;
+      return info;
+    }
+    case "once":
+      return { at: dateOf(t.value.runAt) };
+    case "event":
+      return { event: t.value.eventName };
+    default:
+      return undefined;
+  }
+}
+
+/** The plain view of a Job message. */
+export function jobInfo(j: Job): JobInfo {
+  return {
+    id: j.id,
+    name: j.name,
+    handlerName: j.handlerName,
+    handlerType: enumName(HandlerType, j.handlerType),
+    payload: j.payload ?? {},
+    status: enumName(JobStatus, j.status),
+    type: enumName(JobType, j.type),
+    trigger: triggerInfo(j.trigger),
+    nextRun: dateOf(j.nextRun),
+    lastRun: dateOf(j.lastRun),
+    maxRetries: j.maxRetries,
+    retryDelayMs: durationMs(j.retryDelay),
+    timeoutMs: durationMs(j.timeout),
+    priority: enumName(Priority, j.priority),
+    tags: [...j.tags],
+    metadata: { ...j.metadata },
+    overlapPolicy: enumName(OverlapPolicy, j.overlapPolicy),
+    misfirePolicy: enumName(MisfirePolicy, j.misfirePolicy),
+    executionsCount: Number(j.executionsCount),
+    successCount: Number(j.successCount),
+    failureCount: Number(j.failureCount),
+    avgDurationMs: durationMs(j.avgDuration),
+    createdBy: j.createdBy,
+    createdAt: dateOf(j.createdAt),
+    updatedAt: dateOf(j.updatedAt),
+    completedAt: dateOf(j.completedAt),
+    cancelledAt: dateOf(j.cancelledAt),
+    platformId: j.platformId,
+    catchupWindowMs: durationMs(j.catchupWindow),
+    jitterMs: durationMs(j.jitter),
+  };
+}
+
+/** The plain view of an Execution message. */
+export function executionInfo(e: Execution): ExecutionInfo {
+  return {
+    id: e.id,
+    jobId: e.jobId,
+    status: enumName(ExecutionStatus, e.status),
+    trigger: enumName(ExecutionTrigger, e.trigger),
+    handlerName: e.handlerName,
+    eventHandlerId: e.eventHandlerId,
+    attempt: e.attempt,
+    payload: e.payload ?? {},
+    result: e.result,
+    error: e.error,
+    errorStack: e.errorStack,
+    retryCount: e.retryCount,
+    maxRetries: e.maxRetries,
+    workerId: e.workerId,
+    scheduledAt: dateOf(e.scheduledAt),
+    startedAt: dateOf(e.startedAt),
+    completedAt: dateOf(e.completedAt),
+    nextRetryAt: dateOf(e.nextRetryAt),
+    createdAt: dateOf(e.createdAt),
+    durationMs: durationMs(e.duration),
+    traceId: e.traceId,
+    spanId: e.spanId,
+    parentSpanId: e.parentSpanId,
+  };
+}
+
+/** The plain view of an ExecutionLog message. */
+export function executionLogEntry(l: ExecutionLog): ExecutionLogEntry {
+  return { executionId: l.executionId, attempt: l.attempt, time: dateOf(l.time), level: enumName(LogLevel, l.level), message: l.message };
+}
+
+/** Enum values of names, for list filters. */
+export function enumValues<E extends Record<string, string | number>>(e: E, what: string, names: (keyof E & string)[] | undefined): number[] | undefined {
+  return names?.map((n) => enumValue(e, what, n)!);
+}
