@@ -10,13 +10,25 @@ from typing import TypeVar
 import pytest
 from cronstream import (
     Client,
+    CronTrigger,
+    EventTrigger,
+    ExecutionStatus,
+    ExecutionTrigger,
     FailedPreconditionError,
     FieldViolation,
+    HealthStatus,
+    IntervalTrigger,
     InvalidArgumentError,
+    JobStatus,
+    JobType,
+    LogLevel,
+    MisfirePolicy,
     NotFoundError,
+    OnceTrigger,
+    OverlapPolicy,
+    Priority,
     UnauthenticatedError,
 )
-from cronstream.v1 import execution_pb2, insight_pb2, job_pb2
 from cronstream_server.store.tables import job_execution_logs
 
 from tests.conftest import Live, Tenant, make_tenant
@@ -56,24 +68,30 @@ async def test_create_job_with_every_field_then_get(client: Client) -> None:
         jitter=timedelta(seconds=3),
     )
     assert (job.name, job.handler_name) == ("nightly report", "send_report")
-    assert (job.cron.expression, job.cron.timezone) == ("30 2 * * *", "Europe/Berlin")
-    assert (job.type, job.status) == (job_pb2.JOB_TYPE_CRON, job_pb2.JOB_STATUS_ACTIVE)
+    assert job.trigger == CronTrigger("30 2 * * *", "Europe/Berlin")
+    assert (job.type, job.status) == (JobType.CRON, JobStatus.ACTIVE)
+    assert str(job.status) == "JobStatus.ACTIVE" and f"{job.priority}" == "Priority.HIGH"
     assert job.payload["limits"]["rows"] == 10
-    assert (job.max_retries, job.retry_delay.seconds, job.timeout.seconds) == (5, 30, 120)
-    assert job.priority == job_pb2.PRIORITY_HIGH
-    assert list(job.tags) == ["reports", "nightly"] and dict(job.metadata) == {"team": "ops"}
-    assert job.overlap_policy == job_pb2.OVERLAP_POLICY_SKIP
-    assert job.misfire_policy == job_pb2.MISFIRE_POLICY_RUN_ALL
-    assert (job.catchup_window.seconds, job.jitter.seconds) == (600, 3)
-    assert job.next_run.ToDatetime(tzinfo=UTC) > datetime.now(UTC)
+    assert (job.max_retries, job.retry_delay, job.timeout) == (
+        5,
+        timedelta(seconds=30),
+        timedelta(minutes=2),
+    )
+    assert job.priority is Priority.HIGH
+    assert job.tags == ("reports", "nightly") and job.metadata == {"team": "ops"}
+    assert job.overlap_policy is OverlapPolicy.SKIP
+    assert job.misfire_policy is MisfirePolicy.RUN_ALL
+    assert (job.catchup_window, job.jitter) == (timedelta(minutes=10), timedelta(seconds=3))
+    assert job.next_run is not None and job.next_run > datetime.now(UTC)
+    assert job.proto.cron.expression == "30 2 * * *"  # the message it was read from
     assert await client.get_job(job.id) == job
 
 
 async def test_once_every_and_event_triggers(client: Client) -> None:
     run_at = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
     once = await client.create_job(name="once", handler="h", once=run_at)
-    assert once.type == job_pb2.JOB_TYPE_ONE_TIME
-    assert once.next_run.ToDatetime(tzinfo=UTC) == run_at
+    assert once.type is JobType.ONE_TIME and once.trigger == OnceTrigger(run_at)
+    assert once.next_run == run_at
 
     start = datetime(2030, 6, 1, tzinfo=UTC)
     interval = await client.create_job(
@@ -84,12 +102,14 @@ async def test_once_every_and_event_triggers(client: Client) -> None:
         end_at=start + timedelta(hours=1),
         max_runs=5,
     )
-    assert interval.type == job_pb2.JOB_TYPE_RECURRING
-    assert interval.interval.every.seconds == 90 and interval.interval.max_runs == 5
-    assert interval.next_run.ToDatetime(tzinfo=UTC) == start
+    assert interval.type is JobType.RECURRING
+    assert interval.trigger == IntervalTrigger(
+        timedelta(seconds=90), start, start + timedelta(hours=1), 5
+    )
+    assert interval.next_run == start
 
     event = await client.create_job(name="on signup", handler="h", event="user.signup")
-    assert event.type == job_pb2.JOB_TYPE_EVENT and event.event.event_name == "user.signup"
+    assert event.type is JobType.EVENT and event.trigger == EventTrigger("user.signup")
 
 
 async def test_create_is_idempotent_by_request_id(client: Client) -> None:
@@ -110,7 +130,7 @@ async def test_create_jobs_in_one_batch(client: Client) -> None:
         request_ids=["b-1", "b-2", ""],
     )
     assert [j.name for j in jobs] == ["cron", "once", "event"]
-    assert jobs[1].next_run.ToDatetime(tzinfo=UTC) == run_at
+    assert jobs[1].next_run == run_at
     again = await client.create_jobs(
         [{"name": "x", "handler": "h", "cron": YEARLY}], request_ids=["b-2"]
     )
@@ -134,27 +154,26 @@ async def test_create_jobs_in_one_batch(client: Client) -> None:
 async def test_update_job_changes_only_the_fields_given(client: Client) -> None:
     job = await client.create_job(name="old", handler="h", cron=YEARLY, tags=["a"], max_retries=1)
     renamed = await client.update_job(job.id, name="new", payload={"n": 1})
-    assert (renamed.name, renamed.payload["n"], list(renamed.tags)) == ("new", 1, ["a"])
+    assert (renamed.name, renamed.payload["n"], renamed.tags) == ("new", 1, ("a",))
     assert renamed.max_retries == 1 and renamed.next_run == job.next_run
 
     moved = await client.update_job(job.id, cron="0 12 * * *", timezone="Asia/Tokyo")
-    assert (moved.cron.expression, moved.cron.timezone) == ("0 12 * * *", "Asia/Tokyo")
+    assert moved.trigger == CronTrigger("0 12 * * *", "Asia/Tokyo")
     assert moved.next_run != job.next_run
-    local = moved.next_run.ToDatetime(tzinfo=UTC).astimezone(
-        __import__("zoneinfo").ZoneInfo("Asia/Tokyo")
-    )
+    assert moved.next_run is not None
+    local = moved.next_run.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
     assert (local.hour, local.minute) == (12, 0)
 
     zero = await client.update_job(job.id, max_retries=0, tags=[])
-    assert zero.max_retries == 0 and list(zero.tags) == []
+    assert zero.max_retries == 0 and zero.tags == ()
 
 
 async def test_pause_resume_cancel_delete(client: Client) -> None:
     job = await client.create_job(name="j", handler="h", cron=YEARLY)
-    assert (await client.pause_job(job.id)).status == job_pb2.JOB_STATUS_PAUSED
-    assert (await client.resume_job(job.id)).status == job_pb2.JOB_STATUS_ACTIVE
+    assert (await client.pause_job(job.id)).status == JobStatus.PAUSED
+    assert (await client.resume_job(job.id)).status == JobStatus.ACTIVE
     cancelled = await client.cancel_job(job.id)
-    assert cancelled.status == job_pb2.JOB_STATUS_CANCELLED and cancelled.HasField("cancelled_at")
+    assert cancelled.status is JobStatus.CANCELLED and cancelled.cancelled_at is not None
 
     with pytest.raises(FailedPreconditionError) as caught:
         await client.resume_job(job.id)
@@ -189,7 +208,7 @@ async def test_list_jobs_follows_pages_and_filters(client: Client) -> None:
     assert [j.id for j in paused] == [made[0].id]
     active_cron = await collect(client.list_jobs(statuses=["active"], types=["cron"], page_size=1))
     assert len(active_cron) == 6
-    one_time = await collect(client.list_jobs(types=[job_pb2.JOB_TYPE_ONE_TIME]))
+    one_time = await collect(client.list_jobs(types=[JobType.ONE_TIME]))
     assert [j.id for j in one_time] == [once.id]
     tagged = await collect(client.list_jobs(tags=["t1"], page_size=1))
     assert [j.name for j in tagged] == ["job 4", "job 1"]
@@ -201,8 +220,8 @@ async def test_run_list_get_cancel_and_retry_executions(client: Client) -> None:
     runs = [await client.run_job(job.id) for _ in range(3)]
     await client.run_job(other.id)
     first = runs[0]
-    assert first.job_id == job.id and first.status == execution_pb2.EXECUTION_STATUS_PENDING
-    assert first.trigger == execution_pb2.EXECUTION_TRIGGER_MANUAL
+    assert first.job_id == job.id and first.status == ExecutionStatus.PENDING
+    assert first.trigger == ExecutionTrigger.MANUAL
     assert first.payload["x"] == 1 and first.attempt == 1
     assert await client.get_execution(first.id) == first
 
@@ -211,7 +230,7 @@ async def test_run_list_get_cancel_and_retry_executions(client: Client) -> None:
     assert len(await collect(client.list_executions(page_size=1))) == 4
 
     cancelled = await client.cancel_execution(first.id)
-    assert cancelled.status == execution_pb2.EXECUTION_STATUS_CANCELLED
+    assert cancelled.status == ExecutionStatus.CANCELLED
     only_cancelled = await collect(client.list_executions(job_id=job.id, statuses=["cancelled"]))
     assert [e.id for e in only_cancelled] == [first.id]
     with pytest.raises(FailedPreconditionError):
@@ -219,7 +238,7 @@ async def test_run_list_get_cancel_and_retry_executions(client: Client) -> None:
 
     retried = await client.retry_execution(first.id)
     assert retried.id == first.id
-    assert (retried.status, retried.attempt) == (execution_pb2.EXECUTION_STATUS_PENDING, 2)
+    assert (retried.status, retried.attempt) == (ExecutionStatus.PENDING, 2)
     with pytest.raises(FailedPreconditionError):
         await client.retry_execution(runs[1].id)  # pending: nothing to retry
 
@@ -242,13 +261,13 @@ async def test_list_execution_logs_pages_oldest_first(live: Live, client: Client
     logs = await collect(client.list_execution_logs(execution.id, page_size=2))
     assert [log.message for log in logs] == [f"line {i} 🚀" for i in range(5)]
     assert [log.level for log in logs] == [
-        execution_pb2.LOG_LEVEL_DEBUG,
-        execution_pb2.LOG_LEVEL_INFO,
-        execution_pb2.LOG_LEVEL_WARN,
-        execution_pb2.LOG_LEVEL_ERROR,
-        execution_pb2.LOG_LEVEL_INFO,
+        LogLevel.DEBUG,
+        LogLevel.INFO,
+        LogLevel.WARN,
+        LogLevel.ERROR,
+        LogLevel.INFO,
     ]
-    assert logs[0].time.ToDatetime(tzinfo=UTC) == base and logs[0].execution_id == execution.id
+    assert logs[0].time == base and logs[0].execution_id == execution.id
 
 
 async def test_event_handlers_and_trigger_event(client: Client) -> None:
@@ -266,7 +285,7 @@ async def test_event_handlers_and_trigger_event(client: Client) -> None:
         "send_welcome",
         True,
     )
-    assert welcome.priority == job_pb2.PRIORITY_CRITICAL and welcome.max_retries == 1
+    assert welcome.priority == Priority.CRITICAL and welcome.max_retries == 1
     audit = await client.create_event_handler(event="user.signup", handler="audit", enabled=False)
     await client.create_event_handler(event="user.deleted", handler="cleanup")
     assert await client.get_event_handler(welcome.id) == welcome
@@ -316,13 +335,12 @@ async def test_stats_metrics_and_health(client: Client) -> None:
     assert stats.job_id == job.id and stats.total_executions == 1
 
     metrics = await client.get_metrics()
-    by_type = {c.type: c.count for c in metrics.jobs_by_type}
-    assert by_type.get(job_pb2.JOB_TYPE_CRON) == 1
-    queued = {c.status: c.count for c in metrics.executions_by_status}
-    assert queued.get(execution_pb2.EXECUTION_STATUS_PENDING) == 1
+    assert metrics.jobs_by_type.get(JobType.CRON) == 1
+    assert metrics.executions_by_status.get(ExecutionStatus.PENDING) == 1
+    assert stats.executions_by_status == {ExecutionStatus.PENDING: 1}
 
     health = await client.get_health()
-    assert health.status == insight_pb2.HEALTH_STATUS_SERVING
+    assert health.status == HealthStatus.SERVING
     assert {c.name for c in health.components} >= {"database"}
 
 

@@ -650,7 +650,7 @@ async def test_e2e_a_once_job_runs_on_the_python_worker(
         execution = await finished(client, job.id)
 
     assert execution.status == execution_pb2.EXECUTION_STATUS_SUCCESS, execution.error
-    assert to_dict(execution.result) == {"ok": True, "lang": "python"}
+    assert execution.result == {"ok": True, "lang": "python"}
     assert execution.worker_id == "py-e2e"
     # The server writes log lines in batches of their own: visible soon, not
     # necessarily before the result.
@@ -676,7 +676,7 @@ async def test_e2e_a_failed_attempt_is_retried(live: Live, tenant: Tenant, clien
 
     assert execution.status == execution_pb2.EXECUTION_STATUS_SUCCESS, execution.error
     assert attempts == [1, 2]
-    assert execution.attempt == 2 and to_dict(execution.result) == {"attempt": 2}
+    assert execution.attempt == 2 and execution.result == {"attempt": 2}
 
 
 async def test_e2e_non_retryable_is_final(live: Live, tenant: Tenant, client: Client) -> None:

@@ -12,12 +12,14 @@ from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from cronstream._convert import struct, to_dict
+from cronstream._payloads import PayloadError, from_json_object
 from cronstream._version import __version__
 from cronstream.context import Context, Sender, context_of
 from cronstream.errors import NonRetryable
 from cronstream.v1 import worker_service_pb2 as wpb
 
-Handler = Callable[[Context], Awaitable[Mapping[str, Any] | None]]
+#: Returns a JSON object: a dict (None for `{}`), a dataclass or a pydantic model.
+Handler = Callable[[Context[Any]], Awaitable[Any]]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _INSTRUMENTATION = "cronstream"
@@ -43,12 +45,14 @@ class Attempt:
         handler: Handler | None,
         send: Sender,
         tracer_provider: trace.TracerProvider | None = None,
+        payload_type: type | None = None,
     ) -> None:
         self.assignment = assignment
+        self._payload_type = payload_type
         self.context = context_of(assignment, to_dict(assignment.payload), send)
         self._handler = handler
         self._tracer_provider = tracer_provider
-        self._task: asyncio.Task[Mapping[str, Any] | None] | None = None
+        self._task: asyncio.Task[Any] | None = None
 
     def cancel(self, reason: str) -> None:
         """Cancels the handler (once); it sees `context.cancelled` set first."""
@@ -79,7 +83,7 @@ class Attempt:
         delay = max(deadline.timestamp() - time.time(), 0.0)
         return asyncio.get_running_loop().call_later(delay, self.cancel, "deadline exceeded")
 
-    async def _outcome(self) -> Mapping[str, Any] | None | BaseException:
+    async def _outcome(self) -> Any:
         if self.context.cancelled.is_set():  # cancelled while waiting for a slot
             return AttemptCancelled(self.context.cancel_reason or "cancelled")
         self._task = asyncio.create_task(self._handle())
@@ -93,7 +97,7 @@ class Attempt:
         except Exception as exc:
             return exc
 
-    async def _handle(self) -> Mapping[str, Any] | None:
+    async def _handle(self) -> Any:
         """The handler, in a span continuing the execution's trace."""
         a = self.assignment
         carrier = {"traceparent": a.traceparent, "tracestate": a.tracestate}
@@ -114,12 +118,21 @@ class Attempt:
         ):
             if self._handler is None:
                 raise LookupError(f"this worker has no handler {a.handler_name!r}")
+            if self._payload_type is not None:
+                self.context.payload = typed_payload(self._payload_type, self.context.payload)
             return await self._handler(self.context)
 
 
-def result_of(
-    assignment: wpb.Assignment, outcome: Mapping[str, Any] | None | BaseException
-) -> wpb.WorkerResult:
+def typed_payload(kind: type, payload: Mapping[str, Any]) -> Any:
+    """The payload as the handler's declared type; one that does not fit
+    fails the attempt for good (a retry gets the same payload)."""
+    try:
+        return from_json_object(kind, payload)
+    except PayloadError as exc:
+        raise NonRetryable(f"payload does not fit {kind.__name__}: {exc}") from exc
+
+
+def result_of(assignment: wpb.Assignment, outcome: Any) -> wpb.WorkerResult:
     """The result message of an attempt that returned or raised `outcome`."""
     result = wpb.WorkerResult(execution_id=assignment.execution_id, attempt=assignment.attempt)
     if not isinstance(outcome, BaseException):

@@ -13,16 +13,16 @@ from typing import Any, Literal, TypedDict
 
 from google.protobuf.message import Message
 
-from cronstream._convert import EnumType, duration, enum_value, struct, timestamp
+from cronstream._convert import EnumType, Payload, duration, enum_value, struct, timestamp
 from cronstream.v1 import event_pb2, execution_pb2, job_pb2
 
 Priority = Literal["low", "medium", "high", "critical"]
 OverlapPolicy = Literal["allow", "skip", "buffer_one", "cancel_previous"]
 MisfirePolicy = Literal["run_once", "run_all", "skip"]
 HandlerType = Literal["function", "agent", "workflow"]
-JobStatus = Literal["pending", "active", "paused", "completed", "failed", "cancelled"]
-JobType = Literal["cron", "one_time", "recurring", "event"]
-ExecutionStatus = Literal[
+JobStatusName = Literal["pending", "active", "paused", "completed", "failed", "cancelled"]
+JobTypeName = Literal["cron", "one_time", "recurring", "event"]
+ExecutionStatusName = Literal[
     "pending", "running", "success", "failed", "timeout", "cancelled", "skipped"
 ]
 
@@ -42,7 +42,7 @@ class JobFields(TypedDict, total=False):
     end_at: datetime
     max_runs: int
     event: str
-    payload: Mapping[str, Any]
+    payload: Payload
     max_retries: int
     retry_delay: timedelta
     timeout: timedelta
@@ -61,7 +61,7 @@ class EventHandlerFields(TypedDict, total=False):
 
     event: str
     handler: str
-    payload: Mapping[str, Any]
+    payload: Payload
     enabled: bool
     priority: Priority | int
     max_retries: int
@@ -167,13 +167,13 @@ def _set_field(message: Message, key: str, value: Any) -> str:
     return name
 
 
-def job_statuses(values: Sequence[JobStatus | int]) -> list[int]:
+def job_statuses(values: Sequence[JobStatusName | int]) -> list[int]:
     return [enum_value(job_pb2.JobStatus, "JOB_STATUS_", v) for v in values]
 
 
-def job_types(values: Sequence[JobType | int]) -> list[int]:
+def job_types(values: Sequence[JobTypeName | int]) -> list[int]:
     return [enum_value(job_pb2.JobType, "JOB_TYPE_", v) for v in values]
 
 
-def execution_statuses(values: Sequence[ExecutionStatus | int]) -> list[int]:
+def execution_statuses(values: Sequence[ExecutionStatusName | int]) -> list[int]:
     return [enum_value(execution_pb2.ExecutionStatus, "EXECUTION_STATUS_", v) for v in values]

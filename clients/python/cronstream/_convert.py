@@ -10,6 +10,11 @@ from typing import Any, Protocol
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
+from cronstream._payloads import to_json_object
+
+#: A JSON object: a dict, a dataclass instance or a pydantic model instance.
+Payload = Mapping[str, Any] | Any | None
+
 # Whole numbers up to 2**53 survive a double exactly; past it a float is kept.
 _EXACT_INTEGERS = 2**53
 
@@ -35,11 +40,13 @@ def duration(value: timedelta) -> duration_pb2.Duration:
     return message
 
 
-def struct(value: Mapping[str, Any] | None, what: str = "payload") -> struct_pb2.Struct:
-    """A JSON object as a Struct. It goes through `json`, so whatever
-    `json.dumps` accepts works, and what JSON cannot hold (NaN, a set, a
-    non-string key) raises here rather than on the server."""
+def struct(value: Payload, what: str = "payload") -> struct_pb2.Struct:
+    """A JSON object (a dict, or a dataclass or pydantic instance) as a
+    Struct. It goes through `json`, so whatever `json.dumps` accepts works,
+    and what JSON cannot hold (NaN, a set, a non-string key) raises here
+    rather than on the server."""
     message = struct_pb2.Struct()
+    value = to_json_object(value)
     if value is None:
         return message
     if not isinstance(value, Mapping):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, Unpack
@@ -14,24 +14,32 @@ from grpc import aio
 from cronstream import _build
 from cronstream._build import (
     EventHandlerFields,
-    ExecutionStatus,
+    ExecutionStatusName,
     JobFields,
-    JobStatus,
-    JobType,
+    JobStatusName,
+    JobTypeName,
 )
-from cronstream._convert import struct, timestamp, to_datetime
+from cronstream._convert import Payload, struct, timestamp, to_datetime
 from cronstream._version import __version__
 from cronstream.errors import from_rpc_error
+from cronstream.models import (
+    EventHandler,
+    Execution,
+    ExecutionStatus,
+    Health,
+    Job,
+    JobStats,
+    JobStatus,
+    JobType,
+    LogLine,
+    Metrics,
+)
+from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream.v1 import (
-    event_pb2,
-    execution_pb2,
-    insight_pb2,
-    job_pb2,
     scheduler_service_pb2_grpc,
     worker_service_pb2,
     worker_service_pb2_grpc,
 )
-from cronstream.v1 import scheduler_service_pb2 as pb
 
 __all__ = ["Client"]
 
@@ -166,7 +174,7 @@ class Client:
 
     # --- jobs -----------------------------------------------------------------
 
-    async def create_job(self, *, request_id: str = "", **fields: Unpack[JobFields]) -> job_pb2.Job:
+    async def create_job(self, *, request_id: str = "", **fields: Unpack[JobFields]) -> Job:
         """Creates a job. Give `name`, `handler` and one trigger::
 
             cron="*/5 * * * *", timezone="UTC" | once=datetime | every=timedelta
@@ -177,11 +185,11 @@ class Client:
         jitter. The same `request_id` twice returns the first job."""
         job, _ = _build.job_message(fields)
         request = pb.CreateJobRequest(job=job, request_id=request_id)
-        return (await self._call(self.scheduler.CreateJob, request)).job
+        return Job.from_proto((await self._call(self.scheduler.CreateJob, request)).job)
 
     async def create_jobs(
         self, jobs: Sequence[JobFields], *, request_ids: Sequence[str] = ()
-    ) -> list[job_pb2.Job]:
+    ) -> list[Job]:
         """Creates up to 1,000 jobs in one call and one transaction: all of
         them, or none when any is invalid (`InvalidArgumentError` names each
         bad field by its index, `requests[3].job.cron.expression`). Each item
@@ -199,20 +207,23 @@ class Client:
                 for fields, key in zip(jobs, keys, strict=True)
             ]
         )
-        return list((await self._call(self.scheduler.BatchCreateJobs, request)).jobs)
+        response = await self._call(self.scheduler.BatchCreateJobs, request)
+        return [Job.from_proto(job) for job in response.jobs]
 
-    async def get_job(self, job_id: str) -> job_pb2.Job:
-        return (await self._call(self.scheduler.GetJob, pb.GetJobRequest(id=job_id))).job
+    async def get_job(self, job_id: str) -> Job:
+        return Job.from_proto(
+            (await self._call(self.scheduler.GetJob, pb.GetJobRequest(id=job_id))).job
+        )
 
     def list_jobs(
         self,
         *,
-        statuses: Sequence[JobStatus | int] = (),
-        types: Sequence[JobType | int] = (),
+        statuses: Sequence[JobStatus | JobStatusName | int] = (),
+        types: Sequence[JobType | JobTypeName | int] = (),
         handler: str = "",
         tags: Sequence[str] = (),
         page_size: int = 100,
-    ) -> AsyncIterator[job_pb2.Job]:
+    ) -> AsyncIterator[Job]:
         """Every matching job, newest first, fetched a page at a time."""
         request = pb.ListJobsRequest(
             statuses=_build.job_statuses(statuses),  # type: ignore[arg-type]
@@ -221,32 +232,38 @@ class Client:
             tags=tags,
             page_size=page_size,
         )
-        return self._paged(self.scheduler.ListJobs, request, lambda r: r.jobs)
+        return self._paged(self.scheduler.ListJobs, request, lambda r: map(Job.from_proto, r.jobs))
 
-    async def update_job(self, job_id: str, **fields: Unpack[JobFields]) -> job_pb2.Job:
+    async def update_job(self, job_id: str, **fields: Unpack[JobFields]) -> Job:
         """Changes exactly the fields given (the update mask is their names);
         a trigger argument replaces the whole trigger."""
         job, paths = _build.job_message(fields)
         job.id = job_id
         request = pb.UpdateJobRequest(job=job, update_mask=field_mask_pb2.FieldMask(paths=paths))
-        return (await self._call(self.scheduler.UpdateJob, request)).job
+        return Job.from_proto((await self._call(self.scheduler.UpdateJob, request)).job)
 
     async def delete_job(self, job_id: str) -> None:
         await self._call(self.scheduler.DeleteJob, pb.DeleteJobRequest(id=job_id))
 
-    async def pause_job(self, job_id: str) -> job_pb2.Job:
-        return (await self._call(self.scheduler.PauseJob, pb.PauseJobRequest(id=job_id))).job
+    async def pause_job(self, job_id: str) -> Job:
+        return Job.from_proto(
+            (await self._call(self.scheduler.PauseJob, pb.PauseJobRequest(id=job_id))).job
+        )
 
-    async def resume_job(self, job_id: str) -> job_pb2.Job:
-        return (await self._call(self.scheduler.ResumeJob, pb.ResumeJobRequest(id=job_id))).job
+    async def resume_job(self, job_id: str) -> Job:
+        return Job.from_proto(
+            (await self._call(self.scheduler.ResumeJob, pb.ResumeJobRequest(id=job_id))).job
+        )
 
-    async def cancel_job(self, job_id: str) -> job_pb2.Job:
-        return (await self._call(self.scheduler.CancelJob, pb.CancelJobRequest(id=job_id))).job
+    async def cancel_job(self, job_id: str) -> Job:
+        return Job.from_proto(
+            (await self._call(self.scheduler.CancelJob, pb.CancelJobRequest(id=job_id))).job
+        )
 
-    async def run_job(self, job_id: str) -> execution_pb2.Execution:
+    async def run_job(self, job_id: str) -> Execution:
         """Creates a pending execution now, outside the schedule."""
         response = await self._call(self.scheduler.RunJob, pb.RunJobRequest(id=job_id))
-        return response.execution
+        return Execution.from_proto(response.execution)
 
     # --- executions -----------------------------------------------------------
 
@@ -254,75 +271,95 @@ class Client:
         self,
         *,
         job_id: str = "",
-        statuses: Sequence[ExecutionStatus | int] = (),
+        statuses: Sequence[ExecutionStatus | ExecutionStatusName | int] = (),
         page_size: int = 100,
-    ) -> AsyncIterator[execution_pb2.Execution]:
+    ) -> AsyncIterator[Execution]:
         """Executions (of one job, or all), newest first."""
         request = pb.ListExecutionsRequest(
             job_id=job_id,
             statuses=_build.execution_statuses(statuses),  # type: ignore[arg-type]
             page_size=page_size,
         )
-        return self._paged(self.scheduler.ListExecutions, request, lambda r: r.executions)
+        return self._paged(
+            self.scheduler.ListExecutions,
+            request,
+            lambda r: map(Execution.from_proto, r.executions),
+        )
 
-    async def get_execution(self, execution_id: str) -> execution_pb2.Execution:
+    async def get_execution(self, execution_id: str) -> Execution:
         request = pb.GetExecutionRequest(id=execution_id)
-        return (await self._call(self.scheduler.GetExecution, request)).execution
+        return Execution.from_proto(
+            (await self._call(self.scheduler.GetExecution, request)).execution
+        )
 
-    async def retry_execution(self, execution_id: str) -> execution_pb2.Execution:
+    async def retry_execution(self, execution_id: str) -> Execution:
         request = pb.RetryExecutionRequest(id=execution_id)
-        return (await self._call(self.scheduler.RetryExecution, request)).execution
+        return Execution.from_proto(
+            (await self._call(self.scheduler.RetryExecution, request)).execution
+        )
 
-    async def cancel_execution(self, execution_id: str) -> execution_pb2.Execution:
+    async def cancel_execution(self, execution_id: str) -> Execution:
         request = pb.CancelExecutionRequest(id=execution_id)
-        return (await self._call(self.scheduler.CancelExecution, request)).execution
+        return Execution.from_proto(
+            (await self._call(self.scheduler.CancelExecution, request)).execution
+        )
 
     def list_execution_logs(
         self, execution_id: str, *, page_size: int = 100
-    ) -> AsyncIterator[execution_pb2.ExecutionLog]:
+    ) -> AsyncIterator[LogLine]:
         """An execution's log lines, oldest first."""
         request = pb.ListExecutionLogsRequest(execution_id=execution_id, page_size=page_size)
-        return self._paged(self.scheduler.ListExecutionLogs, request, lambda r: r.logs)
+        return self._paged(
+            self.scheduler.ListExecutionLogs, request, lambda r: map(LogLine.from_proto, r.logs)
+        )
 
     # --- events ---------------------------------------------------------------
 
-    async def create_event_handler(
-        self, **fields: Unpack[EventHandlerFields]
-    ) -> event_pb2.EventHandler:
+    async def create_event_handler(self, **fields: Unpack[EventHandlerFields]) -> EventHandler:
         """Runs `handler` on every `event` triggered; give event and handler,
         and optionally payload, enabled, priority, max_retries, retry_delay,
         timeout."""
         handler, _ = _build.event_handler_message(fields)
         request = pb.CreateEventHandlerRequest(event_handler=handler)
-        return (await self._call(self.scheduler.CreateEventHandler, request)).event_handler
+        return EventHandler.from_proto(
+            (await self._call(self.scheduler.CreateEventHandler, request)).event_handler
+        )
 
-    async def get_event_handler(self, handler_id: str) -> event_pb2.EventHandler:
+    async def get_event_handler(self, handler_id: str) -> EventHandler:
         request = pb.GetEventHandlerRequest(id=handler_id)
-        return (await self._call(self.scheduler.GetEventHandler, request)).event_handler
+        return EventHandler.from_proto(
+            (await self._call(self.scheduler.GetEventHandler, request)).event_handler
+        )
 
     def list_event_handlers(
         self, *, event: str = "", page_size: int = 100
-    ) -> AsyncIterator[event_pb2.EventHandler]:
+    ) -> AsyncIterator[EventHandler]:
         request = pb.ListEventHandlersRequest(event_name=event, page_size=page_size)
-        return self._paged(self.scheduler.ListEventHandlers, request, lambda r: r.event_handlers)
+        return self._paged(
+            self.scheduler.ListEventHandlers,
+            request,
+            lambda r: map(EventHandler.from_proto, r.event_handlers),
+        )
 
     async def update_event_handler(
         self, handler_id: str, **fields: Unpack[EventHandlerFields]
-    ) -> event_pb2.EventHandler:
+    ) -> EventHandler:
         """Changes exactly the fields given, e.g. `enabled=False`."""
         handler, paths = _build.event_handler_message(fields)
         handler.id = handler_id
         request = pb.UpdateEventHandlerRequest(
             event_handler=handler, update_mask=field_mask_pb2.FieldMask(paths=paths)
         )
-        return (await self._call(self.scheduler.UpdateEventHandler, request)).event_handler
+        return EventHandler.from_proto(
+            (await self._call(self.scheduler.UpdateEventHandler, request)).event_handler
+        )
 
     async def delete_event_handler(self, handler_id: str) -> None:
         request = pb.DeleteEventHandlerRequest(id=handler_id)
         await self._call(self.scheduler.DeleteEventHandler, request)
 
     async def trigger_event(
-        self, event: str, payload: Mapping[str, Any] | None = None, *, request_id: str = ""
+        self, event: str, payload: Payload = None, *, request_id: str = ""
     ) -> list[str]:
         """Fires an event; returns the ids of the executions it created."""
         request = pb.TriggerEventRequest(
@@ -345,12 +382,14 @@ class Client:
         response = await self._call(self.scheduler.PreviewSchedule, request)
         return [to_datetime(t) for t in response.times]
 
-    async def get_job_stats(self, job_id: str) -> insight_pb2.JobStats:
+    async def get_job_stats(self, job_id: str) -> JobStats:
         request = pb.GetJobStatsRequest(job_id=job_id)
-        return (await self._call(self.scheduler.GetJobStats, request)).stats
+        return JobStats.from_proto((await self._call(self.scheduler.GetJobStats, request)).stats)
 
-    async def get_metrics(self) -> insight_pb2.SchedulerMetrics:
-        return (await self._call(self.scheduler.GetMetrics, pb.GetMetricsRequest())).metrics
+    async def get_metrics(self) -> Metrics:
+        response = await self._call(self.scheduler.GetMetrics, pb.GetMetricsRequest())
+        return Metrics.from_proto(response.metrics)
 
-    async def get_health(self) -> insight_pb2.Health:
-        return (await self._call(self.scheduler.GetHealth, pb.GetHealthRequest())).health
+    async def get_health(self) -> Health:
+        response = await self._call(self.scheduler.GetHealth, pb.GetHealthRequest())
+        return Health.from_proto(response.health)

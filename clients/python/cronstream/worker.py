@@ -17,6 +17,7 @@ from opentelemetry import trace
 from cronstream._attempt import Attempt, Handler
 from cronstream._backoff import Backoff
 from cronstream._ledger import Ledger
+from cronstream._payloads import payload_type_of
 from cronstream._session import Session, SessionEnded, capacity_message, result_message
 from cronstream.client import Client
 from cronstream.errors import (
@@ -46,15 +47,20 @@ class Worker:
         worker = Worker(api_key=key, target="127.0.0.1:50051", slots=10)
 
         @worker.handler("send_report")
-        async def send_report(ctx: Context) -> dict[str, Any]:
-            await ctx.log(f"attempt {ctx.attempt}")
-            return {"sent": True}
+        async def send_report(ctx: Context[Report]) -> Summary:
+            await ctx.log(f"attempt {ctx.attempt} for {ctx.payload.recipient}")
+            return Summary(sent=True)
 
         await worker.run()  # until stop() or cancellation; or worker.run_forever()
 
-    A handler returns a JSON object (a dict, or None for `{}`) or raises:
-    `NonRetryable` fails for good, any other exception is retried under the
-    job's policy. See the package README for what the worker does for you.
+    A handler returns a JSON object (a dict, None for `{}`, or a dataclass or
+    pydantic model instance) or raises: `NonRetryable` fails for good, any
+    other exception is retried under the job's policy. `Context[Report]`
+    (a dataclass or pydantic model) makes `ctx.payload` a `Report`; a payload
+    that does not fit fails the attempt for good. See the package README for
+    what the worker does for you. Its records go to the `cronstream.worker`
+    logger: a WARNING (retryable) or ERROR (final) per failed attempt,
+    successes at DEBUG, connections and reconnections at INFO/WARNING.
     """
 
     def __init__(
@@ -75,7 +81,8 @@ class Worker:
         replaces api_key/target/tls. `worker_id` defaults to "<hostname>-<pid>";
         keep it stable across restarts. `grace_period` is how long a stop waits
         for running handlers, in seconds. `backoff` spaces reconnections
-        (default: 100 ms doubling to 10 s, full jitter)."""
+        (default: uniform(0, min(5 s, 100 ms × 2**n)) for the n-th consecutive
+        failure from 0, "full jitter")."""
         if not 1 <= slots <= 10_000:
             raise ValueError(f"slots must be 1 to 10000, not {slots}")
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
@@ -85,7 +92,7 @@ class Worker:
         self._backoff = backoff or Backoff()
         self._tracer_provider = tracer_provider
         self._log = logger or logging.getLogger("cronstream.worker")
-        self._handlers: dict[str, Handler] = {}
+        self._handlers: dict[str, tuple[Handler, type | None]] = {}
         self._started = False
         self._stopping = False
         self._stop_requested = asyncio.Event()
@@ -96,17 +103,18 @@ class Worker:
 
     # --- registration ---------------------------------------------------------
 
-    def handler(self, name: str) -> Callable[[_H], _H]:
+    def handler(self, name: str, *, payload_type: type | None = None) -> Callable[[_H], _H]:
         """Registers the decorated coroutine function for jobs whose handler
-        name is `name`."""
+        name is `name`. Its payload type is `payload_type`, else the `T` of
+        its `ctx: Context[T]` annotation, else none (a dict)."""
 
         def register(fn: _H) -> _H:
-            self.register(name, fn)
+            self.register(name, fn, payload_type=payload_type)
             return fn
 
         return register
 
-    def register(self, name: str, fn: Handler) -> None:
+    def register(self, name: str, fn: Handler, *, payload_type: type | None = None) -> None:
         if not name:
             raise ValueError("a handler needs a name")
         if not inspect.iscoroutinefunction(fn):
@@ -115,7 +123,7 @@ class Worker:
             raise RuntimeError("register handlers before run()")
         if name in self._handlers:
             raise ValueError(f"handler {name!r} registered twice")
-        self._handlers[name] = fn
+        self._handlers[name] = (fn, payload_type or payload_type_of(fn))
 
     # --- running --------------------------------------------------------------
 
@@ -239,7 +247,8 @@ class Worker:
                 failures = 0
             delay = self._backoff.delay(failures)
             failures += 1
-            self._log.info("cronstream: reconnecting in %.2f s", delay)
+            level = logging.INFO if failures == 1 else logging.WARNING
+            self._log.log(level, "cronstream: reconnecting in %.2f s (try %d)", delay, failures)
             await asyncio.sleep(delay)
 
     async def _session_once(self, client: Client) -> bool:
@@ -288,8 +297,10 @@ class Worker:
     # --- attempts -------------------------------------------------------------
 
     def _start_attempt(self, assignment: wpb.Assignment) -> None:
-        handler = self._handlers.get(assignment.handler_name)
-        attempt = Attempt(assignment, handler, self._send, self._tracer_provider)
+        handler, payload_type = self._handlers.get(assignment.handler_name, (None, None))
+        attempt = Attempt(
+            assignment, handler, self._send, self._tracer_provider, payload_type=payload_type
+        )
         if not self._ledger.begin(assignment.execution_id, assignment.attempt, attempt.cancel):
             return  # a repeated assignment of an attempt already running
         task = asyncio.create_task(
@@ -300,8 +311,25 @@ class Worker:
 
     async def _execute(self, attempt: Attempt) -> None:
         result = await attempt.run(self._free_slots)
+        self._log_result(result)
         if self._ledger.finish(result) and self._session is not None:
             self._session.send_nowait(result_message(result))
+
+    def _log_result(self, result: wpb.WorkerResult) -> None:
+        """One line per attempt: DEBUG for a success, WARNING for a failure
+        the server may retry (if the job has retries left), ERROR for a final one."""
+        where = (result.execution_id, result.attempt)
+        if result.HasField("success"):
+            self._log.debug("cronstream: execution %s attempt %d succeeded", *where)
+            return
+        failure = result.failure
+        self._log.log(
+            logging.WARNING if failure.retryable else logging.ERROR,
+            "cronstream: execution %s attempt %d failed (%s): %s",
+            *where,
+            "retried if retries remain" if failure.retryable else "not retryable",
+            failure.error,
+        )
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._attempts.pop(task, None)
