@@ -57,7 +57,7 @@ final class Attempt {
       try {
         c.accept(cancelReason);
       } catch (RuntimeException e) {
-        Worker.LOG.log(System.Logger.Level.WARNING, "cronstream: an onCancel callback failed", e);
+        Worker.LOG.warn("cronstream: an onCancel callback failed", e);
       }
     }
   }

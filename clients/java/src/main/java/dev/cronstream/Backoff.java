@@ -6,9 +6,14 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * Spaces reconnection attempts: attempt {@code n} (from 0) waits a uniformly random time in
  * {@code [0, min(max, base * 2^n)]} ("full jitter"), so workers cut off together do not
- * reconnect together.
+ * reconnect together. The n-th consecutive failure (from 0) waits {@code uniform(0, min(5 s, 100
+ * ms * 2^n))} with the defaults.
  */
 final class Backoff {
+  /** The defaults every Cronstream worker (Python, Go, TypeScript, Java) uses: 100 ms doubling to 5 s. */
+  static final Duration BASE = Duration.ofMillis(100);
+  static final Duration CAP = Duration.ofSeconds(5);
+
   private final long baseNanos;
   private final long maxNanos;
 

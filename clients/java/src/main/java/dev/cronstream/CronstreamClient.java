@@ -2,11 +2,9 @@ package dev.cronstream;
 
 import dev.cronstream.v1.AdminServiceGrpc;
 import dev.cronstream.v1.CreateJobRequest;
-import dev.cronstream.v1.Execution;
 import dev.cronstream.v1.ExecutionLog;
 import dev.cronstream.v1.GetExecutionRequest;
 import dev.cronstream.v1.GetJobRequest;
-import dev.cronstream.v1.Job;
 import dev.cronstream.v1.ListExecutionLogsRequest;
 import dev.cronstream.v1.ListExecutionsRequest;
 import dev.cronstream.v1.ListJobsRequest;
@@ -40,12 +38,14 @@ import java.util.stream.StreamSupport;
  *
  * <pre>{@code
  * try (CronstreamClient client = CronstreamClient.connect("127.0.0.1:50051", apiKey, false)) {
- *   Job job = client.createJob(Job.newBuilder().setName("nightly").setHandlerName("send_report")
- *       .setCron(CronTrigger.newBuilder().setExpression("0 3 * * *")).build());
+ *   Job job = client.createJob(Jobs.cron("0 3 * * *", ZoneId.of("Europe/Berlin"))
+ *       .name("nightly").handler("send_report"));
+ *   System.out.println(job.status() + " " + job.nextRun()); // ACTIVE 2026-12-02T02:00:00Z
  * }
  * }</pre>
  *
- * <p>The convenience methods throw {@link CronstreamException}s; the stubs ({@link
+ * <p>The convenience methods take and return Java types ({@link Job}, {@link Execution}, each
+ * with the generated message as {@code proto()}) and throw {@link CronstreamException}s; the stubs ({@link
  * #scheduler()}, {@link #workers()}, {@link #admin()} and their async forms) throw grpc-java's
  * {@code StatusRuntimeException}, which {@link CronstreamException#from(Throwable)} translates.
  * The client is thread-safe; make one per process and close it at the end.
@@ -159,26 +159,32 @@ public final class CronstreamClient implements AutoCloseable {
   // --- convenience methods -------------------------------------------------
 
   /** Creates a job; throws {@link InvalidArgumentException} naming the bad fields. */
-  public Job createJob(Job job) {
+  public Job createJob(JobSpec job) {
+    return createJob(job.proto());
+  }
+
+  /** Creates a job from the generated message. */
+  public Job createJob(dev.cronstream.v1.Job job) {
     return createJob(CreateJobRequest.newBuilder().setJob(job).build());
   }
 
   /** Creates a job; a repeated {@code request_id} returns the first job instead of a second. */
   public Job createJob(CreateJobRequest request) {
-    return call(() -> scheduler().createJob(request).getJob());
+    return call(() -> Convert.job(scheduler().createJob(request).getJob()));
   }
 
   public Job getJob(String id) {
-    return call(() -> scheduler().getJob(GetJobRequest.newBuilder().setId(id).build()).getJob());
+    return call(() -> Convert.job(scheduler().getJob(GetJobRequest.newBuilder().setId(id).build()).getJob()));
   }
 
   /** Runs a job now, outside its schedule. */
   public Execution runJob(String id) {
-    return call(() -> scheduler().runJob(RunJobRequest.newBuilder().setId(id).build()).getExecution());
+    return call(() -> Convert.execution(scheduler().runJob(RunJobRequest.newBuilder().setId(id).build()).getExecution()));
   }
 
   public Execution getExecution(String id) {
-    return call(() -> scheduler().getExecution(GetExecutionRequest.newBuilder().setId(id).build()).getExecution());
+    return call(() -> Convert.execution(
+        scheduler().getExecution(GetExecutionRequest.newBuilder().setId(id).build()).getExecution()));
   }
 
   /** Every job of the platform; see {@link #listJobs(ListJobsRequest)}. */
@@ -195,7 +201,7 @@ public final class CronstreamClient implements AutoCloseable {
   public Stream<Job> listJobs(ListJobsRequest filter) {
     return paginate(filter.getPageToken(), token -> {
       var page = scheduler().listJobs(filter.toBuilder().setPageToken(token).build());
-      return new Page<>(page.getJobsList(), page.getNextPageToken());
+      return new Page<>(page.getJobsList().stream().map(Convert::job).toList(), page.getNextPageToken());
     });
   }
 
@@ -208,7 +214,7 @@ public final class CronstreamClient implements AutoCloseable {
   public Stream<Execution> listExecutions(ListExecutionsRequest filter) {
     return paginate(filter.getPageToken(), token -> {
       var page = scheduler().listExecutions(filter.toBuilder().setPageToken(token).build());
-      return new Page<>(page.getExecutionsList(), page.getNextPageToken());
+      return new Page<>(page.getExecutionsList().stream().map(Convert::execution).toList(), page.getNextPageToken());
     });
   }
 

@@ -64,6 +64,14 @@ public final class JobContext {
     return payload;
   }
 
+  /**
+   * The payload as a {@code type} (a record or bean), converted by Jackson; an {@link
+   * IllegalArgumentException} naming the problem if it does not convert.
+   */
+  public <T> T payload(Class<T> type) {
+    return Json.fromStruct(attempt.assignment.getPayload(), type);
+  }
+
   /** The payload as the Struct the server sent. */
   public Struct payloadStruct() {
     return attempt.assignment.getPayload();

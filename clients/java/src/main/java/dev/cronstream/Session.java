@@ -23,6 +23,8 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One WorkerService.Connect stream, from hello to its end. grpc-java delivers the server's
@@ -70,7 +72,7 @@ final class Session {
   static final Duration RESULT_LINGER = Duration.ofMillis(1);
 
   /** The worker's logger: a session's records are the worker's. */
-  private static final System.Logger LOG = System.getLogger("dev.cronstream.Worker");
+  private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
 
   private final Ledger ledger;
   private final Consumer<Assignment> start;
@@ -192,11 +194,11 @@ final class Session {
       case RESULT_ACKS -> m.getResultAcks().getAcksList().forEach(ack -> ledger.ack(ack.getExecutionId()));
       case DRAIN -> {
         if (transition(State.ACTIVE, State.DRAINING)) {
-          LOG.log(System.Logger.Level.INFO, "cronstream: server draining session {0}; finishing, then reconnecting", id);
+          LOG.info("cronstream: server draining session {}; finishing, then reconnecting", id);
           endIfDrained();
         }
       }
-      default -> LOG.log(System.Logger.Level.WARNING, "cronstream: unexpected message on the worker stream: {0}", m.getMsgCase());
+      default -> LOG.warn("cronstream: unexpected message on the worker stream: {}", m.getMsgCase());
     }
   }
 

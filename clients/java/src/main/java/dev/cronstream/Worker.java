@@ -26,6 +26,8 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs handlers for the executions a Cronstream server assigns, over one WorkerService.Connect
@@ -51,7 +53,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       NonRetryableException} a final one. A result is kept until the server acknowledges it,
  *       re-sent after a reconnect, and named (with what still runs) in the next hello, so the
  *       server keeps those leases instead of running them again.
- *   <li><b>Reconnection</b> with full-jitter exponential backoff (100 ms doubling to 10 s); on
+ *   <li><b>Reconnection</b> with full-jitter exponential backoff (100 ms doubling to 5 s); on
  *       the server's drain it finishes what it runs, then reconnects. A wrong API key, a rejected
  *       hello or a server without the WorkerService end the worker with that {@link
  *       CronstreamException} instead.
@@ -66,7 +68,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@link #start()}.
  */
 public final class Worker implements AutoCloseable {
-  static final System.Logger LOG = System.getLogger("dev.cronstream.Worker");
+  static final Logger LOG = LoggerFactory.getLogger(Worker.class);
 
   static final Session.End STOPPED = new Session.End("cronstream: worker stopped");
   private static final Set<Status.Code> PERMANENT = Set.of(
@@ -118,8 +120,8 @@ public final class Worker implements AutoCloseable {
     private String workerId;
     private int slots = 10;
     private Duration gracePeriod = Duration.ofSeconds(30);
-    private Duration minBackoff = Duration.ofMillis(100);
-    private Duration maxBackoff = Duration.ofSeconds(10);
+    private Duration minBackoff = Backoff.BASE;
+    private Duration maxBackoff = Backoff.CAP;
 
     private Builder(CronstreamClient client) {
       this.client = Objects.requireNonNull(client, "client");
@@ -152,7 +154,7 @@ public final class Worker implements AutoCloseable {
       return this;
     }
 
-    /** The bounds of the jittered exponential wait between reconnections. Default: 100 ms, 10 s. */
+    /** The bounds of the jittered exponential wait between reconnections. Default: 100 ms, 5 s (as in every Cronstream client). */
     public Builder backoff(Duration min, Duration max) {
       if (min.isNegative() || max.compareTo(min) < 0) {
         throw new IllegalArgumentException("cronstream: backoff needs 0 <= min <= max");
@@ -179,6 +181,34 @@ public final class Worker implements AutoCloseable {
 
   public String workerId() {
     return workerId;
+  }
+
+  /**
+   * Registers a typed handler: the payload is converted to {@code payloadType} with Jackson (a
+   * payload that does not convert fails the attempt, not retried, naming the type and the
+   * field), the returned object back to a JSON object. See {@link TypedHandler}.
+   */
+  public <P> Worker handler(String name, Class<P> payloadType, TypedHandler<? super P, ?> handler) {
+    Objects.requireNonNull(payloadType, "payloadType");
+    Objects.requireNonNull(handler, "handler");
+    return handle(name, typed(payloadType, handler));
+  }
+
+  static <P> Handler typed(Class<P> payloadType, TypedHandler<? super P, ?> handler) {
+    return ctx -> {
+      P payload;
+      try {
+        payload = Json.fromStruct(ctx.payloadStruct(), payloadType);
+      } catch (IllegalArgumentException e) {
+        throw new NonRetryableException(e.getMessage(), e);
+      }
+      Object out = handler.handle(ctx, payload);
+      try {
+        return Payloads.toMap(Json.toStruct(out));
+      } catch (IllegalArgumentException e) {
+        throw new NonRetryableException("handler result: " + e.getMessage(), e);
+      }
+    };
   }
 
   /**
@@ -285,7 +315,7 @@ public final class Worker implements AutoCloseable {
         return;
       }
     }
-    LOG.log(System.Logger.Level.INFO, "cronstream: worker {0} stopping (grace period {1} ms)", workerId, Long.toString(gracePeriod.toMillis()));
+    LOG.info("cronstream: worker {} stopping (grace period {} ms)", workerId, gracePeriod.toMillis());
     if (s != null) {
       s.enqueue(Session.capacityMessage(0));
     }
@@ -345,7 +375,7 @@ public final class Worker implements AutoCloseable {
     try {
       connectLoop();
     } catch (RuntimeException | Error e) {
-      LOG.log(System.Logger.Level.ERROR, "cronstream: worker failed", e);
+      LOG.error("cronstream: worker failed", e);
       endLife(e);
     } finally {
       Throwable cause = life.getNow(STOPPED);
@@ -353,10 +383,10 @@ public final class Worker implements AutoCloseable {
       pool.shutdownNow();
       timer.shutdownNow();
       if (cause == STOPPED) {
-        LOG.log(System.Logger.Level.INFO, "cronstream: worker {0} stopped", workerId);
+        LOG.info("cronstream: worker {} stopped", workerId);
         done.complete(null);
       } else {
-        LOG.log(System.Logger.Level.WARNING, "cronstream: worker {0} ended: {1}", workerId, cause.getMessage());
+        LOG.warn("cronstream: worker {} ended: {}", workerId, cause.getMessage());
         done.completeExceptionally(cause);
       }
     }
@@ -379,8 +409,12 @@ public final class Worker implements AutoCloseable {
       }
       Duration delay = backoff.delay(failures);
       failures = Math.min(failures + 1, 62);
-      LOG.log(o.draining ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
-          "cronstream: worker stream ended ({0}); reconnecting in {1} ms", describe(o.reason), Long.toString(delay.toMillis()));
+      String how = "cronstream: worker {} stream ended ({}); reconnecting in {} ms (consecutive failure {})";
+      if (o.draining) {
+        LOG.info(how, workerId, describe(o.reason), delay.toMillis(), failures);
+      } else {
+        LOG.warn(how, workerId, describe(o.reason), delay.toMillis(), failures);
+      }
       try {
         await(life, delay.toNanos());
       } catch (TimeoutException | ExecutionException e) {
@@ -408,8 +442,7 @@ public final class Worker implements AutoCloseable {
     } catch (ExecutionException e) {
       return new Outcome(false, s.ended.getNow(e.getCause()), false);
     }
-    LOG.log(System.Logger.Level.INFO, "cronstream: worker {0} connected (session {1}, heartbeat {2} ms)",
-        workerId, s.id(), Long.toString(s.heartbeat().toMillis()));
+    LOG.info("cronstream: worker {} connected (session {}, heartbeat {} ms)", workerId, s.id(), s.heartbeat().toMillis());
     attach(s);
     Throwable reason;
     try {
@@ -616,8 +649,23 @@ public final class Worker implements AutoCloseable {
 
   private void finish(Attempt at, Map<String, ?> out, Throwable err) {
     WorkerResult r = Attempt.resultOf(at.assignment, out, err, at.cancelReason());
+    logResult(at, r, err);
     if (ledger.finish(r)) {
       send(Session.resultMessage(r));
+    }
+  }
+
+  /** One line per attempt: failures at WARN (ERROR when final), successes at DEBUG. */
+  private static void logResult(Attempt at, WorkerResult r, Throwable err) {
+    String handler = at.assignment.getHandlerName();
+    if (r.hasSuccess()) {
+      LOG.debug("cronstream: {} execution {} attempt {} succeeded", handler, at.executionId(), at.number());
+    } else if (r.getFailure().getRetryable()) {
+      LOG.warn("cronstream: {} execution {} attempt {} failed, retryable: {}", handler, at.executionId(), at.number(),
+          r.getFailure().getError(), err);
+    } else {
+      LOG.error("cronstream: {} execution {} attempt {} failed, not retried: {}", handler, at.executionId(), at.number(),
+          r.getFailure().getError(), err);
     }
   }
 

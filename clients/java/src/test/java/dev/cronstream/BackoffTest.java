@@ -7,16 +7,16 @@ import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 class BackoffTest {
-  private final Backoff backoff = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
+  private final Backoff backoff = new Backoff(Backoff.BASE, Backoff.CAP);
 
   @Test
   void ceilingDoublesFromBaseUpToMax() {
     assertEquals(Duration.ofMillis(100), backoff.ceiling(0));
     assertEquals(Duration.ofMillis(200), backoff.ceiling(1));
     assertEquals(Duration.ofMillis(400), backoff.ceiling(2));
-    assertEquals(Duration.ofMillis(6400), backoff.ceiling(6));
-    assertEquals(Duration.ofSeconds(10), backoff.ceiling(7));
-    assertEquals(Duration.ofSeconds(10), backoff.ceiling(1000));
+    assertEquals(Duration.ofMillis(3200), backoff.ceiling(5));
+    assertEquals(Duration.ofSeconds(5), backoff.ceiling(6)); // 6.4 s capped: the same in all four clients
+    assertEquals(Duration.ofSeconds(5), backoff.ceiling(1000));
     assertEquals(Duration.ofMillis(100), backoff.ceiling(-3));
   }
 
@@ -35,6 +35,16 @@ class BackoffTest {
       // full jitter: the waits spread over the whole range, not just near the ceiling
       assertTrue(min.compareTo(ceiling.dividedBy(10)) < 0, "min " + min + " of " + ceiling);
       assertTrue(max.compareTo(ceiling.multipliedBy(9).dividedBy(10)) > 0, "max " + max + " of " + ceiling);
+    }
+  }
+
+  @Test
+  void defaultsAre100msDoublingTo5s() {
+    assertEquals(Duration.ofMillis(100), Backoff.BASE);
+    assertEquals(Duration.ofSeconds(5), Backoff.CAP);
+    for (int i = 0; i < 5000; i++) {
+      Duration d = backoff.delay(40);
+      assertTrue(!d.isNegative() && d.compareTo(Duration.ofSeconds(5)) <= 0, d.toString());
     }
   }
 

@@ -137,10 +137,10 @@ class ClientTest {
 
   @Test
   void createJobReturnsTheJob() {
-    Job job = client.createJob(Job.newBuilder().setName("n")
+    dev.cronstream.Job job = client.createJob(Job.newBuilder().setName("n")
         .setCron(CronTrigger.newBuilder().setExpression("* * * * *")).build());
-    assertEquals("new", job.getId());
-    assertEquals("n", client.createJob(CreateJobRequest.newBuilder().setJob(job).setRequestId("r").build()).getName());
+    assertEquals("new", job.id());
+    assertEquals("n", client.createJob(CreateJobRequest.newBuilder().setJob(job.proto()).setRequestId("r").build()).name());
   }
 
   @Test
@@ -160,18 +160,20 @@ class ClientTest {
 
   @Test
   void listJobsFollowsPageTokensLazily() {
-    List<Job> all = client.listJobs(ListJobsRequest.newBuilder().setPageSize(2).build()).collect(Collectors.toList());
+    List<Job> all = client.listJobs(ListJobsRequest.newBuilder().setPageSize(2).build()).map(dev.cronstream.Job::proto)
+        .collect(Collectors.toList());
     assertEquals(jobs, all);
     assertEquals(List.of(2, 2, 2), pageSizes);
 
     pageSizes.clear();
-    List<Job> first = client.listJobs(ListJobsRequest.newBuilder().setPageSize(2).build()).limit(1).collect(Collectors.toList());
+    List<Job> first = client.listJobs(ListJobsRequest.newBuilder().setPageSize(2).build()).limit(1)
+        .map(dev.cronstream.Job::proto).collect(Collectors.toList());
     assertEquals(List.of(jobs.get(0)), first);
     assertEquals(List.of(2), pageSizes, "only the pages consumed are fetched");
 
     List<Job> iterated = new ArrayList<>();
-    for (Job j : (Iterable<Job>) client.listJobs()::iterator) {
-      iterated.add(j);
+    for (dev.cronstream.Job j : (Iterable<dev.cronstream.Job>) client.listJobs()::iterator) {
+      iterated.add(j.proto());
     }
     assertEquals(jobs, iterated);
   }

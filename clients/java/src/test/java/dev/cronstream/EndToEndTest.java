@@ -6,18 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import com.google.protobuf.Timestamp;
-import dev.cronstream.v1.CronTrigger;
 import dev.cronstream.v1.DeleteJobRequest;
-import dev.cronstream.v1.Execution;
 import dev.cronstream.v1.ExecutionLog;
-import dev.cronstream.v1.ExecutionStatus;
-import dev.cronstream.v1.Job;
 import dev.cronstream.v1.ListJobsRequest;
 import dev.cronstream.v1.ListJobsResponse;
-import dev.cronstream.v1.OnceTrigger;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -49,9 +42,8 @@ import org.junit.jupiter.api.condition.EnabledIfEnvironmentVariable;
 @Timeout(120)
 class EndToEndTest {
   private static final Set<ExecutionStatus> FINAL = Set.of(
-      ExecutionStatus.EXECUTION_STATUS_SUCCESS, ExecutionStatus.EXECUTION_STATUS_FAILED,
-      ExecutionStatus.EXECUTION_STATUS_TIMEOUT, ExecutionStatus.EXECUTION_STATUS_CANCELLED,
-      ExecutionStatus.EXECUTION_STATUS_SKIPPED);
+      ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT, ExecutionStatus.CANCELLED,
+      ExecutionStatus.SKIPPED);
 
   private CronstreamClient client;
   private Worker worker;
@@ -100,27 +92,23 @@ class EndToEndTest {
     }
   }
 
-  private Job create(Job job) {
+  private Job create(JobSpec job) {
     Job j = client.createJob(job);
-    created.add(j.getId());
+    created.add(j.id());
     return j;
   }
 
-  private static Job once(String handler, Duration in) {
-    Instant at = Instant.now().plus(in);
-    return Job.newBuilder().setName(handler).setHandlerName(handler)
-        .setOnce(OnceTrigger.newBuilder().setRunAt(Timestamp.newBuilder()
-            .setSeconds(at.getEpochSecond()).setNanos(at.getNano())))
-        .build();
+  private static JobSpec once(String handler, Duration in) {
+    return Jobs.in(in).name(handler).handler(handler);
   }
 
   /** Polls the job's executions until one is final; returns it as GetExecution has it. */
   private Execution finished(String jobId) throws InterruptedException {
     long end = System.nanoTime() + Duration.ofSeconds(45).toNanos();
     while (System.nanoTime() < end) {
-      Optional<Execution> done = client.listExecutions(jobId).filter(e -> FINAL.contains(e.getStatus())).findFirst();
+      Optional<Execution> done = client.listExecutions(jobId).filter(e -> FINAL.contains(e.status())).findFirst();
       if (done.isPresent()) {
-        return client.getExecution(done.get().getId());
+        return client.getExecution(done.get().id());
       }
       Thread.sleep(200);
     }
@@ -130,44 +118,40 @@ class EndToEndTest {
   @Test
   void successWithResultAndLogs() throws Exception {
     Job job = create(once(handler, Duration.ofSeconds(1)));
-    Execution e = finished(job.getId());
-    assertEquals(ExecutionStatus.EXECUTION_STATUS_SUCCESS, e.getStatus(), e.getError());
-    assertEquals(Map.of("ok", true, "lang", "java"), Payloads.toMap(e.getResult()));
+    Execution e = finished(job.id());
+    assertEquals(ExecutionStatus.SUCCESS, e.status(), e.error());
+    assertEquals(Map.of("ok", true, "lang", "java"), e.result());
     boolean logged = false;
     for (int i = 0; i < 25 && !logged; i++) {
-      logged = client.listExecutionLogs(e.getId()).map(ExecutionLog::getMessage).anyMatch("hello from java"::equals);
+      logged = client.listExecutionLogs(e.id()).map(ExecutionLog::getMessage).anyMatch("hello from java"::equals);
       if (!logged) {
         Thread.sleep(200);
       }
     }
-    assertTrue(logged, "the logs of " + e.getId() + " lack \"hello from java\"");
+    assertTrue(logged, "the logs of " + e.id() + " lack \"hello from java\"");
   }
 
   @Test
   void aFailedAttemptIsRetried() throws Exception {
-    Job job = create(once(handler + "-retry", Duration.ofSeconds(1)).toBuilder()
-        .setMaxRetries(2)
-        .setRetryDelay(com.google.protobuf.Duration.newBuilder().setSeconds(1))
-        .build());
-    Execution e = finished(job.getId());
-    assertEquals(ExecutionStatus.EXECUTION_STATUS_SUCCESS, e.getStatus(), e.getError());
-    assertEquals(2, e.getAttempt());
-    assertEquals(1, e.getRetryCount());
-    assertEquals(2.0, Payloads.toMap(e.getResult()).get("attempt"));
+    Job job = create(once(handler + "-retry", Duration.ofSeconds(1)).maxRetries(2).retryDelay(Duration.ofSeconds(1)));
+    Execution e = finished(job.id());
+    assertEquals(ExecutionStatus.SUCCESS, e.status(), e.error());
+    assertEquals(2, e.attempt());
+    assertEquals(1, e.retryCount());
+    assertEquals(2.0, e.result().get("attempt"));
   }
 
   @Test
   void listJobsInPages() {
     String name = handler + "-page";
     for (int i = 0; i < 3; i++) {
-      create(Job.newBuilder().setName(name + "-" + i).setHandlerName(name)
-          .setCron(CronTrigger.newBuilder().setExpression("0 0 1 1 *")).build());
+      create(Jobs.cron("0 0 1 1 *").name(name + "-" + i).handler(name));
     }
     ListJobsRequest filter = ListJobsRequest.newBuilder().setPageSize(2).setHandlerName(name).build();
     ListJobsResponse first = client.scheduler().listJobs(filter);
     assertEquals(2, first.getJobsCount());
     assertFalse(first.getNextPageToken().isEmpty());
-    List<String> names = client.listJobs(filter).map(Job::getName).sorted().collect(Collectors.toCollection(ArrayList::new));
+    List<String> names = client.listJobs(filter).map(Job::name).sorted().collect(Collectors.toCollection(ArrayList::new));
     assertEquals(List.of(name + "-0", name + "-1", name + "-2"), names);
   }
 
@@ -185,8 +169,7 @@ class EndToEndTest {
   @Test
   void aBadCronIsAFieldViolation() {
     InvalidArgumentException e = assertThrows(InvalidArgumentException.class, () -> client.createJob(
-        Job.newBuilder().setName(handler + "-bad").setHandlerName(handler)
-            .setCron(CronTrigger.newBuilder().setExpression("61 * * * *")).build()));
+        Jobs.cron("61 * * * *").name(handler + "-bad").handler(handler)));
     assertTrue(e.violations().stream().anyMatch(v -> v.field().equals("job.cron.expression")), e.violations().toString());
   }
 }

@@ -153,6 +153,54 @@ class WorkerTest {
     worker.join();
   }
 
+  record Report(String recipient, int copies, Instant since) {}
+
+  record Summary(String sentTo, int sent, List<String> notes) {}
+
+  @Test
+  void typedHandlersConvertPayloadAndResultWithJackson() throws Exception {
+    AtomicReference<Report> seen = new AtomicReference<>();
+    worker = builder().build()
+        .handler("typed", Report.class, (ctx, report) -> {
+          seen.set(report);
+          return new Summary(report.recipient(), report.copies(), List.of("ok"));
+        })
+        .handler("unit", Report.class, (ctx, report) -> null)
+        .handler("scalar", Report.class, (ctx, report) -> "not an object");
+    FakeWorkerService.Conn c = connect();
+
+    c.assign("e1", 1, "typed", payload(Map.of("recipient", "ops@example.com", "copies", 3,
+        "since", "2026-12-01T02:30:00Z", "added_later", true))); // unknown fields are ignored
+    WorkerResult r = c.next(RESULT).getResult();
+    assertTrue(r.hasSuccess(), r.toString());
+    assertEquals(new Report("ops@example.com", 3, Instant.parse("2026-12-01T02:30:00Z")), seen.get());
+    assertEquals(Map.of("sentTo", "ops@example.com", "sent", 3.0, "notes", List.of("ok")),
+        Payloads.toMap(r.getSuccess().getResult()));
+    c.ack("e1");
+
+    c.assign("e2", 1, "unit", payload(Map.of("recipient", "a@b")));
+    assertEquals(Struct.getDefaultInstance(), c.next(RESULT).getResult().getSuccess().getResult());
+    c.ack("e2");
+
+    // a payload that does not convert fails for good, naming the type and the field
+    c.assign("e3", 1, "typed", payload(Map.of("recipient", "ops@example.com", "copies", "three")));
+    r = c.next(RESULT).getResult();
+    assertFalse(r.getFailure().getRetryable(), r.toString());
+    assertTrue(r.getFailure().getError().contains("does not convert to " + Report.class.getName()), r.getFailure().getError());
+    assertTrue(r.getFailure().getError().contains("copies"), r.getFailure().getError());
+    c.ack("e3");
+
+    c.assign("e4", 1, "typed", payload(Map.of("copies", 2.5))); // no silent truncation to 2
+    assertFalse(c.next(RESULT).getResult().getFailure().getRetryable());
+    c.ack("e4");
+
+    // a result that is not a JSON object fails for good too
+    c.assign("e5", 1, "scalar", payload(Map.of()));
+    r = c.next(RESULT).getResult();
+    assertFalse(r.getFailure().getRetryable());
+    assertTrue(r.getFailure().getError().startsWith("handler result:"), r.getFailure().getError());
+  }
+
   @Test
   void failuresCarryMessageStackAndRetryability() throws Exception {
     worker = builder().build()

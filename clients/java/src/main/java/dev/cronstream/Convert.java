@@ -1,0 +1,77 @@
+package dev.cronstream;
+
+import com.google.protobuf.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Protobuf to Java and back, in one place: the client's results ({@link Job}, {@link
+ * Execution}) are made here from the generated messages, which they keep as {@code proto()}.
+ */
+final class Convert {
+  private Convert() {}
+
+  /** The instant of a Timestamp; {@code null} for {@code null}. */
+  static Instant instant(Timestamp t) {
+    return t == null ? null : Instant.ofEpochSecond(t.getSeconds(), t.getNanos());
+  }
+
+  static Timestamp timestamp(Instant i) {
+    return Timestamp.newBuilder().setSeconds(i.getEpochSecond()).setNanos(i.getNano()).build();
+  }
+
+  /** The Duration of a protobuf Duration; {@code null} for {@code null}. */
+  static Duration duration(com.google.protobuf.Duration d) {
+    return d == null ? null : Duration.ofSeconds(d.getSeconds(), d.getNanos());
+  }
+
+  static com.google.protobuf.Duration duration(Duration d) {
+    return com.google.protobuf.Duration.newBuilder().setSeconds(d.getSeconds()).setNanos(d.getNano()).build();
+  }
+
+  static Job job(dev.cronstream.v1.Job j) {
+    return new Job(
+        j.getId(),
+        j.getName(),
+        j.getHandlerName(),
+        JobStatus.of(j.getStatus()),
+        JobType.of(j.getType()),
+        Payloads.toMap(j.getPayload()),
+        j.hasNextRun() ? instant(j.getNextRun()) : null,
+        j.hasLastRun() ? instant(j.getLastRun()) : null,
+        j.hasMaxRetries() ? j.getMaxRetries() : null,
+        j.hasRetryDelay() ? duration(j.getRetryDelay()) : null,
+        j.hasTimeout() ? duration(j.getTimeout()) : null,
+        List.copyOf(j.getTagsList()),
+        Map.copyOf(j.getMetadataMap()),
+        j.getExecutionsCount(),
+        j.getSuccessCount(),
+        j.getFailureCount(),
+        j.hasAvgDuration() ? duration(j.getAvgDuration()) : null,
+        j.hasCreatedAt() ? instant(j.getCreatedAt()) : null,
+        j.hasUpdatedAt() ? instant(j.getUpdatedAt()) : null,
+        j);
+  }
+
+  static Execution execution(dev.cronstream.v1.Execution e) {
+    return new Execution(
+        e.getId(),
+        e.getJobId(),
+        e.getHandlerName(),
+        ExecutionStatus.of(e.getStatus()),
+        e.getAttempt(),
+        e.hasScheduledAt() ? instant(e.getScheduledAt()) : null,
+        e.hasStartedAt() ? instant(e.getStartedAt()) : null,
+        e.hasCompletedAt() ? instant(e.getCompletedAt()) : null,
+        e.hasDuration() ? duration(e.getDuration()) : null,
+        Payloads.toMap(e.getResult()),
+        e.getError(),
+        e.getRetryCount(),
+        e.getMaxRetries(),
+        e.hasNextRetryAt() ? instant(e.getNextRetryAt()) : null,
+        e.getWorkerId(),
+        e);
+  }
+}

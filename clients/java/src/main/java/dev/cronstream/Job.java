@@ -1,0 +1,48 @@
+package dev.cronstream;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A job as the server holds it, in Java types: instants and durations are {@code java.time}
+ * values ({@code null} when the server sent none), the status an enum. {@link #proto()} is the
+ * generated message, for any field not here.
+ *
+ * @param maxRetries {@code null} when the job uses the server's default
+ */
+public record Job(
+    String id,
+    String name,
+    String handlerName,
+    JobStatus status,
+    JobType type,
+    Map<String, Object> payload,
+    Instant nextRun,
+    Instant lastRun,
+    Integer maxRetries,
+    Duration retryDelay,
+    Duration timeout,
+    List<String> tags,
+    Map<String, String> metadata,
+    long executionsCount,
+    long successCount,
+    long failureCount,
+    Duration avgDuration,
+    Instant createdAt,
+    Instant updatedAt,
+    dev.cronstream.v1.Job proto) {
+
+  /** The payload as a {@code type} (a record or bean), converted by Jackson. */
+  public <T> T payload(Class<T> type) {
+    return Json.fromStruct(proto.getPayload(), type);
+  }
+
+  @Override
+  public String toString() {
+    return "Job[id=" + id + ", name=" + name + ", handler=" + handlerName + ", status=" + status
+        + ", type=" + type + ", nextRun=" + nextRun + ", lastRun=" + lastRun + ", retryDelay=" + retryDelay
+        + ", timeout=" + timeout + ", executions=" + executionsCount + "]";
+  }
+}
