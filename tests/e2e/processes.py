@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,3 +95,19 @@ def wait_until_serving(address: str, timeout: float = 30.0) -> None:
         grpc.channel_ready_future(channel).result(timeout=timeout)
     finally:
         channel.close()
+
+
+@contextmanager
+def serving(
+    cwd: Path, admin_key: str, env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    """`cronstream serve --migrate` on its default (SQLite) database in `cwd`,
+    serving until the block ends."""
+    process = start_cronstream(
+        ["serve", "--migrate"], cwd, {"CRONSTREAM_ADMIN_KEY": admin_key, **(env or {})}
+    )
+    try:
+        wait_until_serving(process.address)
+        yield process
+    finally:
+        process.terminate()

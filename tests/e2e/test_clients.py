@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.processes import ServerProcess, start_cronstream, wait_until_serving
+from tests.e2e.processes import ServerProcess, serving
 from tests.e2e.test_docs import make_platform_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,13 +48,8 @@ SCENARIOS = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    cwd = tmp_path_factory.mktemp("clients")
-    process = start_cronstream(["serve", "--migrate"], cwd, {"CRONSTREAM_ADMIN_KEY": ADMIN_KEY})
-    try:
-        wait_until_serving(process.address)
+    with serving(tmp_path_factory.mktemp("clients"), ADMIN_KEY) as process:
         yield process
-    finally:
-        process.terminate()
 
 
 @pytest.mark.parametrize("language", sorted(SCENARIOS))

@@ -12,7 +12,7 @@ import grpc
 import pytest
 from cronstream.v1 import admin_service_pb2, admin_service_pb2_grpc, scheduler_service_pb2
 
-from tests.e2e.processes import ServerProcess, start_cronstream, wait_until_serving
+from tests.e2e.processes import ServerProcess, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 API_DOC = ROOT / "docs" / "api.md"
@@ -30,14 +30,8 @@ def sh_blocks(markdown: str) -> list[str]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = start_cronstream(
-        ["serve", "--migrate"], tmp_path, {"CRONSTREAM_ADMIN_KEY": ADMIN_KEY}
-    )
-    try:
-        wait_until_serving(process.address)
+    with serving(tmp_path, ADMIN_KEY) as process:
         yield process
-    finally:
-        process.terminate()
 
 
 def run_doc(

@@ -21,7 +21,7 @@ import grpc
 import pytest
 from cronstream.v1 import execution_pb2, scheduler_service_pb2, scheduler_service_pb2_grpc
 
-from tests.e2e.processes import ServerProcess, start_cronstream, wait_until_serving
+from tests.e2e.processes import ServerProcess, serving
 from tests.e2e.test_docs import make_platform_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,16 +51,8 @@ def readme_program() -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = start_cronstream(
-        ["serve", "--migrate"],
-        tmp_path_factory.mktemp("server"),
-        {"CRONSTREAM_ADMIN_KEY": ADMIN_KEY},
-    )
-    try:
-        wait_until_serving(process.address)
+    with serving(tmp_path_factory.mktemp("server"), ADMIN_KEY) as process:
         yield process
-    finally:
-        process.terminate()
 
 
 def go_env(home: Path) -> dict[str, str]:

@@ -23,7 +23,7 @@ import grpc
 import pytest
 from cronstream.v1 import execution_pb2, scheduler_service_pb2, scheduler_service_pb2_grpc
 
-from tests.e2e.processes import ServerProcess, start_cronstream, wait_until_serving
+from tests.e2e.processes import ServerProcess, serving
 from tests.e2e.test_docs import make_platform_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,13 +74,8 @@ def run(argv: list[str], cwd: Path, deadline: float, env: dict[str, str] | None 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    cwd = tmp_path_factory.mktemp("install-java-server")
-    process = start_cronstream(["serve", "--migrate"], cwd, {"CRONSTREAM_ADMIN_KEY": ADMIN_KEY})
-    try:
-        wait_until_serving(process.address)
+    with serving(tmp_path_factory.mktemp("install-java-server"), ADMIN_KEY) as process:
         yield process
-    finally:
-        process.terminate()
 
 
 def executions(address: str, api_key: str, job_id: str) -> list[execution_pb2.Execution]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.processes import ServerProcess, start_cronstream, wait_until_serving
+from tests.e2e.processes import ServerProcess, serving
 from tests.e2e.test_docs import make_platform_key
 from tests.e2e.venvs import INSTALL_TIMEOUT, ROOT, clean_env, run
 
@@ -30,14 +30,8 @@ def first_block(markdown: str, language: str) -> str:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = start_cronstream(
-        ["serve", "--migrate"], tmp_path, {"CRONSTREAM_ADMIN_KEY": ADMIN_KEY}
-    )
-    try:
-        wait_until_serving(process.address)
+    with serving(tmp_path, ADMIN_KEY) as process:
         yield process
-    finally:
-        process.terminate()
 
 
 def test_the_readme_installs_and_its_example_runs(server: ServerProcess, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.processes import ServerProcess, start_cronstream, wait_until_serving
+from tests.e2e.processes import ServerProcess, serving
 from tests.e2e.test_docs import make_platform_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,16 +46,8 @@ def readme_install_line() -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = start_cronstream(
-        ["serve", "--migrate"],
-        tmp_path_factory.mktemp("server"),
-        {"CRONSTREAM_ADMIN_KEY": ADMIN_KEY},
-    )
-    try:
-        wait_until_serving(process.address)
+    with serving(tmp_path_factory.mktemp("server"), ADMIN_KEY) as process:
         yield process
-    finally:
-        process.terminate()
 
 
 @pytest.mark.timeout(INSTALL_TIMEOUT + RUN_TIMEOUT + 30)
