@@ -12,15 +12,11 @@ from functools import cache
 from pathlib import Path
 
 import cronstream_server
-import pytest
 
 PACKAGE = Path(cronstream_server.__file__).parent
 NAME = "cronstream_server"
 
 SQL = ("sqlalchemy", "asyncpg", "aiosqlite", f"{NAME}.store")
-# TODO(api-without-store): set to True once every handler goes through
-# service/: api/ then speaks to the service layer and the ports only.
-API_WITHOUT_STORE = True
 
 
 def _module_name(path: Path) -> str:
@@ -88,6 +84,4 @@ def test_the_core_is_pure() -> None:
 
 
 def test_the_api_speaks_to_services_and_ports_not_to_sql() -> None:
-    if not API_WITHOUT_STORE:
-        pytest.skip("TODO(api-without-store): enable once api/ goes through service/")
     assert _violations("api", SQL) == []
