@@ -3,6 +3,7 @@ package cronstream
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -28,6 +29,48 @@ func TestStatusNames(t *testing.T) {
 	}
 	if ExecutionRunning.Final() || !ExecutionSkipped.Final() || !ExecutionSuccess.Final() {
 		t.Error("Final: only ended executions are final")
+	}
+}
+
+func TestPolicyNames(t *testing.T) {
+	for p, want := range map[fmt.Stringer]string{
+		PriorityLow: "LOW", PriorityMedium: "MEDIUM", PriorityHigh: "HIGH", PriorityCritical: "CRITICAL",
+		OverlapAllow: "ALLOW", OverlapSkip: "SKIP", OverlapBufferOne: "BUFFER_ONE", OverlapCancelPrevious: "CANCEL_PREVIOUS",
+		MisfireRunOnce: "RUN_ONCE", MisfireRunAll: "RUN_ALL", MisfireSkip: "SKIP",
+		Priority(0): "UNSPECIFIED",
+	} {
+		if p.String() != want {
+			t.Errorf("%T %d: String() = %q, want %q", p, p, p, want)
+		}
+	}
+}
+
+func TestJobPoliciesRoundTrip(t *testing.T) {
+	j := Job{Priority: PriorityHigh, OverlapPolicy: OverlapSkip, MisfirePolicy: MisfireRunAll,
+		CatchupWindow: 2 * time.Hour, Jitter: 1500 * time.Millisecond}
+	m := j.Proto()
+	if m.GetPriority() != cronstreamv1.Priority_PRIORITY_HIGH || m.GetOverlapPolicy() != cronstreamv1.OverlapPolicy_OVERLAP_POLICY_SKIP ||
+		m.GetMisfirePolicy() != cronstreamv1.MisfirePolicy_MISFIRE_POLICY_RUN_ALL ||
+		m.GetCatchupWindow().AsDuration() != 2*time.Hour || m.GetJitter().AsDuration() != 1500*time.Millisecond {
+		t.Errorf("proto = %v", m)
+	}
+	back := jobFromProto(m)
+	if back.Priority != j.Priority || back.OverlapPolicy != j.OverlapPolicy || back.MisfirePolicy != j.MisfirePolicy ||
+		back.CatchupWindow != j.CatchupWindow || back.Jitter != j.Jitter {
+		t.Errorf("round trip = %+v, want the policies of %+v", back, j)
+	}
+
+	zero := (&Job{}).Proto()
+	if zero.GetPriority() != cronstreamv1.Priority_PRIORITY_UNSPECIFIED || zero.GetOverlapPolicy() != cronstreamv1.OverlapPolicy_OVERLAP_POLICY_UNSPECIFIED ||
+		zero.GetMisfirePolicy() != cronstreamv1.MisfirePolicy_MISFIRE_POLICY_UNSPECIFIED || zero.CatchupWindow != nil || zero.Jitter != nil {
+		t.Errorf("zero values must leave the server's defaults: %v", zero)
+	}
+
+	// A job as the server returns it: zeroing a field asks for the default
+	// again rather than keeping the server's value.
+	back.Jitter, back.OverlapPolicy = 0, 0
+	if m := back.Proto(); m.Jitter != nil || m.GetOverlapPolicy() != cronstreamv1.OverlapPolicy_OVERLAP_POLICY_UNSPECIFIED || m.GetPriority() != cronstreamv1.Priority_PRIORITY_HIGH {
+		t.Errorf("after zeroing jitter and overlap policy: %v", m)
 	}
 }
 

@@ -27,6 +27,17 @@ type Job struct {
 	Timeout    time.Duration // zero: the server's default (300 s)
 	Tags       []string
 	Metadata   map[string]string
+	// Priority, OverlapPolicy, MisfirePolicy: zero is the server's default
+	// (PriorityMedium, OverlapAllow, MisfireRunOnce).
+	Priority      Priority
+	OverlapPolicy OverlapPolicy
+	MisfirePolicy MisfirePolicy
+	// CatchupWindow is how far back MisfireRunAll still runs missed slots;
+	// zero: the server's default (1 h).
+	CatchupWindow time.Duration
+	// Jitter bounds a delay added to each slot, the same on every server
+	// replica; zero: none.
+	Jitter time.Duration
 
 	// Output only.
 	ID                                     string
@@ -40,7 +51,7 @@ type Job struct {
 
 // Proto returns the generated message: the one the server returned (a
 // copy), with the settable fields of j written over it. Use it for what j
-// does not carry (priority, overlap and misfire policies...).
+// does not carry (the handler type...).
 func (j *Job) Proto() *cronstreamv1.Job {
 	m := &cronstreamv1.Job{}
 	if j.pb != nil {
@@ -51,6 +62,12 @@ func (j *Job) Proto() *cronstreamv1.Job {
 		m.MaxRetries = proto.Int32(int32(*j.MaxRetries))
 	}
 	m.RetryDelay, m.Timeout = durationProto(j.RetryDelay), durationProto(j.Timeout)
+	// Written even when zero, like the durations above: zeroing a field of a
+	// job read from the server then means its default, not the old value.
+	m.Priority = cronstreamv1.Priority(j.Priority)
+	m.OverlapPolicy = cronstreamv1.OverlapPolicy(j.OverlapPolicy)
+	m.MisfirePolicy = cronstreamv1.MisfirePolicy(j.MisfirePolicy)
+	m.CatchupWindow, m.Jitter = durationProto(j.CatchupWindow), durationProto(j.Jitter)
 	if j.Trigger != nil {
 		j.Trigger.setOn(m)
 	}
@@ -75,6 +92,9 @@ func jobFromProto(m *cronstreamv1.Job) *Job {
 		Name: m.GetName(), Handler: m.GetHandlerName(), Trigger: triggerFromProto(m),
 		Payload: payloadMap(m.GetPayload()), Tags: m.GetTags(), Metadata: m.GetMetadata(),
 		RetryDelay: m.GetRetryDelay().AsDuration(), Timeout: m.GetTimeout().AsDuration(),
+		Priority: Priority(m.GetPriority()), OverlapPolicy: OverlapPolicy(m.GetOverlapPolicy()),
+		MisfirePolicy: MisfirePolicy(m.GetMisfirePolicy()),
+		CatchupWindow: m.GetCatchupWindow().AsDuration(), Jitter: m.GetJitter().AsDuration(),
 		ID: m.GetId(), Status: JobStatus(m.GetStatus()),
 		NextRun: timeOf(m.GetNextRun()), LastRun: timeOf(m.GetLastRun()),
 		CreatedAt: timeOf(m.GetCreatedAt()), UpdatedAt: timeOf(m.GetUpdatedAt()),

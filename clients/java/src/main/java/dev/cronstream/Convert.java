@@ -1,6 +1,7 @@
 package dev.cronstream;
 
 import com.google.protobuf.Timestamp;
+import dev.cronstream.v1.ExecutionLog;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -8,7 +9,8 @@ import java.util.Map;
 
 /**
  * Protobuf to Java and back, in one place: the client's results ({@link Job}, {@link
- * Execution}) are made here from the generated messages, which they keep as {@code proto()}.
+ * Execution}, {@link LogLine}) are made here from the generated messages, which they keep as
+ * {@code proto()}.
  */
 final class Convert {
   private Convert() {}
@@ -44,8 +46,13 @@ final class Convert {
         j.hasMaxRetries() ? j.getMaxRetries() : null,
         j.hasRetryDelay() ? duration(j.getRetryDelay()) : null,
         j.hasTimeout() ? duration(j.getTimeout()) : null,
+        Priority.of(j.getPriority()),
         List.copyOf(j.getTagsList()),
         Map.copyOf(j.getMetadataMap()),
+        OverlapPolicy.of(j.getOverlapPolicy()),
+        MisfirePolicy.of(j.getMisfirePolicy()),
+        j.hasCatchupWindow() ? duration(j.getCatchupWindow()) : null,
+        j.hasJitter() ? duration(j.getJitter()) : null,
         j.getExecutionsCount(),
         j.getSuccessCount(),
         j.getFailureCount(),
@@ -73,5 +80,15 @@ final class Convert {
         e.hasNextRetryAt() ? instant(e.getNextRetryAt()) : null,
         e.getWorkerId(),
         e);
+  }
+
+  static LogLine logLine(ExecutionLog l) {
+    return new LogLine(
+        l.getExecutionId(),
+        l.getAttempt(),
+        l.hasTime() ? instant(l.getTime()) : null,
+        LogLevel.of(l.getLevel()),
+        l.getMessage(),
+        l);
   }
 }

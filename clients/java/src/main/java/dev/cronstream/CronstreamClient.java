@@ -2,7 +2,6 @@ package dev.cronstream;
 
 import dev.cronstream.v1.AdminServiceGrpc;
 import dev.cronstream.v1.CreateJobRequest;
-import dev.cronstream.v1.ExecutionLog;
 import dev.cronstream.v1.GetExecutionRequest;
 import dev.cronstream.v1.GetJobRequest;
 import dev.cronstream.v1.ListExecutionLogsRequest;
@@ -44,8 +43,8 @@ import java.util.stream.StreamSupport;
  * }
  * }</pre>
  *
- * <p>The convenience methods take and return Java types ({@link Job}, {@link Execution}, each
- * with the generated message as {@code proto()}) and throw {@link CronstreamException}s; the stubs ({@link
+ * <p>The convenience methods take and return Java types ({@link Job}, {@link Execution}, {@link
+ * LogLine}, each with the generated message as {@code proto()}) and throw {@link CronstreamException}s; the stubs ({@link
  * #scheduler()}, {@link #workers()}, {@link #admin()} and their async forms) throw grpc-java's
  * {@code StatusRuntimeException}, which {@link CronstreamException#from(Throwable)} translates.
  * The client is thread-safe; make one per process and close it at the end.
@@ -219,15 +218,15 @@ public final class CronstreamClient implements AutoCloseable {
   }
 
   /** The log lines of an execution, oldest first, following {@code next_page_token}. */
-  public Stream<ExecutionLog> listExecutionLogs(String executionId) {
+  public Stream<LogLine> listExecutionLogs(String executionId) {
     return listExecutionLogs(ListExecutionLogsRequest.newBuilder().setExecutionId(executionId).build());
   }
 
   /** The log lines {@code request} selects, following {@code next_page_token}. */
-  public Stream<ExecutionLog> listExecutionLogs(ListExecutionLogsRequest request) {
+  public Stream<LogLine> listExecutionLogs(ListExecutionLogsRequest request) {
     return paginate(request.getPageToken(), token -> {
       var page = scheduler().listExecutionLogs(request.toBuilder().setPageToken(token).build());
-      return new Page<>(page.getLogsList(), page.getNextPageToken());
+      return new Page<>(page.getLogsList().stream().map(Convert::logLine).toList(), page.getNextPageToken());
     });
   }
 

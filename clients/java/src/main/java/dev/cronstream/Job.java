@@ -7,10 +7,12 @@ import java.util.Map;
 
 /**
  * A job as the server holds it, in Java types: instants and durations are {@code java.time}
- * values ({@code null} when the server sent none), the status an enum. {@link #proto()} is the
- * generated message, for any field not here.
+ * values ({@code null} when the server sent none), the status, type, priority and policies enums.
+ * {@link #proto()} is the generated message, for any field not here.
  *
  * @param maxRetries {@code null} when the job uses the server's default
+ * @param catchupWindow how far back {@link MisfirePolicy#RUN_ALL} still runs missed slots
+ * @param jitter the upper bound of the delay added to each slot; zero for none
  */
 public record Job(
     String id,
@@ -24,8 +26,13 @@ public record Job(
     Integer maxRetries,
     Duration retryDelay,
     Duration timeout,
+    Priority priority,
     List<String> tags,
     Map<String, String> metadata,
+    OverlapPolicy overlapPolicy,
+    MisfirePolicy misfirePolicy,
+    Duration catchupWindow,
+    Duration jitter,
     long executionsCount,
     long successCount,
     long failureCount,
@@ -43,6 +50,7 @@ public record Job(
   public String toString() {
     return "Job[id=" + id + ", name=" + name + ", handler=" + handlerName + ", status=" + status
         + ", type=" + type + ", nextRun=" + nextRun + ", lastRun=" + lastRun + ", retryDelay=" + retryDelay
-        + ", timeout=" + timeout + ", executions=" + executionsCount + "]";
+        + ", timeout=" + timeout + ", priority=" + priority + ", overlapPolicy=" + overlapPolicy
+        + ", misfirePolicy=" + misfirePolicy + ", executions=" + executionsCount + "]";
   }
 }

@@ -59,6 +59,46 @@ public final class JobSpec {
     return this;
   }
 
+  /** Higher priorities are assigned to workers first (server default {@link Priority#MEDIUM}). */
+  public JobSpec priority(Priority priority) {
+    b.setPriority(priority.proto());
+    return this;
+  }
+
+  /**
+   * What happens when a slot comes due while an earlier execution still runs (server default
+   * {@link OverlapPolicy#ALLOW}: both run).
+   */
+  public JobSpec overlapPolicy(OverlapPolicy policy) {
+    b.setOverlapPolicy(policy.proto());
+    return this;
+  }
+
+  /**
+   * What happens to slots missed while no server replica was running (server default {@link
+   * MisfirePolicy#RUN_ONCE}: one execution for all of them).
+   */
+  public JobSpec misfirePolicy(MisfirePolicy policy) {
+    b.setMisfirePolicy(policy.proto());
+    return this;
+  }
+
+  /** With {@link MisfirePolicy#RUN_ALL}: how far back missed slots are still run (server default 1 h). */
+  public JobSpec catchupWindow(Duration window) {
+    b.setCatchupWindow(Convert.duration(window));
+    return this;
+  }
+
+  /**
+   * Spreads each slot's dispatch over {@code [slot, slot + jitter)}, so jobs that share a schedule
+   * do not all start at once (server default zero: none). The delay comes from the job id and the
+   * slot, the same on every server replica.
+   */
+  public JobSpec jitter(Duration jitter) {
+    b.setJitter(Convert.duration(jitter));
+    return this;
+  }
+
   public JobSpec tags(Collection<String> tags) {
     b.clearTags().addAllTags(tags);
     return this;

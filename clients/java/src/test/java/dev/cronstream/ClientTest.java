@@ -180,7 +180,10 @@ class ClientTest {
 
   @Test
   void listExecutionLogs() {
-    assertEquals(List.of("hello"), client.listExecutionLogs("e1").map(ExecutionLog::getMessage).collect(Collectors.toList()));
+    List<LogLine> lines = client.listExecutionLogs("e1").collect(Collectors.toList());
+    assertEquals(List.of("hello"), lines.stream().map(LogLine::message).collect(Collectors.toList()));
+    assertEquals("e1", lines.get(0).executionId());
+    assertEquals("e1", lines.get(0).proto().getExecutionId());
   }
 
   @Test

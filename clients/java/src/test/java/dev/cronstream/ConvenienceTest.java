@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.Timestamp;
+import dev.cronstream.v1.ExecutionLog;
 import dev.cronstream.v1.ExecutionStatus;
 import dev.cronstream.v1.JobStatus;
 import dev.cronstream.v1.JobType;
@@ -16,6 +17,7 @@ import java.time.ZoneId;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /** The Java face of the API: enums, java.time values, job specs, typed payloads. */
@@ -51,6 +53,40 @@ class ConvenienceTest {
     assertEquals(dev.cronstream.JobStatus.UNKNOWN, dev.cronstream.JobStatus.of(JobStatus.UNRECOGNIZED));
   }
 
+  /**
+   * {@code java} mirrors the generated enum {@code wire}: each wire value but UNSPECIFIED has the
+   * Java value of its name without {@code prefix}, UNSPECIFIED and values newer than the client
+   * are {@code unknown}, and every Java value goes to the wire and back.
+   */
+  private static <J extends Enum<J>, P extends Enum<P>> void assertMirrors(
+      J[] java, P[] wire, String prefix, Function<P, J> of, Function<J, P> proto, J unknown) {
+    for (J v : java) {
+      assertEquals(v, of.apply(proto.apply(v)));
+      assertFalse(v.toString().startsWith(prefix), v.toString());
+    }
+    for (P v : wire) {
+      if (v.name().equals("UNRECOGNIZED") || v.name().equals(prefix + "UNSPECIFIED")) {
+        assertEquals(unknown, of.apply(v), v.name());
+      } else {
+        assertEquals(v.name(), prefix + of.apply(v).name());
+      }
+    }
+    assertEquals(wire.length - 1, java.length, "one Java value per wire value, UNKNOWN for UNSPECIFIED");
+  }
+
+  @Test
+  void priorityPoliciesAndLogLevelMirrorTheProto() {
+    assertMirrors(Priority.values(), dev.cronstream.v1.Priority.values(), "PRIORITY_",
+        Priority::of, Priority::proto, Priority.UNKNOWN);
+    assertMirrors(OverlapPolicy.values(), dev.cronstream.v1.OverlapPolicy.values(), "OVERLAP_POLICY_",
+        OverlapPolicy::of, OverlapPolicy::proto, OverlapPolicy.UNKNOWN);
+    assertMirrors(MisfirePolicy.values(), dev.cronstream.v1.MisfirePolicy.values(), "MISFIRE_POLICY_",
+        MisfirePolicy::of, MisfirePolicy::proto, MisfirePolicy.UNKNOWN);
+    assertMirrors(LogLevel.values(), dev.cronstream.v1.LogLevel.values(), "LOG_LEVEL_",
+        LogLevel::of, LogLevel::proto, LogLevel.UNKNOWN);
+    assertEquals("CANCEL_PREVIOUS", OverlapPolicy.of(dev.cronstream.v1.OverlapPolicy.OVERLAP_POLICY_CANCEL_PREVIOUS).toString());
+  }
+
   @Test
   void jobHasInstantsDurationsAndItsProto() {
     dev.cronstream.v1.Job p = dev.cronstream.v1.Job.newBuilder()
@@ -74,6 +110,42 @@ class ConvenienceTest {
     String printed = job.toString();
     assertTrue(printed.contains("status=ACTIVE") && printed.contains("retryDelay=PT1M30S"), printed);
     assertFalse(printed.contains("seconds:"), printed);
+    assertEquals(Priority.UNKNOWN, job.priority(), "unset: the server did not say");
+    assertNull(job.catchupWindow());
+    assertNull(job.jitter());
+  }
+
+  @Test
+  void jobHasPriorityPoliciesAndTheirDurations() {
+    Job job = Convert.job(dev.cronstream.v1.Job.newBuilder()
+        .setPriority(dev.cronstream.v1.Priority.PRIORITY_CRITICAL)
+        .setOverlapPolicy(dev.cronstream.v1.OverlapPolicy.OVERLAP_POLICY_BUFFER_ONE)
+        .setMisfirePolicyValue(99) // a newer server's
+        .setCatchupWindow(pd(3600, 0)).setJitter(pd(0, 0)).build());
+    assertEquals(Priority.CRITICAL, job.priority());
+    assertEquals(OverlapPolicy.BUFFER_ONE, job.overlapPolicy());
+    assertEquals(MisfirePolicy.UNKNOWN, job.misfirePolicy());
+    assertEquals(Duration.ofHours(1), job.catchupWindow());
+    assertEquals(Duration.ZERO, job.jitter(), "present and zero: no jitter, not absent");
+    String printed = job.toString();
+    assertTrue(printed.contains("priority=CRITICAL") && printed.contains("overlapPolicy=BUFFER_ONE"), printed);
+  }
+
+  @Test
+  void logLineHasAnInstantAndALevel() {
+    Instant at = Instant.parse("2026-12-01T02:30:00.123456789Z");
+    ExecutionLog p = ExecutionLog.newBuilder().setExecutionId("e1").setAttempt(2)
+        .setTime(ts(at.getEpochSecond(), at.getNano()))
+        .setLevel(dev.cronstream.v1.LogLevel.LOG_LEVEL_WARN).setMessage("disk almost full").build();
+    LogLine line = Convert.logLine(p);
+    assertEquals(new LogLine("e1", 2, at, LogLevel.WARN, "disk almost full", p), line);
+    assertEquals("2026-12-01T02:30:00.123456789Z", line.time().toString(), "an instant on the UTC time line");
+    assertEquals(p, line.proto());
+    assertFalse(line.toString().contains("seconds:"), line.toString());
+
+    LogLine bare = Convert.logLine(ExecutionLog.newBuilder().setMessage("m").build());
+    assertNull(bare.time(), "absent timestamps are null, not 1970");
+    assertEquals(LogLevel.UNKNOWN, bare.level());
   }
 
   @Test
@@ -95,7 +167,9 @@ class ConvenienceTest {
   void jobsFromPlainValues() {
     dev.cronstream.v1.Job cron = Jobs.cron("30 2 * * *", ZoneId.of("Europe/Berlin"))
         .name("nightly").handler("send_report").payload(new Report("ops@example.com", 2))
-        .maxRetries(5).retryDelay(Duration.ofSeconds(30)).timeout(Duration.ofMinutes(5)).proto();
+        .maxRetries(5).retryDelay(Duration.ofSeconds(30)).timeout(Duration.ofMinutes(5))
+        .priority(Priority.HIGH).overlapPolicy(OverlapPolicy.SKIP).misfirePolicy(MisfirePolicy.RUN_ALL)
+        .catchupWindow(Duration.ofMinutes(90)).jitter(Duration.ofMillis(1500)).proto();
     assertEquals("30 2 * * *", cron.getCron().getExpression());
     assertEquals("Europe/Berlin", cron.getCron().getTimezone());
     assertEquals("send_report", cron.getHandlerName());
@@ -103,6 +177,14 @@ class ConvenienceTest {
     assertEquals(5, cron.getMaxRetries());
     assertEquals(pd(30, 0), cron.getRetryDelay());
     assertEquals(pd(300, 0), cron.getTimeout());
+    assertEquals(dev.cronstream.v1.Priority.PRIORITY_HIGH, cron.getPriority());
+    assertEquals(dev.cronstream.v1.OverlapPolicy.OVERLAP_POLICY_SKIP, cron.getOverlapPolicy());
+    assertEquals(dev.cronstream.v1.MisfirePolicy.MISFIRE_POLICY_RUN_ALL, cron.getMisfirePolicy());
+    assertEquals(pd(5400, 0), cron.getCatchupWindow());
+    assertEquals(pd(1, 500_000_000), cron.getJitter());
+    dev.cronstream.v1.Job plain = Jobs.cron("* * * * *").proto();
+    assertFalse(plain.hasCatchupWindow() || plain.hasJitter(), "unset: the server's defaults");
+    assertEquals(dev.cronstream.v1.Priority.PRIORITY_UNSPECIFIED, plain.getPriority());
     assertEquals("UTC", Jobs.cron("* * * * *").proto().getCron().getTimezone());
 
     Instant at = Instant.parse("2026-12-01T02:30:00.123Z");

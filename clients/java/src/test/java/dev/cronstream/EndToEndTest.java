@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.cronstream.v1.DeleteJobRequest;
-import dev.cronstream.v1.ExecutionLog;
 import dev.cronstream.v1.ListJobsRequest;
 import dev.cronstream.v1.ListJobsResponse;
 import java.time.Duration;
@@ -123,12 +122,13 @@ class EndToEndTest {
     assertEquals(Map.of("ok", true, "lang", "java"), e.result());
     boolean logged = false;
     for (int i = 0; i < 25 && !logged; i++) {
-      logged = client.listExecutionLogs(e.id()).map(ExecutionLog::getMessage).anyMatch("hello from java"::equals);
+      logged = client.listExecutionLogs(e.id())
+          .anyMatch(l -> l.message().equals("hello from java") && l.level() == LogLevel.INFO && l.time() != null);
       if (!logged) {
         Thread.sleep(200);
       }
     }
-    assertTrue(logged, "the logs of " + e.id() + " lack \"hello from java\"");
+    assertTrue(logged, "the logs of " + e.id() + " lack \"hello from java\" at INFO");
   }
 
   @Test
@@ -139,6 +139,25 @@ class EndToEndTest {
     assertEquals(2, e.attempt());
     assertEquals(1, e.retryCount());
     assertEquals(2.0, e.result().get("attempt"));
+  }
+
+  @Test
+  void policiesRoundTripWithTheServersDefaults() {
+    Job set = create(Jobs.cron("0 0 1 1 *").name(handler + "-policies").handler(handler)
+        .priority(Priority.HIGH).overlapPolicy(OverlapPolicy.SKIP).misfirePolicy(MisfirePolicy.RUN_ALL)
+        .catchupWindow(Duration.ofMinutes(10)).jitter(Duration.ofSeconds(5)));
+    assertEquals(Priority.HIGH, set.priority());
+    assertEquals(OverlapPolicy.SKIP, set.overlapPolicy());
+    assertEquals(MisfirePolicy.RUN_ALL, set.misfirePolicy());
+    assertEquals(Duration.ofMinutes(10), set.catchupWindow());
+    assertEquals(Duration.ofSeconds(5), set.jitter());
+
+    Job defaults = client.getJob(create(Jobs.cron("0 0 1 1 *").name(handler + "-defaults").handler(handler)).id());
+    assertEquals(Priority.MEDIUM, defaults.priority());
+    assertEquals(OverlapPolicy.ALLOW, defaults.overlapPolicy());
+    assertEquals(MisfirePolicy.RUN_ONCE, defaults.misfirePolicy());
+    assertEquals(Duration.ofHours(1), defaults.catchupWindow());
+    assertEquals(Duration.ZERO, defaults.jitter());
   }
 
   @Test
