@@ -14,7 +14,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -162,14 +164,20 @@ class Server:
 
 
 @contextlib.contextmanager
-def server(database: Postgres, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """`cronstream serve --migrate` on `database`, with a platform and its key."""
+def server(
+    database: Postgres, env: dict[str, str] | None = None, metrics: bool = False
+) -> Iterator[Server]:
+    """`cronstream serve --migrate` on `database`, with a platform and its key.
+    With `metrics`, it keeps and serves its metrics, scraped every second
+    while it runs (a stricter scraper than Prometheus's usual 15 s)."""
     address = f"127.0.0.1:{free_port()}"
+    metrics_address = f"127.0.0.1:{free_port()}"
     full_env = {
         **os.environ,
         "CRONSTREAM_LISTEN": address,
         "CRONSTREAM_DATABASE_URL": database.url,
         "CRONSTREAM_ADMIN_KEY": ADMIN_KEY,
+        **({"CRONSTREAM_METRICS_LISTEN": metrics_address} if metrics else {}),
         **(env or {}),
     }
     # CRONSTREAM_BENCH_KEEP_LOG=1 keeps the server's log for a look afterwards.
@@ -181,10 +189,19 @@ def server(database: Postgres, env: dict[str, str] | None = None) -> Iterator[Se
     process = subprocess.Popen(
         [str(CRONSTREAM), "serve", "--migrate"], env=full_env, stdout=logfile, stderr=logfile
     )
+    scraping = threading.Event()
+    scraper = threading.Thread(
+        target=_scrape_every_second, args=(f"http://{metrics_address}/metrics", scraping)
+    )
     try:
         _wait_serving(address, process)
+        if metrics:
+            scraper.start()
         yield Server(process, address, _platform_key(address))
     finally:
+        scraping.set()
+        if scraper.is_alive():
+            scraper.join()
         process.terminate()
         try:
             process.wait(30)
@@ -194,6 +211,15 @@ def server(database: Postgres, env: dict[str, str] | None = None) -> Iterator[Se
         if not logfile.delete:
             log(f"server log kept: {logfile.name}")
         logfile.close()
+
+
+def _scrape_every_second(url: str, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                response.read()
+        except OSError as error:
+            log(f"metrics scrape failed: {error}")
 
 
 def _wait_serving(address: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:

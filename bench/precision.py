@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     with postgres(args.dsn) as cluster:
         with (
             scratch_database(cluster, "w2", keep=False) as database,
-            server(database) as srv,
+            server(database, metrics=args.metrics) as srv,
             tempfile.TemporaryDirectory() as folder,
         ):
             records_dir = Path(folder)
@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "system": "cronstream",
         "workload": "w2",
         "worker": args.worker,
+        "metrics": args.metrics,
         "schedules": args.schedules,
         "seconds": args.seconds,
         "expected": expected,
@@ -117,6 +118,9 @@ def main() -> None:
     parser.add_argument("--schedules", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--worker", choices=("python", "go"), default="go")
+    parser.add_argument(
+        "--metrics", action="store_true", help="serve metrics, scraped every second"
+    )
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--slots", type=int, default=500)
     parser.add_argument("--drain", type=float, default=5.0, help="seconds to finish after it")

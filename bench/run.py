@@ -114,6 +114,13 @@ def run_all(cluster: Postgres, sizes: Sizes) -> dict[str, dict[str, Any]]:
     results["cronstream w2 go"] = run_json(
         [py, "bench/precision.py", "--dsn", dsn, "--worker", "go", *w2]
     )
+    # The same two with metrics kept, served and scraped every second: their cost.
+    results["cronstream w1 go metrics"] = run_json(
+        [py, "bench/throughput.py", "--dsn", dsn, "--worker", "go", "--metrics", *w1]
+    )
+    results["cronstream w2 go metrics"] = run_json(
+        [py, "bench/precision.py", "--dsn", dsn, "--worker", "go", "--metrics", *w2]
+    )
     results["graphile-worker w1"] = run_json(
         [
             "node",
@@ -241,6 +248,24 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         # Lower is better: the ratio says how many times tighter ours is.
         ratio = "" if key.startswith("cronstream") else _ratio(result.get("p99_ms"), ours_w2)
         rows.append(("W2 start lateness", key.removesuffix(" w2"), figure, ratio))
+    with_metrics = results.get("cronstream w1 go metrics", {})
+    rows.append(
+        (
+            "W1 executions/s",
+            "cronstream go, metrics on",
+            _figure(with_metrics, "per_second"),
+            f"{_ratio(with_metrics.get('per_second'), ours_w1)} of metrics off",
+        )
+    )
+    with_metrics = results.get("cronstream w2 go metrics", {})
+    rows.append(
+        (
+            "W2 start lateness",
+            "cronstream go, metrics on",
+            _precision(with_metrics),
+            f"p99 {_ratio(with_metrics.get('p99_ms'), ours_w2)} of metrics off",
+        )
+    )
     control = results.get("cronstream control plane", {})
     create, batch = control.get("create_job", {}), control.get("batch_create", {})
     rows.append(

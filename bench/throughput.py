@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     with postgres(args.dsn) as cluster:
         with (
             scratch_database(cluster, "w1", keep=False) as database,
-            server(database) as srv,
+            server(database, metrics=args.metrics) as srv,
         ):
             # Due far enough ahead for the load to finish first.
             lead = 10.0 + args.executions / args.load_rate
@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "system": "cronstream",
         "workload": "w1",
         "worker": args.worker,
+        "metrics": args.metrics,
         "processes": args.processes,
         "slots": args.slots,
         "jobs": args.executions,
@@ -143,6 +144,9 @@ def main() -> None:
     parser.add_argument("--dsn", help="an existing Postgres (postgresql://...); default: throwaway")
     parser.add_argument("--executions", type=int, default=20_000)
     parser.add_argument("--worker", choices=("python", "go"), default="go")
+    parser.add_argument(
+        "--metrics", action="store_true", help="serve metrics, scraped every second"
+    )
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--slots", type=int, default=1000, help="per worker process")
     parser.add_argument("--timeout", type=float, default=300.0)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throwaway PostgreSQL + Redis for the test suite. See docs/testing.md.
 #
-#   scripts/services.sh install           ensure postgres (15/16/17) + redis-server are installed
+#   scripts/services.sh install           ensure postgres (15/16/17), redis-server, jq, faketime and
+#                                         prometheus are installed
 #   scripts/services.sh start DIR         start both under DIR, write DIR/env
 #   scripts/services.sh stop DIR          stop both, remove DIR (idempotent)
 #   scripts/services.sh run [--] CMD...   start in a temp dir, run CMD with DIR/env exported,
@@ -91,6 +92,8 @@ cmd_install() {
   command -v jq >/dev/null 2>&1 || missing+=(jq)
   # faketime (libfaketime): the clock-skew test runs one replica minutes off.
   command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+  # prometheus: the metrics test scrapes a server with the real thing.
+  command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
   [ "${#missing[@]}" -eq 0 ] && return 0
 
   if [ "$(id -u)" -ne 0 ]; then

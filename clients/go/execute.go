@@ -109,13 +109,19 @@ func (w *Worker) startSpan(ctx context.Context, a *cronstreamv1.Assignment) (con
 		tp = otel.GetTracerProvider() // read late: the app may set it after NewWorker
 	}
 	tracer := tp.Tracer(instrumentationName, trace.WithInstrumentationVersion(Version))
-	return tracer.Start(ctx, "cronstream.handle "+a.GetHandlerName(),
+	// OpenTelemetry's messaging conventions: the processing of a message (the
+	// execution) from a destination (the handler), a child of the server's
+	// "send <handler>" span.
+	return tracer.Start(ctx, "process "+a.GetHandlerName(),
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(
-			attribute.String("cronstream.execution.id", a.GetExecutionId()),
+			attribute.String("messaging.system", "cronstream"),
+			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.operation.name", "process"),
+			attribute.String("messaging.destination.name", a.GetHandlerName()),
+			attribute.String("messaging.message.id", a.GetExecutionId()),
 			attribute.String("cronstream.job.id", a.GetJobId()),
-			attribute.String("cronstream.handler", a.GetHandlerName()),
-			attribute.Int("cronstream.attempt", int(a.GetAttempt())),
+			attribute.Int("cronstream.execution.attempt", int(a.GetAttempt())),
 		))
 }
 

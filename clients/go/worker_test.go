@@ -13,6 +13,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -118,8 +119,25 @@ func TestWorkerRunsAnAssignment(t *testing.T) {
 	}
 
 	spans := recorder.Ended()
-	if len(spans) != 1 || spans[0].Name() != "cronstream.handle greet" {
+	if len(spans) != 1 || spans[0].Name() != "process greet" || spans[0].SpanKind() != trace.SpanKindConsumer {
 		t.Fatalf("spans = %v", spans)
+	}
+	attrs := map[string]string{}
+	for _, kv := range spans[0].Attributes() {
+		attrs[string(kv.Key)] = kv.Value.Emit()
+	}
+	want := map[string]string{
+		"messaging.system":             "cronstream",
+		"messaging.operation.type":     "process",
+		"messaging.destination.name":   "greet",
+		"messaging.message.id":         "e1",
+		"cronstream.job.id":            "job-e1",
+		"cronstream.execution.attempt": "1",
+	}
+	for k, v := range want {
+		if attrs[k] != v {
+			t.Errorf("span attribute %s = %q, want %q", k, attrs[k], v)
+		}
 	}
 	if got := spans[0].Parent(); got.TraceID().String() != "0af7651916cd43dd8448eb211c80319c" || got.SpanID().String() != "b7ad6b7169203331" {
 		t.Errorf("span parent = %v/%v, want the assignment's traceparent", got.TraceID(), got.SpanID())

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -16,6 +17,7 @@ from cronstream_server.listen import CannotListen, check_free
 from cronstream_server.server import serve
 from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.database import create_engine
+from cronstream_server.telemetry.logs import LogSettings, LogSettingsError, configure_logging
 from cronstream_server.tls import TlsFilesError
 
 
@@ -24,7 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--listen", help="gRPC address (CRONSTREAM_LISTEN)")
     parser.add_argument("--database-url", help="SQLAlchemy URL (CRONSTREAM_DATABASE_URL)")
     parser.add_argument("--redis-url", help="Redis for cross-replica signals")
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-level",
+        help="debug, info, warning, error or critical (CRONSTREAM_LOG_LEVEL; "
+        "the flag wins; default info)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="serve gRPC until SIGTERM")
     serve_cmd.add_argument(
@@ -91,9 +97,10 @@ async def _create_key(settings: Settings, platform_name: str, name: str) -> None
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        configure_logging(LogSettings.resolve(args.log_level, os.environ))
+    except LogSettingsError as error:
+        raise SystemExit(str(error)) from None
     settings = _settings(args)
     if args.command == "migrate" or (args.command in ("serve", "dev") and _migrates(args)):
         migrate.upgrade(settings.database_url)
@@ -111,13 +118,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _serve(command: str, settings: Settings) -> None:
-    # The address is checked before `dev` prints that it is serving there.
+    if command == "dev":
+        settings = devrun.dev_settings(settings)
+    # The addresses are checked before `dev` prints that it is serving there.
     check_free(settings.listen, settings.reuse_port)
+    if settings.metrics_listen is not None:
+        check_free(settings.metrics_listen, reuse_port=False)
     if command == "serve":
         if not settings.admin_key:
             logging.warning("CRONSTREAM_ADMIN_KEY is not set: AdminService refuses every call")
     else:
-        settings = devrun.dev_settings(settings)
         keys = asyncio.run(devrun.ensure_default_platform(settings))
         print(devrun.banner(settings, keys), flush=True)  # noqa: T201
     _run(serve(settings))

@@ -47,7 +47,8 @@ class Settings:
     # Share the listening port with other processes (SO_REUSEPORT) on purpose;
     # off, an address already in use stops the server at start.
     reuse_port: bool = False
-    metrics_port: int | None = None
+    # Where /metrics is served ("host:port"); None: no metrics are kept.
+    metrics_listen: str | None = None
     # Largest gRPC message accepted; larger ones get RESOURCE_EXHAUSTED from grpc itself.
     # List pages are cut to fit under it (api/paging.py).
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
@@ -85,11 +86,10 @@ class Settings:
             value = env.get(name, "").strip()
             return value or None
 
-        cert, key, client_ca, metrics = (
+        cert, key, client_ca = (
             opt("CRONSTREAM_TLS_CERT"),
             opt("CRONSTREAM_TLS_KEY"),
             opt("CRONSTREAM_TLS_CLIENT_CA"),
-            opt("CRONSTREAM_METRICS_PORT"),
         )
         max_payload = int(opt("CRONSTREAM_MAX_PAYLOAD_BYTES") or DEFAULT_MAX_PAYLOAD_BYTES)
         return cls(
@@ -101,7 +101,7 @@ class Settings:
             tls_key=Path(key) if key else None,
             tls_client_ca=Path(client_ca) if client_ca else None,
             reuse_port=(opt("CRONSTREAM_REUSE_PORT") or "0").lower() in ("1", "true", "yes", "on"),
-            metrics_port=int(metrics) if metrics else None,
+            metrics_listen=_metrics_listen(opt),
             max_message_bytes=_message_bytes(opt("CRONSTREAM_MAX_MESSAGE_BYTES"), max_payload),
             max_payload_bytes=max_payload,
             shutdown_grace_seconds=float(opt("CRONSTREAM_SHUTDOWN_GRACE_SECONDS") or 10.0),
@@ -123,6 +123,16 @@ class Settings:
                 ),
             ),
         )
+
+
+def _metrics_listen(opt: Callable[[str], str | None]) -> str | None:
+    listen = opt("CRONSTREAM_METRICS_LISTEN")
+    port = opt("CRONSTREAM_METRICS_PORT")  # the older name: a port on every interface
+    if listen is None and port is not None:
+        if not port.isdigit():
+            raise ValueError(f"CRONSTREAM_METRICS_PORT: {port!r} is not a port")
+        return f":{port}"
+    return listen
 
 
 def _message_bytes(value: str | None, max_payload_bytes: int) -> int:

@@ -100,6 +100,7 @@ def banner(settings: Settings, keys: DevKeys) -> str:
             f"  admin key     {keys.admin_key}",
             f"  platform      {DEFAULT_PLATFORM} ({keys.platform_id})",
             f"  API key       {keys.api_key}",
+            *_metrics_line(settings),
             "",
             "Try it:",
             f"  export CRONSTREAM_ADMIN_KEY={keys.admin_key}",
@@ -120,10 +121,27 @@ _EXAMPLE_JOB = json.dumps(
 )
 
 
+def _metrics_line(settings: Settings) -> list[str]:
+    if settings.metrics_listen is None:
+        return []
+    host, _, port = settings.metrics_listen.rpartition(":")
+    return [f"  metrics       http://{host or '127.0.0.1'}:{port}/metrics"]
+
+
 def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+# Where `make run` serves /metrics unless CRONSTREAM_METRICS_LISTEN says
+# otherwise: the port OpenTelemetry's Prometheus exporter uses by default.
+DEV_METRICS_LISTEN = "127.0.0.1:9464"
+
+
 def dev_settings(settings: Settings) -> Settings:
-    """`make run` always has an admin key: the kept one when none is configured."""
-    return replace(settings, admin_key=admin_key_for(settings))
+    """`make run` always has an admin key (the kept one when none is
+    configured) and serves metrics."""
+    return replace(
+        settings,
+        admin_key=admin_key_for(settings),
+        metrics_listen=settings.metrics_listen or DEV_METRICS_LISTEN,
+    )

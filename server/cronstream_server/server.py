@@ -69,6 +69,10 @@ from cronstream_server.store.insight import SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
 from cronstream_server.store.retention import SqlRetentionStore
 from cronstream_server.store.ticker import SqlTickerStore
+from cronstream_server.telemetry.gauges import GaugeRefresher
+from cronstream_server.telemetry.metrics import Metrics
+from cronstream_server.telemetry.metrics_grpc import MetricsInterceptor
+from cronstream_server.telemetry.metrics_http import serve_metrics
 from cronstream_server.telemetry.tracing import configure_tracing, grpc_server_interceptor
 from cronstream_server.tls import CertificateReloader, reloader_for
 
@@ -95,6 +99,7 @@ class Running:
     stack: AsyncExitStack
     # What SIGHUP re-reads; None when serving plaintext.
     certificates: CertificateReloader | None = None
+    metrics_port: int | None = None  # where /metrics is served, when it is
 
     async def stop(self) -> None:
         await self.stack.aclose()
@@ -107,8 +112,9 @@ async def start(settings: Settings) -> Running:
     try:
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
+        metrics = Metrics(enabled=settings.metrics_listen is not None)
         signals = await _start_signals(settings, stack)
-        ticker = await _start_ticker(engine, signals, settings, stack)
+        ticker = await _start_ticker(engine, signals, settings, stack, metrics)
         _start_retention(engine, settings, stack)
         event_batcher = EventBatcher(SqlEventDeliveryStore(engine))
         await event_batcher.start()
@@ -122,29 +128,37 @@ async def start(settings: Settings) -> Running:
             # The OpenTelemetry interceptor first: authentication and errors
             # happen inside the call's span, which continues the caller's trace.
             interceptors=[
+                MetricsInterceptor(metrics),  # outermost: it sees every call's code
                 grpc_server_interceptor(),
                 AuthAndErrorsInterceptor(authenticator, CallRate(settings.quotas.calls_per_second)),
             ],
             options=_server_options(settings),
         )
-        workers = await _start_workers(engine, signals, settings, server, stack, admin_store)
+        workers = await _start_workers(
+            engine, signals, settings, server, stack, admin_store, metrics
+        )
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(admin_store, authenticator, settings.max_message_bytes, signals), server
         )
-        deps = _scheduler_deps(engine, settings, signals, ticker, event_batcher, workers)
+        deps = _scheduler_deps(engine, settings, signals, ticker, event_batcher, workers, metrics)
         scheduler_service_pb2_grpc.add_SchedulerServiceServicer_to_server(
             SchedulerServicer(deps), server
         )
         watch = SqlInsightStore(engine).database_health
         port = await _serve(server, settings, workers, watch, stack, certificates)
-        return Running(port=port, engine=engine, stack=stack, certificates=certificates)
+        metrics_port = _serve_metrics(metrics, engine, workers, signals, settings, stack)
+        return Running(port, engine, stack, certificates, metrics_port)
     except BaseException:
         await stack.aclose()
         raise
 
 
 async def _start_ticker(
-    engine: AsyncEngine, signals: Signals, settings: Settings, stack: AsyncExitStack
+    engine: AsyncEngine,
+    signals: Signals,
+    settings: Settings,
+    stack: AsyncExitStack,
+    metrics: Metrics,
 ) -> Ticker:
     if not 0 <= settings.fire_ahead_seconds <= MAX_FIRE_AHEAD_SECONDS:
         raise ValueError(f"the fire-ahead must be between 0 and {MAX_FIRE_AHEAD_SECONDS} seconds")
@@ -152,6 +166,7 @@ async def _start_ticker(
         SqlTickerStore(engine),
         signals,
         TickerSettings(fire_ahead=timedelta(seconds=settings.fire_ahead_seconds)),
+        metrics,
     )
     if settings.ticker:
         await ticker.start()
@@ -177,6 +192,7 @@ def _scheduler_deps(
     ticker: Ticker,
     event_batcher: EventBatcher,
     workers: WorkerHub,
+    metrics: Metrics,
 ) -> SchedulerDeps:
     jobs = SqlJobStore(engine)
     return SchedulerDeps(
@@ -191,6 +207,7 @@ def _scheduler_deps(
         job_quota=JobQuota(jobs.count_jobs, settings.quotas.jobs),
         workers_connected=workers.connected,
         health=EngineHealth(ticker, signals, "redis" if settings.redis_url else "in-process"),
+        metrics=metrics,
     )
 
 
@@ -242,6 +259,7 @@ async def _start_workers(
     server: grpc.aio.Server,
     stack: AsyncExitStack,
     admin_store: SqlAdminStore,
+    metrics: Metrics,
 ) -> WorkerHub:
     """WorkerService and the hub behind it. Registers the hub's `stop` (step 4
     of the stop order); `start` registers its `drain` (step 2) once the gRPC
@@ -251,7 +269,7 @@ async def _start_workers(
     if not 0 < settings.heartbeat_seconds < settings.lease_seconds:
         raise ValueError("the heartbeat interval must be positive and shorter than the lease")
     hub = WorkerHub(
-        SqlDispatchStore(engine),
+        SqlDispatchStore(engine, metrics.settled),
         signals,
         StreamSettings(
             lease=timedelta(seconds=settings.lease_seconds),
@@ -263,6 +281,7 @@ async def _start_workers(
             max_streams=settings.quotas.worker_streams,
         ),
         live_keys=admin_store.live_keys,
+        metrics=metrics,
     )
     hub.start()
     stack.push_async_callback(hub.stop)
@@ -270,6 +289,26 @@ async def _start_workers(
         WorkerServicer(hub, settings.max_payload_bytes), server
     )
     return hub
+
+
+def _serve_metrics(
+    metrics: Metrics,
+    engine: AsyncEngine,
+    workers: WorkerHub,
+    signals: Signals,
+    settings: Settings,
+    stack: AsyncExitStack,
+) -> int | None:
+    """/metrics and the gauges behind it, when CRONSTREAM_METRICS_LISTEN asks."""
+    if settings.metrics_listen is None:
+        return None
+    redis = (lambda: signals.healthy) if isinstance(signals, RedisSignals) else None
+    gauges = GaugeRefresher(metrics, engine, workers.sessions, redis)
+    gauges.start()
+    stack.push_async_callback(gauges.stop)
+    endpoint = serve_metrics(metrics.registry, settings.metrics_listen)
+    stack.callback(endpoint.close)
+    return endpoint.port
 
 
 def _server_options(settings: Settings) -> list[tuple[str, int]]:

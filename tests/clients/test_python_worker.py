@@ -29,6 +29,7 @@ from cronstream import (
 from cronstream._convert import to_dict
 from cronstream.v1 import execution_pb2, worker_service_pb2_grpc
 from cronstream.v1 import worker_service_pb2 as wpb
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -237,11 +238,19 @@ async def test_runs_an_assignment_and_reports_its_result(fake: FakeWorkers) -> N
     assert ctx.deadline is None and not ctx.cancelled.is_set()
     assert fake.authorizations == [f"Bearer {KEY}"]
     (span,) = exporter.get_finished_spans()
-    assert span.name == "cronstream.handle work"
+    assert span.name == "process work" and span.kind is trace.SpanKind.CONSUMER
     assert span.context is not None and span.parent is not None
     assert format(span.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
     assert format(span.parent.span_id, "016x") == "b7ad6b7169203331"
-    assert span.attributes is not None and span.attributes["cronstream.execution.id"] == "e1"
+    assert dict(span.attributes or {}) == {
+        "messaging.system": "cronstream",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.destination.name": "work",
+        "messaging.message.id": "e1",
+        "cronstream.job.id": "j1",
+        "cronstream.execution.attempt": 1,
+    }
 
 
 async def test_reports_failures_retryable_or_not(fake: FakeWorkers) -> None:

@@ -1,9 +1,10 @@
-"""One trace from the caller's CreateJob to the worker's handler span.
+"""From the caller's CreateJob to the worker's handler span.
 
-The caller's channel is instrumented with opentelemetry-instrumentation-grpc,
-the server continues the trace in its CreateJob span and keeps that context with
-the job; the ticker's execution, the dispatcher's `cronstream.execute` span and
-the Python worker's `cronstream.handle` span all follow on, in one trace.
+`Client.connect` instruments its channel (opentelemetry-instrumentation-grpc
+is installed here), so the caller's trace reaches the server's CreateJob span,
+whose context is kept with the job. The firing is a trace of its own: the
+dispatcher's `send <handler>` span is its root, linked to that CreateJob span,
+and the Python worker's `process <handler>` span is its child.
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import grpc
 from cronstream import Client, Context
 from cronstream.v1 import execution_pb2
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -32,6 +31,7 @@ def _one(spans: list[ReadableSpan], name: str) -> ReadableSpan:
 
 
 def _is_child(child: ReadableSpan, parent: ReadableSpan) -> bool:
+    assert child.context is not None and parent.context is not None
     return (
         child.parent is not None
         and child.parent.span_id == parent.context.span_id
@@ -39,11 +39,10 @@ def _is_child(child: ReadableSpan, parent: ReadableSpan) -> bool:
     )
 
 
-async def test_the_callers_trace_reaches_the_handler(
+async def test_the_firing_is_a_trace_of_its_own_linked_to_the_callers(
     live: Live, tenant: Tenant, spans: InMemorySpanExporter
 ) -> None:
-    channel = grpc.aio.insecure_channel(live.address, interceptors=aio_client_interceptors())  # type: ignore[no-untyped-call]
-    client = Client(channel, tenant.secret, owns_channel=True)
+    client = Client.connect(live.address, tenant.secret)
     worker = live_worker(live, tenant)
 
     @worker.handler("traced")
@@ -64,10 +63,21 @@ async def test_the_callers_trace_reaches_the_handler(
     calls = [s for s in recorded if s.name == "/cronstream.v1.SchedulerService/CreateJob"]
     client_call = next(s for s in calls if s.kind is trace.SpanKind.CLIENT)
     server_call = next(s for s in calls if s.kind is trace.SpanKind.SERVER)
-    dispatched = _one(recorded, "cronstream.execute traced")
-    handled = _one(recorded, "cronstream.handle traced")
+    fired = _one(recorded, "send traced")
+    handled = _one(recorded, "process traced")
     assert _is_child(client_call, caller)
     assert _is_child(server_call, client_call)
-    assert _is_child(dispatched, server_call)
-    assert _is_child(handled, dispatched)
-    assert execution.trace_id == f"{caller.context.trace_id:032x}"
+
+    assert fired.parent is None and fired.kind is trace.SpanKind.PRODUCER
+    assert fired.context is not None and caller.context is not None
+    assert fired.context.trace_id != caller.context.trace_id
+    (link,) = fired.links
+    assert server_call.context is not None
+    assert (link.context.trace_id, link.context.span_id) == (
+        server_call.context.trace_id,
+        server_call.context.span_id,
+    )
+    assert _is_child(handled, fired) and handled.kind is trace.SpanKind.CONSUMER
+    assert execution.trace_id == f"{fired.context.trace_id:032x}"
+    # The worker's hours-long stream gets no span of its own.
+    assert not [s for s in recorded if "WorkerService" in s.name]

@@ -30,6 +30,7 @@ def free_port() -> int:
 class ServerProcess:
     process: subprocess.Popen[str]
     address: str
+    metrics_address: str = ""  # host:port of /metrics
     output: list[str] = field(default_factory=list)
 
     def read_until(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
@@ -77,7 +78,15 @@ def start_cronstream(
     port: int | None = None,
 ) -> ServerProcess:
     address = f"127.0.0.1:{port or free_port()}"
-    full_env = {**os.environ, "CRONSTREAM_LISTEN": address, "PYTHONUNBUFFERED": "1", **(env or {})}
+    # Metrics on, on a port of its own: every process the tests start serves
+    # /metrics, and none takes `make run`'s fixed port.
+    full_env = {
+        **os.environ,
+        "CRONSTREAM_LISTEN": address,
+        "CRONSTREAM_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
     process = subprocess.Popen(
         [str(CRONSTREAM), *args],
         cwd=cwd,
@@ -86,7 +95,9 @@ def start_cronstream(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    return ServerProcess(process=process, address=address)
+    return ServerProcess(
+        process=process, address=address, metrics_address=full_env["CRONSTREAM_METRICS_LISTEN"]
+    )
 
 
 def wait_until_serving(address: str, timeout: float = 30.0) -> None:

@@ -8,6 +8,7 @@ from cronstream.v1 import event_pb2, job_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream_server.store.executions import SqlExecutionStore
 from cronstream_server.store.jobs import SqlJobStore
+from google.protobuf import field_mask_pb2
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -75,3 +76,36 @@ async def test_create_run_and_trigger_carry_the_callers_trace(
         sp.parent is not None and sp.parent.span_id == client_span.get_span_context().span_id
         for sp in traced
     )
+
+
+async def test_update_job_keeps_the_updaters_trace_for_later_firings(
+    live: Live, tenant: Tenant
+) -> None:
+    s = live.scheduler
+    creator = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    updater = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    run_at = datetime.now(UTC) + timedelta(days=1)
+    job = (
+        await s.CreateJob(
+            pb.CreateJobRequest(
+                job=job_pb2.Job(
+                    name="traced", handler_name="h", once=job_pb2.OnceTrigger(run_at=ts(run_at))
+                )
+            ),
+            metadata=(*tenant.auth, ("traceparent", creator)),
+        )
+    ).job
+    jobs = SqlJobStore(live.running.engine)
+
+    async def stored_trace_id() -> str:
+        stored = await jobs.get_job(tenant.platform.id, job.id)
+        assert stored.trace is not None
+        return stored.trace.traceparent.split("-")[1]
+
+    assert await stored_trace_id() == creator.split("-")[1]
+    rename = pb.UpdateJobRequest(
+        job=job_pb2.Job(id=job.id, name="renamed"),
+        update_mask=field_mask_pb2.FieldMask(paths=["name"]),
+    )
+    await s.UpdateJob(rename, metadata=(*tenant.auth, ("traceparent", updater)))
+    assert await stored_trace_id() == updater.split("-")[1]

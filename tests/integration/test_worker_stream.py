@@ -239,7 +239,7 @@ async def test_the_assignment_continues_the_stored_trace(
     assert (version, trace_id, flags) == ("00", "0af7651916cd43dd8448eb211c80319c", "01")
     stored = await execution(live, tenant, response.execution.id)
     assert (stored.trace_id, stored.span_id) == (trace_id, span_id)
-    (span,) = [s for s in spans.get_finished_spans() if s.name == "cronstream.execute h"]
+    (span,) = [s for s in spans.get_finished_spans() if s.name == "send h"]
     assert f"{span.context.span_id:016x}" == span_id
     assert span.parent is not None and span.parent.trace_id == int(trace_id, 16)
     await worker.close()

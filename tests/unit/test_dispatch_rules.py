@@ -33,6 +33,7 @@ def pending(id: str, priority: Priority = Priority.MEDIUM, due: int = 0, **kw: o
         "scheduled_at": NOW,
         "attempt": 1,
         "timeout": timedelta(minutes=5),
+        "trigger": ExecutionTrigger.SCHEDULE,
     }
     fields.update(kw)
     return Pending(id=id, priority=priority, due_at=NOW + timedelta(seconds=due), **fields)  # type: ignore[arg-type]

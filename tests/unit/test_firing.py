@@ -17,7 +17,12 @@ from cronstream_server.core.firing import (
     jitter_offset,
     unfire,
 )
-from cronstream_server.core.jobs import Job, JobSpec
+from cronstream_server.core.jobs import (
+    MAX_COUNTED_PAUSED_SLOTS,
+    Job,
+    JobSpec,
+    slots_passed_while_paused,
+)
 from cronstream_server.core.triggers import CronTrigger, IntervalTrigger, OnceTrigger, Trigger
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -235,3 +240,14 @@ def test_unfire_without_slots_changes_nothing() -> None:
     paused = replace(job(EVERY_SECOND, T0), status=JobStatus.PAUSED)
 
     assert unfire(paused, [], None) is paused
+
+
+def test_slots_a_pause_passed_are_counted_up_to_the_limit() -> None:
+    paused = replace(job(EVERY_MINUTE, T0), status=JobStatus.PAUSED)
+    # Paused before 12:00; resumed at 12:03:30: 12:00, 12:01, 12:02 and 12:03 passed.
+    assert slots_passed_while_paused(paused, T0 + timedelta(minutes=3, seconds=30)) == 4
+    assert slots_passed_while_paused(paused, T0) == 0  # resumed before its next run
+    every_second = job(IntervalTrigger(timedelta(seconds=1), start_at=T0), T0)
+    a_day = T0 + timedelta(days=1)
+    assert slots_passed_while_paused(every_second, a_day) == MAX_COUNTED_PAUSED_SLOTS
+    assert slots_passed_while_paused(job(OnceTrigger(T0), T0), a_day) == 0  # it still runs

@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from cronstream_server.core.dispatch import Pending, Start, TraceStamp
-from cronstream_server.core.enums import Priority
+from cronstream_server.core.enums import ExecutionTrigger, Priority
 from cronstream_server.engine.session import End, Hello, Prepared, Session, Welcome
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -26,6 +26,7 @@ def start(execution_id: str) -> Start:
         due_at=NOW,
         attempt=1,
         timeout=timedelta(minutes=5),
+        trigger=ExecutionTrigger.SCHEDULE,
     )
     trace = TraceStamp("a" * 32, "b" * 16, None, f"00-{'a' * 32}-{'b' * 16}-01", "")
     return Start(pending, "s", "w", NOW, NOW + timedelta(seconds=30), NOW, trace)

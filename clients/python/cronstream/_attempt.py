@@ -105,15 +105,21 @@ class Attempt:
         tracer = trace.get_tracer(
             _INSTRUMENTATION, __version__, tracer_provider=self._tracer_provider
         )
+        # OpenTelemetry's messaging conventions: the processing of a message
+        # (the execution) from a destination (the handler), a child of the
+        # server's "send <handler>" span.
         with tracer.start_as_current_span(
-            f"cronstream.handle {a.handler_name}",
+            f"process {a.handler_name}",
             context=parent,
             kind=trace.SpanKind.CONSUMER,
             attributes={
-                "cronstream.execution.id": a.execution_id,
+                "messaging.system": "cronstream",
+                "messaging.operation.type": "process",
+                "messaging.operation.name": "process",
+                "messaging.destination.name": a.handler_name,
+                "messaging.message.id": a.execution_id,
                 "cronstream.job.id": a.job_id,
-                "cronstream.handler": a.handler_name,
-                "cronstream.attempt": a.attempt,
+                "cronstream.execution.attempt": a.attempt,
             },
         ):
             if self._handler is None:

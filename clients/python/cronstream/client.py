@@ -20,6 +20,7 @@ from cronstream._build import (
     JobTypeName,
 )
 from cronstream._convert import Payload, struct, timestamp, to_datetime
+from cronstream._tracing import channel_interceptors
 from cronstream._version import __version__
 from cronstream.errors import from_rpc_error
 from cronstream.models import (
@@ -118,13 +119,16 @@ class Client:
     ) -> Client:
         """A client for `target` ("host:port"). `tls`: False for plaintext
         (as `make run` serves), True for TLS with the system's roots, or your
-        own `grpc.ChannelCredentials`. It connects lazily, on the first call."""
+        own `grpc.ChannelCredentials`. It connects lazily, on the first call.
+        With opentelemetry-instrumentation-grpc installed, each call gets a
+        client span and carries the current trace context."""
         merged = [*_CHANNEL_OPTIONS, *options]
+        traced = channel_interceptors()
         if tls is False:
-            channel = aio.insecure_channel(target, options=merged)
+            channel = aio.insecure_channel(target, options=merged, interceptors=traced)
         else:
             credentials = grpc.ssl_channel_credentials() if tls is True else tls
-            channel = aio.secure_channel(target, credentials, options=merged)
+            channel = aio.secure_channel(target, credentials, options=merged, interceptors=traced)
         return cls(channel, api_key, timeout=timeout, owns_channel=True)
 
     async def close(self) -> None:

@@ -1,6 +1,6 @@
 // Optional OpenTelemetry support. @opentelemetry/api is an optional peer
 // dependency: when the application has it, each handler runs in a span
-// "cronstream.handle <handler>" that continues the execution's trace (the
+// "process <handler>" that continues the execution's trace (the
 // W3C traceparent and tracestate of the assignment), made with the global
 // tracer provider; without it, handlers simply run.
 import type * as otel from "@opentelemetry/api";
@@ -72,15 +72,21 @@ export async function inSpan<T>(api: OtelApi, info: SpanInfo, fn: () => Promise<
     });
   }
   const tracer = api.trace.getTracer("@cronstream/client", VERSION);
+  // OpenTelemetry's messaging conventions: the processing of a message (the
+  // execution) from a destination (the handler), a child of the server's
+  // "send <handler>" span.
   const span = tracer.startSpan(
-    `cronstream.handle ${info.handlerName}`,
+    `process ${info.handlerName}`,
     {
       kind: api.SpanKind.CONSUMER,
       attributes: {
-        "cronstream.execution.id": info.executionId,
+        "messaging.system": "cronstream",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.destination.name": info.handlerName,
+        "messaging.message.id": info.executionId,
         "cronstream.job.id": info.jobId,
-        "cronstream.handler": info.handlerName,
-        "cronstream.attempt": info.attempt,
+        "cronstream.execution.attempt": info.attempt,
       },
     },
     parent,

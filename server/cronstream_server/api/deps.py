@@ -19,6 +19,7 @@ from cronstream_server.service.jobs import JobUseCases
 from cronstream_server.service.outcome import Outcome
 from cronstream_server.service.publish import Publisher
 from cronstream_server.signals.local import LocalSignals
+from cronstream_server.telemetry.metrics import Metrics
 
 Context = grpc.aio.ServicerContext[Any, Any]
 T = TypeVar("T")
@@ -59,6 +60,8 @@ class SchedulerDeps:
     job_quota: JobQuota = field(default_factory=JobQuota.unlimited)
     now: Callable[[], datetime] = field(default=utc_now)
     signals: Signals = field(default_factory=LocalSignals)
+    # What the calls count (the cancellations they make).
+    metrics: Metrics = field(default_factory=lambda: Metrics(enabled=False))
     # The use cases over the ports above (built from them): every change a
     # call makes goes through one of these, reads go to the ports directly.
     jobs_use: JobUseCases = field(init=False)
@@ -67,7 +70,7 @@ class SchedulerDeps:
     publisher: Publisher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.jobs_use = JobUseCases(self.jobs, self.job_quota, self.now)
+        self.jobs_use = JobUseCases(self.jobs, self.job_quota, self.now, self.metrics.paused_slots)
         self.executions_use = ExecutionUseCases(self.executions, self.now)
         self.events_use = EventUseCases(self.events, self.event_batcher.deliver, self.now)
         self.publisher = Publisher(self.signals)

@@ -68,9 +68,9 @@ class ExecutionRpcs:
         self, request: pb.CancelExecutionRequest, context: Context
     ) -> pb.CancelExecutionResponse:
         outcome = await self.deps.executions_use.cancel(current_platform().platform_id, request.id)
-        return pb.CancelExecutionResponse(
-            execution=execution_message(await self.deps.done(outcome))
-        )
+        cancelled = await self.deps.done(outcome)
+        self.deps.metrics.cancelled(cancelled.platform_id, cancelled.handler_name)
+        return pb.CancelExecutionResponse(execution=execution_message(cancelled))
 
     async def ListExecutionLogs(
         self, request: pb.ListExecutionLogsRequest, context: Context

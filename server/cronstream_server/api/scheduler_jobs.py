@@ -186,12 +186,13 @@ class JobRpcs:
         if not request.update_mask.paths:
             reader.bad("update_mask", "name at least one field to change")
         raise_if_any(reader.violations)
+        updater = current_trace_context()
 
         def change(job: Job) -> Job:
             spec, trigger_changed = apply_job_mask(
                 job, request.job, list(request.update_mask.paths), now, self.deps.max_payload_bytes
             )
-            return job_rules.reschedule(job, spec, trigger_changed, now)
+            return job_rules.reschedule(job, spec, trigger_changed, now, updater)
 
         outcome = await self.deps.jobs_use.update(
             current_platform().platform_id, request.job.id, change

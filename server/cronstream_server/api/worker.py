@@ -57,6 +57,7 @@ from cronstream_server.engine.session import (
     Welcome,
 )
 from cronstream_server.engine.workers import WorkerHub
+from cronstream_server.telemetry.logs import context_with_ids
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,9 @@ class WorkerServicer(wpb_grpc.WorkerServiceServicer):
             assert isinstance(welcome, Welcome)
             yield response(welcome)
             await connection.serve()
+        except BaseException as error:
+            session.explain_end(_why(error))
+            raise
         finally:
             await self._hub.close(session)
         if session.end is End.DRAINED:
@@ -114,18 +118,22 @@ class Connection:
         self._max_result_bytes = max_result_bytes
 
     async def serve(self) -> None:
+        # Every line logged by the session's tasks names its platform and worker.
+        ids = context_with_ids(
+            platform_id=self._session.platform_id, worker_id=self._session.worker_id
+        )
         try:
             async with asyncio.TaskGroup() as group:
-                receiving = group.create_task(self._receive())
-                group.create_task(self._send(receiving))
-                group.create_task(self._session.keep_leases())
+                receiving = group.create_task(self._receive(), context=ids)
+                group.create_task(self._send(receiving), context=ids)
+                group.create_task(self._session.keep_leases(), context=ids)
         except BaseExceptionGroup as group:
             raise _first_domain_error(group) from None
 
     async def _receive(self) -> None:
         async for request in self._requests:
             await self._handle(request)
-        self._session.close(End.WORKER_LEFT)
+        self._session.close(End.WORKER_LEFT, "the worker closed the stream")
 
     async def _send(self, receiving: asyncio.Task[None]) -> None:
         batches = self._session.accepts_batches
@@ -137,7 +145,7 @@ class Connection:
                 self._session.sent(ready)
             except Exception as error:  # the call ended under us
                 log.debug("worker stream %s: write failed: %r", self._session.id, error)
-                self._session.close(End.WORKER_LEFT)
+                self._session.close(End.WORKER_LEFT, "the stream broke: a write to it failed")
                 break
         receiving.cancel()
 
@@ -166,6 +174,18 @@ class Connection:
             raise InvalidArgument.of("hello", "is only allowed as the first message")
         else:  # from a newer contract: ignored, not fatal
             log.debug("worker stream %s: ignoring an empty or unknown message", session.id)
+
+
+def _why(error: BaseException) -> str:
+    """Why a stream ended, for the log, from what ended its call."""
+    if isinstance(error, asyncio.CancelledError):
+        # A worker's cancel and a broken connection look the same from here.
+        return "the call was cancelled by the worker, or its connection broke"
+    if isinstance(error, DomainError):
+        return f"the stream was refused: {error.message}"
+    if isinstance(error, GeneratorExit):
+        return "the call ended"
+    return f"error: {error!r}"
 
 
 def _first_domain_error(group: BaseExceptionGroup[Any]) -> BaseException:

@@ -33,9 +33,10 @@ class Pending:
     due_at: datetime
     attempt: int
     timeout: timedelta
-    trace_id: str | None = None
+    trigger: ExecutionTrigger  # how it came about: which trace its spans join
+    trace_id: str | None = None  # of the first attempt's span, once it was sent
     span_id: str | None = None
-    traceparent: str | None = None
+    traceparent: str | None = None  # Execution.trace
     tracestate: str | None = None
 
 
@@ -168,6 +169,7 @@ class Held:
     retry_delay: timedelta
     timeout: timedelta
     started_at: datetime | None
+    handler_name: str = ""  # for what is counted of it (telemetry.metrics)
 
 
 class Verdict(StrEnum):
@@ -178,6 +180,14 @@ class Verdict(StrEnum):
     REPEATED = "repeated"  # this attempt was settled already (a resent result)
     STALE = "stale"  # the execution has moved on to another attempt (fencing)
     UNKNOWN = "unknown"  # no such execution in the worker's platform
+
+
+class EndCause(StrEnum):
+    """Why a store transaction ended attempts (what telemetry counts)."""
+
+    REPORTED = "reported"  # the worker sent a result
+    LOST = "lost"  # its lease ran out, or its worker's stream closed
+    TIMEOUT = "timeout"  # it ran past its deadline
 
 
 class Ending(StrEnum):

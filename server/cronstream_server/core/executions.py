@@ -49,7 +49,10 @@ class Execution:
     trace_id: str | None = None
     span_id: str | None = None
     parent_span_id: str | None = None
-    trace: TraceContext | None = None  # the context the execution's span continues
+    # The causing call's context (a manual run, an event delivery), which the
+    # execution's spans continue; or, for a scheduled slot, the job's, which
+    # the firing's own trace links to (core.tracing.lineage).
+    trace: TraceContext | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +74,12 @@ def for_job(
     payload: dict[str, Any] | None = None,
     trace: TraceContext | None = None,
 ) -> Execution:
-    """A pending execution of `job`, due at `scheduled_at`, continuing `trace`
-    (the causing call's context) or else the trace that created the job."""
+    """A pending execution of `job`, due at `scheduled_at`. A slot of the
+    schedule keeps the job's trace context (the call that created or last
+    updated it), which its firing links to; a manual run or an event delivery
+    keeps `trace`, the causing call's, which it continues: without one it
+    starts a trace of its own rather than joining the job's, which a job run
+    often would make endless (core.tracing.lineage)."""
     spec = job.spec
     return Execution(
         id=new_id(),
@@ -90,7 +97,7 @@ def for_job(
         retry_delay=spec.retry_delay,
         timeout=spec.timeout,
         created_at=now,
-        trace=trace or job.trace,
+        trace=job.trace if trigger is ExecutionTrigger.SCHEDULE else trace,
     )
 
 

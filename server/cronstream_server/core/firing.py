@@ -149,6 +149,9 @@ def _late(slot: datetime, now: datetime) -> bool:
     return now - slot > MISFIRE_GRACE
 
 
+OVERLAP_NOTE = "overlap:"  # how the notes of slots the overlap policy skipped begin
+
+
 def _apply_misfire(job: Job, due: list[datetime], now: datetime) -> list[Slot]:
     late = [at for at in due if _late(at, now)]
     on_time = [Slot(at) for at in due if not _late(at, now)]
@@ -168,6 +171,12 @@ def _apply_misfire(job: Job, due: list[datetime], now: datetime) -> list[Slot]:
     if policy is MisfirePolicy.RUN_ONCE and not on_time:
         return _skipped(late[:-1], "missed: ran once for all missed slots") + [Slot(late[-1])]
     return _skipped(late, "missed while no replica was running") + on_time
+
+
+def skip_reason(note: str | None) -> str:
+    """What a skipped slot's note says it was skipped for: "misfire" (missed
+    while no replica ran, or past the catch-up window) or "overlap"."""
+    return "overlap" if (note or "").startswith(OVERLAP_NOTE) else "misfire"
 
 
 def _skipped(slots: list[datetime], why: str) -> list[Slot]:
@@ -193,14 +202,14 @@ def _apply_overlap(
         # Only the newest of several due slots survives; the others are superseded.
         superseded = {s.at for s in fired[:-1]}
         return (
-            _mark(slots, superseded, "overlap: superseded by a later slot"),
+            _mark(slots, superseded, f"{OVERLAP_NOTE} superseded by a later slot"),
             outstanding.any or bool(superseded),
             [],
         )
     if policy is OverlapPolicy.SKIP:
         keep = set() if outstanding.any else {fired[0].at}
         return (
-            _mark(slots, {s.at for s in fired} - keep, "overlap: previous run not finished"),
+            _mark(slots, {s.at for s in fired} - keep, f"{OVERLAP_NOTE} previous run not finished"),
             False,
             [],
         )
@@ -210,7 +219,7 @@ def _apply_overlap(
     else:
         runnable, waiting = fired[:1], fired[1:2]
     keep = {s.at for s in runnable + waiting}
-    marked = _mark(slots, {s.at for s in fired} - keep, "overlap: buffer already full")
+    marked = _mark(slots, {s.at for s in fired} - keep, f"{OVERLAP_NOTE} buffer already full")
     return marked, False, [s.at for s in waiting]
 
 

@@ -86,7 +86,7 @@ class Job:
     avg_duration_ms: int | None = None
     completed_at: datetime | None = None
     cancelled_at: datetime | None = None
-    trace: TraceContext | None = None  # of the call that created the job
+    trace: TraceContext | None = None  # of the call that created or last updated the job
 
 
 def job_type(trigger: Trigger | None) -> JobType:
@@ -324,6 +324,29 @@ def resume_slot(job: Job, now: datetime) -> datetime | None:
     return upcoming[0] if upcoming else None
 
 
+# Slots a pause skipped are counted one by one (telemetry), up to this many.
+MAX_COUNTED_PAUSED_SLOTS = 10_000
+
+
+def slots_passed_while_paused(paused: Job, now: datetime) -> int:
+    """How many of the paused job's slots came while it was paused and will
+    not run: from its next run as paused up to `now` (at most
+    MAX_COUNTED_PAUSED_SLOTS). A due once-job still runs: none."""
+    trigger = paused.spec.trigger
+    first = paused.next_run
+    if trigger is None or first is None or first >= now or isinstance(trigger, OnceTrigger):
+        return 0
+    count, cursor = 1, first
+    while count < MAX_COUNTED_PAUSED_SLOTS:
+        batch = triggers.preview(trigger, cursor, min(1000, MAX_COUNTED_PAUSED_SLOTS - count))
+        passed = [slot for slot in batch if slot < now]
+        count += len(passed)
+        if not batch or len(passed) < len(batch):  # the trigger ended, or `now` is reached
+            break
+        cursor = batch[-1]
+    return min(count, MAX_COUNTED_PAUSED_SLOTS)
+
+
 def cancel(job: Job, now: datetime) -> Job:
     if job.status not in _CANCELLABLE:
         raise FailedPrecondition(f"job is {job.status.value} and cannot be cancelled")
@@ -336,13 +359,22 @@ def check_runnable(job: Job) -> None:
         raise FailedPrecondition("job is cancelled; create a new job instead")
 
 
-def reschedule(job: Job, spec: JobSpec, trigger_changed: bool, now: datetime) -> Job:
+def reschedule(
+    job: Job,
+    spec: JobSpec,
+    trigger_changed: bool,
+    now: datetime,
+    trace: TraceContext | None = None,
+) -> Job:
     """A job with a new spec. A new trigger recomputes next_run (and brings a
-    completed or failed job back to life when it has a slot left)."""
+    completed or failed job back to life when it has a slot left). `trace`,
+    the updating call's context, is what the job's firings link to from now
+    on; without one they keep linking to the job's earlier call."""
     if job.status is JobStatus.CANCELLED:
         raise FailedPrecondition("job is cancelled and cannot be changed")
+    trace = trace or job.trace
     if not trigger_changed:
-        return replace(job, spec=spec, updated_at=now)
+        return replace(job, spec=spec, updated_at=now, trace=trace)
     next_run = first_run(spec, now)
     status = job.status
     if status in (JobStatus.COMPLETED, JobStatus.FAILED):
@@ -355,4 +387,5 @@ def reschedule(job: Job, spec: JobSpec, trigger_changed: bool, now: datetime) ->
         runs_count=0,
         completed_at=None if status is JobStatus.ACTIVE else job.completed_at,
         updated_at=now,
+        trace=trace,
     )

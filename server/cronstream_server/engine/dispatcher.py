@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 from cronstream_server.background import Background, log_loop_failure, wait_set
@@ -31,6 +32,7 @@ from cronstream_server.core.dispatch import Pending, Seat, Start
 from cronstream_server.core.ports import DispatchStore
 from cronstream_server.engine.session import Session
 from cronstream_server.engine.tracing import ExecutionTracer
+from cronstream_server.telemetry.metrics import Fired, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,10 @@ class Dispatcher:
         poll_interval: float = 1.0,
         batch_size: int = 1000,
         claim_ahead: timedelta = timedelta(milliseconds=200),
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or Metrics(enabled=False)
         self._sessions = sessions
         self._lease = lease
         self._tracer = tracer
@@ -129,9 +133,11 @@ class Dispatcher:
             # timer (a freed slot wakes a round that claims all that is due).
             self._served_by(datetime.now(UTC) + self._clock_offset)
             return 0
+        began = time.perf_counter()
         claimed = await self._store.claim(
             wants, self._claim_ahead, lambda found, now: self._decide(found, now, seats)
         )
+        self._metrics.claim(time.perf_counter() - began, len(claimed.starts))
         self._claimed_at(claimed.now, claimed.read_at)
         await self._deliver(claimed.starts)
         return len(claimed.starts)
@@ -156,13 +162,32 @@ class Dispatcher:
             )
         return starts
 
+    def _lateness(self, starts: list[Start]) -> Iterator[Fired]:
+        """First attempts as handed over: sent now, or at their instant when
+        claimed ahead (`Session.hand` holds them until then), on the
+        database's clock, after the instant they were due."""
+        now = datetime.now(UTC) + self._clock_offset
+        for start in starts:
+            execution = start.execution
+            if execution.attempt == 1:
+                sent = max(now, start.started_at)
+                yield Fired(
+                    execution.platform_id,
+                    execution.handler_name,
+                    (sent - execution.due_at).total_seconds(),
+                )
+
     async def _deliver(self, starts: list[Start]) -> None:
         by_id = {session.id: session for session in self._sessions()}
         undelivered: list[tuple[str, int]] = []
+        delivered: list[Start] = []
         for start in starts:
             session = by_id.get(start.session_id)
             if session is None or not session.hand(start, self._until(start.started_at)):
                 undelivered.append((start.execution.id, start.execution.attempt))
+            else:
+                delivered.append(start)
+        self._metrics.fired(self._lateness(delivered))
         if undelivered:
             # The session closed or shrank while the claim ran.
             await self._store.release_attempts(undelivered)

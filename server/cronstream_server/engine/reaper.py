@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import defaultdict
 from datetime import timedelta
 
 from cronstream_server.background import Background, log_loop_failure
@@ -20,6 +21,7 @@ from cronstream_server.core.dispatch import Reaped
 from cronstream_server.core.ports import DispatchStore, Signals
 from cronstream_server.core.signals import CANCEL, WORK
 from cronstream_server.engine.session import Cancel
+from cronstream_server.telemetry.logs import listed, log_ids
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +85,29 @@ class Reaper:
             await self._signals.publish(CANCEL, cancel_message(settled.held.id, REASON_TIMEOUT))
         for platform_id in sorted({platform_id for _, platform_id in reaped.expired}):
             await self._signals.publish(WORK, platform_id)
-        if reaped.expired or reaped.timed_out:
-            log.info(
-                "reaped %d expired leases, %d executions past their deadline",
-                len(reaped.expired),
-                len(reaped.timed_out),
-            )
+        _log(reaped)
         return reaped
+
+
+def _log(reaped: Reaped) -> None:
+    """At INFO one line per platform a pass found expired leases in, and one
+    for the timeouts; a line for each execution only at DEBUG."""
+    expired: defaultdict[str, list[str]] = defaultdict(list)
+    for execution_id, platform_id in reaped.expired:
+        expired[platform_id].append(execution_id)
+        ids = log_ids(platform_id=platform_id, execution_id=execution_id)
+        log.debug("lease expired", extra=ids)
+    for platform_id, execution_ids in sorted(expired.items()):
+        log.info(
+            "lease expired on %d executions (their worker went silent); they are handed out "
+            "again while retries remain: %s",
+            len(execution_ids),
+            listed(execution_ids),
+            extra=log_ids(platform_id=platform_id),
+        )
+    for settled in reaped.timed_out:
+        held = settled.held
+        ids = log_ids(platform_id=held.platform_id, job_id=held.job_id, execution_id=held.id)
+        log.debug("past its deadline: %s", settled.ending.value, extra=ids)
+    if reaped.timed_out:
+        log.info("%d executions passed their deadline", len(reaped.timed_out))

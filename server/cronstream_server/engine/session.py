@@ -38,6 +38,18 @@ class End(enum.Enum):
     DRAINED = "drained"  # the server is shutting down
     REVOKED = "revoked"  # the key that opened the stream was revoked, or its platform deleted
 
+    @property
+    def why(self) -> str:
+        """For the log line of a session that ended so, when nothing more is known."""
+        return _WHY[self]
+
+
+_WHY = {
+    End.WORKER_LEFT: "the worker left",
+    End.DRAINED: "the server is shutting down",
+    End.REVOKED: "its API key was revoked or its platform deleted",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Hello:
@@ -129,6 +141,7 @@ class Session:
         self.accepts_batches = hello.accepts_batches
         self.state = State.ACTIVE
         self.end: End | None = None
+        self.why = ""  # what the log says of the end (see `close`)
         self._welcome = welcome
         self._held: dict[str, _Held] = {}
         # Held, not sent yet: what leaves at each instant.
@@ -275,8 +288,15 @@ class Session:
             self.send(Drain())
             self._end_if_drained()
 
-    def close(self, end: End) -> None:
+    def explain_end(self, why: str) -> None:
+        """Why the session is ending, for the log, before whoever closes it
+        does; the first reason given stands."""
+        self.why = self.why or why
+
+    def close(self, end: End, why: str = "") -> None:
+        """`why` says more than `end` does, for the log (see `explain_end`)."""
         if self.state is not State.CLOSED:
+            self.why = self.why or why or end.why
             for group in self._instants.values():
                 group.timer.cancel()  # still held: the hub hands them back
             self._instants.clear()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,10 +27,11 @@ from cronstream_server.background import Background, log_loop_failure, wait_set
 from cronstream_server.core import executions as execution_rules
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, JobStatus
 from cronstream_server.core.executions import Execution
-from cronstream_server.core.firing import Firing, Outstanding, fire, jitter_offset
+from cronstream_server.core.firing import Firing, Outstanding, fire, jitter_offset, skip_reason
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.ports import DueJobs, JobMove, Signals, Ticked, TickerStore, TickPlan
 from cronstream_server.core.signals import CANCEL, DUE, JOBS, WORK
+from cronstream_server.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +64,14 @@ class TickResult:
 
 class Ticker:
     def __init__(
-        self, store: TickerStore, signals: Signals, settings: TickerSettings = TickerSettings()
+        self,
+        store: TickerStore,
+        signals: Signals,
+        settings: TickerSettings = TickerSettings(),
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or Metrics(enabled=False)
         self._signals = signals
         self._settings = settings
         self._wake = asyncio.Event()
@@ -142,10 +149,17 @@ class Ticker:
     async def tick(self) -> TickResult:
         """One pass: fires every job due now (up to the batch size)."""
         settings = self._settings
+        began = time.perf_counter()
         ticked = await self._store.tick(settings.fire_ahead, settings.batch_size, _plan)
+        self._metrics.ticker_pass(time.perf_counter() - began, ticked.claimed)
         self.last_tick_at = ticked.now
         if not ticked.claimed:
             return TickResult()
+        self._metrics.slots_skipped(
+            (e.platform_id, e.handler_name, skip_reason(e.error))
+            for e in ticked.plan.executions
+            if e.status is ExecutionStatus.SKIPPED
+        )
         result = _summary(ticked)
         await self._announce(result)
         return result

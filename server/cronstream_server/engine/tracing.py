@@ -1,9 +1,13 @@
 """A span per dispatched attempt, and the W3C trace context its worker continues.
 
-The span ("cronstream.execute <handler>", kind PRODUCER) is a child of the
-context stored on the execution (`traceparent`/`tracestate`, when the client
-that created it sent one); failing that, of the span of the execution's
-first attempt, so all attempts share one trace; failing that, a new root.
+The span is the send of a message (the attempt) to a destination (the
+handler), named and described after OpenTelemetry's messaging conventions:
+"send <handler>", kind PRODUCER, `messaging.*` attributes, and `cronstream.*`
+ones for what they have no name for. Which trace it joins is core.tracing's
+`lineage`: a scheduled firing's first attempt is the root of a new trace,
+linked to the trace that created or last updated the job; a later attempt is
+a child of the first attempt's span; a manual run or an event delivery is a
+child of the span of the call that caused it.
 
 When no OpenTelemetry SDK is configured the API's tracer records nothing and
 invents no ids, yet the execution still needs ids to store and a context to
@@ -17,6 +21,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import (
+    Link,
     NonRecordingSpan,
     Span,
     SpanContext,
@@ -26,11 +31,16 @@ from opentelemetry.trace import (
     format_trace_id,
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import AttributeValue
 
 from cronstream_server.core.dispatch import Pending, TraceStamp
+from cronstream_server.core.tracing import TraceContext, first_attempt, lineage
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _IDS = RandomIdGenerator()
+# messaging.system: not one of the conventions' well-known values, so our name.
+SYSTEM = "cronstream"
+OPERATION = "send"
 
 
 class ExecutionTracer:
@@ -39,17 +49,23 @@ class ExecutionTracer:
 
     def stamp(self, execution: Pending) -> TraceStamp:
         """Starts and ends the attempt's span; returns the ids and context."""
-        parent_context = _parent(execution)
+        stored = (
+            TraceContext(execution.traceparent, execution.tracestate or "")
+            if execution.traceparent
+            else None
+        )
+        joins = lineage(
+            execution.trigger, stored, first_attempt(execution.trace_id, execution.span_id)
+        )
+        parent_context = _context(joins.parent)
         parent = trace.get_current_span(parent_context).get_span_context()
+        linked = trace.get_current_span(_context(joins.link)).get_span_context()
         span = self._tracer.start_span(
-            f"cronstream.execute {execution.handler_name}",
+            f"{OPERATION} {execution.handler_name}",
             context=parent_context,
             kind=SpanKind.PRODUCER,
-            attributes={
-                "cronstream.execution.id": execution.id,
-                "cronstream.execution.attempt": execution.attempt,
-                "cronstream.handler.name": execution.handler_name,
-            },
+            attributes=attributes(execution),
+            links=[Link(linked)] if linked.is_valid else None,
         )
         span.end()
         sent: Span = span
@@ -68,24 +84,33 @@ class ExecutionTracer:
         )
 
 
-def _parent(execution: Pending) -> Context:
-    if execution.traceparent:
-        carrier = {"traceparent": execution.traceparent}
-        if execution.tracestate:
-            carrier["tracestate"] = execution.tracestate
-        return _PROPAGATOR.extract(carrier, context=Context())
-    if execution.trace_id and execution.span_id:
-        try:
-            first = SpanContext(
-                trace_id=int(execution.trace_id, 16),
-                span_id=int(execution.span_id, 16),
-                is_remote=True,
-                trace_flags=TraceFlags(TraceFlags.SAMPLED),
-            )
-        except ValueError:
-            return Context()
-        return trace.set_span_in_context(NonRecordingSpan(first), Context())
-    return Context()
+def attributes(execution: Pending) -> dict[str, AttributeValue]:
+    """The span's attributes: the messaging conventions' where they fit (one
+    execution is the message, whatever its attempt), ours for the rest."""
+    found: dict[str, AttributeValue] = {
+        "messaging.system": SYSTEM,
+        "messaging.operation.type": OPERATION,
+        "messaging.operation.name": OPERATION,
+        "messaging.destination.name": execution.handler_name,
+        "messaging.message.id": execution.id,
+        "cronstream.platform.id": execution.platform_id,
+        "cronstream.execution.trigger": execution.trigger.value,
+        "cronstream.execution.attempt": execution.attempt,
+        "cronstream.execution.scheduled_at": execution.scheduled_at.isoformat(),
+    }
+    if execution.job_id is not None:
+        found["cronstream.job.id"] = execution.job_id
+    return found
+
+
+def _context(carried: TraceContext | None) -> Context:
+    """The context `carried` names; an empty one for None or a malformed one."""
+    if carried is None:
+        return Context()
+    carrier = {"traceparent": carried.traceparent}
+    if carried.tracestate:
+        carrier["tracestate"] = carried.tracestate
+    return _PROPAGATOR.extract(carrier, context=Context())
 
 
 def _made_up(parent: SpanContext) -> SpanContext:

@@ -34,6 +34,8 @@ from cronstream_server.engine.dispatcher import Dispatcher
 from cronstream_server.engine.reaper import REASON_LEASE_LOST, Reaper, parse_cancel
 from cronstream_server.engine.session import Ack, Cancel, End, Hello, Session, Welcome
 from cronstream_server.engine.tracing import ExecutionTracer
+from cronstream_server.telemetry.logs import listed, log_ids
+from cronstream_server.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,7 @@ class WorkerHub:
         tracer: ExecutionTracer | None = None,
         rng: random.Random | None = None,
         live_keys: Callable[[Collection[str]], Awaitable[set[str]]] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """`live_keys` (AdminStore.live_keys) tells which of the sessions'
         API keys still hold; without it, sessions are never revoked."""
@@ -105,6 +108,7 @@ class WorkerHub:
             settings.lease,
             tracer or ExecutionTracer(),
             settings.poll_interval,
+            metrics=metrics,
         )
         self._reaper = Reaper(
             store, signals, settings.reaper_interval, settings.retry_cap, self._rng
@@ -188,14 +192,16 @@ class WorkerHub:
                 session.send(Cancel(execution_id, REASON_LEASE_LOST))
         self._sessions[session.id] = session
         self._no_sessions.clear()
+        _log_connected(session, len(kept), len(hello.running) - len(kept))
         if self._draining:  # shutdown began while the hello was being checked
             session.drain()
         if released:
             log.info(
-                "worker %s reconnected without %d executions an earlier session was given; "
-                "they run again",
-                hello.worker_id,
+                "worker reconnected without %d executions an earlier session of it was given; "
+                "they run again: %s",
                 len(released),
+                listed(execution_id for execution_id, _ in released),
+                extra=_ids(session),
             )
         await self._announce(released)  # wakes the dispatcher either way
         return session
@@ -218,10 +224,14 @@ class WorkerHub:
             return
         if not self._sessions:
             self._no_sessions.set()
-        await self._results.flush()
-        released = await self._store.release_sessions(
-            [session.id], worker_lost=end is End.WORKER_LEFT
-        )
+        released: Sequence[tuple[str, str]] = ()
+        try:  # the line is logged even when the database refuses the release
+            await self._results.flush()
+            released = await self._store.release_sessions(
+                [session.id], worker_lost=end is End.WORKER_LEFT
+            )
+        finally:
+            _log_disconnected(session, len(released))
         await self._announce(released)
 
     async def _announce(self, released: Sequence[tuple[str, str]]) -> None:
@@ -241,7 +251,8 @@ class WorkerHub:
         live = await self._live_keys(key_ids)
         revoked = [s for s in self.sessions() if s.key_id and s.key_id not in live]
         for session in revoked:
-            log.info("worker stream %s: its API key was revoked; ending it", session.id)
+            # At DEBUG: the session's disconnect line says it at INFO.
+            log.debug("worker stream %s: its API key was revoked", session.id, extra=_ids(session))
             session.close(End.REVOKED)  # its Connect call ends and hands back its work
         return len(revoked)
 
@@ -284,7 +295,13 @@ class WorkerHub:
         for received, verdict in zip(batch, verdicts, strict=True):
             session, report = received.session, received.report
             if verdict is not Verdict.APPLY:
-                log.debug("result %s/%d: %s", report.execution_id, report.attempt, verdict)
+                log.debug(
+                    "result %s/%d: %s",
+                    report.execution_id,
+                    report.attempt,
+                    verdict,
+                    extra=_ids(session, report.execution_id),
+                )
             session.send(Ack(report.execution_id))  # before `finish`, which may close
             session.finish(report.execution_id, report.attempt)
 
@@ -292,9 +309,17 @@ class WorkerHub:
         pairs = [(execution_id, s.id) for s, ids in batch for execution_id in ids]
         extended = await self._store.extend_leases(pairs, self._settings.lease)
         for session, ids in batch:
-            for execution_id in ids:
-                if (execution_id, session.id) not in extended:
-                    session.cancel(execution_id, REASON_LEASE_LOST)
+            lost = [i for i in ids if (i, session.id) not in extended]
+            for execution_id in lost:
+                session.cancel(execution_id, REASON_LEASE_LOST)
+            if lost:
+                log.info(
+                    "heartbeat for %d executions whose lease this worker lost; "
+                    "it is told to cancel them: %s",
+                    len(lost),
+                    listed(lost),
+                    extra=_ids(session),
+                )
 
     def _on_due(self, message: str) -> None:
         try:
@@ -308,6 +333,8 @@ class WorkerHub:
         cancel = parse_cancel(message)
         for session in self._sessions.values():
             if session.holds(cancel.execution_id):
+                ids = _ids(session, cancel.execution_id)
+                log.debug("the worker is told to cancel (%s)", cancel.reason, extra=ids)
                 session.cancel(cancel.execution_id, cancel.reason)
 
     # --- shutdown -------------------------------------------------------------
@@ -347,6 +374,7 @@ class WorkerHub:
         self._sessions.clear()
         for session in sessions:
             session.close(end)
+            _log_disconnected(session)
         try:
             released = await self._store.release_sessions(
                 [s.id for s in sessions], worker_lost=end is End.WORKER_LEFT
@@ -357,3 +385,37 @@ class WorkerHub:
         if released:
             log.info("handed back %d unfinished executions", len(released))
             await self._announce(released)
+
+
+def _ids(session: Session, execution_id: str = "") -> dict[str, str]:
+    return log_ids(
+        platform_id=session.platform_id, worker_id=session.worker_id, execution_id=execution_id
+    )
+
+
+def _log_connected(session: Session, resumed: int, moved_on: int) -> None:
+    """`resumed`: executions its hello named that stay with it; `moved_on`:
+    the others it named, handed out again meanwhile, which it is told to cancel."""
+    resuming = f"; resumes {resumed} running executions" if resumed else ""
+    cancelling = f"; told to cancel {moved_on} that moved on" if moved_on else ""
+    log.info(
+        "worker connected: session %s, %d slots, handlers %s%s%s",
+        session.id,
+        session.slots,
+        listed(sorted(session.handler_names)),
+        resuming,
+        cancelling,
+        extra=_ids(session),
+    )
+
+
+def _log_disconnected(session: Session, handed_back: int = 0) -> None:
+    """One line per session, however it ended (`handed_back`: executions it
+    held that go back to pending, when known here)."""
+    log.info(
+        "worker disconnected (%s): session %s%s",
+        session.why,
+        session.id,
+        f"; {handed_back} executions it held are handed back" if handed_back else "",
+        extra=_ids(session),
+    )

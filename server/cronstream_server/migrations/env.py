@@ -35,7 +35,13 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         include_object=include_object,
         # SQLite cannot ALTER most things in place; batch mode copies the table.
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=dialect == "sqlite",
+        # SQLite's DDL is transactional, but Alembic assumes otherwise and
+        # commits after each migration, letting a second process (waiting for
+        # the write lock, with the version it read before) run a migration
+        # the first has just run. One transaction for the whole upgrade keeps
+        # the lock until the end, and a failed upgrade leaves nothing behind.
+        transactional_ddl=True,
         compare_type=True,
     )
     with context.begin_transaction():

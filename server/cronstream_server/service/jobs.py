@@ -13,7 +13,7 @@ from datetime import datetime
 
 from cronstream_server.core import executions as execution_rules
 from cronstream_server.core import jobs as job_rules
-from cronstream_server.core.enums import ExecutionTrigger
+from cronstream_server.core.enums import ExecutionTrigger, JobStatus
 from cronstream_server.core.executions import Execution
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.ports import JobStore
@@ -26,10 +26,19 @@ Change = Callable[[Job], Job]
 
 
 class JobUseCases:
-    def __init__(self, jobs: JobStore, quota: JobQuota, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        jobs: JobStore,
+        quota: JobQuota,
+        now: Callable[[], datetime],
+        paused_slots: Callable[[str, str, int], None] = lambda _p, _h, _n: None,
+    ) -> None:
+        """`paused_slots(platform_id, handler_name, count)` is told how many
+        slots a resumed job passed while paused (telemetry counts them)."""
         self._jobs = jobs
         self._quota = quota
         self._now = now
+        self._paused_slots = paused_slots
 
     async def create(self, job: Job, request_id: str | None) -> Outcome[Job]:
         """A new job, or the one an earlier call with `request_id` created."""
@@ -63,9 +72,12 @@ class JobUseCases:
 
     async def resume(self, platform_id: str, job_id: str) -> Outcome[Job]:
         now = self._now()
-        _, resumed = await self._jobs.update_job(
+        before, resumed = await self._jobs.update_job(
             platform_id, job_id, lambda j: job_rules.resume(j, now)
         )
+        if before.status is JobStatus.PAUSED:
+            passed = job_rules.slots_passed_while_paused(before, now)
+            self._paused_slots(platform_id, before.spec.handler_name, passed)
         return Outcome(resumed, jobs_changed([resumed]))
 
     async def cancel(self, platform_id: str, job_id: str) -> Outcome[Job]:

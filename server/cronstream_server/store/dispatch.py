@@ -4,7 +4,7 @@ over the queries of `store.queries_dispatch`, on the database's clock."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +12,16 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cronstream_server.core import dispatch as rules
-from cronstream_server.core.dispatch import Claimed, Pending, Reaped, Report, Verdict, Want
+from cronstream_server.core.dispatch import (
+    Claimed,
+    EndCause,
+    Pending,
+    Reaped,
+    Report,
+    Settlement,
+    Verdict,
+    Want,
+)
 from cronstream_server.core.executions import ExecutionLog
 from cronstream_server.core.ids import is_valid_id
 from cronstream_server.core.ports import DecideClaim
@@ -21,11 +30,19 @@ from cronstream_server.store.clock import database_now
 from cronstream_server.store.database import dialect_of
 from cronstream_server.store.errors import database_errors, is_foreign_key_violation
 
+# Told what each committed transaction settled, and why (telemetry.metrics).
+SettledListener = Callable[[Sequence[Settlement], EndCause], None]
+
+
+def _ignore(_settled: Sequence[Settlement], _cause: EndCause) -> None:
+    pass
+
 
 class SqlDispatchStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, on_settled: SettledListener = _ignore) -> None:
         self._engine = engine
         self._dialect = dialect_of(engine)
+        self._on_settled = on_settled
 
     async def claim(self, wants: Sequence[Want], ahead: timedelta, decide: DecideClaim) -> Claimed:
         async with database_errors(), self._engine.begin() as conn:
@@ -50,6 +67,7 @@ class SqlDispatchStore:
             verdicts, settled = rules.settle_reports(held, reports, now, rng, cap)
             await q.write_settlements(conn, self._dialect, settled)
             await q.count_on_jobs(conn, self._dialect, settled, now)
+        self._on_settled(settled, EndCause.REPORTED)
         return verdicts
 
     async def extend_leases(
@@ -89,6 +107,7 @@ class SqlDispatchStore:
             lost = [rules.settle_lost(h, now, "stream closed") for h in held]
             await q.write_settlements(conn, self._dialect, lost)
             await q.count_on_jobs(conn, self._dialect, lost, now)
+        self._on_settled(lost, EndCause.LOST)
         return [(s.held.id, s.held.platform_id) for s in lost]
 
     async def release_attempts(self, attempts: Sequence[tuple[str, int]]) -> None:
@@ -105,6 +124,8 @@ class SqlDispatchStore:
             timed_out = [rules.settle_timeout(held, now, rng, cap) for held in late]
             await q.write_settlements(conn, self._dialect, expired + timed_out)
             await q.count_on_jobs(conn, self._dialect, expired + timed_out, now)
+        self._on_settled(expired, EndCause.LOST)
+        self._on_settled(timed_out, EndCause.TIMEOUT)
         return Reaped([(s.held.id, s.held.platform_id) for s in expired], timed_out)
 
     async def add_logs(self, lines: Sequence[ExecutionLog]) -> None:

@@ -64,6 +64,7 @@ _PENDING_COLUMNS = (
     executions.c.due_at,
     executions.c.attempt,
     executions.c.timeout_ms,
+    executions.c.trigger,
     executions.c.trace_id,
     executions.c.span_id,
     executions.c.traceparent,
@@ -108,6 +109,7 @@ def _pending(row: Row[Any] | Any) -> Pending:
         due_at=r["due_at"],
         attempt=r["attempt"],
         timeout=timedelta(milliseconds=r["timeout_ms"]),
+        trigger=ExecutionTrigger(r["trigger"]),
         trace_id=r["trace_id"],
         span_id=r["span_id"],
         traceparent=r["traceparent"],
@@ -312,6 +314,7 @@ _HELD_COLUMNS = (
     executions.c.retry_delay_ms,
     executions.c.timeout_ms,
     executions.c.started_at,
+    executions.c.handler_name,
 )
 
 
@@ -329,6 +332,7 @@ def _held(row: Row[Any] | Any) -> Held:
         retry_delay=timedelta(milliseconds=r["retry_delay_ms"]),
         timeout=timedelta(milliseconds=r["timeout_ms"]),
         started_at=r["started_at"],
+        handler_name=r["handler_name"],
     )
 
 

@@ -117,8 +117,8 @@ scheduled_jobs = Table(
     Column("metadata", json_type(), nullable=False),
     Column("created_by", String(200), nullable=False),
     Column("request_id", String(200)),
-    # W3C trace context of the call that created the job: its scheduled
-    # executions continue that trace.
+    # W3C trace context of the call that created or last updated the job:
+    # each scheduled firing starts a trace of its own that links to it.
     Column("traceparent", String(64)),
     Column("tracestate", String(512)),
     Column("created_at", UtcDateTime(), nullable=False),

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
+import { context, propagation } from "@opentelemetry/api";
 
 import { createClient, paginate } from "../../src/client.js";
 import type { JobInfo } from "../../src/convert.js";
@@ -139,4 +140,28 @@ test("addresses: host:port with tls, or a URL", () => {
   assert.throws(() => createClient({ address: "http://127.0.0.1:50051", tls: true }), /contradicts/);
   assert.throws(() => createClient({ address: "" }), TypeError);
   assert.throws(() => createClient({ address: "host:1/path" }), TypeError);
+});
+
+test("the README's tracing interceptor carries the active context to the server", async () => {
+  // A stand-in for the SDK's W3C propagator: what it injects is the README line's business.
+  const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  propagation.setGlobalPropagator({
+    inject: (_ctx, carrier, setter) => setter.set(carrier, "traceparent", traceparent),
+    extract: (ctx) => ctx,
+    fields: () => ["traceparent"],
+  });
+  const { server, calls } = await fakeScheduler();
+  const address = server.address;
+  const apiKey = "cs_key";
+  // As the README writes it:
+  const client = createClient({ address, apiKey, tls: false, interceptors: [(next) => (req) => { propagation.inject(context.active(), req.header, { set: (h, k, v) => h.set(k, v) }); return next(req); }] });
+  try {
+    await client.createJob({ name: "n", handlerName: "h", cron: "0 3 * * *" });
+    assert.equal(calls[0]!.header.get("traceparent"), traceparent);
+    assert.equal(calls[0]!.header.get("authorization"), "Bearer cs_key");
+  } finally {
+    propagation.disable();
+    client.close();
+    await server.close();
+  }
 });

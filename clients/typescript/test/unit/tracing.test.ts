@@ -84,13 +84,16 @@ test("a handler runs in a span continuing the assignment's trace", async () => {
 
     assert.equal(spans.length, 2);
     const [ok, failed] = spans as [Recorded, Recorded];
-    assert.equal(ok.name, "cronstream.handle traced");
+    assert.equal(ok.name, "process traced");
     assert.equal(ok.options.kind, otel.SpanKind.CONSUMER);
     assert.deepEqual(ok.options.attributes, {
-      "cronstream.execution.id": "e1",
+      "messaging.system": "cronstream",
+      "messaging.operation.type": "process",
+      "messaging.operation.name": "process",
+      "messaging.destination.name": "traced",
+      "messaging.message.id": "e1",
       "cronstream.job.id": "job-of-e1",
-      "cronstream.handler": "traced",
-      "cronstream.attempt": 2,
+      "cronstream.execution.attempt": 2,
     });
     assert.equal(ok.parent?.traceId, "0af7651916cd43dd8448eb211c80319c");
     assert.equal(ok.parent?.spanId, "b7ad6b7169203331");

@@ -1,0 +1,110 @@
+"""Gauges refreshed every few seconds on the event loop: the queue (on the
+reporting replica), this replica's workers, its database pool and Redis.
+
+Read on the loop, so nothing here races the engine; the scrape, on the HTTP
+thread, reads what was last set. A label set that disappeared (a handler no
+longer served) is removed, not left at its last value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import Gauge
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cronstream_server.background import Background, log_loop_failure
+from cronstream_server.engine.session import Session
+from cronstream_server.store.cluster_figures import ClusterReporter
+from cronstream_server.telemetry.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 2.0
+
+
+class GaugeRefresher:
+    def __init__(
+        self,
+        metrics: Metrics,
+        engine: AsyncEngine,
+        sessions: Callable[[], Iterable[Session]],
+        redis_healthy: Callable[[], bool] | None,
+        interval: float = REFRESH_SECONDS,
+    ) -> None:
+        self._metrics = metrics
+        self._engine = engine
+        self._sessions = sessions
+        self._redis_healthy = redis_healthy
+        self._interval = interval
+        self._reporter = ClusterReporter(engine)
+        self._shown: dict[str, set[tuple[str, ...]]] = {}
+        self._task = Background("metrics gauges", self._run)
+
+    def start(self) -> None:
+        self._task.start()
+
+    async def stop(self) -> None:
+        await self._task.stop()
+        await self._reporter.close()
+
+    async def refresh(self) -> None:
+        m = self._metrics
+        self._local()
+        if await self._reporter.reporting():
+            m.reporter.set(1)
+            figures = await self._reporter.queue()
+            self._show(m.pending, {(f.platform_id, f.handler_name): f.pending for f in figures})
+            self._show(m.running, {(f.platform_id, f.handler_name): f.running for f in figures})
+        else:
+            m.reporter.set(0)
+            self._show(m.pending, {})
+            self._show(m.running, {})
+
+    def _local(self) -> None:
+        m = self._metrics
+        workers: Tally[tuple[str, ...]] = Tally()
+        free: Tally[tuple[str, ...]] = Tally()
+        for session in self._sessions():
+            for handler in session.handler_names:
+                workers[(session.platform_id, handler)] += 1
+                free[(session.platform_id, handler)] += session.free
+        self._show(m.workers, workers)
+        self._show(m.free_slots, free)
+        pool: Any = self._engine.pool
+        if hasattr(pool, "checkedout"):
+            m.pool_in_use.set(pool.checkedout())
+            m.pool_idle.set(pool.checkedin())
+            m.pool_waiting.set(_waiting(pool))
+        if self._redis_healthy is not None:
+            m.redis_connected.set(1 if self._redis_healthy() else 0)
+
+    def _show(self, gauge: Gauge, values: dict[tuple[str, ...], int]) -> None:
+        shown = self._shown.setdefault(gauge._name, set())
+        for labels in shown - values.keys():
+            gauge.remove(*labels)
+        for labels, value in values.items():
+            gauge.labels(*labels).set(value)
+        self._shown[gauge._name] = set(values)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log_loop_failure(log, "metrics gauges not refreshed", error)
+            await asyncio.sleep(self._interval)
+
+
+def _waiting(pool: Any) -> int:
+    """Tasks waiting for a connection: SQLAlchemy's async queue pool keeps
+    them on an asyncio.Queue it does not expose; 0 when its shape changed."""
+    queue = getattr(getattr(pool, "_pool", None), "_queue", None)
+    getters = getattr(queue, "_getters", None)
+    return len(getters) if getters is not None else 0
