@@ -204,6 +204,40 @@ MISFIRE_POLICY_SKIP: MisfirePolicy.ValueType  # 3
 """Run none of them; they are recorded as skipped."""
 Global___MisfirePolicy: _TypeAlias = MisfirePolicy  # noqa: Y015
 
+class _HealthState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HealthStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HealthState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HEALTH_STATE_UNSPECIFIED: _HealthState.ValueType  # 0
+    HEALTH_STATE_HEALTHY: _HealthState.ValueType  # 1
+    """No open alert."""
+    HEALTH_STATE_LATE: _HealthState.ValueType  # 2
+    """A firing has not started within max_start_delay of its instant."""
+    HEALTH_STATE_MISSED: _HealthState.ValueType  # 3
+    """A slot was skipped and will not run."""
+    HEALTH_STATE_OVERRUNNING: _HealthState.ValueType  # 4
+    """An execution has run longer than max_duration."""
+    HEALTH_STATE_FAILING: _HealthState.ValueType  # 5
+    """consecutive_failures attempts in a row failed or timed out."""
+
+class HealthState(_HealthState, metaclass=_HealthStateEnumTypeWrapper):
+    """How a job stands against its health policy; also the kind of an alert."""
+
+HEALTH_STATE_UNSPECIFIED: HealthState.ValueType  # 0
+HEALTH_STATE_HEALTHY: HealthState.ValueType  # 1
+"""No open alert."""
+HEALTH_STATE_LATE: HealthState.ValueType  # 2
+"""A firing has not started within max_start_delay of its instant."""
+HEALTH_STATE_MISSED: HealthState.ValueType  # 3
+"""A slot was skipped and will not run."""
+HEALTH_STATE_OVERRUNNING: HealthState.ValueType  # 4
+"""An execution has run longer than max_duration."""
+HEALTH_STATE_FAILING: HealthState.ValueType  # 5
+"""consecutive_failures attempts in a row failed or timed out."""
+Global___HealthState: _TypeAlias = HealthState  # noqa: Y015
+
 @_typing.final
 class Job(_message.Message):
     """A job: what to run (a handler name and a payload), when to run it (a
@@ -261,6 +295,8 @@ class Job(_message.Message):
     PLATFORM_ID_FIELD_NUMBER: _builtins.int
     CATCHUP_WINDOW_FIELD_NUMBER: _builtins.int
     JITTER_FIELD_NUMBER: _builtins.int
+    HEALTH_POLICY_FIELD_NUMBER: _builtins.int
+    HEALTH_FIELD_NUMBER: _builtins.int
     CRON_FIELD_NUMBER: _builtins.int
     ONCE_FIELD_NUMBER: _builtins.int
     INTERVAL_FIELD_NUMBER: _builtins.int
@@ -364,6 +400,16 @@ class Job(_message.Message):
         """
 
     @_builtins.property
+    def health_policy(self) -> Global___HealthPolicy:
+        """What healthy means for this job (docs/alerts.md): when Cronstream opens an
+        alert for it. Fields left unset take the defaults documented there.
+        """
+
+    @_builtins.property
+    def health(self) -> Global___JobHealth:
+        """Output only. The job's health, derived from its open alerts."""
+
+    @_builtins.property
     def cron(self) -> Global___CronTrigger:
         """Fire on a cron schedule."""
 
@@ -411,14 +457,16 @@ class Job(_message.Message):
         platform_id: _builtins.str = ...,
         catchup_window: _duration_pb2.Duration | None = ...,
         jitter: _duration_pb2.Duration | None = ...,
+        health_policy: Global___HealthPolicy | None = ...,
+        health: Global___JobHealth | None = ...,
         cron: Global___CronTrigger | None = ...,
         once: Global___OnceTrigger | None = ...,
         interval: Global___IntervalTrigger | None = ...,
         event: Global___EventTrigger | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_retries", b"_max_retries", "avg_duration", b"avg_duration", "cancelled_at", b"cancelled_at", "catchup_window", b"catchup_window", "completed_at", b"completed_at", "created_at", b"created_at", "cron", b"cron", "event", b"event", "interval", b"interval", "jitter", b"jitter", "last_run", b"last_run", "max_retries", b"max_retries", "next_run", b"next_run", "once", b"once", "payload", b"payload", "retry_delay", b"retry_delay", "timeout", b"timeout", "trigger", b"trigger", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_retries", b"_max_retries", "avg_duration", b"avg_duration", "cancelled_at", b"cancelled_at", "catchup_window", b"catchup_window", "completed_at", b"completed_at", "created_at", b"created_at", "cron", b"cron", "event", b"event", "health", b"health", "health_policy", b"health_policy", "interval", b"interval", "jitter", b"jitter", "last_run", b"last_run", "max_retries", b"max_retries", "next_run", b"next_run", "once", b"once", "payload", b"payload", "retry_delay", b"retry_delay", "timeout", b"timeout", "trigger", b"trigger", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_retries", b"_max_retries", "avg_duration", b"avg_duration", "cancelled_at", b"cancelled_at", "catchup_window", b"catchup_window", "completed_at", b"completed_at", "created_at", b"created_at", "created_by", b"created_by", "cron", b"cron", "event", b"event", "executions_count", b"executions_count", "failure_count", b"failure_count", "handler_name", b"handler_name", "handler_type", b"handler_type", "id", b"id", "interval", b"interval", "jitter", b"jitter", "last_run", b"last_run", "max_retries", b"max_retries", "metadata", b"metadata", "misfire_policy", b"misfire_policy", "name", b"name", "next_run", b"next_run", "once", b"once", "overlap_policy", b"overlap_policy", "payload", b"payload", "platform_id", b"platform_id", "priority", b"priority", "retry_delay", b"retry_delay", "status", b"status", "success_count", b"success_count", "tags", b"tags", "timeout", b"timeout", "trigger", b"trigger", "type", b"type", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_retries", b"_max_retries", "avg_duration", b"avg_duration", "cancelled_at", b"cancelled_at", "catchup_window", b"catchup_window", "completed_at", b"completed_at", "created_at", b"created_at", "created_by", b"created_by", "cron", b"cron", "event", b"event", "executions_count", b"executions_count", "failure_count", b"failure_count", "handler_name", b"handler_name", "handler_type", b"handler_type", "health", b"health", "health_policy", b"health_policy", "id", b"id", "interval", b"interval", "jitter", b"jitter", "last_run", b"last_run", "max_retries", b"max_retries", "metadata", b"metadata", "misfire_policy", b"misfire_policy", "name", b"name", "next_run", b"next_run", "once", b"once", "overlap_policy", b"overlap_policy", "payload", b"payload", "platform_id", b"platform_id", "priority", b"priority", "retry_delay", b"retry_delay", "status", b"status", "success_count", b"success_count", "tags", b"tags", "timeout", b"timeout", "trigger", b"trigger", "type", b"type", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_retries: _TypeAlias = _typing.Literal["max_retries"]  # noqa: Y015
     _WhichOneofArgType__max_retries: _TypeAlias = _typing.Literal["_max_retries", b"_max_retries"]  # noqa: Y015
@@ -544,3 +592,100 @@ class EventTrigger(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EventTrigger: _TypeAlias = EventTrigger  # noqa: Y015
+
+@_typing.final
+class HealthPolicy(_message.Message):
+    """When a job is unhealthy. Each condition opens an alert of its kind."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_START_DELAY_FIELD_NUMBER: _builtins.int
+    MAX_DURATION_FIELD_NUMBER: _builtins.int
+    CONSECUTIVE_FAILURES_FIELD_NUMBER: _builtins.int
+    ALERT_ON_MISSED_FIELD_NUMBER: _builtins.int
+    PAUSE_ON_FAILURE_FIELD_NUMBER: _builtins.int
+    consecutive_failures: _builtins.int
+    """This many finished attempts in a row that failed or timed out make the
+    job HEALTH_STATE_FAILING. 1 to 100; defaults to 3.
+    """
+    alert_on_missed: _builtins.bool
+    """Whether a slot that will not run (skipped by the misfire or the overlap
+    policy) makes the job HEALTH_STATE_MISSED. Defaults to true.
+    """
+    pause_on_failure: _builtins.bool
+    """The job pauses itself when it becomes HEALTH_STATE_FAILING, and the
+    alert says so. Defaults to false.
+    """
+    @_builtins.property
+    def max_start_delay(self) -> _duration_pb2.Duration:
+        """A firing not started this long after its instant makes the job
+        HEALTH_STATE_LATE. Zero or absent: never late (the default). At most 7 days.
+        """
+
+    @_builtins.property
+    def max_duration(self) -> _duration_pb2.Duration:
+        """An execution still running this long after it started makes the job
+        HEALTH_STATE_OVERRUNNING. Zero or absent: never (the default). At most 7 days.
+        """
+
+    def __init__(
+        self,
+        *,
+        max_start_delay: _duration_pb2.Duration | None = ...,
+        max_duration: _duration_pb2.Duration | None = ...,
+        consecutive_failures: _builtins.int | None = ...,
+        alert_on_missed: _builtins.bool | None = ...,
+        pause_on_failure: _builtins.bool | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_alert_on_missed", b"_alert_on_missed", "_consecutive_failures", b"_consecutive_failures", "_pause_on_failure", b"_pause_on_failure", "alert_on_missed", b"alert_on_missed", "consecutive_failures", b"consecutive_failures", "max_duration", b"max_duration", "max_start_delay", b"max_start_delay", "pause_on_failure", b"pause_on_failure"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_alert_on_missed", b"_alert_on_missed", "_consecutive_failures", b"_consecutive_failures", "_pause_on_failure", b"_pause_on_failure", "alert_on_missed", b"alert_on_missed", "consecutive_failures", b"consecutive_failures", "max_duration", b"max_duration", "max_start_delay", b"max_start_delay", "pause_on_failure", b"pause_on_failure"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__alert_on_missed: _TypeAlias = _typing.Literal["alert_on_missed"]  # noqa: Y015
+    _WhichOneofArgType__alert_on_missed: _TypeAlias = _typing.Literal["_alert_on_missed", b"_alert_on_missed"]  # noqa: Y015
+    _WhichOneofReturnType__consecutive_failures: _TypeAlias = _typing.Literal["consecutive_failures"]  # noqa: Y015
+    _WhichOneofArgType__consecutive_failures: _TypeAlias = _typing.Literal["_consecutive_failures", b"_consecutive_failures"]  # noqa: Y015
+    _WhichOneofReturnType__pause_on_failure: _TypeAlias = _typing.Literal["pause_on_failure"]  # noqa: Y015
+    _WhichOneofArgType__pause_on_failure: _TypeAlias = _typing.Literal["_pause_on_failure", b"_pause_on_failure"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__alert_on_missed) -> _WhichOneofReturnType__alert_on_missed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__consecutive_failures) -> _WhichOneofReturnType__consecutive_failures | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__pause_on_failure) -> _WhichOneofReturnType__pause_on_failure | None: ...
+
+Global___HealthPolicy: _TypeAlias = HealthPolicy  # noqa: Y015
+
+@_typing.final
+class JobHealth(_message.Message):
+    """A job's health."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    state: Global___HealthState.ValueType
+    """The worst of the job's open alerts (FAILING, OVERRUNNING, MISSED, LATE,
+    in that order), or HEALTH_STATE_HEALTHY.
+    """
+    reason: _builtins.str
+    """Why, in words; empty when healthy."""
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Since when: the opening of that alert, or the resolution of the last one."""
+
+    def __init__(
+        self,
+        *,
+        state: Global___HealthState.ValueType = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "since", b"since", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JobHealth: _TypeAlias = JobHealth  # noqa: Y015

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from cronstream.v1 import alert_pb2 as _alert_pb2
 from cronstream.v1 import event_pb2 as _event_pb2
 from cronstream.v1 import execution_pb2 as _execution_pb2
 from cronstream.v1 import insight_pb2 as _insight_pb2
@@ -189,6 +190,7 @@ class ListJobsRequest(_message.Message):
     TYPES_FIELD_NUMBER: _builtins.int
     HANDLER_NAME_FIELD_NUMBER: _builtins.int
     TAGS_FIELD_NUMBER: _builtins.int
+    HEALTHS_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most this many jobs; default 50, at most 1000.
     A page may hold fewer, when more would exceed the gRPC message size limit.
@@ -209,6 +211,10 @@ class ListJobsRequest(_message.Message):
     def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Only jobs carrying all of these tags."""
 
+    @_builtins.property
+    def healths(self) -> _containers.RepeatedScalarFieldContainer[_job_pb2.HealthState.ValueType]:
+        """Only jobs whose health is one of these."""
+
     def __init__(
         self,
         *,
@@ -218,10 +224,11 @@ class ListJobsRequest(_message.Message):
         types: _abc.Iterable[_job_pb2.JobType.ValueType] | None = ...,
         handler_name: _builtins.str = ...,
         tags: _abc.Iterable[_builtins.str] | None = ...,
+        healths: _abc.Iterable[_job_pb2.HealthState.ValueType] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["handler_name", b"handler_name", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses", "tags", b"tags", "types", b"types"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["handler_name", b"handler_name", "healths", b"healths", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses", "tags", b"tags", "types", b"types"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1301,3 +1308,124 @@ class GetHealthResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetHealthResponse: _TypeAlias = GetHealthResponse  # noqa: Y015
+
+@_typing.final
+class ListAlertsRequest(_message.Message):
+    """Request of ListAlerts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    KINDS_FIELD_NUMBER: _builtins.int
+    STATES_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    """Only this job's alerts; empty: all of the platform's."""
+    page_size: _builtins.int
+    """At most this many; default 50, at most 1000.
+    A page may hold fewer, when more would exceed the gRPC message size limit.
+    """
+    page_token: _builtins.str
+    """From a previous response's next_page_token, with the same filters."""
+    @_builtins.property
+    def kinds(self) -> _containers.RepeatedScalarFieldContainer[_job_pb2.HealthState.ValueType]:
+        """Only alerts of these kinds."""
+
+    @_builtins.property
+    def states(self) -> _containers.RepeatedScalarFieldContainer[_alert_pb2.AlertState.ValueType]:
+        """Only alerts in these states."""
+
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        kinds: _abc.Iterable[_job_pb2.HealthState.ValueType] | None = ...,
+        states: _abc.Iterable[_alert_pb2.AlertState.ValueType] | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id", "kinds", b"kinds", "page_size", b"page_size", "page_token", b"page_token", "states", b"states"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAlertsRequest: _TypeAlias = ListAlertsRequest  # noqa: Y015
+
+@_typing.final
+class ListAlertsResponse(_message.Message):
+    """Response of ListAlerts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty only on the last page. A page may hold
+    fewer than page_size items while more follow (when more would exceed the
+    gRPC message size limit), so read pages until this is empty.
+    """
+    @_builtins.property
+    def alerts(self) -> _containers.RepeatedCompositeFieldContainer[_alert_pb2.Alert]:
+        """A page of alerts."""
+
+    def __init__(
+        self,
+        *,
+        alerts: _abc.Iterable[_alert_pb2.Alert] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAlertsResponse: _TypeAlias = ListAlertsResponse  # noqa: Y015
+
+@_typing.final
+class WatchAlertsRequest(_message.Message):
+    """Request of WatchAlerts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AFTER_CURSOR_FIELD_NUMBER: _builtins.int
+    after_cursor: _builtins.int
+    """Resume after this event (AlertEvent.cursor); 0: only events from now on."""
+    def __init__(
+        self,
+        *,
+        after_cursor: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_cursor", b"after_cursor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchAlertsRequest: _TypeAlias = WatchAlertsRequest  # noqa: Y015
+
+@_typing.final
+class WatchAlertsResponse(_message.Message):
+    """Response of WatchAlerts: one event."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def event(self) -> _alert_pb2.AlertEvent:
+        """The event."""
+
+    def __init__(
+        self,
+        *,
+        event: _alert_pb2.AlertEvent | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchAlertsResponse: _TypeAlias = WatchAlertsResponse  # noqa: Y015

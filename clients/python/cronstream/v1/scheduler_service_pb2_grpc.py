@@ -174,6 +174,16 @@ class SchedulerServiceStub:
                 request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetHealthRequest.SerializeToString,
                 response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetHealthResponse.FromString,
                 _registered_method=True)
+        self.ListAlerts = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/ListAlerts',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListAlertsRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListAlertsResponse.FromString,
+                _registered_method=True)
+        self.WatchAlerts = channel.unary_stream(
+                '/cronstream.v1.SchedulerService/WatchAlerts',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsResponse.FromString,
+                _registered_method=True)
 
 
 class SchedulerServiceServicer:
@@ -435,6 +445,26 @@ class SchedulerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAlerts(self, request, context):
+        """Lists the platform's alerts, the most recently opened first.
+        Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, a bad
+        job id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchAlerts(self, request, context):
+        """Streams the platform's alert events as they happen, after those up to
+        `after_cursor` (0: from now; a cursor from an earlier stream: every event
+        since, then the new ones), so a client that reconnects with its last
+        cursor misses none and sees none twice.
+        Errors: INVALID_ARGUMENT (a negative after_cursor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SchedulerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -562,6 +592,16 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     servicer.GetHealth,
                     request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetHealthRequest.FromString,
                     response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetHealthResponse.SerializeToString,
+            ),
+            'ListAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlerts,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListAlertsRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListAlertsResponse.SerializeToString,
+            ),
+            'WatchAlerts': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchAlerts,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1254,6 +1294,60 @@ class SchedulerService:
             '/cronstream.v1.SchedulerService/GetHealth',
             cronstream_dot_v1_dot_scheduler__service__pb2.GetHealthRequest.SerializeToString,
             cronstream_dot_v1_dot_scheduler__service__pb2.GetHealthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/ListAlerts',
+            cronstream_dot_v1_dot_scheduler__service__pb2.ListAlertsRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.ListAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/WatchAlerts',
+            cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -189,6 +189,18 @@ class SchedulerServiceStub:
     reported as such, not as an error.
     Errors: none of its own.
     """
+    ListAlerts: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListAlertsRequest, _scheduler_service_pb2.ListAlertsResponse]
+    """Lists the platform's alerts, the most recently opened first.
+    Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, a bad
+    job id).
+    """
+    WatchAlerts: _grpc.UnaryStreamMultiCallable[_scheduler_service_pb2.WatchAlertsRequest, _scheduler_service_pb2.WatchAlertsResponse]
+    """Streams the platform's alert events as they happen, after those up to
+    `after_cursor` (0: from now; a cursor from an earlier stream: every event
+    since, then the new ones), so a client that reconnects with its last
+    cursor misses none and sees none twice.
+    Errors: INVALID_ARGUMENT (a negative after_cursor).
+    """
 
 @_typing.type_check_only
 class SchedulerServiceAsyncStub(SchedulerServiceStub):
@@ -350,6 +362,18 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     """Health of the database, signals and engine: a component that is down is
     reported as such, not as an error.
     Errors: none of its own.
+    """
+    ListAlerts: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListAlertsRequest, _scheduler_service_pb2.ListAlertsResponse]  # type: ignore[assignment]
+    """Lists the platform's alerts, the most recently opened first.
+    Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, a bad
+    job id).
+    """
+    WatchAlerts: _aio.UnaryStreamMultiCallable[_scheduler_service_pb2.WatchAlertsRequest, _scheduler_service_pb2.WatchAlertsResponse]  # type: ignore[assignment]
+    """Streams the platform's alert events as they happen, after those up to
+    `after_cursor` (0: from now; a cursor from an earlier stream: every event
+    since, then the new ones), so a client that reconnects with its last
+    cursor misses none and sees none twice.
+    Errors: INVALID_ARGUMENT (a negative after_cursor).
     """
 
 class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -659,6 +683,30 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         """Health of the database, signals and engine: a component that is down is
         reported as such, not as an error.
         Errors: none of its own.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAlerts(
+        self,
+        request: _scheduler_service_pb2.ListAlertsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.ListAlertsResponse, _abc.Awaitable[_scheduler_service_pb2.ListAlertsResponse]]:
+        """Lists the platform's alerts, the most recently opened first.
+        Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, a bad
+        job id).
+        """
+
+    @_abc_1.abstractmethod
+    def WatchAlerts(
+        self,
+        request: _scheduler_service_pb2.WatchAlertsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_scheduler_service_pb2.WatchAlertsResponse], _abc.AsyncIterator[_scheduler_service_pb2.WatchAlertsResponse]]:
+        """Streams the platform's alert events as they happen, after those up to
+        `after_cursor` (0: from now; a cursor from an earlier stream: every event
+        since, then the new ones), so a client that reconnects with its last
+        cursor misses none and sees none twice.
+        Errors: INVALID_ARGUMENT (a negative after_cursor).
         """
 
 def add_SchedulerServiceServicer_to_server(servicer: SchedulerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -385,6 +385,70 @@ func (MisfirePolicy) EnumDescriptor() ([]byte, []int) {
 	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{5}
 }
 
+// How a job stands against its health policy; also the kind of an alert.
+type HealthState int32
+
+const (
+	HealthState_HEALTH_STATE_UNSPECIFIED HealthState = 0
+	// No open alert.
+	HealthState_HEALTH_STATE_HEALTHY HealthState = 1
+	// A firing has not started within max_start_delay of its instant.
+	HealthState_HEALTH_STATE_LATE HealthState = 2
+	// A slot was skipped and will not run.
+	HealthState_HEALTH_STATE_MISSED HealthState = 3
+	// An execution has run longer than max_duration.
+	HealthState_HEALTH_STATE_OVERRUNNING HealthState = 4
+	// consecutive_failures attempts in a row failed or timed out.
+	HealthState_HEALTH_STATE_FAILING HealthState = 5
+)
+
+// Enum value maps for HealthState.
+var (
+	HealthState_name = map[int32]string{
+		0: "HEALTH_STATE_UNSPECIFIED",
+		1: "HEALTH_STATE_HEALTHY",
+		2: "HEALTH_STATE_LATE",
+		3: "HEALTH_STATE_MISSED",
+		4: "HEALTH_STATE_OVERRUNNING",
+		5: "HEALTH_STATE_FAILING",
+	}
+	HealthState_value = map[string]int32{
+		"HEALTH_STATE_UNSPECIFIED": 0,
+		"HEALTH_STATE_HEALTHY":     1,
+		"HEALTH_STATE_LATE":        2,
+		"HEALTH_STATE_MISSED":      3,
+		"HEALTH_STATE_OVERRUNNING": 4,
+		"HEALTH_STATE_FAILING":     5,
+	}
+)
+
+func (x HealthState) Enum() *HealthState {
+	p := new(HealthState)
+	*p = x
+	return p
+}
+
+func (x HealthState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HealthState) Descriptor() protoreflect.EnumDescriptor {
+	return file_cronstream_v1_job_proto_enumTypes[6].Descriptor()
+}
+
+func (HealthState) Type() protoreflect.EnumType {
+	return &file_cronstream_v1_job_proto_enumTypes[6]
+}
+
+func (x HealthState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HealthState.Descriptor instead.
+func (HealthState) EnumDescriptor() ([]byte, []int) {
+	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{6}
+}
+
 // A job: what to run (a handler name and a payload), when to run it (a
 // trigger) and how (retries, timeout, priority, policies).
 type Job struct {
@@ -453,6 +517,11 @@ type Job struct {
 	// Upper bound of a delay added to each slot, the same for every replica
 	// (derived from the job id and the slot). Zero: none.
 	Jitter *durationpb.Duration `protobuf:"bytes,29,opt,name=jitter,proto3" json:"jitter,omitempty"`
+	// What healthy means for this job (docs/alerts.md): when Cronstream opens an
+	// alert for it. Fields left unset take the defaults documented there.
+	HealthPolicy *HealthPolicy `protobuf:"bytes,30,opt,name=health_policy,json=healthPolicy,proto3" json:"health_policy,omitempty"`
+	// Output only. The job's health, derived from its open alerts.
+	Health *JobHealth `protobuf:"bytes,31,opt,name=health,proto3" json:"health,omitempty"`
 	// Required. When the job fires. Exactly one must be set.
 	//
 	// Types that are valid to be assigned to Trigger:
@@ -695,6 +764,20 @@ func (x *Job) GetCatchupWindow() *durationpb.Duration {
 func (x *Job) GetJitter() *durationpb.Duration {
 	if x != nil {
 		return x.Jitter
+	}
+	return nil
+}
+
+func (x *Job) GetHealthPolicy() *HealthPolicy {
+	if x != nil {
+		return x.HealthPolicy
+	}
+	return nil
+}
+
+func (x *Job) GetHealth() *JobHealth {
+	if x != nil {
+		return x.Health
 	}
 	return nil
 }
@@ -995,11 +1078,163 @@ func (x *EventTrigger) GetEventName() string {
 	return ""
 }
 
+// When a job is unhealthy. Each condition opens an alert of its kind.
+type HealthPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A firing not started this long after its instant makes the job
+	// HEALTH_STATE_LATE. Zero or absent: never late (the default). At most 7 days.
+	MaxStartDelay *durationpb.Duration `protobuf:"bytes,1,opt,name=max_start_delay,json=maxStartDelay,proto3" json:"max_start_delay,omitempty"`
+	// An execution still running this long after it started makes the job
+	// HEALTH_STATE_OVERRUNNING. Zero or absent: never (the default). At most 7 days.
+	MaxDuration *durationpb.Duration `protobuf:"bytes,2,opt,name=max_duration,json=maxDuration,proto3" json:"max_duration,omitempty"`
+	// This many finished attempts in a row that failed or timed out make the
+	// job HEALTH_STATE_FAILING. 1 to 100; defaults to 3.
+	ConsecutiveFailures *int32 `protobuf:"varint,3,opt,name=consecutive_failures,json=consecutiveFailures,proto3,oneof" json:"consecutive_failures,omitempty"`
+	// Whether a slot that will not run (skipped by the misfire or the overlap
+	// policy) makes the job HEALTH_STATE_MISSED. Defaults to true.
+	AlertOnMissed *bool `protobuf:"varint,4,opt,name=alert_on_missed,json=alertOnMissed,proto3,oneof" json:"alert_on_missed,omitempty"`
+	// The job pauses itself when it becomes HEALTH_STATE_FAILING, and the
+	// alert says so. Defaults to false.
+	PauseOnFailure *bool `protobuf:"varint,5,opt,name=pause_on_failure,json=pauseOnFailure,proto3,oneof" json:"pause_on_failure,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *HealthPolicy) Reset() {
+	*x = HealthPolicy{}
+	mi := &file_cronstream_v1_job_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HealthPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HealthPolicy) ProtoMessage() {}
+
+func (x *HealthPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_job_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HealthPolicy.ProtoReflect.Descriptor instead.
+func (*HealthPolicy) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *HealthPolicy) GetMaxStartDelay() *durationpb.Duration {
+	if x != nil {
+		return x.MaxStartDelay
+	}
+	return nil
+}
+
+func (x *HealthPolicy) GetMaxDuration() *durationpb.Duration {
+	if x != nil {
+		return x.MaxDuration
+	}
+	return nil
+}
+
+func (x *HealthPolicy) GetConsecutiveFailures() int32 {
+	if x != nil && x.ConsecutiveFailures != nil {
+		return *x.ConsecutiveFailures
+	}
+	return 0
+}
+
+func (x *HealthPolicy) GetAlertOnMissed() bool {
+	if x != nil && x.AlertOnMissed != nil {
+		return *x.AlertOnMissed
+	}
+	return false
+}
+
+func (x *HealthPolicy) GetPauseOnFailure() bool {
+	if x != nil && x.PauseOnFailure != nil {
+		return *x.PauseOnFailure
+	}
+	return false
+}
+
+// A job's health.
+type JobHealth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The worst of the job's open alerts (FAILING, OVERRUNNING, MISSED, LATE,
+	// in that order), or HEALTH_STATE_HEALTHY.
+	State HealthState `protobuf:"varint,1,opt,name=state,proto3,enum=cronstream.v1.HealthState" json:"state,omitempty"`
+	// Since when: the opening of that alert, or the resolution of the last one.
+	Since *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	// Why, in words; empty when healthy.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobHealth) Reset() {
+	*x = JobHealth{}
+	mi := &file_cronstream_v1_job_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobHealth) ProtoMessage() {}
+
+func (x *JobHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_job_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobHealth.ProtoReflect.Descriptor instead.
+func (*JobHealth) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *JobHealth) GetState() HealthState {
+	if x != nil {
+		return x.State
+	}
+	return HealthState_HEALTH_STATE_UNSPECIFIED
+}
+
+func (x *JobHealth) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *JobHealth) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_cronstream_v1_job_proto protoreflect.FileDescriptor
 
 const file_cronstream_v1_job_proto_rawDesc = "" +
 	"\n" +
-	"\x17cronstream/v1/job.proto\x12\rcronstream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\r\n" +
+	"\x17cronstream/v1/job.proto\x12\rcronstream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x0e\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
@@ -1036,7 +1271,9 @@ const file_cronstream_v1_job_proto_rawDesc = "" +
 	"\vplatform_id\x18\x1b \x01(\tR\n" +
 	"platformId\x12@\n" +
 	"\x0ecatchup_window\x18\x1c \x01(\v2\x19.google.protobuf.DurationR\rcatchupWindow\x121\n" +
-	"\x06jitter\x18\x1d \x01(\v2\x19.google.protobuf.DurationR\x06jitter\x120\n" +
+	"\x06jitter\x18\x1d \x01(\v2\x19.google.protobuf.DurationR\x06jitter\x12@\n" +
+	"\rhealth_policy\x18\x1e \x01(\v2\x1b.cronstream.v1.HealthPolicyR\fhealthPolicy\x120\n" +
+	"\x06health\x18\x1f \x01(\v2\x18.cronstream.v1.JobHealthR\x06health\x120\n" +
 	"\x04cron\x18( \x01(\v2\x1a.cronstream.v1.CronTriggerH\x00R\x04cron\x120\n" +
 	"\x04once\x18) \x01(\v2\x1a.cronstream.v1.OnceTriggerH\x00R\x04once\x12<\n" +
 	"\binterval\x18* \x01(\v2\x1e.cronstream.v1.IntervalTriggerH\x00R\binterval\x123\n" +
@@ -1060,7 +1297,20 @@ const file_cronstream_v1_job_proto_rawDesc = "" +
 	"\bmax_runs\x18\x04 \x01(\x05R\amaxRuns\"-\n" +
 	"\fEventTrigger\x12\x1d\n" +
 	"\n" +
-	"event_name\x18\x01 \x01(\tR\teventName*y\n" +
+	"event_name\x18\x01 \x01(\tR\teventName\"\xe5\x02\n" +
+	"\fHealthPolicy\x12A\n" +
+	"\x0fmax_start_delay\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\rmaxStartDelay\x12<\n" +
+	"\fmax_duration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vmaxDuration\x126\n" +
+	"\x14consecutive_failures\x18\x03 \x01(\x05H\x00R\x13consecutiveFailures\x88\x01\x01\x12+\n" +
+	"\x0falert_on_missed\x18\x04 \x01(\bH\x01R\ralertOnMissed\x88\x01\x01\x12-\n" +
+	"\x10pause_on_failure\x18\x05 \x01(\bH\x02R\x0epauseOnFailure\x88\x01\x01B\x17\n" +
+	"\x15_consecutive_failuresB\x12\n" +
+	"\x10_alert_on_missedB\x13\n" +
+	"\x11_pause_on_failure\"\x87\x01\n" +
+	"\tJobHealth\x120\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x1a.cronstream.v1.HealthStateR\x05state\x120\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason*y\n" +
 	"\aJobType\x12\x18\n" +
 	"\x14JOB_TYPE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rJOB_TYPE_CRON\x10\x01\x12\x15\n" +
@@ -1096,7 +1346,14 @@ const file_cronstream_v1_job_proto_rawDesc = "" +
 	"\x1aMISFIRE_POLICY_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17MISFIRE_POLICY_RUN_ONCE\x10\x01\x12\x1a\n" +
 	"\x16MISFIRE_POLICY_RUN_ALL\x10\x02\x12\x17\n" +
-	"\x13MISFIRE_POLICY_SKIP\x10\x03Bk\n" +
+	"\x13MISFIRE_POLICY_SKIP\x10\x03*\xad\x01\n" +
+	"\vHealthState\x12\x1c\n" +
+	"\x18HEALTH_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14HEALTH_STATE_HEALTHY\x10\x01\x12\x15\n" +
+	"\x11HEALTH_STATE_LATE\x10\x02\x12\x17\n" +
+	"\x13HEALTH_STATE_MISSED\x10\x03\x12\x1c\n" +
+	"\x18HEALTH_STATE_OVERRUNNING\x10\x04\x12\x18\n" +
+	"\x14HEALTH_STATE_FAILING\x10\x05Bk\n" +
 	"\x11dev.cronstream.v1B\bJobProtoP\x01ZJgithub.com/cronstream/cronstream/clients/go/gen/cronstream/v1;cronstreamv1b\x06proto3"
 
 var (
@@ -1111,8 +1368,8 @@ func file_cronstream_v1_job_proto_rawDescGZIP() []byte {
 	return file_cronstream_v1_job_proto_rawDescData
 }
 
-var file_cronstream_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_cronstream_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_cronstream_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_cronstream_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_cronstream_v1_job_proto_goTypes = []any{
 	(JobType)(0),                  // 0: cronstream.v1.JobType
 	(JobStatus)(0),                // 1: cronstream.v1.JobStatus
@@ -1120,49 +1377,58 @@ var file_cronstream_v1_job_proto_goTypes = []any{
 	(Priority)(0),                 // 3: cronstream.v1.Priority
 	(OverlapPolicy)(0),            // 4: cronstream.v1.OverlapPolicy
 	(MisfirePolicy)(0),            // 5: cronstream.v1.MisfirePolicy
-	(*Job)(nil),                   // 6: cronstream.v1.Job
-	(*CronTrigger)(nil),           // 7: cronstream.v1.CronTrigger
-	(*OnceTrigger)(nil),           // 8: cronstream.v1.OnceTrigger
-	(*IntervalTrigger)(nil),       // 9: cronstream.v1.IntervalTrigger
-	(*EventTrigger)(nil),          // 10: cronstream.v1.EventTrigger
-	nil,                           // 11: cronstream.v1.Job.MetadataEntry
-	(*structpb.Struct)(nil),       // 12: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
+	(HealthState)(0),              // 6: cronstream.v1.HealthState
+	(*Job)(nil),                   // 7: cronstream.v1.Job
+	(*CronTrigger)(nil),           // 8: cronstream.v1.CronTrigger
+	(*OnceTrigger)(nil),           // 9: cronstream.v1.OnceTrigger
+	(*IntervalTrigger)(nil),       // 10: cronstream.v1.IntervalTrigger
+	(*EventTrigger)(nil),          // 11: cronstream.v1.EventTrigger
+	(*HealthPolicy)(nil),          // 12: cronstream.v1.HealthPolicy
+	(*JobHealth)(nil),             // 13: cronstream.v1.JobHealth
+	nil,                           // 14: cronstream.v1.Job.MetadataEntry
+	(*structpb.Struct)(nil),       // 15: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
 }
 var file_cronstream_v1_job_proto_depIdxs = []int32{
 	2,  // 0: cronstream.v1.Job.handler_type:type_name -> cronstream.v1.HandlerType
-	12, // 1: cronstream.v1.Job.payload:type_name -> google.protobuf.Struct
+	15, // 1: cronstream.v1.Job.payload:type_name -> google.protobuf.Struct
 	1,  // 2: cronstream.v1.Job.status:type_name -> cronstream.v1.JobStatus
 	0,  // 3: cronstream.v1.Job.type:type_name -> cronstream.v1.JobType
-	13, // 4: cronstream.v1.Job.next_run:type_name -> google.protobuf.Timestamp
-	13, // 5: cronstream.v1.Job.last_run:type_name -> google.protobuf.Timestamp
-	14, // 6: cronstream.v1.Job.retry_delay:type_name -> google.protobuf.Duration
-	14, // 7: cronstream.v1.Job.timeout:type_name -> google.protobuf.Duration
+	16, // 4: cronstream.v1.Job.next_run:type_name -> google.protobuf.Timestamp
+	16, // 5: cronstream.v1.Job.last_run:type_name -> google.protobuf.Timestamp
+	17, // 6: cronstream.v1.Job.retry_delay:type_name -> google.protobuf.Duration
+	17, // 7: cronstream.v1.Job.timeout:type_name -> google.protobuf.Duration
 	3,  // 8: cronstream.v1.Job.priority:type_name -> cronstream.v1.Priority
-	11, // 9: cronstream.v1.Job.metadata:type_name -> cronstream.v1.Job.MetadataEntry
+	14, // 9: cronstream.v1.Job.metadata:type_name -> cronstream.v1.Job.MetadataEntry
 	4,  // 10: cronstream.v1.Job.overlap_policy:type_name -> cronstream.v1.OverlapPolicy
 	5,  // 11: cronstream.v1.Job.misfire_policy:type_name -> cronstream.v1.MisfirePolicy
-	14, // 12: cronstream.v1.Job.avg_duration:type_name -> google.protobuf.Duration
-	13, // 13: cronstream.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	13, // 14: cronstream.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
-	13, // 15: cronstream.v1.Job.completed_at:type_name -> google.protobuf.Timestamp
-	13, // 16: cronstream.v1.Job.cancelled_at:type_name -> google.protobuf.Timestamp
-	14, // 17: cronstream.v1.Job.catchup_window:type_name -> google.protobuf.Duration
-	14, // 18: cronstream.v1.Job.jitter:type_name -> google.protobuf.Duration
-	7,  // 19: cronstream.v1.Job.cron:type_name -> cronstream.v1.CronTrigger
-	8,  // 20: cronstream.v1.Job.once:type_name -> cronstream.v1.OnceTrigger
-	9,  // 21: cronstream.v1.Job.interval:type_name -> cronstream.v1.IntervalTrigger
-	10, // 22: cronstream.v1.Job.event:type_name -> cronstream.v1.EventTrigger
-	13, // 23: cronstream.v1.OnceTrigger.run_at:type_name -> google.protobuf.Timestamp
-	14, // 24: cronstream.v1.IntervalTrigger.every:type_name -> google.protobuf.Duration
-	13, // 25: cronstream.v1.IntervalTrigger.start_at:type_name -> google.protobuf.Timestamp
-	13, // 26: cronstream.v1.IntervalTrigger.end_at:type_name -> google.protobuf.Timestamp
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	17, // 12: cronstream.v1.Job.avg_duration:type_name -> google.protobuf.Duration
+	16, // 13: cronstream.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	16, // 14: cronstream.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	16, // 15: cronstream.v1.Job.completed_at:type_name -> google.protobuf.Timestamp
+	16, // 16: cronstream.v1.Job.cancelled_at:type_name -> google.protobuf.Timestamp
+	17, // 17: cronstream.v1.Job.catchup_window:type_name -> google.protobuf.Duration
+	17, // 18: cronstream.v1.Job.jitter:type_name -> google.protobuf.Duration
+	12, // 19: cronstream.v1.Job.health_policy:type_name -> cronstream.v1.HealthPolicy
+	13, // 20: cronstream.v1.Job.health:type_name -> cronstream.v1.JobHealth
+	8,  // 21: cronstream.v1.Job.cron:type_name -> cronstream.v1.CronTrigger
+	9,  // 22: cronstream.v1.Job.once:type_name -> cronstream.v1.OnceTrigger
+	10, // 23: cronstream.v1.Job.interval:type_name -> cronstream.v1.IntervalTrigger
+	11, // 24: cronstream.v1.Job.event:type_name -> cronstream.v1.EventTrigger
+	16, // 25: cronstream.v1.OnceTrigger.run_at:type_name -> google.protobuf.Timestamp
+	17, // 26: cronstream.v1.IntervalTrigger.every:type_name -> google.protobuf.Duration
+	16, // 27: cronstream.v1.IntervalTrigger.start_at:type_name -> google.protobuf.Timestamp
+	16, // 28: cronstream.v1.IntervalTrigger.end_at:type_name -> google.protobuf.Timestamp
+	17, // 29: cronstream.v1.HealthPolicy.max_start_delay:type_name -> google.protobuf.Duration
+	17, // 30: cronstream.v1.HealthPolicy.max_duration:type_name -> google.protobuf.Duration
+	6,  // 31: cronstream.v1.JobHealth.state:type_name -> cronstream.v1.HealthState
+	16, // 32: cronstream.v1.JobHealth.since:type_name -> google.protobuf.Timestamp
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_job_proto_init() }
@@ -1176,13 +1442,14 @@ func file_cronstream_v1_job_proto_init() {
 		(*Job_Interval)(nil),
 		(*Job_Event)(nil),
 	}
+	file_cronstream_v1_job_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cronstream_v1_job_proto_rawDesc), len(file_cronstream_v1_job_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   6,
+			NumEnums:      7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -327,7 +327,9 @@ type ListJobsRequest struct {
 	// Only jobs with this handler name.
 	HandlerName string `protobuf:"bytes,5,opt,name=handler_name,json=handlerName,proto3" json:"handler_name,omitempty"`
 	// Only jobs carrying all of these tags.
-	Tags          []string `protobuf:"bytes,6,rep,name=tags,proto3" json:"tags,omitempty"`
+	Tags []string `protobuf:"bytes,6,rep,name=tags,proto3" json:"tags,omitempty"`
+	// Only jobs whose health is one of these.
+	Healths       []HealthState `protobuf:"varint,7,rep,packed,name=healths,proto3,enum=cronstream.v1.HealthState" json:"healths,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -400,6 +402,13 @@ func (x *ListJobsRequest) GetHandlerName() string {
 func (x *ListJobsRequest) GetTags() []string {
 	if x != nil {
 		return x.Tags
+	}
+	return nil
+}
+
+func (x *ListJobsRequest) GetHealths() []HealthState {
+	if x != nil {
+		return x.Healths
 	}
 	return nil
 }
@@ -2513,11 +2522,243 @@ func (x *GetHealthResponse) GetHealth() *Health {
 	return nil
 }
 
+// Request of ListAlerts.
+type ListAlertsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this job's alerts; empty: all of the platform's.
+	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// Only alerts of these kinds.
+	Kinds []HealthState `protobuf:"varint,2,rep,packed,name=kinds,proto3,enum=cronstream.v1.HealthState" json:"kinds,omitempty"`
+	// Only alerts in these states.
+	States []AlertState `protobuf:"varint,3,rep,packed,name=states,proto3,enum=cronstream.v1.AlertState" json:"states,omitempty"`
+	// At most this many; default 50, at most 1000.
+	// A page may hold fewer, when more would exceed the gRPC message size limit.
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token, with the same filters.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertsRequest) Reset() {
+	*x = ListAlertsRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertsRequest) ProtoMessage() {}
+
+func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
+func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ListAlertsRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *ListAlertsRequest) GetKinds() []HealthState {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *ListAlertsRequest) GetStates() []AlertState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *ListAlertsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAlertsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListAlerts.
+type ListAlertsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A page of alerts.
+	Alerts []*Alert `protobuf:"bytes,1,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	// Token for the next page; empty only on the last page. A page may hold
+	// fewer than page_size items while more follow (when more would exceed the
+	// gRPC message size limit), so read pages until this is empty.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertsResponse) Reset() {
+	*x = ListAlertsResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertsResponse) ProtoMessage() {}
+
+func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
+func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ListAlertsResponse) GetAlerts() []*Alert {
+	if x != nil {
+		return x.Alerts
+	}
+	return nil
+}
+
+func (x *ListAlertsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request of WatchAlerts.
+type WatchAlertsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resume after this event (AlertEvent.cursor); 0: only events from now on.
+	AfterCursor   int64 `protobuf:"varint,1,opt,name=after_cursor,json=afterCursor,proto3" json:"after_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchAlertsRequest) Reset() {
+	*x = WatchAlertsRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchAlertsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchAlertsRequest) ProtoMessage() {}
+
+func (x *WatchAlertsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchAlertsRequest.ProtoReflect.Descriptor instead.
+func (*WatchAlertsRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *WatchAlertsRequest) GetAfterCursor() int64 {
+	if x != nil {
+		return x.AfterCursor
+	}
+	return 0
+}
+
+// Response of WatchAlerts: one event.
+type WatchAlertsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The event.
+	Event         *AlertEvent `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchAlertsResponse) Reset() {
+	*x = WatchAlertsResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchAlertsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchAlertsResponse) ProtoMessage() {}
+
+func (x *WatchAlertsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchAlertsResponse.ProtoReflect.Descriptor instead.
+func (*WatchAlertsResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *WatchAlertsResponse) GetEvent() *AlertEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
 var File_cronstream_v1_scheduler_service_proto protoreflect.FileDescriptor
 
 const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\n" +
-	"%cronstream/v1/scheduler_service.proto\x12\rcronstream.v1\x1a\x19cronstream/v1/event.proto\x1a\x1dcronstream/v1/execution.proto\x1a\x1bcronstream/v1/insight.proto\x1a\x17cronstream/v1/job.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"W\n" +
+	"%cronstream/v1/scheduler_service.proto\x12\rcronstream.v1\x1a\x19cronstream/v1/alert.proto\x1a\x19cronstream/v1/event.proto\x1a\x1dcronstream/v1/execution.proto\x1a\x1bcronstream/v1/insight.proto\x1a\x17cronstream/v1/job.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"W\n" +
 	"\x10CreateJobRequest\x12$\n" +
 	"\x03job\x18\x01 \x01(\v2\x12.cronstream.v1.JobR\x03job\x12\x1d\n" +
 	"\n" +
@@ -2531,7 +2772,7 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\rGetJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"6\n" +
 	"\x0eGetJobResponse\x12$\n" +
-	"\x03job\x18\x01 \x01(\v2\x12.cronstream.v1.JobR\x03job\"\xe8\x01\n" +
+	"\x03job\x18\x01 \x01(\v2\x12.cronstream.v1.JobR\x03job\"\x9e\x02\n" +
 	"\x0fListJobsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -2539,7 +2780,8 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\bstatuses\x18\x03 \x03(\x0e2\x18.cronstream.v1.JobStatusR\bstatuses\x12,\n" +
 	"\x05types\x18\x04 \x03(\x0e2\x16.cronstream.v1.JobTypeR\x05types\x12!\n" +
 	"\fhandler_name\x18\x05 \x01(\tR\vhandlerName\x12\x12\n" +
-	"\x04tags\x18\x06 \x03(\tR\x04tags\"b\n" +
+	"\x04tags\x18\x06 \x03(\tR\x04tags\x124\n" +
+	"\ahealths\x18\a \x03(\x0e2\x1a.cronstream.v1.HealthStateR\ahealths\"b\n" +
 	"\x10ListJobsResponse\x12&\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x12.cronstream.v1.JobR\x04jobs\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"u\n" +
@@ -2649,7 +2891,21 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\ametrics\x18\x01 \x01(\v2\x1f.cronstream.v1.SchedulerMetricsR\ametrics\"\x12\n" +
 	"\x10GetHealthRequest\"B\n" +
 	"\x11GetHealthResponse\x12-\n" +
-	"\x06health\x18\x01 \x01(\v2\x15.cronstream.v1.HealthR\x06health2\xcc\x11\n" +
+	"\x06health\x18\x01 \x01(\v2\x15.cronstream.v1.HealthR\x06health\"\xcb\x01\n" +
+	"\x11ListAlertsRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x120\n" +
+	"\x05kinds\x18\x02 \x03(\x0e2\x1a.cronstream.v1.HealthStateR\x05kinds\x121\n" +
+	"\x06states\x18\x03 \x03(\x0e2\x19.cronstream.v1.AlertStateR\x06states\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"j\n" +
+	"\x12ListAlertsResponse\x12,\n" +
+	"\x06alerts\x18\x01 \x03(\v2\x14.cronstream.v1.AlertR\x06alerts\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"7\n" +
+	"\x12WatchAlertsRequest\x12!\n" +
+	"\fafter_cursor\x18\x01 \x01(\x03R\vafterCursor\"F\n" +
+	"\x13WatchAlertsResponse\x12/\n" +
+	"\x05event\x18\x01 \x01(\v2\x19.cronstream.v1.AlertEventR\x05event2\xf7\x12\n" +
 	"\x10SchedulerService\x12N\n" +
 	"\tCreateJob\x12\x1f.cronstream.v1.CreateJobRequest\x1a .cronstream.v1.CreateJobResponse\x12`\n" +
 	"\x0fBatchCreateJobs\x12%.cronstream.v1.BatchCreateJobsRequest\x1a&.cronstream.v1.BatchCreateJobsResponse\x12E\n" +
@@ -2676,7 +2932,10 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\vGetJobStats\x12!.cronstream.v1.GetJobStatsRequest\x1a\".cronstream.v1.GetJobStatsResponse\x12Q\n" +
 	"\n" +
 	"GetMetrics\x12 .cronstream.v1.GetMetricsRequest\x1a!.cronstream.v1.GetMetricsResponse\x12N\n" +
-	"\tGetHealth\x12\x1f.cronstream.v1.GetHealthRequest\x1a .cronstream.v1.GetHealthResponseBx\n" +
+	"\tGetHealth\x12\x1f.cronstream.v1.GetHealthRequest\x1a .cronstream.v1.GetHealthResponse\x12Q\n" +
+	"\n" +
+	"ListAlerts\x12 .cronstream.v1.ListAlertsRequest\x1a!.cronstream.v1.ListAlertsResponse\x12V\n" +
+	"\vWatchAlerts\x12!.cronstream.v1.WatchAlertsRequest\x1a\".cronstream.v1.WatchAlertsResponse0\x01Bx\n" +
 	"\x11dev.cronstream.v1B\x15SchedulerServiceProtoP\x01ZJgithub.com/cronstream/cronstream/clients/go/gen/cronstream/v1;cronstreamv1b\x06proto3"
 
 var (
@@ -2691,7 +2950,7 @@ func file_cronstream_v1_scheduler_service_proto_rawDescGZIP() []byte {
 	return file_cronstream_v1_scheduler_service_proto_rawDescData
 }
 
-var file_cronstream_v1_scheduler_service_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_cronstream_v1_scheduler_service_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_cronstream_v1_scheduler_service_proto_goTypes = []any{
 	(*CreateJobRequest)(nil),           // 0: cronstream.v1.CreateJobRequest
 	(*CreateJobResponse)(nil),          // 1: cronstream.v1.CreateJobResponse
@@ -2743,111 +3002,128 @@ var file_cronstream_v1_scheduler_service_proto_goTypes = []any{
 	(*GetMetricsResponse)(nil),         // 47: cronstream.v1.GetMetricsResponse
 	(*GetHealthRequest)(nil),           // 48: cronstream.v1.GetHealthRequest
 	(*GetHealthResponse)(nil),          // 49: cronstream.v1.GetHealthResponse
-	(*Job)(nil),                        // 50: cronstream.v1.Job
-	(JobStatus)(0),                     // 51: cronstream.v1.JobStatus
-	(JobType)(0),                       // 52: cronstream.v1.JobType
-	(*fieldmaskpb.FieldMask)(nil),      // 53: google.protobuf.FieldMask
-	(*Execution)(nil),                  // 54: cronstream.v1.Execution
-	(ExecutionStatus)(0),               // 55: cronstream.v1.ExecutionStatus
-	(*ExecutionLog)(nil),               // 56: cronstream.v1.ExecutionLog
-	(*EventHandler)(nil),               // 57: cronstream.v1.EventHandler
-	(*structpb.Struct)(nil),            // 58: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),      // 59: google.protobuf.Timestamp
-	(*JobStats)(nil),                   // 60: cronstream.v1.JobStats
-	(*SchedulerMetrics)(nil),           // 61: cronstream.v1.SchedulerMetrics
-	(*Health)(nil),                     // 62: cronstream.v1.Health
+	(*ListAlertsRequest)(nil),          // 50: cronstream.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),         // 51: cronstream.v1.ListAlertsResponse
+	(*WatchAlertsRequest)(nil),         // 52: cronstream.v1.WatchAlertsRequest
+	(*WatchAlertsResponse)(nil),        // 53: cronstream.v1.WatchAlertsResponse
+	(*Job)(nil),                        // 54: cronstream.v1.Job
+	(JobStatus)(0),                     // 55: cronstream.v1.JobStatus
+	(JobType)(0),                       // 56: cronstream.v1.JobType
+	(HealthState)(0),                   // 57: cronstream.v1.HealthState
+	(*fieldmaskpb.FieldMask)(nil),      // 58: google.protobuf.FieldMask
+	(*Execution)(nil),                  // 59: cronstream.v1.Execution
+	(ExecutionStatus)(0),               // 60: cronstream.v1.ExecutionStatus
+	(*ExecutionLog)(nil),               // 61: cronstream.v1.ExecutionLog
+	(*EventHandler)(nil),               // 62: cronstream.v1.EventHandler
+	(*structpb.Struct)(nil),            // 63: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),      // 64: google.protobuf.Timestamp
+	(*JobStats)(nil),                   // 65: cronstream.v1.JobStats
+	(*SchedulerMetrics)(nil),           // 66: cronstream.v1.SchedulerMetrics
+	(*Health)(nil),                     // 67: cronstream.v1.Health
+	(AlertState)(0),                    // 68: cronstream.v1.AlertState
+	(*Alert)(nil),                      // 69: cronstream.v1.Alert
+	(*AlertEvent)(nil),                 // 70: cronstream.v1.AlertEvent
 }
 var file_cronstream_v1_scheduler_service_proto_depIdxs = []int32{
-	50, // 0: cronstream.v1.CreateJobRequest.job:type_name -> cronstream.v1.Job
-	50, // 1: cronstream.v1.CreateJobResponse.job:type_name -> cronstream.v1.Job
+	54, // 0: cronstream.v1.CreateJobRequest.job:type_name -> cronstream.v1.Job
+	54, // 1: cronstream.v1.CreateJobResponse.job:type_name -> cronstream.v1.Job
 	0,  // 2: cronstream.v1.BatchCreateJobsRequest.requests:type_name -> cronstream.v1.CreateJobRequest
-	50, // 3: cronstream.v1.BatchCreateJobsResponse.jobs:type_name -> cronstream.v1.Job
-	50, // 4: cronstream.v1.GetJobResponse.job:type_name -> cronstream.v1.Job
-	51, // 5: cronstream.v1.ListJobsRequest.statuses:type_name -> cronstream.v1.JobStatus
-	52, // 6: cronstream.v1.ListJobsRequest.types:type_name -> cronstream.v1.JobType
-	50, // 7: cronstream.v1.ListJobsResponse.jobs:type_name -> cronstream.v1.Job
-	50, // 8: cronstream.v1.UpdateJobRequest.job:type_name -> cronstream.v1.Job
-	53, // 9: cronstream.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
-	50, // 10: cronstream.v1.UpdateJobResponse.job:type_name -> cronstream.v1.Job
-	50, // 11: cronstream.v1.PauseJobResponse.job:type_name -> cronstream.v1.Job
-	50, // 12: cronstream.v1.ResumeJobResponse.job:type_name -> cronstream.v1.Job
-	50, // 13: cronstream.v1.CancelJobResponse.job:type_name -> cronstream.v1.Job
-	54, // 14: cronstream.v1.RunJobResponse.execution:type_name -> cronstream.v1.Execution
-	55, // 15: cronstream.v1.ListExecutionsRequest.statuses:type_name -> cronstream.v1.ExecutionStatus
-	54, // 16: cronstream.v1.ListExecutionsResponse.executions:type_name -> cronstream.v1.Execution
-	54, // 17: cronstream.v1.GetExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	54, // 18: cronstream.v1.RetryExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	54, // 19: cronstream.v1.CancelExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	56, // 20: cronstream.v1.ListExecutionLogsResponse.logs:type_name -> cronstream.v1.ExecutionLog
-	57, // 21: cronstream.v1.CreateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
-	57, // 22: cronstream.v1.CreateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	57, // 23: cronstream.v1.GetEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	57, // 24: cronstream.v1.ListEventHandlersResponse.event_handlers:type_name -> cronstream.v1.EventHandler
-	57, // 25: cronstream.v1.UpdateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
-	53, // 26: cronstream.v1.UpdateEventHandlerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	57, // 27: cronstream.v1.UpdateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	58, // 28: cronstream.v1.TriggerEventRequest.payload:type_name -> google.protobuf.Struct
-	50, // 29: cronstream.v1.PreviewScheduleRequest.job:type_name -> cronstream.v1.Job
-	59, // 30: cronstream.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
-	59, // 31: cronstream.v1.PreviewScheduleResponse.times:type_name -> google.protobuf.Timestamp
-	60, // 32: cronstream.v1.GetJobStatsResponse.stats:type_name -> cronstream.v1.JobStats
-	61, // 33: cronstream.v1.GetMetricsResponse.metrics:type_name -> cronstream.v1.SchedulerMetrics
-	62, // 34: cronstream.v1.GetHealthResponse.health:type_name -> cronstream.v1.Health
-	0,  // 35: cronstream.v1.SchedulerService.CreateJob:input_type -> cronstream.v1.CreateJobRequest
-	2,  // 36: cronstream.v1.SchedulerService.BatchCreateJobs:input_type -> cronstream.v1.BatchCreateJobsRequest
-	4,  // 37: cronstream.v1.SchedulerService.GetJob:input_type -> cronstream.v1.GetJobRequest
-	6,  // 38: cronstream.v1.SchedulerService.ListJobs:input_type -> cronstream.v1.ListJobsRequest
-	8,  // 39: cronstream.v1.SchedulerService.UpdateJob:input_type -> cronstream.v1.UpdateJobRequest
-	10, // 40: cronstream.v1.SchedulerService.DeleteJob:input_type -> cronstream.v1.DeleteJobRequest
-	12, // 41: cronstream.v1.SchedulerService.PauseJob:input_type -> cronstream.v1.PauseJobRequest
-	14, // 42: cronstream.v1.SchedulerService.ResumeJob:input_type -> cronstream.v1.ResumeJobRequest
-	16, // 43: cronstream.v1.SchedulerService.CancelJob:input_type -> cronstream.v1.CancelJobRequest
-	18, // 44: cronstream.v1.SchedulerService.RunJob:input_type -> cronstream.v1.RunJobRequest
-	20, // 45: cronstream.v1.SchedulerService.ListExecutions:input_type -> cronstream.v1.ListExecutionsRequest
-	22, // 46: cronstream.v1.SchedulerService.GetExecution:input_type -> cronstream.v1.GetExecutionRequest
-	24, // 47: cronstream.v1.SchedulerService.RetryExecution:input_type -> cronstream.v1.RetryExecutionRequest
-	26, // 48: cronstream.v1.SchedulerService.CancelExecution:input_type -> cronstream.v1.CancelExecutionRequest
-	28, // 49: cronstream.v1.SchedulerService.ListExecutionLogs:input_type -> cronstream.v1.ListExecutionLogsRequest
-	30, // 50: cronstream.v1.SchedulerService.CreateEventHandler:input_type -> cronstream.v1.CreateEventHandlerRequest
-	32, // 51: cronstream.v1.SchedulerService.GetEventHandler:input_type -> cronstream.v1.GetEventHandlerRequest
-	34, // 52: cronstream.v1.SchedulerService.ListEventHandlers:input_type -> cronstream.v1.ListEventHandlersRequest
-	36, // 53: cronstream.v1.SchedulerService.UpdateEventHandler:input_type -> cronstream.v1.UpdateEventHandlerRequest
-	38, // 54: cronstream.v1.SchedulerService.DeleteEventHandler:input_type -> cronstream.v1.DeleteEventHandlerRequest
-	40, // 55: cronstream.v1.SchedulerService.TriggerEvent:input_type -> cronstream.v1.TriggerEventRequest
-	42, // 56: cronstream.v1.SchedulerService.PreviewSchedule:input_type -> cronstream.v1.PreviewScheduleRequest
-	44, // 57: cronstream.v1.SchedulerService.GetJobStats:input_type -> cronstream.v1.GetJobStatsRequest
-	46, // 58: cronstream.v1.SchedulerService.GetMetrics:input_type -> cronstream.v1.GetMetricsRequest
-	48, // 59: cronstream.v1.SchedulerService.GetHealth:input_type -> cronstream.v1.GetHealthRequest
-	1,  // 60: cronstream.v1.SchedulerService.CreateJob:output_type -> cronstream.v1.CreateJobResponse
-	3,  // 61: cronstream.v1.SchedulerService.BatchCreateJobs:output_type -> cronstream.v1.BatchCreateJobsResponse
-	5,  // 62: cronstream.v1.SchedulerService.GetJob:output_type -> cronstream.v1.GetJobResponse
-	7,  // 63: cronstream.v1.SchedulerService.ListJobs:output_type -> cronstream.v1.ListJobsResponse
-	9,  // 64: cronstream.v1.SchedulerService.UpdateJob:output_type -> cronstream.v1.UpdateJobResponse
-	11, // 65: cronstream.v1.SchedulerService.DeleteJob:output_type -> cronstream.v1.DeleteJobResponse
-	13, // 66: cronstream.v1.SchedulerService.PauseJob:output_type -> cronstream.v1.PauseJobResponse
-	15, // 67: cronstream.v1.SchedulerService.ResumeJob:output_type -> cronstream.v1.ResumeJobResponse
-	17, // 68: cronstream.v1.SchedulerService.CancelJob:output_type -> cronstream.v1.CancelJobResponse
-	19, // 69: cronstream.v1.SchedulerService.RunJob:output_type -> cronstream.v1.RunJobResponse
-	21, // 70: cronstream.v1.SchedulerService.ListExecutions:output_type -> cronstream.v1.ListExecutionsResponse
-	23, // 71: cronstream.v1.SchedulerService.GetExecution:output_type -> cronstream.v1.GetExecutionResponse
-	25, // 72: cronstream.v1.SchedulerService.RetryExecution:output_type -> cronstream.v1.RetryExecutionResponse
-	27, // 73: cronstream.v1.SchedulerService.CancelExecution:output_type -> cronstream.v1.CancelExecutionResponse
-	29, // 74: cronstream.v1.SchedulerService.ListExecutionLogs:output_type -> cronstream.v1.ListExecutionLogsResponse
-	31, // 75: cronstream.v1.SchedulerService.CreateEventHandler:output_type -> cronstream.v1.CreateEventHandlerResponse
-	33, // 76: cronstream.v1.SchedulerService.GetEventHandler:output_type -> cronstream.v1.GetEventHandlerResponse
-	35, // 77: cronstream.v1.SchedulerService.ListEventHandlers:output_type -> cronstream.v1.ListEventHandlersResponse
-	37, // 78: cronstream.v1.SchedulerService.UpdateEventHandler:output_type -> cronstream.v1.UpdateEventHandlerResponse
-	39, // 79: cronstream.v1.SchedulerService.DeleteEventHandler:output_type -> cronstream.v1.DeleteEventHandlerResponse
-	41, // 80: cronstream.v1.SchedulerService.TriggerEvent:output_type -> cronstream.v1.TriggerEventResponse
-	43, // 81: cronstream.v1.SchedulerService.PreviewSchedule:output_type -> cronstream.v1.PreviewScheduleResponse
-	45, // 82: cronstream.v1.SchedulerService.GetJobStats:output_type -> cronstream.v1.GetJobStatsResponse
-	47, // 83: cronstream.v1.SchedulerService.GetMetrics:output_type -> cronstream.v1.GetMetricsResponse
-	49, // 84: cronstream.v1.SchedulerService.GetHealth:output_type -> cronstream.v1.GetHealthResponse
-	60, // [60:85] is the sub-list for method output_type
-	35, // [35:60] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	54, // 3: cronstream.v1.BatchCreateJobsResponse.jobs:type_name -> cronstream.v1.Job
+	54, // 4: cronstream.v1.GetJobResponse.job:type_name -> cronstream.v1.Job
+	55, // 5: cronstream.v1.ListJobsRequest.statuses:type_name -> cronstream.v1.JobStatus
+	56, // 6: cronstream.v1.ListJobsRequest.types:type_name -> cronstream.v1.JobType
+	57, // 7: cronstream.v1.ListJobsRequest.healths:type_name -> cronstream.v1.HealthState
+	54, // 8: cronstream.v1.ListJobsResponse.jobs:type_name -> cronstream.v1.Job
+	54, // 9: cronstream.v1.UpdateJobRequest.job:type_name -> cronstream.v1.Job
+	58, // 10: cronstream.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	54, // 11: cronstream.v1.UpdateJobResponse.job:type_name -> cronstream.v1.Job
+	54, // 12: cronstream.v1.PauseJobResponse.job:type_name -> cronstream.v1.Job
+	54, // 13: cronstream.v1.ResumeJobResponse.job:type_name -> cronstream.v1.Job
+	54, // 14: cronstream.v1.CancelJobResponse.job:type_name -> cronstream.v1.Job
+	59, // 15: cronstream.v1.RunJobResponse.execution:type_name -> cronstream.v1.Execution
+	60, // 16: cronstream.v1.ListExecutionsRequest.statuses:type_name -> cronstream.v1.ExecutionStatus
+	59, // 17: cronstream.v1.ListExecutionsResponse.executions:type_name -> cronstream.v1.Execution
+	59, // 18: cronstream.v1.GetExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	59, // 19: cronstream.v1.RetryExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	59, // 20: cronstream.v1.CancelExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	61, // 21: cronstream.v1.ListExecutionLogsResponse.logs:type_name -> cronstream.v1.ExecutionLog
+	62, // 22: cronstream.v1.CreateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
+	62, // 23: cronstream.v1.CreateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	62, // 24: cronstream.v1.GetEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	62, // 25: cronstream.v1.ListEventHandlersResponse.event_handlers:type_name -> cronstream.v1.EventHandler
+	62, // 26: cronstream.v1.UpdateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
+	58, // 27: cronstream.v1.UpdateEventHandlerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	62, // 28: cronstream.v1.UpdateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	63, // 29: cronstream.v1.TriggerEventRequest.payload:type_name -> google.protobuf.Struct
+	54, // 30: cronstream.v1.PreviewScheduleRequest.job:type_name -> cronstream.v1.Job
+	64, // 31: cronstream.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
+	64, // 32: cronstream.v1.PreviewScheduleResponse.times:type_name -> google.protobuf.Timestamp
+	65, // 33: cronstream.v1.GetJobStatsResponse.stats:type_name -> cronstream.v1.JobStats
+	66, // 34: cronstream.v1.GetMetricsResponse.metrics:type_name -> cronstream.v1.SchedulerMetrics
+	67, // 35: cronstream.v1.GetHealthResponse.health:type_name -> cronstream.v1.Health
+	57, // 36: cronstream.v1.ListAlertsRequest.kinds:type_name -> cronstream.v1.HealthState
+	68, // 37: cronstream.v1.ListAlertsRequest.states:type_name -> cronstream.v1.AlertState
+	69, // 38: cronstream.v1.ListAlertsResponse.alerts:type_name -> cronstream.v1.Alert
+	70, // 39: cronstream.v1.WatchAlertsResponse.event:type_name -> cronstream.v1.AlertEvent
+	0,  // 40: cronstream.v1.SchedulerService.CreateJob:input_type -> cronstream.v1.CreateJobRequest
+	2,  // 41: cronstream.v1.SchedulerService.BatchCreateJobs:input_type -> cronstream.v1.BatchCreateJobsRequest
+	4,  // 42: cronstream.v1.SchedulerService.GetJob:input_type -> cronstream.v1.GetJobRequest
+	6,  // 43: cronstream.v1.SchedulerService.ListJobs:input_type -> cronstream.v1.ListJobsRequest
+	8,  // 44: cronstream.v1.SchedulerService.UpdateJob:input_type -> cronstream.v1.UpdateJobRequest
+	10, // 45: cronstream.v1.SchedulerService.DeleteJob:input_type -> cronstream.v1.DeleteJobRequest
+	12, // 46: cronstream.v1.SchedulerService.PauseJob:input_type -> cronstream.v1.PauseJobRequest
+	14, // 47: cronstream.v1.SchedulerService.ResumeJob:input_type -> cronstream.v1.ResumeJobRequest
+	16, // 48: cronstream.v1.SchedulerService.CancelJob:input_type -> cronstream.v1.CancelJobRequest
+	18, // 49: cronstream.v1.SchedulerService.RunJob:input_type -> cronstream.v1.RunJobRequest
+	20, // 50: cronstream.v1.SchedulerService.ListExecutions:input_type -> cronstream.v1.ListExecutionsRequest
+	22, // 51: cronstream.v1.SchedulerService.GetExecution:input_type -> cronstream.v1.GetExecutionRequest
+	24, // 52: cronstream.v1.SchedulerService.RetryExecution:input_type -> cronstream.v1.RetryExecutionRequest
+	26, // 53: cronstream.v1.SchedulerService.CancelExecution:input_type -> cronstream.v1.CancelExecutionRequest
+	28, // 54: cronstream.v1.SchedulerService.ListExecutionLogs:input_type -> cronstream.v1.ListExecutionLogsRequest
+	30, // 55: cronstream.v1.SchedulerService.CreateEventHandler:input_type -> cronstream.v1.CreateEventHandlerRequest
+	32, // 56: cronstream.v1.SchedulerService.GetEventHandler:input_type -> cronstream.v1.GetEventHandlerRequest
+	34, // 57: cronstream.v1.SchedulerService.ListEventHandlers:input_type -> cronstream.v1.ListEventHandlersRequest
+	36, // 58: cronstream.v1.SchedulerService.UpdateEventHandler:input_type -> cronstream.v1.UpdateEventHandlerRequest
+	38, // 59: cronstream.v1.SchedulerService.DeleteEventHandler:input_type -> cronstream.v1.DeleteEventHandlerRequest
+	40, // 60: cronstream.v1.SchedulerService.TriggerEvent:input_type -> cronstream.v1.TriggerEventRequest
+	42, // 61: cronstream.v1.SchedulerService.PreviewSchedule:input_type -> cronstream.v1.PreviewScheduleRequest
+	44, // 62: cronstream.v1.SchedulerService.GetJobStats:input_type -> cronstream.v1.GetJobStatsRequest
+	46, // 63: cronstream.v1.SchedulerService.GetMetrics:input_type -> cronstream.v1.GetMetricsRequest
+	48, // 64: cronstream.v1.SchedulerService.GetHealth:input_type -> cronstream.v1.GetHealthRequest
+	50, // 65: cronstream.v1.SchedulerService.ListAlerts:input_type -> cronstream.v1.ListAlertsRequest
+	52, // 66: cronstream.v1.SchedulerService.WatchAlerts:input_type -> cronstream.v1.WatchAlertsRequest
+	1,  // 67: cronstream.v1.SchedulerService.CreateJob:output_type -> cronstream.v1.CreateJobResponse
+	3,  // 68: cronstream.v1.SchedulerService.BatchCreateJobs:output_type -> cronstream.v1.BatchCreateJobsResponse
+	5,  // 69: cronstream.v1.SchedulerService.GetJob:output_type -> cronstream.v1.GetJobResponse
+	7,  // 70: cronstream.v1.SchedulerService.ListJobs:output_type -> cronstream.v1.ListJobsResponse
+	9,  // 71: cronstream.v1.SchedulerService.UpdateJob:output_type -> cronstream.v1.UpdateJobResponse
+	11, // 72: cronstream.v1.SchedulerService.DeleteJob:output_type -> cronstream.v1.DeleteJobResponse
+	13, // 73: cronstream.v1.SchedulerService.PauseJob:output_type -> cronstream.v1.PauseJobResponse
+	15, // 74: cronstream.v1.SchedulerService.ResumeJob:output_type -> cronstream.v1.ResumeJobResponse
+	17, // 75: cronstream.v1.SchedulerService.CancelJob:output_type -> cronstream.v1.CancelJobResponse
+	19, // 76: cronstream.v1.SchedulerService.RunJob:output_type -> cronstream.v1.RunJobResponse
+	21, // 77: cronstream.v1.SchedulerService.ListExecutions:output_type -> cronstream.v1.ListExecutionsResponse
+	23, // 78: cronstream.v1.SchedulerService.GetExecution:output_type -> cronstream.v1.GetExecutionResponse
+	25, // 79: cronstream.v1.SchedulerService.RetryExecution:output_type -> cronstream.v1.RetryExecutionResponse
+	27, // 80: cronstream.v1.SchedulerService.CancelExecution:output_type -> cronstream.v1.CancelExecutionResponse
+	29, // 81: cronstream.v1.SchedulerService.ListExecutionLogs:output_type -> cronstream.v1.ListExecutionLogsResponse
+	31, // 82: cronstream.v1.SchedulerService.CreateEventHandler:output_type -> cronstream.v1.CreateEventHandlerResponse
+	33, // 83: cronstream.v1.SchedulerService.GetEventHandler:output_type -> cronstream.v1.GetEventHandlerResponse
+	35, // 84: cronstream.v1.SchedulerService.ListEventHandlers:output_type -> cronstream.v1.ListEventHandlersResponse
+	37, // 85: cronstream.v1.SchedulerService.UpdateEventHandler:output_type -> cronstream.v1.UpdateEventHandlerResponse
+	39, // 86: cronstream.v1.SchedulerService.DeleteEventHandler:output_type -> cronstream.v1.DeleteEventHandlerResponse
+	41, // 87: cronstream.v1.SchedulerService.TriggerEvent:output_type -> cronstream.v1.TriggerEventResponse
+	43, // 88: cronstream.v1.SchedulerService.PreviewSchedule:output_type -> cronstream.v1.PreviewScheduleResponse
+	45, // 89: cronstream.v1.SchedulerService.GetJobStats:output_type -> cronstream.v1.GetJobStatsResponse
+	47, // 90: cronstream.v1.SchedulerService.GetMetrics:output_type -> cronstream.v1.GetMetricsResponse
+	49, // 91: cronstream.v1.SchedulerService.GetHealth:output_type -> cronstream.v1.GetHealthResponse
+	51, // 92: cronstream.v1.SchedulerService.ListAlerts:output_type -> cronstream.v1.ListAlertsResponse
+	53, // 93: cronstream.v1.SchedulerService.WatchAlerts:output_type -> cronstream.v1.WatchAlertsResponse
+	67, // [67:94] is the sub-list for method output_type
+	40, // [40:67] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_scheduler_service_proto_init() }
@@ -2855,6 +3131,7 @@ func file_cronstream_v1_scheduler_service_proto_init() {
 	if File_cronstream_v1_scheduler_service_proto != nil {
 		return
 	}
+	file_cronstream_v1_alert_proto_init()
 	file_cronstream_v1_event_proto_init()
 	file_cronstream_v1_execution_proto_init()
 	file_cronstream_v1_insight_proto_init()
@@ -2865,7 +3142,7 @@ func file_cronstream_v1_scheduler_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cronstream_v1_scheduler_service_proto_rawDesc), len(file_cronstream_v1_scheduler_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   50,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -44,6 +44,8 @@ const (
 	SchedulerService_GetJobStats_FullMethodName        = "/cronstream.v1.SchedulerService/GetJobStats"
 	SchedulerService_GetMetrics_FullMethodName         = "/cronstream.v1.SchedulerService/GetMetrics"
 	SchedulerService_GetHealth_FullMethodName          = "/cronstream.v1.SchedulerService/GetHealth"
+	SchedulerService_ListAlerts_FullMethodName         = "/cronstream.v1.SchedulerService/ListAlerts"
+	SchedulerService_WatchAlerts_FullMethodName        = "/cronstream.v1.SchedulerService/WatchAlerts"
 )
 
 // SchedulerServiceClient is the client API for SchedulerService service.
@@ -182,6 +184,16 @@ type SchedulerServiceClient interface {
 	// reported as such, not as an error.
 	// Errors: none of its own.
 	GetHealth(ctx context.Context, in *GetHealthRequest, opts ...grpc.CallOption) (*GetHealthResponse, error)
+	// Lists the platform's alerts, the most recently opened first.
+	// Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, a bad
+	// job id).
+	ListAlerts(ctx context.Context, in *ListAlertsRequest, opts ...grpc.CallOption) (*ListAlertsResponse, error)
+	// Streams the platform's alert events as they happen, after those up to
+	// `after_cursor` (0: from now; a cursor from an earlier stream: every event
+	// since, then the new ones), so a client that reconnects with its last
+	// cursor misses none and sees none twice.
+	// Errors: INVALID_ARGUMENT (a negative after_cursor).
+	WatchAlerts(ctx context.Context, in *WatchAlertsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchAlertsResponse], error)
 }
 
 type schedulerServiceClient struct {
@@ -442,6 +454,35 @@ func (c *schedulerServiceClient) GetHealth(ctx context.Context, in *GetHealthReq
 	return out, nil
 }
 
+func (c *schedulerServiceClient) ListAlerts(ctx context.Context, in *ListAlertsRequest, opts ...grpc.CallOption) (*ListAlertsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAlertsResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_ListAlerts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulerServiceClient) WatchAlerts(ctx context.Context, in *WatchAlertsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchAlertsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SchedulerService_ServiceDesc.Streams[0], SchedulerService_WatchAlerts_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchAlertsRequest, WatchAlertsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SchedulerService_WatchAlertsClient = grpc.ServerStreamingClient[WatchAlertsResponse]
+
 // SchedulerServiceServer is the server API for SchedulerService service.
 // All implementations must embed UnimplementedSchedulerServiceServer
 // for forward compatibility.
@@ -578,6 +619,16 @@ type SchedulerServiceServer interface {
 	// reported as such, not as an error.
 	// Errors: none of its own.
 	GetHealth(context.Context, *GetHealthRequest) (*GetHealthResponse, error)
+	// Lists the platform's alerts, the most recently opened first.
+	// Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, a bad
+	// job id).
+	ListAlerts(context.Context, *ListAlertsRequest) (*ListAlertsResponse, error)
+	// Streams the platform's alert events as they happen, after those up to
+	// `after_cursor` (0: from now; a cursor from an earlier stream: every event
+	// since, then the new ones), so a client that reconnects with its last
+	// cursor misses none and sees none twice.
+	// Errors: INVALID_ARGUMENT (a negative after_cursor).
+	WatchAlerts(*WatchAlertsRequest, grpc.ServerStreamingServer[WatchAlertsResponse]) error
 	mustEmbedUnimplementedSchedulerServiceServer()
 }
 
@@ -662,6 +713,12 @@ func (UnimplementedSchedulerServiceServer) GetMetrics(context.Context, *GetMetri
 }
 func (UnimplementedSchedulerServiceServer) GetHealth(context.Context, *GetHealthRequest) (*GetHealthResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetHealth not implemented")
+}
+func (UnimplementedSchedulerServiceServer) ListAlerts(context.Context, *ListAlertsRequest) (*ListAlertsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListAlerts not implemented")
+}
+func (UnimplementedSchedulerServiceServer) WatchAlerts(*WatchAlertsRequest, grpc.ServerStreamingServer[WatchAlertsResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method WatchAlerts not implemented")
 }
 func (UnimplementedSchedulerServiceServer) mustEmbedUnimplementedSchedulerServiceServer() {}
 func (UnimplementedSchedulerServiceServer) testEmbeddedByValue()                          {}
@@ -1134,6 +1191,35 @@ func _SchedulerService_GetHealth_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SchedulerService_ListAlerts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAlertsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).ListAlerts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_ListAlerts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).ListAlerts(ctx, req.(*ListAlertsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulerService_WatchAlerts_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchAlertsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SchedulerServiceServer).WatchAlerts(m, &grpc.GenericServerStream[WatchAlertsRequest, WatchAlertsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SchedulerService_WatchAlertsServer = grpc.ServerStreamingServer[WatchAlertsResponse]
+
 // SchedulerService_ServiceDesc is the grpc.ServiceDesc for SchedulerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1241,7 +1327,17 @@ var SchedulerService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetHealth",
 			Handler:    _SchedulerService_GetHealth_Handler,
 		},
+		{
+			MethodName: "ListAlerts",
+			Handler:    _SchedulerService_ListAlerts_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchAlerts",
+			Handler:       _SchedulerService_WatchAlerts_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "cronstream/v1/scheduler_service.proto",
 }

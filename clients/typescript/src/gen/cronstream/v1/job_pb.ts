@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file cronstream/v1/job.proto.
  */
 export const file_cronstream_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("Chdjcm9uc3RyZWFtL3YxL2pvYi5wcm90bxINY3JvbnN0cmVhbS52MSLWCgoDSm9iEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSFAoMaGFuZGxlcl9uYW1lGAMgASgJEjAKDGhhbmRsZXJfdHlwZRgEIAEoDjIaLmNyb25zdHJlYW0udjEuSGFuZGxlclR5cGUSKAoHcGF5bG9hZBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKAoGc3RhdHVzGAYgASgOMhguY3JvbnN0cmVhbS52MS5Kb2JTdGF0dXMSJAoEdHlwZRgHIAEoDjIWLmNyb25zdHJlYW0udjEuSm9iVHlwZRIsCghuZXh0X3J1bhgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIbGFzdF9ydW4YCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKC21heF9yZXRyaWVzGAogASgFSAGIAQESLgoLcmV0cnlfZGVsYXkYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoHdGltZW91dBgMIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIpCghwcmlvcml0eRgNIAEoDjIXLmNyb25zdHJlYW0udjEuUHJpb3JpdHkSDAoEdGFncxgOIAMoCRIyCghtZXRhZGF0YRgPIAMoCzIgLmNyb25zdHJlYW0udjEuSm9iLk1ldGFkYXRhRW50cnkSNAoOb3ZlcmxhcF9wb2xpY3kYECABKA4yHC5jcm9uc3RyZWFtLnYxLk92ZXJsYXBQb2xpY3kSNAoObWlzZmlyZV9wb2xpY3kYESABKA4yHC5jcm9uc3RyZWFtLnYxLk1pc2ZpcmVQb2xpY3kSGAoQZXhlY3V0aW9uc19jb3VudBgSIAEoAxIVCg1zdWNjZXNzX2NvdW50GBMgASgDEhUKDWZhaWx1cmVfY291bnQYFCABKAMSLwoMYXZnX2R1cmF0aW9uGBUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCmNyZWF0ZWRfYnkYFiABKAkSLgoKY3JlYXRlZF9hdBgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgYIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29tcGxldGVkX2F0GBkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjYW5jZWxsZWRfYXQYGiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3BsYXRmb3JtX2lkGBsgASgJEjEKDmNhdGNodXBfd2luZG93GBwgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEikKBmppdHRlchgdIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgRjcm9uGCggASgLMhouY3JvbnN0cmVhbS52MS5Dcm9uVHJpZ2dlckgAEioKBG9uY2UYKSABKAsyGi5jcm9uc3RyZWFtLnYxLk9uY2VUcmlnZ2VySAASMgoIaW50ZXJ2YWwYKiABKAsyHi5jcm9uc3RyZWFtLnYxLkludGVydmFsVHJpZ2dlckgAEiwKBWV2ZW50GCsgASgLMhsuY3JvbnN0cmVhbS52MS5FdmVudFRyaWdnZXJIABovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCQoHdHJpZ2dlckIOCgxfbWF4X3JldHJpZXMiMwoLQ3JvblRyaWdnZXISEgoKZXhwcmVzc2lvbhgBIAEoCRIQCgh0aW1lem9uZRgCIAEoCSI5CgtPbmNlVHJpZ2dlchIqCgZydW5fYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqcBCg9JbnRlcnZhbFRyaWdnZXISKAoFZXZlcnkYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoIc3RhcnRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBmVuZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIbWF4X3J1bnMYBCABKAUiIgoMRXZlbnRUcmlnZ2VyEhIKCmV2ZW50X25hbWUYASABKAkqeQoHSm9iVHlwZRIYChRKT0JfVFlQRV9VTlNQRUNJRklFRBAAEhEKDUpPQl9UWVBFX0NST04QARIVChFKT0JfVFlQRV9PTkVfVElNRRACEhYKEkpPQl9UWVBFX1JFQ1VSUklORxADEhIKDkpPQl9UWVBFX0VWRU5UEAQquAEKCUpvYlN0YXR1cxIaChZKT0JfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFgoSSk9CX1NUQVRVU19QRU5ESU5HEAESFQoRSk9CX1NUQVRVU19BQ1RJVkUQAhIVChFKT0JfU1RBVFVTX1BBVVNFRBADEhgKFEpPQl9TVEFUVVNfQ09NUExFVEVEEAQSFQoRSk9CX1NUQVRVU19GQUlMRUQQBRIYChRKT0JfU1RBVFVTX0NBTkNFTExFRBAGKnkKC0hhbmRsZXJUeXBlEhwKGEhBTkRMRVJfVFlQRV9VTlNQRUNJRklFRBAAEhkKFUhBTkRMRVJfVFlQRV9GVU5DVElPThABEhYKEkhBTkRMRVJfVFlQRV9BR0VOVBACEhkKFUhBTkRMRVJfVFlQRV9XT1JLRkxPVxADKnUKCFByaW9yaXR5EhgKFFBSSU9SSVRZX1VOU1BFQ0lGSUVEEAASEAoMUFJJT1JJVFlfTE9XEAESEwoPUFJJT1JJVFlfTUVESVVNEAISEQoNUFJJT1JJVFlfSElHSBADEhUKEVBSSU9SSVRZX0NSSVRJQ0FMEAQqpQEKDU92ZXJsYXBQb2xpY3kSHgoaT1ZFUkxBUF9QT0xJQ1lfVU5TUEVDSUZJRUQQABIYChRPVkVSTEFQX1BPTElDWV9BTExPVxABEhcKE09WRVJMQVBfUE9MSUNZX1NLSVAQAhIdChlPVkVSTEFQX1BPTElDWV9CVUZGRVJfT05FEAMSIgoeT1ZFUkxBUF9QT0xJQ1lfQ0FOQ0VMX1BSRVZJT1VTEAQqgQEKDU1pc2ZpcmVQb2xpY3kSHgoaTUlTRklSRV9QT0xJQ1lfVU5TUEVDSUZJRUQQABIbChdNSVNGSVJFX1BPTElDWV9SVU5fT05DRRABEhoKFk1JU0ZJUkVfUE9MSUNZX1JVTl9BTEwQAhIXChNNSVNGSVJFX1BPTElDWV9TS0lQEANCawoRZGV2LmNyb25zdHJlYW0udjFCCEpvYlByb3RvUAFaSmdpdGh1Yi5jb20vY3JvbnN0cmVhbS9jcm9uc3RyZWFtL2NsaWVudHMvZ28vZ2VuL2Nyb25zdHJlYW0vdjE7Y3JvbnN0cmVhbXYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chdjcm9uc3RyZWFtL3YxL2pvYi5wcm90bxINY3JvbnN0cmVhbS52MSK0CwoDSm9iEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSFAoMaGFuZGxlcl9uYW1lGAMgASgJEjAKDGhhbmRsZXJfdHlwZRgEIAEoDjIaLmNyb25zdHJlYW0udjEuSGFuZGxlclR5cGUSKAoHcGF5bG9hZBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKAoGc3RhdHVzGAYgASgOMhguY3JvbnN0cmVhbS52MS5Kb2JTdGF0dXMSJAoEdHlwZRgHIAEoDjIWLmNyb25zdHJlYW0udjEuSm9iVHlwZRIsCghuZXh0X3J1bhgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIbGFzdF9ydW4YCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKC21heF9yZXRyaWVzGAogASgFSAGIAQESLgoLcmV0cnlfZGVsYXkYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoHdGltZW91dBgMIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIpCghwcmlvcml0eRgNIAEoDjIXLmNyb25zdHJlYW0udjEuUHJpb3JpdHkSDAoEdGFncxgOIAMoCRIyCghtZXRhZGF0YRgPIAMoCzIgLmNyb25zdHJlYW0udjEuSm9iLk1ldGFkYXRhRW50cnkSNAoOb3ZlcmxhcF9wb2xpY3kYECABKA4yHC5jcm9uc3RyZWFtLnYxLk92ZXJsYXBQb2xpY3kSNAoObWlzZmlyZV9wb2xpY3kYESABKA4yHC5jcm9uc3RyZWFtLnYxLk1pc2ZpcmVQb2xpY3kSGAoQZXhlY3V0aW9uc19jb3VudBgSIAEoAxIVCg1zdWNjZXNzX2NvdW50GBMgASgDEhUKDWZhaWx1cmVfY291bnQYFCABKAMSLwoMYXZnX2R1cmF0aW9uGBUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCmNyZWF0ZWRfYnkYFiABKAkSLgoKY3JlYXRlZF9hdBgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgYIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29tcGxldGVkX2F0GBkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjYW5jZWxsZWRfYXQYGiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3BsYXRmb3JtX2lkGBsgASgJEjEKDmNhdGNodXBfd2luZG93GBwgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEikKBmppdHRlchgdIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg1oZWFsdGhfcG9saWN5GB4gASgLMhsuY3JvbnN0cmVhbS52MS5IZWFsdGhQb2xpY3kSKAoGaGVhbHRoGB8gASgLMhguY3JvbnN0cmVhbS52MS5Kb2JIZWFsdGgSKgoEY3JvbhgoIAEoCzIaLmNyb25zdHJlYW0udjEuQ3JvblRyaWdnZXJIABIqCgRvbmNlGCkgASgLMhouY3JvbnN0cmVhbS52MS5PbmNlVHJpZ2dlckgAEjIKCGludGVydmFsGCogASgLMh4uY3JvbnN0cmVhbS52MS5JbnRlcnZhbFRyaWdnZXJIABIsCgVldmVudBgrIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRUcmlnZ2VySAAaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB3RyaWdnZXJCDgoMX21heF9yZXRyaWVzIjMKC0Nyb25UcmlnZ2VyEhIKCmV4cHJlc3Npb24YASABKAkSEAoIdGltZXpvbmUYAiABKAkiOQoLT25jZVRyaWdnZXISKgoGcnVuX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKnAQoPSW50ZXJ2YWxUcmlnZ2VyEigKBWV2ZXJ5GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCHN0YXJ0X2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgZlbmRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCG1heF9ydW5zGAQgASgFIiIKDEV2ZW50VHJpZ2dlchISCgpldmVudF9uYW1lGAEgASgJIpUCCgxIZWFsdGhQb2xpY3kSMgoPbWF4X3N0YXJ0X2RlbGF5GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDG1heF9kdXJhdGlvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIhChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgDIAEoBUgAiAEBEhwKD2FsZXJ0X29uX21pc3NlZBgEIAEoCEgBiAEBEh0KEHBhdXNlX29uX2ZhaWx1cmUYBSABKAhIAogBAUIXChVfY29uc2VjdXRpdmVfZmFpbHVyZXNCEgoQX2FsZXJ0X29uX21pc3NlZEITChFfcGF1c2Vfb25fZmFpbHVyZSJxCglKb2JIZWFsdGgSKQoFc3RhdGUYASABKA4yGi5jcm9uc3RyZWFtLnYxLkhlYWx0aFN0YXRlEikKBXNpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YAyABKAkqeQoHSm9iVHlwZRIYChRKT0JfVFlQRV9VTlNQRUNJRklFRBAAEhEKDUpPQl9UWVBFX0NST04QARIVChFKT0JfVFlQRV9PTkVfVElNRRACEhYKEkpPQl9UWVBFX1JFQ1VSUklORxADEhIKDkpPQl9UWVBFX0VWRU5UEAQquAEKCUpvYlN0YXR1cxIaChZKT0JfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFgoSSk9CX1NUQVRVU19QRU5ESU5HEAESFQoRSk9CX1NUQVRVU19BQ1RJVkUQAhIVChFKT0JfU1RBVFVTX1BBVVNFRBADEhgKFEpPQl9TVEFUVVNfQ09NUExFVEVEEAQSFQoRSk9CX1NUQVRVU19GQUlMRUQQBRIYChRKT0JfU1RBVFVTX0NBTkNFTExFRBAGKnkKC0hhbmRsZXJUeXBlEhwKGEhBTkRMRVJfVFlQRV9VTlNQRUNJRklFRBAAEhkKFUhBTkRMRVJfVFlQRV9GVU5DVElPThABEhYKEkhBTkRMRVJfVFlQRV9BR0VOVBACEhkKFUhBTkRMRVJfVFlQRV9XT1JLRkxPVxADKnUKCFByaW9yaXR5EhgKFFBSSU9SSVRZX1VOU1BFQ0lGSUVEEAASEAoMUFJJT1JJVFlfTE9XEAESEwoPUFJJT1JJVFlfTUVESVVNEAISEQoNUFJJT1JJVFlfSElHSBADEhUKEVBSSU9SSVRZX0NSSVRJQ0FMEAQqpQEKDU92ZXJsYXBQb2xpY3kSHgoaT1ZFUkxBUF9QT0xJQ1lfVU5TUEVDSUZJRUQQABIYChRPVkVSTEFQX1BPTElDWV9BTExPVxABEhcKE09WRVJMQVBfUE9MSUNZX1NLSVAQAhIdChlPVkVSTEFQX1BPTElDWV9CVUZGRVJfT05FEAMSIgoeT1ZFUkxBUF9QT0xJQ1lfQ0FOQ0VMX1BSRVZJT1VTEAQqgQEKDU1pc2ZpcmVQb2xpY3kSHgoaTUlTRklSRV9QT0xJQ1lfVU5TUEVDSUZJRUQQABIbChdNSVNGSVJFX1BPTElDWV9SVU5fT05DRRABEhoKFk1JU0ZJUkVfUE9MSUNZX1JVTl9BTEwQAhIXChNNSVNGSVJFX1BPTElDWV9TS0lQEAMqrQEKC0hlYWx0aFN0YXRlEhwKGEhFQUxUSF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFEhFQUxUSF9TVEFURV9IRUFMVEhZEAESFQoRSEVBTFRIX1NUQVRFX0xBVEUQAhIXChNIRUFMVEhfU1RBVEVfTUlTU0VEEAMSHAoYSEVBTFRIX1NUQVRFX09WRVJSVU5OSU5HEAQSGAoUSEVBTFRIX1NUQVRFX0ZBSUxJTkcQBUJrChFkZXYuY3JvbnN0cmVhbS52MUIISm9iUHJvdG9QAVpKZ2l0aHViLmNvbS9jcm9uc3RyZWFtL2Nyb25zdHJlYW0vY2xpZW50cy9nby9nZW4vY3JvbnN0cmVhbS92MTtjcm9uc3RyZWFtdjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A job: what to run (a handler name and a payload), when to run it (a
@@ -231,6 +231,21 @@ export type Job = Message<"cronstream.v1.Job"> & {
   jitter?: Duration | undefined;
 
   /**
+   * What healthy means for this job (docs/alerts.md): when Cronstream opens an
+   * alert for it. Fields left unset take the defaults documented there.
+   *
+   * @generated from field: cronstream.v1.HealthPolicy health_policy = 30;
+   */
+  healthPolicy?: HealthPolicy | undefined;
+
+  /**
+   * Output only. The job's health, derived from its open alerts.
+   *
+   * @generated from field: cronstream.v1.JobHealth health = 31;
+   */
+  health?: JobHealth | undefined;
+
+  /**
    * Required. When the job fires. Exactly one must be set.
    *
    * @generated from oneof cronstream.v1.Job.trigger
@@ -389,6 +404,96 @@ export type EventTrigger = Message<"cronstream.v1.EventTrigger"> & {
  */
 export const EventTriggerSchema: GenMessage<EventTrigger> = /*@__PURE__*/
   messageDesc(file_cronstream_v1_job, 4);
+
+/**
+ * When a job is unhealthy. Each condition opens an alert of its kind.
+ *
+ * @generated from message cronstream.v1.HealthPolicy
+ */
+export type HealthPolicy = Message<"cronstream.v1.HealthPolicy"> & {
+  /**
+   * A firing not started this long after its instant makes the job
+   * HEALTH_STATE_LATE. Zero or absent: never late (the default). At most 7 days.
+   *
+   * @generated from field: google.protobuf.Duration max_start_delay = 1;
+   */
+  maxStartDelay?: Duration | undefined;
+
+  /**
+   * An execution still running this long after it started makes the job
+   * HEALTH_STATE_OVERRUNNING. Zero or absent: never (the default). At most 7 days.
+   *
+   * @generated from field: google.protobuf.Duration max_duration = 2;
+   */
+  maxDuration?: Duration | undefined;
+
+  /**
+   * This many finished attempts in a row that failed or timed out make the
+   * job HEALTH_STATE_FAILING. 1 to 100; defaults to 3.
+   *
+   * @generated from field: optional int32 consecutive_failures = 3;
+   */
+  consecutiveFailures?: number | undefined;
+
+  /**
+   * Whether a slot that will not run (skipped by the misfire or the overlap
+   * policy) makes the job HEALTH_STATE_MISSED. Defaults to true.
+   *
+   * @generated from field: optional bool alert_on_missed = 4;
+   */
+  alertOnMissed?: boolean | undefined;
+
+  /**
+   * The job pauses itself when it becomes HEALTH_STATE_FAILING, and the
+   * alert says so. Defaults to false.
+   *
+   * @generated from field: optional bool pause_on_failure = 5;
+   */
+  pauseOnFailure?: boolean | undefined;
+};
+
+/**
+ * Describes the message cronstream.v1.HealthPolicy.
+ * Use `create(HealthPolicySchema)` to create a new message.
+ */
+export const HealthPolicySchema: GenMessage<HealthPolicy> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_job, 5);
+
+/**
+ * A job's health.
+ *
+ * @generated from message cronstream.v1.JobHealth
+ */
+export type JobHealth = Message<"cronstream.v1.JobHealth"> & {
+  /**
+   * The worst of the job's open alerts (FAILING, OVERRUNNING, MISSED, LATE,
+   * in that order), or HEALTH_STATE_HEALTHY.
+   *
+   * @generated from field: cronstream.v1.HealthState state = 1;
+   */
+  state: HealthState;
+
+  /**
+   * Since when: the opening of that alert, or the resolution of the last one.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 2;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * Why, in words; empty when healthy.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message cronstream.v1.JobHealth.
+ * Use `create(JobHealthSchema)` to create a new message.
+ */
+export const JobHealthSchema: GenMessage<JobHealth> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_job, 6);
 
 /**
  * The kind of job, derived from its trigger.
@@ -666,4 +771,57 @@ export enum MisfirePolicy {
  */
 export const MisfirePolicySchema: GenEnum<MisfirePolicy> = /*@__PURE__*/
   enumDesc(file_cronstream_v1_job, 5);
+
+/**
+ * How a job stands against its health policy; also the kind of an alert.
+ *
+ * @generated from enum cronstream.v1.HealthState
+ */
+export enum HealthState {
+  /**
+   * @generated from enum value: HEALTH_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * No open alert.
+   *
+   * @generated from enum value: HEALTH_STATE_HEALTHY = 1;
+   */
+  HEALTHY = 1,
+
+  /**
+   * A firing has not started within max_start_delay of its instant.
+   *
+   * @generated from enum value: HEALTH_STATE_LATE = 2;
+   */
+  LATE = 2,
+
+  /**
+   * A slot was skipped and will not run.
+   *
+   * @generated from enum value: HEALTH_STATE_MISSED = 3;
+   */
+  MISSED = 3,
+
+  /**
+   * An execution has run longer than max_duration.
+   *
+   * @generated from enum value: HEALTH_STATE_OVERRUNNING = 4;
+   */
+  OVERRUNNING = 4,
+
+  /**
+   * consecutive_failures attempts in a row failed or timed out.
+   *
+   * @generated from enum value: HEALTH_STATE_FAILING = 5;
+   */
+  FAILING = 5,
+}
+
+/**
+ * Describes the enum cronstream.v1.HealthState.
+ */
+export const HealthStateSchema: GenEnum<HealthState> = /*@__PURE__*/
+  enumDesc(file_cronstream_v1_job, 6);
 
