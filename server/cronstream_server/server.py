@@ -51,6 +51,7 @@ from cronstream_server.config import Settings
 from cronstream_server.core.insight import ComponentHealth
 from cronstream_server.core.ports import Signals
 from cronstream_server.core.quotas import CallRate
+from cronstream_server.engine.alert_watch import AlertWatch
 from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.engine.health import DatabaseWatch, EngineHealth
 from cronstream_server.engine.retention import Retention, RetentionSettings
@@ -60,6 +61,7 @@ from cronstream_server.listen import bind, socket_options
 from cronstream_server.service.job_quota import JobQuota
 from cronstream_server.signals import LocalSignals, RedisSignals
 from cronstream_server.store.admin import SqlAdminStore
+from cronstream_server.store.alerts import SqlAlertStore
 from cronstream_server.store.database import create_engine
 from cronstream_server.store.dispatch import SqlDispatchStore
 from cronstream_server.store.event_delivery import SqlEventDeliveryStore
@@ -116,6 +118,7 @@ async def start(settings: Settings) -> Running:
         signals = await _start_signals(settings, stack)
         ticker = await _start_ticker(engine, signals, settings, stack, metrics)
         _start_retention(engine, settings, stack)
+        _start_alert_watch(engine, stack)
         event_batcher = EventBatcher(SqlEventDeliveryStore(engine))
         await event_batcher.start()
         stack.push_async_callback(event_batcher.stop)
@@ -174,6 +177,12 @@ async def _start_ticker(
     return ticker
 
 
+def _start_alert_watch(engine: AsyncEngine, stack: AsyncExitStack) -> None:
+    watch = AlertWatch(SqlAlertStore(engine).check)
+    watch.start()
+    stack.push_async_callback(watch.stop)
+
+
 def _start_retention(engine: AsyncEngine, settings: Settings, stack: AsyncExitStack) -> None:
     if settings.execution_retention is None:
         log.info("execution retention is off: finished executions are kept forever")
@@ -200,6 +209,7 @@ def _scheduler_deps(
         executions=SqlExecutionStore(engine),
         events=SqlEventStore(engine),
         insight=SqlInsightStore(engine),
+        alerts=SqlAlertStore(engine),
         max_payload_bytes=settings.max_payload_bytes,
         max_message_bytes=settings.max_message_bytes,
         signals=signals,

@@ -19,6 +19,7 @@ from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger
 from cronstream_server.core.insight import ComponentHealth, HealthStatus
 from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.store import insight as insight_store
+from cronstream_server.store.alerts import SqlAlertStore
 from cronstream_server.store.event_delivery import SqlEventDeliveryStore
 from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
@@ -365,6 +366,7 @@ async def test_health_answers_when_everything_is_down(tmp_path: Path) -> None:
             executions=SqlExecutionStore(engine),
             events=SqlEventStore(engine),
             insight=SqlInsightStore(engine),
+            alerts=SqlAlertStore(engine),
             health=BrokenEngine(),
             event_batcher=EventBatcher(SqlEventDeliveryStore(engine)),
             workers_connected=lambda platform_id: 0,

@@ -21,6 +21,7 @@ from cronstream_server.core.enums import (
     ExecutionStatus,
     ExecutionTrigger,
     HandlerType,
+    HealthState,
     JobStatus,
     JobType,
     LogLevel,
@@ -30,6 +31,7 @@ from cronstream_server.core.enums import (
 )
 from cronstream_server.core.errors import FieldViolation
 from cronstream_server.core.executions import Execution, ExecutionLog
+from cronstream_server.core.health import HealthPolicy
 from cronstream_server.core.jobs import Job, JobSpec, RawTrigger
 from cronstream_server.core.triggers import (
     CronTrigger,
@@ -77,6 +79,13 @@ MISFIRE = {
     MisfirePolicy.RUN_ONCE: job_pb2.MISFIRE_POLICY_RUN_ONCE,
     MisfirePolicy.RUN_ALL: job_pb2.MISFIRE_POLICY_RUN_ALL,
     MisfirePolicy.SKIP: job_pb2.MISFIRE_POLICY_SKIP,
+}
+HEALTH_STATE = {
+    HealthState.HEALTHY: job_pb2.HEALTH_STATE_HEALTHY,
+    HealthState.LATE: job_pb2.HEALTH_STATE_LATE,
+    HealthState.MISSED: job_pb2.HEALTH_STATE_MISSED,
+    HealthState.OVERRUNNING: job_pb2.HEALTH_STATE_OVERRUNNING,
+    HealthState.FAILING: job_pb2.HEALTH_STATE_FAILING,
 }
 EXECUTION_STATUS = {
     ExecutionStatus.PENDING: execution_pb2.EXECUTION_STATUS_PENDING,
@@ -265,7 +274,42 @@ def job_spec(
             reader, job, "catchup_window", prefix, job_rules.DEFAULT_CATCHUP_WINDOW
         ),
         jitter=_duration_or(reader, job, "jitter", prefix, timedelta(0)),
+        health_policy=health_policy(reader, job.health_policy, f"{prefix}.health_policy")
+        if job.HasField("health_policy")
+        else HealthPolicy(),
     )
+
+
+def health_policy(reader: Reader, message: job_pb2.HealthPolicy, prefix: str) -> HealthPolicy:
+    """The fields the message sets; the others keep their defaults (None)."""
+
+    def duration(name: str) -> timedelta | None:
+        if not message.HasField(name):  # type: ignore[arg-type]
+            return None
+        return reader.duration(f"{prefix}.{name}", getattr(message, name))
+
+    return HealthPolicy(
+        max_start_delay=duration("max_start_delay"),
+        max_duration=duration("max_duration"),
+        consecutive_failures=message.consecutive_failures
+        if message.HasField("consecutive_failures")
+        else None,
+        alert_on_missed=message.alert_on_missed if message.HasField("alert_on_missed") else None,
+        pause_on_failure=message.pause_on_failure if message.HasField("pause_on_failure") else None,
+    )
+
+
+def health_policy_message(policy: HealthPolicy) -> job_pb2.HealthPolicy:
+    message = job_pb2.HealthPolicy(
+        consecutive_failures=policy.consecutive_failures,
+        alert_on_missed=policy.alert_on_missed,
+        pause_on_failure=policy.pause_on_failure,
+    )
+    if policy.max_start_delay is not None:
+        message.max_start_delay.FromTimedelta(policy.max_start_delay)
+    if policy.max_duration is not None:
+        message.max_duration.FromTimedelta(policy.max_duration)
+    return message
 
 
 def _duration_or(
@@ -326,6 +370,11 @@ def job_message(job: Job) -> job_pb2.Job:
     message.timeout.FromTimedelta(spec.timeout)
     message.catchup_window.FromTimedelta(spec.catchup_window)
     message.jitter.FromTimedelta(spec.jitter)
+    message.health_policy.CopyFrom(health_policy_message(spec.health_policy))
+    message.health.state = HEALTH_STATE[job.health.state]
+    message.health.reason = job.health.reason
+    if job.health.since is not None:
+        message.health.since.FromDatetime(job.health.since)
     if spec.payload is not None:
         message.payload.update(spec.payload)
     trigger_message(spec.trigger, message)

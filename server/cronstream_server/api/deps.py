@@ -10,7 +10,14 @@ from typing import Any, Protocol, TypeVar
 import grpc
 
 from cronstream_server.core.insight import ComponentHealth
-from cronstream_server.core.ports import EventStore, ExecutionStore, InsightStore, JobStore, Signals
+from cronstream_server.core.ports import (
+    AlertStore,
+    EventStore,
+    ExecutionStore,
+    InsightStore,
+    JobStore,
+    Signals,
+)
 from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.service.events import EventUseCases
 from cronstream_server.service.executions import ExecutionUseCases
@@ -47,6 +54,7 @@ class SchedulerDeps:
     executions: ExecutionStore
     events: EventStore
     insight: InsightStore
+    alerts: AlertStore
     health: HealthProbe
     event_batcher: EventBatcher
     # Worker sessions connected to this replica, by platform id.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cronstream.v1 import scheduler_service_pb2_grpc as pb_grpc
 
 from cronstream_server.api.deps import SchedulerDeps
+from cronstream_server.api.scheduler_alerts import AlertRpcs
 from cronstream_server.api.scheduler_events import EventRpcs
 from cronstream_server.api.scheduler_executions import ExecutionRpcs
 from cronstream_server.api.scheduler_insight import InsightRpcs
@@ -12,7 +13,7 @@ from cronstream_server.api.scheduler_jobs import JobRpcs
 
 
 class SchedulerServicer(
-    JobRpcs, ExecutionRpcs, EventRpcs, InsightRpcs, pb_grpc.SchedulerServiceServicer
+    JobRpcs, ExecutionRpcs, EventRpcs, InsightRpcs, AlertRpcs, pb_grpc.SchedulerServiceServicer
 ):
     def __init__(self, deps: SchedulerDeps) -> None:
         self.deps = deps

@@ -10,6 +10,7 @@ from typing import TypeVar
 from cronstream.v1 import scheduler_service_pb2 as pb
 
 from cronstream_server.api.convert import (
+    HEALTH_STATE,
     JOB_STATUS,
     JOB_TYPE,
     Reader,
@@ -161,6 +162,7 @@ class JobRpcs:
             types=reader.enums("types", request.types, JOB_TYPE),
             handler_name=reader.filter_text("handler_name", request.handler_name),
             tags=tuple(reader.filter_text(f"tags[{i}]", tag) for i, tag in enumerate(request.tags)),
+            healths=reader.enums("healths", request.healths, HEALTH_STATE),
         )
         raise_if_any(reader.violations)
         scope = fingerprint("jobs", platform_id, where)

@@ -72,3 +72,19 @@ class LogLevel(StrEnum):
     INFO = "info"
     WARN = "warn"
     ERROR = "error"
+
+
+class HealthState(StrEnum):
+    """How a job stands against its health policy; the kinds of alert are
+    all but HEALTHY."""
+
+    HEALTHY = "healthy"
+    LATE = "late"
+    MISSED = "missed"
+    OVERRUNNING = "overrunning"
+    FAILING = "failing"
+
+
+class AlertState(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"

@@ -18,6 +18,7 @@ from cronstream_server.core.enums import (
     Priority,
 )
 from cronstream_server.core.errors import FailedPrecondition, FieldViolation
+from cronstream_server.core.health import HealthPolicy, JobHealth, check_policy
 from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import (
     CronTrigger,
@@ -60,6 +61,7 @@ class JobSpec:
     misfire_policy: MisfirePolicy = MisfirePolicy.RUN_ONCE
     catchup_window: timedelta = DEFAULT_CATCHUP_WINDOW
     jitter: timedelta = timedelta(0)
+    health_policy: HealthPolicy = HealthPolicy()
 
     @property
     def type(self) -> JobType:
@@ -86,6 +88,9 @@ class Job:
     avg_duration_ms: int | None = None
     completed_at: datetime | None = None
     cancelled_at: datetime | None = None
+    # Kept by the engine, not set by the owner (docs/alerts.md).
+    health: JobHealth = JobHealth()
+    failure_streak: int = 0  # finished attempts in a row that failed or timed out
     trace: TraceContext | None = None  # of the call that created or last updated the job
 
 
@@ -194,6 +199,7 @@ def check_spec(spec: JobSpec, prefix: str, violations: list[FieldViolation]) -> 
     _check_positive(violations, f"{prefix}.timeout", spec.timeout)
     _check_within(violations, f"{prefix}.catchup_window", spec.catchup_window)
     _check_within(violations, f"{prefix}.jitter", spec.jitter)
+    check_policy(violations, f"{prefix}.health_policy", spec.health_policy)
     _check_tags(violations, f"{prefix}.tags", spec.tags)
     _check_metadata(violations, f"{prefix}.metadata", spec.metadata)
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from cronstream_server.core.alerts import Alert, AlertEvent, AlertFilter, Opening
 from cronstream_server.core.dispatch import Claimed, Pending, Reaped, Report, Start, Verdict, Want
-from cronstream_server.core.enums import ExecutionStatus, JobStatus, JobType
+from cronstream_server.core.enums import ExecutionStatus, HealthState, JobStatus, JobType
 from cronstream_server.core.events import Delivered, Event, EventHandler
 from cronstream_server.core.executions import Execution, ExecutionLog
 from cronstream_server.core.firing import Outstanding
@@ -40,6 +41,7 @@ class JobFilter:
     types: tuple[JobType, ...] = ()
     handler_name: str = ""
     tags: tuple[str, ...] = ()
+    healths: tuple[HealthState, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +314,8 @@ class TickPlan:
     moves: Sequence[JobMove] = ()
     # CANCEL_PREVIOUS: jobs whose unfinished executions are cancelled first.
     cancel_outstanding: Sequence[str] = ()
+    # MISSED alerts for skipped slots of jobs whose policy asks for them.
+    missed: Sequence[Opening] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,3 +506,15 @@ class EventDeliveryStore(Protocol):
         this batch, creates nothing and answers with the first delivery's
         execution ids (created False). Results in the events' order."""
         ...
+
+
+class AlertStore(Protocol):
+    async def check(self) -> list[AlertEvent]: ...
+
+    async def list_alerts(
+        self, platform_id: str, where: AlertFilter, page: PageRequest
+    ) -> tuple[list[Alert], Alert | None]: ...
+
+    async def events_after(self, platform_id: str, cursor: int, limit: int) -> list[AlertEvent]: ...
+
+    async def last_cursor(self, platform_id: str) -> int: ...

@@ -25,9 +25,11 @@ from datetime import datetime, timedelta
 
 from cronstream_server.background import Background, log_loop_failure, wait_set
 from cronstream_server.core import executions as execution_rules
+from cronstream_server.core.alerts import Opening
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, JobStatus
 from cronstream_server.core.executions import Execution
 from cronstream_server.core.firing import Firing, Outstanding, fire, jitter_offset, skip_reason
+from cronstream_server.core.health import missed_alerts
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.ports import DueJobs, JobMove, Signals, Ticked, TickerStore, TickPlan
 from cronstream_server.core.signals import CANCEL, DUE, JOBS, WORK
@@ -180,6 +182,7 @@ def _plan(due: DueJobs) -> TickPlan:
     buffered: list[Execution] = []
     moves: list[JobMove] = []
     cancel: list[str] = []
+    missed: list[Opening] = []
     for job in due.jobs:
         firing = fire(job, due.now, due.outstanding.get(job.id, Outstanding()), due.horizon)
         made, waiting = _executions(job, firing, due.now)
@@ -188,7 +191,9 @@ def _plan(due: DueJobs) -> TickPlan:
         moves.append(_move(job, firing, due.now))
         if firing.cancel_outstanding:
             cancel.append(job.id)
-    return TickPlan(executions, buffered, moves, cancel)
+        if job.spec.health_policy.missed_alerts:
+            missed += missed_alerts(job, made)
+    return TickPlan(executions, buffered, moves, cancel, missed)
 
 
 def _summary(ticked: Ticked) -> TickResult:

@@ -29,6 +29,7 @@ from cronstream_server.store import queries_dispatch as q
 from cronstream_server.store.clock import database_now
 from cronstream_server.store.database import dialect_of
 from cronstream_server.store.errors import database_errors, is_foreign_key_violation
+from cronstream_server.store.queries_alerts import track_failures
 
 # Told what each committed transaction settled, and why (telemetry.metrics).
 SettledListener = Callable[[Sequence[Settlement], EndCause], None]
@@ -67,6 +68,7 @@ class SqlDispatchStore:
             verdicts, settled = rules.settle_reports(held, reports, now, rng, cap)
             await q.write_settlements(conn, self._dialect, settled)
             await q.count_on_jobs(conn, self._dialect, settled, now)
+            await track_failures(conn, self._dialect, settled, now)
         self._on_settled(settled, EndCause.REPORTED)
         return verdicts
 
@@ -107,6 +109,7 @@ class SqlDispatchStore:
             lost = [rules.settle_lost(h, now, "stream closed") for h in held]
             await q.write_settlements(conn, self._dialect, lost)
             await q.count_on_jobs(conn, self._dialect, lost, now)
+            await track_failures(conn, self._dialect, lost, now)
         self._on_settled(lost, EndCause.LOST)
         return [(s.held.id, s.held.platform_id) for s in lost]
 
@@ -124,6 +127,7 @@ class SqlDispatchStore:
             timed_out = [rules.settle_timeout(held, now, rng, cap) for held in late]
             await q.write_settlements(conn, self._dialect, expired + timed_out)
             await q.count_on_jobs(conn, self._dialect, expired + timed_out, now)
+            await track_failures(conn, self._dialect, expired + timed_out, now)
         self._on_settled(expired, EndCause.LOST)
         self._on_settled(timed_out, EndCause.TIMEOUT)
         return Reaped([(s.held.id, s.held.platform_id) for s in expired], timed_out)

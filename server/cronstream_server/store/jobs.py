@@ -146,6 +146,8 @@ class SqlJobStore:
             clauses.append(jobs.c.handler_name == where.handler_name)
         if where.tags:
             clauses.append(self._has_all_tags(list(where.tags)))
+        if where.healths:
+            clauses.append(jobs.c.health.in_([h.value for h in where.healths]))
         return clauses
 
     def _has_all_tags(self, tags: list[str]) -> ColumnElement[bool]:

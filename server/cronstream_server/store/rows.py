@@ -11,6 +11,7 @@ from cronstream_server.core.enums import (
     ExecutionStatus,
     ExecutionTrigger,
     HandlerType,
+    HealthState,
     JobStatus,
     LogLevel,
     MisfirePolicy,
@@ -18,6 +19,7 @@ from cronstream_server.core.enums import (
     Priority,
 )
 from cronstream_server.core.executions import Execution, ExecutionLog
+from cronstream_server.core.health import HealthPolicy, JobHealth
 from cronstream_server.core.jobs import Job, JobSpec
 from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import (
@@ -112,6 +114,7 @@ def job_values(job: Job) -> dict[str, Any]:
         "misfire_policy": spec.misfire_policy.value,
         "catchup_window_ms": _ms(spec.catchup_window),
         "jitter_ms": _ms(spec.jitter),
+        **_policy_values(spec.health_policy),
         "runs_count": job.runs_count,
         "tags": list(spec.tags),
         "metadata": dict(spec.metadata),
@@ -122,6 +125,22 @@ def job_values(job: Job) -> dict[str, Any]:
         "cancelled_at": job.cancelled_at,
         **_trace_values(job.trace),
     }
+
+
+def _policy_values(policy: HealthPolicy) -> dict[str, Any]:
+    return {
+        "max_start_delay_ms": None
+        if policy.max_start_delay is None
+        else _ms(policy.max_start_delay),
+        "max_duration_ms": None if policy.max_duration is None else _ms(policy.max_duration),
+        "consecutive_failures": policy.consecutive_failures,
+        "alert_on_missed": policy.alert_on_missed,
+        "pause_on_failure": policy.pause_on_failure,
+    }
+
+
+def _delta(ms: int | None) -> timedelta | None:
+    return None if ms is None else timedelta(milliseconds=ms)
 
 
 def job_from_row(row: Row[Any]) -> Job:
@@ -142,6 +161,13 @@ def job_from_row(row: Row[Any]) -> Job:
         misfire_policy=MisfirePolicy(r["misfire_policy"]),
         catchup_window=timedelta(milliseconds=r["catchup_window_ms"]),
         jitter=timedelta(milliseconds=r["jitter_ms"]),
+        health_policy=HealthPolicy(
+            max_start_delay=_delta(r["max_start_delay_ms"]),
+            max_duration=_delta(r["max_duration_ms"]),
+            consecutive_failures=r["consecutive_failures"],
+            alert_on_missed=r["alert_on_missed"],
+            pause_on_failure=r["pause_on_failure"],
+        ),
     )
     return Job(
         id=r["id"],
@@ -160,6 +186,8 @@ def job_from_row(row: Row[Any]) -> Job:
         avg_duration_ms=r["avg_duration_ms"],
         completed_at=r["completed_at"],
         cancelled_at=r["cancelled_at"],
+        health=JobHealth(HealthState(r["health"]), r["health_since"], r["health_reason"] or ""),
+        failure_streak=r["failure_streak"],
         trace=_trace(r),
     )
 

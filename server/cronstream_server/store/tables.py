@@ -125,6 +125,18 @@ scheduled_jobs = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("completed_at", UtcDateTime()),
     Column("cancelled_at", UtcDateTime()),
+    # Health policy (docs/alerts.md); NULL takes the documented default.
+    Column("max_start_delay_ms", BigInteger),
+    Column("max_duration_ms", BigInteger),
+    Column("consecutive_failures", Integer),
+    Column("alert_on_missed", Boolean),
+    Column("pause_on_failure", Boolean),
+    # Finished attempts in a row that failed or timed out (FAILING counts them).
+    Column("failure_streak", Integer, nullable=False, server_default="0"),
+    # The job's health: the worst of its open alerts ('healthy' when none).
+    Column("health", String(16), nullable=False, server_default="healthy"),
+    Column("health_since", UtcDateTime()),
+    Column("health_reason", Text),
     UniqueConstraint("platform_id", "request_id"),
     Index(None, "status"),
     Index(None, "type"),
@@ -318,4 +330,65 @@ event_deliveries = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("platform_id", "request_id"),
     Index(None, "created_at"),  # retention takes the oldest first
+)
+
+# A job's departure from its health policy (docs/alerts.md). At most one
+# open alert per job and kind: the partial unique index makes opening one
+# idempotent across replicas.
+alerts = Table(
+    "alerts",
+    metadata,
+    _id(),
+    _platform_fk(),
+    Column(
+        "job_id",
+        Uuid(as_uuid=False),
+        ForeignKey("scheduled_jobs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("job_name", String(200), nullable=False),
+    Column("handler_name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # late, missed, overrunning, failing
+    Column("state", String(16), nullable=False),  # open, resolved
+    Column("opened_at", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime()),
+    Column("reason", Text, nullable=False),
+    Column("execution_id", Uuid(as_uuid=False)),
+    Column("scheduled_at", UtcDateTime()),
+    Column("paused_job", Boolean, nullable=False, server_default="0"),
+    Index(
+        "ix_alerts_open",
+        "job_id",
+        "kind",
+        unique=True,
+        postgresql_where=text("state = 'open'"),
+        sqlite_where=text("state = 'open'"),
+    ),
+    # Listing: most recently opened first within a platform, keyset-paged.
+    Index(None, "platform_id", "opened_at", "id"),
+)
+
+# Every opening and resolution, in the order they committed per platform
+# (store.alerts serializes a platform's writers), for WatchAlerts to resume
+# from a cursor. `alert` is the alert as it stood after the change.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column(
+        "cursor",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    _platform_fk(),
+    Column(
+        "alert_id",
+        Uuid(as_uuid=False),
+        ForeignKey("alerts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("type", String(16), nullable=False),  # opened, resolved
+    Column("at", UtcDateTime(), nullable=False),
+    Column("alert", json_type(), nullable=False),
+    Index(None, "platform_id", "cursor"),
 )

@@ -94,6 +94,7 @@ UNTRACED = (
     "grpc.health.v1.Health",
     "grpc.reflection.",
     "cronstream.v1.WorkerService",
+    "cronstream.v1.SchedulerService/WatchAlerts",
 )
 
 

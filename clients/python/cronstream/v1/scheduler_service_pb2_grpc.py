@@ -184,6 +184,31 @@ class SchedulerServiceStub:
                 request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsRequest.SerializeToString,
                 response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsResponse.FromString,
                 _registered_method=True)
+        self.CreateWebhook = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/CreateWebhook',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.CreateWebhookRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.CreateWebhookResponse.FromString,
+                _registered_method=True)
+        self.GetWebhook = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/GetWebhook',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetWebhookRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetWebhookResponse.FromString,
+                _registered_method=True)
+        self.ListWebhooks = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/ListWebhooks',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhooksRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhooksResponse.FromString,
+                _registered_method=True)
+        self.DeleteWebhook = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/DeleteWebhook',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.DeleteWebhookRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.DeleteWebhookResponse.FromString,
+                _registered_method=True)
+        self.ListWebhookDeliveries = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/ListWebhookDeliveries',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhookDeliveriesResponse.FromString,
+                _registered_method=True)
 
 
 class SchedulerServiceServicer:
@@ -447,8 +472,8 @@ class SchedulerServiceServicer:
 
     def ListAlerts(self, request, context):
         """Lists the platform's alerts, the most recently opened first.
-        Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, a bad
-        job id).
+        Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, an
+        unknown kind or state), NOT_FOUND (a job_id not the platform's).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -460,6 +485,55 @@ class SchedulerServiceServicer:
         since, then the new ones), so a client that reconnects with its last
         cursor misses none and sees none twice.
         Errors: INVALID_ARGUMENT (a negative after_cursor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateWebhook(self, request, context):
+        """Registers a URL that receives the platform's alert events, each as a
+        signed HTTP POST (docs/alerts.md#webhooks), from the next event on. The
+        response holds the webhook's signing secret, this once.
+        Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations: a
+        url that is not http or https with a host, or whose host is or resolves
+        to an address the allow rule refuses; an unknown event type; a
+        description over 1,000 characters).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWebhook(self, request, context):
+        """Returns a webhook (without its secret).
+        Errors: NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhooks(self, request, context):
+        """Lists the platform's webhooks, newest first.
+        Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
+        query).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWebhook(self, request, context):
+        """Deletes a webhook with its deliveries; an attempt already in flight may
+        still arrive.
+        Errors: NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookDeliveries(self, request, context):
+        """Lists a webhook's delivery attempts, the newest event first and its
+        latest attempt first; a delivery not attempted yet is one item, attempt 0.
+        Errors: NOT_FOUND (webhook_id names no webhook of the caller's),
+        INVALID_ARGUMENT (a negative page_size, a page token of another query).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -602,6 +676,31 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     servicer.WatchAlerts,
                     request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsRequest.FromString,
                     response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsResponse.SerializeToString,
+            ),
+            'CreateWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWebhook,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.CreateWebhookRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.CreateWebhookResponse.SerializeToString,
+            ),
+            'GetWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWebhook,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetWebhookRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetWebhookResponse.SerializeToString,
+            ),
+            'ListWebhooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhooks,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhooksRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhooksResponse.SerializeToString,
+            ),
+            'DeleteWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWebhook,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.DeleteWebhookRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.DeleteWebhookResponse.SerializeToString,
+            ),
+            'ListWebhookDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookDeliveries,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhookDeliveriesRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhookDeliveriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1348,6 +1447,141 @@ class SchedulerService:
             '/cronstream.v1.SchedulerService/WatchAlerts',
             cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsRequest.SerializeToString,
             cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/CreateWebhook',
+            cronstream_dot_v1_dot_scheduler__service__pb2.CreateWebhookRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.CreateWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/GetWebhook',
+            cronstream_dot_v1_dot_scheduler__service__pb2.GetWebhookRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.GetWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/ListWebhooks',
+            cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhooksRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/DeleteWebhook',
+            cronstream_dot_v1_dot_scheduler__service__pb2.DeleteWebhookRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.DeleteWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/ListWebhookDeliveries',
+            cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhookDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -191,8 +191,8 @@ class SchedulerServiceStub:
     """
     ListAlerts: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListAlertsRequest, _scheduler_service_pb2.ListAlertsResponse]
     """Lists the platform's alerts, the most recently opened first.
-    Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, a bad
-    job id).
+    Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, an
+    unknown kind or state), NOT_FOUND (a job_id not the platform's).
     """
     WatchAlerts: _grpc.UnaryStreamMultiCallable[_scheduler_service_pb2.WatchAlertsRequest, _scheduler_service_pb2.WatchAlertsResponse]
     """Streams the platform's alert events as they happen, after those up to
@@ -200,6 +200,35 @@ class SchedulerServiceStub:
     since, then the new ones), so a client that reconnects with its last
     cursor misses none and sees none twice.
     Errors: INVALID_ARGUMENT (a negative after_cursor).
+    """
+    CreateWebhook: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.CreateWebhookRequest, _scheduler_service_pb2.CreateWebhookResponse]
+    """Registers a URL that receives the platform's alert events, each as a
+    signed HTTP POST (docs/alerts.md#webhooks), from the next event on. The
+    response holds the webhook's signing secret, this once.
+    Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations: a
+    url that is not http or https with a host, or whose host is or resolves
+    to an address the allow rule refuses; an unknown event type; a
+    description over 1,000 characters).
+    """
+    GetWebhook: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetWebhookRequest, _scheduler_service_pb2.GetWebhookResponse]
+    """Returns a webhook (without its secret).
+    Errors: NOT_FOUND.
+    """
+    ListWebhooks: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListWebhooksRequest, _scheduler_service_pb2.ListWebhooksResponse]
+    """Lists the platform's webhooks, newest first.
+    Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
+    query).
+    """
+    DeleteWebhook: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.DeleteWebhookRequest, _scheduler_service_pb2.DeleteWebhookResponse]
+    """Deletes a webhook with its deliveries; an attempt already in flight may
+    still arrive.
+    Errors: NOT_FOUND.
+    """
+    ListWebhookDeliveries: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListWebhookDeliveriesRequest, _scheduler_service_pb2.ListWebhookDeliveriesResponse]
+    """Lists a webhook's delivery attempts, the newest event first and its
+    latest attempt first; a delivery not attempted yet is one item, attempt 0.
+    Errors: NOT_FOUND (webhook_id names no webhook of the caller's),
+    INVALID_ARGUMENT (a negative page_size, a page token of another query).
     """
 
 @_typing.type_check_only
@@ -365,8 +394,8 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     """
     ListAlerts: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListAlertsRequest, _scheduler_service_pb2.ListAlertsResponse]  # type: ignore[assignment]
     """Lists the platform's alerts, the most recently opened first.
-    Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, a bad
-    job id).
+    Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, an
+    unknown kind or state), NOT_FOUND (a job_id not the platform's).
     """
     WatchAlerts: _aio.UnaryStreamMultiCallable[_scheduler_service_pb2.WatchAlertsRequest, _scheduler_service_pb2.WatchAlertsResponse]  # type: ignore[assignment]
     """Streams the platform's alert events as they happen, after those up to
@@ -374,6 +403,35 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     since, then the new ones), so a client that reconnects with its last
     cursor misses none and sees none twice.
     Errors: INVALID_ARGUMENT (a negative after_cursor).
+    """
+    CreateWebhook: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.CreateWebhookRequest, _scheduler_service_pb2.CreateWebhookResponse]  # type: ignore[assignment]
+    """Registers a URL that receives the platform's alert events, each as a
+    signed HTTP POST (docs/alerts.md#webhooks), from the next event on. The
+    response holds the webhook's signing secret, this once.
+    Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations: a
+    url that is not http or https with a host, or whose host is or resolves
+    to an address the allow rule refuses; an unknown event type; a
+    description over 1,000 characters).
+    """
+    GetWebhook: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetWebhookRequest, _scheduler_service_pb2.GetWebhookResponse]  # type: ignore[assignment]
+    """Returns a webhook (without its secret).
+    Errors: NOT_FOUND.
+    """
+    ListWebhooks: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListWebhooksRequest, _scheduler_service_pb2.ListWebhooksResponse]  # type: ignore[assignment]
+    """Lists the platform's webhooks, newest first.
+    Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
+    query).
+    """
+    DeleteWebhook: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.DeleteWebhookRequest, _scheduler_service_pb2.DeleteWebhookResponse]  # type: ignore[assignment]
+    """Deletes a webhook with its deliveries; an attempt already in flight may
+    still arrive.
+    Errors: NOT_FOUND.
+    """
+    ListWebhookDeliveries: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListWebhookDeliveriesRequest, _scheduler_service_pb2.ListWebhookDeliveriesResponse]  # type: ignore[assignment]
+    """Lists a webhook's delivery attempts, the newest event first and its
+    latest attempt first; a delivery not attempted yet is one item, attempt 0.
+    Errors: NOT_FOUND (webhook_id names no webhook of the caller's),
+    INVALID_ARGUMENT (a negative page_size, a page token of another query).
     """
 
 class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -692,8 +750,8 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.ListAlertsResponse, _abc.Awaitable[_scheduler_service_pb2.ListAlertsResponse]]:
         """Lists the platform's alerts, the most recently opened first.
-        Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, a bad
-        job id).
+        Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, an
+        unknown kind or state), NOT_FOUND (a job_id not the platform's).
         """
 
     @_abc_1.abstractmethod
@@ -707,6 +765,65 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         since, then the new ones), so a client that reconnects with its last
         cursor misses none and sees none twice.
         Errors: INVALID_ARGUMENT (a negative after_cursor).
+        """
+
+    @_abc_1.abstractmethod
+    def CreateWebhook(
+        self,
+        request: _scheduler_service_pb2.CreateWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.CreateWebhookResponse, _abc.Awaitable[_scheduler_service_pb2.CreateWebhookResponse]]:
+        """Registers a URL that receives the platform's alert events, each as a
+        signed HTTP POST (docs/alerts.md#webhooks), from the next event on. The
+        response holds the webhook's signing secret, this once.
+        Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations: a
+        url that is not http or https with a host, or whose host is or resolves
+        to an address the allow rule refuses; an unknown event type; a
+        description over 1,000 characters).
+        """
+
+    @_abc_1.abstractmethod
+    def GetWebhook(
+        self,
+        request: _scheduler_service_pb2.GetWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.GetWebhookResponse, _abc.Awaitable[_scheduler_service_pb2.GetWebhookResponse]]:
+        """Returns a webhook (without its secret).
+        Errors: NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def ListWebhooks(
+        self,
+        request: _scheduler_service_pb2.ListWebhooksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.ListWebhooksResponse, _abc.Awaitable[_scheduler_service_pb2.ListWebhooksResponse]]:
+        """Lists the platform's webhooks, newest first.
+        Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
+        query).
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteWebhook(
+        self,
+        request: _scheduler_service_pb2.DeleteWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.DeleteWebhookResponse, _abc.Awaitable[_scheduler_service_pb2.DeleteWebhookResponse]]:
+        """Deletes a webhook with its deliveries; an attempt already in flight may
+        still arrive.
+        Errors: NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def ListWebhookDeliveries(
+        self,
+        request: _scheduler_service_pb2.ListWebhookDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.ListWebhookDeliveriesResponse, _abc.Awaitable[_scheduler_service_pb2.ListWebhookDeliveriesResponse]]:
+        """Lists a webhook's delivery attempts, the newest event first and its
+        latest attempt first; a delivery not attempted yet is one item, attempt 0.
+        Errors: NOT_FOUND (webhook_id names no webhook of the caller's),
+        INVALID_ARGUMENT (a negative page_size, a page token of another query).
         """
 
 def add_SchedulerServiceServicer_to_server(servicer: SchedulerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -2754,11 +2754,523 @@ func (x *WatchAlertsResponse) GetEvent() *AlertEvent {
 	return nil
 }
 
+// Request of CreateWebhook.
+type CreateWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The webhook; output-only fields are ignored.
+	Webhook       *Webhook `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateWebhookRequest) Reset() {
+	*x = CreateWebhookRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateWebhookRequest) ProtoMessage() {}
+
+func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
+func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *CreateWebhookRequest) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+// Response of CreateWebhook.
+type CreateWebhookResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The created webhook.
+	Webhook *Webhook `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// The key its requests are signed with (the Cronstream-Signature header):
+	// shown here only. The server keeps it, to sign with.
+	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateWebhookResponse) Reset() {
+	*x = CreateWebhookResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateWebhookResponse) ProtoMessage() {}
+
+func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
+func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *CreateWebhookResponse) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+func (x *CreateWebhookResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+// Request of GetWebhook.
+type GetWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWebhookRequest) Reset() {
+	*x = GetWebhookRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWebhookRequest) ProtoMessage() {}
+
+func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWebhookRequest.ProtoReflect.Descriptor instead.
+func (*GetWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *GetWebhookRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// Response of GetWebhook.
+type GetWebhookResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The webhook.
+	Webhook       *Webhook `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWebhookResponse) Reset() {
+	*x = GetWebhookResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWebhookResponse) ProtoMessage() {}
+
+func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWebhookResponse.ProtoReflect.Descriptor instead.
+func (*GetWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *GetWebhookResponse) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+// Request of ListWebhooks.
+type ListWebhooksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many; default 50, at most 1000.
+	// A page may hold fewer, when more would exceed the gRPC message size limit.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksRequest) Reset() {
+	*x = ListWebhooksRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksRequest) ProtoMessage() {}
+
+func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ListWebhooksRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListWebhooksRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListWebhooks.
+type ListWebhooksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A page of webhooks.
+	Webhooks []*Webhook `protobuf:"bytes,1,rep,name=webhooks,proto3" json:"webhooks,omitempty"`
+	// Token for the next page; empty only on the last page. A page may hold
+	// fewer than page_size items while more follow (when more would exceed the
+	// gRPC message size limit), so read pages until this is empty.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksResponse) Reset() {
+	*x = ListWebhooksResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksResponse) ProtoMessage() {}
+
+func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
+	if x != nil {
+		return x.Webhooks
+	}
+	return nil
+}
+
+func (x *ListWebhooksResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request of DeleteWebhook.
+type DeleteWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWebhookRequest) Reset() {
+	*x = DeleteWebhookRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWebhookRequest) ProtoMessage() {}
+
+func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
+func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *DeleteWebhookRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// Response of DeleteWebhook.
+type DeleteWebhookResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWebhookResponse) Reset() {
+	*x = DeleteWebhookResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWebhookResponse) ProtoMessage() {}
+
+func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
+func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{61}
+}
+
+// Request of ListWebhookDeliveries.
+type ListWebhookDeliveriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The webhook.
+	WebhookId string `protobuf:"bytes,1,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	// At most this many; default 50, at most 1000.
+	// A page may hold fewer, when more would exceed the gRPC message size limit.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token, for the same webhook.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhookDeliveriesRequest) Reset() {
+	*x = ListWebhookDeliveriesRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhookDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
+
+func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *ListWebhookDeliveriesRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+func (x *ListWebhookDeliveriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListWebhookDeliveriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListWebhookDeliveries.
+type ListWebhookDeliveriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A page of attempts.
+	Deliveries []*WebhookDelivery `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// Token for the next page; empty only on the last page. A page may hold
+	// fewer than page_size items while more follow (when more would exceed the
+	// gRPC message size limit), so read pages until this is empty.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhookDeliveriesResponse) Reset() {
+	*x = ListWebhookDeliveriesResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhookDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
+
+func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *ListWebhookDeliveriesResponse) GetDeliveries() []*WebhookDelivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+func (x *ListWebhookDeliveriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_cronstream_v1_scheduler_service_proto protoreflect.FileDescriptor
 
 const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\n" +
-	"%cronstream/v1/scheduler_service.proto\x12\rcronstream.v1\x1a\x19cronstream/v1/alert.proto\x1a\x19cronstream/v1/event.proto\x1a\x1dcronstream/v1/execution.proto\x1a\x1bcronstream/v1/insight.proto\x1a\x17cronstream/v1/job.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"W\n" +
+	"%cronstream/v1/scheduler_service.proto\x12\rcronstream.v1\x1a\x19cronstream/v1/alert.proto\x1a\x19cronstream/v1/event.proto\x1a\x1dcronstream/v1/execution.proto\x1a\x1bcronstream/v1/insight.proto\x1a\x17cronstream/v1/job.proto\x1a\x1bcronstream/v1/webhook.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"W\n" +
 	"\x10CreateJobRequest\x12$\n" +
 	"\x03job\x18\x01 \x01(\v2\x12.cronstream.v1.JobR\x03job\x12\x1d\n" +
 	"\n" +
@@ -2905,7 +3417,37 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\x12WatchAlertsRequest\x12!\n" +
 	"\fafter_cursor\x18\x01 \x01(\x03R\vafterCursor\"F\n" +
 	"\x13WatchAlertsResponse\x12/\n" +
-	"\x05event\x18\x01 \x01(\v2\x19.cronstream.v1.AlertEventR\x05event2\xf7\x12\n" +
+	"\x05event\x18\x01 \x01(\v2\x19.cronstream.v1.AlertEventR\x05event\"H\n" +
+	"\x14CreateWebhookRequest\x120\n" +
+	"\awebhook\x18\x01 \x01(\v2\x16.cronstream.v1.WebhookR\awebhook\"a\n" +
+	"\x15CreateWebhookResponse\x120\n" +
+	"\awebhook\x18\x01 \x01(\v2\x16.cronstream.v1.WebhookR\awebhook\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"#\n" +
+	"\x11GetWebhookRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"F\n" +
+	"\x12GetWebhookResponse\x120\n" +
+	"\awebhook\x18\x01 \x01(\v2\x16.cronstream.v1.WebhookR\awebhook\"Q\n" +
+	"\x13ListWebhooksRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"r\n" +
+	"\x14ListWebhooksResponse\x122\n" +
+	"\bwebhooks\x18\x01 \x03(\v2\x16.cronstream.v1.WebhookR\bwebhooks\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"&\n" +
+	"\x14DeleteWebhookRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x17\n" +
+	"\x15DeleteWebhookResponse\"y\n" +
+	"\x1cListWebhookDeliveriesRequest\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x01 \x01(\tR\twebhookId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x87\x01\n" +
+	"\x1dListWebhookDeliveriesResponse\x12>\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2\x1e.cronstream.v1.WebhookDeliveryR\n" +
+	"deliveries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xcf\x16\n" +
 	"\x10SchedulerService\x12N\n" +
 	"\tCreateJob\x12\x1f.cronstream.v1.CreateJobRequest\x1a .cronstream.v1.CreateJobResponse\x12`\n" +
 	"\x0fBatchCreateJobs\x12%.cronstream.v1.BatchCreateJobsRequest\x1a&.cronstream.v1.BatchCreateJobsResponse\x12E\n" +
@@ -2935,7 +3477,13 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\tGetHealth\x12\x1f.cronstream.v1.GetHealthRequest\x1a .cronstream.v1.GetHealthResponse\x12Q\n" +
 	"\n" +
 	"ListAlerts\x12 .cronstream.v1.ListAlertsRequest\x1a!.cronstream.v1.ListAlertsResponse\x12V\n" +
-	"\vWatchAlerts\x12!.cronstream.v1.WatchAlertsRequest\x1a\".cronstream.v1.WatchAlertsResponse0\x01Bx\n" +
+	"\vWatchAlerts\x12!.cronstream.v1.WatchAlertsRequest\x1a\".cronstream.v1.WatchAlertsResponse0\x01\x12Z\n" +
+	"\rCreateWebhook\x12#.cronstream.v1.CreateWebhookRequest\x1a$.cronstream.v1.CreateWebhookResponse\x12Q\n" +
+	"\n" +
+	"GetWebhook\x12 .cronstream.v1.GetWebhookRequest\x1a!.cronstream.v1.GetWebhookResponse\x12W\n" +
+	"\fListWebhooks\x12\".cronstream.v1.ListWebhooksRequest\x1a#.cronstream.v1.ListWebhooksResponse\x12Z\n" +
+	"\rDeleteWebhook\x12#.cronstream.v1.DeleteWebhookRequest\x1a$.cronstream.v1.DeleteWebhookResponse\x12r\n" +
+	"\x15ListWebhookDeliveries\x12+.cronstream.v1.ListWebhookDeliveriesRequest\x1a,.cronstream.v1.ListWebhookDeliveriesResponseBx\n" +
 	"\x11dev.cronstream.v1B\x15SchedulerServiceProtoP\x01ZJgithub.com/cronstream/cronstream/clients/go/gen/cronstream/v1;cronstreamv1b\x06proto3"
 
 var (
@@ -2950,180 +3498,207 @@ func file_cronstream_v1_scheduler_service_proto_rawDescGZIP() []byte {
 	return file_cronstream_v1_scheduler_service_proto_rawDescData
 }
 
-var file_cronstream_v1_scheduler_service_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_cronstream_v1_scheduler_service_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
 var file_cronstream_v1_scheduler_service_proto_goTypes = []any{
-	(*CreateJobRequest)(nil),           // 0: cronstream.v1.CreateJobRequest
-	(*CreateJobResponse)(nil),          // 1: cronstream.v1.CreateJobResponse
-	(*BatchCreateJobsRequest)(nil),     // 2: cronstream.v1.BatchCreateJobsRequest
-	(*BatchCreateJobsResponse)(nil),    // 3: cronstream.v1.BatchCreateJobsResponse
-	(*GetJobRequest)(nil),              // 4: cronstream.v1.GetJobRequest
-	(*GetJobResponse)(nil),             // 5: cronstream.v1.GetJobResponse
-	(*ListJobsRequest)(nil),            // 6: cronstream.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),           // 7: cronstream.v1.ListJobsResponse
-	(*UpdateJobRequest)(nil),           // 8: cronstream.v1.UpdateJobRequest
-	(*UpdateJobResponse)(nil),          // 9: cronstream.v1.UpdateJobResponse
-	(*DeleteJobRequest)(nil),           // 10: cronstream.v1.DeleteJobRequest
-	(*DeleteJobResponse)(nil),          // 11: cronstream.v1.DeleteJobResponse
-	(*PauseJobRequest)(nil),            // 12: cronstream.v1.PauseJobRequest
-	(*PauseJobResponse)(nil),           // 13: cronstream.v1.PauseJobResponse
-	(*ResumeJobRequest)(nil),           // 14: cronstream.v1.ResumeJobRequest
-	(*ResumeJobResponse)(nil),          // 15: cronstream.v1.ResumeJobResponse
-	(*CancelJobRequest)(nil),           // 16: cronstream.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),          // 17: cronstream.v1.CancelJobResponse
-	(*RunJobRequest)(nil),              // 18: cronstream.v1.RunJobRequest
-	(*RunJobResponse)(nil),             // 19: cronstream.v1.RunJobResponse
-	(*ListExecutionsRequest)(nil),      // 20: cronstream.v1.ListExecutionsRequest
-	(*ListExecutionsResponse)(nil),     // 21: cronstream.v1.ListExecutionsResponse
-	(*GetExecutionRequest)(nil),        // 22: cronstream.v1.GetExecutionRequest
-	(*GetExecutionResponse)(nil),       // 23: cronstream.v1.GetExecutionResponse
-	(*RetryExecutionRequest)(nil),      // 24: cronstream.v1.RetryExecutionRequest
-	(*RetryExecutionResponse)(nil),     // 25: cronstream.v1.RetryExecutionResponse
-	(*CancelExecutionRequest)(nil),     // 26: cronstream.v1.CancelExecutionRequest
-	(*CancelExecutionResponse)(nil),    // 27: cronstream.v1.CancelExecutionResponse
-	(*ListExecutionLogsRequest)(nil),   // 28: cronstream.v1.ListExecutionLogsRequest
-	(*ListExecutionLogsResponse)(nil),  // 29: cronstream.v1.ListExecutionLogsResponse
-	(*CreateEventHandlerRequest)(nil),  // 30: cronstream.v1.CreateEventHandlerRequest
-	(*CreateEventHandlerResponse)(nil), // 31: cronstream.v1.CreateEventHandlerResponse
-	(*GetEventHandlerRequest)(nil),     // 32: cronstream.v1.GetEventHandlerRequest
-	(*GetEventHandlerResponse)(nil),    // 33: cronstream.v1.GetEventHandlerResponse
-	(*ListEventHandlersRequest)(nil),   // 34: cronstream.v1.ListEventHandlersRequest
-	(*ListEventHandlersResponse)(nil),  // 35: cronstream.v1.ListEventHandlersResponse
-	(*UpdateEventHandlerRequest)(nil),  // 36: cronstream.v1.UpdateEventHandlerRequest
-	(*UpdateEventHandlerResponse)(nil), // 37: cronstream.v1.UpdateEventHandlerResponse
-	(*DeleteEventHandlerRequest)(nil),  // 38: cronstream.v1.DeleteEventHandlerRequest
-	(*DeleteEventHandlerResponse)(nil), // 39: cronstream.v1.DeleteEventHandlerResponse
-	(*TriggerEventRequest)(nil),        // 40: cronstream.v1.TriggerEventRequest
-	(*TriggerEventResponse)(nil),       // 41: cronstream.v1.TriggerEventResponse
-	(*PreviewScheduleRequest)(nil),     // 42: cronstream.v1.PreviewScheduleRequest
-	(*PreviewScheduleResponse)(nil),    // 43: cronstream.v1.PreviewScheduleResponse
-	(*GetJobStatsRequest)(nil),         // 44: cronstream.v1.GetJobStatsRequest
-	(*GetJobStatsResponse)(nil),        // 45: cronstream.v1.GetJobStatsResponse
-	(*GetMetricsRequest)(nil),          // 46: cronstream.v1.GetMetricsRequest
-	(*GetMetricsResponse)(nil),         // 47: cronstream.v1.GetMetricsResponse
-	(*GetHealthRequest)(nil),           // 48: cronstream.v1.GetHealthRequest
-	(*GetHealthResponse)(nil),          // 49: cronstream.v1.GetHealthResponse
-	(*ListAlertsRequest)(nil),          // 50: cronstream.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),         // 51: cronstream.v1.ListAlertsResponse
-	(*WatchAlertsRequest)(nil),         // 52: cronstream.v1.WatchAlertsRequest
-	(*WatchAlertsResponse)(nil),        // 53: cronstream.v1.WatchAlertsResponse
-	(*Job)(nil),                        // 54: cronstream.v1.Job
-	(JobStatus)(0),                     // 55: cronstream.v1.JobStatus
-	(JobType)(0),                       // 56: cronstream.v1.JobType
-	(HealthState)(0),                   // 57: cronstream.v1.HealthState
-	(*fieldmaskpb.FieldMask)(nil),      // 58: google.protobuf.FieldMask
-	(*Execution)(nil),                  // 59: cronstream.v1.Execution
-	(ExecutionStatus)(0),               // 60: cronstream.v1.ExecutionStatus
-	(*ExecutionLog)(nil),               // 61: cronstream.v1.ExecutionLog
-	(*EventHandler)(nil),               // 62: cronstream.v1.EventHandler
-	(*structpb.Struct)(nil),            // 63: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),      // 64: google.protobuf.Timestamp
-	(*JobStats)(nil),                   // 65: cronstream.v1.JobStats
-	(*SchedulerMetrics)(nil),           // 66: cronstream.v1.SchedulerMetrics
-	(*Health)(nil),                     // 67: cronstream.v1.Health
-	(AlertState)(0),                    // 68: cronstream.v1.AlertState
-	(*Alert)(nil),                      // 69: cronstream.v1.Alert
-	(*AlertEvent)(nil),                 // 70: cronstream.v1.AlertEvent
+	(*CreateJobRequest)(nil),              // 0: cronstream.v1.CreateJobRequest
+	(*CreateJobResponse)(nil),             // 1: cronstream.v1.CreateJobResponse
+	(*BatchCreateJobsRequest)(nil),        // 2: cronstream.v1.BatchCreateJobsRequest
+	(*BatchCreateJobsResponse)(nil),       // 3: cronstream.v1.BatchCreateJobsResponse
+	(*GetJobRequest)(nil),                 // 4: cronstream.v1.GetJobRequest
+	(*GetJobResponse)(nil),                // 5: cronstream.v1.GetJobResponse
+	(*ListJobsRequest)(nil),               // 6: cronstream.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),              // 7: cronstream.v1.ListJobsResponse
+	(*UpdateJobRequest)(nil),              // 8: cronstream.v1.UpdateJobRequest
+	(*UpdateJobResponse)(nil),             // 9: cronstream.v1.UpdateJobResponse
+	(*DeleteJobRequest)(nil),              // 10: cronstream.v1.DeleteJobRequest
+	(*DeleteJobResponse)(nil),             // 11: cronstream.v1.DeleteJobResponse
+	(*PauseJobRequest)(nil),               // 12: cronstream.v1.PauseJobRequest
+	(*PauseJobResponse)(nil),              // 13: cronstream.v1.PauseJobResponse
+	(*ResumeJobRequest)(nil),              // 14: cronstream.v1.ResumeJobRequest
+	(*ResumeJobResponse)(nil),             // 15: cronstream.v1.ResumeJobResponse
+	(*CancelJobRequest)(nil),              // 16: cronstream.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),             // 17: cronstream.v1.CancelJobResponse
+	(*RunJobRequest)(nil),                 // 18: cronstream.v1.RunJobRequest
+	(*RunJobResponse)(nil),                // 19: cronstream.v1.RunJobResponse
+	(*ListExecutionsRequest)(nil),         // 20: cronstream.v1.ListExecutionsRequest
+	(*ListExecutionsResponse)(nil),        // 21: cronstream.v1.ListExecutionsResponse
+	(*GetExecutionRequest)(nil),           // 22: cronstream.v1.GetExecutionRequest
+	(*GetExecutionResponse)(nil),          // 23: cronstream.v1.GetExecutionResponse
+	(*RetryExecutionRequest)(nil),         // 24: cronstream.v1.RetryExecutionRequest
+	(*RetryExecutionResponse)(nil),        // 25: cronstream.v1.RetryExecutionResponse
+	(*CancelExecutionRequest)(nil),        // 26: cronstream.v1.CancelExecutionRequest
+	(*CancelExecutionResponse)(nil),       // 27: cronstream.v1.CancelExecutionResponse
+	(*ListExecutionLogsRequest)(nil),      // 28: cronstream.v1.ListExecutionLogsRequest
+	(*ListExecutionLogsResponse)(nil),     // 29: cronstream.v1.ListExecutionLogsResponse
+	(*CreateEventHandlerRequest)(nil),     // 30: cronstream.v1.CreateEventHandlerRequest
+	(*CreateEventHandlerResponse)(nil),    // 31: cronstream.v1.CreateEventHandlerResponse
+	(*GetEventHandlerRequest)(nil),        // 32: cronstream.v1.GetEventHandlerRequest
+	(*GetEventHandlerResponse)(nil),       // 33: cronstream.v1.GetEventHandlerResponse
+	(*ListEventHandlersRequest)(nil),      // 34: cronstream.v1.ListEventHandlersRequest
+	(*ListEventHandlersResponse)(nil),     // 35: cronstream.v1.ListEventHandlersResponse
+	(*UpdateEventHandlerRequest)(nil),     // 36: cronstream.v1.UpdateEventHandlerRequest
+	(*UpdateEventHandlerResponse)(nil),    // 37: cronstream.v1.UpdateEventHandlerResponse
+	(*DeleteEventHandlerRequest)(nil),     // 38: cronstream.v1.DeleteEventHandlerRequest
+	(*DeleteEventHandlerResponse)(nil),    // 39: cronstream.v1.DeleteEventHandlerResponse
+	(*TriggerEventRequest)(nil),           // 40: cronstream.v1.TriggerEventRequest
+	(*TriggerEventResponse)(nil),          // 41: cronstream.v1.TriggerEventResponse
+	(*PreviewScheduleRequest)(nil),        // 42: cronstream.v1.PreviewScheduleRequest
+	(*PreviewScheduleResponse)(nil),       // 43: cronstream.v1.PreviewScheduleResponse
+	(*GetJobStatsRequest)(nil),            // 44: cronstream.v1.GetJobStatsRequest
+	(*GetJobStatsResponse)(nil),           // 45: cronstream.v1.GetJobStatsResponse
+	(*GetMetricsRequest)(nil),             // 46: cronstream.v1.GetMetricsRequest
+	(*GetMetricsResponse)(nil),            // 47: cronstream.v1.GetMetricsResponse
+	(*GetHealthRequest)(nil),              // 48: cronstream.v1.GetHealthRequest
+	(*GetHealthResponse)(nil),             // 49: cronstream.v1.GetHealthResponse
+	(*ListAlertsRequest)(nil),             // 50: cronstream.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),            // 51: cronstream.v1.ListAlertsResponse
+	(*WatchAlertsRequest)(nil),            // 52: cronstream.v1.WatchAlertsRequest
+	(*WatchAlertsResponse)(nil),           // 53: cronstream.v1.WatchAlertsResponse
+	(*CreateWebhookRequest)(nil),          // 54: cronstream.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),         // 55: cronstream.v1.CreateWebhookResponse
+	(*GetWebhookRequest)(nil),             // 56: cronstream.v1.GetWebhookRequest
+	(*GetWebhookResponse)(nil),            // 57: cronstream.v1.GetWebhookResponse
+	(*ListWebhooksRequest)(nil),           // 58: cronstream.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),          // 59: cronstream.v1.ListWebhooksResponse
+	(*DeleteWebhookRequest)(nil),          // 60: cronstream.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),         // 61: cronstream.v1.DeleteWebhookResponse
+	(*ListWebhookDeliveriesRequest)(nil),  // 62: cronstream.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil), // 63: cronstream.v1.ListWebhookDeliveriesResponse
+	(*Job)(nil),                           // 64: cronstream.v1.Job
+	(JobStatus)(0),                        // 65: cronstream.v1.JobStatus
+	(JobType)(0),                          // 66: cronstream.v1.JobType
+	(HealthState)(0),                      // 67: cronstream.v1.HealthState
+	(*fieldmaskpb.FieldMask)(nil),         // 68: google.protobuf.FieldMask
+	(*Execution)(nil),                     // 69: cronstream.v1.Execution
+	(ExecutionStatus)(0),                  // 70: cronstream.v1.ExecutionStatus
+	(*ExecutionLog)(nil),                  // 71: cronstream.v1.ExecutionLog
+	(*EventHandler)(nil),                  // 72: cronstream.v1.EventHandler
+	(*structpb.Struct)(nil),               // 73: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),         // 74: google.protobuf.Timestamp
+	(*JobStats)(nil),                      // 75: cronstream.v1.JobStats
+	(*SchedulerMetrics)(nil),              // 76: cronstream.v1.SchedulerMetrics
+	(*Health)(nil),                        // 77: cronstream.v1.Health
+	(AlertState)(0),                       // 78: cronstream.v1.AlertState
+	(*Alert)(nil),                         // 79: cronstream.v1.Alert
+	(*AlertEvent)(nil),                    // 80: cronstream.v1.AlertEvent
+	(*Webhook)(nil),                       // 81: cronstream.v1.Webhook
+	(*WebhookDelivery)(nil),               // 82: cronstream.v1.WebhookDelivery
 }
 var file_cronstream_v1_scheduler_service_proto_depIdxs = []int32{
-	54, // 0: cronstream.v1.CreateJobRequest.job:type_name -> cronstream.v1.Job
-	54, // 1: cronstream.v1.CreateJobResponse.job:type_name -> cronstream.v1.Job
+	64, // 0: cronstream.v1.CreateJobRequest.job:type_name -> cronstream.v1.Job
+	64, // 1: cronstream.v1.CreateJobResponse.job:type_name -> cronstream.v1.Job
 	0,  // 2: cronstream.v1.BatchCreateJobsRequest.requests:type_name -> cronstream.v1.CreateJobRequest
-	54, // 3: cronstream.v1.BatchCreateJobsResponse.jobs:type_name -> cronstream.v1.Job
-	54, // 4: cronstream.v1.GetJobResponse.job:type_name -> cronstream.v1.Job
-	55, // 5: cronstream.v1.ListJobsRequest.statuses:type_name -> cronstream.v1.JobStatus
-	56, // 6: cronstream.v1.ListJobsRequest.types:type_name -> cronstream.v1.JobType
-	57, // 7: cronstream.v1.ListJobsRequest.healths:type_name -> cronstream.v1.HealthState
-	54, // 8: cronstream.v1.ListJobsResponse.jobs:type_name -> cronstream.v1.Job
-	54, // 9: cronstream.v1.UpdateJobRequest.job:type_name -> cronstream.v1.Job
-	58, // 10: cronstream.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
-	54, // 11: cronstream.v1.UpdateJobResponse.job:type_name -> cronstream.v1.Job
-	54, // 12: cronstream.v1.PauseJobResponse.job:type_name -> cronstream.v1.Job
-	54, // 13: cronstream.v1.ResumeJobResponse.job:type_name -> cronstream.v1.Job
-	54, // 14: cronstream.v1.CancelJobResponse.job:type_name -> cronstream.v1.Job
-	59, // 15: cronstream.v1.RunJobResponse.execution:type_name -> cronstream.v1.Execution
-	60, // 16: cronstream.v1.ListExecutionsRequest.statuses:type_name -> cronstream.v1.ExecutionStatus
-	59, // 17: cronstream.v1.ListExecutionsResponse.executions:type_name -> cronstream.v1.Execution
-	59, // 18: cronstream.v1.GetExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	59, // 19: cronstream.v1.RetryExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	59, // 20: cronstream.v1.CancelExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	61, // 21: cronstream.v1.ListExecutionLogsResponse.logs:type_name -> cronstream.v1.ExecutionLog
-	62, // 22: cronstream.v1.CreateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
-	62, // 23: cronstream.v1.CreateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	62, // 24: cronstream.v1.GetEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	62, // 25: cronstream.v1.ListEventHandlersResponse.event_handlers:type_name -> cronstream.v1.EventHandler
-	62, // 26: cronstream.v1.UpdateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
-	58, // 27: cronstream.v1.UpdateEventHandlerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	62, // 28: cronstream.v1.UpdateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	63, // 29: cronstream.v1.TriggerEventRequest.payload:type_name -> google.protobuf.Struct
-	54, // 30: cronstream.v1.PreviewScheduleRequest.job:type_name -> cronstream.v1.Job
-	64, // 31: cronstream.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
-	64, // 32: cronstream.v1.PreviewScheduleResponse.times:type_name -> google.protobuf.Timestamp
-	65, // 33: cronstream.v1.GetJobStatsResponse.stats:type_name -> cronstream.v1.JobStats
-	66, // 34: cronstream.v1.GetMetricsResponse.metrics:type_name -> cronstream.v1.SchedulerMetrics
-	67, // 35: cronstream.v1.GetHealthResponse.health:type_name -> cronstream.v1.Health
-	57, // 36: cronstream.v1.ListAlertsRequest.kinds:type_name -> cronstream.v1.HealthState
-	68, // 37: cronstream.v1.ListAlertsRequest.states:type_name -> cronstream.v1.AlertState
-	69, // 38: cronstream.v1.ListAlertsResponse.alerts:type_name -> cronstream.v1.Alert
-	70, // 39: cronstream.v1.WatchAlertsResponse.event:type_name -> cronstream.v1.AlertEvent
-	0,  // 40: cronstream.v1.SchedulerService.CreateJob:input_type -> cronstream.v1.CreateJobRequest
-	2,  // 41: cronstream.v1.SchedulerService.BatchCreateJobs:input_type -> cronstream.v1.BatchCreateJobsRequest
-	4,  // 42: cronstream.v1.SchedulerService.GetJob:input_type -> cronstream.v1.GetJobRequest
-	6,  // 43: cronstream.v1.SchedulerService.ListJobs:input_type -> cronstream.v1.ListJobsRequest
-	8,  // 44: cronstream.v1.SchedulerService.UpdateJob:input_type -> cronstream.v1.UpdateJobRequest
-	10, // 45: cronstream.v1.SchedulerService.DeleteJob:input_type -> cronstream.v1.DeleteJobRequest
-	12, // 46: cronstream.v1.SchedulerService.PauseJob:input_type -> cronstream.v1.PauseJobRequest
-	14, // 47: cronstream.v1.SchedulerService.ResumeJob:input_type -> cronstream.v1.ResumeJobRequest
-	16, // 48: cronstream.v1.SchedulerService.CancelJob:input_type -> cronstream.v1.CancelJobRequest
-	18, // 49: cronstream.v1.SchedulerService.RunJob:input_type -> cronstream.v1.RunJobRequest
-	20, // 50: cronstream.v1.SchedulerService.ListExecutions:input_type -> cronstream.v1.ListExecutionsRequest
-	22, // 51: cronstream.v1.SchedulerService.GetExecution:input_type -> cronstream.v1.GetExecutionRequest
-	24, // 52: cronstream.v1.SchedulerService.RetryExecution:input_type -> cronstream.v1.RetryExecutionRequest
-	26, // 53: cronstream.v1.SchedulerService.CancelExecution:input_type -> cronstream.v1.CancelExecutionRequest
-	28, // 54: cronstream.v1.SchedulerService.ListExecutionLogs:input_type -> cronstream.v1.ListExecutionLogsRequest
-	30, // 55: cronstream.v1.SchedulerService.CreateEventHandler:input_type -> cronstream.v1.CreateEventHandlerRequest
-	32, // 56: cronstream.v1.SchedulerService.GetEventHandler:input_type -> cronstream.v1.GetEventHandlerRequest
-	34, // 57: cronstream.v1.SchedulerService.ListEventHandlers:input_type -> cronstream.v1.ListEventHandlersRequest
-	36, // 58: cronstream.v1.SchedulerService.UpdateEventHandler:input_type -> cronstream.v1.UpdateEventHandlerRequest
-	38, // 59: cronstream.v1.SchedulerService.DeleteEventHandler:input_type -> cronstream.v1.DeleteEventHandlerRequest
-	40, // 60: cronstream.v1.SchedulerService.TriggerEvent:input_type -> cronstream.v1.TriggerEventRequest
-	42, // 61: cronstream.v1.SchedulerService.PreviewSchedule:input_type -> cronstream.v1.PreviewScheduleRequest
-	44, // 62: cronstream.v1.SchedulerService.GetJobStats:input_type -> cronstream.v1.GetJobStatsRequest
-	46, // 63: cronstream.v1.SchedulerService.GetMetrics:input_type -> cronstream.v1.GetMetricsRequest
-	48, // 64: cronstream.v1.SchedulerService.GetHealth:input_type -> cronstream.v1.GetHealthRequest
-	50, // 65: cronstream.v1.SchedulerService.ListAlerts:input_type -> cronstream.v1.ListAlertsRequest
-	52, // 66: cronstream.v1.SchedulerService.WatchAlerts:input_type -> cronstream.v1.WatchAlertsRequest
-	1,  // 67: cronstream.v1.SchedulerService.CreateJob:output_type -> cronstream.v1.CreateJobResponse
-	3,  // 68: cronstream.v1.SchedulerService.BatchCreateJobs:output_type -> cronstream.v1.BatchCreateJobsResponse
-	5,  // 69: cronstream.v1.SchedulerService.GetJob:output_type -> cronstream.v1.GetJobResponse
-	7,  // 70: cronstream.v1.SchedulerService.ListJobs:output_type -> cronstream.v1.ListJobsResponse
-	9,  // 71: cronstream.v1.SchedulerService.UpdateJob:output_type -> cronstream.v1.UpdateJobResponse
-	11, // 72: cronstream.v1.SchedulerService.DeleteJob:output_type -> cronstream.v1.DeleteJobResponse
-	13, // 73: cronstream.v1.SchedulerService.PauseJob:output_type -> cronstream.v1.PauseJobResponse
-	15, // 74: cronstream.v1.SchedulerService.ResumeJob:output_type -> cronstream.v1.ResumeJobResponse
-	17, // 75: cronstream.v1.SchedulerService.CancelJob:output_type -> cronstream.v1.CancelJobResponse
-	19, // 76: cronstream.v1.SchedulerService.RunJob:output_type -> cronstream.v1.RunJobResponse
-	21, // 77: cronstream.v1.SchedulerService.ListExecutions:output_type -> cronstream.v1.ListExecutionsResponse
-	23, // 78: cronstream.v1.SchedulerService.GetExecution:output_type -> cronstream.v1.GetExecutionResponse
-	25, // 79: cronstream.v1.SchedulerService.RetryExecution:output_type -> cronstream.v1.RetryExecutionResponse
-	27, // 80: cronstream.v1.SchedulerService.CancelExecution:output_type -> cronstream.v1.CancelExecutionResponse
-	29, // 81: cronstream.v1.SchedulerService.ListExecutionLogs:output_type -> cronstream.v1.ListExecutionLogsResponse
-	31, // 82: cronstream.v1.SchedulerService.CreateEventHandler:output_type -> cronstream.v1.CreateEventHandlerResponse
-	33, // 83: cronstream.v1.SchedulerService.GetEventHandler:output_type -> cronstream.v1.GetEventHandlerResponse
-	35, // 84: cronstream.v1.SchedulerService.ListEventHandlers:output_type -> cronstream.v1.ListEventHandlersResponse
-	37, // 85: cronstream.v1.SchedulerService.UpdateEventHandler:output_type -> cronstream.v1.UpdateEventHandlerResponse
-	39, // 86: cronstream.v1.SchedulerService.DeleteEventHandler:output_type -> cronstream.v1.DeleteEventHandlerResponse
-	41, // 87: cronstream.v1.SchedulerService.TriggerEvent:output_type -> cronstream.v1.TriggerEventResponse
-	43, // 88: cronstream.v1.SchedulerService.PreviewSchedule:output_type -> cronstream.v1.PreviewScheduleResponse
-	45, // 89: cronstream.v1.SchedulerService.GetJobStats:output_type -> cronstream.v1.GetJobStatsResponse
-	47, // 90: cronstream.v1.SchedulerService.GetMetrics:output_type -> cronstream.v1.GetMetricsResponse
-	49, // 91: cronstream.v1.SchedulerService.GetHealth:output_type -> cronstream.v1.GetHealthResponse
-	51, // 92: cronstream.v1.SchedulerService.ListAlerts:output_type -> cronstream.v1.ListAlertsResponse
-	53, // 93: cronstream.v1.SchedulerService.WatchAlerts:output_type -> cronstream.v1.WatchAlertsResponse
-	67, // [67:94] is the sub-list for method output_type
-	40, // [40:67] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	64, // 3: cronstream.v1.BatchCreateJobsResponse.jobs:type_name -> cronstream.v1.Job
+	64, // 4: cronstream.v1.GetJobResponse.job:type_name -> cronstream.v1.Job
+	65, // 5: cronstream.v1.ListJobsRequest.statuses:type_name -> cronstream.v1.JobStatus
+	66, // 6: cronstream.v1.ListJobsRequest.types:type_name -> cronstream.v1.JobType
+	67, // 7: cronstream.v1.ListJobsRequest.healths:type_name -> cronstream.v1.HealthState
+	64, // 8: cronstream.v1.ListJobsResponse.jobs:type_name -> cronstream.v1.Job
+	64, // 9: cronstream.v1.UpdateJobRequest.job:type_name -> cronstream.v1.Job
+	68, // 10: cronstream.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	64, // 11: cronstream.v1.UpdateJobResponse.job:type_name -> cronstream.v1.Job
+	64, // 12: cronstream.v1.PauseJobResponse.job:type_name -> cronstream.v1.Job
+	64, // 13: cronstream.v1.ResumeJobResponse.job:type_name -> cronstream.v1.Job
+	64, // 14: cronstream.v1.CancelJobResponse.job:type_name -> cronstream.v1.Job
+	69, // 15: cronstream.v1.RunJobResponse.execution:type_name -> cronstream.v1.Execution
+	70, // 16: cronstream.v1.ListExecutionsRequest.statuses:type_name -> cronstream.v1.ExecutionStatus
+	69, // 17: cronstream.v1.ListExecutionsResponse.executions:type_name -> cronstream.v1.Execution
+	69, // 18: cronstream.v1.GetExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	69, // 19: cronstream.v1.RetryExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	69, // 20: cronstream.v1.CancelExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	71, // 21: cronstream.v1.ListExecutionLogsResponse.logs:type_name -> cronstream.v1.ExecutionLog
+	72, // 22: cronstream.v1.CreateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
+	72, // 23: cronstream.v1.CreateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	72, // 24: cronstream.v1.GetEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	72, // 25: cronstream.v1.ListEventHandlersResponse.event_handlers:type_name -> cronstream.v1.EventHandler
+	72, // 26: cronstream.v1.UpdateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
+	68, // 27: cronstream.v1.UpdateEventHandlerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	72, // 28: cronstream.v1.UpdateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	73, // 29: cronstream.v1.TriggerEventRequest.payload:type_name -> google.protobuf.Struct
+	64, // 30: cronstream.v1.PreviewScheduleRequest.job:type_name -> cronstream.v1.Job
+	74, // 31: cronstream.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
+	74, // 32: cronstream.v1.PreviewScheduleResponse.times:type_name -> google.protobuf.Timestamp
+	75, // 33: cronstream.v1.GetJobStatsResponse.stats:type_name -> cronstream.v1.JobStats
+	76, // 34: cronstream.v1.GetMetricsResponse.metrics:type_name -> cronstream.v1.SchedulerMetrics
+	77, // 35: cronstream.v1.GetHealthResponse.health:type_name -> cronstream.v1.Health
+	67, // 36: cronstream.v1.ListAlertsRequest.kinds:type_name -> cronstream.v1.HealthState
+	78, // 37: cronstream.v1.ListAlertsRequest.states:type_name -> cronstream.v1.AlertState
+	79, // 38: cronstream.v1.ListAlertsResponse.alerts:type_name -> cronstream.v1.Alert
+	80, // 39: cronstream.v1.WatchAlertsResponse.event:type_name -> cronstream.v1.AlertEvent
+	81, // 40: cronstream.v1.CreateWebhookRequest.webhook:type_name -> cronstream.v1.Webhook
+	81, // 41: cronstream.v1.CreateWebhookResponse.webhook:type_name -> cronstream.v1.Webhook
+	81, // 42: cronstream.v1.GetWebhookResponse.webhook:type_name -> cronstream.v1.Webhook
+	81, // 43: cronstream.v1.ListWebhooksResponse.webhooks:type_name -> cronstream.v1.Webhook
+	82, // 44: cronstream.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> cronstream.v1.WebhookDelivery
+	0,  // 45: cronstream.v1.SchedulerService.CreateJob:input_type -> cronstream.v1.CreateJobRequest
+	2,  // 46: cronstream.v1.SchedulerService.BatchCreateJobs:input_type -> cronstream.v1.BatchCreateJobsRequest
+	4,  // 47: cronstream.v1.SchedulerService.GetJob:input_type -> cronstream.v1.GetJobRequest
+	6,  // 48: cronstream.v1.SchedulerService.ListJobs:input_type -> cronstream.v1.ListJobsRequest
+	8,  // 49: cronstream.v1.SchedulerService.UpdateJob:input_type -> cronstream.v1.UpdateJobRequest
+	10, // 50: cronstream.v1.SchedulerService.DeleteJob:input_type -> cronstream.v1.DeleteJobRequest
+	12, // 51: cronstream.v1.SchedulerService.PauseJob:input_type -> cronstream.v1.PauseJobRequest
+	14, // 52: cronstream.v1.SchedulerService.ResumeJob:input_type -> cronstream.v1.ResumeJobRequest
+	16, // 53: cronstream.v1.SchedulerService.CancelJob:input_type -> cronstream.v1.CancelJobRequest
+	18, // 54: cronstream.v1.SchedulerService.RunJob:input_type -> cronstream.v1.RunJobRequest
+	20, // 55: cronstream.v1.SchedulerService.ListExecutions:input_type -> cronstream.v1.ListExecutionsRequest
+	22, // 56: cronstream.v1.SchedulerService.GetExecution:input_type -> cronstream.v1.GetExecutionRequest
+	24, // 57: cronstream.v1.SchedulerService.RetryExecution:input_type -> cronstream.v1.RetryExecutionRequest
+	26, // 58: cronstream.v1.SchedulerService.CancelExecution:input_type -> cronstream.v1.CancelExecutionRequest
+	28, // 59: cronstream.v1.SchedulerService.ListExecutionLogs:input_type -> cronstream.v1.ListExecutionLogsRequest
+	30, // 60: cronstream.v1.SchedulerService.CreateEventHandler:input_type -> cronstream.v1.CreateEventHandlerRequest
+	32, // 61: cronstream.v1.SchedulerService.GetEventHandler:input_type -> cronstream.v1.GetEventHandlerRequest
+	34, // 62: cronstream.v1.SchedulerService.ListEventHandlers:input_type -> cronstream.v1.ListEventHandlersRequest
+	36, // 63: cronstream.v1.SchedulerService.UpdateEventHandler:input_type -> cronstream.v1.UpdateEventHandlerRequest
+	38, // 64: cronstream.v1.SchedulerService.DeleteEventHandler:input_type -> cronstream.v1.DeleteEventHandlerRequest
+	40, // 65: cronstream.v1.SchedulerService.TriggerEvent:input_type -> cronstream.v1.TriggerEventRequest
+	42, // 66: cronstream.v1.SchedulerService.PreviewSchedule:input_type -> cronstream.v1.PreviewScheduleRequest
+	44, // 67: cronstream.v1.SchedulerService.GetJobStats:input_type -> cronstream.v1.GetJobStatsRequest
+	46, // 68: cronstream.v1.SchedulerService.GetMetrics:input_type -> cronstream.v1.GetMetricsRequest
+	48, // 69: cronstream.v1.SchedulerService.GetHealth:input_type -> cronstream.v1.GetHealthRequest
+	50, // 70: cronstream.v1.SchedulerService.ListAlerts:input_type -> cronstream.v1.ListAlertsRequest
+	52, // 71: cronstream.v1.SchedulerService.WatchAlerts:input_type -> cronstream.v1.WatchAlertsRequest
+	54, // 72: cronstream.v1.SchedulerService.CreateWebhook:input_type -> cronstream.v1.CreateWebhookRequest
+	56, // 73: cronstream.v1.SchedulerService.GetWebhook:input_type -> cronstream.v1.GetWebhookRequest
+	58, // 74: cronstream.v1.SchedulerService.ListWebhooks:input_type -> cronstream.v1.ListWebhooksRequest
+	60, // 75: cronstream.v1.SchedulerService.DeleteWebhook:input_type -> cronstream.v1.DeleteWebhookRequest
+	62, // 76: cronstream.v1.SchedulerService.ListWebhookDeliveries:input_type -> cronstream.v1.ListWebhookDeliveriesRequest
+	1,  // 77: cronstream.v1.SchedulerService.CreateJob:output_type -> cronstream.v1.CreateJobResponse
+	3,  // 78: cronstream.v1.SchedulerService.BatchCreateJobs:output_type -> cronstream.v1.BatchCreateJobsResponse
+	5,  // 79: cronstream.v1.SchedulerService.GetJob:output_type -> cronstream.v1.GetJobResponse
+	7,  // 80: cronstream.v1.SchedulerService.ListJobs:output_type -> cronstream.v1.ListJobsResponse
+	9,  // 81: cronstream.v1.SchedulerService.UpdateJob:output_type -> cronstream.v1.UpdateJobResponse
+	11, // 82: cronstream.v1.SchedulerService.DeleteJob:output_type -> cronstream.v1.DeleteJobResponse
+	13, // 83: cronstream.v1.SchedulerService.PauseJob:output_type -> cronstream.v1.PauseJobResponse
+	15, // 84: cronstream.v1.SchedulerService.ResumeJob:output_type -> cronstream.v1.ResumeJobResponse
+	17, // 85: cronstream.v1.SchedulerService.CancelJob:output_type -> cronstream.v1.CancelJobResponse
+	19, // 86: cronstream.v1.SchedulerService.RunJob:output_type -> cronstream.v1.RunJobResponse
+	21, // 87: cronstream.v1.SchedulerService.ListExecutions:output_type -> cronstream.v1.ListExecutionsResponse
+	23, // 88: cronstream.v1.SchedulerService.GetExecution:output_type -> cronstream.v1.GetExecutionResponse
+	25, // 89: cronstream.v1.SchedulerService.RetryExecution:output_type -> cronstream.v1.RetryExecutionResponse
+	27, // 90: cronstream.v1.SchedulerService.CancelExecution:output_type -> cronstream.v1.CancelExecutionResponse
+	29, // 91: cronstream.v1.SchedulerService.ListExecutionLogs:output_type -> cronstream.v1.ListExecutionLogsResponse
+	31, // 92: cronstream.v1.SchedulerService.CreateEventHandler:output_type -> cronstream.v1.CreateEventHandlerResponse
+	33, // 93: cronstream.v1.SchedulerService.GetEventHandler:output_type -> cronstream.v1.GetEventHandlerResponse
+	35, // 94: cronstream.v1.SchedulerService.ListEventHandlers:output_type -> cronstream.v1.ListEventHandlersResponse
+	37, // 95: cronstream.v1.SchedulerService.UpdateEventHandler:output_type -> cronstream.v1.UpdateEventHandlerResponse
+	39, // 96: cronstream.v1.SchedulerService.DeleteEventHandler:output_type -> cronstream.v1.DeleteEventHandlerResponse
+	41, // 97: cronstream.v1.SchedulerService.TriggerEvent:output_type -> cronstream.v1.TriggerEventResponse
+	43, // 98: cronstream.v1.SchedulerService.PreviewSchedule:output_type -> cronstream.v1.PreviewScheduleResponse
+	45, // 99: cronstream.v1.SchedulerService.GetJobStats:output_type -> cronstream.v1.GetJobStatsResponse
+	47, // 100: cronstream.v1.SchedulerService.GetMetrics:output_type -> cronstream.v1.GetMetricsResponse
+	49, // 101: cronstream.v1.SchedulerService.GetHealth:output_type -> cronstream.v1.GetHealthResponse
+	51, // 102: cronstream.v1.SchedulerService.ListAlerts:output_type -> cronstream.v1.ListAlertsResponse
+	53, // 103: cronstream.v1.SchedulerService.WatchAlerts:output_type -> cronstream.v1.WatchAlertsResponse
+	55, // 104: cronstream.v1.SchedulerService.CreateWebhook:output_type -> cronstream.v1.CreateWebhookResponse
+	57, // 105: cronstream.v1.SchedulerService.GetWebhook:output_type -> cronstream.v1.GetWebhookResponse
+	59, // 106: cronstream.v1.SchedulerService.ListWebhooks:output_type -> cronstream.v1.ListWebhooksResponse
+	61, // 107: cronstream.v1.SchedulerService.DeleteWebhook:output_type -> cronstream.v1.DeleteWebhookResponse
+	63, // 108: cronstream.v1.SchedulerService.ListWebhookDeliveries:output_type -> cronstream.v1.ListWebhookDeliveriesResponse
+	77, // [77:109] is the sub-list for method output_type
+	45, // [45:77] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_scheduler_service_proto_init() }
@@ -3136,13 +3711,14 @@ func file_cronstream_v1_scheduler_service_proto_init() {
 	file_cronstream_v1_execution_proto_init()
 	file_cronstream_v1_insight_proto_init()
 	file_cronstream_v1_job_proto_init()
+	file_cronstream_v1_webhook_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cronstream_v1_scheduler_service_proto_rawDesc), len(file_cronstream_v1_scheduler_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   54,
+			NumMessages:   64,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,33 +19,38 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SchedulerService_CreateJob_FullMethodName          = "/cronstream.v1.SchedulerService/CreateJob"
-	SchedulerService_BatchCreateJobs_FullMethodName    = "/cronstream.v1.SchedulerService/BatchCreateJobs"
-	SchedulerService_GetJob_FullMethodName             = "/cronstream.v1.SchedulerService/GetJob"
-	SchedulerService_ListJobs_FullMethodName           = "/cronstream.v1.SchedulerService/ListJobs"
-	SchedulerService_UpdateJob_FullMethodName          = "/cronstream.v1.SchedulerService/UpdateJob"
-	SchedulerService_DeleteJob_FullMethodName          = "/cronstream.v1.SchedulerService/DeleteJob"
-	SchedulerService_PauseJob_FullMethodName           = "/cronstream.v1.SchedulerService/PauseJob"
-	SchedulerService_ResumeJob_FullMethodName          = "/cronstream.v1.SchedulerService/ResumeJob"
-	SchedulerService_CancelJob_FullMethodName          = "/cronstream.v1.SchedulerService/CancelJob"
-	SchedulerService_RunJob_FullMethodName             = "/cronstream.v1.SchedulerService/RunJob"
-	SchedulerService_ListExecutions_FullMethodName     = "/cronstream.v1.SchedulerService/ListExecutions"
-	SchedulerService_GetExecution_FullMethodName       = "/cronstream.v1.SchedulerService/GetExecution"
-	SchedulerService_RetryExecution_FullMethodName     = "/cronstream.v1.SchedulerService/RetryExecution"
-	SchedulerService_CancelExecution_FullMethodName    = "/cronstream.v1.SchedulerService/CancelExecution"
-	SchedulerService_ListExecutionLogs_FullMethodName  = "/cronstream.v1.SchedulerService/ListExecutionLogs"
-	SchedulerService_CreateEventHandler_FullMethodName = "/cronstream.v1.SchedulerService/CreateEventHandler"
-	SchedulerService_GetEventHandler_FullMethodName    = "/cronstream.v1.SchedulerService/GetEventHandler"
-	SchedulerService_ListEventHandlers_FullMethodName  = "/cronstream.v1.SchedulerService/ListEventHandlers"
-	SchedulerService_UpdateEventHandler_FullMethodName = "/cronstream.v1.SchedulerService/UpdateEventHandler"
-	SchedulerService_DeleteEventHandler_FullMethodName = "/cronstream.v1.SchedulerService/DeleteEventHandler"
-	SchedulerService_TriggerEvent_FullMethodName       = "/cronstream.v1.SchedulerService/TriggerEvent"
-	SchedulerService_PreviewSchedule_FullMethodName    = "/cronstream.v1.SchedulerService/PreviewSchedule"
-	SchedulerService_GetJobStats_FullMethodName        = "/cronstream.v1.SchedulerService/GetJobStats"
-	SchedulerService_GetMetrics_FullMethodName         = "/cronstream.v1.SchedulerService/GetMetrics"
-	SchedulerService_GetHealth_FullMethodName          = "/cronstream.v1.SchedulerService/GetHealth"
-	SchedulerService_ListAlerts_FullMethodName         = "/cronstream.v1.SchedulerService/ListAlerts"
-	SchedulerService_WatchAlerts_FullMethodName        = "/cronstream.v1.SchedulerService/WatchAlerts"
+	SchedulerService_CreateJob_FullMethodName             = "/cronstream.v1.SchedulerService/CreateJob"
+	SchedulerService_BatchCreateJobs_FullMethodName       = "/cronstream.v1.SchedulerService/BatchCreateJobs"
+	SchedulerService_GetJob_FullMethodName                = "/cronstream.v1.SchedulerService/GetJob"
+	SchedulerService_ListJobs_FullMethodName              = "/cronstream.v1.SchedulerService/ListJobs"
+	SchedulerService_UpdateJob_FullMethodName             = "/cronstream.v1.SchedulerService/UpdateJob"
+	SchedulerService_DeleteJob_FullMethodName             = "/cronstream.v1.SchedulerService/DeleteJob"
+	SchedulerService_PauseJob_FullMethodName              = "/cronstream.v1.SchedulerService/PauseJob"
+	SchedulerService_ResumeJob_FullMethodName             = "/cronstream.v1.SchedulerService/ResumeJob"
+	SchedulerService_CancelJob_FullMethodName             = "/cronstream.v1.SchedulerService/CancelJob"
+	SchedulerService_RunJob_FullMethodName                = "/cronstream.v1.SchedulerService/RunJob"
+	SchedulerService_ListExecutions_FullMethodName        = "/cronstream.v1.SchedulerService/ListExecutions"
+	SchedulerService_GetExecution_FullMethodName          = "/cronstream.v1.SchedulerService/GetExecution"
+	SchedulerService_RetryExecution_FullMethodName        = "/cronstream.v1.SchedulerService/RetryExecution"
+	SchedulerService_CancelExecution_FullMethodName       = "/cronstream.v1.SchedulerService/CancelExecution"
+	SchedulerService_ListExecutionLogs_FullMethodName     = "/cronstream.v1.SchedulerService/ListExecutionLogs"
+	SchedulerService_CreateEventHandler_FullMethodName    = "/cronstream.v1.SchedulerService/CreateEventHandler"
+	SchedulerService_GetEventHandler_FullMethodName       = "/cronstream.v1.SchedulerService/GetEventHandler"
+	SchedulerService_ListEventHandlers_FullMethodName     = "/cronstream.v1.SchedulerService/ListEventHandlers"
+	SchedulerService_UpdateEventHandler_FullMethodName    = "/cronstream.v1.SchedulerService/UpdateEventHandler"
+	SchedulerService_DeleteEventHandler_FullMethodName    = "/cronstream.v1.SchedulerService/DeleteEventHandler"
+	SchedulerService_TriggerEvent_FullMethodName          = "/cronstream.v1.SchedulerService/TriggerEvent"
+	SchedulerService_PreviewSchedule_FullMethodName       = "/cronstream.v1.SchedulerService/PreviewSchedule"
+	SchedulerService_GetJobStats_FullMethodName           = "/cronstream.v1.SchedulerService/GetJobStats"
+	SchedulerService_GetMetrics_FullMethodName            = "/cronstream.v1.SchedulerService/GetMetrics"
+	SchedulerService_GetHealth_FullMethodName             = "/cronstream.v1.SchedulerService/GetHealth"
+	SchedulerService_ListAlerts_FullMethodName            = "/cronstream.v1.SchedulerService/ListAlerts"
+	SchedulerService_WatchAlerts_FullMethodName           = "/cronstream.v1.SchedulerService/WatchAlerts"
+	SchedulerService_CreateWebhook_FullMethodName         = "/cronstream.v1.SchedulerService/CreateWebhook"
+	SchedulerService_GetWebhook_FullMethodName            = "/cronstream.v1.SchedulerService/GetWebhook"
+	SchedulerService_ListWebhooks_FullMethodName          = "/cronstream.v1.SchedulerService/ListWebhooks"
+	SchedulerService_DeleteWebhook_FullMethodName         = "/cronstream.v1.SchedulerService/DeleteWebhook"
+	SchedulerService_ListWebhookDeliveries_FullMethodName = "/cronstream.v1.SchedulerService/ListWebhookDeliveries"
 )
 
 // SchedulerServiceClient is the client API for SchedulerService service.
@@ -185,8 +190,8 @@ type SchedulerServiceClient interface {
 	// Errors: none of its own.
 	GetHealth(ctx context.Context, in *GetHealthRequest, opts ...grpc.CallOption) (*GetHealthResponse, error)
 	// Lists the platform's alerts, the most recently opened first.
-	// Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, a bad
-	// job id).
+	// Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, an
+	// unknown kind or state), NOT_FOUND (a job_id not the platform's).
 	ListAlerts(ctx context.Context, in *ListAlertsRequest, opts ...grpc.CallOption) (*ListAlertsResponse, error)
 	// Streams the platform's alert events as they happen, after those up to
 	// `after_cursor` (0: from now; a cursor from an earlier stream: every event
@@ -194,6 +199,30 @@ type SchedulerServiceClient interface {
 	// cursor misses none and sees none twice.
 	// Errors: INVALID_ARGUMENT (a negative after_cursor).
 	WatchAlerts(ctx context.Context, in *WatchAlertsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchAlertsResponse], error)
+	// Registers a URL that receives the platform's alert events, each as a
+	// signed HTTP POST (docs/alerts.md#webhooks), from the next event on. The
+	// response holds the webhook's signing secret, this once.
+	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations: a
+	// url that is not http or https with a host, or whose host is or resolves
+	// to an address the allow rule refuses; an unknown event type; a
+	// description over 1,000 characters).
+	CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error)
+	// Returns a webhook (without its secret).
+	// Errors: NOT_FOUND.
+	GetWebhook(ctx context.Context, in *GetWebhookRequest, opts ...grpc.CallOption) (*GetWebhookResponse, error)
+	// Lists the platform's webhooks, newest first.
+	// Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
+	// query).
+	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
+	// Deletes a webhook with its deliveries; an attempt already in flight may
+	// still arrive.
+	// Errors: NOT_FOUND.
+	DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*DeleteWebhookResponse, error)
+	// Lists a webhook's delivery attempts, the newest event first and its
+	// latest attempt first; a delivery not attempted yet is one item, attempt 0.
+	// Errors: NOT_FOUND (webhook_id names no webhook of the caller's),
+	// INVALID_ARGUMENT (a negative page_size, a page token of another query).
+	ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error)
 }
 
 type schedulerServiceClient struct {
@@ -483,6 +512,56 @@ func (c *schedulerServiceClient) WatchAlerts(ctx context.Context, in *WatchAlert
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SchedulerService_WatchAlertsClient = grpc.ServerStreamingClient[WatchAlertsResponse]
 
+func (c *schedulerServiceClient) CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateWebhookResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_CreateWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulerServiceClient) GetWebhook(ctx context.Context, in *GetWebhookRequest, opts ...grpc.CallOption) (*GetWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetWebhookResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_GetWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulerServiceClient) ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhooksResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_ListWebhooks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulerServiceClient) DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*DeleteWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteWebhookResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_DeleteWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulerServiceClient) ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhookDeliveriesResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_ListWebhookDeliveries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SchedulerServiceServer is the server API for SchedulerService service.
 // All implementations must embed UnimplementedSchedulerServiceServer
 // for forward compatibility.
@@ -620,8 +699,8 @@ type SchedulerServiceServer interface {
 	// Errors: none of its own.
 	GetHealth(context.Context, *GetHealthRequest) (*GetHealthResponse, error)
 	// Lists the platform's alerts, the most recently opened first.
-	// Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, a bad
-	// job id).
+	// Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, an
+	// unknown kind or state), NOT_FOUND (a job_id not the platform's).
 	ListAlerts(context.Context, *ListAlertsRequest) (*ListAlertsResponse, error)
 	// Streams the platform's alert events as they happen, after those up to
 	// `after_cursor` (0: from now; a cursor from an earlier stream: every event
@@ -629,6 +708,30 @@ type SchedulerServiceServer interface {
 	// cursor misses none and sees none twice.
 	// Errors: INVALID_ARGUMENT (a negative after_cursor).
 	WatchAlerts(*WatchAlertsRequest, grpc.ServerStreamingServer[WatchAlertsResponse]) error
+	// Registers a URL that receives the platform's alert events, each as a
+	// signed HTTP POST (docs/alerts.md#webhooks), from the next event on. The
+	// response holds the webhook's signing secret, this once.
+	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations: a
+	// url that is not http or https with a host, or whose host is or resolves
+	// to an address the allow rule refuses; an unknown event type; a
+	// description over 1,000 characters).
+	CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error)
+	// Returns a webhook (without its secret).
+	// Errors: NOT_FOUND.
+	GetWebhook(context.Context, *GetWebhookRequest) (*GetWebhookResponse, error)
+	// Lists the platform's webhooks, newest first.
+	// Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
+	// query).
+	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)
+	// Deletes a webhook with its deliveries; an attempt already in flight may
+	// still arrive.
+	// Errors: NOT_FOUND.
+	DeleteWebhook(context.Context, *DeleteWebhookRequest) (*DeleteWebhookResponse, error)
+	// Lists a webhook's delivery attempts, the newest event first and its
+	// latest attempt first; a delivery not attempted yet is one item, attempt 0.
+	// Errors: NOT_FOUND (webhook_id names no webhook of the caller's),
+	// INVALID_ARGUMENT (a negative page_size, a page token of another query).
+	ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error)
 	mustEmbedUnimplementedSchedulerServiceServer()
 }
 
@@ -719,6 +822,21 @@ func (UnimplementedSchedulerServiceServer) ListAlerts(context.Context, *ListAler
 }
 func (UnimplementedSchedulerServiceServer) WatchAlerts(*WatchAlertsRequest, grpc.ServerStreamingServer[WatchAlertsResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method WatchAlerts not implemented")
+}
+func (UnimplementedSchedulerServiceServer) CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateWebhook not implemented")
+}
+func (UnimplementedSchedulerServiceServer) GetWebhook(context.Context, *GetWebhookRequest) (*GetWebhookResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetWebhook not implemented")
+}
+func (UnimplementedSchedulerServiceServer) ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListWebhooks not implemented")
+}
+func (UnimplementedSchedulerServiceServer) DeleteWebhook(context.Context, *DeleteWebhookRequest) (*DeleteWebhookResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteWebhook not implemented")
+}
+func (UnimplementedSchedulerServiceServer) ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListWebhookDeliveries not implemented")
 }
 func (UnimplementedSchedulerServiceServer) mustEmbedUnimplementedSchedulerServiceServer() {}
 func (UnimplementedSchedulerServiceServer) testEmbeddedByValue()                          {}
@@ -1220,6 +1338,96 @@ func _SchedulerService_WatchAlerts_Handler(srv interface{}, stream grpc.ServerSt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SchedulerService_WatchAlertsServer = grpc.ServerStreamingServer[WatchAlertsResponse]
 
+func _SchedulerService_CreateWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).CreateWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_CreateWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).CreateWebhook(ctx, req.(*CreateWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulerService_GetWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).GetWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_GetWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).GetWebhook(ctx, req.(*GetWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulerService_ListWebhooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhooksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).ListWebhooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_ListWebhooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).ListWebhooks(ctx, req.(*ListWebhooksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulerService_DeleteWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).DeleteWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_DeleteWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).DeleteWebhook(ctx, req.(*DeleteWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulerService_ListWebhookDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhookDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).ListWebhookDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_ListWebhookDeliveries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).ListWebhookDeliveries(ctx, req.(*ListWebhookDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SchedulerService_ServiceDesc is the grpc.ServiceDesc for SchedulerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1330,6 +1538,26 @@ var SchedulerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAlerts",
 			Handler:    _SchedulerService_ListAlerts_Handler,
+		},
+		{
+			MethodName: "CreateWebhook",
+			Handler:    _SchedulerService_CreateWebhook_Handler,
+		},
+		{
+			MethodName: "GetWebhook",
+			Handler:    _SchedulerService_GetWebhook_Handler,
+		},
+		{
+			MethodName: "ListWebhooks",
+			Handler:    _SchedulerService_ListWebhooks_Handler,
+		},
+		{
+			MethodName: "DeleteWebhook",
+			Handler:    _SchedulerService_DeleteWebhook_Handler,
+		},
+		{
+			MethodName: "ListWebhookDeliveries",
+			Handler:    _SchedulerService_ListWebhookDeliveries_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -14,6 +14,8 @@ import type { Health, JobStats, SchedulerMetrics } from "./insight_pb.js";
 import { file_cronstream_v1_insight } from "./insight_pb.js";
 import type { HealthState, Job, JobStatus, JobType } from "./job_pb.js";
 import { file_cronstream_v1_job } from "./job_pb.js";
+import type { Webhook, WebhookDelivery } from "./webhook_pb.js";
+import { file_cronstream_v1_webhook } from "./webhook_pb.js";
 import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
@@ -22,7 +24,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file cronstream/v1/scheduler_service.proto.
  */
 export const file_cronstream_v1_scheduler_service: GenFile = /*@__PURE__*/
-  fileDesc("CiVjcm9uc3RyZWFtL3YxL3NjaGVkdWxlcl9zZXJ2aWNlLnByb3RvEg1jcm9uc3RyZWFtLnYxIkcKEENyZWF0ZUpvYlJlcXVlc3QSHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2ISEgoKcmVxdWVzdF9pZBgCIAEoCSI0ChFDcmVhdGVKb2JSZXNwb25zZRIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiJLChZCYXRjaENyZWF0ZUpvYnNSZXF1ZXN0EjEKCHJlcXVlc3RzGAEgAygLMh8uY3JvbnN0cmVhbS52MS5DcmVhdGVKb2JSZXF1ZXN0IjsKF0JhdGNoQ3JlYXRlSm9ic1Jlc3BvbnNlEiAKBGpvYnMYASADKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiIbCg1HZXRKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjEKDkdldEpvYlJlc3BvbnNlEh8KA2pvYhgBIAEoCzISLmNyb25zdHJlYW0udjEuSm9iItwBCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKgoIc3RhdHVzZXMYAyADKA4yGC5jcm9uc3RyZWFtLnYxLkpvYlN0YXR1cxIlCgV0eXBlcxgEIAMoDjIWLmNyb25zdHJlYW0udjEuSm9iVHlwZRIUCgxoYW5kbGVyX25hbWUYBSABKAkSDAoEdGFncxgGIAMoCRIrCgdoZWFsdGhzGAcgAygOMhouY3JvbnN0cmVhbS52MS5IZWFsdGhTdGF0ZSJNChBMaXN0Sm9ic1Jlc3BvbnNlEiAKBGpvYnMYASADKAsyEi5jcm9uc3RyZWFtLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiZAoQVXBkYXRlSm9iUmVxdWVzdBIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYhIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siNAoRVXBkYXRlSm9iUmVzcG9uc2USHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2IiHgoQRGVsZXRlSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSITChFEZWxldGVKb2JSZXNwb25zZSIdCg9QYXVzZUpvYlJlcXVlc3QSCgoCaWQYASABKAkiMwoQUGF1c2VKb2JSZXNwb25zZRIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiIeChBSZXN1bWVKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjQKEVJlc3VtZUpvYlJlc3BvbnNlEh8KA2pvYhgBIAEoCzISLmNyb25zdHJlYW0udjEuSm9iIh4KEENhbmNlbEpvYlJlcXVlc3QSCgoCaWQYASABKAkiNAoRQ2FuY2VsSm9iUmVzcG9uc2USHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2IiGwoNUnVuSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSI9Cg5SdW5Kb2JSZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvbiKAAQoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIwCghzdGF0dXNlcxgCIAMoDjIeLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uU3RhdHVzEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIl8KFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USLAoKZXhlY3V0aW9ucxgBIAMoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIhChNHZXRFeGVjdXRpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkMKFEdldEV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uIiMKFVJldHJ5RXhlY3V0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJFChZSZXRyeUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uIiQKFkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QSCgoCaWQYASABKAkiRgoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguY3JvbnN0cmVhbS52MS5FeGVjdXRpb24iVwoYTGlzdEV4ZWN1dGlvbkxvZ3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJfChlMaXN0RXhlY3V0aW9uTG9nc1Jlc3BvbnNlEikKBGxvZ3MYASADKAsyGy5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvbkxvZxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTwoZQ3JlYXRlRXZlbnRIYW5kbGVyUmVxdWVzdBIyCg1ldmVudF9oYW5kbGVyGAEgASgLMhsuY3JvbnN0cmVhbS52MS5FdmVudEhhbmRsZXIiUAoaQ3JlYXRlRXZlbnRIYW5kbGVyUmVzcG9uc2USMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyIiQKFkdldEV2ZW50SGFuZGxlclJlcXVlc3QSCgoCaWQYASABKAkiTQoXR2V0RXZlbnRIYW5kbGVyUmVzcG9uc2USMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyIlUKGExpc3RFdmVudEhhbmRsZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRISCgpldmVudF9uYW1lGAMgASgJImkKGUxpc3RFdmVudEhhbmRsZXJzUmVzcG9uc2USMwoOZXZlbnRfaGFuZGxlcnMYASADKAsyGy5jcm9uc3RyZWFtLnYxLkV2ZW50SGFuZGxlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkigAEKGVVwZGF0ZUV2ZW50SGFuZGxlclJlcXVlc3QSMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJQChpVcGRhdGVFdmVudEhhbmRsZXJSZXNwb25zZRIyCg1ldmVudF9oYW5kbGVyGAEgASgLMhsuY3JvbnN0cmVhbS52MS5FdmVudEhhbmRsZXIiJwoZRGVsZXRlRXZlbnRIYW5kbGVyUmVxdWVzdBIKCgJpZBgBIAEoCSIcChpEZWxldGVFdmVudEhhbmRsZXJSZXNwb25zZSJnChNUcmlnZ2VyRXZlbnRSZXF1ZXN0EhIKCmV2ZW50X25hbWUYASABKAkSKAoHcGF5bG9hZBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKcmVxdWVzdF9pZBgDIAEoCSItChRUcmlnZ2VyRXZlbnRSZXNwb25zZRIVCg1leGVjdXRpb25faWRzGAEgAygJIngKFlByZXZpZXdTY2hlZHVsZVJlcXVlc3QSHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2ISLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFY291bnQYAyABKAUiRAoXUHJldmlld1NjaGVkdWxlUmVzcG9uc2USKQoFdGltZXMYASADKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiQKEkdldEpvYlN0YXRzUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiPQoTR2V0Sm9iU3RhdHNSZXNwb25zZRImCgVzdGF0cxgBIAEoCzIXLmNyb25zdHJlYW0udjEuSm9iU3RhdHMiEwoRR2V0TWV0cmljc1JlcXVlc3QiRgoSR2V0TWV0cmljc1Jlc3BvbnNlEjAKB21ldHJpY3MYASABKAsyHy5jcm9uc3RyZWFtLnYxLlNjaGVkdWxlck1ldHJpY3MiEgoQR2V0SGVhbHRoUmVxdWVzdCI6ChFHZXRIZWFsdGhSZXNwb25zZRIlCgZoZWFsdGgYASABKAsyFS5jcm9uc3RyZWFtLnYxLkhlYWx0aCKgAQoRTGlzdEFsZXJ0c1JlcXVlc3QSDgoGam9iX2lkGAEgASgJEikKBWtpbmRzGAIgAygOMhouY3JvbnN0cmVhbS52MS5IZWFsdGhTdGF0ZRIpCgZzdGF0ZXMYAyADKA4yGS5jcm9uc3RyZWFtLnYxLkFsZXJ0U3RhdGUSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiUwoSTGlzdEFsZXJ0c1Jlc3BvbnNlEiQKBmFsZXJ0cxgBIAMoCzIULmNyb25zdHJlYW0udjEuQWxlcnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIioKEldhdGNoQWxlcnRzUmVxdWVzdBIUCgxhZnRlcl9jdXJzb3IYASABKAMiPwoTV2F0Y2hBbGVydHNSZXNwb25zZRIoCgVldmVudBgBIAEoCzIZLmNyb25zdHJlYW0udjEuQWxlcnRFdmVudDL3EgoQU2NoZWR1bGVyU2VydmljZRJOCglDcmVhdGVKb2ISHy5jcm9uc3RyZWFtLnYxLkNyZWF0ZUpvYlJlcXVlc3QaIC5jcm9uc3RyZWFtLnYxLkNyZWF0ZUpvYlJlc3BvbnNlEmAKD0JhdGNoQ3JlYXRlSm9icxIlLmNyb25zdHJlYW0udjEuQmF0Y2hDcmVhdGVKb2JzUmVxdWVzdBomLmNyb25zdHJlYW0udjEuQmF0Y2hDcmVhdGVKb2JzUmVzcG9uc2USRQoGR2V0Sm9iEhwuY3JvbnN0cmVhbS52MS5HZXRKb2JSZXF1ZXN0Gh0uY3JvbnN0cmVhbS52MS5HZXRKb2JSZXNwb25zZRJLCghMaXN0Sm9icxIeLmNyb25zdHJlYW0udjEuTGlzdEpvYnNSZXF1ZXN0Gh8uY3JvbnN0cmVhbS52MS5MaXN0Sm9ic1Jlc3BvbnNlEk4KCVVwZGF0ZUpvYhIfLmNyb25zdHJlYW0udjEuVXBkYXRlSm9iUmVxdWVzdBogLmNyb25zdHJlYW0udjEuVXBkYXRlSm9iUmVzcG9uc2USTgoJRGVsZXRlSm9iEh8uY3JvbnN0cmVhbS52MS5EZWxldGVKb2JSZXF1ZXN0GiAuY3JvbnN0cmVhbS52MS5EZWxldGVKb2JSZXNwb25zZRJLCghQYXVzZUpvYhIeLmNyb25zdHJlYW0udjEuUGF1c2VKb2JSZXF1ZXN0Gh8uY3JvbnN0cmVhbS52MS5QYXVzZUpvYlJlc3BvbnNlEk4KCVJlc3VtZUpvYhIfLmNyb25zdHJlYW0udjEuUmVzdW1lSm9iUmVxdWVzdBogLmNyb25zdHJlYW0udjEuUmVzdW1lSm9iUmVzcG9uc2USTgoJQ2FuY2VsSm9iEh8uY3JvbnN0cmVhbS52MS5DYW5jZWxKb2JSZXF1ZXN0GiAuY3JvbnN0cmVhbS52MS5DYW5jZWxKb2JSZXNwb25zZRJFCgZSdW5Kb2ISHC5jcm9uc3RyZWFtLnYxLlJ1bkpvYlJlcXVlc3QaHS5jcm9uc3RyZWFtLnYxLlJ1bkpvYlJlc3BvbnNlEl0KDkxpc3RFeGVjdXRpb25zEiQuY3JvbnN0cmVhbS52MS5MaXN0RXhlY3V0aW9uc1JlcXVlc3QaJS5jcm9uc3RyZWFtLnYxLkxpc3RFeGVjdXRpb25zUmVzcG9uc2USVwoMR2V0RXhlY3V0aW9uEiIuY3JvbnN0cmVhbS52MS5HZXRFeGVjdXRpb25SZXF1ZXN0GiMuY3JvbnN0cmVhbS52MS5HZXRFeGVjdXRpb25SZXNwb25zZRJdCg5SZXRyeUV4ZWN1dGlvbhIkLmNyb25zdHJlYW0udjEuUmV0cnlFeGVjdXRpb25SZXF1ZXN0GiUuY3JvbnN0cmVhbS52MS5SZXRyeUV4ZWN1dGlvblJlc3BvbnNlEmAKD0NhbmNlbEV4ZWN1dGlvbhIlLmNyb25zdHJlYW0udjEuQ2FuY2VsRXhlY3V0aW9uUmVxdWVzdBomLmNyb25zdHJlYW0udjEuQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USZgoRTGlzdEV4ZWN1dGlvbkxvZ3MSJy5jcm9uc3RyZWFtLnYxLkxpc3RFeGVjdXRpb25Mb2dzUmVxdWVzdBooLmNyb25zdHJlYW0udjEuTGlzdEV4ZWN1dGlvbkxvZ3NSZXNwb25zZRJpChJDcmVhdGVFdmVudEhhbmRsZXISKC5jcm9uc3RyZWFtLnYxLkNyZWF0ZUV2ZW50SGFuZGxlclJlcXVlc3QaKS5jcm9uc3RyZWFtLnYxLkNyZWF0ZUV2ZW50SGFuZGxlclJlc3BvbnNlEmAKD0dldEV2ZW50SGFuZGxlchIlLmNyb25zdHJlYW0udjEuR2V0RXZlbnRIYW5kbGVyUmVxdWVzdBomLmNyb25zdHJlYW0udjEuR2V0RXZlbnRIYW5kbGVyUmVzcG9uc2USZgoRTGlzdEV2ZW50SGFuZGxlcnMSJy5jcm9uc3RyZWFtLnYxLkxpc3RFdmVudEhhbmRsZXJzUmVxdWVzdBooLmNyb25zdHJlYW0udjEuTGlzdEV2ZW50SGFuZGxlcnNSZXNwb25zZRJpChJVcGRhdGVFdmVudEhhbmRsZXISKC5jcm9uc3RyZWFtLnYxLlVwZGF0ZUV2ZW50SGFuZGxlclJlcXVlc3QaKS5jcm9uc3RyZWFtLnYxLlVwZGF0ZUV2ZW50SGFuZGxlclJlc3BvbnNlEmkKEkRlbGV0ZUV2ZW50SGFuZGxlchIoLmNyb25zdHJlYW0udjEuRGVsZXRlRXZlbnRIYW5kbGVyUmVxdWVzdBopLmNyb25zdHJlYW0udjEuRGVsZXRlRXZlbnRIYW5kbGVyUmVzcG9uc2USVwoMVHJpZ2dlckV2ZW50EiIuY3JvbnN0cmVhbS52MS5UcmlnZ2VyRXZlbnRSZXF1ZXN0GiMuY3JvbnN0cmVhbS52MS5UcmlnZ2VyRXZlbnRSZXNwb25zZRJgCg9QcmV2aWV3U2NoZWR1bGUSJS5jcm9uc3RyZWFtLnYxLlByZXZpZXdTY2hlZHVsZVJlcXVlc3QaJi5jcm9uc3RyZWFtLnYxLlByZXZpZXdTY2hlZHVsZVJlc3BvbnNlElQKC0dldEpvYlN0YXRzEiEuY3JvbnN0cmVhbS52MS5HZXRKb2JTdGF0c1JlcXVlc3QaIi5jcm9uc3RyZWFtLnYxLkdldEpvYlN0YXRzUmVzcG9uc2USUQoKR2V0TWV0cmljcxIgLmNyb25zdHJlYW0udjEuR2V0TWV0cmljc1JlcXVlc3QaIS5jcm9uc3RyZWFtLnYxLkdldE1ldHJpY3NSZXNwb25zZRJOCglHZXRIZWFsdGgSHy5jcm9uc3RyZWFtLnYxLkdldEhlYWx0aFJlcXVlc3QaIC5jcm9uc3RyZWFtLnYxLkdldEhlYWx0aFJlc3BvbnNlElEKCkxpc3RBbGVydHMSIC5jcm9uc3RyZWFtLnYxLkxpc3RBbGVydHNSZXF1ZXN0GiEuY3JvbnN0cmVhbS52MS5MaXN0QWxlcnRzUmVzcG9uc2USVgoLV2F0Y2hBbGVydHMSIS5jcm9uc3RyZWFtLnYxLldhdGNoQWxlcnRzUmVxdWVzdBoiLmNyb25zdHJlYW0udjEuV2F0Y2hBbGVydHNSZXNwb25zZTABQngKEWRldi5jcm9uc3RyZWFtLnYxQhVTY2hlZHVsZXJTZXJ2aWNlUHJvdG9QAVpKZ2l0aHViLmNvbS9jcm9uc3RyZWFtL2Nyb25zdHJlYW0vY2xpZW50cy9nby9nZW4vY3JvbnN0cmVhbS92MTtjcm9uc3RyZWFtdjFiBnByb3RvMw", [file_cronstream_v1_alert, file_cronstream_v1_event, file_cronstream_v1_execution, file_cronstream_v1_insight, file_cronstream_v1_job, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiVjcm9uc3RyZWFtL3YxL3NjaGVkdWxlcl9zZXJ2aWNlLnByb3RvEg1jcm9uc3RyZWFtLnYxIkcKEENyZWF0ZUpvYlJlcXVlc3QSHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2ISEgoKcmVxdWVzdF9pZBgCIAEoCSI0ChFDcmVhdGVKb2JSZXNwb25zZRIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiJLChZCYXRjaENyZWF0ZUpvYnNSZXF1ZXN0EjEKCHJlcXVlc3RzGAEgAygLMh8uY3JvbnN0cmVhbS52MS5DcmVhdGVKb2JSZXF1ZXN0IjsKF0JhdGNoQ3JlYXRlSm9ic1Jlc3BvbnNlEiAKBGpvYnMYASADKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiIbCg1HZXRKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjEKDkdldEpvYlJlc3BvbnNlEh8KA2pvYhgBIAEoCzISLmNyb25zdHJlYW0udjEuSm9iItwBCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKgoIc3RhdHVzZXMYAyADKA4yGC5jcm9uc3RyZWFtLnYxLkpvYlN0YXR1cxIlCgV0eXBlcxgEIAMoDjIWLmNyb25zdHJlYW0udjEuSm9iVHlwZRIUCgxoYW5kbGVyX25hbWUYBSABKAkSDAoEdGFncxgGIAMoCRIrCgdoZWFsdGhzGAcgAygOMhouY3JvbnN0cmVhbS52MS5IZWFsdGhTdGF0ZSJNChBMaXN0Sm9ic1Jlc3BvbnNlEiAKBGpvYnMYASADKAsyEi5jcm9uc3RyZWFtLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiZAoQVXBkYXRlSm9iUmVxdWVzdBIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYhIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siNAoRVXBkYXRlSm9iUmVzcG9uc2USHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2IiHgoQRGVsZXRlSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSITChFEZWxldGVKb2JSZXNwb25zZSIdCg9QYXVzZUpvYlJlcXVlc3QSCgoCaWQYASABKAkiMwoQUGF1c2VKb2JSZXNwb25zZRIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiIeChBSZXN1bWVKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjQKEVJlc3VtZUpvYlJlc3BvbnNlEh8KA2pvYhgBIAEoCzISLmNyb25zdHJlYW0udjEuSm9iIh4KEENhbmNlbEpvYlJlcXVlc3QSCgoCaWQYASABKAkiNAoRQ2FuY2VsSm9iUmVzcG9uc2USHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2IiGwoNUnVuSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSI9Cg5SdW5Kb2JSZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvbiKAAQoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIwCghzdGF0dXNlcxgCIAMoDjIeLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uU3RhdHVzEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIl8KFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USLAoKZXhlY3V0aW9ucxgBIAMoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIhChNHZXRFeGVjdXRpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkMKFEdldEV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uIiMKFVJldHJ5RXhlY3V0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJFChZSZXRyeUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uIiQKFkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QSCgoCaWQYASABKAkiRgoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguY3JvbnN0cmVhbS52MS5FeGVjdXRpb24iVwoYTGlzdEV4ZWN1dGlvbkxvZ3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJfChlMaXN0RXhlY3V0aW9uTG9nc1Jlc3BvbnNlEikKBGxvZ3MYASADKAsyGy5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvbkxvZxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTwoZQ3JlYXRlRXZlbnRIYW5kbGVyUmVxdWVzdBIyCg1ldmVudF9oYW5kbGVyGAEgASgLMhsuY3JvbnN0cmVhbS52MS5FdmVudEhhbmRsZXIiUAoaQ3JlYXRlRXZlbnRIYW5kbGVyUmVzcG9uc2USMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyIiQKFkdldEV2ZW50SGFuZGxlclJlcXVlc3QSCgoCaWQYASABKAkiTQoXR2V0RXZlbnRIYW5kbGVyUmVzcG9uc2USMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyIlUKGExpc3RFdmVudEhhbmRsZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRISCgpldmVudF9uYW1lGAMgASgJImkKGUxpc3RFdmVudEhhbmRsZXJzUmVzcG9uc2USMwoOZXZlbnRfaGFuZGxlcnMYASADKAsyGy5jcm9uc3RyZWFtLnYxLkV2ZW50SGFuZGxlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkigAEKGVVwZGF0ZUV2ZW50SGFuZGxlclJlcXVlc3QSMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJQChpVcGRhdGVFdmVudEhhbmRsZXJSZXNwb25zZRIyCg1ldmVudF9oYW5kbGVyGAEgASgLMhsuY3JvbnN0cmVhbS52MS5FdmVudEhhbmRsZXIiJwoZRGVsZXRlRXZlbnRIYW5kbGVyUmVxdWVzdBIKCgJpZBgBIAEoCSIcChpEZWxldGVFdmVudEhhbmRsZXJSZXNwb25zZSJnChNUcmlnZ2VyRXZlbnRSZXF1ZXN0EhIKCmV2ZW50X25hbWUYASABKAkSKAoHcGF5bG9hZBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKcmVxdWVzdF9pZBgDIAEoCSItChRUcmlnZ2VyRXZlbnRSZXNwb25zZRIVCg1leGVjdXRpb25faWRzGAEgAygJIngKFlByZXZpZXdTY2hlZHVsZVJlcXVlc3QSHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2ISLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFY291bnQYAyABKAUiRAoXUHJldmlld1NjaGVkdWxlUmVzcG9uc2USKQoFdGltZXMYASADKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiQKEkdldEpvYlN0YXRzUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiPQoTR2V0Sm9iU3RhdHNSZXNwb25zZRImCgVzdGF0cxgBIAEoCzIXLmNyb25zdHJlYW0udjEuSm9iU3RhdHMiEwoRR2V0TWV0cmljc1JlcXVlc3QiRgoSR2V0TWV0cmljc1Jlc3BvbnNlEjAKB21ldHJpY3MYASABKAsyHy5jcm9uc3RyZWFtLnYxLlNjaGVkdWxlck1ldHJpY3MiEgoQR2V0SGVhbHRoUmVxdWVzdCI6ChFHZXRIZWFsdGhSZXNwb25zZRIlCgZoZWFsdGgYASABKAsyFS5jcm9uc3RyZWFtLnYxLkhlYWx0aCKgAQoRTGlzdEFsZXJ0c1JlcXVlc3QSDgoGam9iX2lkGAEgASgJEikKBWtpbmRzGAIgAygOMhouY3JvbnN0cmVhbS52MS5IZWFsdGhTdGF0ZRIpCgZzdGF0ZXMYAyADKA4yGS5jcm9uc3RyZWFtLnYxLkFsZXJ0U3RhdGUSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiUwoSTGlzdEFsZXJ0c1Jlc3BvbnNlEiQKBmFsZXJ0cxgBIAMoCzIULmNyb25zdHJlYW0udjEuQWxlcnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIioKEldhdGNoQWxlcnRzUmVxdWVzdBIUCgxhZnRlcl9jdXJzb3IYASABKAMiPwoTV2F0Y2hBbGVydHNSZXNwb25zZRIoCgVldmVudBgBIAEoCzIZLmNyb25zdHJlYW0udjEuQWxlcnRFdmVudCI/ChRDcmVhdGVXZWJob29rUmVxdWVzdBInCgd3ZWJob29rGAEgASgLMhYuY3JvbnN0cmVhbS52MS5XZWJob29rIlAKFUNyZWF0ZVdlYmhvb2tSZXNwb25zZRInCgd3ZWJob29rGAEgASgLMhYuY3JvbnN0cmVhbS52MS5XZWJob29rEg4KBnNlY3JldBgCIAEoCSIfChFHZXRXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCSI9ChJHZXRXZWJob29rUmVzcG9uc2USJwoHd2ViaG9vaxgBIAEoCzIWLmNyb25zdHJlYW0udjEuV2ViaG9vayI8ChNMaXN0V2ViaG9va3NSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlkKFExpc3RXZWJob29rc1Jlc3BvbnNlEigKCHdlYmhvb2tzGAEgAygLMhYuY3JvbnN0cmVhbS52MS5XZWJob29rEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIiChREZWxldGVXZWJob29rUmVxdWVzdBIKCgJpZBgBIAEoCSIXChVEZWxldGVXZWJob29rUmVzcG9uc2UiWQocTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImwKHUxpc3RXZWJob29rRGVsaXZlcmllc1Jlc3BvbnNlEjIKCmRlbGl2ZXJpZXMYASADKAsyHi5jcm9uc3RyZWFtLnYxLldlYmhvb2tEZWxpdmVyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkyzxYKEFNjaGVkdWxlclNlcnZpY2USTgoJQ3JlYXRlSm9iEh8uY3JvbnN0cmVhbS52MS5DcmVhdGVKb2JSZXF1ZXN0GiAuY3JvbnN0cmVhbS52MS5DcmVhdGVKb2JSZXNwb25zZRJgCg9CYXRjaENyZWF0ZUpvYnMSJS5jcm9uc3RyZWFtLnYxLkJhdGNoQ3JlYXRlSm9ic1JlcXVlc3QaJi5jcm9uc3RyZWFtLnYxLkJhdGNoQ3JlYXRlSm9ic1Jlc3BvbnNlEkUKBkdldEpvYhIcLmNyb25zdHJlYW0udjEuR2V0Sm9iUmVxdWVzdBodLmNyb25zdHJlYW0udjEuR2V0Sm9iUmVzcG9uc2USSwoITGlzdEpvYnMSHi5jcm9uc3RyZWFtLnYxLkxpc3RKb2JzUmVxdWVzdBofLmNyb25zdHJlYW0udjEuTGlzdEpvYnNSZXNwb25zZRJOCglVcGRhdGVKb2ISHy5jcm9uc3RyZWFtLnYxLlVwZGF0ZUpvYlJlcXVlc3QaIC5jcm9uc3RyZWFtLnYxLlVwZGF0ZUpvYlJlc3BvbnNlEk4KCURlbGV0ZUpvYhIfLmNyb25zdHJlYW0udjEuRGVsZXRlSm9iUmVxdWVzdBogLmNyb25zdHJlYW0udjEuRGVsZXRlSm9iUmVzcG9uc2USSwoIUGF1c2VKb2ISHi5jcm9uc3RyZWFtLnYxLlBhdXNlSm9iUmVxdWVzdBofLmNyb25zdHJlYW0udjEuUGF1c2VKb2JSZXNwb25zZRJOCglSZXN1bWVKb2ISHy5jcm9uc3RyZWFtLnYxLlJlc3VtZUpvYlJlcXVlc3QaIC5jcm9uc3RyZWFtLnYxLlJlc3VtZUpvYlJlc3BvbnNlEk4KCUNhbmNlbEpvYhIfLmNyb25zdHJlYW0udjEuQ2FuY2VsSm9iUmVxdWVzdBogLmNyb25zdHJlYW0udjEuQ2FuY2VsSm9iUmVzcG9uc2USRQoGUnVuSm9iEhwuY3JvbnN0cmVhbS52MS5SdW5Kb2JSZXF1ZXN0Gh0uY3JvbnN0cmVhbS52MS5SdW5Kb2JSZXNwb25zZRJdCg5MaXN0RXhlY3V0aW9ucxIkLmNyb25zdHJlYW0udjEuTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0GiUuY3JvbnN0cmVhbS52MS5MaXN0RXhlY3V0aW9uc1Jlc3BvbnNlElcKDEdldEV4ZWN1dGlvbhIiLmNyb25zdHJlYW0udjEuR2V0RXhlY3V0aW9uUmVxdWVzdBojLmNyb25zdHJlYW0udjEuR2V0RXhlY3V0aW9uUmVzcG9uc2USXQoOUmV0cnlFeGVjdXRpb24SJC5jcm9uc3RyZWFtLnYxLlJldHJ5RXhlY3V0aW9uUmVxdWVzdBolLmNyb25zdHJlYW0udjEuUmV0cnlFeGVjdXRpb25SZXNwb25zZRJgCg9DYW5jZWxFeGVjdXRpb24SJS5jcm9uc3RyZWFtLnYxLkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QaJi5jcm9uc3RyZWFtLnYxLkNhbmNlbEV4ZWN1dGlvblJlc3BvbnNlEmYKEUxpc3RFeGVjdXRpb25Mb2dzEicuY3JvbnN0cmVhbS52MS5MaXN0RXhlY3V0aW9uTG9nc1JlcXVlc3QaKC5jcm9uc3RyZWFtLnYxLkxpc3RFeGVjdXRpb25Mb2dzUmVzcG9uc2USaQoSQ3JlYXRlRXZlbnRIYW5kbGVyEiguY3JvbnN0cmVhbS52MS5DcmVhdGVFdmVudEhhbmRsZXJSZXF1ZXN0GikuY3JvbnN0cmVhbS52MS5DcmVhdGVFdmVudEhhbmRsZXJSZXNwb25zZRJgCg9HZXRFdmVudEhhbmRsZXISJS5jcm9uc3RyZWFtLnYxLkdldEV2ZW50SGFuZGxlclJlcXVlc3QaJi5jcm9uc3RyZWFtLnYxLkdldEV2ZW50SGFuZGxlclJlc3BvbnNlEmYKEUxpc3RFdmVudEhhbmRsZXJzEicuY3JvbnN0cmVhbS52MS5MaXN0RXZlbnRIYW5kbGVyc1JlcXVlc3QaKC5jcm9uc3RyZWFtLnYxLkxpc3RFdmVudEhhbmRsZXJzUmVzcG9uc2USaQoSVXBkYXRlRXZlbnRIYW5kbGVyEiguY3JvbnN0cmVhbS52MS5VcGRhdGVFdmVudEhhbmRsZXJSZXF1ZXN0GikuY3JvbnN0cmVhbS52MS5VcGRhdGVFdmVudEhhbmRsZXJSZXNwb25zZRJpChJEZWxldGVFdmVudEhhbmRsZXISKC5jcm9uc3RyZWFtLnYxLkRlbGV0ZUV2ZW50SGFuZGxlclJlcXVlc3QaKS5jcm9uc3RyZWFtLnYxLkRlbGV0ZUV2ZW50SGFuZGxlclJlc3BvbnNlElcKDFRyaWdnZXJFdmVudBIiLmNyb25zdHJlYW0udjEuVHJpZ2dlckV2ZW50UmVxdWVzdBojLmNyb25zdHJlYW0udjEuVHJpZ2dlckV2ZW50UmVzcG9uc2USYAoPUHJldmlld1NjaGVkdWxlEiUuY3JvbnN0cmVhbS52MS5QcmV2aWV3U2NoZWR1bGVSZXF1ZXN0GiYuY3JvbnN0cmVhbS52MS5QcmV2aWV3U2NoZWR1bGVSZXNwb25zZRJUCgtHZXRKb2JTdGF0cxIhLmNyb25zdHJlYW0udjEuR2V0Sm9iU3RhdHNSZXF1ZXN0GiIuY3JvbnN0cmVhbS52MS5HZXRKb2JTdGF0c1Jlc3BvbnNlElEKCkdldE1ldHJpY3MSIC5jcm9uc3RyZWFtLnYxLkdldE1ldHJpY3NSZXF1ZXN0GiEuY3JvbnN0cmVhbS52MS5HZXRNZXRyaWNzUmVzcG9uc2USTgoJR2V0SGVhbHRoEh8uY3JvbnN0cmVhbS52MS5HZXRIZWFsdGhSZXF1ZXN0GiAuY3JvbnN0cmVhbS52MS5HZXRIZWFsdGhSZXNwb25zZRJRCgpMaXN0QWxlcnRzEiAuY3JvbnN0cmVhbS52MS5MaXN0QWxlcnRzUmVxdWVzdBohLmNyb25zdHJlYW0udjEuTGlzdEFsZXJ0c1Jlc3BvbnNlElYKC1dhdGNoQWxlcnRzEiEuY3JvbnN0cmVhbS52MS5XYXRjaEFsZXJ0c1JlcXVlc3QaIi5jcm9uc3RyZWFtLnYxLldhdGNoQWxlcnRzUmVzcG9uc2UwARJaCg1DcmVhdGVXZWJob29rEiMuY3JvbnN0cmVhbS52MS5DcmVhdGVXZWJob29rUmVxdWVzdBokLmNyb25zdHJlYW0udjEuQ3JlYXRlV2ViaG9va1Jlc3BvbnNlElEKCkdldFdlYmhvb2sSIC5jcm9uc3RyZWFtLnYxLkdldFdlYmhvb2tSZXF1ZXN0GiEuY3JvbnN0cmVhbS52MS5HZXRXZWJob29rUmVzcG9uc2USVwoMTGlzdFdlYmhvb2tzEiIuY3JvbnN0cmVhbS52MS5MaXN0V2ViaG9va3NSZXF1ZXN0GiMuY3JvbnN0cmVhbS52MS5MaXN0V2ViaG9va3NSZXNwb25zZRJaCg1EZWxldGVXZWJob29rEiMuY3JvbnN0cmVhbS52MS5EZWxldGVXZWJob29rUmVxdWVzdBokLmNyb25zdHJlYW0udjEuRGVsZXRlV2ViaG9va1Jlc3BvbnNlEnIKFUxpc3RXZWJob29rRGVsaXZlcmllcxIrLmNyb25zdHJlYW0udjEuTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVxdWVzdBosLmNyb25zdHJlYW0udjEuTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVzcG9uc2VCeAoRZGV2LmNyb25zdHJlYW0udjFCFVNjaGVkdWxlclNlcnZpY2VQcm90b1ABWkpnaXRodWIuY29tL2Nyb25zdHJlYW0vY3JvbnN0cmVhbS9jbGllbnRzL2dvL2dlbi9jcm9uc3RyZWFtL3YxO2Nyb25zdHJlYW12MWIGcHJvdG8z", [file_cronstream_v1_alert, file_cronstream_v1_event, file_cronstream_v1_execution, file_cronstream_v1_insight, file_cronstream_v1_job, file_cronstream_v1_webhook, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Request of CreateJob.
@@ -1359,6 +1361,259 @@ export const WatchAlertsResponseSchema: GenMessage<WatchAlertsResponse> = /*@__P
   messageDesc(file_cronstream_v1_scheduler_service, 53);
 
 /**
+ * Request of CreateWebhook.
+ *
+ * @generated from message cronstream.v1.CreateWebhookRequest
+ */
+export type CreateWebhookRequest = Message<"cronstream.v1.CreateWebhookRequest"> & {
+  /**
+   * Required. The webhook; output-only fields are ignored.
+   *
+   * @generated from field: cronstream.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+};
+
+/**
+ * Describes the message cronstream.v1.CreateWebhookRequest.
+ * Use `create(CreateWebhookRequestSchema)` to create a new message.
+ */
+export const CreateWebhookRequestSchema: GenMessage<CreateWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 54);
+
+/**
+ * Response of CreateWebhook.
+ *
+ * @generated from message cronstream.v1.CreateWebhookResponse
+ */
+export type CreateWebhookResponse = Message<"cronstream.v1.CreateWebhookResponse"> & {
+  /**
+   * The created webhook.
+   *
+   * @generated from field: cronstream.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+
+  /**
+   * The key its requests are signed with (the Cronstream-Signature header):
+   * shown here only. The server keeps it, to sign with.
+   *
+   * @generated from field: string secret = 2;
+   */
+  secret: string;
+};
+
+/**
+ * Describes the message cronstream.v1.CreateWebhookResponse.
+ * Use `create(CreateWebhookResponseSchema)` to create a new message.
+ */
+export const CreateWebhookResponseSchema: GenMessage<CreateWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 55);
+
+/**
+ * Request of GetWebhook.
+ *
+ * @generated from message cronstream.v1.GetWebhookRequest
+ */
+export type GetWebhookRequest = Message<"cronstream.v1.GetWebhookRequest"> & {
+  /**
+   * Required.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message cronstream.v1.GetWebhookRequest.
+ * Use `create(GetWebhookRequestSchema)` to create a new message.
+ */
+export const GetWebhookRequestSchema: GenMessage<GetWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 56);
+
+/**
+ * Response of GetWebhook.
+ *
+ * @generated from message cronstream.v1.GetWebhookResponse
+ */
+export type GetWebhookResponse = Message<"cronstream.v1.GetWebhookResponse"> & {
+  /**
+   * The webhook.
+   *
+   * @generated from field: cronstream.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+};
+
+/**
+ * Describes the message cronstream.v1.GetWebhookResponse.
+ * Use `create(GetWebhookResponseSchema)` to create a new message.
+ */
+export const GetWebhookResponseSchema: GenMessage<GetWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 57);
+
+/**
+ * Request of ListWebhooks.
+ *
+ * @generated from message cronstream.v1.ListWebhooksRequest
+ */
+export type ListWebhooksRequest = Message<"cronstream.v1.ListWebhooksRequest"> & {
+  /**
+   * At most this many; default 50, at most 1000.
+   * A page may hold fewer, when more would exceed the gRPC message size limit.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message cronstream.v1.ListWebhooksRequest.
+ * Use `create(ListWebhooksRequestSchema)` to create a new message.
+ */
+export const ListWebhooksRequestSchema: GenMessage<ListWebhooksRequest> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 58);
+
+/**
+ * Response of ListWebhooks.
+ *
+ * @generated from message cronstream.v1.ListWebhooksResponse
+ */
+export type ListWebhooksResponse = Message<"cronstream.v1.ListWebhooksResponse"> & {
+  /**
+   * A page of webhooks.
+   *
+   * @generated from field: repeated cronstream.v1.Webhook webhooks = 1;
+   */
+  webhooks: Webhook[];
+
+  /**
+   * Token for the next page; empty only on the last page. A page may hold
+   * fewer than page_size items while more follow (when more would exceed the
+   * gRPC message size limit), so read pages until this is empty.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message cronstream.v1.ListWebhooksResponse.
+ * Use `create(ListWebhooksResponseSchema)` to create a new message.
+ */
+export const ListWebhooksResponseSchema: GenMessage<ListWebhooksResponse> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 59);
+
+/**
+ * Request of DeleteWebhook.
+ *
+ * @generated from message cronstream.v1.DeleteWebhookRequest
+ */
+export type DeleteWebhookRequest = Message<"cronstream.v1.DeleteWebhookRequest"> & {
+  /**
+   * Required.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message cronstream.v1.DeleteWebhookRequest.
+ * Use `create(DeleteWebhookRequestSchema)` to create a new message.
+ */
+export const DeleteWebhookRequestSchema: GenMessage<DeleteWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 60);
+
+/**
+ * Response of DeleteWebhook.
+ *
+ * @generated from message cronstream.v1.DeleteWebhookResponse
+ */
+export type DeleteWebhookResponse = Message<"cronstream.v1.DeleteWebhookResponse"> & {
+};
+
+/**
+ * Describes the message cronstream.v1.DeleteWebhookResponse.
+ * Use `create(DeleteWebhookResponseSchema)` to create a new message.
+ */
+export const DeleteWebhookResponseSchema: GenMessage<DeleteWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 61);
+
+/**
+ * Request of ListWebhookDeliveries.
+ *
+ * @generated from message cronstream.v1.ListWebhookDeliveriesRequest
+ */
+export type ListWebhookDeliveriesRequest = Message<"cronstream.v1.ListWebhookDeliveriesRequest"> & {
+  /**
+   * Required. The webhook.
+   *
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+
+  /**
+   * At most this many; default 50, at most 1000.
+   * A page may hold fewer, when more would exceed the gRPC message size limit.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token, for the same webhook.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message cronstream.v1.ListWebhookDeliveriesRequest.
+ * Use `create(ListWebhookDeliveriesRequestSchema)` to create a new message.
+ */
+export const ListWebhookDeliveriesRequestSchema: GenMessage<ListWebhookDeliveriesRequest> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 62);
+
+/**
+ * Response of ListWebhookDeliveries.
+ *
+ * @generated from message cronstream.v1.ListWebhookDeliveriesResponse
+ */
+export type ListWebhookDeliveriesResponse = Message<"cronstream.v1.ListWebhookDeliveriesResponse"> & {
+  /**
+   * A page of attempts.
+   *
+   * @generated from field: repeated cronstream.v1.WebhookDelivery deliveries = 1;
+   */
+  deliveries: WebhookDelivery[];
+
+  /**
+   * Token for the next page; empty only on the last page. A page may hold
+   * fewer than page_size items while more follow (when more would exceed the
+   * gRPC message size limit), so read pages until this is empty.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message cronstream.v1.ListWebhookDeliveriesResponse.
+ * Use `create(ListWebhookDeliveriesResponseSchema)` to create a new message.
+ */
+export const ListWebhookDeliveriesResponseSchema: GenMessage<ListWebhookDeliveriesResponse> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 63);
+
+/**
  * Jobs, executions, events and insight, scoped to the caller's platform.
  *
  * Every call carries `authorization: Bearer <api key>`; the key decides the
@@ -1696,8 +1951,8 @@ export const SchedulerService: GenService<{
   },
   /**
    * Lists the platform's alerts, the most recently opened first.
-   * Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, a bad
-   * job id).
+   * Errors: INVALID_ARGUMENT (a negative page_size, a bad page token, an
+   * unknown kind or state), NOT_FOUND (a job_id not the platform's).
    *
    * @generated from rpc cronstream.v1.SchedulerService.ListAlerts
    */
@@ -1719,6 +1974,70 @@ export const SchedulerService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchAlertsRequestSchema;
     output: typeof WatchAlertsResponseSchema;
+  },
+  /**
+   * Registers a URL that receives the platform's alert events, each as a
+   * signed HTTP POST (docs/alerts.md#webhooks), from the next event on. The
+   * response holds the webhook's signing secret, this once.
+   * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations: a
+   * url that is not http or https with a host, or whose host is or resolves
+   * to an address the allow rule refuses; an unknown event type; a
+   * description over 1,000 characters).
+   *
+   * @generated from rpc cronstream.v1.SchedulerService.CreateWebhook
+   */
+  createWebhook: {
+    methodKind: "unary";
+    input: typeof CreateWebhookRequestSchema;
+    output: typeof CreateWebhookResponseSchema;
+  },
+  /**
+   * Returns a webhook (without its secret).
+   * Errors: NOT_FOUND.
+   *
+   * @generated from rpc cronstream.v1.SchedulerService.GetWebhook
+   */
+  getWebhook: {
+    methodKind: "unary";
+    input: typeof GetWebhookRequestSchema;
+    output: typeof GetWebhookResponseSchema;
+  },
+  /**
+   * Lists the platform's webhooks, newest first.
+   * Errors: INVALID_ARGUMENT (a negative page_size, a page token of another
+   * query).
+   *
+   * @generated from rpc cronstream.v1.SchedulerService.ListWebhooks
+   */
+  listWebhooks: {
+    methodKind: "unary";
+    input: typeof ListWebhooksRequestSchema;
+    output: typeof ListWebhooksResponseSchema;
+  },
+  /**
+   * Deletes a webhook with its deliveries; an attempt already in flight may
+   * still arrive.
+   * Errors: NOT_FOUND.
+   *
+   * @generated from rpc cronstream.v1.SchedulerService.DeleteWebhook
+   */
+  deleteWebhook: {
+    methodKind: "unary";
+    input: typeof DeleteWebhookRequestSchema;
+    output: typeof DeleteWebhookResponseSchema;
+  },
+  /**
+   * Lists a webhook's delivery attempts, the newest event first and its
+   * latest attempt first; a delivery not attempted yet is one item, attempt 0.
+   * Errors: NOT_FOUND (webhook_id names no webhook of the caller's),
+   * INVALID_ARGUMENT (a negative page_size, a page token of another query).
+   *
+   * @generated from rpc cronstream.v1.SchedulerService.ListWebhookDeliveries
+   */
+  listWebhookDeliveries: {
+    methodKind: "unary";
+    input: typeof ListWebhookDeliveriesRequestSchema;
+    output: typeof ListWebhookDeliveriesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cronstream_v1_scheduler_service, 0);

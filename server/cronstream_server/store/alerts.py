@@ -1,0 +1,196 @@
+"""Alerts on SQL: the periodic check that opens and resolves the alerts a
+clock decides (LATE, OVERRUNNING, and MISSED once a later slot runs), the
+list, and the events WatchAlerts streams. MISSED opens in the ticker's
+transaction (store.ticker) and FAILING in the settling one (store.dispatch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cronstream_server.core.alerts import Alert, AlertEvent, AlertFilter, Opening, from_public_json
+from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, HealthState
+from cronstream_server.core.health import late_reason, overrunning_reason
+from cronstream_server.core.paging import PageRequest
+from cronstream_server.store.clock import database_now
+from cronstream_server.store.database import dialect_of
+from cronstream_server.store.errors import database_errors
+from cronstream_server.store.paging import keyset_page, split_page
+from cronstream_server.store.queries_alerts import (
+    OPEN,
+    alert_from_row,
+    events_after,
+    last_cursor,
+    open_alerts,
+    resolve_alerts,
+)
+from cronstream_server.store.tables import alerts, job_executions, scheduled_jobs
+
+executions, jobs = job_executions, scheduled_jobs
+# 'cronalrt': one replica checks at a time (the others would find the same).
+CHECK_LOCK_KEY = int.from_bytes(b"cronalrt", "big", signed=True)
+_STARTED = (ExecutionStatus.RUNNING, ExecutionStatus.SUCCESS, ExecutionStatus.FAILED,
+            ExecutionStatus.TIMEOUT)  # fmt: skip
+
+
+class SqlAlertStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._dialect = dialect_of(engine)
+
+    async def check(self) -> list[AlertEvent]:
+        """Opens LATE and OVERRUNNING alerts whose time has come, and resolves
+        those (and MISSED ones) that no longer hold; one transaction."""
+        async with database_errors(), self._engine.begin() as conn:
+            if self._dialect.advisory_locks:
+                turn = select(func.pg_try_advisory_xact_lock(CHECK_LOCK_KEY))
+                if not (await conn.execute(turn)).scalar_one():
+                    return []  # another replica is checking now
+            now = await database_now(conn, self._dialect)
+            late = await _late(conn, now)
+            overrunning = await _overrunning(conn, now)
+            events = await open_alerts(conn, self._dialect, [*late, *overrunning], now)
+            stale = await _no_longer(conn, HealthState.LATE, {o.job_id for o in late})
+            stale += await _no_longer(
+                conn, HealthState.OVERRUNNING, {o.job_id for o in overrunning}
+            )
+            stale += await _missed_and_ran_since(conn)
+            events += await resolve_alerts(conn, self._dialect, stale, now)
+        return events
+
+    async def list_alerts(
+        self, platform_id: str, where: AlertFilter, page: PageRequest
+    ) -> tuple[list[Alert], Alert | None]:
+        clauses: list[ColumnElement[bool]] = [alerts.c.platform_id == platform_id]
+        if where.job_id is not None:
+            clauses.append(alerts.c.job_id == where.job_id)
+        if where.kinds:
+            clauses.append(alerts.c.kind.in_([k.value for k in where.kinds]))
+        if where.states:
+            clauses.append(alerts.c.state.in_([s.value for s in where.states]))
+        query = keyset_page(
+            select(alerts).where(*clauses),
+            alerts.c.opened_at,
+            alerts.c.id,
+            page,
+            newest_first=True,
+        )
+        async with database_errors(), self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return split_page([alert_from_row(row) for row in rows], page.size)
+
+    async def events_after(self, platform_id: str, cursor: int, limit: int) -> list[AlertEvent]:
+        async with database_errors(), self._engine.connect() as conn:
+            found = await events_after(conn, platform_id, cursor, limit)
+        return [AlertEvent(c, kind, from_public_json(data)) for c, kind, data in found]
+
+    async def last_cursor(self, platform_id: str) -> int:
+        async with database_errors(), self._engine.connect() as conn:
+            return await last_cursor(conn, platform_id)
+
+
+async def _late(conn: AsyncConnection, now: datetime) -> list[Opening]:
+    """The first overdue firing of each job with a max_start_delay: pending
+    (not started) longer than the delay after it was due."""
+    query = (
+        select(
+            executions.c.id,
+            executions.c.job_id,
+            executions.c.due_at,
+            executions.c.scheduled_at,
+            jobs.c.platform_id,
+            jobs.c.name,
+            jobs.c.handler_name,
+            jobs.c.max_start_delay_ms,
+        )
+        .join(jobs, jobs.c.id == executions.c.job_id)
+        .where(
+            executions.c.status == ExecutionStatus.PENDING.value,
+            executions.c.trigger == ExecutionTrigger.SCHEDULE.value,
+            executions.c.attempt == 1,
+            executions.c.due_at <= now,
+            jobs.c.max_start_delay_ms > 0,
+        )
+        .order_by(executions.c.due_at)
+    )
+    found: dict[str, Opening] = {}
+    for r in (await conn.execute(query)).all():
+        delay = timedelta(milliseconds=r.max_start_delay_ms)
+        if r.job_id in found or r.due_at + delay > now:
+            continue
+        found[r.job_id] = Opening(
+            platform_id=r.platform_id,
+            job_id=r.job_id,
+            job_name=r.name,
+            handler_name=r.handler_name,
+            kind=HealthState.LATE,
+            reason=late_reason(delay, r.scheduled_at),
+            execution_id=r.id,
+            scheduled_at=r.scheduled_at,
+        )
+    return list(found.values())
+
+
+async def _overrunning(conn: AsyncConnection, now: datetime) -> list[Opening]:
+    query = (
+        select(
+            executions.c.id,
+            executions.c.job_id,
+            executions.c.started_at,
+            executions.c.scheduled_at,
+            jobs.c.platform_id,
+            jobs.c.name,
+            jobs.c.handler_name,
+            jobs.c.max_duration_ms,
+        )
+        .join(jobs, jobs.c.id == executions.c.job_id)
+        .where(
+            executions.c.status == ExecutionStatus.RUNNING.value,
+            executions.c.started_at <= now,
+            jobs.c.max_duration_ms > 0,
+        )
+        .order_by(executions.c.started_at)
+    )
+    found: dict[str, Opening] = {}
+    for r in (await conn.execute(query)).all():
+        limit = timedelta(milliseconds=r.max_duration_ms)
+        if r.job_id in found or r.started_at + limit > now:
+            continue
+        found[r.job_id] = Opening(
+            platform_id=r.platform_id,
+            job_id=r.job_id,
+            job_name=r.name,
+            handler_name=r.handler_name,
+            kind=HealthState.OVERRUNNING,
+            reason=overrunning_reason(limit, r.started_at),
+            execution_id=r.id,
+            scheduled_at=r.scheduled_at,
+        )
+    return list(found.values())
+
+
+async def _no_longer(
+    conn: AsyncConnection, kind: HealthState, still: Iterable[str]
+) -> list[tuple[str, HealthState]]:
+    """Open alerts of `kind` whose job is not among those it still holds for."""
+    holding = set(still)
+    query = select(alerts.c.job_id).where(alerts.c.kind == kind.value, OPEN)
+    return [(j, kind) for j in (await conn.execute(query)).scalars() if j not in holding]
+
+
+async def _missed_and_ran_since(conn: AsyncConnection) -> list[tuple[str, HealthState]]:
+    """Open MISSED alerts whose job has started a later slot since."""
+    later: Any = exists().where(
+        executions.c.job_id == alerts.c.job_id,
+        executions.c.scheduled_at > alerts.c.scheduled_at,
+        executions.c.status.in_([s.value for s in _STARTED]),
+    )
+    query = select(alerts.c.job_id).where(
+        and_(alerts.c.kind == HealthState.MISSED.value, OPEN, later)
+    )
+    return [(j, HealthState.MISSED) for j in (await conn.execute(query)).scalars()]
