@@ -70,6 +70,12 @@ class AuthAndErrorsInterceptor(grpc.aio.ServerInterceptor):
                 request_deserializer=deserialize,
                 response_serializer=handler.response_serializer,
             )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_unary_stream(handler.unary_stream, authenticate, method),
+                request_deserializer=deserialize,
+                response_serializer=handler.response_serializer,
+            )
         if handler.stream_stream is not None:
             return grpc.stream_stream_rpc_method_handler(
                 _wrap_stream(handler.stream_stream, authenticate, method),
@@ -105,6 +111,20 @@ def _wrap_unary(behavior: Any, authenticate: Authenticate, method: str) -> Any:
             if isinstance(request, Undecodable):
                 raise request.error()
             return await behavior(request, context)
+
+    return wrapped
+
+
+def _wrap_unary_stream(behavior: Any, authenticate: Authenticate, method: str) -> Any:
+    async def wrapped(
+        request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        async with _edge(context, method):
+            _principal.set(await authenticate(context))
+            if isinstance(request, Undecodable):
+                raise request.error()
+            async for response in behavior(request, context):
+                yield response
 
     return wrapped
 

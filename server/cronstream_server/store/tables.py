@@ -392,3 +392,90 @@ alert_events = Table(
     Column("alert", json_type(), nullable=False),
     Index(None, "platform_id", "cursor"),
 )
+
+# Webhooks (docs/alerts.md#webhooks): URLs a platform's alert events are
+# POSTed to, signed with the webhook's secret.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    _id(),
+    _platform_fk(),
+    Column("url", String(2048), nullable=False),
+    Column("events", json_type(), nullable=False),  # ["opened", "resolved"]; [] is all
+    Column("description", String(1000), nullable=False, server_default=""),
+    # Kept as issued, not hashed: an HMAC signature needs the key itself. It
+    # is never sent back after CreateWebhook.
+    Column("secret", String(64), nullable=False),
+    # The platform's last alert event cursor when the webhook was created: it
+    # receives the later events only.
+    Column("starts_after", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index(None, "platform_id", "created_at", "id"),
+)
+
+# How far each platform's alert events were fanned out to its webhooks. Per
+# platform, not one for all: a platform's events commit in cursor order
+# (store.queries_alerts takes its advisory lock), two platforms' need not.
+webhook_cursors = Table(
+    "webhook_cursors",
+    metadata,
+    Column(
+        "platform_id",
+        Uuid(as_uuid=False),
+        ForeignKey("platforms.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("last_cursor", BigInteger, nullable=False),
+)
+
+# One event to deliver to one webhook, with the alert as the event carried
+# it (the alert's row may go with its job before the delivery is done).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    Column(
+        "webhook_id",
+        Uuid(as_uuid=False),
+        ForeignKey("webhooks.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_cursor", BigInteger, nullable=False),
+    Column("event_type", String(16), nullable=False),  # opened, resolved
+    Column("alert_id", Uuid(as_uuid=False), nullable=False),
+    Column("alert", json_type(), nullable=False),
+    Column("status", String(16), nullable=False),  # pending, succeeded, failed
+    Column("attempts", Integer, nullable=False, server_default="0"),  # claimed so far
+    # When the next attempt is due; while one is in flight, when its lease
+    # ends (a replica that died mid-attempt leaves it due again then).
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("webhook_id", "event_cursor"),  # fan-out is idempotent
+    # The claim's range scan: pending rows by due time.
+    Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
+)
+
+# Every attempt of a delivery: what the receiver answered, and where the
+# delivery stood after it.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column(
+        "delivery_id",
+        Uuid(as_uuid=False),
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("attempt", Integer, primary_key=True, autoincrement=False),
+    Column("status", String(16), nullable=False),
+    Column("response_code", Integer),
+    Column("error", Text, nullable=False, server_default=""),
+    Column("attempted_at", UtcDateTime(), nullable=False),
+    Column("duration_ms", BigInteger, nullable=False),
+    Column("next_attempt_at", UtcDateTime()),
+)
