@@ -14,9 +14,11 @@ import pytest
 from cronstream import Context, Worker
 from cronstream.v1 import alert_pb2, job_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
+from cronstream_server.config import Settings
+from cronstream_server.server import start
 from google.protobuf import duration_pb2, field_mask_pb2
 
-from tests.conftest import Live, Tenant
+from tests.conftest import ADMIN_KEY, Live, Tenant
 from tests.jobs import create, ts
 
 T = TypeVar("T")
@@ -287,3 +289,83 @@ async def test_update_mask_sets_the_policy_and_get_shows_it(live: Live, tenant: 
     assert policy.max_duration.ToTimedelta() == timedelta(seconds=90)
     assert (policy.consecutive_failures, policy.alert_on_missed) == (5, False)
     assert (await get_job(live, tenant, job.id)).health_policy == policy
+
+
+async def test_platform_defaults_apply_to_jobs_that_leave_a_field_unset(
+    live: Live, tenant: Tenant
+) -> None:
+    empty = await live.scheduler.GetHealthDefaults(
+        pb.GetHealthDefaultsRequest(), metadata=tenant.auth
+    )
+    assert empty.policy == job_pb2.HealthPolicy()
+    stored = await live.scheduler.SetHealthDefaults(
+        pb.SetHealthDefaultsRequest(policy=job_pb2.HealthPolicy(max_start_delay=span(1))),
+        metadata=tenant.auth,
+    )
+    assert stored.policy.max_start_delay.ToTimedelta() == timedelta(seconds=1)
+    due = datetime.now(UTC) + timedelta(milliseconds=500)
+    follows = await create(
+        live,
+        tenant,
+        job_pb2.Job(name="a", handler_name="a", once=job_pb2.OnceTrigger(run_at=ts(due))),
+    )
+    opts_out = await create(
+        live,
+        tenant,
+        job_pb2.Job(
+            name="b",
+            handler_name="b",
+            once=job_pb2.OnceTrigger(run_at=ts(due)),
+            health_policy=job_pb2.HealthPolicy(max_start_delay=span(0)),
+        ),
+    )
+
+    async def late() -> bool:
+        return any(a.kind == LATE for a in await alerts_of(live, tenant, follows.id))
+
+    await until(late)
+    await asyncio.sleep(0.5)
+    assert await alerts_of(live, tenant, opts_out.id) == []  # zero: never late, its own say
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await live.scheduler.SetHealthDefaults(
+            pb.SetHealthDefaultsRequest(policy=job_pb2.HealthPolicy(consecutive_failures=101)),
+            metadata=tenant.auth,
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "policy.consecutive_failures" in (raised.value.details() or "")
+
+
+async def test_two_replicas_open_an_alert_once(live: Live, tenant: Tenant) -> None:
+    if live.database_url.startswith("sqlite"):
+        pytest.skip("one process per SQLite database")
+    second = await start(
+        Settings(
+            listen="127.0.0.1:0",
+            database_url=live.database_url,
+            admin_key=ADMIN_KEY,
+            shutdown_grace_seconds=1.0,
+        )
+    )
+    try:
+        watch = live.scheduler.WatchAlerts(pb.WatchAlertsRequest(), metadata=tenant.auth)
+        await asyncio.sleep(0.3)
+        jobs = [
+            await create(
+                live,
+                tenant,
+                job_pb2.Job(
+                    name=f"j{n}",
+                    handler_name="nobody",
+                    once=job_pb2.OnceTrigger(run_at=ts(datetime.now(UTC))),
+                    health_policy=job_pb2.HealthPolicy(max_start_delay=span(0.5)),
+                ),
+            )
+            for n in range(5)
+        ]
+        seen = [(await asyncio.wait_for(watch.read(), 5)).event for _ in jobs]
+        assert sorted(e.alert.job_id for e in seen) == sorted(j.id for j in jobs)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(watch.read(), 1.0)  # each opened once, not twice
+        watch.cancel()
+    finally:
+        await second.stop()

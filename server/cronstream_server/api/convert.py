@@ -31,7 +31,7 @@ from cronstream_server.core.enums import (
 )
 from cronstream_server.core.errors import FieldViolation
 from cronstream_server.core.executions import Execution, ExecutionLog
-from cronstream_server.core.health import HealthPolicy
+from cronstream_server.core.health import HealthPolicy, JobHealth
 from cronstream_server.core.jobs import Job, JobSpec, RawTrigger
 from cronstream_server.core.triggers import (
     CronTrigger,
@@ -299,6 +299,13 @@ def health_policy(reader: Reader, message: job_pb2.HealthPolicy, prefix: str) ->
     )
 
 
+def job_health_message(health: JobHealth) -> job_pb2.JobHealth:
+    message = job_pb2.JobHealth(state=HEALTH_STATE[health.state], reason=health.reason)
+    if health.since is not None:
+        message.since.FromDatetime(health.since)
+    return message
+
+
 def health_policy_message(policy: HealthPolicy) -> job_pb2.HealthPolicy:
     message = job_pb2.HealthPolicy(
         consecutive_failures=policy.consecutive_failures,
@@ -371,10 +378,7 @@ def job_message(job: Job) -> job_pb2.Job:
     message.catchup_window.FromTimedelta(spec.catchup_window)
     message.jitter.FromTimedelta(spec.jitter)
     message.health_policy.CopyFrom(health_policy_message(spec.health_policy))
-    message.health.state = HEALTH_STATE[job.health.state]
-    message.health.reason = job.health.reason
-    if job.health.since is not None:
-        message.health.since.FromDatetime(job.health.since)
+    message.health.CopyFrom(job_health_message(job.health))
     if spec.payload is not None:
         message.payload.update(spec.payload)
     trigger_message(spec.trigger, message)

@@ -17,6 +17,7 @@ from cronstream_server.api.convert import (
     JOB_TYPE,
     PRIORITY,
     Reader,
+    job_health_message,
 )
 from cronstream_server.api.convert_common import duration_from_ms, timestamp
 from cronstream_server.core import events as event_rules
@@ -151,6 +152,7 @@ def job_stats_message(job: Job, figures: ExecutionFigures) -> insight_pb2.JobSta
         p95_duration=duration_from_ms(figures.p95_duration_ms),
         last_run=timestamp(job.last_run),
         next_run=timestamp(job.next_run),
+        health=job_health_message(job.health),
     )
 
 

@@ -8,12 +8,18 @@ from collections.abc import AsyncIterator
 from cronstream.v1 import alert_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
 
-from cronstream_server.api.convert import HEALTH_STATE, Reader
+from cronstream_server.api.convert import (
+    HEALTH_STATE,
+    Reader,
+    health_policy,
+    health_policy_message,
+)
 from cronstream_server.api.deps import Context, SchedulerDeps
 from cronstream_server.api.interceptor import current_platform
 from cronstream_server.api.paging import fit_page, page_budget
 from cronstream_server.core.alerts import Alert, AlertEvent, AlertEventType, AlertFilter
 from cronstream_server.core.enums import AlertState, HealthState
+from cronstream_server.core.health import check_policy
 from cronstream_server.core.paging import fingerprint, next_page_token, page_request
 from cronstream_server.core.validation import raise_if_any
 
@@ -105,3 +111,19 @@ class AlertRpcs:
                 cursor = event.cursor
             if len(events) < WATCH_BATCH:
                 await asyncio.sleep(WATCH_POLL_SECONDS)
+
+    async def GetHealthDefaults(
+        self, request: pb.GetHealthDefaultsRequest, context: Context
+    ) -> pb.GetHealthDefaultsResponse:
+        policy = await self.deps.alerts.health_defaults(current_platform().platform_id)
+        return pb.GetHealthDefaultsResponse(policy=health_policy_message(policy))
+
+    async def SetHealthDefaults(
+        self, request: pb.SetHealthDefaultsRequest, context: Context
+    ) -> pb.SetHealthDefaultsResponse:
+        reader = Reader()
+        policy = health_policy(reader, request.policy, "policy")
+        check_policy(reader.violations, "policy", policy)
+        raise_if_any(reader.violations)
+        stored = await self.deps.alerts.set_health_defaults(current_platform().platform_id, policy)
+        return pb.SetHealthDefaultsResponse(policy=health_policy_message(stored))

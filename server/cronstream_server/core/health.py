@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from cronstream_server.core.alerts import Opening
 from cronstream_server.core.enums import ExecutionStatus, HealthState
@@ -22,6 +22,8 @@ from cronstream_server.core.errors import FieldViolation
 if TYPE_CHECKING:
     from cronstream_server.core.executions import Execution
     from cronstream_server.core.jobs import Job
+
+T = TypeVar("T")
 
 DEFAULT_CONSECUTIVE_FAILURES = 3
 MAX_CONSECUTIVE_FAILURES = 100
@@ -65,6 +67,22 @@ class HealthPolicy:
     @property
     def pauses_on_failure(self) -> bool:
         return bool(self.pause_on_failure)
+
+
+def effective(job: HealthPolicy, defaults: HealthPolicy) -> HealthPolicy:
+    """The job's policy with each unset field taken from the platform's
+    defaults (whose unset fields leave the documented default)."""
+    return HealthPolicy(
+        max_start_delay=_first(job.max_start_delay, defaults.max_start_delay),
+        max_duration=_first(job.max_duration, defaults.max_duration),
+        consecutive_failures=_first(job.consecutive_failures, defaults.consecutive_failures),
+        alert_on_missed=_first(job.alert_on_missed, defaults.alert_on_missed),
+        pause_on_failure=_first(job.pause_on_failure, defaults.pause_on_failure),
+    )
+
+
+def _first(value: T | None, fallback: T | None) -> T | None:
+    return fallback if value is None else value
 
 
 @dataclass(frozen=True, slots=True)

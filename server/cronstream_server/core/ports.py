@@ -22,6 +22,7 @@ from cronstream_server.core.enums import ExecutionStatus, HealthState, JobStatus
 from cronstream_server.core.events import Delivered, Event, EventHandler
 from cronstream_server.core.executions import Execution, ExecutionLog
 from cronstream_server.core.firing import Outstanding
+from cronstream_server.core.health import HealthPolicy
 from cronstream_server.core.insight import (
     DATABASE_CHECK_TIMEOUT,
     ComponentHealth,
@@ -31,6 +32,13 @@ from cronstream_server.core.insight import (
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.tenancy import ApiKey, NewSecret, Platform, PlatformPrincipal
+from cronstream_server.core.webhook_delivery import (
+    AttemptResult,
+    ClaimedDelivery,
+    DeliveryAttempt,
+    Settled,
+)
+from cronstream_server.core.webhooks import Webhook
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,3 +526,81 @@ class AlertStore(Protocol):
     async def events_after(self, platform_id: str, cursor: int, limit: int) -> list[AlertEvent]: ...
 
     async def last_cursor(self, platform_id: str) -> int: ...
+
+    async def health_defaults(self, platform_id: str) -> HealthPolicy: ...
+
+    async def set_health_defaults(self, platform_id: str, policy: HealthPolicy) -> HealthPolicy: ...
+
+
+class WebhookStore(Protocol):
+    async def create_webhook(self, webhook: Webhook, secret: str) -> Webhook:
+        """Stores the webhook with its secret (as given: the server signs
+        with it). It receives its platform's alert events whose cursor is
+        above the platform's last one committed at this moment."""
+        ...
+
+    async def get_webhook(self, platform_id: str, webhook_id: str) -> Webhook:
+        """The platform's webhook; NotFound for another platform's, unknown or
+        malformed ids."""
+        ...
+
+    async def list_webhooks(
+        self, platform_id: str, page: PageRequest
+    ) -> tuple[list[Webhook], Webhook | None]:
+        """Newest first, keyset-paged on (created_at, id); the second value is
+        the last row returned when more follow."""
+        ...
+
+    async def delete_webhook(self, platform_id: str, webhook_id: str) -> None:
+        """Deletes the webhook with its deliveries and their attempts;
+        NotFound as get_webhook."""
+        ...
+
+    async def list_attempts(
+        self, platform_id: str, webhook_id: str, page: PageRequest
+    ) -> tuple[list[DeliveryAttempt], DeliveryAttempt | None]:
+        """The webhook's attempts, and its deliveries not attempted yet as
+        attempt 0, newest event first and latest attempt first, after
+        `page.after` (a `DeliveryAttempt.sort_key`); paged like
+        list_webhooks. NotFound as get_webhook."""
+        ...
+
+
+class WebhookDeliveryStore(Protocol):
+    async def fan_out(self, limit: int) -> int:
+        """Turns the alert events no pass has fanned out yet into deliveries
+        (`core.webhook_delivery.fan_out`), at most `limit` events of each
+        platform, in cursor order; returns how many deliveries it made. A
+        platform's events are read in the order they committed, so none is
+        passed over. Idempotent: a webhook gets one delivery per event,
+        however many replicas run at once (side by side, a platform one of
+        them is fanning out is skipped by the others)."""
+        ...
+
+    async def claim(self, limit: int, lease: timedelta) -> list[ClaimedDelivery]:
+        """Up to `limit` pending deliveries due by the database's clock,
+        earliest due first, each with its attempt number raised and its next
+        attempt put off by `lease`: no claim returns it again before the
+        lease ends (side by side, rows another claim holds are skipped), and
+        after it another replica may, when this one died mid-attempt."""
+        ...
+
+    async def record(
+        self,
+        claimed: ClaimedDelivery,
+        result: AttemptResult,
+        decide: Callable[[datetime], Settled],
+    ) -> bool:
+        """Stores the attempt, and the delivery's state as `decide(now)` says
+        (on the database's clock), in one transaction. The delivery changes
+        only while this attempt is its latest and it is pending: False when a
+        later claim took it over (the attempt is stored all the same)."""
+        ...
+
+
+class TargetCheck(Protocol):
+    async def refusal(self, url: str) -> str | None:
+        """Why webhooks may not send to `url`'s host as it resolves now
+        (`core.webhook_targets`); None when they may, or when it does not
+        resolve at the moment (every delivery checks again)."""
+        ...

@@ -191,7 +191,7 @@ def _plan(due: DueJobs) -> TickPlan:
         moves.append(_move(job, firing, due.now))
         if firing.cancel_outstanding:
             cancel.append(job.id)
-        if job.spec.health_policy.missed_alerts:
+        if job.spec.health_policy.alert_on_missed is not False:  # else: the platform's say
             missed += missed_alerts(job, made)
     return TickPlan(executions, buffered, moves, cancel, missed)
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cronstream_server.core.alerts import Alert, AlertEvent, AlertFilter, Opening, from_public_json
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, HealthState
-from cronstream_server.core.health import late_reason, overrunning_reason
+from cronstream_server.core.health import HealthPolicy, late_reason, overrunning_reason
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.store.clock import database_now
 from cronstream_server.store.database import dialect_of
@@ -25,11 +25,13 @@ from cronstream_server.store.queries_alerts import (
     OPEN,
     alert_from_row,
     events_after,
+    health_defaults,
     last_cursor,
     open_alerts,
     resolve_alerts,
+    set_health_defaults,
 )
-from cronstream_server.store.tables import alerts, job_executions, scheduled_jobs
+from cronstream_server.store.tables import alerts, job_executions, platforms, scheduled_jobs
 
 executions, jobs = job_executions, scheduled_jobs
 # 'cronalrt': one replica checks at a time (the others would find the same).
@@ -89,14 +91,25 @@ class SqlAlertStore:
             found = await events_after(conn, platform_id, cursor, limit)
         return [AlertEvent(c, kind, from_public_json(data)) for c, kind, data in found]
 
+    async def health_defaults(self, platform_id: str) -> HealthPolicy:
+        async with database_errors(), self._engine.connect() as conn:
+            found = await health_defaults(conn, [platform_id])
+        return found.get(platform_id, HealthPolicy())
+
+    async def set_health_defaults(self, platform_id: str, policy: HealthPolicy) -> HealthPolicy:
+        async with database_errors(), self._engine.begin() as conn:
+            await set_health_defaults(conn, platform_id, policy)
+        return policy
+
     async def last_cursor(self, platform_id: str) -> int:
         async with database_errors(), self._engine.connect() as conn:
             return await last_cursor(conn, platform_id)
 
 
 async def _late(conn: AsyncConnection, now: datetime) -> list[Opening]:
-    """The first overdue firing of each job with a max_start_delay: pending
-    (not started) longer than the delay after it was due."""
+    """The first overdue firing of each job with a max_start_delay (its own,
+    or its platform's): pending (not started) longer than that after it was due."""
+    delay = func.coalesce(jobs.c.max_start_delay_ms, platforms.c.default_max_start_delay_ms)
     query = (
         select(
             executions.c.id,
@@ -106,22 +119,23 @@ async def _late(conn: AsyncConnection, now: datetime) -> list[Opening]:
             jobs.c.platform_id,
             jobs.c.name,
             jobs.c.handler_name,
-            jobs.c.max_start_delay_ms,
+            delay.label("delay_ms"),
         )
         .join(jobs, jobs.c.id == executions.c.job_id)
+        .join(platforms, platforms.c.id == jobs.c.platform_id)
         .where(
             executions.c.status == ExecutionStatus.PENDING.value,
             executions.c.trigger == ExecutionTrigger.SCHEDULE.value,
             executions.c.attempt == 1,
             executions.c.due_at <= now,
-            jobs.c.max_start_delay_ms > 0,
+            delay > 0,
         )
         .order_by(executions.c.due_at)
     )
     found: dict[str, Opening] = {}
     for r in (await conn.execute(query)).all():
-        delay = timedelta(milliseconds=r.max_start_delay_ms)
-        if r.job_id in found or r.due_at + delay > now:
+        after = timedelta(milliseconds=r.delay_ms)
+        if r.job_id in found or r.due_at + after > now:
             continue
         found[r.job_id] = Opening(
             platform_id=r.platform_id,
@@ -129,7 +143,7 @@ async def _late(conn: AsyncConnection, now: datetime) -> list[Opening]:
             job_name=r.name,
             handler_name=r.handler_name,
             kind=HealthState.LATE,
-            reason=late_reason(delay, r.scheduled_at),
+            reason=late_reason(after, r.scheduled_at),
             execution_id=r.id,
             scheduled_at=r.scheduled_at,
         )
@@ -137,6 +151,7 @@ async def _late(conn: AsyncConnection, now: datetime) -> list[Opening]:
 
 
 async def _overrunning(conn: AsyncConnection, now: datetime) -> list[Opening]:
+    limit = func.coalesce(jobs.c.max_duration_ms, platforms.c.default_max_duration_ms)
     query = (
         select(
             executions.c.id,
@@ -146,20 +161,21 @@ async def _overrunning(conn: AsyncConnection, now: datetime) -> list[Opening]:
             jobs.c.platform_id,
             jobs.c.name,
             jobs.c.handler_name,
-            jobs.c.max_duration_ms,
+            limit.label("limit_ms"),
         )
         .join(jobs, jobs.c.id == executions.c.job_id)
+        .join(platforms, platforms.c.id == jobs.c.platform_id)
         .where(
             executions.c.status == ExecutionStatus.RUNNING.value,
             executions.c.started_at <= now,
-            jobs.c.max_duration_ms > 0,
+            limit > 0,
         )
         .order_by(executions.c.started_at)
     )
     found: dict[str, Opening] = {}
     for r in (await conn.execute(query)).all():
-        limit = timedelta(milliseconds=r.max_duration_ms)
-        if r.job_id in found or r.started_at + limit > now:
+        longest = timedelta(milliseconds=r.limit_ms)
+        if r.job_id in found or r.started_at + longest > now:
             continue
         found[r.job_id] = Opening(
             platform_id=r.platform_id,
@@ -167,7 +183,7 @@ async def _overrunning(conn: AsyncConnection, now: datetime) -> list[Opening]:
             job_name=r.name,
             handler_name=r.handler_name,
             kind=HealthState.OVERRUNNING,
-            reason=overrunning_reason(limit, r.started_at),
+            reason=overrunning_reason(longest, r.started_at),
             execution_id=r.id,
             scheduled_at=r.scheduled_at,
         )

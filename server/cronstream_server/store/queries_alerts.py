@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cronstream_server.core.alerts import Alert, AlertEvent, AlertEventType, Opening, public_json
 from cronstream_server.core.dispatch import Ending, Settlement
 from cronstream_server.core.enums import AlertState, HealthState, JobStatus
-from cronstream_server.core.health import HealthPolicy, failing_reason, worst
+from cronstream_server.core.health import HealthPolicy, effective, failing_reason, worst
 from cronstream_server.core.ids import new_id
 from cronstream_server.store.database import Dialect
-from cronstream_server.store.tables import alert_events, alerts, scheduled_jobs
+from cronstream_server.store.tables import alert_events, alerts, platforms, scheduled_jobs
 from cronstream_server.store.types import one_of
 
 OPEN = text("state = 'open'")
@@ -227,6 +227,7 @@ async def track_failures(
         key=lambda s: s.held.job_id or "",  # row locks in one order
     )
     openings: dict[str, Opening] = {}
+    defaults: dict[str, HealthPolicy] = {}
     for s in failed:
         job = (
             await conn.execute(
@@ -247,8 +248,14 @@ async def track_failures(
         ).first()
         if job is None:  # deleted meanwhile
             continue
-        policy = HealthPolicy(
-            consecutive_failures=job.consecutive_failures, pause_on_failure=job.pause_on_failure
+        if job.platform_id not in defaults:
+            defaults.update(await health_defaults(conn, [job.platform_id]))
+        policy = effective(
+            HealthPolicy(
+                consecutive_failures=job.consecutive_failures,
+                pause_on_failure=job.pause_on_failure,
+            ),
+            defaults.get(job.platform_id, HealthPolicy()),
         )
         if job.failure_streak >= policy.failing_after:
             pause = policy.pauses_on_failure and job.status == JobStatus.ACTIVE.value
@@ -273,3 +280,68 @@ async def track_failures(
             .values(status=JobStatus.PAUSED.value, updated_at=now)
         )
     return events + opened
+
+
+def _defaults_from_row(r: Any) -> HealthPolicy:
+    return HealthPolicy(
+        max_start_delay=_delta(r.default_max_start_delay_ms),
+        max_duration=_delta(r.default_max_duration_ms),
+        consecutive_failures=r.default_consecutive_failures,
+        alert_on_missed=r.default_alert_on_missed,
+        pause_on_failure=r.default_pause_on_failure,
+    )
+
+
+def _delta(ms: int | None) -> timedelta | None:
+    return None if ms is None else timedelta(milliseconds=ms)
+
+
+def _ms(value: timedelta | None) -> int | None:
+    return None if value is None else int(value / timedelta(milliseconds=1))
+
+
+async def health_defaults(
+    conn: AsyncConnection, platform_ids: Iterable[str]
+) -> dict[str, HealthPolicy]:
+    """Each platform's default health policy, as set."""
+    ids = sorted(set(platform_ids))
+    if not ids:
+        return {}
+    query = select(platforms).where(platforms.c.id.in_(ids))
+    return {r.id: _defaults_from_row(r) for r in (await conn.execute(query)).all()}
+
+
+async def set_health_defaults(
+    conn: AsyncConnection, platform_id: str, policy: HealthPolicy
+) -> None:
+    await conn.execute(
+        update(platforms)
+        .where(platforms.c.id == platform_id)
+        .values(
+            default_max_start_delay_ms=_ms(policy.max_start_delay),
+            default_max_duration_ms=_ms(policy.max_duration),
+            default_consecutive_failures=policy.consecutive_failures,
+            default_alert_on_missed=policy.alert_on_missed,
+            default_pause_on_failure=policy.pause_on_failure,
+        )
+    )
+
+
+async def wanted_missed(conn: AsyncConnection, openings: Sequence[Opening]) -> list[Opening]:
+    """The MISSED openings whose job's effective policy asks for them (the
+    plan left out the jobs that said no themselves)."""
+    if not openings:
+        return []
+    defaults = await health_defaults(conn, [o.platform_id for o in openings])
+    query = select(scheduled_jobs.c.id, scheduled_jobs.c.alert_on_missed).where(
+        scheduled_jobs.c.id.in_(sorted({o.job_id for o in openings}))
+    )
+    own = dict((await conn.execute(query)).all())
+    return [
+        o
+        for o in openings
+        if effective(
+            HealthPolicy(alert_on_missed=own.get(o.job_id)),
+            defaults.get(o.platform_id, HealthPolicy()),
+        ).missed_alerts
+    ]

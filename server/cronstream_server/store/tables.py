@@ -61,6 +61,13 @@ platforms = Table(
     _id(),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    # The platform's default health policy (SetHealthDefaults): what a job's
+    # unset policy fields take; NULL falls back to the documented default.
+    Column("default_max_start_delay_ms", BigInteger),
+    Column("default_max_duration_ms", BigInteger),
+    Column("default_consecutive_failures", Integer),
+    Column("default_alert_on_missed", Boolean),
+    Column("default_pause_on_failure", Boolean),
 )
 
 api_keys = Table(

@@ -15,7 +15,7 @@ from cronstream_server.store.buffered import buffer
 from cronstream_server.store.clock import database_now
 from cronstream_server.store.database import dialect_of
 from cronstream_server.store.errors import database_errors
-from cronstream_server.store.queries_alerts import open_alerts
+from cronstream_server.store.queries_alerts import open_alerts, wanted_missed
 
 
 class SqlTickerStore:
@@ -42,7 +42,7 @@ class SqlTickerStore:
             await q.move_jobs(conn, self._dialect, plan.moves, recorded)
             # A slot stored before (recorded 0 times now) had its alert then.
             missed = [o for o in plan.missed if recorded.get(o.job_id)]
-            await open_alerts(conn, self._dialect, missed, now)
+            await open_alerts(conn, self._dialect, await wanted_missed(conn, missed), now)
         return Ticked(now, len(due), plan, recorded, tuple(cancelled))
 
     async def upcoming(self) -> Upcoming:

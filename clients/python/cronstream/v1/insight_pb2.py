@@ -28,7 +28,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63ronstream/v1/insight.proto\x12\rcronstream.v1\x1a\x1d\x63ronstream/v1/execution.proto\x1a\x17\x63ronstream/v1/job.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x02\n\x08JobStats\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x41\n\x14\x65xecutions_by_status\x18\x02 \x03(\x0b\x32#.cronstream.v1.ExecutionStatusCount\x12\x18\n\x10total_executions\x18\x03 \x01(\x03\x12\x14\n\x0csuccess_rate\x18\x04 \x01(\x01\x12/\n\x0c\x61vg_duration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cp95_duration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12,\n\x08last_run\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08next_run\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xef\x01\n\x10SchedulerMetrics\x12\x35\n\x0ejobs_by_status\x18\x01 \x03(\x0b\x32\x1d.cronstream.v1.JobStatusCount\x12\x31\n\x0cjobs_by_type\x18\x02 \x03(\x0b\x32\x1b.cronstream.v1.JobTypeCount\x12\x41\n\x14\x65xecutions_by_status\x18\x03 \x03(\x0b\x32#.cronstream.v1.ExecutionStatusCount\x12\x13\n\x0bqueue_depth\x18\x04 \x01(\x03\x12\x19\n\x11\x63onnected_workers\x18\x05 \x01(\x05\"U\n\x14\x45xecutionStatusCount\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.cronstream.v1.ExecutionStatus\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"I\n\x0eJobStatusCount\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.cronstream.v1.JobStatus\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"C\n\x0cJobTypeCount\x12$\n\x04type\x18\x01 \x01(\x0e\x32\x16.cronstream.v1.JobType\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"i\n\x06Health\x12+\n\x06status\x18\x01 \x01(\x0e\x32\x1b.cronstream.v1.HealthStatus\x12\x32\n\ncomponents\x18\x02 \x03(\x0b\x32\x1e.cronstream.v1.ComponentHealth\"\x89\x01\n\x0f\x43omponentHealth\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.cronstream.v1.HealthStatus\x12\x0f\n\x07message\x18\x03 \x01(\t\x12*\n\x07latency\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration*\x83\x01\n\x0cHealthStatus\x12\x1d\n\x19HEALTH_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15HEALTH_STATUS_SERVING\x10\x01\x12\x1a\n\x16HEALTH_STATUS_DEGRADED\x10\x02\x12\x1d\n\x19HEALTH_STATUS_NOT_SERVING\x10\x03\x42o\n\x11\x64\x65v.cronstream.v1B\x0cInsightProtoP\x01ZJgithub.com/cronstream/cronstream/clients/go/gen/cronstream/v1;cronstreamv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63ronstream/v1/insight.proto\x12\rcronstream.v1\x1a\x1d\x63ronstream/v1/execution.proto\x1a\x17\x63ronstream/v1/job.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\x02\n\x08JobStats\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x41\n\x14\x65xecutions_by_status\x18\x02 \x03(\x0b\x32#.cronstream.v1.ExecutionStatusCount\x12\x18\n\x10total_executions\x18\x03 \x01(\x03\x12\x14\n\x0csuccess_rate\x18\x04 \x01(\x01\x12/\n\x0c\x61vg_duration\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cp95_duration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12,\n\x08last_run\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08next_run\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x06health\x18\t \x01(\x0b\x32\x18.cronstream.v1.JobHealth\"\xef\x01\n\x10SchedulerMetrics\x12\x35\n\x0ejobs_by_status\x18\x01 \x03(\x0b\x32\x1d.cronstream.v1.JobStatusCount\x12\x31\n\x0cjobs_by_type\x18\x02 \x03(\x0b\x32\x1b.cronstream.v1.JobTypeCount\x12\x41\n\x14\x65xecutions_by_status\x18\x03 \x03(\x0b\x32#.cronstream.v1.ExecutionStatusCount\x12\x13\n\x0bqueue_depth\x18\x04 \x01(\x03\x12\x19\n\x11\x63onnected_workers\x18\x05 \x01(\x05\"U\n\x14\x45xecutionStatusCount\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.cronstream.v1.ExecutionStatus\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"I\n\x0eJobStatusCount\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.cronstream.v1.JobStatus\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"C\n\x0cJobTypeCount\x12$\n\x04type\x18\x01 \x01(\x0e\x32\x16.cronstream.v1.JobType\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"i\n\x06Health\x12+\n\x06status\x18\x01 \x01(\x0e\x32\x1b.cronstream.v1.HealthStatus\x12\x32\n\ncomponents\x18\x02 \x03(\x0b\x32\x1e.cronstream.v1.ComponentHealth\"\x89\x01\n\x0f\x43omponentHealth\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x06status\x18\x02 \x01(\x0e\x32\x1b.cronstream.v1.HealthStatus\x12\x0f\n\x07message\x18\x03 \x01(\t\x12*\n\x07latency\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration*\x83\x01\n\x0cHealthStatus\x12\x1d\n\x19HEALTH_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15HEALTH_STATUS_SERVING\x10\x01\x12\x1a\n\x16HEALTH_STATUS_DEGRADED\x10\x02\x12\x1d\n\x19HEALTH_STATUS_NOT_SERVING\x10\x03\x42o\n\x11\x64\x65v.cronstream.v1B\x0cInsightProtoP\x01ZJgithub.com/cronstream/cronstream/clients/go/gen/cronstream/v1;cronstreamv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,20 +36,20 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cronstream.v1.insight_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\021dev.cronstream.v1B\014InsightProtoP\001ZJgithub.com/cronstream/cronstream/clients/go/gen/cronstream/v1;cronstreamv1'
-  _globals['_HEALTHSTATUS']._serialized_start=1222
-  _globals['_HEALTHSTATUS']._serialized_end=1353
+  _globals['_HEALTHSTATUS']._serialized_start=1264
+  _globals['_HEALTHSTATUS']._serialized_end=1395
   _globals['_JOBSTATS']._serialized_start=168
-  _globals['_JOBSTATS']._serialized_end=499
-  _globals['_SCHEDULERMETRICS']._serialized_start=502
-  _globals['_SCHEDULERMETRICS']._serialized_end=741
-  _globals['_EXECUTIONSTATUSCOUNT']._serialized_start=743
-  _globals['_EXECUTIONSTATUSCOUNT']._serialized_end=828
-  _globals['_JOBSTATUSCOUNT']._serialized_start=830
-  _globals['_JOBSTATUSCOUNT']._serialized_end=903
-  _globals['_JOBTYPECOUNT']._serialized_start=905
-  _globals['_JOBTYPECOUNT']._serialized_end=972
-  _globals['_HEALTH']._serialized_start=974
-  _globals['_HEALTH']._serialized_end=1079
-  _globals['_COMPONENTHEALTH']._serialized_start=1082
-  _globals['_COMPONENTHEALTH']._serialized_end=1219
+  _globals['_JOBSTATS']._serialized_end=541
+  _globals['_SCHEDULERMETRICS']._serialized_start=544
+  _globals['_SCHEDULERMETRICS']._serialized_end=783
+  _globals['_EXECUTIONSTATUSCOUNT']._serialized_start=785
+  _globals['_EXECUTIONSTATUSCOUNT']._serialized_end=870
+  _globals['_JOBSTATUSCOUNT']._serialized_start=872
+  _globals['_JOBSTATUSCOUNT']._serialized_end=945
+  _globals['_JOBTYPECOUNT']._serialized_start=947
+  _globals['_JOBTYPECOUNT']._serialized_end=1014
+  _globals['_HEALTH']._serialized_start=1016
+  _globals['_HEALTH']._serialized_end=1121
+  _globals['_COMPONENTHEALTH']._serialized_start=1124
+  _globals['_COMPONENTHEALTH']._serialized_end=1261
 # @@protoc_insertion_point(module_scope)

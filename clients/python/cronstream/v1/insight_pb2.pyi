@@ -63,6 +63,7 @@ class JobStats(_message.Message):
     P95_DURATION_FIELD_NUMBER: _builtins.int
     LAST_RUN_FIELD_NUMBER: _builtins.int
     NEXT_RUN_FIELD_NUMBER: _builtins.int
+    HEALTH_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """The job."""
     total_executions: _builtins.int
@@ -89,6 +90,10 @@ class JobStats(_message.Message):
     def next_run(self) -> _timestamp_pb2.Timestamp:
         """The next firing, absent when none."""
 
+    @_builtins.property
+    def health(self) -> _job_pb2.JobHealth:
+        """The job's health (docs/alerts.md), as on the job."""
+
     def __init__(
         self,
         *,
@@ -100,10 +105,11 @@ class JobStats(_message.Message):
         p95_duration: _duration_pb2.Duration | None = ...,
         last_run: _timestamp_pb2.Timestamp | None = ...,
         next_run: _timestamp_pb2.Timestamp | None = ...,
+        health: _job_pb2.JobHealth | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["avg_duration", b"avg_duration", "last_run", b"last_run", "next_run", b"next_run", "p95_duration", b"p95_duration"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["avg_duration", b"avg_duration", "health", b"health", "last_run", b"last_run", "next_run", b"next_run", "p95_duration", b"p95_duration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_duration", b"avg_duration", "executions_by_status", b"executions_by_status", "job_id", b"job_id", "last_run", b"last_run", "next_run", b"next_run", "p95_duration", b"p95_duration", "success_rate", b"success_rate", "total_executions", b"total_executions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_duration", b"avg_duration", "executions_by_status", b"executions_by_status", "health", b"health", "job_id", b"job_id", "last_run", b"last_run", "next_run", b"next_run", "p95_duration", b"p95_duration", "success_rate", b"success_rate", "total_executions", b"total_executions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1386,6 +1386,95 @@ class ListAlertsResponse(_message.Message):
 Global___ListAlertsResponse: _TypeAlias = ListAlertsResponse  # noqa: Y015
 
 @_typing.final
+class GetHealthDefaultsRequest(_message.Message):
+    """Request of GetHealthDefaults."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHealthDefaultsRequest: _TypeAlias = GetHealthDefaultsRequest  # noqa: Y015
+
+@_typing.final
+class GetHealthDefaultsResponse(_message.Message):
+    """Response of GetHealthDefaults."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> _job_pb2.HealthPolicy:
+        """The platform's defaults, as set; unset fields take the documented ones."""
+
+    def __init__(
+        self,
+        *,
+        policy: _job_pb2.HealthPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHealthDefaultsResponse: _TypeAlias = GetHealthDefaultsResponse  # noqa: Y015
+
+@_typing.final
+class SetHealthDefaultsRequest(_message.Message):
+    """Request of SetHealthDefaults."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> _job_pb2.HealthPolicy:
+        """The new defaults."""
+
+    def __init__(
+        self,
+        *,
+        policy: _job_pb2.HealthPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetHealthDefaultsRequest: _TypeAlias = SetHealthDefaultsRequest  # noqa: Y015
+
+@_typing.final
+class SetHealthDefaultsResponse(_message.Message):
+    """Response of SetHealthDefaults."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> _job_pb2.HealthPolicy:
+        """The defaults as stored."""
+
+    def __init__(
+        self,
+        *,
+        policy: _job_pb2.HealthPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetHealthDefaultsResponse: _TypeAlias = SetHealthDefaultsResponse  # noqa: Y015
+
+@_typing.final
 class WatchAlertsRequest(_message.Message):
     """Request of WatchAlerts."""
 

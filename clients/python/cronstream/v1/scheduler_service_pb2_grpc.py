@@ -184,6 +184,16 @@ class SchedulerServiceStub:
                 request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsRequest.SerializeToString,
                 response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsResponse.FromString,
                 _registered_method=True)
+        self.GetHealthDefaults = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/GetHealthDefaults',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetHealthDefaultsRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetHealthDefaultsResponse.FromString,
+                _registered_method=True)
+        self.SetHealthDefaults = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/SetHealthDefaults',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.SetHealthDefaultsRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.SetHealthDefaultsResponse.FromString,
+                _registered_method=True)
         self.CreateWebhook = channel.unary_unary(
                 '/cronstream.v1.SchedulerService/CreateWebhook',
                 request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.CreateWebhookRequest.SerializeToString,
@@ -490,6 +500,25 @@ class SchedulerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetHealthDefaults(self, request, context):
+        """The platform's default health policy: what each job's unset policy
+        fields take (docs/alerts.md).
+        Errors: none of its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetHealthDefaults(self, request, context):
+        """Replaces the platform's default health policy; a field left unset takes
+        the documented default. Jobs that leave a field unset follow at once.
+        Errors: INVALID_ARGUMENT (a negative or over 7 days duration, a
+        consecutive_failures out of 1 to 100).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateWebhook(self, request, context):
         """Registers a URL that receives the platform's alert events, each as a
         signed HTTP POST (docs/alerts.md#webhooks), from the next event on. The
@@ -676,6 +705,16 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     servicer.WatchAlerts,
                     request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsRequest.FromString,
                     response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsResponse.SerializeToString,
+            ),
+            'GetHealthDefaults': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHealthDefaults,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetHealthDefaultsRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetHealthDefaultsResponse.SerializeToString,
+            ),
+            'SetHealthDefaults': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetHealthDefaults,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.SetHealthDefaultsRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.SetHealthDefaultsResponse.SerializeToString,
             ),
             'CreateWebhook': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateWebhook,
@@ -1447,6 +1486,60 @@ class SchedulerService:
             '/cronstream.v1.SchedulerService/WatchAlerts',
             cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsRequest.SerializeToString,
             cronstream_dot_v1_dot_scheduler__service__pb2.WatchAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHealthDefaults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/GetHealthDefaults',
+            cronstream_dot_v1_dot_scheduler__service__pb2.GetHealthDefaultsRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.GetHealthDefaultsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetHealthDefaults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/SetHealthDefaults',
+            cronstream_dot_v1_dot_scheduler__service__pb2.SetHealthDefaultsRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.SetHealthDefaultsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -201,6 +201,17 @@ class SchedulerServiceStub:
     cursor misses none and sees none twice.
     Errors: INVALID_ARGUMENT (a negative after_cursor).
     """
+    GetHealthDefaults: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetHealthDefaultsRequest, _scheduler_service_pb2.GetHealthDefaultsResponse]
+    """The platform's default health policy: what each job's unset policy
+    fields take (docs/alerts.md).
+    Errors: none of its own.
+    """
+    SetHealthDefaults: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.SetHealthDefaultsRequest, _scheduler_service_pb2.SetHealthDefaultsResponse]
+    """Replaces the platform's default health policy; a field left unset takes
+    the documented default. Jobs that leave a field unset follow at once.
+    Errors: INVALID_ARGUMENT (a negative or over 7 days duration, a
+    consecutive_failures out of 1 to 100).
+    """
     CreateWebhook: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.CreateWebhookRequest, _scheduler_service_pb2.CreateWebhookResponse]
     """Registers a URL that receives the platform's alert events, each as a
     signed HTTP POST (docs/alerts.md#webhooks), from the next event on. The
@@ -403,6 +414,17 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     since, then the new ones), so a client that reconnects with its last
     cursor misses none and sees none twice.
     Errors: INVALID_ARGUMENT (a negative after_cursor).
+    """
+    GetHealthDefaults: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetHealthDefaultsRequest, _scheduler_service_pb2.GetHealthDefaultsResponse]  # type: ignore[assignment]
+    """The platform's default health policy: what each job's unset policy
+    fields take (docs/alerts.md).
+    Errors: none of its own.
+    """
+    SetHealthDefaults: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.SetHealthDefaultsRequest, _scheduler_service_pb2.SetHealthDefaultsResponse]  # type: ignore[assignment]
+    """Replaces the platform's default health policy; a field left unset takes
+    the documented default. Jobs that leave a field unset follow at once.
+    Errors: INVALID_ARGUMENT (a negative or over 7 days duration, a
+    consecutive_failures out of 1 to 100).
     """
     CreateWebhook: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.CreateWebhookRequest, _scheduler_service_pb2.CreateWebhookResponse]  # type: ignore[assignment]
     """Registers a URL that receives the platform's alert events, each as a
@@ -765,6 +787,29 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         since, then the new ones), so a client that reconnects with its last
         cursor misses none and sees none twice.
         Errors: INVALID_ARGUMENT (a negative after_cursor).
+        """
+
+    @_abc_1.abstractmethod
+    def GetHealthDefaults(
+        self,
+        request: _scheduler_service_pb2.GetHealthDefaultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.GetHealthDefaultsResponse, _abc.Awaitable[_scheduler_service_pb2.GetHealthDefaultsResponse]]:
+        """The platform's default health policy: what each job's unset policy
+        fields take (docs/alerts.md).
+        Errors: none of its own.
+        """
+
+    @_abc_1.abstractmethod
+    def SetHealthDefaults(
+        self,
+        request: _scheduler_service_pb2.SetHealthDefaultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.SetHealthDefaultsResponse, _abc.Awaitable[_scheduler_service_pb2.SetHealthDefaultsResponse]]:
+        """Replaces the platform's default health policy; a field left unset takes
+        the documented default. Jobs that leave a field unset follow at once.
+        Errors: INVALID_ARGUMENT (a negative or over 7 days duration, a
+        consecutive_failures out of 1 to 100).
         """
 
     @_abc_1.abstractmethod

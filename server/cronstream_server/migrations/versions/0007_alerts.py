@@ -1,4 +1,4 @@
-"""alerts: job health policies, alerts and their events
+"""alerts: job health policies, platform defaults, alerts and their events
 
 Revision ID: 0007
 Revises: 0006
@@ -25,7 +25,19 @@ depends_on: str | Sequence[str] | None = None
 OPEN = sa.text("state = 'open'")
 
 
+PLATFORM_DEFAULTS = (
+    ("default_max_start_delay_ms", sa.BigInteger),
+    ("default_max_duration_ms", sa.BigInteger),
+    ("default_consecutive_failures", sa.Integer),
+    ("default_alert_on_missed", sa.Boolean),
+    ("default_pause_on_failure", sa.Boolean),
+)
+
+
 def upgrade() -> None:
+    with op.batch_alter_table("platforms", schema=None) as batch_op:
+        for name, kind in PLATFORM_DEFAULTS:
+            batch_op.add_column(sa.Column(name, kind(), nullable=True))
     with op.batch_alter_table("scheduled_jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("max_start_delay_ms", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("max_duration_ms", sa.BigInteger(), nullable=True))
@@ -133,3 +145,6 @@ def downgrade() -> None:
             "max_start_delay_ms",
         ):
             batch_op.drop_column(column)
+    with op.batch_alter_table("platforms", schema=None) as batch_op:
+        for name, _ in reversed(PLATFORM_DEFAULTS):
+            batch_op.drop_column(name)

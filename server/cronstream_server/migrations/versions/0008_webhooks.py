@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 from cronstream_server.store.types import UtcDateTime, json_type
 
 revision: str = "0008"

@@ -97,7 +97,9 @@ type JobStats struct {
 	// Scheduled instant of the latest firing.
 	LastRun *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_run,json=lastRun,proto3" json:"last_run,omitempty"`
 	// The next firing, absent when none.
-	NextRun       *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=next_run,json=nextRun,proto3" json:"next_run,omitempty"`
+	NextRun *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=next_run,json=nextRun,proto3" json:"next_run,omitempty"`
+	// The job's health (docs/alerts.md), as on the job.
+	Health        *JobHealth `protobuf:"bytes,9,opt,name=health,proto3" json:"health,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -184,6 +186,13 @@ func (x *JobStats) GetLastRun() *timestamppb.Timestamp {
 func (x *JobStats) GetNextRun() *timestamppb.Timestamp {
 	if x != nil {
 		return x.NextRun
+	}
+	return nil
+}
+
+func (x *JobStats) GetHealth() *JobHealth {
+	if x != nil {
+		return x.Health
 	}
 	return nil
 }
@@ -567,7 +576,7 @@ var File_cronstream_v1_insight_proto protoreflect.FileDescriptor
 
 const file_cronstream_v1_insight_proto_rawDesc = "" +
 	"\n" +
-	"\x1bcronstream/v1/insight.proto\x12\rcronstream.v1\x1a\x1dcronstream/v1/execution.proto\x1a\x17cronstream/v1/job.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x03\n" +
+	"\x1bcronstream/v1/insight.proto\x12\rcronstream.v1\x1a\x1dcronstream/v1/execution.proto\x1a\x17cronstream/v1/job.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe2\x03\n" +
 	"\bJobStats\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12U\n" +
 	"\x14executions_by_status\x18\x02 \x03(\v2#.cronstream.v1.ExecutionStatusCountR\x12executionsByStatus\x12)\n" +
@@ -576,7 +585,8 @@ const file_cronstream_v1_insight_proto_rawDesc = "" +
 	"\favg_duration\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\vavgDuration\x12<\n" +
 	"\fp95_duration\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\vp95Duration\x125\n" +
 	"\blast_run\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\alastRun\x125\n" +
-	"\bnext_run\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\anextRun\"\xbb\x02\n" +
+	"\bnext_run\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\anextRun\x120\n" +
+	"\x06health\x18\t \x01(\v2\x18.cronstream.v1.JobHealthR\x06health\"\xbb\x02\n" +
 	"\x10SchedulerMetrics\x12C\n" +
 	"\x0ejobs_by_status\x18\x01 \x03(\v2\x1d.cronstream.v1.JobStatusCountR\fjobsByStatus\x12=\n" +
 	"\fjobs_by_type\x18\x02 \x03(\v2\x1b.cronstream.v1.JobTypeCountR\n" +
@@ -636,9 +646,10 @@ var file_cronstream_v1_insight_proto_goTypes = []any{
 	(*ComponentHealth)(nil),       // 7: cronstream.v1.ComponentHealth
 	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
 	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(ExecutionStatus)(0),          // 10: cronstream.v1.ExecutionStatus
-	(JobStatus)(0),                // 11: cronstream.v1.JobStatus
-	(JobType)(0),                  // 12: cronstream.v1.JobType
+	(*JobHealth)(nil),             // 10: cronstream.v1.JobHealth
+	(ExecutionStatus)(0),          // 11: cronstream.v1.ExecutionStatus
+	(JobStatus)(0),                // 12: cronstream.v1.JobStatus
+	(JobType)(0),                  // 13: cronstream.v1.JobType
 }
 var file_cronstream_v1_insight_proto_depIdxs = []int32{
 	3,  // 0: cronstream.v1.JobStats.executions_by_status:type_name -> cronstream.v1.ExecutionStatusCount
@@ -646,21 +657,22 @@ var file_cronstream_v1_insight_proto_depIdxs = []int32{
 	8,  // 2: cronstream.v1.JobStats.p95_duration:type_name -> google.protobuf.Duration
 	9,  // 3: cronstream.v1.JobStats.last_run:type_name -> google.protobuf.Timestamp
 	9,  // 4: cronstream.v1.JobStats.next_run:type_name -> google.protobuf.Timestamp
-	4,  // 5: cronstream.v1.SchedulerMetrics.jobs_by_status:type_name -> cronstream.v1.JobStatusCount
-	5,  // 6: cronstream.v1.SchedulerMetrics.jobs_by_type:type_name -> cronstream.v1.JobTypeCount
-	3,  // 7: cronstream.v1.SchedulerMetrics.executions_by_status:type_name -> cronstream.v1.ExecutionStatusCount
-	10, // 8: cronstream.v1.ExecutionStatusCount.status:type_name -> cronstream.v1.ExecutionStatus
-	11, // 9: cronstream.v1.JobStatusCount.status:type_name -> cronstream.v1.JobStatus
-	12, // 10: cronstream.v1.JobTypeCount.type:type_name -> cronstream.v1.JobType
-	0,  // 11: cronstream.v1.Health.status:type_name -> cronstream.v1.HealthStatus
-	7,  // 12: cronstream.v1.Health.components:type_name -> cronstream.v1.ComponentHealth
-	0,  // 13: cronstream.v1.ComponentHealth.status:type_name -> cronstream.v1.HealthStatus
-	8,  // 14: cronstream.v1.ComponentHealth.latency:type_name -> google.protobuf.Duration
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	10, // 5: cronstream.v1.JobStats.health:type_name -> cronstream.v1.JobHealth
+	4,  // 6: cronstream.v1.SchedulerMetrics.jobs_by_status:type_name -> cronstream.v1.JobStatusCount
+	5,  // 7: cronstream.v1.SchedulerMetrics.jobs_by_type:type_name -> cronstream.v1.JobTypeCount
+	3,  // 8: cronstream.v1.SchedulerMetrics.executions_by_status:type_name -> cronstream.v1.ExecutionStatusCount
+	11, // 9: cronstream.v1.ExecutionStatusCount.status:type_name -> cronstream.v1.ExecutionStatus
+	12, // 10: cronstream.v1.JobStatusCount.status:type_name -> cronstream.v1.JobStatus
+	13, // 11: cronstream.v1.JobTypeCount.type:type_name -> cronstream.v1.JobType
+	0,  // 12: cronstream.v1.Health.status:type_name -> cronstream.v1.HealthStatus
+	7,  // 13: cronstream.v1.Health.components:type_name -> cronstream.v1.ComponentHealth
+	0,  // 14: cronstream.v1.ComponentHealth.status:type_name -> cronstream.v1.HealthStatus
+	8,  // 15: cronstream.v1.ComponentHealth.latency:type_name -> google.protobuf.Duration
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_insight_proto_init() }

@@ -2662,6 +2662,181 @@ func (x *ListAlertsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request of GetHealthDefaults.
+type GetHealthDefaultsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHealthDefaultsRequest) Reset() {
+	*x = GetHealthDefaultsRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHealthDefaultsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHealthDefaultsRequest) ProtoMessage() {}
+
+func (x *GetHealthDefaultsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHealthDefaultsRequest.ProtoReflect.Descriptor instead.
+func (*GetHealthDefaultsRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{52}
+}
+
+// Response of GetHealthDefaults.
+type GetHealthDefaultsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The platform's defaults, as set; unset fields take the documented ones.
+	Policy        *HealthPolicy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHealthDefaultsResponse) Reset() {
+	*x = GetHealthDefaultsResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHealthDefaultsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHealthDefaultsResponse) ProtoMessage() {}
+
+func (x *GetHealthDefaultsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHealthDefaultsResponse.ProtoReflect.Descriptor instead.
+func (*GetHealthDefaultsResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *GetHealthDefaultsResponse) GetPolicy() *HealthPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+// Request of SetHealthDefaults.
+type SetHealthDefaultsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new defaults.
+	Policy        *HealthPolicy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetHealthDefaultsRequest) Reset() {
+	*x = SetHealthDefaultsRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetHealthDefaultsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetHealthDefaultsRequest) ProtoMessage() {}
+
+func (x *SetHealthDefaultsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetHealthDefaultsRequest.ProtoReflect.Descriptor instead.
+func (*SetHealthDefaultsRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *SetHealthDefaultsRequest) GetPolicy() *HealthPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+// Response of SetHealthDefaults.
+type SetHealthDefaultsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The defaults as stored.
+	Policy        *HealthPolicy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetHealthDefaultsResponse) Reset() {
+	*x = SetHealthDefaultsResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetHealthDefaultsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetHealthDefaultsResponse) ProtoMessage() {}
+
+func (x *SetHealthDefaultsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetHealthDefaultsResponse.ProtoReflect.Descriptor instead.
+func (*SetHealthDefaultsResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *SetHealthDefaultsResponse) GetPolicy() *HealthPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
 // Request of WatchAlerts.
 type WatchAlertsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2673,7 +2848,7 @@ type WatchAlertsRequest struct {
 
 func (x *WatchAlertsRequest) Reset() {
 	*x = WatchAlertsRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[52]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2685,7 +2860,7 @@ func (x *WatchAlertsRequest) String() string {
 func (*WatchAlertsRequest) ProtoMessage() {}
 
 func (x *WatchAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[52]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2698,7 +2873,7 @@ func (x *WatchAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchAlertsRequest.ProtoReflect.Descriptor instead.
 func (*WatchAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{52}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *WatchAlertsRequest) GetAfterCursor() int64 {
@@ -2719,7 +2894,7 @@ type WatchAlertsResponse struct {
 
 func (x *WatchAlertsResponse) Reset() {
 	*x = WatchAlertsResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[53]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2731,7 +2906,7 @@ func (x *WatchAlertsResponse) String() string {
 func (*WatchAlertsResponse) ProtoMessage() {}
 
 func (x *WatchAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[53]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2744,7 +2919,7 @@ func (x *WatchAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchAlertsResponse.ProtoReflect.Descriptor instead.
 func (*WatchAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{53}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *WatchAlertsResponse) GetEvent() *AlertEvent {
@@ -2765,7 +2940,7 @@ type CreateWebhookRequest struct {
 
 func (x *CreateWebhookRequest) Reset() {
 	*x = CreateWebhookRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[54]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2777,7 +2952,7 @@ func (x *CreateWebhookRequest) String() string {
 func (*CreateWebhookRequest) ProtoMessage() {}
 
 func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[54]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2790,7 +2965,7 @@ func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{54}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CreateWebhookRequest) GetWebhook() *Webhook {
@@ -2814,7 +2989,7 @@ type CreateWebhookResponse struct {
 
 func (x *CreateWebhookResponse) Reset() {
 	*x = CreateWebhookResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[55]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2826,7 +3001,7 @@ func (x *CreateWebhookResponse) String() string {
 func (*CreateWebhookResponse) ProtoMessage() {}
 
 func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[55]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2839,7 +3014,7 @@ func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
 func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{55}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *CreateWebhookResponse) GetWebhook() *Webhook {
@@ -2867,7 +3042,7 @@ type GetWebhookRequest struct {
 
 func (x *GetWebhookRequest) Reset() {
 	*x = GetWebhookRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[56]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2879,7 +3054,7 @@ func (x *GetWebhookRequest) String() string {
 func (*GetWebhookRequest) ProtoMessage() {}
 
 func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[56]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2892,7 +3067,7 @@ func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookRequest.ProtoReflect.Descriptor instead.
 func (*GetWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{56}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GetWebhookRequest) GetId() string {
@@ -2913,7 +3088,7 @@ type GetWebhookResponse struct {
 
 func (x *GetWebhookResponse) Reset() {
 	*x = GetWebhookResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[57]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2925,7 +3100,7 @@ func (x *GetWebhookResponse) String() string {
 func (*GetWebhookResponse) ProtoMessage() {}
 
 func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[57]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2938,7 +3113,7 @@ func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookResponse.ProtoReflect.Descriptor instead.
 func (*GetWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{57}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetWebhookResponse) GetWebhook() *Webhook {
@@ -2962,7 +3137,7 @@ type ListWebhooksRequest struct {
 
 func (x *ListWebhooksRequest) Reset() {
 	*x = ListWebhooksRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[58]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2974,7 +3149,7 @@ func (x *ListWebhooksRequest) String() string {
 func (*ListWebhooksRequest) ProtoMessage() {}
 
 func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[58]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2987,7 +3162,7 @@ func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{58}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ListWebhooksRequest) GetPageSize() int32 {
@@ -3019,7 +3194,7 @@ type ListWebhooksResponse struct {
 
 func (x *ListWebhooksResponse) Reset() {
 	*x = ListWebhooksResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[59]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3031,7 +3206,7 @@ func (x *ListWebhooksResponse) String() string {
 func (*ListWebhooksResponse) ProtoMessage() {}
 
 func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[59]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3044,7 +3219,7 @@ func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{59}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
@@ -3072,7 +3247,7 @@ type DeleteWebhookRequest struct {
 
 func (x *DeleteWebhookRequest) Reset() {
 	*x = DeleteWebhookRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[60]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3084,7 +3259,7 @@ func (x *DeleteWebhookRequest) String() string {
 func (*DeleteWebhookRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[60]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3097,7 +3272,7 @@ func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{60}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *DeleteWebhookRequest) GetId() string {
@@ -3116,7 +3291,7 @@ type DeleteWebhookResponse struct {
 
 func (x *DeleteWebhookResponse) Reset() {
 	*x = DeleteWebhookResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[61]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3128,7 +3303,7 @@ func (x *DeleteWebhookResponse) String() string {
 func (*DeleteWebhookResponse) ProtoMessage() {}
 
 func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[61]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3141,7 +3316,7 @@ func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{61}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{65}
 }
 
 // Request of ListWebhookDeliveries.
@@ -3160,7 +3335,7 @@ type ListWebhookDeliveriesRequest struct {
 
 func (x *ListWebhookDeliveriesRequest) Reset() {
 	*x = ListWebhookDeliveriesRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[62]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3172,7 +3347,7 @@ func (x *ListWebhookDeliveriesRequest) String() string {
 func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[62]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3185,7 +3360,7 @@ func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{62}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ListWebhookDeliveriesRequest) GetWebhookId() string {
@@ -3224,7 +3399,7 @@ type ListWebhookDeliveriesResponse struct {
 
 func (x *ListWebhookDeliveriesResponse) Reset() {
 	*x = ListWebhookDeliveriesResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[63]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3236,7 +3411,7 @@ func (x *ListWebhookDeliveriesResponse) String() string {
 func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[63]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3249,7 +3424,7 @@ func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{63}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ListWebhookDeliveriesResponse) GetDeliveries() []*WebhookDelivery {
@@ -3413,7 +3588,14 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"page_token\x18\x05 \x01(\tR\tpageToken\"j\n" +
 	"\x12ListAlertsResponse\x12,\n" +
 	"\x06alerts\x18\x01 \x03(\v2\x14.cronstream.v1.AlertR\x06alerts\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"7\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x1a\n" +
+	"\x18GetHealthDefaultsRequest\"P\n" +
+	"\x19GetHealthDefaultsResponse\x123\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1b.cronstream.v1.HealthPolicyR\x06policy\"O\n" +
+	"\x18SetHealthDefaultsRequest\x123\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1b.cronstream.v1.HealthPolicyR\x06policy\"P\n" +
+	"\x19SetHealthDefaultsResponse\x123\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1b.cronstream.v1.HealthPolicyR\x06policy\"7\n" +
 	"\x12WatchAlertsRequest\x12!\n" +
 	"\fafter_cursor\x18\x01 \x01(\x03R\vafterCursor\"F\n" +
 	"\x13WatchAlertsResponse\x12/\n" +
@@ -3447,7 +3629,7 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2\x1e.cronstream.v1.WebhookDeliveryR\n" +
 	"deliveries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xcf\x16\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x9f\x18\n" +
 	"\x10SchedulerService\x12N\n" +
 	"\tCreateJob\x12\x1f.cronstream.v1.CreateJobRequest\x1a .cronstream.v1.CreateJobResponse\x12`\n" +
 	"\x0fBatchCreateJobs\x12%.cronstream.v1.BatchCreateJobsRequest\x1a&.cronstream.v1.BatchCreateJobsResponse\x12E\n" +
@@ -3477,7 +3659,9 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\tGetHealth\x12\x1f.cronstream.v1.GetHealthRequest\x1a .cronstream.v1.GetHealthResponse\x12Q\n" +
 	"\n" +
 	"ListAlerts\x12 .cronstream.v1.ListAlertsRequest\x1a!.cronstream.v1.ListAlertsResponse\x12V\n" +
-	"\vWatchAlerts\x12!.cronstream.v1.WatchAlertsRequest\x1a\".cronstream.v1.WatchAlertsResponse0\x01\x12Z\n" +
+	"\vWatchAlerts\x12!.cronstream.v1.WatchAlertsRequest\x1a\".cronstream.v1.WatchAlertsResponse0\x01\x12f\n" +
+	"\x11GetHealthDefaults\x12'.cronstream.v1.GetHealthDefaultsRequest\x1a(.cronstream.v1.GetHealthDefaultsResponse\x12f\n" +
+	"\x11SetHealthDefaults\x12'.cronstream.v1.SetHealthDefaultsRequest\x1a(.cronstream.v1.SetHealthDefaultsResponse\x12Z\n" +
 	"\rCreateWebhook\x12#.cronstream.v1.CreateWebhookRequest\x1a$.cronstream.v1.CreateWebhookResponse\x12Q\n" +
 	"\n" +
 	"GetWebhook\x12 .cronstream.v1.GetWebhookRequest\x1a!.cronstream.v1.GetWebhookResponse\x12W\n" +
@@ -3498,7 +3682,7 @@ func file_cronstream_v1_scheduler_service_proto_rawDescGZIP() []byte {
 	return file_cronstream_v1_scheduler_service_proto_rawDescData
 }
 
-var file_cronstream_v1_scheduler_service_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
+var file_cronstream_v1_scheduler_service_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_cronstream_v1_scheduler_service_proto_goTypes = []any{
 	(*CreateJobRequest)(nil),              // 0: cronstream.v1.CreateJobRequest
 	(*CreateJobResponse)(nil),             // 1: cronstream.v1.CreateJobResponse
@@ -3552,153 +3736,165 @@ var file_cronstream_v1_scheduler_service_proto_goTypes = []any{
 	(*GetHealthResponse)(nil),             // 49: cronstream.v1.GetHealthResponse
 	(*ListAlertsRequest)(nil),             // 50: cronstream.v1.ListAlertsRequest
 	(*ListAlertsResponse)(nil),            // 51: cronstream.v1.ListAlertsResponse
-	(*WatchAlertsRequest)(nil),            // 52: cronstream.v1.WatchAlertsRequest
-	(*WatchAlertsResponse)(nil),           // 53: cronstream.v1.WatchAlertsResponse
-	(*CreateWebhookRequest)(nil),          // 54: cronstream.v1.CreateWebhookRequest
-	(*CreateWebhookResponse)(nil),         // 55: cronstream.v1.CreateWebhookResponse
-	(*GetWebhookRequest)(nil),             // 56: cronstream.v1.GetWebhookRequest
-	(*GetWebhookResponse)(nil),            // 57: cronstream.v1.GetWebhookResponse
-	(*ListWebhooksRequest)(nil),           // 58: cronstream.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),          // 59: cronstream.v1.ListWebhooksResponse
-	(*DeleteWebhookRequest)(nil),          // 60: cronstream.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil),         // 61: cronstream.v1.DeleteWebhookResponse
-	(*ListWebhookDeliveriesRequest)(nil),  // 62: cronstream.v1.ListWebhookDeliveriesRequest
-	(*ListWebhookDeliveriesResponse)(nil), // 63: cronstream.v1.ListWebhookDeliveriesResponse
-	(*Job)(nil),                           // 64: cronstream.v1.Job
-	(JobStatus)(0),                        // 65: cronstream.v1.JobStatus
-	(JobType)(0),                          // 66: cronstream.v1.JobType
-	(HealthState)(0),                      // 67: cronstream.v1.HealthState
-	(*fieldmaskpb.FieldMask)(nil),         // 68: google.protobuf.FieldMask
-	(*Execution)(nil),                     // 69: cronstream.v1.Execution
-	(ExecutionStatus)(0),                  // 70: cronstream.v1.ExecutionStatus
-	(*ExecutionLog)(nil),                  // 71: cronstream.v1.ExecutionLog
-	(*EventHandler)(nil),                  // 72: cronstream.v1.EventHandler
-	(*structpb.Struct)(nil),               // 73: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),         // 74: google.protobuf.Timestamp
-	(*JobStats)(nil),                      // 75: cronstream.v1.JobStats
-	(*SchedulerMetrics)(nil),              // 76: cronstream.v1.SchedulerMetrics
-	(*Health)(nil),                        // 77: cronstream.v1.Health
-	(AlertState)(0),                       // 78: cronstream.v1.AlertState
-	(*Alert)(nil),                         // 79: cronstream.v1.Alert
-	(*AlertEvent)(nil),                    // 80: cronstream.v1.AlertEvent
-	(*Webhook)(nil),                       // 81: cronstream.v1.Webhook
-	(*WebhookDelivery)(nil),               // 82: cronstream.v1.WebhookDelivery
+	(*GetHealthDefaultsRequest)(nil),      // 52: cronstream.v1.GetHealthDefaultsRequest
+	(*GetHealthDefaultsResponse)(nil),     // 53: cronstream.v1.GetHealthDefaultsResponse
+	(*SetHealthDefaultsRequest)(nil),      // 54: cronstream.v1.SetHealthDefaultsRequest
+	(*SetHealthDefaultsResponse)(nil),     // 55: cronstream.v1.SetHealthDefaultsResponse
+	(*WatchAlertsRequest)(nil),            // 56: cronstream.v1.WatchAlertsRequest
+	(*WatchAlertsResponse)(nil),           // 57: cronstream.v1.WatchAlertsResponse
+	(*CreateWebhookRequest)(nil),          // 58: cronstream.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),         // 59: cronstream.v1.CreateWebhookResponse
+	(*GetWebhookRequest)(nil),             // 60: cronstream.v1.GetWebhookRequest
+	(*GetWebhookResponse)(nil),            // 61: cronstream.v1.GetWebhookResponse
+	(*ListWebhooksRequest)(nil),           // 62: cronstream.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),          // 63: cronstream.v1.ListWebhooksResponse
+	(*DeleteWebhookRequest)(nil),          // 64: cronstream.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),         // 65: cronstream.v1.DeleteWebhookResponse
+	(*ListWebhookDeliveriesRequest)(nil),  // 66: cronstream.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil), // 67: cronstream.v1.ListWebhookDeliveriesResponse
+	(*Job)(nil),                           // 68: cronstream.v1.Job
+	(JobStatus)(0),                        // 69: cronstream.v1.JobStatus
+	(JobType)(0),                          // 70: cronstream.v1.JobType
+	(HealthState)(0),                      // 71: cronstream.v1.HealthState
+	(*fieldmaskpb.FieldMask)(nil),         // 72: google.protobuf.FieldMask
+	(*Execution)(nil),                     // 73: cronstream.v1.Execution
+	(ExecutionStatus)(0),                  // 74: cronstream.v1.ExecutionStatus
+	(*ExecutionLog)(nil),                  // 75: cronstream.v1.ExecutionLog
+	(*EventHandler)(nil),                  // 76: cronstream.v1.EventHandler
+	(*structpb.Struct)(nil),               // 77: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),         // 78: google.protobuf.Timestamp
+	(*JobStats)(nil),                      // 79: cronstream.v1.JobStats
+	(*SchedulerMetrics)(nil),              // 80: cronstream.v1.SchedulerMetrics
+	(*Health)(nil),                        // 81: cronstream.v1.Health
+	(AlertState)(0),                       // 82: cronstream.v1.AlertState
+	(*Alert)(nil),                         // 83: cronstream.v1.Alert
+	(*HealthPolicy)(nil),                  // 84: cronstream.v1.HealthPolicy
+	(*AlertEvent)(nil),                    // 85: cronstream.v1.AlertEvent
+	(*Webhook)(nil),                       // 86: cronstream.v1.Webhook
+	(*WebhookDelivery)(nil),               // 87: cronstream.v1.WebhookDelivery
 }
 var file_cronstream_v1_scheduler_service_proto_depIdxs = []int32{
-	64, // 0: cronstream.v1.CreateJobRequest.job:type_name -> cronstream.v1.Job
-	64, // 1: cronstream.v1.CreateJobResponse.job:type_name -> cronstream.v1.Job
+	68, // 0: cronstream.v1.CreateJobRequest.job:type_name -> cronstream.v1.Job
+	68, // 1: cronstream.v1.CreateJobResponse.job:type_name -> cronstream.v1.Job
 	0,  // 2: cronstream.v1.BatchCreateJobsRequest.requests:type_name -> cronstream.v1.CreateJobRequest
-	64, // 3: cronstream.v1.BatchCreateJobsResponse.jobs:type_name -> cronstream.v1.Job
-	64, // 4: cronstream.v1.GetJobResponse.job:type_name -> cronstream.v1.Job
-	65, // 5: cronstream.v1.ListJobsRequest.statuses:type_name -> cronstream.v1.JobStatus
-	66, // 6: cronstream.v1.ListJobsRequest.types:type_name -> cronstream.v1.JobType
-	67, // 7: cronstream.v1.ListJobsRequest.healths:type_name -> cronstream.v1.HealthState
-	64, // 8: cronstream.v1.ListJobsResponse.jobs:type_name -> cronstream.v1.Job
-	64, // 9: cronstream.v1.UpdateJobRequest.job:type_name -> cronstream.v1.Job
-	68, // 10: cronstream.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
-	64, // 11: cronstream.v1.UpdateJobResponse.job:type_name -> cronstream.v1.Job
-	64, // 12: cronstream.v1.PauseJobResponse.job:type_name -> cronstream.v1.Job
-	64, // 13: cronstream.v1.ResumeJobResponse.job:type_name -> cronstream.v1.Job
-	64, // 14: cronstream.v1.CancelJobResponse.job:type_name -> cronstream.v1.Job
-	69, // 15: cronstream.v1.RunJobResponse.execution:type_name -> cronstream.v1.Execution
-	70, // 16: cronstream.v1.ListExecutionsRequest.statuses:type_name -> cronstream.v1.ExecutionStatus
-	69, // 17: cronstream.v1.ListExecutionsResponse.executions:type_name -> cronstream.v1.Execution
-	69, // 18: cronstream.v1.GetExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	69, // 19: cronstream.v1.RetryExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	69, // 20: cronstream.v1.CancelExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	71, // 21: cronstream.v1.ListExecutionLogsResponse.logs:type_name -> cronstream.v1.ExecutionLog
-	72, // 22: cronstream.v1.CreateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
-	72, // 23: cronstream.v1.CreateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	72, // 24: cronstream.v1.GetEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	72, // 25: cronstream.v1.ListEventHandlersResponse.event_handlers:type_name -> cronstream.v1.EventHandler
-	72, // 26: cronstream.v1.UpdateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
-	68, // 27: cronstream.v1.UpdateEventHandlerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	72, // 28: cronstream.v1.UpdateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	73, // 29: cronstream.v1.TriggerEventRequest.payload:type_name -> google.protobuf.Struct
-	64, // 30: cronstream.v1.PreviewScheduleRequest.job:type_name -> cronstream.v1.Job
-	74, // 31: cronstream.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
-	74, // 32: cronstream.v1.PreviewScheduleResponse.times:type_name -> google.protobuf.Timestamp
-	75, // 33: cronstream.v1.GetJobStatsResponse.stats:type_name -> cronstream.v1.JobStats
-	76, // 34: cronstream.v1.GetMetricsResponse.metrics:type_name -> cronstream.v1.SchedulerMetrics
-	77, // 35: cronstream.v1.GetHealthResponse.health:type_name -> cronstream.v1.Health
-	67, // 36: cronstream.v1.ListAlertsRequest.kinds:type_name -> cronstream.v1.HealthState
-	78, // 37: cronstream.v1.ListAlertsRequest.states:type_name -> cronstream.v1.AlertState
-	79, // 38: cronstream.v1.ListAlertsResponse.alerts:type_name -> cronstream.v1.Alert
-	80, // 39: cronstream.v1.WatchAlertsResponse.event:type_name -> cronstream.v1.AlertEvent
-	81, // 40: cronstream.v1.CreateWebhookRequest.webhook:type_name -> cronstream.v1.Webhook
-	81, // 41: cronstream.v1.CreateWebhookResponse.webhook:type_name -> cronstream.v1.Webhook
-	81, // 42: cronstream.v1.GetWebhookResponse.webhook:type_name -> cronstream.v1.Webhook
-	81, // 43: cronstream.v1.ListWebhooksResponse.webhooks:type_name -> cronstream.v1.Webhook
-	82, // 44: cronstream.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> cronstream.v1.WebhookDelivery
-	0,  // 45: cronstream.v1.SchedulerService.CreateJob:input_type -> cronstream.v1.CreateJobRequest
-	2,  // 46: cronstream.v1.SchedulerService.BatchCreateJobs:input_type -> cronstream.v1.BatchCreateJobsRequest
-	4,  // 47: cronstream.v1.SchedulerService.GetJob:input_type -> cronstream.v1.GetJobRequest
-	6,  // 48: cronstream.v1.SchedulerService.ListJobs:input_type -> cronstream.v1.ListJobsRequest
-	8,  // 49: cronstream.v1.SchedulerService.UpdateJob:input_type -> cronstream.v1.UpdateJobRequest
-	10, // 50: cronstream.v1.SchedulerService.DeleteJob:input_type -> cronstream.v1.DeleteJobRequest
-	12, // 51: cronstream.v1.SchedulerService.PauseJob:input_type -> cronstream.v1.PauseJobRequest
-	14, // 52: cronstream.v1.SchedulerService.ResumeJob:input_type -> cronstream.v1.ResumeJobRequest
-	16, // 53: cronstream.v1.SchedulerService.CancelJob:input_type -> cronstream.v1.CancelJobRequest
-	18, // 54: cronstream.v1.SchedulerService.RunJob:input_type -> cronstream.v1.RunJobRequest
-	20, // 55: cronstream.v1.SchedulerService.ListExecutions:input_type -> cronstream.v1.ListExecutionsRequest
-	22, // 56: cronstream.v1.SchedulerService.GetExecution:input_type -> cronstream.v1.GetExecutionRequest
-	24, // 57: cronstream.v1.SchedulerService.RetryExecution:input_type -> cronstream.v1.RetryExecutionRequest
-	26, // 58: cronstream.v1.SchedulerService.CancelExecution:input_type -> cronstream.v1.CancelExecutionRequest
-	28, // 59: cronstream.v1.SchedulerService.ListExecutionLogs:input_type -> cronstream.v1.ListExecutionLogsRequest
-	30, // 60: cronstream.v1.SchedulerService.CreateEventHandler:input_type -> cronstream.v1.CreateEventHandlerRequest
-	32, // 61: cronstream.v1.SchedulerService.GetEventHandler:input_type -> cronstream.v1.GetEventHandlerRequest
-	34, // 62: cronstream.v1.SchedulerService.ListEventHandlers:input_type -> cronstream.v1.ListEventHandlersRequest
-	36, // 63: cronstream.v1.SchedulerService.UpdateEventHandler:input_type -> cronstream.v1.UpdateEventHandlerRequest
-	38, // 64: cronstream.v1.SchedulerService.DeleteEventHandler:input_type -> cronstream.v1.DeleteEventHandlerRequest
-	40, // 65: cronstream.v1.SchedulerService.TriggerEvent:input_type -> cronstream.v1.TriggerEventRequest
-	42, // 66: cronstream.v1.SchedulerService.PreviewSchedule:input_type -> cronstream.v1.PreviewScheduleRequest
-	44, // 67: cronstream.v1.SchedulerService.GetJobStats:input_type -> cronstream.v1.GetJobStatsRequest
-	46, // 68: cronstream.v1.SchedulerService.GetMetrics:input_type -> cronstream.v1.GetMetricsRequest
-	48, // 69: cronstream.v1.SchedulerService.GetHealth:input_type -> cronstream.v1.GetHealthRequest
-	50, // 70: cronstream.v1.SchedulerService.ListAlerts:input_type -> cronstream.v1.ListAlertsRequest
-	52, // 71: cronstream.v1.SchedulerService.WatchAlerts:input_type -> cronstream.v1.WatchAlertsRequest
-	54, // 72: cronstream.v1.SchedulerService.CreateWebhook:input_type -> cronstream.v1.CreateWebhookRequest
-	56, // 73: cronstream.v1.SchedulerService.GetWebhook:input_type -> cronstream.v1.GetWebhookRequest
-	58, // 74: cronstream.v1.SchedulerService.ListWebhooks:input_type -> cronstream.v1.ListWebhooksRequest
-	60, // 75: cronstream.v1.SchedulerService.DeleteWebhook:input_type -> cronstream.v1.DeleteWebhookRequest
-	62, // 76: cronstream.v1.SchedulerService.ListWebhookDeliveries:input_type -> cronstream.v1.ListWebhookDeliveriesRequest
-	1,  // 77: cronstream.v1.SchedulerService.CreateJob:output_type -> cronstream.v1.CreateJobResponse
-	3,  // 78: cronstream.v1.SchedulerService.BatchCreateJobs:output_type -> cronstream.v1.BatchCreateJobsResponse
-	5,  // 79: cronstream.v1.SchedulerService.GetJob:output_type -> cronstream.v1.GetJobResponse
-	7,  // 80: cronstream.v1.SchedulerService.ListJobs:output_type -> cronstream.v1.ListJobsResponse
-	9,  // 81: cronstream.v1.SchedulerService.UpdateJob:output_type -> cronstream.v1.UpdateJobResponse
-	11, // 82: cronstream.v1.SchedulerService.DeleteJob:output_type -> cronstream.v1.DeleteJobResponse
-	13, // 83: cronstream.v1.SchedulerService.PauseJob:output_type -> cronstream.v1.PauseJobResponse
-	15, // 84: cronstream.v1.SchedulerService.ResumeJob:output_type -> cronstream.v1.ResumeJobResponse
-	17, // 85: cronstream.v1.SchedulerService.CancelJob:output_type -> cronstream.v1.CancelJobResponse
-	19, // 86: cronstream.v1.SchedulerService.RunJob:output_type -> cronstream.v1.RunJobResponse
-	21, // 87: cronstream.v1.SchedulerService.ListExecutions:output_type -> cronstream.v1.ListExecutionsResponse
-	23, // 88: cronstream.v1.SchedulerService.GetExecution:output_type -> cronstream.v1.GetExecutionResponse
-	25, // 89: cronstream.v1.SchedulerService.RetryExecution:output_type -> cronstream.v1.RetryExecutionResponse
-	27, // 90: cronstream.v1.SchedulerService.CancelExecution:output_type -> cronstream.v1.CancelExecutionResponse
-	29, // 91: cronstream.v1.SchedulerService.ListExecutionLogs:output_type -> cronstream.v1.ListExecutionLogsResponse
-	31, // 92: cronstream.v1.SchedulerService.CreateEventHandler:output_type -> cronstream.v1.CreateEventHandlerResponse
-	33, // 93: cronstream.v1.SchedulerService.GetEventHandler:output_type -> cronstream.v1.GetEventHandlerResponse
-	35, // 94: cronstream.v1.SchedulerService.ListEventHandlers:output_type -> cronstream.v1.ListEventHandlersResponse
-	37, // 95: cronstream.v1.SchedulerService.UpdateEventHandler:output_type -> cronstream.v1.UpdateEventHandlerResponse
-	39, // 96: cronstream.v1.SchedulerService.DeleteEventHandler:output_type -> cronstream.v1.DeleteEventHandlerResponse
-	41, // 97: cronstream.v1.SchedulerService.TriggerEvent:output_type -> cronstream.v1.TriggerEventResponse
-	43, // 98: cronstream.v1.SchedulerService.PreviewSchedule:output_type -> cronstream.v1.PreviewScheduleResponse
-	45, // 99: cronstream.v1.SchedulerService.GetJobStats:output_type -> cronstream.v1.GetJobStatsResponse
-	47, // 100: cronstream.v1.SchedulerService.GetMetrics:output_type -> cronstream.v1.GetMetricsResponse
-	49, // 101: cronstream.v1.SchedulerService.GetHealth:output_type -> cronstream.v1.GetHealthResponse
-	51, // 102: cronstream.v1.SchedulerService.ListAlerts:output_type -> cronstream.v1.ListAlertsResponse
-	53, // 103: cronstream.v1.SchedulerService.WatchAlerts:output_type -> cronstream.v1.WatchAlertsResponse
-	55, // 104: cronstream.v1.SchedulerService.CreateWebhook:output_type -> cronstream.v1.CreateWebhookResponse
-	57, // 105: cronstream.v1.SchedulerService.GetWebhook:output_type -> cronstream.v1.GetWebhookResponse
-	59, // 106: cronstream.v1.SchedulerService.ListWebhooks:output_type -> cronstream.v1.ListWebhooksResponse
-	61, // 107: cronstream.v1.SchedulerService.DeleteWebhook:output_type -> cronstream.v1.DeleteWebhookResponse
-	63, // 108: cronstream.v1.SchedulerService.ListWebhookDeliveries:output_type -> cronstream.v1.ListWebhookDeliveriesResponse
-	77, // [77:109] is the sub-list for method output_type
-	45, // [45:77] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	68, // 3: cronstream.v1.BatchCreateJobsResponse.jobs:type_name -> cronstream.v1.Job
+	68, // 4: cronstream.v1.GetJobResponse.job:type_name -> cronstream.v1.Job
+	69, // 5: cronstream.v1.ListJobsRequest.statuses:type_name -> cronstream.v1.JobStatus
+	70, // 6: cronstream.v1.ListJobsRequest.types:type_name -> cronstream.v1.JobType
+	71, // 7: cronstream.v1.ListJobsRequest.healths:type_name -> cronstream.v1.HealthState
+	68, // 8: cronstream.v1.ListJobsResponse.jobs:type_name -> cronstream.v1.Job
+	68, // 9: cronstream.v1.UpdateJobRequest.job:type_name -> cronstream.v1.Job
+	72, // 10: cronstream.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	68, // 11: cronstream.v1.UpdateJobResponse.job:type_name -> cronstream.v1.Job
+	68, // 12: cronstream.v1.PauseJobResponse.job:type_name -> cronstream.v1.Job
+	68, // 13: cronstream.v1.ResumeJobResponse.job:type_name -> cronstream.v1.Job
+	68, // 14: cronstream.v1.CancelJobResponse.job:type_name -> cronstream.v1.Job
+	73, // 15: cronstream.v1.RunJobResponse.execution:type_name -> cronstream.v1.Execution
+	74, // 16: cronstream.v1.ListExecutionsRequest.statuses:type_name -> cronstream.v1.ExecutionStatus
+	73, // 17: cronstream.v1.ListExecutionsResponse.executions:type_name -> cronstream.v1.Execution
+	73, // 18: cronstream.v1.GetExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	73, // 19: cronstream.v1.RetryExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	73, // 20: cronstream.v1.CancelExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	75, // 21: cronstream.v1.ListExecutionLogsResponse.logs:type_name -> cronstream.v1.ExecutionLog
+	76, // 22: cronstream.v1.CreateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
+	76, // 23: cronstream.v1.CreateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	76, // 24: cronstream.v1.GetEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	76, // 25: cronstream.v1.ListEventHandlersResponse.event_handlers:type_name -> cronstream.v1.EventHandler
+	76, // 26: cronstream.v1.UpdateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
+	72, // 27: cronstream.v1.UpdateEventHandlerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	76, // 28: cronstream.v1.UpdateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	77, // 29: cronstream.v1.TriggerEventRequest.payload:type_name -> google.protobuf.Struct
+	68, // 30: cronstream.v1.PreviewScheduleRequest.job:type_name -> cronstream.v1.Job
+	78, // 31: cronstream.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
+	78, // 32: cronstream.v1.PreviewScheduleResponse.times:type_name -> google.protobuf.Timestamp
+	79, // 33: cronstream.v1.GetJobStatsResponse.stats:type_name -> cronstream.v1.JobStats
+	80, // 34: cronstream.v1.GetMetricsResponse.metrics:type_name -> cronstream.v1.SchedulerMetrics
+	81, // 35: cronstream.v1.GetHealthResponse.health:type_name -> cronstream.v1.Health
+	71, // 36: cronstream.v1.ListAlertsRequest.kinds:type_name -> cronstream.v1.HealthState
+	82, // 37: cronstream.v1.ListAlertsRequest.states:type_name -> cronstream.v1.AlertState
+	83, // 38: cronstream.v1.ListAlertsResponse.alerts:type_name -> cronstream.v1.Alert
+	84, // 39: cronstream.v1.GetHealthDefaultsResponse.policy:type_name -> cronstream.v1.HealthPolicy
+	84, // 40: cronstream.v1.SetHealthDefaultsRequest.policy:type_name -> cronstream.v1.HealthPolicy
+	84, // 41: cronstream.v1.SetHealthDefaultsResponse.policy:type_name -> cronstream.v1.HealthPolicy
+	85, // 42: cronstream.v1.WatchAlertsResponse.event:type_name -> cronstream.v1.AlertEvent
+	86, // 43: cronstream.v1.CreateWebhookRequest.webhook:type_name -> cronstream.v1.Webhook
+	86, // 44: cronstream.v1.CreateWebhookResponse.webhook:type_name -> cronstream.v1.Webhook
+	86, // 45: cronstream.v1.GetWebhookResponse.webhook:type_name -> cronstream.v1.Webhook
+	86, // 46: cronstream.v1.ListWebhooksResponse.webhooks:type_name -> cronstream.v1.Webhook
+	87, // 47: cronstream.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> cronstream.v1.WebhookDelivery
+	0,  // 48: cronstream.v1.SchedulerService.CreateJob:input_type -> cronstream.v1.CreateJobRequest
+	2,  // 49: cronstream.v1.SchedulerService.BatchCreateJobs:input_type -> cronstream.v1.BatchCreateJobsRequest
+	4,  // 50: cronstream.v1.SchedulerService.GetJob:input_type -> cronstream.v1.GetJobRequest
+	6,  // 51: cronstream.v1.SchedulerService.ListJobs:input_type -> cronstream.v1.ListJobsRequest
+	8,  // 52: cronstream.v1.SchedulerService.UpdateJob:input_type -> cronstream.v1.UpdateJobRequest
+	10, // 53: cronstream.v1.SchedulerService.DeleteJob:input_type -> cronstream.v1.DeleteJobRequest
+	12, // 54: cronstream.v1.SchedulerService.PauseJob:input_type -> cronstream.v1.PauseJobRequest
+	14, // 55: cronstream.v1.SchedulerService.ResumeJob:input_type -> cronstream.v1.ResumeJobRequest
+	16, // 56: cronstream.v1.SchedulerService.CancelJob:input_type -> cronstream.v1.CancelJobRequest
+	18, // 57: cronstream.v1.SchedulerService.RunJob:input_type -> cronstream.v1.RunJobRequest
+	20, // 58: cronstream.v1.SchedulerService.ListExecutions:input_type -> cronstream.v1.ListExecutionsRequest
+	22, // 59: cronstream.v1.SchedulerService.GetExecution:input_type -> cronstream.v1.GetExecutionRequest
+	24, // 60: cronstream.v1.SchedulerService.RetryExecution:input_type -> cronstream.v1.RetryExecutionRequest
+	26, // 61: cronstream.v1.SchedulerService.CancelExecution:input_type -> cronstream.v1.CancelExecutionRequest
+	28, // 62: cronstream.v1.SchedulerService.ListExecutionLogs:input_type -> cronstream.v1.ListExecutionLogsRequest
+	30, // 63: cronstream.v1.SchedulerService.CreateEventHandler:input_type -> cronstream.v1.CreateEventHandlerRequest
+	32, // 64: cronstream.v1.SchedulerService.GetEventHandler:input_type -> cronstream.v1.GetEventHandlerRequest
+	34, // 65: cronstream.v1.SchedulerService.ListEventHandlers:input_type -> cronstream.v1.ListEventHandlersRequest
+	36, // 66: cronstream.v1.SchedulerService.UpdateEventHandler:input_type -> cronstream.v1.UpdateEventHandlerRequest
+	38, // 67: cronstream.v1.SchedulerService.DeleteEventHandler:input_type -> cronstream.v1.DeleteEventHandlerRequest
+	40, // 68: cronstream.v1.SchedulerService.TriggerEvent:input_type -> cronstream.v1.TriggerEventRequest
+	42, // 69: cronstream.v1.SchedulerService.PreviewSchedule:input_type -> cronstream.v1.PreviewScheduleRequest
+	44, // 70: cronstream.v1.SchedulerService.GetJobStats:input_type -> cronstream.v1.GetJobStatsRequest
+	46, // 71: cronstream.v1.SchedulerService.GetMetrics:input_type -> cronstream.v1.GetMetricsRequest
+	48, // 72: cronstream.v1.SchedulerService.GetHealth:input_type -> cronstream.v1.GetHealthRequest
+	50, // 73: cronstream.v1.SchedulerService.ListAlerts:input_type -> cronstream.v1.ListAlertsRequest
+	56, // 74: cronstream.v1.SchedulerService.WatchAlerts:input_type -> cronstream.v1.WatchAlertsRequest
+	52, // 75: cronstream.v1.SchedulerService.GetHealthDefaults:input_type -> cronstream.v1.GetHealthDefaultsRequest
+	54, // 76: cronstream.v1.SchedulerService.SetHealthDefaults:input_type -> cronstream.v1.SetHealthDefaultsRequest
+	58, // 77: cronstream.v1.SchedulerService.CreateWebhook:input_type -> cronstream.v1.CreateWebhookRequest
+	60, // 78: cronstream.v1.SchedulerService.GetWebhook:input_type -> cronstream.v1.GetWebhookRequest
+	62, // 79: cronstream.v1.SchedulerService.ListWebhooks:input_type -> cronstream.v1.ListWebhooksRequest
+	64, // 80: cronstream.v1.SchedulerService.DeleteWebhook:input_type -> cronstream.v1.DeleteWebhookRequest
+	66, // 81: cronstream.v1.SchedulerService.ListWebhookDeliveries:input_type -> cronstream.v1.ListWebhookDeliveriesRequest
+	1,  // 82: cronstream.v1.SchedulerService.CreateJob:output_type -> cronstream.v1.CreateJobResponse
+	3,  // 83: cronstream.v1.SchedulerService.BatchCreateJobs:output_type -> cronstream.v1.BatchCreateJobsResponse
+	5,  // 84: cronstream.v1.SchedulerService.GetJob:output_type -> cronstream.v1.GetJobResponse
+	7,  // 85: cronstream.v1.SchedulerService.ListJobs:output_type -> cronstream.v1.ListJobsResponse
+	9,  // 86: cronstream.v1.SchedulerService.UpdateJob:output_type -> cronstream.v1.UpdateJobResponse
+	11, // 87: cronstream.v1.SchedulerService.DeleteJob:output_type -> cronstream.v1.DeleteJobResponse
+	13, // 88: cronstream.v1.SchedulerService.PauseJob:output_type -> cronstream.v1.PauseJobResponse
+	15, // 89: cronstream.v1.SchedulerService.ResumeJob:output_type -> cronstream.v1.ResumeJobResponse
+	17, // 90: cronstream.v1.SchedulerService.CancelJob:output_type -> cronstream.v1.CancelJobResponse
+	19, // 91: cronstream.v1.SchedulerService.RunJob:output_type -> cronstream.v1.RunJobResponse
+	21, // 92: cronstream.v1.SchedulerService.ListExecutions:output_type -> cronstream.v1.ListExecutionsResponse
+	23, // 93: cronstream.v1.SchedulerService.GetExecution:output_type -> cronstream.v1.GetExecutionResponse
+	25, // 94: cronstream.v1.SchedulerService.RetryExecution:output_type -> cronstream.v1.RetryExecutionResponse
+	27, // 95: cronstream.v1.SchedulerService.CancelExecution:output_type -> cronstream.v1.CancelExecutionResponse
+	29, // 96: cronstream.v1.SchedulerService.ListExecutionLogs:output_type -> cronstream.v1.ListExecutionLogsResponse
+	31, // 97: cronstream.v1.SchedulerService.CreateEventHandler:output_type -> cronstream.v1.CreateEventHandlerResponse
+	33, // 98: cronstream.v1.SchedulerService.GetEventHandler:output_type -> cronstream.v1.GetEventHandlerResponse
+	35, // 99: cronstream.v1.SchedulerService.ListEventHandlers:output_type -> cronstream.v1.ListEventHandlersResponse
+	37, // 100: cronstream.v1.SchedulerService.UpdateEventHandler:output_type -> cronstream.v1.UpdateEventHandlerResponse
+	39, // 101: cronstream.v1.SchedulerService.DeleteEventHandler:output_type -> cronstream.v1.DeleteEventHandlerResponse
+	41, // 102: cronstream.v1.SchedulerService.TriggerEvent:output_type -> cronstream.v1.TriggerEventResponse
+	43, // 103: cronstream.v1.SchedulerService.PreviewSchedule:output_type -> cronstream.v1.PreviewScheduleResponse
+	45, // 104: cronstream.v1.SchedulerService.GetJobStats:output_type -> cronstream.v1.GetJobStatsResponse
+	47, // 105: cronstream.v1.SchedulerService.GetMetrics:output_type -> cronstream.v1.GetMetricsResponse
+	49, // 106: cronstream.v1.SchedulerService.GetHealth:output_type -> cronstream.v1.GetHealthResponse
+	51, // 107: cronstream.v1.SchedulerService.ListAlerts:output_type -> cronstream.v1.ListAlertsResponse
+	57, // 108: cronstream.v1.SchedulerService.WatchAlerts:output_type -> cronstream.v1.WatchAlertsResponse
+	53, // 109: cronstream.v1.SchedulerService.GetHealthDefaults:output_type -> cronstream.v1.GetHealthDefaultsResponse
+	55, // 110: cronstream.v1.SchedulerService.SetHealthDefaults:output_type -> cronstream.v1.SetHealthDefaultsResponse
+	59, // 111: cronstream.v1.SchedulerService.CreateWebhook:output_type -> cronstream.v1.CreateWebhookResponse
+	61, // 112: cronstream.v1.SchedulerService.GetWebhook:output_type -> cronstream.v1.GetWebhookResponse
+	63, // 113: cronstream.v1.SchedulerService.ListWebhooks:output_type -> cronstream.v1.ListWebhooksResponse
+	65, // 114: cronstream.v1.SchedulerService.DeleteWebhook:output_type -> cronstream.v1.DeleteWebhookResponse
+	67, // 115: cronstream.v1.SchedulerService.ListWebhookDeliveries:output_type -> cronstream.v1.ListWebhookDeliveriesResponse
+	82, // [82:116] is the sub-list for method output_type
+	48, // [48:82] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_scheduler_service_proto_init() }
@@ -3718,7 +3914,7 @@ func file_cronstream_v1_scheduler_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cronstream_v1_scheduler_service_proto_rawDesc), len(file_cronstream_v1_scheduler_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   64,
+			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

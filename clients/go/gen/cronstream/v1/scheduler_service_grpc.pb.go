@@ -46,6 +46,8 @@ const (
 	SchedulerService_GetHealth_FullMethodName             = "/cronstream.v1.SchedulerService/GetHealth"
 	SchedulerService_ListAlerts_FullMethodName            = "/cronstream.v1.SchedulerService/ListAlerts"
 	SchedulerService_WatchAlerts_FullMethodName           = "/cronstream.v1.SchedulerService/WatchAlerts"
+	SchedulerService_GetHealthDefaults_FullMethodName     = "/cronstream.v1.SchedulerService/GetHealthDefaults"
+	SchedulerService_SetHealthDefaults_FullMethodName     = "/cronstream.v1.SchedulerService/SetHealthDefaults"
 	SchedulerService_CreateWebhook_FullMethodName         = "/cronstream.v1.SchedulerService/CreateWebhook"
 	SchedulerService_GetWebhook_FullMethodName            = "/cronstream.v1.SchedulerService/GetWebhook"
 	SchedulerService_ListWebhooks_FullMethodName          = "/cronstream.v1.SchedulerService/ListWebhooks"
@@ -199,6 +201,15 @@ type SchedulerServiceClient interface {
 	// cursor misses none and sees none twice.
 	// Errors: INVALID_ARGUMENT (a negative after_cursor).
 	WatchAlerts(ctx context.Context, in *WatchAlertsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchAlertsResponse], error)
+	// The platform's default health policy: what each job's unset policy
+	// fields take (docs/alerts.md).
+	// Errors: none of its own.
+	GetHealthDefaults(ctx context.Context, in *GetHealthDefaultsRequest, opts ...grpc.CallOption) (*GetHealthDefaultsResponse, error)
+	// Replaces the platform's default health policy; a field left unset takes
+	// the documented default. Jobs that leave a field unset follow at once.
+	// Errors: INVALID_ARGUMENT (a negative or over 7 days duration, a
+	// consecutive_failures out of 1 to 100).
+	SetHealthDefaults(ctx context.Context, in *SetHealthDefaultsRequest, opts ...grpc.CallOption) (*SetHealthDefaultsResponse, error)
 	// Registers a URL that receives the platform's alert events, each as a
 	// signed HTTP POST (docs/alerts.md#webhooks), from the next event on. The
 	// response holds the webhook's signing secret, this once.
@@ -512,6 +523,26 @@ func (c *schedulerServiceClient) WatchAlerts(ctx context.Context, in *WatchAlert
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SchedulerService_WatchAlertsClient = grpc.ServerStreamingClient[WatchAlertsResponse]
 
+func (c *schedulerServiceClient) GetHealthDefaults(ctx context.Context, in *GetHealthDefaultsRequest, opts ...grpc.CallOption) (*GetHealthDefaultsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetHealthDefaultsResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_GetHealthDefaults_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulerServiceClient) SetHealthDefaults(ctx context.Context, in *SetHealthDefaultsRequest, opts ...grpc.CallOption) (*SetHealthDefaultsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetHealthDefaultsResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_SetHealthDefaults_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *schedulerServiceClient) CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateWebhookResponse)
@@ -708,6 +739,15 @@ type SchedulerServiceServer interface {
 	// cursor misses none and sees none twice.
 	// Errors: INVALID_ARGUMENT (a negative after_cursor).
 	WatchAlerts(*WatchAlertsRequest, grpc.ServerStreamingServer[WatchAlertsResponse]) error
+	// The platform's default health policy: what each job's unset policy
+	// fields take (docs/alerts.md).
+	// Errors: none of its own.
+	GetHealthDefaults(context.Context, *GetHealthDefaultsRequest) (*GetHealthDefaultsResponse, error)
+	// Replaces the platform's default health policy; a field left unset takes
+	// the documented default. Jobs that leave a field unset follow at once.
+	// Errors: INVALID_ARGUMENT (a negative or over 7 days duration, a
+	// consecutive_failures out of 1 to 100).
+	SetHealthDefaults(context.Context, *SetHealthDefaultsRequest) (*SetHealthDefaultsResponse, error)
 	// Registers a URL that receives the platform's alert events, each as a
 	// signed HTTP POST (docs/alerts.md#webhooks), from the next event on. The
 	// response holds the webhook's signing secret, this once.
@@ -822,6 +862,12 @@ func (UnimplementedSchedulerServiceServer) ListAlerts(context.Context, *ListAler
 }
 func (UnimplementedSchedulerServiceServer) WatchAlerts(*WatchAlertsRequest, grpc.ServerStreamingServer[WatchAlertsResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method WatchAlerts not implemented")
+}
+func (UnimplementedSchedulerServiceServer) GetHealthDefaults(context.Context, *GetHealthDefaultsRequest) (*GetHealthDefaultsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetHealthDefaults not implemented")
+}
+func (UnimplementedSchedulerServiceServer) SetHealthDefaults(context.Context, *SetHealthDefaultsRequest) (*SetHealthDefaultsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetHealthDefaults not implemented")
 }
 func (UnimplementedSchedulerServiceServer) CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CreateWebhook not implemented")
@@ -1338,6 +1384,42 @@ func _SchedulerService_WatchAlerts_Handler(srv interface{}, stream grpc.ServerSt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SchedulerService_WatchAlertsServer = grpc.ServerStreamingServer[WatchAlertsResponse]
 
+func _SchedulerService_GetHealthDefaults_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetHealthDefaultsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).GetHealthDefaults(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_GetHealthDefaults_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).GetHealthDefaults(ctx, req.(*GetHealthDefaultsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulerService_SetHealthDefaults_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetHealthDefaultsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).SetHealthDefaults(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_SetHealthDefaults_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).SetHealthDefaults(ctx, req.(*SetHealthDefaultsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SchedulerService_CreateWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateWebhookRequest)
 	if err := dec(in); err != nil {
@@ -1538,6 +1620,14 @@ var SchedulerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAlerts",
 			Handler:    _SchedulerService_ListAlerts_Handler,
+		},
+		{
+			MethodName: "GetHealthDefaults",
+			Handler:    _SchedulerService_GetHealthDefaults_Handler,
+		},
+		{
+			MethodName: "SetHealthDefaults",
+			Handler:    _SchedulerService_SetHealthDefaults_Handler,
 		},
 		{
 			MethodName: "CreateWebhook",
