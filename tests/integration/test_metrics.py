@@ -6,17 +6,20 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
 from cronstream import Client, Context, Worker
+from cronstream.v1 import job_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream_server.config import Settings
 from cronstream_server.server import Running, start
+from google.protobuf import duration_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ADMIN_KEY, Live, make_tenant
+from tests.jobs import ts
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 REFRESH = 2.0  # telemetry.gauges.REFRESH_SECONDS
@@ -218,3 +221,24 @@ async def test_slots_a_pause_passed_are_counted_when_the_job_resumes(live: Live)
         seen, "cronstream_slots_skipped_total", platform=platform, handler="tick", reason="paused"
     )
     assert 2 <= skipped <= 4, skipped
+
+
+async def test_alerts_opened_are_counted_by_kind(live: Live) -> None:
+    tenant = await make_tenant(live, "acme")
+    platform, port = tenant.platform.id, metrics_port(live)
+    await asyncio.sleep(REFRESH)  # the reporter counts what opens after its first refresh
+    job = job_pb2.Job(
+        name="late",
+        handler_name="nobody",
+        once=job_pb2.OnceTrigger(run_at=ts(datetime.now(UTC))),
+        health_policy=job_pb2.HealthPolicy(
+            max_start_delay=duration_pb2.Duration(nanos=300_000_000)
+        ),
+    )
+    await live.scheduler.CreateJob(pb.CreateJobRequest(job=job), metadata=tenant.auth)
+    opened = "cronstream_alerts_opened_total"
+    await until(
+        port,
+        lambda s: value(s, opened, platform=platform, handler="nobody", kind="late") == 1,
+        seconds=REFRESH * 4,
+    )

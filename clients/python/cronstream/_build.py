@@ -14,7 +14,8 @@ from typing import Any, Literal, TypedDict
 from google.protobuf.message import Message
 
 from cronstream._convert import EnumType, Payload, duration, enum_value, struct, timestamp
-from cronstream.v1 import event_pb2, execution_pb2, job_pb2
+from cronstream.models import HealthPolicy
+from cronstream.v1 import alert_pb2, event_pb2, execution_pb2, job_pb2
 
 Priority = Literal["low", "medium", "high", "critical"]
 OverlapPolicy = Literal["allow", "skip", "buffer_one", "cancel_previous"]
@@ -25,6 +26,8 @@ JobTypeName = Literal["cron", "one_time", "recurring", "event"]
 ExecutionStatusName = Literal[
     "pending", "running", "success", "failed", "timeout", "cancelled", "skipped"
 ]
+HealthStateName = Literal["healthy", "late", "missed", "overrunning", "failing"]
+AlertStateName = Literal["open", "resolved"]
 
 
 class JobFields(TypedDict, total=False):
@@ -53,6 +56,7 @@ class JobFields(TypedDict, total=False):
     misfire_policy: MisfirePolicy | int
     catchup_window: timedelta
     jitter: timedelta
+    health_policy: HealthPolicy
     handler_type: HandlerType | int
 
 
@@ -162,9 +166,27 @@ def _set_field(message: Message, key: str, value: Any) -> str:
         getattr(message, name).extend(value)
     elif key == "metadata":
         getattr(message, name).update(value)
+    elif key == "health_policy":
+        message.health_policy.CopyFrom(health_policy_message(value))  # type: ignore[attr-defined]
     else:
         setattr(message, name, value)
     return name
+
+
+def health_policy_message(policy: HealthPolicy) -> job_pb2.HealthPolicy:
+    """The policy as sent: what it leaves None stays unset (the server's default)."""
+    if not isinstance(policy, HealthPolicy):
+        raise TypeError(f"health_policy must be a HealthPolicy, not {type(policy).__name__}")
+    message = job_pb2.HealthPolicy(
+        consecutive_failures=policy.consecutive_failures,
+        alert_on_missed=policy.alert_on_missed,
+        pause_on_failure=policy.pause_on_failure,
+    )
+    if policy.max_start_delay is not None:
+        message.max_start_delay.CopyFrom(duration(policy.max_start_delay))
+    if policy.max_duration is not None:
+        message.max_duration.CopyFrom(duration(policy.max_duration))
+    return message
 
 
 def job_statuses(values: Sequence[JobStatusName | int]) -> list[int]:
@@ -177,3 +199,11 @@ def job_types(values: Sequence[JobTypeName | int]) -> list[int]:
 
 def execution_statuses(values: Sequence[ExecutionStatusName | int]) -> list[int]:
     return [enum_value(execution_pb2.ExecutionStatus, "EXECUTION_STATUS_", v) for v in values]
+
+
+def health_states(values: Sequence[HealthStateName | int]) -> list[int]:
+    return [enum_value(job_pb2.HealthState, "HEALTH_STATE_", v) for v in values]
+
+
+def alert_states(values: Sequence[AlertStateName | int]) -> list[int]:
+    return [enum_value(alert_pb2.AlertState, "ALERT_STATE_", v) for v in values]

@@ -19,11 +19,13 @@ from grpc_status import rpc_status
 
 __all__ = [
     "AlreadyExistsError",
+    "ExpiredWebhookError",
     "CronstreamError",
     "FailedPreconditionError",
     "FieldViolation",
     "GracePeriodExceededError",
     "InvalidArgumentError",
+    "InvalidWebhookError",
     "NonRetryable",
     "NotFoundError",
     "PermissionDeniedError",
@@ -139,6 +141,27 @@ class GracePeriodExceededError(Exception):
         self.running = running
         self.unacknowledged = unacknowledged
 
+
+class InvalidWebhookError(ValueError):
+    """A request that is not a genuine Cronstream webhook delivery: the
+    `Cronstream-Signature` header is missing or malformed, no `v1` signature
+    in it matches the body, its timestamp is outside the tolerance
+    (`ExpiredWebhookError`), or the body is not an event. Answer it 400."""
+
+
+class ExpiredWebhookError(InvalidWebhookError):
+    """A correctly signed webhook whose timestamp is older (or further ahead)
+    than the tolerance: possibly a replay."""
+
+
+# What reconnecting cannot fix: the worker and `watch_alerts` raise these
+# instead of reconnecting.
+PERMANENT: tuple[type[CronstreamError], ...] = (
+    UnauthenticatedError,
+    PermissionDeniedError,
+    InvalidArgumentError,
+    UnimplementedError,
+)
 
 _BY_CODE: dict[grpc.StatusCode, type[CronstreamError]] = {
     kind.code: kind

@@ -12,18 +12,38 @@ The proto -> Python conversion of results lives here, in one place.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Self
+from typing import Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
 from cronstream._convert import to_datetime, to_dict
-from cronstream.v1 import event_pb2, execution_pb2, insight_pb2, job_pb2
+from cronstream._enums import (
+    MIRRORS,
+    AlertEventType,
+    AlertState,
+    ExecutionStatus,
+    ExecutionTrigger,
+    HandlerType,
+    HealthState,
+    HealthStatus,
+    JobStatus,
+    JobType,
+    LogLevel,
+    MisfirePolicy,
+    OverlapPolicy,
+    Priority,
+)
+from cronstream.v1 import alert_pb2, event_pb2, execution_pb2, insight_pb2, job_pb2
 
 __all__ = [
+    "MIRRORS",
+    "Alert",
+    "AlertEvent",
+    "AlertEventType",
+    "AlertState",
     "ComponentHealth",
     "CronTrigger",
     "EventHandler",
@@ -33,9 +53,12 @@ __all__ = [
     "ExecutionTrigger",
     "HandlerType",
     "Health",
+    "HealthPolicy",
+    "HealthState",
     "HealthStatus",
     "IntervalTrigger",
     "Job",
+    "JobHealth",
     "JobStats",
     "JobStatus",
     "JobType",
@@ -48,119 +71,6 @@ __all__ = [
     "Priority",
     "Trigger",
 ]
-
-
-class _ProtoEnum(enum.IntEnum):
-    """An IntEnum that prints as `JobStatus.ACTIVE` (IntEnum prints `2`)."""
-
-    __str__ = enum.Enum.__str__
-    __format__ = enum.Enum.__format__
-
-    @classmethod
-    def of(cls, value: int) -> Self:
-        """The member for `value`; UNSPECIFIED for a number this client does
-        not know (a newer server's)."""
-        try:
-            return cls(value)
-        except ValueError:
-            return cls(0)
-
-
-class JobStatus(_ProtoEnum):
-    UNSPECIFIED = 0
-    PENDING = 1
-    ACTIVE = 2
-    PAUSED = 3
-    COMPLETED = 4
-    FAILED = 5
-    CANCELLED = 6
-
-
-class JobType(_ProtoEnum):
-    UNSPECIFIED = 0
-    CRON = 1
-    ONE_TIME = 2
-    RECURRING = 3
-    EVENT = 4
-
-
-class HandlerType(_ProtoEnum):
-    UNSPECIFIED = 0
-    FUNCTION = 1
-    AGENT = 2
-    WORKFLOW = 3
-
-
-class Priority(_ProtoEnum):
-    UNSPECIFIED = 0
-    LOW = 1
-    MEDIUM = 2
-    HIGH = 3
-    CRITICAL = 4
-
-
-class OverlapPolicy(_ProtoEnum):
-    UNSPECIFIED = 0
-    ALLOW = 1
-    SKIP = 2
-    BUFFER_ONE = 3
-    CANCEL_PREVIOUS = 4
-
-
-class MisfirePolicy(_ProtoEnum):
-    UNSPECIFIED = 0
-    RUN_ONCE = 1
-    RUN_ALL = 2
-    SKIP = 3
-
-
-class ExecutionStatus(_ProtoEnum):
-    UNSPECIFIED = 0
-    PENDING = 1
-    RUNNING = 2
-    SUCCESS = 3
-    FAILED = 4
-    TIMEOUT = 5
-    CANCELLED = 6
-    SKIPPED = 7
-
-
-class ExecutionTrigger(_ProtoEnum):
-    UNSPECIFIED = 0
-    SCHEDULE = 1
-    MANUAL = 2
-    EVENT = 3
-
-
-class LogLevel(_ProtoEnum):
-    UNSPECIFIED = 0
-    DEBUG = 1
-    INFO = 2
-    WARN = 3
-    ERROR = 4
-
-
-class HealthStatus(_ProtoEnum):
-    UNSPECIFIED = 0
-    SERVING = 1
-    DEGRADED = 2
-    NOT_SERVING = 3
-
-
-# Each Python enum and the generated enum (and prefix) it mirrors; a unit test
-# checks they agree, name for name.
-MIRRORS: tuple[tuple[type[_ProtoEnum], Any, str], ...] = (
-    (JobStatus, job_pb2.JobStatus, "JOB_STATUS_"),
-    (JobType, job_pb2.JobType, "JOB_TYPE_"),
-    (HandlerType, job_pb2.HandlerType, "HANDLER_TYPE_"),
-    (Priority, job_pb2.Priority, "PRIORITY_"),
-    (OverlapPolicy, job_pb2.OverlapPolicy, "OVERLAP_POLICY_"),
-    (MisfirePolicy, job_pb2.MisfirePolicy, "MISFIRE_POLICY_"),
-    (ExecutionStatus, execution_pb2.ExecutionStatus, "EXECUTION_STATUS_"),
-    (ExecutionTrigger, execution_pb2.ExecutionTrigger, "EXECUTION_TRIGGER_"),
-    (LogLevel, execution_pb2.LogLevel, "LOG_LEVEL_"),
-    (HealthStatus, insight_pb2.HealthStatus, "HEALTH_STATUS_"),
-)
 
 
 def _time(message: Message, name: str) -> datetime | None:
@@ -229,6 +139,59 @@ def _trigger(job: job_pb2.Job) -> Trigger | None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HealthPolicy:
+    """When a job is unhealthy (docs/alerts.md); each condition opens an alert
+    of its kind. Give it to `create_job(health_policy=...)`; None leaves a
+    field to the server's default, and a job read back shows it the same way.
+
+    - `max_start_delay`: a firing not started this long after its instant is
+      LATE (default: never);
+    - `max_duration`: an execution running this long is OVERRUNNING (default:
+      never);
+    - `consecutive_failures`: this many finished attempts in a row that failed
+      or timed out make the job FAILING (1 to 100, default 3);
+    - `alert_on_missed`: a slot that will not run (skipped by the misfire or
+      overlap policy) makes it MISSED (default True);
+    - `pause_on_failure`: the job pauses itself when it becomes FAILING
+      (default False).
+    """
+
+    max_start_delay: timedelta | None = None
+    max_duration: timedelta | None = None
+    consecutive_failures: int | None = None
+    alert_on_missed: bool | None = None
+    pause_on_failure: bool | None = None
+
+    @classmethod
+    def from_proto(cls, m: job_pb2.HealthPolicy) -> HealthPolicy:
+        return cls(
+            max_start_delay=_duration(m, "max_start_delay"),
+            max_duration=_duration(m, "max_duration"),
+            consecutive_failures=_optional(m, "consecutive_failures"),
+            alert_on_missed=_optional(m, "alert_on_missed"),
+            pause_on_failure=_optional(m, "pause_on_failure"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JobHealth:
+    """A job's health: the worst of its open alerts, or HEALTHY."""
+
+    state: HealthState
+    #: The opening of that alert, or the resolution of the last one.
+    since: datetime | None
+    #: Why, in words; empty when healthy.
+    reason: str
+
+
+def _health(job: job_pb2.Job) -> JobHealth | None:
+    if not job.HasField("health"):
+        return None
+    h = job.health
+    return JobHealth(HealthState.of(h.state), _time(h, "since"), h.reason)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Job:
     id: str
     name: str
@@ -251,6 +214,9 @@ class Job:
     misfire_policy: MisfirePolicy
     catchup_window: timedelta | None
     jitter: timedelta | None
+    health_policy: HealthPolicy
+    #: None from a server that does not report health.
+    health: JobHealth | None
     executions_count: int
     success_count: int
     failure_count: int
@@ -286,6 +252,8 @@ class Job:
             misfire_policy=MisfirePolicy.of(m.misfire_policy),
             catchup_window=_duration(m, "catchup_window"),
             jitter=_duration(m, "jitter"),
+            health_policy=HealthPolicy.from_proto(m.health_policy),
+            health=_health(m),
             executions_count=m.executions_count,
             success_count=m.success_count,
             failure_count=m.failure_count,
@@ -417,6 +385,76 @@ class EventHandler:
             platform_id=m.platform_id,
             created_at=_time(m, "created_at"),
             updated_at=_time(m, "updated_at"),
+            proto=m,
+        )
+
+
+# --- alerts -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    """A job's departure from its health policy, from the moment it was seen
+    until the job was healthy again."""
+
+    id: str
+    platform_id: str
+    job_id: str
+    #: The job's name when the alert opened.
+    job_name: str
+    handler_name: str
+    #: What is wrong: LATE, MISSED, OVERRUNNING or FAILING.
+    kind: HealthState
+    state: AlertState
+    opened_at: datetime | None
+    #: None while open.
+    resolved_at: datetime | None
+    reason: str
+    #: The execution that caused it; empty when none did.
+    execution_id: str
+    #: The slot concerned (LATE, MISSED), when one is.
+    scheduled_at: datetime | None
+    #: True when the job paused itself (pause_on_failure).
+    paused_job: bool
+    proto: alert_pb2.Alert = field(repr=False, compare=False)
+
+    @classmethod
+    def from_proto(cls, m: alert_pb2.Alert) -> Alert:
+        return cls(
+            id=m.id,
+            platform_id=m.platform_id,
+            job_id=m.job_id,
+            job_name=m.job_name,
+            handler_name=m.handler_name,
+            kind=HealthState.of(m.kind),
+            state=AlertState.of(m.state),
+            opened_at=_time(m, "opened_at"),
+            resolved_at=_time(m, "resolved_at"),
+            reason=m.reason,
+            execution_id=m.execution_id,
+            scheduled_at=_time(m, "scheduled_at"),
+            paused_job=m.paused_job,
+            proto=m,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertEvent:
+    """An alert's opening or resolution. `cursor` increases with every event
+    of the platform: `watch_alerts(after_cursor=cursor)` resumes after it."""
+
+    cursor: int
+    type: AlertEventType
+    #: The alert as it stood after the change.
+    alert: Alert
+    proto: alert_pb2.AlertEvent = field(repr=False, compare=False)
+
+    @classmethod
+    def from_proto(cls, m: alert_pb2.AlertEvent) -> AlertEvent:
+        return cls(
+            cursor=m.cursor,
+            type=AlertEventType.of(m.type),
+            alert=Alert.from_proto(m.alert),
             proto=m,
         )
 

@@ -20,22 +20,13 @@ from cronstream._ledger import Ledger
 from cronstream._payloads import payload_type_of
 from cronstream._session import Session, SessionEnded, capacity_message, result_message
 from cronstream.client import Client
-from cronstream.errors import (
-    CronstreamError,
-    GracePeriodExceededError,
-    InvalidArgumentError,
-    PermissionDeniedError,
-    UnauthenticatedError,
-    UnimplementedError,
-)
+from cronstream.errors import PERMANENT, CronstreamError, GracePeriodExceededError
 from cronstream.v1 import worker_service_pb2 as wpb
 
 __all__ = ["Worker"]
 
 _H = TypeVar("_H", bound=Handler)
 
-# What reconnecting cannot fix: run() raises these instead.
-_PERMANENT = (UnauthenticatedError, PermissionDeniedError, InvalidArgumentError, UnimplementedError)
 # A session that lived this long starts the backoff over.
 _HEALTHY_SESSION = 1.0
 
@@ -260,7 +251,7 @@ class Worker:
             self._log.info("cronstream: worker connected, session %s", session.session_id)
             self._attach(session)
             await session.serve()
-        except _PERMANENT:
+        except PERMANENT:
             raise
         except (SessionEnded, CronstreamError) as exc:
             # After a drain the server may end the stream with UNAVAILABLE: expected.

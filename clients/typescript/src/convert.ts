@@ -5,15 +5,20 @@
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate, timestampFromDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 
+import { AlertEventType, AlertState, type Alert, type AlertEvent } from "./gen/cronstream/v1/alert_pb.js";
 import { ExecutionStatus, ExecutionTrigger, LogLevel, type Execution, type ExecutionLog } from "./gen/cronstream/v1/execution_pb.js";
 import {
   HandlerType,
+  HealthState,
   JobStatus,
   JobType,
   MisfirePolicy,
   OverlapPolicy,
   Priority,
+  type HealthPolicy,
+  type HealthPolicySchema,
   type Job,
+  type JobHealth,
   type JobSchema,
 } from "./gen/cronstream/v1/job_pb.js";
 import { toPayload } from "./payload.js";
@@ -27,6 +32,9 @@ export type MisfirePolicyName = keyof typeof MisfirePolicy;
 export type ExecutionStatusName = keyof typeof ExecutionStatus;
 export type ExecutionTriggerName = keyof typeof ExecutionTrigger;
 export type LogLevelKey = keyof typeof LogLevel;
+export type HealthStateName = keyof typeof HealthState;
+export type AlertStateName = keyof typeof AlertState;
+export type AlertEventTypeName = keyof typeof AlertEventType;
 
 /**
  * A span of time: milliseconds, or a string of numbers with units such as
@@ -68,6 +76,46 @@ interface JobFields {
   catchupWindow?: DurationLike;
   jitter?: DurationLike;
   handlerType?: HandlerTypeName;
+  /** When Cronstream opens an alert for the job; unset fields take the platform's defaults. */
+  healthPolicy?: HealthPolicySpec;
+}
+
+/**
+ * What healthy means for a job (docs/alerts.md). Each field left out takes
+ * the platform's default.
+ *
+ *     { maxStartDelay: "30s", maxDuration: "10m", consecutiveFailures: 3, alertOnMissed: true, pauseOnFailure: true }
+ */
+export interface HealthPolicySpec {
+  /** A firing not started this long after its instant makes the job LATE; 0: never (the default). */
+  maxStartDelay?: DurationLike;
+  /** An execution still running this long after it started makes the job OVERRUNNING; 0: never (the default). */
+  maxDuration?: DurationLike;
+  /** This many finished attempts in a row that failed or timed out make the job FAILING (1 to 100; default 3). */
+  consecutiveFailures?: number;
+  /** Whether a slot skipped by the misfire or overlap policy makes the job MISSED (default true). */
+  alertOnMissed?: boolean;
+  /** The job pauses itself when it becomes FAILING (default false). */
+  pauseOnFailure?: boolean;
+}
+
+/** A job's health policy as stored: undefined where the job takes the platform's default. */
+export interface HealthPolicyInfo {
+  maxStartDelayMs: number | undefined;
+  maxDurationMs: number | undefined;
+  consecutiveFailures: number | undefined;
+  alertOnMissed: boolean | undefined;
+  pauseOnFailure: boolean | undefined;
+}
+
+/** How a job stands against its health policy. */
+export interface JobHealthInfo {
+  /** The worst of the job's open alerts (FAILING, OVERRUNNING, MISSED, LATE), or HEALTHY. */
+  state: HealthStateName;
+  /** The opening of that alert, or the resolution of the last one. */
+  since: Date | undefined;
+  /** Why, in words; empty when healthy. */
+  reason: string;
 }
 
 /**
@@ -111,6 +159,8 @@ export interface JobInfo {
   platformId: string;
   catchupWindowMs: number | undefined;
   jitterMs: number | undefined;
+  healthPolicy: HealthPolicyInfo | undefined;
+  health: JobHealthInfo | undefined;
 }
 
 /** An execution: one run of a job (or of an event handler). */
@@ -138,6 +188,38 @@ export interface ExecutionInfo {
   traceId: string;
   spanId: string;
   parentSpanId: string;
+}
+
+/** An alert: a job's departure from its health policy, from when it was seen until the job was healthy again. */
+export interface AlertInfo {
+  id: string;
+  platformId: string;
+  jobId: string;
+  /** The job's name when the alert opened. */
+  jobName: string;
+  handlerName: string;
+  /** What is wrong: "LATE", "MISSED", "OVERRUNNING" or "FAILING". */
+  kind: HealthStateName;
+  state: AlertStateName;
+  openedAt: Date | undefined;
+  /** Undefined while open. */
+  resolvedAt: Date | undefined;
+  reason: string;
+  /** The execution that caused it; empty when none did. */
+  executionId: string;
+  /** The slot concerned (LATE, MISSED), when one is. */
+  scheduledAt: Date | undefined;
+  /** True when the job paused itself (pauseOnFailure). */
+  pausedJob: boolean;
+}
+
+/** An alert opened or resolved, from WatchAlerts or a webhook. */
+export interface AlertEventInfo {
+  /** Increases with every event of the platform: watchAlerts resumes after it, webhook receivers deduplicate on it. */
+  cursor: number;
+  type: AlertEventTypeName;
+  /** The alert as it stood after the change. */
+  alert: AlertInfo;
 }
 
 /** One line of an execution's log. */
@@ -222,6 +304,18 @@ export function jobMessage(spec: JobSpec): MessageInitShape<typeof JobSchema> {
     catchupWindow: durationOf(s.catchupWindow),
     jitter: durationOf(s.jitter),
     handlerType: enumValue(HandlerType, "handlerType", s.handlerType),
+    healthPolicy: s.healthPolicy && healthPolicyMessage(s.healthPolicy),
+  };
+}
+
+/** The HealthPolicy message of a spec; what it leaves out stays unset. */
+export function healthPolicyMessage(p: HealthPolicySpec): MessageInitShape<typeof HealthPolicySchema> {
+  return {
+    maxStartDelay: durationOf(p.maxStartDelay),
+    maxDuration: durationOf(p.maxDuration),
+    consecutiveFailures: p.consecutiveFailures,
+    alertOnMissed: p.alertOnMissed,
+    pauseOnFailure: p.pauseOnFailure,
   };
 }
 
@@ -307,7 +401,47 @@ export function jobInfo(j: Job): JobInfo {
     platformId: j.platformId,
     catchupWindowMs: durationMs(j.catchupWindow),
     jitterMs: durationMs(j.jitter),
+    healthPolicy: j.healthPolicy && healthPolicyInfo(j.healthPolicy),
+    health: j.health && jobHealthInfo(j.health),
   };
+}
+
+function healthPolicyInfo(p: HealthPolicy): HealthPolicyInfo {
+  return {
+    maxStartDelayMs: durationMs(p.maxStartDelay),
+    maxDurationMs: durationMs(p.maxDuration),
+    consecutiveFailures: p.consecutiveFailures,
+    alertOnMissed: p.alertOnMissed,
+    pauseOnFailure: p.pauseOnFailure,
+  };
+}
+
+function jobHealthInfo(h: JobHealth): JobHealthInfo {
+  return { state: enumName(HealthState, h.state), since: dateOf(h.since), reason: h.reason };
+}
+
+/** The plain view of an Alert message. */
+export function alertInfo(a: Alert): AlertInfo {
+  return {
+    id: a.id,
+    platformId: a.platformId,
+    jobId: a.jobId,
+    jobName: a.jobName,
+    handlerName: a.handlerName,
+    kind: enumName(HealthState, a.kind),
+    state: enumName(AlertState, a.state),
+    openedAt: dateOf(a.openedAt),
+    resolvedAt: dateOf(a.resolvedAt),
+    reason: a.reason,
+    executionId: a.executionId,
+    scheduledAt: dateOf(a.scheduledAt),
+    pausedJob: a.pausedJob,
+  };
+}
+
+/** The plain view of an AlertEvent message. */
+export function alertEventInfo(e: AlertEvent): AlertEventInfo {
+  return { cursor: Number(e.cursor), type: enumName(AlertEventType, e.type), alert: alertInfo(e.alert!) };
 }
 
 /** The plain view of an Execution message. */

@@ -67,15 +67,24 @@ class TargetRule:
     denied: tuple[Network, ...] = ()
 
     def refusal(self, address: Address) -> str | None:
-        """Why webhooks may not send to `address`; None when they may."""
+        """Why webhooks may not send to `address` ("link-local", "in
+        10.0.0.0/8, which this server refuses"); None when they may."""
         judged = reached(address)
         for network, why in ALWAYS_REFUSED:
             if judged.version == network.version and judged in network:
-                return f"{judged} is {why}"
+                return why
         for network in self.denied:
             if judged.version == network.version and judged in network:
-                return f"{judged} is in {network}, which this server refuses"
+                return f"in {network}, which this server refuses"
         return None
+
+
+def refused_target(host: str, address: Address, why: str) -> str:
+    """How a refusal reads: `169.254.169.254 is link-local`, or for a name,
+    `metadata.internal resolves to 169.254.169.254, which is link-local`."""
+    if literal_address(host) == address:
+        return f"{address} is {why}"
+    return f"{host} resolves to {address}, which is {why}"
 
 
 def reached(address: Address) -> Address:

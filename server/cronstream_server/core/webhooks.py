@@ -17,7 +17,7 @@ from cronstream_server.core.alerts import AlertEventType
 from cronstream_server.core.errors import FieldViolation
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.validation import check_name, raise_if_any
-from cronstream_server.core.webhook_targets import TargetRule, literal_address
+from cronstream_server.core.webhook_targets import TargetRule, literal_address, refused_target
 
 EVENT_TYPES = (AlertEventType.OPENED, AlertEventType.RESOLVED)
 SCHEMES = ("http", "https")
@@ -108,8 +108,7 @@ def _netloc_problem(parts: SplitResult, rule: TargetRule) -> str | None:
     except ValueError:
         return "has a port that is not a number from 0 to 65535"
     address = literal_address(parts.hostname)
-    if address is not None:
-        refusal = rule.refusal(address)
-        if refusal is not None:
-            return f"must not target {refusal}"
+    why = None if address is None else rule.refusal(address)
+    if address is not None and why is not None:
+        return f"is refused: {refused_target(parts.hostname, address, why)}"
     return None

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from cronstream_server.store.clock import database_now
 from cronstream_server.store.database import dialect_of
 from cronstream_server.store.queries_dispatch import IS_PENDING, IS_RUNNING
+from cronstream_server.store.tables import alert_events, alerts
 from cronstream_server.store.tables import job_executions as executions
 
 # 'cronmetr' as a signed 64-bit key, beside the migration lock's 'cronmigr'.
@@ -80,6 +81,31 @@ class ClusterReporter:
             )
             rows = (await conn.execute(query)).all()
         return [QueueFigures(str(p), h, int(n), int(r)) for p, h, n, r in rows]
+
+    async def alerts_opened(self, after: int | None) -> tuple[list[tuple[str, str, str]], int]:
+        """(platform, handler, kind) of the alerts opened after event `after`,
+        and the last event's cursor; None: none yet, only the cursor (the
+        replica starts counting from now)."""
+        async with self._engine.connect() as conn:
+            if after is None:
+                latest = await conn.execute(select(func.max(alert_events.c.cursor)))
+                return [], int(latest.scalar_one() or 0)
+            query = (
+                select(
+                    alert_events.c.cursor,
+                    alerts.c.platform_id,
+                    alerts.c.handler_name,
+                    alerts.c.kind,
+                )
+                .join(alerts, alerts.c.id == alert_events.c.alert_id)
+                .where(alert_events.c.cursor > after, alert_events.c.type == "opened")
+                .order_by(alert_events.c.cursor)
+                .limit(10_000)
+            )
+            rows = (await conn.execute(query)).all()
+        if not rows:
+            return [], after
+        return [(str(p), h, k) for _, p, h, k in rows], int(rows[-1][0])
 
     async def close(self) -> None:
         held, self._held = self._held, None

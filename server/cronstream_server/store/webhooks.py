@@ -86,7 +86,9 @@ class SqlWebhookStore:
 
 
 async def _get(conn: AsyncConnection, platform_id: str, webhook_id: str) -> Webhook:
-    return webhook_from_row(await get_owned(conn, webhooks, platform_id, webhook_id, KIND, lock=False))
+    return webhook_from_row(
+        await get_owned(conn, webhooks, platform_id, webhook_id, KIND, lock=False)
+    )
 
 
 def _attempts_query(webhook_id: str, page: PageRequest) -> Any:
@@ -117,7 +119,9 @@ def _attempts_query(webhook_id: str, page: PageRequest) -> Any:
     )
     if page.after is not None:
         cursor, attempt = int(page.after[0]), int(page.after[1])
-        query = query.where(tuple_(deliveries.c.event_cursor, number) < tuple_(literal(cursor), literal(attempt)))
+        query = query.where(
+            tuple_(deliveries.c.event_cursor, number) < tuple_(literal(cursor), literal(attempt))
+        )
     return query.order_by(deliveries.c.event_cursor.desc(), number.desc()).limit(page.size + 1)
 
 

@@ -43,6 +43,7 @@ class GaugeRefresher:
         self._interval = interval
         self._reporter = ClusterReporter(engine)
         self._shown: dict[str, set[tuple[str, ...]]] = {}
+        self._alerts_cursor: int | None = None  # the last alert event counted
         self._task = Background("metrics gauges", self._run)
 
     def start(self) -> None:
@@ -57,11 +58,15 @@ class GaugeRefresher:
         self._local()
         if await self._reporter.reporting():
             m.reporter.set(1)
+            opened, self._alerts_cursor = await self._reporter.alerts_opened(self._alerts_cursor)
+            for labels, n in Tally(opened).items():
+                m.alerts_opened.labels(*labels).inc(n)
             figures = await self._reporter.queue()
             self._show(m.pending, {(f.platform_id, f.handler_name): f.pending for f in figures})
             self._show(m.running, {(f.platform_id, f.handler_name): f.running for f in figures})
         else:
             m.reporter.set(0)
+            self._alerts_cursor = None  # a reporter again later counts from then
             self._show(m.pending, {})
             self._show(m.running, {})
 

@@ -111,6 +111,13 @@ class Metrics:
             ("platform", "handler"),
             registry=r,
         )
+        self.alerts_opened = Counter(
+            "cronstream_alerts_opened_total",
+            "Alerts opened, by kind: late, missed, overrunning, failing (cluster-wide; counted"
+            " by the reporting replica)",
+            ("platform", "handler", "kind"),
+            registry=r,
+        )
         self.tick_seconds = Histogram(
             "cronstream_ticker_pass_seconds",
             "Duration of a ticker pass (one transaction)",
