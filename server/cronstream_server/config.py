@@ -15,6 +15,8 @@ from cronstream_server.core.quotas import (
     Quotas,
 )
 from cronstream_server.core.retention import DEFAULT_RETENTION, parse_retention
+from cronstream_server.core.webhook_delivery import RetryPolicy
+from cronstream_server.core.webhook_targets import TargetRule, parse_deny
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_DATA_DIR = Path(".cronstream")
@@ -77,6 +79,11 @@ class Settings:
     # Finished executions (and their logs) are deleted this long after they
     # finished; None keeps them forever (CRONSTREAM_EXECUTION_RETENTION=off).
     execution_retention: timedelta | None = DEFAULT_RETENTION
+    # Webhooks (docs/alerts.md#webhooks): the addresses they may not target
+    # beyond those always refused (CRONSTREAM_WEBHOOK_DENY), and how long a
+    # delivery is retried before it is FAILED (CRONSTREAM_WEBHOOK_RETRY_FOR).
+    webhook_rule: TargetRule = field(default_factory=TargetRule)
+    webhook_retry_for: timedelta = RetryPolicy().retry_for
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +120,8 @@ class Settings:
             reaper_interval_seconds=float(opt("CRONSTREAM_REAPER_INTERVAL_SECONDS") or 1.0),
             retry_cap_seconds=float(opt("CRONSTREAM_RETRY_CAP_SECONDS") or 3600.0),
             execution_retention=_retention(opt("CRONSTREAM_EXECUTION_RETENTION")),
+            webhook_rule=_webhook_deny(opt("CRONSTREAM_WEBHOOK_DENY")),
+            webhook_retry_for=_webhook_retry_for(opt("CRONSTREAM_WEBHOOK_RETRY_FOR")),
             quotas=Quotas(
                 jobs=_count("CRONSTREAM_QUOTA_JOBS", opt, DEFAULT_JOBS),
                 worker_streams=_count(
@@ -177,3 +186,25 @@ def _retention(value: str | None) -> timedelta | None:
         return parse_retention(value)
     except ValueError as error:
         raise ValueError(f"CRONSTREAM_EXECUTION_RETENTION: {error}") from None
+
+
+def _webhook_deny(value: str | None) -> TargetRule:
+    try:
+        return parse_deny(value or "")
+    except ValueError as error:
+        raise ValueError(f"CRONSTREAM_WEBHOOK_DENY: {error}") from None
+
+
+def _webhook_retry_for(value: str | None) -> timedelta:
+    if value is None:
+        return RetryPolicy().retry_for
+    try:
+        retry_for = parse_retention(value)
+    except ValueError:
+        retry_for = None
+    if retry_for is None:
+        raise ValueError(
+            f"CRONSTREAM_WEBHOOK_RETRY_FOR: {value!r} is not a duration: use a number and a "
+            "unit (d, h, m, s) such as 24h or 90m"
+        )
+    return retry_for

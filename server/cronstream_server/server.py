@@ -1,8 +1,8 @@
 """The running server: one object that starts its parts and stops them in order.
 
 Start order: TLS files (read and checked), database engine, stores, ticker,
-retention, worker hub (dispatcher, reaper), gRPC server (with health and
-reflection; it refuses an address in use, see listen.py). Stop order
+retention, webhook delivery, worker hub (dispatcher, reaper), gRPC server
+(with health and reflection; it refuses an address in use, see listen.py). Stop order
 (SIGTERM), the reverse, as `AsyncExitStack` unwinds:
   1. health turns NOT_SERVING, so load balancers stop sending new calls;
   2. worker sessions drain: each is sent `drain`, gets no new assignment,
@@ -12,8 +12,9 @@ reflection; it refuses an address in use, see listen.py). Stop order
      FINAL_GRACE_SECONDS more (they have been running through step 2, so
      a SIGTERM'd server is gone within the grace period plus that);
   4. the worker hub stops its dispatcher, reaper and writers;
-  5. the event batcher, the retention loop and the ticker stop (a retention
-     batch in flight is rolled back);
+  5. the event batcher, the webhook loop, the retention loop and the ticker
+     stop (a retention batch in flight is rolled back; webhook attempts in
+     flight are cancelled, and their leases bring them back);
   6. the database engine closes its connections.
 """
 
@@ -43,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cronstream_server.api.admin import AdminServicer
 from cronstream_server.api.auth import Authenticator
-from cronstream_server.api.deps import SchedulerDeps
+from cronstream_server.api.deps import SchedulerDeps, utc_now
 from cronstream_server.api.interceptor import AuthAndErrorsInterceptor
 from cronstream_server.api.scheduler import SchedulerServicer
 from cronstream_server.api.worker import WorkerServicer
@@ -51,14 +52,18 @@ from cronstream_server.config import Settings
 from cronstream_server.core.insight import ComponentHealth
 from cronstream_server.core.ports import Signals
 from cronstream_server.core.quotas import CallRate
+from cronstream_server.core.webhook_delivery import RetryPolicy
 from cronstream_server.engine.alert_watch import AlertWatch
 from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.engine.health import DatabaseWatch, EngineHealth
 from cronstream_server.engine.retention import Retention, RetentionSettings
 from cronstream_server.engine.ticker import Ticker, TickerSettings
+from cronstream_server.engine.webhook_http import HttpSender, TargetGuard
+from cronstream_server.engine.webhooks import WebhookDispatcher, WebhookSettings
 from cronstream_server.engine.workers import StreamSettings, WorkerHub
 from cronstream_server.listen import bind, socket_options
 from cronstream_server.service.job_quota import JobQuota
+from cronstream_server.service.webhooks import WebhookUseCases
 from cronstream_server.signals import LocalSignals, RedisSignals
 from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.alerts import SqlAlertStore
@@ -71,6 +76,8 @@ from cronstream_server.store.insight import SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
 from cronstream_server.store.retention import SqlRetentionStore
 from cronstream_server.store.ticker import SqlTickerStore
+from cronstream_server.store.webhook_delivery import SqlWebhookDeliveryStore
+from cronstream_server.store.webhooks import SqlWebhookStore
 from cronstream_server.telemetry.gauges import GaugeRefresher
 from cronstream_server.telemetry.metrics import Metrics
 from cronstream_server.telemetry.metrics_grpc import MetricsInterceptor
@@ -118,6 +125,7 @@ async def start(settings: Settings) -> Running:
         signals = await _start_signals(settings, stack)
         ticker = await _start_ticker(engine, signals, settings, stack, metrics)
         _start_retention(engine, settings, stack)
+        webhooks = _start_webhooks(engine, settings, stack)
         _start_alert_watch(engine, stack)
         event_batcher = EventBatcher(SqlEventDeliveryStore(engine))
         await event_batcher.start()
@@ -144,6 +152,7 @@ async def start(settings: Settings) -> Running:
             AdminServicer(admin_store, authenticator, settings.max_message_bytes, signals), server
         )
         deps = _scheduler_deps(engine, settings, signals, ticker, event_batcher, workers, metrics)
+        deps.webhooks = webhooks
         scheduler_service_pb2_grpc.add_SchedulerServiceServicer_to_server(
             SchedulerServicer(deps), server
         )
@@ -192,6 +201,21 @@ def _start_retention(engine: AsyncEngine, settings: Settings, stack: AsyncExitSt
     )
     retention.start()
     stack.push_async_callback(retention.stop)
+
+
+def _start_webhooks(
+    engine: AsyncEngine, settings: Settings, stack: AsyncExitStack
+) -> WebhookUseCases:
+    """The loop that delivers alert events to webhooks, and what the webhook
+    RPCs use. The HTTP client closes after the loop has stopped."""
+    guard = TargetGuard(settings.webhook_rule)
+    webhook_settings = WebhookSettings(policy=RetryPolicy(retry_for=settings.webhook_retry_for))
+    sender = HttpSender(guard, webhook_settings.timeout)
+    stack.push_async_callback(sender.aclose)
+    dispatcher = WebhookDispatcher(SqlWebhookDeliveryStore(engine), sender.send, webhook_settings)
+    dispatcher.start()
+    stack.push_async_callback(dispatcher.stop)
+    return WebhookUseCases(SqlWebhookStore(engine), guard, settings.webhook_rule, utc_now)
 
 
 def _scheduler_deps(

@@ -51,18 +51,20 @@ def _fuzz_settings() -> Any:
     )
 
 
-def _rpcs() -> list[tuple[str, type[Any]]]:
-    """(path, request class) of every unary RPC of every service."""
+def _rpcs(server_streaming: bool) -> list[tuple[str, type[Any]]]:
+    """(path, request class) of every RPC of every service that takes one
+    request and answers one message (or, `server_streaming`, a stream)."""
     return [
         (f"/{service.full_name}/{method.name}", message_factory.GetMessageClass(method.input_type))
         for module in SERVICE_FILES
         for service in module.DESCRIPTOR.services_by_name.values()
         for method in service.methods
-        if not (method.client_streaming or method.server_streaming)
+        if not method.client_streaming and method.server_streaming == server_streaming
     ]
 
 
-UNARY = _rpcs()
+UNARY = _rpcs(server_streaming=False)
+SERVER_STREAMING = _rpcs(server_streaming=True)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -143,6 +145,30 @@ def test_unary_rpcs_never_fail_unexpectedly(
     run()
 
 
+@pytest.mark.parametrize(
+    ("path", "request_type"), SERVER_STREAMING, ids=[p.strip("/") for p, _ in SERVER_STREAMING]
+)
+def test_server_streams_never_fail_unexpectedly(
+    channel: grpc.Channel, platform_key: str, path: str, request_type: type[Any]
+) -> None:
+    """A stream that accepts the request stays open (WatchAlerts waits for
+    events): the short deadline ends it, which is not the server's doing."""
+    call = channel.unary_stream(path)
+    auth = _auth(path, platform_key)
+
+    @_fuzz_settings()
+    @given(request_bytes(request_type))
+    def run(data: bytes) -> None:
+        try:
+            for _ in call(data, metadata=auth, timeout=0.3):
+                pass
+        except grpc.RpcError as error:
+            if error.code() is not grpc.StatusCode.DEADLINE_EXCEEDED:  # type: ignore[attr-defined]
+                _refuse_unexpected(error, data.hex())
+
+    run()
+
+
 def test_the_worker_stream_never_fails_unexpectedly(
     channel: grpc.Channel, platform_key: str
 ) -> None:
@@ -174,7 +200,7 @@ def test_fuzz_covers_every_rpc() -> None:
         for service in module.DESCRIPTOR.services_by_name.values()
         for method in service.methods
     }
-    fuzzed = {path for path, _ in UNARY} | {CONNECT}
+    fuzzed = {path for path, _ in UNARY + SERVER_STREAMING} | {CONNECT}
     assert fuzzed == every
     assert {path.split("/")[1] for path in every} == {
         "cronstream.v1.AdminService",

@@ -4,6 +4,8 @@
   typed errors (`cronstream.errors`); it returns `cronstream.models`
   dataclasses (`Job`, `Execution`, `LogLine`, ...) with enums by name,
   aware datetimes and timedeltas.
+- `Client.watch_alerts()`: alert events as they happen, reconnecting by
+  itself; `verify_webhook()` checks and reads a webhook request.
 - `Worker`: runs `async def handler(ctx: Context[T]) -> R` for the executions
   the server assigns over the WorkerService stream (T and R: dicts,
   dataclasses or pydantic models).
@@ -12,15 +14,18 @@
 
 from cronstream._backoff import Backoff
 from cronstream._version import __version__
+from cronstream._watch import AlertWatch
 from cronstream.client import Client
 from cronstream.context import Context, LogLevelName
 from cronstream.errors import (
     AlreadyExistsError,
     CronstreamError,
+    ExpiredWebhookError,
     FailedPreconditionError,
     FieldViolation,
     GracePeriodExceededError,
     InvalidArgumentError,
+    InvalidWebhookError,
     NonRetryable,
     NotFoundError,
     PermissionDeniedError,
@@ -30,6 +35,10 @@ from cronstream.errors import (
     UnimplementedError,
 )
 from cronstream.models import (
+    Alert,
+    AlertEvent,
+    AlertEventType,
+    AlertState,
     ComponentHealth,
     CronTrigger,
     EventHandler,
@@ -39,9 +48,12 @@ from cronstream.models import (
     ExecutionTrigger,
     HandlerType,
     Health,
+    HealthPolicy,
+    HealthState,
     HealthStatus,
     IntervalTrigger,
     Job,
+    JobHealth,
     JobStats,
     JobStatus,
     JobType,
@@ -54,9 +66,16 @@ from cronstream.models import (
     Priority,
     Trigger,
 )
+from cronstream.webhooks import SIGNATURE_HEADER, verify_webhook
 from cronstream.worker import Worker
 
 __all__ = [
+    "SIGNATURE_HEADER",
+    "Alert",
+    "AlertEvent",
+    "AlertEventType",
+    "AlertState",
+    "AlertWatch",
     "AlreadyExistsError",
     "Backoff",
     "Client",
@@ -69,15 +88,20 @@ __all__ = [
     "Execution",
     "ExecutionStatus",
     "ExecutionTrigger",
+    "ExpiredWebhookError",
     "FailedPreconditionError",
     "FieldViolation",
     "GracePeriodExceededError",
     "HandlerType",
     "Health",
+    "HealthPolicy",
+    "HealthState",
     "HealthStatus",
     "IntervalTrigger",
     "InvalidArgumentError",
+    "InvalidWebhookError",
     "Job",
+    "JobHealth",
     "JobStats",
     "JobStatus",
     "JobType",
@@ -99,4 +123,5 @@ __all__ = [
     "UnimplementedError",
     "Worker",
     "__version__",
+    "verify_webhook",
 ]

@@ -79,7 +79,7 @@ class AlertWatch:
             except aio.AioRpcError as exc:
                 await self._after_break(from_rpc_error(exc))
                 continue
-            if response is aio.EOF:
+            if not isinstance(response, pb.WatchAlertsResponse):  # aio.EOF
                 await self._after_break(None)
                 continue
             self._received = True

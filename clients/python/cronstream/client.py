@@ -12,9 +12,12 @@ from google.protobuf import field_mask_pb2
 from grpc import aio
 
 from cronstream import _build
+from cronstream._backoff import Backoff
 from cronstream._build import (
+    AlertStateName,
     EventHandlerFields,
     ExecutionStatusName,
+    HealthStateName,
     JobFields,
     JobStatusName,
     JobTypeName,
@@ -22,12 +25,16 @@ from cronstream._build import (
 from cronstream._convert import Payload, struct, timestamp, to_datetime
 from cronstream._tracing import channel_interceptors
 from cronstream._version import __version__
+from cronstream._watch import AlertWatch, WatchCall
 from cronstream.errors import from_rpc_error
 from cronstream.models import (
+    Alert,
+    AlertState,
     EventHandler,
     Execution,
     ExecutionStatus,
     Health,
+    HealthState,
     Job,
     JobStats,
     JobStatus,
@@ -226,14 +233,17 @@ class Client:
         types: Sequence[JobType | JobTypeName | int] = (),
         handler: str = "",
         tags: Sequence[str] = (),
+        healths: Sequence[HealthState | HealthStateName | int] = (),
         page_size: int = 100,
     ) -> AsyncIterator[Job]:
-        """Every matching job, newest first, fetched a page at a time."""
+        """Every matching job, newest first, fetched a page at a time;
+        `healths=["failing", "late"]` keeps the jobs in one of those states."""
         request = pb.ListJobsRequest(
             statuses=_build.job_statuses(statuses),  # type: ignore[arg-type]
             types=_build.job_types(types),  # type: ignore[arg-type]
             handler_name=handler,
             tags=tags,
+            healths=_build.health_states(healths),  # type: ignore[arg-type]
             page_size=page_size,
         )
         return self._paged(self.scheduler.ListJobs, request, lambda r: map(Job.from_proto, r.jobs))
@@ -370,6 +380,53 @@ class Client:
             event_name=event, payload=struct(payload), request_id=request_id
         )
         return list((await self._call(self.scheduler.TriggerEvent, request)).execution_ids)
+
+    # --- alerts ---------------------------------------------------------------
+
+    def list_alerts(
+        self,
+        *,
+        job_id: str = "",
+        kinds: Sequence[HealthState | HealthStateName | int] = (),
+        states: Sequence[AlertState | AlertStateName | int] = (),
+        page_size: int = 100,
+    ) -> AsyncIterator[Alert]:
+        """Alerts (of one job, or all the platform's), the most recently
+        opened first; `kinds=["failing"]`, `states=["open"]` narrow them."""
+        request = pb.ListAlertsRequest(
+            job_id=job_id,
+            kinds=_build.health_states(kinds),  # type: ignore[arg-type]
+            states=_build.alert_states(states),  # type: ignore[arg-type]
+            page_size=page_size,
+        )
+        return self._paged(
+            self.scheduler.ListAlerts, request, lambda r: map(Alert.from_proto, r.alerts)
+        )
+
+    def watch_alerts(self, *, after_cursor: int = 0, backoff: Backoff | None = None) -> AlertWatch:
+        """The platform's alert events as they happen, an async iterator of
+        `AlertEvent`s that reconnects by itself (with `backoff`, by default
+        the worker's) when the stream breaks, resuming after the last event it
+        returned, so each event comes once::
+
+            async with client.watch_alerts(after_cursor=saved) as events:
+                async for event in events:
+                    print(event.type, event.alert.kind, event.alert.job_name)
+                    saved = event.cursor
+
+        `after_cursor=0` starts with the events from now on; a cursor from an
+        earlier watch (its `cursor` attribute, or the last event's) first
+        replays every event since. Until its first event, a watch from 0 has
+        no cursor to resume after: a reconnection then resumes "from now",
+        and an event in between is missed. A wrong key
+        (`UnauthenticatedError`) or a negative cursor (`InvalidArgumentError`)
+        ends it."""
+
+        def open_call(cursor: int) -> WatchCall:
+            request = pb.WatchAlertsRequest(after_cursor=cursor)
+            return self.scheduler.WatchAlerts(request, metadata=self.metadata)
+
+        return AlertWatch(open_call, after_cursor=after_cursor, backoff=backoff)
 
     # --- insight --------------------------------------------------------------
 

@@ -33,3 +33,25 @@ export class Backoff {
     return this.random() * this.ceiling(n);
   }
 }
+
+/**
+ * Waits ms, or less when signal aborts first; resolves to whether the wait
+ * ran its course (false: aborted).
+ */
+export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve(false);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

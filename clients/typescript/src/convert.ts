@@ -2,10 +2,10 @@
 // convenience methods take and return. Enums are their names ("ACTIVE"),
 // timestamps Dates, durations milliseconds; the generated messages stay
 // available through client.scheduler and the package's exports.
-import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
+import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, timestampDate, timestampFromDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 
-import { AlertEventType, AlertState, type Alert, type AlertEvent } from "./gen/cronstream/v1/alert_pb.js";
+import { AlertEventType, AlertSchema, AlertState, type Alert, type AlertEvent } from "./gen/cronstream/v1/alert_pb.js";
 import { ExecutionStatus, ExecutionTrigger, LogLevel, type Execution, type ExecutionLog } from "./gen/cronstream/v1/execution_pb.js";
 import {
   HandlerType,
@@ -441,7 +441,7 @@ export function alertInfo(a: Alert): AlertInfo {
 
 /** The plain view of an AlertEvent message. */
 export function alertEventInfo(e: AlertEvent): AlertEventInfo {
-  return { cursor: Number(e.cursor), type: enumName(AlertEventType, e.type), alert: alertInfo(e.alert!) };
+  return { cursor: Number(e.cursor), type: enumName(AlertEventType, e.type), alert: alertInfo(e.alert ?? create(AlertSchema)) };
 }
 
 /** The plain view of an Execution message. */

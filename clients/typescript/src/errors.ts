@@ -198,3 +198,23 @@ export class GracePeriodExceededError extends Error {
     this.name = "GracePeriodExceededError";
   }
 }
+
+/** Why verifyWebhook refused a request. */
+export type WebhookRefusal = "no signature" | "expired" | "mismatch" | "bad body";
+
+/**
+ * verifyWebhook throws it for a request that is not a genuine, fresh
+ * Cronstream webhook: answer it with 400 (or 401) and do not act on it.
+ * `refusal` says why: the Cronstream-Signature header is missing or
+ * malformed ("no signature"), its timestamp is outside the tolerance
+ * ("expired"), no v1 signature matches the secret ("mismatch"), or the
+ * signed body is not an alert event ("bad body").
+ */
+export class WebhookSignatureError extends Error {
+  readonly refusal: WebhookRefusal;
+  constructor(refusal: WebhookRefusal, message: string, options?: { cause?: unknown }) {
+    super(`cronstream: webhook refused: ${message}`, options);
+    this.name = "WebhookSignatureError";
+    this.refusal = refusal;
+  }
+}

@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 
 import { runAttempt, type Handler } from "./attempt.js";
 import type { JobContext } from "./context.js";
-import { Backoff } from "./backoff.js";
+import { Backoff, sleep } from "./backoff.js";
 import type { Client } from "./client.js";
 import { ExecutionCancelledError, GracePeriodExceededError, NonRetryableError } from "./errors.js";
 import type { Assignment } from "./gen/cronstream/v1/worker_service_pb.js";
@@ -326,22 +326,4 @@ function validated<I>(name: string, payload: unknown, validate: ((payload: unkno
     const why = err instanceof Error ? err.message : String(err);
     throw new NonRetryableError(`cronstream: invalid payload for handler ${name}: ${why}`, { cause: err });
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve(false);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

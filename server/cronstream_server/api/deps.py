@@ -25,6 +25,7 @@ from cronstream_server.service.job_quota import JobQuota
 from cronstream_server.service.jobs import JobUseCases
 from cronstream_server.service.outcome import Outcome
 from cronstream_server.service.publish import Publisher
+from cronstream_server.service.webhooks import WebhookUseCases
 from cronstream_server.signals.local import LocalSignals
 from cronstream_server.telemetry.metrics import Metrics
 
@@ -70,6 +71,8 @@ class SchedulerDeps:
     signals: Signals = field(default_factory=LocalSignals)
     # What the calls count (the cancellations they make).
     metrics: Metrics = field(default_factory=lambda: Metrics(enabled=False))
+    # Webhooks: their use cases, store and target check (server.py builds them).
+    webhooks: WebhookUseCases | None = None
     # The use cases over the ports above (built from them): every change a
     # call makes goes through one of these, reads go to the ports directly.
     jobs_use: JobUseCases = field(init=False)

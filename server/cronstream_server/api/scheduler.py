@@ -10,10 +10,17 @@ from cronstream_server.api.scheduler_events import EventRpcs
 from cronstream_server.api.scheduler_executions import ExecutionRpcs
 from cronstream_server.api.scheduler_insight import InsightRpcs
 from cronstream_server.api.scheduler_jobs import JobRpcs
+from cronstream_server.api.scheduler_webhooks import WebhookRpcs
 
 
 class SchedulerServicer(
-    JobRpcs, ExecutionRpcs, EventRpcs, InsightRpcs, AlertRpcs, pb_grpc.SchedulerServiceServicer
+    JobRpcs,
+    ExecutionRpcs,
+    EventRpcs,
+    InsightRpcs,
+    AlertRpcs,
+    WebhookRpcs,
+    pb_grpc.SchedulerServiceServicer,
 ):
     def __init__(self, deps: SchedulerDeps) -> None:
         self.deps = deps
