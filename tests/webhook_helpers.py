@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from cronstream_server.core.enums import AlertState, HealthState
 from cronstream_server.core.ids import new_id
 from cronstream_server.store.database import create_engine
 from cronstream_server.store.tables import alert_events, alerts
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 REASONS = {200: "OK", 500: "Internal Server Error", 503: "Service Unavailable"}
 
@@ -56,8 +58,10 @@ class Receiver:
             self.requests.append(Received(request_line.split()[1], headers, body))
             code = self.codes.pop(0) if self.codes else self.then
             answer = f"failure {code}".encode() if code >= 300 else b"ok"
+            # A redirect points where a webhook must never be sent.
+            location = "Location: http://169.254.169.254/\r\n" if 300 <= code < 400 else ""
             writer.write(
-                f"HTTP/1.1 {code} {REASONS.get(code, 'Status')}\r\n"
+                f"HTTP/1.1 {code} {REASONS.get(code, 'Status')}\r\n{location}"
                 f"Content-Length: {len(answer)}\r\nConnection: close\r\n\r\n".encode()
                 + answer
             )
@@ -67,9 +71,11 @@ class Receiver:
 
 
 @asynccontextmanager
-async def receiving(codes: list[int] | None = None, then: int = 200) -> AsyncIterator[Receiver]:
+async def receiving(
+    codes: list[int] | None = None, then: int = 200, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[Receiver]:
     receiver = Receiver(list(codes or []), then)
-    server = await asyncio.start_server(receiver.handle, "127.0.0.1", 0)
+    server = await asyncio.start_server(receiver.handle, "127.0.0.1", 0, ssl=tls)
     receiver.port = server.sockets[0].getsockname()[1]
     try:
         yield receiver
@@ -79,10 +85,16 @@ async def receiving(codes: list[int] | None = None, then: int = 200) -> AsyncIte
 
 
 async def add_alert_event(
-    database_url: str, platform_id: str, job_id: str, event_type: str, alert_id: str | None = None
+    database: str | AsyncEngine,
+    platform_id: str,
+    job_id: str,
+    event_type: str,
+    alert_id: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """Opens (or resolves, for `event_type` "resolved") a LATE alert of the
-    job with its event; the event's cursor and the alert's JSON."""
+    """Opens (or resolves, for `event_type` "resolved") a FAILING alert of
+    the job with its event; the event's cursor and the alert's JSON. FAILING:
+    the alert watch leaves it alone (only a success resolves it), where it
+    would resolve a LATE one that no firing holds up."""
     now = datetime.now(UTC)
     alert = Alert(
         id=alert_id or new_id(),
@@ -90,14 +102,14 @@ async def add_alert_event(
         job_id=job_id,
         job_name="webhook test",
         handler_name="h",
-        kind=HealthState.LATE,
+        kind=HealthState.FAILING,
         state=AlertState.RESOLVED if event_type == "resolved" else AlertState.OPEN,
         opened_at=now,
-        reason="late for the test",
+        reason="failing for the test",
         resolved_at=now if event_type == "resolved" else None,
     )
     document = public_json(alert)
-    engine = create_engine(database_url)
+    engine = create_engine(database) if isinstance(database, str) else database
     try:
         async with engine.begin() as conn:
             if alert_id is None:
@@ -121,7 +133,8 @@ async def add_alert_event(
             )
             cursor = int(inserted.scalar_one())
     finally:
-        await engine.dispose()
+        if isinstance(database, str):
+            await engine.dispose()
     return cursor, document
 
 

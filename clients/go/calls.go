@@ -59,9 +59,10 @@ func (c *Client) GetExecution(ctx context.Context, id string) (*Execution, error
 // JobFilter narrows ListJobs; the zero value lists every job.
 type JobFilter struct {
 	Handler  string
-	Statuses []JobStatus // any of these
-	Tags     []string    // all of these
-	PageSize int         // jobs fetched per call; 0: the server's default
+	Statuses []JobStatus   // any of these
+	Tags     []string      // all of these
+	Healths  []HealthState // any of these
+	PageSize int           // jobs fetched per call; 0: the server's default
 }
 
 // ListJobs iterates over the jobs matching filter, newest first, fetching
@@ -77,6 +78,7 @@ func (c *Client) ListJobs(ctx context.Context, filter JobFilter) iter.Seq2[*Job,
 		resp, err := c.Scheduler.ListJobs(ctx, &cronstreamv1.ListJobsRequest{
 			PageSize: int32(filter.PageSize), PageToken: token,
 			Statuses: statuses, HandlerName: filter.Handler, Tags: filter.Tags,
+			Healths: healthStates(filter.Healths),
 		})
 		return convert(resp.GetJobs(), jobFromProto), resp.GetNextPageToken(), err
 	})

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,8 +31,10 @@ func TestE2E(t *testing.T) {
 	defer cancel()
 	c := dialE2E(t, ctx, addr)
 	name := "go-e2e-" + randomHex(t)
-	stopWorker := startE2EWorker(t, c, name)
+	var failAlerting atomic.Bool
+	stopWorker := startE2EWorker(t, c, name, &failAlerting)
 
+	t.Run("alerts watched as they open and resolve", func(t *testing.T) { e2eAlerts(t, ctx, c, name+"-alert", &failAlerting) })
 	t.Run("success with logs", func(t *testing.T) { e2eSuccess(t, ctx, c, name) })
 	t.Run("retry after a failure", func(t *testing.T) { e2eRetry(t, ctx, c, name+"-retry") })
 	t.Run("list jobs in pages", func(t *testing.T) { e2ePaging(t, ctx, c, name+"-page") })
@@ -65,7 +68,7 @@ func randomHex(t *testing.T) string {
 
 // startE2EWorker runs a worker with the scenario's handlers; stop ends it
 // and returns what Run returned.
-func startE2EWorker(t *testing.T, c *cronstream.Client, name string) (stop func() error) {
+func startE2EWorker(t *testing.T, c *cronstream.Client, name string, failAlerting *atomic.Bool) (stop func() error) {
 	w := cronstream.NewWorker(c, cronstream.WorkerOptions{
 		WorkerID:    name,
 		Slots:       4,
@@ -81,6 +84,12 @@ func startE2EWorker(t *testing.T, c *cronstream.Client, name string) (stop func(
 			return nil, errors.New("failing attempt 1 on purpose")
 		}
 		return map[string]any{"attempt": job.Attempt}, nil
+	})
+	w.Handle(name+"-alert", func(ctx context.Context, job *cronstream.Context) (map[string]any, error) {
+		if failAlerting.Load() {
+			return nil, errors.New("failing on purpose, to open an alert")
+		}
+		return map[string]any{}, nil
 	})
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -223,5 +232,68 @@ func e2eBadCron(t *testing.T, ctx context.Context, c *cronstream.Client, handler
 	}
 	if !slices.Contains(fields, "job.cron.expression") {
 		t.Errorf("violations name %v, want job.cron.expression", fields)
+	}
+}
+
+// e2eAlerts runs the alerting job once failing, then once succeeding, and
+// watches its FAILING alert open, then resolve.
+func e2eAlerts(t *testing.T, ctx context.Context, c *cronstream.Client, handler string, fail *atomic.Bool) {
+	job := createJob(t, ctx, c, cronstream.Job{
+		Name: handler, Handler: handler, Trigger: cronstream.Cron("0 0 1 1 *", ""), MaxRetries: new(0),
+		HealthPolicy: cronstream.HealthPolicy{ConsecutiveFailures: new(1)},
+	})
+	if got := job.HealthPolicy.ConsecutiveFailures; got == nil || *got != 1 || job.Health.State != cronstream.HealthHealthy {
+		t.Fatalf("created with policy %+v, health %v; want consecutive failures 1, HEALTHY", job.HealthPolicy, job.Health.State)
+	}
+	watchCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	events := make(chan cronstream.AlertEvent, 8)
+	go func() {
+		defer close(events)
+		for e, err := range c.WatchAlerts(watchCtx, 0) {
+			if err != nil {
+				if watchCtx.Err() == nil {
+					t.Errorf("WatchAlerts: %v", err)
+				}
+				return
+			}
+			if e.Alert.JobID == job.ID {
+				events <- e
+			}
+		}
+	}()
+	// A watch from 0 starts from its request's arrival: give it that long.
+	time.Sleep(500 * time.Millisecond)
+	fail.Store(true)
+	opened := runAndWatch(t, ctx, c, job.ID, events)
+	if opened.Type != cronstream.AlertEventOpened || opened.Alert.Kind != cronstream.HealthFailing || opened.Alert.State != cronstream.AlertOpen {
+		t.Fatalf("first event %v %v %v, want OPENED FAILING OPEN", opened.Type, opened.Alert.Kind, opened.Alert.State)
+	}
+	if got, err := c.GetJob(ctx, job.ID); err != nil || got.Health.State != cronstream.HealthFailing {
+		t.Errorf("job health after the failure: %+v, %v; want FAILING", got.Health, err)
+	}
+	fail.Store(false)
+	resolved := runAndWatch(t, ctx, c, job.ID, events)
+	if resolved.Type != cronstream.AlertEventResolved || resolved.Alert.ID != opened.Alert.ID || resolved.Cursor <= opened.Cursor ||
+		resolved.Alert.ResolvedAt.IsZero() {
+		t.Errorf("second event %+v (alert %+v), want the resolution of %s", resolved, resolved.Alert, opened.Alert.ID)
+	}
+}
+
+// runAndWatch runs the job now and returns the next event of its watch.
+func runAndWatch(t *testing.T, ctx context.Context, c *cronstream.Client, jobID string, events <-chan cronstream.AlertEvent) cronstream.AlertEvent {
+	t.Helper()
+	if _, err := c.RunJob(ctx, jobID); err != nil {
+		t.Fatalf("RunJob: %v", err)
+	}
+	select {
+	case e, ok := <-events:
+		if !ok {
+			t.Fatal("the watch ended")
+		}
+		return e
+	case <-time.After(30 * time.Second):
+		t.Fatal("no alert event within 30 s")
+		return cronstream.AlertEvent{}
 	}
 }

@@ -28,6 +28,7 @@ type fakeServer struct {
 	apiKey   string
 	sessions chan *fakeSession
 	jobs     []*cronstreamv1.Job
+	alerts   fakeAlerts // WatchAlerts and ListAlerts (alerts_test.go)
 
 	mu         sync.Mutex
 	authHeader []string // the authorization of every call, in order

@@ -38,10 +38,14 @@ type Job struct {
 	// Jitter bounds a delay added to each slot, the same on every server
 	// replica; zero: none.
 	Jitter time.Duration
+	// HealthPolicy says when the job is unhealthy; its zero value leaves
+	// every condition to the platform's defaults.
+	HealthPolicy HealthPolicy
 
 	// Output only.
 	ID                                     string
 	Status                                 JobStatus
+	Health                                 JobHealth // zero State from a server that does not report it
 	NextRun, LastRun, CreatedAt, UpdatedAt time.Time // zero when absent
 	Executions, Successes, Failures        int64
 	AvgDuration                            time.Duration
@@ -68,6 +72,7 @@ func (j *Job) Proto() *cronstreamv1.Job {
 	m.OverlapPolicy = cronstreamv1.OverlapPolicy(j.OverlapPolicy)
 	m.MisfirePolicy = cronstreamv1.MisfirePolicy(j.MisfirePolicy)
 	m.CatchupWindow, m.Jitter = durationProto(j.CatchupWindow), durationProto(j.Jitter)
+	m.HealthPolicy = j.HealthPolicy.proto()
 	if j.Trigger != nil {
 		j.Trigger.setOn(m)
 	}
@@ -95,6 +100,7 @@ func jobFromProto(m *cronstreamv1.Job) *Job {
 		Priority: Priority(m.GetPriority()), OverlapPolicy: OverlapPolicy(m.GetOverlapPolicy()),
 		MisfirePolicy: MisfirePolicy(m.GetMisfirePolicy()),
 		CatchupWindow: m.GetCatchupWindow().AsDuration(), Jitter: m.GetJitter().AsDuration(),
+		HealthPolicy: healthPolicyFromProto(m.GetHealthPolicy()), Health: jobHealthFromProto(m.GetHealth()),
 		ID: m.GetId(), Status: JobStatus(m.GetStatus()),
 		NextRun: timeOf(m.GetNextRun()), LastRun: timeOf(m.GetLastRun()),
 		CreatedAt: timeOf(m.GetCreatedAt()), UpdatedAt: timeOf(m.GetUpdatedAt()),

@@ -19,7 +19,7 @@ from typing import Any
 
 import grpc
 from cronstream.v1 import admin_service_pb2 as admin_pb
-from cronstream.v1 import event_pb2, execution_pb2, job_pb2
+from cronstream.v1 import event_pb2, execution_pb2, job_pb2, webhook_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream.v1 import worker_service_pb2 as wpb
 from cronstream.v1.scheduler_service_pb2_grpc import SchedulerServiceStub
@@ -268,6 +268,7 @@ for _rpc, _id_field in [
     ("SchedulerService/RetryExecution", "id"),
     ("SchedulerService/CancelExecution", "id"),
     ("SchedulerService/ListExecutionLogs", "execution_id"),
+    ("SchedulerService/ListAlerts", "job_id"),
     ("SchedulerService/GetEventHandler", "id"),
     ("SchedulerService/DeleteEventHandler", "id"),
     ("AdminService/GetPlatform", "id"),
@@ -365,6 +366,33 @@ async def cancel_a_cancelled_job(c: Ctx) -> grpc.StatusCode:
 async def run_a_cancelled_job(c: Ctx) -> grpc.StatusCode:
     job = await c.cancelled_job()
     return await code_of(c.s.RunJob(pb.RunJobRequest(id=job.id), metadata=c.auth))
+
+
+# --- SchedulerService: alerts -------------------------------------------------------
+
+
+@own("SchedulerService/ListAlerts", "INVALID_ARGUMENT")
+async def list_alerts_of_an_unknown_kind(c: Ctx) -> grpc.StatusCode:
+    request = pb.ListAlertsRequest(kinds=[99])  # type: ignore[list-item]
+    return await code_of(c.s.ListAlerts(request, metadata=c.auth))
+
+
+@own("SchedulerService/WatchAlerts", "INVALID_ARGUMENT")
+async def watch_alerts_from_a_negative_cursor(c: Ctx) -> grpc.StatusCode:
+    stream = c.s.WatchAlerts(pb.WatchAlertsRequest(after_cursor=-1), metadata=c.auth)
+    try:
+        await stream.read()
+    except grpc.aio.AioRpcError as error:
+        return error.code()
+    stream.cancel()
+    return grpc.StatusCode.OK
+
+
+@own("SchedulerService/SetHealthDefaults", "INVALID_ARGUMENT")
+async def set_health_defaults_with_zero_failures(c: Ctx) -> grpc.StatusCode:
+    policy = job_pb2.HealthPolicy(consecutive_failures=0)
+    request = pb.SetHealthDefaultsRequest(policy=policy)
+    return await code_of(c.s.SetHealthDefaults(request, metadata=c.auth))
 
 
 # --- SchedulerService: executions ---------------------------------------------------
@@ -505,3 +533,35 @@ async def connect_past_the_worker_stream_quota(c: Ctx) -> grpc.StatusCode:
     details = await call.details()
     assert code != grpc.StatusCode.RESOURCE_EXHAUSTED or "worker streams" in details, details
     return code
+
+
+# --- SchedulerService: webhooks ------------------------------------------------------
+
+for _rpc, _id_field in [
+    ("SchedulerService/GetWebhook", "id"),
+    ("SchedulerService/DeleteWebhook", "id"),
+    ("SchedulerService/ListWebhookDeliveries", "webhook_id"),
+]:
+    missing(_rpc, _id_field)
+
+
+@own("SchedulerService/CreateWebhook", "INVALID_ARGUMENT")
+async def create_a_webhook_to_the_metadata_address(c: Ctx) -> grpc.StatusCode:
+    webhook = webhook_pb2.Webhook(url="http://169.254.169.254/latest/meta-data/")
+    request = pb.CreateWebhookRequest(webhook=webhook)
+    return await code_of(c.s.CreateWebhook(request, metadata=c.auth))
+
+
+@own("SchedulerService/ListWebhooks", "INVALID_ARGUMENT")
+async def list_webhooks_with_a_forged_token(c: Ctx) -> grpc.StatusCode:
+    request = pb.ListWebhooksRequest(page_token="forged")
+    return await code_of(c.s.ListWebhooks(request, metadata=c.auth))
+
+
+@own("SchedulerService/ListWebhookDeliveries", "INVALID_ARGUMENT")
+async def list_deliveries_with_a_negative_page_size(c: Ctx) -> grpc.StatusCode:
+    # Port 9 (discard) on loopback: a webhook that never gets an event here.
+    webhook = webhook_pb2.Webhook(url="http://127.0.0.1:9/contract")
+    created = await c.s.CreateWebhook(pb.CreateWebhookRequest(webhook=webhook), metadata=c.auth)
+    request = pb.ListWebhookDeliveriesRequest(webhook_id=created.webhook.id, page_size=-1)
+    return await code_of(c.s.ListWebhookDeliveries(request, metadata=c.auth))

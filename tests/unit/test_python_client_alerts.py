@@ -28,12 +28,13 @@ from cronstream import (
     InvalidWebhookError,
     Job,
     JobHealth,
+    JobStats,
     UnauthenticatedError,
     verify_webhook,
 )
 from cronstream._build import alert_states, health_states, job_message
 from cronstream._convert import timestamp
-from cronstream.v1 import alert_pb2, job_pb2
+from cronstream.v1 import alert_pb2, insight_pb2, job_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream.webhooks import signature
 from google.protobuf import json_format
@@ -79,6 +80,13 @@ def test_a_job_reads_its_health() -> None:
     assert str(job.health.state) == "HealthState.FAILING"
     assert job.health_policy == HealthPolicy()  # all the server's defaults
     assert Job.from_proto(job_pb2.Job()).health is None  # a server without health
+
+
+def test_job_stats_read_the_health_too() -> None:
+    stats = JobStats.from_proto(
+        insight_pb2.JobStats(health=job_pb2.JobHealth(state=job_pb2.HEALTH_STATE_HEALTHY))
+    )
+    assert stats.health == JobHealth(HealthState.HEALTHY, None, "")
 
 
 def test_health_and_alert_filters_take_names_enums_and_numbers() -> None:
@@ -167,7 +175,7 @@ def test_the_signature_is_stripes_scheme() -> None:
     assert signature("whsec_k", 1700000000, b'{"a":1}') == expected
 
 
-def test_during_a_rotation_any_v1_entry_may_match() -> None:
+def test_any_of_several_v1_entries_may_match() -> None:
     body = webhook_body()
     rotated = header(body, secrets=("whsec_old", SECRET))
     assert verify_webhook(SECRET, rotated, body, now=NOW).cursor == 12
@@ -245,6 +253,15 @@ def test_an_unknown_event_type_and_unknown_fields_still_read() -> None:
     assert event.type is AlertEventType.UNSPECIFIED and event.alert.id == "a1"
 
 
+def test_the_event_may_be_in_protobufs_json_mapping_too() -> None:
+    # docs/alerts.md shows an event that way: enum names, the int64 cursor a string.
+    document = json.loads(webhook_body())
+    document.update(type="ALERT_EVENT_TYPE_RESOLVED", cursor="42")
+    body = json.dumps(document).encode()
+    event = verify_webhook(SECRET, header(body), body, now=NOW)
+    assert (event.type, event.cursor) == (AlertEventType.RESOLVED, 42)
+
+
 def test_the_body_must_be_the_raw_bytes() -> None:
     text = webhook_body().decode()
     with pytest.raises(TypeError, match="raw request bytes"):
@@ -312,8 +329,9 @@ async def cursors_of(alerts: AlertWatch, count: int) -> list[int]:
 async def test_a_broken_stream_resumes_after_the_last_event_returned() -> None:
     streams = Streams(
         [event(1), event(2), rpc_error(grpc.StatusCode.UNAVAILABLE, "connection reset")],
-        [event(2), event(3)],  # the server repeats one: it is dropped
-        [grpc.aio.EOF],  # a clean end reconnects too
+        # The server repeats one (dropped), then ends cleanly: reconnect too.
+        [event(2), event(3), grpc.aio.EOF],
+        [rpc_error(grpc.StatusCode.INTERNAL, "proxy reset")],  # nothing on this one
         [event(4)],
     )
     alerts = watch(streams)

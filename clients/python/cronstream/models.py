@@ -141,13 +141,14 @@ def _trigger(job: job_pb2.Job) -> Trigger | None:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HealthPolicy:
     """When a job is unhealthy (docs/alerts.md); each condition opens an alert
-    of its kind. Give it to `create_job(health_policy=...)`; None leaves a
-    field to the server's default, and a job read back shows it the same way.
+    of its kind. Give it to `create_job(health_policy=...)`. A field left None
+    takes the platform's default (SetHealthDefaults), else the documented one;
+    a job read back shows None for the fields it left so.
 
     - `max_start_delay`: a firing not started this long after its instant is
-      LATE (default: never);
-    - `max_duration`: an execution running this long is OVERRUNNING (default:
-      never);
+      LATE (default: off; `timedelta(0)` turns it off explicitly);
+    - `max_duration`: an execution running this long is OVERRUNNING (default
+      off, likewise);
     - `consecutive_failures`: this many finished attempts in a row that failed
       or timed out make the job FAILING (1 to 100, default 3);
     - `alert_on_missed`: a slot that will not run (skipped by the misfire or
@@ -184,10 +185,10 @@ class JobHealth:
     reason: str
 
 
-def _health(job: job_pb2.Job) -> JobHealth | None:
-    if not job.HasField("health"):
+def _health(message: job_pb2.Job | insight_pb2.JobStats) -> JobHealth | None:
+    if not message.HasField("health"):
         return None
-    h = job.health
+    h = message.health
     return JobHealth(HealthState.of(h.state), _time(h, "since"), h.reason)
 
 
@@ -472,6 +473,8 @@ class JobStats:
     p95_duration: timedelta | None
     last_run: datetime | None
     next_run: datetime | None
+    #: None from a server that does not report health.
+    health: JobHealth | None
     proto: insight_pb2.JobStats = field(repr=False, compare=False)
 
     @classmethod
@@ -487,6 +490,7 @@ class JobStats:
             p95_duration=_duration(m, "p95_duration"),
             last_run=_time(m, "last_run"),
             next_run=_time(m, "next_run"),
+            health=_health(m),
             proto=m,
         )
 

@@ -2,9 +2,9 @@
 
 Each request's `Cronstream-Signature` header is `t=<unix seconds>,v1=<hex>`,
 the hex being HMAC-SHA256, keyed with the webhook's secret (`whsec_...`, as
-CreateWebhook returned it), of `<t>.<raw body>`: Stripe's scheme. While a
-secret is being rotated the header holds several `v1=` entries; any one that
-matches will do. Signing the timestamp with the body lets a receiver refuse a
+CreateWebhook returned it), of `<t>.<raw body>`: Stripe's scheme. A header
+holding several `v1=` entries (Stripe's way to roll a secret) verifies when
+any one matches. Signing the timestamp with the body lets a receiver refuse a
 replay: a request whose `t` is further than the tolerance from now.
 """
 
@@ -94,6 +94,17 @@ def _parse_header(header: str | None) -> tuple[int, list[str]]:
     return int(timestamps[0]), candidates
 
 
+def _event_type(name: object) -> alert_pb2.AlertEventType.ValueType:
+    """`alert.opened` as webhooks name it, or the enum's own name (protobuf's
+    JSON mapping of an AlertEvent); UNSPECIFIED for a type this client does
+    not know."""
+    if isinstance(name, str) and name in _EVENT_TYPES:
+        return _EVENT_TYPES[name]
+    if isinstance(name, str) and name in alert_pb2.AlertEventType.keys():
+        return alert_pb2.AlertEventType.Value(name)
+    return alert_pb2.ALERT_EVENT_TYPE_UNSPECIFIED
+
+
 def _event(body: bytes) -> AlertEvent:
     """`{"type": "alert.opened", "cursor": 12, "alert": {...}}` as an AlertEvent;
     the alert is in protobuf's JSON mapping, and unknown fields are ignored."""
@@ -101,7 +112,7 @@ def _event(body: bytes) -> AlertEvent:
         document: Any = json.loads(body)
         message = alert_pb2.AlertEvent(
             cursor=int(document["cursor"]),
-            type=_EVENT_TYPES.get(document["type"], alert_pb2.ALERT_EVENT_TYPE_UNSPECIFIED),
+            type=_event_type(document["type"]),
         )
         json_format.ParseDict(document["alert"], message.alert, ignore_unknown_fields=True)
     except (ValueError, TypeError, KeyError, json_format.ParseError) as exc:

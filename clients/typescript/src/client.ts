@@ -8,26 +8,33 @@ import {
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 
 import {
+  alertInfo,
   enumValues,
   executionInfo,
   executionLogEntry,
   jobInfo,
   jobMessage,
+  type AlertEventInfo,
+  type AlertInfo,
+  type AlertStateName,
   type ExecutionInfo,
   type ExecutionLogEntry,
   type ExecutionStatusName,
+  type HealthStateName,
   type JobInfo,
   type JobSpec,
   type JobStatusName,
   type JobTypeName,
 } from "./convert.js";
 import { AdminService } from "./gen/cronstream/v1/admin_service_pb.js";
+import { AlertState } from "./gen/cronstream/v1/alert_pb.js";
 import { ExecutionStatus } from "./gen/cronstream/v1/execution_pb.js";
-import { JobStatus, JobType } from "./gen/cronstream/v1/job_pb.js";
+import { HealthState, JobStatus, JobType } from "./gen/cronstream/v1/job_pb.js";
 import { SchedulerService } from "./gen/cronstream/v1/scheduler_service_pb.js";
 import { WorkerService } from "./gen/cronstream/v1/worker_service_pb.js";
 import { translate } from "./errors.js";
 import { VERSION } from "./version.js";
+import { watchAlerts, type WatchAlertsOptions } from "./watch.js";
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -70,12 +77,25 @@ export interface ListJobsFilter {
   types?: JobTypeName[];
   handlerName?: string;
   tags?: string[];
+  /** Only jobs whose health is one of these ("LATE", "FAILING"...). */
+  healths?: HealthStateName[];
 }
 
 /** Which executions to list (all of the platform's when absent). */
 export interface ListExecutionsFilter {
   jobId?: string;
   statuses?: ExecutionStatusName[];
+  pageSize?: number;
+}
+
+/** Which alerts to list (all of the platform's when absent). */
+export interface ListAlertsFilter {
+  /** Only this job's alerts. */
+  jobId?: string;
+  /** Only alerts of these kinds: "LATE", "MISSED", "OVERRUNNING", "FAILING". */
+  kinds?: HealthStateName[];
+  /** Only alerts in these states: "OPEN", "RESOLVED". */
+  states?: AlertStateName[];
   pageSize?: number;
 }
 
@@ -120,6 +140,22 @@ export interface Client {
   listExecutions(filter?: ListExecutionsFilter, options?: CallOptions): AsyncIterable<ExecutionInfo>;
   /** An execution's log lines, oldest first. */
   listExecutionLogs(executionId: string, options?: CallOptions & { pageSize?: number }): AsyncIterable<ExecutionLogEntry>;
+  /** The alerts matching filter (all of the platform's when absent), the most recently opened first. */
+  listAlerts(filter?: ListAlertsFilter, options?: CallOptions): AsyncIterable<AlertInfo>;
+  /**
+   * The platform's alert events as they happen (after options.afterCursor
+   * when given), for as long as the caller iterates. A stream that breaks is
+   * reopened with the worker's backoff, after the cursor of the last event
+   * yielded, so each event comes once. Aborting options.signal ends the
+   * loop quietly; UnauthenticatedError, InvalidArgumentError (and a
+   * PERMISSION_DENIED or UNIMPLEMENTED ConnectError) end it by throwing.
+   *
+   *     for await (const e of client.watchAlerts({ afterCursor: saved, signal })) {
+   *       console.log(e.type, e.alert.kind, e.alert.jobName, e.alert.reason); // "OPENED" "FAILING" ...
+   *       saved = e.cursor;
+   *     }
+   */
+  watchAlerts(options?: WatchAlertsOptions): AsyncIterable<AlertEventInfo>;
   /**
    * Closes the connection; calls in flight fail. An idle client does not
    * keep the process alive, so closing is optional.
@@ -219,11 +255,12 @@ function makeClient(transport: Transport, close: () => void): Client {
       return jobInfo((await scheduler.getJob({ id }, options)).job!);
     },
     listJobs(filter, options) {
-      const { statuses, types, ...rest } = filter ?? {};
+      const { statuses, types, healths, ...rest } = filter ?? {};
       const request = {
         ...rest,
         statuses: enumValues(JobStatus, "statuses", statuses),
         types: enumValues(JobType, "types", types),
+        healths: enumValues(HealthState, "healths", healths),
       };
       return paginate(async (pageToken) => {
         const res = await scheduler.listJobs({ ...request, pageToken }, options);
@@ -250,6 +287,17 @@ function makeClient(transport: Transport, close: () => void): Client {
         const res = await scheduler.listExecutionLogs({ executionId, pageSize: pageSize ?? 0, pageToken }, callOptions);
         return [res.logs.map(executionLogEntry), res.nextPageToken];
       });
+    },
+    listAlerts(filter, options) {
+      const { kinds, states, ...rest } = filter ?? {};
+      const request = { ...rest, kinds: enumValues(HealthState, "kinds", kinds), states: enumValues(AlertState, "states", states) };
+      return paginate(async (pageToken) => {
+        const res = await scheduler.listAlerts({ ...request, pageToken }, options);
+        return [res.alerts.map(alertInfo), res.nextPageToken];
+      });
+    },
+    watchAlerts(options) {
+      return watchAlerts(scheduler, options);
     },
     close,
   };

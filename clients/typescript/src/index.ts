@@ -1,6 +1,6 @@
 // @cronstream/client: the TypeScript client and worker of Cronstream.
 export { createClient, paginate } from "./client.js";
-export type { Client, ClientOptions, ListExecutionsFilter, ListJobsFilter } from "./client.js";
+export type { Client, ClientOptions, ListAlertsFilter, ListExecutionsFilter, ListJobsFilter } from "./client.js";
 export {
   BadRequestSchema,
   CronstreamError,
@@ -11,22 +11,44 @@ export {
   NonRetryableError,
   NotFoundError,
   UnauthenticatedError,
+  WebhookSignatureError,
   fieldViolations,
   isNonRetryable,
 } from "./errors.js";
-export type { FieldViolation } from "./errors.js";
+export type { FieldViolation, WebhookRefusal } from "./errors.js";
 export { Worker } from "./worker.js";
 export type { Handler, JobContext, LogLevelName, WorkerLogger, WorkerOptions } from "./worker.js";
 export { Backoff } from "./backoff.js";
 export { consoleLogger } from "./logger.js";
-export { durationMs, enumName, executionInfo, executionLogEntry, jobInfo, jobMessage, parseDuration } from "./convert.js";
+export { DEFAULT_TOLERANCE_SECONDS, SIGNATURE_HEADER, verifyWebhook, webhookSignatureHeader } from "./webhook.js";
+export type { WatchAlertsOptions } from "./watch.js";
+export {
+  alertEventInfo,
+  alertInfo,
+  durationMs,
+  enumName,
+  executionInfo,
+  executionLogEntry,
+  healthPolicyMessage,
+  jobInfo,
+  jobMessage,
+  parseDuration,
+} from "./convert.js";
 export type {
+  AlertEventInfo,
+  AlertEventTypeName,
+  AlertInfo,
+  AlertStateName,
   DurationLike,
   ExecutionInfo,
   ExecutionLogEntry,
   ExecutionStatusName,
   ExecutionTriggerName,
   HandlerTypeName,
+  HealthPolicyInfo,
+  HealthPolicySpec,
+  HealthStateName,
+  JobHealthInfo,
   JobInfo,
   JobSpec,
   JobStatusName,
@@ -43,9 +65,11 @@ export { VERSION } from "./version.js";
 
 // The generated messages, enums and service descriptors.
 export * from "./gen/cronstream/v1/admin_service_pb.js";
+export * from "./gen/cronstream/v1/alert_pb.js";
 export * from "./gen/cronstream/v1/event_pb.js";
 export * from "./gen/cronstream/v1/execution_pb.js";
 export * from "./gen/cronstream/v1/insight_pb.js";
 export * from "./gen/cronstream/v1/job_pb.js";
 export * from "./gen/cronstream/v1/scheduler_service_pb.js";
+export * from "./gen/cronstream/v1/webhook_pb.js";
 export * from "./gen/cronstream/v1/worker_service_pb.js";

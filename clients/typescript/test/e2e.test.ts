@@ -10,8 +10,10 @@ import { randomBytes } from "node:crypto";
 
 import {
   InvalidArgumentError,
+  NonRetryableError,
   Worker,
   createClient,
+  type AlertEventInfo,
   type Client,
   type ExecutionInfo,
   type ExecutionStatusName,
@@ -58,6 +60,9 @@ describe("end to end against a live server", { timeout: 120_000 }, () => {
         throw new Error("failing attempt 1 on purpose");
       }
       return { attempt: job.attempt };
+    });
+    worker.handle(`${name}-fail`, async () => {
+      throw new NonRetryableError("failing on purpose, for an alert");
     });
     running = worker.run(stop.signal);
     running.catch((err: unknown) => (workerError = err)); // and checked in after()
@@ -136,6 +141,54 @@ describe("end to end against a live server", { timeout: 120_000 }, () => {
     assert.equal(e.retryCount, 1);
     assert.deepEqual(e.result, { attempt: 2 });
     assert.deepEqual(retryAttempts, [1, 2]);
+  });
+
+  test("a job failing once with consecutiveFailures 1 opens a FAILING alert, seen by watchAlerts", { skip }, async () => {
+    const job = await createJob({
+      name: `${name}-fail`,
+      handlerName: `${name}-fail`,
+      cron: "0 0 1 1 *",
+      maxRetries: 0,
+      healthPolicy: { maxStartDelay: "30s", consecutiveFailures: 1, pauseOnFailure: true },
+    });
+    assert.deepEqual(
+      [job.healthPolicy?.maxStartDelayMs, job.healthPolicy?.consecutiveFailures, job.healthPolicy?.pauseOnFailure, job.health?.state],
+      [30_000, 1, true, "HEALTHY"],
+    );
+    const watch = new AbortController();
+    const timer = setTimeout(() => watch.abort(), 45_000);
+    const opened = (async (): Promise<AlertEventInfo | undefined> => {
+      for await (const e of client.watchAlerts({ signal: watch.signal })) {
+        if (e.alert.jobId === job.id && e.type === "OPENED") {
+          return e;
+        }
+      }
+      return undefined;
+    })();
+    try {
+      await sleep(500); // the watch starts from now: let its stream open first
+      await client.runJob(job.id);
+      const event = await opened;
+      assert.ok(event, "no OPENED event for the job within 45 s");
+      assert.deepEqual([event.alert.kind, event.alert.state, event.alert.pausedJob], ["FAILING", "OPEN", true]);
+      assert.ok(event.cursor > 0 && event.alert.openedAt instanceof Date);
+    } finally {
+      clearTimeout(timer);
+      watch.abort();
+    }
+    const after = await client.getJob(job.id);
+    assert.deepEqual([after.status, after.health?.state], ["PAUSED", "FAILING"]);
+    assert.ok(after.health?.since instanceof Date);
+    const listed = [];
+    for await (const a of client.listAlerts({ jobId: job.id, kinds: ["FAILING"], states: ["OPEN"] })) {
+      listed.push(a.jobId);
+    }
+    assert.deepEqual(listed, [job.id]);
+    const failing = [];
+    for await (const j of client.listJobs({ healths: ["FAILING"], handlerName: `${name}-fail` })) {
+      failing.push(j.id);
+    }
+    assert.deepEqual(failing, [job.id]);
   });
 
   test("listJobs pages through every job, two at a time", { skip }, async () => {

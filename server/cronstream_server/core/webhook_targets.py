@@ -82,9 +82,10 @@ class TargetRule:
 def refused_target(host: str, address: Address, why: str) -> str:
     """How a refusal reads: `169.254.169.254 is link-local`, or for a name,
     `metadata.internal resolves to 169.254.169.254, which is link-local`."""
+    shown = str(address) if reached(address) == address else f"{address} ({reached(address)})"
     if literal_address(host) == address:
-        return f"{address} is {why}"
-    return f"{host} resolves to {address}, which is {why}"
+        return f"{shown} is {why}"
+    return f"{host} resolves to {shown}, which is {why}"
 
 
 def reached(address: Address) -> Address:

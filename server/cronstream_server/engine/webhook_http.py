@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -42,12 +44,29 @@ class TargetRefused(Exception):
     """The webhook's host cannot be sent to now (refused or unresolvable)."""
 
 
+Resolve = Callable[[str, int], Awaitable[list[Address]]]
+
+
+async def system_resolve(host: str, port: int) -> list[Address]:
+    """The addresses `host` resolves to by the system's resolver, in its order."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    found: list[Address] = []
+    for *_, sockaddr in infos:
+        address = literal_address(str(sockaddr[0]).partition("%")[0])  # drop a zone id
+        if address is not None and address not in found:
+            found.append(address)
+    if not found:
+        raise OSError(f"no address for {host}")
+    return found
+
+
 class TargetGuard:
     """Resolves webhook hosts and judges their addresses by the rule; the
     TargetCheck port (core.ports) for CreateWebhook, and the delivery's check."""
 
-    def __init__(self, rule: TargetRule) -> None:
+    def __init__(self, rule: TargetRule, resolve: Resolve = system_resolve) -> None:
         self._rule = rule
+        self._resolve = resolve
 
     async def refusal(self, url: str) -> str | None:
         try:
@@ -82,24 +101,18 @@ class TargetGuard:
         literal = literal_address(url.host)
         if literal is not None:
             return [literal]
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            url.host, url.port or _default_port(url), type=socket.SOCK_STREAM
-        )
-        found: list[Address] = []
-        for *_, sockaddr in infos:
-            address = literal_address(str(sockaddr[0]).partition("%")[0])  # drop a zone id
-            if address is not None and address not in found:
-                found.append(address)
-        if not found:
-            raise OSError(f"no address for {url.host}")
-        return found
+        return await self._resolve(url.host, url.port or _default_port(url))
 
 
 class HttpSender:
     """Sends one attempt of a delivery: a signed JSON POST, answered within
     `timeout` seconds all told (resolving, connecting, sending, the answer)."""
 
-    def __init__(self, guard: TargetGuard, timeout: float) -> None:
+    def __init__(
+        self, guard: TargetGuard, timeout: float, verify: ssl.SSLContext | bool = True
+    ) -> None:
+        """`verify`: the certificate authorities trusted (by default httpx's,
+        certifi's bundle); a test trusts its own."""
         self._guard = guard
         self._timeout = timeout
         self._client = httpx.AsyncClient(
@@ -107,6 +120,7 @@ class HttpSender:
             follow_redirects=False,
             trust_env=False,
             limits=httpx.Limits(max_keepalive_connections=0),
+            verify=verify,
         )
 
     async def aclose(self) -> None:

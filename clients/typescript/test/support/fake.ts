@@ -6,6 +6,9 @@ import { ConnectError, type ConnectRouter, type HandlerContext } from "@connectr
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
+import { AlertEventType, AlertState, type AlertEventSchema } from "../../src/gen/cronstream/v1/alert_pb.js";
+import { HealthState } from "../../src/gen/cronstream/v1/job_pb.js";
+import { SchedulerService, type WatchAlertsRequest } from "../../src/gen/cronstream/v1/scheduler_service_pb.js";
 import { WorkerService, type ConnectRequest, type ConnectResponseSchema } from "../../src/gen/cronstream/v1/worker_service_pb.js";
 import { Outbox } from "../../src/outbox.js";
 
@@ -228,4 +231,63 @@ export async function until(cond: () => boolean, timeoutMs = 5000, what = "condi
     }
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** One WatchAlerts call of a FakeAlertWatch's script: the cursors of the events it sends, then how it ends. */
+export interface WatchStep {
+  cursors: number[];
+  /** "hang": stays open until the client leaves; "close": ends cleanly; an error: ends with it. */
+  end: "hang" | "close" | ConnectError;
+}
+
+/**
+ * A SchedulerService whose WatchAlerts follows a script, a step per call
+ * (the last step repeats), recording what each call asked for.
+ */
+export class FakeAlertWatch {
+  readonly calls: { afterCursor: bigint; header: Headers }[] = [];
+  /** How many calls the client has left (cancelled or finished). */
+  left = 0;
+
+  constructor(private readonly script: WatchStep[]) {}
+
+  routes = (router: ConnectRouter): void => {
+    router.service(SchedulerService, { watchAlerts: this.watch.bind(this) });
+  };
+
+  private async *watch(req: WatchAlertsRequest, ctx: HandlerContext) {
+    const step = this.script[Math.min(this.calls.length, this.script.length - 1)]!;
+    this.calls.push({ afterCursor: req.afterCursor, header: ctx.requestHeader });
+    try {
+      for (const cursor of step.cursors) {
+        yield { event: alertEvent(cursor) };
+      }
+      if (step.end === "hang") {
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+      } else if (step.end instanceof ConnectError) {
+        throw step.end;
+      }
+    } finally {
+      this.left++;
+    }
+  }
+}
+
+/** The event of cursor n: odd ones open a FAILING alert of job j<n>, even ones resolve a LATE one. */
+export function alertEvent(n: number): MessageInitShape<typeof AlertEventSchema> {
+  const opened = n % 2 === 1;
+  return {
+    cursor: BigInt(n),
+    type: opened ? AlertEventType.OPENED : AlertEventType.RESOLVED,
+    alert: {
+      id: `a${n}`,
+      jobId: `j${n}`,
+      jobName: `job ${n}`,
+      kind: opened ? HealthState.FAILING : HealthState.LATE,
+      state: opened ? AlertState.OPEN : AlertState.RESOLVED,
+      openedAt: { seconds: 1_800_000_000n + BigInt(n), nanos: 0 },
+      ...(opened ? {} : { resolvedAt: { seconds: 1_800_000_100n + BigInt(n), nanos: 0 } }),
+      reason: `reason ${n}`,
+    },
+  };
 }

@@ -9,6 +9,8 @@ import type { JobInfo } from "../../src/convert.js";
 import { NotFoundError } from "../../src/errors.js";
 import { ExecutionLogSchema, ExecutionSchema } from "../../src/gen/cronstream/v1/execution_pb.js";
 import { JobSchema, type Job } from "../../src/gen/cronstream/v1/job_pb.js";
+import { AlertState } from "../../src/gen/cronstream/v1/alert_pb.js";
+import { HealthState } from "../../src/gen/cronstream/v1/job_pb.js";
 import { SchedulerService } from "../../src/gen/cronstream/v1/scheduler_service_pb.js";
 import { serve } from "../support/fake.js";
 
@@ -46,6 +48,11 @@ async function fakeScheduler() {
       listExecutions(req) {
         calls.push({ method: "listExecutions", header: new Headers(), request: req });
         return { executions: [{ id: "x1", jobId: req.jobId }], nextPageToken: "" };
+      },
+      listAlerts(req) {
+        calls.push({ method: "listAlerts", header: new Headers(), request: req });
+        const alerts = [{ id: "a1", jobId: req.jobId, kind: HealthState.FAILING, state: AlertState.OPEN, openedAt: { seconds: 1_800_000_000n } }];
+        return { alerts: req.pageToken ? [{ id: "a2", kind: HealthState.LATE, state: AlertState.RESOLVED }] : alerts, nextPageToken: req.pageToken ? "" : "more" };
       },
       listExecutionLogs(req) {
         calls.push({ method: "listExecutionLogs", header: new Headers(), request: req });
@@ -112,6 +119,33 @@ test("the convenience calls carry the key and follow next_page_token", async () 
     // The generated clients authenticate too, and a caller's own header wins.
     await client.scheduler.getJob({ id: "j0" }, { headers: { authorization: "Bearer other" } });
     assert.equal(calls.at(-1)!.header.get("authorization"), "Bearer other");
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+test("listAlerts and listJobs filter by names, and alerts come as plain views", async () => {
+  const { server, calls } = await fakeScheduler();
+  const client = createClient({ address: server.address, apiKey: "cs_key" });
+  try {
+    const alerts = [];
+    for await (const a of client.listAlerts({ jobId: "j1", kinds: ["FAILING", "LATE"], states: ["OPEN"], pageSize: 1 })) {
+      alerts.push(a);
+    }
+    assert.deepEqual(alerts.map((a) => [a.id, a.kind, a.state]), [["a1", "FAILING", "OPEN"], ["a2", "LATE", "RESOLVED"]]);
+    assert.deepEqual(alerts[0]!.openedAt, new Date(1_800_000_000_000));
+    const asked = calls.filter((c) => c.method === "listAlerts").map((c) => c.request as { jobId: string; kinds: number[]; states: number[]; pageSize: number; pageToken: string });
+    assert.deepEqual(asked.map((r) => [r.jobId, r.kinds, r.states, r.pageSize, r.pageToken]), [
+      ["j1", [HealthState.FAILING, HealthState.LATE], [AlertState.OPEN], 1, ""],
+      ["j1", [HealthState.FAILING, HealthState.LATE], [AlertState.OPEN], 1, "more"],
+    ]);
+    for await (const j of client.listJobs({ healths: ["FAILING"] })) {
+      assert.ok(j);
+      break;
+    }
+    assert.deepEqual((calls.at(-1)!.request as { healths: number[] }).healths, [HealthState.FAILING]);
+    assert.throws(() => client.listAlerts({ kinds: ["SICK" as never] }), /kinds must be one of HEALTHY, LATE, MISSED, OVERRUNNING, FAILING/);
   } finally {
     client.close();
     await server.close();

@@ -3,9 +3,10 @@ import assert from "node:assert/strict";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 
-import { executionInfo, executionLogEntry, jobInfo, jobMessage, parseDuration } from "../../src/convert.js";
+import { alertEventInfo, alertInfo, executionInfo, executionLogEntry, jobInfo, jobMessage, parseDuration } from "../../src/convert.js";
+import { AlertEventSchema, AlertEventType, AlertSchema, AlertState } from "../../src/gen/cronstream/v1/alert_pb.js";
 import { ExecutionLogSchema, ExecutionSchema, ExecutionStatus, LogLevel } from "../../src/gen/cronstream/v1/execution_pb.js";
-import { JobSchema, JobStatus, JobType, OverlapPolicy, Priority } from "../../src/gen/cronstream/v1/job_pb.js";
+import { HealthState, JobSchema, JobStatus, JobType, OverlapPolicy, Priority } from "../../src/gen/cronstream/v1/job_pb.js";
 
 /** spec as the server would receive it: through the wire format. */
 function onTheWire(spec: Parameters<typeof jobMessage>[0]) {
@@ -113,4 +114,72 @@ test("an execution and a log line read as names, Dates and milliseconds", () => 
   assert.deepEqual([e.status, e.trigger, e.startedAt, e.durationMs, e.result, e.attempt], ["SUCCESS", "UNSPECIFIED", started, 42, { ok: true }, 2]);
   const l = executionLogEntry(create(ExecutionLogSchema, { executionId: "e1", level: LogLevel.WARN, message: "m", time: timestampFromDate(started) }));
   assert.deepEqual(l, { executionId: "e1", attempt: 0, time: started, level: "WARN", message: "m" });
+});
+
+test("a health policy goes on the wire with DurationLikes; what it leaves out stays unset", () => {
+  const j = onTheWire({
+    name: "report",
+    handlerName: "send_report",
+    every: "1h",
+    healthPolicy: { maxStartDelay: "30s", maxDuration: "10m", consecutiveFailures: 3, alertOnMissed: false, pauseOnFailure: true },
+  });
+  const p = j.healthPolicy!;
+  assert.deepEqual([p.maxStartDelay?.seconds, p.maxDuration?.seconds], [30n, 600n]);
+  assert.deepEqual([p.consecutiveFailures, p.alertOnMissed, p.pauseOnFailure], [3, false, true]);
+
+  const partial = onTheWire({ name: "n", handlerName: "h", every: "1h", healthPolicy: { maxStartDelay: 1500 } }).healthPolicy!;
+  assert.deepEqual([partial.maxStartDelay?.seconds, partial.maxStartDelay?.nanos], [1n, 500_000_000]);
+  assert.deepEqual([partial.maxDuration, partial.consecutiveFailures, partial.alertOnMissed, partial.pauseOnFailure], [undefined, undefined, undefined, undefined]);
+  assert.equal(onTheWire({ name: "n", handlerName: "h", every: "1h" }).healthPolicy, undefined);
+  assert.throws(() => jobMessage({ name: "n", handlerName: "h", every: "1h", healthPolicy: { maxDuration: "soon" } }), /not a duration/);
+});
+
+test("a stored job shows its health and its policy", () => {
+  const since = new Date("2026-12-06T09:40:52.500Z");
+  const job = create(JobSchema, {
+    id: "j1",
+    healthPolicy: { maxStartDelay: durationFromMs(30_000), consecutiveFailures: 1, pauseOnFailure: true },
+    health: { state: HealthState.LATE, since: timestampFromDate(since), reason: "not started 30 s after 09:40:22" },
+  });
+  const info = jobInfo(fromBinary(JobSchema, toBinary(JobSchema, job)));
+  assert.deepEqual(info.health, { state: "LATE", since, reason: "not started 30 s after 09:40:22" });
+  assert.deepEqual(info.healthPolicy, {
+    maxStartDelayMs: 30_000,
+    maxDurationMs: undefined,
+    consecutiveFailures: 1,
+    alertOnMissed: undefined, // the platform's default
+    pauseOnFailure: true,
+  });
+  assert.equal(jobInfo(create(JobSchema, { health: { state: HealthState.HEALTHY } })).health?.state, "HEALTHY");
+  assert.equal(jobInfo(create(JobSchema, {})).health, undefined);
+});
+
+test("alerts and alert events read as names and Dates", () => {
+  const opened = new Date("2026-12-06T09:00:00Z");
+  const slot = new Date("2026-12-06T08:59:30Z");
+  const alert = create(AlertSchema, {
+    id: "a1",
+    jobId: "j1",
+    jobName: "nightly",
+    kind: HealthState.MISSED,
+    state: AlertState.RESOLVED,
+    openedAt: timestampFromDate(opened),
+    resolvedAt: timestampFromDate(new Date(opened.getTime() + 60_000)),
+    scheduledAt: timestampFromDate(slot),
+    reason: "skipped by the overlap policy",
+  });
+  const info = alertInfo(fromBinary(AlertSchema, toBinary(AlertSchema, alert)));
+  assert.deepEqual([info.kind, info.state, info.openedAt, info.scheduledAt], ["MISSED", "RESOLVED", opened, slot]);
+  assert.equal(info.resolvedAt?.getTime(), opened.getTime() + 60_000);
+  for (const [value, name] of [
+    [HealthState.LATE, "LATE"],
+    [HealthState.OVERRUNNING, "OVERRUNNING"],
+    [HealthState.FAILING, "FAILING"],
+    [99, "UNSPECIFIED"], // a newer server's kind
+  ] as const) {
+    assert.equal(alertInfo(create(AlertSchema, { kind: value as HealthState })).kind, name);
+  }
+  const event = alertEventInfo(create(AlertEventSchema, { cursor: 9_007_199_254_740_991n, type: AlertEventType.OPENED, alert }));
+  assert.deepEqual([event.cursor, event.type, event.alert.id], [Number.MAX_SAFE_INTEGER, "OPENED", "a1"]);
+  assert.equal(alertEventInfo(create(AlertEventSchema, { cursor: 1n })).alert.state, "UNSPECIFIED");
 });

@@ -9,7 +9,7 @@ import java.util.Map;
 
 /**
  * Protobuf to Java and back, in one place: the client's results ({@link Job}, {@link
- * Execution}, {@link LogLine}) are made here from the generated messages, which they keep as
+ * Execution}, {@link LogLine}, {@link Alert}, {@link AlertEvent}) are made here from the generated messages, which they keep as
  * {@code proto()}.
  */
 final class Convert {
@@ -59,7 +59,44 @@ final class Convert {
         j.hasAvgDuration() ? duration(j.getAvgDuration()) : null,
         j.hasCreatedAt() ? instant(j.getCreatedAt()) : null,
         j.hasUpdatedAt() ? instant(j.getUpdatedAt()) : null,
+        j.hasHealthPolicy() ? healthPolicy(j.getHealthPolicy()) : null,
+        j.hasHealth() ? jobHealth(j.getHealth()) : null,
         j);
+  }
+
+  static HealthPolicy healthPolicy(dev.cronstream.v1.HealthPolicy p) {
+    return new HealthPolicy(
+        p.hasMaxStartDelay() ? duration(p.getMaxStartDelay()) : null,
+        p.hasMaxDuration() ? duration(p.getMaxDuration()) : null,
+        p.hasConsecutiveFailures() ? p.getConsecutiveFailures() : null,
+        p.hasAlertOnMissed() ? p.getAlertOnMissed() : null,
+        p.hasPauseOnFailure() ? p.getPauseOnFailure() : null);
+  }
+
+  static JobHealth jobHealth(dev.cronstream.v1.JobHealth h) {
+    return new JobHealth(HealthState.of(h.getState()), h.hasSince() ? instant(h.getSince()) : null, h.getReason());
+  }
+
+  static Alert alert(dev.cronstream.v1.Alert a) {
+    return new Alert(
+        a.getId(),
+        a.getPlatformId(),
+        a.getJobId(),
+        a.getJobName(),
+        a.getHandlerName(),
+        HealthState.of(a.getKind()),
+        AlertState.of(a.getState()),
+        a.hasOpenedAt() ? instant(a.getOpenedAt()) : null,
+        a.hasResolvedAt() ? instant(a.getResolvedAt()) : null,
+        a.getReason(),
+        a.getExecutionId(),
+        a.hasScheduledAt() ? instant(a.getScheduledAt()) : null,
+        a.getPausedJob(),
+        a);
+  }
+
+  static AlertEvent alertEvent(dev.cronstream.v1.AlertEvent e) {
+    return new AlertEvent(e.getCursor(), AlertEventType.of(e.getType()), alert(e.getAlert()));
   }
 
   static Execution execution(dev.cronstream.v1.Execution e) {

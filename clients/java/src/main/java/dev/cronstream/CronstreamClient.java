@@ -4,6 +4,7 @@ import dev.cronstream.v1.AdminServiceGrpc;
 import dev.cronstream.v1.CreateJobRequest;
 import dev.cronstream.v1.GetExecutionRequest;
 import dev.cronstream.v1.GetJobRequest;
+import dev.cronstream.v1.ListAlertsRequest;
 import dev.cronstream.v1.ListExecutionLogsRequest;
 import dev.cronstream.v1.ListExecutionsRequest;
 import dev.cronstream.v1.ListJobsRequest;
@@ -26,6 +27,7 @@ import java.util.NoSuchElementException;
 import java.util.Spliterator;
 import java.util.Spliterators;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
@@ -228,6 +230,47 @@ public final class CronstreamClient implements AutoCloseable {
       var page = scheduler().listExecutionLogs(request.toBuilder().setPageToken(token).build());
       return new Page<>(page.getLogsList().stream().map(Convert::logLine).toList(), page.getNextPageToken());
     });
+  }
+
+  /** Every alert of the platform, the most recently opened first; see {@link #listAlerts(ListAlertsRequest)}. */
+  public Stream<Alert> listAlerts() {
+    return listAlerts(ListAlertsRequest.getDefaultInstance());
+  }
+
+  /** A job's alerts, the most recently opened first. */
+  public Stream<Alert> listAlerts(String jobId) {
+    return listAlerts(ListAlertsRequest.newBuilder().setJobId(jobId).build());
+  }
+
+  /**
+   * The alerts matching {@code filter}, following {@code next_page_token}: a job's, of some kinds,
+   * in some states ({@code ListAlertsRequest.newBuilder().addKinds(HealthState.FAILING.proto())
+   * .addStates(AlertState.OPEN.proto())}).
+   */
+  public Stream<Alert> listAlerts(ListAlertsRequest filter) {
+    return paginate(filter.getPageToken(), token -> {
+      var page = scheduler().listAlerts(filter.toBuilder().setPageToken(token).build());
+      return new Page<>(page.getAlertsList().stream().map(Convert::alert).toList(), page.getNextPageToken());
+    });
+  }
+
+  /**
+   * Watches the platform's alert events after {@code afterCursor} (0: from now on; the cursor of
+   * the last event handled, kept from an earlier watch or a webhook, to miss none in between),
+   * handing each to {@code onEvent} on a thread of its own, until closed. A stream that breaks is
+   * reopened with backoff after the last event {@code onEvent} returned from, so each comes once;
+   * see {@link AlertWatch}.
+   *
+   * <pre>{@code
+   * try (AlertWatch watch = client.watchAlerts(saved, e -> page(e.type() + " " + e.alert().kind() + " " + e.alert().jobName()))) {
+   *   watch.join(); // throws UnauthenticatedException on a revoked key
+   * }
+   * }</pre>
+   */
+  public AlertWatch watchAlerts(long afterCursor, Consumer<AlertEvent> onEvent) {
+    AlertWatch watch = new AlertWatch(scheduler(), afterCursor, onEvent, new Backoff(Backoff.BASE, Backoff.CAP));
+    watch.start();
+    return watch;
   }
 
   /** Closes the connection this client made (not one given to {@link #wrap}). */

@@ -13,6 +13,8 @@ import java.util.Map;
  * @param maxRetries {@code null} when the job uses the server's default
  * @param catchupWindow how far back {@link MisfirePolicy#RUN_ALL} still runs missed slots
  * @param jitter the upper bound of the delay added to each slot; zero for none
+ * @param healthPolicy the policy as set: {@code null} components take the platform's defaults
+ * @param health how the job stands against it; {@code null} when the server sent none
  */
 public record Job(
     String id,
@@ -39,6 +41,8 @@ public record Job(
     Duration avgDuration,
     Instant createdAt,
     Instant updatedAt,
+    HealthPolicy healthPolicy,
+    JobHealth health,
     dev.cronstream.v1.Job proto) {
 
   /** The payload as a {@code type} (a record or bean), converted by Jackson. */
@@ -51,6 +55,7 @@ public record Job(
     return "Job[id=" + id + ", name=" + name + ", handler=" + handlerName + ", status=" + status
         + ", type=" + type + ", nextRun=" + nextRun + ", lastRun=" + lastRun + ", retryDelay=" + retryDelay
         + ", timeout=" + timeout + ", priority=" + priority + ", overlapPolicy=" + overlapPolicy
-        + ", misfirePolicy=" + misfirePolicy + ", executions=" + executionsCount + "]";
+        + ", misfirePolicy=" + misfirePolicy + ", executions=" + executionsCount
+        + (health == null ? "" : ", health=" + health.state()) + "]";
   }
 }

@@ -99,6 +99,15 @@ public final class JobSpec {
     return this;
   }
 
+  /**
+   * When Cronstream opens an alert for the job ({@link HealthPolicy#builder()}); what the policy
+   * leaves unset takes the platform's defaults.
+   */
+  public JobSpec healthPolicy(HealthPolicy policy) {
+    b.setHealthPolicy(policy.proto());
+    return this;
+  }
+
   public JobSpec tags(Collection<String> tags) {
     b.clearTags().addAllTags(tags);
     return this;
