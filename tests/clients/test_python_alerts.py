@@ -206,11 +206,12 @@ async def test_a_failing_job_is_watched_listed_resolved_and_posted_signed(
             pb.CreateWebhookRequest(webhook=webhook_pb2.Webhook(url=receiver.url)),
             metadata=client.metadata,
         )
-        # A fresh platform has no event yet, so a watch "from now" sees them all.
-        alerts = client.watch_alerts(after_cursor=0, backoff=FAST)
-        await client.run_job(job.id)
-        (opened,) = await take(alerts, 1)
-        await alerts.aclose()  # the stream ends; a new watch resumes after `opened`
+        async with client.watch_alerts(after_cursor=0, backoff=FAST) as alerts:
+            # "From now" is from when the server reads the request: let it.
+            await asyncio.sleep(0.3)
+            await client.run_job(job.id)
+            (opened,) = await take(alerts, 1)
+        # That stream has ended; a new watch resumes after `opened`.
 
         assert (opened.type, opened.alert.kind) == (AlertEventType.OPENED, HealthState.FAILING)
         assert opened.alert.state is AlertState.OPEN and opened.alert.job_id == job.id

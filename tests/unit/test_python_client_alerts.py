@@ -396,6 +396,7 @@ async def test_the_backoff_grows_while_streams_fail_and_resets_after_an_event() 
 async def test_closing_ends_the_watch_and_its_stream() -> None:
     streams = Streams([event(1)])
     async with watch(streams) as alerts:
+        assert streams.cursors == [0]  # opened on entering, before any read
         assert [e.cursor async for e in _take(alerts, 1)] == [1]
     assert streams.calls[0].cancelled
     assert [e async for e in alerts] == []

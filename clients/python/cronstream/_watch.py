@@ -34,9 +34,10 @@ class AlertWatch:
     ends it with the typed error (`UnauthenticatedError`,
     `InvalidArgumentError`, `PermissionDeniedError`, `UnimplementedError`).
 
-    Cancelling a read (`asyncio.timeout` around it, a cancelled task) closes
-    the stream but not the watch: the next read reopens it from `cursor`.
-    `aclose()`, or leaving `async with`, ends it.
+    The stream opens on entering `async with`, else at the first read. Cancelling
+    a read (`asyncio.timeout` around it, a cancelled task) closes the stream but
+    not the watch: the next read reopens it from `cursor`. `aclose()`, or
+    leaving `async with`, ends it.
 
     One state, `_call`: None between streams (the next read opens one from
     `cursor`), else the open stream; `_closed` once it has ended for good.
@@ -95,6 +96,10 @@ class AlertWatch:
         self._drop()
 
     async def __aenter__(self) -> Self:
+        """Opens the stream now rather than at the first read, so that a watch
+        from 0 starts from here."""
+        if self._call is None and not self._closed:
+            self._open()
         return self
 
     async def __aexit__(

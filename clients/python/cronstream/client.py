@@ -414,7 +414,8 @@ class Client:
                     print(event.type, event.alert.kind, event.alert.job_name)
                     saved = event.cursor
 
-        `after_cursor=0` starts with the events from now on; a cursor from an
+        `after_cursor=0` starts with the events from when the stream opens
+        (entering `async with`, else the first read); a cursor from an
         earlier watch (its `cursor` attribute, or the last event's) first
         replays every event since. Until its first event, a watch from 0 has
         no cursor to resume after: a reconnection then resumes "from now",

@@ -20,7 +20,7 @@ export { Worker } from "./worker.js";
 export type { Handler, JobContext, LogLevelName, WorkerLogger, WorkerOptions } from "./worker.js";
 export { Backoff } from "./backoff.js";
 export { consoleLogger } from "./logger.js";
-export { DEFAULT_TOLERANCE_SECONDS, SIGNATURE_HEADER, verifyWebhook, webhookSignatureHeader } from "./webhook.js";
+export { verifyWebhook, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TOLERANCE_SECONDS, webhookSignatureHeader } from "./webhook.js";
 export type { WatchAlertsOptions } from "./watch.js";
 export {
   alertEventInfo,

@@ -12,10 +12,10 @@ import { WebhookSignatureError } from "./errors.js";
 import { AlertEventType, AlertSchema } from "./gen/cronstream/v1/alert_pb.js";
 
 /** The request header that carries the signature (HTTP header names are case-insensitive; node lowercases them). */
-export const SIGNATURE_HEADER = "cronstream-signature";
+export const WEBHOOK_SIGNATURE_HEADER = "cronstream-signature";
 
 /** How old a signature may be, by default: Stripe's five minutes. */
-export const DEFAULT_TOLERANCE_SECONDS = 300;
+export const WEBHOOK_TOLERANCE_SECONDS = 300;
 
 /**
  * verifyWebhook checks that a request came from Cronstream, signed with the
@@ -23,22 +23,32 @@ export const DEFAULT_TOLERANCE_SECONDS = 300;
  * skew), and returns the alert event it carries, in the same form
  * watchAlerts yields. Otherwise it throws a WebhookSignatureError.
  *
+ * While a secret is rotated (docs/alerts.md: a second webhook to the same
+ * URL, then the first deleted), pass both secrets: a request signed with
+ * either verifies.
+ *
  * body must be the raw request body, exactly as received (a Buffer or the
  * string it decodes to), not a parsed object: the signature covers the bytes.
  *
  *     const event = verifyWebhook(secret, req.headers["cronstream-signature"], rawBody);
  */
 export function verifyWebhook(
-  secret: string,
+  secret: string | readonly string[],
   signatureHeader: string | string[] | null | undefined,
   body: string | Uint8Array,
-  toleranceSeconds = DEFAULT_TOLERANCE_SECONDS,
+  toleranceSeconds = WEBHOOK_TOLERANCE_SECONDS,
 ): AlertEventInfo {
   const raw = bodyBytes(body);
   const { timestamp, signatures } = parseHeader(signatureHeader);
-  const expected = Buffer.from(signature(secret, timestamp, raw), "ascii");
-  // Constant time per candidate; a candidate's length is no secret.
-  const matches = signatures.some((s) => s.length === expected.length && timingSafeEqual(s, expected));
+  const secrets = typeof secret === "string" ? [secret] : secret;
+  if (secrets.length === 0) {
+    throw new TypeError("cronstream: verifyWebhook needs a secret");
+  }
+  // Constant time per comparison; a candidate's length is no secret.
+  const matches = secrets.some((key) => {
+    const expected = Buffer.from(signature(key, timestamp, raw), "ascii");
+    return signatures.some((s) => s.length === expected.length && timingSafeEqual(s, expected));
+  });
   if (!matches) {
     throw new WebhookSignatureError("mismatch", "no v1 signature matches the secret");
   }
@@ -90,7 +100,7 @@ function parseHeader(header: string | string[] | null | undefined): { timestamp:
     }
   }
   if (timestamp === undefined || signatures.length === 0) {
-    throw new WebhookSignatureError("no signature", `the ${SIGNATURE_HEADER} header ${text ? "lacks t= or v1=" : "is missing"}`);
+    throw new WebhookSignatureError("no signature", `the ${WEBHOOK_SIGNATURE_HEADER} header ${text ? "lacks t= or v1=" : "is missing"}`);
   }
   return { timestamp, signatures };
 }
@@ -99,11 +109,12 @@ function parseHeader(header: string | string[] | null | undefined): { timestamp:
 function parseEvent(raw: Buffer): AlertEventInfo {
   try {
     const doc = JSON.parse(raw.toString("utf8")) as { type?: unknown; cursor?: unknown; alert?: JsonValue };
-    if (typeof doc.type !== "string" || typeof doc.cursor !== "number" || typeof doc.alert !== "object" || doc.alert === null) {
+    const cursor = typeof doc.cursor === "string" && /^\d+$/.test(doc.cursor) ? Number(doc.cursor) : doc.cursor; // int64 in JSON may be a string
+    if (typeof doc.type !== "string" || !Number.isSafeInteger(cursor) || typeof doc.alert !== "object" || doc.alert === null) {
       throw new TypeError("not an alert event: it needs type, cursor and alert");
     }
     return {
-      cursor: doc.cursor,
+      cursor: cursor as number,
       type: eventType(doc.type),
       alert: alertInfo(fromJson(AlertSchema, doc.alert, { ignoreUnknownFields: true })),
     };

@@ -103,11 +103,14 @@ class AlertRpcs:
         if request.after_cursor < 0:
             reader.bad("after_cursor", "must not be negative")
         raise_if_any(reader.violations)
-        cursor = request.after_cursor or await self.deps.alerts.last_cursor(platform_id)
+        cursor = request.after_cursor
+        if not cursor:  # from now: say where now is, so a reconnect can resume from it
+            cursor = await self.deps.alerts.last_cursor(platform_id)
+            yield pb.WatchAlertsResponse(cursor=cursor)
         while True:
             events = await self.deps.alerts.events_after(platform_id, cursor, WATCH_BATCH)
             for event in events:
-                yield pb.WatchAlertsResponse(event=event_message(event))
+                yield pb.WatchAlertsResponse(event=event_message(event), cursor=event.cursor)
                 cursor = event.cursor
             if len(events) < WATCH_BATCH:
                 await asyncio.sleep(WATCH_POLL_SECONDS)

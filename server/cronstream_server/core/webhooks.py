@@ -44,9 +44,6 @@ class Webhook:
     spec: WebhookSpec
     created_at: datetime
 
-    def receives(self, event_type: str) -> bool:
-        return not self.spec.events or event_type in self.spec.events
-
 
 def new_webhook(spec: WebhookSpec, platform_id: str, now: datetime) -> Webhook:
     return Webhook(id=new_id(), platform_id=platform_id, spec=spec, created_at=now)

@@ -8,7 +8,9 @@ platform's advisory lock from drawing a cursor to commit), so reading
 why the bookkeeping is per platform. One replica at a time fans a platform
 out: its cursor row is locked `FOR UPDATE SKIP LOCKED`, and the others move
 on to other platforms; the unique (webhook_id, event_cursor) makes a second
-fan-out of the same event a no-op all the same.
+fan-out of the same event a no-op all the same. Creating a webhook takes the
+same lock (waiting for it), so a pass never reads the webhooks before a new
+one commits and the events after that one's start was read.
 
 The claim locks due rows `FOR NO KEY UPDATE SKIP LOCKED` (as the dispatch
 claim does, store.queries_dispatch): side-by-side claims get different rows,
@@ -75,13 +77,14 @@ async def lagging_platforms(conn: AsyncConnection) -> list[str]:
     return list((await conn.execute(select(cursors.c.platform_id).where(newer))).scalars())
 
 
-async def lock_cursor(conn: AsyncConnection, platform_id: str) -> int | None:
-    """The platform's fan-out cursor, locked; None while another transaction
-    holds it (it is fanning the platform out) or when there is none."""
+async def lock_cursor(conn: AsyncConnection, platform_id: str, *, wait: bool = False) -> int | None:
+    """The platform's fan-out cursor, locked; None when there is none, or
+    (unless `wait`) while another transaction holds it: a fan-out skips a
+    platform another replica is fanning out; a new webhook waits for it."""
     query = (
         select(cursors.c.last_cursor)
         .where(cursors.c.platform_id == platform_id)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=not wait)
     )
     found = (await conn.execute(query)).scalar_one_or_none()
     return None if found is None else int(found)

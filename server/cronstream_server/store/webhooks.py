@@ -19,7 +19,7 @@ from cronstream_server.store.database import dialect_of
 from cronstream_server.store.errors import database_errors
 from cronstream_server.store.owned import get_owned
 from cronstream_server.store.paging import keyset_page, split_page
-from cronstream_server.store.queries_webhooks import last_event_cursor
+from cronstream_server.store.queries_webhooks import last_event_cursor, lock_cursor
 from cronstream_server.store.tables import (
     webhook_attempts,
     webhook_cursors,
@@ -38,17 +38,23 @@ class SqlWebhookStore:
         self._dialect = dialect_of(engine)
 
     async def create_webhook(self, webhook: Webhook, secret: str) -> Webhook:
+        platform_id = webhook.platform_id
         async with database_errors(), self._engine.begin() as conn:
-            # A writer holding the platform's event lock has its cursor
-            # above this one and commits later: the new webhook gets it.
-            starts_after = await last_event_cursor(conn, webhook.platform_id)
+            # The platform's fan-out cursor, made with its first webhook, and
+            # locked as a fan-out locks it: a pass that read the webhooks
+            # before this one commits has committed before its start is read
+            # below, so the events it passed over are not this webhook's.
+            await conn.execute(
+                self._dialect.insert_or_skip(webhook_cursors, ["platform_id"]).values(
+                    platform_id=platform_id, last_cursor=0
+                )
+            )
+            await lock_cursor(conn, platform_id, wait=True)
+            # A writer holding the platform's event lock draws a cursor above
+            # this one and commits later: the new webhook gets its event.
+            starts_after = await last_event_cursor(conn, platform_id)
             values = {**_values(webhook), "secret": secret, "starts_after": starts_after}
             await conn.execute(webhooks.insert().values(values))
-            # The platform's fan-out cursor, made with its first webhook.
-            cursor = {"platform_id": webhook.platform_id, "last_cursor": starts_after}
-            await conn.execute(
-                self._dialect.insert_or_skip(webhook_cursors, ["platform_id"]).values(cursor)
-            )
         return webhook
 
     async def get_webhook(self, platform_id: str, webhook_id: str) -> Webhook:

@@ -1498,23 +1498,30 @@ Global___WatchAlertsRequest: _TypeAlias = WatchAlertsRequest  # noqa: Y015
 
 @_typing.final
 class WatchAlertsResponse(_message.Message):
-    """Response of WatchAlerts: one event."""
+    """Response of WatchAlerts: one event, or where the stream starts."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENT_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.int
+    """Where the stream stands: the event's cursor, or, in the first response
+    of a stream started from now (after_cursor 0), the cursor it starts
+    after. Keep the last one to resume after a reconnect.
+    """
     @_builtins.property
     def event(self) -> _alert_pb2.AlertEvent:
-        """The event."""
+        """The event; absent in the first response of a stream started from now."""
 
     def __init__(
         self,
         *,
         event: _alert_pb2.AlertEvent | None = ...,
+        cursor: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "event", b"event"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

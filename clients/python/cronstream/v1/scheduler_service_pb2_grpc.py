@@ -493,7 +493,8 @@ class SchedulerServiceServicer:
         """Streams the platform's alert events as they happen, after those up to
         `after_cursor` (0: from now; a cursor from an earlier stream: every event
         since, then the new ones), so a client that reconnects with its last
-        cursor misses none and sees none twice.
+        cursor misses none and sees none twice. A stream from now first sends
+        the cursor it starts after, with no event.
         Errors: INVALID_ARGUMENT (a negative after_cursor).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -198,7 +198,8 @@ class SchedulerServiceStub:
     """Streams the platform's alert events as they happen, after those up to
     `after_cursor` (0: from now; a cursor from an earlier stream: every event
     since, then the new ones), so a client that reconnects with its last
-    cursor misses none and sees none twice.
+    cursor misses none and sees none twice. A stream from now first sends
+    the cursor it starts after, with no event.
     Errors: INVALID_ARGUMENT (a negative after_cursor).
     """
     GetHealthDefaults: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetHealthDefaultsRequest, _scheduler_service_pb2.GetHealthDefaultsResponse]
@@ -412,7 +413,8 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     """Streams the platform's alert events as they happen, after those up to
     `after_cursor` (0: from now; a cursor from an earlier stream: every event
     since, then the new ones), so a client that reconnects with its last
-    cursor misses none and sees none twice.
+    cursor misses none and sees none twice. A stream from now first sends
+    the cursor it starts after, with no event.
     Errors: INVALID_ARGUMENT (a negative after_cursor).
     """
     GetHealthDefaults: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetHealthDefaultsRequest, _scheduler_service_pb2.GetHealthDefaultsResponse]  # type: ignore[assignment]
@@ -785,7 +787,8 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         """Streams the platform's alert events as they happen, after those up to
         `after_cursor` (0: from now; a cursor from an earlier stream: every event
         since, then the new ones), so a client that reconnects with its last
-        cursor misses none and sees none twice.
+        cursor misses none and sees none twice. A stream from now first sends
+        the cursor it starts after, with no event.
         Errors: INVALID_ARGUMENT (a negative after_cursor).
         """
 

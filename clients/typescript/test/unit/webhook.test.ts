@@ -89,6 +89,14 @@ test("during a secret rotation any of several v1 signatures verifies; other sche
   assert.equal(verifyWebhook("whsec_new", header.toUpperCase().replace("T=", "t=").replaceAll("V1=", "v1="), BODY).cursor, 7);
 });
 
+test("while a secret is rotated, a request signed with either of two secrets verifies", () => {
+  const header = webhookSignatureHeader("whsec_new", BODY);
+  assert.equal(verifyWebhook(["whsec_old", "whsec_new"], header, BODY).cursor, 7);
+  assert.equal(verifyWebhook(["whsec_new", "whsec_old"], webhookSignatureHeader("whsec_old", BODY), BODY).cursor, 7);
+  assert.equal(refusal(() => verifyWebhook(["whsec_old", "whsec_other"], header, BODY)), "mismatch");
+  assert.throws(() => verifyWebhook([], header, BODY), /needs a secret/);
+});
+
 test("a missing or malformed header, a parsed body, a body that is no event", () => {
   assert.equal(refusal(() => verifyWebhook(SECRET, undefined, BODY)), "no signature");
   assert.equal(refusal(() => verifyWebhook(SECRET, "", BODY)), "no signature");
@@ -97,8 +105,12 @@ test("a missing or malformed header, a parsed body, a body that is no event", ()
   assert.throws(() => verifyWebhook(SECRET, SERVER_HEADER, JSON.parse(BODY) as never), /raw request body/);
   const notJson = "hello";
   assert.equal(refusal(() => verifyWebhook(SECRET, webhookSignatureHeader(SECRET, notJson), notJson)), "bad body");
+  const stringCursor = BODY.replace('"cursor":7', '"cursor":"7"'); // int64 as protobuf's JSON may write it
+  assert.equal(verifyWebhook(SECRET, webhookSignatureHeader(SECRET, stringCursor), stringCursor).cursor, 7);
   const noAlert = '{"type":"alert.opened","cursor":1}';
   assert.equal(refusal(() => verifyWebhook(SECRET, webhookSignatureHeader(SECRET, noAlert), noAlert)), "bad body");
+  const fractional = BODY.replace('"cursor":7', '"cursor":7.5');
+  assert.equal(refusal(() => verifyWebhook(SECRET, webhookSignatureHeader(SECRET, fractional), fractional)), "bad body");
   const newer = BODY.replace("alert.opened", "alert.acknowledged").replace('"id":"a1"', '"id":"a1","severity":"high"');
   const event = verifyWebhook(SECRET, webhookSignatureHeader(SECRET, newer), newer);
   assert.equal(event.type, "UNSPECIFIED", "an event type newer than the client");

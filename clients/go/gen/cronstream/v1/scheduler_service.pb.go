@@ -2883,11 +2883,15 @@ func (x *WatchAlertsRequest) GetAfterCursor() int64 {
 	return 0
 }
 
-// Response of WatchAlerts: one event.
+// Response of WatchAlerts: one event, or where the stream starts.
 type WatchAlertsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The event.
-	Event         *AlertEvent `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	// The event; absent in the first response of a stream started from now.
+	Event *AlertEvent `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	// Where the stream stands: the event's cursor, or, in the first response
+	// of a stream started from now (after_cursor 0), the cursor it starts
+	// after. Keep the last one to resume after a reconnect.
+	Cursor        int64 `protobuf:"varint,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2927,6 +2931,13 @@ func (x *WatchAlertsResponse) GetEvent() *AlertEvent {
 		return x.Event
 	}
 	return nil
+}
+
+func (x *WatchAlertsResponse) GetCursor() int64 {
+	if x != nil {
+		return x.Cursor
+	}
+	return 0
 }
 
 // Request of CreateWebhook.
@@ -3597,9 +3608,10 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\x19SetHealthDefaultsResponse\x123\n" +
 	"\x06policy\x18\x01 \x01(\v2\x1b.cronstream.v1.HealthPolicyR\x06policy\"7\n" +
 	"\x12WatchAlertsRequest\x12!\n" +
-	"\fafter_cursor\x18\x01 \x01(\x03R\vafterCursor\"F\n" +
+	"\fafter_cursor\x18\x01 \x01(\x03R\vafterCursor\"^\n" +
 	"\x13WatchAlertsResponse\x12/\n" +
-	"\x05event\x18\x01 \x01(\v2\x19.cronstream.v1.AlertEventR\x05event\"H\n" +
+	"\x05event\x18\x01 \x01(\v2\x19.cronstream.v1.AlertEventR\x05event\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\x03R\x06cursor\"H\n" +
 	"\x14CreateWebhookRequest\x120\n" +
 	"\awebhook\x18\x01 \x01(\v2\x16.cronstream.v1.WebhookR\awebhook\"a\n" +
 	"\x15CreateWebhookResponse\x120\n" +

@@ -198,7 +198,8 @@ type SchedulerServiceClient interface {
 	// Streams the platform's alert events as they happen, after those up to
 	// `after_cursor` (0: from now; a cursor from an earlier stream: every event
 	// since, then the new ones), so a client that reconnects with its last
-	// cursor misses none and sees none twice.
+	// cursor misses none and sees none twice. A stream from now first sends
+	// the cursor it starts after, with no event.
 	// Errors: INVALID_ARGUMENT (a negative after_cursor).
 	WatchAlerts(ctx context.Context, in *WatchAlertsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchAlertsResponse], error)
 	// The platform's default health policy: what each job's unset policy
@@ -736,7 +737,8 @@ type SchedulerServiceServer interface {
 	// Streams the platform's alert events as they happen, after those up to
 	// `after_cursor` (0: from now; a cursor from an earlier stream: every event
 	// since, then the new ones), so a client that reconnects with its last
-	// cursor misses none and sees none twice.
+	// cursor misses none and sees none twice. A stream from now first sends
+	// the cursor it starts after, with no event.
 	// Errors: INVALID_ARGUMENT (a negative after_cursor).
 	WatchAlerts(*WatchAlertsRequest, grpc.ServerStreamingServer[WatchAlertsResponse]) error
 	// The platform's default health policy: what each job's unset policy

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
@@ -63,15 +64,33 @@ public final class Webhooks {
    * The signatures are compared in constant time.
    */
   public static AlertEvent verify(String secret, String signatureHeader, byte[] body, Duration tolerance) {
-    return verify(secret, signatureHeader, body, tolerance, Instant.now());
+    return verify(List.of(secret), signatureHeader, body, tolerance, Instant.now());
+  }
+
+  /**
+   * As {@link #verify(String, String, byte[], Duration)}, while a secret is rotated (docs/alerts.md:
+   * a second webhook to the same URL, then the first deleted): a request signed with any of
+   * {@code secrets} verifies.
+   */
+  public static AlertEvent verify(Collection<String> secrets, String signatureHeader, byte[] body, Duration tolerance) {
+    return verify(secrets, signatureHeader, body, tolerance, Instant.now());
   }
 
   static AlertEvent verify(String secret, String signatureHeader, byte[] body, Duration tolerance, Instant now) {
+    return verify(List.of(secret), signatureHeader, body, tolerance, now);
+  }
+
+  static AlertEvent verify(Collection<String> secrets, String signatureHeader, byte[] body, Duration tolerance, Instant now) {
+    if (secrets.isEmpty()) {
+      throw new IllegalArgumentException("cronstream: verifying a webhook needs a secret");
+    }
     Header header = Header.parse(signatureHeader);
-    byte[] expected = signature(secret, header.timestamp(), body).getBytes(StandardCharsets.US_ASCII);
     boolean matches = false;
-    for (byte[] candidate : header.signatures()) {
-      matches |= MessageDigest.isEqual(expected, candidate);
+    for (String secret : secrets) {
+      byte[] expected = signature(secret, header.timestamp(), body).getBytes(StandardCharsets.US_ASCII);
+      for (byte[] candidate : header.signatures()) {
+        matches |= MessageDigest.isEqual(expected, candidate);
+      }
     }
     if (!matches) {
       throw new WebhookSignatureException(Refusal.MISMATCH, "no v1 signature matches the secret", null);
@@ -135,7 +154,10 @@ public final class Webhooks {
       JsonNode type = doc.path("type");
       JsonNode cursor = doc.path("cursor");
       JsonNode alert = doc.path("alert");
-      if (!type.isTextual() || !cursor.canConvertToLong() || !cursor.isIntegralNumber() || !alert.isObject()) {
+      // int64 in protobuf's JSON may be a string
+      boolean integral = cursor.isIntegralNumber() && cursor.canConvertToLong()
+          || cursor.isTextual() && cursor.asText().matches("\\d{1,18}");
+      if (!type.isTextual() || !integral || !alert.isObject()) {
         throw new IllegalArgumentException("not an alert event: it needs type, cursor and alert");
       }
       return new AlertEvent(cursor.asLong(), eventType(type.asText()), Convert.alert(alert(alert)));

@@ -13,6 +13,8 @@ import dev.cronstream.v1.ExecutionLog;
 import dev.cronstream.v1.GetJobRequest;
 import dev.cronstream.v1.GetJobResponse;
 import dev.cronstream.v1.Job;
+import dev.cronstream.v1.ListAlertsRequest;
+import dev.cronstream.v1.ListAlertsResponse;
 import dev.cronstream.v1.ListExecutionLogsRequest;
 import dev.cronstream.v1.ListExecutionLogsResponse;
 import dev.cronstream.v1.ListJobsRequest;
@@ -43,6 +45,7 @@ import org.junit.jupiter.api.Test;
 class ClientTest {
   private final List<String> authorizations = new CopyOnWriteArrayList<>();
   private final List<Integer> pageSizes = new CopyOnWriteArrayList<>();
+  private final List<ListAlertsRequest> alertRequests = new CopyOnWriteArrayList<>();
   private final List<Job> jobs = IntStream.range(0, 5)
       .mapToObj(i -> Job.newBuilder().setId("j" + i).setName("job " + i).build())
       .collect(Collectors.toList());
@@ -89,6 +92,16 @@ class ClientTest {
         r.setNextPageToken(Integer.toString(to));
       }
       out.onNext(r.build());
+      out.onCompleted();
+    }
+
+    @Override
+    public void listAlerts(ListAlertsRequest req, StreamObserver<ListAlertsResponse> out) {
+      alertRequests.add(req);
+      boolean first = req.getPageToken().isEmpty();
+      out.onNext(ListAlertsResponse.newBuilder()
+          .addAlerts(FakeSchedulerService.event(first ? 1 : 2).getAlert().toBuilder().setJobId(req.getJobId()))
+          .setNextPageToken(first ? "more" : "").build());
       out.onCompleted();
     }
 
@@ -176,6 +189,18 @@ class ClientTest {
       iterated.add(j.proto());
     }
     assertEquals(jobs, iterated);
+  }
+
+  @Test
+  void listAlertsFollowsPageTokensWithItsFilter() {
+    ListAlertsRequest filter = ListAlertsRequest.newBuilder().setJobId("j1")
+        .addKinds(HealthState.FAILING.proto()).addStates(AlertState.OPEN.proto()).build();
+    List<Alert> alerts = client.listAlerts(filter).collect(Collectors.toList());
+    assertEquals(List.of(HealthState.FAILING, HealthState.LATE), alerts.stream().map(Alert::kind).collect(Collectors.toList()));
+    assertEquals(List.of("j1", "j1"), alerts.stream().map(Alert::jobId).collect(Collectors.toList()));
+    assertEquals(List.of("", "more"), alertRequests.stream().map(ListAlertsRequest::getPageToken).collect(Collectors.toList()));
+    assertEquals(filter.getKindsList(), alertRequests.get(1).getKindsList(), "every page keeps the filter");
+    assertEquals("j2", client.listAlerts("j2").findFirst().orElseThrow().jobId());
   }
 
   @Test

@@ -16,7 +16,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -67,6 +70,9 @@ class EndToEndTest {
         throw new IllegalStateException("failing attempt 1 on purpose");
       }
       return Map.of("attempt", ctx.attempt());
+    });
+    worker.handle(handler + "-fail", ctx -> {
+      throw new NonRetryableException("failing on purpose, for an alert");
     });
     worker.start();
   }
@@ -158,6 +164,41 @@ class EndToEndTest {
     assertEquals(MisfirePolicy.RUN_ONCE, defaults.misfirePolicy());
     assertEquals(Duration.ofHours(1), defaults.catchupWindow());
     assertEquals(Duration.ZERO, defaults.jitter());
+  }
+
+  @Test
+  void aJobFailingOnceWithConsecutiveFailures1OpensAFailingAlertSeenByTheWatch() throws Exception {
+    Job job = create(Jobs.cron("0 0 1 1 *").name(handler + "-fail").handler(handler + "-fail").maxRetries(0)
+        .healthPolicy(HealthPolicy.builder().maxStartDelay(Duration.ofSeconds(30)).consecutiveFailures(1)
+            .pauseOnFailure(true).build()));
+    assertEquals(new HealthPolicy(Duration.ofSeconds(30), null, 1, null, true), job.healthPolicy());
+    assertEquals(HealthState.HEALTHY, job.health().state());
+
+    BlockingQueue<AlertEvent> events = new LinkedBlockingQueue<>();
+    AlertEvent opened = null;
+    try (AlertWatch watch = client.watchAlerts(0, events::add)) {
+      Thread.sleep(500); // the watch starts from now: let its stream open first
+      client.runJob(job.id());
+      long end = System.nanoTime() + Duration.ofSeconds(45).toNanos();
+      while (opened == null && System.nanoTime() < end) {
+        AlertEvent e = events.poll(200, TimeUnit.MILLISECONDS);
+        if (e != null && e.alert().jobId().equals(job.id()) && e.type() == AlertEventType.OPENED) {
+          opened = e;
+        }
+        assertTrue(watch.isRunning(), "the watch ended");
+      }
+    }
+    assertTrue(opened != null, "no OPENED event for job " + job.id() + " within 45 s");
+    assertEquals(HealthState.FAILING, opened.alert().kind());
+    assertEquals(AlertState.OPEN, opened.alert().state());
+    assertTrue(opened.alert().pausedJob() && opened.cursor() > 0 && opened.alert().openedAt() != null);
+
+    Job after = client.getJob(job.id());
+    assertEquals(JobStatus.PAUSED, after.status());
+    assertEquals(HealthState.FAILING, after.health().state());
+    assertEquals(List.of(job.id()), client.listAlerts(job.id()).map(Alert::jobId).collect(Collectors.toList()));
+    assertEquals(List.of(job.id()), client.listJobs(ListJobsRequest.newBuilder().setHandlerName(handler + "-fail")
+        .addHealths(HealthState.FAILING.proto()).build()).map(Job::id).collect(Collectors.toList()));
   }
 
   @Test
