@@ -112,9 +112,9 @@ var watchBackoff = backoff{base: 100 * time.Millisecond, max: 5 * time.Second}
 // stream at a time: when the stream breaks (the server restarts, the
 // connection drops...) it opens another after a jittered backoff, resuming
 // after the last event it yielded and skipping any it yielded already, so
-// each event comes once. Until its first event, a watch from 0 has no cursor
-// to resume after: a reconnection then resumes from now, and an event in
-// between is missed.
+// each event comes once. A watch from 0 learns from the server's first
+// response where "now" was, so it resumes from where it started even before
+// its first event.
 //
 // It ends when the loop breaks, yielding nothing more; when ctx ends,
 // yielding ctx's error; and on what reconnecting cannot fix, yielding the
@@ -166,12 +166,13 @@ var errLoopBroken = errors.New("cronstream: loop broken")
 // alertWatch is WatchAlerts' position across its streams.
 type alertWatch struct {
 	scheduler cronstreamv1.SchedulerServiceClient
-	cursor    int64 // of the last event yielded, or the watch's afterCursor
+	cursor    int64 // of the last event yielded, or where a watch from 0 started, or afterCursor
 }
 
 // stream runs one stream from w.cursor until it breaks (its error, io.EOF
 // for a clean end) or the caller stops (errLoopBroken); received says
-// whether any event came on it.
+// whether any event came on it. A response without an event (a stream from
+// 0 saying the cursor it starts after) only moves w.cursor.
 func (w *alertWatch) stream(ctx context.Context, yield func(AlertEvent, error) bool) (received bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the stream whatever ended the loop
@@ -184,12 +185,20 @@ func (w *alertWatch) stream(ctx context.Context, yield func(AlertEvent, error) b
 		if err != nil {
 			return received, err
 		}
-		received = true
 		event := resp.GetEvent()
-		if event.GetCursor() <= w.cursor {
+		if event == nil { // where a stream from 0 starts: a reconnection resumes after it
+			w.cursor = max(w.cursor, resp.GetCursor())
+			continue
+		}
+		received = true
+		cursor := resp.GetCursor()
+		if cursor == 0 { // a server older than the response's cursor
+			cursor = event.GetCursor()
+		}
+		if cursor <= w.cursor {
 			continue // yielded already, from an earlier stream
 		}
-		w.cursor = event.GetCursor()
+		w.cursor = cursor
 		if !yield(alertEventFromProto(event), nil) {
 			return received, errLoopBroken
 		}

@@ -20,11 +20,14 @@ import (
 )
 
 // fakeAlerts is the fake server's alerts: WatchAlerts sends the events after
-// each stream's cursor, and a stream given a budget in breakAfter breaks
-// with UNAVAILABLE once it has sent that many.
+// each stream's cursor (a stream from 0 first says it starts after start,
+// and sends those after it), and a stream given a budget in breakAfter
+// breaks with UNAVAILABLE once it has sent that many events.
 type fakeAlerts struct {
 	mu         sync.Mutex
 	events     []*cronstreamv1.AlertEvent // cursors 1, 2, 3...
+	start      int64                      // "now", for a stream from 0
+	legacy     bool                       // a server from before WatchAlertsResponse.cursor: no start, no cursor
 	breakAfter []int                      // per stream, in order; then never
 	cursors    []int64                    // each stream's after_cursor
 	ended      chan struct{}              // a stream's client went away
@@ -59,14 +62,28 @@ func (f *fakeServer) WatchAlerts(req *cronstreamv1.WatchAlertsRequest, stream gr
 	if len(a.breakAfter) > 0 {
 		budget, a.breakAfter = a.breakAfter[0], a.breakAfter[1:]
 	}
-	events := slices.Clone(a.events[min(int(req.GetAfterCursor()), len(a.events)):])
-	ended := a.ended
+	after := req.GetAfterCursor()
+	fromNow := after == 0 && !a.legacy
+	if fromNow {
+		after = a.start
+	}
+	events := slices.Clone(a.events[min(int(after), len(a.events)):])
+	legacy, ended := a.legacy, a.ended
 	a.mu.Unlock()
+	if fromNow {
+		if err := stream.Send(&cronstreamv1.WatchAlertsResponse{Cursor: after}); err != nil {
+			return err
+		}
+	}
 	for _, e := range events {
 		if budget == 0 {
 			return status.Error(codes.Unavailable, "going away")
 		}
-		if err := stream.Send(&cronstreamv1.WatchAlertsResponse{Event: e}); err != nil {
+		resp := &cronstreamv1.WatchAlertsResponse{Event: e, Cursor: e.GetCursor()}
+		if legacy {
+			resp.Cursor = 0
+		}
+		if err := stream.Send(resp); err != nil {
 			return err
 		}
 		budget--
@@ -132,6 +149,37 @@ func TestWatchAlertsResumesAfterTheLastEventYielded(t *testing.T) {
 	defer f.alerts.mu.Unlock()
 	if want := []int64{0, 2, 2, 5}; !slices.Equal(f.alerts.cursors, want) {
 		t.Errorf("streams opened after %v, want %v", f.alerts.cursors, want)
+	}
+}
+
+func TestWatchAlertsFromNowResumesAfterItsStartBeforeAnyEvent(t *testing.T) {
+	f, c := startFake(t)
+	f.alerts.setEvents(8)
+	f.alerts.start = 7             // the first stream says it starts after 7...
+	f.alerts.breakAfter = []int{0} // ...and breaks before event 8
+	got := take(t, c.watchAlerts(t.Context(), 0, fastBackoff), 1)
+	if !slices.Equal(got, []int64{8}) {
+		t.Errorf("events %v, want [8]", got)
+	}
+	f.alerts.mu.Lock()
+	defer f.alerts.mu.Unlock()
+	if want := []int64{0, 7}; !slices.Equal(f.alerts.cursors, want) {
+		t.Errorf("streams opened after %v, want %v: the reconnection resumes after the start", f.alerts.cursors, want)
+	}
+}
+
+func TestWatchAlertsReadsAServerWithoutResponseCursors(t *testing.T) {
+	f, c := startFake(t)
+	f.alerts.setEvents(3)
+	f.alerts.legacy = true
+	f.alerts.breakAfter = []int{2}
+	if got := take(t, c.watchAlerts(t.Context(), 0, fastBackoff), 3); !slices.Equal(got, []int64{1, 2, 3}) {
+		t.Errorf("events %v, want [1 2 3]", got)
+	}
+	f.alerts.mu.Lock()
+	defer f.alerts.mu.Unlock()
+	if want := []int64{0, 2}; !slices.Equal(f.alerts.cursors, want) {
+		t.Errorf("streams opened after %v, want %v: the events' own cursors", f.alerts.cursors, want)
 	}
 }
 

@@ -262,7 +262,9 @@ func e2eAlerts(t *testing.T, ctx context.Context, c *cronstream.Client, handler 
 			}
 		}
 	}()
-	// A watch from 0 starts from its request's arrival: give it that long.
+	// A watch from 0 starts where the server was when it read the request. The
+	// iterator takes in the server's start message without yielding it (it
+	// yields events only), so there is nothing to wait on: give it that long.
 	time.Sleep(500 * time.Millisecond)
 	fail.Store(true)
 	opened := runAndWatch(t, ctx, c, job.ID, events)

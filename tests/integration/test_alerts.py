@@ -203,7 +203,8 @@ async def test_watch_alerts_resumes_from_its_cursor_with_nothing_lost_or_repeate
         ),
     )
     first = live.scheduler.WatchAlerts(pb.WatchAlertsRequest(), metadata=tenant.auth)
-    await asyncio.sleep(0.3)  # the watch starts from now
+    start = await asyncio.wait_for(first.read(), 5)  # from now: where that is, no event
+    assert not start.HasField("event") and start.cursor >= 0
 
     outcome = {"fail": True}
 
@@ -227,6 +228,7 @@ async def test_watch_alerts_resumes_from_its_cursor_with_nothing_lost_or_repeate
         await run_once()
         opened = await asyncio.wait_for(first.read(), 5)
         assert opened.event.type == OPENED and opened.event.alert.kind == FAILING
+        assert opened.cursor == opened.event.cursor > start.cursor
         first.cancel()
         outcome["fail"] = False
         await run_once()  # resolves while nobody watches
@@ -348,7 +350,7 @@ async def test_two_replicas_open_an_alert_once(live: Live, tenant: Tenant) -> No
     )
     try:
         watch = live.scheduler.WatchAlerts(pb.WatchAlertsRequest(), metadata=tenant.auth)
-        await asyncio.sleep(0.3)
+        assert not (await asyncio.wait_for(watch.read(), 5)).HasField("event")  # the start
         jobs = [
             await create(
                 live,

@@ -341,6 +341,16 @@ async def test_a_broken_stream_resumes_after_the_last_event_returned() -> None:
     assert all(call.cancelled for call in streams.calls[:3])
 
 
+async def test_a_watch_from_now_resumes_from_where_it_started_before_any_event() -> None:
+    streams = Streams(
+        [pb.WatchAlertsResponse(cursor=7), rpc_error(grpc.StatusCode.UNAVAILABLE, "reset")],
+        [event(8)],
+    )
+    alerts = watch(streams)
+    assert await cursors_of(alerts, 1) == [8]
+    assert streams.cursors == [0, 7]  # the reconnect resumed after the start, not from now
+
+
 async def test_it_starts_after_the_cursor_given() -> None:
     streams = Streams([event(41), event(42)])
     assert await cursors_of(watch(streams, after_cursor=40), 2) == [41, 42]

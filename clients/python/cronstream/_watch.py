@@ -54,8 +54,9 @@ class AlertWatch:
         """`open_call(cursor)` opens a WatchAlerts stream after `cursor`."""
         if after_cursor < 0:
             raise ValueError(f"after_cursor must not be negative, not {after_cursor}")
-        #: The cursor of the last event returned (or `after_cursor`): persist
-        #: it to resume a later watch where this one stopped.
+        #: The cursor of the last event returned (or where a watch from now
+        #: started, or `after_cursor`): persist it to resume a later watch
+        #: where this one stopped.
         self.cursor = after_cursor
         self._open_call = open_call
         self._backoff = backoff or Backoff()
@@ -84,6 +85,10 @@ class AlertWatch:
                 await self._after_break(None)
                 continue
             self._received = True
+            if not response.HasField("event"):
+                # A stream from now says where it starts: resume after that.
+                self.cursor = max(self.cursor, response.cursor)
+                continue
             if response.event.cursor > self.cursor:
                 self.cursor = response.event.cursor
                 return AlertEvent.from_proto(response.event)

@@ -146,7 +146,8 @@ export interface Client {
    * The platform's alert events as they happen (after options.afterCursor
    * when given), for as long as the caller iterates. A stream that breaks is
    * reopened with the worker's backoff, after the cursor of the last event
-   * yielded, so each event comes once. Aborting options.signal ends the
+   * yielded, so each event comes once; a watch from now resumes from where
+   * it started even before its first event. Aborting options.signal ends the
    * loop quietly; UnauthenticatedError, InvalidArgumentError (and a
    * PERMISSION_DENIED or UNIMPLEMENTED ConnectError) end it by throwing.
    *
