@@ -166,7 +166,10 @@ describe("end to end against a live server", { timeout: 120_000 }, () => {
       return undefined;
     })();
     try {
-      await sleep(500); // the watch starts from now: let its stream open first
+      // The watch starts from where the server was when it read the request; the
+      // iterable keeps the server's start message without yielding it, so there
+      // is nothing to wait on: give the stream time to open.
+      await sleep(500);
       await client.runJob(job.id);
       const event = await opened;
       assert.ok(event, "no OPENED event for the job within 45 s");

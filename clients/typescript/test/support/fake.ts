@@ -233,8 +233,13 @@ export async function until(cond: () => boolean, timeoutMs = 5000, what = "condi
   }
 }
 
-/** One WatchAlerts call of a FakeAlertWatch's script: the cursors of the events it sends, then how it ends. */
+/**
+ * One WatchAlerts call of a FakeAlertWatch's script: the cursors of the
+ * events it sends, then how it ends. A call from 0 first sends a response
+ * with only the cursor it starts after (start, default 0), as the server does.
+ */
 export interface WatchStep {
+  start?: number;
   cursors: number[];
   /** "hang": stays open until the client leaves; "close": ends cleanly; an error: ends with it. */
   end: "hang" | "close" | ConnectError;
@@ -242,14 +247,19 @@ export interface WatchStep {
 
 /**
  * A SchedulerService whose WatchAlerts follows a script, a step per call
- * (the last step repeats), recording what each call asked for.
+ * (the last step repeats), recording what each call asked for. A legacy one
+ * plays a server from before WatchAlertsResponse.cursor: no start response,
+ * events without the response's cursor.
  */
 export class FakeAlertWatch {
   readonly calls: { afterCursor: bigint; header: Headers }[] = [];
   /** How many calls the client has left (cancelled or finished). */
   left = 0;
 
-  constructor(private readonly script: WatchStep[]) {}
+  constructor(
+    private readonly script: WatchStep[],
+    private readonly legacy = false,
+  ) {}
 
   routes = (router: ConnectRouter): void => {
     router.service(SchedulerService, { watchAlerts: this.watch.bind(this) });
@@ -259,8 +269,11 @@ export class FakeAlertWatch {
     const step = this.script[Math.min(this.calls.length, this.script.length - 1)]!;
     this.calls.push({ afterCursor: req.afterCursor, header: ctx.requestHeader });
     try {
+      if (req.afterCursor === 0n && !this.legacy) {
+        yield { cursor: BigInt(step.start ?? 0) };
+      }
       for (const cursor of step.cursors) {
-        yield { event: alertEvent(cursor) };
+        yield { event: alertEvent(cursor), cursor: this.legacy ? 0n : BigInt(cursor) };
       }
       if (step.end === "hang") {
         await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));

@@ -16,9 +16,9 @@ interface Watching {
   warnings: string[];
 }
 
-/** Runs body with a client of a FakeAlertWatch playing script. */
-async function watching(script: WatchStep[], body: (w: Watching) => Promise<void>): Promise<void> {
-  const fake = new FakeAlertWatch(script);
+/** Runs body with a client of a FakeAlertWatch playing script (a legacy server's when legacy). */
+async function watching(script: WatchStep[], body: (w: Watching) => Promise<void>, legacy = false): Promise<void> {
+  const fake = new FakeAlertWatch(script, legacy);
   const server = await serve(fake.routes);
   const client = createClient({ address: server.address, apiKey: "cs_key" });
   const warnings: string[] = [];
@@ -60,6 +60,36 @@ test("a broken stream is resumed after the last cursor yielded: every event once
       assert.match(w.warnings[0]!, /connection reset.*resuming after cursor 2/);
       await until(() => w.fake.left === 3, 2000, "the last stream to be closed");
     },
+  ));
+
+test("a watch from now resumes after the cursor it started from, even before its first event", { timeout: 10_000 }, () =>
+  watching(
+    [
+      { start: 7, cursors: [], end: new ConnectError("connection reset", Code.Unavailable) },
+      { cursors: [8], end: "hang" },
+    ],
+    async (w) => {
+      const stop = new AbortController();
+      const got = await readUntil(w.client.watchAlerts({ ...w.options, signal: stop.signal }), stop, 8);
+      assert.deepEqual(got.map((e) => e.cursor), [8]);
+      assert.deepEqual(w.fake.calls.map((c) => c.afterCursor), [0n, 7n]);
+      assert.match(w.warnings[0]!, /connection reset.*resuming after cursor 7/);
+    },
+  ));
+
+test("a server from before the response's cursor: the events' own cursors", { timeout: 10_000 }, () =>
+  watching(
+    [
+      { cursors: [1, 2], end: new ConnectError("connection reset", Code.Unavailable) },
+      { cursors: [2, 3], end: "hang" },
+    ],
+    async (w) => {
+      const stop = new AbortController();
+      const got = await readUntil(w.client.watchAlerts({ ...w.options, signal: stop.signal }), stop, 3);
+      assert.deepEqual(got.map((e) => e.cursor), [1, 2, 3]);
+      assert.deepEqual(w.fake.calls.map((c) => c.afterCursor), [0n, 2n]);
+    },
+    true,
   ));
 
 test("events are plain views: enum names and Dates", { timeout: 10_000 }, () =>
