@@ -1,7 +1,10 @@
 // Watching alerts: SchedulerService.WatchAlerts as one async iterable that
 // outlives its streams. Each event carries a cursor; when a stream breaks,
 // the next one asks for the events after the last cursor yielded, so the
-// caller sees every event once, across any number of reconnections.
+// caller sees every event once, across any number of reconnections. A stream
+// from now first says the cursor it starts after: the watch keeps it (and
+// yields nothing), so it resumes from where it started even before its
+// first event.
 import { Code, ConnectError, type CallOptions, type Client as ServiceClient } from "@connectrpc/connect";
 
 import { Backoff, sleep } from "./backoff.js";
@@ -14,7 +17,8 @@ export interface WatchAlertsOptions extends CallOptions {
   /**
    * Start after this event: the cursor of the last event handled, kept from
    * an earlier watch (or a webhook), to miss none in between. 0 or absent:
-   * the events from now on.
+   * the events from now on (from when the server reads the first request;
+   * a reconnection before the first event resumes from there too).
    */
   afterCursor?: number | bigint;
   /** Aborting it ends the iteration quietly (the loop just exits) and closes the stream. */
@@ -46,7 +50,10 @@ export function watchAlerts(scheduler: SchedulerClient, options: WatchAlertsOpti
 
 /** @internal One watch: where it stands (its cursor) and the streams it opens one after the other. */
 export class AlertWatch {
-  /** The cursor of the last event yielded: where the next stream starts. */
+  /**
+   * The cursor of the last event yielded (or where a watch from now
+   * started, or afterCursor): where the next stream starts.
+   */
   cursor: bigint;
   private failures = 0;
   private readonly backoff: Backoff;
@@ -120,12 +127,20 @@ export class AlertWatch {
         if (next.done) {
           return STREAM_ENDED;
         }
-        const event = next.value.event;
-        if (event === undefined || event.cursor <= this.cursor) {
+        const { event, cursor } = next.value;
+        if (event === undefined) {
+          // Where a stream from now starts: a reconnection resumes after it.
+          if (cursor > this.cursor) {
+            this.cursor = cursor;
+          }
+          continue;
+        }
+        const at = cursor > 0n ? cursor : event.cursor; // 0: a server older than the response's cursor
+        if (at <= this.cursor) {
           continue; // seen already: a server resumes after the cursor, this makes sure
         }
         this.failures = 0; // the stream works
-        this.cursor = event.cursor;
+        this.cursor = at;
         yield alertEventInfo(event);
       }
     } finally {

@@ -22,7 +22,9 @@ import org.slf4j.LoggerFactory;
  * Consumer)}: a thread of its own holds a {@code WatchAlerts} stream open and hands each event to
  * the consumer, one at a time, in cursor order. When the stream breaks it opens another with the
  * workers' backoff ({@code uniform(0, min(5 s, 100 ms × 2^n))}), after the cursor of the last
- * event the consumer returned from, so the consumer sees every event once.
+ * event the consumer returned from, so the consumer sees every event once. A watch from 0 starts
+ * where the server's first response says "now" was, and a reconnection before its first event
+ * resumes from there: it misses none even then.
  *
  * <p>It ends when closed, or with an exception that {@link #join()} throws: an {@link
  * UnauthenticatedException} or {@link InvalidArgumentException} (a {@link CronstreamException} of
@@ -66,7 +68,10 @@ public final class AlertWatch implements AutoCloseable {
     thread.start();
   }
 
-  /** The cursor of the last event the consumer returned from: where a new watch would resume. */
+  /**
+   * The cursor of the last event the consumer returned from (before any, where a watch from 0
+   * started, or its {@code afterCursor}): where a new watch would resume.
+   */
   public long lastCursor() {
     return cursor;
   }
@@ -173,13 +178,17 @@ public final class AlertWatch implements AutoCloseable {
         if (closed()) {
           return null; // cancelling leaves what was received already queued: hand out no more
         }
-        if (!r.hasEvent() || r.getEvent().getCursor() <= cursor) {
+        if (!r.hasEvent()) { // where a stream from 0 starts: a reconnection resumes after it
+          cursor = Math.max(cursor, r.getCursor());
+          continue;
+        }
+        long at = r.getCursor() != 0 ? r.getCursor() : r.getEvent().getCursor(); // 0: an older server
+        if (at <= cursor) {
           continue; // seen already: the server resumes after the cursor, this makes sure
         }
         failures = 0; // the stream works
-        AlertEvent event = Convert.alertEvent(r.getEvent());
-        onEvent.accept(event);
-        cursor = event.cursor();
+        onEvent.accept(Convert.alertEvent(r.getEvent()));
+        cursor = at;
       }
     } finally {
       s.detach(previous);

@@ -259,7 +259,8 @@ public final class CronstreamClient implements AutoCloseable {
    * the last event handled, kept from an earlier watch or a webhook, to miss none in between),
    * handing each to {@code onEvent} on a thread of its own, until closed. A stream that breaks is
    * reopened with backoff after the last event {@code onEvent} returned from, so each comes once;
-   * see {@link AlertWatch}.
+   * a watch from 0 resumes from where it started even before its first event. See {@link
+   * AlertWatch}.
    *
    * <pre>{@code
    * try (AlertWatch watch = client.watchAlerts(saved, e -> page(e.type() + " " + e.alert().kind() + " " + e.alert().jobName()))) {

@@ -22,14 +22,22 @@ import java.util.concurrent.TimeUnit;
 /**
  * A scriptable SchedulerService for WatchAlerts: each call is a {@link Watch} the test takes from
  * {@link #watches} and drives by hand (sends events, breaks the stream), as {@link
- * FakeWorkerService} does for the worker's stream.
+ * FakeWorkerService} does for the worker's stream. As the server does, a call from 0 first sends a
+ * response with only the cursor it starts after ({@link #startCursor}), and each event's response
+ * carries its cursor; a {@link #legacy} one plays a server from before that cursor (neither).
  */
 final class FakeSchedulerService extends SchedulerServiceGrpc.SchedulerServiceImplBase {
   final BlockingQueue<Watch> watches = new LinkedBlockingQueue<>();
+  /** "Now", as a call from 0 says it. */
+  volatile long startCursor;
+  volatile boolean legacy;
 
   @Override
   public void watchAlerts(WatchAlertsRequest req, StreamObserver<WatchAlertsResponse> out) {
-    Watch w = new Watch(req.getAfterCursor(), out);
+    if (req.getAfterCursor() == 0 && !legacy) {
+      out.onNext(WatchAlertsResponse.newBuilder().setCursor(startCursor).build());
+    }
+    Watch w = new Watch(req.getAfterCursor(), out, legacy);
     ((ServerCallStreamObserver<WatchAlertsResponse>) out).setOnCancelHandler(() -> w.cancelled.complete(null));
     watches.add(w);
   }
@@ -46,18 +54,20 @@ final class FakeSchedulerService extends SchedulerServiceGrpc.SchedulerServiceIm
     /** Completes when the client cancels the call. */
     final CompletableFuture<Void> cancelled = new CompletableFuture<>();
     private final StreamObserver<WatchAlertsResponse> out;
+    private final boolean legacy;
     private boolean finished;
 
-    Watch(long afterCursor, StreamObserver<WatchAlertsResponse> out) {
+    Watch(long afterCursor, StreamObserver<WatchAlertsResponse> out, boolean legacy) {
       this.afterCursor = afterCursor;
       this.out = out;
+      this.legacy = legacy;
     }
 
     /** Sends the events of these cursors (see {@link #event(long)}). */
     synchronized void send(long... cursors) {
       for (long c : cursors) {
         if (!finished) {
-          out.onNext(WatchAlertsResponse.newBuilder().setEvent(event(c)).build());
+          out.onNext(WatchAlertsResponse.newBuilder().setEvent(event(c)).setCursor(legacy ? 0 : c).build());
         }
       }
     }

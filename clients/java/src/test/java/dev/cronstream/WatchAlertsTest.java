@@ -109,6 +109,39 @@ class WatchAlertsTest {
   }
 
   @Test
+  void aWatchFromNowResumesAfterItsStartCursorEvenBeforeItsFirstEvent() throws Exception {
+    fake.startCursor = 7;
+    try (AlertWatch watch = client.watchAlerts(0, events::add)) {
+      FakeSchedulerService.Watch first = fake.nextWatch();
+      assertEquals(0, first.afterCursor);
+      first.end(Status.UNAVAILABLE.withDescription("connection reset")); // after the start, before any event
+
+      FakeSchedulerService.Watch second = fake.nextWatch();
+      assertEquals(7, second.afterCursor);
+      second.send(8);
+      assertEquals(8, next().cursor());
+      assertNull(events.poll(200, TimeUnit.MILLISECONDS), "the start is no event");
+      assertEquals(8, watch.lastCursor());
+    }
+  }
+
+  @Test
+  void aServerWithoutTheResponsesCursorIsReadByTheEventsOwn() throws Exception {
+    fake.legacy = true;
+    try (AlertWatch watch = client.watchAlerts(0, events::add)) {
+      FakeSchedulerService.Watch first = fake.nextWatch();
+      first.send(1, 2);
+      assertEquals(List.of(1L, 2L), next(2));
+      first.end(Status.UNAVAILABLE);
+      FakeSchedulerService.Watch second = fake.nextWatch();
+      assertEquals(2, second.afterCursor);
+      second.send(2, 3);
+      assertEquals(3, next().cursor());
+      assertNull(events.poll(200, TimeUnit.MILLISECONDS));
+    }
+  }
+
+  @Test
   void aStreamTheServerEndsIsReopenedFromTheCursor() throws Exception {
     try (AlertWatch watch = client.watchAlerts(40, events::add)) {
       FakeSchedulerService.Watch first = fake.nextWatch();
