@@ -371,3 +371,45 @@ async def test_two_replicas_open_an_alert_once(live: Live, tenant: Tenant) -> No
         watch.cancel()
     finally:
         await second.stop()
+
+
+async def test_an_execution_running_past_its_limit_is_overrunning_until_it_ends(
+    live: Live, tenant: Tenant
+) -> None:
+    job = await create(
+        live,
+        tenant,
+        job_pb2.Job(
+            name="export",
+            handler_name="export",
+            cron=job_pb2.CronTrigger(expression="0 0 1 1 *"),
+            health_policy=job_pb2.HealthPolicy(max_duration=span(0.5)),
+        ),
+    )
+    finish = asyncio.Event()
+
+    async def export(ctx: Context) -> dict[str, Any]:
+        await finish.wait()
+        return {}
+
+    async with working(live, tenant, "export", export):
+        await live.scheduler.RunJob(pb.RunJobRequest(id=job.id), metadata=tenant.auth)
+
+        async def overrunning() -> alert_pb2.Alert | None:
+            found = await alerts_of(live, tenant, job.id)
+            return found[0] if found else None
+
+        alert = await until(overrunning)
+        assert alert.kind == job_pb2.HEALTH_STATE_OVERRUNNING
+        assert "has run longer than 0.5 s" in alert.reason
+        assert (
+            await get_job(live, tenant, job.id)
+        ).health.state == job_pb2.HEALTH_STATE_OVERRUNNING
+        finish.set()
+
+        async def resolved() -> bool:
+            [only] = await alerts_of(live, tenant, job.id)
+            return only.state == alert_pb2.ALERT_STATE_RESOLVED
+
+        await until(resolved)
+    assert (await get_job(live, tenant, job.id)).health.state == HEALTHY

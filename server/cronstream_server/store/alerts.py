@@ -6,11 +6,12 @@ transaction (store.ticker) and FAILING in the settling one (store.dispatch).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import Column, ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cronstream_server.core.alerts import Alert, AlertEvent, AlertFilter, Opening, from_public_json
@@ -54,8 +55,8 @@ class SqlAlertStore:
                 if not (await conn.execute(turn)).scalar_one():
                     return []  # another replica is checking now
             now = await database_now(conn, self._dialect)
-            late = await _late(conn, now)
-            overrunning = await _overrunning(conn, now)
+            late = await _overdue(conn, now, LATE)
+            overrunning = await _overdue(conn, now, OVERRUNNING)
             events = await open_alerts(conn, self._dialect, [*late, *overrunning], now)
             stale = await _no_longer(conn, HealthState.LATE, {o.job_id for o in late})
             stale += await _no_longer(
@@ -106,84 +107,76 @@ class SqlAlertStore:
             return await last_cursor(conn, platform_id)
 
 
-async def _late(conn: AsyncConnection, now: datetime) -> list[Opening]:
-    """The first overdue firing of each job with a max_start_delay (its own,
-    or its platform's): pending (not started) longer than that after it was due."""
-    delay = func.coalesce(jobs.c.max_start_delay_ms, platforms.c.default_max_start_delay_ms)
+@dataclass(frozen=True, slots=True)
+class _Overdue:
+    """A clock-decided kind: executions in `status` whose `since` column plus
+    the job's limit (its own column, else its platform's default) has passed."""
+
+    kind: HealthState
+    status: ExecutionStatus
+    since: Column[datetime]
+    limit: ColumnElement[Any]
+    reason: Callable[[timedelta, datetime], str]
+    extra: tuple[ColumnElement[bool], ...] = ()
+
+
+LATE = _Overdue(
+    HealthState.LATE,
+    ExecutionStatus.PENDING,
+    executions.c.due_at,
+    func.coalesce(jobs.c.max_start_delay_ms, platforms.c.default_max_start_delay_ms),
+    late_reason,  # given the slot (see _overdue)
+    # A firing, not a manual run nor a retry (a retry waits on purpose).
+    (
+        executions.c.trigger == ExecutionTrigger.SCHEDULE.value,
+        executions.c.attempt == 1,
+    ),
+)
+OVERRUNNING = _Overdue(
+    HealthState.OVERRUNNING,
+    ExecutionStatus.RUNNING,
+    executions.c.started_at,
+    func.coalesce(jobs.c.max_duration_ms, platforms.c.default_max_duration_ms),
+    overrunning_reason,
+)
+
+
+async def _overdue(conn: AsyncConnection, now: datetime, rule: _Overdue) -> list[Opening]:
+    """The earliest overdue execution of each job the rule holds for."""
     query = (
         select(
             executions.c.id,
             executions.c.job_id,
-            executions.c.due_at,
             executions.c.scheduled_at,
+            rule.since.label("since"),
             jobs.c.platform_id,
             jobs.c.name,
             jobs.c.handler_name,
-            delay.label("delay_ms"),
+            rule.limit.label("limit_ms"),
         )
         .join(jobs, jobs.c.id == executions.c.job_id)
         .join(platforms, platforms.c.id == jobs.c.platform_id)
         .where(
-            executions.c.status == ExecutionStatus.PENDING.value,
-            executions.c.trigger == ExecutionTrigger.SCHEDULE.value,
-            executions.c.attempt == 1,
-            executions.c.due_at <= now,
-            delay > 0,
+            executions.c.status == rule.status.value,
+            rule.since <= now,
+            rule.limit > 0,
+            *rule.extra,
         )
-        .order_by(executions.c.due_at)
+        .order_by(rule.since)
     )
     found: dict[str, Opening] = {}
     for r in (await conn.execute(query)).all():
-        after = timedelta(milliseconds=r.delay_ms)
-        if r.job_id in found or r.due_at + after > now:
+        limit = timedelta(milliseconds=r.limit_ms)
+        if r.job_id in found or r.since + limit > now:
             continue
+        named = r.scheduled_at if rule.kind is HealthState.LATE else r.since
         found[r.job_id] = Opening(
             platform_id=r.platform_id,
             job_id=r.job_id,
             job_name=r.name,
             handler_name=r.handler_name,
-            kind=HealthState.LATE,
-            reason=late_reason(after, r.scheduled_at),
-            execution_id=r.id,
-            scheduled_at=r.scheduled_at,
-        )
-    return list(found.values())
-
-
-async def _overrunning(conn: AsyncConnection, now: datetime) -> list[Opening]:
-    limit = func.coalesce(jobs.c.max_duration_ms, platforms.c.default_max_duration_ms)
-    query = (
-        select(
-            executions.c.id,
-            executions.c.job_id,
-            executions.c.started_at,
-            executions.c.scheduled_at,
-            jobs.c.platform_id,
-            jobs.c.name,
-            jobs.c.handler_name,
-            limit.label("limit_ms"),
-        )
-        .join(jobs, jobs.c.id == executions.c.job_id)
-        .join(platforms, platforms.c.id == jobs.c.platform_id)
-        .where(
-            executions.c.status == ExecutionStatus.RUNNING.value,
-            executions.c.started_at <= now,
-            limit > 0,
-        )
-        .order_by(executions.c.started_at)
-    )
-    found: dict[str, Opening] = {}
-    for r in (await conn.execute(query)).all():
-        longest = timedelta(milliseconds=r.limit_ms)
-        if r.job_id in found or r.started_at + longest > now:
-            continue
-        found[r.job_id] = Opening(
-            platform_id=r.platform_id,
-            job_id=r.job_id,
-            job_name=r.name,
-            handler_name=r.handler_name,
-            kind=HealthState.OVERRUNNING,
-            reason=overrunning_reason(longest, r.started_at),
+            kind=rule.kind,
+            reason=rule.reason(limit, named),
             execution_id=r.id,
             scheduled_at=r.scheduled_at,
         )
