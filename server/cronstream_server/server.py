@@ -55,6 +55,7 @@ from cronstream_server.core.quotas import CallRate
 from cronstream_server.core.webhook_delivery import RetryPolicy
 from cronstream_server.engine.alert_watch import AlertWatch
 from cronstream_server.engine.event_batcher import EventBatcher
+from cronstream_server.engine.gauges import GaugeRefresher
 from cronstream_server.engine.health import DatabaseWatch, EngineHealth
 from cronstream_server.engine.retention import Retention, RetentionSettings
 from cronstream_server.engine.ticker import Ticker, TickerSettings
@@ -67,7 +68,8 @@ from cronstream_server.service.webhooks import WebhookUseCases
 from cronstream_server.signals import LocalSignals, RedisSignals
 from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.alerts import SqlAlertStore
-from cronstream_server.store.database import create_engine
+from cronstream_server.store.cluster_figures import ClusterReporter
+from cronstream_server.store.database import create_engine, pool_figures
 from cronstream_server.store.dispatch import SqlDispatchStore
 from cronstream_server.store.event_delivery import SqlEventDeliveryStore
 from cronstream_server.store.events import SqlEventStore
@@ -78,7 +80,6 @@ from cronstream_server.store.retention import SqlRetentionStore
 from cronstream_server.store.ticker import SqlTickerStore
 from cronstream_server.store.webhook_delivery import SqlWebhookDeliveryStore
 from cronstream_server.store.webhooks import SqlWebhookStore
-from cronstream_server.telemetry.gauges import GaugeRefresher
 from cronstream_server.telemetry.metrics import Metrics
 from cronstream_server.telemetry.metrics_grpc import MetricsInterceptor
 from cronstream_server.telemetry.metrics_http import serve_metrics
@@ -337,7 +338,9 @@ def _serve_metrics(
     if settings.metrics_listen is None:
         return None
     redis = (lambda: signals.healthy) if isinstance(signals, RedisSignals) else None
-    gauges = GaugeRefresher(metrics, engine, workers.sessions, redis)
+    gauges = GaugeRefresher(
+        metrics, ClusterReporter(engine), workers.sessions, partial(pool_figures, engine), redis
+    )
     gauges.start()
     stack.push_async_callback(gauges.stop)
     endpoint = serve_metrics(metrics.registry, settings.metrics_listen)

@@ -604,3 +604,40 @@ class TargetCheck(Protocol):
         (`core.webhook_targets`); None when they may, or when it does not
         resolve at the moment (every delivery checks again)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFigures:
+    """One platform's handler in the queue, cluster-wide."""
+
+    platform_id: str
+    handler_name: str
+    pending: int  # due and not started
+    running: int
+
+
+class ClusterFigures(Protocol):
+    """What one replica reads for the whole cluster's gauges (engine.gauges)."""
+
+    async def reporting(self) -> bool:
+        """Whether this replica reports the cluster's figures now; takes the
+        turn when nobody holds it."""
+        ...
+
+    async def queue(self) -> list[QueueFigures]: ...
+
+    async def alerts_opened(self, after: int | None) -> tuple[list[tuple[str, str, str]], int]:
+        """(platform, handler, kind) of the alerts opened after event `after`,
+        and the last event's cursor; None: only the cursor (count from now)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PoolFigures:
+    """A replica's database connection pool."""
+
+    in_use: int
+    idle: int
+    waiting: int  # tasks waiting for a connection

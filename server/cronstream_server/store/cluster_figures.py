@@ -10,11 +10,10 @@ try takes it over. On SQLite (one process) the replica always reports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cronstream_server.core.ports import QueueFigures
 from cronstream_server.store.clock import database_now
 from cronstream_server.store.database import dialect_of
 from cronstream_server.store.queries_dispatch import IS_PENDING, IS_RUNNING
@@ -24,14 +23,6 @@ from cronstream_server.store.tables import job_executions as executions
 # 'cronmetr' as a signed 64-bit key, beside the migration lock's 'cronmigr'.
 LOCK_KEY = int.from_bytes(b"cronmetr", "big", signed=True)
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
-
-
-@dataclass(frozen=True, slots=True)
-class QueueFigures:
-    platform_id: str
-    handler_name: str
-    pending: int  # due and not started
-    running: int
 
 
 class ClusterReporter:

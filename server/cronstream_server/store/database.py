@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Insert
 
+from cronstream_server.core.ports import PoolFigures
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -140,3 +142,19 @@ def _begin_immediate(connection: Connection) -> None:
     right matters more than read concurrency.
     """
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def pool_figures(engine: AsyncEngine) -> PoolFigures | None:
+    """The engine's pool (None when it keeps none to count, as SQLite's)."""
+    pool: Any = engine.pool
+    if not hasattr(pool, "checkedout"):
+        return None
+    return PoolFigures(pool.checkedout(), pool.checkedin(), _waiting(pool))
+
+
+def _waiting(pool: Any) -> int:
+    """Tasks waiting for a connection: SQLAlchemy's async queue pool keeps
+    them on an asyncio.Queue it does not expose; 0 when its shape changed."""
+    queue = getattr(getattr(pool, "_pool", None), "_queue", None)
+    getters = getattr(queue, "_getters", None)
+    return len(getters) if getters is not None else 0

@@ -12,14 +12,12 @@ import asyncio
 import logging
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from prometheus_client import Gauge
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cronstream_server.background import Background, log_loop_failure
+from cronstream_server.core.ports import ClusterFigures, PoolFigures
 from cronstream_server.engine.session import Session
-from cronstream_server.store.cluster_figures import ClusterReporter
 from cronstream_server.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -31,17 +29,18 @@ class GaugeRefresher:
     def __init__(
         self,
         metrics: Metrics,
-        engine: AsyncEngine,
+        cluster: ClusterFigures,
         sessions: Callable[[], Iterable[Session]],
+        pool: Callable[[], PoolFigures | None],
         redis_healthy: Callable[[], bool] | None,
         interval: float = REFRESH_SECONDS,
     ) -> None:
         self._metrics = metrics
-        self._engine = engine
+        self._reporter = cluster
         self._sessions = sessions
+        self._pool = pool
         self._redis_healthy = redis_healthy
         self._interval = interval
-        self._reporter = ClusterReporter(engine)
         self._shown: dict[str, set[tuple[str, ...]]] = {}
         self._alerts_cursor: int | None = None  # the last alert event counted
         self._task = Background("metrics gauges", self._run)
@@ -80,11 +79,11 @@ class GaugeRefresher:
                 free[(session.platform_id, handler)] += session.free
         self._show(m.workers, workers)
         self._show(m.free_slots, free)
-        pool: Any = self._engine.pool
-        if hasattr(pool, "checkedout"):
-            m.pool_in_use.set(pool.checkedout())
-            m.pool_idle.set(pool.checkedin())
-            m.pool_waiting.set(_waiting(pool))
+        pool = self._pool()
+        if pool is not None:
+            m.pool_in_use.set(pool.in_use)
+            m.pool_idle.set(pool.idle)
+            m.pool_waiting.set(pool.waiting)
         if self._redis_healthy is not None:
             m.redis_connected.set(1 if self._redis_healthy() else 0)
 
@@ -105,11 +104,3 @@ class GaugeRefresher:
             except Exception as error:
                 log_loop_failure(log, "metrics gauges not refreshed", error)
             await asyncio.sleep(self._interval)
-
-
-def _waiting(pool: Any) -> int:
-    """Tasks waiting for a connection: SQLAlchemy's async queue pool keeps
-    them on an asyncio.Queue it does not expose; 0 when its shape changed."""
-    queue = getattr(getattr(pool, "_pool", None), "_queue", None)
-    getters = getattr(queue, "_getters", None)
-    return len(getters) if getters is not None else 0
