@@ -3,10 +3,10 @@
 Two replicas on one Postgres database, a webhook to a receiver on loopback
 (http.server in a thread), and the Python client: a job whose firing nobody
 starts opens LATE within a second of its delay and resolves once a worker
-arrives; a job failing twice in a row (its policy's count) opens FAILING and
-pauses itself. Every request the receiver gets verifies with the webhook's
-secret (`verify_webhook`), and each event arrives exactly once although both
-replicas deliver.
+arrives; a job failing three times in a row opens FAILING and pauses itself;
+a slot its overlap policy skips opens MISSED. Every request the receiver
+gets verifies with the webhook's secret (`verify_webhook`), and each event
+arrives exactly once although both replicas deliver.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ async def scenario(replicas: list[ServerProcess], receiver: Receiver, tmp: Path)
         assert opened.alert.opened_at - (due + timedelta(seconds=1)) < timedelta(seconds=1)
 
         # A worker arrives (on the other replica): the firing starts, LATE resolves.
-        worker = Worker(api_key=key, target=second.address, grace_period=2.0)
+        worker = Worker(api_key=key, target=second.address, grace_period=5.0)
 
         @worker.handler("e2e.report")
         async def report(ctx: Context) -> dict[str, Any]:
@@ -169,6 +169,11 @@ async def scenario(replicas: list[ServerProcess], receiver: Receiver, tmp: Path)
         @worker.handler("e2e.sync")
         async def sync(ctx: Context) -> dict[str, Any]:
             raise RuntimeError("upstream down")
+
+        @worker.handler("e2e.slow")
+        async def slow(ctx: Context) -> dict[str, Any]:
+            await asyncio.sleep(2.5)
+            return {}
 
         running = asyncio.create_task(worker.run())
         try:
@@ -184,11 +189,9 @@ async def scenario(replicas: list[ServerProcess], receiver: Receiver, tmp: Path)
                             name="sync",
                             handler_name="e2e.sync",
                             cron=job_pb2.CronTrigger(expression="0 0 1 1 *"),
-                            max_retries=1,
+                            max_retries=2,  # three attempts: the default count
                             retry_delay=span(0.1),
-                            health_policy=job_pb2.HealthPolicy(
-                                consecutive_failures=2, pause_on_failure=True
-                            ),
+                            health_policy=job_pb2.HealthPolicy(pause_on_failure=True),
                         )
                     ),
                     metadata=auth,
@@ -198,6 +201,25 @@ async def scenario(replicas: list[ServerProcess], receiver: Receiver, tmp: Path)
             failing = await until_delivered(
                 receiver, secret, failing_job.id, HealthState.FAILING, AlertEventType.OPENED
             )
+
+            # MISSED: every second, one at a time (SKIP), and a run that takes 2.5 s.
+            slow_job = (
+                await scheduler.CreateJob(
+                    pb.CreateJobRequest(
+                        job=job_pb2.Job(
+                            name="tick",
+                            handler_name="e2e.slow",
+                            interval=job_pb2.IntervalTrigger(every=span(1)),
+                            overlap_policy=job_pb2.OVERLAP_POLICY_SKIP,
+                        )
+                    ),
+                    metadata=auth,
+                )
+            ).job
+            missed = await until_delivered(
+                receiver, secret, slow_job.id, HealthState.MISSED, AlertEventType.OPENED
+            )
+            await scheduler.PauseJob(pb.PauseJobRequest(id=slow_job.id), metadata=auth)
         finally:
             worker.stop()
             await running
@@ -206,11 +228,19 @@ async def scenario(replicas: list[ServerProcess], receiver: Receiver, tmp: Path)
         assert paused.job.status == job_pb2.JOB_STATUS_PAUSED
         assert paused.job.health.state == job_pb2.HEALTH_STATE_FAILING
 
+    assert "overlap: previous run not finished" in missed.alert.reason
     await asyncio.sleep(1.0)  # time for a second delivery, were there one
     delivered = events(receiver, secret)
-    assert len(delivered) == 3, [(e.type, e.alert.kind) for e in delivered]
     ids = [r.event_id for r in receiver.requests]
-    assert len(set(ids)) == len(ids) == 3, ids  # each event once, though two replicas deliver
+    assert len(set(ids)) == len(ids), ids  # each event once, though two replicas deliver
+    opened = [(e.alert.job_id, e.alert.kind) for e in delivered if e.type is AlertEventType.OPENED]
+    assert sorted(opened) == sorted(
+        [
+            (late_job.id, HealthState.LATE),
+            (failing_job.id, HealthState.FAILING),
+            (slow_job.id, HealthState.MISSED),
+        ]
+    ), opened
 
 
 def test_two_replicas_deliver_each_alert_once_signed(
