@@ -8,7 +8,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from cronstream_server.core.enums import ExecutionStatus, JobStatus, LogLevel
+from cronstream_server.core.alerts import Opening
+from cronstream_server.core.enums import ExecutionStatus, HealthState, JobStatus, LogLevel
 from cronstream_server.core.errors import NotFound
 from cronstream_server.core.events import Event, EventHandler, EventHandlerSpec
 from cronstream_server.core.executions import ExecutionLog
@@ -16,8 +17,16 @@ from cronstream_server.core.ids import new_id
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.triggers import EventTrigger
 from cronstream_server.store.database import dialect_of
+from cronstream_server.store.queries_alerts import open_alerts, resolve_alerts
 from cronstream_server.store.retention import ADVISORY_LOCK_KEY
-from cronstream_server.store.tables import event_deliveries, job_execution_logs
+from cronstream_server.store.tables import (
+    alert_events,
+    alerts,
+    event_deliveries,
+    job_execution_logs,
+    webhook_deliveries,
+    webhooks,
+)
 from sqlalchemy import func, select
 
 from tests.contract.conftest import HOUR, World
@@ -184,3 +193,57 @@ async def test_old_delivery_records_go_and_their_request_ids_may_be_used_again(
     [repeat] = await world.delivery.deliver([event(world, now, request_id="s")])
     assert again.created and again.execution_ids != old.execution_ids
     assert not repeat.created and repeat.execution_ids == recent.execution_ids
+
+
+async def test_resolved_alerts_older_than_the_cutoff_go_with_their_events(world: World) -> None:
+    now = await world.now()
+    jobs = [await world.job(now + HOUR) for _ in range(3)]
+    dialect = dialect_of(world.engine)
+
+    def failing(job_id: str) -> Opening:
+        return Opening(world.platform.id, job_id, "j", "h", HealthState.FAILING, "failing")
+
+    async with world.engine.begin() as conn:
+        await open_alerts(conn, dialect, [failing(j.id) for j in jobs], now - 4 * DAY)
+        await resolve_alerts(conn, dialect, [(jobs[0].id, HealthState.FAILING)], now - 3 * DAY)
+        await resolve_alerts(conn, dialect, [(jobs[1].id, HealthState.FAILING)], now - DAY)
+    # jobs[2]'s alert is open: kept whatever its age.
+
+    assert await world.retention.delete_old_alerts(2 * DAY, 10) == 1
+    assert await world.retention.delete_old_alerts(2 * DAY, 10) == 0
+    async with world.engine.connect() as conn:
+        left = {r.job_id for r in (await conn.execute(select(alerts))).all()}
+        events = (await conn.execute(select(func.count()).select_from(alert_events))).scalar_one()
+    assert left == {jobs[1].id, jobs[2].id}
+    assert events == 3  # jobs[1] opened and resolved, jobs[2] opened
+
+
+async def test_webhook_deliveries_that_ended_long_ago_go_with_their_attempts(
+    world: World,
+) -> None:
+    now = await world.now()
+    webhook_id = new_id()
+    async with world.engine.begin() as conn:
+        await conn.execute(
+            webhooks.insert().values(
+                id=webhook_id, platform_id=world.platform.id, url="http://127.0.0.1:9/", events=[],
+                secret="whsec_x", starts_after=0, created_at=now - 5 * DAY,
+            )
+        )  # fmt: skip
+        for cursor, (status, made) in enumerate(
+            [("succeeded", now - 3 * DAY), ("failed", now - 3 * DAY),
+             ("pending", now - 3 * DAY), ("succeeded", now - DAY)],
+            start=1,
+        ):  # fmt: skip
+            await conn.execute(
+                webhook_deliveries.insert().values(
+                    id=new_id(), webhook_id=webhook_id, event_cursor=cursor, event_type="opened",
+                    alert_id=new_id(), alert={}, status=status, attempts=1,
+                    next_attempt_at=made, created_at=made,
+                )
+            )  # fmt: skip
+
+    assert await world.retention.delete_old_webhook_deliveries(2 * DAY, 10) == 2
+    async with world.engine.connect() as conn:
+        left = (await conn.execute(select(webhook_deliveries.c.event_cursor))).scalars().all()
+    assert sorted(left) == [3, 4]  # the pending one and the young one

@@ -502,6 +502,19 @@ class RetentionStore(Protocol):
         Their request ids may then be used again."""
         ...
 
+    async def delete_old_alerts(self, keep: timedelta, limit: int) -> int:
+        """Deletes at most `limit` alerts resolved more than `keep` before the
+        database's now, oldest first, with their events; returns how many.
+        Never an open alert. A watch resuming from a cursor older than that
+        gets the events that remain."""
+        ...
+
+    async def delete_old_webhook_deliveries(self, keep: timedelta, limit: int) -> int:
+        """Deletes at most `limit` webhook deliveries that ended (succeeded or
+        failed) and were made more than `keep` before the database's now,
+        oldest first, with their attempts; returns how many. Never a pending one."""
+        ...
+
 
 class EventDeliveryStore(Protocol):
     async def deliver(self, events: Sequence[Event]) -> list[Delivered]:

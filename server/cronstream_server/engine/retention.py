@@ -73,16 +73,22 @@ class Retention:
 
     async def purge(self) -> int:
         """One pass; returns how many executions it deleted. TriggerEvent's
-        idempotency records as old as them go too."""
+        idempotency records, resolved alerts (with their events) and ended
+        webhook deliveries as old as them go too."""
         settings = self._settings
         total = await self._in_batches(self._store.delete_finished)
         DELETED.inc(total)
         deliveries = await self._in_batches(self._store.delete_old_deliveries)
-        if total or deliveries:
+        alerts = await self._in_batches(self._store.delete_old_alerts)
+        hooks = await self._in_batches(self._store.delete_old_webhook_deliveries)
+        if total or deliveries or alerts or hooks:
             log.info(
-                "retention: deleted %d executions and %d event delivery records more than %s old",
+                "retention: deleted %d executions, %d event delivery records, %d resolved"
+                " alerts and %d webhook deliveries more than %s old",
                 total,
                 deliveries,
+                alerts,
+                hooks,
                 format_retention(settings.keep),
             )
         return total

@@ -32,16 +32,24 @@ are kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Delete, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cronstream_server.core.enums import AlertState
 from cronstream_server.core.retention import FINISHED
+from cronstream_server.core.webhook_delivery import DeliveryStatus
 from cronstream_server.store.clock import database_now
 from cronstream_server.store.database import Dialect, dialect_of
 from cronstream_server.store.errors import database_errors
-from cronstream_server.store.tables import event_deliveries, job_executions
+from cronstream_server.store.tables import (
+    alerts,
+    event_deliveries,
+    job_executions,
+    webhook_deliveries,
+)
 
 executions = job_executions
 
@@ -73,6 +81,20 @@ class SqlRetentionStore:
                 return 0
             before = await database_now(conn, self._dialect) - keep
             result = await conn.execute(delete_deliveries(before, limit))
+        return int(result.rowcount)
+
+    async def delete_old_alerts(self, keep: timedelta, limit: int) -> int:
+        return await self._batch(keep, lambda before: delete_alerts(before, limit))
+
+    async def delete_old_webhook_deliveries(self, keep: timedelta, limit: int) -> int:
+        return await self._batch(keep, lambda before: delete_webhook_deliveries(before, limit))
+
+    async def _batch(self, keep: timedelta, statement: Callable[[datetime], Delete]) -> int:
+        async with database_errors(), self._engine.begin() as conn:
+            if not await _take_turn(conn, self._dialect):
+                return 0
+            before = await database_now(conn, self._dialect) - keep
+            result = await conn.execute(statement(before))
         return int(result.rowcount)
 
 
@@ -109,3 +131,28 @@ def delete_deliveries(before: datetime, limit: int) -> Delete:
         .limit(limit)
     )
     return delete(event_deliveries).where(key.in_(oldest))
+
+
+def delete_alerts(before: datetime, limit: int) -> Delete:
+    """Resolved alerts, oldest resolution first; their events go with them
+    (ON DELETE CASCADE). Alerts are few: no index of their own is needed."""
+    resolved = (alerts.c.state == AlertState.RESOLVED.value, alerts.c.resolved_at < before)
+    oldest = select(alerts.c.id).where(*resolved).order_by(alerts.c.resolved_at).limit(limit)
+    return delete(alerts).where(alerts.c.id.in_(oldest), *resolved)
+
+
+def delete_webhook_deliveries(before: datetime, limit: int) -> Delete:
+    """Deliveries that ended, oldest first; their attempts go with them."""
+    ended = (
+        webhook_deliveries.c.status.in_(
+            [DeliveryStatus.SUCCEEDED.value, DeliveryStatus.FAILED.value]
+        ),
+        webhook_deliveries.c.created_at < before,
+    )
+    oldest = (
+        select(webhook_deliveries.c.id)
+        .where(*ended)
+        .order_by(webhook_deliveries.c.created_at)
+        .limit(limit)
+    )
+    return delete(webhook_deliveries).where(webhook_deliveries.c.id.in_(oldest), *ended)
