@@ -152,7 +152,7 @@ async def _overdue(conn: AsyncConnection, now: datetime, rule: _Overdue) -> list
     """The earliest overdue execution of each job the rule holds for."""
     # The partial indexes of migration 0009, and the few platforms: usually
     # no. A literal zero, so that a generic plan still matches the indexes.
-    zero: ColumnElement[Any] = literal_column("0")
+    zero = literal_column("0")
     asked = select(exists().where(rule.own > zero) | exists().where(rule.default > zero))
     if not (await conn.execute(asked)).scalar_one():
         return []
