@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, and_, exists, func, literal_column, select
+from sqlalchemy import Column, ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cronstream_server.core.alerts import Alert, AlertEvent, AlertFilter, Opening, from_public_json
@@ -115,22 +115,16 @@ class _Overdue:
     kind: HealthState
     status: ExecutionStatus
     since: Column[datetime]
-    own: Column[int]  # the job's limit
-    default: Column[int]  # its platform's
+    limit: ColumnElement[Any]
     reason: Callable[[timedelta, datetime], str]
     extra: tuple[ColumnElement[bool], ...] = ()
-
-    @property
-    def limit(self) -> ColumnElement[Any]:
-        return func.coalesce(self.own, self.default)
 
 
 LATE = _Overdue(
     HealthState.LATE,
     ExecutionStatus.PENDING,
     executions.c.due_at,
-    jobs.c.max_start_delay_ms,
-    platforms.c.default_max_start_delay_ms,
+    func.coalesce(jobs.c.max_start_delay_ms, platforms.c.default_max_start_delay_ms),
     late_reason,  # given the slot (see _overdue)
     # A firing, not a manual run nor a retry (a retry waits on purpose).
     (
@@ -142,20 +136,13 @@ OVERRUNNING = _Overdue(
     HealthState.OVERRUNNING,
     ExecutionStatus.RUNNING,
     executions.c.started_at,
-    jobs.c.max_duration_ms,
-    platforms.c.default_max_duration_ms,
+    func.coalesce(jobs.c.max_duration_ms, platforms.c.default_max_duration_ms),
     overrunning_reason,
 )
 
 
 async def _overdue(conn: AsyncConnection, now: datetime, rule: _Overdue) -> list[Opening]:
     """The earliest overdue execution of each job the rule holds for."""
-    # The partial indexes of migration 0009, and the few platforms: usually
-    # no. A literal zero, so that a generic plan still matches the indexes.
-    zero = literal_column("0")
-    asked = select(exists().where(rule.own > zero) | exists().where(rule.default > zero))
-    if not (await conn.execute(asked)).scalar_one():
-        return []
     query = (
         select(
             executions.c.id,

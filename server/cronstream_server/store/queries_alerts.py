@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -27,7 +27,6 @@ from cronstream_server.core.enums import AlertState, HealthState, JobStatus
 from cronstream_server.core.health import HealthPolicy, effective, failing_reason, worst
 from cronstream_server.core.ids import new_id
 from cronstream_server.store.database import Dialect
-from cronstream_server.store.rows import policy_from_row, policy_values
 from cronstream_server.store.tables import alert_events, alerts, platforms, scheduled_jobs
 from cronstream_server.store.types import one_of
 
@@ -105,6 +104,16 @@ async def resolve_alerts(
         if row is not None:
             resolved.append(alert_from_row(row))
     return await _recorded(conn, dialect, resolved, AlertEventType.RESOLVED, now)
+
+
+async def open_kinds(conn: AsyncConnection, job_ids: Sequence[str]) -> set[tuple[str, HealthState]]:
+    """(job, kind) of the open alerts of these jobs."""
+    if not job_ids:
+        return set()
+    query = select(alerts.c.job_id, alerts.c.kind).where(
+        alerts.c.job_id.in_(sorted(set(job_ids))), OPEN
+    )
+    return {(j, HealthState(k)) for j, k in (await conn.execute(query)).all()}
 
 
 async def _recorded(
@@ -273,6 +282,24 @@ async def track_failures(
     return events + opened
 
 
+def _defaults_from_row(r: Any) -> HealthPolicy:
+    return HealthPolicy(
+        max_start_delay=_delta(r.default_max_start_delay_ms),
+        max_duration=_delta(r.default_max_duration_ms),
+        consecutive_failures=r.default_consecutive_failures,
+        alert_on_missed=r.default_alert_on_missed,
+        pause_on_failure=r.default_pause_on_failure,
+    )
+
+
+def _delta(ms: int | None) -> timedelta | None:
+    return None if ms is None else timedelta(milliseconds=ms)
+
+
+def _ms(value: timedelta | None) -> int | None:
+    return None if value is None else int(value / timedelta(milliseconds=1))
+
+
 async def health_defaults(
     conn: AsyncConnection, platform_ids: Iterable[str]
 ) -> dict[str, HealthPolicy]:
@@ -281,9 +308,7 @@ async def health_defaults(
     if not ids:
         return {}
     query = select(platforms).where(platforms.c.id.in_(ids))
-    return {
-        r.id: policy_from_row(r._mapping, "default_") for r in (await conn.execute(query)).all()
-    }
+    return {r.id: _defaults_from_row(r) for r in (await conn.execute(query)).all()}
 
 
 async def set_health_defaults(
@@ -292,7 +317,13 @@ async def set_health_defaults(
     await conn.execute(
         update(platforms)
         .where(platforms.c.id == platform_id)
-        .values(policy_values(policy, "default_"))
+        .values(
+            default_max_start_delay_ms=_ms(policy.max_start_delay),
+            default_max_duration_ms=_ms(policy.max_duration),
+            default_consecutive_failures=policy.consecutive_failures,
+            default_alert_on_missed=policy.alert_on_missed,
+            default_pause_on_failure=policy.pause_on_failure,
+        )
     )
 
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, literal_column, select, update
+from sqlalchemy import exists, func, literal_column, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -59,6 +59,14 @@ MAX_ERROR_LENGTH = 1000
 # --- fan-out -----------------------------------------------------------------
 
 
+async def last_event_cursor(conn: AsyncConnection, platform_id: str) -> int:
+    """The platform's last committed alert event cursor (0 before the first):
+    one probe of ix_alert_events_platform_id_cursor."""
+    query = select(func.max(alert_events.c.cursor)).where(alert_events.c.platform_id == platform_id)
+    found = (await conn.execute(query)).scalar_one_or_none()
+    return int(found or 0)
+
+
 async def lagging_platforms(conn: AsyncConnection) -> list[str]:
     """Platforms with an alert event past their fan-out cursor; one index
     probe of alert_events per platform that ever had a webhook."""
@@ -88,6 +96,23 @@ async def subscribers(conn: AsyncConnection, platform_id: str) -> list[Subscribe
     )
     return [
         Subscriber(row.id, tuple(row.events), int(row.starts_after))
+        for row in (await conn.execute(query)).all()
+    ]
+
+
+async def events_after(
+    conn: AsyncConnection, platform_id: str, cursor: int, limit: int
+) -> list[StoredEvent]:
+    """The platform's next `limit` events after `cursor`, in cursor order."""
+    e = alert_events
+    query = (
+        select(e.c.cursor, e.c.type, e.c.alert_id, e.c.alert)
+        .where(e.c.platform_id == platform_id, e.c.cursor > cursor)
+        .order_by(e.c.cursor)
+        .limit(limit)
+    )
+    return [
+        StoredEvent(int(row.cursor), row.type, row.alert_id, row.alert)
         for row in (await conn.execute(query)).all()
     ]
 

@@ -68,10 +68,20 @@ class SqlRetentionStore:
         self._dialect = dialect_of(engine)
 
     async def delete_finished(self, keep: timedelta, limit: int) -> int:
-        return await self._batch(keep, lambda before: delete_batch(before, limit))
+        async with database_errors(), self._engine.begin() as conn:
+            if not await _take_turn(conn, self._dialect):
+                return 0
+            before = await database_now(conn, self._dialect) - keep
+            result = await conn.execute(delete_batch(before, limit))
+        return int(result.rowcount)
 
     async def delete_old_deliveries(self, keep: timedelta, limit: int) -> int:
-        return await self._batch(keep, lambda before: delete_deliveries(before, limit))
+        async with database_errors(), self._engine.begin() as conn:
+            if not await _take_turn(conn, self._dialect):
+                return 0
+            before = await database_now(conn, self._dialect) - keep
+            result = await conn.execute(delete_deliveries(before, limit))
+        return int(result.rowcount)
 
     async def delete_old_alerts(self, keep: timedelta, limit: int) -> int:
         return await self._batch(keep, lambda before: delete_alerts(before, limit))
@@ -80,8 +90,6 @@ class SqlRetentionStore:
         return await self._batch(keep, lambda before: delete_webhook_deliveries(before, limit))
 
     async def _batch(self, keep: timedelta, statement: Callable[[datetime], Delete]) -> int:
-        """One bounded DELETE of what is older than `keep`, on the database's
-        clock, when this replica has the turn."""
         async with database_errors(), self._engine.begin() as conn:
             if not await _take_turn(conn, self._dialect):
                 return 0

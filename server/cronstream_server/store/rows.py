@@ -114,7 +114,7 @@ def job_values(job: Job) -> dict[str, Any]:
         "misfire_policy": spec.misfire_policy.value,
         "catchup_window_ms": _ms(spec.catchup_window),
         "jitter_ms": _ms(spec.jitter),
-        **policy_values(spec.health_policy),
+        **_policy_values(spec.health_policy),
         "runs_count": job.runs_count,
         "tags": list(spec.tags),
         "metadata": dict(spec.metadata),
@@ -127,34 +127,19 @@ def job_values(job: Job) -> dict[str, Any]:
     }
 
 
-def policy_values(policy: HealthPolicy, prefix: str = "") -> dict[str, Any]:
-    """A health policy's columns: a job's, or with prefix "default_" its
-    platform's defaults (the same names)."""
+def _policy_values(policy: HealthPolicy) -> dict[str, Any]:
     return {
-        f"{prefix}max_start_delay_ms": _optional_ms(policy.max_start_delay),
-        f"{prefix}max_duration_ms": _optional_ms(policy.max_duration),
-        f"{prefix}consecutive_failures": policy.consecutive_failures,
-        f"{prefix}alert_on_missed": policy.alert_on_missed,
-        f"{prefix}pause_on_failure": policy.pause_on_failure,
+        "max_start_delay_ms": None
+        if policy.max_start_delay is None
+        else _ms(policy.max_start_delay),
+        "max_duration_ms": None if policy.max_duration is None else _ms(policy.max_duration),
+        "consecutive_failures": policy.consecutive_failures,
+        "alert_on_missed": policy.alert_on_missed,
+        "pause_on_failure": policy.pause_on_failure,
     }
 
 
-def policy_from_row(r: RowMapping, prefix: str = "") -> HealthPolicy:
-    """The health policy that `policy_values` wrote."""
-    return HealthPolicy(
-        max_start_delay=_optional_delta(r[f"{prefix}max_start_delay_ms"]),
-        max_duration=_optional_delta(r[f"{prefix}max_duration_ms"]),
-        consecutive_failures=r[f"{prefix}consecutive_failures"],
-        alert_on_missed=r[f"{prefix}alert_on_missed"],
-        pause_on_failure=r[f"{prefix}pause_on_failure"],
-    )
-
-
-def _optional_ms(value: timedelta | None) -> int | None:
-    return None if value is None else _ms(value)
-
-
-def _optional_delta(ms: int | None) -> timedelta | None:
+def _delta(ms: int | None) -> timedelta | None:
     return None if ms is None else timedelta(milliseconds=ms)
 
 
@@ -176,7 +161,13 @@ def job_from_row(row: Row[Any]) -> Job:
         misfire_policy=MisfirePolicy(r["misfire_policy"]),
         catchup_window=timedelta(milliseconds=r["catchup_window_ms"]),
         jitter=timedelta(milliseconds=r["jitter_ms"]),
-        health_policy=policy_from_row(r),
+        health_policy=HealthPolicy(
+            max_start_delay=_delta(r["max_start_delay_ms"]),
+            max_duration=_delta(r["max_duration_ms"]),
+            consecutive_failures=r["consecutive_failures"],
+            alert_on_missed=r["alert_on_missed"],
+            pause_on_failure=r["pause_on_failure"],
+        ),
     )
     return Job(
         id=r["id"],

@@ -152,19 +152,6 @@ scheduled_jobs = Table(
     Index(None, "created_at"),
     # Listing: newest first within a platform, keyset-paged on (created_at, id).
     Index(None, "platform_id", "created_at", "id"),
-    # The alert check's first question: does any job set these limits at all?
-    Index(
-        "ix_scheduled_jobs_max_start_delay",
-        "id",
-        postgresql_where=text("max_start_delay_ms > 0"),
-        sqlite_where=text("max_start_delay_ms > 0"),
-    ),
-    Index(
-        "ix_scheduled_jobs_max_duration",
-        "id",
-        postgresql_where=text("max_duration_ms > 0"),
-        sqlite_where=text("max_duration_ms > 0"),
-    ),
     # The ticker's claim: active jobs by due time, nothing else in the index.
     Index(
         "ix_scheduled_jobs_due",

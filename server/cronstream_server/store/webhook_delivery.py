@@ -12,14 +12,12 @@ from cronstream_server.core.webhook_delivery import (
     AttemptResult,
     ClaimedDelivery,
     Settled,
-    StoredEvent,
     fan_out,
 )
 from cronstream_server.store import queries_webhooks as q
 from cronstream_server.store.clock import database_now
 from cronstream_server.store.database import dialect_of
 from cronstream_server.store.errors import database_errors
-from cronstream_server.store.queries_alerts import events_after
 
 
 class SqlWebhookDeliveryStore:
@@ -44,10 +42,7 @@ class SqlWebhookDeliveryStore:
             # Events before every webhook's start need no reading: a
             # platform's first webhook in a while skips its history at once.
             since = max(last, min((s.starts_after for s in subscribers), default=last))
-            events = [
-                StoredEvent(cursor, kind, alert["id"], alert)
-                for cursor, kind, alert in await events_after(conn, platform_id, since, limit)
-            ]
+            events = await q.events_after(conn, platform_id, since, limit)
             if not events:
                 if since > last:
                     await q.advance_cursor(conn, platform_id, since)

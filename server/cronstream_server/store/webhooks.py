@@ -19,8 +19,7 @@ from cronstream_server.store.database import dialect_of
 from cronstream_server.store.errors import database_errors
 from cronstream_server.store.owned import get_owned
 from cronstream_server.store.paging import keyset_page, split_page
-from cronstream_server.store.queries_alerts import last_cursor
-from cronstream_server.store.queries_webhooks import lock_cursor
+from cronstream_server.store.queries_webhooks import last_event_cursor, lock_cursor
 from cronstream_server.store.tables import (
     webhook_attempts,
     webhook_cursors,
@@ -53,7 +52,7 @@ class SqlWebhookStore:
             await lock_cursor(conn, platform_id, wait=True)
             # A writer holding the platform's event lock draws a cursor above
             # this one and commits later: the new webhook gets its event.
-            starts_after = await last_cursor(conn, platform_id)
+            starts_after = await last_event_cursor(conn, platform_id)
             values = {**_values(webhook), "secret": secret, "starts_after": starts_after}
             await conn.execute(webhooks.insert().values(values))
         return webhook
