@@ -171,6 +171,8 @@ const (
 	ExecutionTimeout   = ExecutionStatus(cronstreamv1.ExecutionStatus_EXECUTION_STATUS_TIMEOUT)
 	ExecutionCancelled = ExecutionStatus(cronstreamv1.ExecutionStatus_EXECUTION_STATUS_CANCELLED)
 	ExecutionSkipped   = ExecutionStatus(cronstreamv1.ExecutionStatus_EXECUTION_STATUS_SKIPPED)
+	// Waiting for the jobs it depends on (Execution.WaitingFor).
+	ExecutionWaiting = ExecutionStatus(cronstreamv1.ExecutionStatus_EXECUTION_STATUS_WAITING)
 )
 
 func (s ExecutionStatus) String() string {
@@ -179,7 +181,7 @@ func (s ExecutionStatus) String() string {
 
 // Final reports whether the execution has ended (success, failure,
 // timeout, cancelled or skipped).
-func (s ExecutionStatus) Final() bool { return s >= ExecutionSuccess }
+func (s ExecutionStatus) Final() bool { return s >= ExecutionSuccess && s <= ExecutionSkipped }
 
 // LogLine is a line a handler logged with its execution.
 type LogLine struct {

@@ -103,6 +103,7 @@ class ExecutionStatus(_ProtoEnum):
     TIMEOUT = 5
     CANCELLED = 6
     SKIPPED = 7
+    WAITING = 8
 
 
 class ExecutionTrigger(_ProtoEnum):
@@ -110,6 +111,7 @@ class ExecutionTrigger(_ProtoEnum):
     SCHEDULE = 1
     MANUAL = 2
     EVENT = 3
+    BACKFILL = 4
 
 
 class LogLevel(_ProtoEnum):

@@ -95,11 +95,13 @@ EXECUTION_STATUS = {
     ExecutionStatus.TIMEOUT: execution_pb2.EXECUTION_STATUS_TIMEOUT,
     ExecutionStatus.CANCELLED: execution_pb2.EXECUTION_STATUS_CANCELLED,
     ExecutionStatus.SKIPPED: execution_pb2.EXECUTION_STATUS_SKIPPED,
+    ExecutionStatus.WAITING: execution_pb2.EXECUTION_STATUS_WAITING,
 }
 EXECUTION_TRIGGER = {
     ExecutionTrigger.SCHEDULE: execution_pb2.EXECUTION_TRIGGER_SCHEDULE,
     ExecutionTrigger.MANUAL: execution_pb2.EXECUTION_TRIGGER_MANUAL,
     ExecutionTrigger.EVENT: execution_pb2.EXECUTION_TRIGGER_EVENT,
+    ExecutionTrigger.BACKFILL: execution_pb2.EXECUTION_TRIGGER_BACKFILL,
 }
 LOG_LEVEL = {
     LogLevel.DEBUG: execution_pb2.LOG_LEVEL_DEBUG,
