@@ -143,6 +143,11 @@ async def test_outcomes_lateness_workers_and_the_queue(live: Live) -> None:
                     and value(s, finished, platform=platform, handler="ok", outcome="success") == 2
                     and value(s, "cronstream_workers_connected", platform=platform, handler="ok")
                     == 1
+                    # gauges refresh every REFRESH s: wait for one after the last RunJob
+                    and value(
+                        s, "cronstream_executions_pending", platform=platform, handler="nobody"
+                    )
+                    == 1
                 ),
             )
         finally:
