@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from cronstream_server.core.clock_marks import SKIPPED_WALL_TIMES_LIMIT, ClockChange
+from cronstream_server.core.clock_marks import (
+    CLOCK_CHANGES_LIMIT,
+    SKIPPED_WALL_TIMES_LIMIT,
+    SKIPPED_WALL_TIMES_TOTAL,
+    ClockChange,
+)
 from cronstream_server.core.cron import CronSchedule, OffsetChange, offset_changes
 from cronstream_server.core.schedule_preview import (
     Preview,
@@ -99,6 +104,36 @@ def test_an_every_second_job_lists_the_first_hundred_skipped_seconds() -> None:
     skipped = got.clock_changes[0].skipped_wall_times
     assert len(skipped) == SKIPPED_WALL_TIMES_LIMIT == 100  # of 3,600
     assert (skipped[0], skipped[-1]) == ("2026-03-08T02:00:00", "2026-03-08T02:01:39")
+
+
+def test_skipped_wall_times_are_bounded_over_all_changes() -> None:
+    # Wildcard, every second of 02:xx on the second Sunday of March: New York's
+    # skipped hour, so it never fires; 3,600 skipped wall times every year.
+    got = run(CronTrigger("* * 2 8-14 3 */7", NEW_YORK), utc(2026, 1, 1), end=utc(2041, 1, 1))
+    assert got.times == [] and not got.truncated
+    assert len(got.clock_changes) == 30  # to end_time: nothing fires to end the range sooner
+    march = [c for c in got.clock_changes if c.at.month == 3]
+    assert [len(c.skipped_wall_times) for c in march] == [100] * 10 + [0] * 5
+    assert SKIPPED_WALL_TIMES_TOTAL == 1000
+    assert march[9].skipped_wall_times[0] == "2035-03-11T02:00:00"
+
+
+def test_clock_changes_stop_at_a_century_and_instants_do_not() -> None:
+    yearly = run(CronTrigger("0 0 1 1 *", NEW_YORK), utc(2026, 1, 1), count=10)
+    # 2026-01-01 to 2035-01-01: nine years of two changes.
+    assert len(yearly.times) == 10 and len(yearly.clock_changes) == 18
+    millennium = run(CronTrigger("0 0 1 1 *", NEW_YORK), utc(2026, 1, 1), count=1000)
+    assert len(millennium.times) == 1000  # `times` as before: the cap is on changes only
+    assert len(millennium.clock_changes) == CLOCK_CHANGES_LIMIT == 200
+    assert millennium.clock_changes[-1].at == utc(2125, 11, 4, 6)
+
+
+def test_a_cut_preview_lists_the_changes_up_to_its_last_instant() -> None:
+    # 1,000 seconds from 2026-03-08T06:50Z: the range asked reaches 2027, but the
+    # preview stops at 07:06:40Z, past the March change and long before November's.
+    got = run(CronTrigger("* * * * * *", NEW_YORK), utc(2026, 3, 8, 6, 50), end=utc(2027, 1, 1))
+    assert got.truncated and got.times[-1] == utc(2026, 3, 8, 7, 6, 40)
+    assert [c.at for c in got.clock_changes] == [utc(2026, 3, 8, 7)]
 
 
 def test_lord_howe_half_hour_jump() -> None:
@@ -218,14 +253,14 @@ def test_predicted_overlaps_count_instants_sooner_than_p95() -> None:
 
 
 def test_offset_changes_are_the_zones_transitions() -> None:
-    assert offset_changes(NEW_YORK, utc(2026, 1, 1), utc(2027, 1, 1)) == [
+    assert offset_changes(NEW_YORK, utc(2026, 1, 1), utc(2027, 1, 1), 10) == [
         OffsetChange(utc(2026, 3, 8, 7), EST, EDT),
         OffsetChange(utc(2026, 11, 1, 6), EDT, EST),
     ]
     # (after, until]: a change at `after` is out, one at `until` in.
-    assert offset_changes(NEW_YORK, utc(2026, 3, 8, 7), utc(2026, 3, 9)) == []
-    assert len(offset_changes(NEW_YORK, utc(2026, 3, 8), utc(2026, 3, 8, 7))) == 1
-    assert offset_changes("UTC", utc(2026, 1, 1), utc(2030, 1, 1)) == []
+    assert offset_changes(NEW_YORK, utc(2026, 3, 8, 7), utc(2026, 3, 9), 10) == []
+    assert len(offset_changes(NEW_YORK, utc(2026, 3, 8), utc(2026, 3, 8, 7), 10)) == 1
+    assert offset_changes("UTC", utc(2026, 1, 1), utc(2030, 1, 1), 10) == []
 
 
 def test_named_wall_time_and_wall_times() -> None:

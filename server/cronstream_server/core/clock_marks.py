@@ -25,7 +25,9 @@ from cronstream_server.core.cron import CronSchedule, OffsetChange, offset_chang
 from cronstream_server.core.triggers import CronTrigger, Trigger
 
 __all__ = [
+    "CLOCK_CHANGES_LIMIT",
     "SKIPPED_WALL_TIMES_LIMIT",
+    "SKIPPED_WALL_TIMES_TOTAL",
     "ClockChange",
     "MarkedInstant",
     "clock_changes",
@@ -36,6 +38,14 @@ __all__ = [
 # every-second job names 3,600 in a skipped hour, and a list that long tells a
 # reader no more than its first hundred do.
 SKIPPED_WALL_TIMES_LIMIT = 100
+# A preview lists at most this many clock changes, the earliest: a century of
+# twice-yearly changes. Only a sparse schedule over centuries (1,000 leap days)
+# crosses more, and finding each year's changes has a cost.
+CLOCK_CHANGES_LIMIT = 200
+# And all changes together list at most this many skipped wall times, so that
+# 200 changes of an every-second job (100 each) stay a small message; later
+# changes then list none.
+SKIPPED_WALL_TIMES_TOTAL = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +77,7 @@ class ClockChange:
     offset_before_seconds: int
     offset_after_seconds: int
     # "2026-03-08T02:30" (with ":SS" for an expression with seconds), in order, at
-    # most SKIPPED_WALL_TIMES_LIMIT.
+    # most SKIPPED_WALL_TIMES_LIMIT (and SKIPPED_WALL_TIMES_TOTAL over all changes).
     skipped_wall_times: tuple[str, ...] = ()
 
 
@@ -101,25 +111,23 @@ def _is_repeated(local: datetime) -> bool:
 
 
 def clock_changes(trigger: Trigger, after: datetime, until: datetime) -> list[ClockChange]:
-    """The offset changes of the trigger's zone in (after, until], each with the wall
-    times near it that do not fire. Interval and once triggers live in UTC: none."""
+    """The first CLOCK_CHANGES_LIMIT offset changes of the trigger's zone in (after,
+    until], each with the wall times near it that do not fire. Interval and once
+    triggers live in UTC: none."""
     if not isinstance(trigger, CronTrigger):
         return []
     schedule = trigger.schedule()
-    return [
-        ClockChange(
-            at=change.at,
-            offset_before_seconds=change.before,
-            offset_after_seconds=change.after,
-            skipped_wall_times=tuple(
-                _wall_label(schedule, wall, with_date=True) for wall in _skipped(schedule, change)
-            ),
-        )
-        for change in offset_changes(schedule.timezone, after, until)
-    ]
+    found: list[ClockChange] = []
+    budget = SKIPPED_WALL_TIMES_TOTAL
+    for change in offset_changes(schedule.timezone, after, until, CLOCK_CHANGES_LIMIT):
+        skipped = _skipped(schedule, change, min(budget, SKIPPED_WALL_TIMES_LIMIT))
+        budget -= len(skipped)
+        labels = tuple(_wall_label(schedule, wall, with_date=True) for wall in skipped)
+        found.append(ClockChange(change.at, change.before, change.after, labels))
+    return found
 
 
-def _skipped(schedule: CronSchedule, change: OffsetChange) -> list[datetime]:
+def _skipped(schedule: CronSchedule, change: OffsetChange, limit: int) -> list[datetime]:
     """The wall times the change keeps from firing (see the module docstring).
 
     The wall times it touches are [at + lower offset, at + higher offset): shown
@@ -129,18 +137,20 @@ def _skipped(schedule: CronSchedule, change: OffsetChange) -> list[datetime]:
     low, high = sorted((change.before, change.after))
     first, end = at + timedelta(seconds=low), at + timedelta(seconds=high)
     forward = change.after > change.before
+    if limit <= 0:
+        return []
     if not schedule.fixed_time:
         # Wildcard: a skipped wall time never fires; a repeated one fires twice.
-        return schedule.wall_times(first, end, SKIPPED_WALL_TIMES_LIMIT) if forward else []
+        return schedule.wall_times(first, end, limit) if forward else []
     if not forward:
         # Fixed: the virtual clock stands above the repeated wall times, so their
         # second occurrences do not fire.
-        return schedule.wall_times(first, end, SKIPPED_WALL_TIMES_LIMIT)
+        return schedule.wall_times(first, end, limit)
     # Fixed, jump forward: one firing at the jump stands for the gap's first match;
     # the others it merges do not fire on their own.
-    in_gap = schedule.wall_times(first, end, SKIPPED_WALL_TIMES_LIMIT + 1)
+    in_gap = schedule.wall_times(first, end, limit + 1)
     named = schedule.named_wall_time(change.at)
-    return [wall for wall in in_gap if wall != named][:SKIPPED_WALL_TIMES_LIMIT]
+    return [wall for wall in in_gap if wall != named][:limit]
 
 
 def _wall_label(schedule: CronSchedule, wall: datetime, *, with_date: bool) -> str:

@@ -25,6 +25,7 @@ size; no tz-database transition from 2024 on is that large.
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 import zoneinfo
 from bisect import bisect_right
@@ -431,9 +432,15 @@ class OffsetChange:
     after: int
 
 
-def offset_changes(timezone: str, after: datetime, until: datetime) -> list[OffsetChange]:
-    """The zone's offset changes in (after, until], in order: the very transitions
-    `next_after` works with. Raises `TimezoneError` as `CronSchedule.parse` does."""
+def offset_changes(
+    timezone: str, after: datetime, until: datetime, limit: int
+) -> list[OffsetChange]:
+    """The zone's first `limit` offset changes in (after, until], in order: the very
+    transitions `next_after` works with. Raises `TimezoneError` as `parse` does.
+
+    Finding a year's transitions costs ~2 ms the first time, so the search stops
+    at `limit` rather than at `until` when that comes first.
+    """
     key, zone = _load_zone(timezone)
     low = max((after - _EPOCH) // _ONE_SECOND, _FIRST_INSTANT)
     high = min((until - _EPOCH) // _ONE_SECOND, _LAST_INSTANT)
@@ -441,7 +448,7 @@ def offset_changes(timezone: str, after: datetime, until: datetime) -> list[Offs
         return []
     return [
         OffsetChange(datetime.fromtimestamp(at, UTC), _offset(zone, at - 1), _offset(zone, at))
-        for at in _transitions(key, low, high)
+        for at in itertools.islice(_transitions(key, low, high), limit)
     ]
 
 

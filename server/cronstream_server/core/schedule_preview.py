@@ -53,17 +53,22 @@ def preview(trigger: Trigger, bounds: PreviewRange, p95: timedelta | None = None
     """The instants the engine fires in `bounds`, marked, with the summary.
 
     Clock changes are those from `start` to `end`, or to the last instant when
-    only `count` bounds the range (none when nothing fires).
+    `count` stopped the preview first (or there is no `end`): the range previewed
+    is the one the instants cover, so a cut preview of an every-second job does
+    not list the changes of the years it did not reach.
     """
     found = triggers.preview(trigger, bounds.start, bounds.count + 1, bounds.end)
+    truncated = len(found) > bounds.count
     times = found[: bounds.count]
-    until = bounds.end - _JUST_BEFORE if bounds.end is not None else max(times, default=None)
+    until = times[-1] if times else bounds.start
+    if bounds.end is not None and not truncated:
+        until = bounds.end - _JUST_BEFORE
     marked = mark_instants(trigger, times)
     return Preview(
         instants=tuple(marked),
         instants_per_month=tuple(Counter(f"{m.local_time:%Y-%m}" for m in marked).items()),
-        clock_changes=tuple(clock_changes(trigger, bounds.start, until or bounds.start)),
-        truncated=len(found) > bounds.count,
+        clock_changes=tuple(clock_changes(trigger, bounds.start, until)),
+        truncated=truncated,
         p95_duration=p95,
         predicted_overlaps=predicted_overlaps(times, p95) if p95 is not None else 0,
     )
