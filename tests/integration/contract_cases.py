@@ -27,7 +27,7 @@ from cronstream_server.config import Settings
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.quotas import Quotas
 from cronstream_server.server import start
-from google.protobuf import field_mask_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
 
 from tests.conftest import ADMIN, ADMIN_KEY, Live, Tenant, bearer, make_tenant
 from tests.integration.worker_harness import RawWorker
@@ -263,6 +263,7 @@ for _rpc, _id_field in [
     ("SchedulerService/CancelJob", "id"),
     ("SchedulerService/RunJob", "id"),
     ("SchedulerService/GetJobStats", "job_id"),
+    ("SchedulerService/PreviewSchedule", "job_id"),
     ("SchedulerService/ListExecutions", "job_id"),
     ("SchedulerService/GetExecution", "id"),
     ("SchedulerService/RetryExecution", "id"),
@@ -461,9 +462,17 @@ async def trigger_an_unnamed_event(c: Ctx) -> grpc.StatusCode:
 
 
 @own("SchedulerService/PreviewSchedule", "INVALID_ARGUMENT")
-async def preview_too_many_instants(c: Ctx) -> grpc.StatusCode:
-    request = pb.PreviewScheduleRequest(job=cron_job(), count=1001)
-    return await code_of(c.s.PreviewSchedule(request, metadata=c.auth))
+async def preview_too_many_instants_both_sources_or_a_reversed_range(c: Ctx) -> grpc.StatusCode:
+    """Each of three bad requests; the first code that is not INVALID_ARGUMENT, if any."""
+    start = timestamp_pb2.Timestamp(seconds=1_900_000_000)
+    before = timestamp_pb2.Timestamp(seconds=start.seconds - 1)
+    requests = [
+        pb.PreviewScheduleRequest(job=cron_job(), count=1001),
+        pb.PreviewScheduleRequest(job=cron_job(), job_id=(await c.job()).id),
+        pb.PreviewScheduleRequest(job=cron_job(), start_time=start, end_time=before),
+    ]
+    codes = [await code_of(c.s.PreviewSchedule(r, metadata=c.auth)) for r in requests]
+    return next((code for code in codes if code != grpc.StatusCode.INVALID_ARGUMENT), codes[0])
 
 
 # --- AdminService ------------------------------------------------------------------

@@ -269,6 +269,12 @@ class InsightStore(Protocol):
         """Counts by status and durations of the job's executions."""
         ...
 
+    async def p95_duration_ms(self, platform_id: str, job_id: str) -> int | None:
+        """The 95th percentile (nearest rank) of the durations of the job's
+        latest successful executions, the sample `job_figures` reads; None when
+        it has none. The caller has checked that the job is the platform's."""
+        ...
+
     async def platform_figures(self, platform_id: str, now: datetime) -> PlatformFigures:
         """Jobs by status and type, executions by status, due pending executions."""
         ...
