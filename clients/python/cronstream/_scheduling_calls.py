@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, TypedDict, TypeVar, Unpack
 
 from cronstream import _build
 from cronstream._build import JobFields, OverlapPolicy
@@ -27,6 +27,22 @@ if TYPE_CHECKING:
 
 _Request = TypeVar("_Request")
 _Response = TypeVar("_Response")
+
+
+class ResumeSelection(TypedDict, total=False):
+    """The keywords of `resume_jobs`, for `resume_matching_jobs`."""
+
+    tags: Sequence[str]
+    handler: str
+    name_prefix: str
+    all_jobs: bool
+    limit: int
+
+
+class PauseSelection(ResumeSelection, total=False):
+    """The keywords of `pause_jobs`, for `pause_matching_jobs`."""
+
+    until: datetime | None
 
 
 class SchedulingCalls:
@@ -83,14 +99,14 @@ class SchedulingCalls:
         response = await self._call(self.scheduler.ResumeJobs, request)
         return BulkChange(response.changed, response.remaining)
 
-    async def pause_matching_jobs(self, **selector: Any) -> BulkChange:
+    async def pause_matching_jobs(self, **selector: Unpack[PauseSelection]) -> BulkChange:
         """`pause_jobs` (same keywords) again and again until no matching
         active job remains; returns the jobs paused in all and what remains
         (0, unless a call paused none: then it stops rather than spin, say
         while another client resumes them)."""
         return await _until_none_remain(lambda: self.pause_jobs(**selector))
 
-    async def resume_matching_jobs(self, **selector: Any) -> BulkChange:
+    async def resume_matching_jobs(self, **selector: Unpack[ResumeSelection]) -> BulkChange:
         """`resume_jobs` (same keywords) until no matching paused job
         remains; as `pause_matching_jobs`."""
         return await _until_none_remain(lambda: self.resume_jobs(**selector))
