@@ -140,7 +140,7 @@ async def test_the_preview_of_an_existing_job(client: Client) -> None:
     after = datetime(2027, 1, 1, tzinfo=UTC)
     preview = await client.preview(job_id=job.id, after=after, count=3)
     assert preview.times == [after + timedelta(days=d, hours=6) for d in range(3)]
-    assert preview.summary.truncated and preview.summary.p95_duration is None
+    assert preview.summary.p95_duration is None  # no successful execution to measure yet
     with pytest.raises(NotFoundError):
         await client.preview(job_id="j_missing")
 
