@@ -674,6 +674,7 @@ class QueueFigures:
     handler_name: str
     pending: int  # due and not started
     running: int
+    waiting: int = 0  # waiting for their dependencies (not counted as pending)
 
 
 class ClusterFigures(Protocol):
