@@ -164,7 +164,7 @@ async def test_a_failed_dependency_holds_the_slot_then_it_is_missed_with_an_aler
     missed = [a for a in alerts.alerts if a.kind == job_pb2.HEALTH_STATE_MISSED]
     assert missed, alerts
     assert skipped.error in missed[0].reason
-    assert missed[0].execution_id == skipped.id or missed[0].scheduled_at.ToDatetime() > slot
+    assert missed[0].execution_id == skipped.id  # opened by the first slot missed
     port = live.running.metrics_port
     assert port is not None
     seen = await scrape(port)
