@@ -279,6 +279,8 @@ def job_spec(
         health_policy=health_policy(reader, job.health_policy, f"{prefix}.health_policy")
         if job.HasField("health_policy")
         else HealthPolicy(),
+        depends_on=tuple(job.depends_on),
+        max_wait=_duration_or(reader, job, "max_wait", prefix, job_rules.DEFAULT_MAX_WAIT),
     )
 
 
@@ -374,11 +376,13 @@ def job_message(job: Job) -> job_pb2.Job:
         completed_at=timestamp(job.completed_at),
         cancelled_at=timestamp(job.cancelled_at),
         platform_id=job.platform_id,
+        depends_on=list(spec.depends_on),
     )
     message.retry_delay.FromTimedelta(spec.retry_delay)
     message.timeout.FromTimedelta(spec.timeout)
     message.catchup_window.FromTimedelta(spec.catchup_window)
     message.jitter.FromTimedelta(spec.jitter)
+    message.max_wait.FromTimedelta(spec.max_wait)
     message.health_policy.CopyFrom(health_policy_message(spec.health_policy))
     message.health.CopyFrom(job_health_message(job.health))
     if spec.payload is not None:
@@ -415,6 +419,10 @@ def execution_message(execution: Execution) -> execution_pb2.Execution:
         event_handler_id=e.event_handler_id or "",
         trigger=EXECUTION_TRIGGER[e.trigger],
     )
+    if e.status is ExecutionStatus.WAITING:  # output only while it waits
+        message.waiting_for.extend(e.waiting_for)
+        if e.wait_deadline is not None:
+            message.wait_deadline.FromDatetime(e.wait_deadline)
     if e.result is not None:
         message.result.update(e.result)
     if e.payload is not None:

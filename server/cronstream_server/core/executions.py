@@ -16,7 +16,9 @@ from cronstream_server.core.tracing import TraceContext
 _RETRYABLE_BY_USER = frozenset(
     {ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT, ExecutionStatus.CANCELLED}
 )
-_CANCELLABLE = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING})
+_CANCELLABLE = frozenset(
+    {ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,10 @@ class Execution:
     # execution's spans continue; or, for a scheduled slot, the job's, which
     # the firing's own trace links to (core.tracing.lineage).
     trace: TraceContext | None = None
+    # WAITING (core.dependencies): the jobs whose slot has not succeeded yet,
+    # as the gate last saw them, and when the slot stops waiting.
+    waiting_for: tuple[str, ...] = ()
+    wait_deadline: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,17 @@ def for_job(
     )
 
 
+def waiting(execution: Execution, job: Job) -> Execution:
+    """A slot of a job with dependencies: fired WAITING for all of them, until
+    the gate (core.dependencies) releases it or its job's max_wait passes."""
+    return replace(
+        execution,
+        status=ExecutionStatus.WAITING,
+        waiting_for=job.spec.depends_on,
+        wait_deadline=execution.scheduled_at + job.spec.max_wait,
+    )
+
+
 def retry_by_user(execution: Execution, now: datetime) -> Execution:
     """RetryExecution: a finished-but-unsuccessful execution runs again now,
     as a new attempt (a late result of the old attempt is refused)."""
@@ -129,11 +146,13 @@ def retry_by_user(execution: Execution, now: datetime) -> Execution:
 def cancel_by_user(execution: Execution, now: datetime) -> Execution:
     if execution.status not in _CANCELLABLE:
         raise FailedPrecondition(
-            f"execution is {execution.status.value}; only a pending or running one can be cancelled"
+            f"execution is {execution.status.value}; only a waiting, pending or running one "
+            "can be cancelled"
         )
     return replace(
         execution,
         status=ExecutionStatus.CANCELLED,
+        waiting_for=(),
         completed_at=now,
         next_retry_at=None,
         error="cancelled by user",

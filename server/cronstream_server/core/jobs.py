@@ -19,6 +19,7 @@ from cronstream_server.core.enums import (
 )
 from cronstream_server.core.errors import FailedPrecondition, FieldViolation
 from cronstream_server.core.health import HealthPolicy, JobHealth, check_policy
+from cronstream_server.core.ids import is_valid_id
 from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import (
     CronTrigger,
@@ -40,6 +41,9 @@ MAX_TAG_LENGTH = 64
 MAX_METADATA_ENTRIES = 64
 MAX_METADATA_KEY_LENGTH = 64
 MAX_METADATA_VALUE_LENGTH = 1024
+MAX_DEPENDENCIES = 16
+DEFAULT_MAX_WAIT = timedelta(hours=1)
+MAX_MAX_WAIT = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,9 @@ class JobSpec:
     catchup_window: timedelta = DEFAULT_CATCHUP_WINDOW
     jitter: timedelta = timedelta(0)
     health_policy: HealthPolicy = HealthPolicy()
+    # Ids of the platform's jobs whose slot must succeed first (core.dependencies).
+    depends_on: tuple[str, ...] = ()
+    max_wait: timedelta = DEFAULT_MAX_WAIT
 
     @property
     def type(self) -> JobType:
@@ -202,6 +209,7 @@ def check_spec(spec: JobSpec, prefix: str, violations: list[FieldViolation]) -> 
     check_policy(violations, f"{prefix}.health_policy", spec.health_policy)
     _check_tags(violations, f"{prefix}.tags", spec.tags)
     _check_metadata(violations, f"{prefix}.metadata", spec.metadata)
+    _check_dependencies(violations, prefix, spec)
 
 
 def _check_retries(violations: list[FieldViolation], prefix: str, spec: JobSpec) -> None:
@@ -279,6 +287,29 @@ def _check_metadata(violations: list[FieldViolation], path: str, entries: dict[s
                     f"{path}[{key!r}]", f"value is longer than {MAX_METADATA_VALUE_LENGTH}"
                 )
             )
+
+
+def _check_dependencies(violations: list[FieldViolation], prefix: str, spec: JobSpec) -> None:
+    """What can be told without the platform's graph (core.dependencies checks
+    the rest where the edges are stored). A malformed id is refused as an
+    unknown one is: either way it names no job of the platform."""
+    path = f"{prefix}.depends_on"
+    if spec.depends_on and spec.type is JobType.EVENT:
+        violations.append(FieldViolation(path, "an event job has no slots to hold back"))
+    if len(spec.depends_on) > MAX_DEPENDENCIES:
+        violations.append(
+            FieldViolation(path, f"names {len(spec.depends_on)} jobs; at most {MAX_DEPENDENCIES}")
+        )
+    first: dict[str, int] = {}
+    for index, job_id in enumerate(spec.depends_on):
+        if not is_valid_id(job_id):
+            violations.append(FieldViolation(f"{path}[{index}]", "is not a job of this platform"))
+        elif (earlier := first.setdefault(job_id, index)) != index:
+            violations.append(FieldViolation(f"{path}[{index}]", f"repeats {path}[{earlier}]"))
+    if spec.max_wait <= timedelta(0):
+        violations.append(FieldViolation(f"{prefix}.max_wait", "must be positive"))
+    elif spec.max_wait > MAX_MAX_WAIT:
+        violations.append(FieldViolation(f"{prefix}.max_wait", "must be at most 7 days"))
 
 
 # --- lifecycle --------------------------------------------------------------

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from cronstream_server.core.alerts import Alert, AlertEvent, AlertFilter, Opening
+from cronstream_server.core.dependencies import CHECK_ONE_JOB, Gated, GateDecide, GraphCheck
 from cronstream_server.core.dispatch import Claimed, Pending, Reaped, Report, Start, Verdict, Want
 from cronstream_server.core.enums import ExecutionStatus, HealthState, JobStatus, JobType
 from cronstream_server.core.events import Delivered, Event, EventHandler
@@ -144,11 +145,19 @@ class JobStore(Protocol):
         earlier job instead. The flag says whether `job` was created."""
         ...
 
-    async def create_jobs(self, batch: Sequence[tuple[Job, str | None]]) -> list[tuple[Job, bool]]:
+    async def create_jobs(
+        self, batch: Sequence[tuple[Job, str | None]], graph: GraphCheck = CHECK_ONE_JOB
+    ) -> list[tuple[Job, bool]]:
         """Inserts jobs of one platform, each with its optional request_id, in one
         transaction: all of them or none. Each behaves as `create_job`: a
         request_id the platform used before yields that earlier job, and no
-        insert. Returns (job, created) in the order given."""
+        insert. The new jobs' depends_on are stored as edges once `graph`
+        passed over the platform's graph (it raises InvalidArgument naming
+        each job by its index in `batch`), with the platform's graph held
+        against concurrent changes. Returns (job, created) in the order given.
+
+        Every Job this store returns carries its depends_on in the order it
+        was given."""
         ...
 
     async def get_job(self, platform_id: str, job_id: str) -> Job:
@@ -176,11 +185,17 @@ class JobStore(Protocol):
         ...
 
     async def update_job(
-        self, platform_id: str, job_id: str, change: Callable[[Job], Job]
+        self,
+        platform_id: str,
+        job_id: str,
+        change: Callable[[Job], Job],
+        graph: GraphCheck | None = None,
     ) -> tuple[Job, Job]:
         """Applies `change` under the job's row lock (a concurrent tick or
         update never loses a write) and stores the result; returns (before,
-        after). NotFound as get_job.
+        after). NotFound as get_job. A change of depends_on needs `graph`:
+        the platform's graph is then held from the start of the transaction,
+        and the new edges pass `graph` before they replace the old ones.
 
         Slots fired ahead (see TickerStore.tick) whose instants have not come
         are withdrawn first: their executions, still pending, are deleted,
@@ -202,7 +217,8 @@ class JobStore(Protocol):
         ...
 
     async def delete_job(self, platform_id: str, job_id: str) -> None:
-        """Deletes the job with its executions and logs; NotFound as get_job."""
+        """Deletes the job with its executions and logs, and every edge naming
+        it: a job depending on it no longer does. NotFound as get_job."""
         ...
 
 
@@ -391,6 +407,37 @@ class TickerStore(Protocol):
         """The database's now, and when the ticker has work next: the
         earliest next_run of an ACTIVE job, due or not, locked or not. Locks
         no row."""
+        ...
+
+
+class GateStore(Protocol):
+    """WAITING executions (core.dependencies), released or skipped once
+    across replicas."""
+
+    async def gate(
+        self, limit: int, after: tuple[datetime, str] | None, decide: GateDecide
+    ) -> Gated:
+        """One transaction, on the database's clock `now`:
+
+        1. locks at most `limit` WAITING executions, nearest wait_deadline
+           first, after the key (wait_deadline, id) `after`; never one another
+           transaction holds (side by side it is skipped, else this waits);
+        2. reads, for each, its job's dependencies as they stand now
+           (core.dependencies.Upstream: status, next_run, and the latest
+           schedule or backfill execution with scheduled_at at or before the
+           waiting one's, a SUCCESS preferred among equal instants), and for
+           a buffered one (BUFFER_ONE, see below) whether its job still has
+           another unfinished execution;
+        3. calls `decide` (pure) and applies its plan, each write only to a
+           row still WAITING: released ones become PENDING, due at the
+           plan's time, waiting_for cleared; missed ones become SKIPPED with
+           the reason as their error and completed_at `now` (a final status:
+           their job's buffered execution is released as by any other); the
+           others' waiting_for is rewritten; and the plan's MISSED openings
+           whose job's or platform's policy wants them are opened.
+
+        Locking nothing, it writes nothing. `Gated.last` is the key to pass
+        as `after` for the next page."""
         ...
 
 
@@ -633,6 +680,7 @@ class QueueFigures:
     handler_name: str
     pending: int  # due and not started
     running: int
+    waiting: int = 0  # waiting for their dependencies (not counted as pending)
 
 
 class ClusterFigures(Protocol):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -71,8 +72,12 @@ class Ticker:
         signals: Signals,
         settings: TickerSettings = TickerSettings(),
         metrics: Metrics | None = None,
+        on_waiting: Callable[[], None] = lambda: None,
     ) -> None:
+        """`on_waiting` is called after a tick recorded slots that wait for
+        their dependencies (this replica's gate looks at once)."""
         self._store = store
+        self._on_waiting = on_waiting
         self._metrics = metrics or Metrics(enabled=False)
         self._signals = signals
         self._settings = settings
@@ -164,6 +169,9 @@ class Ticker:
         )
         result = _summary(ticked)
         await self._announce(result)
+        plan = ticked.plan
+        if any(e.status is ExecutionStatus.WAITING for e in [*plan.executions, *plan.buffered]):
+            self._on_waiting()
         return result
 
     async def _announce(self, result: TickResult) -> None:
@@ -212,7 +220,8 @@ def _summary(ticked: Ticked) -> TickResult:
 
 def _executions(job: Job, firing: Firing, now: datetime) -> tuple[list[Execution], list[Execution]]:
     """The firing's slots as executions: those to record, and the BUFFER_ONE
-    one that waits for the job's running execution."""
+    one that waits for the job's running execution. A job with dependencies
+    fires its slots WAITING, the buffered one too."""
     made: list[Execution] = []
     waiting: list[Execution] = []
     buffered = set(firing.buffered)
@@ -220,10 +229,14 @@ def _executions(job: Job, firing: Firing, now: datetime) -> tuple[list[Execution
         execution = execution_rules.for_job(job, ExecutionTrigger.SCHEDULE, slot.at, now)
         if slot.skipped:
             execution = execution_rules.skipped(execution, slot.note or "skipped", now)
-        elif slot.at in buffered:
+            made.append(execution)
+            continue
+        if job.spec.depends_on:  # the gate releases it (core.dependencies)
+            execution = execution_rules.waiting(execution, job)
+        if slot.at in buffered:
             waiting.append(execution)
             continue
-        elif job.spec.jitter:  # without jitter it is due at its slot already
+        if job.spec.jitter:  # without jitter it is due at its slot already
             execution = execution_rules.due(
                 execution, slot.at + jitter_offset(job.id, slot.at, job.spec.jitter)
             )

@@ -91,10 +91,14 @@ class WorkerHub:
         rng: random.Random | None = None,
         live_keys: Callable[[Collection[str]], Awaitable[set[str]]] | None = None,
         metrics: Metrics | None = None,
+        on_succeeded: Callable[[], None] = lambda: None,
     ) -> None:
         """`live_keys` (AdminStore.live_keys) tells which of the sessions'
-        API keys still hold; without it, sessions are never revoked."""
+        API keys still hold; without it, sessions are never revoked.
+        `on_succeeded` is called once a batch of results with a success is
+        stored (slots waiting for it may go: engine.gate)."""
         self._store = store
+        self._on_succeeded = on_succeeded
         self._signals = signals
         self._settings = settings
         self._rng = rng or random.Random()
@@ -292,6 +296,9 @@ class WorkerHub:
         verdicts = await self._store.settle(
             [received.report for received in batch], self._rng, self._settings.retry_cap
         )
+        applied = zip(batch, verdicts, strict=True)
+        if any(r.report.succeeded and v is Verdict.APPLY for r, v in applied):
+            self._on_succeeded()
         for received, verdict in zip(batch, verdicts, strict=True):
             session, report = received.session, received.report
             if verdict is not Verdict.APPLY:

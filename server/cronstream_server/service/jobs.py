@@ -13,6 +13,7 @@ from datetime import datetime
 
 from cronstream_server.core import executions as execution_rules
 from cronstream_server.core import jobs as job_rules
+from cronstream_server.core.dependencies import CHECK_ONE_JOB, graph_check
 from cronstream_server.core.enums import ExecutionTrigger, JobStatus
 from cronstream_server.core.executions import Execution
 from cronstream_server.core.jobs import Job
@@ -23,6 +24,8 @@ from cronstream_server.service.job_quota import JobQuota
 from cronstream_server.service.outcome import Outcome
 
 Change = Callable[[Job], Job]
+# A batch's violations name each job by its request, as BatchCreateJobs' do.
+_BATCH_GRAPH = graph_check(lambda index: f"requests[{index}].job")
 
 
 class JobUseCases:
@@ -54,13 +57,14 @@ class JobUseCases:
     ) -> Outcome[list[tuple[Job, bool]]]:
         """All of the batch or none; (job, created) in the batch's order."""
         await self._quota.admit(platform_id, len(batch))
-        stored = await self._jobs.create_jobs(batch)
+        stored = await self._jobs.create_jobs(batch, _BATCH_GRAPH)
         fresh = [job for job, created in stored if created]
         self._quota.created(platform_id, len(fresh))
         return Outcome(stored, jobs_changed(fresh))
 
     async def update(self, platform_id: str, job_id: str, change: Change) -> Outcome[Job]:
-        _, updated = await self._jobs.update_job(platform_id, job_id, change)
+        """`change` may change anything a user sets, depends_on included."""
+        _, updated = await self._jobs.update_job(platform_id, job_id, change, CHECK_ONE_JOB)
         return Outcome(updated, jobs_changed([updated]))
 
     async def pause(self, platform_id: str, job_id: str) -> Outcome[Job]:

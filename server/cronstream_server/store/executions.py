@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, null, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -115,25 +115,27 @@ async def insert_executions(conn: AsyncConnection, batch: Sequence[Execution]) -
 async def cancel_pending_of_job(
     conn: AsyncConnection, platform_id: str, job_id: str, now: datetime
 ) -> int:
-    """Cancels a job's executions that have not started, in the caller's
-    transaction; returns how many."""
+    """Cancels a job's executions that have not started (pending, or waiting
+    for its dependencies), in the caller's transaction; returns how many."""
     result = await conn.execute(
         update(executions)
         .where(
             executions.c.platform_id == platform_id,
             executions.c.job_id == job_id,
-            executions.c.status == ExecutionStatus.PENDING.value,
+            executions.c.status.in_(_NOT_STARTED),
         )
         .values(
             status=ExecutionStatus.CANCELLED.value,
             completed_at=now,
             next_retry_at=None,
+            waiting_for=null(),
             error=JOB_CANCELLED,
         )
     )
     return result.rowcount
 
 
+_NOT_STARTED = (ExecutionStatus.PENDING.value, ExecutionStatus.WAITING.value)
 # What a pending execution of a cancelled job says as its error.
 JOB_CANCELLED = "job cancelled"
 

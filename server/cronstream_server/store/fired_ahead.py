@@ -19,7 +19,8 @@ _SCHEDULED = executions.c.trigger == literal_column("'schedule'")
 
 async def withdraw_fired_ahead(conn: AsyncConnection, dialect: Dialect, job: Job) -> Job:
     """Deletes the job's executions fired ahead whose instants have not come
-    (still pending, so no worker has them) and returns the job as if they had
+    (still pending or waiting for their dependencies, so no worker has
+    them) and returns the job as if they had
     never been fired (core.firing.unfire). Runs under the job's row lock,
     before a pause, an edit or a cancel: a paused job must not run at the
     next instant, and an edited one must run it with its new spec. A slot
@@ -38,7 +39,7 @@ async def withdraw_fired_ahead(conn: AsyncConnection, dialect: Dialect, job: Job
         .where(
             executions.c.job_id == job.id,
             _SCHEDULED,
-            executions.c.status == literal_column("'pending'"),
+            executions.c.status.in_([literal_column("'pending'"), literal_column("'waiting'")]),
             executions.c.scheduled_at > now,
         )
         .returning(executions.c.scheduled_at)

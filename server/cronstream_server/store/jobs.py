@@ -10,6 +10,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cronstream_server.core.dependencies import CHECK_ONE_JOB, GraphCheck
 from cronstream_server.core.errors import NotFound
 from cronstream_server.core.executions import Execution
 from cronstream_server.core.ids import is_valid_id
@@ -17,6 +18,7 @@ from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.ports import JobFilter
 from cronstream_server.store.database import Dialect, dialect_of
+from cronstream_server.store.dependencies import lock_graph, store_dependencies, with_dependencies
 from cronstream_server.store.errors import database_errors, is_unique_violation
 from cronstream_server.store.executions import cancel_pending_of_job, insert_executions
 from cronstream_server.store.fired_ahead import withdraw_fired_ahead
@@ -43,11 +45,14 @@ class SqlJobStore:
         [outcome] = await self.create_jobs([(job, request_id)])
         return outcome
 
-    async def create_jobs(self, batch: Sequence[tuple[Job, str | None]]) -> list[tuple[Job, bool]]:
+    async def create_jobs(
+        self, batch: Sequence[tuple[Job, str | None]], graph: GraphCheck = CHECK_ONE_JOB
+    ) -> list[tuple[Job, bool]]:
         """Inserts the jobs of one platform in one transaction, with one
         executemany INSERT: all of them or none. A job whose request_id the
         platform used before is not inserted; the earlier job takes its place.
-        Returns (job, created) in the order given."""
+        The new jobs' depends_on pass `graph` first. Returns (job, created) in
+        the order given."""
         if not batch:
             return []
         platform_id = batch[0][0].platform_id
@@ -57,17 +62,23 @@ class SqlJobStore:
         retries = _CLASH_RETRIES if keys else 0
         while True:
             try:
-                return await self._insert_new(platform_id, batch, keys)
+                return await self._insert_new(platform_id, batch, keys, graph)
             except sa_exc.IntegrityError as error:
                 if retries == 0 or not is_unique_violation(error):
                     raise
                 retries -= 1
 
     async def _insert_new(
-        self, platform_id: str, batch: Sequence[tuple[Job, str | None]], keys: list[str]
+        self,
+        platform_id: str,
+        batch: Sequence[tuple[Job, str | None]],
+        keys: list[str],
+        graph: GraphCheck,
     ) -> list[tuple[Job, bool]]:
         async with database_errors(), self._engine.begin() as conn:
-            earlier = await _by_request_id(conn, platform_id, keys) if keys else {}
+            if any(job.spec.depends_on for job, _ in batch):
+                await lock_graph(conn, self._dialect, platform_id)
+            earlier = await self._by_request_id(conn, platform_id, keys) if keys else {}
             outcome = [_earlier_or_new(job, request_id, earlier) for job, request_id in batch]
             fresh = [
                 {**job_values(job), "request_id": request_id}
@@ -76,11 +87,13 @@ class SqlJobStore:
             ]
             if fresh:
                 await conn.execute(jobs.insert(), fresh)
+            waits = [(i, j) for i, (j, new) in enumerate(outcome) if new and j.spec.depends_on]
+            await store_dependencies(conn, waits, graph, fresh=True)
         return outcome
 
     async def get_job(self, platform_id: str, job_id: str) -> Job:
         async with database_errors(), self._engine.connect() as conn:
-            return await _get(conn, platform_id, job_id, lock=False)
+            return await _get(conn, self._dialect, platform_id, job_id, lock=False)
 
     async def list_jobs(
         self, platform_id: str, where: JobFilter, page: PageRequest
@@ -94,7 +107,8 @@ class SqlJobStore:
         )
         async with database_errors(), self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return split_page([job_from_row(row) for row in rows], page.size)
+            found = [job_from_row(row) for row in rows]
+            return split_page(await with_dependencies(conn, self._dialect, found), page.size)
 
     async def run_job(
         self, platform_id: str, job_id: str, make: Callable[[Job], Execution]
@@ -102,7 +116,7 @@ class SqlJobStore:
         async with database_errors(), self._engine.begin() as conn:
             # Locked: the insert counts the execution on the job row, and an
             # update or delete of the job waits until it is stored.
-            job = await _get(conn, platform_id, job_id, lock=True)
+            job = await _get(conn, self._dialect, platform_id, job_id, lock=True)
             execution = make(job)
             await insert_executions(conn, [execution])
         return execution
@@ -113,10 +127,21 @@ class SqlJobStore:
             return int((await conn.execute(query)).scalar_one())
 
     async def update_job(
-        self, platform_id: str, job_id: str, change: Callable[[Job], Job]
+        self,
+        platform_id: str,
+        job_id: str,
+        change: Callable[[Job], Job],
+        graph: GraphCheck | None = None,
     ) -> tuple[Job, Job]:
         async with database_errors(), self._engine.begin() as conn:
-            return await _update(conn, self._dialect, platform_id, job_id, change)
+            if graph is not None:  # before the job's row lock (store.dependencies)
+                await lock_graph(conn, self._dialect, platform_id)
+            before, after = await _update(conn, self._dialect, platform_id, job_id, change)
+            if after.spec.depends_on != before.spec.depends_on:
+                if graph is None:
+                    raise AssertionError("depends_on changed without a graph check")
+                await store_dependencies(conn, [(0, after)], graph, fresh=False)
+            return before, after
 
     async def cancel_job(
         self, platform_id: str, job_id: str, change: Callable[[Job], Job], now: datetime
@@ -135,6 +160,15 @@ class SqlJobStore:
             if result.rowcount:
                 return
         raise NotFound("job", job_id)
+
+    async def _by_request_id(
+        self, conn: AsyncConnection, platform_id: str, keys: list[str]
+    ) -> dict[str, Job]:
+        """The platform's jobs created with these request_ids (its unique index serves this)."""
+        query = select(jobs).where(jobs.c.platform_id == platform_id, jobs.c.request_id.in_(keys))
+        rows = (await conn.execute(query)).all()
+        found = await with_dependencies(conn, self._dialect, [job_from_row(row) for row in rows])
+        return {row.request_id: job for row, job in zip(rows, found, strict=True)}
 
     def _filters(self, where: JobFilter) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = []
@@ -160,14 +194,6 @@ class SqlJobStore:
         )
 
 
-async def _by_request_id(
-    conn: AsyncConnection, platform_id: str, keys: list[str]
-) -> dict[str, Job]:
-    """The platform's jobs created with these request_ids (its unique index serves this)."""
-    query = select(jobs).where(jobs.c.platform_id == platform_id, jobs.c.request_id.in_(keys))
-    return {row.request_id: job_from_row(row) for row in (await conn.execute(query)).all()}
-
-
 def _earlier_or_new(job: Job, request_id: str | None, earlier: dict[str, Job]) -> tuple[Job, bool]:
     found = earlier.get(request_id) if request_id is not None else None
     return (found, False) if found is not None else (job, True)
@@ -181,7 +207,7 @@ async def _update(
     change: Callable[[Job], Job],
 ) -> tuple[Job, Job]:
     """`update_job` in the caller's transaction."""
-    stored = await _get(conn, platform_id, job_id, lock=True)
+    stored = await _get(conn, dialect, platform_id, job_id, lock=True)
     before = await withdraw_fired_ahead(conn, dialect, stored)
     after = change(before)
     if after is not stored:
@@ -189,5 +215,9 @@ async def _update(
     return before, after
 
 
-async def _get(conn: AsyncConnection, platform_id: str, job_id: str, *, lock: bool) -> Job:
-    return job_from_row(await get_owned(conn, jobs, platform_id, job_id, "job", lock=lock))
+async def _get(
+    conn: AsyncConnection, dialect: Dialect, platform_id: str, job_id: str, *, lock: bool
+) -> Job:
+    found = job_from_row(await get_owned(conn, jobs, platform_id, job_id, "job", lock=lock))
+    [job] = await with_dependencies(conn, dialect, [found])
+    return job

@@ -23,6 +23,7 @@ from cronstream_server.store import bulk_postgres
 from cronstream_server.store.buffered import is_waiting
 from cronstream_server.store.clock import as_utc
 from cronstream_server.store.database import Dialect
+from cronstream_server.store.dependencies import with_dependencies
 from cronstream_server.store.rows import execution_values, job_from_row
 from cronstream_server.store.tables import job_executions, scheduled_jobs
 
@@ -35,6 +36,8 @@ executions = job_executions
 # may settle on for a statement the driver has prepared; either then reads
 # every active job through ix_scheduled_jobs_status and sorts them.
 _ACTIVE = jobs.c.status == literal_column("'active'")
+# Executions that have not finished: waiting for dependencies, pending, running.
+_UNFINISHED = ("waiting", "pending", "running")
 # The jobs that may fire ahead (core.firing.fires_ahead, in SQL).
 _FIRES_AHEAD = jobs.c.overlap_policy == literal_column("'allow'")
 
@@ -61,29 +64,33 @@ def due_jobs_query(now: datetime, horizon: datetime, limit: int) -> Select[Any]:
 
 
 async def claim_due_jobs(
-    conn: AsyncConnection, now: datetime, horizon: datetime, limit: int
+    conn: AsyncConnection, dialect: Dialect, now: datetime, horizon: datetime, limit: int
 ) -> list[Job]:
-    """Claims due jobs (`due_jobs_query`) for this tick's transaction."""
+    """Claims due jobs (`due_jobs_query`) for this tick's transaction, each
+    with its depends_on (its slots are fired waiting for them)."""
     query = due_jobs_query(now, horizon, limit)
-    return [job_from_row(row) for row in (await conn.execute(query)).all()]
+    claimed = [job_from_row(row) for row in (await conn.execute(query)).all()]
+    return await with_dependencies(conn, dialect, claimed)
 
 
 async def outstanding(
     conn: AsyncConnection, dialect: Dialect, job_ids: Sequence[str]
 ) -> dict[str, Outstanding]:
-    """Unfinished executions of these jobs, for their overlap policies."""
+    """Unfinished executions of these jobs, for their overlap policies. One
+    waiting for its dependencies is a run not started yet: it counts as
+    pending (or as buffered, behind the running one)."""
     if not job_ids:
         return {}
     buffered = is_waiting(dialect)
     query = (
         select(executions.c.job_id, executions.c.status, buffered.label("buffered"), func.count())
-        .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(["pending", "running"]))
+        .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(_UNFINISHED))
         .group_by(executions.c.job_id, executions.c.status, buffered)
     )
-    counts: dict[str, dict[str, int]] = {}
+    counts: dict[str, Counter[str]] = {}
     for job_id, status, is_buffered, count in (await conn.execute(query)).all():
-        key = "buffered" if is_buffered else status
-        counts.setdefault(job_id, {})[key] = count
+        key = "buffered" if is_buffered else "running" if status == "running" else "pending"
+        counts.setdefault(job_id, Counter())[key] += count
     return {job_id: Outstanding(**c) for job_id, c in counts.items()}
 
 
@@ -163,7 +170,7 @@ async def cancel_outstanding(
     running_ids = list(running.scalars().all())
     await conn.execute(
         update(executions)
-        .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(["pending", "running"]))
+        .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(_UNFINISHED))
         .values(
             status=ExecutionStatus.CANCELLED.value,
             completed_at=now,

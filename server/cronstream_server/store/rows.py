@@ -115,6 +115,7 @@ def job_values(job: Job) -> dict[str, Any]:
         "catchup_window_ms": _ms(spec.catchup_window),
         "jitter_ms": _ms(spec.jitter),
         **_policy_values(spec.health_policy),
+        "max_wait_ms": _ms(spec.max_wait),
         "runs_count": job.runs_count,
         "tags": list(spec.tags),
         "metadata": dict(spec.metadata),
@@ -168,6 +169,8 @@ def job_from_row(row: Row[Any]) -> Job:
             alert_on_missed=r["alert_on_missed"],
             pause_on_failure=r["pause_on_failure"],
         ),
+        # depends_on lives in job_dependencies (store.dependencies adds it).
+        max_wait=timedelta(milliseconds=r["max_wait_ms"]),
     )
     return Job(
         id=r["id"],
@@ -224,6 +227,8 @@ def execution_values(execution: Execution) -> dict[str, Any]:
         "parent_span_id": e.parent_span_id,
         "created_at": e.created_at,
         **_trace_values(e.trace),
+        "waiting_for": list(e.waiting_for) or None,
+        "wait_deadline": e.wait_deadline,
     }
 
 
@@ -259,6 +264,8 @@ def execution_from_row(row: Row[Any]) -> Execution:
         span_id=r["span_id"],
         parent_span_id=r["parent_span_id"],
         trace=_trace(r),
+        waiting_for=tuple(r["waiting_for"] or ()),
+        wait_deadline=r["wait_deadline"],
     )
 
 

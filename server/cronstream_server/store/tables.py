@@ -144,6 +144,8 @@ scheduled_jobs = Table(
     Column("health", String(16), nullable=False, server_default="healthy"),
     Column("health_since", UtcDateTime()),
     Column("health_reason", Text),
+    # How long a slot waits for the jobs it depends on (job_dependencies).
+    Column("max_wait_ms", BigInteger, nullable=False, server_default="3600000"),
     UniqueConstraint("platform_id", "request_id"),
     Index(None, "status"),
     Index(None, "type"),
@@ -239,6 +241,10 @@ job_executions = Table(
     Column("traceparent", String(64)),
     Column("tracestate", String(512)),
     Column("created_at", UtcDateTime(), nullable=False),
+    # WAITING (core.dependencies): the job ids its slot still waits for, as
+    # the gate last saw them, and when it stops waiting.
+    Column("waiting_for", json_type()),
+    Column("wait_deadline", UtcDateTime()),
     Index(None, "job_id", "created_at"),
     Index(None, "status"),
     Index(None, "started_at"),
@@ -298,6 +304,40 @@ Index(
     job_executions.c.id,
     postgresql_where=text("status = 'pending'"),
     sqlite_where=text("status = 'pending'"),
+)
+
+# The gate (store.gate): the waiting executions, nearest deadline first; only
+# those rows are in it, so a pass costs what waits, not the table.
+Index(
+    "ix_job_executions_waiting",
+    job_executions.c.wait_deadline,
+    postgresql_where=text("status = 'waiting'"),
+    sqlite_where=text("status = 'waiting'"),
+)
+
+# Edges between a platform's jobs (core.dependencies): `job_id` depends on
+# `depends_on_id`, `position` keeps the order its depends_on named them. An
+# edge goes with either of its jobs (ON DELETE CASCADE).
+job_dependencies = Table(
+    "job_dependencies",
+    metadata,
+    Column(
+        "job_id",
+        Uuid(as_uuid=False),
+        ForeignKey("scheduled_jobs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "depends_on_id",
+        Uuid(as_uuid=False),
+        ForeignKey("scheduled_jobs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    _platform_fk(),
+    Column("position", SmallInteger, nullable=False),
+    # Deleting a job finds the edges that name it; a check loads a platform's.
+    Index(None, "depends_on_id"),
+    Index(None, "platform_id"),
 )
 
 

@@ -30,7 +30,7 @@ class SqlTickerStore:
     async def tick(self, ahead: timedelta, limit: int, decide: DecideTick) -> Ticked:
         async with database_errors(), self._engine.begin() as conn:
             now = await database_now(conn, self._dialect)
-            due = await q.claim_due_jobs(conn, now, now + ahead, limit)
+            due = await q.claim_due_jobs(conn, self._dialect, now, now + ahead, limit)
             if not due:
                 return Ticked(now, 0, TickPlan(), {}, ())
             watched = [job.id for job in due if watches_outstanding(job)]

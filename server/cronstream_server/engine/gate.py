@@ -1,0 +1,106 @@
+"""The gate: releases slots that waited for their dependencies, or skips them
+as missed once their wait is over (core.dependencies says which).
+
+One per replica, safe with several: each pass is a GateStore transaction
+that locks the waiting executions it judges (SKIP LOCKED) and writes only to
+rows still WAITING, so a slot is released or skipped exactly once. It passes
+every `interval`, and at once when woken: by `wake()` (this replica's worker
+hub settled a success, or its ticker fired waiting slots) or by a `jobs`
+signal (an UpdateJob may have dropped a dependency). A lost wake-up costs up
+to `interval` of latency, never a slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from cronstream_server.background import Background, log_loop_failure, wait_set
+from cronstream_server.core.dependencies import Gated, plan
+from cronstream_server.core.firing import skip_reason
+from cronstream_server.core.ports import GateStore, Signals
+from cronstream_server.core.signals import DUE, JOBS, WORK
+from cronstream_server.telemetry.logs import log_ids
+from cronstream_server.telemetry.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    interval: float = 1.0  # the fallback poll
+    # Passes are at least this far apart, however often it is woken: a busy
+    # stream of results wakes it for every batch.
+    min_gap: float = 0.05
+    batch_size: int = 500  # waiting executions judged per transaction
+
+
+class Gate:
+    def __init__(
+        self,
+        store: GateStore,
+        signals: Signals,
+        metrics: Metrics | None = None,
+        settings: GateSettings = GateSettings(),
+    ) -> None:
+        self._store = store
+        self._signals = signals
+        self._metrics = metrics or Metrics(enabled=False)
+        self._settings = settings
+        self._wake = asyncio.Event()
+        self._loop = Background("gate", self._run)
+        self._stop_listening = signals.listen(JOBS, lambda _: self.wake())
+
+    def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        self._stop_listening()
+        await self._loop.stop()
+
+    def wake(self) -> None:
+        """Pass now: a dependency may have succeeded, or slots begun to wait."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()  # before the pass: a wake-up during it counts
+            try:
+                await self.pass_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log_loop_failure(log, "gate pass failed", error)
+            await asyncio.sleep(self._settings.min_gap)
+            await wait_set(self._wake, self._settings.interval)
+
+    async def pass_once(self) -> int:
+        """Judges every waiting execution, a page per transaction; returns how
+        many it looked at."""
+        seen = 0
+        after: tuple[datetime, str] | None = None
+        while True:
+            gated = await self._store.gate(self._settings.batch_size, after, plan)
+            seen += gated.seen
+            await self._announce(gated)
+            if gated.seen < self._settings.batch_size or gated.last is None:
+                return seen
+            after = gated.last
+
+    async def _announce(self, gated: Gated) -> None:
+        released = gated.plan.released
+        for platform_id in sorted({r.slot.platform_id for r in released if r.due_at <= gated.now}):
+            await self._signals.publish(WORK, platform_id)
+        later = [r.due_at for r in released if r.due_at > gated.now]
+        if later:
+            await self._signals.publish(DUE, min(later).isoformat())
+        missed = gated.plan.missed
+        self._metrics.slots_skipped(
+            (m.slot.platform_id, m.slot.handler_name, skip_reason(m.reason)) for m in missed
+        )
+        for m in missed:
+            slot = m.slot
+            ids = log_ids(platform_id=slot.platform_id, job_id=slot.job_id, execution_id=slot.id)
+            log.info("slot skipped: %s", m.reason, extra=ids)
