@@ -374,6 +374,7 @@ def job_message(job: Job) -> job_pb2.Job:
         completed_at=timestamp(job.completed_at),
         cancelled_at=timestamp(job.cancelled_at),
         platform_id=job.platform_id,
+        paused_until=timestamp(job.paused_until),
     )
     message.retry_delay.FromTimedelta(spec.retry_delay)
     message.timeout.FromTimedelta(spec.timeout)

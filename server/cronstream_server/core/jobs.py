@@ -92,6 +92,9 @@ class Job:
     health: JobHealth = JobHealth()
     failure_streak: int = 0  # finished attempts in a row that failed or timed out
     trace: TraceContext | None = None  # of the call that created or last updated the job
+    # When a paused job resumes by itself (PauseJob's `until`); None while it
+    # waits for ResumeJob, and whenever it is not paused.
+    paused_until: datetime | None = None
 
 
 def job_type(trigger: Trigger | None) -> JobType:
@@ -293,13 +296,23 @@ def first_run(spec: JobSpec, now: datetime) -> datetime | None:
     return triggers.first_run(spec.trigger, now) if spec.trigger is not None else None
 
 
-def pause(job: Job, now: datetime) -> Job:
-    """Paused jobs keep their place; pausing twice is harmless."""
+def check_until(
+    violations: list[FieldViolation], path: str, until: datetime, now: datetime
+) -> None:
+    """A pause's `until` must come after `now`: one already passed would
+    resume the job at once, which is a ResumeJob, not a pause."""
+    if until <= now:
+        violations.append(FieldViolation(path, "must be in the future"))
+
+
+def pause(job: Job, now: datetime, until: datetime | None = None) -> Job:
+    """Paused jobs keep their place. Pausing a paused job sets its `until`
+    anew (None: until ResumeJob), and is otherwise harmless."""
     if job.status not in _PAUSABLE:
         raise FailedPrecondition(
             f"job is {job.status.value}; a completed, failed or cancelled job cannot be paused"
         )
-    return replace(job, status=JobStatus.PAUSED, updated_at=now)
+    return replace(job, status=JobStatus.PAUSED, paused_until=until, updated_at=now)
 
 
 def resume(job: Job, now: datetime) -> Job:
@@ -314,8 +327,18 @@ def resume(job: Job, now: datetime) -> Job:
         job,
         status=JobStatus.ACTIVE,
         next_run=resume_slot(job, now),
+        paused_until=None,
         updated_at=now,
     )
+
+
+def resume_by_itself(job: Job, now: datetime) -> Job:
+    """A job paused with `until`, resumed when that instant has come (`now`,
+    on time or late). As `resume`, but its slots from `until` on belong to it
+    again: one exactly at `until` runs, and those between `until` and a late
+    `now` are missed slots its misfire policy handles, as after downtime."""
+    assert job.status is JobStatus.PAUSED and job.paused_until is not None
+    return replace(resume(job, job.paused_until), updated_at=now)
 
 
 def resume_slot(job: Job, now: datetime) -> datetime | None:
@@ -356,7 +379,14 @@ def slots_passed_while_paused(paused: Job, now: datetime) -> int:
 def cancel(job: Job, now: datetime) -> Job:
     if job.status not in _CANCELLABLE:
         raise FailedPrecondition(f"job is {job.status.value} and cannot be cancelled")
-    return replace(job, status=JobStatus.CANCELLED, next_run=None, cancelled_at=now, updated_at=now)
+    return replace(
+        job,
+        status=JobStatus.CANCELLED,
+        next_run=None,
+        paused_until=None,
+        cancelled_at=now,
+        updated_at=now,
+    )
 
 
 def check_runnable(job: Job) -> None:

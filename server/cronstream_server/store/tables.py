@@ -144,6 +144,9 @@ scheduled_jobs = Table(
     Column("health", String(16), nullable=False, server_default="healthy"),
     Column("health_since", UtcDateTime()),
     Column("health_reason", Text),
+    # When a job paused with PauseJob's `until` resumes by itself; NULL
+    # whenever the job is not paused that way.
+    Column("paused_until", UtcDateTime()),
     UniqueConstraint("platform_id", "request_id"),
     Index(None, "status"),
     Index(None, "type"),
@@ -158,6 +161,13 @@ scheduled_jobs = Table(
         "next_run",
         postgresql_where=text("status = 'active'"),
         sqlite_where=text("status = 'active'"),
+    ),
+    # The ticker's self-resume: paused jobs by `until`, nothing else in the index.
+    Index(
+        "ix_scheduled_jobs_resume",
+        "paused_until",
+        postgresql_where=text("paused_until IS NOT NULL"),
+        sqlite_where=text("paused_until IS NOT NULL"),
     ),
     Index(
         "ix_scheduled_jobs_tags",
