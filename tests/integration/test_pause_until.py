@@ -102,6 +102,15 @@ async def test_a_job_paused_until_an_instant_resumes_by_itself_and_runs_that_slo
     [on_time] = [e for e in runs if at(e.scheduled_at) == until]
     # Woken for the instant, not by the fallback poll (5 s).
     assert until <= at(on_time.created_at) < until + timedelta(seconds=2)
+    seen = await scrape(live.running.metrics_port or 0)
+    skipped = value(
+        seen,
+        "cronstream_slots_skipped_total",
+        platform=tenant.platform.id,
+        handler="h",
+        reason="paused",
+    )
+    assert skipped == slots_between(paused_from, until) >= 1
 
 
 @pytest.fixture
