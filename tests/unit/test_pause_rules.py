@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from cronstream_server.core.jobs import (
     cancel,
     check_until,
     pause,
+    paused_slot_counter,
     resume,
     resume_by_itself,
     slots_passed_while_paused,
@@ -138,3 +140,23 @@ def test_the_limit_defaults_to_a_thousand_and_stays_within_ten_thousand() -> Non
     bulk_limit(violations, "limit", 10_001)
     bulk_limit(violations, "limit", -1)
     assert [v.field for v in violations] == ["limit", "limit"]
+
+
+@pytest.mark.parametrize("minutes", [1, 8, 9, 40, 41, 168, 169, 1500])
+def test_paused_slots_are_counted_exactly_across_batches(minutes: int) -> None:
+    paused = pause(job(CronTrigger("* * * * *"), NINE), NINE)
+    # Resumed half a minute after the last slot passed: `minutes` slots from 09:00.
+    resumed_at = NINE + timedelta(minutes=minutes - 1, seconds=30)
+    assert slots_passed_while_paused(paused, resumed_at) == minutes
+
+
+def test_the_counter_of_a_bulk_resume_tells_schedules_and_instants_apart() -> None:
+    count = paused_slot_counter()
+    paused = pause(job(), NINE - timedelta(minutes=5), TEN)
+    twin = replace(paused, id="0190aaaa-0000-7000-8000-000000000002")
+    two_hours_on = TEN + timedelta(hours=2)
+    assert count(paused, two_hours_on) == count(twin, two_hours_on) == 3
+    assert count(paused, TEN) == 1  # another instant
+    assert count(replace(twin, next_run=TEN - timedelta(hours=3)), TEN) == 3  # another next run
+    every_half_hour = replace(twin, spec=replace(twin.spec, trigger=CronTrigger("*/30 * * * *")))
+    assert count(every_half_hour, TEN) == 2  # another schedule

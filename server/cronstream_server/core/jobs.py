@@ -3,6 +3,7 @@ rules a spec must satisfy, and the lifecycle's transitions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -365,15 +366,34 @@ def slots_passed_while_paused(paused: Job, now: datetime) -> int:
     first = paused.next_run
     if trigger is None or first is None or first >= now or isinstance(trigger, OnceTrigger):
         return 0
-    count, cursor = 1, first
+    count, cursor, size = 1, first, 8
     while count < MAX_COUNTED_PAUSED_SLOTS:
-        batch = triggers.preview(trigger, cursor, min(1000, MAX_COUNTED_PAUSED_SLOTS - count))
+        batch = triggers.preview(trigger, cursor, min(size, MAX_COUNTED_PAUSED_SLOTS - count))
         passed = [slot for slot in batch if slot < now]
         count += len(passed)
         if not batch or len(passed) < len(batch):  # the trigger ended, or `now` is reached
             break
         cursor = batch[-1]
+        # Growing batches: a short pause costs a few slots' work, not a
+        # thousand's (a bulk resume counts this for every job it resumes).
+        size = min(size * 4, 1000)
     return min(count, MAX_COUNTED_PAUSED_SLOTS)
+
+
+def paused_slot_counter() -> Callable[[Job, datetime], int]:
+    """slots_passed_while_paused, remembering what it counted for each
+    (trigger, next run, instant): the jobs of one bulk resume, or of one
+    self-resume, often share all three (made by one batch, paused by one
+    PauseJobs), and each is then counted once."""
+    counted: dict[tuple[Trigger | None, datetime | None, datetime], int] = {}
+
+    def count(paused: Job, now: datetime) -> int:
+        key = (paused.spec.trigger, paused.next_run, now)
+        if key not in counted:
+            counted[key] = slots_passed_while_paused(paused, now)
+        return counted[key]
+
+    return count
 
 
 def cancel(job: Job, now: datetime) -> Job:

@@ -8,6 +8,7 @@ quota, which store call makes the change atomic, and whom to wake.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -24,6 +25,9 @@ from cronstream_server.service.job_quota import JobQuota
 from cronstream_server.service.outcome import Outcome
 
 Change = Callable[[Job], Job]
+# Resumed jobs whose paused slots are counted between two turns of the event
+# loop (a job paused long on a minutely schedule costs up to ~0.1 s to count).
+COUNT_TURN = 20
 
 
 class JobUseCases:
@@ -67,8 +71,8 @@ class JobUseCases:
     async def pause(
         self, platform_id: str, job_id: str, until: datetime | None = None
     ) -> Outcome[Job]:
-        """Until ResumeJob, or until `until` (checked to be in the future): the
-        tickers are told then, so they wake to resume it at that instant."""
+        """Until ResumeJob, or until `until` (the edge checked it is in the
+        future): the tickers are told, so they wake to resume it then."""
         now = self._now()
         _, paused = await self._jobs.update_job(
             platform_id, job_id, lambda j: job_rules.pause(j, now, until)
@@ -102,12 +106,20 @@ class JobUseCases:
         done = await self._jobs.change_selected(
             platform_id, selector, JobStatus.PAUSED, limit, lambda j: job_rules.resume(j, now)
         )
-        for before, _ in done.changed:
-            self._count_paused_slots(before, now)
+        count = job_rules.paused_slot_counter()
+        for index, (before, _) in enumerate(done.changed):
+            self._count_paused_slots(before, now, count)
+            if index % COUNT_TURN == COUNT_TURN - 1:
+                await asyncio.sleep(0)  # counting is CPU work: let the loop run
         return Outcome(done, jobs_changed(after for _, after in done.changed))
 
-    def _count_paused_slots(self, paused: Job, now: datetime) -> None:
-        passed = job_rules.slots_passed_while_paused(paused, now)
+    def _count_paused_slots(
+        self,
+        paused: Job,
+        now: datetime,
+        count: Callable[[Job, datetime], int] = job_rules.slots_passed_while_paused,
+    ) -> None:
+        passed = count(paused, now)
         self._paused_slots(paused.platform_id, paused.spec.handler_name, passed)
 
     async def cancel(self, platform_id: str, job_id: str) -> Outcome[Job]:
