@@ -176,9 +176,13 @@ async def cancel_outstanding(
 
 # When the ticker has work next: the first entry of ix_scheduled_jobs_due.
 EARLIEST_NEXT_RUN = select(func.min(jobs.c.next_run)).where(_ACTIVE)
-# When a paused job resumes next: the first entry of ix_scheduled_jobs_resume
-# (a job has a paused_until only while it is paused).
-EARLIEST_RESUME = select(func.min(jobs.c.paused_until)).where(jobs.c.paused_until.is_not(None))
+# When a paused job resumes next: the first entry of ix_scheduled_jobs_resume.
+# A job has a paused_until only while it is paused; the status is checked all
+# the same, as resume_due_query does, so the two can never disagree (a row
+# one names and the other skips would keep the ticker from sleeping).
+EARLIEST_RESUME = select(func.min(jobs.c.paused_until)).where(
+    _PAUSED, jobs.c.paused_until.is_not(None)
+)
 
 
 # Both in one round trip: the ticker reads them before every sleep.
