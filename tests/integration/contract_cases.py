@@ -351,6 +351,32 @@ async def pause_a_cancelled_job(c: Ctx) -> grpc.StatusCode:
     return await code_of(c.s.PauseJob(pb.PauseJobRequest(id=job.id), metadata=c.auth))
 
 
+@own("SchedulerService/PauseJob", "INVALID_ARGUMENT")
+async def pause_until_an_instant_passed(c: Ctx) -> grpc.StatusCode:
+    job = await c.job()
+    until = timestamp_pb2.Timestamp(seconds=1_600_000_000)  # 2020
+    request = pb.PauseJobRequest(id=job.id, until=until)
+    code, details = await with_details(c.s.PauseJob(request, metadata=c.auth))
+    assert "until" in details, details
+    return code
+
+
+@own("SchedulerService/PauseJobs", "INVALID_ARGUMENT")
+async def pause_jobs_with_an_empty_selector(c: Ctx) -> grpc.StatusCode:
+    request = pb.PauseJobsRequest(selector=pb.JobSelector())
+    code, details = await with_details(c.s.PauseJobs(request, metadata=c.auth))
+    assert "selector" in details, details
+    return code
+
+
+@own("SchedulerService/ResumeJobs", "INVALID_ARGUMENT")
+async def resume_jobs_over_the_limit(c: Ctx) -> grpc.StatusCode:
+    request = pb.ResumeJobsRequest(selector=pb.JobSelector(all=True), limit=10_001)
+    code, details = await with_details(c.s.ResumeJobs(request, metadata=c.auth))
+    assert "limit" in details, details
+    return code
+
+
 @own("SchedulerService/ResumeJob", "FAILED_PRECONDITION")
 async def resume_a_cancelled_job(c: Ctx) -> grpc.StatusCode:
     job = await c.cancelled_job()

@@ -377,6 +377,7 @@ def job_message(job: Job) -> job_pb2.Job:
         cancelled_at=timestamp(job.cancelled_at),
         platform_id=job.platform_id,
         depends_on=list(spec.depends_on),
+        paused_until=timestamp(job.paused_until),
     )
     message.retry_delay.FromTimedelta(spec.retry_delay)
     message.timeout.FromTimedelta(spec.timeout)

@@ -10,6 +10,7 @@ from cronstream_server.api.scheduler_events import EventRpcs
 from cronstream_server.api.scheduler_executions import ExecutionRpcs
 from cronstream_server.api.scheduler_insight import InsightRpcs
 from cronstream_server.api.scheduler_jobs import JobRpcs
+from cronstream_server.api.scheduler_pausing import PausingRpcs
 from cronstream_server.api.scheduler_preview import PreviewRpcs
 from cronstream_server.api.scheduler_unbuilt import UnbuiltRpcs
 from cronstream_server.api.scheduler_webhooks import WebhookRpcs
@@ -17,6 +18,7 @@ from cronstream_server.api.scheduler_webhooks import WebhookRpcs
 
 class SchedulerServicer(
     JobRpcs,
+    PausingRpcs,
     ExecutionRpcs,
     EventRpcs,
     InsightRpcs,

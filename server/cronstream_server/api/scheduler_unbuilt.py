@@ -15,18 +15,6 @@ async def _unbuilt(context: Context, name: str) -> None:
 
 
 class UnbuiltRpcs:
-    async def PauseJobs(
-        self, request: pb.PauseJobsRequest, context: Context
-    ) -> pb.PauseJobsResponse:
-        await _unbuilt(context, "PauseJobs")
-        raise AssertionError("abort raises")
-
-    async def ResumeJobs(
-        self, request: pb.ResumeJobsRequest, context: Context
-    ) -> pb.ResumeJobsResponse:
-        await _unbuilt(context, "ResumeJobs")
-        raise AssertionError("abort raises")
-
     async def BackfillJob(
         self, request: pb.BackfillJobRequest, context: Context
     ) -> pb.BackfillJobResponse:

@@ -32,6 +32,7 @@ from cronstream_server.core.insight import (
 )
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
+from cronstream_server.core.selection import BulkChange, JobSelector
 from cronstream_server.core.tenancy import ApiKey, NewSecret, Platform, PlatformPrincipal
 from cronstream_server.core.webhook_delivery import (
     AttemptResult,
@@ -221,6 +222,25 @@ class JobStore(Protocol):
         it: a job depending on it no longer does. NotFound as get_job."""
         ...
 
+    async def change_selected(
+        self,
+        platform_id: str,
+        selector: JobSelector,
+        status: JobStatus,
+        limit: int,
+        change: Callable[[Job], Job],
+    ) -> BulkChange:
+        """Applies `change` to at most `limit` of the platform's jobs that are
+        in `status` and match `selector`, each exactly as `update_job` would
+        (slots fired ahead withdrawn first, under the job's row lock), and
+        atomically per job: a job is wholly changed or untouched. `change`
+        must take the job out of `status`. A job another transaction holds
+        is left for a later call (skipped side by side). Returns the changed
+        jobs, (before, after), and how many of the platform's jobs still
+        match in `status` once the changes committed. Never reads or changes
+        another platform's jobs."""
+        ...
+
 
 class ExecutionStore(Protocol):
     async def insert_many(self, batch: Sequence[Execution]) -> None:
@@ -366,6 +386,7 @@ class Ticked:
 class Upcoming:
     now: datetime  # the database's clock
     next_run: datetime | None  # the earliest next_run of an active job
+    resume_at: datetime | None = None  # the earliest `until` of a paused job
 
 
 DecideTick = Callable[[DueJobs], TickPlan]
@@ -403,10 +424,20 @@ class TickerStore(Protocol):
         anywhere leaves everything as it was."""
         ...
 
+    async def resume_due(self, limit: int, resume: Callable[[Job, datetime], Job]) -> list[Job]:
+        """One transaction, on the database's clock `now`: claims at most
+        `limit` PAUSED jobs whose `paused_until` has come (<= now), earliest
+        first, and stores `resume(job, now)` for each (pure: it runs while
+        the jobs are locked). Each job is resumed once across replicas: never
+        a job another transaction holds (skipped side by side, else waited
+        for), and a job resumed is no longer paused. Returns the jobs as they
+        were before, paused."""
+        ...
+
     async def upcoming(self) -> Upcoming:
         """The database's now, and when the ticker has work next: the
-        earliest next_run of an ACTIVE job, due or not, locked or not. Locks
-        no row."""
+        earliest next_run of an ACTIVE job, due or not, locked or not, and the
+        earliest `paused_until` of a PAUSED job. Locks no row."""
         ...
 
 

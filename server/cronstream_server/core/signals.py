@@ -58,7 +58,16 @@ Signal = JobsDue | WorkReady | StopExecution | KeysRevoked
 
 
 def jobs_changed(changed: Iterable[Job]) -> tuple[Signal, ...]:
-    """Once, with the earliest next run of the active jobs, however many
+    """Once, with the earliest instant the changed jobs give the tickers work
+    (an active job's next run, a paused job's `until`), however many
     changed: the tickers need only know the soonest."""
-    due = [j.next_run for j in changed if j.status is JobStatus.ACTIVE and j.next_run]
+    due = [at for j in changed if (at := _ticker_work_at(j))]
     return (JobsDue(min(due)),) if due else ()
+
+
+def _ticker_work_at(job: Job) -> datetime | None:
+    if job.status is JobStatus.ACTIVE:
+        return job.next_run
+    if job.status is JobStatus.PAUSED:
+        return job.paused_until
+    return None

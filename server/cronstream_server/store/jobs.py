@@ -5,26 +5,29 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, literal, select, type_coerce
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cronstream_server.core.dependencies import CHECK_ONE_JOB, GraphCheck
+from cronstream_server.core.enums import JobStatus
 from cronstream_server.core.errors import NotFound
 from cronstream_server.core.executions import Execution
 from cronstream_server.core.ids import is_valid_id
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.ports import JobFilter
+from cronstream_server.core.selection import BulkChange, JobSelector
 from cronstream_server.store.database import Dialect, dialect_of
 from cronstream_server.store.dependencies import lock_graph, store_dependencies, with_dependencies
 from cronstream_server.store.errors import database_errors, is_unique_violation
 from cronstream_server.store.executions import cancel_pending_of_job, insert_executions
 from cronstream_server.store.fired_ahead import withdraw_fired_ahead
+from cronstream_server.store.job_filters import has_all_tags
 from cronstream_server.store.owned import get_owned, rewrite
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.rows import job_from_row, job_values
+from cronstream_server.store.selected import change_selected
 from cronstream_server.store.tables import scheduled_jobs
 
 jobs = scheduled_jobs
@@ -170,6 +173,18 @@ class SqlJobStore:
         found = await with_dependencies(conn, self._dialect, [job_from_row(row) for row in rows])
         return {row.request_id: job for row, job in zip(rows, found, strict=True)}
 
+    async def change_selected(
+        self,
+        platform_id: str,
+        selector: JobSelector,
+        status: JobStatus,
+        limit: int,
+        change: Callable[[Job], Job],
+    ) -> BulkChange:
+        return await change_selected(
+            self._engine, self._dialect, platform_id, selector, status, limit, change
+        )
+
     def _filters(self, where: JobFilter) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = []
         if where.statuses:
@@ -179,19 +194,10 @@ class SqlJobStore:
         if where.handler_name:
             clauses.append(jobs.c.handler_name == where.handler_name)
         if where.tags:
-            clauses.append(self._has_all_tags(list(where.tags)))
+            clauses.append(has_all_tags(self._dialect, list(where.tags)))
         if where.healths:
             clauses.append(jobs.c.health.in_([h.value for h in where.healths]))
         return clauses
-
-    def _has_all_tags(self, tags: list[str]) -> ColumnElement[bool]:
-        if self._dialect.jsonb:
-            # jsonb containment, served by the GIN index on tags.
-            return type_coerce(jobs.c.tags, JSONB).contains(tags)
-        each = func.json_each(jobs.c.tags).table_valued("value")
-        return and_(
-            *(exists(select(literal(1)).select_from(each).where(each.c.value == t)) for t in tags)
-        )
 
 
 def _earlier_or_new(job: Job, request_id: str | None, earlier: dict[str, Job]) -> tuple[Job, bool]:

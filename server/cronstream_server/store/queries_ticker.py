@@ -38,6 +38,7 @@ executions = job_executions
 _ACTIVE = jobs.c.status == literal_column("'active'")
 # Executions that have not finished: waiting for dependencies, pending, running.
 _UNFINISHED = ("waiting", "pending", "running")
+_PAUSED = jobs.c.status == literal_column("'paused'")
 # The jobs that may fire ahead (core.firing.fires_ahead, in SQL).
 _FIRES_AHEAD = jobs.c.overlap_policy == literal_column("'allow'")
 
@@ -182,9 +183,50 @@ async def cancel_outstanding(
 
 # When the ticker has work next: the first entry of ix_scheduled_jobs_due.
 EARLIEST_NEXT_RUN = select(func.min(jobs.c.next_run)).where(_ACTIVE)
+# When a paused job resumes next: the first entry of ix_scheduled_jobs_resume.
+# A job has a paused_until only while it is paused; the status is checked all
+# the same, as resume_due_query does, so the two can never disagree (a row
+# one names and the other skips would keep the ticker from sleeping).
+EARLIEST_RESUME = select(func.min(jobs.c.paused_until)).where(
+    _PAUSED, jobs.c.paused_until.is_not(None)
+)
 
 
-async def earliest_next_run(conn: AsyncConnection) -> datetime | None:
-    """When the ticker has work next (EARLIEST_NEXT_RUN)."""
-    value: datetime | None = (await conn.execute(EARLIEST_NEXT_RUN)).scalar_one_or_none()
+# Both in one round trip: the ticker reads them before every sleep.
+_EARLIEST = select(EARLIEST_NEXT_RUN.scalar_subquery(), EARLIEST_RESUME.scalar_subquery())
+
+
+async def earliest(conn: AsyncConnection) -> tuple[datetime | None, datetime | None]:
+    """When the ticker has work next: (EARLIEST_NEXT_RUN, EARLIEST_RESUME)."""
+    next_run, resume = (await conn.execute(_EARLIEST)).one()
+    return _utc(next_run), _utc(resume)
+
+
+def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
+
+
+def resume_due_query(now: datetime, limit: int) -> Select[Any]:
+    """Paused jobs whose `until` has come, earliest first, at most `limit`,
+    locked for this transaction.
+
+    Once across replicas: SKIP LOCKED leaves a job another replica is
+    resuming to it, and a replica whose snapshot still saw the job paused
+    re-reads the row it locks (Postgres re-checks the WHERE of a FOR UPDATE
+    on the row's latest version), finds it active, and skips it. SQLite has
+    one writer: the second transaction reads after the first committed.
+    ix_scheduled_jobs_resume serves the WHERE and the ORDER BY.
+    """
+    return (
+        select(jobs)
+        .where(_PAUSED, jobs.c.paused_until <= now)
+        .order_by(jobs.c.paused_until)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def claim_resume_due(conn: AsyncConnection, now: datetime, limit: int) -> list[Job]:
+    """Claims paused jobs whose `until` has come (`resume_due_query`)."""
+    query = resume_due_query(now, limit)
+    return [job_from_row(row) for row in (await conn.execute(query)).all()]

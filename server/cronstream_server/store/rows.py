@@ -124,6 +124,7 @@ def job_values(job: Job) -> dict[str, Any]:
         "updated_at": job.updated_at,
         "completed_at": job.completed_at,
         "cancelled_at": job.cancelled_at,
+        "paused_until": job.paused_until,
         **_trace_values(job.trace),
     }
 
@@ -192,6 +193,7 @@ def job_from_row(row: Row[Any]) -> Job:
         health=JobHealth(HealthState(r["health"]), r["health_since"], r["health_reason"] or ""),
         failure_streak=r["failure_streak"],
         trace=_trace(r),
+        paused_until=r["paused_until"],
     )
 
 

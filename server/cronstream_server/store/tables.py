@@ -146,6 +146,9 @@ scheduled_jobs = Table(
     Column("health_reason", Text),
     # How long a slot waits for the jobs it depends on (job_dependencies).
     Column("max_wait_ms", BigInteger, nullable=False, server_default="3600000"),
+    # When a job paused with PauseJob's `until` resumes by itself; NULL
+    # whenever the job is not paused that way.
+    Column("paused_until", UtcDateTime()),
     UniqueConstraint("platform_id", "request_id"),
     Index(None, "status"),
     Index(None, "type"),
@@ -160,6 +163,13 @@ scheduled_jobs = Table(
         "next_run",
         postgresql_where=text("status = 'active'"),
         sqlite_where=text("status = 'active'"),
+    ),
+    # The ticker's self-resume: paused jobs by `until`, nothing else in the index.
+    Index(
+        "ix_scheduled_jobs_resume",
+        "paused_until",
+        postgresql_where=text("paused_until IS NOT NULL"),
+        sqlite_where=text("paused_until IS NOT NULL"),
     ),
     Index(
         "ix_scheduled_jobs_tags",
