@@ -27,12 +27,6 @@ class UnbuiltRpcs:
         await _unbuilt(context, "ResumeJobs")
         raise AssertionError("abort raises")
 
-    async def BackfillJob(
-        self, request: pb.BackfillJobRequest, context: Context
-    ) -> pb.BackfillJobResponse:
-        await _unbuilt(context, "BackfillJob")
-        raise AssertionError("abort raises")
-
     async def SetRateLimit(
         self, request: pb.SetRateLimitRequest, context: Context
     ) -> pb.SetRateLimitResponse:
