@@ -9,10 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
+import pytest
 from cronstream.v1 import execution_pb2, job_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
+from cronstream_server.store import backfill as backfill_store
+from cronstream_server.store.database import create_engine
+from sqlalchemy import text
 
 from tests.conftest import Live, Tenant, make_tenant
+from tests.integration.test_settle_plans import plan_of
 from tests.integration.worker_harness import RawWorker, eventually, short_lease_server
 from tests.jobs import create, cron_job, seconds, ts
 from tests.status import expect_code, violations
@@ -414,3 +419,31 @@ async def test_backfilled_executions_waiting_open_no_late_alert(live: Live, tena
     )
     assert list(alerts.alerts) == []
     assert (await job_of(live, tenant, job.id)).health.state == job_pb2.HEALTH_STATE_HEALTHY
+
+
+async def test_a_chunk_finds_the_instants_taken_through_the_slot_index(
+    live: Live, tenant: Tenant
+) -> None:
+    """A chunk reads only its own job's slots in its own range, through
+    uq_job_executions_slot (whose predicate it repeats), not every job's."""
+    if not live.database_url.startswith("postgresql"):
+        pytest.skip("the plans are Postgres's")
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    for _ in range(4):  # other jobs' slots share the instants
+        job = await create(live, tenant, cron_job("* * * * *", handler_name="h"))
+        done = await backfill(live, tenant, job.id, start, start + timedelta(minutes=5_000))
+        assert done.created == 5_000
+    engine = create_engine(live.database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("ANALYZE job_executions"))
+            chunk = [start + timedelta(minutes=i) for i in range(2_000, 4_000)]
+            _, plan = await plan_of(conn, backfill_store._taken(conn, job.id, chunk))
+            await conn.rollback()
+    finally:
+        await engine.dispose()
+    # An index scan, a bitmap one or not, bounded by the job and the range.
+    assert "Index Scan using uq_job_executions_slot" in plan or (
+        "Bitmap Index Scan on uq_job_executions_slot" in plan
+    ), plan
+    assert "job_id = " in plan and "scheduled_at >= " in plan, plan
