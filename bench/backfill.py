@@ -74,13 +74,13 @@ def _ts(value: datetime) -> timestamp_pb2.Timestamp:
     return message
 
 
-def _paused_job(address: str, key: str) -> str:
+def _paused_job(address: str, key: str, handler: str) -> str:
     """The job to backfill: every second, paused so that it fires nothing live."""
     auth = (("authorization", f"Bearer {key}"),)
     with grpc.insecure_channel(address) as channel:
         stub = scheduler_service_pb2_grpc.SchedulerServiceStub(channel)
         trigger = job_pb2.CronTrigger(expression="* * * * * *")
-        job = job_pb2.Job(name="backfilled", handler_name=HANDLER, cron=trigger)
+        job = job_pb2.Job(name="backfilled", handler_name=handler, cron=trigger)
         created = stub.CreateJob(pb.CreateJobRequest(job=job), metadata=auth).job
         stub.PauseJob(pb.PauseJobRequest(id=created.id), metadata=auth)
     return created.id
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 args.worker, args.processes, srv.address, srv.key, HANDLER, args.slots, Path(folder)
             ) as records:
                 asyncio.run(create_jobs(srv.address, srv.key, every_second(args.schedules)))
-                job_id = _paused_job(srv.address, srv.key)
+                job_id = _paused_job(srv.address, srv.key, args.backfill_handler)
                 quiet = _window(args.seconds)
                 log(f"w2 backfill: window without, {args.seconds}s")
                 _sleep_until(quiet[1])
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             runs = read_runs(records)
     expected = args.schedules * args.seconds
     without, during = _lateness(runs, quiet, expected), _lateness(runs, busy, expected)
-    backfilled_us = int(origin.timestamp() * 1e6), int((origin + AGO).timestamp() * 1e6)
+    backfilled_us = int(origin.timestamp() * 1e6), int(origin.timestamp() + INSTANTS) * 1_000_000
     ran = [r for r in runs if backfilled_us[0] <= r[1] < backfilled_us[1] and r[2] < busy[1]]
     ratio = during["p99_ms"] / without["p99_ms"] if without["p99_ms"] else None
     log(
@@ -157,6 +157,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "schedules": args.schedules,
         "seconds": args.seconds,
         "rate": args.rate or "default",
+        "backfill_handler": args.backfill_handler,
         "without": without,
         "with_backfill": during,
         "p99_ratio": round(ratio, 2) if ratio else None,
@@ -172,6 +173,11 @@ def main() -> None:
     parser.add_argument("--worker", choices=("python", "go"), default="go")
     parser.add_argument(
         "--rate", type=float, help="CRONSTREAM_BACKFILL_RATE; default: the server's"
+    )
+    parser.add_argument(
+        "--backfill-handler",
+        default=HANDLER,
+        help="the backfilled job's handler; one no worker serves measures creating alone",
     )
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--slots", type=int, default=500)
