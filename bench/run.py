@@ -121,6 +121,10 @@ def run_all(cluster: Postgres, sizes: Sizes) -> dict[str, dict[str, Any]]:
     results["cronstream w2 go metrics"] = run_json(
         [py, "bench/precision.py", "--dsn", dsn, "--worker", "go", "--metrics", *w2]
     )
+    # W2 beside a 100,000-instant backfill of a job of the same handler.
+    results["cronstream w2 backfill"] = run_json(
+        [py, "bench/backfill.py", "--dsn", dsn, "--worker", "go", *w2]
+    )
     results["graphile-worker w1"] = run_json(
         [
             "node",
@@ -264,6 +268,16 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             "cronstream go, metrics on",
             _precision(with_metrics),
             f"p99 {_ratio(with_metrics.get('p99_ms'), ours_w2)} of metrics off",
+        )
+    )
+    beside = results.get("cronstream w2 backfill", {})
+    during, before = beside.get("with_backfill", {}), beside.get("without", {})
+    rows.append(
+        (
+            "W2 start lateness",
+            "cronstream go, beside a 100,000-instant backfill",
+            _precision(during or beside),
+            f"p99 {_ratio(during.get('p99_ms'), before.get('p99_ms'))} of without",
         )
     )
     control = results.get("cronstream control plane", {})

@@ -65,11 +65,13 @@ from cronstream_server.engine.webhook_http import HttpSender, TargetGuard
 from cronstream_server.engine.webhooks import WebhookDispatcher, WebhookSettings
 from cronstream_server.engine.workers import StreamSettings, WorkerHub
 from cronstream_server.listen import bind, socket_options
+from cronstream_server.service.backfill import BackfillUseCases
 from cronstream_server.service.job_quota import JobQuota
 from cronstream_server.service.webhooks import WebhookUseCases
 from cronstream_server.signals import LocalSignals, RedisSignals
 from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.alerts import SqlAlertStore
+from cronstream_server.store.backfill import SqlBackfillStore
 from cronstream_server.store.cluster_figures import ClusterReporter
 from cronstream_server.store.database import create_engine, pool_figures
 from cronstream_server.store.dispatch import SqlDispatchStore
@@ -158,6 +160,9 @@ async def start(settings: Settings) -> Running:
         )
         deps = _scheduler_deps(engine, settings, signals, ticker, event_batcher, workers, metrics)
         deps.webhooks = webhooks
+        deps.backfills = BackfillUseCases(
+            SqlBackfillStore(engine), deps.jobs, utc_now, settings.backfill_rate
+        )
         scheduler_service_pb2_grpc.add_SchedulerServiceServicer_to_server(
             SchedulerServicer(deps), server
         )

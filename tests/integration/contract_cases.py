@@ -15,6 +15,7 @@ import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -31,7 +32,7 @@ from google.protobuf import field_mask_pb2, timestamp_pb2
 
 from tests.conftest import ADMIN, ADMIN_KEY, Live, Tenant, bearer, make_tenant
 from tests.integration.worker_harness import RawWorker
-from tests.jobs import cron_job
+from tests.jobs import cron_job, ts
 from tests.status import code_of
 
 # Codes that only a fault produces (a database outage, a bug, a shutdown).
@@ -393,6 +394,33 @@ async def cancel_a_cancelled_job(c: Ctx) -> grpc.StatusCode:
 async def run_a_cancelled_job(c: Ctx) -> grpc.StatusCode:
     job = await c.cancelled_job()
     return await code_of(c.s.RunJob(pb.RunJobRequest(id=job.id), metadata=c.auth))
+
+
+def _backfill_of(job_id: str, days: int = 1) -> pb.BackfillJobRequest:
+    """A backfill of `days` days up to a day ago."""
+    end = datetime.now(UTC) - timedelta(days=1)
+    return pb.BackfillJobRequest(
+        id=job_id, start_time=ts(end - timedelta(days=days)), end_time=ts(end)
+    )
+
+
+@own("SchedulerService/BackfillJob", "NOT_FOUND")
+async def backfill_a_missing_job(c: Ctx) -> grpc.StatusCode:
+    return await code_of(c.s.BackfillJob(_backfill_of(MISSING), metadata=c.auth))
+
+
+@own("SchedulerService/BackfillJob", "INVALID_ARGUMENT")
+async def backfill_a_range_ending_in_the_future(c: Ctx) -> grpc.StatusCode:
+    job = await c.job()
+    request = _backfill_of(job.id)
+    request.end_time.FromDatetime(datetime.now(UTC) + timedelta(hours=1))
+    return await code_of(c.s.BackfillJob(request, metadata=c.auth))
+
+
+@own("SchedulerService/BackfillJob", "FAILED_PRECONDITION")
+async def backfill_a_cancelled_job(c: Ctx) -> grpc.StatusCode:
+    job = await c.cancelled_job()
+    return await code_of(c.s.BackfillJob(_backfill_of(job.id), metadata=c.auth))
 
 
 # --- SchedulerService: alerts -------------------------------------------------------

@@ -19,6 +19,7 @@ from cronstream_server.core.ports import (
     Signals,
 )
 from cronstream_server.engine.event_batcher import EventBatcher
+from cronstream_server.service.backfill import BackfillUseCases
 from cronstream_server.service.events import EventUseCases
 from cronstream_server.service.executions import ExecutionUseCases
 from cronstream_server.service.job_quota import JobQuota
@@ -73,6 +74,8 @@ class SchedulerDeps:
     metrics: Metrics = field(default_factory=lambda: Metrics(enabled=False))
     # Webhooks: their use cases, store and target check (server.py builds them).
     webhooks: WebhookUseCases | None = None
+    # BackfillJob's use case, with its store and release rate (server.py builds it).
+    backfills: BackfillUseCases | None = None
     # The use cases over the ports above (built from them): every change a
     # call makes goes through one of these, reads go to the ports directly.
     jobs_use: JobUseCases = field(init=False)

@@ -6,6 +6,7 @@ from cronstream.v1 import scheduler_service_pb2_grpc as pb_grpc
 
 from cronstream_server.api.deps import SchedulerDeps
 from cronstream_server.api.scheduler_alerts import AlertRpcs
+from cronstream_server.api.scheduler_backfill import BackfillRpcs
 from cronstream_server.api.scheduler_events import EventRpcs
 from cronstream_server.api.scheduler_executions import ExecutionRpcs
 from cronstream_server.api.scheduler_insight import InsightRpcs
@@ -19,6 +20,7 @@ from cronstream_server.api.scheduler_webhooks import WebhookRpcs
 class SchedulerServicer(
     JobRpcs,
     PausingRpcs,
+    BackfillRpcs,
     ExecutionRpcs,
     EventRpcs,
     InsightRpcs,

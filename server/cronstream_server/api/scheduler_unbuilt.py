@@ -15,12 +15,6 @@ async def _unbuilt(context: Context, name: str) -> None:
 
 
 class UnbuiltRpcs:
-    async def BackfillJob(
-        self, request: pb.BackfillJobRequest, context: Context
-    ) -> pb.BackfillJobResponse:
-        await _unbuilt(context, "BackfillJob")
-        raise AssertionError("abort raises")
-
     async def SetRateLimit(
         self, request: pb.SetRateLimitRequest, context: Context
     ) -> pb.SetRateLimitResponse:

@@ -223,6 +223,12 @@ class Settlement:
         return None if started is None else max(0, (self.at - started) // timedelta(milliseconds=1))
 
     @property
+    def releases_buffered(self) -> bool:
+        """Whether its end frees its job's BUFFER_ONE waiting execution: the
+        end of a live one (a backfilled run is not what the slot waits for)."""
+        return self.held.trigger is not ExecutionTrigger.BACKFILL
+
+    @property
     def fails_one_time_job(self) -> bool:
         """A final failure of a job's scheduled slot: a one-time job fails with it."""
         return self.ending in (Ending.FAILED, Ending.TIMED_OUT) and (

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from cronstream_server.core.alerts import Alert, AlertEvent, AlertFilter, Opening
+from cronstream_server.core.backfill import Concurrency
 from cronstream_server.core.dependencies import CHECK_ONE_JOB, Gated, GateDecide, GraphCheck
 from cronstream_server.core.dispatch import Claimed, Pending, Reaped, Report, Start, Verdict, Want
 from cronstream_server.core.enums import ExecutionStatus, HealthState, JobStatus, JobType
@@ -239,6 +240,35 @@ class JobStore(Protocol):
         jobs, (before, after), and how many of the platform's jobs still
         match in `status` once the changes committed. Never reads or changes
         another platform's jobs."""
+        ...
+
+
+MakeBackfill = Callable[[Job, list[datetime]], list[Execution]]
+
+
+class BackfillStore(Protocol):
+    async def add_backfill(
+        self,
+        platform_id: str,
+        job_id: str,
+        instants: Sequence[datetime],
+        make: MakeBackfill,
+        concurrency: Concurrency | None,
+    ) -> int:
+        """One transaction: reads the platform's job (NotFound as
+        JobStore.get_job), and calls `make(job, fresh)` with the `instants`
+        (ascending) that have no execution of the job's schedule yet (one
+        the ticker fired or a backfill made at that scheduled_at, whatever
+        its status). Stores what `make` returns, skipping, never an error, an
+        instant that got its execution meanwhile from another writer; adds
+        what it stored to the job's executions_count, and returns how many.
+        `make` may raise (the job cannot be backfilled), and then nothing is
+        stored. Every execution counts against `concurrency` when given.
+
+        The job's row is locked first, as the ticker locks it before writing
+        slots (one lock order, no deadlock): side by side, the ticker skips
+        the job until the commit and fires it on its next tick; a cancel or
+        delete waits, and then finds the executions stored."""
         ...
 
 

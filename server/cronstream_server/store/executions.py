@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, null, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cronstream_server.core.enums import ExecutionStatus
+from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger
 from cronstream_server.core.errors import NotFound
 from cronstream_server.core.executions import Execution, ExecutionLog
 from cronstream_server.core.paging import PageRequest
@@ -77,7 +77,10 @@ class SqlExecutionStore:
             before = await _get(conn, platform_id, execution_id, lock=True)
             after = change(before)
             await rewrite(conn, executions, execution_id, execution_values(after))
-            if after.job_id and after.status.is_final and not before.status.is_final:
+            live = (
+                after.trigger is not ExecutionTrigger.BACKFILL
+            )  # see Settlement.releases_buffered
+            if after.job_id and live and after.status.is_final and not before.status.is_final:
                 released_at = after.completed_at or after.created_at
                 await release_buffered(conn, self._dialect, [after.job_id], released_at)
         return after

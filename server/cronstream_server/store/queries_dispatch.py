@@ -508,7 +508,13 @@ async def count_on_jobs(
             .where(jobs.c.id.in_(one_time), jobs.c.type == "one_time", jobs.c.status == "completed")
             .values(status="failed", updated_at=now)
         )
-    finished = sorted({s.held.job_id for s in settled if s.ending.is_final and s.held.job_id})
+    finished = sorted(
+        {
+            s.held.job_id
+            for s in settled
+            if s.ending.is_final and s.held.job_id and s.releases_buffered
+        }
+    )
     await release_buffered(conn, dialect, finished, now)
 
 

@@ -25,7 +25,7 @@ from cronstream_server.store.clock import as_utc
 from cronstream_server.store.database import Dialect
 from cronstream_server.store.dependencies import with_dependencies
 from cronstream_server.store.rows import execution_values, job_from_row
-from cronstream_server.store.tables import job_executions, scheduled_jobs
+from cronstream_server.store.tables import SLOT_TRIGGERS, job_executions, scheduled_jobs
 
 jobs = scheduled_jobs
 executions = job_executions
@@ -41,6 +41,8 @@ _UNFINISHED = ("waiting", "pending", "running")
 _PAUSED = jobs.c.status == literal_column("'paused'")
 # The jobs that may fire ahead (core.firing.fires_ahead, in SQL).
 _FIRES_AHEAD = jobs.c.overlap_policy == literal_column("'allow'")
+# Executions the overlap policies weigh: all but BackfillJob's.
+_LIVE = executions.c.trigger != literal_column("'backfill'")
 
 
 def due_jobs_query(now: datetime, horizon: datetime, limit: int) -> Select[Any]:
@@ -79,13 +81,19 @@ async def outstanding(
 ) -> dict[str, Outstanding]:
     """Unfinished executions of these jobs, for their overlap policies. One
     waiting for its dependencies is a run not started yet: it counts as
-    pending (or as buffered, behind the running one)."""
+    pending (or as buffered, behind the running one). Backfilled ones are
+    not counted: they run late on purpose, beside the live slots, and a live
+    slot neither waits for them nor skips for them."""
     if not job_ids:
         return {}
     buffered = is_waiting(dialect)
     query = (
         select(executions.c.job_id, executions.c.status, buffered.label("buffered"), func.count())
-        .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(_UNFINISHED))
+        .where(
+            executions.c.job_id.in_(job_ids),
+            executions.c.status.in_(_UNFINISHED),
+            _LIVE,
+        )
         .group_by(executions.c.job_id, executions.c.status, buffered)
     )
     counts: dict[str, Counter[str]] = {}
@@ -98,16 +106,17 @@ async def outstanding(
 async def insert_slots(
     conn: AsyncConnection, dialect: Dialect, batch: Sequence[Execution]
 ) -> Counter[str]:
-    """Inserts slot executions, silently dropping any slot that already has one
-    (the unique index on (job_id, scheduled_at) for schedule slots); returns
-    how many were inserted per job."""
+    """Inserts slot executions (the ticker's or a backfill's), silently
+    dropping any slot that already has one (uq_job_executions_slot, on
+    (job_id, scheduled_at) of schedule and backfill executions); returns how
+    many were inserted per job."""
     if not batch:
         return Counter()
     rows = [execution_values(e) for e in batch]
     if dialect.array_batches:
         return Counter(await bulk_postgres.insert_slots(conn, rows))
     statement = dialect.insert_or_skip(
-        executions, ["job_id", "scheduled_at"], text("trigger = 'schedule'")
+        executions, ["job_id", "scheduled_at"], text(SLOT_TRIGGERS)
     ).returning(executions.c.job_id)
     result = await conn.execute(statement, rows)
     return Counter(result.scalars().all())
@@ -159,19 +168,24 @@ def _move_params(move: JobMove, added: int) -> dict[str, Any]:
 async def cancel_outstanding(
     conn: AsyncConnection, job_ids: Sequence[str], now: datetime
 ) -> list[str]:
-    """CANCEL_PREVIOUS: cancels the jobs' unfinished executions; returns the ids
-    of those that were running, whose workers must be told."""
+    """CANCEL_PREVIOUS: cancels the jobs' unfinished executions, backfilled
+    ones excepted (see `outstanding`); returns the ids of those that were
+    running, whose workers must be told."""
     if not job_ids:
         return []
     running = await conn.execute(
         select(executions.c.id).where(
-            executions.c.job_id.in_(job_ids), executions.c.status == "running"
+            executions.c.job_id.in_(job_ids), executions.c.status == "running", _LIVE
         )
     )
     running_ids = list(running.scalars().all())
     await conn.execute(
         update(executions)
-        .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(_UNFINISHED))
+        .where(
+            executions.c.job_id.in_(job_ids),
+            executions.c.status.in_(_UNFINISHED),
+            _LIVE,
+        )
         .values(
             status=ExecutionStatus.CANCELLED.value,
             completed_at=now,

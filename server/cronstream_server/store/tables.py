@@ -201,6 +201,12 @@ event_handlers = Table(
     Index(None, "platform_id", "event_name"),
 )
 
+# The executions that are slots of a job's schedule: the ticker's firings and
+# BackfillJob's. The predicate of uq_job_executions_slot, which every INSERT
+# ... ON CONFLICT of slots names as its conflict target word for word
+# (SQLite matches a partial index's predicate by its text, not by implication).
+SLOT_TRIGGERS = "trigger IN ('schedule', 'backfill')"
+
 # Storage parameters of job_executions; Alembic does not compare them, so
 # migration 0003 sets them itself (and a change here needs a migration too).
 EXECUTIONS_STORAGE = {
@@ -263,15 +269,16 @@ job_executions = Table(
     Index(None, "created_at"),
     Index(None, "platform_id", "created_at", "id"),
     # One execution per (job, scheduled slot): whichever replica fires a slot
-    # second hits this index and inserts nothing. Manual and event runs are
-    # not slots of the schedule, so they are left out.
+    # second, or a backfill of an instant already fired (and the ticker after
+    # a backfill), hits this index and inserts nothing. Manual and event runs
+    # are not slots of the schedule, so they are left out (migration 0012).
     Index(
         "uq_job_executions_slot",
         "job_id",
         "scheduled_at",
         unique=True,
-        postgresql_where=text("trigger = 'schedule'"),
-        sqlite_where=text("trigger = 'schedule'"),
+        postgresql_where=text(SLOT_TRIGGERS),
+        sqlite_where=text(SLOT_TRIGGERS),
     ),
     # Retention: finished executions oldest first (store.retention), so a
     # pass reads the rows it deletes, not the table.
