@@ -16,10 +16,9 @@ from cronstream.v1 import execution_pb2, job_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream.v1 import worker_service_pb2 as wpb
 from cronstream_server.core.ids import new_id
-from cronstream_server.server import start
 from google.protobuf import field_mask_pb2
 
-from tests.conftest import Live, Tenant, make_tenant
+from tests.conftest import Live, Tenant, make_tenant, serving_live
 from tests.integration.test_metrics import scrape, settings, value
 from tests.integration.worker_harness import RawWorker, eventually
 from tests.jobs import create, cron_job, seconds, ts
@@ -35,13 +34,8 @@ PENDING = execution_pb2.EXECUTION_STATUS_PENDING
 @pytest.fixture
 async def live(database_url: str) -> AsyncIterator[Live]:
     """A live server that also serves /metrics (the skipped-slots counter)."""
-    running = await start(settings(database_url))
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-    try:
-        yield Live(running=running, channel=channel, database_url=database_url)
-    finally:
-        await channel.close()
-        await running.stop()
+    async with serving_live(settings(database_url)) as server:
+        yield server
 
 
 def every_two_seconds(name: str, start_at: datetime, **fields: object) -> job_pb2.Job:

@@ -12,7 +12,7 @@ from cronstream.v1 import job_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream_server.server import Running, start
 
-from tests.conftest import Live, Tenant, make_tenant
+from tests.conftest import Live, Tenant, make_tenant, serving_live
 from tests.integration.test_metrics import scrape, settings, value
 from tests.integration.test_ticker import eventually, executions_of, job_of
 from tests.jobs import create, cron_job, seconds, ts
@@ -116,13 +116,8 @@ async def test_a_job_paused_until_an_instant_resumes_by_itself_and_runs_that_slo
 @pytest.fixture
 async def live(database_url: str) -> AsyncIterator[Live]:
     """A server that reports /metrics (the skipped-slot count)."""
-    running = await start(settings(database_url))
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-    try:
-        yield Live(running=running, channel=channel, database_url=database_url)
-    finally:
-        await channel.close()
-        await running.stop()
+    async with serving_live(settings(database_url)) as server:
+        yield server
 
 
 @pytest.fixture
