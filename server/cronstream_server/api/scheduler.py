@@ -10,6 +10,7 @@ from cronstream_server.api.scheduler_events import EventRpcs
 from cronstream_server.api.scheduler_executions import ExecutionRpcs
 from cronstream_server.api.scheduler_insight import InsightRpcs
 from cronstream_server.api.scheduler_jobs import JobRpcs
+from cronstream_server.api.scheduler_rate_limits import RateLimitRpcs
 from cronstream_server.api.scheduler_unbuilt import UnbuiltRpcs
 from cronstream_server.api.scheduler_webhooks import WebhookRpcs
 
@@ -21,6 +22,7 @@ class SchedulerServicer(
     InsightRpcs,
     AlertRpcs,
     WebhookRpcs,
+    RateLimitRpcs,
     UnbuiltRpcs,
     pb_grpc.SchedulerServiceServicer,
 ):

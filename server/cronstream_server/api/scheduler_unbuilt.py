@@ -32,21 +32,3 @@ class UnbuiltRpcs:
     ) -> pb.BackfillJobResponse:
         await _unbuilt(context, "BackfillJob")
         raise AssertionError("abort raises")
-
-    async def SetRateLimit(
-        self, request: pb.SetRateLimitRequest, context: Context
-    ) -> pb.SetRateLimitResponse:
-        await _unbuilt(context, "SetRateLimit")
-        raise AssertionError("abort raises")
-
-    async def ListRateLimits(
-        self, request: pb.ListRateLimitsRequest, context: Context
-    ) -> pb.ListRateLimitsResponse:
-        await _unbuilt(context, "ListRateLimits")
-        raise AssertionError("abort raises")
-
-    async def DeleteRateLimit(
-        self, request: pb.DeleteRateLimitRequest, context: Context
-    ) -> pb.DeleteRateLimitResponse:
-        await _unbuilt(context, "DeleteRateLimit")
-        raise AssertionError("abort raises")

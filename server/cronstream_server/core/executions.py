@@ -11,6 +11,7 @@ from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, LogL
 from cronstream_server.core.errors import FailedPrecondition
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.jobs import Job
+from cronstream_server.core.limits import Keys, keys_for
 from cronstream_server.core.tracing import TraceContext
 
 _RETRYABLE_BY_USER = frozenset(
@@ -53,6 +54,9 @@ class Execution:
     # execution's spans continue; or, for a scheduled slot, the job's, which
     # the firing's own trace links to (core.tracing.lineage).
     trace: TraceContext | None = None
+    # Its job's or handler's concurrency and rate-limit keys, expanded over
+    # its payload when it was created (core.limits); retries keep them.
+    keys: Keys = Keys()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,7 @@ def for_job(
     starts a trace of its own rather than joining the job's, which a job run
     often would make endless (core.tracing.lineage)."""
     spec = job.spec
+    payload = spec.payload if payload is None else payload
     return Execution(
         id=new_id(),
         platform_id=job.platform_id,
@@ -89,7 +94,7 @@ def for_job(
         trigger=trigger,
         status=ExecutionStatus.PENDING,
         handler_name=spec.handler_name,
-        payload=spec.payload if payload is None else payload,
+        payload=payload,
         priority=spec.priority,
         scheduled_at=scheduled_at,
         due_at=scheduled_at,
@@ -98,6 +103,7 @@ def for_job(
         timeout=spec.timeout,
         created_at=now,
         trace=job.trace if trigger is ExecutionTrigger.SCHEDULE else trace,
+        keys=keys_for(spec.concurrency, spec.rate_limit_key, payload),
     )
 
 

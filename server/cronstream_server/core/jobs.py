@@ -19,6 +19,7 @@ from cronstream_server.core.enums import (
 )
 from cronstream_server.core.errors import FailedPrecondition, FieldViolation
 from cronstream_server.core.health import HealthPolicy, JobHealth, check_policy
+from cronstream_server.core.limits import ConcurrencyLimit, check_concurrency, check_key
 from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import (
     CronTrigger,
@@ -62,6 +63,8 @@ class JobSpec:
     catchup_window: timedelta = DEFAULT_CATCHUP_WINDOW
     jitter: timedelta = timedelta(0)
     health_policy: HealthPolicy = HealthPolicy()
+    concurrency: ConcurrencyLimit | None = None
+    rate_limit_key: str = ""  # as written; "" for none
 
     @property
     def type(self) -> JobType:
@@ -202,6 +205,8 @@ def check_spec(spec: JobSpec, prefix: str, violations: list[FieldViolation]) -> 
     check_policy(violations, f"{prefix}.health_policy", spec.health_policy)
     _check_tags(violations, f"{prefix}.tags", spec.tags)
     _check_metadata(violations, f"{prefix}.metadata", spec.metadata)
+    check_concurrency(violations, f"{prefix}.concurrency", spec.concurrency)
+    check_key(violations, f"{prefix}.rate_limit_key", spec.rate_limit_key, required=False)
 
 
 def _check_retries(violations: list[FieldViolation], prefix: str, spec: JobSpec) -> None:

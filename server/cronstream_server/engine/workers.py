@@ -292,8 +292,11 @@ class WorkerHub:
         verdicts = await self._store.settle(
             [received.report for received in batch], self._rng, self._settings.retry_cap
         )
+        keyed_ended: set[str] = set()
         for received, verdict in zip(batch, verdicts, strict=True):
             session, report = received.session, received.report
+            if verdict is Verdict.APPLY and session.keyed(report.execution_id):
+                keyed_ended.add(report.platform_id)
             if verdict is not Verdict.APPLY:
                 log.debug(
                     "result %s/%d: %s",
@@ -304,6 +307,11 @@ class WorkerHub:
                 )
             session.send(Ack(report.execution_id))  # before `finish`, which may close
             session.finish(report.execution_id, report.attempt)
+        # A place under a concurrency key came free: executions waiting for
+        # it may be served by another replica's workers, so every replica
+        # looks (this one's freed slot wakes its own dispatcher anyway).
+        for platform_id in sorted(keyed_ended):
+            await self._signals.publish(WORK, platform_id)
 
     async def _write_heartbeats(self, batch: list[tuple[Session, list[str]]]) -> None:
         pairs = [(execution_id, s.id) for s, ids in batch for execution_id in ids]

@@ -21,6 +21,7 @@ from cronstream_server.core.enums import (
 from cronstream_server.core.executions import Execution, ExecutionLog
 from cronstream_server.core.health import HealthPolicy, JobHealth
 from cronstream_server.core.jobs import Job, JobSpec
+from cronstream_server.core.limits import ConcurrencyLimit, Keys
 from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import (
     CronTrigger,
@@ -39,6 +40,43 @@ def _trace_values(trace: TraceContext | None) -> dict[str, str | None]:
 
 def _trace(row: RowMapping) -> TraceContext | None:
     return TraceContext(row["traceparent"], row["tracestate"] or "") if row["traceparent"] else None
+
+
+def concurrency_values(concurrency: ConcurrencyLimit | None, rate_limit_key: str) -> dict[str, Any]:
+    """The limit columns of a job or event handler row."""
+    return {
+        "concurrency_key": concurrency.key if concurrency else None,
+        "concurrency_limit": concurrency.limit if concurrency else None,
+        "rate_limit_key": rate_limit_key or None,
+    }
+
+
+def concurrency_from_row(row: RowMapping) -> ConcurrencyLimit | None:
+    key, limit = row["concurrency_key"], row["concurrency_limit"]
+    return None if key is None or limit is None else ConcurrencyLimit(key, limit)
+
+
+def _keys_values(keys: Keys) -> dict[str, Any]:
+    return {
+        "concurrency_key": keys.concurrency_key,
+        "concurrency_limit": keys.concurrency_limit,
+        "rate_limit_key": keys.rate_limit_key,
+        "rate_limit_template": keys.rate_limit_template,
+    }
+
+
+def keys_from_row(row: RowMapping) -> Keys:
+    if row["concurrency_key"] is None and row["rate_limit_template"] is None:
+        return _NO_KEYS  # the common case: one shared value
+    return Keys(
+        concurrency_key=row["concurrency_key"],
+        concurrency_limit=row["concurrency_limit"],
+        rate_limit_key=row["rate_limit_key"],
+        rate_limit_template=row["rate_limit_template"],
+    )
+
+
+_NO_KEYS = Keys()
 
 
 def _ms(value: timedelta) -> int:
@@ -115,6 +153,7 @@ def job_values(job: Job) -> dict[str, Any]:
         "catchup_window_ms": _ms(spec.catchup_window),
         "jitter_ms": _ms(spec.jitter),
         **_policy_values(spec.health_policy),
+        **concurrency_values(spec.concurrency, spec.rate_limit_key),
         "runs_count": job.runs_count,
         "tags": list(spec.tags),
         "metadata": dict(spec.metadata),
@@ -168,6 +207,8 @@ def job_from_row(row: Row[Any]) -> Job:
             alert_on_missed=r["alert_on_missed"],
             pause_on_failure=r["pause_on_failure"],
         ),
+        concurrency=concurrency_from_row(r),
+        rate_limit_key=r["rate_limit_key"] or "",
     )
     return Job(
         id=r["id"],
@@ -224,6 +265,7 @@ def execution_values(execution: Execution) -> dict[str, Any]:
         "parent_span_id": e.parent_span_id,
         "created_at": e.created_at,
         **_trace_values(e.trace),
+        **_keys_values(e.keys),
     }
 
 
@@ -259,6 +301,7 @@ def execution_from_row(row: Row[Any]) -> Execution:
         span_id=r["span_id"],
         parent_span_id=r["parent_span_id"],
         trace=_trace(r),
+        keys=keys_from_row(r),
     )
 
 

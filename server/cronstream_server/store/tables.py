@@ -12,7 +12,9 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -144,6 +146,10 @@ scheduled_jobs = Table(
     Column("health", String(16), nullable=False, server_default="healthy"),
     Column("health_since", UtcDateTime()),
     Column("health_reason", Text),
+    # Concurrency key and limit, rate-limit key: as written (core.limits).
+    Column("concurrency_key", String(200)),
+    Column("concurrency_limit", Integer),
+    Column("rate_limit_key", String(200)),
     UniqueConstraint("platform_id", "request_id"),
     Index(None, "status"),
     Index(None, "type"),
@@ -184,6 +190,9 @@ event_handlers = Table(
     Column("timeout_ms", BigInteger, nullable=False, server_default="300000"),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("concurrency_key", String(200)),
+    Column("concurrency_limit", Integer),
+    Column("rate_limit_key", String(200)),
     Index(None, "event_name"),
     Index(None, "enabled"),
     Index(None, "platform_id", "event_name"),
@@ -239,6 +248,13 @@ job_executions = Table(
     Column("traceparent", String(64)),
     Column("tracestate", String(512)),
     Column("created_at", UtcDateTime(), nullable=False),
+    # Its job's or handler's keys, expanded over its payload when it was
+    # created (core.limits), with the concurrency limit it counts against
+    # and the rate-limit key as written (a RateLimit's key matches that).
+    Column("concurrency_key", String(200)),
+    Column("concurrency_limit", Integer),
+    Column("rate_limit_key", String(200)),
+    Column("rate_limit_template", String(200)),
     Index(None, "job_id", "created_at"),
     Index(None, "status"),
     Index(None, "started_at"),
@@ -271,6 +287,16 @@ job_executions = Table(
         postgresql_where=text("status = 'running'"),
         sqlite_where=text("status = 'running'"),
     ),
+    # The claim counts the running executions of each concurrency key it
+    # admits to (store.queries_limits): those rows alone, by key. Heartbeats
+    # change neither column, so their updates stay HOT.
+    Index(
+        "ix_job_executions_keyed_running",
+        "platform_id",
+        "concurrency_key",
+        postgresql_where=text("status = 'running' AND concurrency_key IS NOT NULL"),
+        sqlite_where=text("status = 'running' AND concurrency_key IS NOT NULL"),
+    ),
     # Postgres storage (migration 0003): room on each page for the new
     # versions of heartbeat updates (HOT), and autovacuum after 2% of the rows
     # are dead (5% newly inserted) rather than 20%.
@@ -298,6 +324,46 @@ Index(
     job_executions.c.id,
     postgresql_where=text("status = 'pending'"),
     sqlite_where=text("status = 'pending'"),
+)
+
+
+# A platform's rate limits (docs/scheduling.md#rate-limits): of a key as
+# written (scope 'key') or of a handler (scope 'handler').
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column(
+        "platform_id",
+        Uuid(as_uuid=False),
+        ForeignKey("platforms.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("scope", String(16), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("starts", Integer, nullable=False),  # executions started per `per`
+    Column("per_ms", BigInteger, nullable=False),
+    Column("burst", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# The token buckets of the rate limits: one per expanded key of a key's
+# limit ('' for a handler's), written by the claim under its per-bucket lock.
+# No row: a full bucket. Setting a limit anew or deleting it drops them.
+rate_limit_buckets = Table(
+    "rate_limit_buckets",
+    metadata,
+    Column("platform_id", Uuid(as_uuid=False), primary_key=True),
+    Column("scope", String(16), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("bucket", String(200), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    ForeignKeyConstraint(
+        ["platform_id", "scope", "name"],
+        ["rate_limits.platform_id", "rate_limits.scope", "rate_limits.name"],
+        ondelete="CASCADE",
+    ),
 )
 
 
