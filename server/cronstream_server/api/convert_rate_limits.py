@@ -28,11 +28,8 @@ def rate_limit_spec(request: pb.SetRateLimitRequest) -> RateLimitSpec:
     per = timedelta(0)
     if message.HasField("per"):
         per = reader.duration("rate_limit.per", message.per) or timedelta(0)
-    rules.check_scope(reader.violations, "rate_limit", scope, _name(message))
-    raise_if_any(reader.violations)
-    assert scope is not None  # checked
-    spec = RateLimitSpec(scope, _name(message), message.limit, per, message.burst)
-    return rules.validate(spec, reader.violations)
+    numbers = RateLimitSpec(Scope.KEY, "", message.limit, per, message.burst)
+    return rules.validate(scope, _name(message), numbers, reader.violations)
 
 
 def scope_of(request: pb.DeleteRateLimitRequest) -> tuple[Scope, str]:

@@ -55,21 +55,21 @@ class RateLimit:
         return self.per / self.limit
 
 
-def validate(spec: RateLimitSpec | None, violations: list[FieldViolation]) -> RateLimitSpec:
-    """`spec` with its default burst, or InvalidArgument naming every bad field."""
-    if spec is None:
-        violations.append(FieldViolation("rate_limit", "is required"))
-        raise_if_any(violations)
-        raise AssertionError("raise_if_any raised")
-    check_scope(violations, "rate_limit", spec.scope, spec.name)
-    if not 1 <= spec.limit <= MAX_RATE:
+def validate(
+    scope: Scope | None, name: str, numbers: RateLimitSpec, violations: list[FieldViolation]
+) -> RateLimitSpec:
+    """The limit of `scope` and `name` with the numbers of `numbers` (its
+    burst defaulted), or InvalidArgument naming every bad field."""
+    check_scope(violations, "rate_limit", scope, name)
+    if not 1 <= numbers.limit <= MAX_RATE:
         violations.append(FieldViolation("rate_limit.limit", f"must be 1 to {MAX_RATE:,}"))
-    if not MIN_PER <= spec.per <= MAX_PER:
+    if not MIN_PER <= numbers.per <= MAX_PER:
         violations.append(FieldViolation("rate_limit.per", "must be from 1 ms to 1 day"))
-    if not 0 <= spec.burst <= MAX_RATE:
+    if not 0 <= numbers.burst <= MAX_RATE:
         violations.append(FieldViolation("rate_limit.burst", f"must be 1 to {MAX_RATE:,}"))
     raise_if_any(violations)
-    return replace(spec, burst=spec.burst or spec.limit)
+    assert scope is not None  # check_scope said so
+    return replace(numbers, scope=scope, name=name, burst=numbers.burst or numbers.limit)
 
 
 def check_scope(
