@@ -34,6 +34,7 @@ from cronstream_server.core.ports import DecideClaim
 from cronstream_server.core.rate_limits import Bucket, RateLimit, Scope
 from cronstream_server.store import queries_dispatch as q
 from cronstream_server.store import queries_limits as ql
+from cronstream_server.store.clock import database_now
 from cronstream_server.store.database import Dialect
 
 # Passes over a claim's wants at most: each one after the first reads past
@@ -104,7 +105,11 @@ async def claim_gated(
         pool = [c for candidates in found.values() for c in candidates]
         state = await gate.state(pool)
         admission = admit(pool, state)
-        starts = decide(admission.admitted, now)
+        # Starts are stamped after the count, not at the claim's first read
+        # of the clock: an execution whose end the count saw as done ended
+        # before this one's recorded start, so recorded intervals of a key
+        # never overlap past its limit.
+        starts = decide(admission.admitted, await database_now(conn, dialect))
         again = _wants_short(found, full, admission, starts)
         if not again or attempt == MAX_PASSES - 1:
             break
