@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cronstream_server.core.dispatch import Pending, dispatch_order
+from cronstream_server.core.limits import NO_KEYS
 from cronstream_server.core.rate_limits import Bucket, RateLimit, Scope, level, next_token, take
 
 KeyId = tuple[str, str]  # (platform_id, expanded concurrency key)
@@ -29,12 +30,12 @@ BucketId = tuple[str, Scope, str, str]  # a limit's id, then the expanded key ("
 LOCKED_RETRY = timedelta(milliseconds=50)
 
 
-def is_gated(candidate: Pending, handler_limits: Iterable[LimitId]) -> bool:
-    """Whether anything may hold the candidate back."""
-    keys = candidate.keys
-    if keys.concurrency_key is not None or keys.rate_limit_template is not None:
-        return True
-    return (candidate.platform_id, Scope.HANDLER, candidate.handler_name) in handler_limits
+def has_keys(candidates: Iterable[Pending]) -> bool:
+    """Whether any candidate carries a concurrency key or a rate-limit key
+    (a handler's rate limit may hold one back too: the claim asks apart).
+    Rows without keys share NO_KEYS (store.rows), so this is an identity
+    test per row on the claim's hot path."""
+    return any(candidate.keys is not NO_KEYS for candidate in candidates)
 
 
 def concurrency_key(candidate: Pending) -> KeyId | None:

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, Priority
-from cronstream_server.core.limits import Keys
+from cronstream_server.core.limits import NO_KEYS, Keys
 from cronstream_server.core.retry import DEFAULT_RETRY_CAP, retry_delay
 
 
@@ -39,7 +39,7 @@ class Pending:
     span_id: str | None = None
     traceparent: str | None = None  # Execution.trace
     tracestate: str | None = None
-    keys: Keys = Keys()  # concurrency and rate-limit keys (core.admission)
+    keys: Keys = NO_KEYS  # concurrency and rate-limit keys (core.admission)
 
 
 @dataclass(frozen=True, slots=True)

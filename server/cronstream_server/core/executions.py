@@ -11,7 +11,7 @@ from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, LogL
 from cronstream_server.core.errors import FailedPrecondition
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.jobs import Job
-from cronstream_server.core.limits import Keys, keys_for
+from cronstream_server.core.limits import NO_KEYS, Keys, keys_for
 from cronstream_server.core.tracing import TraceContext
 
 _RETRYABLE_BY_USER = frozenset(
@@ -56,7 +56,7 @@ class Execution:
     trace: TraceContext | None = None
     # Its job's or handler's concurrency and rate-limit keys, expanded over
     # its payload when it was created (core.limits); retries keep them.
-    keys: Keys = Keys()
+    keys: Keys = NO_KEYS
 
 
 @dataclass(frozen=True, slots=True)

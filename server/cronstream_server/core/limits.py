@@ -163,11 +163,16 @@ class Keys:
     rate_limit_template: str | None = None  # as written: a RateLimit's key
 
 
+NO_KEYS = Keys()  # what most executions carry
+
+
 def keys_for(
     concurrency: ConcurrencyLimit | None, rate_limit_key: str, payload: dict[str, Any] | None
 ) -> Keys:
     """The keys of an execution with `payload` (the payload it runs with,
     an event's merged in)."""
+    if concurrency is None and not rate_limit_key:
+        return NO_KEYS
     return Keys(
         concurrency_key=expand(concurrency.key, payload) if concurrency else None,
         concurrency_limit=concurrency.limit if concurrency else None,

@@ -12,7 +12,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cronstream_server.core import dispatch as rules
-from cronstream_server.core.admission import LimitId, is_gated
+from cronstream_server.core.admission import LimitId, has_keys
 from cronstream_server.core.dispatch import (
     Claimed,
     EndCause,
@@ -58,15 +58,18 @@ class SqlDispatchStore:
             now = await database_now(conn, self._dialect)
             read_at = datetime.now(UTC)
             found: dict[Want, list[Pending]] = {}
+            limited: list[Want] = []
             for want in wants:
-                found[want] = await q.due_candidates(conn, want, now + ahead)
+                read = await q.due_candidates(conn, want, now + ahead)
+                found[want] = read.pending
+                limited += [want] if read.handler_limited else []
             candidates = [c for listed in found.values() for c in listed]
             if not candidates:
                 return Claimed([], now, read_at)
-            limits = await ql.limits_named(conn, _handler_limits(wants))
-            if any(is_gated(c, limits) for c in candidates):
+            limits = await ql.limits_named(conn, _handler_limits(limited))
+            if limits or has_keys(candidates):
                 starts, retry_at = await claim_gated(
-                    conn, self._dialect, found, now + ahead, now, limits, decide
+                    conn, self._dialect, found, now + ahead, limits, decide
                 )
                 return Claimed(starts, now, read_at, retry_at)
             starts = decide(candidates, now)

@@ -48,7 +48,6 @@ class _Gate:
 
     conn: AsyncConnection
     dialect: Dialect
-    now: datetime
     limits: dict[LimitId, RateLimit]
     running: dict[KeyId, int] = field(default_factory=dict)
     buckets: dict[BucketId, Bucket] = field(default_factory=dict)
@@ -68,8 +67,14 @@ class _Gate:
             self.conn, [b for b in new_buckets if b not in self.locked_out]
         )
         self.seen_buckets |= new_buckets
+        # The clock read after the counts: buckets refill up to it and the
+        # Starts are stamped with it, so an execution whose end a count saw
+        # ended before this one's recorded start (recorded intervals of a
+        # key never overlap past its limit), and recorded starts keep their
+        # buckets' spacing.
+        now = await database_now(self.conn, self.dialect)
         return GateState(
-            self.now,
+            now,
             dict(self.running),
             self.limits,
             dict(self.buckets),
@@ -93,23 +98,18 @@ async def claim_gated(
     dialect: Dialect,
     found: dict[Want, list[Pending]],
     by: datetime,
-    now: datetime,
     limits: dict[LimitId, RateLimit],
     decide: DecideClaim,
 ) -> tuple[list[Start], datetime | None]:
     """The Starts (marked running, their buckets drawn from) and when a
     held-back candidate is worth another look."""
-    gate = _Gate(conn, dialect, now, limits)
+    gate = _Gate(conn, dialect, limits)
     full = {want for want, candidates in found.items() if len(candidates) >= want.limit}
     for attempt in range(MAX_PASSES):
         pool = [c for candidates in found.values() for c in candidates]
         state = await gate.state(pool)
         admission = admit(pool, state)
-        # Starts are stamped after the count, not at the claim's first read
-        # of the clock: an execution whose end the count saw as done ended
-        # before this one's recorded start, so recorded intervals of a key
-        # never overlap past its limit.
-        starts = decide(admission.admitted, await database_now(conn, dialect))
+        starts = decide(admission.admitted, state.now)
         again = _wants_short(found, full, admission, starts)
         if not again or attempt == MAX_PASSES - 1:
             break
@@ -156,7 +156,7 @@ async def _read_on(
                 b[3] for b in admission.blocked_rate_keys if b[0] == want.platform_id
             ),
         )
-        more = await q.due_candidates(conn, want, by, beyond)
+        more = (await q.due_candidates(conn, want, by, beyond)).pending
         found[want].extend(more)
         if len(more) >= want.limit:
             full.add(want)

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Select,
     and_,
     bindparam,
     func,
@@ -52,7 +53,12 @@ from cronstream_server.store import bulk_postgres
 from cronstream_server.store.buffered import release_buffered
 from cronstream_server.store.database import Dialect
 from cronstream_server.store.rows import keys_from_row
-from cronstream_server.store.tables import job_execution_logs, job_executions, scheduled_jobs
+from cronstream_server.store.tables import (
+    job_execution_logs,
+    job_executions,
+    rate_limits,
+    scheduled_jobs,
+)
 from cronstream_server.store.types import one_of
 
 executions = job_executions
@@ -91,7 +97,7 @@ _PENDING_COLUMNS = (
 
 async def due_candidates(
     conn: AsyncConnection, want: Want, by: datetime, beyond: Beyond | None = None
-) -> list[Pending]:
+) -> Candidates:
     """Up to `want.limit` pending executions of one platform's handler due by `by`,
     critical first, then oldest due, locked until the claim commits.
 
@@ -107,7 +113,7 @@ async def due_candidates(
     backlog costs time but never blocks the executions behind it.
     """
     query = (
-        select(*_PENDING_COLUMNS)
+        select(*_PENDING_COLUMNS, _handler_limited(want))
         .where(
             executions.c.platform_id == want.platform_id,
             executions.c.handler_name == want.handler_name,
@@ -120,7 +126,27 @@ async def due_candidates(
     )
     if beyond is not None:
         query = query.where(*_beyond(beyond))
-    return [_pending(row) for row in (await conn.execute(query)).all()]
+    rows = (await conn.execute(query)).all()
+    return Candidates([_pending(row) for row in rows], bool(rows and rows[0].handler_limited))
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    pending: list[Pending]
+    # The platform set a rate limit on the want's handler. Asked in the same
+    # statement (an uncorrelated subquery, run once, an InitPlan on Postgres)
+    # so the common claim costs no round trip more than it did without
+    # rate limits.
+    handler_limited: bool
+
+
+def _handler_limited(want: Want) -> Any:
+    probe: Select[Any] = select(literal_column("1")).where(
+        rate_limits.c.platform_id == want.platform_id,
+        rate_limits.c.scope == literal_column("'handler'"),
+        rate_limits.c.name == want.handler_name,
+    )
+    return probe.exists().label("handler_limited")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from cronstream_server.core.enums import (
 from cronstream_server.core.executions import Execution, ExecutionLog
 from cronstream_server.core.health import HealthPolicy, JobHealth
 from cronstream_server.core.jobs import Job, JobSpec
-from cronstream_server.core.limits import ConcurrencyLimit, Keys
+from cronstream_server.core.limits import NO_KEYS, ConcurrencyLimit, Keys
 from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import (
     CronTrigger,
@@ -66,17 +66,15 @@ def _keys_values(keys: Keys) -> dict[str, Any]:
 
 
 def keys_from_row(row: RowMapping) -> Keys:
-    if row["concurrency_key"] is None and row["rate_limit_template"] is None:
-        return _NO_KEYS  # the common case: one shared value
+    concurrency_key, template = row["concurrency_key"], row["rate_limit_template"]
+    if concurrency_key is None and template is None:
+        return NO_KEYS  # the common case: one shared value, told apart by identity
     return Keys(
-        concurrency_key=row["concurrency_key"],
+        concurrency_key=concurrency_key,
         concurrency_limit=row["concurrency_limit"],
         rate_limit_key=row["rate_limit_key"],
-        rate_limit_template=row["rate_limit_template"],
+        rate_limit_template=template,
     )
-
-
-_NO_KEYS = Keys()
 
 
 def _ms(value: timedelta) -> int:
