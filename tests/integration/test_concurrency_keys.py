@@ -170,3 +170,37 @@ async def test_malformed_keys_and_limits_are_refused_with_their_fields(
     assert "payload field" in found["job.concurrency.key"]
     assert found["job.concurrency.limit"] == "must be 1 to 10,000"
     assert "unmatched '{'" in found["job.rate_limit_key"]
+
+
+async def test_an_event_handlers_limits_are_updated_by_mask(live: Live, tenant: Tenant) -> None:
+    created = (
+        await live.scheduler.CreateEventHandler(
+            pb.CreateEventHandlerRequest(
+                event_handler=event_pb2.EventHandler(event_name="e", handler_name="h")
+            ),
+            metadata=tenant.auth,
+        )
+    ).event_handler
+    change = event_pb2.EventHandler(
+        id=created.id,
+        concurrency=job_pb2.ConcurrencyLimit(key="order:{payload.order}", limit=2),
+        rate_limit_key="erp",
+    )
+    mask = field_mask_pb2.FieldMask(paths=["concurrency", "rate_limit_key"])
+    updated = (
+        await live.scheduler.UpdateEventHandler(
+            pb.UpdateEventHandlerRequest(event_handler=change, update_mask=mask),
+            metadata=tenant.auth,
+        )
+    ).event_handler
+    assert (updated.concurrency.key, updated.concurrency.limit) == ("order:{payload.order}", 2)
+    assert updated.rate_limit_key == "erp"
+    change.concurrency.limit = 10_001
+    error = await expect_code(
+        live.scheduler.UpdateEventHandler(
+            pb.UpdateEventHandlerRequest(event_handler=change, update_mask=mask),
+            metadata=tenant.auth,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert violations(error) == {"event_handler.concurrency.limit": "must be 1 to 10,000"}
