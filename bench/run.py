@@ -108,6 +108,11 @@ def run_all(cluster: Postgres, sizes: Sizes) -> dict[str, dict[str, Any]]:
     results["cronstream w1 go"] = run_json(
         [py, "bench/throughput.py", "--dsn", dsn, "--worker", "go", *w1]
     )
+    # W1 keyed: the same jobs over 100 concurrency keys of 50 places each
+    # (5,000 places for the workers' 2,000 slots): what admission costs.
+    results["cronstream w1 go keyed"] = run_json(
+        [py, "bench/throughput.py", "--dsn", dsn, "--worker", "go", "--keys", "100", *w1]
+    )
     results["cronstream w1 python"] = run_json(
         [py, "bench/throughput.py", "--dsn", dsn, "--worker", "python", *w1]
     )
@@ -252,6 +257,15 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         # Lower is better: the ratio says how many times tighter ours is.
         ratio = "" if key.startswith("cronstream") else _ratio(result.get("p99_ms"), ours_w2)
         rows.append(("W2 start lateness", key.removesuffix(" w2"), figure, ratio))
+    keyed = results.get("cronstream w1 go keyed", {})
+    rows.append(
+        (
+            "W1 executions/s",
+            "cronstream go, 100 concurrency keys",
+            _figure(keyed, "per_second"),
+            f"{_ratio(keyed.get('per_second'), ours_w1)} of no keys",
+        )
+    )
     with_metrics = results.get("cronstream w1 go metrics", {})
     rows.append(
         (

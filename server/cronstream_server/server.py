@@ -81,6 +81,7 @@ from cronstream_server.store.executions import SqlExecutionStore
 from cronstream_server.store.gate import SqlGateStore
 from cronstream_server.store.insight import SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
+from cronstream_server.store.rate_limits import SqlRateLimitStore
 from cronstream_server.store.retention import SqlRetentionStore
 from cronstream_server.store.ticker import SqlTickerStore
 from cronstream_server.store.webhook_delivery import SqlWebhookDeliveryStore
@@ -257,6 +258,7 @@ def _scheduler_deps(
         events=SqlEventStore(engine),
         insight=SqlInsightStore(engine),
         alerts=SqlAlertStore(engine),
+        rate_limits=SqlRateLimitStore(engine),
         max_payload_bytes=settings.max_payload_bytes,
         max_message_bytes=settings.max_message_bytes,
         signals=signals,

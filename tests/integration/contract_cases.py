@@ -20,7 +20,7 @@ from typing import Any
 
 import grpc
 from cronstream.v1 import admin_service_pb2 as admin_pb
-from cronstream.v1 import event_pb2, execution_pb2, job_pb2, webhook_pb2
+from cronstream.v1 import event_pb2, execution_pb2, job_pb2, rate_limit_pb2, webhook_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream.v1 import worker_service_pb2 as wpb
 from cronstream.v1.scheduler_service_pb2_grpc import SchedulerServiceStub
@@ -28,7 +28,7 @@ from cronstream_server.config import Settings
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.quotas import Quotas
 from cronstream_server.server import start
-from google.protobuf import field_mask_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 
 from tests.conftest import ADMIN, ADMIN_KEY, Live, Tenant, bearer, make_tenant
 from tests.integration.worker_harness import RawWorker
@@ -628,3 +628,24 @@ async def list_deliveries_with_a_negative_page_size(c: Ctx) -> grpc.StatusCode:
     created = await c.s.CreateWebhook(pb.CreateWebhookRequest(webhook=webhook), metadata=c.auth)
     request = pb.ListWebhookDeliveriesRequest(webhook_id=created.webhook.id, page_size=-1)
     return await code_of(c.s.ListWebhookDeliveries(request, metadata=c.auth))
+
+
+# --- SchedulerService: rate limits -------------------------------------------------
+
+
+@own("SchedulerService/SetRateLimit", "INVALID_ARGUMENT")
+async def set_a_rate_limit_without_a_scope(c: Ctx) -> grpc.StatusCode:
+    limit = rate_limit_pb2.RateLimit(limit=5, per=duration_pb2.Duration(seconds=1))
+    request = pb.SetRateLimitRequest(rate_limit=limit)
+    return await code_of(c.s.SetRateLimit(request, metadata=c.auth))
+
+
+@own("SchedulerService/DeleteRateLimit", "INVALID_ARGUMENT")
+async def delete_a_rate_limit_without_a_scope(c: Ctx) -> grpc.StatusCode:
+    return await code_of(c.s.DeleteRateLimit(pb.DeleteRateLimitRequest(), metadata=c.auth))
+
+
+@own("SchedulerService/DeleteRateLimit", "NOT_FOUND")
+async def delete_a_rate_limit_never_set(c: Ctx) -> grpc.StatusCode:
+    request = pb.DeleteRateLimitRequest(key="never-set")
+    return await code_of(c.s.DeleteRateLimit(request, metadata=c.auth))

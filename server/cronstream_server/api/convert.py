@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from cronstream.v1 import execution_pb2, job_pb2
+from cronstream.v1 import event_pb2, execution_pb2, job_pb2
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from cronstream_server.api.convert_common import duration_from_ms, timestamp
@@ -33,6 +33,7 @@ from cronstream_server.core.errors import FieldViolation
 from cronstream_server.core.executions import Execution, ExecutionLog
 from cronstream_server.core.health import HealthPolicy, JobHealth
 from cronstream_server.core.jobs import Job, JobSpec, RawTrigger
+from cronstream_server.core.limits import ConcurrencyLimit
 from cronstream_server.core.triggers import (
     CronTrigger,
     EventTrigger,
@@ -281,7 +282,21 @@ def job_spec(
         else HealthPolicy(),
         depends_on=tuple(job.depends_on),
         max_wait=_duration_or(reader, job, "max_wait", prefix, job_rules.DEFAULT_MAX_WAIT),
+        concurrency=concurrency(job),
+        rate_limit_key=job.rate_limit_key,
     )
+
+
+def concurrency(message: job_pb2.Job | event_pb2.EventHandler) -> ConcurrencyLimit | None:
+    """The message's concurrency limit; absent: none (its rules are checked
+    with the rest of the spec)."""
+    if not message.HasField("concurrency"):
+        return None
+    return ConcurrencyLimit(message.concurrency.key, message.concurrency.limit)
+
+
+def concurrency_message(value: ConcurrencyLimit | None) -> job_pb2.ConcurrencyLimit | None:
+    return None if value is None else job_pb2.ConcurrencyLimit(key=value.key, limit=value.limit)
 
 
 def health_policy(reader: Reader, message: job_pb2.HealthPolicy, prefix: str) -> HealthPolicy:
@@ -378,6 +393,8 @@ def job_message(job: Job) -> job_pb2.Job:
         platform_id=job.platform_id,
         depends_on=list(spec.depends_on),
         paused_until=timestamp(job.paused_until),
+        concurrency=concurrency_message(spec.concurrency),
+        rate_limit_key=spec.rate_limit_key,
     )
     message.retry_delay.FromTimedelta(spec.retry_delay)
     message.timeout.FromTimedelta(spec.timeout)
@@ -419,6 +436,8 @@ def execution_message(execution: Execution) -> execution_pb2.Execution:
         handler_name=e.handler_name,
         event_handler_id=e.event_handler_id or "",
         trigger=EXECUTION_TRIGGER[e.trigger],
+        concurrency_key=e.keys.concurrency_key or "",
+        rate_limit_key=e.keys.rate_limit_key or "",
     )
     if e.status is ExecutionStatus.WAITING:  # output only while it waits
         message.waiting_for.extend(e.waiting_for)

@@ -16,6 +16,7 @@ from cronstream_server.core.ports import (
     ExecutionStore,
     InsightStore,
     JobStore,
+    RateLimitStore,
     Signals,
 )
 from cronstream_server.engine.event_batcher import EventBatcher
@@ -26,6 +27,7 @@ from cronstream_server.service.job_quota import JobQuota
 from cronstream_server.service.jobs import JobUseCases
 from cronstream_server.service.outcome import Outcome
 from cronstream_server.service.publish import Publisher
+from cronstream_server.service.rate_limits import RateLimitUseCases
 from cronstream_server.service.webhooks import WebhookUseCases
 from cronstream_server.signals.local import LocalSignals
 from cronstream_server.telemetry.metrics import Metrics
@@ -57,6 +59,7 @@ class SchedulerDeps:
     events: EventStore
     insight: InsightStore
     alerts: AlertStore
+    rate_limits: RateLimitStore
     health: HealthProbe
     event_batcher: EventBatcher
     # Worker sessions connected to this replica, by platform id.
@@ -81,12 +84,14 @@ class SchedulerDeps:
     jobs_use: JobUseCases = field(init=False)
     executions_use: ExecutionUseCases = field(init=False)
     events_use: EventUseCases = field(init=False)
+    rate_limits_use: RateLimitUseCases = field(init=False)
     publisher: Publisher = field(init=False)
 
     def __post_init__(self) -> None:
         self.jobs_use = JobUseCases(self.jobs, self.job_quota, self.now, self.metrics.paused_slots)
         self.executions_use = ExecutionUseCases(self.executions, self.now)
         self.events_use = EventUseCases(self.events, self.event_batcher.deliver, self.now)
+        self.rate_limits_use = RateLimitUseCases(self.rate_limits, self.now)
         self.publisher = Publisher(self.signals)
 
     async def done(self, outcome: Outcome[T]) -> T:

@@ -13,7 +13,7 @@ from cronstream_server.api.scheduler_insight import InsightRpcs
 from cronstream_server.api.scheduler_jobs import JobRpcs
 from cronstream_server.api.scheduler_pausing import PausingRpcs
 from cronstream_server.api.scheduler_preview import PreviewRpcs
-from cronstream_server.api.scheduler_unbuilt import UnbuiltRpcs
+from cronstream_server.api.scheduler_rate_limits import RateLimitRpcs
 from cronstream_server.api.scheduler_webhooks import WebhookRpcs
 
 
@@ -27,7 +27,7 @@ class SchedulerServicer(
     PreviewRpcs,
     AlertRpcs,
     WebhookRpcs,
-    UnbuiltRpcs,
+    RateLimitRpcs,
     pb_grpc.SchedulerServiceServicer,
 ):
     def __init__(self, deps: SchedulerDeps) -> None:

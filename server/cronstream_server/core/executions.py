@@ -11,6 +11,7 @@ from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, LogL
 from cronstream_server.core.errors import FailedPrecondition
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.jobs import Job
+from cronstream_server.core.limits import NO_KEYS, Keys, keys_for
 from cronstream_server.core.tracing import TraceContext
 
 _RETRYABLE_BY_USER = frozenset(
@@ -59,6 +60,9 @@ class Execution:
     # as the gate last saw them, and when the slot stops waiting.
     waiting_for: tuple[str, ...] = ()
     wait_deadline: datetime | None = None
+    # Its job's or handler's concurrency and rate-limit keys, expanded over
+    # its payload when it was created (core.limits); retries keep them.
+    keys: Keys = NO_KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,7 @@ def for_job(
     starts a trace of its own rather than joining the job's, which a job run
     often would make endless (core.tracing.lineage)."""
     spec = job.spec
+    payload = spec.payload if payload is None else payload
     return Execution(
         id=new_id(),
         platform_id=job.platform_id,
@@ -95,7 +100,7 @@ def for_job(
         trigger=trigger,
         status=ExecutionStatus.PENDING,
         handler_name=spec.handler_name,
-        payload=spec.payload if payload is None else payload,
+        payload=payload,
         priority=spec.priority,
         scheduled_at=scheduled_at,
         due_at=scheduled_at,
@@ -104,6 +109,7 @@ def for_job(
         timeout=spec.timeout,
         created_at=now,
         trace=job.trace if trigger is ExecutionTrigger.SCHEDULE else trace,
+        keys=keys_for(spec.concurrency, spec.rate_limit_key, payload),
     )
 
 

@@ -21,6 +21,7 @@ from cronstream_server.core.enums import (
 from cronstream_server.core.errors import FailedPrecondition, FieldViolation
 from cronstream_server.core.health import HealthPolicy, JobHealth, check_policy
 from cronstream_server.core.ids import is_valid_id
+from cronstream_server.core.limits import ConcurrencyLimit, check_concurrency, check_key
 from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import (
     CronTrigger,
@@ -70,6 +71,8 @@ class JobSpec:
     # Ids of the platform's jobs whose slot must succeed first (core.dependencies).
     depends_on: tuple[str, ...] = ()
     max_wait: timedelta = DEFAULT_MAX_WAIT
+    concurrency: ConcurrencyLimit | None = None
+    rate_limit_key: str = ""  # as written; "" for none
 
     @property
     def type(self) -> JobType:
@@ -214,6 +217,8 @@ def check_spec(spec: JobSpec, prefix: str, violations: list[FieldViolation]) -> 
     _check_tags(violations, f"{prefix}.tags", spec.tags)
     _check_metadata(violations, f"{prefix}.metadata", spec.metadata)
     _check_dependencies(violations, prefix, spec)
+    check_concurrency(violations, f"{prefix}.concurrency", spec.concurrency)
+    check_key(violations, f"{prefix}.rate_limit_key", spec.rate_limit_key, required=False)
 
 
 def _check_retries(violations: list[FieldViolation], prefix: str, spec: JobSpec) -> None:

@@ -33,6 +33,7 @@ from cronstream_server.core.insight import (
 )
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
+from cronstream_server.core.rate_limits import RateLimit, Scope
 from cronstream_server.core.selection import BulkChange, JobSelector
 from cronstream_server.core.tenancy import ApiKey, NewSecret, Platform, PlatformPrincipal
 from cronstream_server.core.webhook_delivery import (
@@ -330,6 +331,30 @@ class EventStore(Protocol):
         ...
 
 
+class RateLimitStore(Protocol):
+    """A platform's rate limits (core.rate_limits); another platform's are
+    never seen nor touched."""
+
+    async def set_limit(
+        self,
+        platform_id: str,
+        scope: Scope,
+        name: str,
+        make: Callable[[RateLimit | None], RateLimit],
+    ) -> RateLimit:
+        """One transaction: the limit `make` builds from the one stored (None
+        when there is none) is stored, and its buckets start full."""
+        ...
+
+    async def list_limits(self, platform_id: str) -> list[RateLimit]:
+        """Every limit of the platform: keys' first, then handlers', each by name."""
+        ...
+
+    async def delete_limit(self, platform_id: str, scope: Scope, name: str) -> None:
+        """Deletes the limit with its buckets; NotFound when there is none."""
+        ...
+
+
 class InsightStore(Protocol):
     async def job_figures(self, platform_id: str, job_id: str) -> ExecutionFigures:
         """Counts by status and durations of the job's executions."""
@@ -517,7 +542,17 @@ class DispatchStore(Protocol):
         by side, else waited for). `decide(candidates, now)` (pure: it runs
         under the locks) picks the Starts, which become running in their
         sessions with their lease, deadline and trace, at the same attempt.
-        Candidates not started stay pending, untouched."""
+        Candidates not started stay pending, untouched.
+
+        Concurrency keys and rate limits (core.admission): `decide` is given
+        only candidates with a free place under their key (at most the
+        key's limit running cluster-wide, claimed ahead included) and a
+        token in every bucket of theirs, and the Starts take those tokens.
+        A claim never admits to a key or bucket another transaction is
+        admitting to (it leaves it this round), and when a want's
+        candidates were held back it reads on past their keys, so they
+        never keep others waiting. `Claimed.retry_at` says when a held-back
+        candidate's bucket next has a token."""
         ...
 
     async def settle(

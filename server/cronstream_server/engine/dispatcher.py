@@ -140,6 +140,10 @@ class Dispatcher:
         )
         self._metrics.claim(time.perf_counter() - began, len(claimed.starts))
         self._claimed_at(claimed.now, claimed.read_at)
+        if claimed.retry_at is not None:
+            # Held back by a rate limit (or by another replica's claim of
+            # its key): a round when its bucket next has a token.
+            self.due_at(claimed.retry_at)
         await self._deliver(claimed.starts)
         return len(claimed.starts)
 

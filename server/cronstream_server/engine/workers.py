@@ -299,8 +299,11 @@ class WorkerHub:
         applied = zip(batch, verdicts, strict=True)
         if any(r.report.succeeded and v is Verdict.APPLY for r, v in applied):
             self._on_succeeded()
+        keyed_ended: set[str] = set()
         for received, verdict in zip(batch, verdicts, strict=True):
             session, report = received.session, received.report
+            if verdict is Verdict.APPLY and session.keyed(report.execution_id):
+                keyed_ended.add(report.platform_id)
             if verdict is not Verdict.APPLY:
                 log.debug(
                     "result %s/%d: %s",
@@ -311,6 +314,11 @@ class WorkerHub:
                 )
             session.send(Ack(report.execution_id))  # before `finish`, which may close
             session.finish(report.execution_id, report.attempt)
+        # A place under a concurrency key came free: executions waiting for
+        # it may be served by another replica's workers, so every replica
+        # looks (this one's freed slot wakes its own dispatcher anyway).
+        for platform_id in sorted(keyed_ended):
+            await self._signals.publish(WORK, platform_id)
 
     async def _write_heartbeats(self, batch: list[tuple[Session, list[str]]]) -> None:
         pairs = [(execution_id, s.id) for s, ids in batch for execution_id in ids]

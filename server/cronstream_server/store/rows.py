@@ -21,6 +21,7 @@ from cronstream_server.core.enums import (
 from cronstream_server.core.executions import Execution, ExecutionLog
 from cronstream_server.core.health import HealthPolicy, JobHealth
 from cronstream_server.core.jobs import Job, JobSpec
+from cronstream_server.core.limits import NO_KEYS, ConcurrencyLimit, Keys
 from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import (
     CronTrigger,
@@ -39,6 +40,41 @@ def _trace_values(trace: TraceContext | None) -> dict[str, str | None]:
 
 def _trace(row: RowMapping) -> TraceContext | None:
     return TraceContext(row["traceparent"], row["tracestate"] or "") if row["traceparent"] else None
+
+
+def concurrency_values(concurrency: ConcurrencyLimit | None, rate_limit_key: str) -> dict[str, Any]:
+    """The limit columns of a job or event handler row."""
+    return {
+        "concurrency_key": concurrency.key if concurrency else None,
+        "concurrency_limit": concurrency.limit if concurrency else None,
+        "rate_limit_key": rate_limit_key or None,
+    }
+
+
+def concurrency_from_row(row: RowMapping) -> ConcurrencyLimit | None:
+    key, limit = row["concurrency_key"], row["concurrency_limit"]
+    return None if key is None or limit is None else ConcurrencyLimit(key, limit)
+
+
+def _keys_values(keys: Keys) -> dict[str, Any]:
+    return {
+        "concurrency_key": keys.concurrency_key,
+        "concurrency_limit": keys.concurrency_limit,
+        "rate_limit_key": keys.rate_limit_key,
+        "rate_limit_template": keys.rate_limit_template,
+    }
+
+
+def keys_from_row(row: RowMapping) -> Keys:
+    concurrency_key, template = row["concurrency_key"], row["rate_limit_template"]
+    if concurrency_key is None and template is None:
+        return NO_KEYS  # the common case: one shared value, told apart by identity
+    return Keys(
+        concurrency_key=concurrency_key,
+        concurrency_limit=row["concurrency_limit"],
+        rate_limit_key=row["rate_limit_key"],
+        rate_limit_template=template,
+    )
 
 
 def _ms(value: timedelta) -> int:
@@ -116,6 +152,7 @@ def job_values(job: Job) -> dict[str, Any]:
         "jitter_ms": _ms(spec.jitter),
         **_policy_values(spec.health_policy),
         "max_wait_ms": _ms(spec.max_wait),
+        **concurrency_values(spec.concurrency, spec.rate_limit_key),
         "runs_count": job.runs_count,
         "tags": list(spec.tags),
         "metadata": dict(spec.metadata),
@@ -172,6 +209,8 @@ def job_from_row(row: Row[Any]) -> Job:
         ),
         # depends_on lives in job_dependencies (store.dependencies adds it).
         max_wait=timedelta(milliseconds=r["max_wait_ms"]),
+        concurrency=concurrency_from_row(r),
+        rate_limit_key=r["rate_limit_key"] or "",
     )
     return Job(
         id=r["id"],
@@ -231,6 +270,7 @@ def execution_values(execution: Execution) -> dict[str, Any]:
         **_trace_values(e.trace),
         "waiting_for": list(e.waiting_for) or None,
         "wait_deadline": e.wait_deadline,
+        **_keys_values(e.keys),
     }
 
 
@@ -268,6 +308,7 @@ def execution_from_row(row: Row[Any]) -> Execution:
         trace=_trace(r),
         waiting_for=tuple(r["waiting_for"] or ()),
         wait_deadline=r["wait_deadline"],
+        keys=keys_from_row(r),
     )
 
 

@@ -12,7 +12,9 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -149,6 +151,10 @@ scheduled_jobs = Table(
     # When a job paused with PauseJob's `until` resumes by itself; NULL
     # whenever the job is not paused that way.
     Column("paused_until", UtcDateTime()),
+    # Concurrency key and limit, rate-limit key: as written (core.limits).
+    Column("concurrency_key", String(200)),
+    Column("concurrency_limit", Integer),
+    Column("rate_limit_key", String(200)),
     UniqueConstraint("platform_id", "request_id"),
     Index(None, "status"),
     Index(None, "type"),
@@ -196,6 +202,9 @@ event_handlers = Table(
     Column("timeout_ms", BigInteger, nullable=False, server_default="300000"),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("concurrency_key", String(200)),
+    Column("concurrency_limit", Integer),
+    Column("rate_limit_key", String(200)),
     Index(None, "event_name"),
     Index(None, "enabled"),
     Index(None, "platform_id", "event_name"),
@@ -261,6 +270,13 @@ job_executions = Table(
     # the gate last saw them, and when it stops waiting.
     Column("waiting_for", json_type()),
     Column("wait_deadline", UtcDateTime()),
+    # Its job's or handler's keys, expanded over its payload when it was
+    # created (core.limits), with the concurrency limit it counts against
+    # and the rate-limit key as written (a RateLimit's key matches that).
+    Column("concurrency_key", String(200)),
+    Column("concurrency_limit", Integer),
+    Column("rate_limit_key", String(200)),
+    Column("rate_limit_template", String(200)),
     Index(None, "job_id", "created_at"),
     Index(None, "status"),
     Index(None, "started_at"),
@@ -293,6 +309,16 @@ job_executions = Table(
         "deadline_at",
         postgresql_where=text("status = 'running'"),
         sqlite_where=text("status = 'running'"),
+    ),
+    # The claim counts the running executions of each concurrency key it
+    # admits to (store.queries_limits): those rows alone, by key. Heartbeats
+    # change neither column, so their updates stay HOT.
+    Index(
+        "ix_job_executions_keyed_running",
+        "platform_id",
+        "concurrency_key",
+        postgresql_where=text("status = 'running' AND concurrency_key IS NOT NULL"),
+        sqlite_where=text("status = 'running' AND concurrency_key IS NOT NULL"),
     ),
     # Postgres storage (migration 0003): room on each page for the new
     # versions of heartbeat updates (HOT), and autovacuum after 2% of the rows
@@ -355,6 +381,46 @@ job_dependencies = Table(
     # Deleting a job finds the edges that name it; a check loads a platform's.
     Index(None, "depends_on_id"),
     Index(None, "platform_id"),
+)
+
+
+# A platform's rate limits (docs/scheduling.md#rate-limits): of a key as
+# written (scope 'key') or of a handler (scope 'handler').
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column(
+        "platform_id",
+        Uuid(as_uuid=False),
+        ForeignKey("platforms.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("scope", String(16), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("starts", Integer, nullable=False),  # executions started per `per`
+    Column("per_ms", BigInteger, nullable=False),
+    Column("burst", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# The token buckets of the rate limits: one per expanded key of a key's
+# limit ('' for a handler's), written by the claim under its per-bucket lock.
+# No row: a full bucket. Setting a limit anew or deleting it drops them.
+rate_limit_buckets = Table(
+    "rate_limit_buckets",
+    metadata,
+    Column("platform_id", Uuid(as_uuid=False), primary_key=True),
+    Column("scope", String(16), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("bucket", String(200), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    ForeignKeyConstraint(
+        ["platform_id", "scope", "name"],
+        ["rate_limits.platform_id", "rate_limits.scope", "rate_limits.name"],
+        ondelete="CASCADE",
+    ),
 )
 
 

@@ -1,7 +1,7 @@
 """dependencies: schedules that wait for each other
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-07 09:00:00
 
 A job may depend on other jobs of its platform (docs/scheduling.md,
@@ -21,7 +21,7 @@ from alembic import op
 from cronstream_server.store.types import UtcDateTime, json_type
 
 revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0009"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
