@@ -2,11 +2,6 @@
 on SQLite and Postgres: pause until, bulk pause and resume, backfill, the
 preview's DST marks, rate limits, and jobs with concurrency limits,
 rate-limit keys and dependencies.
-
-AWAITING THE SERVER: these RPCs answer UNIMPLEMENTED until the server side
-of issue 16 is merged, so the whole module is a strict xfail. Once the
-server builds them, each test passes, strict xfail turns that into a
-failure, and this mark is to be removed (see `pytestmark`).
 """
 
 from __future__ import annotations
@@ -28,11 +23,6 @@ from cronstream import (
 )
 
 from tests.conftest import Live, Tenant
-
-pytestmark = pytest.mark.xfail(
-    strict=True,
-    reason="issue 16's server parts are not merged: the new RPCs answer UNIMPLEMENTED",
-)
 
 # Far from any test run's wall clock, so the engine never fires these meanwhile.
 YEARLY = "0 3 1 1 *"

@@ -79,12 +79,6 @@ def test_client_scenario(server: ServerProcess, language: str) -> None:
     run_scenario(server, language, *SCENARIOS[language])
 
 
-# AWAITING THE SERVER: issue 16's RPCs answer UNIMPLEMENTED until its server
-# parts are merged; then these pass, strict xfail fails them, and the mark goes.
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16's server parts are not merged: the new RPCs answer UNIMPLEMENTED",
-)
 @pytest.mark.parametrize("language", sorted(SCHEDULING_SCENARIOS))
 def test_client_scheduling_scenario(server: ServerProcess, language: str) -> None:
     run_scenario(server, f"sched-{language}", *SCHEDULING_SCENARIOS[language])
