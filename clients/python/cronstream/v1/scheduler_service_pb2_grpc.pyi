@@ -119,8 +119,9 @@ class SchedulerServiceStub:
     """
     PauseJobs: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.PauseJobsRequest, _scheduler_service_pb2.PauseJobsResponse]
     """Pauses the platform's active jobs that match the selector, as PauseJob
-    does each (one transaction per job), at most `limit` of them per call;
-    call again while `remaining` is not zero.
+    does each (each job wholly or not at all; a job another call holds at
+    that moment is left for the next call), at most `limit` of them per
+    call; call again while `remaining` is not zero.
     Errors: INVALID_ARGUMENT (an empty selector without `all`, an `until`
     not in the future, a limit out of range).
     """
@@ -160,8 +161,8 @@ class SchedulerServiceStub:
     skipped).
     """
     CancelExecution: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.CancelExecutionRequest, _scheduler_service_pb2.CancelExecutionResponse]
-    """Cancels a pending or running execution; a running one's worker is told
-    to stop.
+    """Cancels a waiting, pending or running execution; a running one's worker
+    is told to stop.
     Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
     timed out, cancelled or skipped).
     """
@@ -381,8 +382,9 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     """
     PauseJobs: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.PauseJobsRequest, _scheduler_service_pb2.PauseJobsResponse]  # type: ignore[assignment]
     """Pauses the platform's active jobs that match the selector, as PauseJob
-    does each (one transaction per job), at most `limit` of them per call;
-    call again while `remaining` is not zero.
+    does each (each job wholly or not at all; a job another call holds at
+    that moment is left for the next call), at most `limit` of them per
+    call; call again while `remaining` is not zero.
     Errors: INVALID_ARGUMENT (an empty selector without `all`, an `until`
     not in the future, a limit out of range).
     """
@@ -422,8 +424,8 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     skipped).
     """
     CancelExecution: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.CancelExecutionRequest, _scheduler_service_pb2.CancelExecutionResponse]  # type: ignore[assignment]
-    """Cancels a pending or running execution; a running one's worker is told
-    to stop.
+    """Cancels a waiting, pending or running execution; a running one's worker
+    is told to stop.
     Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
     timed out, cancelled or skipped).
     """
@@ -706,8 +708,9 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.PauseJobsResponse, _abc.Awaitable[_scheduler_service_pb2.PauseJobsResponse]]:
         """Pauses the platform's active jobs that match the selector, as PauseJob
-        does each (one transaction per job), at most `limit` of them per call;
-        call again while `remaining` is not zero.
+        does each (each job wholly or not at all; a job another call holds at
+        that moment is left for the next call), at most `limit` of them per
+        call; call again while `remaining` is not zero.
         Errors: INVALID_ARGUMENT (an empty selector without `all`, an `until`
         not in the future, a limit out of range).
         """
@@ -783,8 +786,8 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.CancelExecutionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.CancelExecutionResponse, _abc.Awaitable[_scheduler_service_pb2.CancelExecutionResponse]]:
-        """Cancels a pending or running execution; a running one's worker is told
-        to stop.
+        """Cancels a waiting, pending or running execution; a running one's worker
+        is told to stop.
         Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
         timed out, cancelled or skipped).
         """

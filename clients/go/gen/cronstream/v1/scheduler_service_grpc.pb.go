@@ -141,8 +141,9 @@ type SchedulerServiceClient interface {
 	// Errors: NOT_FOUND, FAILED_PRECONDITION (job cancelled).
 	RunJob(ctx context.Context, in *RunJobRequest, opts ...grpc.CallOption) (*RunJobResponse, error)
 	// Pauses the platform's active jobs that match the selector, as PauseJob
-	// does each (one transaction per job), at most `limit` of them per call;
-	// call again while `remaining` is not zero.
+	// does each (each job wholly or not at all; a job another call holds at
+	// that moment is left for the next call), at most `limit` of them per
+	// call; call again while `remaining` is not zero.
 	// Errors: INVALID_ARGUMENT (an empty selector without `all`, an `until`
 	// not in the future, a limit out of range).
 	PauseJobs(ctx context.Context, in *PauseJobsRequest, opts ...grpc.CallOption) (*PauseJobsResponse, error)
@@ -176,8 +177,8 @@ type SchedulerServiceClient interface {
 	// Errors: NOT_FOUND, FAILED_PRECONDITION (pending, running, succeeded or
 	// skipped).
 	RetryExecution(ctx context.Context, in *RetryExecutionRequest, opts ...grpc.CallOption) (*RetryExecutionResponse, error)
-	// Cancels a pending or running execution; a running one's worker is told
-	// to stop.
+	// Cancels a waiting, pending or running execution; a running one's worker
+	// is told to stop.
 	// Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
 	// timed out, cancelled or skipped).
 	CancelExecution(ctx context.Context, in *CancelExecutionRequest, opts ...grpc.CallOption) (*CancelExecutionResponse, error)
@@ -781,8 +782,9 @@ type SchedulerServiceServer interface {
 	// Errors: NOT_FOUND, FAILED_PRECONDITION (job cancelled).
 	RunJob(context.Context, *RunJobRequest) (*RunJobResponse, error)
 	// Pauses the platform's active jobs that match the selector, as PauseJob
-	// does each (one transaction per job), at most `limit` of them per call;
-	// call again while `remaining` is not zero.
+	// does each (each job wholly or not at all; a job another call holds at
+	// that moment is left for the next call), at most `limit` of them per
+	// call; call again while `remaining` is not zero.
 	// Errors: INVALID_ARGUMENT (an empty selector without `all`, an `until`
 	// not in the future, a limit out of range).
 	PauseJobs(context.Context, *PauseJobsRequest) (*PauseJobsResponse, error)
@@ -816,8 +818,8 @@ type SchedulerServiceServer interface {
 	// Errors: NOT_FOUND, FAILED_PRECONDITION (pending, running, succeeded or
 	// skipped).
 	RetryExecution(context.Context, *RetryExecutionRequest) (*RetryExecutionResponse, error)
-	// Cancels a pending or running execution; a running one's worker is told
-	// to stop.
+	// Cancels a waiting, pending or running execution; a running one's worker
+	// is told to stop.
 	// Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
 	// timed out, cancelled or skipped).
 	CancelExecution(context.Context, *CancelExecutionRequest) (*CancelExecutionResponse, error)

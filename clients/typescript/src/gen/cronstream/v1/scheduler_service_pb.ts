@@ -2275,8 +2275,9 @@ export const SchedulerService: GenService<{
   },
   /**
    * Pauses the platform's active jobs that match the selector, as PauseJob
-   * does each (one transaction per job), at most `limit` of them per call;
-   * call again while `remaining` is not zero.
+   * does each (each job wholly or not at all; a job another call holds at
+   * that moment is left for the next call), at most `limit` of them per
+   * call; call again while `remaining` is not zero.
    * Errors: INVALID_ARGUMENT (an empty selector without `all`, an `until`
    * not in the future, a limit out of range).
    *
@@ -2358,8 +2359,8 @@ export const SchedulerService: GenService<{
     output: typeof RetryExecutionResponseSchema;
   },
   /**
-   * Cancels a pending or running execution; a running one's worker is told
-   * to stop.
+   * Cancels a waiting, pending or running execution; a running one's worker
+   * is told to stop.
    * Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
    * timed out, cancelled or skipped).
    *
