@@ -73,7 +73,6 @@ async def test_a_slot_whose_dependency_succeeded_is_released(world: World) -> No
 async def test_the_latest_slot_at_or_before_the_instant_decides(world: World) -> None:
     export, report, t = await pair(world)
     await slot(world, export, t - HOUR, ExecutionStatus.FAILED)  # older: does not count
-    await slot(world, export, t, ExecutionStatus.SKIPPED)
     await slot(world, export, t, ExecutionStatus.SUCCESS, ExecutionTrigger.BACKFILL)
     await slot(world, export, t + MINUTE, ExecutionStatus.FAILED)  # later: does not count
     await slot(world, export, t - MINUTE, ExecutionStatus.SUCCESS, ExecutionTrigger.MANUAL)

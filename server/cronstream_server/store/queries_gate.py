@@ -11,13 +11,13 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     Select,
+    and_,
     bindparam,
     func,
     literal_column,
     not_,
     null,
     select,
-    text,
     tuple_,
     update,
 )
@@ -29,7 +29,6 @@ from cronstream_server.store.buffered import FAR_FUTURE, is_waiting
 from cronstream_server.store.clock import as_utc
 from cronstream_server.store.database import Dialect
 from cronstream_server.store.tables import (
-    WAITING_WITH_DEADLINE,
     job_dependencies,
     job_executions,
     scheduled_jobs,
@@ -42,10 +41,11 @@ edges = job_dependencies
 # A literal, not a parameter: only then can the planner match the predicate
 # of ix_job_executions_waiting in every plan (see store.queries_dispatch).
 IS_WAITING = executions.c.status == literal_column("'waiting'")
-# The rows of ix_job_executions_waiting, its predicate word for word: the
-# slots waiting for their dependencies (backfilled ones wait without a
-# deadline, for their release: store.queries_release).
-_WITH_DEADLINE = text(WAITING_WITH_DEADLINE)
+# The rows of ix_job_executions_waiting, its predicate (store.tables) as
+# literals, column by column (the jobs joined have a status too): the slots
+# waiting for their dependencies. Backfilled ones wait without a deadline,
+# for their release (store.queries_release).
+_WITH_DEADLINE = and_(IS_WAITING, executions.c.wait_deadline.is_not(None))
 # What counts as a slot of a dependency: its schedule's and its backfills.
 _SLOT_TRIGGERS = (ExecutionTrigger.SCHEDULE.value, ExecutionTrigger.BACKFILL.value)
 _UNFINISHED = ("pending", "running", "waiting")
