@@ -342,7 +342,7 @@ async def _start_workers(
         ),
         live_keys=admin_store.live_keys,
         metrics=metrics,
-        on_succeeded=gate.wake,
+        on_settled=gate.wake,
     )
     hub.start()
     stack.push_async_callback(hub.stop)

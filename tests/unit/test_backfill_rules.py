@@ -110,9 +110,8 @@ def test_the_policy_defaults_from_the_job_and_refuses_dropping_ones() -> None:
     assert rules.policy_for(allow, None) is OverlapPolicy.ALLOW
     assert rules.policy_for(skip, None) is OverlapPolicy.BUFFER_ONE
     assert rules.policy_for(skip, OverlapPolicy.ALLOW) is OverlapPolicy.ALLOW
-    assert rules.concurrency(allow, OverlapPolicy.ALLOW) is None
-    limit = rules.concurrency(allow, OverlapPolicy.BUFFER_ONE)
-    assert limit == rules.Concurrency(f"backfill:{allow.id}", 1)
+    assert not rules.sequential(OverlapPolicy.ALLOW)
+    assert rules.sequential(OverlapPolicy.BUFFER_ONE)
     for refused in (OverlapPolicy.SKIP, OverlapPolicy.CANCEL_PREVIOUS):
         request = BackfillRequest(T0 - MINUTE, T0, refused)
         [violation] = rules.check_request(request, T0)

@@ -106,21 +106,25 @@ def export(
 
 def test_what_holds_a_slot_back() -> None:
     waiting = slot()
-    assert holds(export(), waiting) is None
+    assert holds(export(), waiting.scheduled_at) is None
     # Its slot at T has not fired: the latest before it must not decide.
     assert (
-        holds(export(next_run=T), waiting) == "its slot of 2026-12-06T02:00:00Z has not fired yet"
+        holds(export(next_run=T), waiting.scheduled_at)
+        == "its slot of 2026-12-06T02:00:00Z has not fired yet"
     )
     failed = SlotSeen(T - timedelta(hours=1), ExecutionStatus.FAILED)
-    assert holds(export(latest=failed), waiting) == "its 2026-12-06T01:00:00Z slot failed"
+    assert (
+        holds(export(latest=failed), waiting.scheduled_at) == "its 2026-12-06T01:00:00Z slot failed"
+    )
     running = SlotSeen(T, ExecutionStatus.RUNNING)
     assert (
-        holds(export(latest=running), waiting) == "its 2026-12-06T02:00:00Z slot is still running"
+        holds(export(latest=running), waiting.scheduled_at)
+        == "its 2026-12-06T02:00:00Z slot is still running"
     )
     # No slot at or before T (a newer job, an event job): nothing to wait for.
-    assert holds(export(latest=None), waiting) is None
+    assert holds(export(latest=None), waiting.scheduled_at) is None
     # A paused dependency fires no more slots: its latest decides.
-    assert holds(export(JobStatus.PAUSED, next_run=T, latest=None), waiting) is None
+    assert holds(export(JobStatus.PAUSED, next_run=T, latest=None), waiting.scheduled_at) is None
 
 
 def test_a_released_slot_is_due_when_released_or_at_its_instant_if_later() -> None:

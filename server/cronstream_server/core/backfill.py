@@ -9,20 +9,22 @@ A backfilled execution is marked BACKFILL and keeps its instant as
 `scheduled_at`, the identity it shares with the ticker's slot: one execution
 per (job, instant), whoever made it. It carries no jitter (it runs late on
 purpose, and the release below spreads it already). It is released at a
-bounded rate: the i-th new execution of a call is due `i / rate` seconds
-after the call began, so that at any moment only a trickle of backfill is
-due beside the live slots, which the claim orders by priority then due time.
+bounded rate: the i-th new execution of a call is released `i / rate`
+seconds after the call began, so that at any moment only a trickle of
+backfill is pending beside the live slots, which the claim orders by
+priority then due time. A BUFFER_ONE backfill's is released no sooner than
+that, and only once the earlier ones finished (core.release).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from cronstream_server.core import executions as execution_rules
 from cronstream_server.core import triggers
-from cronstream_server.core.enums import ExecutionTrigger, JobStatus, OverlapPolicy
+from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, JobStatus, OverlapPolicy
 from cronstream_server.core.errors import FailedPrecondition, FieldViolation
 from cronstream_server.core.executions import Execution
 from cronstream_server.core.jobs import Job
@@ -69,14 +71,6 @@ class Backfilled:
         return self.instants - self.created
 
 
-@dataclass(frozen=True, slots=True)
-class Concurrency:
-    """The key and limit every backfilled execution of a call counts against."""
-
-    key: str
-    limit: int
-
-
 def check_request(request: BackfillRequest, now: datetime) -> list[FieldViolation]:
     """The range's own rules: not reversed, not empty, not ending in the future;
     an overlap policy a backfill can honour."""
@@ -120,13 +114,11 @@ def policy_for(job: Job, asked: OverlapPolicy | None) -> OverlapPolicy:
     )
 
 
-def concurrency(job: Job, policy: OverlapPolicy) -> Concurrency | None:
-    """BUFFER_ONE: the job's backfilled executions share one key of limit 1,
-    so they run one at a time, oldest first (their due times are in instant
-    order). ALLOW: no limit beyond the workers'."""
-    if policy is OverlapPolicy.BUFFER_ONE:
-        return Concurrency(f"backfill:{job.id}", 1)
-    return None
+def sequential(policy: OverlapPolicy) -> bool:
+    """BUFFER_ONE: the call's executions run one at a time, oldest instant
+    first (each released once no earlier backfilled execution of its job is
+    unfinished). ALLOW: at the rate, no limit beyond the workers'."""
+    return policy is OverlapPolicy.BUFFER_ONE
 
 
 def pages(trigger: Trigger, start: datetime, end: datetime) -> Iterator[list[datetime]]:
@@ -177,10 +169,15 @@ def release_at(began: datetime, index: int, rate: float) -> datetime:
 
 
 def execution(
-    job: Job, at: datetime, now: datetime, due_at: datetime, trace: TraceContext | None
+    job: Job, at: datetime, now: datetime, release: datetime, trace: TraceContext | None
 ) -> Execution:
     """The backfilled execution of the instant `at`: as a firing copies the
     job (payload, handler, priority, retries, timeout), without jitter. Its
-    firing links to `trace`, the BackfillJob call's (core.tracing.lineage)."""
+    firing links to `trace`, the BackfillJob call's (core.tracing.lineage).
+
+    It waits, due at its `release` (core.release says when it goes), with no
+    deadline: a slot run late on purpose is never missed for waiting. Waiting,
+    it is outside the claim's index, which pending rows not yet due would
+    make every claim of its handler read through."""
     made = execution_rules.for_job(job, ExecutionTrigger.BACKFILL, at, now, trace=trace)
-    return execution_rules.due(made, due_at)
+    return replace(made, status=ExecutionStatus.WAITING, due_at=release)

@@ -206,7 +206,7 @@ def plan(batch: GateBatch) -> GatePlan:
     now = batch.now
     upstream = batch.upstream
     for slot in batch.slots:
-        found = ((u, holds(u, slot)) for u in upstream.get(slot.id, ()))
+        found = ((u, holds(u, slot.scheduled_at)) for u in upstream.get(slot.id, ()))
         holding = [(u, why) for u, why in found if why is not None]
         if not holding:
             if slot.buffered and slot.runner_busy:
@@ -235,9 +235,9 @@ def _release_at(slot: WaitingSlot, now: datetime) -> datetime:
     return now if slot.buffered else max(slot.due_at, now)
 
 
-def holds(upstream: Upstream, slot: WaitingSlot) -> str | None:
-    """Why dependency `upstream` holds `slot` back, or None when it does not."""
-    t = slot.scheduled_at
+def holds(upstream: Upstream, t: datetime) -> str | None:
+    """Why dependency `upstream` holds back the slot of instant `t`, or None
+    when it does not."""
     next_run = upstream.next_run
     if upstream.status is JobStatus.ACTIVE and next_run is not None and next_run <= t:
         return f"its slot of {_instant(next_run)} has not fired yet"

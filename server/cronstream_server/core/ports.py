@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from cronstream_server.core.alerts import Alert, AlertEvent, AlertFilter, Opening
-from cronstream_server.core.backfill import Concurrency
 from cronstream_server.core.dependencies import CHECK_ONE_JOB, Gated, GateDecide, GraphCheck
 from cronstream_server.core.dispatch import Claimed, Pending, Reaped, Report, Start, Verdict, Want
 from cronstream_server.core.enums import ExecutionStatus, HealthState, JobStatus, JobType
@@ -34,6 +33,7 @@ from cronstream_server.core.insight import (
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.rate_limits import RateLimit, Scope
+from cronstream_server.core.release import ReleaseDecide, Releasing
 from cronstream_server.core.selection import BulkChange, JobSelector
 from cronstream_server.core.tenancy import ApiKey, NewSecret, Platform, PlatformPrincipal
 from cronstream_server.core.webhook_delivery import (
@@ -254,7 +254,7 @@ class BackfillStore(Protocol):
         job_id: str,
         instants: Sequence[datetime],
         make: MakeBackfill,
-        concurrency: Concurrency | None,
+        sequential: bool,
     ) -> int:
         """One transaction: reads the platform's job (NotFound as
         JobStore.get_job), and calls `make(job, fresh)` with the `instants`
@@ -264,7 +264,7 @@ class BackfillStore(Protocol):
         instant that got its execution meanwhile from another writer; adds
         what it stored to the job's executions_count, and returns how many.
         `make` may raise (the job cannot be backfilled), and then nothing is
-        stored. Every execution counts against `concurrency` when given.
+        stored. `sequential`: a BUFFER_ONE backfill's (core.release).
 
         The job's row is locked first, as the ticker locks it before writing
         slots (one lock order, no deadlock): side by side, the ticker skips
@@ -524,6 +524,28 @@ class GateStore(Protocol):
 
         Locking nothing, it writes nothing. `Gated.last` is the key to pass
         as `after` for the next page."""
+        ...
+
+    async def release(
+        self, limit: int, after: tuple[datetime, str] | None, decide: ReleaseDecide
+    ) -> Releasing:
+        """One transaction, on the database's clock `now`, over the WAITING
+        backfilled executions (core.release):
+
+        1. locks at most `limit` of an ALLOW backfill's whose release time is
+           at or before `now`, earliest first after the key (due_at, id)
+           `after`, never one another transaction holds; and, when `after`
+           is None, reads of each of at most `limit` jobs its earliest
+           unfinished backfilled execution, offered when it is a sequential
+           one waiting and due (the only one its job may release);
+        2. reads their jobs' dependencies as `gate` does;
+        3. calls `decide` (pure) and applies its plan, each write only to a
+           row still WAITING: released ones become PENDING due `now`,
+           waiting_for cleared; the others' waiting_for is rewritten.
+
+        `Releasing.next_at`: the earliest release time after `now`, of an
+        ALLOW backfill's or of an offered sequential one's. `last` is the
+        key to pass as `after` for the next page."""
         ...
 
 

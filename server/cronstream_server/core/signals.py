@@ -20,6 +20,9 @@ CANCEL = "cancel"  # stop an execution: its id, then optionally a space and why
 # An execution becomes due at the instant carried (ISO 8601): the ticker fired
 # its slot ahead, and dispatchers claim it then.
 DUE = "due"
+# Backfilled executions wait for their release from the instant carried
+# (ISO 8601): the gates look then.
+RELEASE = "release"
 # An API key was revoked or a platform deleted (its id): replicas re-check the
 # keys of their open worker streams at once (they also do every few seconds).
 REVOKED = "revoked"
@@ -40,6 +43,13 @@ class WorkReady:
 
 
 @dataclass(frozen=True, slots=True)
+class ReleaseDue:
+    """Backfilled executions wait for their release from `at`."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StopExecution:
     """The replica holding the execution's worker tells it to stop."""
 
@@ -54,7 +64,7 @@ class KeysRevoked:
     subject: str
 
 
-Signal = JobsDue | WorkReady | StopExecution | KeysRevoked
+Signal = JobsDue | WorkReady | ReleaseDue | StopExecution | KeysRevoked
 
 
 def jobs_changed(changed: Iterable[Job]) -> tuple[Signal, ...]:

@@ -1,13 +1,15 @@
 """The gate: releases slots that waited for their dependencies, or skips them
-as missed once their wait is over (core.dependencies says which).
+as missed once their wait is over (core.dependencies says which); and
+releases backfilled executions when their time and turn come (core.release).
 
 One per replica, safe with several: each pass is a GateStore transaction
 that locks the waiting executions it judges (SKIP LOCKED) and writes only to
 rows still WAITING, so a slot is released or skipped exactly once. It passes
-every `interval`, and at once when woken: by `wake()` (this replica's worker
-hub settled a success, or its ticker fired waiting slots) or by a `jobs`
-signal (an UpdateJob may have dropped a dependency). A lost wake-up costs up
-to `interval` of latency, never a slot.
+at the next backfilled release time, at most `interval` apart, and at once
+when woken: by `wake()` (this replica's worker hub settled a result, or its
+ticker fired waiting slots), by a `jobs` signal (an UpdateJob may have
+dropped a dependency) or a `release` one (a backfill began). A lost wake-up
+costs up to `interval` of latency, never a slot.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cronstream_server.background import Background, log_loop_failure, wait_set
+from cronstream_server.core import release as release_rules
 from cronstream_server.core.dependencies import Gated, plan
 from cronstream_server.core.firing import skip_reason
 from cronstream_server.core.ports import GateStore, Signals
-from cronstream_server.core.signals import DUE, JOBS, WORK
+from cronstream_server.core.signals import DUE, JOBS, RELEASE, WORK
 from cronstream_server.telemetry.logs import log_ids
 from cronstream_server.telemetry.metrics import Metrics
 
@@ -51,13 +54,16 @@ class Gate:
         self._settings = settings
         self._wake = asyncio.Event()
         self._loop = Background("gate", self._run)
-        self._stop_listening = signals.listen(JOBS, lambda _: self.wake())
+        self._stop_jobs = signals.listen(JOBS, lambda _: self.wake())
+        self._stop_release = signals.listen(RELEASE, lambda _: self.wake())
+        self._next_release: float | None = None  # on the loop's clock
 
     def start(self) -> None:
         self._loop.start()
 
     async def stop(self) -> None:
-        self._stop_listening()
+        self._stop_jobs()
+        self._stop_release()
         await self._loop.stop()
 
     def wake(self) -> None:
@@ -74,11 +80,21 @@ class Gate:
             except Exception as error:
                 log_loop_failure(log, "gate pass failed", error)
             await asyncio.sleep(self._settings.min_gap)
-            await wait_set(self._wake, self._settings.interval)
+            await wait_set(self._wake, self._until_next())
+
+    def _until_next(self) -> float:
+        """Seconds to the next release time, at most `interval`."""
+        if self._next_release is None:
+            return self._settings.interval
+        left = self._next_release - asyncio.get_running_loop().time()
+        return min(self._settings.interval, max(0.0, left))
 
     async def pass_once(self) -> int:
         """Judges every waiting execution, a page per transaction; returns how
         many it looked at."""
+        return await self._judge() + await self._release()
+
+    async def _judge(self) -> int:
         seen = 0
         after: tuple[datetime, str] | None = None
         while True:
@@ -88,6 +104,32 @@ class Gate:
             if gated.seen < self._settings.batch_size or gated.last is None:
                 return seen
             after = gated.last
+
+    async def _release(self) -> int:
+        """Backfilled executions whose time and turn have come; notes the
+        next release time the first page saw."""
+        seen = 0
+        after: tuple[datetime, str] | None = None
+        while True:
+            releasing = await self._store.release(
+                self._settings.batch_size, after, release_rules.plan
+            )
+            if after is None:
+                self._note_next(releasing)
+            seen += releasing.seen
+            released = releasing.plan.released
+            for platform_id in sorted({s.platform_id for s in released}):
+                await self._signals.publish(WORK, platform_id)
+            if releasing.seen < self._settings.batch_size or releasing.last is None:
+                return seen
+            after = releasing.last
+
+    def _note_next(self, releasing: release_rules.Releasing) -> None:
+        if releasing.next_at is None:
+            self._next_release = None
+            return
+        delay = (releasing.next_at - releasing.now).total_seconds()
+        self._next_release = asyncio.get_running_loop().time() + delay
 
     async def _announce(self, gated: Gated) -> None:
         released = gated.plan.released

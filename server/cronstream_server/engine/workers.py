@@ -91,14 +91,16 @@ class WorkerHub:
         rng: random.Random | None = None,
         live_keys: Callable[[Collection[str]], Awaitable[set[str]]] | None = None,
         metrics: Metrics | None = None,
-        on_succeeded: Callable[[], None] = lambda: None,
+        on_settled: Callable[[], None] = lambda: None,
     ) -> None:
         """`live_keys` (AdminStore.live_keys) tells which of the sessions'
         API keys still hold; without it, sessions are never revoked.
-        `on_succeeded` is called once a batch of results with a success is
-        stored (slots waiting for it may go: engine.gate)."""
+        `on_settled` is called once a batch of results is stored: slots
+        waiting for a success may go, and a BUFFER_ONE backfill's next
+        execution once the one before finished, whatever its end
+        (engine.gate)."""
         self._store = store
-        self._on_succeeded = on_succeeded
+        self._on_settled = on_settled
         self._signals = signals
         self._settings = settings
         self._rng = rng or random.Random()
@@ -297,8 +299,8 @@ class WorkerHub:
             [received.report for received in batch], self._rng, self._settings.retry_cap
         )
         applied = zip(batch, verdicts, strict=True)
-        if any(r.report.succeeded and v is Verdict.APPLY for r, v in applied):
-            self._on_succeeded()
+        if any(v is Verdict.APPLY for _, v in applied):
+            self._on_settled()
         keyed_ended: set[str] = set()
         for received, verdict in zip(batch, verdicts, strict=True):
             session, report = received.session, received.report

@@ -1,7 +1,9 @@
 """The BackfillJob use case: a job's past instants, as executions released
 to workers at a bounded rate (the rules are core.backfill's).
 
-Unlike the other use cases it is several transactions, one per chunk of
+The executions wait (WAITING) until the gate releases them, at the rate
+and, for a BUFFER_ONE backfill, one at a time (core.release). Unlike the
+other use cases it is several transactions, one per chunk of
 instants: 100,000 executions in one transaction would hold the job's row,
 and on SQLite the one write lock, for as long as they take to write, and the
 ticker with it. Each chunk is whole or absent, and an instant is never given
@@ -21,16 +23,16 @@ from cronstream_server.core.errors import InvalidArgument
 from cronstream_server.core.executions import Execution
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.ports import BackfillStore, JobStore
-from cronstream_server.core.signals import WorkReady
+from cronstream_server.core.signals import ReleaseDue
 from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import Trigger
 from cronstream_server.service.outcome import Outcome
 
-# Instants per transaction. Building a chunk's rows is CPU work on the event
-# loop that nothing interrupts: 2,000 rows held the loop about 200 ms on two
-# busy cores (live firings waited as long), 250 rows about 30 ms. The pause
-# after each lets the ticker and the dispatcher in.
-CHUNK = 250
+# Instants per transaction. Their rows are built off the event loop (in a
+# worker thread, store.backfill), so a chunk's cost to live firings is its
+# INSERT; a bounded chunk keeps the job's row locked, and on SQLite the one
+# write lock held, for milliseconds. The pause after each lets the ticker in.
+CHUNK = 500
 CHUNK_PAUSE = 0.005
 
 
@@ -75,7 +77,7 @@ class BackfillUseCases:
         job = await self._jobs.get_job(platform_id, job_id)
         rules.check_job(job)
         assert job.spec.trigger is not None  # check_job: a job with a schedule
-        instants = await _instants(job.spec.trigger, request)
+        instants = await asyncio.to_thread(_instants, job.spec.trigger, request)
         began = self._now()
         release = _Release(began, self._rate)
 
@@ -84,25 +86,25 @@ class BackfillUseCases:
             due = zip(fresh, release.take(len(fresh)), strict=True)
             return [rules.execution(current, at, began, d, trace) for at, d in due]
 
-        limit = rules.concurrency(job, rules.policy_for(job, request.overlap_policy))
+        sequential = rules.sequential(rules.policy_for(job, request.overlap_policy))
         created = 0
         for first in range(0, len(instants), CHUNK):
             chunk = instants[first : first + CHUNK]
-            created += await self._store.add_backfill(platform_id, job_id, chunk, make, limit)
+            created += await self._store.add_backfill(platform_id, job_id, chunk, make, sequential)
             await asyncio.sleep(CHUNK_PAUSE)
-        signals = (WorkReady(platform_id),) if created else ()
+        # The gates release the first at once, the others as their time
+        # and turn come (core.release).
+        signals = (ReleaseDue(began),) if created else ()
         return Outcome(Backfilled(len(instants), created), signals)
 
 
-async def _instants(trigger: Trigger, request: BackfillRequest) -> list[datetime]:
-    """The schedule's instants in the range, letting the event loop run
-    between pages (a cron instant costs tens of microseconds to compute);
-    InvalidArgument as soon as they pass MAX_INSTANTS."""
+def _instants(trigger: Trigger, request: BackfillRequest) -> list[datetime]:
+    """The schedule's instants in the range (tens of microseconds each: run in
+    a worker thread); InvalidArgument as soon as they pass MAX_INSTANTS."""
     found: list[datetime] = []
     for page in rules.pages(trigger, request.start, request.end):
         found += page
         if len(found) > rules.MAX_INSTANTS:
             beyond = found[rules.MAX_INSTANTS]
             raise InvalidArgument([rules.too_many(trigger, request.start, request.end, beyond)])
-        await asyncio.sleep(0)
     return found

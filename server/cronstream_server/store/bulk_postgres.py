@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, TextClause, bindparam, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, TextClause, bindparam, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import CursorResult
@@ -43,6 +43,8 @@ def _bind_type(sql_type: str) -> ARRAY[Any]:
         return ARRAY(Integer)
     if name == "BIGINT":
         return ARRAY(BigInteger)
+    if name == "BOOLEAN":
+        return ARRAY(Boolean)
     return ARRAY(String)
 
 

@@ -7,9 +7,20 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Select, bindparam, func, literal_column, not_, null, select, tuple_, update
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    not_,
+    null,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cronstream_server.core.dependencies import Miss, Release, SlotSeen, Upstream, WaitingSlot
@@ -17,7 +28,11 @@ from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, JobS
 from cronstream_server.store.buffered import FAR_FUTURE, is_waiting
 from cronstream_server.store.clock import as_utc
 from cronstream_server.store.database import Dialect
-from cronstream_server.store.tables import job_dependencies, job_executions, scheduled_jobs
+from cronstream_server.store.tables import (
+    job_dependencies,
+    job_executions,
+    scheduled_jobs,
+)
 
 executions = job_executions
 jobs = scheduled_jobs
@@ -26,6 +41,11 @@ edges = job_dependencies
 # A literal, not a parameter: only then can the planner match the predicate
 # of ix_job_executions_waiting in every plan (see store.queries_dispatch).
 IS_WAITING = executions.c.status == literal_column("'waiting'")
+# The rows of ix_job_executions_waiting, its predicate (store.tables) as
+# literals, column by column (the jobs joined have a status too): the slots
+# waiting for their dependencies. Backfilled ones wait without a deadline,
+# for their release (store.queries_release).
+_WITH_DEADLINE = and_(IS_WAITING, executions.c.wait_deadline.is_not(None))
 # What counts as a slot of a dependency: its schedule's and its backfills.
 _SLOT_TRIGGERS = (ExecutionTrigger.SCHEDULE.value, ExecutionTrigger.BACKFILL.value)
 _UNFINISHED = ("pending", "running", "waiting")
@@ -53,7 +73,7 @@ def waiting_query(limit: int, after: tuple[datetime, str] | None) -> Select[Any]
             jobs.c.alert_on_missed,
         )
         .select_from(executions.join(jobs, jobs.c.id == executions.c.job_id))
-        .where(IS_WAITING)
+        .where(_WITH_DEADLINE)
         .order_by(executions.c.wait_deadline, executions.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=executions)
@@ -86,21 +106,35 @@ async def lock_waiting(
 
 
 async def busy_runners(conn: AsyncConnection, dialect: Dialect, job_ids: Sequence[str]) -> set[str]:
-    """Of these jobs, those with an unfinished execution that is not buffered."""
+    """Of these jobs, those with an unfinished live execution that is not
+    buffered (backfilled ones are outside the overlap policies)."""
     if not job_ids:
         return set()
     query = select(executions.c.job_id).where(
         executions.c.job_id.in_(sorted(set(job_ids))),
         executions.c.status.in_(_UNFINISHED),
+        executions.c.trigger != literal_column("'backfill'"),
         not_(is_waiting(dialect)),
     )
     return {str(job_id) for job_id in (await conn.execute(query)).scalars()}
 
 
-async def upstream_of(
-    conn: AsyncConnection, slots: Sequence[WaitingSlot]
-) -> dict[str, list[Upstream]]:
+class Slot(Protocol):
+    """What upstream_of needs of a waiting execution (core.dependencies'
+    WaitingSlot, core.release's BackfillSlot)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def job_id(self) -> str: ...
+    @property
+    def scheduled_at(self) -> datetime: ...
+
+
+async def upstream_of(conn: AsyncConnection, slots: Sequence[Slot]) -> dict[str, list[Upstream]]:
     """Each slot's dependencies as they stand, by execution id."""
+    if not slots:
+        return {}
     query = (
         select(edges.c.job_id, edges.c.depends_on_id, jobs.c.name, jobs.c.status, jobs.c.next_run)
         .join(jobs, jobs.c.id == edges.c.depends_on_id)

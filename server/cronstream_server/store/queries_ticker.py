@@ -110,9 +110,16 @@ async def insert_slots(
     dropping any slot that already has one (uq_job_executions_slot, on
     (job_id, scheduled_at) of schedule and backfill executions); returns how
     many were inserted per job."""
-    if not batch:
+    return await insert_rows(conn, dialect, [execution_values(e) for e in batch])
+
+
+async def insert_rows(
+    conn: AsyncConnection, dialect: Dialect, rows: Sequence[dict[str, Any]]
+) -> Counter[str]:
+    """insert_slots of rows made already (store.rows.execution_values, and
+    any other column of job_executions), all with the same keys."""
+    if not rows:
         return Counter()
-    rows = [execution_values(e) for e in batch]
     if dialect.array_batches:
         return Counter(await bulk_postgres.insert_slots(conn, rows))
     statement = dialect.insert_or_skip(

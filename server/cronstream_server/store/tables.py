@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 
@@ -277,6 +278,9 @@ job_executions = Table(
     Column("concurrency_limit", Integer),
     Column("rate_limit_key", String(200)),
     Column("rate_limit_template", String(200)),
+    # A BUFFER_ONE backfill's (core.backfill): released once no earlier
+    # backfilled execution of its job is unfinished (migration 0013).
+    Column("sequential", Boolean, nullable=False, server_default=false()),
     Index(None, "job_id", "created_at"),
     Index(None, "status"),
     Index(None, "started_at"),
@@ -349,13 +353,38 @@ Index(
     sqlite_where=text("status = 'pending'"),
 )
 
-# The gate (store.gate): the waiting executions, nearest deadline first; only
-# those rows are in it, so a pass costs what waits, not the table.
+# The gate (store.gate): the executions waiting for their dependencies,
+# nearest deadline first; only those rows are in it, so a pass costs what
+# waits, not the table. Backfilled ones wait without a deadline, apart.
+WAITING_WITH_DEADLINE = "status = 'waiting' AND wait_deadline IS NOT NULL"
 Index(
     "ix_job_executions_waiting",
     job_executions.c.wait_deadline,
-    postgresql_where=text("status = 'waiting'"),
-    sqlite_where=text("status = 'waiting'"),
+    postgresql_where=text(WAITING_WITH_DEADLINE),
+    sqlite_where=text(WAITING_WITH_DEADLINE),
+)
+
+# The release (store.queries_release): an ALLOW backfill's waiting
+# executions by release time, so a pass reads those due and stops.
+RELEASE_ALLOW = "status = 'waiting' AND trigger = 'backfill' AND NOT sequential"
+Index(
+    "ix_job_executions_release",
+    job_executions.c.due_at,
+    job_executions.c.id,
+    postgresql_where=text(RELEASE_ALLOW),
+    sqlite_where=text(RELEASE_ALLOW),
+)
+
+# Unfinished backfilled executions by job and instant: a job's earliest is
+# one probe (a BUFFER_ONE backfill releases that one and no other), however
+# many of its backfilled executions have finished or still wait.
+BACKFILL_OPEN = "trigger = 'backfill' AND status IN ('waiting', 'pending', 'running')"
+Index(
+    "ix_job_executions_backfill_open",
+    job_executions.c.job_id,
+    job_executions.c.scheduled_at,
+    postgresql_where=text(BACKFILL_OPEN),
+    sqlite_where=text(BACKFILL_OPEN),
 )
 
 # Edges between a platform's jobs (core.dependencies): `job_id` depends on

@@ -44,7 +44,9 @@ class _ExecutionStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Execu
     EXECUTION_STATUS_SKIPPED: _ExecutionStatus.ValueType  # 7
     """Not run: a missed slot or an overlap policy skipped it."""
     EXECUTION_STATUS_WAITING: _ExecutionStatus.ValueType  # 8
-    """Waits for the jobs it depends on (waiting_for) before it can be pending."""
+    """Waits for the jobs it depends on (waiting_for) or, backfilled, for its
+    release before it can be pending.
+    """
 
 class ExecutionStatus(_ExecutionStatus, metaclass=_ExecutionStatusEnumTypeWrapper):
     """Lifecycle of an execution."""
@@ -65,7 +67,9 @@ EXECUTION_STATUS_CANCELLED: ExecutionStatus.ValueType  # 6
 EXECUTION_STATUS_SKIPPED: ExecutionStatus.ValueType  # 7
 """Not run: a missed slot or an overlap policy skipped it."""
 EXECUTION_STATUS_WAITING: ExecutionStatus.ValueType  # 8
-"""Waits for the jobs it depends on (waiting_for) before it can be pending."""
+"""Waits for the jobs it depends on (waiting_for) or, backfilled, for its
+release before it can be pending.
+"""
 Global___ExecutionStatus: _TypeAlias = ExecutionStatus  # noqa: Y015
 
 class _ExecutionTrigger:
@@ -242,7 +246,8 @@ class Execution(_message.Message):
     @_builtins.property
     def wait_deadline(self) -> _timestamp_pb2.Timestamp:
         """Output only. While EXECUTION_STATUS_WAITING: when it stops waiting and
-        is skipped as missed (its instant plus the job's max_wait).
+        is skipped as missed (its instant plus the job's max_wait); unset for a
+        backfilled one, which is never missed for waiting.
         """
 
     def __init__(

@@ -137,9 +137,11 @@ class SchedulerServiceStub:
     [start_time, end_time), exactly as the ticker fires them (time zone and
     Debian cron's clock rules included), marked EXECUTION_TRIGGER_BACKFILL.
     An instant that already has an execution gets none: the same backfill
-    twice adds nothing. Backfilled executions are released to workers at a
-    bounded rate (docs/scheduling.md#backfill) so live slots keep their
-    timing. At most 100,000 instants per call.
+    twice adds nothing. Backfilled executions wait (EXECUTION_STATUS_WAITING,
+    no wait_deadline) until released to workers at a bounded rate
+    (docs/scheduling.md#backfill) so live slots keep their timing; a job's
+    dependencies hold them as they hold its live slots. At most 100,000
+    instants per call.
     Errors: NOT_FOUND, INVALID_ARGUMENT (a missing or reversed range, an end
     in the future, more than 100,000 instants, saying how many; an overlap
     policy a backfill cannot honour), FAILED_PRECONDITION (an event job, which
@@ -400,9 +402,11 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     [start_time, end_time), exactly as the ticker fires them (time zone and
     Debian cron's clock rules included), marked EXECUTION_TRIGGER_BACKFILL.
     An instant that already has an execution gets none: the same backfill
-    twice adds nothing. Backfilled executions are released to workers at a
-    bounded rate (docs/scheduling.md#backfill) so live slots keep their
-    timing. At most 100,000 instants per call.
+    twice adds nothing. Backfilled executions wait (EXECUTION_STATUS_WAITING,
+    no wait_deadline) until released to workers at a bounded rate
+    (docs/scheduling.md#backfill) so live slots keep their timing; a job's
+    dependencies hold them as they hold its live slots. At most 100,000
+    instants per call.
     Errors: NOT_FOUND, INVALID_ARGUMENT (a missing or reversed range, an end
     in the future, more than 100,000 instants, saying how many; an overlap
     policy a backfill cannot honour), FAILED_PRECONDITION (an event job, which
@@ -738,9 +742,11 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         [start_time, end_time), exactly as the ticker fires them (time zone and
         Debian cron's clock rules included), marked EXECUTION_TRIGGER_BACKFILL.
         An instant that already has an execution gets none: the same backfill
-        twice adds nothing. Backfilled executions are released to workers at a
-        bounded rate (docs/scheduling.md#backfill) so live slots keep their
-        timing. At most 100,000 instants per call.
+        twice adds nothing. Backfilled executions wait (EXECUTION_STATUS_WAITING,
+        no wait_deadline) until released to workers at a bounded rate
+        (docs/scheduling.md#backfill) so live slots keep their timing; a job's
+        dependencies hold them as they hold its live slots. At most 100,000
+        instants per call.
         Errors: NOT_FOUND, INVALID_ARGUMENT (a missing or reversed range, an end
         in the future, more than 100,000 instants, saying how many; an overlap
         policy a backfill cannot honour), FAILED_PRECONDITION (an event job, which

@@ -43,7 +43,8 @@ const (
 	ExecutionStatus_EXECUTION_STATUS_CANCELLED ExecutionStatus = 6
 	// Not run: a missed slot or an overlap policy skipped it.
 	ExecutionStatus_EXECUTION_STATUS_SKIPPED ExecutionStatus = 7
-	// Waits for the jobs it depends on (waiting_for) before it can be pending.
+	// Waits for the jobs it depends on (waiting_for) or, backfilled, for its
+	// release before it can be pending.
 	ExecutionStatus_EXECUTION_STATUS_WAITING ExecutionStatus = 8
 )
 
@@ -280,7 +281,8 @@ type Execution struct {
 	// slot has not succeeded yet.
 	WaitingFor []string `protobuf:"bytes,26,rep,name=waiting_for,json=waitingFor,proto3" json:"waiting_for,omitempty"`
 	// Output only. While EXECUTION_STATUS_WAITING: when it stops waiting and
-	// is skipped as missed (its instant plus the job's max_wait).
+	// is skipped as missed (its instant plus the job's max_wait); unset for a
+	// backfilled one, which is never missed for waiting.
 	WaitDeadline  *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=wait_deadline,json=waitDeadline,proto3" json:"wait_deadline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

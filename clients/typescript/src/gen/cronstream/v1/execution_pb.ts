@@ -208,7 +208,8 @@ export type Execution = Message<"cronstream.v1.Execution"> & {
 
   /**
    * Output only. While EXECUTION_STATUS_WAITING: when it stops waiting and
-   * is skipped as missed (its instant plus the job's max_wait).
+   * is skipped as missed (its instant plus the job's max_wait); unset for a
+   * backfilled one, which is never missed for waiting.
    *
    * @generated from field: google.protobuf.Timestamp wait_deadline = 27;
    */
@@ -332,7 +333,8 @@ export enum ExecutionStatus {
   SKIPPED = 7,
 
   /**
-   * Waits for the jobs it depends on (waiting_for) before it can be pending.
+   * Waits for the jobs it depends on (waiting_for) or, backfilled, for its
+   * release before it can be pending.
    *
    * @generated from enum value: EXECUTION_STATUS_WAITING = 8;
    */
