@@ -23,6 +23,7 @@ from cronstream import (
 )
 
 from tests.conftest import Live, Tenant
+from tests.integration.worker_harness import eventually
 
 # Far from any test run's wall clock, so the engine never fires these meanwhile.
 YEARLY = "0 3 1 1 *"
@@ -186,15 +187,20 @@ async def test_a_job_keeps_its_limits_and_dependencies(client: Client) -> None:
 async def test_a_backfilled_slot_waits_for_its_dependency(client: Client) -> None:
     upstream = await client.create_job(name="extract", handler="extract", cron="0 * * * *")
     job = await client.create_job(
-        name="load",
-        handler="load",
-        cron="0 * * * *",
-        depends_on=[upstream.id],
-        max_wait=timedelta(days=7),
+        name="load", handler="load", cron="0 * * * *", depends_on=[upstream.id]
     )
     end = whole_hour(datetime.now(UTC)) - timedelta(hours=1)
+    # Both backfilled over the same hour; no worker runs the upstream's slot.
+    assert (await client.backfill_job(upstream.id, end - timedelta(hours=1), end)).created == 1
     assert (await client.backfill_job(job.id, end - timedelta(hours=1), end)).created == 1
+
+    async def judged() -> bool:  # the gate names what it waits for once it has looked
+        found = [e async for e in client.list_executions(job_id=job.id, statuses=["waiting"])]
+        return bool(found) and bool(found[0].waiting_for)
+
+    await eventually(judged)
     (waiting,) = [e async for e in client.list_executions(job_id=job.id, statuses=["waiting"])]
     assert waiting.status is ExecutionStatus.WAITING and not waiting.status.final
+    assert waiting.trigger is ExecutionTrigger.BACKFILL
     assert waiting.waiting_for == (upstream.id,)
-    assert waiting.wait_deadline == end - timedelta(hours=1) + timedelta(days=7)
+    assert waiting.wait_deadline is None  # a backfilled slot waits as long as it takes
