@@ -249,15 +249,16 @@ async def test_jitter_delays_dispatch_not_the_slot(live: Live, tenant: Tenant) -
     )
     await SqlJobStore(live.running.engine).create_job(job, None)
     await wake_ticker(live, tenant, job.id)
-    async with live.running.engine.connect() as conn:
-        for _ in range(100):
-            row = (
-                await conn.execute(select(job_executions).where(job_executions.c.job_id == job.id))
-            ).first()
-            if row is not None:
-                break
-            await asyncio.sleep(0.05)
-            await conn.rollback()
+    for _ in range(100):
+        # A connection per look, given back before the sleep: on SQLite every
+        # transaction is BEGIN IMMEDIATE, and one held across the sleep kept
+        # the ticker from writing the slot for seconds (1 run in 8 failed).
+        async with live.running.engine.connect() as conn:
+            query = select(job_executions).where(job_executions.c.job_id == job.id)
+            row = (await conn.execute(query)).first()
+        if row is not None:
+            break
+        await asyncio.sleep(0.05)
     assert row is not None
     assert row.scheduled_at == job.next_run
     assert job.next_run <= row.due_at < job.next_run + timedelta(seconds=30)
