@@ -108,6 +108,11 @@ def run_all(cluster: Postgres, sizes: Sizes) -> dict[str, dict[str, Any]]:
     results["cronstream w1 go"] = run_json(
         [py, "bench/throughput.py", "--dsn", dsn, "--worker", "go", *w1]
     )
+    # W1 keyed: the same jobs over 100 concurrency keys of 50 places each
+    # (5,000 places for the workers' 2,000 slots): what admission costs.
+    results["cronstream w1 go keyed"] = run_json(
+        [py, "bench/throughput.py", "--dsn", dsn, "--worker", "go", "--keys", "100", *w1]
+    )
     results["cronstream w1 python"] = run_json(
         [py, "bench/throughput.py", "--dsn", dsn, "--worker", "python", *w1]
     )
@@ -120,6 +125,10 @@ def run_all(cluster: Postgres, sizes: Sizes) -> dict[str, dict[str, Any]]:
     )
     results["cronstream w2 go metrics"] = run_json(
         [py, "bench/precision.py", "--dsn", dsn, "--worker", "go", "--metrics", *w2]
+    )
+    # W2 beside a 100,000-instant backfill of a job of the same handler.
+    results["cronstream w2 backfill"] = run_json(
+        [py, "bench/backfill.py", "--dsn", dsn, "--worker", "go", *w2]
     )
     results["graphile-worker w1"] = run_json(
         [
@@ -248,6 +257,15 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         # Lower is better: the ratio says how many times tighter ours is.
         ratio = "" if key.startswith("cronstream") else _ratio(result.get("p99_ms"), ours_w2)
         rows.append(("W2 start lateness", key.removesuffix(" w2"), figure, ratio))
+    keyed = results.get("cronstream w1 go keyed", {})
+    rows.append(
+        (
+            "W1 executions/s",
+            "cronstream go, 100 concurrency keys",
+            _figure(keyed, "per_second"),
+            f"{_ratio(keyed.get('per_second'), ours_w1)} of no keys",
+        )
+    )
     with_metrics = results.get("cronstream w1 go metrics", {})
     rows.append(
         (
@@ -264,6 +282,16 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             "cronstream go, metrics on",
             _precision(with_metrics),
             f"p99 {_ratio(with_metrics.get('p99_ms'), ours_w2)} of metrics off",
+        )
+    )
+    beside = results.get("cronstream w2 backfill", {})
+    during, before = beside.get("with_backfill", {}), beside.get("without", {})
+    rows.append(
+        (
+            "W2 start lateness",
+            "cronstream go, beside a 100,000-instant backfill",
+            _precision(during or beside),
+            f"p99 {_ratio(during.get('p99_ms'), before.get('p99_ms'))} of without",
         )
     )
     control = results.get("cronstream control plane", {})

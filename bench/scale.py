@@ -37,6 +37,7 @@ from cronstream.v1 import job_pb2, scheduler_service_pb2_grpc
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream_server.core.paging import encode_token, sort_key
 from cronstream_server.engine.ticker import TickerSettings
+from cronstream_server.store.database import POSTGRES
 from cronstream_server.store.queries_ticker import (
     EARLIEST_NEXT_RUN,
     claim_due_jobs,
@@ -238,7 +239,7 @@ async def _timed_claim(url: str, at: datetime) -> list[float]:
             async with engine.connect() as conn:
                 transaction = await conn.begin()
                 started = time.perf_counter()
-                claimed = await claim_due_jobs(conn, at, at, CLAIM_BATCH)
+                claimed = await claim_due_jobs(conn, POSTGRES, at, at, CLAIM_BATCH)
                 timings.append(ms(time.perf_counter() - started))
                 await transaction.rollback()
         log(f"scale: claim through the store: {len(claimed)} jobs in {timings} ms")

@@ -31,13 +31,21 @@ from bench.workers.launch import workers
 HANDLER = "noop"
 
 
-def one_shot_jobs(count: int, run_at: datetime) -> Iterator[job_pb2.Job]:
+def one_shot_jobs(
+    count: int, run_at: datetime, keys: int = 0, limit: int = 0
+) -> Iterator[job_pb2.Job]:
+    """`keys` > 0: the keyed variant, each job carrying one of `keys`
+    concurrency keys (round robin) with `limit` places each."""
     due = timestamp_pb2.Timestamp()
     due.FromDatetime(run_at)
     for index in range(count):
-        yield job_pb2.Job(
+        job = job_pb2.Job(
             name=f"w1-{index}", handler_name=HANDLER, once=job_pb2.OnceTrigger(run_at=due)
         )
+        if keys:
+            job.concurrency.key = f"w1-key-{index % keys}"
+            job.concurrency.limit = limit
+        yield job
 
 
 async def wait_finished(dsn: str, count: int, deadline: float) -> int:
@@ -100,7 +108,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             # Due far enough ahead for the load to finish first.
             lead = 10.0 + args.executions / args.load_rate
             run_at = datetime.now(UTC) + timedelta(seconds=lead)
-            jobs = one_shot_jobs(args.executions, run_at)
+            jobs = one_shot_jobs(args.executions, run_at, args.keys, args.key_limit)
             load_seconds = asyncio.run(create_jobs(srv.address, srv.key, jobs))
             log(f"w1: created {args.executions} jobs in {load_seconds:.1f}s")
             if datetime.now(UTC) >= run_at:
@@ -124,6 +132,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "workload": "w1",
         "worker": args.worker,
         "metrics": args.metrics,
+        "keys": args.keys,
+        "key_limit": args.key_limit,
         "processes": args.processes,
         "slots": args.slots,
         "jobs": args.executions,
@@ -154,6 +164,13 @@ def main() -> None:
     parser.add_argument(
         "--load-rate", type=float, default=2000.0, help="jobs/s the load is assumed to reach"
     )
+    parser.add_argument(
+        "--keys",
+        type=int,
+        default=0,
+        help="the keyed variant: spread the jobs over this many concurrency keys",
+    )
+    parser.add_argument("--key-limit", type=int, default=50, help="places per concurrency key")
     print(json.dumps(run(parser.parse_args())), flush=True)
 
 

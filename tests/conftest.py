@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +107,18 @@ def bearer(key: str) -> tuple[tuple[str, str]]:
 ADMIN = bearer(ADMIN_KEY)
 
 
+@asynccontextmanager
+async def serving_live(settings: Settings) -> AsyncIterator[Live]:
+    """A server started in this event loop with `settings`, and a channel to it."""
+    running = await start(settings)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    try:
+        yield Live(running=running, channel=channel, database_url=settings.database_url)
+    finally:
+        await channel.close()
+        await running.stop()
+
+
 @pytest.fixture
 async def live(database_url: str) -> AsyncIterator[Live]:
     settings = Settings(
@@ -114,13 +127,8 @@ async def live(database_url: str) -> AsyncIterator[Live]:
         admin_key=ADMIN_KEY,
         shutdown_grace_seconds=1.0,
     )
-    running = await start(settings)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-    try:
-        yield Live(running=running, channel=channel, database_url=database_url)
-    finally:
-        await channel.close()
-        await running.stop()
+    async with serving_live(settings) as server:
+        yield server
 
 
 @dataclass(frozen=True)

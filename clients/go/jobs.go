@@ -41,10 +41,24 @@ type Job struct {
 	// HealthPolicy says when the job is unhealthy; its zero value leaves
 	// every condition to the platform's defaults.
 	HealthPolicy HealthPolicy
+	// Concurrency caps how many executions carrying its key run at once,
+	// across the cluster and every job and handler naming the key; nil: no
+	// limit (docs/scheduling.md).
+	Concurrency *ConcurrencyLimit
+	// RateLimitKey names the rate limit its executions draw from (a fixed
+	// string or a template such as "customer:{payload.customer_id}"); it
+	// limits nothing until SetRateLimit sets that key. "": none.
+	RateLimitKey string
+	// DependsOn holds ids of jobs whose slot must have succeeded first.
+	DependsOn []string
+	// MaxWait is how long a slot waits for its dependencies before it is
+	// skipped as missed; zero: the server's default (1 h).
+	MaxWait time.Duration
 
 	// Output only.
 	ID                                     string
 	Status                                 JobStatus
+	PausedUntil                            time.Time // when a PauseJob with until resumes it; zero otherwise
 	Health                                 JobHealth // zero State from a server that does not report it
 	NextRun, LastRun, CreatedAt, UpdatedAt time.Time // zero when absent
 	Executions, Successes, Failures        int64
@@ -73,6 +87,8 @@ func (j *Job) Proto() *cronstreamv1.Job {
 	m.MisfirePolicy = cronstreamv1.MisfirePolicy(j.MisfirePolicy)
 	m.CatchupWindow, m.Jitter = durationProto(j.CatchupWindow), durationProto(j.Jitter)
 	m.HealthPolicy = j.HealthPolicy.proto()
+	m.Concurrency = j.Concurrency.proto()
+	m.RateLimitKey, m.DependsOn, m.MaxWait = j.RateLimitKey, j.DependsOn, durationProto(j.MaxWait)
 	if j.Trigger != nil {
 		j.Trigger.setOn(m)
 	}
@@ -105,7 +121,10 @@ func jobFromProto(m *cronstreamv1.Job) *Job {
 		NextRun: timeOf(m.GetNextRun()), LastRun: timeOf(m.GetLastRun()),
 		CreatedAt: timeOf(m.GetCreatedAt()), UpdatedAt: timeOf(m.GetUpdatedAt()),
 		Executions: m.GetExecutionsCount(), Successes: m.GetSuccessCount(), Failures: m.GetFailureCount(),
-		AvgDuration: m.GetAvgDuration().AsDuration(),
+		AvgDuration:  m.GetAvgDuration().AsDuration(),
+		Concurrency:  concurrencyFromProto(m.GetConcurrency()),
+		RateLimitKey: m.GetRateLimitKey(), DependsOn: m.GetDependsOn(), MaxWait: m.GetMaxWait().AsDuration(),
+		PausedUntil: timeOf(m.GetPausedUntil()),
 		pb:          m,
 	}
 	if m.MaxRetries != nil {
@@ -135,12 +154,20 @@ func (s JobStatus) String() string {
 type Execution struct {
 	ID, JobID, Handler, WorkerID string
 	Status                       ExecutionStatus
+	Trigger                      ExecutionTrigger // why it exists
 	Attempt, RetryCount          int
 	ScheduledAt, StartedAt       time.Time // zero when absent
 	CompletedAt                  time.Time
 	Duration                     time.Duration
 	Result                       map[string]any // what the handler returned
 	Error                        string
+	// ConcurrencyKey and RateLimitKey are the expanded keys it counts
+	// against; "" for none.
+	ConcurrencyKey, RateLimitKey string
+	// While ExecutionWaiting: the ids of the jobs whose slot has not
+	// succeeded yet, and when it stops waiting and is skipped as missed.
+	WaitingFor   []string
+	WaitDeadline time.Time
 
 	pb *cronstreamv1.Execution
 }
@@ -155,6 +182,9 @@ func executionFromProto(m *cronstreamv1.Execution) *Execution {
 		ScheduledAt: timeOf(m.GetScheduledAt()), StartedAt: timeOf(m.GetStartedAt()),
 		CompletedAt: timeOf(m.GetCompletedAt()), Duration: m.GetDuration().AsDuration(),
 		Result: payloadMap(m.GetResult()), Error: m.GetError(),
+		Trigger:        ExecutionTrigger(m.GetTrigger()),
+		ConcurrencyKey: m.GetConcurrencyKey(), RateLimitKey: m.GetRateLimitKey(),
+		WaitingFor: m.GetWaitingFor(), WaitDeadline: timeOf(m.GetWaitDeadline()),
 		pb: m,
 	}
 }
@@ -171,6 +201,8 @@ const (
 	ExecutionTimeout   = ExecutionStatus(cronstreamv1.ExecutionStatus_EXECUTION_STATUS_TIMEOUT)
 	ExecutionCancelled = ExecutionStatus(cronstreamv1.ExecutionStatus_EXECUTION_STATUS_CANCELLED)
 	ExecutionSkipped   = ExecutionStatus(cronstreamv1.ExecutionStatus_EXECUTION_STATUS_SKIPPED)
+	// Waiting for the jobs it depends on (Execution.WaitingFor).
+	ExecutionWaiting = ExecutionStatus(cronstreamv1.ExecutionStatus_EXECUTION_STATUS_WAITING)
 )
 
 func (s ExecutionStatus) String() string {
@@ -178,8 +210,45 @@ func (s ExecutionStatus) String() string {
 }
 
 // Final reports whether the execution has ended (success, failure,
-// timeout, cancelled or skipped).
-func (s ExecutionStatus) Final() bool { return s >= ExecutionSuccess }
+// timeout, cancelled or skipped); pending, running and waiting have not.
+func (s ExecutionStatus) Final() bool { return s >= ExecutionSuccess && s <= ExecutionSkipped }
+
+// ExecutionTrigger is why an execution exists; String gives "SCHEDULE"...
+type ExecutionTrigger int32
+
+// The execution triggers.
+const (
+	TriggerSchedule = ExecutionTrigger(cronstreamv1.ExecutionTrigger_EXECUTION_TRIGGER_SCHEDULE) // a slot of the schedule
+	TriggerManual   = ExecutionTrigger(cronstreamv1.ExecutionTrigger_EXECUTION_TRIGGER_MANUAL)   // RunJob
+	TriggerEvent    = ExecutionTrigger(cronstreamv1.ExecutionTrigger_EXECUTION_TRIGGER_EVENT)    // TriggerEvent
+	TriggerBackfill = ExecutionTrigger(cronstreamv1.ExecutionTrigger_EXECUTION_TRIGGER_BACKFILL) // BackfillJob: a past slot, run late on purpose
+)
+
+func (t ExecutionTrigger) String() string {
+	return strings.TrimPrefix(cronstreamv1.ExecutionTrigger(t).String(), "EXECUTION_TRIGGER_")
+}
+
+// ConcurrencyLimit lets at most Limit executions carrying Key run at once.
+// Key is a fixed string or a template over the payload
+// ("customer:{payload.customer_id}" limits each customer separately).
+type ConcurrencyLimit struct {
+	Key   string
+	Limit int
+}
+
+func (c *ConcurrencyLimit) proto() *cronstreamv1.ConcurrencyLimit {
+	if c == nil {
+		return nil
+	}
+	return &cronstreamv1.ConcurrencyLimit{Key: c.Key, Limit: int32(c.Limit)}
+}
+
+func concurrencyFromProto(m *cronstreamv1.ConcurrencyLimit) *ConcurrencyLimit {
+	if m == nil {
+		return nil
+	}
+	return &ConcurrencyLimit{Key: m.GetKey(), Limit: int(m.GetLimit())}
+}
 
 // LogLine is a line a handler logged with its execution.
 type LogLine struct {

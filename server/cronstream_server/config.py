@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from cronstream_server.core.backfill import DEFAULT_RATE as DEFAULT_BACKFILL_RATE
+from cronstream_server.core.backfill import MAX_RATE as MAX_BACKFILL_RATE
 from cronstream_server.core.quotas import (
     DEFAULT_CALLS_PER_SECOND,
     DEFAULT_JOBS,
@@ -84,6 +86,9 @@ class Settings:
     # delivery is retried before it is FAILED (CRONSTREAM_WEBHOOK_RETRY_FOR).
     webhook_rule: TargetRule = field(default_factory=TargetRule)
     webhook_retry_for: timedelta = RetryPolicy().retry_for
+    # BackfillJob: executions a call releases to workers per second
+    # (docs/scheduling.md#backfill-running-a-past-range).
+    backfill_rate: float = DEFAULT_BACKFILL_RATE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +127,7 @@ class Settings:
             execution_retention=_retention(opt("CRONSTREAM_EXECUTION_RETENTION")),
             webhook_rule=_webhook_deny(opt("CRONSTREAM_WEBHOOK_DENY")),
             webhook_retry_for=_webhook_retry_for(opt("CRONSTREAM_WEBHOOK_RETRY_FOR")),
+            backfill_rate=_backfill_rate(opt("CRONSTREAM_BACKFILL_RATE")),
             quotas=Quotas(
                 jobs=_count("CRONSTREAM_QUOTA_JOBS", opt, DEFAULT_JOBS),
                 worker_streams=_count(
@@ -208,3 +214,18 @@ def _webhook_retry_for(value: str | None) -> timedelta:
             "unit (d, h, m, s) such as 24h or 90m"
         )
     return retry_for
+
+
+def _backfill_rate(value: str | None) -> float:
+    if value is None:
+        return DEFAULT_BACKFILL_RATE
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate <= MAX_BACKFILL_RATE:
+        raise ValueError(
+            f"CRONSTREAM_BACKFILL_RATE: {value!r} is not a rate: use executions per second, "
+            f"more than 0 and at most {MAX_BACKFILL_RATE:g}"
+        )
+    return rate

@@ -1,6 +1,6 @@
 """The running server: one object that starts its parts and stops them in order.
 
-Start order: TLS files (read and checked), database engine, stores, ticker,
+Start order: TLS files (read and checked), database engine, stores, gate, ticker,
 retention, webhook delivery, worker hub (dispatcher, reaper), gRPC server
 (with health and reflection; it refuses an address in use, see listen.py). Stop order
 (SIGTERM), the reverse, as `AsyncExitStack` unwinds:
@@ -12,9 +12,10 @@ retention, webhook delivery, worker hub (dispatcher, reaper), gRPC server
      FINAL_GRACE_SECONDS more (they have been running through step 2, so
      a SIGTERM'd server is gone within the grace period plus that);
   4. the worker hub stops its dispatcher, reaper and writers;
-  5. the event batcher, the webhook loop, the retention loop and the ticker
-     stop (a retention batch in flight is rolled back; webhook attempts in
-     flight are cancelled, and their leases bring them back);
+  5. the event batcher, the webhook loop, the retention loop, the ticker
+     and the gate stop (a retention batch or a gate pass in flight is rolled
+     back; webhook attempts in flight are cancelled, and their leases bring
+     them back);
   6. the database engine closes its connections.
 """
 
@@ -55,6 +56,7 @@ from cronstream_server.core.quotas import CallRate
 from cronstream_server.core.webhook_delivery import RetryPolicy
 from cronstream_server.engine.alert_watch import AlertWatch
 from cronstream_server.engine.event_batcher import EventBatcher
+from cronstream_server.engine.gate import Gate
 from cronstream_server.engine.gauges import GaugeRefresher
 from cronstream_server.engine.health import DatabaseWatch, EngineHealth
 from cronstream_server.engine.retention import Retention, RetentionSettings
@@ -63,19 +65,23 @@ from cronstream_server.engine.webhook_http import HttpSender, TargetGuard
 from cronstream_server.engine.webhooks import WebhookDispatcher, WebhookSettings
 from cronstream_server.engine.workers import StreamSettings, WorkerHub
 from cronstream_server.listen import bind, socket_options
+from cronstream_server.service.backfill import BackfillUseCases
 from cronstream_server.service.job_quota import JobQuota
 from cronstream_server.service.webhooks import WebhookUseCases
 from cronstream_server.signals import LocalSignals, RedisSignals
 from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.alerts import SqlAlertStore
+from cronstream_server.store.backfill import SqlBackfillStore
 from cronstream_server.store.cluster_figures import ClusterReporter
 from cronstream_server.store.database import create_engine, pool_figures
 from cronstream_server.store.dispatch import SqlDispatchStore
 from cronstream_server.store.event_delivery import SqlEventDeliveryStore
 from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
+from cronstream_server.store.gate import SqlGateStore
 from cronstream_server.store.insight import SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
+from cronstream_server.store.rate_limits import SqlRateLimitStore
 from cronstream_server.store.retention import SqlRetentionStore
 from cronstream_server.store.ticker import SqlTickerStore
 from cronstream_server.store.webhook_delivery import SqlWebhookDeliveryStore
@@ -124,7 +130,8 @@ async def start(settings: Settings) -> Running:
         stack.push_async_callback(engine.dispose)
         metrics = Metrics(enabled=settings.metrics_listen is not None)
         signals = await _start_signals(settings, stack)
-        ticker = await _start_ticker(engine, signals, settings, stack, metrics)
+        gate = _start_gate(engine, signals, stack, metrics)
+        ticker = await _start_ticker(engine, signals, settings, stack, metrics, gate)
         _start_retention(engine, settings, stack)
         webhooks = _start_webhooks(engine, settings, stack)
         _start_alert_watch(engine, stack)
@@ -147,13 +154,16 @@ async def start(settings: Settings) -> Running:
             options=_server_options(settings),
         )
         workers = await _start_workers(
-            engine, signals, settings, server, stack, admin_store, metrics
+            engine, signals, settings, server, stack, admin_store, metrics, gate
         )
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(admin_store, authenticator, settings.max_message_bytes, signals), server
         )
         deps = _scheduler_deps(engine, settings, signals, ticker, event_batcher, workers, metrics)
         deps.webhooks = webhooks
+        deps.backfills = BackfillUseCases(
+            SqlBackfillStore(engine), deps.jobs, utc_now, settings.backfill_rate
+        )
         scheduler_service_pb2_grpc.add_SchedulerServiceServicer_to_server(
             SchedulerServicer(deps), server
         )
@@ -172,6 +182,7 @@ async def _start_ticker(
     settings: Settings,
     stack: AsyncExitStack,
     metrics: Metrics,
+    gate: Gate,
 ) -> Ticker:
     if not 0 <= settings.fire_ahead_seconds <= MAX_FIRE_AHEAD_SECONDS:
         raise ValueError(f"the fire-ahead must be between 0 and {MAX_FIRE_AHEAD_SECONDS} seconds")
@@ -180,11 +191,23 @@ async def _start_ticker(
         signals,
         TickerSettings(fire_ahead=timedelta(seconds=settings.fire_ahead_seconds)),
         metrics,
+        on_waiting=gate.wake,
     )
     if settings.ticker:
         await ticker.start()
         stack.push_async_callback(ticker.stop)
     return ticker
+
+
+def _start_gate(
+    engine: AsyncEngine, signals: Signals, stack: AsyncExitStack, metrics: Metrics
+) -> Gate:
+    """On every replica, whether it ticks or not: the replica that stores a
+    dependency's success wakes its own gate (no signal need travel)."""
+    gate = Gate(SqlGateStore(engine), signals, metrics)
+    gate.start()
+    stack.push_async_callback(gate.stop)
+    return gate
 
 
 def _start_alert_watch(engine: AsyncEngine, stack: AsyncExitStack) -> None:
@@ -235,6 +258,7 @@ def _scheduler_deps(
         events=SqlEventStore(engine),
         insight=SqlInsightStore(engine),
         alerts=SqlAlertStore(engine),
+        rate_limits=SqlRateLimitStore(engine),
         max_payload_bytes=settings.max_payload_bytes,
         max_message_bytes=settings.max_message_bytes,
         signals=signals,
@@ -295,6 +319,7 @@ async def _start_workers(
     stack: AsyncExitStack,
     admin_store: SqlAdminStore,
     metrics: Metrics,
+    gate: Gate,
 ) -> WorkerHub:
     """WorkerService and the hub behind it. Registers the hub's `stop` (step 4
     of the stop order); `start` registers its `drain` (step 2) once the gRPC
@@ -317,6 +342,7 @@ async def _start_workers(
         ),
         live_keys=admin_store.live_keys,
         metrics=metrics,
+        on_settled=gate.wake,
     )
     hub.start()
     stack.push_async_callback(hub.stop)

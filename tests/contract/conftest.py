@@ -96,7 +96,7 @@ class World:
             id=new_id(),
             platform_id=platform_id or self.platform.id,
             spec=JobSpec(
-                name="contract",
+                name=spec.pop("name", "contract"),
                 handler_name=spec.pop("handler_name", "h"),
                 trigger=trigger,
                 overlap_policy=overlap,

@@ -16,6 +16,7 @@ from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest, sort_key
 from cronstream_server.core.ports import ExecutionFilter
 from cronstream_server.core.tenancy import new_secret
+from cronstream_server.store import insight as insight_store
 from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.insight import SqlInsightStore
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -199,3 +200,24 @@ async def test_figures_count_a_jobs_executions_and_a_platforms_queue(world: Worl
     assert platform.queue_depth == 1
     health = await world.insight.database_health()
     assert health.status is HealthStatus.SERVING and health.latency is not None
+
+
+async def test_p95_of_a_job_is_its_latest_successes_as_in_its_figures(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(insight_store, "P95_SAMPLE_LIMIT", 4)
+    now = await world.now()
+    job, other = await world.job(now + HOUR), await world.job(now + HOUR)
+    assert await world.insight.p95_duration_ms(world.platform.id, job.id) is None
+    # Oldest first: the two slow ones fall out of a sample of the latest four.
+    for index, ms in enumerate((90_000, 80_000, 10, 40, 20, 30)):
+        at = now + timedelta(seconds=index)
+        await world.pending(job, at, status=ExecutionStatus.SUCCESS, duration_ms=ms, created_at=at)
+    await world.pending(job, now, status=ExecutionStatus.FAILED, duration_ms=10**7)
+    await world.pending(other, now, status=ExecutionStatus.SUCCESS, duration_ms=10**7)
+
+    p95 = await world.insight.p95_duration_ms(world.platform.id, job.id)
+
+    assert p95 == 40
+    assert p95 == (await world.insight.job_figures(world.platform.id, job.id)).p95_duration_ms
+    assert await world.insight.p95_duration_ms(new_id(), job.id) is None  # another platform's

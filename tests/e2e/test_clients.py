@@ -46,6 +46,28 @@ SCENARIOS = {
 }
 
 
+# The scheduling controls' scenarios (pause until, bulk pause and resume,
+# backfill, the preview's DST marks, rate limits, job limits and dependencies):
+# language: (folder, command, proof), as above.
+SCHEDULING_SCENARIOS = {
+    "go": (
+        ROOT / "clients" / "go",
+        ["go", "test", "-count=1", "-run", "TestLiveScheduling", "-v", "."],
+        "--- PASS: TestLiveScheduling",
+    ),
+    "typescript": (
+        ROOT / "clients" / "typescript",
+        ["npm", "run", "--silent", "test:e2e:scheduling"],
+        "skipped 0",
+    ),
+    "java": (
+        ROOT / "clients" / "java",
+        ["mvn", "-B", "-ntp", "test", "-Dtest=SchedulingEndToEndTest"],
+        "Failures: 0, Errors: 0, Skipped: 0",
+    ),
+}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     with serving(tmp_path_factory.mktemp("clients"), ADMIN_KEY) as process:
@@ -54,7 +76,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.mark.parametrize("language", sorted(SCENARIOS))
 def test_client_scenario(server: ServerProcess, language: str) -> None:
-    folder, command, proof = SCENARIOS[language]
+    run_scenario(server, language, *SCENARIOS[language])
+
+
+@pytest.mark.parametrize("language", sorted(SCHEDULING_SCENARIOS))
+def test_client_scheduling_scenario(server: ServerProcess, language: str) -> None:
+    run_scenario(server, f"sched-{language}", *SCHEDULING_SCENARIOS[language])
+
+
+def run_scenario(
+    server: ServerProcess, language: str, folder: Path, command: list[str], proof: str
+) -> None:
     if not folder.exists():
         pytest.fail(f"{folder} is missing")
     if shutil.which(command[0]) is None:

@@ -20,6 +20,7 @@ README = ROOT / "README.md"
 # The README's grpcurl session, as written for `make run`'s address.
 README_ADDRESS = "127.0.0.1:50051"
 GRPCURL_DOC = ROOT / "docs" / "grpcurl.md"
+SCHEDULING_DOC = ROOT / "docs" / "scheduling.md"
 TOOLS = ROOT / ".tools" / "bin"
 ADMIN_KEY = "cs_admin_docs"
 
@@ -64,6 +65,16 @@ def test_api_doc_runs_verbatim(server: ServerProcess) -> None:
     output = run_doc(API_DOC, server, {"CRONSTREAM_ADMIN_KEY": ADMIN_KEY})
     # The preview shows the spring-forward rule it describes.
     assert '"2026-03-08T07:00:00Z"' in output
+    assert "Traceback" not in server.log
+
+
+def test_scheduling_doc_runs_verbatim(server: ServerProcess) -> None:
+    """docs/scheduling.md's examples (backfill, preview, pause until, limits,
+    dependencies) run in order against a fresh server, with a platform key."""
+    blocks = sh_blocks(SCHEDULING_DOC.read_text())
+    assert blocks, "docs/scheduling.md shows its features with grpcurl"
+    api_key = make_platform_key(server.address, ADMIN_KEY, name="scheduling")
+    run_doc(SCHEDULING_DOC, server, {"CRONSTREAM_API_KEY": api_key})
     assert "Traceback" not in server.log
 
 

@@ -15,11 +15,12 @@ import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
 from cronstream.v1 import admin_service_pb2 as admin_pb
-from cronstream.v1 import event_pb2, execution_pb2, job_pb2, webhook_pb2
+from cronstream.v1 import event_pb2, execution_pb2, job_pb2, rate_limit_pb2, webhook_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream.v1 import worker_service_pb2 as wpb
 from cronstream.v1.scheduler_service_pb2_grpc import SchedulerServiceStub
@@ -27,11 +28,11 @@ from cronstream_server.config import Settings
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.quotas import Quotas
 from cronstream_server.server import start
-from google.protobuf import field_mask_pb2
+from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 
 from tests.conftest import ADMIN, ADMIN_KEY, Live, Tenant, bearer, make_tenant
 from tests.integration.worker_harness import RawWorker
-from tests.jobs import cron_job
+from tests.jobs import cron_job, ts
 from tests.status import code_of
 
 # Codes that only a fault produces (a database outage, a bug, a shutdown).
@@ -263,6 +264,7 @@ for _rpc, _id_field in [
     ("SchedulerService/CancelJob", "id"),
     ("SchedulerService/RunJob", "id"),
     ("SchedulerService/GetJobStats", "job_id"),
+    ("SchedulerService/PreviewSchedule", "job_id"),
     ("SchedulerService/ListExecutions", "job_id"),
     ("SchedulerService/GetExecution", "id"),
     ("SchedulerService/RetryExecution", "id"),
@@ -350,6 +352,32 @@ async def pause_a_cancelled_job(c: Ctx) -> grpc.StatusCode:
     return await code_of(c.s.PauseJob(pb.PauseJobRequest(id=job.id), metadata=c.auth))
 
 
+@own("SchedulerService/PauseJob", "INVALID_ARGUMENT")
+async def pause_until_an_instant_passed(c: Ctx) -> grpc.StatusCode:
+    job = await c.job()
+    until = timestamp_pb2.Timestamp(seconds=1_600_000_000)  # 2020
+    request = pb.PauseJobRequest(id=job.id, until=until)
+    code, details = await with_details(c.s.PauseJob(request, metadata=c.auth))
+    assert "until" in details, details
+    return code
+
+
+@own("SchedulerService/PauseJobs", "INVALID_ARGUMENT")
+async def pause_jobs_with_an_empty_selector(c: Ctx) -> grpc.StatusCode:
+    request = pb.PauseJobsRequest(selector=pb.JobSelector())
+    code, details = await with_details(c.s.PauseJobs(request, metadata=c.auth))
+    assert "selector" in details, details
+    return code
+
+
+@own("SchedulerService/ResumeJobs", "INVALID_ARGUMENT")
+async def resume_jobs_over_the_limit(c: Ctx) -> grpc.StatusCode:
+    request = pb.ResumeJobsRequest(selector=pb.JobSelector(all=True), limit=10_001)
+    code, details = await with_details(c.s.ResumeJobs(request, metadata=c.auth))
+    assert "limit" in details, details
+    return code
+
+
 @own("SchedulerService/ResumeJob", "FAILED_PRECONDITION")
 async def resume_a_cancelled_job(c: Ctx) -> grpc.StatusCode:
     job = await c.cancelled_job()
@@ -366,6 +394,33 @@ async def cancel_a_cancelled_job(c: Ctx) -> grpc.StatusCode:
 async def run_a_cancelled_job(c: Ctx) -> grpc.StatusCode:
     job = await c.cancelled_job()
     return await code_of(c.s.RunJob(pb.RunJobRequest(id=job.id), metadata=c.auth))
+
+
+def _backfill_of(job_id: str, days: int = 1) -> pb.BackfillJobRequest:
+    """A backfill of `days` days up to a day ago."""
+    end = datetime.now(UTC) - timedelta(days=1)
+    return pb.BackfillJobRequest(
+        id=job_id, start_time=ts(end - timedelta(days=days)), end_time=ts(end)
+    )
+
+
+@own("SchedulerService/BackfillJob", "NOT_FOUND")
+async def backfill_a_missing_job(c: Ctx) -> grpc.StatusCode:
+    return await code_of(c.s.BackfillJob(_backfill_of(MISSING), metadata=c.auth))
+
+
+@own("SchedulerService/BackfillJob", "INVALID_ARGUMENT")
+async def backfill_a_range_ending_in_the_future(c: Ctx) -> grpc.StatusCode:
+    job = await c.job()
+    request = _backfill_of(job.id)
+    request.end_time.FromDatetime(datetime.now(UTC) + timedelta(hours=1))
+    return await code_of(c.s.BackfillJob(request, metadata=c.auth))
+
+
+@own("SchedulerService/BackfillJob", "FAILED_PRECONDITION")
+async def backfill_a_cancelled_job(c: Ctx) -> grpc.StatusCode:
+    job = await c.cancelled_job()
+    return await code_of(c.s.BackfillJob(_backfill_of(job.id), metadata=c.auth))
 
 
 # --- SchedulerService: alerts -------------------------------------------------------
@@ -461,9 +516,17 @@ async def trigger_an_unnamed_event(c: Ctx) -> grpc.StatusCode:
 
 
 @own("SchedulerService/PreviewSchedule", "INVALID_ARGUMENT")
-async def preview_too_many_instants(c: Ctx) -> grpc.StatusCode:
-    request = pb.PreviewScheduleRequest(job=cron_job(), count=1001)
-    return await code_of(c.s.PreviewSchedule(request, metadata=c.auth))
+async def preview_too_many_instants_both_sources_or_a_reversed_range(c: Ctx) -> grpc.StatusCode:
+    """Each of three bad requests; the first code that is not INVALID_ARGUMENT, if any."""
+    start = timestamp_pb2.Timestamp(seconds=1_900_000_000)
+    before = timestamp_pb2.Timestamp(seconds=start.seconds - 1)
+    requests = [
+        pb.PreviewScheduleRequest(job=cron_job(), count=1001),
+        pb.PreviewScheduleRequest(job=cron_job(), job_id=(await c.job()).id),
+        pb.PreviewScheduleRequest(job=cron_job(), start_time=start, end_time=before),
+    ]
+    codes = [await code_of(c.s.PreviewSchedule(r, metadata=c.auth)) for r in requests]
+    return next((code for code in codes if code != grpc.StatusCode.INVALID_ARGUMENT), codes[0])
 
 
 # --- AdminService ------------------------------------------------------------------
@@ -565,3 +628,24 @@ async def list_deliveries_with_a_negative_page_size(c: Ctx) -> grpc.StatusCode:
     created = await c.s.CreateWebhook(pb.CreateWebhookRequest(webhook=webhook), metadata=c.auth)
     request = pb.ListWebhookDeliveriesRequest(webhook_id=created.webhook.id, page_size=-1)
     return await code_of(c.s.ListWebhookDeliveries(request, metadata=c.auth))
+
+
+# --- SchedulerService: rate limits -------------------------------------------------
+
+
+@own("SchedulerService/SetRateLimit", "INVALID_ARGUMENT")
+async def set_a_rate_limit_without_a_scope(c: Ctx) -> grpc.StatusCode:
+    limit = rate_limit_pb2.RateLimit(limit=5, per=duration_pb2.Duration(seconds=1))
+    request = pb.SetRateLimitRequest(rate_limit=limit)
+    return await code_of(c.s.SetRateLimit(request, metadata=c.auth))
+
+
+@own("SchedulerService/DeleteRateLimit", "INVALID_ARGUMENT")
+async def delete_a_rate_limit_without_a_scope(c: Ctx) -> grpc.StatusCode:
+    return await code_of(c.s.DeleteRateLimit(pb.DeleteRateLimitRequest(), metadata=c.auth))
+
+
+@own("SchedulerService/DeleteRateLimit", "NOT_FOUND")
+async def delete_a_rate_limit_never_set(c: Ctx) -> grpc.StatusCode:
+    request = pb.DeleteRateLimitRequest(key="never-set")
+    return await code_of(c.s.DeleteRateLimit(request, metadata=c.auth))

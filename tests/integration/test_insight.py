@@ -25,6 +25,7 @@ from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
 from cronstream_server.store.insight import SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
+from cronstream_server.store.rate_limits import SqlRateLimitStore
 from cronstream_server.store.tables import scheduled_jobs
 from google.protobuf import timestamp_pb2
 from sqlalchemy import update
@@ -367,6 +368,7 @@ async def test_health_answers_when_everything_is_down(tmp_path: Path) -> None:
             events=SqlEventStore(engine),
             insight=SqlInsightStore(engine),
             alerts=SqlAlertStore(engine),
+            rate_limits=SqlRateLimitStore(engine),
             health=BrokenEngine(),
             event_batcher=EventBatcher(SqlEventDeliveryStore(engine)),
             workers_connected=lambda platform_id: 0,

@@ -18,7 +18,7 @@ from cronstream_server.server import Running, start
 from google.protobuf import duration_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ADMIN_KEY, Live, make_tenant
+from tests.conftest import ADMIN_KEY, Live, make_tenant, serving_live
 from tests.jobs import ts
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -66,13 +66,8 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 async def live(database_url: str) -> AsyncIterator[Live]:
-    running = await start(settings(database_url))
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-    try:
-        yield Live(running=running, channel=channel, database_url=database_url)
-    finally:
-        await channel.close()
-        await running.stop()
+    async with serving_live(settings(database_url)) as server:
+        yield server
 
 
 def metrics_port(live: Live) -> int:

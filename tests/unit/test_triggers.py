@@ -176,6 +176,19 @@ def test_preview_equals_chained_next_run(trigger: Trigger, count: int) -> None:
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
+@given(trigger=TRIGGERS, count=st.integers(0, 20), end=st.integers(1, 10**7))
+def test_preview_before_an_end_is_the_preview_cut_there(
+    trigger: Trigger, count: int, end: int
+) -> None:
+    before = NOW + timedelta(seconds=end)
+    cut = [slot for slot in preview(trigger, NOW, count) if slot < before]
+    assert preview(trigger, NOW, count, before) == cut
+    # Strictly before: an end on a slot leaves that slot out.
+    if cut:
+        assert preview(trigger, NOW, count, cut[-1]) == cut[:-1]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(trigger=TRIGGERS)
 def test_never_earlier_than_the_previous_slot(trigger: Trigger) -> None:
     slots = chained(trigger, NOW, limit=30)

@@ -9,6 +9,8 @@
 - `Worker`: runs `async def handler(ctx: Context[T]) -> R` for the executions
   the server assigns over the WorkerService stream (T and R: dicts,
   dataclasses or pydantic models).
+- `cronstream.scheduling`: what the scheduling controls take and return
+  (concurrency and rate limits, bulk pause counts, backfills, previews).
 - `cronstream.v1`: the generated messages and stubs.
 """
 
@@ -66,6 +68,16 @@ from cronstream.models import (
     Priority,
     Trigger,
 )
+from cronstream.scheduling import (
+    Backfill,
+    BulkChange,
+    ClockChange,
+    ConcurrencyLimit,
+    PreviewSummary,
+    RateLimit,
+    ScheduledInstant,
+    SchedulePreview,
+)
 from cronstream.webhooks import SIGNATURE_HEADER, verify_webhook
 from cronstream.worker import Worker
 
@@ -77,9 +89,13 @@ __all__ = [
     "AlertState",
     "AlertWatch",
     "AlreadyExistsError",
+    "Backfill",
     "Backoff",
+    "BulkChange",
     "Client",
+    "ClockChange",
     "ComponentHealth",
+    "ConcurrencyLimit",
     "Context",
     "CronTrigger",
     "CronstreamError",
@@ -115,8 +131,12 @@ __all__ = [
     "OnceTrigger",
     "OverlapPolicy",
     "PermissionDeniedError",
+    "PreviewSummary",
     "Priority",
+    "RateLimit",
     "ResourceExhaustedError",
+    "SchedulePreview",
+    "ScheduledInstant",
     "Trigger",
     "UnauthenticatedError",
     "UnavailableError",

@@ -15,7 +15,9 @@ from google.protobuf.message import Message
 
 from cronstream._convert import EnumType, Payload, duration, enum_value, struct, timestamp
 from cronstream.models import HealthPolicy
+from cronstream.scheduling import ConcurrencyLimit, concurrency_message
 from cronstream.v1 import alert_pb2, event_pb2, execution_pb2, job_pb2
+from cronstream.v1 import scheduler_service_pb2 as pb
 
 Priority = Literal["low", "medium", "high", "critical"]
 OverlapPolicy = Literal["allow", "skip", "buffer_one", "cancel_previous"]
@@ -24,7 +26,7 @@ HandlerType = Literal["function", "agent", "workflow"]
 JobStatusName = Literal["pending", "active", "paused", "completed", "failed", "cancelled"]
 JobTypeName = Literal["cron", "one_time", "recurring", "event"]
 ExecutionStatusName = Literal[
-    "pending", "running", "success", "failed", "timeout", "cancelled", "skipped"
+    "pending", "running", "success", "failed", "timeout", "cancelled", "skipped", "waiting"
 ]
 HealthStateName = Literal["healthy", "late", "missed", "overrunning", "failing"]
 AlertStateName = Literal["open", "resolved"]
@@ -58,6 +60,10 @@ class JobFields(TypedDict, total=False):
     jitter: timedelta
     health_policy: HealthPolicy
     handler_type: HandlerType | int
+    concurrency: ConcurrencyLimit | tuple[str, int]
+    rate_limit_key: str
+    depends_on: Sequence[str]
+    max_wait: timedelta
 
 
 class EventHandlerFields(TypedDict, total=False):
@@ -72,6 +78,8 @@ class EventHandlerFields(TypedDict, total=False):
     retry_delay: timedelta
     timeout: timedelta
     handler_type: HandlerType | int
+    concurrency: ConcurrencyLimit | tuple[str, int]
+    rate_limit_key: str
 
 
 # The trigger each trigger argument belongs to, which is also its mask path.
@@ -85,7 +93,7 @@ _TRIGGER_OF = {
     "max_runs": "interval",
 }
 _PROTO_NAME = {"handler": "handler_name"}
-_DURATIONS = frozenset({"retry_delay", "timeout", "catchup_window", "jitter"})
+_DURATIONS = frozenset({"retry_delay", "timeout", "catchup_window", "jitter", "max_wait"})
 _ENUMS: dict[str, tuple[EnumType, str]] = {
     "priority": (job_pb2.Priority, "PRIORITY_"),
     "overlap_policy": (job_pb2.OverlapPolicy, "OVERLAP_POLICY_"),
@@ -162,12 +170,14 @@ def _set_field(message: Message, key: str, value: Any) -> str:
         getattr(message, name).CopyFrom(duration(value))
     elif key in _ENUMS:
         setattr(message, name, enum_value(*_ENUMS[key], value))
-    elif key == "tags":
+    elif key in ("tags", "depends_on"):
         getattr(message, name).extend(value)
     elif key == "metadata":
         getattr(message, name).update(value)
     elif key == "health_policy":
         message.health_policy.CopyFrom(health_policy_message(value))  # type: ignore[attr-defined]
+    elif key == "concurrency":
+        message.concurrency.CopyFrom(concurrency_message(value))  # type: ignore[attr-defined]
     else:
         setattr(message, name, value)
     return name
@@ -207,3 +217,55 @@ def health_states(values: Sequence[HealthStateName | int]) -> list[int]:
 
 def alert_states(values: Sequence[AlertStateName | int]) -> list[int]:
     return [enum_value(alert_pb2.AlertState, "ALERT_STATE_", v) for v in values]
+
+
+# --- requests of the scheduling controls ---------------------------------------------
+
+
+def job_selector(
+    *, tags: Sequence[str] = (), handler: str = "", name_prefix: str = "", all_jobs: bool = False
+) -> pb.JobSelector:
+    """The jobs a bulk call acts on. The filters combine with AND; the server
+    refuses an empty selector unless `all_jobs`, so a forgotten filter never
+    pauses the whole platform."""
+    return pb.JobSelector(tags=tags, handler_name=handler, name_prefix=name_prefix, all=all_jobs)
+
+
+def pause_jobs_request(
+    selector: pb.JobSelector, until: datetime | None, limit: int
+) -> pb.PauseJobsRequest:
+    request = pb.PauseJobsRequest(selector=selector, limit=limit)
+    if until is not None:
+        request.until.CopyFrom(timestamp(until))
+    return request
+
+
+def backfill_request(
+    job_id: str, start: datetime, end: datetime, overlap_policy: OverlapPolicy | int | None
+) -> pb.BackfillJobRequest:
+    request = pb.BackfillJobRequest(id=job_id, start_time=timestamp(start), end_time=timestamp(end))
+    if overlap_policy is not None:
+        request.overlap_policy = enum_value(  # type: ignore[assignment]
+            job_pb2.OverlapPolicy, "OVERLAP_POLICY_", overlap_policy
+        )
+    return request
+
+
+def preview_request(
+    trigger: JobFields,
+    *,
+    job_id: str,
+    after: datetime | None,
+    before: datetime | None,
+    count: int | None,
+) -> pb.PreviewScheduleRequest:
+    """A preview of `trigger`'s trigger, or of the job `job_id`'s (the server
+    refuses both); count None is the server's default."""
+    request = pb.PreviewScheduleRequest(job_id=job_id, count=count or 0)
+    if trigger:
+        request.job.CopyFrom(job_message(trigger)[0])
+    if after is not None:
+        request.start_time.CopyFrom(timestamp(after))
+    if before is not None:
+        request.end_time.CopyFrom(timestamp(before))
+    return request

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
+from google.protobuf.message import Message
 
 from cronstream._payloads import to_json_object
 
@@ -32,6 +33,22 @@ def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
 def to_datetime(message: timestamp_pb2.Timestamp) -> datetime:
     """A Timestamp as an aware UTC datetime."""
     return message.ToDatetime(tzinfo=UTC)
+
+
+def optional_datetime(message: Message, name: str) -> datetime | None:
+    """The Timestamp field `name` of `message`; None when unset (not the epoch)."""
+    if not message.HasField(name):
+        return None
+    value: timestamp_pb2.Timestamp = getattr(message, name)
+    return to_datetime(value)
+
+
+def optional_timedelta(message: Message, name: str) -> timedelta | None:
+    """The Duration field `name` of `message`; None when unset."""
+    if not message.HasField(name):
+        return None
+    value: duration_pb2.Duration = getattr(message, name)
+    return value.ToTimedelta()
 
 
 def duration(value: timedelta) -> duration_pb2.Duration:

@@ -103,6 +103,25 @@ class ExecutionStatus(_ProtoEnum):
     TIMEOUT = 5
     CANCELLED = 6
     SKIPPED = 7
+    #: Waits for the jobs it depends on (`Execution.waiting_for`): not final.
+    WAITING = 8
+
+    @property
+    def final(self) -> bool:
+        """Whether the execution has ended: success, failed, timeout,
+        cancelled or skipped. PENDING, RUNNING and WAITING are not."""
+        return self in _FINAL_EXECUTION_STATUSES
+
+
+_FINAL_EXECUTION_STATUSES = frozenset(
+    {
+        ExecutionStatus.SUCCESS,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.TIMEOUT,
+        ExecutionStatus.CANCELLED,
+        ExecutionStatus.SKIPPED,
+    }
+)
 
 
 class ExecutionTrigger(_ProtoEnum):
@@ -110,6 +129,7 @@ class ExecutionTrigger(_ProtoEnum):
     SCHEDULE = 1
     MANUAL = 2
     EVENT = 3
+    BACKFILL = 4
 
 
 class LogLevel(_ProtoEnum):

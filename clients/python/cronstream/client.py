@@ -22,7 +22,8 @@ from cronstream._build import (
     JobStatusName,
     JobTypeName,
 )
-from cronstream._convert import Payload, struct, timestamp, to_datetime
+from cronstream._convert import Payload, struct, timestamp
+from cronstream._scheduling_calls import SchedulingCalls
 from cronstream._tracing import channel_interceptors
 from cronstream._version import __version__
 from cronstream._watch import AlertWatch, WatchCall
@@ -83,7 +84,7 @@ _PagedReq = TypeVar("_PagedReq", bound=_PagedRequest)
 _PagedResp = TypeVar("_PagedResp", bound=_PagedResponse)
 
 
-class Client:
+class Client(SchedulingCalls):
     """A Cronstream SchedulerService client over one `grpc.aio` channel.
 
     Every call carries `authorization: Bearer <api_key>` and raises the
@@ -259,10 +260,14 @@ class Client:
     async def delete_job(self, job_id: str) -> None:
         await self._call(self.scheduler.DeleteJob, pb.DeleteJobRequest(id=job_id))
 
-    async def pause_job(self, job_id: str) -> Job:
-        return Job.from_proto(
-            (await self._call(self.scheduler.PauseJob, pb.PauseJobRequest(id=job_id))).job
-        )
+    async def pause_job(self, job_id: str, *, until: datetime | None = None) -> Job:
+        """Stops the job firing until `resume_job`, or until `until`, when it
+        resumes by itself (`Job.paused_until`). Pausing a paused job sets its
+        `until` anew."""
+        request = pb.PauseJobRequest(id=job_id)
+        if until is not None:
+            request.until.CopyFrom(timestamp(until))
+        return Job.from_proto((await self._call(self.scheduler.PauseJob, request)).job)
 
     async def resume_job(self, job_id: str) -> Job:
         return Job.from_proto(
@@ -430,19 +435,6 @@ class Client:
         return AlertWatch(open_call, after_cursor=after_cursor, backoff=backoff)
 
     # --- insight --------------------------------------------------------------
-
-    async def preview_schedule(
-        self, *, after: datetime | None = None, count: int = 10, **trigger: Unpack[JobFields]
-    ) -> list[datetime]:
-        """The next `count` firing instants after `after` (default: now) of a
-        trigger given as for `create_job` (cron=..., timezone=... or every=...),
-        exactly as the engine will fire them."""
-        job, _ = _build.job_message(trigger)
-        request = pb.PreviewScheduleRequest(job=job, count=count)
-        if after is not None:
-            request.start_time.CopyFrom(timestamp(after))
-        response = await self._call(self.scheduler.PreviewSchedule, request)
-        return [to_datetime(t) for t in response.times]
 
     async def get_job_stats(self, job_id: str) -> JobStats:
         request = pb.GetJobStatsRequest(job_id=job_id)

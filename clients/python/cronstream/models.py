@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from google.protobuf import duration_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
-from cronstream._convert import to_datetime, to_dict
+from cronstream._convert import optional_datetime, optional_timedelta, to_dict
 from cronstream._enums import (
     MIRRORS,
     AlertEventType,
@@ -36,6 +35,7 @@ from cronstream._enums import (
     OverlapPolicy,
     Priority,
 )
+from cronstream.scheduling import ConcurrencyLimit
 from cronstream.v1 import alert_pb2, event_pb2, execution_pb2, insight_pb2, job_pb2
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "AlertEventType",
     "AlertState",
     "ComponentHealth",
+    "ConcurrencyLimit",
     "CronTrigger",
     "EventHandler",
     "EventTrigger",
@@ -73,22 +74,20 @@ __all__ = [
 ]
 
 
-def _time(message: Message, name: str) -> datetime | None:
-    if not message.HasField(name):
-        return None
-    value: timestamp_pb2.Timestamp = getattr(message, name)
-    return to_datetime(value)
-
-
-def _duration(message: Message, name: str) -> timedelta | None:
-    if not message.HasField(name):
-        return None
-    value: duration_pb2.Duration = getattr(message, name)
-    return value.ToTimedelta()
+_time = optional_datetime
+_duration = optional_timedelta
 
 
 def _optional(message: Message, name: str) -> Any:
     return getattr(message, name) if message.HasField(name) else None
+
+
+def _concurrency(
+    message: job_pb2.Job | event_pb2.EventHandler,
+) -> ConcurrencyLimit | None:
+    if not message.HasField("concurrency"):
+        return None
+    return ConcurrencyLimit.from_proto(message.concurrency)
 
 
 # --- jobs -------------------------------------------------------------------
@@ -218,6 +217,17 @@ class Job:
     health_policy: HealthPolicy
     #: None from a server that does not report health.
     health: JobHealth | None
+    #: When a job paused with `pause_job(until=...)` resumes by itself; None
+    #: for one paused until `resume_job` (and for an active job).
+    paused_until: datetime | None
+    #: None: no concurrency limit.
+    concurrency: ConcurrencyLimit | None
+    #: The rate limit its executions draw from; empty for none.
+    rate_limit_key: str
+    #: Ids of the jobs whose slot must have succeeded first.
+    depends_on: tuple[str, ...]
+    #: How long a slot waits for its dependencies; None: the server's default.
+    max_wait: timedelta | None
     executions_count: int
     success_count: int
     failure_count: int
@@ -255,6 +265,11 @@ class Job:
             jitter=_duration(m, "jitter"),
             health_policy=HealthPolicy.from_proto(m.health_policy),
             health=_health(m),
+            paused_until=_time(m, "paused_until"),
+            concurrency=_concurrency(m),
+            rate_limit_key=m.rate_limit_key,
+            depends_on=tuple(m.depends_on),
+            max_wait=_duration(m, "max_wait"),
             executions_count=m.executions_count,
             success_count=m.success_count,
             failure_count=m.failure_count,
@@ -298,6 +313,14 @@ class Execution:
     worker_id: str
     trace_id: str
     span_id: str
+    #: The expanded concurrency key it counts against; empty for none.
+    concurrency_key: str
+    #: The expanded rate-limit key it draws from; empty for none.
+    rate_limit_key: str
+    #: While WAITING: the ids of the jobs whose slot has not succeeded yet.
+    waiting_for: tuple[str, ...]
+    #: While WAITING: when it stops waiting and is skipped as missed.
+    wait_deadline: datetime | None
     proto: execution_pb2.Execution = field(repr=False, compare=False)
 
     @classmethod
@@ -325,6 +348,10 @@ class Execution:
             worker_id=m.worker_id,
             trace_id=m.trace_id,
             span_id=m.span_id,
+            concurrency_key=m.concurrency_key,
+            rate_limit_key=m.rate_limit_key,
+            waiting_for=tuple(m.waiting_for),
+            wait_deadline=_time(m, "wait_deadline"),
             proto=m,
         )
 
@@ -368,6 +395,10 @@ class EventHandler:
     platform_id: str
     created_at: datetime | None
     updated_at: datetime | None
+    #: As the job's: None for no concurrency limit.
+    concurrency: ConcurrencyLimit | None
+    #: As the job's: empty for none.
+    rate_limit_key: str
     proto: event_pb2.EventHandler = field(repr=False, compare=False)
 
     @classmethod
@@ -386,6 +417,8 @@ class EventHandler:
             platform_id=m.platform_id,
             created_at=_time(m, "created_at"),
             updated_at=_time(m, "updated_at"),
+            concurrency=_concurrency(m),
+            rate_limit_key=m.rate_limit_key,
             proto=m,
         )
 

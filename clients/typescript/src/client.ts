@@ -26,6 +26,7 @@ import {
   type JobStatusName,
   type JobTypeName,
 } from "./convert.js";
+import { controlMethods, type ControlMethods } from "./controls.js";
 import { AdminService } from "./gen/cronstream/v1/admin_service_pb.js";
 import { AlertState } from "./gen/cronstream/v1/alert_pb.js";
 import { ExecutionStatus } from "./gen/cronstream/v1/execution_pb.js";
@@ -105,7 +106,7 @@ export interface ListAlertsFilter {
  * typed errors of this package (InvalidArgumentError, NotFoundError, ...),
  * which are ConnectErrors.
  */
-export interface Client {
+export interface Client extends ControlMethods {
   /** The generated SchedulerService client. */
   readonly scheduler: ServiceClient<typeof SchedulerService>;
   /** The generated WorkerService client; see Worker. */
@@ -246,6 +247,7 @@ function makeClient(transport: Transport, close: () => void): Client {
     workers: createConnectClient(WorkerService, transport),
     admin: createConnectClient(AdminService, transport),
     transport,
+    ...controlMethods(scheduler),
 
     async createJob(job, options) {
       const { requestId, ...callOptions } = options ?? {};

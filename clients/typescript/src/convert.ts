@@ -78,6 +78,25 @@ interface JobFields {
   handlerType?: HandlerTypeName;
   /** When Cronstream opens an alert for the job; unset fields take the platform's defaults. */
   healthPolicy?: HealthPolicySpec;
+  /** At most `limit` executions carrying `key` run at once, across the cluster; absent: no limit. */
+  concurrency?: ConcurrencyLimitInfo;
+  /** The rate limit its executions draw from, such as "customer:{payload.customer_id}"; it limits nothing until setRateLimit sets that key. */
+  rateLimitKey?: string;
+  /** Ids of jobs whose slot must have succeeded first (at most 16). */
+  dependsOn?: string[];
+  /** How long a slot waits for its dependencies before it is skipped as missed (server default 1 h). */
+  maxWait?: DurationLike;
+}
+
+/**
+ * A concurrency limit: at most `limit` executions with the (expanded) `key`
+ * run at once, across every job and handler of the platform naming it. The
+ * key is a fixed string or a template over the payload
+ * ("customer:{payload.customer_id}" limits each customer separately).
+ */
+export interface ConcurrencyLimitInfo {
+  key: string;
+  limit: number;
 }
 
 /**
@@ -161,6 +180,15 @@ export interface JobInfo {
   jitterMs: number | undefined;
   healthPolicy: HealthPolicyInfo | undefined;
   health: JobHealthInfo | undefined;
+  /** When a job paused with pauseJob's `until` resumes by itself; undefined for one paused until resumeJob. */
+  pausedUntil: Date | undefined;
+  /** Undefined: no concurrency limit. */
+  concurrency: ConcurrencyLimitInfo | undefined;
+  /** Empty: none. */
+  rateLimitKey: string;
+  dependsOn: string[];
+  /** Undefined: the server's default. */
+  maxWaitMs: number | undefined;
 }
 
 /** An execution: one run of a job (or of an event handler). */
@@ -188,6 +216,14 @@ export interface ExecutionInfo {
   traceId: string;
   spanId: string;
   parentSpanId: string;
+  /** The expanded concurrency key it counts against; empty for none. */
+  concurrencyKey: string;
+  /** The expanded rate-limit key it draws from; empty for none. */
+  rateLimitKey: string;
+  /** While WAITING: the ids of the jobs whose slot has not succeeded yet. */
+  waitingFor: string[];
+  /** While WAITING: when it stops waiting and is skipped as missed. */
+  waitDeadline: Date | undefined;
 }
 
 /** An alert: a job's departure from its health policy, from when it was seen until the job was healthy again. */
@@ -259,11 +295,11 @@ export function durationMs(d: Duration | undefined): number | undefined {
   return d === undefined ? undefined : Number(d.seconds) * 1000 + Math.round(d.nanos / 1e6);
 }
 
-function dateOf(t: Timestamp | undefined): Date | undefined {
+export function dateOf(t: Timestamp | undefined): Date | undefined {
   return t === undefined ? undefined : timestampDate(t);
 }
 
-function durationOf(d: DurationLike | undefined): Duration | undefined {
+export function durationOf(d: DurationLike | undefined): Duration | undefined {
   return d === undefined ? undefined : durationFromMs(parseDuration(d));
 }
 
@@ -273,7 +309,7 @@ export function enumName<E extends Record<string, string | number>>(e: E, v: num
   return (typeof name === "string" ? name : "UNSPECIFIED") as keyof E;
 }
 
-function enumValue<E extends Record<string, string | number>>(e: E, what: string, name: string | undefined): number | undefined {
+export function enumValue<E extends Record<string, string | number>>(e: E, what: string, name: string | undefined): number | undefined {
   if (name === undefined) {
     return undefined;
   }
@@ -305,6 +341,10 @@ export function jobMessage(spec: JobSpec): MessageInitShape<typeof JobSchema> {
     jitter: durationOf(s.jitter),
     handlerType: enumValue(HandlerType, "handlerType", s.handlerType),
     healthPolicy: s.healthPolicy && healthPolicyMessage(s.healthPolicy),
+    concurrency: s.concurrency && { key: s.concurrency.key, limit: s.concurrency.limit },
+    rateLimitKey: s.rateLimitKey,
+    dependsOn: s.dependsOn,
+    maxWait: durationOf(s.maxWait),
   };
 }
 
@@ -319,7 +359,8 @@ export function healthPolicyMessage(p: HealthPolicySpec): MessageInitShape<typeo
   };
 }
 
-function triggerMessage(spec: object): MessageInitShape<typeof JobSchema>["trigger"] {
+/** The trigger of a spec holding exactly one of cron, every, at, event. */
+export function triggerMessage(spec: object): MessageInitShape<typeof JobSchema>["trigger"] {
   const s = spec as Record<string, unknown>;
   const given = (["cron", "every", "at", "event"] as const).filter((k) => s[k] !== undefined);
   if (given.length !== 1) {
@@ -403,6 +444,11 @@ export function jobInfo(j: Job): JobInfo {
     jitterMs: durationMs(j.jitter),
     healthPolicy: j.healthPolicy && healthPolicyInfo(j.healthPolicy),
     health: j.health && jobHealthInfo(j.health),
+    pausedUntil: dateOf(j.pausedUntil),
+    concurrency: j.concurrency && { key: j.concurrency.key, limit: j.concurrency.limit },
+    rateLimitKey: j.rateLimitKey,
+    dependsOn: [...j.dependsOn],
+    maxWaitMs: durationMs(j.maxWait),
   };
 }
 
@@ -470,7 +516,18 @@ export function executionInfo(e: Execution): ExecutionInfo {
     traceId: e.traceId,
     spanId: e.spanId,
     parentSpanId: e.parentSpanId,
+    concurrencyKey: e.concurrencyKey,
+    rateLimitKey: e.rateLimitKey,
+    waitingFor: [...e.waitingFor],
+    waitDeadline: dateOf(e.waitDeadline),
   };
+}
+
+const FINAL_STATUSES: ReadonlySet<ExecutionStatusName> = new Set(["SUCCESS", "FAILED", "TIMEOUT", "CANCELLED", "SKIPPED"]);
+
+/** Whether an execution in this status has ended: SUCCESS, FAILED, TIMEOUT, CANCELLED or SKIPPED (not PENDING, RUNNING or WAITING). */
+export function isFinalStatus(status: ExecutionStatusName): boolean {
+  return FINAL_STATUSES.has(status);
 }
 
 /** The plain view of an ExecutionLog message. */

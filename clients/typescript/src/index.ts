@@ -1,6 +1,29 @@
 // @cronstream/client: the TypeScript client and worker of Cronstream.
 export { createClient, paginate } from "./client.js";
 export type { Client, ClientOptions, ListAlertsFilter, ListExecutionsFilter, ListJobsFilter } from "./client.js";
+export type { BulkOptions, ControlMethods } from "./controls.js";
+export {
+  backfillRequest,
+  jobSelectorMessage,
+  previewRequest,
+  rateLimitInfo,
+  rateLimitMessage,
+  schedulePreview,
+} from "./scheduling.js";
+export type {
+  BackfillResult,
+  BackfillSpec,
+  BulkChange,
+  ClockChangeInfo,
+  JobSelectorSpec,
+  PreviewSpec,
+  PreviewSummaryInfo,
+  RateLimitInfo,
+  RateLimitScope,
+  RateLimitSpec,
+  ScheduledInstantInfo,
+  SchedulePreview,
+} from "./scheduling.js";
 export {
   BadRequestSchema,
   CronstreamError,
@@ -30,6 +53,7 @@ export {
   executionInfo,
   executionLogEntry,
   healthPolicyMessage,
+  isFinalStatus,
   jobInfo,
   jobMessage,
   parseDuration,
@@ -39,6 +63,7 @@ export type {
   AlertEventTypeName,
   AlertInfo,
   AlertStateName,
+  ConcurrencyLimitInfo,
   DurationLike,
   ExecutionInfo,
   ExecutionLogEntry,
@@ -70,6 +95,8 @@ export * from "./gen/cronstream/v1/event_pb.js";
 export * from "./gen/cronstream/v1/execution_pb.js";
 export * from "./gen/cronstream/v1/insight_pb.js";
 export * from "./gen/cronstream/v1/job_pb.js";
+export * from "./gen/cronstream/v1/preview_pb.js";
+export * from "./gen/cronstream/v1/rate_limit_pb.js";
 export * from "./gen/cronstream/v1/scheduler_service_pb.js";
 export * from "./gen/cronstream/v1/webhook_pb.js";
 export * from "./gen/cronstream/v1/worker_service_pb.js";

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from cronstream.v1 import execution_pb2, job_pb2
+from cronstream.v1 import event_pb2, execution_pb2, job_pb2
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from cronstream_server.api.convert_common import duration_from_ms, timestamp
@@ -33,6 +33,7 @@ from cronstream_server.core.errors import FieldViolation
 from cronstream_server.core.executions import Execution, ExecutionLog
 from cronstream_server.core.health import HealthPolicy, JobHealth
 from cronstream_server.core.jobs import Job, JobSpec, RawTrigger
+from cronstream_server.core.limits import ConcurrencyLimit
 from cronstream_server.core.triggers import (
     CronTrigger,
     EventTrigger,
@@ -95,11 +96,13 @@ EXECUTION_STATUS = {
     ExecutionStatus.TIMEOUT: execution_pb2.EXECUTION_STATUS_TIMEOUT,
     ExecutionStatus.CANCELLED: execution_pb2.EXECUTION_STATUS_CANCELLED,
     ExecutionStatus.SKIPPED: execution_pb2.EXECUTION_STATUS_SKIPPED,
+    ExecutionStatus.WAITING: execution_pb2.EXECUTION_STATUS_WAITING,
 }
 EXECUTION_TRIGGER = {
     ExecutionTrigger.SCHEDULE: execution_pb2.EXECUTION_TRIGGER_SCHEDULE,
     ExecutionTrigger.MANUAL: execution_pb2.EXECUTION_TRIGGER_MANUAL,
     ExecutionTrigger.EVENT: execution_pb2.EXECUTION_TRIGGER_EVENT,
+    ExecutionTrigger.BACKFILL: execution_pb2.EXECUTION_TRIGGER_BACKFILL,
 }
 LOG_LEVEL = {
     LogLevel.DEBUG: execution_pb2.LOG_LEVEL_DEBUG,
@@ -277,7 +280,23 @@ def job_spec(
         health_policy=health_policy(reader, job.health_policy, f"{prefix}.health_policy")
         if job.HasField("health_policy")
         else HealthPolicy(),
+        depends_on=tuple(job.depends_on),
+        max_wait=_duration_or(reader, job, "max_wait", prefix, job_rules.DEFAULT_MAX_WAIT),
+        concurrency=concurrency(job),
+        rate_limit_key=job.rate_limit_key,
     )
+
+
+def concurrency(message: job_pb2.Job | event_pb2.EventHandler) -> ConcurrencyLimit | None:
+    """The message's concurrency limit; absent: none (its rules are checked
+    with the rest of the spec)."""
+    if not message.HasField("concurrency"):
+        return None
+    return ConcurrencyLimit(message.concurrency.key, message.concurrency.limit)
+
+
+def concurrency_message(value: ConcurrencyLimit | None) -> job_pb2.ConcurrencyLimit | None:
+    return None if value is None else job_pb2.ConcurrencyLimit(key=value.key, limit=value.limit)
 
 
 def health_policy(reader: Reader, message: job_pb2.HealthPolicy, prefix: str) -> HealthPolicy:
@@ -372,11 +391,16 @@ def job_message(job: Job) -> job_pb2.Job:
         completed_at=timestamp(job.completed_at),
         cancelled_at=timestamp(job.cancelled_at),
         platform_id=job.platform_id,
+        depends_on=list(spec.depends_on),
+        paused_until=timestamp(job.paused_until),
+        concurrency=concurrency_message(spec.concurrency),
+        rate_limit_key=spec.rate_limit_key,
     )
     message.retry_delay.FromTimedelta(spec.retry_delay)
     message.timeout.FromTimedelta(spec.timeout)
     message.catchup_window.FromTimedelta(spec.catchup_window)
     message.jitter.FromTimedelta(spec.jitter)
+    message.max_wait.FromTimedelta(spec.max_wait)
     message.health_policy.CopyFrom(health_policy_message(spec.health_policy))
     message.health.CopyFrom(job_health_message(job.health))
     if spec.payload is not None:
@@ -412,7 +436,13 @@ def execution_message(execution: Execution) -> execution_pb2.Execution:
         handler_name=e.handler_name,
         event_handler_id=e.event_handler_id or "",
         trigger=EXECUTION_TRIGGER[e.trigger],
+        concurrency_key=e.keys.concurrency_key or "",
+        rate_limit_key=e.keys.rate_limit_key or "",
     )
+    if e.status is ExecutionStatus.WAITING:  # output only while it waits
+        message.waiting_for.extend(e.waiting_for)
+        if e.wait_deadline is not None:
+            message.wait_deadline.FromDatetime(e.wait_deadline)
     if e.result is not None:
         message.result.update(e.result)
     if e.payload is not None:

@@ -17,6 +17,8 @@ from cronstream_server.api.convert import (
     JOB_TYPE,
     PRIORITY,
     Reader,
+    concurrency,
+    concurrency_message,
     job_health_message,
 )
 from cronstream_server.api.convert_common import duration_from_ms, timestamp
@@ -59,6 +61,8 @@ def handler_spec(
             f"{PREFIX}.handler_type", message.handler_type, HANDLER_TYPE, HandlerType.FUNCTION
         ),
         priority=reader.enum(f"{PREFIX}.priority", message.priority, PRIORITY, Priority.MEDIUM),
+        concurrency=concurrency(message),
+        rate_limit_key=message.rate_limit_key,
     )
     if message.HasField("payload"):
         spec = replace(
@@ -128,6 +132,8 @@ def event_handler_message(handler: EventHandler) -> event_pb2.EventHandler:
         created_at=timestamp(handler.created_at),
         updated_at=timestamp(handler.updated_at),
         handler_type=HANDLER_TYPE[spec.handler_type],
+        concurrency=concurrency_message(spec.concurrency),
+        rate_limit_key=spec.rate_limit_key,
     )
     message.retry_delay.FromTimedelta(spec.retry_delay)
     message.timeout.FromTimedelta(spec.timeout)

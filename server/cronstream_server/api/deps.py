@@ -16,15 +16,18 @@ from cronstream_server.core.ports import (
     ExecutionStore,
     InsightStore,
     JobStore,
+    RateLimitStore,
     Signals,
 )
 from cronstream_server.engine.event_batcher import EventBatcher
+from cronstream_server.service.backfill import BackfillUseCases
 from cronstream_server.service.events import EventUseCases
 from cronstream_server.service.executions import ExecutionUseCases
 from cronstream_server.service.job_quota import JobQuota
 from cronstream_server.service.jobs import JobUseCases
 from cronstream_server.service.outcome import Outcome
 from cronstream_server.service.publish import Publisher
+from cronstream_server.service.rate_limits import RateLimitUseCases
 from cronstream_server.service.webhooks import WebhookUseCases
 from cronstream_server.signals.local import LocalSignals
 from cronstream_server.telemetry.metrics import Metrics
@@ -56,6 +59,7 @@ class SchedulerDeps:
     events: EventStore
     insight: InsightStore
     alerts: AlertStore
+    rate_limits: RateLimitStore
     health: HealthProbe
     event_batcher: EventBatcher
     # Worker sessions connected to this replica, by platform id.
@@ -73,17 +77,21 @@ class SchedulerDeps:
     metrics: Metrics = field(default_factory=lambda: Metrics(enabled=False))
     # Webhooks: their use cases, store and target check (server.py builds them).
     webhooks: WebhookUseCases | None = None
+    # BackfillJob's use case, with its store and release rate (server.py builds it).
+    backfills: BackfillUseCases | None = None
     # The use cases over the ports above (built from them): every change a
     # call makes goes through one of these, reads go to the ports directly.
     jobs_use: JobUseCases = field(init=False)
     executions_use: ExecutionUseCases = field(init=False)
     events_use: EventUseCases = field(init=False)
+    rate_limits_use: RateLimitUseCases = field(init=False)
     publisher: Publisher = field(init=False)
 
     def __post_init__(self) -> None:
         self.jobs_use = JobUseCases(self.jobs, self.job_quota, self.now, self.metrics.paused_slots)
         self.executions_use = ExecutionUseCases(self.executions, self.now)
         self.events_use = EventUseCases(self.events, self.event_batcher.deliver, self.now)
+        self.rate_limits_use = RateLimitUseCases(self.rate_limits, self.now)
         self.publisher = Publisher(self.signals)
 
     async def done(self, outcome: Outcome[T]) -> T:

@@ -1,4 +1,4 @@
-"""SchedulerService: PreviewSchedule, GetJobStats, GetMetrics, GetHealth."""
+"""SchedulerService: GetJobStats, GetMetrics, GetHealth."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 
 from cronstream.v1 import scheduler_service_pb2 as pb
 
-from cronstream_server.api.convert import Reader, trigger_for_job
 from cronstream_server.api.convert_events import (
     health_message,
     job_stats_message,
@@ -15,39 +14,13 @@ from cronstream_server.api.convert_events import (
 )
 from cronstream_server.api.deps import Context, SchedulerDeps
 from cronstream_server.api.interceptor import current_platform
-from cronstream_server.core import triggers
 from cronstream_server.core.insight import ComponentHealth, HealthStatus
-from cronstream_server.core.validation import raise_if_any
 
 log = logging.getLogger(__name__)
-
-DEFAULT_PREVIEW_COUNT = 10
-MAX_PREVIEW_COUNT = 1000
 
 
 class InsightRpcs:
     deps: SchedulerDeps
-
-    async def PreviewSchedule(
-        self, request: pb.PreviewScheduleRequest, context: Context
-    ) -> pb.PreviewScheduleResponse:
-        """The very code the engine fires with (core.triggers), on the job's
-        trigger as CreateJob would build it now."""
-        now = self.deps.now()
-        reader = Reader()
-        trigger = trigger_for_job(reader, request.job, "job", now)
-        start = now
-        if request.HasField("start_time"):
-            start = reader.time("start_time", request.start_time) or now
-        count = request.count or DEFAULT_PREVIEW_COUNT
-        if not 1 <= count <= MAX_PREVIEW_COUNT:
-            reader.bad("count", f"must be 1 to {MAX_PREVIEW_COUNT} (0: {DEFAULT_PREVIEW_COUNT})")
-        raise_if_any(reader.violations)
-        assert trigger is not None  # no violations, so trigger_for_job built one
-        response = pb.PreviewScheduleResponse()
-        for instant in triggers.preview(trigger, start, count):
-            response.times.add().FromDatetime(instant)
-        return response
 
     async def GetJobStats(
         self, request: pb.GetJobStatsRequest, context: Context

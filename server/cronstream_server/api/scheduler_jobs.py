@@ -22,6 +22,7 @@ from cronstream_server.api.convert import (
 from cronstream_server.api.deps import Context, SchedulerDeps
 from cronstream_server.api.interceptor import current_platform
 from cronstream_server.api.paging import fit_page, page_budget
+from cronstream_server.api.pausing import read_until
 from cronstream_server.api.update_mask import apply_job_mask
 from cronstream_server.core import jobs as job_rules
 from cronstream_server.core.enums import JobStatus
@@ -210,7 +211,10 @@ class JobRpcs:
         return pb.DeleteJobResponse()
 
     async def PauseJob(self, request: pb.PauseJobRequest, context: Context) -> pb.PauseJobResponse:
-        outcome = await self.deps.jobs_use.pause(current_platform().platform_id, request.id)
+        reader = Reader()
+        until = read_until(reader, request, self.deps.now())
+        raise_if_any(reader.violations)
+        outcome = await self.deps.jobs_use.pause(current_platform().platform_id, request.id, until)
         return pb.PauseJobResponse(job=job_message(await self.deps.done(outcome)))
 
     async def ResumeJob(

@@ -25,6 +25,7 @@ size; no tz-database transition from 2024 on is that large.
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 import zoneinfo
 from bisect import bisect_right
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["CronExpressionError", "CronSchedule", "TimezoneError"]
+__all__ = ["CronExpressionError", "CronSchedule", "OffsetChange", "TimezoneError", "offset_changes"]
 
 
 class CronExpressionError(ValueError):
@@ -302,6 +303,40 @@ class CronSchedule:
         found = self._first_firing(start, limit) if start <= limit else None
         return None if found is None else datetime.fromtimestamp(found, UTC)
 
+    @property
+    def has_seconds_field(self) -> bool:
+        """Whether the expression was written with a leading seconds field."""
+        stripped = self.expression.strip()
+        return not stripped.startswith("@") and len(stripped.split()) == 6
+
+    def named_wall_time(self, instant: datetime) -> datetime:
+        """The wall time (naive, in the zone) that a firing at `instant` stands for.
+
+        A wildcard job's firing stands for its own wall time. A fixed-time job's stands
+        for the first matching wall time the virtual clock moves past at `instant`:
+        earlier than the instant's own wall time when a jump forward skipped it (the
+        rule in the module docstring, as `next_after` applies it). `instant` must be a
+        firing instant, such as one `next_after` returned.
+        """
+        at = (instant - _EPOCH) // _ONE_SECOND
+        wall = at + _offset(self._tables.zone, at)
+        if self.fixed_time:
+            high = _high_water(self.timezone, self._tables.zone, at - 1)
+            named = self._next_wall(high + 1, wall)
+            return _naive(wall if named is None else named)
+        return _naive(wall)
+
+    def wall_times(self, first: datetime, before: datetime, limit: int) -> list[datetime]:
+        """Up to `limit` matching wall times in [first, before), naive, in order:
+        the wall times the expression names, whether or not the zone's clock shows
+        them and whatever the DST rules make of them."""
+        found: list[datetime] = []
+        cursor, end = _wall_seconds(first), _wall_seconds(before) - 1
+        while len(found) < limit and (wall := self._next_wall(cursor, end)) is not None:
+            found.append(_naive(wall))
+            cursor = wall + 1
+        return found
+
     def _first_firing(self, start: int, limit: int) -> int | None:
         """The first firing instant in [start, limit], as epoch seconds.
 
@@ -386,6 +421,43 @@ class CronSchedule:
             if (on_dom or on_dow) if self.day_or else (on_dom and on_dow):
                 return day
         return 0
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetChange:
+    """A change of a zone's UTC offset: from `at` on, the offset is `after`."""
+
+    at: datetime  # UTC
+    before: int  # seconds east of UTC
+    after: int
+
+
+def offset_changes(
+    timezone: str, after: datetime, until: datetime, limit: int
+) -> list[OffsetChange]:
+    """The zone's first `limit` offset changes in (after, until], in order: the very
+    transitions `next_after` works with. Raises `TimezoneError` as `parse` does.
+
+    Finding a year's transitions costs ~2 ms the first time, so the search stops
+    at `limit` rather than at `until` when that comes first.
+    """
+    key, zone = _load_zone(timezone)
+    low = max((after - _EPOCH) // _ONE_SECOND, _FIRST_INSTANT)
+    high = min((until - _EPOCH) // _ONE_SECOND, _LAST_INSTANT)
+    if low >= high:
+        return []
+    return [
+        OffsetChange(datetime.fromtimestamp(at, UTC), _offset(zone, at - 1), _offset(zone, at))
+        for at in itertools.islice(_transitions(key, low, high), limit)
+    ]
+
+
+def _naive(wall: int) -> datetime:
+    return datetime(1970, 1, 1) + timedelta(seconds=wall)
+
+
+def _wall_seconds(wall: datetime) -> int:
+    return (wall.replace(tzinfo=None) - datetime(1970, 1, 1)) // _ONE_SECOND
 
 
 def _offset(zone: ZoneInfo, instant: int) -> int:

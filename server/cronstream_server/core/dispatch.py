@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, Priority
+from cronstream_server.core.limits import NO_KEYS, Keys
 from cronstream_server.core.retry import DEFAULT_RETRY_CAP, retry_delay
 
 
@@ -38,6 +39,7 @@ class Pending:
     span_id: str | None = None
     traceparent: str | None = None  # Execution.trace
     tracestate: str | None = None
+    keys: Keys = NO_KEYS  # concurrency and rate-limit keys (core.admission)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,9 @@ class Claimed:
     # This process's clock just after reading the database's: the database's
     # was read before it, so an offset taken from the two never runs ahead.
     read_at: datetime
+    # When a rate-limited candidate's bucket next holds a token, or a key
+    # another replica was claiming is free to look at again: a round then.
+    retry_at: datetime | None = None
 
 
 def dispatch_order(execution: Pending) -> tuple[int, datetime, str]:
@@ -221,6 +226,12 @@ class Settlement:
     def duration_ms(self) -> int | None:
         started = self.held.started_at
         return None if started is None else max(0, (self.at - started) // timedelta(milliseconds=1))
+
+    @property
+    def releases_buffered(self) -> bool:
+        """Whether its end frees its job's BUFFER_ONE waiting execution: the
+        end of a live one (a backfilled run is not what the slot waits for)."""
+        return self.held.trigger is not ExecutionTrigger.BACKFILL
 
     @property
     def fails_one_time_job(self) -> bool:

@@ -55,16 +55,24 @@ class ExecutionStatus(StrEnum):
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    # Created for a slot whose dependencies have not succeeded yet: neither
+    # claimable nor final.
+    WAITING = "waiting"
 
     @property
     def is_final(self) -> bool:
-        return self not in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+        return self not in (
+            ExecutionStatus.PENDING,
+            ExecutionStatus.RUNNING,
+            ExecutionStatus.WAITING,
+        )
 
 
 class ExecutionTrigger(StrEnum):
     SCHEDULE = "schedule"
     MANUAL = "manual"
     EVENT = "event"
+    BACKFILL = "backfill"
 
 
 class LogLevel(StrEnum):

@@ -26,6 +26,12 @@ from cronstream_server.core.jobs import (
     MAX_RETRIES_LIMIT,
     Job,
 )
+from cronstream_server.core.limits import (
+    ConcurrencyLimit,
+    check_concurrency,
+    check_key,
+    keys_for,
+)
 from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.validation import check_name, raise_if_any
 
@@ -45,6 +51,8 @@ class EventHandlerSpec:
     max_retries: int = DEFAULT_MAX_RETRIES
     retry_delay: timedelta = DEFAULT_RETRY_DELAY
     timeout: timedelta = DEFAULT_TIMEOUT
+    concurrency: ConcurrencyLimit | None = None
+    rate_limit_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +98,8 @@ def validate_spec(spec: EventHandlerSpec, prefix: str, violations: list[FieldVio
         )
     _check_positive(violations, f"{prefix}.retry_delay", spec.retry_delay)
     _check_positive(violations, f"{prefix}.timeout", spec.timeout)
+    check_concurrency(violations, f"{prefix}.concurrency", spec.concurrency)
+    check_key(violations, f"{prefix}.rate_limit_key", spec.rate_limit_key, required=False)
     raise_if_any(violations)
 
 
@@ -165,6 +175,7 @@ def for_handler(
 ) -> Execution:
     """A pending execution of `handler`, due now; it belongs to no job."""
     spec = handler.spec
+    payload = merge_payload(spec.payload, event_payload)
     return Execution(
         id=new_id(),
         platform_id=handler.platform_id,
@@ -173,7 +184,7 @@ def for_handler(
         trigger=ExecutionTrigger.EVENT,
         status=ExecutionStatus.PENDING,
         handler_name=spec.handler_name,
-        payload=merge_payload(spec.payload, event_payload),
+        payload=payload,
         priority=spec.priority,
         scheduled_at=now,
         due_at=now,
@@ -181,4 +192,5 @@ def for_handler(
         retry_delay=spec.retry_delay,
         timeout=spec.timeout,
         created_at=now,
+        keys=keys_for(spec.concurrency, spec.rate_limit_key, payload),
     )

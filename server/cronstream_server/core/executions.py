@@ -11,12 +11,15 @@ from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, LogL
 from cronstream_server.core.errors import FailedPrecondition
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.jobs import Job
+from cronstream_server.core.limits import NO_KEYS, Keys, keys_for
 from cronstream_server.core.tracing import TraceContext
 
 _RETRYABLE_BY_USER = frozenset(
     {ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT, ExecutionStatus.CANCELLED}
 )
-_CANCELLABLE = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING})
+_CANCELLABLE = frozenset(
+    {ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,13 @@ class Execution:
     # execution's spans continue; or, for a scheduled slot, the job's, which
     # the firing's own trace links to (core.tracing.lineage).
     trace: TraceContext | None = None
+    # WAITING (core.dependencies): the jobs whose slot has not succeeded yet,
+    # as the gate last saw them, and when the slot stops waiting.
+    waiting_for: tuple[str, ...] = ()
+    wait_deadline: datetime | None = None
+    # Its job's or handler's concurrency and rate-limit keys, expanded over
+    # its payload when it was created (core.limits); retries keep them.
+    keys: Keys = NO_KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +91,7 @@ def for_job(
     starts a trace of its own rather than joining the job's, which a job run
     often would make endless (core.tracing.lineage)."""
     spec = job.spec
+    payload = spec.payload if payload is None else payload
     return Execution(
         id=new_id(),
         platform_id=job.platform_id,
@@ -89,7 +100,7 @@ def for_job(
         trigger=trigger,
         status=ExecutionStatus.PENDING,
         handler_name=spec.handler_name,
-        payload=spec.payload if payload is None else payload,
+        payload=payload,
         priority=spec.priority,
         scheduled_at=scheduled_at,
         due_at=scheduled_at,
@@ -98,6 +109,18 @@ def for_job(
         timeout=spec.timeout,
         created_at=now,
         trace=job.trace if trigger is ExecutionTrigger.SCHEDULE else trace,
+        keys=keys_for(spec.concurrency, spec.rate_limit_key, payload),
+    )
+
+
+def waiting(execution: Execution, job: Job) -> Execution:
+    """A slot of a job with dependencies: fired WAITING for all of them, until
+    the gate (core.dependencies) releases it or its job's max_wait passes."""
+    return replace(
+        execution,
+        status=ExecutionStatus.WAITING,
+        waiting_for=job.spec.depends_on,
+        wait_deadline=execution.scheduled_at + job.spec.max_wait,
     )
 
 
@@ -129,11 +152,13 @@ def retry_by_user(execution: Execution, now: datetime) -> Execution:
 def cancel_by_user(execution: Execution, now: datetime) -> Execution:
     if execution.status not in _CANCELLABLE:
         raise FailedPrecondition(
-            f"execution is {execution.status.value}; only a pending or running one can be cancelled"
+            f"execution is {execution.status.value}; only a waiting, pending or running one "
+            "can be cancelled"
         )
     return replace(
         execution,
         status=ExecutionStatus.CANCELLED,
+        waiting_for=(),
         completed_at=now,
         next_retry_at=None,
         error="cancelled by user",

@@ -3,6 +3,7 @@ rules a spec must satisfy, and the lifecycle's transitions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,8 @@ from cronstream_server.core.enums import (
 )
 from cronstream_server.core.errors import FailedPrecondition, FieldViolation
 from cronstream_server.core.health import HealthPolicy, JobHealth, check_policy
+from cronstream_server.core.ids import is_valid_id
+from cronstream_server.core.limits import ConcurrencyLimit, check_concurrency, check_key
 from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import (
     CronTrigger,
@@ -40,6 +43,9 @@ MAX_TAG_LENGTH = 64
 MAX_METADATA_ENTRIES = 64
 MAX_METADATA_KEY_LENGTH = 64
 MAX_METADATA_VALUE_LENGTH = 1024
+MAX_DEPENDENCIES = 16
+DEFAULT_MAX_WAIT = timedelta(hours=1)
+MAX_MAX_WAIT = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,11 @@ class JobSpec:
     catchup_window: timedelta = DEFAULT_CATCHUP_WINDOW
     jitter: timedelta = timedelta(0)
     health_policy: HealthPolicy = HealthPolicy()
+    # Ids of the platform's jobs whose slot must succeed first (core.dependencies).
+    depends_on: tuple[str, ...] = ()
+    max_wait: timedelta = DEFAULT_MAX_WAIT
+    concurrency: ConcurrencyLimit | None = None
+    rate_limit_key: str = ""  # as written; "" for none
 
     @property
     def type(self) -> JobType:
@@ -92,6 +103,9 @@ class Job:
     health: JobHealth = JobHealth()
     failure_streak: int = 0  # finished attempts in a row that failed or timed out
     trace: TraceContext | None = None  # of the call that created or last updated the job
+    # When a paused job resumes by itself (PauseJob's `until`); None while it
+    # waits for ResumeJob, and whenever it is not paused.
+    paused_until: datetime | None = None
 
 
 def job_type(trigger: Trigger | None) -> JobType:
@@ -202,6 +216,9 @@ def check_spec(spec: JobSpec, prefix: str, violations: list[FieldViolation]) -> 
     check_policy(violations, f"{prefix}.health_policy", spec.health_policy)
     _check_tags(violations, f"{prefix}.tags", spec.tags)
     _check_metadata(violations, f"{prefix}.metadata", spec.metadata)
+    _check_dependencies(violations, prefix, spec)
+    check_concurrency(violations, f"{prefix}.concurrency", spec.concurrency)
+    check_key(violations, f"{prefix}.rate_limit_key", spec.rate_limit_key, required=False)
 
 
 def _check_retries(violations: list[FieldViolation], prefix: str, spec: JobSpec) -> None:
@@ -281,6 +298,29 @@ def _check_metadata(violations: list[FieldViolation], path: str, entries: dict[s
             )
 
 
+def _check_dependencies(violations: list[FieldViolation], prefix: str, spec: JobSpec) -> None:
+    """What can be told without the platform's graph (core.dependencies checks
+    the rest where the edges are stored). A malformed id is refused as an
+    unknown one is: either way it names no job of the platform."""
+    path = f"{prefix}.depends_on"
+    if spec.depends_on and spec.type is JobType.EVENT:
+        violations.append(FieldViolation(path, "an event job has no slots to hold back"))
+    if len(spec.depends_on) > MAX_DEPENDENCIES:
+        violations.append(
+            FieldViolation(path, f"names {len(spec.depends_on)} jobs; at most {MAX_DEPENDENCIES}")
+        )
+    first: dict[str, int] = {}
+    for index, job_id in enumerate(spec.depends_on):
+        if not is_valid_id(job_id):
+            violations.append(FieldViolation(f"{path}[{index}]", "is not a job of this platform"))
+        elif (earlier := first.setdefault(job_id, index)) != index:
+            violations.append(FieldViolation(f"{path}[{index}]", f"repeats {path}[{earlier}]"))
+    if spec.max_wait <= timedelta(0):
+        violations.append(FieldViolation(f"{prefix}.max_wait", "must be positive"))
+    elif spec.max_wait > MAX_MAX_WAIT:
+        violations.append(FieldViolation(f"{prefix}.max_wait", "must be at most 7 days"))
+
+
 # --- lifecycle --------------------------------------------------------------
 
 _PAUSABLE = frozenset({JobStatus.PENDING, JobStatus.ACTIVE, JobStatus.PAUSED})
@@ -293,13 +333,23 @@ def first_run(spec: JobSpec, now: datetime) -> datetime | None:
     return triggers.first_run(spec.trigger, now) if spec.trigger is not None else None
 
 
-def pause(job: Job, now: datetime) -> Job:
-    """Paused jobs keep their place; pausing twice is harmless."""
+def check_until(
+    violations: list[FieldViolation], path: str, until: datetime, now: datetime
+) -> None:
+    """A pause's `until` must come after `now`: one already passed would
+    resume the job at once, which is a ResumeJob, not a pause."""
+    if until <= now:
+        violations.append(FieldViolation(path, "must be in the future"))
+
+
+def pause(job: Job, now: datetime, until: datetime | None = None) -> Job:
+    """Paused jobs keep their place. Pausing a paused job sets its `until`
+    anew (None: until ResumeJob), and is otherwise harmless."""
     if job.status not in _PAUSABLE:
         raise FailedPrecondition(
             f"job is {job.status.value}; a completed, failed or cancelled job cannot be paused"
         )
-    return replace(job, status=JobStatus.PAUSED, updated_at=now)
+    return replace(job, status=JobStatus.PAUSED, paused_until=until, updated_at=now)
 
 
 def resume(job: Job, now: datetime) -> Job:
@@ -314,8 +364,18 @@ def resume(job: Job, now: datetime) -> Job:
         job,
         status=JobStatus.ACTIVE,
         next_run=resume_slot(job, now),
+        paused_until=None,
         updated_at=now,
     )
+
+
+def resume_by_itself(job: Job, now: datetime) -> Job:
+    """A job paused with `until`, resumed when that instant has come (`now`,
+    on time or late). As `resume`, but its slots from `until` on belong to it
+    again: one exactly at `until` runs, and those between `until` and a late
+    `now` are missed slots its misfire policy handles, as after downtime."""
+    assert job.status is JobStatus.PAUSED and job.paused_until is not None
+    return replace(resume(job, job.paused_until), updated_at=now)
 
 
 def resume_slot(job: Job, now: datetime) -> datetime | None:
@@ -342,21 +402,47 @@ def slots_passed_while_paused(paused: Job, now: datetime) -> int:
     first = paused.next_run
     if trigger is None or first is None or first >= now or isinstance(trigger, OnceTrigger):
         return 0
-    count, cursor = 1, first
+    count, cursor, size = 1, first, 8
     while count < MAX_COUNTED_PAUSED_SLOTS:
-        batch = triggers.preview(trigger, cursor, min(1000, MAX_COUNTED_PAUSED_SLOTS - count))
+        batch = triggers.preview(trigger, cursor, min(size, MAX_COUNTED_PAUSED_SLOTS - count))
         passed = [slot for slot in batch if slot < now]
         count += len(passed)
         if not batch or len(passed) < len(batch):  # the trigger ended, or `now` is reached
             break
         cursor = batch[-1]
+        # Growing batches: a short pause costs a few slots' work, not a
+        # thousand's (a bulk resume counts this for every job it resumes).
+        size = min(size * 4, 1000)
     return min(count, MAX_COUNTED_PAUSED_SLOTS)
+
+
+def paused_slot_counter() -> Callable[[Job, datetime], int]:
+    """slots_passed_while_paused, remembering what it counted for each
+    (trigger, next run, instant): the jobs of one bulk resume, or of one
+    self-resume, often share all three (made by one batch, paused by one
+    PauseJobs), and each is then counted once."""
+    counted: dict[tuple[Trigger | None, datetime | None, datetime], int] = {}
+
+    def count(paused: Job, now: datetime) -> int:
+        key = (paused.spec.trigger, paused.next_run, now)
+        if key not in counted:
+            counted[key] = slots_passed_while_paused(paused, now)
+        return counted[key]
+
+    return count
 
 
 def cancel(job: Job, now: datetime) -> Job:
     if job.status not in _CANCELLABLE:
         raise FailedPrecondition(f"job is {job.status.value} and cannot be cancelled")
-    return replace(job, status=JobStatus.CANCELLED, next_run=None, cancelled_at=now, updated_at=now)
+    return replace(
+        job,
+        status=JobStatus.CANCELLED,
+        next_run=None,
+        paused_until=None,
+        cancelled_at=now,
+        updated_at=now,
+    )
 
 
 def check_runnable(job: Job) -> None:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from cronstream_server.core.alerts import Alert, AlertEvent, AlertFilter, Opening
+from cronstream_server.core.dependencies import CHECK_ONE_JOB, Gated, GateDecide, GraphCheck
 from cronstream_server.core.dispatch import Claimed, Pending, Reaped, Report, Start, Verdict, Want
 from cronstream_server.core.enums import ExecutionStatus, HealthState, JobStatus, JobType
 from cronstream_server.core.events import Delivered, Event, EventHandler
@@ -31,6 +32,9 @@ from cronstream_server.core.insight import (
 )
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
+from cronstream_server.core.rate_limits import RateLimit, Scope
+from cronstream_server.core.release import ReleaseDecide, Releasing
+from cronstream_server.core.selection import BulkChange, JobSelector
 from cronstream_server.core.tenancy import ApiKey, NewSecret, Platform, PlatformPrincipal
 from cronstream_server.core.webhook_delivery import (
     AttemptResult,
@@ -144,11 +148,19 @@ class JobStore(Protocol):
         earlier job instead. The flag says whether `job` was created."""
         ...
 
-    async def create_jobs(self, batch: Sequence[tuple[Job, str | None]]) -> list[tuple[Job, bool]]:
+    async def create_jobs(
+        self, batch: Sequence[tuple[Job, str | None]], graph: GraphCheck = CHECK_ONE_JOB
+    ) -> list[tuple[Job, bool]]:
         """Inserts jobs of one platform, each with its optional request_id, in one
         transaction: all of them or none. Each behaves as `create_job`: a
         request_id the platform used before yields that earlier job, and no
-        insert. Returns (job, created) in the order given."""
+        insert. The new jobs' depends_on are stored as edges once `graph`
+        passed over the platform's graph (it raises InvalidArgument naming
+        each job by its index in `batch`), with the platform's graph held
+        against concurrent changes. Returns (job, created) in the order given.
+
+        Every Job this store returns carries its depends_on in the order it
+        was given."""
         ...
 
     async def get_job(self, platform_id: str, job_id: str) -> Job:
@@ -176,11 +188,17 @@ class JobStore(Protocol):
         ...
 
     async def update_job(
-        self, platform_id: str, job_id: str, change: Callable[[Job], Job]
+        self,
+        platform_id: str,
+        job_id: str,
+        change: Callable[[Job], Job],
+        graph: GraphCheck | None = None,
     ) -> tuple[Job, Job]:
         """Applies `change` under the job's row lock (a concurrent tick or
         update never loses a write) and stores the result; returns (before,
-        after). NotFound as get_job.
+        after). NotFound as get_job. A change of depends_on needs `graph`:
+        the platform's graph is then held from the start of the transaction,
+        and the new edges pass `graph` before they replace the old ones.
 
         Slots fired ahead (see TickerStore.tick) whose instants have not come
         are withdrawn first: their executions, still pending, are deleted,
@@ -202,7 +220,56 @@ class JobStore(Protocol):
         ...
 
     async def delete_job(self, platform_id: str, job_id: str) -> None:
-        """Deletes the job with its executions and logs; NotFound as get_job."""
+        """Deletes the job with its executions and logs, and every edge naming
+        it: a job depending on it no longer does. NotFound as get_job."""
+        ...
+
+    async def change_selected(
+        self,
+        platform_id: str,
+        selector: JobSelector,
+        status: JobStatus,
+        limit: int,
+        change: Callable[[Job], Job],
+    ) -> BulkChange:
+        """Applies `change` to at most `limit` of the platform's jobs that are
+        in `status` and match `selector`, each exactly as `update_job` would
+        (slots fired ahead withdrawn first, under the job's row lock), and
+        atomically per job: a job is wholly changed or untouched. `change`
+        must take the job out of `status`. A job another transaction holds
+        is left for a later call (skipped side by side). Returns the changed
+        jobs, (before, after), and how many of the platform's jobs still
+        match in `status` once the changes committed. Never reads or changes
+        another platform's jobs."""
+        ...
+
+
+MakeBackfill = Callable[[Job, list[datetime]], list[Execution]]
+
+
+class BackfillStore(Protocol):
+    async def add_backfill(
+        self,
+        platform_id: str,
+        job_id: str,
+        instants: Sequence[datetime],
+        make: MakeBackfill,
+        sequential: bool,
+    ) -> int:
+        """One transaction: reads the platform's job (NotFound as
+        JobStore.get_job), and calls `make(job, fresh)` with the `instants`
+        (ascending) that have no execution of the job's schedule yet (one
+        the ticker fired or a backfill made at that scheduled_at, whatever
+        its status). Stores what `make` returns, skipping, never an error, an
+        instant that got its execution meanwhile from another writer; adds
+        what it stored to the job's executions_count, and returns how many.
+        `make` may raise (the job cannot be backfilled), and then nothing is
+        stored. `sequential`: a BUFFER_ONE backfill's (core.release).
+
+        The job's row is locked first, as the ticker locks it before writing
+        slots (one lock order, no deadlock): side by side, the ticker skips
+        the job until the commit and fires it on its next tick; a cancel or
+        delete waits, and then finds the executions stored."""
         ...
 
 
@@ -264,9 +331,39 @@ class EventStore(Protocol):
         ...
 
 
+class RateLimitStore(Protocol):
+    """A platform's rate limits (core.rate_limits); another platform's are
+    never seen nor touched."""
+
+    async def set_limit(
+        self,
+        platform_id: str,
+        scope: Scope,
+        name: str,
+        make: Callable[[RateLimit | None], RateLimit],
+    ) -> RateLimit:
+        """One transaction: the limit `make` builds from the one stored (None
+        when there is none) is stored, and its buckets start full."""
+        ...
+
+    async def list_limits(self, platform_id: str) -> list[RateLimit]:
+        """Every limit of the platform: keys' first, then handlers', each by name."""
+        ...
+
+    async def delete_limit(self, platform_id: str, scope: Scope, name: str) -> None:
+        """Deletes the limit with its buckets; NotFound when there is none."""
+        ...
+
+
 class InsightStore(Protocol):
     async def job_figures(self, platform_id: str, job_id: str) -> ExecutionFigures:
         """Counts by status and durations of the job's executions."""
+        ...
+
+    async def p95_duration_ms(self, platform_id: str, job_id: str) -> int | None:
+        """The 95th percentile (nearest rank) of the durations of the job's
+        latest successful executions, the sample `job_figures` reads; None when
+        it has none. The caller has checked that the job is the platform's."""
         ...
 
     async def platform_figures(self, platform_id: str, now: datetime) -> PlatformFigures:
@@ -344,6 +441,7 @@ class Ticked:
 class Upcoming:
     now: datetime  # the database's clock
     next_run: datetime | None  # the earliest next_run of an active job
+    resume_at: datetime | None = None  # the earliest `until` of a paused job
 
 
 DecideTick = Callable[[DueJobs], TickPlan]
@@ -381,10 +479,73 @@ class TickerStore(Protocol):
         anywhere leaves everything as it was."""
         ...
 
+    async def resume_due(self, limit: int, resume: Callable[[Job, datetime], Job]) -> list[Job]:
+        """One transaction, on the database's clock `now`: claims at most
+        `limit` PAUSED jobs whose `paused_until` has come (<= now), earliest
+        first, and stores `resume(job, now)` for each (pure: it runs while
+        the jobs are locked). Each job is resumed once across replicas: never
+        a job another transaction holds (skipped side by side, else waited
+        for), and a job resumed is no longer paused. Returns the jobs as they
+        were before, paused."""
+        ...
+
     async def upcoming(self) -> Upcoming:
         """The database's now, and when the ticker has work next: the
-        earliest next_run of an ACTIVE job, due or not, locked or not. Locks
-        no row."""
+        earliest next_run of an ACTIVE job, due or not, locked or not, and the
+        earliest `paused_until` of a PAUSED job. Locks no row."""
+        ...
+
+
+class GateStore(Protocol):
+    """WAITING executions (core.dependencies), released or skipped once
+    across replicas."""
+
+    async def gate(
+        self, limit: int, after: tuple[datetime, str] | None, decide: GateDecide
+    ) -> Gated:
+        """One transaction, on the database's clock `now`:
+
+        1. locks at most `limit` WAITING executions, nearest wait_deadline
+           first, after the key (wait_deadline, id) `after`; never one another
+           transaction holds (side by side it is skipped, else this waits);
+        2. reads, for each, its job's dependencies as they stand now
+           (core.dependencies.Upstream: status, next_run, and the latest
+           schedule or backfill execution with scheduled_at at or before the
+           waiting one's, a SUCCESS preferred among equal instants), and for
+           a buffered one (BUFFER_ONE, see below) whether its job still has
+           another unfinished execution;
+        3. calls `decide` (pure) and applies its plan, each write only to a
+           row still WAITING: released ones become PENDING, due at the
+           plan's time, waiting_for cleared; missed ones become SKIPPED with
+           the reason as their error and completed_at `now` (a final status:
+           their job's buffered execution is released as by any other); the
+           others' waiting_for is rewritten; and the plan's MISSED openings
+           whose job's or platform's policy wants them are opened.
+
+        Locking nothing, it writes nothing. `Gated.last` is the key to pass
+        as `after` for the next page."""
+        ...
+
+    async def release(
+        self, limit: int, after: tuple[datetime, str] | None, decide: ReleaseDecide
+    ) -> Releasing:
+        """One transaction, on the database's clock `now`, over the WAITING
+        backfilled executions (core.release):
+
+        1. locks at most `limit` of an ALLOW backfill's whose release time is
+           at or before `now`, earliest first after the key (due_at, id)
+           `after`, never one another transaction holds; and, when `after`
+           is None, reads of each of at most `limit` jobs its earliest
+           unfinished backfilled execution, offered when it is a sequential
+           one waiting and due (the only one its job may release);
+        2. reads their jobs' dependencies as `gate` does;
+        3. calls `decide` (pure) and applies its plan, each write only to a
+           row still WAITING: released ones become PENDING due `now`,
+           waiting_for cleared; the others' waiting_for is rewritten.
+
+        `Releasing.next_at`: the earliest release time after `now`, of an
+        ALLOW backfill's or of an offered sequential one's. `last` is the
+        key to pass as `after` for the next page."""
         ...
 
 
@@ -403,7 +564,17 @@ class DispatchStore(Protocol):
         by side, else waited for). `decide(candidates, now)` (pure: it runs
         under the locks) picks the Starts, which become running in their
         sessions with their lease, deadline and trace, at the same attempt.
-        Candidates not started stay pending, untouched."""
+        Candidates not started stay pending, untouched.
+
+        Concurrency keys and rate limits (core.admission): `decide` is given
+        only candidates with a free place under their key (at most the
+        key's limit running cluster-wide, claimed ahead included) and a
+        token in every bucket of theirs, and the Starts take those tokens.
+        A claim never admits to a key or bucket another transaction is
+        admitting to (it leaves it this round), and when a want's
+        candidates were held back it reads on past their keys, so they
+        never keep others waiting. `Claimed.retry_at` says when a held-back
+        candidate's bucket next has a token."""
         ...
 
     async def settle(
@@ -627,6 +798,7 @@ class QueueFigures:
     handler_name: str
     pending: int  # due and not started
     running: int
+    waiting: int = 0  # waiting for their dependencies (not counted as pending)
 
 
 class ClusterFigures(Protocol):

@@ -20,6 +20,9 @@ CANCEL = "cancel"  # stop an execution: its id, then optionally a space and why
 # An execution becomes due at the instant carried (ISO 8601): the ticker fired
 # its slot ahead, and dispatchers claim it then.
 DUE = "due"
+# Backfilled executions wait for their release from the instant carried
+# (ISO 8601): the gates look then.
+RELEASE = "release"
 # An API key was revoked or a platform deleted (its id): replicas re-check the
 # keys of their open worker streams at once (they also do every few seconds).
 REVOKED = "revoked"
@@ -40,6 +43,13 @@ class WorkReady:
 
 
 @dataclass(frozen=True, slots=True)
+class ReleaseDue:
+    """Backfilled executions wait for their release from `at`."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StopExecution:
     """The replica holding the execution's worker tells it to stop."""
 
@@ -54,11 +64,20 @@ class KeysRevoked:
     subject: str
 
 
-Signal = JobsDue | WorkReady | StopExecution | KeysRevoked
+Signal = JobsDue | WorkReady | ReleaseDue | StopExecution | KeysRevoked
 
 
 def jobs_changed(changed: Iterable[Job]) -> tuple[Signal, ...]:
-    """Once, with the earliest next run of the active jobs, however many
+    """Once, with the earliest instant the changed jobs give the tickers work
+    (an active job's next run, a paused job's `until`), however many
     changed: the tickers need only know the soonest."""
-    due = [j.next_run for j in changed if j.status is JobStatus.ACTIVE and j.next_run]
+    due = [at for j in changed if (at := _ticker_work_at(j))]
     return (JobsDue(min(due)),) if due else ()
+
+
+def _ticker_work_at(job: Job) -> datetime | None:
+    if job.status is JobStatus.ACTIVE:
+        return job.next_run
+    if job.status is JobStatus.PAUSED:
+        return job.paused_until
+    return None

@@ -44,12 +44,14 @@ def lineage(
 
     A scheduled firing starts a trace of its own, linked to the job's trace:
     as a child of the job's call, a job that fires every second for a year
-    would make one endless trace. Its later attempts stay in the firing's
-    trace, under its first attempt's span. A manual run or an event delivery
-    continues the trace of the call that caused it, every attempt under that
-    call's span (under the first attempt's when the call carried no context).
+    would make one endless trace. A backfilled one likewise, linked to the
+    BackfillJob call's (as children of it, 100,000 would make one trace).
+    Its later attempts stay in the firing's trace, under its first attempt's
+    span. A manual run or an event delivery continues the trace of the call
+    that caused it, every attempt under that call's span (under the first
+    attempt's when the call carried no context).
     """
-    if trigger is ExecutionTrigger.SCHEDULE:
+    if trigger in (ExecutionTrigger.SCHEDULE, ExecutionTrigger.BACKFILL):
         if first is not None:
             return Lineage(parent=first)
         return Lineage(parent=None, link=stored)

@@ -157,42 +157,52 @@ def next_run(trigger: Trigger, previous_slot: datetime, runs_so_far: int) -> dat
             return None
 
 
-def preview(trigger: Trigger, start_time: datetime, count: int) -> list[datetime]:
-    """The next `count` slots strictly after `start_time`, as the engine fires them.
+def preview(
+    trigger: Trigger, start_time: datetime, count: int, before: datetime | None = None
+) -> list[datetime]:
+    """The next `count` slots strictly after `start_time` (and strictly before
+    `before`, when given), as the engine fires them.
 
     An interval counts `max_runs` from `start_at`, so slots before `start_time` use
     up runs even though they are not listed.
     """
     start_time = _utc("start_time", start_time)
+    end = None if before is None else _utc("before", before)
     if count < 0:
         raise TriggerError("count must not be negative")
     match trigger:
         case OnceTrigger(run_at=run_at):
-            return [run_at] if run_at > start_time and count else []
+            in_range = start_time < run_at and (end is None or run_at < end)
+            return [run_at] if in_range and count else []
         case IntervalTrigger():
-            return _interval_preview(trigger, start_time, count)
+            return _interval_preview(trigger, start_time, count, end)
         case CronTrigger():
-            return _cron_preview(trigger.schedule(), start_time, count)
+            return _cron_preview(trigger.schedule(), start_time, count, end)
         case EventTrigger():
             return []
 
 
-def _interval_preview(trigger: IntervalTrigger, start_time: datetime, count: int) -> list[datetime]:
+def _interval_preview(
+    trigger: IntervalTrigger, start_time: datetime, count: int, before: datetime | None
+) -> list[datetime]:
     first = trigger.index_after(start_time)
     slots: list[datetime] = []
     for index in range(first, first + count):
         slot = trigger.slot(index)
-        if slot is None:
+        if slot is None or (before is not None and slot >= before):
             break
         slots.append(slot)
     return slots
 
 
-def _cron_preview(schedule: CronSchedule, start_time: datetime, count: int) -> list[datetime]:
+def _cron_preview(
+    schedule: CronSchedule, start_time: datetime, count: int, before: datetime | None
+) -> list[datetime]:
     slots: list[datetime] = []
     cursor: datetime | None = start_time
     while len(slots) < count and cursor is not None:
         cursor = schedule.next_after(cursor)
-        if cursor is not None:
-            slots.append(cursor)
+        if cursor is None or (before is not None and cursor >= before):
+            break
+        slots.append(cursor)
     return slots

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from cronstream_server.background import Background, log_loop_failure, wait_set
 from cronstream_server.core import dispatch as rules
 from cronstream_server.core.dispatch import Pending, Seat, Start
+from cronstream_server.core.enums import ExecutionTrigger
 from cronstream_server.core.ports import DispatchStore
 from cronstream_server.engine.session import Session
 from cronstream_server.engine.tracing import ExecutionTracer
@@ -139,6 +140,10 @@ class Dispatcher:
         )
         self._metrics.claim(time.perf_counter() - began, len(claimed.starts))
         self._claimed_at(claimed.now, claimed.read_at)
+        if claimed.retry_at is not None:
+            # Held back by a rate limit (or by another replica's claim of
+            # its key): a round when its bucket next has a token.
+            self.due_at(claimed.retry_at)
         await self._deliver(claimed.starts)
         return len(claimed.starts)
 
@@ -165,11 +170,13 @@ class Dispatcher:
     def _lateness(self, starts: list[Start]) -> Iterator[Fired]:
         """First attempts as handed over: sent now, or at their instant when
         claimed ahead (`Session.hand` holds them until then), on the
-        database's clock, after the instant they were due."""
+        database's clock, after the instant they were due. Backfilled ones
+        are late on purpose, and held back by their release rate: they would
+        only blur what the histogram tells of live firings."""
         now = datetime.now(UTC) + self._clock_offset
         for start in starts:
             execution = start.execution
-            if execution.attempt == 1:
+            if execution.attempt == 1 and execution.trigger is not ExecutionTrigger.BACKFILL:
                 sent = max(now, start.started_at)
                 yield Fired(
                     execution.platform_id,

@@ -63,11 +63,13 @@ class GaugeRefresher:
             figures = await self._reporter.queue()
             self._show(m.pending, {(f.platform_id, f.handler_name): f.pending for f in figures})
             self._show(m.running, {(f.platform_id, f.handler_name): f.running for f in figures})
+            self._show(m.waiting, {(f.platform_id, f.handler_name): f.waiting for f in figures})
         else:
             m.reporter.set(0)
             self._alerts_cursor = None  # a reporter again later counts from then
             self._show(m.pending, {})
             self._show(m.running, {})
+            self._show(m.waiting, {})
 
     def _local(self) -> None:
         m = self._metrics

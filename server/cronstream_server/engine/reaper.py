@@ -83,7 +83,11 @@ class Reaper:
             await self._signals.publish(CANCEL, cancel_message(execution_id, REASON_LEASE_LOST))
         for settled in reaped.timed_out:
             await self._signals.publish(CANCEL, cancel_message(settled.held.id, REASON_TIMEOUT))
-        for platform_id in sorted({platform_id for _, platform_id in reaped.expired}):
+        # Released attempts are pending again; and an ended one may free a
+        # place under a concurrency key that executions wait for.
+        freed = {platform_id for _, platform_id in reaped.expired}
+        freed |= {settled.held.platform_id for settled in reaped.timed_out}
+        for platform_id in sorted(freed):
             await self._signals.publish(WORK, platform_id)
         _log(reaped)
         return reaped

@@ -118,6 +118,9 @@ class _Instant:
 class _Held:
     attempt: int
     cancelled_at: float | None = None
+    # It counts against a concurrency key: its end may let a waiting
+    # execution of the key start, on any replica.
+    keyed: bool = False
 
 
 class Session:
@@ -175,6 +178,12 @@ class Session:
     def holds(self, execution_id: str) -> bool:
         return execution_id in self._held
 
+    def keyed(self, execution_id: str) -> bool:
+        """Whether the execution it runs carries a concurrency key (False
+        for one adopted after a reconnect: its key is not known here)."""
+        held = self._held.get(execution_id)
+        return held is not None and held.keyed
+
     def attempt_of(self, execution_id: str) -> int | None:
         held = self._held.get(execution_id)
         return None if held is None else held.attempt
@@ -192,7 +201,8 @@ class Session:
         if self.free <= 0:
             return False
         execution_id = start.execution.id
-        self._held[execution_id] = _Held(start.execution.attempt)
+        keyed = start.execution.keys.concurrency_key is not None
+        self._held[execution_id] = _Held(start.execution.attempt, keyed=keyed)
         message = self._prepared(start)
         if delay <= 0.0:
             self._outbox.put_nowait(message)

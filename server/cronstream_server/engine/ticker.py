@@ -3,9 +3,12 @@
 Each tick is one transaction of the TickerStore: claim due jobs (SKIP
 LOCKED), decide their slots (core.firing, in `_plan`, pure), insert the
 executions (a slot that already has one is skipped by its unique index), and
-move each job to its next slot. Between ticks it sleeps until the earliest
-next_run, or until a `jobs` signal says a job may be due sooner, or at most
-`max_sleep` (the fallback poll, should a signal be lost).
+move each job to its next slot. Before it, a transaction of its own
+resumes the paused jobs whose `until` has come (TickerStore.resume_due), so
+the slots those jobs now have are fired by the same tick. Between ticks it
+sleeps until the earliest next_run or `until`, or until a `jobs` signal
+says a job may be due sooner, or at most `max_sleep` (the fallback poll,
+should a signal be lost).
 
 Slots are fired `fire_ahead` before their instants (for jobs that allow it,
 core.firing.fires_ahead): the execution is written early, due at the instant,
@@ -20,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from cronstream_server.background import Background, log_loop_failure, wait_set
@@ -30,12 +34,24 @@ from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, JobS
 from cronstream_server.core.executions import Execution
 from cronstream_server.core.firing import Firing, Outstanding, fire, jitter_offset, skip_reason
 from cronstream_server.core.health import missed_alerts
-from cronstream_server.core.jobs import Job
-from cronstream_server.core.ports import DueJobs, JobMove, Signals, Ticked, TickerStore, TickPlan
+from cronstream_server.core.jobs import Job, paused_slot_counter, resume_by_itself
+from cronstream_server.core.ports import (
+    DueJobs,
+    JobMove,
+    Signals,
+    Ticked,
+    TickerStore,
+    TickPlan,
+    Upcoming,
+)
 from cronstream_server.core.signals import CANCEL, DUE, JOBS, WORK
 from cronstream_server.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+# Resumed jobs whose paused slots are counted between two turns of the event
+# loop (a job paused long on a minutely schedule costs up to ~0.1 s to count).
+COUNT_TURN = 20
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,7 @@ class TickResult:
     platforms: frozenset[str] = frozenset()  # with executions due now
     cancelled: tuple[str, ...] = ()
     next_due: datetime | None = None  # the earliest execution due after now
+    resumed: int = 0  # paused jobs whose `until` came
 
 
 class Ticker:
@@ -71,8 +88,12 @@ class Ticker:
         signals: Signals,
         settings: TickerSettings = TickerSettings(),
         metrics: Metrics | None = None,
+        on_waiting: Callable[[], None] = lambda: None,
     ) -> None:
+        """`on_waiting` is called after a tick recorded slots that wait for
+        their dependencies (this replica's gate looks at once)."""
         self._store = store
+        self._on_waiting = on_waiting
         self._metrics = metrics or Metrics(enabled=False)
         self._signals = signals
         self._settings = settings
@@ -105,7 +126,8 @@ class Ticker:
             self._wake.clear()
             try:
                 ticks = await self._tick_in_lanes()
-                if any(t.jobs >= self._settings.batch_size for t in ticks):
+                batch = self._settings.batch_size
+                if any(t.jobs >= batch or t.resumed >= batch for t in ticks):
                     continue  # more are due: no sleep
                 await self._sleep_until_due(idle=all(t.jobs == 0 for t in ticks))
             except asyncio.CancelledError:
@@ -129,6 +151,12 @@ class Ticker:
 
     async def _sleep_until_due(self, idle: bool) -> None:
         upcoming = await self._store.upcoming()
+        delay = min(self._until_firing(upcoming, idle), self._until_resuming(upcoming))
+        await wait_set(self._wake, delay)
+
+    def _until_firing(self, upcoming: Upcoming, idle: bool) -> float:
+        """Seconds until the earliest job fires (`fire_ahead` before its
+        instant where it may), at most `max_sleep`."""
         delay = self._settings.max_sleep
         if upcoming.next_run is not None:
             until = (upcoming.next_run - upcoming.now).total_seconds()
@@ -146,25 +174,52 @@ class Ticker:
                 delay = self._settings.contended_pause
             else:
                 delay = 0.0
-        await wait_set(self._wake, delay)
+        return delay
+
+    def _until_resuming(self, upcoming: Upcoming) -> float:
+        """Seconds until the earliest paused job resumes by itself: at its
+        instant, not ahead (it is paused until then)."""
+        if upcoming.resume_at is None:
+            return self._settings.max_sleep
+        until = (upcoming.resume_at - upcoming.now).total_seconds()
+        # Passed but still paused: another replica is resuming it right now.
+        return until if until > 0.0 else self._settings.contended_pause
 
     async def tick(self) -> TickResult:
-        """One pass: fires every job due now (up to the batch size)."""
+        """One pass: resumes the paused jobs whose `until` has come, then fires
+        every job due now (up to the batch size each)."""
         settings = self._settings
+        resumed = await self._resume_due()
         began = time.perf_counter()
         ticked = await self._store.tick(settings.fire_ahead, settings.batch_size, _plan)
         self._metrics.ticker_pass(time.perf_counter() - began, ticked.claimed)
         self.last_tick_at = ticked.now
         if not ticked.claimed:
-            return TickResult()
+            return TickResult(resumed=resumed)
         self._metrics.slots_skipped(
             (e.platform_id, e.handler_name, skip_reason(e.error))
             for e in ticked.plan.executions
             if e.status is ExecutionStatus.SKIPPED
         )
-        result = _summary(ticked)
+        result = replace(_summary(ticked), resumed=resumed)
         await self._announce(result)
+        plan = ticked.plan
+        if any(e.status is ExecutionStatus.WAITING for e in [*plan.executions, *plan.buffered]):
+            self._on_waiting()
         return result
+
+    async def _resume_due(self) -> int:
+        """Resumes paused jobs whose `until` has come; counts the slots each
+        passed while paused, as a ResumeJob does. Returns how many."""
+        paused = await self._store.resume_due(self._settings.batch_size, resume_by_itself)
+        count = paused_slot_counter()
+        for index, job in enumerate(paused):
+            assert job.paused_until is not None  # what resume_due claims
+            passed = count(job, job.paused_until)
+            self._metrics.paused_slots(job.platform_id, job.spec.handler_name, passed)
+            if index % COUNT_TURN == COUNT_TURN - 1:
+                await asyncio.sleep(0)  # counting is CPU work: let the loop run
+        return len(paused)
 
     async def _announce(self, result: TickResult) -> None:
         for platform_id in result.platforms:
@@ -212,7 +267,8 @@ def _summary(ticked: Ticked) -> TickResult:
 
 def _executions(job: Job, firing: Firing, now: datetime) -> tuple[list[Execution], list[Execution]]:
     """The firing's slots as executions: those to record, and the BUFFER_ONE
-    one that waits for the job's running execution."""
+    one that waits for the job's running execution. A job with dependencies
+    fires its slots WAITING, the buffered one too."""
     made: list[Execution] = []
     waiting: list[Execution] = []
     buffered = set(firing.buffered)
@@ -220,10 +276,14 @@ def _executions(job: Job, firing: Firing, now: datetime) -> tuple[list[Execution
         execution = execution_rules.for_job(job, ExecutionTrigger.SCHEDULE, slot.at, now)
         if slot.skipped:
             execution = execution_rules.skipped(execution, slot.note or "skipped", now)
-        elif slot.at in buffered:
+            made.append(execution)
+            continue
+        if job.spec.depends_on:  # the gate releases it (core.dependencies)
+            execution = execution_rules.waiting(execution, job)
+        if slot.at in buffered:
             waiting.append(execution)
             continue
-        elif job.spec.jitter:  # without jitter it is due at its slot already
+        if job.spec.jitter:  # without jitter it is due at its slot already
             execution = execution_rules.due(
                 execution, slot.at + jitter_offset(job.id, slot.at, job.spec.jitter)
             )

@@ -91,10 +91,16 @@ class WorkerHub:
         rng: random.Random | None = None,
         live_keys: Callable[[Collection[str]], Awaitable[set[str]]] | None = None,
         metrics: Metrics | None = None,
+        on_settled: Callable[[], None] = lambda: None,
     ) -> None:
         """`live_keys` (AdminStore.live_keys) tells which of the sessions'
-        API keys still hold; without it, sessions are never revoked."""
+        API keys still hold; without it, sessions are never revoked.
+        `on_settled` is called once a batch of results is stored: slots
+        waiting for a success may go, and a BUFFER_ONE backfill's next
+        execution once the one before finished, whatever its end
+        (engine.gate)."""
         self._store = store
+        self._on_settled = on_settled
         self._signals = signals
         self._settings = settings
         self._rng = rng or random.Random()
@@ -292,8 +298,14 @@ class WorkerHub:
         verdicts = await self._store.settle(
             [received.report for received in batch], self._rng, self._settings.retry_cap
         )
+        applied = zip(batch, verdicts, strict=True)
+        if any(v is Verdict.APPLY for _, v in applied):
+            self._on_settled()
+        keyed_ended: set[str] = set()
         for received, verdict in zip(batch, verdicts, strict=True):
             session, report = received.session, received.report
+            if verdict is Verdict.APPLY and session.keyed(report.execution_id):
+                keyed_ended.add(report.platform_id)
             if verdict is not Verdict.APPLY:
                 log.debug(
                     "result %s/%d: %s",
@@ -304,6 +316,11 @@ class WorkerHub:
                 )
             session.send(Ack(report.execution_id))  # before `finish`, which may close
             session.finish(report.execution_id, report.attempt)
+        # A place under a concurrency key came free: executions waiting for
+        # it may be served by another replica's workers, so every replica
+        # looks (this one's freed slot wakes its own dispatcher anyway).
+        for platform_id in sorted(keyed_ended):
+            await self._signals.publish(WORK, platform_id)
 
     async def _write_heartbeats(self, batch: list[tuple[Session, list[str]]]) -> None:
         pairs = [(execution_id, s.id) for s, ids in batch for execution_id in ids]

@@ -33,4 +33,7 @@ class ExecutionUseCases:
         cancelled = await self._executions.update(
             platform_id, execution_id, lambda e: execution_rules.cancel_by_user(e, now)
         )
-        return Outcome(cancelled, (StopExecution(cancelled.id),))
+        if cancelled.keys.concurrency_key is None:
+            return Outcome(cancelled, (StopExecution(cancelled.id),))
+        # Its place under the key is free: executions waiting for it start.
+        return Outcome(cancelled, (StopExecution(cancelled.id), WorkReady(platform_id)))

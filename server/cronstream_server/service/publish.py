@@ -10,10 +10,12 @@ from cronstream_server.core.ports import Signals
 from cronstream_server.core.signals import (
     CANCEL,
     JOBS,
+    RELEASE,
     REVOKED,
     WORK,
     JobsDue,
     KeysRevoked,
+    ReleaseDue,
     Signal,
     StopExecution,
     WorkReady,
@@ -29,6 +31,8 @@ def topic_and_message(signal: Signal) -> tuple[str, str]:
             return JOBS, at.isoformat()
         case WorkReady(platform_id):
             return WORK, platform_id
+        case ReleaseDue(at):
+            return RELEASE, at.isoformat()
         case StopExecution(execution_id):
             return CANCEL, execution_id  # a plain id: "cancelled"
         case KeysRevoked(subject):

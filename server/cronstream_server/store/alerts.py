@@ -193,11 +193,13 @@ async def _no_longer(
 
 
 async def _missed_and_ran_since(conn: AsyncConnection) -> list[tuple[str, HealthState]]:
-    """Open MISSED alerts whose job has started a later slot since."""
+    """Open MISSED alerts whose job has started a later slot since. A
+    backfilled instant is not one: it says nothing of the live schedule."""
     later: Any = exists().where(
         executions.c.job_id == alerts.c.job_id,
         executions.c.scheduled_at > alerts.c.scheduled_at,
         executions.c.status.in_([s.value for s in _STARTED]),
+        executions.c.trigger != ExecutionTrigger.BACKFILL.value,
     )
     query = select(alerts.c.job_id).where(
         and_(alerts.c.kind == HealthState.MISSED.value, OPEN, later)

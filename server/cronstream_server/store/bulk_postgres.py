@@ -22,13 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, TextClause, bindparam, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, TextClause, bindparam, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cronstream_server.store.tables import job_executions
+from cronstream_server.store.tables import SLOT_TRIGGERS, job_executions
 
 _POSTGRES = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -43,6 +43,8 @@ def _bind_type(sql_type: str) -> ARRAY[Any]:
         return ARRAY(Integer)
     if name == "BIGINT":
         return ARRAY(BigInteger)
+    if name == "BOOLEAN":
+        return ARRAY(Boolean)
     return ARRAY(String)
 
 
@@ -215,7 +217,7 @@ def _slots_insert(columns: tuple[str, ...]) -> _FromArrays:
     table = job_executions
     return _from_arrays(
         f"INSERT INTO job_executions ({', '.join(columns)}) SELECT * FROM {{rows}}"
-        " ON CONFLICT (job_id, scheduled_at) WHERE trigger = 'schedule' DO NOTHING"
+        f" ON CONFLICT (job_id, scheduled_at) WHERE {SLOT_TRIGGERS} DO NOTHING"
         " RETURNING CAST(job_id AS text)",
         [(name, name, table.c[name].type.compile(dialect=_POSTGRES)) for name in columns],
     )

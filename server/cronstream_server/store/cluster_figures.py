@@ -17,6 +17,7 @@ from cronstream_server.core.ports import QueueFigures
 from cronstream_server.store.clock import database_now
 from cronstream_server.store.database import dialect_of
 from cronstream_server.store.queries_dispatch import IS_PENDING, IS_RUNNING
+from cronstream_server.store.queries_gate import IS_WAITING
 from cronstream_server.store.tables import alert_events, alerts
 from cronstream_server.store.tables import job_executions as executions
 
@@ -66,12 +67,13 @@ class ClusterReporter:
                     executions.c.handler_name,
                     func.count().filter(due),
                     func.count().filter(IS_RUNNING),
+                    func.count().filter(IS_WAITING),
                 )
-                .where(or_(due, IS_RUNNING))
+                .where(or_(due, IS_RUNNING, IS_WAITING))
                 .group_by(executions.c.platform_id, executions.c.handler_name)
             )
             rows = (await conn.execute(query)).all()
-        return [QueueFigures(str(p), h, int(n), int(r)) for p, h, n, r in rows]
+        return [QueueFigures(str(p), h, int(n), int(r), int(w)) for p, h, n, r, w in rows]
 
     async def alerts_opened(self, after: int | None) -> tuple[list[tuple[str, str, str]], int]:
         """(platform, handler, kind) of the alerts opened after event `after`,

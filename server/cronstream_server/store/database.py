@@ -47,6 +47,9 @@ class Dialect:
     array_batches: bool
     # jsonb containment (`@>`), served by a GIN index.
     jsonb: bool
+    # LIKE ignores (ASCII) case, as SQLite's does: a case-sensitive match
+    # needs an exact comparison beside it.
+    like_ignores_case: bool
     # Times are kept as ISO text ('9999-12-31 00:00:00.000000'), not as a
     # time type: a literal naming one is written in that form.
     times_as_text: bool
@@ -73,6 +76,7 @@ POSTGRES = Dialect(
     uuid_arrays=True,
     array_batches=True,
     jsonb=True,
+    like_ignores_case=False,
     times_as_text=False,
     _insert=postgresql.insert,
 )
@@ -83,6 +87,7 @@ SQLITE = Dialect(
     uuid_arrays=False,
     array_batches=False,
     jsonb=False,
+    like_ignores_case=True,
     times_as_text=True,
     _insert=sqlite.insert,
 )

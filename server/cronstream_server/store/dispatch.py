@@ -12,6 +12,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cronstream_server.core import dispatch as rules
+from cronstream_server.core.admission import LimitId, has_keys
 from cronstream_server.core.dispatch import (
     Claimed,
     EndCause,
@@ -25,10 +26,13 @@ from cronstream_server.core.dispatch import (
 from cronstream_server.core.executions import ExecutionLog
 from cronstream_server.core.ids import is_valid_id
 from cronstream_server.core.ports import DecideClaim
+from cronstream_server.core.rate_limits import Scope
 from cronstream_server.store import queries_dispatch as q
+from cronstream_server.store import queries_limits as ql
 from cronstream_server.store.clock import database_now
 from cronstream_server.store.database import dialect_of
 from cronstream_server.store.errors import database_errors, is_foreign_key_violation
+from cronstream_server.store.gated_claim import claim_gated
 from cronstream_server.store.queries_alerts import track_failures
 
 # Told what each committed transaction settled, and why (telemetry.metrics).
@@ -46,14 +50,28 @@ class SqlDispatchStore:
         self._on_settled = on_settled
 
     async def claim(self, wants: Sequence[Want], ahead: timedelta, decide: DecideClaim) -> Claimed:
+        """Candidates that no concurrency key or rate limit applies to (the
+        common case) go straight to `decide`; the others through
+        `store.gated_claim`, which admits only those with a free place and
+        a token."""
         async with database_errors(), self._engine.begin() as conn:
             now = await database_now(conn, self._dialect)
             read_at = datetime.now(UTC)
-            candidates: list[Pending] = []
+            found: dict[Want, list[Pending]] = {}
+            limited: list[Want] = []
             for want in wants:
-                candidates.extend(await q.due_candidates(conn, want, now + ahead))
+                read = await q.due_candidates(conn, want, now + ahead)
+                found[want] = read.pending
+                limited += [want] if read.handler_limited else []
+            candidates = [c for listed in found.values() for c in listed]
             if not candidates:
                 return Claimed([], now, read_at)
+            limits = await ql.limits_named(conn, _handler_limits(limited))
+            if limits or has_keys(candidates):
+                starts, retry_at = await claim_gated(
+                    conn, self._dialect, found, now + ahead, limits, decide
+                )
+                return Claimed(starts, now, read_at, retry_at)
             starts = decide(candidates, now)
             await q.mark_running(conn, self._dialect, starts)
         return Claimed(starts, now, read_at)
@@ -145,6 +163,10 @@ class SqlDispatchStore:
                 await q.insert_logs(
                     conn, self._dialect, [row for row in rows if row["execution_id"] in alive]
                 )
+
+
+def _handler_limits(wants: Sequence[Want]) -> list[LimitId]:
+    return [(w.platform_id, Scope.HANDLER, w.handler_name) for w in wants]
 
 
 def _log_row(line: ExecutionLog) -> dict[str, Any]:

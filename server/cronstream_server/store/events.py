@@ -18,6 +18,7 @@ from cronstream_server.core.paging import PageRequest
 from cronstream_server.store.errors import database_errors
 from cronstream_server.store.owned import get_owned, rewrite
 from cronstream_server.store.paging import keyset_page, split_page
+from cronstream_server.store.rows import concurrency_from_row, concurrency_values
 from cronstream_server.store.tables import event_handlers, scheduled_jobs
 
 handlers = event_handlers
@@ -101,6 +102,7 @@ def handler_values(handler: EventHandler) -> dict[str, Any]:
         "max_retries": spec.max_retries,
         "retry_delay_ms": _ms(spec.retry_delay),
         "timeout_ms": _ms(spec.timeout),
+        **concurrency_values(spec.concurrency, spec.rate_limit_key),
         "created_at": handler.created_at,
         "updated_at": handler.updated_at,
     }
@@ -117,6 +119,8 @@ def handler_from_row(row: Row[Any]) -> EventHandler:
         max_retries=row.max_retries,
         retry_delay=timedelta(milliseconds=row.retry_delay_ms),
         timeout=timedelta(milliseconds=row.timeout_ms),
+        concurrency=concurrency_from_row(row._mapping),
+        rate_limit_key=row.rate_limit_key or "",
     )
     return EventHandler(
         id=row.id,

@@ -6,11 +6,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, null, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cronstream_server.core.enums import ExecutionStatus
+from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger
 from cronstream_server.core.errors import NotFound
 from cronstream_server.core.executions import Execution, ExecutionLog
 from cronstream_server.core.paging import PageRequest
@@ -77,7 +77,10 @@ class SqlExecutionStore:
             before = await _get(conn, platform_id, execution_id, lock=True)
             after = change(before)
             await rewrite(conn, executions, execution_id, execution_values(after))
-            if after.job_id and after.status.is_final and not before.status.is_final:
+            live = (
+                after.trigger is not ExecutionTrigger.BACKFILL
+            )  # see Settlement.releases_buffered
+            if after.job_id and live and after.status.is_final and not before.status.is_final:
                 released_at = after.completed_at or after.created_at
                 await release_buffered(conn, self._dialect, [after.job_id], released_at)
         return after
@@ -115,25 +118,27 @@ async def insert_executions(conn: AsyncConnection, batch: Sequence[Execution]) -
 async def cancel_pending_of_job(
     conn: AsyncConnection, platform_id: str, job_id: str, now: datetime
 ) -> int:
-    """Cancels a job's executions that have not started, in the caller's
-    transaction; returns how many."""
+    """Cancels a job's executions that have not started (pending, or waiting
+    for its dependencies), in the caller's transaction; returns how many."""
     result = await conn.execute(
         update(executions)
         .where(
             executions.c.platform_id == platform_id,
             executions.c.job_id == job_id,
-            executions.c.status == ExecutionStatus.PENDING.value,
+            executions.c.status.in_(_NOT_STARTED),
         )
         .values(
             status=ExecutionStatus.CANCELLED.value,
             completed_at=now,
             next_retry_at=None,
+            waiting_for=null(),
             error=JOB_CANCELLED,
         )
     )
     return result.rowcount
 
 
+_NOT_STARTED = (ExecutionStatus.PENDING.value, ExecutionStatus.WAITING.value)
 # What a pending execution of a cancelled job says as its error.
 JOB_CANCELLED = "job cancelled"
 

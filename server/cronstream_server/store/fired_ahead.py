@@ -4,6 +4,8 @@ TickerStore.tick)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import delete, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,9 +19,12 @@ executions = job_executions
 _SCHEDULED = executions.c.trigger == literal_column("'schedule'")
 
 
-async def withdraw_fired_ahead(conn: AsyncConnection, dialect: Dialect, job: Job) -> Job:
+async def withdraw_fired_ahead(
+    conn: AsyncConnection, dialect: Dialect, job: Job, now: datetime | None = None
+) -> Job:
     """Deletes the job's executions fired ahead whose instants have not come
-    (still pending, so no worker has them) and returns the job as if they had
+    (still pending or waiting for their dependencies, so no worker has
+    them) and returns the job as if they had
     never been fired (core.firing.unfire). Runs under the job's row lock,
     before a pause, an edit or a cancel: a paused job must not run at the
     next instant, and an edited one must run it with its new spec. A slot
@@ -27,10 +32,11 @@ async def withdraw_fired_ahead(conn: AsyncConnection, dialect: Dialect, job: Job
 
     Every tick leaves last_run on the latest slot it fired, so a job has
     slots fired ahead only while its last_run is still to come: any other
-    change costs no more than reading the clock."""
+    change costs no more than reading the clock (`now`, when the caller
+    read it already: a bulk change reads it once for all its jobs)."""
     if job.last_run is None:
         return job
-    now = await database_now(conn, dialect)
+    now = now or await database_now(conn, dialect)
     if job.last_run <= now:
         return job
     withdrawn = await conn.execute(
@@ -38,7 +44,7 @@ async def withdraw_fired_ahead(conn: AsyncConnection, dialect: Dialect, job: Job
         .where(
             executions.c.job_id == job.id,
             _SCHEDULED,
-            executions.c.status == literal_column("'pending'"),
+            executions.c.status.in_([literal_column("'pending'"), literal_column("'waiting'")]),
             executions.c.scheduled_at > now,
         )
         .returning(executions.c.scheduled_at)

@@ -47,15 +47,9 @@ class SqlInsightStore:
             func.count(),
             func.avg(executions.c.duration_ms),  # of the success group: what we report
         ).where(*of_job)
-        sample = (
-            select(executions.c.duration_ms)
-            .where(*of_job, executions.c.status == success, executions.c.duration_ms.is_not(None))
-            .order_by(executions.c.created_at.desc(), executions.c.id.desc())
-            .limit(P95_SAMPLE_LIMIT)
-        )
         async with database_errors(), self._engine.connect() as conn:
             rows = (await conn.execute(counts.group_by(executions.c.status))).all()
-            durations = list((await conn.execute(sample)).scalars())
+            durations = list((await conn.execute(_latest_durations(platform_id, job_id))).scalars())
         by_status = {ExecutionStatus(status): count for status, count, _ in rows}
         mean = next((avg for status, _, avg in rows if status == success), None)
         return ExecutionFigures(
@@ -63,6 +57,13 @@ class SqlInsightStore:
             avg_duration_ms=round(float(mean)) if mean is not None else None,
             p95_duration_ms=nearest_rank(durations, 95),
         )
+
+    async def p95_duration_ms(self, platform_id: str, job_id: str) -> int | None:
+        """The p95 of the job's latest successful durations, over the same sample
+        as `job_figures` (so PreviewSchedule and GetJobStats agree); None when none."""
+        async with database_errors(), self._engine.connect() as conn:
+            durations = list((await conn.execute(_latest_durations(platform_id, job_id))).scalars())
+        return nearest_rank(durations, 95)
 
     async def platform_figures(self, platform_id: str, now: datetime) -> PlatformFigures:
         """Jobs by status and type, executions by status, and the queue depth:
@@ -102,6 +103,22 @@ class SqlInsightStore:
             status, message = HealthStatus.NOT_SERVING, f"unreachable: {type(error).__name__}"
         latency = timedelta(seconds=time.perf_counter() - started)
         return ComponentHealth("database", status, message, latency)
+
+
+def _latest_durations(platform_id: str, job_id: str) -> Select[Any]:
+    """Durations of the job's latest P95_SAMPLE_LIMIT successful executions; the
+    percentile is taken in Python, alike on both databases (SQLite has none)."""
+    return (
+        select(executions.c.duration_ms)
+        .where(
+            executions.c.platform_id == platform_id,
+            executions.c.job_id == job_id,
+            executions.c.status == ExecutionStatus.SUCCESS.value,
+            executions.c.duration_ms.is_not(None),
+        )
+        .order_by(executions.c.created_at.desc(), executions.c.id.desc())
+        .limit(P95_SAMPLE_LIMIT)
+    )
 
 
 async def _counts(conn: AsyncConnection, column: Any, where: Any, kind: type[E]) -> dict[E, int]:

@@ -5,24 +5,29 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, literal, select, type_coerce
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cronstream_server.core.dependencies import CHECK_ONE_JOB, GraphCheck
+from cronstream_server.core.enums import JobStatus
 from cronstream_server.core.errors import NotFound
 from cronstream_server.core.executions import Execution
 from cronstream_server.core.ids import is_valid_id
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.ports import JobFilter
+from cronstream_server.core.selection import BulkChange, JobSelector
 from cronstream_server.store.database import Dialect, dialect_of
+from cronstream_server.store.dependencies import lock_graph, store_dependencies, with_dependencies
 from cronstream_server.store.errors import database_errors, is_unique_violation
 from cronstream_server.store.executions import cancel_pending_of_job, insert_executions
 from cronstream_server.store.fired_ahead import withdraw_fired_ahead
+from cronstream_server.store.job_filters import has_all_tags
 from cronstream_server.store.owned import get_owned, rewrite
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.rows import job_from_row, job_values
+from cronstream_server.store.selected import change_selected
 from cronstream_server.store.tables import scheduled_jobs
 
 jobs = scheduled_jobs
@@ -43,11 +48,14 @@ class SqlJobStore:
         [outcome] = await self.create_jobs([(job, request_id)])
         return outcome
 
-    async def create_jobs(self, batch: Sequence[tuple[Job, str | None]]) -> list[tuple[Job, bool]]:
+    async def create_jobs(
+        self, batch: Sequence[tuple[Job, str | None]], graph: GraphCheck = CHECK_ONE_JOB
+    ) -> list[tuple[Job, bool]]:
         """Inserts the jobs of one platform in one transaction, with one
         executemany INSERT: all of them or none. A job whose request_id the
         platform used before is not inserted; the earlier job takes its place.
-        Returns (job, created) in the order given."""
+        The new jobs' depends_on pass `graph` first. Returns (job, created) in
+        the order given."""
         if not batch:
             return []
         platform_id = batch[0][0].platform_id
@@ -57,17 +65,23 @@ class SqlJobStore:
         retries = _CLASH_RETRIES if keys else 0
         while True:
             try:
-                return await self._insert_new(platform_id, batch, keys)
+                return await self._insert_new(platform_id, batch, keys, graph)
             except sa_exc.IntegrityError as error:
                 if retries == 0 or not is_unique_violation(error):
                     raise
                 retries -= 1
 
     async def _insert_new(
-        self, platform_id: str, batch: Sequence[tuple[Job, str | None]], keys: list[str]
+        self,
+        platform_id: str,
+        batch: Sequence[tuple[Job, str | None]],
+        keys: list[str],
+        graph: GraphCheck,
     ) -> list[tuple[Job, bool]]:
         async with database_errors(), self._engine.begin() as conn:
-            earlier = await _by_request_id(conn, platform_id, keys) if keys else {}
+            if any(job.spec.depends_on for job, _ in batch):
+                await lock_graph(conn, self._dialect, platform_id)
+            earlier = await self._by_request_id(conn, platform_id, keys) if keys else {}
             outcome = [_earlier_or_new(job, request_id, earlier) for job, request_id in batch]
             fresh = [
                 {**job_values(job), "request_id": request_id}
@@ -76,11 +90,13 @@ class SqlJobStore:
             ]
             if fresh:
                 await conn.execute(jobs.insert(), fresh)
+            waits = [(i, j) for i, (j, new) in enumerate(outcome) if new and j.spec.depends_on]
+            await store_dependencies(conn, waits, graph, fresh=True)
         return outcome
 
     async def get_job(self, platform_id: str, job_id: str) -> Job:
         async with database_errors(), self._engine.connect() as conn:
-            return await _get(conn, platform_id, job_id, lock=False)
+            return await _get(conn, self._dialect, platform_id, job_id, lock=False)
 
     async def list_jobs(
         self, platform_id: str, where: JobFilter, page: PageRequest
@@ -94,7 +110,8 @@ class SqlJobStore:
         )
         async with database_errors(), self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return split_page([job_from_row(row) for row in rows], page.size)
+            found = [job_from_row(row) for row in rows]
+            return split_page(await with_dependencies(conn, self._dialect, found), page.size)
 
     async def run_job(
         self, platform_id: str, job_id: str, make: Callable[[Job], Execution]
@@ -102,7 +119,7 @@ class SqlJobStore:
         async with database_errors(), self._engine.begin() as conn:
             # Locked: the insert counts the execution on the job row, and an
             # update or delete of the job waits until it is stored.
-            job = await _get(conn, platform_id, job_id, lock=True)
+            job = await _get(conn, self._dialect, platform_id, job_id, lock=True)
             execution = make(job)
             await insert_executions(conn, [execution])
         return execution
@@ -113,10 +130,21 @@ class SqlJobStore:
             return int((await conn.execute(query)).scalar_one())
 
     async def update_job(
-        self, platform_id: str, job_id: str, change: Callable[[Job], Job]
+        self,
+        platform_id: str,
+        job_id: str,
+        change: Callable[[Job], Job],
+        graph: GraphCheck | None = None,
     ) -> tuple[Job, Job]:
         async with database_errors(), self._engine.begin() as conn:
-            return await _update(conn, self._dialect, platform_id, job_id, change)
+            if graph is not None:  # before the job's row lock (store.dependencies)
+                await lock_graph(conn, self._dialect, platform_id)
+            before, after = await _update(conn, self._dialect, platform_id, job_id, change)
+            if after.spec.depends_on != before.spec.depends_on:
+                if graph is None:
+                    raise AssertionError("depends_on changed without a graph check")
+                await store_dependencies(conn, [(0, after)], graph, fresh=False)
+            return before, after
 
     async def cancel_job(
         self, platform_id: str, job_id: str, change: Callable[[Job], Job], now: datetime
@@ -136,6 +164,27 @@ class SqlJobStore:
                 return
         raise NotFound("job", job_id)
 
+    async def _by_request_id(
+        self, conn: AsyncConnection, platform_id: str, keys: list[str]
+    ) -> dict[str, Job]:
+        """The platform's jobs created with these request_ids (its unique index serves this)."""
+        query = select(jobs).where(jobs.c.platform_id == platform_id, jobs.c.request_id.in_(keys))
+        rows = (await conn.execute(query)).all()
+        found = await with_dependencies(conn, self._dialect, [job_from_row(row) for row in rows])
+        return {row.request_id: job for row, job in zip(rows, found, strict=True)}
+
+    async def change_selected(
+        self,
+        platform_id: str,
+        selector: JobSelector,
+        status: JobStatus,
+        limit: int,
+        change: Callable[[Job], Job],
+    ) -> BulkChange:
+        return await change_selected(
+            self._engine, self._dialect, platform_id, selector, status, limit, change
+        )
+
     def _filters(self, where: JobFilter) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = []
         if where.statuses:
@@ -145,27 +194,10 @@ class SqlJobStore:
         if where.handler_name:
             clauses.append(jobs.c.handler_name == where.handler_name)
         if where.tags:
-            clauses.append(self._has_all_tags(list(where.tags)))
+            clauses.append(has_all_tags(self._dialect, list(where.tags)))
         if where.healths:
             clauses.append(jobs.c.health.in_([h.value for h in where.healths]))
         return clauses
-
-    def _has_all_tags(self, tags: list[str]) -> ColumnElement[bool]:
-        if self._dialect.jsonb:
-            # jsonb containment, served by the GIN index on tags.
-            return type_coerce(jobs.c.tags, JSONB).contains(tags)
-        each = func.json_each(jobs.c.tags).table_valued("value")
-        return and_(
-            *(exists(select(literal(1)).select_from(each).where(each.c.value == t)) for t in tags)
-        )
-
-
-async def _by_request_id(
-    conn: AsyncConnection, platform_id: str, keys: list[str]
-) -> dict[str, Job]:
-    """The platform's jobs created with these request_ids (its unique index serves this)."""
-    query = select(jobs).where(jobs.c.platform_id == platform_id, jobs.c.request_id.in_(keys))
-    return {row.request_id: job_from_row(row) for row in (await conn.execute(query)).all()}
 
 
 def _earlier_or_new(job: Job, request_id: str | None, earlier: dict[str, Job]) -> tuple[Job, bool]:
@@ -181,7 +213,7 @@ async def _update(
     change: Callable[[Job], Job],
 ) -> tuple[Job, Job]:
     """`update_job` in the caller's transaction."""
-    stored = await _get(conn, platform_id, job_id, lock=True)
+    stored = await _get(conn, dialect, platform_id, job_id, lock=True)
     before = await withdraw_fired_ahead(conn, dialect, stored)
     after = change(before)
     if after is not stored:
@@ -189,5 +221,9 @@ async def _update(
     return before, after
 
 
-async def _get(conn: AsyncConnection, platform_id: str, job_id: str, *, lock: bool) -> Job:
-    return job_from_row(await get_owned(conn, jobs, platform_id, job_id, "job", lock=lock))
+async def _get(
+    conn: AsyncConnection, dialect: Dialect, platform_id: str, job_id: str, *, lock: bool
+) -> Job:
+    found = job_from_row(await get_owned(conn, jobs, platform_id, job_id, "job", lock=lock))
+    [job] = await with_dependencies(conn, dialect, [found])
+    return job

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Table, select
+from sqlalchemy import Row, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cronstream_server.core.errors import NotFound
@@ -39,3 +39,19 @@ async def rewrite(
     """Stores a row's new values, all but the immutable ones."""
     changed = {name: value for name, value in values.items() if name not in IMMUTABLE}
     await conn.execute(table.update().where(table.c.id == row_id).values(**changed))
+
+
+async def rewrite_many(
+    conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """`rewrite` for many rows of one shape, in one statement (an executemany)."""
+    if not rows:
+        return
+    names = [name for name in rows[0] if name not in IMMUTABLE]
+    statement = (
+        table.update()
+        .where(table.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in names})
+    )
+    params = [{"b_id": row["id"], **{f"b_{name}": row[name] for name in names}} for row in rows]
+    await conn.execute(statement, params)

@@ -27,10 +27,23 @@ rows whose logs were being written).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, func, literal_column, select, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -39,7 +52,13 @@ from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, Prio
 from cronstream_server.store import bulk_postgres
 from cronstream_server.store.buffered import release_buffered
 from cronstream_server.store.database import Dialect
-from cronstream_server.store.tables import job_execution_logs, job_executions, scheduled_jobs
+from cronstream_server.store.rows import keys_from_row
+from cronstream_server.store.tables import (
+    job_execution_logs,
+    job_executions,
+    rate_limits,
+    scheduled_jobs,
+)
 from cronstream_server.store.types import one_of
 
 executions = job_executions
@@ -69,10 +88,16 @@ _PENDING_COLUMNS = (
     executions.c.span_id,
     executions.c.traceparent,
     executions.c.tracestate,
+    executions.c.concurrency_key,
+    executions.c.concurrency_limit,
+    executions.c.rate_limit_key,
+    executions.c.rate_limit_template,
 )
 
 
-async def due_candidates(conn: AsyncConnection, want: Want, by: datetime) -> list[Pending]:
+async def due_candidates(
+    conn: AsyncConnection, want: Want, by: datetime, beyond: Beyond | None = None
+) -> Candidates:
     """Up to `want.limit` pending executions of one platform's handler due by `by`,
     critical first, then oldest due, locked until the claim commits.
 
@@ -80,9 +105,15 @@ async def due_candidates(conn: AsyncConnection, want: Want, by: datetime) -> lis
     handler_name, priority DESC, due_at, id) WHERE pending, which stops at its
     LIMIT however large the backlog. SKIP LOCKED: rows another replica is
     claiming right now are left to it, not waited for.
+
+    `beyond` (only when concurrency keys or rate limits held candidates
+    back): the rows after `beyond.after` in the same order, leaving out the
+    keys held back. The scan goes on from there, reading past the rows of
+    those keys (their column is not in the index), so a saturated key's
+    backlog costs time but never blocks the executions behind it.
     """
     query = (
-        select(*_PENDING_COLUMNS)
+        select(*_PENDING_COLUMNS, _handler_limited(want))
         .where(
             executions.c.platform_id == want.platform_id,
             executions.c.handler_name == want.handler_name,
@@ -93,7 +124,69 @@ async def due_candidates(conn: AsyncConnection, want: Want, by: datetime) -> lis
         .limit(want.limit)
         .with_for_update(skip_locked=True, key_share=True)
     )
-    return [_pending(row) for row in (await conn.execute(query)).all()]
+    if beyond is not None:
+        query = query.where(*_beyond(beyond))
+    rows = (await conn.execute(query)).all()
+    return Candidates([_pending(row) for row in rows], bool(rows and rows[0].handler_limited))
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    pending: list[Pending]
+    # The platform set a rate limit on the want's handler. Asked in the same
+    # statement (an uncorrelated subquery, run once, an InitPlan on Postgres)
+    # so the common claim costs no round trip more than it did without
+    # rate limits.
+    handler_limited: bool
+
+
+def _handler_limited(want: Want) -> Any:
+    probe: Select[Any] = select(literal_column("1")).where(
+        rate_limits.c.platform_id == want.platform_id,
+        rate_limits.c.scope == literal_column("'handler'"),
+        rate_limits.c.name == want.handler_name,
+    )
+    return probe.exists().label("handler_limited")
+
+
+@dataclass(frozen=True, slots=True)
+class Beyond:
+    """Where a further scan of a want's candidates starts, and what it skips."""
+
+    after: Pending  # the last candidate read: the scan goes on after it
+    concurrency_keys: frozenset[str]  # held back: full, or another claim's
+    rate_limit_keys: frozenset[str]  # expanded keys whose bucket is empty
+
+
+def _beyond(beyond: Beyond) -> list[ColumnElement[bool]]:
+    last = beyond.after
+    priority, due_at = int(last.priority), last.due_at
+    clauses: list[ColumnElement[bool]] = [
+        or_(
+            executions.c.priority < priority,
+            and_(executions.c.priority == priority, executions.c.due_at > due_at),
+            and_(
+                executions.c.priority == priority,
+                executions.c.due_at == due_at,
+                executions.c.id > last.id,
+            ),
+        )
+    ]
+    if beyond.concurrency_keys:
+        clauses.append(
+            or_(
+                executions.c.concurrency_key.is_(None),
+                executions.c.concurrency_key.not_in(sorted(beyond.concurrency_keys)),
+            )
+        )
+    if beyond.rate_limit_keys:
+        clauses.append(
+            or_(
+                executions.c.rate_limit_key.is_(None),
+                executions.c.rate_limit_key.not_in(sorted(beyond.rate_limit_keys)),
+            )
+        )
+    return clauses
 
 
 def _pending(row: Row[Any] | Any) -> Pending:
@@ -114,6 +207,7 @@ def _pending(row: Row[Any] | Any) -> Pending:
         span_id=r["span_id"],
         traceparent=r["traceparent"],
         tracestate=r["tracestate"],
+        keys=keys_from_row(r),
     )
 
 
@@ -508,7 +602,13 @@ async def count_on_jobs(
             .where(jobs.c.id.in_(one_time), jobs.c.type == "one_time", jobs.c.status == "completed")
             .values(status="failed", updated_at=now)
         )
-    finished = sorted({s.held.job_id for s in settled if s.ending.is_final and s.held.job_id})
+    finished = sorted(
+        {
+            s.held.job_id
+            for s in settled
+            if s.ending.is_final and s.held.job_id and s.releases_buffered
+        }
+    )
     await release_buffered(conn, dialect, finished, now)
 
 

@@ -23,8 +23,9 @@ from cronstream_server.store import bulk_postgres
 from cronstream_server.store.buffered import is_waiting
 from cronstream_server.store.clock import as_utc
 from cronstream_server.store.database import Dialect
+from cronstream_server.store.dependencies import with_dependencies
 from cronstream_server.store.rows import execution_values, job_from_row
-from cronstream_server.store.tables import job_executions, scheduled_jobs
+from cronstream_server.store.tables import SLOT_TRIGGERS, job_executions, scheduled_jobs
 
 jobs = scheduled_jobs
 executions = job_executions
@@ -35,8 +36,13 @@ executions = job_executions
 # may settle on for a statement the driver has prepared; either then reads
 # every active job through ix_scheduled_jobs_status and sorts them.
 _ACTIVE = jobs.c.status == literal_column("'active'")
+# Executions that have not finished: waiting for dependencies, pending, running.
+_UNFINISHED = ("waiting", "pending", "running")
+_PAUSED = jobs.c.status == literal_column("'paused'")
 # The jobs that may fire ahead (core.firing.fires_ahead, in SQL).
 _FIRES_AHEAD = jobs.c.overlap_policy == literal_column("'allow'")
+# Executions the overlap policies weigh: all but BackfillJob's.
+_LIVE = executions.c.trigger != literal_column("'backfill'")
 
 
 def due_jobs_query(now: datetime, horizon: datetime, limit: int) -> Select[Any]:
@@ -61,45 +67,63 @@ def due_jobs_query(now: datetime, horizon: datetime, limit: int) -> Select[Any]:
 
 
 async def claim_due_jobs(
-    conn: AsyncConnection, now: datetime, horizon: datetime, limit: int
+    conn: AsyncConnection, dialect: Dialect, now: datetime, horizon: datetime, limit: int
 ) -> list[Job]:
-    """Claims due jobs (`due_jobs_query`) for this tick's transaction."""
+    """Claims due jobs (`due_jobs_query`) for this tick's transaction, each
+    with its depends_on (its slots are fired waiting for them)."""
     query = due_jobs_query(now, horizon, limit)
-    return [job_from_row(row) for row in (await conn.execute(query)).all()]
+    claimed = [job_from_row(row) for row in (await conn.execute(query)).all()]
+    return await with_dependencies(conn, dialect, claimed)
 
 
 async def outstanding(
     conn: AsyncConnection, dialect: Dialect, job_ids: Sequence[str]
 ) -> dict[str, Outstanding]:
-    """Unfinished executions of these jobs, for their overlap policies."""
+    """Unfinished executions of these jobs, for their overlap policies. One
+    waiting for its dependencies is a run not started yet: it counts as
+    pending (or as buffered, behind the running one). Backfilled ones are
+    not counted: they run late on purpose, beside the live slots, and a live
+    slot neither waits for them nor skips for them."""
     if not job_ids:
         return {}
     buffered = is_waiting(dialect)
     query = (
         select(executions.c.job_id, executions.c.status, buffered.label("buffered"), func.count())
-        .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(["pending", "running"]))
+        .where(
+            executions.c.job_id.in_(job_ids),
+            executions.c.status.in_(_UNFINISHED),
+            _LIVE,
+        )
         .group_by(executions.c.job_id, executions.c.status, buffered)
     )
-    counts: dict[str, dict[str, int]] = {}
+    counts: dict[str, Counter[str]] = {}
     for job_id, status, is_buffered, count in (await conn.execute(query)).all():
-        key = "buffered" if is_buffered else status
-        counts.setdefault(job_id, {})[key] = count
+        key = "buffered" if is_buffered else "running" if status == "running" else "pending"
+        counts.setdefault(job_id, Counter())[key] += count
     return {job_id: Outstanding(**c) for job_id, c in counts.items()}
 
 
 async def insert_slots(
     conn: AsyncConnection, dialect: Dialect, batch: Sequence[Execution]
 ) -> Counter[str]:
-    """Inserts slot executions, silently dropping any slot that already has one
-    (the unique index on (job_id, scheduled_at) for schedule slots); returns
-    how many were inserted per job."""
-    if not batch:
+    """Inserts slot executions (the ticker's or a backfill's), silently
+    dropping any slot that already has one (uq_job_executions_slot, on
+    (job_id, scheduled_at) of schedule and backfill executions); returns how
+    many were inserted per job."""
+    return await insert_rows(conn, dialect, [execution_values(e) for e in batch])
+
+
+async def insert_rows(
+    conn: AsyncConnection, dialect: Dialect, rows: Sequence[dict[str, Any]]
+) -> Counter[str]:
+    """insert_slots of rows made already (store.rows.execution_values, and
+    any other column of job_executions), all with the same keys."""
+    if not rows:
         return Counter()
-    rows = [execution_values(e) for e in batch]
     if dialect.array_batches:
         return Counter(await bulk_postgres.insert_slots(conn, rows))
     statement = dialect.insert_or_skip(
-        executions, ["job_id", "scheduled_at"], text("trigger = 'schedule'")
+        executions, ["job_id", "scheduled_at"], text(SLOT_TRIGGERS)
     ).returning(executions.c.job_id)
     result = await conn.execute(statement, rows)
     return Counter(result.scalars().all())
@@ -151,19 +175,24 @@ def _move_params(move: JobMove, added: int) -> dict[str, Any]:
 async def cancel_outstanding(
     conn: AsyncConnection, job_ids: Sequence[str], now: datetime
 ) -> list[str]:
-    """CANCEL_PREVIOUS: cancels the jobs' unfinished executions; returns the ids
-    of those that were running, whose workers must be told."""
+    """CANCEL_PREVIOUS: cancels the jobs' unfinished executions, backfilled
+    ones excepted (see `outstanding`); returns the ids of those that were
+    running, whose workers must be told."""
     if not job_ids:
         return []
     running = await conn.execute(
         select(executions.c.id).where(
-            executions.c.job_id.in_(job_ids), executions.c.status == "running"
+            executions.c.job_id.in_(job_ids), executions.c.status == "running", _LIVE
         )
     )
     running_ids = list(running.scalars().all())
     await conn.execute(
         update(executions)
-        .where(executions.c.job_id.in_(job_ids), executions.c.status.in_(["pending", "running"]))
+        .where(
+            executions.c.job_id.in_(job_ids),
+            executions.c.status.in_(_UNFINISHED),
+            _LIVE,
+        )
         .values(
             status=ExecutionStatus.CANCELLED.value,
             completed_at=now,
@@ -175,9 +204,50 @@ async def cancel_outstanding(
 
 # When the ticker has work next: the first entry of ix_scheduled_jobs_due.
 EARLIEST_NEXT_RUN = select(func.min(jobs.c.next_run)).where(_ACTIVE)
+# When a paused job resumes next: the first entry of ix_scheduled_jobs_resume.
+# A job has a paused_until only while it is paused; the status is checked all
+# the same, as resume_due_query does, so the two can never disagree (a row
+# one names and the other skips would keep the ticker from sleeping).
+EARLIEST_RESUME = select(func.min(jobs.c.paused_until)).where(
+    _PAUSED, jobs.c.paused_until.is_not(None)
+)
 
 
-async def earliest_next_run(conn: AsyncConnection) -> datetime | None:
-    """When the ticker has work next (EARLIEST_NEXT_RUN)."""
-    value: datetime | None = (await conn.execute(EARLIEST_NEXT_RUN)).scalar_one_or_none()
+# Both in one round trip: the ticker reads them before every sleep.
+_EARLIEST = select(EARLIEST_NEXT_RUN.scalar_subquery(), EARLIEST_RESUME.scalar_subquery())
+
+
+async def earliest(conn: AsyncConnection) -> tuple[datetime | None, datetime | None]:
+    """When the ticker has work next: (EARLIEST_NEXT_RUN, EARLIEST_RESUME)."""
+    next_run, resume = (await conn.execute(_EARLIEST)).one()
+    return _utc(next_run), _utc(resume)
+
+
+def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
+
+
+def resume_due_query(now: datetime, limit: int) -> Select[Any]:
+    """Paused jobs whose `until` has come, earliest first, at most `limit`,
+    locked for this transaction.
+
+    Once across replicas: SKIP LOCKED leaves a job another replica is
+    resuming to it, and a replica whose snapshot still saw the job paused
+    re-reads the row it locks (Postgres re-checks the WHERE of a FOR UPDATE
+    on the row's latest version), finds it active, and skips it. SQLite has
+    one writer: the second transaction reads after the first committed.
+    ix_scheduled_jobs_resume serves the WHERE and the ORDER BY.
+    """
+    return (
+        select(jobs)
+        .where(_PAUSED, jobs.c.paused_until <= now)
+        .order_by(jobs.c.paused_until)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def claim_resume_due(conn: AsyncConnection, now: datetime, limit: int) -> list[Job]:
+    """Claims paused jobs whose `until` has come (`resume_due_query`)."""
+    query = resume_due_query(now, limit)
+    return [job_from_row(row) for row in (await conn.execute(query)).all()]

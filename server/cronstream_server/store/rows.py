@@ -21,6 +21,7 @@ from cronstream_server.core.enums import (
 from cronstream_server.core.executions import Execution, ExecutionLog
 from cronstream_server.core.health import HealthPolicy, JobHealth
 from cronstream_server.core.jobs import Job, JobSpec
+from cronstream_server.core.limits import NO_KEYS, ConcurrencyLimit, Keys
 from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import (
     CronTrigger,
@@ -39,6 +40,41 @@ def _trace_values(trace: TraceContext | None) -> dict[str, str | None]:
 
 def _trace(row: RowMapping) -> TraceContext | None:
     return TraceContext(row["traceparent"], row["tracestate"] or "") if row["traceparent"] else None
+
+
+def concurrency_values(concurrency: ConcurrencyLimit | None, rate_limit_key: str) -> dict[str, Any]:
+    """The limit columns of a job or event handler row."""
+    return {
+        "concurrency_key": concurrency.key if concurrency else None,
+        "concurrency_limit": concurrency.limit if concurrency else None,
+        "rate_limit_key": rate_limit_key or None,
+    }
+
+
+def concurrency_from_row(row: RowMapping) -> ConcurrencyLimit | None:
+    key, limit = row["concurrency_key"], row["concurrency_limit"]
+    return None if key is None or limit is None else ConcurrencyLimit(key, limit)
+
+
+def _keys_values(keys: Keys) -> dict[str, Any]:
+    return {
+        "concurrency_key": keys.concurrency_key,
+        "concurrency_limit": keys.concurrency_limit,
+        "rate_limit_key": keys.rate_limit_key,
+        "rate_limit_template": keys.rate_limit_template,
+    }
+
+
+def keys_from_row(row: RowMapping) -> Keys:
+    concurrency_key, template = row["concurrency_key"], row["rate_limit_template"]
+    if concurrency_key is None and template is None:
+        return NO_KEYS  # the common case: one shared value, told apart by identity
+    return Keys(
+        concurrency_key=concurrency_key,
+        concurrency_limit=row["concurrency_limit"],
+        rate_limit_key=row["rate_limit_key"],
+        rate_limit_template=template,
+    )
 
 
 def _ms(value: timedelta) -> int:
@@ -115,6 +151,8 @@ def job_values(job: Job) -> dict[str, Any]:
         "catchup_window_ms": _ms(spec.catchup_window),
         "jitter_ms": _ms(spec.jitter),
         **_policy_values(spec.health_policy),
+        "max_wait_ms": _ms(spec.max_wait),
+        **concurrency_values(spec.concurrency, spec.rate_limit_key),
         "runs_count": job.runs_count,
         "tags": list(spec.tags),
         "metadata": dict(spec.metadata),
@@ -123,6 +161,7 @@ def job_values(job: Job) -> dict[str, Any]:
         "updated_at": job.updated_at,
         "completed_at": job.completed_at,
         "cancelled_at": job.cancelled_at,
+        "paused_until": job.paused_until,
         **_trace_values(job.trace),
     }
 
@@ -168,6 +207,10 @@ def job_from_row(row: Row[Any]) -> Job:
             alert_on_missed=r["alert_on_missed"],
             pause_on_failure=r["pause_on_failure"],
         ),
+        # depends_on lives in job_dependencies (store.dependencies adds it).
+        max_wait=timedelta(milliseconds=r["max_wait_ms"]),
+        concurrency=concurrency_from_row(r),
+        rate_limit_key=r["rate_limit_key"] or "",
     )
     return Job(
         id=r["id"],
@@ -189,6 +232,7 @@ def job_from_row(row: Row[Any]) -> Job:
         health=JobHealth(HealthState(r["health"]), r["health_since"], r["health_reason"] or ""),
         failure_streak=r["failure_streak"],
         trace=_trace(r),
+        paused_until=r["paused_until"],
     )
 
 
@@ -224,6 +268,9 @@ def execution_values(execution: Execution) -> dict[str, Any]:
         "parent_span_id": e.parent_span_id,
         "created_at": e.created_at,
         **_trace_values(e.trace),
+        "waiting_for": list(e.waiting_for) or None,
+        "wait_deadline": e.wait_deadline,
+        **_keys_values(e.keys),
     }
 
 
@@ -259,6 +306,9 @@ def execution_from_row(row: Row[Any]) -> Execution:
         span_id=r["span_id"],
         parent_span_id=r["parent_span_id"],
         trace=_trace(r),
+        waiting_for=tuple(r["waiting_for"] or ()),
+        wait_deadline=r["wait_deadline"],
+        keys=keys_from_row(r),
     )
 
 

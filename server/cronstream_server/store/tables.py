@@ -12,7 +12,9 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 
@@ -144,6 +147,15 @@ scheduled_jobs = Table(
     Column("health", String(16), nullable=False, server_default="healthy"),
     Column("health_since", UtcDateTime()),
     Column("health_reason", Text),
+    # How long a slot waits for the jobs it depends on (job_dependencies).
+    Column("max_wait_ms", BigInteger, nullable=False, server_default="3600000"),
+    # When a job paused with PauseJob's `until` resumes by itself; NULL
+    # whenever the job is not paused that way.
+    Column("paused_until", UtcDateTime()),
+    # Concurrency key and limit, rate-limit key: as written (core.limits).
+    Column("concurrency_key", String(200)),
+    Column("concurrency_limit", Integer),
+    Column("rate_limit_key", String(200)),
     UniqueConstraint("platform_id", "request_id"),
     Index(None, "status"),
     Index(None, "type"),
@@ -158,6 +170,13 @@ scheduled_jobs = Table(
         "next_run",
         postgresql_where=text("status = 'active'"),
         sqlite_where=text("status = 'active'"),
+    ),
+    # The ticker's self-resume: paused jobs by `until`, nothing else in the index.
+    Index(
+        "ix_scheduled_jobs_resume",
+        "paused_until",
+        postgresql_where=text("paused_until IS NOT NULL"),
+        sqlite_where=text("paused_until IS NOT NULL"),
     ),
     Index(
         "ix_scheduled_jobs_tags",
@@ -184,10 +203,19 @@ event_handlers = Table(
     Column("timeout_ms", BigInteger, nullable=False, server_default="300000"),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("concurrency_key", String(200)),
+    Column("concurrency_limit", Integer),
+    Column("rate_limit_key", String(200)),
     Index(None, "event_name"),
     Index(None, "enabled"),
     Index(None, "platform_id", "event_name"),
 )
+
+# The executions that are slots of a job's schedule: the ticker's firings and
+# BackfillJob's. The predicate of uq_job_executions_slot, which every INSERT
+# ... ON CONFLICT of slots names as its conflict target word for word
+# (SQLite matches a partial index's predicate by its text, not by implication).
+SLOT_TRIGGERS = "trigger IN ('schedule', 'backfill')"
 
 # Storage parameters of job_executions; Alembic does not compare them, so
 # migration 0003 sets them itself (and a change here needs a migration too).
@@ -239,6 +267,20 @@ job_executions = Table(
     Column("traceparent", String(64)),
     Column("tracestate", String(512)),
     Column("created_at", UtcDateTime(), nullable=False),
+    # WAITING (core.dependencies): the job ids its slot still waits for, as
+    # the gate last saw them, and when it stops waiting.
+    Column("waiting_for", json_type()),
+    Column("wait_deadline", UtcDateTime()),
+    # Its job's or handler's keys, expanded over its payload when it was
+    # created (core.limits), with the concurrency limit it counts against
+    # and the rate-limit key as written (a RateLimit's key matches that).
+    Column("concurrency_key", String(200)),
+    Column("concurrency_limit", Integer),
+    Column("rate_limit_key", String(200)),
+    Column("rate_limit_template", String(200)),
+    # A BUFFER_ONE backfill's (core.backfill): released once no earlier
+    # backfilled execution of its job is unfinished (migration 0013).
+    Column("sequential", Boolean, nullable=False, server_default=false()),
     Index(None, "job_id", "created_at"),
     Index(None, "status"),
     Index(None, "started_at"),
@@ -247,15 +289,16 @@ job_executions = Table(
     Index(None, "created_at"),
     Index(None, "platform_id", "created_at", "id"),
     # One execution per (job, scheduled slot): whichever replica fires a slot
-    # second hits this index and inserts nothing. Manual and event runs are
-    # not slots of the schedule, so they are left out.
+    # second, or a backfill of an instant already fired (and the ticker after
+    # a backfill), hits this index and inserts nothing. Manual and event runs
+    # are not slots of the schedule, so they are left out (migration 0012).
     Index(
         "uq_job_executions_slot",
         "job_id",
         "scheduled_at",
         unique=True,
-        postgresql_where=text("trigger = 'schedule'"),
-        sqlite_where=text("trigger = 'schedule'"),
+        postgresql_where=text(SLOT_TRIGGERS),
+        sqlite_where=text(SLOT_TRIGGERS),
     ),
     # Retention: finished executions oldest first (store.retention), so a
     # pass reads the rows it deletes, not the table.
@@ -270,6 +313,16 @@ job_executions = Table(
         "deadline_at",
         postgresql_where=text("status = 'running'"),
         sqlite_where=text("status = 'running'"),
+    ),
+    # The claim counts the running executions of each concurrency key it
+    # admits to (store.queries_limits): those rows alone, by key. Heartbeats
+    # change neither column, so their updates stay HOT.
+    Index(
+        "ix_job_executions_keyed_running",
+        "platform_id",
+        "concurrency_key",
+        postgresql_where=text("status = 'running' AND concurrency_key IS NOT NULL"),
+        sqlite_where=text("status = 'running' AND concurrency_key IS NOT NULL"),
     ),
     # Postgres storage (migration 0003): room on each page for the new
     # versions of heartbeat updates (HOT), and autovacuum after 2% of the rows
@@ -298,6 +351,105 @@ Index(
     job_executions.c.id,
     postgresql_where=text("status = 'pending'"),
     sqlite_where=text("status = 'pending'"),
+)
+
+# The gate (store.gate): the executions waiting for their dependencies,
+# nearest deadline first; only those rows are in it, so a pass costs what
+# waits, not the table. Backfilled ones wait without a deadline, apart.
+WAITING_WITH_DEADLINE = "status = 'waiting' AND wait_deadline IS NOT NULL"
+Index(
+    "ix_job_executions_waiting",
+    job_executions.c.wait_deadline,
+    postgresql_where=text(WAITING_WITH_DEADLINE),
+    sqlite_where=text(WAITING_WITH_DEADLINE),
+)
+
+# The release (store.queries_release): an ALLOW backfill's waiting
+# executions by release time, so a pass reads those due and stops.
+RELEASE_ALLOW = "status = 'waiting' AND trigger = 'backfill' AND NOT sequential"
+Index(
+    "ix_job_executions_release",
+    job_executions.c.due_at,
+    job_executions.c.id,
+    postgresql_where=text(RELEASE_ALLOW),
+    sqlite_where=text(RELEASE_ALLOW),
+)
+
+# Unfinished backfilled executions by job and instant: a job's earliest is
+# one probe (a BUFFER_ONE backfill releases that one and no other), however
+# many of its backfilled executions have finished or still wait.
+BACKFILL_OPEN = "trigger = 'backfill' AND status IN ('waiting', 'pending', 'running')"
+Index(
+    "ix_job_executions_backfill_open",
+    job_executions.c.job_id,
+    job_executions.c.scheduled_at,
+    postgresql_where=text(BACKFILL_OPEN),
+    sqlite_where=text(BACKFILL_OPEN),
+)
+
+# Edges between a platform's jobs (core.dependencies): `job_id` depends on
+# `depends_on_id`, `position` keeps the order its depends_on named them. An
+# edge goes with either of its jobs (ON DELETE CASCADE).
+job_dependencies = Table(
+    "job_dependencies",
+    metadata,
+    Column(
+        "job_id",
+        Uuid(as_uuid=False),
+        ForeignKey("scheduled_jobs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "depends_on_id",
+        Uuid(as_uuid=False),
+        ForeignKey("scheduled_jobs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    _platform_fk(),
+    Column("position", SmallInteger, nullable=False),
+    # Deleting a job finds the edges that name it; a check loads a platform's.
+    Index(None, "depends_on_id"),
+    Index(None, "platform_id"),
+)
+
+
+# A platform's rate limits (docs/scheduling.md#rate-limits): of a key as
+# written (scope 'key') or of a handler (scope 'handler').
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column(
+        "platform_id",
+        Uuid(as_uuid=False),
+        ForeignKey("platforms.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("scope", String(16), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("starts", Integer, nullable=False),  # executions started per `per`
+    Column("per_ms", BigInteger, nullable=False),
+    Column("burst", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# The token buckets of the rate limits: one per expanded key of a key's
+# limit ('' for a handler's), written by the claim under its per-bucket lock.
+# No row: a full bucket. Setting a limit anew or deleting it drops them.
+rate_limit_buckets = Table(
+    "rate_limit_buckets",
+    metadata,
+    Column("platform_id", Uuid(as_uuid=False), primary_key=True),
+    Column("scope", String(16), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("bucket", String(200), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    ForeignKeyConstraint(
+        ["platform_id", "scope", "name"],
+        ["rate_limits.platform_id", "rate_limits.scope", "rate_limits.name"],
+        ondelete="CASCADE",
+    ),
 )
 
 

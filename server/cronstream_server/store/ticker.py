@@ -4,18 +4,23 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cronstream_server.core.firing import watches_outstanding
+from cronstream_server.core.jobs import Job
 from cronstream_server.core.ports import DecideTick, DueJobs, Ticked, TickPlan, Upcoming
 from cronstream_server.store import queries_ticker as q
 from cronstream_server.store.buffered import buffer
 from cronstream_server.store.clock import database_now
 from cronstream_server.store.database import dialect_of
 from cronstream_server.store.errors import database_errors
+from cronstream_server.store.owned import rewrite_many
 from cronstream_server.store.queries_alerts import open_alerts, wanted_missed
+from cronstream_server.store.rows import job_values
+from cronstream_server.store.tables import scheduled_jobs
 
 
 class SqlTickerStore:
@@ -30,7 +35,7 @@ class SqlTickerStore:
     async def tick(self, ahead: timedelta, limit: int, decide: DecideTick) -> Ticked:
         async with database_errors(), self._engine.begin() as conn:
             now = await database_now(conn, self._dialect)
-            due = await q.claim_due_jobs(conn, now, now + ahead, limit)
+            due = await q.claim_due_jobs(conn, self._dialect, now, now + ahead, limit)
             if not due:
                 return Ticked(now, 0, TickPlan(), {}, ())
             watched = [job.id for job in due if watches_outstanding(job)]
@@ -45,7 +50,17 @@ class SqlTickerStore:
             await open_alerts(conn, self._dialect, await wanted_missed(conn, missed), now)
         return Ticked(now, len(due), plan, recorded, tuple(cancelled))
 
+    async def resume_due(self, limit: int, resume: Callable[[Job, datetime], Job]) -> list[Job]:
+        async with database_errors(), self._engine.begin() as conn:
+            now = await database_now(conn, self._dialect)
+            due = await q.claim_resume_due(conn, now, limit)
+            # A paused job has no slot fired ahead to withdraw: its pause
+            # withdrew them, and the ticker claims active jobs only.
+            await rewrite_many(conn, scheduled_jobs, [job_values(resume(j, now)) for j in due])
+        return due
+
     async def upcoming(self) -> Upcoming:
         async with database_errors(), self._engine.connect() as conn:
             now = await database_now(conn, self._dialect)
-            return Upcoming(now, await q.earliest_next_run(conn))
+            next_run, resume_at = await q.earliest(conn)
+            return Upcoming(now, next_run, resume_at)

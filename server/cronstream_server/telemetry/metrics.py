@@ -92,6 +92,13 @@ class Metrics:
             ("platform", "handler"),
             registry=r,
         )
+        self.waiting = Gauge(
+            "cronstream_executions_waiting",
+            "Slots waiting for the jobs they depend on; not in the pending queue until"
+            " released (cluster-wide; reported by one replica)",
+            ("platform", "handler"),
+            registry=r,
+        )
         self.reporter = Gauge(
             "cronstream_cluster_reporter",
             "1 on the replica that reports the cluster-wide gauges, 0 on the others",

@@ -39,6 +39,8 @@ class EventHandler(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     HANDLER_TYPE_FIELD_NUMBER: _builtins.int
+    CONCURRENCY_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_KEY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Output only."""
     event_name: _builtins.str
@@ -55,6 +57,8 @@ class EventHandler(_message.Message):
     """Output only."""
     handler_type: _job_pb2.HandlerType.ValueType
     """What kind of handler runs it. Defaults to HANDLER_TYPE_FUNCTION."""
+    rate_limit_key: _builtins.str
+    """As Job.rate_limit_key."""
     @_builtins.property
     def payload(self) -> _struct_pb2.Struct:
         """Merged under the event's payload (the event's keys win)."""
@@ -75,6 +79,12 @@ class EventHandler(_message.Message):
     def updated_at(self) -> _timestamp_pb2.Timestamp:
         """Output only."""
 
+    @_builtins.property
+    def concurrency(self) -> _job_pb2.ConcurrencyLimit:
+        """As Job.concurrency: its executions share the key's limit with every job
+        and handler of the platform that names the same expanded key.
+        """
+
     def __init__(
         self,
         *,
@@ -91,10 +101,12 @@ class EventHandler(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         handler_type: _job_pb2.HandlerType.ValueType = ...,
+        concurrency: _job_pb2.ConcurrencyLimit | None = ...,
+        rate_limit_key: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_enabled", b"_enabled", "_max_retries", b"_max_retries", "created_at", b"created_at", "enabled", b"enabled", "max_retries", b"max_retries", "payload", b"payload", "retry_delay", b"retry_delay", "timeout", b"timeout", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_enabled", b"_enabled", "_max_retries", b"_max_retries", "concurrency", b"concurrency", "created_at", b"created_at", "enabled", b"enabled", "max_retries", b"max_retries", "payload", b"payload", "retry_delay", b"retry_delay", "timeout", b"timeout", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_enabled", b"_enabled", "_max_retries", b"_max_retries", "created_at", b"created_at", "enabled", b"enabled", "event_name", b"event_name", "handler_name", b"handler_name", "handler_type", b"handler_type", "id", b"id", "max_retries", b"max_retries", "payload", b"payload", "platform_id", b"platform_id", "priority", b"priority", "retry_delay", b"retry_delay", "timeout", b"timeout", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_enabled", b"_enabled", "_max_retries", b"_max_retries", "concurrency", b"concurrency", "created_at", b"created_at", "enabled", b"enabled", "event_name", b"event_name", "handler_name", b"handler_name", "handler_type", b"handler_type", "id", b"id", "max_retries", b"max_retries", "payload", b"payload", "platform_id", b"platform_id", "priority", b"priority", "rate_limit_key", b"rate_limit_key", "retry_delay", b"retry_delay", "timeout", b"timeout", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__enabled: _TypeAlias = _typing.Literal["enabled"]  # noqa: Y015
     _WhichOneofArgType__enabled: _TypeAlias = _typing.Literal["_enabled", b"_enabled"]  # noqa: Y015

@@ -3,11 +3,13 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -41,6 +43,10 @@ class _ExecutionStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Execu
     """Cancelled by a user or by an overlap policy."""
     EXECUTION_STATUS_SKIPPED: _ExecutionStatus.ValueType  # 7
     """Not run: a missed slot or an overlap policy skipped it."""
+    EXECUTION_STATUS_WAITING: _ExecutionStatus.ValueType  # 8
+    """Waits for the jobs it depends on (waiting_for) or, backfilled, for its
+    release before it can be pending.
+    """
 
 class ExecutionStatus(_ExecutionStatus, metaclass=_ExecutionStatusEnumTypeWrapper):
     """Lifecycle of an execution."""
@@ -60,6 +66,10 @@ EXECUTION_STATUS_CANCELLED: ExecutionStatus.ValueType  # 6
 """Cancelled by a user or by an overlap policy."""
 EXECUTION_STATUS_SKIPPED: ExecutionStatus.ValueType  # 7
 """Not run: a missed slot or an overlap policy skipped it."""
+EXECUTION_STATUS_WAITING: ExecutionStatus.ValueType  # 8
+"""Waits for the jobs it depends on (waiting_for) or, backfilled, for its
+release before it can be pending.
+"""
 Global___ExecutionStatus: _TypeAlias = ExecutionStatus  # noqa: Y015
 
 class _ExecutionTrigger:
@@ -75,6 +85,8 @@ class _ExecutionTriggerEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Exec
     """RunJob."""
     EXECUTION_TRIGGER_EVENT: _ExecutionTrigger.ValueType  # 3
     """TriggerEvent."""
+    EXECUTION_TRIGGER_BACKFILL: _ExecutionTrigger.ValueType  # 4
+    """BackfillJob: a past slot of the schedule, run late on purpose."""
 
 class ExecutionTrigger(_ExecutionTrigger, metaclass=_ExecutionTriggerEnumTypeWrapper):
     """Why an execution exists."""
@@ -86,6 +98,8 @@ EXECUTION_TRIGGER_MANUAL: ExecutionTrigger.ValueType  # 2
 """RunJob."""
 EXECUTION_TRIGGER_EVENT: ExecutionTrigger.ValueType  # 3
 """TriggerEvent."""
+EXECUTION_TRIGGER_BACKFILL: ExecutionTrigger.ValueType  # 4
+"""BackfillJob: a past slot of the schedule, run late on purpose."""
 Global___ExecutionTrigger: _TypeAlias = ExecutionTrigger  # noqa: Y015
 
 class _LogLevel:
@@ -149,6 +163,10 @@ class Execution(_message.Message):
     EVENT_HANDLER_ID_FIELD_NUMBER: _builtins.int
     TRIGGER_FIELD_NUMBER: _builtins.int
     PAYLOAD_FIELD_NUMBER: _builtins.int
+    CONCURRENCY_KEY_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_KEY_FIELD_NUMBER: _builtins.int
+    WAITING_FOR_FIELD_NUMBER: _builtins.int
+    WAIT_DEADLINE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Output only."""
     job_id: _builtins.str
@@ -183,6 +201,10 @@ class Execution(_message.Message):
     """Output only. The event handler that created it, for event deliveries."""
     trigger: Global___ExecutionTrigger.ValueType
     """Output only. Why it exists."""
+    concurrency_key: _builtins.str
+    """Output only. The expanded concurrency key it counts against, if any."""
+    rate_limit_key: _builtins.str
+    """Output only. The expanded rate-limit key it draws from, if any."""
     @_builtins.property
     def scheduled_at(self) -> _timestamp_pb2.Timestamp:
         """Output only. The slot this execution is for."""
@@ -215,6 +237,19 @@ class Execution(_message.Message):
     def payload(self) -> _struct_pb2.Struct:
         """Output only. The payload the handler receives."""
 
+    @_builtins.property
+    def waiting_for(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Output only. While EXECUTION_STATUS_WAITING: the ids of the jobs whose
+        slot has not succeeded yet.
+        """
+
+    @_builtins.property
+    def wait_deadline(self) -> _timestamp_pb2.Timestamp:
+        """Output only. While EXECUTION_STATUS_WAITING: when it stops waiting and
+        is skipped as missed (its instant plus the job's max_wait); unset for a
+        backfilled one, which is never missed for waiting.
+        """
+
     def __init__(
         self,
         *,
@@ -241,10 +276,14 @@ class Execution(_message.Message):
         event_handler_id: _builtins.str = ...,
         trigger: Global___ExecutionTrigger.ValueType = ...,
         payload: _struct_pb2.Struct | None = ...,
+        concurrency_key: _builtins.str = ...,
+        rate_limit_key: _builtins.str = ...,
+        waiting_for: _abc.Iterable[_builtins.str] | None = ...,
+        wait_deadline: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["completed_at", b"completed_at", "created_at", b"created_at", "duration", b"duration", "next_retry_at", b"next_retry_at", "payload", b"payload", "result", b"result", "scheduled_at", b"scheduled_at", "started_at", b"started_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["completed_at", b"completed_at", "created_at", b"created_at", "duration", b"duration", "next_retry_at", b"next_retry_at", "payload", b"payload", "result", b"result", "scheduled_at", b"scheduled_at", "started_at", b"started_at", "wait_deadline", b"wait_deadline"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "completed_at", b"completed_at", "created_at", b"created_at", "duration", b"duration", "error", b"error", "error_stack", b"error_stack", "event_handler_id", b"event_handler_id", "handler_name", b"handler_name", "id", b"id", "job_id", b"job_id", "max_retries", b"max_retries", "next_retry_at", b"next_retry_at", "parent_span_id", b"parent_span_id", "payload", b"payload", "result", b"result", "retry_count", b"retry_count", "scheduled_at", b"scheduled_at", "span_id", b"span_id", "started_at", b"started_at", "status", b"status", "trace_id", b"trace_id", "trigger", b"trigger", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "completed_at", b"completed_at", "concurrency_key", b"concurrency_key", "created_at", b"created_at", "duration", b"duration", "error", b"error", "error_stack", b"error_stack", "event_handler_id", b"event_handler_id", "handler_name", b"handler_name", "id", b"id", "job_id", b"job_id", "max_retries", b"max_retries", "next_retry_at", b"next_retry_at", "parent_span_id", b"parent_span_id", "payload", b"payload", "rate_limit_key", b"rate_limit_key", "result", b"result", "retry_count", b"retry_count", "scheduled_at", b"scheduled_at", "span_id", b"span_id", "started_at", b"started_at", "status", b"status", "trace_id", b"trace_id", "trigger", b"trigger", "wait_deadline", b"wait_deadline", "waiting_for", b"waiting_for", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

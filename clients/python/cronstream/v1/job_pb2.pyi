@@ -297,6 +297,11 @@ class Job(_message.Message):
     JITTER_FIELD_NUMBER: _builtins.int
     HEALTH_POLICY_FIELD_NUMBER: _builtins.int
     HEALTH_FIELD_NUMBER: _builtins.int
+    CONCURRENCY_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_KEY_FIELD_NUMBER: _builtins.int
+    DEPENDS_ON_FIELD_NUMBER: _builtins.int
+    MAX_WAIT_FIELD_NUMBER: _builtins.int
+    PAUSED_UNTIL_FIELD_NUMBER: _builtins.int
     CRON_FIELD_NUMBER: _builtins.int
     ONCE_FIELD_NUMBER: _builtins.int
     INTERVAL_FIELD_NUMBER: _builtins.int
@@ -335,6 +340,12 @@ class Job(_message.Message):
     """Output only. The API key name that created the job."""
     platform_id: _builtins.str
     """Output only. The platform (tenant) that owns the job: the caller's."""
+    rate_limit_key: _builtins.str
+    """The rate limit its executions draw from: a fixed string or a template
+    over the payload such as "customer:{payload.customer_id}", 1 to 200
+    characters. It takes effect once the platform sets a rate limit of
+    that key (SetRateLimit); until then it limits nothing. Empty: none.
+    """
     @_builtins.property
     def payload(self) -> _struct_pb2.Struct:
         """JSON object handed to the handler. At most 256 KiB serialized (configurable)."""
@@ -410,6 +421,32 @@ class Job(_message.Message):
         """Output only. The job's health, derived from its open alerts."""
 
     @_builtins.property
+    def concurrency(self) -> Global___ConcurrencyLimit:
+        """At most `concurrency.limit` executions carrying the same concurrency key
+        run at once across the cluster (docs/scheduling.md#concurrency-keys);
+        the others wait, in order of priority then due time. Absent: no limit.
+        """
+
+    @_builtins.property
+    def depends_on(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Ids of jobs of the platform whose slot must have succeeded first: this
+        job's slot at instant t runs once each one's latest slot at or before t
+        has succeeded (docs/scheduling.md#dependencies). At most 16; no cycles.
+        """
+
+    @_builtins.property
+    def max_wait(self) -> _duration_pb2.Duration:
+        """How long a slot waits for its dependencies; past it, the slot is
+        skipped (missed) with the reason. Defaults to 1 hour; at most 7 days.
+        """
+
+    @_builtins.property
+    def paused_until(self) -> _timestamp_pb2.Timestamp:
+        """Output only. When a job paused with PauseJob's `until` resumes by
+        itself; absent for a job paused until ResumeJob.
+        """
+
+    @_builtins.property
     def cron(self) -> Global___CronTrigger:
         """Fire on a cron schedule."""
 
@@ -459,14 +496,19 @@ class Job(_message.Message):
         jitter: _duration_pb2.Duration | None = ...,
         health_policy: Global___HealthPolicy | None = ...,
         health: Global___JobHealth | None = ...,
+        concurrency: Global___ConcurrencyLimit | None = ...,
+        rate_limit_key: _builtins.str = ...,
+        depends_on: _abc.Iterable[_builtins.str] | None = ...,
+        max_wait: _duration_pb2.Duration | None = ...,
+        paused_until: _timestamp_pb2.Timestamp | None = ...,
         cron: Global___CronTrigger | None = ...,
         once: Global___OnceTrigger | None = ...,
         interval: Global___IntervalTrigger | None = ...,
         event: Global___EventTrigger | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_retries", b"_max_retries", "avg_duration", b"avg_duration", "cancelled_at", b"cancelled_at", "catchup_window", b"catchup_window", "completed_at", b"completed_at", "created_at", b"created_at", "cron", b"cron", "event", b"event", "health", b"health", "health_policy", b"health_policy", "interval", b"interval", "jitter", b"jitter", "last_run", b"last_run", "max_retries", b"max_retries", "next_run", b"next_run", "once", b"once", "payload", b"payload", "retry_delay", b"retry_delay", "timeout", b"timeout", "trigger", b"trigger", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_retries", b"_max_retries", "avg_duration", b"avg_duration", "cancelled_at", b"cancelled_at", "catchup_window", b"catchup_window", "completed_at", b"completed_at", "concurrency", b"concurrency", "created_at", b"created_at", "cron", b"cron", "event", b"event", "health", b"health", "health_policy", b"health_policy", "interval", b"interval", "jitter", b"jitter", "last_run", b"last_run", "max_retries", b"max_retries", "max_wait", b"max_wait", "next_run", b"next_run", "once", b"once", "paused_until", b"paused_until", "payload", b"payload", "retry_delay", b"retry_delay", "timeout", b"timeout", "trigger", b"trigger", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_retries", b"_max_retries", "avg_duration", b"avg_duration", "cancelled_at", b"cancelled_at", "catchup_window", b"catchup_window", "completed_at", b"completed_at", "created_at", b"created_at", "created_by", b"created_by", "cron", b"cron", "event", b"event", "executions_count", b"executions_count", "failure_count", b"failure_count", "handler_name", b"handler_name", "handler_type", b"handler_type", "health", b"health", "health_policy", b"health_policy", "id", b"id", "interval", b"interval", "jitter", b"jitter", "last_run", b"last_run", "max_retries", b"max_retries", "metadata", b"metadata", "misfire_policy", b"misfire_policy", "name", b"name", "next_run", b"next_run", "once", b"once", "overlap_policy", b"overlap_policy", "payload", b"payload", "platform_id", b"platform_id", "priority", b"priority", "retry_delay", b"retry_delay", "status", b"status", "success_count", b"success_count", "tags", b"tags", "timeout", b"timeout", "trigger", b"trigger", "type", b"type", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_retries", b"_max_retries", "avg_duration", b"avg_duration", "cancelled_at", b"cancelled_at", "catchup_window", b"catchup_window", "completed_at", b"completed_at", "concurrency", b"concurrency", "created_at", b"created_at", "created_by", b"created_by", "cron", b"cron", "depends_on", b"depends_on", "event", b"event", "executions_count", b"executions_count", "failure_count", b"failure_count", "handler_name", b"handler_name", "handler_type", b"handler_type", "health", b"health", "health_policy", b"health_policy", "id", b"id", "interval", b"interval", "jitter", b"jitter", "last_run", b"last_run", "max_retries", b"max_retries", "max_wait", b"max_wait", "metadata", b"metadata", "misfire_policy", b"misfire_policy", "name", b"name", "next_run", b"next_run", "once", b"once", "overlap_policy", b"overlap_policy", "paused_until", b"paused_until", "payload", b"payload", "platform_id", b"platform_id", "priority", b"priority", "rate_limit_key", b"rate_limit_key", "retry_delay", b"retry_delay", "status", b"status", "success_count", b"success_count", "tags", b"tags", "timeout", b"timeout", "trigger", b"trigger", "type", b"type", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_retries: _TypeAlias = _typing.Literal["max_retries"]  # noqa: Y015
     _WhichOneofArgType__max_retries: _TypeAlias = _typing.Literal["_max_retries", b"_max_retries"]  # noqa: Y015
@@ -478,6 +520,37 @@ class Job(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_trigger) -> _WhichOneofReturnType_trigger | None: ...
 
 Global___Job: _TypeAlias = Job  # noqa: Y015
+
+@_typing.final
+class ConcurrencyLimit(_message.Message):
+    """At most `limit` executions with one key run at once."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    """Required. A fixed string, or a template over the payload with
+    placeholders such as "customer:{payload.customer_id}" (a missing field
+    expands to the empty string). 1 to 200 characters, as written and as
+    expanded. Keys are the platform's own: another platform's equal key is
+    another key.
+    """
+    limit: _builtins.int
+    """Required. 1 to 10,000."""
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "limit", b"limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConcurrencyLimit: _TypeAlias = ConcurrencyLimit  # noqa: Y015
 
 @_typing.final
 class CronTrigger(_message.Message):

@@ -9,6 +9,8 @@ from cronstream.v1 import event_pb2 as _event_pb2
 from cronstream.v1 import execution_pb2 as _execution_pb2
 from cronstream.v1 import insight_pb2 as _insight_pb2
 from cronstream.v1 import job_pb2 as _job_pb2
+from cronstream.v1 import preview_pb2 as _preview_pb2
+from cronstream.v1 import rate_limit_pb2 as _rate_limit_pb2
 from cronstream.v1 import webhook_pb2 as _webhook_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
@@ -369,16 +371,22 @@ class PauseJobRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Required."""
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp:
+        """When the job resumes by itself; absent: when ResumeJob is called."""
+
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["until", b"until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "until", b"until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -545,6 +553,233 @@ class RunJobResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RunJobResponse: _TypeAlias = RunJobResponse  # noqa: Y015
+
+@_typing.final
+class JobSelector(_message.Message):
+    """Which of the platform's jobs a bulk call acts on. Filters combine with
+    AND; at least one, or `all`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAGS_FIELD_NUMBER: _builtins.int
+    HANDLER_NAME_FIELD_NUMBER: _builtins.int
+    NAME_PREFIX_FIELD_NUMBER: _builtins.int
+    ALL_FIELD_NUMBER: _builtins.int
+    handler_name: _builtins.str
+    """Jobs with this handler name."""
+    name_prefix: _builtins.str
+    """Jobs whose name starts with this (case-sensitive)."""
+    all: _builtins.bool
+    """Every job of the platform (the other filters must be empty)."""
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Jobs carrying all of these tags."""
+
+    def __init__(
+        self,
+        *,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+        handler_name: _builtins.str = ...,
+        name_prefix: _builtins.str = ...,
+        all: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all", b"all", "handler_name", b"handler_name", "name_prefix", b"name_prefix", "tags", b"tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JobSelector: _TypeAlias = JobSelector  # noqa: Y015
+
+@_typing.final
+class PauseJobsRequest(_message.Message):
+    """Request of PauseJobs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SELECTOR_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """At most this many jobs change per call; default 1,000, at most 10,000."""
+    @_builtins.property
+    def selector(self) -> Global___JobSelector:
+        """Required. The jobs; only active ones are paused."""
+
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp:
+        """As PauseJob's `until`."""
+
+    def __init__(
+        self,
+        *,
+        selector: Global___JobSelector | None = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["selector", b"selector", "until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "selector", b"selector", "until", b"until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseJobsRequest: _TypeAlias = PauseJobsRequest  # noqa: Y015
+
+@_typing.final
+class PauseJobsResponse(_message.Message):
+    """Response of PauseJobs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGED_FIELD_NUMBER: _builtins.int
+    REMAINING_FIELD_NUMBER: _builtins.int
+    changed: _builtins.int
+    """Jobs paused by this call."""
+    remaining: _builtins.int
+    """Active jobs that match and were left for the next call."""
+    def __init__(
+        self,
+        *,
+        changed: _builtins.int = ...,
+        remaining: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "remaining", b"remaining"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseJobsResponse: _TypeAlias = PauseJobsResponse  # noqa: Y015
+
+@_typing.final
+class ResumeJobsRequest(_message.Message):
+    """Request of ResumeJobs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SELECTOR_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """At most this many jobs change per call; default 1,000, at most 10,000."""
+    @_builtins.property
+    def selector(self) -> Global___JobSelector:
+        """Required. The jobs; only paused ones are resumed."""
+
+    def __init__(
+        self,
+        *,
+        selector: Global___JobSelector | None = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["selector", b"selector"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "selector", b"selector"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeJobsRequest: _TypeAlias = ResumeJobsRequest  # noqa: Y015
+
+@_typing.final
+class ResumeJobsResponse(_message.Message):
+    """Response of ResumeJobs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGED_FIELD_NUMBER: _builtins.int
+    REMAINING_FIELD_NUMBER: _builtins.int
+    changed: _builtins.int
+    """Jobs resumed by this call."""
+    remaining: _builtins.int
+    """Paused jobs that match and were left for the next call."""
+    def __init__(
+        self,
+        *,
+        changed: _builtins.int = ...,
+        remaining: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "remaining", b"remaining"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeJobsResponse: _TypeAlias = ResumeJobsResponse  # noqa: Y015
+
+@_typing.final
+class BackfillJobRequest(_message.Message):
+    """Request of BackfillJob."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    OVERLAP_POLICY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Required. The job."""
+    overlap_policy: _job_pb2.OverlapPolicy.ValueType
+    """How the backfilled executions run beside each other: OVERLAP_POLICY_ALLOW
+    (as workers take them, several at once) or OVERLAP_POLICY_BUFFER_ONE (one
+    at a time, oldest first). Unspecified: ALLOW when the job's own policy
+    is ALLOW, else BUFFER_ONE. SKIP and CANCEL_PREVIOUS would drop instants
+    a backfill is asked to run: INVALID_ARGUMENT.
+    """
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Required. The first instant included."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Required. The instant excluded; not in the future."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        overlap_policy: _job_pb2.OverlapPolicy.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "id", b"id", "overlap_policy", b"overlap_policy", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BackfillJobRequest: _TypeAlias = BackfillJobRequest  # noqa: Y015
+
+@_typing.final
+class BackfillJobResponse(_message.Message):
+    """Response of BackfillJob."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSTANTS_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    EXISTING_FIELD_NUMBER: _builtins.int
+    instants: _builtins.int
+    """Instants of the schedule in the range."""
+    created: _builtins.int
+    """Executions this call created."""
+    existing: _builtins.int
+    """Instants that already had an execution (from the ticker or an earlier
+    backfill) and got none.
+    """
+    def __init__(
+        self,
+        *,
+        instants: _builtins.int = ...,
+        created: _builtins.int = ...,
+        existing: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "existing", b"existing", "instants", b"instants"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BackfillJobResponse: _TypeAlias = BackfillJobResponse  # noqa: Y015
 
 @_typing.final
 class ListExecutionsRequest(_message.Message):
@@ -1131,15 +1366,25 @@ class PreviewScheduleRequest(_message.Message):
     JOB_FIELD_NUMBER: _builtins.int
     START_TIME_FIELD_NUMBER: _builtins.int
     COUNT_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
     count: _builtins.int
-    """How many instants, 1 to 1000; default 10."""
+    """How many instants, 1 to 1000; default 10, or 1000 with an end_time."""
+    job_id: _builtins.str
+    """An existing job of the caller's, instead of `job`."""
     @_builtins.property
     def job(self) -> _job_pb2.Job:
-        """Required. Only its trigger is read."""
+        """The trigger to preview: only the job's trigger is read. Exactly one of
+        job and job_id.
+        """
 
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """Instants strictly after this one. Defaults to now."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Instants strictly before this one; absent: count alone bounds them."""
 
     def __init__(
         self,
@@ -1147,10 +1392,12 @@ class PreviewScheduleRequest(_message.Message):
         job: _job_pb2.Job | None = ...,
         start_time: _timestamp_pb2.Timestamp | None = ...,
         count: _builtins.int = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        job_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job", "start_time", b"start_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "job", b"job", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "job", b"job", "start_time", b"start_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "end_time", b"end_time", "job", b"job", "job_id", b"job_id", "start_time", b"start_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1163,20 +1410,32 @@ class PreviewScheduleResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TIMES_FIELD_NUMBER: _builtins.int
+    INSTANTS_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def times(self) -> _containers.RepeatedCompositeFieldContainer[_timestamp_pb2.Timestamp]:
         """Firing instants in increasing order; fewer than count when the trigger
-        ends.
+        ends or end_time comes first.
         """
+
+    @_builtins.property
+    def instants(self) -> _containers.RepeatedCompositeFieldContainer[_preview_pb2.ScheduledInstant]:
+        """The same instants, each with its wall time and clock marks."""
+
+    @_builtins.property
+    def summary(self) -> _preview_pb2.PreviewSummary:
+        """The range as a whole."""
 
     def __init__(
         self,
         *,
         times: _abc.Iterable[_timestamp_pb2.Timestamp] | None = ...,
+        instants: _abc.Iterable[_preview_pb2.ScheduledInstant] | None = ...,
+        summary: _preview_pb2.PreviewSummary | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["summary", b"summary"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["times", b"times"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["instants", b"instants", "summary", b"summary", "times", b"times"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1787,3 +2046,137 @@ class ListWebhookDeliveriesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListWebhookDeliveriesResponse: _TypeAlias = ListWebhookDeliveriesResponse  # noqa: Y015
+
+@_typing.final
+class SetRateLimitRequest(_message.Message):
+    """Request of SetRateLimit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RATE_LIMIT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rate_limit(self) -> _rate_limit_pb2.RateLimit:
+        """Required. The limit; output-only fields are ignored."""
+
+    def __init__(
+        self,
+        *,
+        rate_limit: _rate_limit_pb2.RateLimit | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rate_limit", b"rate_limit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rate_limit", b"rate_limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetRateLimitRequest: _TypeAlias = SetRateLimitRequest  # noqa: Y015
+
+@_typing.final
+class SetRateLimitResponse(_message.Message):
+    """Response of SetRateLimit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RATE_LIMIT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rate_limit(self) -> _rate_limit_pb2.RateLimit:
+        """The limit as stored."""
+
+    def __init__(
+        self,
+        *,
+        rate_limit: _rate_limit_pb2.RateLimit | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rate_limit", b"rate_limit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rate_limit", b"rate_limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetRateLimitResponse: _TypeAlias = SetRateLimitResponse  # noqa: Y015
+
+@_typing.final
+class ListRateLimitsRequest(_message.Message):
+    """Request of ListRateLimits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRateLimitsRequest: _TypeAlias = ListRateLimitsRequest  # noqa: Y015
+
+@_typing.final
+class ListRateLimitsResponse(_message.Message):
+    """Response of ListRateLimits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RATE_LIMITS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rate_limits(self) -> _containers.RepeatedCompositeFieldContainer[_rate_limit_pb2.RateLimit]:
+        """Every rate limit of the platform (at most a few hundred in practice)."""
+
+    def __init__(
+        self,
+        *,
+        rate_limits: _abc.Iterable[_rate_limit_pb2.RateLimit] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rate_limits", b"rate_limits"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRateLimitsResponse: _TypeAlias = ListRateLimitsResponse  # noqa: Y015
+
+@_typing.final
+class DeleteRateLimitRequest(_message.Message):
+    """Request of DeleteRateLimit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    HANDLER_NAME_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    """The key, as set."""
+    handler_name: _builtins.str
+    """The handler, as set."""
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        handler_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["handler_name", b"handler_name", "key", b"key", "scope", b"scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["handler_name", b"handler_name", "key", b"key", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_scope: _TypeAlias = _typing.Literal["key", "handler_name"]  # noqa: Y015
+    _WhichOneofArgType_scope: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_scope) -> _WhichOneofReturnType_scope | None: ...
+
+Global___DeleteRateLimitRequest: _TypeAlias = DeleteRateLimitRequest  # noqa: Y015
+
+@_typing.final
+class DeleteRateLimitResponse(_message.Message):
+    """Response of DeleteRateLimit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteRateLimitResponse: _TypeAlias = DeleteRateLimitResponse  # noqa: Y015

@@ -99,6 +99,21 @@ class SchedulerServiceStub:
                 request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.RunJobRequest.SerializeToString,
                 response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.RunJobResponse.FromString,
                 _registered_method=True)
+        self.PauseJobs = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/PauseJobs',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.PauseJobsRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.PauseJobsResponse.FromString,
+                _registered_method=True)
+        self.ResumeJobs = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/ResumeJobs',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ResumeJobsRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.ResumeJobsResponse.FromString,
+                _registered_method=True)
+        self.BackfillJob = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/BackfillJob',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.BackfillJobRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.BackfillJobResponse.FromString,
+                _registered_method=True)
         self.ListExecutions = channel.unary_unary(
                 '/cronstream.v1.SchedulerService/ListExecutions',
                 request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListExecutionsRequest.SerializeToString,
@@ -219,6 +234,21 @@ class SchedulerServiceStub:
                 request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhookDeliveriesRequest.SerializeToString,
                 response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhookDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.SetRateLimit = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/SetRateLimit',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.SetRateLimitRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.SetRateLimitResponse.FromString,
+                _registered_method=True)
+        self.ListRateLimits = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/ListRateLimits',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListRateLimitsRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListRateLimitsResponse.FromString,
+                _registered_method=True)
+        self.DeleteRateLimit = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/DeleteRateLimit',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.DeleteRateLimitRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.DeleteRateLimitResponse.FromString,
+                _registered_method=True)
 
 
 class SchedulerServiceServicer:
@@ -307,10 +337,12 @@ class SchedulerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PauseJob(self, request, context):
-        """Stops firing until ResumeJob; slots fired ahead of their instant are
-        withdrawn. Pausing a paused job changes nothing.
-        Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
-        cancelled).
+        """Stops firing until ResumeJob, or until `until` when given: the job then
+        resumes by itself at that instant, once across replicas, exactly as
+        ResumeJob would. Slots fired ahead of their instant are withdrawn.
+        Pausing a paused job sets its `until` anew (absent: until ResumeJob).
+        Errors: NOT_FOUND, INVALID_ARGUMENT (an `until` not in the future),
+        FAILED_PRECONDITION (job completed, failed or cancelled).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -346,6 +378,48 @@ class SchedulerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PauseJobs(self, request, context):
+        """Pauses the platform's active jobs that match the selector, as PauseJob
+        does each (each job wholly or not at all; a job another call holds at
+        that moment is left for the next call), at most `limit` of them per
+        call; call again while `remaining` is not zero.
+        Errors: INVALID_ARGUMENT (an empty selector without `all`, an `until`
+        not in the future, a limit out of range).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeJobs(self, request, context):
+        """Resumes the platform's paused jobs that match the selector, as ResumeJob
+        does each, at most `limit` per call; call again while `remaining` is not
+        zero.
+        Errors: INVALID_ARGUMENT (an empty selector without `all`, a limit out
+        of range).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BackfillJob(self, request, context):
+        """Creates one execution for every instant of the job's schedule in
+        [start_time, end_time), exactly as the ticker fires them (time zone and
+        Debian cron's clock rules included), marked EXECUTION_TRIGGER_BACKFILL.
+        An instant that already has an execution gets none: the same backfill
+        twice adds nothing. Backfilled executions wait (EXECUTION_STATUS_WAITING,
+        no wait_deadline) until released to workers at a bounded rate
+        (docs/scheduling.md#backfill) so live slots keep their timing; a job's
+        dependencies hold them as they hold its live slots. At most 100,000
+        instants per call.
+        Errors: NOT_FOUND, INVALID_ARGUMENT (a missing or reversed range, an end
+        in the future, more than 100,000 instants, saying how many; an overlap
+        policy a backfill cannot honour), FAILED_PRECONDITION (an event job, which
+        has no schedule; a cancelled job).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListExecutions(self, request, context):
         """Lists executions, newest first.
         Errors: INVALID_ARGUMENT (an unknown status, a negative page_size, a page
@@ -374,8 +448,8 @@ class SchedulerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelExecution(self, request, context):
-        """Cancels a pending or running execution; a running one's worker is told
-        to stop.
+        """Cancels a waiting, pending or running execution; a running one's worker
+        is told to stop.
         Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
         timed out, cancelled or skipped).
         """
@@ -447,9 +521,13 @@ class SchedulerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PreviewSchedule(self, request, context):
-        """The next firing instants of a trigger, exactly as the engine fires them.
-        Errors: INVALID_ARGUMENT (no trigger or a bad one, a bad start_time, a
-        count out of range).
+        """The next firing instants of a trigger, exactly as the engine fires them,
+        each marked with what the zone's clock changes do to it, and a summary
+        of the range. The trigger is the request's job's, or the existing job's
+        named by job_id (whose history then predicts overlaps).
+        Errors: INVALID_ARGUMENT (no trigger or a bad one, both a job and a
+        job_id, a bad start_time, an end_time not after it, a count out of
+        range), NOT_FOUND (job_id names no job of the caller's).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -569,6 +647,32 @@ class SchedulerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetRateLimit(self, request, context):
+        """Creates or replaces the platform's rate limit of a key or a handler; its
+        bucket starts full. Executions already waiting follow it at once.
+        Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations:
+        no scope, a limit, per or burst out of range).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRateLimits(self, request, context):
+        """Lists the platform's rate limits, by scope then key.
+        Errors: none of its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteRateLimit(self, request, context):
+        """Deletes a rate limit; executions waiting on it start.
+        Errors: INVALID_ARGUMENT (no scope), NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SchedulerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -621,6 +725,21 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     servicer.RunJob,
                     request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.RunJobRequest.FromString,
                     response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.RunJobResponse.SerializeToString,
+            ),
+            'PauseJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseJobs,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.PauseJobsRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.PauseJobsResponse.SerializeToString,
+            ),
+            'ResumeJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeJobs,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.ResumeJobsRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ResumeJobsResponse.SerializeToString,
+            ),
+            'BackfillJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.BackfillJob,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.BackfillJobRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.BackfillJobResponse.SerializeToString,
             ),
             'ListExecutions': grpc.unary_unary_rpc_method_handler(
                     servicer.ListExecutions,
@@ -741,6 +860,21 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     servicer.ListWebhookDeliveries,
                     request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhookDeliveriesRequest.FromString,
                     response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhookDeliveriesResponse.SerializeToString,
+            ),
+            'SetRateLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRateLimit,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.SetRateLimitRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.SetRateLimitResponse.SerializeToString,
+            ),
+            'ListRateLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRateLimits,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListRateLimitsRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListRateLimitsResponse.SerializeToString,
+            ),
+            'DeleteRateLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRateLimit,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.DeleteRateLimitRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.DeleteRateLimitResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1028,6 +1162,87 @@ class SchedulerService:
             '/cronstream.v1.SchedulerService/RunJob',
             cronstream_dot_v1_dot_scheduler__service__pb2.RunJobRequest.SerializeToString,
             cronstream_dot_v1_dot_scheduler__service__pb2.RunJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/PauseJobs',
+            cronstream_dot_v1_dot_scheduler__service__pb2.PauseJobsRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.PauseJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/ResumeJobs',
+            cronstream_dot_v1_dot_scheduler__service__pb2.ResumeJobsRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.ResumeJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BackfillJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/BackfillJob',
+            cronstream_dot_v1_dot_scheduler__service__pb2.BackfillJobRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.BackfillJobResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1676,6 +1891,87 @@ class SchedulerService:
             '/cronstream.v1.SchedulerService/ListWebhookDeliveries',
             cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhookDeliveriesRequest.SerializeToString,
             cronstream_dot_v1_dot_scheduler__service__pb2.ListWebhookDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRateLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/SetRateLimit',
+            cronstream_dot_v1_dot_scheduler__service__pb2.SetRateLimitRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.SetRateLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRateLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/ListRateLimits',
+            cronstream_dot_v1_dot_scheduler__service__pb2.ListRateLimitsRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.ListRateLimitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRateLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/DeleteRateLimit',
+            cronstream_dot_v1_dot_scheduler__service__pb2.DeleteRateLimitRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.DeleteRateLimitResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -92,10 +92,12 @@ class SchedulerServiceStub:
     Errors: NOT_FOUND.
     """
     PauseJob: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.PauseJobRequest, _scheduler_service_pb2.PauseJobResponse]
-    """Stops firing until ResumeJob; slots fired ahead of their instant are
-    withdrawn. Pausing a paused job changes nothing.
-    Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
-    cancelled).
+    """Stops firing until ResumeJob, or until `until` when given: the job then
+    resumes by itself at that instant, once across replicas, exactly as
+    ResumeJob would. Slots fired ahead of their instant are withdrawn.
+    Pausing a paused job sets its `until` anew (absent: until ResumeJob).
+    Errors: NOT_FOUND, INVALID_ARGUMENT (an `until` not in the future),
+    FAILED_PRECONDITION (job completed, failed or cancelled).
     """
     ResumeJob: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ResumeJobRequest, _scheduler_service_pb2.ResumeJobResponse]
     """Fires again from the first slot after now: slots that fell while the job
@@ -115,6 +117,36 @@ class SchedulerServiceStub:
     cancelled (a paused or completed job too).
     Errors: NOT_FOUND, FAILED_PRECONDITION (job cancelled).
     """
+    PauseJobs: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.PauseJobsRequest, _scheduler_service_pb2.PauseJobsResponse]
+    """Pauses the platform's active jobs that match the selector, as PauseJob
+    does each (each job wholly or not at all; a job another call holds at
+    that moment is left for the next call), at most `limit` of them per
+    call; call again while `remaining` is not zero.
+    Errors: INVALID_ARGUMENT (an empty selector without `all`, an `until`
+    not in the future, a limit out of range).
+    """
+    ResumeJobs: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ResumeJobsRequest, _scheduler_service_pb2.ResumeJobsResponse]
+    """Resumes the platform's paused jobs that match the selector, as ResumeJob
+    does each, at most `limit` per call; call again while `remaining` is not
+    zero.
+    Errors: INVALID_ARGUMENT (an empty selector without `all`, a limit out
+    of range).
+    """
+    BackfillJob: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.BackfillJobRequest, _scheduler_service_pb2.BackfillJobResponse]
+    """Creates one execution for every instant of the job's schedule in
+    [start_time, end_time), exactly as the ticker fires them (time zone and
+    Debian cron's clock rules included), marked EXECUTION_TRIGGER_BACKFILL.
+    An instant that already has an execution gets none: the same backfill
+    twice adds nothing. Backfilled executions wait (EXECUTION_STATUS_WAITING,
+    no wait_deadline) until released to workers at a bounded rate
+    (docs/scheduling.md#backfill) so live slots keep their timing; a job's
+    dependencies hold them as they hold its live slots. At most 100,000
+    instants per call.
+    Errors: NOT_FOUND, INVALID_ARGUMENT (a missing or reversed range, an end
+    in the future, more than 100,000 instants, saying how many; an overlap
+    policy a backfill cannot honour), FAILED_PRECONDITION (an event job, which
+    has no schedule; a cancelled job).
+    """
     ListExecutions: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListExecutionsRequest, _scheduler_service_pb2.ListExecutionsResponse]
     """Lists executions, newest first.
     Errors: INVALID_ARGUMENT (an unknown status, a negative page_size, a page
@@ -131,8 +163,8 @@ class SchedulerServiceStub:
     skipped).
     """
     CancelExecution: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.CancelExecutionRequest, _scheduler_service_pb2.CancelExecutionResponse]
-    """Cancels a pending or running execution; a running one's worker is told
-    to stop.
+    """Cancels a waiting, pending or running execution; a running one's worker
+    is told to stop.
     Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
     timed out, cancelled or skipped).
     """
@@ -172,9 +204,13 @@ class SchedulerServiceStub:
     payload over the size limit or holding NUL or a non-finite number).
     """
     PreviewSchedule: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.PreviewScheduleRequest, _scheduler_service_pb2.PreviewScheduleResponse]
-    """The next firing instants of a trigger, exactly as the engine fires them.
-    Errors: INVALID_ARGUMENT (no trigger or a bad one, a bad start_time, a
-    count out of range).
+    """The next firing instants of a trigger, exactly as the engine fires them,
+    each marked with what the zone's clock changes do to it, and a summary
+    of the range. The trigger is the request's job's, or the existing job's
+    named by job_id (whose history then predicts overlaps).
+    Errors: INVALID_ARGUMENT (no trigger or a bad one, both a job and a
+    job_id, a bad start_time, an end_time not after it, a count out of
+    range), NOT_FOUND (job_id names no job of the caller's).
     """
     GetJobStats: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetJobStatsRequest, _scheduler_service_pb2.GetJobStatsResponse]
     """Execution statistics of a job.
@@ -242,6 +278,20 @@ class SchedulerServiceStub:
     Errors: NOT_FOUND (webhook_id names no webhook of the caller's),
     INVALID_ARGUMENT (a negative page_size, a page token of another query).
     """
+    SetRateLimit: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.SetRateLimitRequest, _scheduler_service_pb2.SetRateLimitResponse]
+    """Creates or replaces the platform's rate limit of a key or a handler; its
+    bucket starts full. Executions already waiting follow it at once.
+    Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations:
+    no scope, a limit, per or burst out of range).
+    """
+    ListRateLimits: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListRateLimitsRequest, _scheduler_service_pb2.ListRateLimitsResponse]
+    """Lists the platform's rate limits, by scope then key.
+    Errors: none of its own.
+    """
+    DeleteRateLimit: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.DeleteRateLimitRequest, _scheduler_service_pb2.DeleteRateLimitResponse]
+    """Deletes a rate limit; executions waiting on it start.
+    Errors: INVALID_ARGUMENT (no scope), NOT_FOUND.
+    """
 
 @_typing.type_check_only
 class SchedulerServiceAsyncStub(SchedulerServiceStub):
@@ -307,10 +357,12 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     Errors: NOT_FOUND.
     """
     PauseJob: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.PauseJobRequest, _scheduler_service_pb2.PauseJobResponse]  # type: ignore[assignment]
-    """Stops firing until ResumeJob; slots fired ahead of their instant are
-    withdrawn. Pausing a paused job changes nothing.
-    Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
-    cancelled).
+    """Stops firing until ResumeJob, or until `until` when given: the job then
+    resumes by itself at that instant, once across replicas, exactly as
+    ResumeJob would. Slots fired ahead of their instant are withdrawn.
+    Pausing a paused job sets its `until` anew (absent: until ResumeJob).
+    Errors: NOT_FOUND, INVALID_ARGUMENT (an `until` not in the future),
+    FAILED_PRECONDITION (job completed, failed or cancelled).
     """
     ResumeJob: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ResumeJobRequest, _scheduler_service_pb2.ResumeJobResponse]  # type: ignore[assignment]
     """Fires again from the first slot after now: slots that fell while the job
@@ -330,6 +382,36 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     cancelled (a paused or completed job too).
     Errors: NOT_FOUND, FAILED_PRECONDITION (job cancelled).
     """
+    PauseJobs: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.PauseJobsRequest, _scheduler_service_pb2.PauseJobsResponse]  # type: ignore[assignment]
+    """Pauses the platform's active jobs that match the selector, as PauseJob
+    does each (each job wholly or not at all; a job another call holds at
+    that moment is left for the next call), at most `limit` of them per
+    call; call again while `remaining` is not zero.
+    Errors: INVALID_ARGUMENT (an empty selector without `all`, an `until`
+    not in the future, a limit out of range).
+    """
+    ResumeJobs: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ResumeJobsRequest, _scheduler_service_pb2.ResumeJobsResponse]  # type: ignore[assignment]
+    """Resumes the platform's paused jobs that match the selector, as ResumeJob
+    does each, at most `limit` per call; call again while `remaining` is not
+    zero.
+    Errors: INVALID_ARGUMENT (an empty selector without `all`, a limit out
+    of range).
+    """
+    BackfillJob: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.BackfillJobRequest, _scheduler_service_pb2.BackfillJobResponse]  # type: ignore[assignment]
+    """Creates one execution for every instant of the job's schedule in
+    [start_time, end_time), exactly as the ticker fires them (time zone and
+    Debian cron's clock rules included), marked EXECUTION_TRIGGER_BACKFILL.
+    An instant that already has an execution gets none: the same backfill
+    twice adds nothing. Backfilled executions wait (EXECUTION_STATUS_WAITING,
+    no wait_deadline) until released to workers at a bounded rate
+    (docs/scheduling.md#backfill) so live slots keep their timing; a job's
+    dependencies hold them as they hold its live slots. At most 100,000
+    instants per call.
+    Errors: NOT_FOUND, INVALID_ARGUMENT (a missing or reversed range, an end
+    in the future, more than 100,000 instants, saying how many; an overlap
+    policy a backfill cannot honour), FAILED_PRECONDITION (an event job, which
+    has no schedule; a cancelled job).
+    """
     ListExecutions: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListExecutionsRequest, _scheduler_service_pb2.ListExecutionsResponse]  # type: ignore[assignment]
     """Lists executions, newest first.
     Errors: INVALID_ARGUMENT (an unknown status, a negative page_size, a page
@@ -346,8 +428,8 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     skipped).
     """
     CancelExecution: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.CancelExecutionRequest, _scheduler_service_pb2.CancelExecutionResponse]  # type: ignore[assignment]
-    """Cancels a pending or running execution; a running one's worker is told
-    to stop.
+    """Cancels a waiting, pending or running execution; a running one's worker
+    is told to stop.
     Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
     timed out, cancelled or skipped).
     """
@@ -387,9 +469,13 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     payload over the size limit or holding NUL or a non-finite number).
     """
     PreviewSchedule: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.PreviewScheduleRequest, _scheduler_service_pb2.PreviewScheduleResponse]  # type: ignore[assignment]
-    """The next firing instants of a trigger, exactly as the engine fires them.
-    Errors: INVALID_ARGUMENT (no trigger or a bad one, a bad start_time, a
-    count out of range).
+    """The next firing instants of a trigger, exactly as the engine fires them,
+    each marked with what the zone's clock changes do to it, and a summary
+    of the range. The trigger is the request's job's, or the existing job's
+    named by job_id (whose history then predicts overlaps).
+    Errors: INVALID_ARGUMENT (no trigger or a bad one, both a job and a
+    job_id, a bad start_time, an end_time not after it, a count out of
+    range), NOT_FOUND (job_id names no job of the caller's).
     """
     GetJobStats: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetJobStatsRequest, _scheduler_service_pb2.GetJobStatsResponse]  # type: ignore[assignment]
     """Execution statistics of a job.
@@ -456,6 +542,20 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     latest attempt first; a delivery not attempted yet is one item, attempt 0.
     Errors: NOT_FOUND (webhook_id names no webhook of the caller's),
     INVALID_ARGUMENT (a negative page_size, a page token of another query).
+    """
+    SetRateLimit: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.SetRateLimitRequest, _scheduler_service_pb2.SetRateLimitResponse]  # type: ignore[assignment]
+    """Creates or replaces the platform's rate limit of a key or a handler; its
+    bucket starts full. Executions already waiting follow it at once.
+    Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations:
+    no scope, a limit, per or burst out of range).
+    """
+    ListRateLimits: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListRateLimitsRequest, _scheduler_service_pb2.ListRateLimitsResponse]  # type: ignore[assignment]
+    """Lists the platform's rate limits, by scope then key.
+    Errors: none of its own.
+    """
+    DeleteRateLimit: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.DeleteRateLimitRequest, _scheduler_service_pb2.DeleteRateLimitResponse]  # type: ignore[assignment]
+    """Deletes a rate limit; executions waiting on it start.
+    Errors: INVALID_ARGUMENT (no scope), NOT_FOUND.
     """
 
 class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -561,10 +661,12 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.PauseJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.PauseJobResponse, _abc.Awaitable[_scheduler_service_pb2.PauseJobResponse]]:
-        """Stops firing until ResumeJob; slots fired ahead of their instant are
-        withdrawn. Pausing a paused job changes nothing.
-        Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
-        cancelled).
+        """Stops firing until ResumeJob, or until `until` when given: the job then
+        resumes by itself at that instant, once across replicas, exactly as
+        ResumeJob would. Slots fired ahead of their instant are withdrawn.
+        Pausing a paused job sets its `until` anew (absent: until ResumeJob).
+        Errors: NOT_FOUND, INVALID_ARGUMENT (an `until` not in the future),
+        FAILED_PRECONDITION (job completed, failed or cancelled).
         """
 
     @_abc_1.abstractmethod
@@ -601,6 +703,54 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         """Creates a pending execution now, outside the schedule, in any state but
         cancelled (a paused or completed job too).
         Errors: NOT_FOUND, FAILED_PRECONDITION (job cancelled).
+        """
+
+    @_abc_1.abstractmethod
+    def PauseJobs(
+        self,
+        request: _scheduler_service_pb2.PauseJobsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.PauseJobsResponse, _abc.Awaitable[_scheduler_service_pb2.PauseJobsResponse]]:
+        """Pauses the platform's active jobs that match the selector, as PauseJob
+        does each (each job wholly or not at all; a job another call holds at
+        that moment is left for the next call), at most `limit` of them per
+        call; call again while `remaining` is not zero.
+        Errors: INVALID_ARGUMENT (an empty selector without `all`, an `until`
+        not in the future, a limit out of range).
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeJobs(
+        self,
+        request: _scheduler_service_pb2.ResumeJobsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.ResumeJobsResponse, _abc.Awaitable[_scheduler_service_pb2.ResumeJobsResponse]]:
+        """Resumes the platform's paused jobs that match the selector, as ResumeJob
+        does each, at most `limit` per call; call again while `remaining` is not
+        zero.
+        Errors: INVALID_ARGUMENT (an empty selector without `all`, a limit out
+        of range).
+        """
+
+    @_abc_1.abstractmethod
+    def BackfillJob(
+        self,
+        request: _scheduler_service_pb2.BackfillJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.BackfillJobResponse, _abc.Awaitable[_scheduler_service_pb2.BackfillJobResponse]]:
+        """Creates one execution for every instant of the job's schedule in
+        [start_time, end_time), exactly as the ticker fires them (time zone and
+        Debian cron's clock rules included), marked EXECUTION_TRIGGER_BACKFILL.
+        An instant that already has an execution gets none: the same backfill
+        twice adds nothing. Backfilled executions wait (EXECUTION_STATUS_WAITING,
+        no wait_deadline) until released to workers at a bounded rate
+        (docs/scheduling.md#backfill) so live slots keep their timing; a job's
+        dependencies hold them as they hold its live slots. At most 100,000
+        instants per call.
+        Errors: NOT_FOUND, INVALID_ARGUMENT (a missing or reversed range, an end
+        in the future, more than 100,000 instants, saying how many; an overlap
+        policy a backfill cannot honour), FAILED_PRECONDITION (an event job, which
+        has no schedule; a cancelled job).
         """
 
     @_abc_1.abstractmethod
@@ -642,8 +792,8 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.CancelExecutionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.CancelExecutionResponse, _abc.Awaitable[_scheduler_service_pb2.CancelExecutionResponse]]:
-        """Cancels a pending or running execution; a running one's worker is told
-        to stop.
+        """Cancels a waiting, pending or running execution; a running one's worker
+        is told to stop.
         Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
         timed out, cancelled or skipped).
         """
@@ -731,9 +881,13 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scheduler_service_pb2.PreviewScheduleRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scheduler_service_pb2.PreviewScheduleResponse, _abc.Awaitable[_scheduler_service_pb2.PreviewScheduleResponse]]:
-        """The next firing instants of a trigger, exactly as the engine fires them.
-        Errors: INVALID_ARGUMENT (no trigger or a bad one, a bad start_time, a
-        count out of range).
+        """The next firing instants of a trigger, exactly as the engine fires them,
+        each marked with what the zone's clock changes do to it, and a summary
+        of the range. The trigger is the request's job's, or the existing job's
+        named by job_id (whose history then predicts overlaps).
+        Errors: INVALID_ARGUMENT (no trigger or a bad one, both a job and a
+        job_id, a bad start_time, an end_time not after it, a count out of
+        range), NOT_FOUND (job_id names no job of the caller's).
         """
 
     @_abc_1.abstractmethod
@@ -872,6 +1026,38 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
         latest attempt first; a delivery not attempted yet is one item, attempt 0.
         Errors: NOT_FOUND (webhook_id names no webhook of the caller's),
         INVALID_ARGUMENT (a negative page_size, a page token of another query).
+        """
+
+    @_abc_1.abstractmethod
+    def SetRateLimit(
+        self,
+        request: _scheduler_service_pb2.SetRateLimitRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.SetRateLimitResponse, _abc.Awaitable[_scheduler_service_pb2.SetRateLimitResponse]]:
+        """Creates or replaces the platform's rate limit of a key or a handler; its
+        bucket starts full. Executions already waiting follow it at once.
+        Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations:
+        no scope, a limit, per or burst out of range).
+        """
+
+    @_abc_1.abstractmethod
+    def ListRateLimits(
+        self,
+        request: _scheduler_service_pb2.ListRateLimitsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.ListRateLimitsResponse, _abc.Awaitable[_scheduler_service_pb2.ListRateLimitsResponse]]:
+        """Lists the platform's rate limits, by scope then key.
+        Errors: none of its own.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteRateLimit(
+        self,
+        request: _scheduler_service_pb2.DeleteRateLimitRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.DeleteRateLimitResponse, _abc.Awaitable[_scheduler_service_pb2.DeleteRateLimitResponse]]:
+        """Deletes a rate limit; executions waiting on it start.
+        Errors: INVALID_ARGUMENT (no scope), NOT_FOUND.
         """
 
 def add_SchedulerServiceServicer_to_server(servicer: SchedulerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -52,7 +52,12 @@ type EventHandler struct {
 	// Output only.
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// What kind of handler runs it. Defaults to HANDLER_TYPE_FUNCTION.
-	HandlerType   HandlerType `protobuf:"varint,13,opt,name=handler_type,json=handlerType,proto3,enum=cronstream.v1.HandlerType" json:"handler_type,omitempty"`
+	HandlerType HandlerType `protobuf:"varint,13,opt,name=handler_type,json=handlerType,proto3,enum=cronstream.v1.HandlerType" json:"handler_type,omitempty"`
+	// As Job.concurrency: its executions share the key's limit with every job
+	// and handler of the platform that names the same expanded key.
+	Concurrency *ConcurrencyLimit `protobuf:"bytes,14,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	// As Job.rate_limit_key.
+	RateLimitKey  string `protobuf:"bytes,15,opt,name=rate_limit_key,json=rateLimitKey,proto3" json:"rate_limit_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -178,11 +183,25 @@ func (x *EventHandler) GetHandlerType() HandlerType {
 	return HandlerType_HANDLER_TYPE_UNSPECIFIED
 }
 
+func (x *EventHandler) GetConcurrency() *ConcurrencyLimit {
+	if x != nil {
+		return x.Concurrency
+	}
+	return nil
+}
+
+func (x *EventHandler) GetRateLimitKey() string {
+	if x != nil {
+		return x.RateLimitKey
+	}
+	return ""
+}
+
 var File_cronstream_v1_event_proto protoreflect.FileDescriptor
 
 const file_cronstream_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x19cronstream/v1/event.proto\x12\rcronstream.v1\x1a\x17cronstream/v1/job.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\x04\n" +
+	"\x19cronstream/v1/event.proto\x12\rcronstream.v1\x1a\x17cronstream/v1/job.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x05\n" +
 	"\fEventHandler\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -203,7 +222,9 @@ const file_cronstream_v1_event_proto_rawDesc = "" +
 	"created_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12=\n" +
-	"\fhandler_type\x18\r \x01(\x0e2\x1a.cronstream.v1.HandlerTypeR\vhandlerTypeB\n" +
+	"\fhandler_type\x18\r \x01(\x0e2\x1a.cronstream.v1.HandlerTypeR\vhandlerType\x12A\n" +
+	"\vconcurrency\x18\x0e \x01(\v2\x1f.cronstream.v1.ConcurrencyLimitR\vconcurrency\x12$\n" +
+	"\x0erate_limit_key\x18\x0f \x01(\tR\frateLimitKeyB\n" +
 	"\n" +
 	"\b_enabledB\x0e\n" +
 	"\f_max_retriesBm\n" +
@@ -230,6 +251,7 @@ var file_cronstream_v1_event_proto_goTypes = []any{
 	(*durationpb.Duration)(nil),   // 3: google.protobuf.Duration
 	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
 	(HandlerType)(0),              // 5: cronstream.v1.HandlerType
+	(*ConcurrencyLimit)(nil),      // 6: cronstream.v1.ConcurrencyLimit
 }
 var file_cronstream_v1_event_proto_depIdxs = []int32{
 	1, // 0: cronstream.v1.EventHandler.payload:type_name -> google.protobuf.Struct
@@ -239,11 +261,12 @@ var file_cronstream_v1_event_proto_depIdxs = []int32{
 	4, // 4: cronstream.v1.EventHandler.created_at:type_name -> google.protobuf.Timestamp
 	4, // 5: cronstream.v1.EventHandler.updated_at:type_name -> google.protobuf.Timestamp
 	5, // 6: cronstream.v1.EventHandler.handler_type:type_name -> cronstream.v1.HandlerType
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	6, // 7: cronstream.v1.EventHandler.concurrency:type_name -> cronstream.v1.ConcurrencyLimit
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_event_proto_init() }

@@ -43,6 +43,9 @@ const (
 	ExecutionStatus_EXECUTION_STATUS_CANCELLED ExecutionStatus = 6
 	// Not run: a missed slot or an overlap policy skipped it.
 	ExecutionStatus_EXECUTION_STATUS_SKIPPED ExecutionStatus = 7
+	// Waits for the jobs it depends on (waiting_for) or, backfilled, for its
+	// release before it can be pending.
+	ExecutionStatus_EXECUTION_STATUS_WAITING ExecutionStatus = 8
 )
 
 // Enum value maps for ExecutionStatus.
@@ -56,6 +59,7 @@ var (
 		5: "EXECUTION_STATUS_TIMEOUT",
 		6: "EXECUTION_STATUS_CANCELLED",
 		7: "EXECUTION_STATUS_SKIPPED",
+		8: "EXECUTION_STATUS_WAITING",
 	}
 	ExecutionStatus_value = map[string]int32{
 		"EXECUTION_STATUS_UNSPECIFIED": 0,
@@ -66,6 +70,7 @@ var (
 		"EXECUTION_STATUS_TIMEOUT":     5,
 		"EXECUTION_STATUS_CANCELLED":   6,
 		"EXECUTION_STATUS_SKIPPED":     7,
+		"EXECUTION_STATUS_WAITING":     8,
 	}
 )
 
@@ -107,6 +112,8 @@ const (
 	ExecutionTrigger_EXECUTION_TRIGGER_MANUAL ExecutionTrigger = 2
 	// TriggerEvent.
 	ExecutionTrigger_EXECUTION_TRIGGER_EVENT ExecutionTrigger = 3
+	// BackfillJob: a past slot of the schedule, run late on purpose.
+	ExecutionTrigger_EXECUTION_TRIGGER_BACKFILL ExecutionTrigger = 4
 )
 
 // Enum value maps for ExecutionTrigger.
@@ -116,12 +123,14 @@ var (
 		1: "EXECUTION_TRIGGER_SCHEDULE",
 		2: "EXECUTION_TRIGGER_MANUAL",
 		3: "EXECUTION_TRIGGER_EVENT",
+		4: "EXECUTION_TRIGGER_BACKFILL",
 	}
 	ExecutionTrigger_value = map[string]int32{
 		"EXECUTION_TRIGGER_UNSPECIFIED": 0,
 		"EXECUTION_TRIGGER_SCHEDULE":    1,
 		"EXECUTION_TRIGGER_MANUAL":      2,
 		"EXECUTION_TRIGGER_EVENT":       3,
+		"EXECUTION_TRIGGER_BACKFILL":    4,
 	}
 )
 
@@ -263,7 +272,18 @@ type Execution struct {
 	// Output only. Why it exists.
 	Trigger ExecutionTrigger `protobuf:"varint,22,opt,name=trigger,proto3,enum=cronstream.v1.ExecutionTrigger" json:"trigger,omitempty"`
 	// Output only. The payload the handler receives.
-	Payload       *structpb.Struct `protobuf:"bytes,23,opt,name=payload,proto3" json:"payload,omitempty"`
+	Payload *structpb.Struct `protobuf:"bytes,23,opt,name=payload,proto3" json:"payload,omitempty"`
+	// Output only. The expanded concurrency key it counts against, if any.
+	ConcurrencyKey string `protobuf:"bytes,24,opt,name=concurrency_key,json=concurrencyKey,proto3" json:"concurrency_key,omitempty"`
+	// Output only. The expanded rate-limit key it draws from, if any.
+	RateLimitKey string `protobuf:"bytes,25,opt,name=rate_limit_key,json=rateLimitKey,proto3" json:"rate_limit_key,omitempty"`
+	// Output only. While EXECUTION_STATUS_WAITING: the ids of the jobs whose
+	// slot has not succeeded yet.
+	WaitingFor []string `protobuf:"bytes,26,rep,name=waiting_for,json=waitingFor,proto3" json:"waiting_for,omitempty"`
+	// Output only. While EXECUTION_STATUS_WAITING: when it stops waiting and
+	// is skipped as missed (its instant plus the job's max_wait); unset for a
+	// backfilled one, which is never missed for waiting.
+	WaitDeadline  *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=wait_deadline,json=waitDeadline,proto3" json:"wait_deadline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -459,6 +479,34 @@ func (x *Execution) GetPayload() *structpb.Struct {
 	return nil
 }
 
+func (x *Execution) GetConcurrencyKey() string {
+	if x != nil {
+		return x.ConcurrencyKey
+	}
+	return ""
+}
+
+func (x *Execution) GetRateLimitKey() string {
+	if x != nil {
+		return x.RateLimitKey
+	}
+	return ""
+}
+
+func (x *Execution) GetWaitingFor() []string {
+	if x != nil {
+		return x.WaitingFor
+	}
+	return nil
+}
+
+func (x *Execution) GetWaitDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WaitDeadline
+	}
+	return nil
+}
+
 // A line a handler logged while running an execution.
 type ExecutionLog struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -545,7 +593,7 @@ var File_cronstream_v1_execution_proto protoreflect.FileDescriptor
 
 const file_cronstream_v1_execution_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcronstream/v1/execution.proto\x12\rcronstream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\a\n" +
+	"\x1dcronstream/v1/execution.proto\x12\rcronstream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfc\b\n" +
 	"\tExecution\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x126\n" +
@@ -575,13 +623,18 @@ const file_cronstream_v1_execution_proto_rawDesc = "" +
 	"\fhandler_name\x18\x14 \x01(\tR\vhandlerName\x12(\n" +
 	"\x10event_handler_id\x18\x15 \x01(\tR\x0eeventHandlerId\x129\n" +
 	"\atrigger\x18\x16 \x01(\x0e2\x1f.cronstream.v1.ExecutionTriggerR\atrigger\x121\n" +
-	"\apayload\x18\x17 \x01(\v2\x17.google.protobuf.StructR\apayload\"\xc4\x01\n" +
+	"\apayload\x18\x17 \x01(\v2\x17.google.protobuf.StructR\apayload\x12'\n" +
+	"\x0fconcurrency_key\x18\x18 \x01(\tR\x0econcurrencyKey\x12$\n" +
+	"\x0erate_limit_key\x18\x19 \x01(\tR\frateLimitKey\x12\x1f\n" +
+	"\vwaiting_for\x18\x1a \x03(\tR\n" +
+	"waitingFor\x12?\n" +
+	"\rwait_deadline\x18\x1b \x01(\v2\x1a.google.protobuf.TimestampR\fwaitDeadline\"\xc4\x01\n" +
 	"\fExecutionLog\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12-\n" +
 	"\x05level\x18\x03 \x01(\x0e2\x17.cronstream.v1.LogLevelR\x05level\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x18\n" +
-	"\aattempt\x18\x05 \x01(\x05R\aattempt*\x86\x02\n" +
+	"\aattempt\x18\x05 \x01(\x05R\aattempt*\xa4\x02\n" +
 	"\x0fExecutionStatus\x12 \n" +
 	"\x1cEXECUTION_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18EXECUTION_STATUS_PENDING\x10\x01\x12\x1c\n" +
@@ -590,12 +643,14 @@ const file_cronstream_v1_execution_proto_rawDesc = "" +
 	"\x17EXECUTION_STATUS_FAILED\x10\x04\x12\x1c\n" +
 	"\x18EXECUTION_STATUS_TIMEOUT\x10\x05\x12\x1e\n" +
 	"\x1aEXECUTION_STATUS_CANCELLED\x10\x06\x12\x1c\n" +
-	"\x18EXECUTION_STATUS_SKIPPED\x10\a*\x90\x01\n" +
+	"\x18EXECUTION_STATUS_SKIPPED\x10\a\x12\x1c\n" +
+	"\x18EXECUTION_STATUS_WAITING\x10\b*\xb0\x01\n" +
 	"\x10ExecutionTrigger\x12!\n" +
 	"\x1dEXECUTION_TRIGGER_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aEXECUTION_TRIGGER_SCHEDULE\x10\x01\x12\x1c\n" +
 	"\x18EXECUTION_TRIGGER_MANUAL\x10\x02\x12\x1b\n" +
-	"\x17EXECUTION_TRIGGER_EVENT\x10\x03*w\n" +
+	"\x17EXECUTION_TRIGGER_EVENT\x10\x03\x12\x1e\n" +
+	"\x1aEXECUTION_TRIGGER_BACKFILL\x10\x04*w\n" +
 	"\bLogLevel\x12\x19\n" +
 	"\x15LOG_LEVEL_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fLOG_LEVEL_DEBUG\x10\x01\x12\x12\n" +
@@ -639,13 +694,14 @@ var file_cronstream_v1_execution_proto_depIdxs = []int32{
 	5,  // 7: cronstream.v1.Execution.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 8: cronstream.v1.Execution.trigger:type_name -> cronstream.v1.ExecutionTrigger
 	7,  // 9: cronstream.v1.Execution.payload:type_name -> google.protobuf.Struct
-	5,  // 10: cronstream.v1.ExecutionLog.time:type_name -> google.protobuf.Timestamp
-	2,  // 11: cronstream.v1.ExecutionLog.level:type_name -> cronstream.v1.LogLevel
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	5,  // 10: cronstream.v1.Execution.wait_deadline:type_name -> google.protobuf.Timestamp
+	5,  // 11: cronstream.v1.ExecutionLog.time:type_name -> google.protobuf.Timestamp
+	2,  // 12: cronstream.v1.ExecutionLog.level:type_name -> cronstream.v1.LogLevel
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_execution_proto_init() }

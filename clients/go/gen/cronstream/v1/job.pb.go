@@ -522,6 +522,25 @@ type Job struct {
 	HealthPolicy *HealthPolicy `protobuf:"bytes,30,opt,name=health_policy,json=healthPolicy,proto3" json:"health_policy,omitempty"`
 	// Output only. The job's health, derived from its open alerts.
 	Health *JobHealth `protobuf:"bytes,31,opt,name=health,proto3" json:"health,omitempty"`
+	// At most `concurrency.limit` executions carrying the same concurrency key
+	// run at once across the cluster (docs/scheduling.md#concurrency-keys);
+	// the others wait, in order of priority then due time. Absent: no limit.
+	Concurrency *ConcurrencyLimit `protobuf:"bytes,32,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	// The rate limit its executions draw from: a fixed string or a template
+	// over the payload such as "customer:{payload.customer_id}", 1 to 200
+	// characters. It takes effect once the platform sets a rate limit of
+	// that key (SetRateLimit); until then it limits nothing. Empty: none.
+	RateLimitKey string `protobuf:"bytes,33,opt,name=rate_limit_key,json=rateLimitKey,proto3" json:"rate_limit_key,omitempty"`
+	// Ids of jobs of the platform whose slot must have succeeded first: this
+	// job's slot at instant t runs once each one's latest slot at or before t
+	// has succeeded (docs/scheduling.md#dependencies). At most 16; no cycles.
+	DependsOn []string `protobuf:"bytes,34,rep,name=depends_on,json=dependsOn,proto3" json:"depends_on,omitempty"`
+	// How long a slot waits for its dependencies; past it, the slot is
+	// skipped (missed) with the reason. Defaults to 1 hour; at most 7 days.
+	MaxWait *durationpb.Duration `protobuf:"bytes,35,opt,name=max_wait,json=maxWait,proto3" json:"max_wait,omitempty"`
+	// Output only. When a job paused with PauseJob's `until` resumes by
+	// itself; absent for a job paused until ResumeJob.
+	PausedUntil *timestamppb.Timestamp `protobuf:"bytes,36,opt,name=paused_until,json=pausedUntil,proto3" json:"paused_until,omitempty"`
 	// Required. When the job fires. Exactly one must be set.
 	//
 	// Types that are valid to be assigned to Trigger:
@@ -782,6 +801,41 @@ func (x *Job) GetHealth() *JobHealth {
 	return nil
 }
 
+func (x *Job) GetConcurrency() *ConcurrencyLimit {
+	if x != nil {
+		return x.Concurrency
+	}
+	return nil
+}
+
+func (x *Job) GetRateLimitKey() string {
+	if x != nil {
+		return x.RateLimitKey
+	}
+	return ""
+}
+
+func (x *Job) GetDependsOn() []string {
+	if x != nil {
+		return x.DependsOn
+	}
+	return nil
+}
+
+func (x *Job) GetMaxWait() *durationpb.Duration {
+	if x != nil {
+		return x.MaxWait
+	}
+	return nil
+}
+
+func (x *Job) GetPausedUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PausedUntil
+	}
+	return nil
+}
+
 func (x *Job) GetTrigger() isJob_Trigger {
 	if x != nil {
 		return x.Trigger
@@ -857,6 +911,65 @@ func (*Job_Interval) isJob_Trigger() {}
 
 func (*Job_Event) isJob_Trigger() {}
 
+// At most `limit` executions with one key run at once.
+type ConcurrencyLimit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. A fixed string, or a template over the payload with
+	// placeholders such as "customer:{payload.customer_id}" (a missing field
+	// expands to the empty string). 1 to 200 characters, as written and as
+	// expanded. Keys are the platform's own: another platform's equal key is
+	// another key.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Required. 1 to 10,000.
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConcurrencyLimit) Reset() {
+	*x = ConcurrencyLimit{}
+	mi := &file_cronstream_v1_job_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConcurrencyLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConcurrencyLimit) ProtoMessage() {}
+
+func (x *ConcurrencyLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_job_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConcurrencyLimit.ProtoReflect.Descriptor instead.
+func (*ConcurrencyLimit) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ConcurrencyLimit) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ConcurrencyLimit) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
 // A cron schedule in a timezone, with Debian cron's DST rules (docs/time.md).
 type CronTrigger struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -871,7 +984,7 @@ type CronTrigger struct {
 
 func (x *CronTrigger) Reset() {
 	*x = CronTrigger{}
-	mi := &file_cronstream_v1_job_proto_msgTypes[1]
+	mi := &file_cronstream_v1_job_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +996,7 @@ func (x *CronTrigger) String() string {
 func (*CronTrigger) ProtoMessage() {}
 
 func (x *CronTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_job_proto_msgTypes[1]
+	mi := &file_cronstream_v1_job_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,7 +1009,7 @@ func (x *CronTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronTrigger.ProtoReflect.Descriptor instead.
 func (*CronTrigger) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{1}
+	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CronTrigger) GetExpression() string {
@@ -924,7 +1037,7 @@ type OnceTrigger struct {
 
 func (x *OnceTrigger) Reset() {
 	*x = OnceTrigger{}
-	mi := &file_cronstream_v1_job_proto_msgTypes[2]
+	mi := &file_cronstream_v1_job_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -936,7 +1049,7 @@ func (x *OnceTrigger) String() string {
 func (*OnceTrigger) ProtoMessage() {}
 
 func (x *OnceTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_job_proto_msgTypes[2]
+	mi := &file_cronstream_v1_job_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -949,7 +1062,7 @@ func (x *OnceTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnceTrigger.ProtoReflect.Descriptor instead.
 func (*OnceTrigger) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{2}
+	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *OnceTrigger) GetRunAt() *timestamppb.Timestamp {
@@ -976,7 +1089,7 @@ type IntervalTrigger struct {
 
 func (x *IntervalTrigger) Reset() {
 	*x = IntervalTrigger{}
-	mi := &file_cronstream_v1_job_proto_msgTypes[3]
+	mi := &file_cronstream_v1_job_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1101,7 @@ func (x *IntervalTrigger) String() string {
 func (*IntervalTrigger) ProtoMessage() {}
 
 func (x *IntervalTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_job_proto_msgTypes[3]
+	mi := &file_cronstream_v1_job_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1114,7 @@ func (x *IntervalTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IntervalTrigger.ProtoReflect.Descriptor instead.
 func (*IntervalTrigger) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{3}
+	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *IntervalTrigger) GetEvery() *durationpb.Duration {
@@ -1043,7 +1156,7 @@ type EventTrigger struct {
 
 func (x *EventTrigger) Reset() {
 	*x = EventTrigger{}
-	mi := &file_cronstream_v1_job_proto_msgTypes[4]
+	mi := &file_cronstream_v1_job_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1168,7 @@ func (x *EventTrigger) String() string {
 func (*EventTrigger) ProtoMessage() {}
 
 func (x *EventTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_job_proto_msgTypes[4]
+	mi := &file_cronstream_v1_job_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1181,7 @@ func (x *EventTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventTrigger.ProtoReflect.Descriptor instead.
 func (*EventTrigger) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{4}
+	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EventTrigger) GetEventName() string {
@@ -1102,7 +1215,7 @@ type HealthPolicy struct {
 
 func (x *HealthPolicy) Reset() {
 	*x = HealthPolicy{}
-	mi := &file_cronstream_v1_job_proto_msgTypes[5]
+	mi := &file_cronstream_v1_job_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1227,7 @@ func (x *HealthPolicy) String() string {
 func (*HealthPolicy) ProtoMessage() {}
 
 func (x *HealthPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_job_proto_msgTypes[5]
+	mi := &file_cronstream_v1_job_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1240,7 @@ func (x *HealthPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthPolicy.ProtoReflect.Descriptor instead.
 func (*HealthPolicy) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{5}
+	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *HealthPolicy) GetMaxStartDelay() *durationpb.Duration {
@@ -1181,7 +1294,7 @@ type JobHealth struct {
 
 func (x *JobHealth) Reset() {
 	*x = JobHealth{}
-	mi := &file_cronstream_v1_job_proto_msgTypes[6]
+	mi := &file_cronstream_v1_job_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1306,7 @@ func (x *JobHealth) String() string {
 func (*JobHealth) ProtoMessage() {}
 
 func (x *JobHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_job_proto_msgTypes[6]
+	mi := &file_cronstream_v1_job_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1319,7 @@ func (x *JobHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobHealth.ProtoReflect.Descriptor instead.
 func (*JobHealth) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{6}
+	return file_cronstream_v1_job_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *JobHealth) GetState() HealthState {
@@ -1234,7 +1347,7 @@ var File_cronstream_v1_job_proto protoreflect.FileDescriptor
 
 const file_cronstream_v1_job_proto_rawDesc = "" +
 	"\n" +
-	"\x17cronstream/v1/job.proto\x12\rcronstream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x0e\n" +
+	"\x17cronstream/v1/job.proto\x12\rcronstream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x10\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12!\n" +
@@ -1273,7 +1386,13 @@ const file_cronstream_v1_job_proto_rawDesc = "" +
 	"\x0ecatchup_window\x18\x1c \x01(\v2\x19.google.protobuf.DurationR\rcatchupWindow\x121\n" +
 	"\x06jitter\x18\x1d \x01(\v2\x19.google.protobuf.DurationR\x06jitter\x12@\n" +
 	"\rhealth_policy\x18\x1e \x01(\v2\x1b.cronstream.v1.HealthPolicyR\fhealthPolicy\x120\n" +
-	"\x06health\x18\x1f \x01(\v2\x18.cronstream.v1.JobHealthR\x06health\x120\n" +
+	"\x06health\x18\x1f \x01(\v2\x18.cronstream.v1.JobHealthR\x06health\x12A\n" +
+	"\vconcurrency\x18  \x01(\v2\x1f.cronstream.v1.ConcurrencyLimitR\vconcurrency\x12$\n" +
+	"\x0erate_limit_key\x18! \x01(\tR\frateLimitKey\x12\x1d\n" +
+	"\n" +
+	"depends_on\x18\" \x03(\tR\tdependsOn\x124\n" +
+	"\bmax_wait\x18# \x01(\v2\x19.google.protobuf.DurationR\amaxWait\x12=\n" +
+	"\fpaused_until\x18$ \x01(\v2\x1a.google.protobuf.TimestampR\vpausedUntil\x120\n" +
 	"\x04cron\x18( \x01(\v2\x1a.cronstream.v1.CronTriggerH\x00R\x04cron\x120\n" +
 	"\x04once\x18) \x01(\v2\x1a.cronstream.v1.OnceTriggerH\x00R\x04once\x12<\n" +
 	"\binterval\x18* \x01(\v2\x1e.cronstream.v1.IntervalTriggerH\x00R\binterval\x123\n" +
@@ -1282,7 +1401,10 @@ const file_cronstream_v1_job_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\t\n" +
 	"\atriggerB\x0e\n" +
-	"\f_max_retries\"I\n" +
+	"\f_max_retries\":\n" +
+	"\x10ConcurrencyLimit\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"I\n" +
 	"\vCronTrigger\x12\x1e\n" +
 	"\n" +
 	"expression\x18\x01 \x01(\tR\n" +
@@ -1369,7 +1491,7 @@ func file_cronstream_v1_job_proto_rawDescGZIP() []byte {
 }
 
 var file_cronstream_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_cronstream_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_cronstream_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_cronstream_v1_job_proto_goTypes = []any{
 	(JobType)(0),                  // 0: cronstream.v1.JobType
 	(JobStatus)(0),                // 1: cronstream.v1.JobStatus
@@ -1379,56 +1501,60 @@ var file_cronstream_v1_job_proto_goTypes = []any{
 	(MisfirePolicy)(0),            // 5: cronstream.v1.MisfirePolicy
 	(HealthState)(0),              // 6: cronstream.v1.HealthState
 	(*Job)(nil),                   // 7: cronstream.v1.Job
-	(*CronTrigger)(nil),           // 8: cronstream.v1.CronTrigger
-	(*OnceTrigger)(nil),           // 9: cronstream.v1.OnceTrigger
-	(*IntervalTrigger)(nil),       // 10: cronstream.v1.IntervalTrigger
-	(*EventTrigger)(nil),          // 11: cronstream.v1.EventTrigger
-	(*HealthPolicy)(nil),          // 12: cronstream.v1.HealthPolicy
-	(*JobHealth)(nil),             // 13: cronstream.v1.JobHealth
-	nil,                           // 14: cronstream.v1.Job.MetadataEntry
-	(*structpb.Struct)(nil),       // 15: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*ConcurrencyLimit)(nil),      // 8: cronstream.v1.ConcurrencyLimit
+	(*CronTrigger)(nil),           // 9: cronstream.v1.CronTrigger
+	(*OnceTrigger)(nil),           // 10: cronstream.v1.OnceTrigger
+	(*IntervalTrigger)(nil),       // 11: cronstream.v1.IntervalTrigger
+	(*EventTrigger)(nil),          // 12: cronstream.v1.EventTrigger
+	(*HealthPolicy)(nil),          // 13: cronstream.v1.HealthPolicy
+	(*JobHealth)(nil),             // 14: cronstream.v1.JobHealth
+	nil,                           // 15: cronstream.v1.Job.MetadataEntry
+	(*structpb.Struct)(nil),       // 16: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
 }
 var file_cronstream_v1_job_proto_depIdxs = []int32{
 	2,  // 0: cronstream.v1.Job.handler_type:type_name -> cronstream.v1.HandlerType
-	15, // 1: cronstream.v1.Job.payload:type_name -> google.protobuf.Struct
+	16, // 1: cronstream.v1.Job.payload:type_name -> google.protobuf.Struct
 	1,  // 2: cronstream.v1.Job.status:type_name -> cronstream.v1.JobStatus
 	0,  // 3: cronstream.v1.Job.type:type_name -> cronstream.v1.JobType
-	16, // 4: cronstream.v1.Job.next_run:type_name -> google.protobuf.Timestamp
-	16, // 5: cronstream.v1.Job.last_run:type_name -> google.protobuf.Timestamp
-	17, // 6: cronstream.v1.Job.retry_delay:type_name -> google.protobuf.Duration
-	17, // 7: cronstream.v1.Job.timeout:type_name -> google.protobuf.Duration
+	17, // 4: cronstream.v1.Job.next_run:type_name -> google.protobuf.Timestamp
+	17, // 5: cronstream.v1.Job.last_run:type_name -> google.protobuf.Timestamp
+	18, // 6: cronstream.v1.Job.retry_delay:type_name -> google.protobuf.Duration
+	18, // 7: cronstream.v1.Job.timeout:type_name -> google.protobuf.Duration
 	3,  // 8: cronstream.v1.Job.priority:type_name -> cronstream.v1.Priority
-	14, // 9: cronstream.v1.Job.metadata:type_name -> cronstream.v1.Job.MetadataEntry
+	15, // 9: cronstream.v1.Job.metadata:type_name -> cronstream.v1.Job.MetadataEntry
 	4,  // 10: cronstream.v1.Job.overlap_policy:type_name -> cronstream.v1.OverlapPolicy
 	5,  // 11: cronstream.v1.Job.misfire_policy:type_name -> cronstream.v1.MisfirePolicy
-	17, // 12: cronstream.v1.Job.avg_duration:type_name -> google.protobuf.Duration
-	16, // 13: cronstream.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	16, // 14: cronstream.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
-	16, // 15: cronstream.v1.Job.completed_at:type_name -> google.protobuf.Timestamp
-	16, // 16: cronstream.v1.Job.cancelled_at:type_name -> google.protobuf.Timestamp
-	17, // 17: cronstream.v1.Job.catchup_window:type_name -> google.protobuf.Duration
-	17, // 18: cronstream.v1.Job.jitter:type_name -> google.protobuf.Duration
-	12, // 19: cronstream.v1.Job.health_policy:type_name -> cronstream.v1.HealthPolicy
-	13, // 20: cronstream.v1.Job.health:type_name -> cronstream.v1.JobHealth
-	8,  // 21: cronstream.v1.Job.cron:type_name -> cronstream.v1.CronTrigger
-	9,  // 22: cronstream.v1.Job.once:type_name -> cronstream.v1.OnceTrigger
-	10, // 23: cronstream.v1.Job.interval:type_name -> cronstream.v1.IntervalTrigger
-	11, // 24: cronstream.v1.Job.event:type_name -> cronstream.v1.EventTrigger
-	16, // 25: cronstream.v1.OnceTrigger.run_at:type_name -> google.protobuf.Timestamp
-	17, // 26: cronstream.v1.IntervalTrigger.every:type_name -> google.protobuf.Duration
-	16, // 27: cronstream.v1.IntervalTrigger.start_at:type_name -> google.protobuf.Timestamp
-	16, // 28: cronstream.v1.IntervalTrigger.end_at:type_name -> google.protobuf.Timestamp
-	17, // 29: cronstream.v1.HealthPolicy.max_start_delay:type_name -> google.protobuf.Duration
-	17, // 30: cronstream.v1.HealthPolicy.max_duration:type_name -> google.protobuf.Duration
-	6,  // 31: cronstream.v1.JobHealth.state:type_name -> cronstream.v1.HealthState
-	16, // 32: cronstream.v1.JobHealth.since:type_name -> google.protobuf.Timestamp
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	18, // 12: cronstream.v1.Job.avg_duration:type_name -> google.protobuf.Duration
+	17, // 13: cronstream.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	17, // 14: cronstream.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	17, // 15: cronstream.v1.Job.completed_at:type_name -> google.protobuf.Timestamp
+	17, // 16: cronstream.v1.Job.cancelled_at:type_name -> google.protobuf.Timestamp
+	18, // 17: cronstream.v1.Job.catchup_window:type_name -> google.protobuf.Duration
+	18, // 18: cronstream.v1.Job.jitter:type_name -> google.protobuf.Duration
+	13, // 19: cronstream.v1.Job.health_policy:type_name -> cronstream.v1.HealthPolicy
+	14, // 20: cronstream.v1.Job.health:type_name -> cronstream.v1.JobHealth
+	8,  // 21: cronstream.v1.Job.concurrency:type_name -> cronstream.v1.ConcurrencyLimit
+	18, // 22: cronstream.v1.Job.max_wait:type_name -> google.protobuf.Duration
+	17, // 23: cronstream.v1.Job.paused_until:type_name -> google.protobuf.Timestamp
+	9,  // 24: cronstream.v1.Job.cron:type_name -> cronstream.v1.CronTrigger
+	10, // 25: cronstream.v1.Job.once:type_name -> cronstream.v1.OnceTrigger
+	11, // 26: cronstream.v1.Job.interval:type_name -> cronstream.v1.IntervalTrigger
+	12, // 27: cronstream.v1.Job.event:type_name -> cronstream.v1.EventTrigger
+	17, // 28: cronstream.v1.OnceTrigger.run_at:type_name -> google.protobuf.Timestamp
+	18, // 29: cronstream.v1.IntervalTrigger.every:type_name -> google.protobuf.Duration
+	17, // 30: cronstream.v1.IntervalTrigger.start_at:type_name -> google.protobuf.Timestamp
+	17, // 31: cronstream.v1.IntervalTrigger.end_at:type_name -> google.protobuf.Timestamp
+	18, // 32: cronstream.v1.HealthPolicy.max_start_delay:type_name -> google.protobuf.Duration
+	18, // 33: cronstream.v1.HealthPolicy.max_duration:type_name -> google.protobuf.Duration
+	6,  // 34: cronstream.v1.JobHealth.state:type_name -> cronstream.v1.HealthState
+	17, // 35: cronstream.v1.JobHealth.since:type_name -> google.protobuf.Timestamp
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_job_proto_init() }
@@ -1442,14 +1568,14 @@ func file_cronstream_v1_job_proto_init() {
 		(*Job_Interval)(nil),
 		(*Job_Event)(nil),
 	}
-	file_cronstream_v1_job_proto_msgTypes[5].OneofWrappers = []any{}
+	file_cronstream_v1_job_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cronstream_v1_job_proto_rawDesc), len(file_cronstream_v1_job_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -660,7 +660,9 @@ func (*DeleteJobResponse) Descriptor() ([]byte, []int) {
 type PauseJobRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required.
-	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// When the job resumes by itself; absent: when ResumeJob is called.
+	Until         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -700,6 +702,13 @@ func (x *PauseJobRequest) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *PauseJobRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
 }
 
 // Response of PauseJob.
@@ -1024,6 +1033,451 @@ func (x *RunJobResponse) GetExecution() *Execution {
 	return nil
 }
 
+// Which of the platform's jobs a bulk call acts on. Filters combine with
+// AND; at least one, or `all`.
+type JobSelector struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Jobs carrying all of these tags.
+	Tags []string `protobuf:"bytes,1,rep,name=tags,proto3" json:"tags,omitempty"`
+	// Jobs with this handler name.
+	HandlerName string `protobuf:"bytes,2,opt,name=handler_name,json=handlerName,proto3" json:"handler_name,omitempty"`
+	// Jobs whose name starts with this (case-sensitive).
+	NamePrefix string `protobuf:"bytes,3,opt,name=name_prefix,json=namePrefix,proto3" json:"name_prefix,omitempty"`
+	// Every job of the platform (the other filters must be empty).
+	All           bool `protobuf:"varint,4,opt,name=all,proto3" json:"all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobSelector) Reset() {
+	*x = JobSelector{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobSelector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobSelector) ProtoMessage() {}
+
+func (x *JobSelector) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobSelector.ProtoReflect.Descriptor instead.
+func (*JobSelector) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *JobSelector) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *JobSelector) GetHandlerName() string {
+	if x != nil {
+		return x.HandlerName
+	}
+	return ""
+}
+
+func (x *JobSelector) GetNamePrefix() string {
+	if x != nil {
+		return x.NamePrefix
+	}
+	return ""
+}
+
+func (x *JobSelector) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+// Request of PauseJobs.
+type PauseJobsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The jobs; only active ones are paused.
+	Selector *JobSelector `protobuf:"bytes,1,opt,name=selector,proto3" json:"selector,omitempty"`
+	// As PauseJob's `until`.
+	Until *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
+	// At most this many jobs change per call; default 1,000, at most 10,000.
+	Limit         int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseJobsRequest) Reset() {
+	*x = PauseJobsRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseJobsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseJobsRequest) ProtoMessage() {}
+
+func (x *PauseJobsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseJobsRequest.ProtoReflect.Descriptor instead.
+func (*PauseJobsRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PauseJobsRequest) GetSelector() *JobSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *PauseJobsRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *PauseJobsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// Response of PauseJobs.
+type PauseJobsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Jobs paused by this call.
+	Changed int32 `protobuf:"varint,1,opt,name=changed,proto3" json:"changed,omitempty"`
+	// Active jobs that match and were left for the next call.
+	Remaining     int32 `protobuf:"varint,2,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseJobsResponse) Reset() {
+	*x = PauseJobsResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseJobsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseJobsResponse) ProtoMessage() {}
+
+func (x *PauseJobsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseJobsResponse.ProtoReflect.Descriptor instead.
+func (*PauseJobsResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *PauseJobsResponse) GetChanged() int32 {
+	if x != nil {
+		return x.Changed
+	}
+	return 0
+}
+
+func (x *PauseJobsResponse) GetRemaining() int32 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+// Request of ResumeJobs.
+type ResumeJobsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The jobs; only paused ones are resumed.
+	Selector *JobSelector `protobuf:"bytes,1,opt,name=selector,proto3" json:"selector,omitempty"`
+	// At most this many jobs change per call; default 1,000, at most 10,000.
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeJobsRequest) Reset() {
+	*x = ResumeJobsRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeJobsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeJobsRequest) ProtoMessage() {}
+
+func (x *ResumeJobsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeJobsRequest.ProtoReflect.Descriptor instead.
+func (*ResumeJobsRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ResumeJobsRequest) GetSelector() *JobSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *ResumeJobsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// Response of ResumeJobs.
+type ResumeJobsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Jobs resumed by this call.
+	Changed int32 `protobuf:"varint,1,opt,name=changed,proto3" json:"changed,omitempty"`
+	// Paused jobs that match and were left for the next call.
+	Remaining     int32 `protobuf:"varint,2,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeJobsResponse) Reset() {
+	*x = ResumeJobsResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeJobsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeJobsResponse) ProtoMessage() {}
+
+func (x *ResumeJobsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeJobsResponse.ProtoReflect.Descriptor instead.
+func (*ResumeJobsResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ResumeJobsResponse) GetChanged() int32 {
+	if x != nil {
+		return x.Changed
+	}
+	return 0
+}
+
+func (x *ResumeJobsResponse) GetRemaining() int32 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+// Request of BackfillJob.
+type BackfillJobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The job.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required. The first instant included.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Required. The instant excluded; not in the future.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// How the backfilled executions run beside each other: OVERLAP_POLICY_ALLOW
+	// (as workers take them, several at once) or OVERLAP_POLICY_BUFFER_ONE (one
+	// at a time, oldest first). Unspecified: ALLOW when the job's own policy
+	// is ALLOW, else BUFFER_ONE. SKIP and CANCEL_PREVIOUS would drop instants
+	// a backfill is asked to run: INVALID_ARGUMENT.
+	OverlapPolicy OverlapPolicy `protobuf:"varint,4,opt,name=overlap_policy,json=overlapPolicy,proto3,enum=cronstream.v1.OverlapPolicy" json:"overlap_policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackfillJobRequest) Reset() {
+	*x = BackfillJobRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackfillJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackfillJobRequest) ProtoMessage() {}
+
+func (x *BackfillJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackfillJobRequest.ProtoReflect.Descriptor instead.
+func (*BackfillJobRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *BackfillJobRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BackfillJobRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *BackfillJobRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *BackfillJobRequest) GetOverlapPolicy() OverlapPolicy {
+	if x != nil {
+		return x.OverlapPolicy
+	}
+	return OverlapPolicy_OVERLAP_POLICY_UNSPECIFIED
+}
+
+// Response of BackfillJob.
+type BackfillJobResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Instants of the schedule in the range.
+	Instants int32 `protobuf:"varint,1,opt,name=instants,proto3" json:"instants,omitempty"`
+	// Executions this call created.
+	Created int32 `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	// Instants that already had an execution (from the ticker or an earlier
+	// backfill) and got none.
+	Existing      int32 `protobuf:"varint,3,opt,name=existing,proto3" json:"existing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackfillJobResponse) Reset() {
+	*x = BackfillJobResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackfillJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackfillJobResponse) ProtoMessage() {}
+
+func (x *BackfillJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackfillJobResponse.ProtoReflect.Descriptor instead.
+func (*BackfillJobResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *BackfillJobResponse) GetInstants() int32 {
+	if x != nil {
+		return x.Instants
+	}
+	return 0
+}
+
+func (x *BackfillJobResponse) GetCreated() int32 {
+	if x != nil {
+		return x.Created
+	}
+	return 0
+}
+
+func (x *BackfillJobResponse) GetExisting() int32 {
+	if x != nil {
+		return x.Existing
+	}
+	return 0
+}
+
 // Request of ListExecutions.
 type ListExecutionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1042,7 +1496,7 @@ type ListExecutionsRequest struct {
 
 func (x *ListExecutionsRequest) Reset() {
 	*x = ListExecutionsRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[20]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1508,7 @@ func (x *ListExecutionsRequest) String() string {
 func (*ListExecutionsRequest) ProtoMessage() {}
 
 func (x *ListExecutionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[20]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1521,7 @@ func (x *ListExecutionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExecutionsRequest.ProtoReflect.Descriptor instead.
 func (*ListExecutionsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{20}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListExecutionsRequest) GetJobId() string {
@@ -1113,7 +1567,7 @@ type ListExecutionsResponse struct {
 
 func (x *ListExecutionsResponse) Reset() {
 	*x = ListExecutionsResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[21]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1125,7 +1579,7 @@ func (x *ListExecutionsResponse) String() string {
 func (*ListExecutionsResponse) ProtoMessage() {}
 
 func (x *ListExecutionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[21]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1138,7 +1592,7 @@ func (x *ListExecutionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExecutionsResponse.ProtoReflect.Descriptor instead.
 func (*ListExecutionsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{21}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListExecutionsResponse) GetExecutions() []*Execution {
@@ -1166,7 +1620,7 @@ type GetExecutionRequest struct {
 
 func (x *GetExecutionRequest) Reset() {
 	*x = GetExecutionRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[22]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1632,7 @@ func (x *GetExecutionRequest) String() string {
 func (*GetExecutionRequest) ProtoMessage() {}
 
 func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[22]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1645,7 @@ func (x *GetExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionRequest.ProtoReflect.Descriptor instead.
 func (*GetExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{22}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetExecutionRequest) GetId() string {
@@ -1212,7 +1666,7 @@ type GetExecutionResponse struct {
 
 func (x *GetExecutionResponse) Reset() {
 	*x = GetExecutionResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[23]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1224,7 +1678,7 @@ func (x *GetExecutionResponse) String() string {
 func (*GetExecutionResponse) ProtoMessage() {}
 
 func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[23]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1237,7 +1691,7 @@ func (x *GetExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExecutionResponse.ProtoReflect.Descriptor instead.
 func (*GetExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{23}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetExecutionResponse) GetExecution() *Execution {
@@ -1258,7 +1712,7 @@ type RetryExecutionRequest struct {
 
 func (x *RetryExecutionRequest) Reset() {
 	*x = RetryExecutionRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[24]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1724,7 @@ func (x *RetryExecutionRequest) String() string {
 func (*RetryExecutionRequest) ProtoMessage() {}
 
 func (x *RetryExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[24]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1737,7 @@ func (x *RetryExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryExecutionRequest.ProtoReflect.Descriptor instead.
 func (*RetryExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{24}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RetryExecutionRequest) GetId() string {
@@ -1304,7 +1758,7 @@ type RetryExecutionResponse struct {
 
 func (x *RetryExecutionResponse) Reset() {
 	*x = RetryExecutionResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[25]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1316,7 +1770,7 @@ func (x *RetryExecutionResponse) String() string {
 func (*RetryExecutionResponse) ProtoMessage() {}
 
 func (x *RetryExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[25]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1329,7 +1783,7 @@ func (x *RetryExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryExecutionResponse.ProtoReflect.Descriptor instead.
 func (*RetryExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{25}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RetryExecutionResponse) GetExecution() *Execution {
@@ -1350,7 +1804,7 @@ type CancelExecutionRequest struct {
 
 func (x *CancelExecutionRequest) Reset() {
 	*x = CancelExecutionRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[26]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1362,7 +1816,7 @@ func (x *CancelExecutionRequest) String() string {
 func (*CancelExecutionRequest) ProtoMessage() {}
 
 func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[26]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1375,7 +1829,7 @@ func (x *CancelExecutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionRequest.ProtoReflect.Descriptor instead.
 func (*CancelExecutionRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{26}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CancelExecutionRequest) GetId() string {
@@ -1396,7 +1850,7 @@ type CancelExecutionResponse struct {
 
 func (x *CancelExecutionResponse) Reset() {
 	*x = CancelExecutionResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[27]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1408,7 +1862,7 @@ func (x *CancelExecutionResponse) String() string {
 func (*CancelExecutionResponse) ProtoMessage() {}
 
 func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[27]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1421,7 +1875,7 @@ func (x *CancelExecutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelExecutionResponse.ProtoReflect.Descriptor instead.
 func (*CancelExecutionResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{27}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CancelExecutionResponse) GetExecution() *Execution {
@@ -1447,7 +1901,7 @@ type ListExecutionLogsRequest struct {
 
 func (x *ListExecutionLogsRequest) Reset() {
 	*x = ListExecutionLogsRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[28]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1459,7 +1913,7 @@ func (x *ListExecutionLogsRequest) String() string {
 func (*ListExecutionLogsRequest) ProtoMessage() {}
 
 func (x *ListExecutionLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[28]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1472,7 +1926,7 @@ func (x *ListExecutionLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExecutionLogsRequest.ProtoReflect.Descriptor instead.
 func (*ListExecutionLogsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{28}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListExecutionLogsRequest) GetExecutionId() string {
@@ -1511,7 +1965,7 @@ type ListExecutionLogsResponse struct {
 
 func (x *ListExecutionLogsResponse) Reset() {
 	*x = ListExecutionLogsResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[29]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1977,7 @@ func (x *ListExecutionLogsResponse) String() string {
 func (*ListExecutionLogsResponse) ProtoMessage() {}
 
 func (x *ListExecutionLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[29]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1990,7 @@ func (x *ListExecutionLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExecutionLogsResponse.ProtoReflect.Descriptor instead.
 func (*ListExecutionLogsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{29}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListExecutionLogsResponse) GetLogs() []*ExecutionLog {
@@ -1564,7 +2018,7 @@ type CreateEventHandlerRequest struct {
 
 func (x *CreateEventHandlerRequest) Reset() {
 	*x = CreateEventHandlerRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[30]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +2030,7 @@ func (x *CreateEventHandlerRequest) String() string {
 func (*CreateEventHandlerRequest) ProtoMessage() {}
 
 func (x *CreateEventHandlerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[30]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +2043,7 @@ func (x *CreateEventHandlerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEventHandlerRequest.ProtoReflect.Descriptor instead.
 func (*CreateEventHandlerRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{30}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CreateEventHandlerRequest) GetEventHandler() *EventHandler {
@@ -1610,7 +2064,7 @@ type CreateEventHandlerResponse struct {
 
 func (x *CreateEventHandlerResponse) Reset() {
 	*x = CreateEventHandlerResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[31]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1622,7 +2076,7 @@ func (x *CreateEventHandlerResponse) String() string {
 func (*CreateEventHandlerResponse) ProtoMessage() {}
 
 func (x *CreateEventHandlerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[31]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1635,7 +2089,7 @@ func (x *CreateEventHandlerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEventHandlerResponse.ProtoReflect.Descriptor instead.
 func (*CreateEventHandlerResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{31}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CreateEventHandlerResponse) GetEventHandler() *EventHandler {
@@ -1656,7 +2110,7 @@ type GetEventHandlerRequest struct {
 
 func (x *GetEventHandlerRequest) Reset() {
 	*x = GetEventHandlerRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[32]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1668,7 +2122,7 @@ func (x *GetEventHandlerRequest) String() string {
 func (*GetEventHandlerRequest) ProtoMessage() {}
 
 func (x *GetEventHandlerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[32]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1681,7 +2135,7 @@ func (x *GetEventHandlerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventHandlerRequest.ProtoReflect.Descriptor instead.
 func (*GetEventHandlerRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{32}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetEventHandlerRequest) GetId() string {
@@ -1702,7 +2156,7 @@ type GetEventHandlerResponse struct {
 
 func (x *GetEventHandlerResponse) Reset() {
 	*x = GetEventHandlerResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[33]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1714,7 +2168,7 @@ func (x *GetEventHandlerResponse) String() string {
 func (*GetEventHandlerResponse) ProtoMessage() {}
 
 func (x *GetEventHandlerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[33]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1727,7 +2181,7 @@ func (x *GetEventHandlerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventHandlerResponse.ProtoReflect.Descriptor instead.
 func (*GetEventHandlerResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{33}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetEventHandlerResponse) GetEventHandler() *EventHandler {
@@ -1753,7 +2207,7 @@ type ListEventHandlersRequest struct {
 
 func (x *ListEventHandlersRequest) Reset() {
 	*x = ListEventHandlersRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[34]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +2219,7 @@ func (x *ListEventHandlersRequest) String() string {
 func (*ListEventHandlersRequest) ProtoMessage() {}
 
 func (x *ListEventHandlersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[34]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +2232,7 @@ func (x *ListEventHandlersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventHandlersRequest.ProtoReflect.Descriptor instead.
 func (*ListEventHandlersRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{34}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListEventHandlersRequest) GetPageSize() int32 {
@@ -1817,7 +2271,7 @@ type ListEventHandlersResponse struct {
 
 func (x *ListEventHandlersResponse) Reset() {
 	*x = ListEventHandlersResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[35]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1829,7 +2283,7 @@ func (x *ListEventHandlersResponse) String() string {
 func (*ListEventHandlersResponse) ProtoMessage() {}
 
 func (x *ListEventHandlersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[35]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1842,7 +2296,7 @@ func (x *ListEventHandlersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventHandlersResponse.ProtoReflect.Descriptor instead.
 func (*ListEventHandlersResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{35}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListEventHandlersResponse) GetEventHandlers() []*EventHandler {
@@ -1872,7 +2326,7 @@ type UpdateEventHandlerRequest struct {
 
 func (x *UpdateEventHandlerRequest) Reset() {
 	*x = UpdateEventHandlerRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[36]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +2338,7 @@ func (x *UpdateEventHandlerRequest) String() string {
 func (*UpdateEventHandlerRequest) ProtoMessage() {}
 
 func (x *UpdateEventHandlerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[36]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2351,7 @@ func (x *UpdateEventHandlerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEventHandlerRequest.ProtoReflect.Descriptor instead.
 func (*UpdateEventHandlerRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{36}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *UpdateEventHandlerRequest) GetEventHandler() *EventHandler {
@@ -1925,7 +2379,7 @@ type UpdateEventHandlerResponse struct {
 
 func (x *UpdateEventHandlerResponse) Reset() {
 	*x = UpdateEventHandlerResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[37]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +2391,7 @@ func (x *UpdateEventHandlerResponse) String() string {
 func (*UpdateEventHandlerResponse) ProtoMessage() {}
 
 func (x *UpdateEventHandlerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[37]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +2404,7 @@ func (x *UpdateEventHandlerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEventHandlerResponse.ProtoReflect.Descriptor instead.
 func (*UpdateEventHandlerResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{37}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *UpdateEventHandlerResponse) GetEventHandler() *EventHandler {
@@ -1971,7 +2425,7 @@ type DeleteEventHandlerRequest struct {
 
 func (x *DeleteEventHandlerRequest) Reset() {
 	*x = DeleteEventHandlerRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[38]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1983,7 +2437,7 @@ func (x *DeleteEventHandlerRequest) String() string {
 func (*DeleteEventHandlerRequest) ProtoMessage() {}
 
 func (x *DeleteEventHandlerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[38]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1996,7 +2450,7 @@ func (x *DeleteEventHandlerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEventHandlerRequest.ProtoReflect.Descriptor instead.
 func (*DeleteEventHandlerRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{38}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DeleteEventHandlerRequest) GetId() string {
@@ -2015,7 +2469,7 @@ type DeleteEventHandlerResponse struct {
 
 func (x *DeleteEventHandlerResponse) Reset() {
 	*x = DeleteEventHandlerResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[39]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2027,7 +2481,7 @@ func (x *DeleteEventHandlerResponse) String() string {
 func (*DeleteEventHandlerResponse) ProtoMessage() {}
 
 func (x *DeleteEventHandlerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[39]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2040,7 +2494,7 @@ func (x *DeleteEventHandlerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEventHandlerResponse.ProtoReflect.Descriptor instead.
 func (*DeleteEventHandlerResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{39}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{46}
 }
 
 // Request of TriggerEvent.
@@ -2058,7 +2512,7 @@ type TriggerEventRequest struct {
 
 func (x *TriggerEventRequest) Reset() {
 	*x = TriggerEventRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[40]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2070,7 +2524,7 @@ func (x *TriggerEventRequest) String() string {
 func (*TriggerEventRequest) ProtoMessage() {}
 
 func (x *TriggerEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[40]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2083,7 +2537,7 @@ func (x *TriggerEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerEventRequest.ProtoReflect.Descriptor instead.
 func (*TriggerEventRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{40}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *TriggerEventRequest) GetEventName() string {
@@ -2118,7 +2572,7 @@ type TriggerEventResponse struct {
 
 func (x *TriggerEventResponse) Reset() {
 	*x = TriggerEventResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[41]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2130,7 +2584,7 @@ func (x *TriggerEventResponse) String() string {
 func (*TriggerEventResponse) ProtoMessage() {}
 
 func (x *TriggerEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[41]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2143,7 +2597,7 @@ func (x *TriggerEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerEventResponse.ProtoReflect.Descriptor instead.
 func (*TriggerEventResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{41}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *TriggerEventResponse) GetExecutionIds() []string {
@@ -2156,19 +2610,24 @@ func (x *TriggerEventResponse) GetExecutionIds() []string {
 // Request of PreviewSchedule.
 type PreviewScheduleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Required. Only its trigger is read.
+	// The trigger to preview: only the job's trigger is read. Exactly one of
+	// job and job_id.
 	Job *Job `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
 	// Instants strictly after this one. Defaults to now.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	// How many instants, 1 to 1000; default 10.
-	Count         int32 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	// How many instants, 1 to 1000; default 10, or 1000 with an end_time.
+	Count int32 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	// Instants strictly before this one; absent: count alone bounds them.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// An existing job of the caller's, instead of `job`.
+	JobId         string `protobuf:"bytes,5,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PreviewScheduleRequest) Reset() {
 	*x = PreviewScheduleRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[42]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2639,7 @@ func (x *PreviewScheduleRequest) String() string {
 func (*PreviewScheduleRequest) ProtoMessage() {}
 
 func (x *PreviewScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[42]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2652,7 @@ func (x *PreviewScheduleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewScheduleRequest.ProtoReflect.Descriptor instead.
 func (*PreviewScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{42}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *PreviewScheduleRequest) GetJob() *Job {
@@ -2217,19 +2676,37 @@ func (x *PreviewScheduleRequest) GetCount() int32 {
 	return 0
 }
 
+func (x *PreviewScheduleRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *PreviewScheduleRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
 // Response of PreviewSchedule.
 type PreviewScheduleResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Firing instants in increasing order; fewer than count when the trigger
-	// ends.
-	Times         []*timestamppb.Timestamp `protobuf:"bytes,1,rep,name=times,proto3" json:"times,omitempty"`
+	// ends or end_time comes first.
+	Times []*timestamppb.Timestamp `protobuf:"bytes,1,rep,name=times,proto3" json:"times,omitempty"`
+	// The same instants, each with its wall time and clock marks.
+	Instants []*ScheduledInstant `protobuf:"bytes,2,rep,name=instants,proto3" json:"instants,omitempty"`
+	// The range as a whole.
+	Summary       *PreviewSummary `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PreviewScheduleResponse) Reset() {
 	*x = PreviewScheduleResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[43]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +2718,7 @@ func (x *PreviewScheduleResponse) String() string {
 func (*PreviewScheduleResponse) ProtoMessage() {}
 
 func (x *PreviewScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[43]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,12 +2731,26 @@ func (x *PreviewScheduleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewScheduleResponse.ProtoReflect.Descriptor instead.
 func (*PreviewScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{43}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *PreviewScheduleResponse) GetTimes() []*timestamppb.Timestamp {
 	if x != nil {
 		return x.Times
+	}
+	return nil
+}
+
+func (x *PreviewScheduleResponse) GetInstants() []*ScheduledInstant {
+	if x != nil {
+		return x.Instants
+	}
+	return nil
+}
+
+func (x *PreviewScheduleResponse) GetSummary() *PreviewSummary {
+	if x != nil {
+		return x.Summary
 	}
 	return nil
 }
@@ -2275,7 +2766,7 @@ type GetJobStatsRequest struct {
 
 func (x *GetJobStatsRequest) Reset() {
 	*x = GetJobStatsRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[44]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2287,7 +2778,7 @@ func (x *GetJobStatsRequest) String() string {
 func (*GetJobStatsRequest) ProtoMessage() {}
 
 func (x *GetJobStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[44]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2300,7 +2791,7 @@ func (x *GetJobStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetJobStatsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{44}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetJobStatsRequest) GetJobId() string {
@@ -2321,7 +2812,7 @@ type GetJobStatsResponse struct {
 
 func (x *GetJobStatsResponse) Reset() {
 	*x = GetJobStatsResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[45]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2333,7 +2824,7 @@ func (x *GetJobStatsResponse) String() string {
 func (*GetJobStatsResponse) ProtoMessage() {}
 
 func (x *GetJobStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[45]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2346,7 +2837,7 @@ func (x *GetJobStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetJobStatsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{45}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetJobStatsResponse) GetStats() *JobStats {
@@ -2365,7 +2856,7 @@ type GetMetricsRequest struct {
 
 func (x *GetMetricsRequest) Reset() {
 	*x = GetMetricsRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[46]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2868,7 @@ func (x *GetMetricsRequest) String() string {
 func (*GetMetricsRequest) ProtoMessage() {}
 
 func (x *GetMetricsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[46]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2881,7 @@ func (x *GetMetricsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMetricsRequest.ProtoReflect.Descriptor instead.
 func (*GetMetricsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{46}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{53}
 }
 
 // Response of GetMetrics.
@@ -2404,7 +2895,7 @@ type GetMetricsResponse struct {
 
 func (x *GetMetricsResponse) Reset() {
 	*x = GetMetricsResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[47]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +2907,7 @@ func (x *GetMetricsResponse) String() string {
 func (*GetMetricsResponse) ProtoMessage() {}
 
 func (x *GetMetricsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[47]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +2920,7 @@ func (x *GetMetricsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMetricsResponse.ProtoReflect.Descriptor instead.
 func (*GetMetricsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{47}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetMetricsResponse) GetMetrics() *SchedulerMetrics {
@@ -2448,7 +2939,7 @@ type GetHealthRequest struct {
 
 func (x *GetHealthRequest) Reset() {
 	*x = GetHealthRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[48]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2460,7 +2951,7 @@ func (x *GetHealthRequest) String() string {
 func (*GetHealthRequest) ProtoMessage() {}
 
 func (x *GetHealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[48]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2473,7 +2964,7 @@ func (x *GetHealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHealthRequest.ProtoReflect.Descriptor instead.
 func (*GetHealthRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{48}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{55}
 }
 
 // Response of GetHealth.
@@ -2487,7 +2978,7 @@ type GetHealthResponse struct {
 
 func (x *GetHealthResponse) Reset() {
 	*x = GetHealthResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[49]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2499,7 +2990,7 @@ func (x *GetHealthResponse) String() string {
 func (*GetHealthResponse) ProtoMessage() {}
 
 func (x *GetHealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[49]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2512,7 +3003,7 @@ func (x *GetHealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHealthResponse.ProtoReflect.Descriptor instead.
 func (*GetHealthResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{49}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetHealthResponse) GetHealth() *Health {
@@ -2542,7 +3033,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[50]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2554,7 +3045,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[50]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2567,7 +3058,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{50}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListAlertsRequest) GetJobId() string {
@@ -2620,7 +3111,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[51]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2632,7 +3123,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[51]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2645,7 +3136,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{51}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -2671,7 +3162,7 @@ type GetHealthDefaultsRequest struct {
 
 func (x *GetHealthDefaultsRequest) Reset() {
 	*x = GetHealthDefaultsRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[52]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2683,7 +3174,7 @@ func (x *GetHealthDefaultsRequest) String() string {
 func (*GetHealthDefaultsRequest) ProtoMessage() {}
 
 func (x *GetHealthDefaultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[52]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2696,7 +3187,7 @@ func (x *GetHealthDefaultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHealthDefaultsRequest.ProtoReflect.Descriptor instead.
 func (*GetHealthDefaultsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{52}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{59}
 }
 
 // Response of GetHealthDefaults.
@@ -2710,7 +3201,7 @@ type GetHealthDefaultsResponse struct {
 
 func (x *GetHealthDefaultsResponse) Reset() {
 	*x = GetHealthDefaultsResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[53]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2722,7 +3213,7 @@ func (x *GetHealthDefaultsResponse) String() string {
 func (*GetHealthDefaultsResponse) ProtoMessage() {}
 
 func (x *GetHealthDefaultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[53]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2735,7 +3226,7 @@ func (x *GetHealthDefaultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHealthDefaultsResponse.ProtoReflect.Descriptor instead.
 func (*GetHealthDefaultsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{53}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GetHealthDefaultsResponse) GetPolicy() *HealthPolicy {
@@ -2756,7 +3247,7 @@ type SetHealthDefaultsRequest struct {
 
 func (x *SetHealthDefaultsRequest) Reset() {
 	*x = SetHealthDefaultsRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[54]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2768,7 +3259,7 @@ func (x *SetHealthDefaultsRequest) String() string {
 func (*SetHealthDefaultsRequest) ProtoMessage() {}
 
 func (x *SetHealthDefaultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[54]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2781,7 +3272,7 @@ func (x *SetHealthDefaultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetHealthDefaultsRequest.ProtoReflect.Descriptor instead.
 func (*SetHealthDefaultsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{54}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *SetHealthDefaultsRequest) GetPolicy() *HealthPolicy {
@@ -2802,7 +3293,7 @@ type SetHealthDefaultsResponse struct {
 
 func (x *SetHealthDefaultsResponse) Reset() {
 	*x = SetHealthDefaultsResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[55]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2814,7 +3305,7 @@ func (x *SetHealthDefaultsResponse) String() string {
 func (*SetHealthDefaultsResponse) ProtoMessage() {}
 
 func (x *SetHealthDefaultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[55]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2827,7 +3318,7 @@ func (x *SetHealthDefaultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetHealthDefaultsResponse.ProtoReflect.Descriptor instead.
 func (*SetHealthDefaultsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{55}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *SetHealthDefaultsResponse) GetPolicy() *HealthPolicy {
@@ -2848,7 +3339,7 @@ type WatchAlertsRequest struct {
 
 func (x *WatchAlertsRequest) Reset() {
 	*x = WatchAlertsRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[56]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2860,7 +3351,7 @@ func (x *WatchAlertsRequest) String() string {
 func (*WatchAlertsRequest) ProtoMessage() {}
 
 func (x *WatchAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[56]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2873,7 +3364,7 @@ func (x *WatchAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchAlertsRequest.ProtoReflect.Descriptor instead.
 func (*WatchAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{56}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *WatchAlertsRequest) GetAfterCursor() int64 {
@@ -2898,7 +3389,7 @@ type WatchAlertsResponse struct {
 
 func (x *WatchAlertsResponse) Reset() {
 	*x = WatchAlertsResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[57]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2910,7 +3401,7 @@ func (x *WatchAlertsResponse) String() string {
 func (*WatchAlertsResponse) ProtoMessage() {}
 
 func (x *WatchAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[57]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2923,7 +3414,7 @@ func (x *WatchAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchAlertsResponse.ProtoReflect.Descriptor instead.
 func (*WatchAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{57}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *WatchAlertsResponse) GetEvent() *AlertEvent {
@@ -2951,7 +3442,7 @@ type CreateWebhookRequest struct {
 
 func (x *CreateWebhookRequest) Reset() {
 	*x = CreateWebhookRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[58]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2963,7 +3454,7 @@ func (x *CreateWebhookRequest) String() string {
 func (*CreateWebhookRequest) ProtoMessage() {}
 
 func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[58]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2976,7 +3467,7 @@ func (x *CreateWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookRequest.ProtoReflect.Descriptor instead.
 func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{58}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *CreateWebhookRequest) GetWebhook() *Webhook {
@@ -3000,7 +3491,7 @@ type CreateWebhookResponse struct {
 
 func (x *CreateWebhookResponse) Reset() {
 	*x = CreateWebhookResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[59]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3012,7 +3503,7 @@ func (x *CreateWebhookResponse) String() string {
 func (*CreateWebhookResponse) ProtoMessage() {}
 
 func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[59]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3025,7 +3516,7 @@ func (x *CreateWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhookResponse.ProtoReflect.Descriptor instead.
 func (*CreateWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{59}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *CreateWebhookResponse) GetWebhook() *Webhook {
@@ -3053,7 +3544,7 @@ type GetWebhookRequest struct {
 
 func (x *GetWebhookRequest) Reset() {
 	*x = GetWebhookRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[60]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3065,7 +3556,7 @@ func (x *GetWebhookRequest) String() string {
 func (*GetWebhookRequest) ProtoMessage() {}
 
 func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[60]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3078,7 +3569,7 @@ func (x *GetWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookRequest.ProtoReflect.Descriptor instead.
 func (*GetWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{60}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *GetWebhookRequest) GetId() string {
@@ -3099,7 +3590,7 @@ type GetWebhookResponse struct {
 
 func (x *GetWebhookResponse) Reset() {
 	*x = GetWebhookResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[61]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3111,7 +3602,7 @@ func (x *GetWebhookResponse) String() string {
 func (*GetWebhookResponse) ProtoMessage() {}
 
 func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[61]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3124,7 +3615,7 @@ func (x *GetWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhookResponse.ProtoReflect.Descriptor instead.
 func (*GetWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{61}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *GetWebhookResponse) GetWebhook() *Webhook {
@@ -3148,7 +3639,7 @@ type ListWebhooksRequest struct {
 
 func (x *ListWebhooksRequest) Reset() {
 	*x = ListWebhooksRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[62]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3160,7 +3651,7 @@ func (x *ListWebhooksRequest) String() string {
 func (*ListWebhooksRequest) ProtoMessage() {}
 
 func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[62]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3173,7 +3664,7 @@ func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{62}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ListWebhooksRequest) GetPageSize() int32 {
@@ -3205,7 +3696,7 @@ type ListWebhooksResponse struct {
 
 func (x *ListWebhooksResponse) Reset() {
 	*x = ListWebhooksResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[63]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3217,7 +3708,7 @@ func (x *ListWebhooksResponse) String() string {
 func (*ListWebhooksResponse) ProtoMessage() {}
 
 func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[63]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3230,7 +3721,7 @@ func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{63}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
@@ -3258,7 +3749,7 @@ type DeleteWebhookRequest struct {
 
 func (x *DeleteWebhookRequest) Reset() {
 	*x = DeleteWebhookRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[64]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3270,7 +3761,7 @@ func (x *DeleteWebhookRequest) String() string {
 func (*DeleteWebhookRequest) ProtoMessage() {}
 
 func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[64]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3283,7 +3774,7 @@ func (x *DeleteWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{64}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *DeleteWebhookRequest) GetId() string {
@@ -3302,7 +3793,7 @@ type DeleteWebhookResponse struct {
 
 func (x *DeleteWebhookResponse) Reset() {
 	*x = DeleteWebhookResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[65]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3314,7 +3805,7 @@ func (x *DeleteWebhookResponse) String() string {
 func (*DeleteWebhookResponse) ProtoMessage() {}
 
 func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[65]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3327,7 +3818,7 @@ func (x *DeleteWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{65}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{72}
 }
 
 // Request of ListWebhookDeliveries.
@@ -3346,7 +3837,7 @@ type ListWebhookDeliveriesRequest struct {
 
 func (x *ListWebhookDeliveriesRequest) Reset() {
 	*x = ListWebhookDeliveriesRequest{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[66]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3358,7 +3849,7 @@ func (x *ListWebhookDeliveriesRequest) String() string {
 func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[66]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3371,7 +3862,7 @@ func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{66}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ListWebhookDeliveriesRequest) GetWebhookId() string {
@@ -3410,7 +3901,7 @@ type ListWebhookDeliveriesResponse struct {
 
 func (x *ListWebhookDeliveriesResponse) Reset() {
 	*x = ListWebhookDeliveriesResponse{}
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[67]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3422,7 +3913,7 @@ func (x *ListWebhookDeliveriesResponse) String() string {
 func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[67]
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3435,7 +3926,7 @@ func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{67}
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ListWebhookDeliveriesResponse) GetDeliveries() []*WebhookDelivery {
@@ -3452,11 +3943,310 @@ func (x *ListWebhookDeliveriesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request of SetRateLimit.
+type SetRateLimitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The limit; output-only fields are ignored.
+	RateLimit     *RateLimit `protobuf:"bytes,1,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRateLimitRequest) Reset() {
+	*x = SetRateLimitRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRateLimitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRateLimitRequest) ProtoMessage() {}
+
+func (x *SetRateLimitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRateLimitRequest.ProtoReflect.Descriptor instead.
+func (*SetRateLimitRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *SetRateLimitRequest) GetRateLimit() *RateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
+}
+
+// Response of SetRateLimit.
+type SetRateLimitResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The limit as stored.
+	RateLimit     *RateLimit `protobuf:"bytes,1,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRateLimitResponse) Reset() {
+	*x = SetRateLimitResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRateLimitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRateLimitResponse) ProtoMessage() {}
+
+func (x *SetRateLimitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRateLimitResponse.ProtoReflect.Descriptor instead.
+func (*SetRateLimitResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *SetRateLimitResponse) GetRateLimit() *RateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
+}
+
+// Request of ListRateLimits.
+type ListRateLimitsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRateLimitsRequest) Reset() {
+	*x = ListRateLimitsRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRateLimitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRateLimitsRequest) ProtoMessage() {}
+
+func (x *ListRateLimitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRateLimitsRequest.ProtoReflect.Descriptor instead.
+func (*ListRateLimitsRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{77}
+}
+
+// Response of ListRateLimits.
+type ListRateLimitsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every rate limit of the platform (at most a few hundred in practice).
+	RateLimits    []*RateLimit `protobuf:"bytes,1,rep,name=rate_limits,json=rateLimits,proto3" json:"rate_limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRateLimitsResponse) Reset() {
+	*x = ListRateLimitsResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRateLimitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRateLimitsResponse) ProtoMessage() {}
+
+func (x *ListRateLimitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRateLimitsResponse.ProtoReflect.Descriptor instead.
+func (*ListRateLimitsResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *ListRateLimitsResponse) GetRateLimits() []*RateLimit {
+	if x != nil {
+		return x.RateLimits
+	}
+	return nil
+}
+
+// Request of DeleteRateLimit.
+type DeleteRateLimitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required: which limit, exactly one.
+	//
+	// Types that are valid to be assigned to Scope:
+	//
+	//	*DeleteRateLimitRequest_Key
+	//	*DeleteRateLimitRequest_HandlerName
+	Scope         isDeleteRateLimitRequest_Scope `protobuf_oneof:"scope"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRateLimitRequest) Reset() {
+	*x = DeleteRateLimitRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRateLimitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRateLimitRequest) ProtoMessage() {}
+
+func (x *DeleteRateLimitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRateLimitRequest.ProtoReflect.Descriptor instead.
+func (*DeleteRateLimitRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *DeleteRateLimitRequest) GetScope() isDeleteRateLimitRequest_Scope {
+	if x != nil {
+		return x.Scope
+	}
+	return nil
+}
+
+func (x *DeleteRateLimitRequest) GetKey() string {
+	if x != nil {
+		if x, ok := x.Scope.(*DeleteRateLimitRequest_Key); ok {
+			return x.Key
+		}
+	}
+	return ""
+}
+
+func (x *DeleteRateLimitRequest) GetHandlerName() string {
+	if x != nil {
+		if x, ok := x.Scope.(*DeleteRateLimitRequest_HandlerName); ok {
+			return x.HandlerName
+		}
+	}
+	return ""
+}
+
+type isDeleteRateLimitRequest_Scope interface {
+	isDeleteRateLimitRequest_Scope()
+}
+
+type DeleteRateLimitRequest_Key struct {
+	// The key, as set.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3,oneof"`
+}
+
+type DeleteRateLimitRequest_HandlerName struct {
+	// The handler, as set.
+	HandlerName string `protobuf:"bytes,2,opt,name=handler_name,json=handlerName,proto3,oneof"`
+}
+
+func (*DeleteRateLimitRequest_Key) isDeleteRateLimitRequest_Scope() {}
+
+func (*DeleteRateLimitRequest_HandlerName) isDeleteRateLimitRequest_Scope() {}
+
+// Response of DeleteRateLimit.
+type DeleteRateLimitResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRateLimitResponse) Reset() {
+	*x = DeleteRateLimitResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRateLimitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRateLimitResponse) ProtoMessage() {}
+
+func (x *DeleteRateLimitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRateLimitResponse.ProtoReflect.Descriptor instead.
+func (*DeleteRateLimitResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{80}
+}
+
 var File_cronstream_v1_scheduler_service_proto protoreflect.FileDescriptor
 
 const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\n" +
-	"%cronstream/v1/scheduler_service.proto\x12\rcronstream.v1\x1a\x19cronstream/v1/alert.proto\x1a\x19cronstream/v1/event.proto\x1a\x1dcronstream/v1/execution.proto\x1a\x1bcronstream/v1/insight.proto\x1a\x17cronstream/v1/job.proto\x1a\x1bcronstream/v1/webhook.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"W\n" +
+	"%cronstream/v1/scheduler_service.proto\x12\rcronstream.v1\x1a\x19cronstream/v1/alert.proto\x1a\x19cronstream/v1/event.proto\x1a\x1dcronstream/v1/execution.proto\x1a\x1bcronstream/v1/insight.proto\x1a\x17cronstream/v1/job.proto\x1a\x1bcronstream/v1/preview.proto\x1a\x1ecronstream/v1/rate_limit.proto\x1a\x1bcronstream/v1/webhook.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"W\n" +
 	"\x10CreateJobRequest\x12$\n" +
 	"\x03job\x18\x01 \x01(\v2\x12.cronstream.v1.JobR\x03job\x12\x1d\n" +
 	"\n" +
@@ -3491,9 +4281,10 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\x03job\x18\x01 \x01(\v2\x12.cronstream.v1.JobR\x03job\"\"\n" +
 	"\x10DeleteJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x13\n" +
-	"\x11DeleteJobResponse\"!\n" +
+	"\x11DeleteJobResponse\"S\n" +
 	"\x0fPauseJobRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"8\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
+	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"8\n" +
 	"\x10PauseJobResponse\x12$\n" +
 	"\x03job\x18\x01 \x01(\v2\x12.cronstream.v1.JobR\x03job\"\"\n" +
 	"\x10ResumeJobRequest\x12\x0e\n" +
@@ -3507,7 +4298,36 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\rRunJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"H\n" +
 	"\x0eRunJobResponse\x126\n" +
-	"\texecution\x18\x01 \x01(\v2\x18.cronstream.v1.ExecutionR\texecution\"\xa6\x01\n" +
+	"\texecution\x18\x01 \x01(\v2\x18.cronstream.v1.ExecutionR\texecution\"w\n" +
+	"\vJobSelector\x12\x12\n" +
+	"\x04tags\x18\x01 \x03(\tR\x04tags\x12!\n" +
+	"\fhandler_name\x18\x02 \x01(\tR\vhandlerName\x12\x1f\n" +
+	"\vname_prefix\x18\x03 \x01(\tR\n" +
+	"namePrefix\x12\x10\n" +
+	"\x03all\x18\x04 \x01(\bR\x03all\"\x92\x01\n" +
+	"\x10PauseJobsRequest\x126\n" +
+	"\bselector\x18\x01 \x01(\v2\x1a.cronstream.v1.JobSelectorR\bselector\x120\n" +
+	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"K\n" +
+	"\x11PauseJobsResponse\x12\x18\n" +
+	"\achanged\x18\x01 \x01(\x05R\achanged\x12\x1c\n" +
+	"\tremaining\x18\x02 \x01(\x05R\tremaining\"a\n" +
+	"\x11ResumeJobsRequest\x126\n" +
+	"\bselector\x18\x01 \x01(\v2\x1a.cronstream.v1.JobSelectorR\bselector\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"L\n" +
+	"\x12ResumeJobsResponse\x12\x18\n" +
+	"\achanged\x18\x01 \x01(\x05R\achanged\x12\x1c\n" +
+	"\tremaining\x18\x02 \x01(\x05R\tremaining\"\xdb\x01\n" +
+	"\x12BackfillJobRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12C\n" +
+	"\x0eoverlap_policy\x18\x04 \x01(\x0e2\x1c.cronstream.v1.OverlapPolicyR\roverlapPolicy\"g\n" +
+	"\x13BackfillJobResponse\x12\x1a\n" +
+	"\binstants\x18\x01 \x01(\x05R\binstants\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\x05R\acreated\x12\x1a\n" +
+	"\bexisting\x18\x03 \x01(\x05R\bexisting\"\xa6\x01\n" +
 	"\x15ListExecutionsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12:\n" +
 	"\bstatuses\x18\x02 \x03(\x0e2\x1e.cronstream.v1.ExecutionStatusR\bstatuses\x12\x1b\n" +
@@ -3572,14 +4392,18 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tR\trequestId\";\n" +
 	"\x14TriggerEventResponse\x12#\n" +
-	"\rexecution_ids\x18\x01 \x03(\tR\fexecutionIds\"\x8f\x01\n" +
+	"\rexecution_ids\x18\x01 \x03(\tR\fexecutionIds\"\xdd\x01\n" +
 	"\x16PreviewScheduleRequest\x12$\n" +
 	"\x03job\x18\x01 \x01(\v2\x12.cronstream.v1.JobR\x03job\x129\n" +
 	"\n" +
 	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x05R\x05count\"K\n" +
+	"\x05count\x18\x03 \x01(\x05R\x05count\x125\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x15\n" +
+	"\x06job_id\x18\x05 \x01(\tR\x05jobId\"\xc1\x01\n" +
 	"\x17PreviewScheduleResponse\x120\n" +
-	"\x05times\x18\x01 \x03(\v2\x1a.google.protobuf.TimestampR\x05times\"+\n" +
+	"\x05times\x18\x01 \x03(\v2\x1a.google.protobuf.TimestampR\x05times\x12;\n" +
+	"\binstants\x18\x02 \x03(\v2\x1f.cronstream.v1.ScheduledInstantR\binstants\x127\n" +
+	"\asummary\x18\x03 \x01(\v2\x1d.cronstream.v1.PreviewSummaryR\asummary\"+\n" +
 	"\x12GetJobStatsRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"D\n" +
 	"\x13GetJobStatsResponse\x12-\n" +
@@ -3641,7 +4465,22 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2\x1e.cronstream.v1.WebhookDeliveryR\n" +
 	"deliveries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x9f\x18\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"N\n" +
+	"\x13SetRateLimitRequest\x127\n" +
+	"\n" +
+	"rate_limit\x18\x01 \x01(\v2\x18.cronstream.v1.RateLimitR\trateLimit\"O\n" +
+	"\x14SetRateLimitResponse\x127\n" +
+	"\n" +
+	"rate_limit\x18\x01 \x01(\v2\x18.cronstream.v1.RateLimitR\trateLimit\"\x17\n" +
+	"\x15ListRateLimitsRequest\"S\n" +
+	"\x16ListRateLimitsResponse\x129\n" +
+	"\vrate_limits\x18\x01 \x03(\v2\x18.cronstream.v1.RateLimitR\n" +
+	"rateLimits\"Z\n" +
+	"\x16DeleteRateLimitRequest\x12\x12\n" +
+	"\x03key\x18\x01 \x01(\tH\x00R\x03key\x12#\n" +
+	"\fhandler_name\x18\x02 \x01(\tH\x00R\vhandlerNameB\a\n" +
+	"\x05scope\"\x19\n" +
+	"\x17DeleteRateLimitResponse2\xb2\x1c\n" +
 	"\x10SchedulerService\x12N\n" +
 	"\tCreateJob\x12\x1f.cronstream.v1.CreateJobRequest\x1a .cronstream.v1.CreateJobResponse\x12`\n" +
 	"\x0fBatchCreateJobs\x12%.cronstream.v1.BatchCreateJobsRequest\x1a&.cronstream.v1.BatchCreateJobsResponse\x12E\n" +
@@ -3652,7 +4491,11 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\bPauseJob\x12\x1e.cronstream.v1.PauseJobRequest\x1a\x1f.cronstream.v1.PauseJobResponse\x12N\n" +
 	"\tResumeJob\x12\x1f.cronstream.v1.ResumeJobRequest\x1a .cronstream.v1.ResumeJobResponse\x12N\n" +
 	"\tCancelJob\x12\x1f.cronstream.v1.CancelJobRequest\x1a .cronstream.v1.CancelJobResponse\x12E\n" +
-	"\x06RunJob\x12\x1c.cronstream.v1.RunJobRequest\x1a\x1d.cronstream.v1.RunJobResponse\x12]\n" +
+	"\x06RunJob\x12\x1c.cronstream.v1.RunJobRequest\x1a\x1d.cronstream.v1.RunJobResponse\x12N\n" +
+	"\tPauseJobs\x12\x1f.cronstream.v1.PauseJobsRequest\x1a .cronstream.v1.PauseJobsResponse\x12Q\n" +
+	"\n" +
+	"ResumeJobs\x12 .cronstream.v1.ResumeJobsRequest\x1a!.cronstream.v1.ResumeJobsResponse\x12T\n" +
+	"\vBackfillJob\x12!.cronstream.v1.BackfillJobRequest\x1a\".cronstream.v1.BackfillJobResponse\x12]\n" +
 	"\x0eListExecutions\x12$.cronstream.v1.ListExecutionsRequest\x1a%.cronstream.v1.ListExecutionsResponse\x12W\n" +
 	"\fGetExecution\x12\".cronstream.v1.GetExecutionRequest\x1a#.cronstream.v1.GetExecutionResponse\x12]\n" +
 	"\x0eRetryExecution\x12$.cronstream.v1.RetryExecutionRequest\x1a%.cronstream.v1.RetryExecutionResponse\x12`\n" +
@@ -3679,7 +4522,10 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"GetWebhook\x12 .cronstream.v1.GetWebhookRequest\x1a!.cronstream.v1.GetWebhookResponse\x12W\n" +
 	"\fListWebhooks\x12\".cronstream.v1.ListWebhooksRequest\x1a#.cronstream.v1.ListWebhooksResponse\x12Z\n" +
 	"\rDeleteWebhook\x12#.cronstream.v1.DeleteWebhookRequest\x1a$.cronstream.v1.DeleteWebhookResponse\x12r\n" +
-	"\x15ListWebhookDeliveries\x12+.cronstream.v1.ListWebhookDeliveriesRequest\x1a,.cronstream.v1.ListWebhookDeliveriesResponseBx\n" +
+	"\x15ListWebhookDeliveries\x12+.cronstream.v1.ListWebhookDeliveriesRequest\x1a,.cronstream.v1.ListWebhookDeliveriesResponse\x12W\n" +
+	"\fSetRateLimit\x12\".cronstream.v1.SetRateLimitRequest\x1a#.cronstream.v1.SetRateLimitResponse\x12]\n" +
+	"\x0eListRateLimits\x12$.cronstream.v1.ListRateLimitsRequest\x1a%.cronstream.v1.ListRateLimitsResponse\x12`\n" +
+	"\x0fDeleteRateLimit\x12%.cronstream.v1.DeleteRateLimitRequest\x1a&.cronstream.v1.DeleteRateLimitResponseBx\n" +
 	"\x11dev.cronstream.v1B\x15SchedulerServiceProtoP\x01ZJgithub.com/cronstream/cronstream/clients/go/gen/cronstream/v1;cronstreamv1b\x06proto3"
 
 var (
@@ -3694,7 +4540,7 @@ func file_cronstream_v1_scheduler_service_proto_rawDescGZIP() []byte {
 	return file_cronstream_v1_scheduler_service_proto_rawDescData
 }
 
-var file_cronstream_v1_scheduler_service_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
+var file_cronstream_v1_scheduler_service_proto_msgTypes = make([]protoimpl.MessageInfo, 81)
 var file_cronstream_v1_scheduler_service_proto_goTypes = []any{
 	(*CreateJobRequest)(nil),              // 0: cronstream.v1.CreateJobRequest
 	(*CreateJobResponse)(nil),             // 1: cronstream.v1.CreateJobResponse
@@ -3716,197 +4562,239 @@ var file_cronstream_v1_scheduler_service_proto_goTypes = []any{
 	(*CancelJobResponse)(nil),             // 17: cronstream.v1.CancelJobResponse
 	(*RunJobRequest)(nil),                 // 18: cronstream.v1.RunJobRequest
 	(*RunJobResponse)(nil),                // 19: cronstream.v1.RunJobResponse
-	(*ListExecutionsRequest)(nil),         // 20: cronstream.v1.ListExecutionsRequest
-	(*ListExecutionsResponse)(nil),        // 21: cronstream.v1.ListExecutionsResponse
-	(*GetExecutionRequest)(nil),           // 22: cronstream.v1.GetExecutionRequest
-	(*GetExecutionResponse)(nil),          // 23: cronstream.v1.GetExecutionResponse
-	(*RetryExecutionRequest)(nil),         // 24: cronstream.v1.RetryExecutionRequest
-	(*RetryExecutionResponse)(nil),        // 25: cronstream.v1.RetryExecutionResponse
-	(*CancelExecutionRequest)(nil),        // 26: cronstream.v1.CancelExecutionRequest
-	(*CancelExecutionResponse)(nil),       // 27: cronstream.v1.CancelExecutionResponse
-	(*ListExecutionLogsRequest)(nil),      // 28: cronstream.v1.ListExecutionLogsRequest
-	(*ListExecutionLogsResponse)(nil),     // 29: cronstream.v1.ListExecutionLogsResponse
-	(*CreateEventHandlerRequest)(nil),     // 30: cronstream.v1.CreateEventHandlerRequest
-	(*CreateEventHandlerResponse)(nil),    // 31: cronstream.v1.CreateEventHandlerResponse
-	(*GetEventHandlerRequest)(nil),        // 32: cronstream.v1.GetEventHandlerRequest
-	(*GetEventHandlerResponse)(nil),       // 33: cronstream.v1.GetEventHandlerResponse
-	(*ListEventHandlersRequest)(nil),      // 34: cronstream.v1.ListEventHandlersRequest
-	(*ListEventHandlersResponse)(nil),     // 35: cronstream.v1.ListEventHandlersResponse
-	(*UpdateEventHandlerRequest)(nil),     // 36: cronstream.v1.UpdateEventHandlerRequest
-	(*UpdateEventHandlerResponse)(nil),    // 37: cronstream.v1.UpdateEventHandlerResponse
-	(*DeleteEventHandlerRequest)(nil),     // 38: cronstream.v1.DeleteEventHandlerRequest
-	(*DeleteEventHandlerResponse)(nil),    // 39: cronstream.v1.DeleteEventHandlerResponse
-	(*TriggerEventRequest)(nil),           // 40: cronstream.v1.TriggerEventRequest
-	(*TriggerEventResponse)(nil),          // 41: cronstream.v1.TriggerEventResponse
-	(*PreviewScheduleRequest)(nil),        // 42: cronstream.v1.PreviewScheduleRequest
-	(*PreviewScheduleResponse)(nil),       // 43: cronstream.v1.PreviewScheduleResponse
-	(*GetJobStatsRequest)(nil),            // 44: cronstream.v1.GetJobStatsRequest
-	(*GetJobStatsResponse)(nil),           // 45: cronstream.v1.GetJobStatsResponse
-	(*GetMetricsRequest)(nil),             // 46: cronstream.v1.GetMetricsRequest
-	(*GetMetricsResponse)(nil),            // 47: cronstream.v1.GetMetricsResponse
-	(*GetHealthRequest)(nil),              // 48: cronstream.v1.GetHealthRequest
-	(*GetHealthResponse)(nil),             // 49: cronstream.v1.GetHealthResponse
-	(*ListAlertsRequest)(nil),             // 50: cronstream.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),            // 51: cronstream.v1.ListAlertsResponse
-	(*GetHealthDefaultsRequest)(nil),      // 52: cronstream.v1.GetHealthDefaultsRequest
-	(*GetHealthDefaultsResponse)(nil),     // 53: cronstream.v1.GetHealthDefaultsResponse
-	(*SetHealthDefaultsRequest)(nil),      // 54: cronstream.v1.SetHealthDefaultsRequest
-	(*SetHealthDefaultsResponse)(nil),     // 55: cronstream.v1.SetHealthDefaultsResponse
-	(*WatchAlertsRequest)(nil),            // 56: cronstream.v1.WatchAlertsRequest
-	(*WatchAlertsResponse)(nil),           // 57: cronstream.v1.WatchAlertsResponse
-	(*CreateWebhookRequest)(nil),          // 58: cronstream.v1.CreateWebhookRequest
-	(*CreateWebhookResponse)(nil),         // 59: cronstream.v1.CreateWebhookResponse
-	(*GetWebhookRequest)(nil),             // 60: cronstream.v1.GetWebhookRequest
-	(*GetWebhookResponse)(nil),            // 61: cronstream.v1.GetWebhookResponse
-	(*ListWebhooksRequest)(nil),           // 62: cronstream.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),          // 63: cronstream.v1.ListWebhooksResponse
-	(*DeleteWebhookRequest)(nil),          // 64: cronstream.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil),         // 65: cronstream.v1.DeleteWebhookResponse
-	(*ListWebhookDeliveriesRequest)(nil),  // 66: cronstream.v1.ListWebhookDeliveriesRequest
-	(*ListWebhookDeliveriesResponse)(nil), // 67: cronstream.v1.ListWebhookDeliveriesResponse
-	(*Job)(nil),                           // 68: cronstream.v1.Job
-	(JobStatus)(0),                        // 69: cronstream.v1.JobStatus
-	(JobType)(0),                          // 70: cronstream.v1.JobType
-	(HealthState)(0),                      // 71: cronstream.v1.HealthState
-	(*fieldmaskpb.FieldMask)(nil),         // 72: google.protobuf.FieldMask
-	(*Execution)(nil),                     // 73: cronstream.v1.Execution
-	(ExecutionStatus)(0),                  // 74: cronstream.v1.ExecutionStatus
-	(*ExecutionLog)(nil),                  // 75: cronstream.v1.ExecutionLog
-	(*EventHandler)(nil),                  // 76: cronstream.v1.EventHandler
-	(*structpb.Struct)(nil),               // 77: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),         // 78: google.protobuf.Timestamp
-	(*JobStats)(nil),                      // 79: cronstream.v1.JobStats
-	(*SchedulerMetrics)(nil),              // 80: cronstream.v1.SchedulerMetrics
-	(*Health)(nil),                        // 81: cronstream.v1.Health
-	(AlertState)(0),                       // 82: cronstream.v1.AlertState
-	(*Alert)(nil),                         // 83: cronstream.v1.Alert
-	(*HealthPolicy)(nil),                  // 84: cronstream.v1.HealthPolicy
-	(*AlertEvent)(nil),                    // 85: cronstream.v1.AlertEvent
-	(*Webhook)(nil),                       // 86: cronstream.v1.Webhook
-	(*WebhookDelivery)(nil),               // 87: cronstream.v1.WebhookDelivery
+	(*JobSelector)(nil),                   // 20: cronstream.v1.JobSelector
+	(*PauseJobsRequest)(nil),              // 21: cronstream.v1.PauseJobsRequest
+	(*PauseJobsResponse)(nil),             // 22: cronstream.v1.PauseJobsResponse
+	(*ResumeJobsRequest)(nil),             // 23: cronstream.v1.ResumeJobsRequest
+	(*ResumeJobsResponse)(nil),            // 24: cronstream.v1.ResumeJobsResponse
+	(*BackfillJobRequest)(nil),            // 25: cronstream.v1.BackfillJobRequest
+	(*BackfillJobResponse)(nil),           // 26: cronstream.v1.BackfillJobResponse
+	(*ListExecutionsRequest)(nil),         // 27: cronstream.v1.ListExecutionsRequest
+	(*ListExecutionsResponse)(nil),        // 28: cronstream.v1.ListExecutionsResponse
+	(*GetExecutionRequest)(nil),           // 29: cronstream.v1.GetExecutionRequest
+	(*GetExecutionResponse)(nil),          // 30: cronstream.v1.GetExecutionResponse
+	(*RetryExecutionRequest)(nil),         // 31: cronstream.v1.RetryExecutionRequest
+	(*RetryExecutionResponse)(nil),        // 32: cronstream.v1.RetryExecutionResponse
+	(*CancelExecutionRequest)(nil),        // 33: cronstream.v1.CancelExecutionRequest
+	(*CancelExecutionResponse)(nil),       // 34: cronstream.v1.CancelExecutionResponse
+	(*ListExecutionLogsRequest)(nil),      // 35: cronstream.v1.ListExecutionLogsRequest
+	(*ListExecutionLogsResponse)(nil),     // 36: cronstream.v1.ListExecutionLogsResponse
+	(*CreateEventHandlerRequest)(nil),     // 37: cronstream.v1.CreateEventHandlerRequest
+	(*CreateEventHandlerResponse)(nil),    // 38: cronstream.v1.CreateEventHandlerResponse
+	(*GetEventHandlerRequest)(nil),        // 39: cronstream.v1.GetEventHandlerRequest
+	(*GetEventHandlerResponse)(nil),       // 40: cronstream.v1.GetEventHandlerResponse
+	(*ListEventHandlersRequest)(nil),      // 41: cronstream.v1.ListEventHandlersRequest
+	(*ListEventHandlersResponse)(nil),     // 42: cronstream.v1.ListEventHandlersResponse
+	(*UpdateEventHandlerRequest)(nil),     // 43: cronstream.v1.UpdateEventHandlerRequest
+	(*UpdateEventHandlerResponse)(nil),    // 44: cronstream.v1.UpdateEventHandlerResponse
+	(*DeleteEventHandlerRequest)(nil),     // 45: cronstream.v1.DeleteEventHandlerRequest
+	(*DeleteEventHandlerResponse)(nil),    // 46: cronstream.v1.DeleteEventHandlerResponse
+	(*TriggerEventRequest)(nil),           // 47: cronstream.v1.TriggerEventRequest
+	(*TriggerEventResponse)(nil),          // 48: cronstream.v1.TriggerEventResponse
+	(*PreviewScheduleRequest)(nil),        // 49: cronstream.v1.PreviewScheduleRequest
+	(*PreviewScheduleResponse)(nil),       // 50: cronstream.v1.PreviewScheduleResponse
+	(*GetJobStatsRequest)(nil),            // 51: cronstream.v1.GetJobStatsRequest
+	(*GetJobStatsResponse)(nil),           // 52: cronstream.v1.GetJobStatsResponse
+	(*GetMetricsRequest)(nil),             // 53: cronstream.v1.GetMetricsRequest
+	(*GetMetricsResponse)(nil),            // 54: cronstream.v1.GetMetricsResponse
+	(*GetHealthRequest)(nil),              // 55: cronstream.v1.GetHealthRequest
+	(*GetHealthResponse)(nil),             // 56: cronstream.v1.GetHealthResponse
+	(*ListAlertsRequest)(nil),             // 57: cronstream.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),            // 58: cronstream.v1.ListAlertsResponse
+	(*GetHealthDefaultsRequest)(nil),      // 59: cronstream.v1.GetHealthDefaultsRequest
+	(*GetHealthDefaultsResponse)(nil),     // 60: cronstream.v1.GetHealthDefaultsResponse
+	(*SetHealthDefaultsRequest)(nil),      // 61: cronstream.v1.SetHealthDefaultsRequest
+	(*SetHealthDefaultsResponse)(nil),     // 62: cronstream.v1.SetHealthDefaultsResponse
+	(*WatchAlertsRequest)(nil),            // 63: cronstream.v1.WatchAlertsRequest
+	(*WatchAlertsResponse)(nil),           // 64: cronstream.v1.WatchAlertsResponse
+	(*CreateWebhookRequest)(nil),          // 65: cronstream.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),         // 66: cronstream.v1.CreateWebhookResponse
+	(*GetWebhookRequest)(nil),             // 67: cronstream.v1.GetWebhookRequest
+	(*GetWebhookResponse)(nil),            // 68: cronstream.v1.GetWebhookResponse
+	(*ListWebhooksRequest)(nil),           // 69: cronstream.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),          // 70: cronstream.v1.ListWebhooksResponse
+	(*DeleteWebhookRequest)(nil),          // 71: cronstream.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),         // 72: cronstream.v1.DeleteWebhookResponse
+	(*ListWebhookDeliveriesRequest)(nil),  // 73: cronstream.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil), // 74: cronstream.v1.ListWebhookDeliveriesResponse
+	(*SetRateLimitRequest)(nil),           // 75: cronstream.v1.SetRateLimitRequest
+	(*SetRateLimitResponse)(nil),          // 76: cronstream.v1.SetRateLimitResponse
+	(*ListRateLimitsRequest)(nil),         // 77: cronstream.v1.ListRateLimitsRequest
+	(*ListRateLimitsResponse)(nil),        // 78: cronstream.v1.ListRateLimitsResponse
+	(*DeleteRateLimitRequest)(nil),        // 79: cronstream.v1.DeleteRateLimitRequest
+	(*DeleteRateLimitResponse)(nil),       // 80: cronstream.v1.DeleteRateLimitResponse
+	(*Job)(nil),                           // 81: cronstream.v1.Job
+	(JobStatus)(0),                        // 82: cronstream.v1.JobStatus
+	(JobType)(0),                          // 83: cronstream.v1.JobType
+	(HealthState)(0),                      // 84: cronstream.v1.HealthState
+	(*fieldmaskpb.FieldMask)(nil),         // 85: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),         // 86: google.protobuf.Timestamp
+	(*Execution)(nil),                     // 87: cronstream.v1.Execution
+	(OverlapPolicy)(0),                    // 88: cronstream.v1.OverlapPolicy
+	(ExecutionStatus)(0),                  // 89: cronstream.v1.ExecutionStatus
+	(*ExecutionLog)(nil),                  // 90: cronstream.v1.ExecutionLog
+	(*EventHandler)(nil),                  // 91: cronstream.v1.EventHandler
+	(*structpb.Struct)(nil),               // 92: google.protobuf.Struct
+	(*ScheduledInstant)(nil),              // 93: cronstream.v1.ScheduledInstant
+	(*PreviewSummary)(nil),                // 94: cronstream.v1.PreviewSummary
+	(*JobStats)(nil),                      // 95: cronstream.v1.JobStats
+	(*SchedulerMetrics)(nil),              // 96: cronstream.v1.SchedulerMetrics
+	(*Health)(nil),                        // 97: cronstream.v1.Health
+	(AlertState)(0),                       // 98: cronstream.v1.AlertState
+	(*Alert)(nil),                         // 99: cronstream.v1.Alert
+	(*HealthPolicy)(nil),                  // 100: cronstream.v1.HealthPolicy
+	(*AlertEvent)(nil),                    // 101: cronstream.v1.AlertEvent
+	(*Webhook)(nil),                       // 102: cronstream.v1.Webhook
+	(*WebhookDelivery)(nil),               // 103: cronstream.v1.WebhookDelivery
+	(*RateLimit)(nil),                     // 104: cronstream.v1.RateLimit
 }
 var file_cronstream_v1_scheduler_service_proto_depIdxs = []int32{
-	68, // 0: cronstream.v1.CreateJobRequest.job:type_name -> cronstream.v1.Job
-	68, // 1: cronstream.v1.CreateJobResponse.job:type_name -> cronstream.v1.Job
-	0,  // 2: cronstream.v1.BatchCreateJobsRequest.requests:type_name -> cronstream.v1.CreateJobRequest
-	68, // 3: cronstream.v1.BatchCreateJobsResponse.jobs:type_name -> cronstream.v1.Job
-	68, // 4: cronstream.v1.GetJobResponse.job:type_name -> cronstream.v1.Job
-	69, // 5: cronstream.v1.ListJobsRequest.statuses:type_name -> cronstream.v1.JobStatus
-	70, // 6: cronstream.v1.ListJobsRequest.types:type_name -> cronstream.v1.JobType
-	71, // 7: cronstream.v1.ListJobsRequest.healths:type_name -> cronstream.v1.HealthState
-	68, // 8: cronstream.v1.ListJobsResponse.jobs:type_name -> cronstream.v1.Job
-	68, // 9: cronstream.v1.UpdateJobRequest.job:type_name -> cronstream.v1.Job
-	72, // 10: cronstream.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
-	68, // 11: cronstream.v1.UpdateJobResponse.job:type_name -> cronstream.v1.Job
-	68, // 12: cronstream.v1.PauseJobResponse.job:type_name -> cronstream.v1.Job
-	68, // 13: cronstream.v1.ResumeJobResponse.job:type_name -> cronstream.v1.Job
-	68, // 14: cronstream.v1.CancelJobResponse.job:type_name -> cronstream.v1.Job
-	73, // 15: cronstream.v1.RunJobResponse.execution:type_name -> cronstream.v1.Execution
-	74, // 16: cronstream.v1.ListExecutionsRequest.statuses:type_name -> cronstream.v1.ExecutionStatus
-	73, // 17: cronstream.v1.ListExecutionsResponse.executions:type_name -> cronstream.v1.Execution
-	73, // 18: cronstream.v1.GetExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	73, // 19: cronstream.v1.RetryExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	73, // 20: cronstream.v1.CancelExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	75, // 21: cronstream.v1.ListExecutionLogsResponse.logs:type_name -> cronstream.v1.ExecutionLog
-	76, // 22: cronstream.v1.CreateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
-	76, // 23: cronstream.v1.CreateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	76, // 24: cronstream.v1.GetEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	76, // 25: cronstream.v1.ListEventHandlersResponse.event_handlers:type_name -> cronstream.v1.EventHandler
-	76, // 26: cronstream.v1.UpdateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
-	72, // 27: cronstream.v1.UpdateEventHandlerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	76, // 28: cronstream.v1.UpdateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	77, // 29: cronstream.v1.TriggerEventRequest.payload:type_name -> google.protobuf.Struct
-	68, // 30: cronstream.v1.PreviewScheduleRequest.job:type_name -> cronstream.v1.Job
-	78, // 31: cronstream.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
-	78, // 32: cronstream.v1.PreviewScheduleResponse.times:type_name -> google.protobuf.Timestamp
-	79, // 33: cronstream.v1.GetJobStatsResponse.stats:type_name -> cronstream.v1.JobStats
-	80, // 34: cronstream.v1.GetMetricsResponse.metrics:type_name -> cronstream.v1.SchedulerMetrics
-	81, // 35: cronstream.v1.GetHealthResponse.health:type_name -> cronstream.v1.Health
-	71, // 36: cronstream.v1.ListAlertsRequest.kinds:type_name -> cronstream.v1.HealthState
-	82, // 37: cronstream.v1.ListAlertsRequest.states:type_name -> cronstream.v1.AlertState
-	83, // 38: cronstream.v1.ListAlertsResponse.alerts:type_name -> cronstream.v1.Alert
-	84, // 39: cronstream.v1.GetHealthDefaultsResponse.policy:type_name -> cronstream.v1.HealthPolicy
-	84, // 40: cronstream.v1.SetHealthDefaultsRequest.policy:type_name -> cronstream.v1.HealthPolicy
-	84, // 41: cronstream.v1.SetHealthDefaultsResponse.policy:type_name -> cronstream.v1.HealthPolicy
-	85, // 42: cronstream.v1.WatchAlertsResponse.event:type_name -> cronstream.v1.AlertEvent
-	86, // 43: cronstream.v1.CreateWebhookRequest.webhook:type_name -> cronstream.v1.Webhook
-	86, // 44: cronstream.v1.CreateWebhookResponse.webhook:type_name -> cronstream.v1.Webhook
-	86, // 45: cronstream.v1.GetWebhookResponse.webhook:type_name -> cronstream.v1.Webhook
-	86, // 46: cronstream.v1.ListWebhooksResponse.webhooks:type_name -> cronstream.v1.Webhook
-	87, // 47: cronstream.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> cronstream.v1.WebhookDelivery
-	0,  // 48: cronstream.v1.SchedulerService.CreateJob:input_type -> cronstream.v1.CreateJobRequest
-	2,  // 49: cronstream.v1.SchedulerService.BatchCreateJobs:input_type -> cronstream.v1.BatchCreateJobsRequest
-	4,  // 50: cronstream.v1.SchedulerService.GetJob:input_type -> cronstream.v1.GetJobRequest
-	6,  // 51: cronstream.v1.SchedulerService.ListJobs:input_type -> cronstream.v1.ListJobsRequest
-	8,  // 52: cronstream.v1.SchedulerService.UpdateJob:input_type -> cronstream.v1.UpdateJobRequest
-	10, // 53: cronstream.v1.SchedulerService.DeleteJob:input_type -> cronstream.v1.DeleteJobRequest
-	12, // 54: cronstream.v1.SchedulerService.PauseJob:input_type -> cronstream.v1.PauseJobRequest
-	14, // 55: cronstream.v1.SchedulerService.ResumeJob:input_type -> cronstream.v1.ResumeJobRequest
-	16, // 56: cronstream.v1.SchedulerService.CancelJob:input_type -> cronstream.v1.CancelJobRequest
-	18, // 57: cronstream.v1.SchedulerService.RunJob:input_type -> cronstream.v1.RunJobRequest
-	20, // 58: cronstream.v1.SchedulerService.ListExecutions:input_type -> cronstream.v1.ListExecutionsRequest
-	22, // 59: cronstream.v1.SchedulerService.GetExecution:input_type -> cronstream.v1.GetExecutionRequest
-	24, // 60: cronstream.v1.SchedulerService.RetryExecution:input_type -> cronstream.v1.RetryExecutionRequest
-	26, // 61: cronstream.v1.SchedulerService.CancelExecution:input_type -> cronstream.v1.CancelExecutionRequest
-	28, // 62: cronstream.v1.SchedulerService.ListExecutionLogs:input_type -> cronstream.v1.ListExecutionLogsRequest
-	30, // 63: cronstream.v1.SchedulerService.CreateEventHandler:input_type -> cronstream.v1.CreateEventHandlerRequest
-	32, // 64: cronstream.v1.SchedulerService.GetEventHandler:input_type -> cronstream.v1.GetEventHandlerRequest
-	34, // 65: cronstream.v1.SchedulerService.ListEventHandlers:input_type -> cronstream.v1.ListEventHandlersRequest
-	36, // 66: cronstream.v1.SchedulerService.UpdateEventHandler:input_type -> cronstream.v1.UpdateEventHandlerRequest
-	38, // 67: cronstream.v1.SchedulerService.DeleteEventHandler:input_type -> cronstream.v1.DeleteEventHandlerRequest
-	40, // 68: cronstream.v1.SchedulerService.TriggerEvent:input_type -> cronstream.v1.TriggerEventRequest
-	42, // 69: cronstream.v1.SchedulerService.PreviewSchedule:input_type -> cronstream.v1.PreviewScheduleRequest
-	44, // 70: cronstream.v1.SchedulerService.GetJobStats:input_type -> cronstream.v1.GetJobStatsRequest
-	46, // 71: cronstream.v1.SchedulerService.GetMetrics:input_type -> cronstream.v1.GetMetricsRequest
-	48, // 72: cronstream.v1.SchedulerService.GetHealth:input_type -> cronstream.v1.GetHealthRequest
-	50, // 73: cronstream.v1.SchedulerService.ListAlerts:input_type -> cronstream.v1.ListAlertsRequest
-	56, // 74: cronstream.v1.SchedulerService.WatchAlerts:input_type -> cronstream.v1.WatchAlertsRequest
-	52, // 75: cronstream.v1.SchedulerService.GetHealthDefaults:input_type -> cronstream.v1.GetHealthDefaultsRequest
-	54, // 76: cronstream.v1.SchedulerService.SetHealthDefaults:input_type -> cronstream.v1.SetHealthDefaultsRequest
-	58, // 77: cronstream.v1.SchedulerService.CreateWebhook:input_type -> cronstream.v1.CreateWebhookRequest
-	60, // 78: cronstream.v1.SchedulerService.GetWebhook:input_type -> cronstream.v1.GetWebhookRequest
-	62, // 79: cronstream.v1.SchedulerService.ListWebhooks:input_type -> cronstream.v1.ListWebhooksRequest
-	64, // 80: cronstream.v1.SchedulerService.DeleteWebhook:input_type -> cronstream.v1.DeleteWebhookRequest
-	66, // 81: cronstream.v1.SchedulerService.ListWebhookDeliveries:input_type -> cronstream.v1.ListWebhookDeliveriesRequest
-	1,  // 82: cronstream.v1.SchedulerService.CreateJob:output_type -> cronstream.v1.CreateJobResponse
-	3,  // 83: cronstream.v1.SchedulerService.BatchCreateJobs:output_type -> cronstream.v1.BatchCreateJobsResponse
-	5,  // 84: cronstream.v1.SchedulerService.GetJob:output_type -> cronstream.v1.GetJobResponse
-	7,  // 85: cronstream.v1.SchedulerService.ListJobs:output_type -> cronstream.v1.ListJobsResponse
-	9,  // 86: cronstream.v1.SchedulerService.UpdateJob:output_type -> cronstream.v1.UpdateJobResponse
-	11, // 87: cronstream.v1.SchedulerService.DeleteJob:output_type -> cronstream.v1.DeleteJobResponse
-	13, // 88: cronstream.v1.SchedulerService.PauseJob:output_type -> cronstream.v1.PauseJobResponse
-	15, // 89: cronstream.v1.SchedulerService.ResumeJob:output_type -> cronstream.v1.ResumeJobResponse
-	17, // 90: cronstream.v1.SchedulerService.CancelJob:output_type -> cronstream.v1.CancelJobResponse
-	19, // 91: cronstream.v1.SchedulerService.RunJob:output_type -> cronstream.v1.RunJobResponse
-	21, // 92: cronstream.v1.SchedulerService.ListExecutions:output_type -> cronstream.v1.ListExecutionsResponse
-	23, // 93: cronstream.v1.SchedulerService.GetExecution:output_type -> cronstream.v1.GetExecutionResponse
-	25, // 94: cronstream.v1.SchedulerService.RetryExecution:output_type -> cronstream.v1.RetryExecutionResponse
-	27, // 95: cronstream.v1.SchedulerService.CancelExecution:output_type -> cronstream.v1.CancelExecutionResponse
-	29, // 96: cronstream.v1.SchedulerService.ListExecutionLogs:output_type -> cronstream.v1.ListExecutionLogsResponse
-	31, // 97: cronstream.v1.SchedulerService.CreateEventHandler:output_type -> cronstream.v1.CreateEventHandlerResponse
-	33, // 98: cronstream.v1.SchedulerService.GetEventHandler:output_type -> cronstream.v1.GetEventHandlerResponse
-	35, // 99: cronstream.v1.SchedulerService.ListEventHandlers:output_type -> cronstream.v1.ListEventHandlersResponse
-	37, // 100: cronstream.v1.SchedulerService.UpdateEventHandler:output_type -> cronstream.v1.UpdateEventHandlerResponse
-	39, // 101: cronstream.v1.SchedulerService.DeleteEventHandler:output_type -> cronstream.v1.DeleteEventHandlerResponse
-	41, // 102: cronstream.v1.SchedulerService.TriggerEvent:output_type -> cronstream.v1.TriggerEventResponse
-	43, // 103: cronstream.v1.SchedulerService.PreviewSchedule:output_type -> cronstream.v1.PreviewScheduleResponse
-	45, // 104: cronstream.v1.SchedulerService.GetJobStats:output_type -> cronstream.v1.GetJobStatsResponse
-	47, // 105: cronstream.v1.SchedulerService.GetMetrics:output_type -> cronstream.v1.GetMetricsResponse
-	49, // 106: cronstream.v1.SchedulerService.GetHealth:output_type -> cronstream.v1.GetHealthResponse
-	51, // 107: cronstream.v1.SchedulerService.ListAlerts:output_type -> cronstream.v1.ListAlertsResponse
-	57, // 108: cronstream.v1.SchedulerService.WatchAlerts:output_type -> cronstream.v1.WatchAlertsResponse
-	53, // 109: cronstream.v1.SchedulerService.GetHealthDefaults:output_type -> cronstream.v1.GetHealthDefaultsResponse
-	55, // 110: cronstream.v1.SchedulerService.SetHealthDefaults:output_type -> cronstream.v1.SetHealthDefaultsResponse
-	59, // 111: cronstream.v1.SchedulerService.CreateWebhook:output_type -> cronstream.v1.CreateWebhookResponse
-	61, // 112: cronstream.v1.SchedulerService.GetWebhook:output_type -> cronstream.v1.GetWebhookResponse
-	63, // 113: cronstream.v1.SchedulerService.ListWebhooks:output_type -> cronstream.v1.ListWebhooksResponse
-	65, // 114: cronstream.v1.SchedulerService.DeleteWebhook:output_type -> cronstream.v1.DeleteWebhookResponse
-	67, // 115: cronstream.v1.SchedulerService.ListWebhookDeliveries:output_type -> cronstream.v1.ListWebhookDeliveriesResponse
-	82, // [82:116] is the sub-list for method output_type
-	48, // [48:82] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	81,  // 0: cronstream.v1.CreateJobRequest.job:type_name -> cronstream.v1.Job
+	81,  // 1: cronstream.v1.CreateJobResponse.job:type_name -> cronstream.v1.Job
+	0,   // 2: cronstream.v1.BatchCreateJobsRequest.requests:type_name -> cronstream.v1.CreateJobRequest
+	81,  // 3: cronstream.v1.BatchCreateJobsResponse.jobs:type_name -> cronstream.v1.Job
+	81,  // 4: cronstream.v1.GetJobResponse.job:type_name -> cronstream.v1.Job
+	82,  // 5: cronstream.v1.ListJobsRequest.statuses:type_name -> cronstream.v1.JobStatus
+	83,  // 6: cronstream.v1.ListJobsRequest.types:type_name -> cronstream.v1.JobType
+	84,  // 7: cronstream.v1.ListJobsRequest.healths:type_name -> cronstream.v1.HealthState
+	81,  // 8: cronstream.v1.ListJobsResponse.jobs:type_name -> cronstream.v1.Job
+	81,  // 9: cronstream.v1.UpdateJobRequest.job:type_name -> cronstream.v1.Job
+	85,  // 10: cronstream.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	81,  // 11: cronstream.v1.UpdateJobResponse.job:type_name -> cronstream.v1.Job
+	86,  // 12: cronstream.v1.PauseJobRequest.until:type_name -> google.protobuf.Timestamp
+	81,  // 13: cronstream.v1.PauseJobResponse.job:type_name -> cronstream.v1.Job
+	81,  // 14: cronstream.v1.ResumeJobResponse.job:type_name -> cronstream.v1.Job
+	81,  // 15: cronstream.v1.CancelJobResponse.job:type_name -> cronstream.v1.Job
+	87,  // 16: cronstream.v1.RunJobResponse.execution:type_name -> cronstream.v1.Execution
+	20,  // 17: cronstream.v1.PauseJobsRequest.selector:type_name -> cronstream.v1.JobSelector
+	86,  // 18: cronstream.v1.PauseJobsRequest.until:type_name -> google.protobuf.Timestamp
+	20,  // 19: cronstream.v1.ResumeJobsRequest.selector:type_name -> cronstream.v1.JobSelector
+	86,  // 20: cronstream.v1.BackfillJobRequest.start_time:type_name -> google.protobuf.Timestamp
+	86,  // 21: cronstream.v1.BackfillJobRequest.end_time:type_name -> google.protobuf.Timestamp
+	88,  // 22: cronstream.v1.BackfillJobRequest.overlap_policy:type_name -> cronstream.v1.OverlapPolicy
+	89,  // 23: cronstream.v1.ListExecutionsRequest.statuses:type_name -> cronstream.v1.ExecutionStatus
+	87,  // 24: cronstream.v1.ListExecutionsResponse.executions:type_name -> cronstream.v1.Execution
+	87,  // 25: cronstream.v1.GetExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	87,  // 26: cronstream.v1.RetryExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	87,  // 27: cronstream.v1.CancelExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	90,  // 28: cronstream.v1.ListExecutionLogsResponse.logs:type_name -> cronstream.v1.ExecutionLog
+	91,  // 29: cronstream.v1.CreateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
+	91,  // 30: cronstream.v1.CreateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	91,  // 31: cronstream.v1.GetEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	91,  // 32: cronstream.v1.ListEventHandlersResponse.event_handlers:type_name -> cronstream.v1.EventHandler
+	91,  // 33: cronstream.v1.UpdateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
+	85,  // 34: cronstream.v1.UpdateEventHandlerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	91,  // 35: cronstream.v1.UpdateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	92,  // 36: cronstream.v1.TriggerEventRequest.payload:type_name -> google.protobuf.Struct
+	81,  // 37: cronstream.v1.PreviewScheduleRequest.job:type_name -> cronstream.v1.Job
+	86,  // 38: cronstream.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
+	86,  // 39: cronstream.v1.PreviewScheduleRequest.end_time:type_name -> google.protobuf.Timestamp
+	86,  // 40: cronstream.v1.PreviewScheduleResponse.times:type_name -> google.protobuf.Timestamp
+	93,  // 41: cronstream.v1.PreviewScheduleResponse.instants:type_name -> cronstream.v1.ScheduledInstant
+	94,  // 42: cronstream.v1.PreviewScheduleResponse.summary:type_name -> cronstream.v1.PreviewSummary
+	95,  // 43: cronstream.v1.GetJobStatsResponse.stats:type_name -> cronstream.v1.JobStats
+	96,  // 44: cronstream.v1.GetMetricsResponse.metrics:type_name -> cronstream.v1.SchedulerMetrics
+	97,  // 45: cronstream.v1.GetHealthResponse.health:type_name -> cronstream.v1.Health
+	84,  // 46: cronstream.v1.ListAlertsRequest.kinds:type_name -> cronstream.v1.HealthState
+	98,  // 47: cronstream.v1.ListAlertsRequest.states:type_name -> cronstream.v1.AlertState
+	99,  // 48: cronstream.v1.ListAlertsResponse.alerts:type_name -> cronstream.v1.Alert
+	100, // 49: cronstream.v1.GetHealthDefaultsResponse.policy:type_name -> cronstream.v1.HealthPolicy
+	100, // 50: cronstream.v1.SetHealthDefaultsRequest.policy:type_name -> cronstream.v1.HealthPolicy
+	100, // 51: cronstream.v1.SetHealthDefaultsResponse.policy:type_name -> cronstream.v1.HealthPolicy
+	101, // 52: cronstream.v1.WatchAlertsResponse.event:type_name -> cronstream.v1.AlertEvent
+	102, // 53: cronstream.v1.CreateWebhookRequest.webhook:type_name -> cronstream.v1.Webhook
+	102, // 54: cronstream.v1.CreateWebhookResponse.webhook:type_name -> cronstream.v1.Webhook
+	102, // 55: cronstream.v1.GetWebhookResponse.webhook:type_name -> cronstream.v1.Webhook
+	102, // 56: cronstream.v1.ListWebhooksResponse.webhooks:type_name -> cronstream.v1.Webhook
+	103, // 57: cronstream.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> cronstream.v1.WebhookDelivery
+	104, // 58: cronstream.v1.SetRateLimitRequest.rate_limit:type_name -> cronstream.v1.RateLimit
+	104, // 59: cronstream.v1.SetRateLimitResponse.rate_limit:type_name -> cronstream.v1.RateLimit
+	104, // 60: cronstream.v1.ListRateLimitsResponse.rate_limits:type_name -> cronstream.v1.RateLimit
+	0,   // 61: cronstream.v1.SchedulerService.CreateJob:input_type -> cronstream.v1.CreateJobRequest
+	2,   // 62: cronstream.v1.SchedulerService.BatchCreateJobs:input_type -> cronstream.v1.BatchCreateJobsRequest
+	4,   // 63: cronstream.v1.SchedulerService.GetJob:input_type -> cronstream.v1.GetJobRequest
+	6,   // 64: cronstream.v1.SchedulerService.ListJobs:input_type -> cronstream.v1.ListJobsRequest
+	8,   // 65: cronstream.v1.SchedulerService.UpdateJob:input_type -> cronstream.v1.UpdateJobRequest
+	10,  // 66: cronstream.v1.SchedulerService.DeleteJob:input_type -> cronstream.v1.DeleteJobRequest
+	12,  // 67: cronstream.v1.SchedulerService.PauseJob:input_type -> cronstream.v1.PauseJobRequest
+	14,  // 68: cronstream.v1.SchedulerService.ResumeJob:input_type -> cronstream.v1.ResumeJobRequest
+	16,  // 69: cronstream.v1.SchedulerService.CancelJob:input_type -> cronstream.v1.CancelJobRequest
+	18,  // 70: cronstream.v1.SchedulerService.RunJob:input_type -> cronstream.v1.RunJobRequest
+	21,  // 71: cronstream.v1.SchedulerService.PauseJobs:input_type -> cronstream.v1.PauseJobsRequest
+	23,  // 72: cronstream.v1.SchedulerService.ResumeJobs:input_type -> cronstream.v1.ResumeJobsRequest
+	25,  // 73: cronstream.v1.SchedulerService.BackfillJob:input_type -> cronstream.v1.BackfillJobRequest
+	27,  // 74: cronstream.v1.SchedulerService.ListExecutions:input_type -> cronstream.v1.ListExecutionsRequest
+	29,  // 75: cronstream.v1.SchedulerService.GetExecution:input_type -> cronstream.v1.GetExecutionRequest
+	31,  // 76: cronstream.v1.SchedulerService.RetryExecution:input_type -> cronstream.v1.RetryExecutionRequest
+	33,  // 77: cronstream.v1.SchedulerService.CancelExecution:input_type -> cronstream.v1.CancelExecutionRequest
+	35,  // 78: cronstream.v1.SchedulerService.ListExecutionLogs:input_type -> cronstream.v1.ListExecutionLogsRequest
+	37,  // 79: cronstream.v1.SchedulerService.CreateEventHandler:input_type -> cronstream.v1.CreateEventHandlerRequest
+	39,  // 80: cronstream.v1.SchedulerService.GetEventHandler:input_type -> cronstream.v1.GetEventHandlerRequest
+	41,  // 81: cronstream.v1.SchedulerService.ListEventHandlers:input_type -> cronstream.v1.ListEventHandlersRequest
+	43,  // 82: cronstream.v1.SchedulerService.UpdateEventHandler:input_type -> cronstream.v1.UpdateEventHandlerRequest
+	45,  // 83: cronstream.v1.SchedulerService.DeleteEventHandler:input_type -> cronstream.v1.DeleteEventHandlerRequest
+	47,  // 84: cronstream.v1.SchedulerService.TriggerEvent:input_type -> cronstream.v1.TriggerEventRequest
+	49,  // 85: cronstream.v1.SchedulerService.PreviewSchedule:input_type -> cronstream.v1.PreviewScheduleRequest
+	51,  // 86: cronstream.v1.SchedulerService.GetJobStats:input_type -> cronstream.v1.GetJobStatsRequest
+	53,  // 87: cronstream.v1.SchedulerService.GetMetrics:input_type -> cronstream.v1.GetMetricsRequest
+	55,  // 88: cronstream.v1.SchedulerService.GetHealth:input_type -> cronstream.v1.GetHealthRequest
+	57,  // 89: cronstream.v1.SchedulerService.ListAlerts:input_type -> cronstream.v1.ListAlertsRequest
+	63,  // 90: cronstream.v1.SchedulerService.WatchAlerts:input_type -> cronstream.v1.WatchAlertsRequest
+	59,  // 91: cronstream.v1.SchedulerService.GetHealthDefaults:input_type -> cronstream.v1.GetHealthDefaultsRequest
+	61,  // 92: cronstream.v1.SchedulerService.SetHealthDefaults:input_type -> cronstream.v1.SetHealthDefaultsRequest
+	65,  // 93: cronstream.v1.SchedulerService.CreateWebhook:input_type -> cronstream.v1.CreateWebhookRequest
+	67,  // 94: cronstream.v1.SchedulerService.GetWebhook:input_type -> cronstream.v1.GetWebhookRequest
+	69,  // 95: cronstream.v1.SchedulerService.ListWebhooks:input_type -> cronstream.v1.ListWebhooksRequest
+	71,  // 96: cronstream.v1.SchedulerService.DeleteWebhook:input_type -> cronstream.v1.DeleteWebhookRequest
+	73,  // 97: cronstream.v1.SchedulerService.ListWebhookDeliveries:input_type -> cronstream.v1.ListWebhookDeliveriesRequest
+	75,  // 98: cronstream.v1.SchedulerService.SetRateLimit:input_type -> cronstream.v1.SetRateLimitRequest
+	77,  // 99: cronstream.v1.SchedulerService.ListRateLimits:input_type -> cronstream.v1.ListRateLimitsRequest
+	79,  // 100: cronstream.v1.SchedulerService.DeleteRateLimit:input_type -> cronstream.v1.DeleteRateLimitRequest
+	1,   // 101: cronstream.v1.SchedulerService.CreateJob:output_type -> cronstream.v1.CreateJobResponse
+	3,   // 102: cronstream.v1.SchedulerService.BatchCreateJobs:output_type -> cronstream.v1.BatchCreateJobsResponse
+	5,   // 103: cronstream.v1.SchedulerService.GetJob:output_type -> cronstream.v1.GetJobResponse
+	7,   // 104: cronstream.v1.SchedulerService.ListJobs:output_type -> cronstream.v1.ListJobsResponse
+	9,   // 105: cronstream.v1.SchedulerService.UpdateJob:output_type -> cronstream.v1.UpdateJobResponse
+	11,  // 106: cronstream.v1.SchedulerService.DeleteJob:output_type -> cronstream.v1.DeleteJobResponse
+	13,  // 107: cronstream.v1.SchedulerService.PauseJob:output_type -> cronstream.v1.PauseJobResponse
+	15,  // 108: cronstream.v1.SchedulerService.ResumeJob:output_type -> cronstream.v1.ResumeJobResponse
+	17,  // 109: cronstream.v1.SchedulerService.CancelJob:output_type -> cronstream.v1.CancelJobResponse
+	19,  // 110: cronstream.v1.SchedulerService.RunJob:output_type -> cronstream.v1.RunJobResponse
+	22,  // 111: cronstream.v1.SchedulerService.PauseJobs:output_type -> cronstream.v1.PauseJobsResponse
+	24,  // 112: cronstream.v1.SchedulerService.ResumeJobs:output_type -> cronstream.v1.ResumeJobsResponse
+	26,  // 113: cronstream.v1.SchedulerService.BackfillJob:output_type -> cronstream.v1.BackfillJobResponse
+	28,  // 114: cronstream.v1.SchedulerService.ListExecutions:output_type -> cronstream.v1.ListExecutionsResponse
+	30,  // 115: cronstream.v1.SchedulerService.GetExecution:output_type -> cronstream.v1.GetExecutionResponse
+	32,  // 116: cronstream.v1.SchedulerService.RetryExecution:output_type -> cronstream.v1.RetryExecutionResponse
+	34,  // 117: cronstream.v1.SchedulerService.CancelExecution:output_type -> cronstream.v1.CancelExecutionResponse
+	36,  // 118: cronstream.v1.SchedulerService.ListExecutionLogs:output_type -> cronstream.v1.ListExecutionLogsResponse
+	38,  // 119: cronstream.v1.SchedulerService.CreateEventHandler:output_type -> cronstream.v1.CreateEventHandlerResponse
+	40,  // 120: cronstream.v1.SchedulerService.GetEventHandler:output_type -> cronstream.v1.GetEventHandlerResponse
+	42,  // 121: cronstream.v1.SchedulerService.ListEventHandlers:output_type -> cronstream.v1.ListEventHandlersResponse
+	44,  // 122: cronstream.v1.SchedulerService.UpdateEventHandler:output_type -> cronstream.v1.UpdateEventHandlerResponse
+	46,  // 123: cronstream.v1.SchedulerService.DeleteEventHandler:output_type -> cronstream.v1.DeleteEventHandlerResponse
+	48,  // 124: cronstream.v1.SchedulerService.TriggerEvent:output_type -> cronstream.v1.TriggerEventResponse
+	50,  // 125: cronstream.v1.SchedulerService.PreviewSchedule:output_type -> cronstream.v1.PreviewScheduleResponse
+	52,  // 126: cronstream.v1.SchedulerService.GetJobStats:output_type -> cronstream.v1.GetJobStatsResponse
+	54,  // 127: cronstream.v1.SchedulerService.GetMetrics:output_type -> cronstream.v1.GetMetricsResponse
+	56,  // 128: cronstream.v1.SchedulerService.GetHealth:output_type -> cronstream.v1.GetHealthResponse
+	58,  // 129: cronstream.v1.SchedulerService.ListAlerts:output_type -> cronstream.v1.ListAlertsResponse
+	64,  // 130: cronstream.v1.SchedulerService.WatchAlerts:output_type -> cronstream.v1.WatchAlertsResponse
+	60,  // 131: cronstream.v1.SchedulerService.GetHealthDefaults:output_type -> cronstream.v1.GetHealthDefaultsResponse
+	62,  // 132: cronstream.v1.SchedulerService.SetHealthDefaults:output_type -> cronstream.v1.SetHealthDefaultsResponse
+	66,  // 133: cronstream.v1.SchedulerService.CreateWebhook:output_type -> cronstream.v1.CreateWebhookResponse
+	68,  // 134: cronstream.v1.SchedulerService.GetWebhook:output_type -> cronstream.v1.GetWebhookResponse
+	70,  // 135: cronstream.v1.SchedulerService.ListWebhooks:output_type -> cronstream.v1.ListWebhooksResponse
+	72,  // 136: cronstream.v1.SchedulerService.DeleteWebhook:output_type -> cronstream.v1.DeleteWebhookResponse
+	74,  // 137: cronstream.v1.SchedulerService.ListWebhookDeliveries:output_type -> cronstream.v1.ListWebhookDeliveriesResponse
+	76,  // 138: cronstream.v1.SchedulerService.SetRateLimit:output_type -> cronstream.v1.SetRateLimitResponse
+	78,  // 139: cronstream.v1.SchedulerService.ListRateLimits:output_type -> cronstream.v1.ListRateLimitsResponse
+	80,  // 140: cronstream.v1.SchedulerService.DeleteRateLimit:output_type -> cronstream.v1.DeleteRateLimitResponse
+	101, // [101:141] is the sub-list for method output_type
+	61,  // [61:101] is the sub-list for method input_type
+	61,  // [61:61] is the sub-list for extension type_name
+	61,  // [61:61] is the sub-list for extension extendee
+	0,   // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_scheduler_service_proto_init() }
@@ -3919,14 +4807,20 @@ func file_cronstream_v1_scheduler_service_proto_init() {
 	file_cronstream_v1_execution_proto_init()
 	file_cronstream_v1_insight_proto_init()
 	file_cronstream_v1_job_proto_init()
+	file_cronstream_v1_preview_proto_init()
+	file_cronstream_v1_rate_limit_proto_init()
 	file_cronstream_v1_webhook_proto_init()
+	file_cronstream_v1_scheduler_service_proto_msgTypes[79].OneofWrappers = []any{
+		(*DeleteRateLimitRequest_Key)(nil),
+		(*DeleteRateLimitRequest_HandlerName)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cronstream_v1_scheduler_service_proto_rawDesc), len(file_cronstream_v1_scheduler_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   68,
+			NumMessages:   81,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,9 @@ const (
 	SchedulerService_ResumeJob_FullMethodName             = "/cronstream.v1.SchedulerService/ResumeJob"
 	SchedulerService_CancelJob_FullMethodName             = "/cronstream.v1.SchedulerService/CancelJob"
 	SchedulerService_RunJob_FullMethodName                = "/cronstream.v1.SchedulerService/RunJob"
+	SchedulerService_PauseJobs_FullMethodName             = "/cronstream.v1.SchedulerService/PauseJobs"
+	SchedulerService_ResumeJobs_FullMethodName            = "/cronstream.v1.SchedulerService/ResumeJobs"
+	SchedulerService_BackfillJob_FullMethodName           = "/cronstream.v1.SchedulerService/BackfillJob"
 	SchedulerService_ListExecutions_FullMethodName        = "/cronstream.v1.SchedulerService/ListExecutions"
 	SchedulerService_GetExecution_FullMethodName          = "/cronstream.v1.SchedulerService/GetExecution"
 	SchedulerService_RetryExecution_FullMethodName        = "/cronstream.v1.SchedulerService/RetryExecution"
@@ -53,6 +56,9 @@ const (
 	SchedulerService_ListWebhooks_FullMethodName          = "/cronstream.v1.SchedulerService/ListWebhooks"
 	SchedulerService_DeleteWebhook_FullMethodName         = "/cronstream.v1.SchedulerService/DeleteWebhook"
 	SchedulerService_ListWebhookDeliveries_FullMethodName = "/cronstream.v1.SchedulerService/ListWebhookDeliveries"
+	SchedulerService_SetRateLimit_FullMethodName          = "/cronstream.v1.SchedulerService/SetRateLimit"
+	SchedulerService_ListRateLimits_FullMethodName        = "/cronstream.v1.SchedulerService/ListRateLimits"
+	SchedulerService_DeleteRateLimit_FullMethodName       = "/cronstream.v1.SchedulerService/DeleteRateLimit"
 )
 
 // SchedulerServiceClient is the client API for SchedulerService service.
@@ -112,10 +118,12 @@ type SchedulerServiceClient interface {
 	// Deletes a job, in any state, with its executions and logs.
 	// Errors: NOT_FOUND.
 	DeleteJob(ctx context.Context, in *DeleteJobRequest, opts ...grpc.CallOption) (*DeleteJobResponse, error)
-	// Stops firing until ResumeJob; slots fired ahead of their instant are
-	// withdrawn. Pausing a paused job changes nothing.
-	// Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
-	// cancelled).
+	// Stops firing until ResumeJob, or until `until` when given: the job then
+	// resumes by itself at that instant, once across replicas, exactly as
+	// ResumeJob would. Slots fired ahead of their instant are withdrawn.
+	// Pausing a paused job sets its `until` anew (absent: until ResumeJob).
+	// Errors: NOT_FOUND, INVALID_ARGUMENT (an `until` not in the future),
+	// FAILED_PRECONDITION (job completed, failed or cancelled).
 	PauseJob(ctx context.Context, in *PauseJobRequest, opts ...grpc.CallOption) (*PauseJobResponse, error)
 	// Fires again from the first slot after now: slots that fell while the job
 	// was paused are not run, whatever its misfire policy (a pause is
@@ -132,6 +140,33 @@ type SchedulerServiceClient interface {
 	// cancelled (a paused or completed job too).
 	// Errors: NOT_FOUND, FAILED_PRECONDITION (job cancelled).
 	RunJob(ctx context.Context, in *RunJobRequest, opts ...grpc.CallOption) (*RunJobResponse, error)
+	// Pauses the platform's active jobs that match the selector, as PauseJob
+	// does each (each job wholly or not at all; a job another call holds at
+	// that moment is left for the next call), at most `limit` of them per
+	// call; call again while `remaining` is not zero.
+	// Errors: INVALID_ARGUMENT (an empty selector without `all`, an `until`
+	// not in the future, a limit out of range).
+	PauseJobs(ctx context.Context, in *PauseJobsRequest, opts ...grpc.CallOption) (*PauseJobsResponse, error)
+	// Resumes the platform's paused jobs that match the selector, as ResumeJob
+	// does each, at most `limit` per call; call again while `remaining` is not
+	// zero.
+	// Errors: INVALID_ARGUMENT (an empty selector without `all`, a limit out
+	// of range).
+	ResumeJobs(ctx context.Context, in *ResumeJobsRequest, opts ...grpc.CallOption) (*ResumeJobsResponse, error)
+	// Creates one execution for every instant of the job's schedule in
+	// [start_time, end_time), exactly as the ticker fires them (time zone and
+	// Debian cron's clock rules included), marked EXECUTION_TRIGGER_BACKFILL.
+	// An instant that already has an execution gets none: the same backfill
+	// twice adds nothing. Backfilled executions wait (EXECUTION_STATUS_WAITING,
+	// no wait_deadline) until released to workers at a bounded rate
+	// (docs/scheduling.md#backfill) so live slots keep their timing; a job's
+	// dependencies hold them as they hold its live slots. At most 100,000
+	// instants per call.
+	// Errors: NOT_FOUND, INVALID_ARGUMENT (a missing or reversed range, an end
+	// in the future, more than 100,000 instants, saying how many; an overlap
+	// policy a backfill cannot honour), FAILED_PRECONDITION (an event job, which
+	// has no schedule; a cancelled job).
+	BackfillJob(ctx context.Context, in *BackfillJobRequest, opts ...grpc.CallOption) (*BackfillJobResponse, error)
 	// Lists executions, newest first.
 	// Errors: INVALID_ARGUMENT (an unknown status, a negative page_size, a page
 	// token of another query), NOT_FOUND (job_id names no job of the caller's).
@@ -144,8 +179,8 @@ type SchedulerServiceClient interface {
 	// Errors: NOT_FOUND, FAILED_PRECONDITION (pending, running, succeeded or
 	// skipped).
 	RetryExecution(ctx context.Context, in *RetryExecutionRequest, opts ...grpc.CallOption) (*RetryExecutionResponse, error)
-	// Cancels a pending or running execution; a running one's worker is told
-	// to stop.
+	// Cancels a waiting, pending or running execution; a running one's worker
+	// is told to stop.
 	// Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
 	// timed out, cancelled or skipped).
 	CancelExecution(ctx context.Context, in *CancelExecutionRequest, opts ...grpc.CallOption) (*CancelExecutionResponse, error)
@@ -177,9 +212,13 @@ type SchedulerServiceClient interface {
 	// Errors: INVALID_ARGUMENT (a missing or bad event_name or request_id, a
 	// payload over the size limit or holding NUL or a non-finite number).
 	TriggerEvent(ctx context.Context, in *TriggerEventRequest, opts ...grpc.CallOption) (*TriggerEventResponse, error)
-	// The next firing instants of a trigger, exactly as the engine fires them.
-	// Errors: INVALID_ARGUMENT (no trigger or a bad one, a bad start_time, a
-	// count out of range).
+	// The next firing instants of a trigger, exactly as the engine fires them,
+	// each marked with what the zone's clock changes do to it, and a summary
+	// of the range. The trigger is the request's job's, or the existing job's
+	// named by job_id (whose history then predicts overlaps).
+	// Errors: INVALID_ARGUMENT (no trigger or a bad one, both a job and a
+	// job_id, a bad start_time, an end_time not after it, a count out of
+	// range), NOT_FOUND (job_id names no job of the caller's).
 	PreviewSchedule(ctx context.Context, in *PreviewScheduleRequest, opts ...grpc.CallOption) (*PreviewScheduleResponse, error)
 	// Execution statistics of a job.
 	// Errors: NOT_FOUND.
@@ -235,6 +274,17 @@ type SchedulerServiceClient interface {
 	// Errors: NOT_FOUND (webhook_id names no webhook of the caller's),
 	// INVALID_ARGUMENT (a negative page_size, a page token of another query).
 	ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error)
+	// Creates or replaces the platform's rate limit of a key or a handler; its
+	// bucket starts full. Executions already waiting follow it at once.
+	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations:
+	// no scope, a limit, per or burst out of range).
+	SetRateLimit(ctx context.Context, in *SetRateLimitRequest, opts ...grpc.CallOption) (*SetRateLimitResponse, error)
+	// Lists the platform's rate limits, by scope then key.
+	// Errors: none of its own.
+	ListRateLimits(ctx context.Context, in *ListRateLimitsRequest, opts ...grpc.CallOption) (*ListRateLimitsResponse, error)
+	// Deletes a rate limit; executions waiting on it start.
+	// Errors: INVALID_ARGUMENT (no scope), NOT_FOUND.
+	DeleteRateLimit(ctx context.Context, in *DeleteRateLimitRequest, opts ...grpc.CallOption) (*DeleteRateLimitResponse, error)
 }
 
 type schedulerServiceClient struct {
@@ -339,6 +389,36 @@ func (c *schedulerServiceClient) RunJob(ctx context.Context, in *RunJobRequest, 
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RunJobResponse)
 	err := c.cc.Invoke(ctx, SchedulerService_RunJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulerServiceClient) PauseJobs(ctx context.Context, in *PauseJobsRequest, opts ...grpc.CallOption) (*PauseJobsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PauseJobsResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_PauseJobs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulerServiceClient) ResumeJobs(ctx context.Context, in *ResumeJobsRequest, opts ...grpc.CallOption) (*ResumeJobsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeJobsResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_ResumeJobs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulerServiceClient) BackfillJob(ctx context.Context, in *BackfillJobRequest, opts ...grpc.CallOption) (*BackfillJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BackfillJobResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_BackfillJob_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -594,6 +674,36 @@ func (c *schedulerServiceClient) ListWebhookDeliveries(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *schedulerServiceClient) SetRateLimit(ctx context.Context, in *SetRateLimitRequest, opts ...grpc.CallOption) (*SetRateLimitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetRateLimitResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_SetRateLimit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulerServiceClient) ListRateLimits(ctx context.Context, in *ListRateLimitsRequest, opts ...grpc.CallOption) (*ListRateLimitsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRateLimitsResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_ListRateLimits_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulerServiceClient) DeleteRateLimit(ctx context.Context, in *DeleteRateLimitRequest, opts ...grpc.CallOption) (*DeleteRateLimitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteRateLimitResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_DeleteRateLimit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SchedulerServiceServer is the server API for SchedulerService service.
 // All implementations must embed UnimplementedSchedulerServiceServer
 // for forward compatibility.
@@ -651,10 +761,12 @@ type SchedulerServiceServer interface {
 	// Deletes a job, in any state, with its executions and logs.
 	// Errors: NOT_FOUND.
 	DeleteJob(context.Context, *DeleteJobRequest) (*DeleteJobResponse, error)
-	// Stops firing until ResumeJob; slots fired ahead of their instant are
-	// withdrawn. Pausing a paused job changes nothing.
-	// Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
-	// cancelled).
+	// Stops firing until ResumeJob, or until `until` when given: the job then
+	// resumes by itself at that instant, once across replicas, exactly as
+	// ResumeJob would. Slots fired ahead of their instant are withdrawn.
+	// Pausing a paused job sets its `until` anew (absent: until ResumeJob).
+	// Errors: NOT_FOUND, INVALID_ARGUMENT (an `until` not in the future),
+	// FAILED_PRECONDITION (job completed, failed or cancelled).
 	PauseJob(context.Context, *PauseJobRequest) (*PauseJobResponse, error)
 	// Fires again from the first slot after now: slots that fell while the job
 	// was paused are not run, whatever its misfire policy (a pause is
@@ -671,6 +783,33 @@ type SchedulerServiceServer interface {
 	// cancelled (a paused or completed job too).
 	// Errors: NOT_FOUND, FAILED_PRECONDITION (job cancelled).
 	RunJob(context.Context, *RunJobRequest) (*RunJobResponse, error)
+	// Pauses the platform's active jobs that match the selector, as PauseJob
+	// does each (each job wholly or not at all; a job another call holds at
+	// that moment is left for the next call), at most `limit` of them per
+	// call; call again while `remaining` is not zero.
+	// Errors: INVALID_ARGUMENT (an empty selector without `all`, an `until`
+	// not in the future, a limit out of range).
+	PauseJobs(context.Context, *PauseJobsRequest) (*PauseJobsResponse, error)
+	// Resumes the platform's paused jobs that match the selector, as ResumeJob
+	// does each, at most `limit` per call; call again while `remaining` is not
+	// zero.
+	// Errors: INVALID_ARGUMENT (an empty selector without `all`, a limit out
+	// of range).
+	ResumeJobs(context.Context, *ResumeJobsRequest) (*ResumeJobsResponse, error)
+	// Creates one execution for every instant of the job's schedule in
+	// [start_time, end_time), exactly as the ticker fires them (time zone and
+	// Debian cron's clock rules included), marked EXECUTION_TRIGGER_BACKFILL.
+	// An instant that already has an execution gets none: the same backfill
+	// twice adds nothing. Backfilled executions wait (EXECUTION_STATUS_WAITING,
+	// no wait_deadline) until released to workers at a bounded rate
+	// (docs/scheduling.md#backfill) so live slots keep their timing; a job's
+	// dependencies hold them as they hold its live slots. At most 100,000
+	// instants per call.
+	// Errors: NOT_FOUND, INVALID_ARGUMENT (a missing or reversed range, an end
+	// in the future, more than 100,000 instants, saying how many; an overlap
+	// policy a backfill cannot honour), FAILED_PRECONDITION (an event job, which
+	// has no schedule; a cancelled job).
+	BackfillJob(context.Context, *BackfillJobRequest) (*BackfillJobResponse, error)
 	// Lists executions, newest first.
 	// Errors: INVALID_ARGUMENT (an unknown status, a negative page_size, a page
 	// token of another query), NOT_FOUND (job_id names no job of the caller's).
@@ -683,8 +822,8 @@ type SchedulerServiceServer interface {
 	// Errors: NOT_FOUND, FAILED_PRECONDITION (pending, running, succeeded or
 	// skipped).
 	RetryExecution(context.Context, *RetryExecutionRequest) (*RetryExecutionResponse, error)
-	// Cancels a pending or running execution; a running one's worker is told
-	// to stop.
+	// Cancels a waiting, pending or running execution; a running one's worker
+	// is told to stop.
 	// Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
 	// timed out, cancelled or skipped).
 	CancelExecution(context.Context, *CancelExecutionRequest) (*CancelExecutionResponse, error)
@@ -716,9 +855,13 @@ type SchedulerServiceServer interface {
 	// Errors: INVALID_ARGUMENT (a missing or bad event_name or request_id, a
 	// payload over the size limit or holding NUL or a non-finite number).
 	TriggerEvent(context.Context, *TriggerEventRequest) (*TriggerEventResponse, error)
-	// The next firing instants of a trigger, exactly as the engine fires them.
-	// Errors: INVALID_ARGUMENT (no trigger or a bad one, a bad start_time, a
-	// count out of range).
+	// The next firing instants of a trigger, exactly as the engine fires them,
+	// each marked with what the zone's clock changes do to it, and a summary
+	// of the range. The trigger is the request's job's, or the existing job's
+	// named by job_id (whose history then predicts overlaps).
+	// Errors: INVALID_ARGUMENT (no trigger or a bad one, both a job and a
+	// job_id, a bad start_time, an end_time not after it, a count out of
+	// range), NOT_FOUND (job_id names no job of the caller's).
 	PreviewSchedule(context.Context, *PreviewScheduleRequest) (*PreviewScheduleResponse, error)
 	// Execution statistics of a job.
 	// Errors: NOT_FOUND.
@@ -774,6 +917,17 @@ type SchedulerServiceServer interface {
 	// Errors: NOT_FOUND (webhook_id names no webhook of the caller's),
 	// INVALID_ARGUMENT (a negative page_size, a page token of another query).
 	ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error)
+	// Creates or replaces the platform's rate limit of a key or a handler; its
+	// bucket starts full. Executions already waiting follow it at once.
+	// Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations:
+	// no scope, a limit, per or burst out of range).
+	SetRateLimit(context.Context, *SetRateLimitRequest) (*SetRateLimitResponse, error)
+	// Lists the platform's rate limits, by scope then key.
+	// Errors: none of its own.
+	ListRateLimits(context.Context, *ListRateLimitsRequest) (*ListRateLimitsResponse, error)
+	// Deletes a rate limit; executions waiting on it start.
+	// Errors: INVALID_ARGUMENT (no scope), NOT_FOUND.
+	DeleteRateLimit(context.Context, *DeleteRateLimitRequest) (*DeleteRateLimitResponse, error)
 	mustEmbedUnimplementedSchedulerServiceServer()
 }
 
@@ -813,6 +967,15 @@ func (UnimplementedSchedulerServiceServer) CancelJob(context.Context, *CancelJob
 }
 func (UnimplementedSchedulerServiceServer) RunJob(context.Context, *RunJobRequest) (*RunJobResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RunJob not implemented")
+}
+func (UnimplementedSchedulerServiceServer) PauseJobs(context.Context, *PauseJobsRequest) (*PauseJobsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PauseJobs not implemented")
+}
+func (UnimplementedSchedulerServiceServer) ResumeJobs(context.Context, *ResumeJobsRequest) (*ResumeJobsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ResumeJobs not implemented")
+}
+func (UnimplementedSchedulerServiceServer) BackfillJob(context.Context, *BackfillJobRequest) (*BackfillJobResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method BackfillJob not implemented")
 }
 func (UnimplementedSchedulerServiceServer) ListExecutions(context.Context, *ListExecutionsRequest) (*ListExecutionsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListExecutions not implemented")
@@ -885,6 +1048,15 @@ func (UnimplementedSchedulerServiceServer) DeleteWebhook(context.Context, *Delet
 }
 func (UnimplementedSchedulerServiceServer) ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListWebhookDeliveries not implemented")
+}
+func (UnimplementedSchedulerServiceServer) SetRateLimit(context.Context, *SetRateLimitRequest) (*SetRateLimitResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetRateLimit not implemented")
+}
+func (UnimplementedSchedulerServiceServer) ListRateLimits(context.Context, *ListRateLimitsRequest) (*ListRateLimitsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListRateLimits not implemented")
+}
+func (UnimplementedSchedulerServiceServer) DeleteRateLimit(context.Context, *DeleteRateLimitRequest) (*DeleteRateLimitResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteRateLimit not implemented")
 }
 func (UnimplementedSchedulerServiceServer) mustEmbedUnimplementedSchedulerServiceServer() {}
 func (UnimplementedSchedulerServiceServer) testEmbeddedByValue()                          {}
@@ -1083,6 +1255,60 @@ func _SchedulerService_RunJob_Handler(srv interface{}, ctx context.Context, dec 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(SchedulerServiceServer).RunJob(ctx, req.(*RunJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulerService_PauseJobs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PauseJobsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).PauseJobs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_PauseJobs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).PauseJobs(ctx, req.(*PauseJobsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulerService_ResumeJobs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeJobsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).ResumeJobs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_ResumeJobs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).ResumeJobs(ctx, req.(*ResumeJobsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulerService_BackfillJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BackfillJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).BackfillJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_BackfillJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).BackfillJob(ctx, req.(*BackfillJobRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1512,6 +1738,60 @@ func _SchedulerService_ListWebhookDeliveries_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SchedulerService_SetRateLimit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetRateLimitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).SetRateLimit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_SetRateLimit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).SetRateLimit(ctx, req.(*SetRateLimitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulerService_ListRateLimits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRateLimitsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).ListRateLimits(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_ListRateLimits_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).ListRateLimits(ctx, req.(*ListRateLimitsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulerService_DeleteRateLimit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteRateLimitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).DeleteRateLimit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_DeleteRateLimit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).DeleteRateLimit(ctx, req.(*DeleteRateLimitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SchedulerService_ServiceDesc is the grpc.ServiceDesc for SchedulerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1558,6 +1838,18 @@ var SchedulerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RunJob",
 			Handler:    _SchedulerService_RunJob_Handler,
+		},
+		{
+			MethodName: "PauseJobs",
+			Handler:    _SchedulerService_PauseJobs_Handler,
+		},
+		{
+			MethodName: "ResumeJobs",
+			Handler:    _SchedulerService_ResumeJobs_Handler,
+		},
+		{
+			MethodName: "BackfillJob",
+			Handler:    _SchedulerService_BackfillJob_Handler,
 		},
 		{
 			MethodName: "ListExecutions",
@@ -1650,6 +1942,18 @@ var SchedulerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListWebhookDeliveries",
 			Handler:    _SchedulerService_ListWebhookDeliveries_Handler,
+		},
+		{
+			MethodName: "SetRateLimit",
+			Handler:    _SchedulerService_SetRateLimit_Handler,
+		},
+		{
+			MethodName: "ListRateLimits",
+			Handler:    _SchedulerService_ListRateLimits_Handler,
+		},
+		{
+			MethodName: "DeleteRateLimit",
+			Handler:    _SchedulerService_DeleteRateLimit_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { HandlerType, Priority } from "./job_pb.js";
+import type { ConcurrencyLimit, HandlerType, Priority } from "./job_pb.js";
 import { file_cronstream_v1_job } from "./job_pb.js";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file cronstream/v1/event.proto.
  */
 export const file_cronstream_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("Chljcm9uc3RyZWFtL3YxL2V2ZW50LnByb3RvEg1jcm9uc3RyZWFtLnYxIugDCgxFdmVudEhhbmRsZXISCgoCaWQYASABKAkSEgoKZXZlbnRfbmFtZRgCIAEoCRIUCgxoYW5kbGVyX25hbWUYAyABKAkSKAoHcGF5bG9hZBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFAoHZW5hYmxlZBgFIAEoCEgAiAEBEikKCHByaW9yaXR5GAYgASgOMhcuY3JvbnN0cmVhbS52MS5Qcmlvcml0eRIYCgttYXhfcmV0cmllcxgHIAEoBUgBiAEBEi4KC3JldHJ5X2RlbGF5GAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKB3RpbWVvdXQYCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLcGxhdGZvcm1faWQYCiABKAkSLgoKY3JlYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMaGFuZGxlcl90eXBlGA0gASgOMhouY3JvbnN0cmVhbS52MS5IYW5kbGVyVHlwZUIKCghfZW5hYmxlZEIOCgxfbWF4X3JldHJpZXNCbQoRZGV2LmNyb25zdHJlYW0udjFCCkV2ZW50UHJvdG9QAVpKZ2l0aHViLmNvbS9jcm9uc3RyZWFtL2Nyb25zdHJlYW0vY2xpZW50cy9nby9nZW4vY3JvbnN0cmVhbS92MTtjcm9uc3RyZWFtdjFiBnByb3RvMw", [file_cronstream_v1_job, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chljcm9uc3RyZWFtL3YxL2V2ZW50LnByb3RvEg1jcm9uc3RyZWFtLnYxIrYECgxFdmVudEhhbmRsZXISCgoCaWQYASABKAkSEgoKZXZlbnRfbmFtZRgCIAEoCRIUCgxoYW5kbGVyX25hbWUYAyABKAkSKAoHcGF5bG9hZBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFAoHZW5hYmxlZBgFIAEoCEgAiAEBEikKCHByaW9yaXR5GAYgASgOMhcuY3JvbnN0cmVhbS52MS5Qcmlvcml0eRIYCgttYXhfcmV0cmllcxgHIAEoBUgBiAEBEi4KC3JldHJ5X2RlbGF5GAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKB3RpbWVvdXQYCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLcGxhdGZvcm1faWQYCiABKAkSLgoKY3JlYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMaGFuZGxlcl90eXBlGA0gASgOMhouY3JvbnN0cmVhbS52MS5IYW5kbGVyVHlwZRI0Cgtjb25jdXJyZW5jeRgOIAEoCzIfLmNyb25zdHJlYW0udjEuQ29uY3VycmVuY3lMaW1pdBIWCg5yYXRlX2xpbWl0X2tleRgPIAEoCUIKCghfZW5hYmxlZEIOCgxfbWF4X3JldHJpZXNCbQoRZGV2LmNyb25zdHJlYW0udjFCCkV2ZW50UHJvdG9QAVpKZ2l0aHViLmNvbS9jcm9uc3RyZWFtL2Nyb25zdHJlYW0vY2xpZW50cy9nby9nZW4vY3JvbnN0cmVhbS92MTtjcm9uc3RyZWFtdjFiBnByb3RvMw", [file_cronstream_v1_job, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Runs a handler whenever an event of a given name is triggered.
@@ -112,6 +112,21 @@ export type EventHandler = Message<"cronstream.v1.EventHandler"> & {
    * @generated from field: cronstream.v1.HandlerType handler_type = 13;
    */
   handlerType: HandlerType;
+
+  /**
+   * As Job.concurrency: its executions share the key's limit with every job
+   * and handler of the platform that names the same expanded key.
+   *
+   * @generated from field: cronstream.v1.ConcurrencyLimit concurrency = 14;
+   */
+  concurrency?: ConcurrencyLimit | undefined;
+
+  /**
+   * As Job.rate_limit_key.
+   *
+   * @generated from field: string rate_limit_key = 15;
+   */
+  rateLimitKey: string;
 };
 
 /**

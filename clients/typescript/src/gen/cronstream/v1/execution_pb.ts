@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file cronstream/v1/execution.proto.
  */
 export const file_cronstream_v1_execution: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jcm9uc3RyZWFtL3YxL2V4ZWN1dGlvbi5wcm90bxINY3JvbnN0cmVhbS52MSLdBQoJRXhlY3V0aW9uEgoKAmlkGAEgASgJEg4KBmpvYl9pZBgCIAEoCRIuCgZzdGF0dXMYAyABKA4yHi5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvblN0YXR1cxIwCgxzY2hlZHVsZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJwoGcmVzdWx0GAggASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBINCgVlcnJvchgJIAEoCRITCgtlcnJvcl9zdGFjaxgKIAEoCRITCgtyZXRyeV9jb3VudBgLIAEoBRITCgttYXhfcmV0cmllcxgMIAEoBRIxCg1uZXh0X3JldHJ5X2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl3b3JrZXJfaWQYDiABKAkSEAoIdHJhY2VfaWQYDyABKAkSDwoHc3Bhbl9pZBgQIAEoCRIWCg5wYXJlbnRfc3Bhbl9pZBgRIAEoCRIuCgpjcmVhdGVkX2F0GBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdhdHRlbXB0GBMgASgFEhQKDGhhbmRsZXJfbmFtZRgUIAEoCRIYChBldmVudF9oYW5kbGVyX2lkGBUgASgJEjAKB3RyaWdnZXIYFiABKA4yHy5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvblRyaWdnZXISKAoHcGF5bG9hZBgXIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QimAEKDEV4ZWN1dGlvbkxvZxIUCgxleGVjdXRpb25faWQYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoFbGV2ZWwYAyABKA4yFy5jcm9uc3RyZWFtLnYxLkxvZ0xldmVsEg8KB21lc3NhZ2UYBCABKAkSDwoHYXR0ZW1wdBgFIAEoBSqGAgoPRXhlY3V0aW9uU3RhdHVzEiAKHEVYRUNVVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIcChhFWEVDVVRJT05fU1RBVFVTX1BFTkRJTkcQARIcChhFWEVDVVRJT05fU1RBVFVTX1JVTk5JTkcQAhIcChhFWEVDVVRJT05fU1RBVFVTX1NVQ0NFU1MQAxIbChdFWEVDVVRJT05fU1RBVFVTX0ZBSUxFRBAEEhwKGEVYRUNVVElPTl9TVEFUVVNfVElNRU9VVBAFEh4KGkVYRUNVVElPTl9TVEFUVVNfQ0FOQ0VMTEVEEAYSHAoYRVhFQ1VUSU9OX1NUQVRVU19TS0lQUEVEEAcqkAEKEEV4ZWN1dGlvblRyaWdnZXISIQodRVhFQ1VUSU9OX1RSSUdHRVJfVU5TUEVDSUZJRUQQABIeChpFWEVDVVRJT05fVFJJR0dFUl9TQ0hFRFVMRRABEhwKGEVYRUNVVElPTl9UUklHR0VSX01BTlVBTBACEhsKF0VYRUNVVElPTl9UUklHR0VSX0VWRU5UEAMqdwoITG9nTGV2ZWwSGQoVTE9HX0xFVkVMX1VOU1BFQ0lGSUVEEAASEwoPTE9HX0xFVkVMX0RFQlVHEAESEgoOTE9HX0xFVkVMX0lORk8QAhISCg5MT0dfTEVWRUxfV0FSThADEhMKD0xPR19MRVZFTF9FUlJPUhAEQnEKEWRldi5jcm9uc3RyZWFtLnYxQg5FeGVjdXRpb25Qcm90b1ABWkpnaXRodWIuY29tL2Nyb25zdHJlYW0vY3JvbnN0cmVhbS9jbGllbnRzL2dvL2dlbi9jcm9uc3RyZWFtL3YxO2Nyb25zdHJlYW12MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch1jcm9uc3RyZWFtL3YxL2V4ZWN1dGlvbi5wcm90bxINY3JvbnN0cmVhbS52MSLWBgoJRXhlY3V0aW9uEgoKAmlkGAEgASgJEg4KBmpvYl9pZBgCIAEoCRIuCgZzdGF0dXMYAyABKA4yHi5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvblN0YXR1cxIwCgxzY2hlZHVsZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJwoGcmVzdWx0GAggASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBINCgVlcnJvchgJIAEoCRITCgtlcnJvcl9zdGFjaxgKIAEoCRITCgtyZXRyeV9jb3VudBgLIAEoBRITCgttYXhfcmV0cmllcxgMIAEoBRIxCg1uZXh0X3JldHJ5X2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl3b3JrZXJfaWQYDiABKAkSEAoIdHJhY2VfaWQYDyABKAkSDwoHc3Bhbl9pZBgQIAEoCRIWCg5wYXJlbnRfc3Bhbl9pZBgRIAEoCRIuCgpjcmVhdGVkX2F0GBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdhdHRlbXB0GBMgASgFEhQKDGhhbmRsZXJfbmFtZRgUIAEoCRIYChBldmVudF9oYW5kbGVyX2lkGBUgASgJEjAKB3RyaWdnZXIYFiABKA4yHy5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvblRyaWdnZXISKAoHcGF5bG9hZBgXIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFwoPY29uY3VycmVuY3lfa2V5GBggASgJEhYKDnJhdGVfbGltaXRfa2V5GBkgASgJEhMKC3dhaXRpbmdfZm9yGBogAygJEjEKDXdhaXRfZGVhZGxpbmUYGyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpgBCgxFeGVjdXRpb25Mb2cSFAoMZXhlY3V0aW9uX2lkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKBWxldmVsGAMgASgOMhcuY3JvbnN0cmVhbS52MS5Mb2dMZXZlbBIPCgdtZXNzYWdlGAQgASgJEg8KB2F0dGVtcHQYBSABKAUqpAIKD0V4ZWN1dGlvblN0YXR1cxIgChxFWEVDVVRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASHAoYRVhFQ1VUSU9OX1NUQVRVU19QRU5ESU5HEAESHAoYRVhFQ1VUSU9OX1NUQVRVU19SVU5OSU5HEAISHAoYRVhFQ1VUSU9OX1NUQVRVU19TVUNDRVNTEAMSGwoXRVhFQ1VUSU9OX1NUQVRVU19GQUlMRUQQBBIcChhFWEVDVVRJT05fU1RBVFVTX1RJTUVPVVQQBRIeChpFWEVDVVRJT05fU1RBVFVTX0NBTkNFTExFRBAGEhwKGEVYRUNVVElPTl9TVEFUVVNfU0tJUFBFRBAHEhwKGEVYRUNVVElPTl9TVEFUVVNfV0FJVElORxAIKrABChBFeGVjdXRpb25UcmlnZ2VyEiEKHUVYRUNVVElPTl9UUklHR0VSX1VOU1BFQ0lGSUVEEAASHgoaRVhFQ1VUSU9OX1RSSUdHRVJfU0NIRURVTEUQARIcChhFWEVDVVRJT05fVFJJR0dFUl9NQU5VQUwQAhIbChdFWEVDVVRJT05fVFJJR0dFUl9FVkVOVBADEh4KGkVYRUNVVElPTl9UUklHR0VSX0JBQ0tGSUxMEAQqdwoITG9nTGV2ZWwSGQoVTE9HX0xFVkVMX1VOU1BFQ0lGSUVEEAASEwoPTE9HX0xFVkVMX0RFQlVHEAESEgoOTE9HX0xFVkVMX0lORk8QAhISCg5MT0dfTEVWRUxfV0FSThADEhMKD0xPR19MRVZFTF9FUlJPUhAEQnEKEWRldi5jcm9uc3RyZWFtLnYxQg5FeGVjdXRpb25Qcm90b1ABWkpnaXRodWIuY29tL2Nyb25zdHJlYW0vY3JvbnN0cmVhbS9jbGllbnRzL2dvL2dlbi9jcm9uc3RyZWFtL3YxO2Nyb25zdHJlYW12MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * One run of a job for one scheduled moment (or one manual run, or one
@@ -183,6 +183,37 @@ export type Execution = Message<"cronstream.v1.Execution"> & {
    * @generated from field: google.protobuf.Struct payload = 23;
    */
   payload?: JsonObject | undefined;
+
+  /**
+   * Output only. The expanded concurrency key it counts against, if any.
+   *
+   * @generated from field: string concurrency_key = 24;
+   */
+  concurrencyKey: string;
+
+  /**
+   * Output only. The expanded rate-limit key it draws from, if any.
+   *
+   * @generated from field: string rate_limit_key = 25;
+   */
+  rateLimitKey: string;
+
+  /**
+   * Output only. While EXECUTION_STATUS_WAITING: the ids of the jobs whose
+   * slot has not succeeded yet.
+   *
+   * @generated from field: repeated string waiting_for = 26;
+   */
+  waitingFor: string[];
+
+  /**
+   * Output only. While EXECUTION_STATUS_WAITING: when it stops waiting and
+   * is skipped as missed (its instant plus the job's max_wait); unset for a
+   * backfilled one, which is never missed for waiting.
+   *
+   * @generated from field: google.protobuf.Timestamp wait_deadline = 27;
+   */
+  waitDeadline?: Timestamp | undefined;
 };
 
 /**
@@ -300,6 +331,14 @@ export enum ExecutionStatus {
    * @generated from enum value: EXECUTION_STATUS_SKIPPED = 7;
    */
   SKIPPED = 7,
+
+  /**
+   * Waits for the jobs it depends on (waiting_for) or, backfilled, for its
+   * release before it can be pending.
+   *
+   * @generated from enum value: EXECUTION_STATUS_WAITING = 8;
+   */
+  WAITING = 8,
 }
 
 /**
@@ -339,6 +378,13 @@ export enum ExecutionTrigger {
    * @generated from enum value: EXECUTION_TRIGGER_EVENT = 3;
    */
   EVENT = 3,
+
+  /**
+   * BackfillJob: a past slot of the schedule, run late on purpose.
+   *
+   * @generated from enum value: EXECUTION_TRIGGER_BACKFILL = 4;
+   */
+  BACKFILL = 4,
 }
 
 /**

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file cronstream/v1/job.proto.
  */
 export const file_cronstream_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("Chdjcm9uc3RyZWFtL3YxL2pvYi5wcm90bxINY3JvbnN0cmVhbS52MSK0CwoDSm9iEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSFAoMaGFuZGxlcl9uYW1lGAMgASgJEjAKDGhhbmRsZXJfdHlwZRgEIAEoDjIaLmNyb25zdHJlYW0udjEuSGFuZGxlclR5cGUSKAoHcGF5bG9hZBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKAoGc3RhdHVzGAYgASgOMhguY3JvbnN0cmVhbS52MS5Kb2JTdGF0dXMSJAoEdHlwZRgHIAEoDjIWLmNyb25zdHJlYW0udjEuSm9iVHlwZRIsCghuZXh0X3J1bhgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIbGFzdF9ydW4YCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKC21heF9yZXRyaWVzGAogASgFSAGIAQESLgoLcmV0cnlfZGVsYXkYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoHdGltZW91dBgMIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIpCghwcmlvcml0eRgNIAEoDjIXLmNyb25zdHJlYW0udjEuUHJpb3JpdHkSDAoEdGFncxgOIAMoCRIyCghtZXRhZGF0YRgPIAMoCzIgLmNyb25zdHJlYW0udjEuSm9iLk1ldGFkYXRhRW50cnkSNAoOb3ZlcmxhcF9wb2xpY3kYECABKA4yHC5jcm9uc3RyZWFtLnYxLk92ZXJsYXBQb2xpY3kSNAoObWlzZmlyZV9wb2xpY3kYESABKA4yHC5jcm9uc3RyZWFtLnYxLk1pc2ZpcmVQb2xpY3kSGAoQZXhlY3V0aW9uc19jb3VudBgSIAEoAxIVCg1zdWNjZXNzX2NvdW50GBMgASgDEhUKDWZhaWx1cmVfY291bnQYFCABKAMSLwoMYXZnX2R1cmF0aW9uGBUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCmNyZWF0ZWRfYnkYFiABKAkSLgoKY3JlYXRlZF9hdBgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgYIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29tcGxldGVkX2F0GBkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjYW5jZWxsZWRfYXQYGiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3BsYXRmb3JtX2lkGBsgASgJEjEKDmNhdGNodXBfd2luZG93GBwgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEikKBmppdHRlchgdIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg1oZWFsdGhfcG9saWN5GB4gASgLMhsuY3JvbnN0cmVhbS52MS5IZWFsdGhQb2xpY3kSKAoGaGVhbHRoGB8gASgLMhguY3JvbnN0cmVhbS52MS5Kb2JIZWFsdGgSKgoEY3JvbhgoIAEoCzIaLmNyb25zdHJlYW0udjEuQ3JvblRyaWdnZXJIABIqCgRvbmNlGCkgASgLMhouY3JvbnN0cmVhbS52MS5PbmNlVHJpZ2dlckgAEjIKCGludGVydmFsGCogASgLMh4uY3JvbnN0cmVhbS52MS5JbnRlcnZhbFRyaWdnZXJIABIsCgVldmVudBgrIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRUcmlnZ2VySAAaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB3RyaWdnZXJCDgoMX21heF9yZXRyaWVzIjMKC0Nyb25UcmlnZ2VyEhIKCmV4cHJlc3Npb24YASABKAkSEAoIdGltZXpvbmUYAiABKAkiOQoLT25jZVRyaWdnZXISKgoGcnVuX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKnAQoPSW50ZXJ2YWxUcmlnZ2VyEigKBWV2ZXJ5GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCHN0YXJ0X2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgZlbmRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCG1heF9ydW5zGAQgASgFIiIKDEV2ZW50VHJpZ2dlchISCgpldmVudF9uYW1lGAEgASgJIpUCCgxIZWFsdGhQb2xpY3kSMgoPbWF4X3N0YXJ0X2RlbGF5GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDG1heF9kdXJhdGlvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIhChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgDIAEoBUgAiAEBEhwKD2FsZXJ0X29uX21pc3NlZBgEIAEoCEgBiAEBEh0KEHBhdXNlX29uX2ZhaWx1cmUYBSABKAhIAogBAUIXChVfY29uc2VjdXRpdmVfZmFpbHVyZXNCEgoQX2FsZXJ0X29uX21pc3NlZEITChFfcGF1c2Vfb25fZmFpbHVyZSJxCglKb2JIZWFsdGgSKQoFc3RhdGUYASABKA4yGi5jcm9uc3RyZWFtLnYxLkhlYWx0aFN0YXRlEikKBXNpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YAyABKAkqeQoHSm9iVHlwZRIYChRKT0JfVFlQRV9VTlNQRUNJRklFRBAAEhEKDUpPQl9UWVBFX0NST04QARIVChFKT0JfVFlQRV9PTkVfVElNRRACEhYKEkpPQl9UWVBFX1JFQ1VSUklORxADEhIKDkpPQl9UWVBFX0VWRU5UEAQquAEKCUpvYlN0YXR1cxIaChZKT0JfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFgoSSk9CX1NUQVRVU19QRU5ESU5HEAESFQoRSk9CX1NUQVRVU19BQ1RJVkUQAhIVChFKT0JfU1RBVFVTX1BBVVNFRBADEhgKFEpPQl9TVEFUVVNfQ09NUExFVEVEEAQSFQoRSk9CX1NUQVRVU19GQUlMRUQQBRIYChRKT0JfU1RBVFVTX0NBTkNFTExFRBAGKnkKC0hhbmRsZXJUeXBlEhwKGEhBTkRMRVJfVFlQRV9VTlNQRUNJRklFRBAAEhkKFUhBTkRMRVJfVFlQRV9GVU5DVElPThABEhYKEkhBTkRMRVJfVFlQRV9BR0VOVBACEhkKFUhBTkRMRVJfVFlQRV9XT1JLRkxPVxADKnUKCFByaW9yaXR5EhgKFFBSSU9SSVRZX1VOU1BFQ0lGSUVEEAASEAoMUFJJT1JJVFlfTE9XEAESEwoPUFJJT1JJVFlfTUVESVVNEAISEQoNUFJJT1JJVFlfSElHSBADEhUKEVBSSU9SSVRZX0NSSVRJQ0FMEAQqpQEKDU92ZXJsYXBQb2xpY3kSHgoaT1ZFUkxBUF9QT0xJQ1lfVU5TUEVDSUZJRUQQABIYChRPVkVSTEFQX1BPTElDWV9BTExPVxABEhcKE09WRVJMQVBfUE9MSUNZX1NLSVAQAhIdChlPVkVSTEFQX1BPTElDWV9CVUZGRVJfT05FEAMSIgoeT1ZFUkxBUF9QT0xJQ1lfQ0FOQ0VMX1BSRVZJT1VTEAQqgQEKDU1pc2ZpcmVQb2xpY3kSHgoaTUlTRklSRV9QT0xJQ1lfVU5TUEVDSUZJRUQQABIbChdNSVNGSVJFX1BPTElDWV9SVU5fT05DRRABEhoKFk1JU0ZJUkVfUE9MSUNZX1JVTl9BTEwQAhIXChNNSVNGSVJFX1BPTElDWV9TS0lQEAMqrQEKC0hlYWx0aFN0YXRlEhwKGEhFQUxUSF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFEhFQUxUSF9TVEFURV9IRUFMVEhZEAESFQoRSEVBTFRIX1NUQVRFX0xBVEUQAhIXChNIRUFMVEhfU1RBVEVfTUlTU0VEEAMSHAoYSEVBTFRIX1NUQVRFX09WRVJSVU5OSU5HEAQSGAoUSEVBTFRIX1NUQVRFX0ZBSUxJTkcQBUJrChFkZXYuY3JvbnN0cmVhbS52MUIISm9iUHJvdG9QAVpKZ2l0aHViLmNvbS9jcm9uc3RyZWFtL2Nyb25zdHJlYW0vY2xpZW50cy9nby9nZW4vY3JvbnN0cmVhbS92MTtjcm9uc3RyZWFtdjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chdjcm9uc3RyZWFtL3YxL2pvYi5wcm90bxINY3JvbnN0cmVhbS52MSL1DAoDSm9iEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSFAoMaGFuZGxlcl9uYW1lGAMgASgJEjAKDGhhbmRsZXJfdHlwZRgEIAEoDjIaLmNyb25zdHJlYW0udjEuSGFuZGxlclR5cGUSKAoHcGF5bG9hZBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKAoGc3RhdHVzGAYgASgOMhguY3JvbnN0cmVhbS52MS5Kb2JTdGF0dXMSJAoEdHlwZRgHIAEoDjIWLmNyb25zdHJlYW0udjEuSm9iVHlwZRIsCghuZXh0X3J1bhgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIbGFzdF9ydW4YCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKC21heF9yZXRyaWVzGAogASgFSAGIAQESLgoLcmV0cnlfZGVsYXkYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoHdGltZW91dBgMIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIpCghwcmlvcml0eRgNIAEoDjIXLmNyb25zdHJlYW0udjEuUHJpb3JpdHkSDAoEdGFncxgOIAMoCRIyCghtZXRhZGF0YRgPIAMoCzIgLmNyb25zdHJlYW0udjEuSm9iLk1ldGFkYXRhRW50cnkSNAoOb3ZlcmxhcF9wb2xpY3kYECABKA4yHC5jcm9uc3RyZWFtLnYxLk92ZXJsYXBQb2xpY3kSNAoObWlzZmlyZV9wb2xpY3kYESABKA4yHC5jcm9uc3RyZWFtLnYxLk1pc2ZpcmVQb2xpY3kSGAoQZXhlY3V0aW9uc19jb3VudBgSIAEoAxIVCg1zdWNjZXNzX2NvdW50GBMgASgDEhUKDWZhaWx1cmVfY291bnQYFCABKAMSLwoMYXZnX2R1cmF0aW9uGBUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCmNyZWF0ZWRfYnkYFiABKAkSLgoKY3JlYXRlZF9hdBgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgYIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29tcGxldGVkX2F0GBkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjYW5jZWxsZWRfYXQYGiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3BsYXRmb3JtX2lkGBsgASgJEjEKDmNhdGNodXBfd2luZG93GBwgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEikKBmppdHRlchgdIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg1oZWFsdGhfcG9saWN5GB4gASgLMhsuY3JvbnN0cmVhbS52MS5IZWFsdGhQb2xpY3kSKAoGaGVhbHRoGB8gASgLMhguY3JvbnN0cmVhbS52MS5Kb2JIZWFsdGgSNAoLY29uY3VycmVuY3kYICABKAsyHy5jcm9uc3RyZWFtLnYxLkNvbmN1cnJlbmN5TGltaXQSFgoOcmF0ZV9saW1pdF9rZXkYISABKAkSEgoKZGVwZW5kc19vbhgiIAMoCRIrCghtYXhfd2FpdBgjIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCgxwYXVzZWRfdW50aWwYJCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBGNyb24YKCABKAsyGi5jcm9uc3RyZWFtLnYxLkNyb25UcmlnZ2VySAASKgoEb25jZRgpIAEoCzIaLmNyb25zdHJlYW0udjEuT25jZVRyaWdnZXJIABIyCghpbnRlcnZhbBgqIAEoCzIeLmNyb25zdHJlYW0udjEuSW50ZXJ2YWxUcmlnZ2VySAASLAoFZXZlbnQYKyABKAsyGy5jcm9uc3RyZWFtLnYxLkV2ZW50VHJpZ2dlckgAGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgd0cmlnZ2VyQg4KDF9tYXhfcmV0cmllcyIuChBDb25jdXJyZW5jeUxpbWl0EgsKA2tleRgBIAEoCRINCgVsaW1pdBgCIAEoBSIzCgtDcm9uVHJpZ2dlchISCgpleHByZXNzaW9uGAEgASgJEhAKCHRpbWV6b25lGAIgASgJIjkKC09uY2VUcmlnZ2VyEioKBnJ1bl9hdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAipwEKD0ludGVydmFsVHJpZ2dlchIoCgVldmVyeRgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCghzdGFydF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoGZW5kX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghtYXhfcnVucxgEIAEoBSIiCgxFdmVudFRyaWdnZXISEgoKZXZlbnRfbmFtZRgBIAEoCSKVAgoMSGVhbHRoUG9saWN5EjIKD21heF9zdGFydF9kZWxheRgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIvCgxtYXhfZHVyYXRpb24YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SIQoUY29uc2VjdXRpdmVfZmFpbHVyZXMYAyABKAVIAIgBARIcCg9hbGVydF9vbl9taXNzZWQYBCABKAhIAYgBARIdChBwYXVzZV9vbl9mYWlsdXJlGAUgASgISAKIAQFCFwoVX2NvbnNlY3V0aXZlX2ZhaWx1cmVzQhIKEF9hbGVydF9vbl9taXNzZWRCEwoRX3BhdXNlX29uX2ZhaWx1cmUicQoJSm9iSGVhbHRoEikKBXN0YXRlGAEgASgOMhouY3JvbnN0cmVhbS52MS5IZWFsdGhTdGF0ZRIpCgVzaW5jZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAMgASgJKnkKB0pvYlR5cGUSGAoUSk9CX1RZUEVfVU5TUEVDSUZJRUQQABIRCg1KT0JfVFlQRV9DUk9OEAESFQoRSk9CX1RZUEVfT05FX1RJTUUQAhIWChJKT0JfVFlQRV9SRUNVUlJJTkcQAxISCg5KT0JfVFlQRV9FVkVOVBAEKrgBCglKb2JTdGF0dXMSGgoWSk9CX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKEkpPQl9TVEFUVVNfUEVORElORxABEhUKEUpPQl9TVEFUVVNfQUNUSVZFEAISFQoRSk9CX1NUQVRVU19QQVVTRUQQAxIYChRKT0JfU1RBVFVTX0NPTVBMRVRFRBAEEhUKEUpPQl9TVEFUVVNfRkFJTEVEEAUSGAoUSk9CX1NUQVRVU19DQU5DRUxMRUQQBip5CgtIYW5kbGVyVHlwZRIcChhIQU5ETEVSX1RZUEVfVU5TUEVDSUZJRUQQABIZChVIQU5ETEVSX1RZUEVfRlVOQ1RJT04QARIWChJIQU5ETEVSX1RZUEVfQUdFTlQQAhIZChVIQU5ETEVSX1RZUEVfV09SS0ZMT1cQAyp1CghQcmlvcml0eRIYChRQUklPUklUWV9VTlNQRUNJRklFRBAAEhAKDFBSSU9SSVRZX0xPVxABEhMKD1BSSU9SSVRZX01FRElVTRACEhEKDVBSSU9SSVRZX0hJR0gQAxIVChFQUklPUklUWV9DUklUSUNBTBAEKqUBCg1PdmVybGFwUG9saWN5Eh4KGk9WRVJMQVBfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGAoUT1ZFUkxBUF9QT0xJQ1lfQUxMT1cQARIXChNPVkVSTEFQX1BPTElDWV9TS0lQEAISHQoZT1ZFUkxBUF9QT0xJQ1lfQlVGRkVSX09ORRADEiIKHk9WRVJMQVBfUE9MSUNZX0NBTkNFTF9QUkVWSU9VUxAEKoEBCg1NaXNmaXJlUG9saWN5Eh4KGk1JU0ZJUkVfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGwoXTUlTRklSRV9QT0xJQ1lfUlVOX09OQ0UQARIaChZNSVNGSVJFX1BPTElDWV9SVU5fQUxMEAISFwoTTUlTRklSRV9QT0xJQ1lfU0tJUBADKq0BCgtIZWFsdGhTdGF0ZRIcChhIRUFMVEhfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRIRUFMVEhfU1RBVEVfSEVBTFRIWRABEhUKEUhFQUxUSF9TVEFURV9MQVRFEAISFwoTSEVBTFRIX1NUQVRFX01JU1NFRBADEhwKGEhFQUxUSF9TVEFURV9PVkVSUlVOTklORxAEEhgKFEhFQUxUSF9TVEFURV9GQUlMSU5HEAVCawoRZGV2LmNyb25zdHJlYW0udjFCCEpvYlByb3RvUAFaSmdpdGh1Yi5jb20vY3JvbnN0cmVhbS9jcm9uc3RyZWFtL2NsaWVudHMvZ28vZ2VuL2Nyb25zdHJlYW0vdjE7Y3JvbnN0cmVhbXYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A job: what to run (a handler name and a payload), when to run it (a
@@ -246,6 +246,50 @@ export type Job = Message<"cronstream.v1.Job"> & {
   health?: JobHealth | undefined;
 
   /**
+   * At most `concurrency.limit` executions carrying the same concurrency key
+   * run at once across the cluster (docs/scheduling.md#concurrency-keys);
+   * the others wait, in order of priority then due time. Absent: no limit.
+   *
+   * @generated from field: cronstream.v1.ConcurrencyLimit concurrency = 32;
+   */
+  concurrency?: ConcurrencyLimit | undefined;
+
+  /**
+   * The rate limit its executions draw from: a fixed string or a template
+   * over the payload such as "customer:{payload.customer_id}", 1 to 200
+   * characters. It takes effect once the platform sets a rate limit of
+   * that key (SetRateLimit); until then it limits nothing. Empty: none.
+   *
+   * @generated from field: string rate_limit_key = 33;
+   */
+  rateLimitKey: string;
+
+  /**
+   * Ids of jobs of the platform whose slot must have succeeded first: this
+   * job's slot at instant t runs once each one's latest slot at or before t
+   * has succeeded (docs/scheduling.md#dependencies). At most 16; no cycles.
+   *
+   * @generated from field: repeated string depends_on = 34;
+   */
+  dependsOn: string[];
+
+  /**
+   * How long a slot waits for its dependencies; past it, the slot is
+   * skipped (missed) with the reason. Defaults to 1 hour; at most 7 days.
+   *
+   * @generated from field: google.protobuf.Duration max_wait = 35;
+   */
+  maxWait?: Duration | undefined;
+
+  /**
+   * Output only. When a job paused with PauseJob's `until` resumes by
+   * itself; absent for a job paused until ResumeJob.
+   *
+   * @generated from field: google.protobuf.Timestamp paused_until = 36;
+   */
+  pausedUntil?: Timestamp | undefined;
+
+  /**
    * Required. When the job fires. Exactly one must be set.
    *
    * @generated from oneof cronstream.v1.Job.trigger
@@ -293,6 +337,38 @@ export const JobSchema: GenMessage<Job> = /*@__PURE__*/
   messageDesc(file_cronstream_v1_job, 0);
 
 /**
+ * At most `limit` executions with one key run at once.
+ *
+ * @generated from message cronstream.v1.ConcurrencyLimit
+ */
+export type ConcurrencyLimit = Message<"cronstream.v1.ConcurrencyLimit"> & {
+  /**
+   * Required. A fixed string, or a template over the payload with
+   * placeholders such as "customer:{payload.customer_id}" (a missing field
+   * expands to the empty string). 1 to 200 characters, as written and as
+   * expanded. Keys are the platform's own: another platform's equal key is
+   * another key.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * Required. 1 to 10,000.
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message cronstream.v1.ConcurrencyLimit.
+ * Use `create(ConcurrencyLimitSchema)` to create a new message.
+ */
+export const ConcurrencyLimitSchema: GenMessage<ConcurrencyLimit> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_job, 1);
+
+/**
  * A cron schedule in a timezone, with Debian cron's DST rules (docs/time.md).
  *
  * @generated from message cronstream.v1.CronTrigger
@@ -319,7 +395,7 @@ export type CronTrigger = Message<"cronstream.v1.CronTrigger"> & {
  * Use `create(CronTriggerSchema)` to create a new message.
  */
 export const CronTriggerSchema: GenMessage<CronTrigger> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_job, 1);
+  messageDesc(file_cronstream_v1_job, 2);
 
 /**
  * A single firing.
@@ -340,7 +416,7 @@ export type OnceTrigger = Message<"cronstream.v1.OnceTrigger"> & {
  * Use `create(OnceTriggerSchema)` to create a new message.
  */
 export const OnceTriggerSchema: GenMessage<OnceTrigger> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_job, 2);
+  messageDesc(file_cronstream_v1_job, 3);
 
 /**
  * A fixed-interval schedule: fires at start_at, start_at + every, ...
@@ -382,7 +458,7 @@ export type IntervalTrigger = Message<"cronstream.v1.IntervalTrigger"> & {
  * Use `create(IntervalTriggerSchema)` to create a new message.
  */
 export const IntervalTriggerSchema: GenMessage<IntervalTrigger> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_job, 3);
+  messageDesc(file_cronstream_v1_job, 4);
 
 /**
  * Fires when TriggerEvent is called with a matching event name.
@@ -403,7 +479,7 @@ export type EventTrigger = Message<"cronstream.v1.EventTrigger"> & {
  * Use `create(EventTriggerSchema)` to create a new message.
  */
 export const EventTriggerSchema: GenMessage<EventTrigger> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_job, 4);
+  messageDesc(file_cronstream_v1_job, 5);
 
 /**
  * When a job is unhealthy. Each condition opens an alert of its kind.
@@ -457,7 +533,7 @@ export type HealthPolicy = Message<"cronstream.v1.HealthPolicy"> & {
  * Use `create(HealthPolicySchema)` to create a new message.
  */
 export const HealthPolicySchema: GenMessage<HealthPolicy> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_job, 5);
+  messageDesc(file_cronstream_v1_job, 6);
 
 /**
  * A job's health.
@@ -493,7 +569,7 @@ export type JobHealth = Message<"cronstream.v1.JobHealth"> & {
  * Use `create(JobHealthSchema)` to create a new message.
  */
 export const JobHealthSchema: GenMessage<JobHealth> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_job, 6);
+  messageDesc(file_cronstream_v1_job, 7);
 
 /**
  * The kind of job, derived from its trigger.

@@ -12,8 +12,12 @@ import type { Execution, ExecutionLog, ExecutionStatus } from "./execution_pb.js
 import { file_cronstream_v1_execution } from "./execution_pb.js";
 import type { Health, JobStats, SchedulerMetrics } from "./insight_pb.js";
 import { file_cronstream_v1_insight } from "./insight_pb.js";
-import type { HealthPolicy, HealthState, Job, JobStatus, JobType } from "./job_pb.js";
+import type { HealthPolicy, HealthState, Job, JobStatus, JobType, OverlapPolicy } from "./job_pb.js";
 import { file_cronstream_v1_job } from "./job_pb.js";
+import type { PreviewSummary, ScheduledInstant } from "./preview_pb.js";
+import { file_cronstream_v1_preview } from "./preview_pb.js";
+import type { RateLimit } from "./rate_limit_pb.js";
+import { file_cronstream_v1_rate_limit } from "./rate_limit_pb.js";
 import type { Webhook, WebhookDelivery } from "./webhook_pb.js";
 import { file_cronstream_v1_webhook } from "./webhook_pb.js";
 import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
@@ -24,7 +28,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file cronstream/v1/scheduler_service.proto.
  */
 export const file_cronstream_v1_scheduler_service: GenFile = /*@__PURE__*/
-  fileDesc("CiVjcm9uc3RyZWFtL3YxL3NjaGVkdWxlcl9zZXJ2aWNlLnByb3RvEg1jcm9uc3RyZWFtLnYxIkcKEENyZWF0ZUpvYlJlcXVlc3QSHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2ISEgoKcmVxdWVzdF9pZBgCIAEoCSI0ChFDcmVhdGVKb2JSZXNwb25zZRIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiJLChZCYXRjaENyZWF0ZUpvYnNSZXF1ZXN0EjEKCHJlcXVlc3RzGAEgAygLMh8uY3JvbnN0cmVhbS52MS5DcmVhdGVKb2JSZXF1ZXN0IjsKF0JhdGNoQ3JlYXRlSm9ic1Jlc3BvbnNlEiAKBGpvYnMYASADKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiIbCg1HZXRKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjEKDkdldEpvYlJlc3BvbnNlEh8KA2pvYhgBIAEoCzISLmNyb25zdHJlYW0udjEuSm9iItwBCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKgoIc3RhdHVzZXMYAyADKA4yGC5jcm9uc3RyZWFtLnYxLkpvYlN0YXR1cxIlCgV0eXBlcxgEIAMoDjIWLmNyb25zdHJlYW0udjEuSm9iVHlwZRIUCgxoYW5kbGVyX25hbWUYBSABKAkSDAoEdGFncxgGIAMoCRIrCgdoZWFsdGhzGAcgAygOMhouY3JvbnN0cmVhbS52MS5IZWFsdGhTdGF0ZSJNChBMaXN0Sm9ic1Jlc3BvbnNlEiAKBGpvYnMYASADKAsyEi5jcm9uc3RyZWFtLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiZAoQVXBkYXRlSm9iUmVxdWVzdBIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYhIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siNAoRVXBkYXRlSm9iUmVzcG9uc2USHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2IiHgoQRGVsZXRlSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSITChFEZWxldGVKb2JSZXNwb25zZSIdCg9QYXVzZUpvYlJlcXVlc3QSCgoCaWQYASABKAkiMwoQUGF1c2VKb2JSZXNwb25zZRIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiIeChBSZXN1bWVKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjQKEVJlc3VtZUpvYlJlc3BvbnNlEh8KA2pvYhgBIAEoCzISLmNyb25zdHJlYW0udjEuSm9iIh4KEENhbmNlbEpvYlJlcXVlc3QSCgoCaWQYASABKAkiNAoRQ2FuY2VsSm9iUmVzcG9uc2USHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2IiGwoNUnVuSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSI9Cg5SdW5Kb2JSZXNwb25zZRIrCglleGVjdXRpb24YASABKAsyGC5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvbiKAAQoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIwCghzdGF0dXNlcxgCIAMoDjIeLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uU3RhdHVzEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIl8KFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USLAoKZXhlY3V0aW9ucxgBIAMoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIhChNHZXRFeGVjdXRpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkMKFEdldEV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uIiMKFVJldHJ5RXhlY3V0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJFChZSZXRyeUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uIiQKFkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QSCgoCaWQYASABKAkiRgoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguY3JvbnN0cmVhbS52MS5FeGVjdXRpb24iVwoYTGlzdEV4ZWN1dGlvbkxvZ3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJfChlMaXN0RXhlY3V0aW9uTG9nc1Jlc3BvbnNlEikKBGxvZ3MYASADKAsyGy5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvbkxvZxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTwoZQ3JlYXRlRXZlbnRIYW5kbGVyUmVxdWVzdBIyCg1ldmVudF9oYW5kbGVyGAEgASgLMhsuY3JvbnN0cmVhbS52MS5FdmVudEhhbmRsZXIiUAoaQ3JlYXRlRXZlbnRIYW5kbGVyUmVzcG9uc2USMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyIiQKFkdldEV2ZW50SGFuZGxlclJlcXVlc3QSCgoCaWQYASABKAkiTQoXR2V0RXZlbnRIYW5kbGVyUmVzcG9uc2USMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyIlUKGExpc3RFdmVudEhhbmRsZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRISCgpldmVudF9uYW1lGAMgASgJImkKGUxpc3RFdmVudEhhbmRsZXJzUmVzcG9uc2USMwoOZXZlbnRfaGFuZGxlcnMYASADKAsyGy5jcm9uc3RyZWFtLnYxLkV2ZW50SGFuZGxlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkigAEKGVVwZGF0ZUV2ZW50SGFuZGxlclJlcXVlc3QSMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJQChpVcGRhdGVFdmVudEhhbmRsZXJSZXNwb25zZRIyCg1ldmVudF9oYW5kbGVyGAEgASgLMhsuY3JvbnN0cmVhbS52MS5FdmVudEhhbmRsZXIiJwoZRGVsZXRlRXZlbnRIYW5kbGVyUmVxdWVzdBIKCgJpZBgBIAEoCSIcChpEZWxldGVFdmVudEhhbmRsZXJSZXNwb25zZSJnChNUcmlnZ2VyRXZlbnRSZXF1ZXN0EhIKCmV2ZW50X25hbWUYASABKAkSKAoHcGF5bG9hZBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKcmVxdWVzdF9pZBgDIAEoCSItChRUcmlnZ2VyRXZlbnRSZXNwb25zZRIVCg1leGVjdXRpb25faWRzGAEgAygJIngKFlByZXZpZXdTY2hlZHVsZVJlcXVlc3QSHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2ISLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFY291bnQYAyABKAUiRAoXUHJldmlld1NjaGVkdWxlUmVzcG9uc2USKQoFdGltZXMYASADKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiQKEkdldEpvYlN0YXRzUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiPQoTR2V0Sm9iU3RhdHNSZXNwb25zZRImCgVzdGF0cxgBIAEoCzIXLmNyb25zdHJlYW0udjEuSm9iU3RhdHMiEwoRR2V0TWV0cmljc1JlcXVlc3QiRgoSR2V0TWV0cmljc1Jlc3BvbnNlEjAKB21ldHJpY3MYASABKAsyHy5jcm9uc3RyZWFtLnYxLlNjaGVkdWxlck1ldHJpY3MiEgoQR2V0SGVhbHRoUmVxdWVzdCI6ChFHZXRIZWFsdGhSZXNwb25zZRIlCgZoZWFsdGgYASABKAsyFS5jcm9uc3RyZWFtLnYxLkhlYWx0aCKgAQoRTGlzdEFsZXJ0c1JlcXVlc3QSDgoGam9iX2lkGAEgASgJEikKBWtpbmRzGAIgAygOMhouY3JvbnN0cmVhbS52MS5IZWFsdGhTdGF0ZRIpCgZzdGF0ZXMYAyADKA4yGS5jcm9uc3RyZWFtLnYxLkFsZXJ0U3RhdGUSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiUwoSTGlzdEFsZXJ0c1Jlc3BvbnNlEiQKBmFsZXJ0cxgBIAMoCzIULmNyb25zdHJlYW0udjEuQWxlcnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIhoKGEdldEhlYWx0aERlZmF1bHRzUmVxdWVzdCJIChlHZXRIZWFsdGhEZWZhdWx0c1Jlc3BvbnNlEisKBnBvbGljeRgBIAEoCzIbLmNyb25zdHJlYW0udjEuSGVhbHRoUG9saWN5IkcKGFNldEhlYWx0aERlZmF1bHRzUmVxdWVzdBIrCgZwb2xpY3kYASABKAsyGy5jcm9uc3RyZWFtLnYxLkhlYWx0aFBvbGljeSJIChlTZXRIZWFsdGhEZWZhdWx0c1Jlc3BvbnNlEisKBnBvbGljeRgBIAEoCzIbLmNyb25zdHJlYW0udjEuSGVhbHRoUG9saWN5IioKEldhdGNoQWxlcnRzUmVxdWVzdBIUCgxhZnRlcl9jdXJzb3IYASABKAMiTwoTV2F0Y2hBbGVydHNSZXNwb25zZRIoCgVldmVudBgBIAEoCzIZLmNyb25zdHJlYW0udjEuQWxlcnRFdmVudBIOCgZjdXJzb3IYAiABKAMiPwoUQ3JlYXRlV2ViaG9va1JlcXVlc3QSJwoHd2ViaG9vaxgBIAEoCzIWLmNyb25zdHJlYW0udjEuV2ViaG9vayJQChVDcmVhdGVXZWJob29rUmVzcG9uc2USJwoHd2ViaG9vaxgBIAEoCzIWLmNyb25zdHJlYW0udjEuV2ViaG9vaxIOCgZzZWNyZXQYAiABKAkiHwoRR2V0V2ViaG9va1JlcXVlc3QSCgoCaWQYASABKAkiPQoSR2V0V2ViaG9va1Jlc3BvbnNlEicKB3dlYmhvb2sYASABKAsyFi5jcm9uc3RyZWFtLnYxLldlYmhvb2siPAoTTGlzdFdlYmhvb2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJZChRMaXN0V2ViaG9va3NSZXNwb25zZRIoCgh3ZWJob29rcxgBIAMoCzIWLmNyb25zdHJlYW0udjEuV2ViaG9vaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIgoURGVsZXRlV2ViaG9va1JlcXVlc3QSCgoCaWQYASABKAkiFwoVRGVsZXRlV2ViaG9va1Jlc3BvbnNlIlkKHExpc3RXZWJob29rRGVsaXZlcmllc1JlcXVlc3QSEgoKd2ViaG9va19pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJsCh1MaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXNwb25zZRIyCgpkZWxpdmVyaWVzGAEgAygLMh4uY3JvbnN0cmVhbS52MS5XZWJob29rRGVsaXZlcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMp8YChBTY2hlZHVsZXJTZXJ2aWNlEk4KCUNyZWF0ZUpvYhIfLmNyb25zdHJlYW0udjEuQ3JlYXRlSm9iUmVxdWVzdBogLmNyb25zdHJlYW0udjEuQ3JlYXRlSm9iUmVzcG9uc2USYAoPQmF0Y2hDcmVhdGVKb2JzEiUuY3JvbnN0cmVhbS52MS5CYXRjaENyZWF0ZUpvYnNSZXF1ZXN0GiYuY3JvbnN0cmVhbS52MS5CYXRjaENyZWF0ZUpvYnNSZXNwb25zZRJFCgZHZXRKb2ISHC5jcm9uc3RyZWFtLnYxLkdldEpvYlJlcXVlc3QaHS5jcm9uc3RyZWFtLnYxLkdldEpvYlJlc3BvbnNlEksKCExpc3RKb2JzEh4uY3JvbnN0cmVhbS52MS5MaXN0Sm9ic1JlcXVlc3QaHy5jcm9uc3RyZWFtLnYxLkxpc3RKb2JzUmVzcG9uc2USTgoJVXBkYXRlSm9iEh8uY3JvbnN0cmVhbS52MS5VcGRhdGVKb2JSZXF1ZXN0GiAuY3JvbnN0cmVhbS52MS5VcGRhdGVKb2JSZXNwb25zZRJOCglEZWxldGVKb2ISHy5jcm9uc3RyZWFtLnYxLkRlbGV0ZUpvYlJlcXVlc3QaIC5jcm9uc3RyZWFtLnYxLkRlbGV0ZUpvYlJlc3BvbnNlEksKCFBhdXNlSm9iEh4uY3JvbnN0cmVhbS52MS5QYXVzZUpvYlJlcXVlc3QaHy5jcm9uc3RyZWFtLnYxLlBhdXNlSm9iUmVzcG9uc2USTgoJUmVzdW1lSm9iEh8uY3JvbnN0cmVhbS52MS5SZXN1bWVKb2JSZXF1ZXN0GiAuY3JvbnN0cmVhbS52MS5SZXN1bWVKb2JSZXNwb25zZRJOCglDYW5jZWxKb2ISHy5jcm9uc3RyZWFtLnYxLkNhbmNlbEpvYlJlcXVlc3QaIC5jcm9uc3RyZWFtLnYxLkNhbmNlbEpvYlJlc3BvbnNlEkUKBlJ1bkpvYhIcLmNyb25zdHJlYW0udjEuUnVuSm9iUmVxdWVzdBodLmNyb25zdHJlYW0udjEuUnVuSm9iUmVzcG9uc2USXQoOTGlzdEV4ZWN1dGlvbnMSJC5jcm9uc3RyZWFtLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBolLmNyb25zdHJlYW0udjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRJXCgxHZXRFeGVjdXRpb24SIi5jcm9uc3RyZWFtLnYxLkdldEV4ZWN1dGlvblJlcXVlc3QaIy5jcm9uc3RyZWFtLnYxLkdldEV4ZWN1dGlvblJlc3BvbnNlEl0KDlJldHJ5RXhlY3V0aW9uEiQuY3JvbnN0cmVhbS52MS5SZXRyeUV4ZWN1dGlvblJlcXVlc3QaJS5jcm9uc3RyZWFtLnYxLlJldHJ5RXhlY3V0aW9uUmVzcG9uc2USYAoPQ2FuY2VsRXhlY3V0aW9uEiUuY3JvbnN0cmVhbS52MS5DYW5jZWxFeGVjdXRpb25SZXF1ZXN0GiYuY3JvbnN0cmVhbS52MS5DYW5jZWxFeGVjdXRpb25SZXNwb25zZRJmChFMaXN0RXhlY3V0aW9uTG9ncxInLmNyb25zdHJlYW0udjEuTGlzdEV4ZWN1dGlvbkxvZ3NSZXF1ZXN0GiguY3JvbnN0cmVhbS52MS5MaXN0RXhlY3V0aW9uTG9nc1Jlc3BvbnNlEmkKEkNyZWF0ZUV2ZW50SGFuZGxlchIoLmNyb25zdHJlYW0udjEuQ3JlYXRlRXZlbnRIYW5kbGVyUmVxdWVzdBopLmNyb25zdHJlYW0udjEuQ3JlYXRlRXZlbnRIYW5kbGVyUmVzcG9uc2USYAoPR2V0RXZlbnRIYW5kbGVyEiUuY3JvbnN0cmVhbS52MS5HZXRFdmVudEhhbmRsZXJSZXF1ZXN0GiYuY3JvbnN0cmVhbS52MS5HZXRFdmVudEhhbmRsZXJSZXNwb25zZRJmChFMaXN0RXZlbnRIYW5kbGVycxInLmNyb25zdHJlYW0udjEuTGlzdEV2ZW50SGFuZGxlcnNSZXF1ZXN0GiguY3JvbnN0cmVhbS52MS5MaXN0RXZlbnRIYW5kbGVyc1Jlc3BvbnNlEmkKElVwZGF0ZUV2ZW50SGFuZGxlchIoLmNyb25zdHJlYW0udjEuVXBkYXRlRXZlbnRIYW5kbGVyUmVxdWVzdBopLmNyb25zdHJlYW0udjEuVXBkYXRlRXZlbnRIYW5kbGVyUmVzcG9uc2USaQoSRGVsZXRlRXZlbnRIYW5kbGVyEiguY3JvbnN0cmVhbS52MS5EZWxldGVFdmVudEhhbmRsZXJSZXF1ZXN0GikuY3JvbnN0cmVhbS52MS5EZWxldGVFdmVudEhhbmRsZXJSZXNwb25zZRJXCgxUcmlnZ2VyRXZlbnQSIi5jcm9uc3RyZWFtLnYxLlRyaWdnZXJFdmVudFJlcXVlc3QaIy5jcm9uc3RyZWFtLnYxLlRyaWdnZXJFdmVudFJlc3BvbnNlEmAKD1ByZXZpZXdTY2hlZHVsZRIlLmNyb25zdHJlYW0udjEuUHJldmlld1NjaGVkdWxlUmVxdWVzdBomLmNyb25zdHJlYW0udjEuUHJldmlld1NjaGVkdWxlUmVzcG9uc2USVAoLR2V0Sm9iU3RhdHMSIS5jcm9uc3RyZWFtLnYxLkdldEpvYlN0YXRzUmVxdWVzdBoiLmNyb25zdHJlYW0udjEuR2V0Sm9iU3RhdHNSZXNwb25zZRJRCgpHZXRNZXRyaWNzEiAuY3JvbnN0cmVhbS52MS5HZXRNZXRyaWNzUmVxdWVzdBohLmNyb25zdHJlYW0udjEuR2V0TWV0cmljc1Jlc3BvbnNlEk4KCUdldEhlYWx0aBIfLmNyb25zdHJlYW0udjEuR2V0SGVhbHRoUmVxdWVzdBogLmNyb25zdHJlYW0udjEuR2V0SGVhbHRoUmVzcG9uc2USUQoKTGlzdEFsZXJ0cxIgLmNyb25zdHJlYW0udjEuTGlzdEFsZXJ0c1JlcXVlc3QaIS5jcm9uc3RyZWFtLnYxLkxpc3RBbGVydHNSZXNwb25zZRJWCgtXYXRjaEFsZXJ0cxIhLmNyb25zdHJlYW0udjEuV2F0Y2hBbGVydHNSZXF1ZXN0GiIuY3JvbnN0cmVhbS52MS5XYXRjaEFsZXJ0c1Jlc3BvbnNlMAESZgoRR2V0SGVhbHRoRGVmYXVsdHMSJy5jcm9uc3RyZWFtLnYxLkdldEhlYWx0aERlZmF1bHRzUmVxdWVzdBooLmNyb25zdHJlYW0udjEuR2V0SGVhbHRoRGVmYXVsdHNSZXNwb25zZRJmChFTZXRIZWFsdGhEZWZhdWx0cxInLmNyb25zdHJlYW0udjEuU2V0SGVhbHRoRGVmYXVsdHNSZXF1ZXN0GiguY3JvbnN0cmVhbS52MS5TZXRIZWFsdGhEZWZhdWx0c1Jlc3BvbnNlEloKDUNyZWF0ZVdlYmhvb2sSIy5jcm9uc3RyZWFtLnYxLkNyZWF0ZVdlYmhvb2tSZXF1ZXN0GiQuY3JvbnN0cmVhbS52MS5DcmVhdGVXZWJob29rUmVzcG9uc2USUQoKR2V0V2ViaG9vaxIgLmNyb25zdHJlYW0udjEuR2V0V2ViaG9va1JlcXVlc3QaIS5jcm9uc3RyZWFtLnYxLkdldFdlYmhvb2tSZXNwb25zZRJXCgxMaXN0V2ViaG9va3MSIi5jcm9uc3RyZWFtLnYxLkxpc3RXZWJob29rc1JlcXVlc3QaIy5jcm9uc3RyZWFtLnYxLkxpc3RXZWJob29rc1Jlc3BvbnNlEloKDURlbGV0ZVdlYmhvb2sSIy5jcm9uc3RyZWFtLnYxLkRlbGV0ZVdlYmhvb2tSZXF1ZXN0GiQuY3JvbnN0cmVhbS52MS5EZWxldGVXZWJob29rUmVzcG9uc2UScgoVTGlzdFdlYmhvb2tEZWxpdmVyaWVzEisuY3JvbnN0cmVhbS52MS5MaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXF1ZXN0GiwuY3JvbnN0cmVhbS52MS5MaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXNwb25zZUJ4ChFkZXYuY3JvbnN0cmVhbS52MUIVU2NoZWR1bGVyU2VydmljZVByb3RvUAFaSmdpdGh1Yi5jb20vY3JvbnN0cmVhbS9jcm9uc3RyZWFtL2NsaWVudHMvZ28vZ2VuL2Nyb25zdHJlYW0vdjE7Y3JvbnN0cmVhbXYxYgZwcm90bzM", [file_cronstream_v1_alert, file_cronstream_v1_event, file_cronstream_v1_execution, file_cronstream_v1_insight, file_cronstream_v1_job, file_cronstream_v1_webhook, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiVjcm9uc3RyZWFtL3YxL3NjaGVkdWxlcl9zZXJ2aWNlLnByb3RvEg1jcm9uc3RyZWFtLnYxIkcKEENyZWF0ZUpvYlJlcXVlc3QSHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2ISEgoKcmVxdWVzdF9pZBgCIAEoCSI0ChFDcmVhdGVKb2JSZXNwb25zZRIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiJLChZCYXRjaENyZWF0ZUpvYnNSZXF1ZXN0EjEKCHJlcXVlc3RzGAEgAygLMh8uY3JvbnN0cmVhbS52MS5DcmVhdGVKb2JSZXF1ZXN0IjsKF0JhdGNoQ3JlYXRlSm9ic1Jlc3BvbnNlEiAKBGpvYnMYASADKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiIbCg1HZXRKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjEKDkdldEpvYlJlc3BvbnNlEh8KA2pvYhgBIAEoCzISLmNyb25zdHJlYW0udjEuSm9iItwBCg9MaXN0Sm9ic1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSKgoIc3RhdHVzZXMYAyADKA4yGC5jcm9uc3RyZWFtLnYxLkpvYlN0YXR1cxIlCgV0eXBlcxgEIAMoDjIWLmNyb25zdHJlYW0udjEuSm9iVHlwZRIUCgxoYW5kbGVyX25hbWUYBSABKAkSDAoEdGFncxgGIAMoCRIrCgdoZWFsdGhzGAcgAygOMhouY3JvbnN0cmVhbS52MS5IZWFsdGhTdGF0ZSJNChBMaXN0Sm9ic1Jlc3BvbnNlEiAKBGpvYnMYASADKAsyEi5jcm9uc3RyZWFtLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiZAoQVXBkYXRlSm9iUmVxdWVzdBIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYhIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siNAoRVXBkYXRlSm9iUmVzcG9uc2USHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2IiHgoQRGVsZXRlSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSITChFEZWxldGVKb2JSZXNwb25zZSJICg9QYXVzZUpvYlJlcXVlc3QSCgoCaWQYASABKAkSKQoFdW50aWwYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjMKEFBhdXNlSm9iUmVzcG9uc2USHwoDam9iGAEgASgLMhIuY3JvbnN0cmVhbS52MS5Kb2IiHgoQUmVzdW1lSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSI0ChFSZXN1bWVKb2JSZXNwb25zZRIfCgNqb2IYASABKAsyEi5jcm9uc3RyZWFtLnYxLkpvYiIeChBDYW5jZWxKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjQKEUNhbmNlbEpvYlJlc3BvbnNlEh8KA2pvYhgBIAEoCzISLmNyb25zdHJlYW0udjEuSm9iIhsKDVJ1bkpvYlJlcXVlc3QSCgoCaWQYASABKAkiPQoOUnVuSm9iUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguY3JvbnN0cmVhbS52MS5FeGVjdXRpb24iUwoLSm9iU2VsZWN0b3ISDAoEdGFncxgBIAMoCRIUCgxoYW5kbGVyX25hbWUYAiABKAkSEwoLbmFtZV9wcmVmaXgYAyABKAkSCwoDYWxsGAQgASgIInoKEFBhdXNlSm9ic1JlcXVlc3QSLAoIc2VsZWN0b3IYASABKAsyGi5jcm9uc3RyZWFtLnYxLkpvYlNlbGVjdG9yEikKBXVudGlsGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVsaW1pdBgDIAEoBSI3ChFQYXVzZUpvYnNSZXNwb25zZRIPCgdjaGFuZ2VkGAEgASgFEhEKCXJlbWFpbmluZxgCIAEoBSJQChFSZXN1bWVKb2JzUmVxdWVzdBIsCghzZWxlY3RvchgBIAEoCzIaLmNyb25zdHJlYW0udjEuSm9iU2VsZWN0b3ISDQoFbGltaXQYAiABKAUiOAoSUmVzdW1lSm9ic1Jlc3BvbnNlEg8KB2NoYW5nZWQYASABKAUSEQoJcmVtYWluaW5nGAIgASgFIrQBChJCYWNrZmlsbEpvYlJlcXVlc3QSCgoCaWQYASABKAkSLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKDm92ZXJsYXBfcG9saWN5GAQgASgOMhwuY3JvbnN0cmVhbS52MS5PdmVybGFwUG9saWN5IkoKE0JhY2tmaWxsSm9iUmVzcG9uc2USEAoIaW5zdGFudHMYASABKAUSDwoHY3JlYXRlZBgCIAEoBRIQCghleGlzdGluZxgDIAEoBSKAAQoVTGlzdEV4ZWN1dGlvbnNSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIwCghzdGF0dXNlcxgCIAMoDjIeLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uU3RhdHVzEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIl8KFkxpc3RFeGVjdXRpb25zUmVzcG9uc2USLAoKZXhlY3V0aW9ucxgBIAMoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIhChNHZXRFeGVjdXRpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkMKFEdldEV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uIiMKFVJldHJ5RXhlY3V0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSJFChZSZXRyeUV4ZWN1dGlvblJlc3BvbnNlEisKCWV4ZWN1dGlvbhgBIAEoCzIYLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uIiQKFkNhbmNlbEV4ZWN1dGlvblJlcXVlc3QSCgoCaWQYASABKAkiRgoXQ2FuY2VsRXhlY3V0aW9uUmVzcG9uc2USKwoJZXhlY3V0aW9uGAEgASgLMhguY3JvbnN0cmVhbS52MS5FeGVjdXRpb24iVwoYTGlzdEV4ZWN1dGlvbkxvZ3NSZXF1ZXN0EhQKDGV4ZWN1dGlvbl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJfChlMaXN0RXhlY3V0aW9uTG9nc1Jlc3BvbnNlEikKBGxvZ3MYASADKAsyGy5jcm9uc3RyZWFtLnYxLkV4ZWN1dGlvbkxvZxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTwoZQ3JlYXRlRXZlbnRIYW5kbGVyUmVxdWVzdBIyCg1ldmVudF9oYW5kbGVyGAEgASgLMhsuY3JvbnN0cmVhbS52MS5FdmVudEhhbmRsZXIiUAoaQ3JlYXRlRXZlbnRIYW5kbGVyUmVzcG9uc2USMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyIiQKFkdldEV2ZW50SGFuZGxlclJlcXVlc3QSCgoCaWQYASABKAkiTQoXR2V0RXZlbnRIYW5kbGVyUmVzcG9uc2USMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyIlUKGExpc3RFdmVudEhhbmRsZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRISCgpldmVudF9uYW1lGAMgASgJImkKGUxpc3RFdmVudEhhbmRsZXJzUmVzcG9uc2USMwoOZXZlbnRfaGFuZGxlcnMYASADKAsyGy5jcm9uc3RyZWFtLnYxLkV2ZW50SGFuZGxlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkigAEKGVVwZGF0ZUV2ZW50SGFuZGxlclJlcXVlc3QSMgoNZXZlbnRfaGFuZGxlchgBIAEoCzIbLmNyb25zdHJlYW0udjEuRXZlbnRIYW5kbGVyEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJQChpVcGRhdGVFdmVudEhhbmRsZXJSZXNwb25zZRIyCg1ldmVudF9oYW5kbGVyGAEgASgLMhsuY3JvbnN0cmVhbS52MS5FdmVudEhhbmRsZXIiJwoZRGVsZXRlRXZlbnRIYW5kbGVyUmVxdWVzdBIKCgJpZBgBIAEoCSIcChpEZWxldGVFdmVudEhhbmRsZXJSZXNwb25zZSJnChNUcmlnZ2VyRXZlbnRSZXF1ZXN0EhIKCmV2ZW50X25hbWUYASABKAkSKAoHcGF5bG9hZBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKcmVxdWVzdF9pZBgDIAEoCSItChRUcmlnZ2VyRXZlbnRSZXNwb25zZRIVCg1leGVjdXRpb25faWRzGAEgAygJIrYBChZQcmV2aWV3U2NoZWR1bGVSZXF1ZXN0Eh8KA2pvYhgBIAEoCzISLmNyb25zdHJlYW0udjEuSm9iEi4KCnN0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWNvdW50GAMgASgFEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZqb2JfaWQYBSABKAkipwEKF1ByZXZpZXdTY2hlZHVsZVJlc3BvbnNlEikKBXRpbWVzGAEgAygLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCghpbnN0YW50cxgCIAMoCzIfLmNyb25zdHJlYW0udjEuU2NoZWR1bGVkSW5zdGFudBIuCgdzdW1tYXJ5GAMgASgLMh0uY3JvbnN0cmVhbS52MS5QcmV2aWV3U3VtbWFyeSIkChJHZXRKb2JTdGF0c1JlcXVlc3QSDgoGam9iX2lkGAEgASgJIj0KE0dldEpvYlN0YXRzUmVzcG9uc2USJgoFc3RhdHMYASABKAsyFy5jcm9uc3RyZWFtLnYxLkpvYlN0YXRzIhMKEUdldE1ldHJpY3NSZXF1ZXN0IkYKEkdldE1ldHJpY3NSZXNwb25zZRIwCgdtZXRyaWNzGAEgASgLMh8uY3JvbnN0cmVhbS52MS5TY2hlZHVsZXJNZXRyaWNzIhIKEEdldEhlYWx0aFJlcXVlc3QiOgoRR2V0SGVhbHRoUmVzcG9uc2USJQoGaGVhbHRoGAEgASgLMhUuY3JvbnN0cmVhbS52MS5IZWFsdGgioAEKEUxpc3RBbGVydHNSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIpCgVraW5kcxgCIAMoDjIaLmNyb25zdHJlYW0udjEuSGVhbHRoU3RhdGUSKQoGc3RhdGVzGAMgAygOMhkuY3JvbnN0cmVhbS52MS5BbGVydFN0YXRlEhEKCXBhZ2Vfc2l6ZRgEIAEoBRISCgpwYWdlX3Rva2VuGAUgASgJIlMKEkxpc3RBbGVydHNSZXNwb25zZRIkCgZhbGVydHMYASADKAsyFC5jcm9uc3RyZWFtLnYxLkFsZXJ0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIaChhHZXRIZWFsdGhEZWZhdWx0c1JlcXVlc3QiSAoZR2V0SGVhbHRoRGVmYXVsdHNSZXNwb25zZRIrCgZwb2xpY3kYASABKAsyGy5jcm9uc3RyZWFtLnYxLkhlYWx0aFBvbGljeSJHChhTZXRIZWFsdGhEZWZhdWx0c1JlcXVlc3QSKwoGcG9saWN5GAEgASgLMhsuY3JvbnN0cmVhbS52MS5IZWFsdGhQb2xpY3kiSAoZU2V0SGVhbHRoRGVmYXVsdHNSZXNwb25zZRIrCgZwb2xpY3kYASABKAsyGy5jcm9uc3RyZWFtLnYxLkhlYWx0aFBvbGljeSIqChJXYXRjaEFsZXJ0c1JlcXVlc3QSFAoMYWZ0ZXJfY3Vyc29yGAEgASgDIk8KE1dhdGNoQWxlcnRzUmVzcG9uc2USKAoFZXZlbnQYASABKAsyGS5jcm9uc3RyZWFtLnYxLkFsZXJ0RXZlbnQSDgoGY3Vyc29yGAIgASgDIj8KFENyZWF0ZVdlYmhvb2tSZXF1ZXN0EicKB3dlYmhvb2sYASABKAsyFi5jcm9uc3RyZWFtLnYxLldlYmhvb2siUAoVQ3JlYXRlV2ViaG9va1Jlc3BvbnNlEicKB3dlYmhvb2sYASABKAsyFi5jcm9uc3RyZWFtLnYxLldlYmhvb2sSDgoGc2VjcmV0GAIgASgJIh8KEUdldFdlYmhvb2tSZXF1ZXN0EgoKAmlkGAEgASgJIj0KEkdldFdlYmhvb2tSZXNwb25zZRInCgd3ZWJob29rGAEgASgLMhYuY3JvbnN0cmVhbS52MS5XZWJob29rIjwKE0xpc3RXZWJob29rc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiWQoUTGlzdFdlYmhvb2tzUmVzcG9uc2USKAoId2ViaG9va3MYASADKAsyFi5jcm9uc3RyZWFtLnYxLldlYmhvb2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiIKFERlbGV0ZVdlYmhvb2tSZXF1ZXN0EgoKAmlkGAEgASgJIhcKFURlbGV0ZVdlYmhvb2tSZXNwb25zZSJZChxMaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXF1ZXN0EhIKCndlYmhvb2tfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkibAodTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVzcG9uc2USMgoKZGVsaXZlcmllcxgBIAMoCzIeLmNyb25zdHJlYW0udjEuV2ViaG9va0RlbGl2ZXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJDChNTZXRSYXRlTGltaXRSZXF1ZXN0EiwKCnJhdGVfbGltaXQYASABKAsyGC5jcm9uc3RyZWFtLnYxLlJhdGVMaW1pdCJEChRTZXRSYXRlTGltaXRSZXNwb25zZRIsCgpyYXRlX2xpbWl0GAEgASgLMhguY3JvbnN0cmVhbS52MS5SYXRlTGltaXQiFwoVTGlzdFJhdGVMaW1pdHNSZXF1ZXN0IkcKFkxpc3RSYXRlTGltaXRzUmVzcG9uc2USLQoLcmF0ZV9saW1pdHMYASADKAsyGC5jcm9uc3RyZWFtLnYxLlJhdGVMaW1pdCJIChZEZWxldGVSYXRlTGltaXRSZXF1ZXN0Eg0KA2tleRgBIAEoCUgAEhYKDGhhbmRsZXJfbmFtZRgCIAEoCUgAQgcKBXNjb3BlIhkKF0RlbGV0ZVJhdGVMaW1pdFJlc3BvbnNlMrIcChBTY2hlZHVsZXJTZXJ2aWNlEk4KCUNyZWF0ZUpvYhIfLmNyb25zdHJlYW0udjEuQ3JlYXRlSm9iUmVxdWVzdBogLmNyb25zdHJlYW0udjEuQ3JlYXRlSm9iUmVzcG9uc2USYAoPQmF0Y2hDcmVhdGVKb2JzEiUuY3JvbnN0cmVhbS52MS5CYXRjaENyZWF0ZUpvYnNSZXF1ZXN0GiYuY3JvbnN0cmVhbS52MS5CYXRjaENyZWF0ZUpvYnNSZXNwb25zZRJFCgZHZXRKb2ISHC5jcm9uc3RyZWFtLnYxLkdldEpvYlJlcXVlc3QaHS5jcm9uc3RyZWFtLnYxLkdldEpvYlJlc3BvbnNlEksKCExpc3RKb2JzEh4uY3JvbnN0cmVhbS52MS5MaXN0Sm9ic1JlcXVlc3QaHy5jcm9uc3RyZWFtLnYxLkxpc3RKb2JzUmVzcG9uc2USTgoJVXBkYXRlSm9iEh8uY3JvbnN0cmVhbS52MS5VcGRhdGVKb2JSZXF1ZXN0GiAuY3JvbnN0cmVhbS52MS5VcGRhdGVKb2JSZXNwb25zZRJOCglEZWxldGVKb2ISHy5jcm9uc3RyZWFtLnYxLkRlbGV0ZUpvYlJlcXVlc3QaIC5jcm9uc3RyZWFtLnYxLkRlbGV0ZUpvYlJlc3BvbnNlEksKCFBhdXNlSm9iEh4uY3JvbnN0cmVhbS52MS5QYXVzZUpvYlJlcXVlc3QaHy5jcm9uc3RyZWFtLnYxLlBhdXNlSm9iUmVzcG9uc2USTgoJUmVzdW1lSm9iEh8uY3JvbnN0cmVhbS52MS5SZXN1bWVKb2JSZXF1ZXN0GiAuY3JvbnN0cmVhbS52MS5SZXN1bWVKb2JSZXNwb25zZRJOCglDYW5jZWxKb2ISHy5jcm9uc3RyZWFtLnYxLkNhbmNlbEpvYlJlcXVlc3QaIC5jcm9uc3RyZWFtLnYxLkNhbmNlbEpvYlJlc3BvbnNlEkUKBlJ1bkpvYhIcLmNyb25zdHJlYW0udjEuUnVuSm9iUmVxdWVzdBodLmNyb25zdHJlYW0udjEuUnVuSm9iUmVzcG9uc2USTgoJUGF1c2VKb2JzEh8uY3JvbnN0cmVhbS52MS5QYXVzZUpvYnNSZXF1ZXN0GiAuY3JvbnN0cmVhbS52MS5QYXVzZUpvYnNSZXNwb25zZRJRCgpSZXN1bWVKb2JzEiAuY3JvbnN0cmVhbS52MS5SZXN1bWVKb2JzUmVxdWVzdBohLmNyb25zdHJlYW0udjEuUmVzdW1lSm9ic1Jlc3BvbnNlElQKC0JhY2tmaWxsSm9iEiEuY3JvbnN0cmVhbS52MS5CYWNrZmlsbEpvYlJlcXVlc3QaIi5jcm9uc3RyZWFtLnYxLkJhY2tmaWxsSm9iUmVzcG9uc2USXQoOTGlzdEV4ZWN1dGlvbnMSJC5jcm9uc3RyZWFtLnYxLkxpc3RFeGVjdXRpb25zUmVxdWVzdBolLmNyb25zdHJlYW0udjEuTGlzdEV4ZWN1dGlvbnNSZXNwb25zZRJXCgxHZXRFeGVjdXRpb24SIi5jcm9uc3RyZWFtLnYxLkdldEV4ZWN1dGlvblJlcXVlc3QaIy5jcm9uc3RyZWFtLnYxLkdldEV4ZWN1dGlvblJlc3BvbnNlEl0KDlJldHJ5RXhlY3V0aW9uEiQuY3JvbnN0cmVhbS52MS5SZXRyeUV4ZWN1dGlvblJlcXVlc3QaJS5jcm9uc3RyZWFtLnYxLlJldHJ5RXhlY3V0aW9uUmVzcG9uc2USYAoPQ2FuY2VsRXhlY3V0aW9uEiUuY3JvbnN0cmVhbS52MS5DYW5jZWxFeGVjdXRpb25SZXF1ZXN0GiYuY3JvbnN0cmVhbS52MS5DYW5jZWxFeGVjdXRpb25SZXNwb25zZRJmChFMaXN0RXhlY3V0aW9uTG9ncxInLmNyb25zdHJlYW0udjEuTGlzdEV4ZWN1dGlvbkxvZ3NSZXF1ZXN0GiguY3JvbnN0cmVhbS52MS5MaXN0RXhlY3V0aW9uTG9nc1Jlc3BvbnNlEmkKEkNyZWF0ZUV2ZW50SGFuZGxlchIoLmNyb25zdHJlYW0udjEuQ3JlYXRlRXZlbnRIYW5kbGVyUmVxdWVzdBopLmNyb25zdHJlYW0udjEuQ3JlYXRlRXZlbnRIYW5kbGVyUmVzcG9uc2USYAoPR2V0RXZlbnRIYW5kbGVyEiUuY3JvbnN0cmVhbS52MS5HZXRFdmVudEhhbmRsZXJSZXF1ZXN0GiYuY3JvbnN0cmVhbS52MS5HZXRFdmVudEhhbmRsZXJSZXNwb25zZRJmChFMaXN0RXZlbnRIYW5kbGVycxInLmNyb25zdHJlYW0udjEuTGlzdEV2ZW50SGFuZGxlcnNSZXF1ZXN0GiguY3JvbnN0cmVhbS52MS5MaXN0RXZlbnRIYW5kbGVyc1Jlc3BvbnNlEmkKElVwZGF0ZUV2ZW50SGFuZGxlchIoLmNyb25zdHJlYW0udjEuVXBkYXRlRXZlbnRIYW5kbGVyUmVxdWVzdBopLmNyb25zdHJlYW0udjEuVXBkYXRlRXZlbnRIYW5kbGVyUmVzcG9uc2USaQoSRGVsZXRlRXZlbnRIYW5kbGVyEiguY3JvbnN0cmVhbS52MS5EZWxldGVFdmVudEhhbmRsZXJSZXF1ZXN0GikuY3JvbnN0cmVhbS52MS5EZWxldGVFdmVudEhhbmRsZXJSZXNwb25zZRJXCgxUcmlnZ2VyRXZlbnQSIi5jcm9uc3RyZWFtLnYxLlRyaWdnZXJFdmVudFJlcXVlc3QaIy5jcm9uc3RyZWFtLnYxLlRyaWdnZXJFdmVudFJlc3BvbnNlEmAKD1ByZXZpZXdTY2hlZHVsZRIlLmNyb25zdHJlYW0udjEuUHJldmlld1NjaGVkdWxlUmVxdWVzdBomLmNyb25zdHJlYW0udjEuUHJldmlld1NjaGVkdWxlUmVzcG9uc2USVAoLR2V0Sm9iU3RhdHMSIS5jcm9uc3RyZWFtLnYxLkdldEpvYlN0YXRzUmVxdWVzdBoiLmNyb25zdHJlYW0udjEuR2V0Sm9iU3RhdHNSZXNwb25zZRJRCgpHZXRNZXRyaWNzEiAuY3JvbnN0cmVhbS52MS5HZXRNZXRyaWNzUmVxdWVzdBohLmNyb25zdHJlYW0udjEuR2V0TWV0cmljc1Jlc3BvbnNlEk4KCUdldEhlYWx0aBIfLmNyb25zdHJlYW0udjEuR2V0SGVhbHRoUmVxdWVzdBogLmNyb25zdHJlYW0udjEuR2V0SGVhbHRoUmVzcG9uc2USUQoKTGlzdEFsZXJ0cxIgLmNyb25zdHJlYW0udjEuTGlzdEFsZXJ0c1JlcXVlc3QaIS5jcm9uc3RyZWFtLnYxLkxpc3RBbGVydHNSZXNwb25zZRJWCgtXYXRjaEFsZXJ0cxIhLmNyb25zdHJlYW0udjEuV2F0Y2hBbGVydHNSZXF1ZXN0GiIuY3JvbnN0cmVhbS52MS5XYXRjaEFsZXJ0c1Jlc3BvbnNlMAESZgoRR2V0SGVhbHRoRGVmYXVsdHMSJy5jcm9uc3RyZWFtLnYxLkdldEhlYWx0aERlZmF1bHRzUmVxdWVzdBooLmNyb25zdHJlYW0udjEuR2V0SGVhbHRoRGVmYXVsdHNSZXNwb25zZRJmChFTZXRIZWFsdGhEZWZhdWx0cxInLmNyb25zdHJlYW0udjEuU2V0SGVhbHRoRGVmYXVsdHNSZXF1ZXN0GiguY3JvbnN0cmVhbS52MS5TZXRIZWFsdGhEZWZhdWx0c1Jlc3BvbnNlEloKDUNyZWF0ZVdlYmhvb2sSIy5jcm9uc3RyZWFtLnYxLkNyZWF0ZVdlYmhvb2tSZXF1ZXN0GiQuY3JvbnN0cmVhbS52MS5DcmVhdGVXZWJob29rUmVzcG9uc2USUQoKR2V0V2ViaG9vaxIgLmNyb25zdHJlYW0udjEuR2V0V2ViaG9va1JlcXVlc3QaIS5jcm9uc3RyZWFtLnYxLkdldFdlYmhvb2tSZXNwb25zZRJXCgxMaXN0V2ViaG9va3MSIi5jcm9uc3RyZWFtLnYxLkxpc3RXZWJob29rc1JlcXVlc3QaIy5jcm9uc3RyZWFtLnYxLkxpc3RXZWJob29rc1Jlc3BvbnNlEloKDURlbGV0ZVdlYmhvb2sSIy5jcm9uc3RyZWFtLnYxLkRlbGV0ZVdlYmhvb2tSZXF1ZXN0GiQuY3JvbnN0cmVhbS52MS5EZWxldGVXZWJob29rUmVzcG9uc2UScgoVTGlzdFdlYmhvb2tEZWxpdmVyaWVzEisuY3JvbnN0cmVhbS52MS5MaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXF1ZXN0GiwuY3JvbnN0cmVhbS52MS5MaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXNwb25zZRJXCgxTZXRSYXRlTGltaXQSIi5jcm9uc3RyZWFtLnYxLlNldFJhdGVMaW1pdFJlcXVlc3QaIy5jcm9uc3RyZWFtLnYxLlNldFJhdGVMaW1pdFJlc3BvbnNlEl0KDkxpc3RSYXRlTGltaXRzEiQuY3JvbnN0cmVhbS52MS5MaXN0UmF0ZUxpbWl0c1JlcXVlc3QaJS5jcm9uc3RyZWFtLnYxLkxpc3RSYXRlTGltaXRzUmVzcG9uc2USYAoPRGVsZXRlUmF0ZUxpbWl0EiUuY3JvbnN0cmVhbS52MS5EZWxldGVSYXRlTGltaXRSZXF1ZXN0GiYuY3JvbnN0cmVhbS52MS5EZWxldGVSYXRlTGltaXRSZXNwb25zZUJ4ChFkZXYuY3JvbnN0cmVhbS52MUIVU2NoZWR1bGVyU2VydmljZVByb3RvUAFaSmdpdGh1Yi5jb20vY3JvbnN0cmVhbS9jcm9uc3RyZWFtL2NsaWVudHMvZ28vZ2VuL2Nyb25zdHJlYW0vdjE7Y3JvbnN0cmVhbXYxYgZwcm90bzM", [file_cronstream_v1_alert, file_cronstream_v1_event, file_cronstream_v1_execution, file_cronstream_v1_insight, file_cronstream_v1_job, file_cronstream_v1_preview, file_cronstream_v1_rate_limit, file_cronstream_v1_webhook, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Request of CreateJob.
@@ -355,6 +359,13 @@ export type PauseJobRequest = Message<"cronstream.v1.PauseJobRequest"> & {
    * @generated from field: string id = 1;
    */
   id: string;
+
+  /**
+   * When the job resumes by itself; absent: when ResumeJob is called.
+   *
+   * @generated from field: google.protobuf.Timestamp until = 2;
+   */
+  until?: Timestamp | undefined;
 };
 
 /**
@@ -512,6 +523,250 @@ export const RunJobResponseSchema: GenMessage<RunJobResponse> = /*@__PURE__*/
   messageDesc(file_cronstream_v1_scheduler_service, 19);
 
 /**
+ * Which of the platform's jobs a bulk call acts on. Filters combine with
+ * AND; at least one, or `all`.
+ *
+ * @generated from message cronstream.v1.JobSelector
+ */
+export type JobSelector = Message<"cronstream.v1.JobSelector"> & {
+  /**
+   * Jobs carrying all of these tags.
+   *
+   * @generated from field: repeated string tags = 1;
+   */
+  tags: string[];
+
+  /**
+   * Jobs with this handler name.
+   *
+   * @generated from field: string handler_name = 2;
+   */
+  handlerName: string;
+
+  /**
+   * Jobs whose name starts with this (case-sensitive).
+   *
+   * @generated from field: string name_prefix = 3;
+   */
+  namePrefix: string;
+
+  /**
+   * Every job of the platform (the other filters must be empty).
+   *
+   * @generated from field: bool all = 4;
+   */
+  all: boolean;
+};
+
+/**
+ * Describes the message cronstream.v1.JobSelector.
+ * Use `create(JobSelectorSchema)` to create a new message.
+ */
+export const JobSelectorSchema: GenMessage<JobSelector> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 20);
+
+/**
+ * Request of PauseJobs.
+ *
+ * @generated from message cronstream.v1.PauseJobsRequest
+ */
+export type PauseJobsRequest = Message<"cronstream.v1.PauseJobsRequest"> & {
+  /**
+   * Required. The jobs; only active ones are paused.
+   *
+   * @generated from field: cronstream.v1.JobSelector selector = 1;
+   */
+  selector?: JobSelector | undefined;
+
+  /**
+   * As PauseJob's `until`.
+   *
+   * @generated from field: google.protobuf.Timestamp until = 2;
+   */
+  until?: Timestamp | undefined;
+
+  /**
+   * At most this many jobs change per call; default 1,000, at most 10,000.
+   *
+   * @generated from field: int32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message cronstream.v1.PauseJobsRequest.
+ * Use `create(PauseJobsRequestSchema)` to create a new message.
+ */
+export const PauseJobsRequestSchema: GenMessage<PauseJobsRequest> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 21);
+
+/**
+ * Response of PauseJobs.
+ *
+ * @generated from message cronstream.v1.PauseJobsResponse
+ */
+export type PauseJobsResponse = Message<"cronstream.v1.PauseJobsResponse"> & {
+  /**
+   * Jobs paused by this call.
+   *
+   * @generated from field: int32 changed = 1;
+   */
+  changed: number;
+
+  /**
+   * Active jobs that match and were left for the next call.
+   *
+   * @generated from field: int32 remaining = 2;
+   */
+  remaining: number;
+};
+
+/**
+ * Describes the message cronstream.v1.PauseJobsResponse.
+ * Use `create(PauseJobsResponseSchema)` to create a new message.
+ */
+export const PauseJobsResponseSchema: GenMessage<PauseJobsResponse> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 22);
+
+/**
+ * Request of ResumeJobs.
+ *
+ * @generated from message cronstream.v1.ResumeJobsRequest
+ */
+export type ResumeJobsRequest = Message<"cronstream.v1.ResumeJobsRequest"> & {
+  /**
+   * Required. The jobs; only paused ones are resumed.
+   *
+   * @generated from field: cronstream.v1.JobSelector selector = 1;
+   */
+  selector?: JobSelector | undefined;
+
+  /**
+   * At most this many jobs change per call; default 1,000, at most 10,000.
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message cronstream.v1.ResumeJobsRequest.
+ * Use `create(ResumeJobsRequestSchema)` to create a new message.
+ */
+export const ResumeJobsRequestSchema: GenMessage<ResumeJobsRequest> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 23);
+
+/**
+ * Response of ResumeJobs.
+ *
+ * @generated from message cronstream.v1.ResumeJobsResponse
+ */
+export type ResumeJobsResponse = Message<"cronstream.v1.ResumeJobsResponse"> & {
+  /**
+   * Jobs resumed by this call.
+   *
+   * @generated from field: int32 changed = 1;
+   */
+  changed: number;
+
+  /**
+   * Paused jobs that match and were left for the next call.
+   *
+   * @generated from field: int32 remaining = 2;
+   */
+  remaining: number;
+};
+
+/**
+ * Describes the message cronstream.v1.ResumeJobsResponse.
+ * Use `create(ResumeJobsResponseSchema)` to create a new message.
+ */
+export const ResumeJobsResponseSchema: GenMessage<ResumeJobsResponse> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 24);
+
+/**
+ * Request of BackfillJob.
+ *
+ * @generated from message cronstream.v1.BackfillJobRequest
+ */
+export type BackfillJobRequest = Message<"cronstream.v1.BackfillJobRequest"> & {
+  /**
+   * Required. The job.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Required. The first instant included.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 2;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Required. The instant excluded; not in the future.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 3;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * How the backfilled executions run beside each other: OVERLAP_POLICY_ALLOW
+   * (as workers take them, several at once) or OVERLAP_POLICY_BUFFER_ONE (one
+   * at a time, oldest first). Unspecified: ALLOW when the job's own policy
+   * is ALLOW, else BUFFER_ONE. SKIP and CANCEL_PREVIOUS would drop instants
+   * a backfill is asked to run: INVALID_ARGUMENT.
+   *
+   * @generated from field: cronstream.v1.OverlapPolicy overlap_policy = 4;
+   */
+  overlapPolicy: OverlapPolicy;
+};
+
+/**
+ * Describes the message cronstream.v1.BackfillJobRequest.
+ * Use `create(BackfillJobRequestSchema)` to create a new message.
+ */
+export const BackfillJobRequestSchema: GenMessage<BackfillJobRequest> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 25);
+
+/**
+ * Response of BackfillJob.
+ *
+ * @generated from message cronstream.v1.BackfillJobResponse
+ */
+export type BackfillJobResponse = Message<"cronstream.v1.BackfillJobResponse"> & {
+  /**
+   * Instants of the schedule in the range.
+   *
+   * @generated from field: int32 instants = 1;
+   */
+  instants: number;
+
+  /**
+   * Executions this call created.
+   *
+   * @generated from field: int32 created = 2;
+   */
+  created: number;
+
+  /**
+   * Instants that already had an execution (from the ticker or an earlier
+   * backfill) and got none.
+   *
+   * @generated from field: int32 existing = 3;
+   */
+  existing: number;
+};
+
+/**
+ * Describes the message cronstream.v1.BackfillJobResponse.
+ * Use `create(BackfillJobResponseSchema)` to create a new message.
+ */
+export const BackfillJobResponseSchema: GenMessage<BackfillJobResponse> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 26);
+
+/**
  * Request of ListExecutions.
  *
  * @generated from message cronstream.v1.ListExecutionsRequest
@@ -552,7 +807,7 @@ export type ListExecutionsRequest = Message<"cronstream.v1.ListExecutionsRequest
  * Use `create(ListExecutionsRequestSchema)` to create a new message.
  */
 export const ListExecutionsRequestSchema: GenMessage<ListExecutionsRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 20);
+  messageDesc(file_cronstream_v1_scheduler_service, 27);
 
 /**
  * Response of ListExecutions.
@@ -582,7 +837,7 @@ export type ListExecutionsResponse = Message<"cronstream.v1.ListExecutionsRespon
  * Use `create(ListExecutionsResponseSchema)` to create a new message.
  */
 export const ListExecutionsResponseSchema: GenMessage<ListExecutionsResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 21);
+  messageDesc(file_cronstream_v1_scheduler_service, 28);
 
 /**
  * Request of GetExecution.
@@ -603,7 +858,7 @@ export type GetExecutionRequest = Message<"cronstream.v1.GetExecutionRequest"> &
  * Use `create(GetExecutionRequestSchema)` to create a new message.
  */
 export const GetExecutionRequestSchema: GenMessage<GetExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 22);
+  messageDesc(file_cronstream_v1_scheduler_service, 29);
 
 /**
  * Response of GetExecution.
@@ -624,7 +879,7 @@ export type GetExecutionResponse = Message<"cronstream.v1.GetExecutionResponse">
  * Use `create(GetExecutionResponseSchema)` to create a new message.
  */
 export const GetExecutionResponseSchema: GenMessage<GetExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 23);
+  messageDesc(file_cronstream_v1_scheduler_service, 30);
 
 /**
  * Request of RetryExecution.
@@ -645,7 +900,7 @@ export type RetryExecutionRequest = Message<"cronstream.v1.RetryExecutionRequest
  * Use `create(RetryExecutionRequestSchema)` to create a new message.
  */
 export const RetryExecutionRequestSchema: GenMessage<RetryExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 24);
+  messageDesc(file_cronstream_v1_scheduler_service, 31);
 
 /**
  * Response of RetryExecution.
@@ -666,7 +921,7 @@ export type RetryExecutionResponse = Message<"cronstream.v1.RetryExecutionRespon
  * Use `create(RetryExecutionResponseSchema)` to create a new message.
  */
 export const RetryExecutionResponseSchema: GenMessage<RetryExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 25);
+  messageDesc(file_cronstream_v1_scheduler_service, 32);
 
 /**
  * Request of CancelExecution.
@@ -687,7 +942,7 @@ export type CancelExecutionRequest = Message<"cronstream.v1.CancelExecutionReque
  * Use `create(CancelExecutionRequestSchema)` to create a new message.
  */
 export const CancelExecutionRequestSchema: GenMessage<CancelExecutionRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 26);
+  messageDesc(file_cronstream_v1_scheduler_service, 33);
 
 /**
  * Response of CancelExecution.
@@ -708,7 +963,7 @@ export type CancelExecutionResponse = Message<"cronstream.v1.CancelExecutionResp
  * Use `create(CancelExecutionResponseSchema)` to create a new message.
  */
 export const CancelExecutionResponseSchema: GenMessage<CancelExecutionResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 27);
+  messageDesc(file_cronstream_v1_scheduler_service, 34);
 
 /**
  * Request of ListExecutionLogs.
@@ -744,7 +999,7 @@ export type ListExecutionLogsRequest = Message<"cronstream.v1.ListExecutionLogsR
  * Use `create(ListExecutionLogsRequestSchema)` to create a new message.
  */
 export const ListExecutionLogsRequestSchema: GenMessage<ListExecutionLogsRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 28);
+  messageDesc(file_cronstream_v1_scheduler_service, 35);
 
 /**
  * Response of ListExecutionLogs.
@@ -774,7 +1029,7 @@ export type ListExecutionLogsResponse = Message<"cronstream.v1.ListExecutionLogs
  * Use `create(ListExecutionLogsResponseSchema)` to create a new message.
  */
 export const ListExecutionLogsResponseSchema: GenMessage<ListExecutionLogsResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 29);
+  messageDesc(file_cronstream_v1_scheduler_service, 36);
 
 /**
  * Request of CreateEventHandler.
@@ -795,7 +1050,7 @@ export type CreateEventHandlerRequest = Message<"cronstream.v1.CreateEventHandle
  * Use `create(CreateEventHandlerRequestSchema)` to create a new message.
  */
 export const CreateEventHandlerRequestSchema: GenMessage<CreateEventHandlerRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 30);
+  messageDesc(file_cronstream_v1_scheduler_service, 37);
 
 /**
  * Response of CreateEventHandler.
@@ -816,7 +1071,7 @@ export type CreateEventHandlerResponse = Message<"cronstream.v1.CreateEventHandl
  * Use `create(CreateEventHandlerResponseSchema)` to create a new message.
  */
 export const CreateEventHandlerResponseSchema: GenMessage<CreateEventHandlerResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 31);
+  messageDesc(file_cronstream_v1_scheduler_service, 38);
 
 /**
  * Request of GetEventHandler.
@@ -837,7 +1092,7 @@ export type GetEventHandlerRequest = Message<"cronstream.v1.GetEventHandlerReque
  * Use `create(GetEventHandlerRequestSchema)` to create a new message.
  */
 export const GetEventHandlerRequestSchema: GenMessage<GetEventHandlerRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 32);
+  messageDesc(file_cronstream_v1_scheduler_service, 39);
 
 /**
  * Response of GetEventHandler.
@@ -858,7 +1113,7 @@ export type GetEventHandlerResponse = Message<"cronstream.v1.GetEventHandlerResp
  * Use `create(GetEventHandlerResponseSchema)` to create a new message.
  */
 export const GetEventHandlerResponseSchema: GenMessage<GetEventHandlerResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 33);
+  messageDesc(file_cronstream_v1_scheduler_service, 40);
 
 /**
  * Request of ListEventHandlers.
@@ -894,7 +1149,7 @@ export type ListEventHandlersRequest = Message<"cronstream.v1.ListEventHandlersR
  * Use `create(ListEventHandlersRequestSchema)` to create a new message.
  */
 export const ListEventHandlersRequestSchema: GenMessage<ListEventHandlersRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 34);
+  messageDesc(file_cronstream_v1_scheduler_service, 41);
 
 /**
  * Response of ListEventHandlers.
@@ -924,7 +1179,7 @@ export type ListEventHandlersResponse = Message<"cronstream.v1.ListEventHandlers
  * Use `create(ListEventHandlersResponseSchema)` to create a new message.
  */
 export const ListEventHandlersResponseSchema: GenMessage<ListEventHandlersResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 35);
+  messageDesc(file_cronstream_v1_scheduler_service, 42);
 
 /**
  * Request of UpdateEventHandler.
@@ -952,7 +1207,7 @@ export type UpdateEventHandlerRequest = Message<"cronstream.v1.UpdateEventHandle
  * Use `create(UpdateEventHandlerRequestSchema)` to create a new message.
  */
 export const UpdateEventHandlerRequestSchema: GenMessage<UpdateEventHandlerRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 36);
+  messageDesc(file_cronstream_v1_scheduler_service, 43);
 
 /**
  * Response of UpdateEventHandler.
@@ -973,7 +1228,7 @@ export type UpdateEventHandlerResponse = Message<"cronstream.v1.UpdateEventHandl
  * Use `create(UpdateEventHandlerResponseSchema)` to create a new message.
  */
 export const UpdateEventHandlerResponseSchema: GenMessage<UpdateEventHandlerResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 37);
+  messageDesc(file_cronstream_v1_scheduler_service, 44);
 
 /**
  * Request of DeleteEventHandler.
@@ -994,7 +1249,7 @@ export type DeleteEventHandlerRequest = Message<"cronstream.v1.DeleteEventHandle
  * Use `create(DeleteEventHandlerRequestSchema)` to create a new message.
  */
 export const DeleteEventHandlerRequestSchema: GenMessage<DeleteEventHandlerRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 38);
+  messageDesc(file_cronstream_v1_scheduler_service, 45);
 
 /**
  * Response of DeleteEventHandler.
@@ -1009,7 +1264,7 @@ export type DeleteEventHandlerResponse = Message<"cronstream.v1.DeleteEventHandl
  * Use `create(DeleteEventHandlerResponseSchema)` to create a new message.
  */
 export const DeleteEventHandlerResponseSchema: GenMessage<DeleteEventHandlerResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 39);
+  messageDesc(file_cronstream_v1_scheduler_service, 46);
 
 /**
  * Request of TriggerEvent.
@@ -1044,7 +1299,7 @@ export type TriggerEventRequest = Message<"cronstream.v1.TriggerEventRequest"> &
  * Use `create(TriggerEventRequestSchema)` to create a new message.
  */
 export const TriggerEventRequestSchema: GenMessage<TriggerEventRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 40);
+  messageDesc(file_cronstream_v1_scheduler_service, 47);
 
 /**
  * Response of TriggerEvent.
@@ -1065,7 +1320,7 @@ export type TriggerEventResponse = Message<"cronstream.v1.TriggerEventResponse">
  * Use `create(TriggerEventResponseSchema)` to create a new message.
  */
 export const TriggerEventResponseSchema: GenMessage<TriggerEventResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 41);
+  messageDesc(file_cronstream_v1_scheduler_service, 48);
 
 /**
  * Request of PreviewSchedule.
@@ -1074,7 +1329,8 @@ export const TriggerEventResponseSchema: GenMessage<TriggerEventResponse> = /*@_
  */
 export type PreviewScheduleRequest = Message<"cronstream.v1.PreviewScheduleRequest"> & {
   /**
-   * Required. Only its trigger is read.
+   * The trigger to preview: only the job's trigger is read. Exactly one of
+   * job and job_id.
    *
    * @generated from field: cronstream.v1.Job job = 1;
    */
@@ -1088,11 +1344,25 @@ export type PreviewScheduleRequest = Message<"cronstream.v1.PreviewScheduleReque
   startTime?: Timestamp | undefined;
 
   /**
-   * How many instants, 1 to 1000; default 10.
+   * How many instants, 1 to 1000; default 10, or 1000 with an end_time.
    *
    * @generated from field: int32 count = 3;
    */
   count: number;
+
+  /**
+   * Instants strictly before this one; absent: count alone bounds them.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 4;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * An existing job of the caller's, instead of `job`.
+   *
+   * @generated from field: string job_id = 5;
+   */
+  jobId: string;
 };
 
 /**
@@ -1100,7 +1370,7 @@ export type PreviewScheduleRequest = Message<"cronstream.v1.PreviewScheduleReque
  * Use `create(PreviewScheduleRequestSchema)` to create a new message.
  */
 export const PreviewScheduleRequestSchema: GenMessage<PreviewScheduleRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 42);
+  messageDesc(file_cronstream_v1_scheduler_service, 49);
 
 /**
  * Response of PreviewSchedule.
@@ -1110,11 +1380,25 @@ export const PreviewScheduleRequestSchema: GenMessage<PreviewScheduleRequest> = 
 export type PreviewScheduleResponse = Message<"cronstream.v1.PreviewScheduleResponse"> & {
   /**
    * Firing instants in increasing order; fewer than count when the trigger
-   * ends.
+   * ends or end_time comes first.
    *
    * @generated from field: repeated google.protobuf.Timestamp times = 1;
    */
   times: Timestamp[];
+
+  /**
+   * The same instants, each with its wall time and clock marks.
+   *
+   * @generated from field: repeated cronstream.v1.ScheduledInstant instants = 2;
+   */
+  instants: ScheduledInstant[];
+
+  /**
+   * The range as a whole.
+   *
+   * @generated from field: cronstream.v1.PreviewSummary summary = 3;
+   */
+  summary?: PreviewSummary | undefined;
 };
 
 /**
@@ -1122,7 +1406,7 @@ export type PreviewScheduleResponse = Message<"cronstream.v1.PreviewScheduleResp
  * Use `create(PreviewScheduleResponseSchema)` to create a new message.
  */
 export const PreviewScheduleResponseSchema: GenMessage<PreviewScheduleResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 43);
+  messageDesc(file_cronstream_v1_scheduler_service, 50);
 
 /**
  * Request of GetJobStats.
@@ -1143,7 +1427,7 @@ export type GetJobStatsRequest = Message<"cronstream.v1.GetJobStatsRequest"> & {
  * Use `create(GetJobStatsRequestSchema)` to create a new message.
  */
 export const GetJobStatsRequestSchema: GenMessage<GetJobStatsRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 44);
+  messageDesc(file_cronstream_v1_scheduler_service, 51);
 
 /**
  * Response of GetJobStats.
@@ -1164,7 +1448,7 @@ export type GetJobStatsResponse = Message<"cronstream.v1.GetJobStatsResponse"> &
  * Use `create(GetJobStatsResponseSchema)` to create a new message.
  */
 export const GetJobStatsResponseSchema: GenMessage<GetJobStatsResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 45);
+  messageDesc(file_cronstream_v1_scheduler_service, 52);
 
 /**
  * Request of GetMetrics.
@@ -1179,7 +1463,7 @@ export type GetMetricsRequest = Message<"cronstream.v1.GetMetricsRequest"> & {
  * Use `create(GetMetricsRequestSchema)` to create a new message.
  */
 export const GetMetricsRequestSchema: GenMessage<GetMetricsRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 46);
+  messageDesc(file_cronstream_v1_scheduler_service, 53);
 
 /**
  * Response of GetMetrics.
@@ -1200,7 +1484,7 @@ export type GetMetricsResponse = Message<"cronstream.v1.GetMetricsResponse"> & {
  * Use `create(GetMetricsResponseSchema)` to create a new message.
  */
 export const GetMetricsResponseSchema: GenMessage<GetMetricsResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 47);
+  messageDesc(file_cronstream_v1_scheduler_service, 54);
 
 /**
  * Request of GetHealth.
@@ -1215,7 +1499,7 @@ export type GetHealthRequest = Message<"cronstream.v1.GetHealthRequest"> & {
  * Use `create(GetHealthRequestSchema)` to create a new message.
  */
 export const GetHealthRequestSchema: GenMessage<GetHealthRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 48);
+  messageDesc(file_cronstream_v1_scheduler_service, 55);
 
 /**
  * Response of GetHealth.
@@ -1236,7 +1520,7 @@ export type GetHealthResponse = Message<"cronstream.v1.GetHealthResponse"> & {
  * Use `create(GetHealthResponseSchema)` to create a new message.
  */
 export const GetHealthResponseSchema: GenMessage<GetHealthResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 49);
+  messageDesc(file_cronstream_v1_scheduler_service, 56);
 
 /**
  * Request of ListAlerts.
@@ -1286,7 +1570,7 @@ export type ListAlertsRequest = Message<"cronstream.v1.ListAlertsRequest"> & {
  * Use `create(ListAlertsRequestSchema)` to create a new message.
  */
 export const ListAlertsRequestSchema: GenMessage<ListAlertsRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 50);
+  messageDesc(file_cronstream_v1_scheduler_service, 57);
 
 /**
  * Response of ListAlerts.
@@ -1316,7 +1600,7 @@ export type ListAlertsResponse = Message<"cronstream.v1.ListAlertsResponse"> & {
  * Use `create(ListAlertsResponseSchema)` to create a new message.
  */
 export const ListAlertsResponseSchema: GenMessage<ListAlertsResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 51);
+  messageDesc(file_cronstream_v1_scheduler_service, 58);
 
 /**
  * Request of GetHealthDefaults.
@@ -1331,7 +1615,7 @@ export type GetHealthDefaultsRequest = Message<"cronstream.v1.GetHealthDefaultsR
  * Use `create(GetHealthDefaultsRequestSchema)` to create a new message.
  */
 export const GetHealthDefaultsRequestSchema: GenMessage<GetHealthDefaultsRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 52);
+  messageDesc(file_cronstream_v1_scheduler_service, 59);
 
 /**
  * Response of GetHealthDefaults.
@@ -1352,7 +1636,7 @@ export type GetHealthDefaultsResponse = Message<"cronstream.v1.GetHealthDefaults
  * Use `create(GetHealthDefaultsResponseSchema)` to create a new message.
  */
 export const GetHealthDefaultsResponseSchema: GenMessage<GetHealthDefaultsResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 53);
+  messageDesc(file_cronstream_v1_scheduler_service, 60);
 
 /**
  * Request of SetHealthDefaults.
@@ -1373,7 +1657,7 @@ export type SetHealthDefaultsRequest = Message<"cronstream.v1.SetHealthDefaultsR
  * Use `create(SetHealthDefaultsRequestSchema)` to create a new message.
  */
 export const SetHealthDefaultsRequestSchema: GenMessage<SetHealthDefaultsRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 54);
+  messageDesc(file_cronstream_v1_scheduler_service, 61);
 
 /**
  * Response of SetHealthDefaults.
@@ -1394,7 +1678,7 @@ export type SetHealthDefaultsResponse = Message<"cronstream.v1.SetHealthDefaults
  * Use `create(SetHealthDefaultsResponseSchema)` to create a new message.
  */
 export const SetHealthDefaultsResponseSchema: GenMessage<SetHealthDefaultsResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 55);
+  messageDesc(file_cronstream_v1_scheduler_service, 62);
 
 /**
  * Request of WatchAlerts.
@@ -1415,7 +1699,7 @@ export type WatchAlertsRequest = Message<"cronstream.v1.WatchAlertsRequest"> & {
  * Use `create(WatchAlertsRequestSchema)` to create a new message.
  */
 export const WatchAlertsRequestSchema: GenMessage<WatchAlertsRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 56);
+  messageDesc(file_cronstream_v1_scheduler_service, 63);
 
 /**
  * Response of WatchAlerts: one event, or where the stream starts.
@@ -1445,7 +1729,7 @@ export type WatchAlertsResponse = Message<"cronstream.v1.WatchAlertsResponse"> &
  * Use `create(WatchAlertsResponseSchema)` to create a new message.
  */
 export const WatchAlertsResponseSchema: GenMessage<WatchAlertsResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 57);
+  messageDesc(file_cronstream_v1_scheduler_service, 64);
 
 /**
  * Request of CreateWebhook.
@@ -1466,7 +1750,7 @@ export type CreateWebhookRequest = Message<"cronstream.v1.CreateWebhookRequest">
  * Use `create(CreateWebhookRequestSchema)` to create a new message.
  */
 export const CreateWebhookRequestSchema: GenMessage<CreateWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 58);
+  messageDesc(file_cronstream_v1_scheduler_service, 65);
 
 /**
  * Response of CreateWebhook.
@@ -1495,7 +1779,7 @@ export type CreateWebhookResponse = Message<"cronstream.v1.CreateWebhookResponse
  * Use `create(CreateWebhookResponseSchema)` to create a new message.
  */
 export const CreateWebhookResponseSchema: GenMessage<CreateWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 59);
+  messageDesc(file_cronstream_v1_scheduler_service, 66);
 
 /**
  * Request of GetWebhook.
@@ -1516,7 +1800,7 @@ export type GetWebhookRequest = Message<"cronstream.v1.GetWebhookRequest"> & {
  * Use `create(GetWebhookRequestSchema)` to create a new message.
  */
 export const GetWebhookRequestSchema: GenMessage<GetWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 60);
+  messageDesc(file_cronstream_v1_scheduler_service, 67);
 
 /**
  * Response of GetWebhook.
@@ -1537,7 +1821,7 @@ export type GetWebhookResponse = Message<"cronstream.v1.GetWebhookResponse"> & {
  * Use `create(GetWebhookResponseSchema)` to create a new message.
  */
 export const GetWebhookResponseSchema: GenMessage<GetWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 61);
+  messageDesc(file_cronstream_v1_scheduler_service, 68);
 
 /**
  * Request of ListWebhooks.
@@ -1566,7 +1850,7 @@ export type ListWebhooksRequest = Message<"cronstream.v1.ListWebhooksRequest"> &
  * Use `create(ListWebhooksRequestSchema)` to create a new message.
  */
 export const ListWebhooksRequestSchema: GenMessage<ListWebhooksRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 62);
+  messageDesc(file_cronstream_v1_scheduler_service, 69);
 
 /**
  * Response of ListWebhooks.
@@ -1596,7 +1880,7 @@ export type ListWebhooksResponse = Message<"cronstream.v1.ListWebhooksResponse">
  * Use `create(ListWebhooksResponseSchema)` to create a new message.
  */
 export const ListWebhooksResponseSchema: GenMessage<ListWebhooksResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 63);
+  messageDesc(file_cronstream_v1_scheduler_service, 70);
 
 /**
  * Request of DeleteWebhook.
@@ -1617,7 +1901,7 @@ export type DeleteWebhookRequest = Message<"cronstream.v1.DeleteWebhookRequest">
  * Use `create(DeleteWebhookRequestSchema)` to create a new message.
  */
 export const DeleteWebhookRequestSchema: GenMessage<DeleteWebhookRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 64);
+  messageDesc(file_cronstream_v1_scheduler_service, 71);
 
 /**
  * Response of DeleteWebhook.
@@ -1632,7 +1916,7 @@ export type DeleteWebhookResponse = Message<"cronstream.v1.DeleteWebhookResponse
  * Use `create(DeleteWebhookResponseSchema)` to create a new message.
  */
 export const DeleteWebhookResponseSchema: GenMessage<DeleteWebhookResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 65);
+  messageDesc(file_cronstream_v1_scheduler_service, 72);
 
 /**
  * Request of ListWebhookDeliveries.
@@ -1668,7 +1952,7 @@ export type ListWebhookDeliveriesRequest = Message<"cronstream.v1.ListWebhookDel
  * Use `create(ListWebhookDeliveriesRequestSchema)` to create a new message.
  */
 export const ListWebhookDeliveriesRequestSchema: GenMessage<ListWebhookDeliveriesRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 66);
+  messageDesc(file_cronstream_v1_scheduler_service, 73);
 
 /**
  * Response of ListWebhookDeliveries.
@@ -1698,7 +1982,137 @@ export type ListWebhookDeliveriesResponse = Message<"cronstream.v1.ListWebhookDe
  * Use `create(ListWebhookDeliveriesResponseSchema)` to create a new message.
  */
 export const ListWebhookDeliveriesResponseSchema: GenMessage<ListWebhookDeliveriesResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_scheduler_service, 67);
+  messageDesc(file_cronstream_v1_scheduler_service, 74);
+
+/**
+ * Request of SetRateLimit.
+ *
+ * @generated from message cronstream.v1.SetRateLimitRequest
+ */
+export type SetRateLimitRequest = Message<"cronstream.v1.SetRateLimitRequest"> & {
+  /**
+   * Required. The limit; output-only fields are ignored.
+   *
+   * @generated from field: cronstream.v1.RateLimit rate_limit = 1;
+   */
+  rateLimit?: RateLimit | undefined;
+};
+
+/**
+ * Describes the message cronstream.v1.SetRateLimitRequest.
+ * Use `create(SetRateLimitRequestSchema)` to create a new message.
+ */
+export const SetRateLimitRequestSchema: GenMessage<SetRateLimitRequest> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 75);
+
+/**
+ * Response of SetRateLimit.
+ *
+ * @generated from message cronstream.v1.SetRateLimitResponse
+ */
+export type SetRateLimitResponse = Message<"cronstream.v1.SetRateLimitResponse"> & {
+  /**
+   * The limit as stored.
+   *
+   * @generated from field: cronstream.v1.RateLimit rate_limit = 1;
+   */
+  rateLimit?: RateLimit | undefined;
+};
+
+/**
+ * Describes the message cronstream.v1.SetRateLimitResponse.
+ * Use `create(SetRateLimitResponseSchema)` to create a new message.
+ */
+export const SetRateLimitResponseSchema: GenMessage<SetRateLimitResponse> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 76);
+
+/**
+ * Request of ListRateLimits.
+ *
+ * @generated from message cronstream.v1.ListRateLimitsRequest
+ */
+export type ListRateLimitsRequest = Message<"cronstream.v1.ListRateLimitsRequest"> & {
+};
+
+/**
+ * Describes the message cronstream.v1.ListRateLimitsRequest.
+ * Use `create(ListRateLimitsRequestSchema)` to create a new message.
+ */
+export const ListRateLimitsRequestSchema: GenMessage<ListRateLimitsRequest> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 77);
+
+/**
+ * Response of ListRateLimits.
+ *
+ * @generated from message cronstream.v1.ListRateLimitsResponse
+ */
+export type ListRateLimitsResponse = Message<"cronstream.v1.ListRateLimitsResponse"> & {
+  /**
+   * Every rate limit of the platform (at most a few hundred in practice).
+   *
+   * @generated from field: repeated cronstream.v1.RateLimit rate_limits = 1;
+   */
+  rateLimits: RateLimit[];
+};
+
+/**
+ * Describes the message cronstream.v1.ListRateLimitsResponse.
+ * Use `create(ListRateLimitsResponseSchema)` to create a new message.
+ */
+export const ListRateLimitsResponseSchema: GenMessage<ListRateLimitsResponse> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 78);
+
+/**
+ * Request of DeleteRateLimit.
+ *
+ * @generated from message cronstream.v1.DeleteRateLimitRequest
+ */
+export type DeleteRateLimitRequest = Message<"cronstream.v1.DeleteRateLimitRequest"> & {
+  /**
+   * Required: which limit, exactly one.
+   *
+   * @generated from oneof cronstream.v1.DeleteRateLimitRequest.scope
+   */
+  scope: {
+    /**
+     * The key, as set.
+     *
+     * @generated from field: string key = 1;
+     */
+    value: string;
+    case: "key";
+  } | {
+    /**
+     * The handler, as set.
+     *
+     * @generated from field: string handler_name = 2;
+     */
+    value: string;
+    case: "handlerName";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message cronstream.v1.DeleteRateLimitRequest.
+ * Use `create(DeleteRateLimitRequestSchema)` to create a new message.
+ */
+export const DeleteRateLimitRequestSchema: GenMessage<DeleteRateLimitRequest> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 79);
+
+/**
+ * Response of DeleteRateLimit.
+ *
+ * @generated from message cronstream.v1.DeleteRateLimitResponse
+ */
+export type DeleteRateLimitResponse = Message<"cronstream.v1.DeleteRateLimitResponse"> & {
+};
+
+/**
+ * Describes the message cronstream.v1.DeleteRateLimitResponse.
+ * Use `create(DeleteRateLimitResponseSchema)` to create a new message.
+ */
+export const DeleteRateLimitResponseSchema: GenMessage<DeleteRateLimitResponse> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_scheduler_service, 80);
 
 /**
  * Jobs, executions, events and insight, scoped to the caller's platform.
@@ -1806,10 +2220,12 @@ export const SchedulerService: GenService<{
     output: typeof DeleteJobResponseSchema;
   },
   /**
-   * Stops firing until ResumeJob; slots fired ahead of their instant are
-   * withdrawn. Pausing a paused job changes nothing.
-   * Errors: NOT_FOUND, FAILED_PRECONDITION (job completed, failed or
-   * cancelled).
+   * Stops firing until ResumeJob, or until `until` when given: the job then
+   * resumes by itself at that instant, once across replicas, exactly as
+   * ResumeJob would. Slots fired ahead of their instant are withdrawn.
+   * Pausing a paused job sets its `until` anew (absent: until ResumeJob).
+   * Errors: NOT_FOUND, INVALID_ARGUMENT (an `until` not in the future),
+   * FAILED_PRECONDITION (job completed, failed or cancelled).
    *
    * @generated from rpc cronstream.v1.SchedulerService.PauseJob
    */
@@ -1858,6 +2274,57 @@ export const SchedulerService: GenService<{
     output: typeof RunJobResponseSchema;
   },
   /**
+   * Pauses the platform's active jobs that match the selector, as PauseJob
+   * does each (each job wholly or not at all; a job another call holds at
+   * that moment is left for the next call), at most `limit` of them per
+   * call; call again while `remaining` is not zero.
+   * Errors: INVALID_ARGUMENT (an empty selector without `all`, an `until`
+   * not in the future, a limit out of range).
+   *
+   * @generated from rpc cronstream.v1.SchedulerService.PauseJobs
+   */
+  pauseJobs: {
+    methodKind: "unary";
+    input: typeof PauseJobsRequestSchema;
+    output: typeof PauseJobsResponseSchema;
+  },
+  /**
+   * Resumes the platform's paused jobs that match the selector, as ResumeJob
+   * does each, at most `limit` per call; call again while `remaining` is not
+   * zero.
+   * Errors: INVALID_ARGUMENT (an empty selector without `all`, a limit out
+   * of range).
+   *
+   * @generated from rpc cronstream.v1.SchedulerService.ResumeJobs
+   */
+  resumeJobs: {
+    methodKind: "unary";
+    input: typeof ResumeJobsRequestSchema;
+    output: typeof ResumeJobsResponseSchema;
+  },
+  /**
+   * Creates one execution for every instant of the job's schedule in
+   * [start_time, end_time), exactly as the ticker fires them (time zone and
+   * Debian cron's clock rules included), marked EXECUTION_TRIGGER_BACKFILL.
+   * An instant that already has an execution gets none: the same backfill
+   * twice adds nothing. Backfilled executions wait (EXECUTION_STATUS_WAITING,
+   * no wait_deadline) until released to workers at a bounded rate
+   * (docs/scheduling.md#backfill) so live slots keep their timing; a job's
+   * dependencies hold them as they hold its live slots. At most 100,000
+   * instants per call.
+   * Errors: NOT_FOUND, INVALID_ARGUMENT (a missing or reversed range, an end
+   * in the future, more than 100,000 instants, saying how many; an overlap
+   * policy a backfill cannot honour), FAILED_PRECONDITION (an event job, which
+   * has no schedule; a cancelled job).
+   *
+   * @generated from rpc cronstream.v1.SchedulerService.BackfillJob
+   */
+  backfillJob: {
+    methodKind: "unary";
+    input: typeof BackfillJobRequestSchema;
+    output: typeof BackfillJobResponseSchema;
+  },
+  /**
    * Lists executions, newest first.
    * Errors: INVALID_ARGUMENT (an unknown status, a negative page_size, a page
    * token of another query), NOT_FOUND (job_id names no job of the caller's).
@@ -1894,8 +2361,8 @@ export const SchedulerService: GenService<{
     output: typeof RetryExecutionResponseSchema;
   },
   /**
-   * Cancels a pending or running execution; a running one's worker is told
-   * to stop.
+   * Cancels a waiting, pending or running execution; a running one's worker
+   * is told to stop.
    * Errors: NOT_FOUND, FAILED_PRECONDITION (already final: succeeded, failed,
    * timed out, cancelled or skipped).
    *
@@ -1991,9 +2458,13 @@ export const SchedulerService: GenService<{
     output: typeof TriggerEventResponseSchema;
   },
   /**
-   * The next firing instants of a trigger, exactly as the engine fires them.
-   * Errors: INVALID_ARGUMENT (no trigger or a bad one, a bad start_time, a
-   * count out of range).
+   * The next firing instants of a trigger, exactly as the engine fires them,
+   * each marked with what the zone's clock changes do to it, and a summary
+   * of the range. The trigger is the request's job's, or the existing job's
+   * named by job_id (whose history then predicts overlaps).
+   * Errors: INVALID_ARGUMENT (no trigger or a bad one, both a job and a
+   * job_id, a bad start_time, an end_time not after it, a count out of
+   * range), NOT_FOUND (job_id names no job of the caller's).
    *
    * @generated from rpc cronstream.v1.SchedulerService.PreviewSchedule
    */
@@ -2151,6 +2622,41 @@ export const SchedulerService: GenService<{
     methodKind: "unary";
     input: typeof ListWebhookDeliveriesRequestSchema;
     output: typeof ListWebhookDeliveriesResponseSchema;
+  },
+  /**
+   * Creates or replaces the platform's rate limit of a key or a handler; its
+   * bucket starts full. Executions already waiting follow it at once.
+   * Errors: INVALID_ARGUMENT (with google.rpc.BadRequest field violations:
+   * no scope, a limit, per or burst out of range).
+   *
+   * @generated from rpc cronstream.v1.SchedulerService.SetRateLimit
+   */
+  setRateLimit: {
+    methodKind: "unary";
+    input: typeof SetRateLimitRequestSchema;
+    output: typeof SetRateLimitResponseSchema;
+  },
+  /**
+   * Lists the platform's rate limits, by scope then key.
+   * Errors: none of its own.
+   *
+   * @generated from rpc cronstream.v1.SchedulerService.ListRateLimits
+   */
+  listRateLimits: {
+    methodKind: "unary";
+    input: typeof ListRateLimitsRequestSchema;
+    output: typeof ListRateLimitsResponseSchema;
+  },
+  /**
+   * Deletes a rate limit; executions waiting on it start.
+   * Errors: INVALID_ARGUMENT (no scope), NOT_FOUND.
+   *
+   * @generated from rpc cronstream.v1.SchedulerService.DeleteRateLimit
+   */
+  deleteRateLimit: {
+    methodKind: "unary";
+    input: typeof DeleteRateLimitRequestSchema;
+    output: typeof DeleteRateLimitResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cronstream_v1_scheduler_service, 0);

@@ -61,6 +61,11 @@ final class Convert {
         j.hasUpdatedAt() ? instant(j.getUpdatedAt()) : null,
         j.hasHealthPolicy() ? healthPolicy(j.getHealthPolicy()) : null,
         j.hasHealth() ? jobHealth(j.getHealth()) : null,
+        j.hasPausedUntil() ? instant(j.getPausedUntil()) : null,
+        j.hasConcurrency() ? new ConcurrencyLimit(j.getConcurrency().getKey(), j.getConcurrency().getLimit()) : null,
+        j.getRateLimitKey(),
+        List.copyOf(j.getDependsOnList()),
+        j.hasMaxWait() ? duration(j.getMaxWait()) : null,
         j);
   }
 
@@ -116,6 +121,11 @@ final class Convert {
         e.getMaxRetries(),
         e.hasNextRetryAt() ? instant(e.getNextRetryAt()) : null,
         e.getWorkerId(),
+        ExecutionTrigger.of(e.getTrigger()),
+        e.getConcurrencyKey(),
+        e.getRateLimitKey(),
+        List.copyOf(e.getWaitingForList()),
+        e.hasWaitDeadline() ? instant(e.getWaitDeadline()) : null,
         e);
   }
 

@@ -1,6 +1,7 @@
 package dev.cronstream;
 
 import dev.cronstream.v1.AdminServiceGrpc;
+import dev.cronstream.v1.BackfillJobRequest;
 import dev.cronstream.v1.CreateJobRequest;
 import dev.cronstream.v1.GetExecutionRequest;
 import dev.cronstream.v1.GetJobRequest;
@@ -8,7 +9,14 @@ import dev.cronstream.v1.ListAlertsRequest;
 import dev.cronstream.v1.ListExecutionLogsRequest;
 import dev.cronstream.v1.ListExecutionsRequest;
 import dev.cronstream.v1.ListJobsRequest;
+import dev.cronstream.v1.ListRateLimitsRequest;
+import dev.cronstream.v1.PauseJobRequest;
+import dev.cronstream.v1.PauseJobsRequest;
+import dev.cronstream.v1.PreviewScheduleRequest;
+import dev.cronstream.v1.ResumeJobRequest;
+import dev.cronstream.v1.ResumeJobsRequest;
 import dev.cronstream.v1.RunJobRequest;
+import dev.cronstream.v1.SetRateLimitRequest;
 import dev.cronstream.v1.SchedulerServiceGrpc;
 import dev.cronstream.v1.WorkerServiceGrpc;
 import io.grpc.CallOptions;
@@ -21,6 +29,8 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -29,6 +39,7 @@ import java.util.Spliterators;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
 
@@ -186,6 +197,165 @@ public final class CronstreamClient implements AutoCloseable {
   public Execution getExecution(String id) {
     return call(() -> Convert.execution(
         scheduler().getExecution(GetExecutionRequest.newBuilder().setId(id).build()).getExecution()));
+  }
+
+  /** Stops a job firing until {@link #resumeJob}. */
+  public Job pauseJob(String id) {
+    return pauseJob(id, null);
+  }
+
+  /**
+   * Stops a job firing until {@code until}, when it resumes by itself ({@link Job#pausedUntil()});
+   * {@code null}: until {@link #resumeJob}. Pausing a paused job sets its until anew.
+   */
+  public Job pauseJob(String id, Instant until) {
+    PauseJobRequest.Builder b = PauseJobRequest.newBuilder().setId(id);
+    if (until != null) {
+      b.setUntil(Convert.timestamp(until));
+    }
+    return call(() -> Convert.job(scheduler().pauseJob(b.build()).getJob()));
+  }
+
+  /** Fires a paused job again from its first slot after now. */
+  public Job resumeJob(String id) {
+    return call(() -> Convert.job(scheduler().resumeJob(ResumeJobRequest.newBuilder().setId(id).build()).getJob()));
+  }
+
+  /**
+   * Pauses at most {@code limit} (0: the server's default, 1,000) of the platform's active jobs
+   * that match {@code selector}, each as {@link #pauseJob(String, Instant)} would; call again while
+   * {@code remaining} is not zero, or use {@link #pauseMatchingJobs}.
+   */
+  public BulkChange pauseJobs(JobSelector selector, Instant until, int limit) {
+    PauseJobsRequest.Builder b = PauseJobsRequest.newBuilder().setSelector(selector.proto()).setLimit(limit);
+    if (until != null) {
+      b.setUntil(Convert.timestamp(until));
+    }
+    return call(() -> {
+      var r = scheduler().pauseJobs(b.build());
+      return new BulkChange(r.getChanged(), r.getRemaining());
+    });
+  }
+
+  /** Resumes at most {@code limit} (0: 1,000) of the platform's paused jobs that match {@code selector}. */
+  public BulkChange resumeJobs(JobSelector selector, int limit) {
+    var request = ResumeJobsRequest.newBuilder().setSelector(selector.proto()).setLimit(limit).build();
+    return call(() -> {
+      var r = scheduler().resumeJobs(request);
+      return new BulkChange(r.getChanged(), r.getRemaining());
+    });
+  }
+
+  /**
+   * {@link #pauseJobs} again and again until no matching active job remains: the jobs paused in
+   * all, and what remains (0, unless a call paused none: then it stops rather than spin).
+   */
+  public BulkChange pauseMatchingJobs(JobSelector selector, Instant until, int limit) {
+    return untilNoneRemain(() -> pauseJobs(selector, until, limit));
+  }
+
+  /** {@link #resumeJobs} until no matching paused job remains; as {@link #pauseMatchingJobs}. */
+  public BulkChange resumeMatchingJobs(JobSelector selector, int limit) {
+    return untilNoneRemain(() -> resumeJobs(selector, limit));
+  }
+
+  static BulkChange untilNoneRemain(Supplier<BulkChange> call) {
+    int changed = 0;
+    while (true) {
+      BulkChange step = call.get();
+      changed += step.changed();
+      if (step.remaining() == 0 || step.changed() == 0) {
+        return new BulkChange(changed, step.remaining());
+      }
+    }
+  }
+
+  /** A backfill with the server's choice of overlap policy; see {@link #backfillJob(String, Instant, Instant, OverlapPolicy)}. */
+  public Backfill backfillJob(String id, Instant start, Instant end) {
+    return backfillJob(id, start, end, OverlapPolicy.UNKNOWN);
+  }
+
+  /**
+   * Creates an execution ({@link ExecutionTrigger#BACKFILL}) for every instant of the job's
+   * schedule in [{@code start}, {@code end}), exactly as the ticker fires them; an instant that
+   * already has one gets none, so the same backfill twice creates nothing. {@code overlap}: {@link
+   * OverlapPolicy#ALLOW} (several at once) or {@link OverlapPolicy#BUFFER_ONE} (one at a time,
+   * oldest first); {@link OverlapPolicy#UNKNOWN}: ALLOW when the job's own policy is, else
+   * BUFFER_ONE.
+   */
+  public Backfill backfillJob(String id, Instant start, Instant end, OverlapPolicy overlap) {
+    return call(() -> {
+      var r = scheduler().backfillJob(backfillRequest(id, start, end, overlap));
+      return new Backfill(r.getInstants(), r.getCreated(), r.getExisting());
+    });
+  }
+
+  static BackfillJobRequest backfillRequest(String id, Instant start, Instant end, OverlapPolicy overlap) {
+    return BackfillJobRequest.newBuilder()
+        .setId(id)
+        .setStartTime(Convert.timestamp(start))
+        .setEndTime(Convert.timestamp(end))
+        .setOverlapPolicy(overlap.proto())
+        .build();
+  }
+
+  /**
+   * The instants {@code trigger} (a spec from {@link Jobs}: only its trigger is read) fires after
+   * {@code after} (null: now) and before {@code before} (null: no end), at most {@code count}
+   * (0: 10, or 1,000 with {@code before}), exactly as the engine fires them, with their clock
+   * marks and a summary.
+   */
+  public SchedulePreview previewSchedule(JobSpec trigger, Instant after, Instant before, int count) {
+    return previewSchedule(previewRequest(after, before, count).setJob(trigger.proto()).build());
+  }
+
+  /** The preview of the existing job {@code jobId}, whose history then predicts overlaps. */
+  public SchedulePreview previewSchedule(String jobId, Instant after, Instant before, int count) {
+    return previewSchedule(previewRequest(after, before, count).setJobId(jobId).build());
+  }
+
+  /** The preview {@code request} asks for. */
+  public SchedulePreview previewSchedule(PreviewScheduleRequest request) {
+    return call(() -> ScheduleConvert.preview(scheduler().previewSchedule(request)));
+  }
+
+  static PreviewScheduleRequest.Builder previewRequest(Instant after, Instant before, int count) {
+    PreviewScheduleRequest.Builder b = PreviewScheduleRequest.newBuilder().setCount(count);
+    if (after != null) {
+      b.setStartTime(Convert.timestamp(after));
+    }
+    if (before != null) {
+      b.setEndTime(Convert.timestamp(before));
+    }
+    return b;
+  }
+
+  /** {@link #setRateLimit(RateLimitScope, int, Duration, int)} with a burst of {@code limit}. */
+  public RateLimit setRateLimit(RateLimitScope scope, int limit, Duration per) {
+    return setRateLimit(scope, limit, per, 0);
+  }
+
+  /**
+   * Creates or replaces the platform's rate limit of {@code scope}: at most {@code limit}
+   * executions start per {@code per}, {@code burst} at once after a quiet spell (0: {@code
+   * limit}). Executions already waiting follow it at once.
+   */
+  public RateLimit setRateLimit(RateLimitScope scope, int limit, Duration per, int burst) {
+    var request = SetRateLimitRequest.newBuilder()
+        .setRateLimit(ScheduleConvert.rateLimitMessage(scope, limit, per, burst))
+        .build();
+    return call(() -> ScheduleConvert.rateLimit(scheduler().setRateLimit(request).getRateLimit()));
+  }
+
+  /** Every rate limit of the platform, by scope then key. */
+  public List<RateLimit> listRateLimits() {
+    return call(() -> scheduler().listRateLimits(ListRateLimitsRequest.getDefaultInstance())
+        .getRateLimitsList().stream().map(ScheduleConvert::rateLimit).toList());
+  }
+
+  /** Deletes the rate limit of {@code scope}; executions waiting on it start. */
+  public void deleteRateLimit(RateLimitScope scope) {
+    call(() -> scheduler().deleteRateLimit(ScheduleConvert.deleteRequest(scope)));
   }
 
   /** Every job of the platform; see {@link #listJobs(ListJobsRequest)}. */

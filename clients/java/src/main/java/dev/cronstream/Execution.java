@@ -2,6 +2,7 @@ package dev.cronstream;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -9,6 +10,12 @@ import java.util.Map;
  * message. Instants and durations are {@code null} when not reached yet.
  *
  * @param error the last failure's message; empty when none
+ * @param trigger why it exists ({@link ExecutionTrigger#BACKFILL} for a backfilled slot)
+ * @param concurrencyKey the expanded concurrency key it counts against; empty for none
+ * @param rateLimitKey the expanded rate-limit key it draws from; empty for none
+ * @param waitingFor while {@link ExecutionStatus#WAITING}: the ids of the jobs whose slot has not
+ *     succeeded yet
+ * @param waitDeadline while waiting: when it stops waiting and is skipped as missed
  */
 public record Execution(
     String id,
@@ -26,6 +33,11 @@ public record Execution(
     int maxRetries,
     Instant nextRetryAt,
     String workerId,
+    ExecutionTrigger trigger,
+    String concurrencyKey,
+    String rateLimitKey,
+    List<String> waitingFor,
+    Instant waitDeadline,
     dev.cronstream.v1.Execution proto) {
 
   /** The result as a {@code type} (a record or bean), converted by Jackson. */

@@ -15,6 +15,12 @@ import java.util.Map;
  * @param jitter the upper bound of the delay added to each slot; zero for none
  * @param healthPolicy the policy as set: {@code null} components take the platform's defaults
  * @param health how the job stands against it; {@code null} when the server sent none
+ * @param pausedUntil when a job paused with an {@code until} resumes by itself; {@code null} for
+ *     one paused until {@code resumeJob} (and for an active job)
+ * @param concurrency {@code null}: no concurrency limit
+ * @param rateLimitKey the rate limit its executions draw from; empty for none
+ * @param dependsOn ids of the jobs whose slot must have succeeded first
+ * @param maxWait how long a slot waits for its dependencies; {@code null}: the server's default
  */
 public record Job(
     String id,
@@ -43,6 +49,11 @@ public record Job(
     Instant updatedAt,
     HealthPolicy healthPolicy,
     JobHealth health,
+    Instant pausedUntil,
+    ConcurrencyLimit concurrency,
+    String rateLimitKey,
+    List<String> dependsOn,
+    Duration maxWait,
     dev.cronstream.v1.Job proto) {
 
   /** The payload as a {@code type} (a record or bean), converted by Jackson. */

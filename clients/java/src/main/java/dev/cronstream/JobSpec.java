@@ -108,6 +108,37 @@ public final class JobSpec {
     return this;
   }
 
+  /**
+   * At most {@code limit} executions carrying {@code key} (a fixed string, or a template such as
+   * {@code "customer:{payload.customer_id}"}) run at once across the cluster; see {@link
+   * ConcurrencyLimit}.
+   */
+  public JobSpec concurrency(String key, int limit) {
+    b.setConcurrency(new ConcurrencyLimit(key, limit).proto());
+    return this;
+  }
+
+  /**
+   * The rate limit its executions draw from (a fixed string or a template over the payload); it
+   * limits nothing until {@link CronstreamClient#setRateLimit} sets that key.
+   */
+  public JobSpec rateLimitKey(String key) {
+    b.setRateLimitKey(key);
+    return this;
+  }
+
+  /** Ids of jobs whose slot must have succeeded first: each slot waits for theirs (at most 16). */
+  public JobSpec dependsOn(Collection<String> jobIds) {
+    b.clearDependsOn().addAllDependsOn(jobIds);
+    return this;
+  }
+
+  /** How long a slot waits for its dependencies before it is skipped as missed (server default 1 h). */
+  public JobSpec maxWait(Duration maxWait) {
+    b.setMaxWait(Convert.duration(maxWait));
+    return this;
+  }
+
   public JobSpec tags(Collection<String> tags) {
     b.clearTags().addAllTags(tags);
     return this;

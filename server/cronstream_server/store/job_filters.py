@@ -1,0 +1,46 @@
+"""WHERE clauses over jobs that ListJobs and the bulk calls share."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, exists, func, literal, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+
+from cronstream_server.core.selection import JobSelector
+from cronstream_server.store.database import Dialect
+from cronstream_server.store.tables import scheduled_jobs
+
+jobs = scheduled_jobs
+
+
+def has_all_tags(dialect: Dialect, tags: list[str]) -> ColumnElement[bool]:
+    if dialect.jsonb:
+        # jsonb containment, served by the GIN index on tags.
+        return type_coerce(jobs.c.tags, JSONB).contains(tags)
+    each = func.json_each(jobs.c.tags).table_valued("value")
+    return and_(
+        *(exists(select(literal(1)).select_from(each).where(each.c.value == t)) for t in tags)
+    )
+
+
+def name_starts_with(dialect: Dialect, prefix: str) -> ColumnElement[bool]:
+    """Case-sensitive; `%`, `_` and the escape character in `prefix` are
+    matched as themselves."""
+    like = jobs.c.name.startswith(prefix, autoescape=True)
+    if not dialect.like_ignores_case:
+        return like
+    # LIKE narrows the rows; the exact comparison of the first characters decides.
+    return and_(like, func.substr(jobs.c.name, 1, len(prefix)) == prefix)
+
+
+def selected(
+    dialect: Dialect, platform_id: str, selector: JobSelector
+) -> list[ColumnElement[bool]]:
+    """The platform's jobs that `selector` names (`all`: every one)."""
+    clauses = [jobs.c.platform_id == platform_id]
+    if selector.tags:
+        clauses.append(has_all_tags(dialect, list(selector.tags)))
+    if selector.handler_name:
+        clauses.append(jobs.c.handler_name == selector.handler_name)
+    if selector.name_prefix:
+        clauses.append(name_starts_with(dialect, selector.name_prefix))
+    return clauses
