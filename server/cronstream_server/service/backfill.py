@@ -28,11 +28,14 @@ from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import Trigger
 from cronstream_server.service.outcome import Outcome
 
-# Instants per transaction. Their rows are built off the event loop (in a
-# worker thread, store.backfill), so a chunk's cost to live firings is its
-# INSERT; a bounded chunk keeps the job's row locked, and on SQLite the one
-# write lock held, for milliseconds. The pause after each lets the ticker in.
-CHUNK = 500
+# Instants per transaction. Their rows are built in a worker thread
+# (store.backfill), which still holds the interpreter lock against the event
+# loop while it builds: one chunk is one stall of live firings. At 500 a
+# chunk live p99 beside a 100,000-instant backfill was 2.3-3.5x its value
+# without, at 100 it is 1.05-1.1x (docs/benchmarks.md). A small chunk also
+# keeps the job's row, and on SQLite the write lock, for milliseconds; the
+# pause after each lets the ticker in.
+CHUNK = 100
 CHUNK_PAUSE = 0.005
 
 
