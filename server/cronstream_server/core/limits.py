@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cronstream_server.core.errors import FieldViolation
-from cronstream_server.core.validation import has_control_characters
+from cronstream_server.core.validation import check_name
 
 MAX_KEY_LENGTH = 200
 MAX_CONCURRENCY = 10_000
@@ -125,18 +125,12 @@ def _integral(value: Any) -> Any:
 
 
 def check_key(violations: list[FieldViolation], field: str, key: str, *, required: bool) -> None:
-    """A key as written: 1 to 200 characters (or empty when not required),
-    no control characters, a template that parses."""
-    if not key:
-        if required:
-            violations.append(FieldViolation(field, "is required"))
+    """A key as written: a name of 1 to 200 characters (or empty when not
+    required), and a template that parses."""
+    before = len(violations)
+    check_name(violations, field, key, required=required, max_length=MAX_KEY_LENGTH)
+    if not key or len(violations) > before:
         return
-    if len(key) > MAX_KEY_LENGTH:
-        violations.append(
-            FieldViolation(field, f"is {len(key)} characters long; at most {MAX_KEY_LENGTH}")
-        )
-    if has_control_characters(key):
-        violations.append(FieldViolation(field, "must not contain control characters"))
     try:
         parse(key)
     except TemplateError as error:

@@ -34,7 +34,7 @@ from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, JobS
 from cronstream_server.core.executions import Execution
 from cronstream_server.core.firing import Firing, Outstanding, fire, jitter_offset, skip_reason
 from cronstream_server.core.health import missed_alerts
-from cronstream_server.core.jobs import Job, paused_slot_counter, resume_by_itself
+from cronstream_server.core.jobs import COUNT_TURN, Job, paused_slot_counter, resume_by_itself
 from cronstream_server.core.ports import (
     DueJobs,
     JobMove,
@@ -48,10 +48,6 @@ from cronstream_server.core.signals import CANCEL, DUE, JOBS, WORK
 from cronstream_server.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
-
-# Resumed jobs whose paused slots are counted between two turns of the event
-# loop (a job paused long on a minutely schedule costs up to ~0.1 s to count).
-COUNT_TURN = 20
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,6 @@ from cronstream_server.service.outcome import Outcome
 Change = Callable[[Job], Job]
 # A batch's violations name each job by its request, as BatchCreateJobs' do.
 _BATCH_GRAPH = graph_check(lambda index: f"requests[{index}].job")
-# Resumed jobs whose paused slots are counted between two turns of the event
-# loop (a job paused long on a minutely schedule costs up to ~0.1 s to count).
-COUNT_TURN = 20
 
 
 class JobUseCases:
@@ -113,7 +110,7 @@ class JobUseCases:
         count = job_rules.paused_slot_counter()
         for index, (before, _) in enumerate(done.changed):
             self._count_paused_slots(before, now, count)
-            if index % COUNT_TURN == COUNT_TURN - 1:
+            if index % job_rules.COUNT_TURN == job_rules.COUNT_TURN - 1:
                 await asyncio.sleep(0)  # counting is CPU work: let the loop run
         return Outcome(done, jobs_changed(after for _, after in done.changed))
 
