@@ -167,6 +167,8 @@ class Execution(_message.Message):
     RATE_LIMIT_KEY_FIELD_NUMBER: _builtins.int
     WAITING_FOR_FIELD_NUMBER: _builtins.int
     WAIT_DEADLINE_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    LEASE_EXPIRES_AT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Output only."""
     job_id: _builtins.str
@@ -250,6 +252,18 @@ class Execution(_message.Message):
         backfilled one, which is never missed for waiting.
         """
 
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """Output only. When this attempt may be sent to a worker: its instant, or
+        its retry time.
+        """
+
+    @_builtins.property
+    def lease_expires_at(self) -> _timestamp_pb2.Timestamp:
+        """Output only. While running: when the lease ends unless the worker's next
+        heartbeat extends it (the last heartbeat was this minus the lease).
+        """
+
     def __init__(
         self,
         *,
@@ -280,10 +294,12 @@ class Execution(_message.Message):
         rate_limit_key: _builtins.str = ...,
         waiting_for: _abc.Iterable[_builtins.str] | None = ...,
         wait_deadline: _timestamp_pb2.Timestamp | None = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        lease_expires_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["completed_at", b"completed_at", "created_at", b"created_at", "duration", b"duration", "next_retry_at", b"next_retry_at", "payload", b"payload", "result", b"result", "scheduled_at", b"scheduled_at", "started_at", b"started_at", "wait_deadline", b"wait_deadline"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["completed_at", b"completed_at", "created_at", b"created_at", "due_at", b"due_at", "duration", b"duration", "lease_expires_at", b"lease_expires_at", "next_retry_at", b"next_retry_at", "payload", b"payload", "result", b"result", "scheduled_at", b"scheduled_at", "started_at", b"started_at", "wait_deadline", b"wait_deadline"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "completed_at", b"completed_at", "concurrency_key", b"concurrency_key", "created_at", b"created_at", "duration", b"duration", "error", b"error", "error_stack", b"error_stack", "event_handler_id", b"event_handler_id", "handler_name", b"handler_name", "id", b"id", "job_id", b"job_id", "max_retries", b"max_retries", "next_retry_at", b"next_retry_at", "parent_span_id", b"parent_span_id", "payload", b"payload", "rate_limit_key", b"rate_limit_key", "result", b"result", "retry_count", b"retry_count", "scheduled_at", b"scheduled_at", "span_id", b"span_id", "started_at", b"started_at", "status", b"status", "trace_id", b"trace_id", "trigger", b"trigger", "wait_deadline", b"wait_deadline", "waiting_for", b"waiting_for", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "completed_at", b"completed_at", "concurrency_key", b"concurrency_key", "created_at", b"created_at", "due_at", b"due_at", "duration", b"duration", "error", b"error", "error_stack", b"error_stack", "event_handler_id", b"event_handler_id", "handler_name", b"handler_name", "id", b"id", "job_id", b"job_id", "lease_expires_at", b"lease_expires_at", "max_retries", b"max_retries", "next_retry_at", b"next_retry_at", "parent_span_id", b"parent_span_id", "payload", b"payload", "rate_limit_key", b"rate_limit_key", "result", b"result", "retry_count", b"retry_count", "scheduled_at", b"scheduled_at", "span_id", b"span_id", "started_at", b"started_at", "status", b"status", "trace_id", b"trace_id", "trigger", b"trigger", "wait_deadline", b"wait_deadline", "waiting_for", b"waiting_for", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -300,6 +316,7 @@ class ExecutionLog(_message.Message):
     LEVEL_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     ATTEMPT_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
     execution_id: _builtins.str
     """Output only."""
     level: Global___LogLevel.ValueType
@@ -308,6 +325,10 @@ class ExecutionLog(_message.Message):
     """Output only."""
     attempt: _builtins.int
     """Output only. The attempt that logged it."""
+    sequence: _builtins.int
+    """Output only. Increases with each line stored for the execution (not by
+    one): ListExecutionLogs' after_sequence resumes after it.
+    """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
         """Output only. When the worker logged it."""
@@ -320,10 +341,11 @@ class ExecutionLog(_message.Message):
         level: Global___LogLevel.ValueType = ...,
         message: _builtins.str = ...,
         attempt: _builtins.int = ...,
+        sequence: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "execution_id", b"execution_id", "level", b"level", "message", b"message", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "execution_id", b"execution_id", "level", b"level", "message", b"message", "sequence", b"sequence", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -300,3 +300,131 @@ class ComponentHealth(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ComponentHealth: _TypeAlias = ComponentHealth  # noqa: Y015
+
+@_typing.final
+class RecentRun(_message.Message):
+    """One finished (or skipped) run of a job, as a job list draws it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXECUTION_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    SCHEDULED_AT_FIELD_NUMBER: _builtins.int
+    DURATION_FIELD_NUMBER: _builtins.int
+    LATENESS_FIELD_NUMBER: _builtins.int
+    execution_id: _builtins.str
+    """The execution."""
+    status: _execution_pb2.ExecutionStatus.ValueType
+    """Its final status."""
+    @_builtins.property
+    def scheduled_at(self) -> _timestamp_pb2.Timestamp:
+        """The instant it was scheduled for."""
+
+    @_builtins.property
+    def duration(self) -> _duration_pb2.Duration:
+        """How long it ran; absent when it never started."""
+
+    @_builtins.property
+    def lateness(self) -> _duration_pb2.Duration:
+        """How late it started after its instant; absent when it never started."""
+
+    def __init__(
+        self,
+        *,
+        execution_id: _builtins.str = ...,
+        status: _execution_pb2.ExecutionStatus.ValueType = ...,
+        scheduled_at: _timestamp_pb2.Timestamp | None = ...,
+        duration: _duration_pb2.Duration | None = ...,
+        lateness: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "lateness", b"lateness", "scheduled_at", b"scheduled_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "execution_id", b"execution_id", "lateness", b"lateness", "scheduled_at", b"scheduled_at", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecentRun: _TypeAlias = RecentRun  # noqa: Y015
+
+@_typing.final
+class JobRecentRuns(_message.Message):
+    """The latest runs of one job."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    RUNS_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    """The job, as asked."""
+    @_builtins.property
+    def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecentRun]:
+        """Newest first; empty when the job has none or is not the caller's."""
+
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        runs: _abc.Iterable[Global___RecentRun] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id", "runs", b"runs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JobRecentRuns: _TypeAlias = JobRecentRuns  # noqa: Y015
+
+@_typing.final
+class ConnectedWorker(_message.Message):
+    """A worker stream connected to a replica."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKER_ID_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    HANDLER_NAMES_FIELD_NUMBER: _builtins.int
+    SLOTS_FIELD_NUMBER: _builtins.int
+    SLOTS_IN_USE_FIELD_NUMBER: _builtins.int
+    CONNECTED_AT_FIELD_NUMBER: _builtins.int
+    LAST_SEEN_FIELD_NUMBER: _builtins.int
+    REPLICA_FIELD_NUMBER: _builtins.int
+    worker_id: _builtins.str
+    """The id the worker's hello gave (several sessions may share one)."""
+    session_id: _builtins.str
+    """This stream's session id, as on the executions it runs."""
+    slots: _builtins.int
+    """The slots it offers (its hello or latest capacity)."""
+    slots_in_use: _builtins.int
+    """Executions it runs now."""
+    replica: _builtins.str
+    """The replica that serves the stream."""
+    @_builtins.property
+    def handler_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The handlers it runs."""
+
+    @_builtins.property
+    def connected_at(self) -> _timestamp_pb2.Timestamp:
+        """When the stream opened."""
+
+    @_builtins.property
+    def last_seen(self) -> _timestamp_pb2.Timestamp:
+        """The last message the replica received on the stream."""
+
+    def __init__(
+        self,
+        *,
+        worker_id: _builtins.str = ...,
+        session_id: _builtins.str = ...,
+        handler_names: _abc.Iterable[_builtins.str] | None = ...,
+        slots: _builtins.int = ...,
+        slots_in_use: _builtins.int = ...,
+        connected_at: _timestamp_pb2.Timestamp | None = ...,
+        last_seen: _timestamp_pb2.Timestamp | None = ...,
+        replica: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["connected_at", b"connected_at", "last_seen", b"last_seen"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connected_at", b"connected_at", "handler_names", b"handler_names", "last_seen", b"last_seen", "replica", b"replica", "session_id", b"session_id", "slots", b"slots", "slots_in_use", b"slots_in_use", "worker_id", b"worker_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConnectedWorker: _TypeAlias = ConnectedWorker  # noqa: Y015

@@ -194,6 +194,7 @@ class ListJobsRequest(_message.Message):
     HANDLER_NAME_FIELD_NUMBER: _builtins.int
     TAGS_FIELD_NUMBER: _builtins.int
     HEALTHS_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most this many jobs; default 50, at most 1000.
     A page may hold fewer, when more would exceed the gRPC message size limit.
@@ -202,6 +203,10 @@ class ListJobsRequest(_message.Message):
     """From a previous response's next_page_token, with the same filters."""
     handler_name: _builtins.str
     """Only jobs with this handler name."""
+    text: _builtins.str
+    """Only jobs whose name contains this text (case-insensitive), or whose id
+    is exactly this text. At most 200 characters.
+    """
     @_builtins.property
     def statuses(self) -> _containers.RepeatedScalarFieldContainer[_job_pb2.JobStatus.ValueType]:
         """Only jobs with one of these statuses."""
@@ -228,10 +233,11 @@ class ListJobsRequest(_message.Message):
         handler_name: _builtins.str = ...,
         tags: _abc.Iterable[_builtins.str] | None = ...,
         healths: _abc.Iterable[_job_pb2.HealthState.ValueType] | None = ...,
+        text: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["handler_name", b"handler_name", "healths", b"healths", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses", "tags", b"tags", "types", b"types"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["handler_name", b"handler_name", "healths", b"healths", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses", "tags", b"tags", "text", b"text", "types", b"types"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -997,6 +1003,7 @@ class ListExecutionLogsRequest(_message.Message):
     EXECUTION_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
     execution_id: _builtins.str
     """Required."""
     page_size: _builtins.int
@@ -1005,16 +1012,22 @@ class ListExecutionLogsRequest(_message.Message):
     """
     page_token: _builtins.str
     """From a previous response's next_page_token."""
+    after_sequence: _builtins.int
+    """Only lines after this sequence (ExecutionLog.sequence): a client that
+    tails a running execution asks again with the last sequence it has.
+    Not with a page_token. 0: from the first line.
+    """
     def __init__(
         self,
         *,
         execution_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        after_sequence: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution_id", b"execution_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "execution_id", b"execution_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2180,3 +2193,113 @@ class DeleteRateLimitResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteRateLimitResponse: _TypeAlias = DeleteRateLimitResponse  # noqa: Y015
+
+@_typing.final
+class GetRecentRunsRequest(_message.Message):
+    """Request of GetRecentRuns."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_IDS_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """Runs per job; default 20, at most 50."""
+    @_builtins.property
+    def job_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Required. 1 to 200 job ids."""
+
+    def __init__(
+        self,
+        *,
+        job_ids: _abc.Iterable[_builtins.str] | None = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_ids", b"job_ids", "limit", b"limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRecentRunsRequest: _TypeAlias = GetRecentRunsRequest  # noqa: Y015
+
+@_typing.final
+class GetRecentRunsResponse(_message.Message):
+    """Response of GetRecentRuns."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOBS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def jobs(self) -> _containers.RepeatedCompositeFieldContainer[_insight_pb2.JobRecentRuns]:
+        """One entry per requested id, in the order asked."""
+
+    def __init__(
+        self,
+        *,
+        jobs: _abc.Iterable[_insight_pb2.JobRecentRuns] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["jobs", b"jobs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRecentRunsResponse: _TypeAlias = GetRecentRunsResponse  # noqa: Y015
+
+@_typing.final
+class ListWorkersRequest(_message.Message):
+    """Request of ListWorkers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HANDLER_NAME_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    handler_name: _builtins.str
+    """Only workers that run this handler."""
+    page_size: _builtins.int
+    """At most this many; default 50, at most 1000."""
+    page_token: _builtins.str
+    """From a previous response's next_page_token, with the same filters."""
+    def __init__(
+        self,
+        *,
+        handler_name: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["handler_name", b"handler_name", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWorkersRequest: _TypeAlias = ListWorkersRequest  # noqa: Y015
+
+@_typing.final
+class ListWorkersResponse(_message.Message):
+    """Response of ListWorkers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty only on the last page."""
+    @_builtins.property
+    def workers(self) -> _containers.RepeatedCompositeFieldContainer[_insight_pb2.ConnectedWorker]:
+        """A page of connected worker sessions, by worker id then session."""
+
+    def __init__(
+        self,
+        *,
+        workers: _abc.Iterable[_insight_pb2.ConnectedWorker] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "workers", b"workers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListWorkersResponse: _TypeAlias = ListWorkersResponse  # noqa: Y015

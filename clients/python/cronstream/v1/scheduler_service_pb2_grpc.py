@@ -179,6 +179,16 @@ class SchedulerServiceStub:
                 request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetJobStatsRequest.SerializeToString,
                 response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetJobStatsResponse.FromString,
                 _registered_method=True)
+        self.GetRecentRuns = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/GetRecentRuns',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetRecentRunsRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetRecentRunsResponse.FromString,
+                _registered_method=True)
+        self.ListWorkers = channel.unary_unary(
+                '/cronstream.v1.SchedulerService/ListWorkers',
+                request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWorkersRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWorkersResponse.FromString,
+                _registered_method=True)
         self.GetMetrics = channel.unary_unary(
                 '/cronstream.v1.SchedulerService/GetMetrics',
                 request_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetMetricsRequest.SerializeToString,
@@ -541,6 +551,25 @@ class SchedulerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRecentRuns(self, request, context):
+        """The latest finished runs of each listed job, newest first: what a job
+        list shows as its last outcome and a sparkline. Ids that name no job of
+        the caller's get an empty list (nothing of another platform's is shown).
+        Errors: INVALID_ARGUMENT (no job_ids, more than 200, a limit out of 0 to 50).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorkers(self, request, context):
+        """The worker sessions connected to any replica of the cluster for the
+        caller's platform, as of each replica's last report (every few seconds).
+        Errors: INVALID_ARGUMENT (a negative page_size, a bad page token).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetMetrics(self, request, context):
         """Scheduler-wide figures for the caller's platform.
         Errors: none of its own.
@@ -805,6 +834,16 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     servicer.GetJobStats,
                     request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetJobStatsRequest.FromString,
                     response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetJobStatsResponse.SerializeToString,
+            ),
+            'GetRecentRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRecentRuns,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetRecentRunsRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.GetRecentRunsResponse.SerializeToString,
+            ),
+            'ListWorkers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkers,
+                    request_deserializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWorkersRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_scheduler__service__pb2.ListWorkersResponse.SerializeToString,
             ),
             'GetMetrics': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMetrics,
@@ -1594,6 +1633,60 @@ class SchedulerService:
             '/cronstream.v1.SchedulerService/GetJobStats',
             cronstream_dot_v1_dot_scheduler__service__pb2.GetJobStatsRequest.SerializeToString,
             cronstream_dot_v1_dot_scheduler__service__pb2.GetJobStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRecentRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/GetRecentRuns',
+            cronstream_dot_v1_dot_scheduler__service__pb2.GetRecentRunsRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.GetRecentRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorkers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.SchedulerService/ListWorkers',
+            cronstream_dot_v1_dot_scheduler__service__pb2.ListWorkersRequest.SerializeToString,
+            cronstream_dot_v1_dot_scheduler__service__pb2.ListWorkersResponse.FromString,
             options,
             channel_credentials,
             insecure,

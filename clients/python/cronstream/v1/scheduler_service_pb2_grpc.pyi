@@ -216,6 +216,17 @@ class SchedulerServiceStub:
     """Execution statistics of a job.
     Errors: NOT_FOUND.
     """
+    GetRecentRuns: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetRecentRunsRequest, _scheduler_service_pb2.GetRecentRunsResponse]
+    """The latest finished runs of each listed job, newest first: what a job
+    list shows as its last outcome and a sparkline. Ids that name no job of
+    the caller's get an empty list (nothing of another platform's is shown).
+    Errors: INVALID_ARGUMENT (no job_ids, more than 200, a limit out of 0 to 50).
+    """
+    ListWorkers: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListWorkersRequest, _scheduler_service_pb2.ListWorkersResponse]
+    """The worker sessions connected to any replica of the cluster for the
+    caller's platform, as of each replica's last report (every few seconds).
+    Errors: INVALID_ARGUMENT (a negative page_size, a bad page token).
+    """
     GetMetrics: _grpc.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetMetricsRequest, _scheduler_service_pb2.GetMetricsResponse]
     """Scheduler-wide figures for the caller's platform.
     Errors: none of its own.
@@ -480,6 +491,17 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     GetJobStats: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetJobStatsRequest, _scheduler_service_pb2.GetJobStatsResponse]  # type: ignore[assignment]
     """Execution statistics of a job.
     Errors: NOT_FOUND.
+    """
+    GetRecentRuns: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetRecentRunsRequest, _scheduler_service_pb2.GetRecentRunsResponse]  # type: ignore[assignment]
+    """The latest finished runs of each listed job, newest first: what a job
+    list shows as its last outcome and a sparkline. Ids that name no job of
+    the caller's get an empty list (nothing of another platform's is shown).
+    Errors: INVALID_ARGUMENT (no job_ids, more than 200, a limit out of 0 to 50).
+    """
+    ListWorkers: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.ListWorkersRequest, _scheduler_service_pb2.ListWorkersResponse]  # type: ignore[assignment]
+    """The worker sessions connected to any replica of the cluster for the
+    caller's platform, as of each replica's last report (every few seconds).
+    Errors: INVALID_ARGUMENT (a negative page_size, a bad page token).
     """
     GetMetrics: _aio.UnaryUnaryMultiCallable[_scheduler_service_pb2.GetMetricsRequest, _scheduler_service_pb2.GetMetricsResponse]  # type: ignore[assignment]
     """Scheduler-wide figures for the caller's platform.
@@ -898,6 +920,29 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_scheduler_service_pb2.GetJobStatsResponse, _abc.Awaitable[_scheduler_service_pb2.GetJobStatsResponse]]:
         """Execution statistics of a job.
         Errors: NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def GetRecentRuns(
+        self,
+        request: _scheduler_service_pb2.GetRecentRunsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.GetRecentRunsResponse, _abc.Awaitable[_scheduler_service_pb2.GetRecentRunsResponse]]:
+        """The latest finished runs of each listed job, newest first: what a job
+        list shows as its last outcome and a sparkline. Ids that name no job of
+        the caller's get an empty list (nothing of another platform's is shown).
+        Errors: INVALID_ARGUMENT (no job_ids, more than 200, a limit out of 0 to 50).
+        """
+
+    @_abc_1.abstractmethod
+    def ListWorkers(
+        self,
+        request: _scheduler_service_pb2.ListWorkersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scheduler_service_pb2.ListWorkersResponse, _abc.Awaitable[_scheduler_service_pb2.ListWorkersResponse]]:
+        """The worker sessions connected to any replica of the cluster for the
+        caller's platform, as of each replica's last report (every few seconds).
+        Errors: INVALID_ARGUMENT (a negative page_size, a bad page token).
         """
 
     @_abc_1.abstractmethod

@@ -283,9 +283,15 @@ type Execution struct {
 	// Output only. While EXECUTION_STATUS_WAITING: when it stops waiting and
 	// is skipped as missed (its instant plus the job's max_wait); unset for a
 	// backfilled one, which is never missed for waiting.
-	WaitDeadline  *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=wait_deadline,json=waitDeadline,proto3" json:"wait_deadline,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	WaitDeadline *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=wait_deadline,json=waitDeadline,proto3" json:"wait_deadline,omitempty"`
+	// Output only. When this attempt may be sent to a worker: its instant, or
+	// its retry time.
+	DueAt *timestamppb.Timestamp `protobuf:"bytes,28,opt,name=due_at,json=dueAt,proto3" json:"due_at,omitempty"`
+	// Output only. While running: when the lease ends unless the worker's next
+	// heartbeat extends it (the last heartbeat was this minus the lease).
+	LeaseExpiresAt *timestamppb.Timestamp `protobuf:"bytes,29,opt,name=lease_expires_at,json=leaseExpiresAt,proto3" json:"lease_expires_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Execution) Reset() {
@@ -507,6 +513,20 @@ func (x *Execution) GetWaitDeadline() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Execution) GetDueAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueAt
+	}
+	return nil
+}
+
+func (x *Execution) GetLeaseExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LeaseExpiresAt
+	}
+	return nil
+}
+
 // A line a handler logged while running an execution.
 type ExecutionLog struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -519,7 +539,10 @@ type ExecutionLog struct {
 	// Output only.
 	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	// Output only. The attempt that logged it.
-	Attempt       int32 `protobuf:"varint,5,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Attempt int32 `protobuf:"varint,5,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// Output only. Increases with each line stored for the execution (not by
+	// one): ListExecutionLogs' after_sequence resumes after it.
+	Sequence      int64 `protobuf:"varint,6,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -589,11 +612,18 @@ func (x *ExecutionLog) GetAttempt() int32 {
 	return 0
 }
 
+func (x *ExecutionLog) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
 var File_cronstream_v1_execution_proto protoreflect.FileDescriptor
 
 const file_cronstream_v1_execution_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcronstream/v1/execution.proto\x12\rcronstream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfc\b\n" +
+	"\x1dcronstream/v1/execution.proto\x12\rcronstream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\t\n" +
 	"\tExecution\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x126\n" +
@@ -628,13 +658,16 @@ const file_cronstream_v1_execution_proto_rawDesc = "" +
 	"\x0erate_limit_key\x18\x19 \x01(\tR\frateLimitKey\x12\x1f\n" +
 	"\vwaiting_for\x18\x1a \x03(\tR\n" +
 	"waitingFor\x12?\n" +
-	"\rwait_deadline\x18\x1b \x01(\v2\x1a.google.protobuf.TimestampR\fwaitDeadline\"\xc4\x01\n" +
+	"\rwait_deadline\x18\x1b \x01(\v2\x1a.google.protobuf.TimestampR\fwaitDeadline\x121\n" +
+	"\x06due_at\x18\x1c \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt\x12D\n" +
+	"\x10lease_expires_at\x18\x1d \x01(\v2\x1a.google.protobuf.TimestampR\x0eleaseExpiresAt\"\xe0\x01\n" +
 	"\fExecutionLog\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12-\n" +
 	"\x05level\x18\x03 \x01(\x0e2\x17.cronstream.v1.LogLevelR\x05level\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x18\n" +
-	"\aattempt\x18\x05 \x01(\x05R\aattempt*\xa4\x02\n" +
+	"\aattempt\x18\x05 \x01(\x05R\aattempt\x12\x1a\n" +
+	"\bsequence\x18\x06 \x01(\x03R\bsequence*\xa4\x02\n" +
 	"\x0fExecutionStatus\x12 \n" +
 	"\x1cEXECUTION_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18EXECUTION_STATUS_PENDING\x10\x01\x12\x1c\n" +
@@ -695,13 +728,15 @@ var file_cronstream_v1_execution_proto_depIdxs = []int32{
 	1,  // 8: cronstream.v1.Execution.trigger:type_name -> cronstream.v1.ExecutionTrigger
 	7,  // 9: cronstream.v1.Execution.payload:type_name -> google.protobuf.Struct
 	5,  // 10: cronstream.v1.Execution.wait_deadline:type_name -> google.protobuf.Timestamp
-	5,  // 11: cronstream.v1.ExecutionLog.time:type_name -> google.protobuf.Timestamp
-	2,  // 12: cronstream.v1.ExecutionLog.level:type_name -> cronstream.v1.LogLevel
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	5,  // 11: cronstream.v1.Execution.due_at:type_name -> google.protobuf.Timestamp
+	5,  // 12: cronstream.v1.Execution.lease_expires_at:type_name -> google.protobuf.Timestamp
+	5,  // 13: cronstream.v1.ExecutionLog.time:type_name -> google.protobuf.Timestamp
+	2,  // 14: cronstream.v1.ExecutionLog.level:type_name -> cronstream.v1.LogLevel
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_execution_proto_init() }

@@ -572,6 +572,252 @@ func (x *ComponentHealth) GetLatency() *durationpb.Duration {
 	return nil
 }
 
+// One finished (or skipped) run of a job, as a job list draws it.
+type RecentRun struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The execution.
+	ExecutionId string `protobuf:"bytes,1,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
+	// Its final status.
+	Status ExecutionStatus `protobuf:"varint,2,opt,name=status,proto3,enum=cronstream.v1.ExecutionStatus" json:"status,omitempty"`
+	// The instant it was scheduled for.
+	ScheduledAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=scheduled_at,json=scheduledAt,proto3" json:"scheduled_at,omitempty"`
+	// How long it ran; absent when it never started.
+	Duration *durationpb.Duration `protobuf:"bytes,4,opt,name=duration,proto3" json:"duration,omitempty"`
+	// How late it started after its instant; absent when it never started.
+	Lateness      *durationpb.Duration `protobuf:"bytes,5,opt,name=lateness,proto3" json:"lateness,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecentRun) Reset() {
+	*x = RecentRun{}
+	mi := &file_cronstream_v1_insight_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecentRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecentRun) ProtoMessage() {}
+
+func (x *RecentRun) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_insight_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecentRun.ProtoReflect.Descriptor instead.
+func (*RecentRun) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_insight_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RecentRun) GetExecutionId() string {
+	if x != nil {
+		return x.ExecutionId
+	}
+	return ""
+}
+
+func (x *RecentRun) GetStatus() ExecutionStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ExecutionStatus_EXECUTION_STATUS_UNSPECIFIED
+}
+
+func (x *RecentRun) GetScheduledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScheduledAt
+	}
+	return nil
+}
+
+func (x *RecentRun) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *RecentRun) GetLateness() *durationpb.Duration {
+	if x != nil {
+		return x.Lateness
+	}
+	return nil
+}
+
+// The latest runs of one job.
+type JobRecentRuns struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job, as asked.
+	JobId string `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// Newest first; empty when the job has none or is not the caller's.
+	Runs          []*RecentRun `protobuf:"bytes,2,rep,name=runs,proto3" json:"runs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobRecentRuns) Reset() {
+	*x = JobRecentRuns{}
+	mi := &file_cronstream_v1_insight_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobRecentRuns) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobRecentRuns) ProtoMessage() {}
+
+func (x *JobRecentRuns) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_insight_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobRecentRuns.ProtoReflect.Descriptor instead.
+func (*JobRecentRuns) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_insight_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *JobRecentRuns) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *JobRecentRuns) GetRuns() []*RecentRun {
+	if x != nil {
+		return x.Runs
+	}
+	return nil
+}
+
+// A worker stream connected to a replica.
+type ConnectedWorker struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id the worker's hello gave (several sessions may share one).
+	WorkerId string `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	// This stream's session id, as on the executions it runs.
+	SessionId string `protobuf:"bytes,2,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The handlers it runs.
+	HandlerNames []string `protobuf:"bytes,3,rep,name=handler_names,json=handlerNames,proto3" json:"handler_names,omitempty"`
+	// The slots it offers (its hello or latest capacity).
+	Slots int32 `protobuf:"varint,4,opt,name=slots,proto3" json:"slots,omitempty"`
+	// Executions it runs now.
+	SlotsInUse int32 `protobuf:"varint,5,opt,name=slots_in_use,json=slotsInUse,proto3" json:"slots_in_use,omitempty"`
+	// When the stream opened.
+	ConnectedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=connected_at,json=connectedAt,proto3" json:"connected_at,omitempty"`
+	// The last message the replica received on the stream.
+	LastSeen *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
+	// The replica that serves the stream.
+	Replica       string `protobuf:"bytes,8,opt,name=replica,proto3" json:"replica,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectedWorker) Reset() {
+	*x = ConnectedWorker{}
+	mi := &file_cronstream_v1_insight_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectedWorker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectedWorker) ProtoMessage() {}
+
+func (x *ConnectedWorker) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_insight_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectedWorker.ProtoReflect.Descriptor instead.
+func (*ConnectedWorker) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_insight_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ConnectedWorker) GetWorkerId() string {
+	if x != nil {
+		return x.WorkerId
+	}
+	return ""
+}
+
+func (x *ConnectedWorker) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *ConnectedWorker) GetHandlerNames() []string {
+	if x != nil {
+		return x.HandlerNames
+	}
+	return nil
+}
+
+func (x *ConnectedWorker) GetSlots() int32 {
+	if x != nil {
+		return x.Slots
+	}
+	return 0
+}
+
+func (x *ConnectedWorker) GetSlotsInUse() int32 {
+	if x != nil {
+		return x.SlotsInUse
+	}
+	return 0
+}
+
+func (x *ConnectedWorker) GetConnectedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ConnectedAt
+	}
+	return nil
+}
+
+func (x *ConnectedWorker) GetLastSeen() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSeen
+	}
+	return nil
+}
+
+func (x *ConnectedWorker) GetReplica() string {
+	if x != nil {
+		return x.Replica
+	}
+	return ""
+}
+
 var File_cronstream_v1_insight_proto protoreflect.FileDescriptor
 
 const file_cronstream_v1_insight_proto_rawDesc = "" +
@@ -613,7 +859,27 @@ const file_cronstream_v1_insight_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x1b.cronstream.v1.HealthStatusR\x06status\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x123\n" +
-	"\alatency\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\alatency*\x83\x01\n" +
+	"\alatency\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\alatency\"\x93\x02\n" +
+	"\tRecentRun\x12!\n" +
+	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x126\n" +
+	"\x06status\x18\x02 \x01(\x0e2\x1e.cronstream.v1.ExecutionStatusR\x06status\x12=\n" +
+	"\fscheduled_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\x125\n" +
+	"\bduration\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\bduration\x125\n" +
+	"\blateness\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\blateness\"T\n" +
+	"\rJobRecentRuns\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12,\n" +
+	"\x04runs\x18\x02 \x03(\v2\x18.cronstream.v1.RecentRunR\x04runs\"\xbc\x02\n" +
+	"\x0fConnectedWorker\x12\x1b\n" +
+	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x02 \x01(\tR\tsessionId\x12#\n" +
+	"\rhandler_names\x18\x03 \x03(\tR\fhandlerNames\x12\x14\n" +
+	"\x05slots\x18\x04 \x01(\x05R\x05slots\x12 \n" +
+	"\fslots_in_use\x18\x05 \x01(\x05R\n" +
+	"slotsInUse\x12=\n" +
+	"\fconnected_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vconnectedAt\x127\n" +
+	"\tlast_seen\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\blastSeen\x12\x18\n" +
+	"\areplica\x18\b \x01(\tR\areplica*\x83\x01\n" +
 	"\fHealthStatus\x12\x1d\n" +
 	"\x19HEALTH_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15HEALTH_STATUS_SERVING\x10\x01\x12\x1a\n" +
@@ -634,7 +900,7 @@ func file_cronstream_v1_insight_proto_rawDescGZIP() []byte {
 }
 
 var file_cronstream_v1_insight_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cronstream_v1_insight_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_cronstream_v1_insight_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_cronstream_v1_insight_proto_goTypes = []any{
 	(HealthStatus)(0),             // 0: cronstream.v1.HealthStatus
 	(*JobStats)(nil),              // 1: cronstream.v1.JobStats
@@ -644,35 +910,45 @@ var file_cronstream_v1_insight_proto_goTypes = []any{
 	(*JobTypeCount)(nil),          // 5: cronstream.v1.JobTypeCount
 	(*Health)(nil),                // 6: cronstream.v1.Health
 	(*ComponentHealth)(nil),       // 7: cronstream.v1.ComponentHealth
-	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*JobHealth)(nil),             // 10: cronstream.v1.JobHealth
-	(ExecutionStatus)(0),          // 11: cronstream.v1.ExecutionStatus
-	(JobStatus)(0),                // 12: cronstream.v1.JobStatus
-	(JobType)(0),                  // 13: cronstream.v1.JobType
+	(*RecentRun)(nil),             // 8: cronstream.v1.RecentRun
+	(*JobRecentRuns)(nil),         // 9: cronstream.v1.JobRecentRuns
+	(*ConnectedWorker)(nil),       // 10: cronstream.v1.ConnectedWorker
+	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*JobHealth)(nil),             // 13: cronstream.v1.JobHealth
+	(ExecutionStatus)(0),          // 14: cronstream.v1.ExecutionStatus
+	(JobStatus)(0),                // 15: cronstream.v1.JobStatus
+	(JobType)(0),                  // 16: cronstream.v1.JobType
 }
 var file_cronstream_v1_insight_proto_depIdxs = []int32{
 	3,  // 0: cronstream.v1.JobStats.executions_by_status:type_name -> cronstream.v1.ExecutionStatusCount
-	8,  // 1: cronstream.v1.JobStats.avg_duration:type_name -> google.protobuf.Duration
-	8,  // 2: cronstream.v1.JobStats.p95_duration:type_name -> google.protobuf.Duration
-	9,  // 3: cronstream.v1.JobStats.last_run:type_name -> google.protobuf.Timestamp
-	9,  // 4: cronstream.v1.JobStats.next_run:type_name -> google.protobuf.Timestamp
-	10, // 5: cronstream.v1.JobStats.health:type_name -> cronstream.v1.JobHealth
+	11, // 1: cronstream.v1.JobStats.avg_duration:type_name -> google.protobuf.Duration
+	11, // 2: cronstream.v1.JobStats.p95_duration:type_name -> google.protobuf.Duration
+	12, // 3: cronstream.v1.JobStats.last_run:type_name -> google.protobuf.Timestamp
+	12, // 4: cronstream.v1.JobStats.next_run:type_name -> google.protobuf.Timestamp
+	13, // 5: cronstream.v1.JobStats.health:type_name -> cronstream.v1.JobHealth
 	4,  // 6: cronstream.v1.SchedulerMetrics.jobs_by_status:type_name -> cronstream.v1.JobStatusCount
 	5,  // 7: cronstream.v1.SchedulerMetrics.jobs_by_type:type_name -> cronstream.v1.JobTypeCount
 	3,  // 8: cronstream.v1.SchedulerMetrics.executions_by_status:type_name -> cronstream.v1.ExecutionStatusCount
-	11, // 9: cronstream.v1.ExecutionStatusCount.status:type_name -> cronstream.v1.ExecutionStatus
-	12, // 10: cronstream.v1.JobStatusCount.status:type_name -> cronstream.v1.JobStatus
-	13, // 11: cronstream.v1.JobTypeCount.type:type_name -> cronstream.v1.JobType
+	14, // 9: cronstream.v1.ExecutionStatusCount.status:type_name -> cronstream.v1.ExecutionStatus
+	15, // 10: cronstream.v1.JobStatusCount.status:type_name -> cronstream.v1.JobStatus
+	16, // 11: cronstream.v1.JobTypeCount.type:type_name -> cronstream.v1.JobType
 	0,  // 12: cronstream.v1.Health.status:type_name -> cronstream.v1.HealthStatus
 	7,  // 13: cronstream.v1.Health.components:type_name -> cronstream.v1.ComponentHealth
 	0,  // 14: cronstream.v1.ComponentHealth.status:type_name -> cronstream.v1.HealthStatus
-	8,  // 15: cronstream.v1.ComponentHealth.latency:type_name -> google.protobuf.Duration
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	11, // 15: cronstream.v1.ComponentHealth.latency:type_name -> google.protobuf.Duration
+	14, // 16: cronstream.v1.RecentRun.status:type_name -> cronstream.v1.ExecutionStatus
+	12, // 17: cronstream.v1.RecentRun.scheduled_at:type_name -> google.protobuf.Timestamp
+	11, // 18: cronstream.v1.RecentRun.duration:type_name -> google.protobuf.Duration
+	11, // 19: cronstream.v1.RecentRun.lateness:type_name -> google.protobuf.Duration
+	8,  // 20: cronstream.v1.JobRecentRuns.runs:type_name -> cronstream.v1.RecentRun
+	12, // 21: cronstream.v1.ConnectedWorker.connected_at:type_name -> google.protobuf.Timestamp
+	12, // 22: cronstream.v1.ConnectedWorker.last_seen:type_name -> google.protobuf.Timestamp
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_insight_proto_init() }
@@ -688,7 +964,7 @@ func file_cronstream_v1_insight_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cronstream_v1_insight_proto_rawDesc), len(file_cronstream_v1_insight_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -329,7 +329,10 @@ type ListJobsRequest struct {
 	// Only jobs carrying all of these tags.
 	Tags []string `protobuf:"bytes,6,rep,name=tags,proto3" json:"tags,omitempty"`
 	// Only jobs whose health is one of these.
-	Healths       []HealthState `protobuf:"varint,7,rep,packed,name=healths,proto3,enum=cronstream.v1.HealthState" json:"healths,omitempty"`
+	Healths []HealthState `protobuf:"varint,7,rep,packed,name=healths,proto3,enum=cronstream.v1.HealthState" json:"healths,omitempty"`
+	// Only jobs whose name contains this text (case-insensitive), or whose id
+	// is exactly this text. At most 200 characters.
+	Text          string `protobuf:"bytes,8,opt,name=text,proto3" json:"text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -411,6 +414,13 @@ func (x *ListJobsRequest) GetHealths() []HealthState {
 		return x.Healths
 	}
 	return nil
+}
+
+func (x *ListJobsRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
 }
 
 // Response of ListJobs.
@@ -1894,7 +1904,11 @@ type ListExecutionLogsRequest struct {
 	// A page may hold fewer, when more would exceed the gRPC message size limit.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
-	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only lines after this sequence (ExecutionLog.sequence): a client that
+	// tails a running execution asks again with the last sequence it has.
+	// Not with a page_token. 0: from the first line.
+	AfterSequence int64 `protobuf:"varint,4,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1948,6 +1962,13 @@ func (x *ListExecutionLogsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListExecutionLogsRequest) GetAfterSequence() int64 {
+	if x != nil {
+		return x.AfterSequence
+	}
+	return 0
 }
 
 // Response of ListExecutionLogs.
@@ -4242,6 +4263,226 @@ func (*DeleteRateLimitResponse) Descriptor() ([]byte, []int) {
 	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{80}
 }
 
+// Request of GetRecentRuns.
+type GetRecentRunsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. 1 to 200 job ids.
+	JobIds []string `protobuf:"bytes,1,rep,name=job_ids,json=jobIds,proto3" json:"job_ids,omitempty"`
+	// Runs per job; default 20, at most 50.
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecentRunsRequest) Reset() {
+	*x = GetRecentRunsRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecentRunsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecentRunsRequest) ProtoMessage() {}
+
+func (x *GetRecentRunsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecentRunsRequest.ProtoReflect.Descriptor instead.
+func (*GetRecentRunsRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *GetRecentRunsRequest) GetJobIds() []string {
+	if x != nil {
+		return x.JobIds
+	}
+	return nil
+}
+
+func (x *GetRecentRunsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// Response of GetRecentRuns.
+type GetRecentRunsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One entry per requested id, in the order asked.
+	Jobs          []*JobRecentRuns `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRecentRunsResponse) Reset() {
+	*x = GetRecentRunsResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRecentRunsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRecentRunsResponse) ProtoMessage() {}
+
+func (x *GetRecentRunsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRecentRunsResponse.ProtoReflect.Descriptor instead.
+func (*GetRecentRunsResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *GetRecentRunsResponse) GetJobs() []*JobRecentRuns {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+// Request of ListWorkers.
+type ListWorkersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only workers that run this handler.
+	HandlerName string `protobuf:"bytes,1,opt,name=handler_name,json=handlerName,proto3" json:"handler_name,omitempty"`
+	// At most this many; default 50, at most 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token, with the same filters.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWorkersRequest) Reset() {
+	*x = ListWorkersRequest{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWorkersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWorkersRequest) ProtoMessage() {}
+
+func (x *ListWorkersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWorkersRequest.ProtoReflect.Descriptor instead.
+func (*ListWorkersRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *ListWorkersRequest) GetHandlerName() string {
+	if x != nil {
+		return x.HandlerName
+	}
+	return ""
+}
+
+func (x *ListWorkersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListWorkersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListWorkers.
+type ListWorkersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A page of connected worker sessions, by worker id then session.
+	Workers []*ConnectedWorker `protobuf:"bytes,1,rep,name=workers,proto3" json:"workers,omitempty"`
+	// Token for the next page; empty only on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWorkersResponse) Reset() {
+	*x = ListWorkersResponse{}
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWorkersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWorkersResponse) ProtoMessage() {}
+
+func (x *ListWorkersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_scheduler_service_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWorkersResponse.ProtoReflect.Descriptor instead.
+func (*ListWorkersResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_scheduler_service_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *ListWorkersResponse) GetWorkers() []*ConnectedWorker {
+	if x != nil {
+		return x.Workers
+	}
+	return nil
+}
+
+func (x *ListWorkersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_cronstream_v1_scheduler_service_proto protoreflect.FileDescriptor
 
 const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
@@ -4260,7 +4501,7 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\rGetJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"6\n" +
 	"\x0eGetJobResponse\x12$\n" +
-	"\x03job\x18\x01 \x01(\v2\x12.cronstream.v1.JobR\x03job\"\x9e\x02\n" +
+	"\x03job\x18\x01 \x01(\v2\x12.cronstream.v1.JobR\x03job\"\xb2\x02\n" +
 	"\x0fListJobsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -4269,7 +4510,8 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\x05types\x18\x04 \x03(\x0e2\x16.cronstream.v1.JobTypeR\x05types\x12!\n" +
 	"\fhandler_name\x18\x05 \x01(\tR\vhandlerName\x12\x12\n" +
 	"\x04tags\x18\x06 \x03(\tR\x04tags\x124\n" +
-	"\ahealths\x18\a \x03(\x0e2\x1a.cronstream.v1.HealthStateR\ahealths\"b\n" +
+	"\ahealths\x18\a \x03(\x0e2\x1a.cronstream.v1.HealthStateR\ahealths\x12\x12\n" +
+	"\x04text\x18\b \x01(\tR\x04text\"b\n" +
 	"\x10ListJobsResponse\x12&\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x12.cronstream.v1.JobR\x04jobs\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"u\n" +
@@ -4350,12 +4592,13 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\x16CancelExecutionRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"Q\n" +
 	"\x17CancelExecutionResponse\x126\n" +
-	"\texecution\x18\x01 \x01(\v2\x18.cronstream.v1.ExecutionR\texecution\"y\n" +
+	"\texecution\x18\x01 \x01(\v2\x18.cronstream.v1.ExecutionR\texecution\"\xa0\x01\n" +
 	"\x18ListExecutionLogsRequest\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"t\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12%\n" +
+	"\x0eafter_sequence\x18\x04 \x01(\x03R\rafterSequence\"t\n" +
 	"\x19ListExecutionLogsResponse\x12/\n" +
 	"\x04logs\x18\x01 \x03(\v2\x1b.cronstream.v1.ExecutionLogR\x04logs\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"]\n" +
@@ -4480,7 +4723,20 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tH\x00R\x03key\x12#\n" +
 	"\fhandler_name\x18\x02 \x01(\tH\x00R\vhandlerNameB\a\n" +
 	"\x05scope\"\x19\n" +
-	"\x17DeleteRateLimitResponse2\xb2\x1c\n" +
+	"\x17DeleteRateLimitResponse\"E\n" +
+	"\x14GetRecentRunsRequest\x12\x17\n" +
+	"\ajob_ids\x18\x01 \x03(\tR\x06jobIds\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"I\n" +
+	"\x15GetRecentRunsResponse\x120\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x1c.cronstream.v1.JobRecentRunsR\x04jobs\"s\n" +
+	"\x12ListWorkersRequest\x12!\n" +
+	"\fhandler_name\x18\x01 \x01(\tR\vhandlerName\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"w\n" +
+	"\x13ListWorkersResponse\x128\n" +
+	"\aworkers\x18\x01 \x03(\v2\x1e.cronstream.v1.ConnectedWorkerR\aworkers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xe4\x1d\n" +
 	"\x10SchedulerService\x12N\n" +
 	"\tCreateJob\x12\x1f.cronstream.v1.CreateJobRequest\x1a .cronstream.v1.CreateJobResponse\x12`\n" +
 	"\x0fBatchCreateJobs\x12%.cronstream.v1.BatchCreateJobsRequest\x1a&.cronstream.v1.BatchCreateJobsResponse\x12E\n" +
@@ -4508,7 +4764,9 @@ const file_cronstream_v1_scheduler_service_proto_rawDesc = "" +
 	"\x12DeleteEventHandler\x12(.cronstream.v1.DeleteEventHandlerRequest\x1a).cronstream.v1.DeleteEventHandlerResponse\x12W\n" +
 	"\fTriggerEvent\x12\".cronstream.v1.TriggerEventRequest\x1a#.cronstream.v1.TriggerEventResponse\x12`\n" +
 	"\x0fPreviewSchedule\x12%.cronstream.v1.PreviewScheduleRequest\x1a&.cronstream.v1.PreviewScheduleResponse\x12T\n" +
-	"\vGetJobStats\x12!.cronstream.v1.GetJobStatsRequest\x1a\".cronstream.v1.GetJobStatsResponse\x12Q\n" +
+	"\vGetJobStats\x12!.cronstream.v1.GetJobStatsRequest\x1a\".cronstream.v1.GetJobStatsResponse\x12Z\n" +
+	"\rGetRecentRuns\x12#.cronstream.v1.GetRecentRunsRequest\x1a$.cronstream.v1.GetRecentRunsResponse\x12T\n" +
+	"\vListWorkers\x12!.cronstream.v1.ListWorkersRequest\x1a\".cronstream.v1.ListWorkersResponse\x12Q\n" +
 	"\n" +
 	"GetMetrics\x12 .cronstream.v1.GetMetricsRequest\x1a!.cronstream.v1.GetMetricsResponse\x12N\n" +
 	"\tGetHealth\x12\x1f.cronstream.v1.GetHealthRequest\x1a .cronstream.v1.GetHealthResponse\x12Q\n" +
@@ -4540,7 +4798,7 @@ func file_cronstream_v1_scheduler_service_proto_rawDescGZIP() []byte {
 	return file_cronstream_v1_scheduler_service_proto_rawDescData
 }
 
-var file_cronstream_v1_scheduler_service_proto_msgTypes = make([]protoimpl.MessageInfo, 81)
+var file_cronstream_v1_scheduler_service_proto_msgTypes = make([]protoimpl.MessageInfo, 85)
 var file_cronstream_v1_scheduler_service_proto_goTypes = []any{
 	(*CreateJobRequest)(nil),              // 0: cronstream.v1.CreateJobRequest
 	(*CreateJobResponse)(nil),             // 1: cronstream.v1.CreateJobResponse
@@ -4623,178 +4881,190 @@ var file_cronstream_v1_scheduler_service_proto_goTypes = []any{
 	(*ListRateLimitsResponse)(nil),        // 78: cronstream.v1.ListRateLimitsResponse
 	(*DeleteRateLimitRequest)(nil),        // 79: cronstream.v1.DeleteRateLimitRequest
 	(*DeleteRateLimitResponse)(nil),       // 80: cronstream.v1.DeleteRateLimitResponse
-	(*Job)(nil),                           // 81: cronstream.v1.Job
-	(JobStatus)(0),                        // 82: cronstream.v1.JobStatus
-	(JobType)(0),                          // 83: cronstream.v1.JobType
-	(HealthState)(0),                      // 84: cronstream.v1.HealthState
-	(*fieldmaskpb.FieldMask)(nil),         // 85: google.protobuf.FieldMask
-	(*timestamppb.Timestamp)(nil),         // 86: google.protobuf.Timestamp
-	(*Execution)(nil),                     // 87: cronstream.v1.Execution
-	(OverlapPolicy)(0),                    // 88: cronstream.v1.OverlapPolicy
-	(ExecutionStatus)(0),                  // 89: cronstream.v1.ExecutionStatus
-	(*ExecutionLog)(nil),                  // 90: cronstream.v1.ExecutionLog
-	(*EventHandler)(nil),                  // 91: cronstream.v1.EventHandler
-	(*structpb.Struct)(nil),               // 92: google.protobuf.Struct
-	(*ScheduledInstant)(nil),              // 93: cronstream.v1.ScheduledInstant
-	(*PreviewSummary)(nil),                // 94: cronstream.v1.PreviewSummary
-	(*JobStats)(nil),                      // 95: cronstream.v1.JobStats
-	(*SchedulerMetrics)(nil),              // 96: cronstream.v1.SchedulerMetrics
-	(*Health)(nil),                        // 97: cronstream.v1.Health
-	(AlertState)(0),                       // 98: cronstream.v1.AlertState
-	(*Alert)(nil),                         // 99: cronstream.v1.Alert
-	(*HealthPolicy)(nil),                  // 100: cronstream.v1.HealthPolicy
-	(*AlertEvent)(nil),                    // 101: cronstream.v1.AlertEvent
-	(*Webhook)(nil),                       // 102: cronstream.v1.Webhook
-	(*WebhookDelivery)(nil),               // 103: cronstream.v1.WebhookDelivery
-	(*RateLimit)(nil),                     // 104: cronstream.v1.RateLimit
+	(*GetRecentRunsRequest)(nil),          // 81: cronstream.v1.GetRecentRunsRequest
+	(*GetRecentRunsResponse)(nil),         // 82: cronstream.v1.GetRecentRunsResponse
+	(*ListWorkersRequest)(nil),            // 83: cronstream.v1.ListWorkersRequest
+	(*ListWorkersResponse)(nil),           // 84: cronstream.v1.ListWorkersResponse
+	(*Job)(nil),                           // 85: cronstream.v1.Job
+	(JobStatus)(0),                        // 86: cronstream.v1.JobStatus
+	(JobType)(0),                          // 87: cronstream.v1.JobType
+	(HealthState)(0),                      // 88: cronstream.v1.HealthState
+	(*fieldmaskpb.FieldMask)(nil),         // 89: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),         // 90: google.protobuf.Timestamp
+	(*Execution)(nil),                     // 91: cronstream.v1.Execution
+	(OverlapPolicy)(0),                    // 92: cronstream.v1.OverlapPolicy
+	(ExecutionStatus)(0),                  // 93: cronstream.v1.ExecutionStatus
+	(*ExecutionLog)(nil),                  // 94: cronstream.v1.ExecutionLog
+	(*EventHandler)(nil),                  // 95: cronstream.v1.EventHandler
+	(*structpb.Struct)(nil),               // 96: google.protobuf.Struct
+	(*ScheduledInstant)(nil),              // 97: cronstream.v1.ScheduledInstant
+	(*PreviewSummary)(nil),                // 98: cronstream.v1.PreviewSummary
+	(*JobStats)(nil),                      // 99: cronstream.v1.JobStats
+	(*SchedulerMetrics)(nil),              // 100: cronstream.v1.SchedulerMetrics
+	(*Health)(nil),                        // 101: cronstream.v1.Health
+	(AlertState)(0),                       // 102: cronstream.v1.AlertState
+	(*Alert)(nil),                         // 103: cronstream.v1.Alert
+	(*HealthPolicy)(nil),                  // 104: cronstream.v1.HealthPolicy
+	(*AlertEvent)(nil),                    // 105: cronstream.v1.AlertEvent
+	(*Webhook)(nil),                       // 106: cronstream.v1.Webhook
+	(*WebhookDelivery)(nil),               // 107: cronstream.v1.WebhookDelivery
+	(*RateLimit)(nil),                     // 108: cronstream.v1.RateLimit
+	(*JobRecentRuns)(nil),                 // 109: cronstream.v1.JobRecentRuns
+	(*ConnectedWorker)(nil),               // 110: cronstream.v1.ConnectedWorker
 }
 var file_cronstream_v1_scheduler_service_proto_depIdxs = []int32{
-	81,  // 0: cronstream.v1.CreateJobRequest.job:type_name -> cronstream.v1.Job
-	81,  // 1: cronstream.v1.CreateJobResponse.job:type_name -> cronstream.v1.Job
+	85,  // 0: cronstream.v1.CreateJobRequest.job:type_name -> cronstream.v1.Job
+	85,  // 1: cronstream.v1.CreateJobResponse.job:type_name -> cronstream.v1.Job
 	0,   // 2: cronstream.v1.BatchCreateJobsRequest.requests:type_name -> cronstream.v1.CreateJobRequest
-	81,  // 3: cronstream.v1.BatchCreateJobsResponse.jobs:type_name -> cronstream.v1.Job
-	81,  // 4: cronstream.v1.GetJobResponse.job:type_name -> cronstream.v1.Job
-	82,  // 5: cronstream.v1.ListJobsRequest.statuses:type_name -> cronstream.v1.JobStatus
-	83,  // 6: cronstream.v1.ListJobsRequest.types:type_name -> cronstream.v1.JobType
-	84,  // 7: cronstream.v1.ListJobsRequest.healths:type_name -> cronstream.v1.HealthState
-	81,  // 8: cronstream.v1.ListJobsResponse.jobs:type_name -> cronstream.v1.Job
-	81,  // 9: cronstream.v1.UpdateJobRequest.job:type_name -> cronstream.v1.Job
-	85,  // 10: cronstream.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
-	81,  // 11: cronstream.v1.UpdateJobResponse.job:type_name -> cronstream.v1.Job
-	86,  // 12: cronstream.v1.PauseJobRequest.until:type_name -> google.protobuf.Timestamp
-	81,  // 13: cronstream.v1.PauseJobResponse.job:type_name -> cronstream.v1.Job
-	81,  // 14: cronstream.v1.ResumeJobResponse.job:type_name -> cronstream.v1.Job
-	81,  // 15: cronstream.v1.CancelJobResponse.job:type_name -> cronstream.v1.Job
-	87,  // 16: cronstream.v1.RunJobResponse.execution:type_name -> cronstream.v1.Execution
+	85,  // 3: cronstream.v1.BatchCreateJobsResponse.jobs:type_name -> cronstream.v1.Job
+	85,  // 4: cronstream.v1.GetJobResponse.job:type_name -> cronstream.v1.Job
+	86,  // 5: cronstream.v1.ListJobsRequest.statuses:type_name -> cronstream.v1.JobStatus
+	87,  // 6: cronstream.v1.ListJobsRequest.types:type_name -> cronstream.v1.JobType
+	88,  // 7: cronstream.v1.ListJobsRequest.healths:type_name -> cronstream.v1.HealthState
+	85,  // 8: cronstream.v1.ListJobsResponse.jobs:type_name -> cronstream.v1.Job
+	85,  // 9: cronstream.v1.UpdateJobRequest.job:type_name -> cronstream.v1.Job
+	89,  // 10: cronstream.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	85,  // 11: cronstream.v1.UpdateJobResponse.job:type_name -> cronstream.v1.Job
+	90,  // 12: cronstream.v1.PauseJobRequest.until:type_name -> google.protobuf.Timestamp
+	85,  // 13: cronstream.v1.PauseJobResponse.job:type_name -> cronstream.v1.Job
+	85,  // 14: cronstream.v1.ResumeJobResponse.job:type_name -> cronstream.v1.Job
+	85,  // 15: cronstream.v1.CancelJobResponse.job:type_name -> cronstream.v1.Job
+	91,  // 16: cronstream.v1.RunJobResponse.execution:type_name -> cronstream.v1.Execution
 	20,  // 17: cronstream.v1.PauseJobsRequest.selector:type_name -> cronstream.v1.JobSelector
-	86,  // 18: cronstream.v1.PauseJobsRequest.until:type_name -> google.protobuf.Timestamp
+	90,  // 18: cronstream.v1.PauseJobsRequest.until:type_name -> google.protobuf.Timestamp
 	20,  // 19: cronstream.v1.ResumeJobsRequest.selector:type_name -> cronstream.v1.JobSelector
-	86,  // 20: cronstream.v1.BackfillJobRequest.start_time:type_name -> google.protobuf.Timestamp
-	86,  // 21: cronstream.v1.BackfillJobRequest.end_time:type_name -> google.protobuf.Timestamp
-	88,  // 22: cronstream.v1.BackfillJobRequest.overlap_policy:type_name -> cronstream.v1.OverlapPolicy
-	89,  // 23: cronstream.v1.ListExecutionsRequest.statuses:type_name -> cronstream.v1.ExecutionStatus
-	87,  // 24: cronstream.v1.ListExecutionsResponse.executions:type_name -> cronstream.v1.Execution
-	87,  // 25: cronstream.v1.GetExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	87,  // 26: cronstream.v1.RetryExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	87,  // 27: cronstream.v1.CancelExecutionResponse.execution:type_name -> cronstream.v1.Execution
-	90,  // 28: cronstream.v1.ListExecutionLogsResponse.logs:type_name -> cronstream.v1.ExecutionLog
-	91,  // 29: cronstream.v1.CreateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
-	91,  // 30: cronstream.v1.CreateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	91,  // 31: cronstream.v1.GetEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	91,  // 32: cronstream.v1.ListEventHandlersResponse.event_handlers:type_name -> cronstream.v1.EventHandler
-	91,  // 33: cronstream.v1.UpdateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
-	85,  // 34: cronstream.v1.UpdateEventHandlerRequest.update_mask:type_name -> google.protobuf.FieldMask
-	91,  // 35: cronstream.v1.UpdateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
-	92,  // 36: cronstream.v1.TriggerEventRequest.payload:type_name -> google.protobuf.Struct
-	81,  // 37: cronstream.v1.PreviewScheduleRequest.job:type_name -> cronstream.v1.Job
-	86,  // 38: cronstream.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
-	86,  // 39: cronstream.v1.PreviewScheduleRequest.end_time:type_name -> google.protobuf.Timestamp
-	86,  // 40: cronstream.v1.PreviewScheduleResponse.times:type_name -> google.protobuf.Timestamp
-	93,  // 41: cronstream.v1.PreviewScheduleResponse.instants:type_name -> cronstream.v1.ScheduledInstant
-	94,  // 42: cronstream.v1.PreviewScheduleResponse.summary:type_name -> cronstream.v1.PreviewSummary
-	95,  // 43: cronstream.v1.GetJobStatsResponse.stats:type_name -> cronstream.v1.JobStats
-	96,  // 44: cronstream.v1.GetMetricsResponse.metrics:type_name -> cronstream.v1.SchedulerMetrics
-	97,  // 45: cronstream.v1.GetHealthResponse.health:type_name -> cronstream.v1.Health
-	84,  // 46: cronstream.v1.ListAlertsRequest.kinds:type_name -> cronstream.v1.HealthState
-	98,  // 47: cronstream.v1.ListAlertsRequest.states:type_name -> cronstream.v1.AlertState
-	99,  // 48: cronstream.v1.ListAlertsResponse.alerts:type_name -> cronstream.v1.Alert
-	100, // 49: cronstream.v1.GetHealthDefaultsResponse.policy:type_name -> cronstream.v1.HealthPolicy
-	100, // 50: cronstream.v1.SetHealthDefaultsRequest.policy:type_name -> cronstream.v1.HealthPolicy
-	100, // 51: cronstream.v1.SetHealthDefaultsResponse.policy:type_name -> cronstream.v1.HealthPolicy
-	101, // 52: cronstream.v1.WatchAlertsResponse.event:type_name -> cronstream.v1.AlertEvent
-	102, // 53: cronstream.v1.CreateWebhookRequest.webhook:type_name -> cronstream.v1.Webhook
-	102, // 54: cronstream.v1.CreateWebhookResponse.webhook:type_name -> cronstream.v1.Webhook
-	102, // 55: cronstream.v1.GetWebhookResponse.webhook:type_name -> cronstream.v1.Webhook
-	102, // 56: cronstream.v1.ListWebhooksResponse.webhooks:type_name -> cronstream.v1.Webhook
-	103, // 57: cronstream.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> cronstream.v1.WebhookDelivery
-	104, // 58: cronstream.v1.SetRateLimitRequest.rate_limit:type_name -> cronstream.v1.RateLimit
-	104, // 59: cronstream.v1.SetRateLimitResponse.rate_limit:type_name -> cronstream.v1.RateLimit
-	104, // 60: cronstream.v1.ListRateLimitsResponse.rate_limits:type_name -> cronstream.v1.RateLimit
-	0,   // 61: cronstream.v1.SchedulerService.CreateJob:input_type -> cronstream.v1.CreateJobRequest
-	2,   // 62: cronstream.v1.SchedulerService.BatchCreateJobs:input_type -> cronstream.v1.BatchCreateJobsRequest
-	4,   // 63: cronstream.v1.SchedulerService.GetJob:input_type -> cronstream.v1.GetJobRequest
-	6,   // 64: cronstream.v1.SchedulerService.ListJobs:input_type -> cronstream.v1.ListJobsRequest
-	8,   // 65: cronstream.v1.SchedulerService.UpdateJob:input_type -> cronstream.v1.UpdateJobRequest
-	10,  // 66: cronstream.v1.SchedulerService.DeleteJob:input_type -> cronstream.v1.DeleteJobRequest
-	12,  // 67: cronstream.v1.SchedulerService.PauseJob:input_type -> cronstream.v1.PauseJobRequest
-	14,  // 68: cronstream.v1.SchedulerService.ResumeJob:input_type -> cronstream.v1.ResumeJobRequest
-	16,  // 69: cronstream.v1.SchedulerService.CancelJob:input_type -> cronstream.v1.CancelJobRequest
-	18,  // 70: cronstream.v1.SchedulerService.RunJob:input_type -> cronstream.v1.RunJobRequest
-	21,  // 71: cronstream.v1.SchedulerService.PauseJobs:input_type -> cronstream.v1.PauseJobsRequest
-	23,  // 72: cronstream.v1.SchedulerService.ResumeJobs:input_type -> cronstream.v1.ResumeJobsRequest
-	25,  // 73: cronstream.v1.SchedulerService.BackfillJob:input_type -> cronstream.v1.BackfillJobRequest
-	27,  // 74: cronstream.v1.SchedulerService.ListExecutions:input_type -> cronstream.v1.ListExecutionsRequest
-	29,  // 75: cronstream.v1.SchedulerService.GetExecution:input_type -> cronstream.v1.GetExecutionRequest
-	31,  // 76: cronstream.v1.SchedulerService.RetryExecution:input_type -> cronstream.v1.RetryExecutionRequest
-	33,  // 77: cronstream.v1.SchedulerService.CancelExecution:input_type -> cronstream.v1.CancelExecutionRequest
-	35,  // 78: cronstream.v1.SchedulerService.ListExecutionLogs:input_type -> cronstream.v1.ListExecutionLogsRequest
-	37,  // 79: cronstream.v1.SchedulerService.CreateEventHandler:input_type -> cronstream.v1.CreateEventHandlerRequest
-	39,  // 80: cronstream.v1.SchedulerService.GetEventHandler:input_type -> cronstream.v1.GetEventHandlerRequest
-	41,  // 81: cronstream.v1.SchedulerService.ListEventHandlers:input_type -> cronstream.v1.ListEventHandlersRequest
-	43,  // 82: cronstream.v1.SchedulerService.UpdateEventHandler:input_type -> cronstream.v1.UpdateEventHandlerRequest
-	45,  // 83: cronstream.v1.SchedulerService.DeleteEventHandler:input_type -> cronstream.v1.DeleteEventHandlerRequest
-	47,  // 84: cronstream.v1.SchedulerService.TriggerEvent:input_type -> cronstream.v1.TriggerEventRequest
-	49,  // 85: cronstream.v1.SchedulerService.PreviewSchedule:input_type -> cronstream.v1.PreviewScheduleRequest
-	51,  // 86: cronstream.v1.SchedulerService.GetJobStats:input_type -> cronstream.v1.GetJobStatsRequest
-	53,  // 87: cronstream.v1.SchedulerService.GetMetrics:input_type -> cronstream.v1.GetMetricsRequest
-	55,  // 88: cronstream.v1.SchedulerService.GetHealth:input_type -> cronstream.v1.GetHealthRequest
-	57,  // 89: cronstream.v1.SchedulerService.ListAlerts:input_type -> cronstream.v1.ListAlertsRequest
-	63,  // 90: cronstream.v1.SchedulerService.WatchAlerts:input_type -> cronstream.v1.WatchAlertsRequest
-	59,  // 91: cronstream.v1.SchedulerService.GetHealthDefaults:input_type -> cronstream.v1.GetHealthDefaultsRequest
-	61,  // 92: cronstream.v1.SchedulerService.SetHealthDefaults:input_type -> cronstream.v1.SetHealthDefaultsRequest
-	65,  // 93: cronstream.v1.SchedulerService.CreateWebhook:input_type -> cronstream.v1.CreateWebhookRequest
-	67,  // 94: cronstream.v1.SchedulerService.GetWebhook:input_type -> cronstream.v1.GetWebhookRequest
-	69,  // 95: cronstream.v1.SchedulerService.ListWebhooks:input_type -> cronstream.v1.ListWebhooksRequest
-	71,  // 96: cronstream.v1.SchedulerService.DeleteWebhook:input_type -> cronstream.v1.DeleteWebhookRequest
-	73,  // 97: cronstream.v1.SchedulerService.ListWebhookDeliveries:input_type -> cronstream.v1.ListWebhookDeliveriesRequest
-	75,  // 98: cronstream.v1.SchedulerService.SetRateLimit:input_type -> cronstream.v1.SetRateLimitRequest
-	77,  // 99: cronstream.v1.SchedulerService.ListRateLimits:input_type -> cronstream.v1.ListRateLimitsRequest
-	79,  // 100: cronstream.v1.SchedulerService.DeleteRateLimit:input_type -> cronstream.v1.DeleteRateLimitRequest
-	1,   // 101: cronstream.v1.SchedulerService.CreateJob:output_type -> cronstream.v1.CreateJobResponse
-	3,   // 102: cronstream.v1.SchedulerService.BatchCreateJobs:output_type -> cronstream.v1.BatchCreateJobsResponse
-	5,   // 103: cronstream.v1.SchedulerService.GetJob:output_type -> cronstream.v1.GetJobResponse
-	7,   // 104: cronstream.v1.SchedulerService.ListJobs:output_type -> cronstream.v1.ListJobsResponse
-	9,   // 105: cronstream.v1.SchedulerService.UpdateJob:output_type -> cronstream.v1.UpdateJobResponse
-	11,  // 106: cronstream.v1.SchedulerService.DeleteJob:output_type -> cronstream.v1.DeleteJobResponse
-	13,  // 107: cronstream.v1.SchedulerService.PauseJob:output_type -> cronstream.v1.PauseJobResponse
-	15,  // 108: cronstream.v1.SchedulerService.ResumeJob:output_type -> cronstream.v1.ResumeJobResponse
-	17,  // 109: cronstream.v1.SchedulerService.CancelJob:output_type -> cronstream.v1.CancelJobResponse
-	19,  // 110: cronstream.v1.SchedulerService.RunJob:output_type -> cronstream.v1.RunJobResponse
-	22,  // 111: cronstream.v1.SchedulerService.PauseJobs:output_type -> cronstream.v1.PauseJobsResponse
-	24,  // 112: cronstream.v1.SchedulerService.ResumeJobs:output_type -> cronstream.v1.ResumeJobsResponse
-	26,  // 113: cronstream.v1.SchedulerService.BackfillJob:output_type -> cronstream.v1.BackfillJobResponse
-	28,  // 114: cronstream.v1.SchedulerService.ListExecutions:output_type -> cronstream.v1.ListExecutionsResponse
-	30,  // 115: cronstream.v1.SchedulerService.GetExecution:output_type -> cronstream.v1.GetExecutionResponse
-	32,  // 116: cronstream.v1.SchedulerService.RetryExecution:output_type -> cronstream.v1.RetryExecutionResponse
-	34,  // 117: cronstream.v1.SchedulerService.CancelExecution:output_type -> cronstream.v1.CancelExecutionResponse
-	36,  // 118: cronstream.v1.SchedulerService.ListExecutionLogs:output_type -> cronstream.v1.ListExecutionLogsResponse
-	38,  // 119: cronstream.v1.SchedulerService.CreateEventHandler:output_type -> cronstream.v1.CreateEventHandlerResponse
-	40,  // 120: cronstream.v1.SchedulerService.GetEventHandler:output_type -> cronstream.v1.GetEventHandlerResponse
-	42,  // 121: cronstream.v1.SchedulerService.ListEventHandlers:output_type -> cronstream.v1.ListEventHandlersResponse
-	44,  // 122: cronstream.v1.SchedulerService.UpdateEventHandler:output_type -> cronstream.v1.UpdateEventHandlerResponse
-	46,  // 123: cronstream.v1.SchedulerService.DeleteEventHandler:output_type -> cronstream.v1.DeleteEventHandlerResponse
-	48,  // 124: cronstream.v1.SchedulerService.TriggerEvent:output_type -> cronstream.v1.TriggerEventResponse
-	50,  // 125: cronstream.v1.SchedulerService.PreviewSchedule:output_type -> cronstream.v1.PreviewScheduleResponse
-	52,  // 126: cronstream.v1.SchedulerService.GetJobStats:output_type -> cronstream.v1.GetJobStatsResponse
-	54,  // 127: cronstream.v1.SchedulerService.GetMetrics:output_type -> cronstream.v1.GetMetricsResponse
-	56,  // 128: cronstream.v1.SchedulerService.GetHealth:output_type -> cronstream.v1.GetHealthResponse
-	58,  // 129: cronstream.v1.SchedulerService.ListAlerts:output_type -> cronstream.v1.ListAlertsResponse
-	64,  // 130: cronstream.v1.SchedulerService.WatchAlerts:output_type -> cronstream.v1.WatchAlertsResponse
-	60,  // 131: cronstream.v1.SchedulerService.GetHealthDefaults:output_type -> cronstream.v1.GetHealthDefaultsResponse
-	62,  // 132: cronstream.v1.SchedulerService.SetHealthDefaults:output_type -> cronstream.v1.SetHealthDefaultsResponse
-	66,  // 133: cronstream.v1.SchedulerService.CreateWebhook:output_type -> cronstream.v1.CreateWebhookResponse
-	68,  // 134: cronstream.v1.SchedulerService.GetWebhook:output_type -> cronstream.v1.GetWebhookResponse
-	70,  // 135: cronstream.v1.SchedulerService.ListWebhooks:output_type -> cronstream.v1.ListWebhooksResponse
-	72,  // 136: cronstream.v1.SchedulerService.DeleteWebhook:output_type -> cronstream.v1.DeleteWebhookResponse
-	74,  // 137: cronstream.v1.SchedulerService.ListWebhookDeliveries:output_type -> cronstream.v1.ListWebhookDeliveriesResponse
-	76,  // 138: cronstream.v1.SchedulerService.SetRateLimit:output_type -> cronstream.v1.SetRateLimitResponse
-	78,  // 139: cronstream.v1.SchedulerService.ListRateLimits:output_type -> cronstream.v1.ListRateLimitsResponse
-	80,  // 140: cronstream.v1.SchedulerService.DeleteRateLimit:output_type -> cronstream.v1.DeleteRateLimitResponse
-	101, // [101:141] is the sub-list for method output_type
-	61,  // [61:101] is the sub-list for method input_type
-	61,  // [61:61] is the sub-list for extension type_name
-	61,  // [61:61] is the sub-list for extension extendee
-	0,   // [0:61] is the sub-list for field type_name
+	90,  // 20: cronstream.v1.BackfillJobRequest.start_time:type_name -> google.protobuf.Timestamp
+	90,  // 21: cronstream.v1.BackfillJobRequest.end_time:type_name -> google.protobuf.Timestamp
+	92,  // 22: cronstream.v1.BackfillJobRequest.overlap_policy:type_name -> cronstream.v1.OverlapPolicy
+	93,  // 23: cronstream.v1.ListExecutionsRequest.statuses:type_name -> cronstream.v1.ExecutionStatus
+	91,  // 24: cronstream.v1.ListExecutionsResponse.executions:type_name -> cronstream.v1.Execution
+	91,  // 25: cronstream.v1.GetExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	91,  // 26: cronstream.v1.RetryExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	91,  // 27: cronstream.v1.CancelExecutionResponse.execution:type_name -> cronstream.v1.Execution
+	94,  // 28: cronstream.v1.ListExecutionLogsResponse.logs:type_name -> cronstream.v1.ExecutionLog
+	95,  // 29: cronstream.v1.CreateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
+	95,  // 30: cronstream.v1.CreateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	95,  // 31: cronstream.v1.GetEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	95,  // 32: cronstream.v1.ListEventHandlersResponse.event_handlers:type_name -> cronstream.v1.EventHandler
+	95,  // 33: cronstream.v1.UpdateEventHandlerRequest.event_handler:type_name -> cronstream.v1.EventHandler
+	89,  // 34: cronstream.v1.UpdateEventHandlerRequest.update_mask:type_name -> google.protobuf.FieldMask
+	95,  // 35: cronstream.v1.UpdateEventHandlerResponse.event_handler:type_name -> cronstream.v1.EventHandler
+	96,  // 36: cronstream.v1.TriggerEventRequest.payload:type_name -> google.protobuf.Struct
+	85,  // 37: cronstream.v1.PreviewScheduleRequest.job:type_name -> cronstream.v1.Job
+	90,  // 38: cronstream.v1.PreviewScheduleRequest.start_time:type_name -> google.protobuf.Timestamp
+	90,  // 39: cronstream.v1.PreviewScheduleRequest.end_time:type_name -> google.protobuf.Timestamp
+	90,  // 40: cronstream.v1.PreviewScheduleResponse.times:type_name -> google.protobuf.Timestamp
+	97,  // 41: cronstream.v1.PreviewScheduleResponse.instants:type_name -> cronstream.v1.ScheduledInstant
+	98,  // 42: cronstream.v1.PreviewScheduleResponse.summary:type_name -> cronstream.v1.PreviewSummary
+	99,  // 43: cronstream.v1.GetJobStatsResponse.stats:type_name -> cronstream.v1.JobStats
+	100, // 44: cronstream.v1.GetMetricsResponse.metrics:type_name -> cronstream.v1.SchedulerMetrics
+	101, // 45: cronstream.v1.GetHealthResponse.health:type_name -> cronstream.v1.Health
+	88,  // 46: cronstream.v1.ListAlertsRequest.kinds:type_name -> cronstream.v1.HealthState
+	102, // 47: cronstream.v1.ListAlertsRequest.states:type_name -> cronstream.v1.AlertState
+	103, // 48: cronstream.v1.ListAlertsResponse.alerts:type_name -> cronstream.v1.Alert
+	104, // 49: cronstream.v1.GetHealthDefaultsResponse.policy:type_name -> cronstream.v1.HealthPolicy
+	104, // 50: cronstream.v1.SetHealthDefaultsRequest.policy:type_name -> cronstream.v1.HealthPolicy
+	104, // 51: cronstream.v1.SetHealthDefaultsResponse.policy:type_name -> cronstream.v1.HealthPolicy
+	105, // 52: cronstream.v1.WatchAlertsResponse.event:type_name -> cronstream.v1.AlertEvent
+	106, // 53: cronstream.v1.CreateWebhookRequest.webhook:type_name -> cronstream.v1.Webhook
+	106, // 54: cronstream.v1.CreateWebhookResponse.webhook:type_name -> cronstream.v1.Webhook
+	106, // 55: cronstream.v1.GetWebhookResponse.webhook:type_name -> cronstream.v1.Webhook
+	106, // 56: cronstream.v1.ListWebhooksResponse.webhooks:type_name -> cronstream.v1.Webhook
+	107, // 57: cronstream.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> cronstream.v1.WebhookDelivery
+	108, // 58: cronstream.v1.SetRateLimitRequest.rate_limit:type_name -> cronstream.v1.RateLimit
+	108, // 59: cronstream.v1.SetRateLimitResponse.rate_limit:type_name -> cronstream.v1.RateLimit
+	108, // 60: cronstream.v1.ListRateLimitsResponse.rate_limits:type_name -> cronstream.v1.RateLimit
+	109, // 61: cronstream.v1.GetRecentRunsResponse.jobs:type_name -> cronstream.v1.JobRecentRuns
+	110, // 62: cronstream.v1.ListWorkersResponse.workers:type_name -> cronstream.v1.ConnectedWorker
+	0,   // 63: cronstream.v1.SchedulerService.CreateJob:input_type -> cronstream.v1.CreateJobRequest
+	2,   // 64: cronstream.v1.SchedulerService.BatchCreateJobs:input_type -> cronstream.v1.BatchCreateJobsRequest
+	4,   // 65: cronstream.v1.SchedulerService.GetJob:input_type -> cronstream.v1.GetJobRequest
+	6,   // 66: cronstream.v1.SchedulerService.ListJobs:input_type -> cronstream.v1.ListJobsRequest
+	8,   // 67: cronstream.v1.SchedulerService.UpdateJob:input_type -> cronstream.v1.UpdateJobRequest
+	10,  // 68: cronstream.v1.SchedulerService.DeleteJob:input_type -> cronstream.v1.DeleteJobRequest
+	12,  // 69: cronstream.v1.SchedulerService.PauseJob:input_type -> cronstream.v1.PauseJobRequest
+	14,  // 70: cronstream.v1.SchedulerService.ResumeJob:input_type -> cronstream.v1.ResumeJobRequest
+	16,  // 71: cronstream.v1.SchedulerService.CancelJob:input_type -> cronstream.v1.CancelJobRequest
+	18,  // 72: cronstream.v1.SchedulerService.RunJob:input_type -> cronstream.v1.RunJobRequest
+	21,  // 73: cronstream.v1.SchedulerService.PauseJobs:input_type -> cronstream.v1.PauseJobsRequest
+	23,  // 74: cronstream.v1.SchedulerService.ResumeJobs:input_type -> cronstream.v1.ResumeJobsRequest
+	25,  // 75: cronstream.v1.SchedulerService.BackfillJob:input_type -> cronstream.v1.BackfillJobRequest
+	27,  // 76: cronstream.v1.SchedulerService.ListExecutions:input_type -> cronstream.v1.ListExecutionsRequest
+	29,  // 77: cronstream.v1.SchedulerService.GetExecution:input_type -> cronstream.v1.GetExecutionRequest
+	31,  // 78: cronstream.v1.SchedulerService.RetryExecution:input_type -> cronstream.v1.RetryExecutionRequest
+	33,  // 79: cronstream.v1.SchedulerService.CancelExecution:input_type -> cronstream.v1.CancelExecutionRequest
+	35,  // 80: cronstream.v1.SchedulerService.ListExecutionLogs:input_type -> cronstream.v1.ListExecutionLogsRequest
+	37,  // 81: cronstream.v1.SchedulerService.CreateEventHandler:input_type -> cronstream.v1.CreateEventHandlerRequest
+	39,  // 82: cronstream.v1.SchedulerService.GetEventHandler:input_type -> cronstream.v1.GetEventHandlerRequest
+	41,  // 83: cronstream.v1.SchedulerService.ListEventHandlers:input_type -> cronstream.v1.ListEventHandlersRequest
+	43,  // 84: cronstream.v1.SchedulerService.UpdateEventHandler:input_type -> cronstream.v1.UpdateEventHandlerRequest
+	45,  // 85: cronstream.v1.SchedulerService.DeleteEventHandler:input_type -> cronstream.v1.DeleteEventHandlerRequest
+	47,  // 86: cronstream.v1.SchedulerService.TriggerEvent:input_type -> cronstream.v1.TriggerEventRequest
+	49,  // 87: cronstream.v1.SchedulerService.PreviewSchedule:input_type -> cronstream.v1.PreviewScheduleRequest
+	51,  // 88: cronstream.v1.SchedulerService.GetJobStats:input_type -> cronstream.v1.GetJobStatsRequest
+	81,  // 89: cronstream.v1.SchedulerService.GetRecentRuns:input_type -> cronstream.v1.GetRecentRunsRequest
+	83,  // 90: cronstream.v1.SchedulerService.ListWorkers:input_type -> cronstream.v1.ListWorkersRequest
+	53,  // 91: cronstream.v1.SchedulerService.GetMetrics:input_type -> cronstream.v1.GetMetricsRequest
+	55,  // 92: cronstream.v1.SchedulerService.GetHealth:input_type -> cronstream.v1.GetHealthRequest
+	57,  // 93: cronstream.v1.SchedulerService.ListAlerts:input_type -> cronstream.v1.ListAlertsRequest
+	63,  // 94: cronstream.v1.SchedulerService.WatchAlerts:input_type -> cronstream.v1.WatchAlertsRequest
+	59,  // 95: cronstream.v1.SchedulerService.GetHealthDefaults:input_type -> cronstream.v1.GetHealthDefaultsRequest
+	61,  // 96: cronstream.v1.SchedulerService.SetHealthDefaults:input_type -> cronstream.v1.SetHealthDefaultsRequest
+	65,  // 97: cronstream.v1.SchedulerService.CreateWebhook:input_type -> cronstream.v1.CreateWebhookRequest
+	67,  // 98: cronstream.v1.SchedulerService.GetWebhook:input_type -> cronstream.v1.GetWebhookRequest
+	69,  // 99: cronstream.v1.SchedulerService.ListWebhooks:input_type -> cronstream.v1.ListWebhooksRequest
+	71,  // 100: cronstream.v1.SchedulerService.DeleteWebhook:input_type -> cronstream.v1.DeleteWebhookRequest
+	73,  // 101: cronstream.v1.SchedulerService.ListWebhookDeliveries:input_type -> cronstream.v1.ListWebhookDeliveriesRequest
+	75,  // 102: cronstream.v1.SchedulerService.SetRateLimit:input_type -> cronstream.v1.SetRateLimitRequest
+	77,  // 103: cronstream.v1.SchedulerService.ListRateLimits:input_type -> cronstream.v1.ListRateLimitsRequest
+	79,  // 104: cronstream.v1.SchedulerService.DeleteRateLimit:input_type -> cronstream.v1.DeleteRateLimitRequest
+	1,   // 105: cronstream.v1.SchedulerService.CreateJob:output_type -> cronstream.v1.CreateJobResponse
+	3,   // 106: cronstream.v1.SchedulerService.BatchCreateJobs:output_type -> cronstream.v1.BatchCreateJobsResponse
+	5,   // 107: cronstream.v1.SchedulerService.GetJob:output_type -> cronstream.v1.GetJobResponse
+	7,   // 108: cronstream.v1.SchedulerService.ListJobs:output_type -> cronstream.v1.ListJobsResponse
+	9,   // 109: cronstream.v1.SchedulerService.UpdateJob:output_type -> cronstream.v1.UpdateJobResponse
+	11,  // 110: cronstream.v1.SchedulerService.DeleteJob:output_type -> cronstream.v1.DeleteJobResponse
+	13,  // 111: cronstream.v1.SchedulerService.PauseJob:output_type -> cronstream.v1.PauseJobResponse
+	15,  // 112: cronstream.v1.SchedulerService.ResumeJob:output_type -> cronstream.v1.ResumeJobResponse
+	17,  // 113: cronstream.v1.SchedulerService.CancelJob:output_type -> cronstream.v1.CancelJobResponse
+	19,  // 114: cronstream.v1.SchedulerService.RunJob:output_type -> cronstream.v1.RunJobResponse
+	22,  // 115: cronstream.v1.SchedulerService.PauseJobs:output_type -> cronstream.v1.PauseJobsResponse
+	24,  // 116: cronstream.v1.SchedulerService.ResumeJobs:output_type -> cronstream.v1.ResumeJobsResponse
+	26,  // 117: cronstream.v1.SchedulerService.BackfillJob:output_type -> cronstream.v1.BackfillJobResponse
+	28,  // 118: cronstream.v1.SchedulerService.ListExecutions:output_type -> cronstream.v1.ListExecutionsResponse
+	30,  // 119: cronstream.v1.SchedulerService.GetExecution:output_type -> cronstream.v1.GetExecutionResponse
+	32,  // 120: cronstream.v1.SchedulerService.RetryExecution:output_type -> cronstream.v1.RetryExecutionResponse
+	34,  // 121: cronstream.v1.SchedulerService.CancelExecution:output_type -> cronstream.v1.CancelExecutionResponse
+	36,  // 122: cronstream.v1.SchedulerService.ListExecutionLogs:output_type -> cronstream.v1.ListExecutionLogsResponse
+	38,  // 123: cronstream.v1.SchedulerService.CreateEventHandler:output_type -> cronstream.v1.CreateEventHandlerResponse
+	40,  // 124: cronstream.v1.SchedulerService.GetEventHandler:output_type -> cronstream.v1.GetEventHandlerResponse
+	42,  // 125: cronstream.v1.SchedulerService.ListEventHandlers:output_type -> cronstream.v1.ListEventHandlersResponse
+	44,  // 126: cronstream.v1.SchedulerService.UpdateEventHandler:output_type -> cronstream.v1.UpdateEventHandlerResponse
+	46,  // 127: cronstream.v1.SchedulerService.DeleteEventHandler:output_type -> cronstream.v1.DeleteEventHandlerResponse
+	48,  // 128: cronstream.v1.SchedulerService.TriggerEvent:output_type -> cronstream.v1.TriggerEventResponse
+	50,  // 129: cronstream.v1.SchedulerService.PreviewSchedule:output_type -> cronstream.v1.PreviewScheduleResponse
+	52,  // 130: cronstream.v1.SchedulerService.GetJobStats:output_type -> cronstream.v1.GetJobStatsResponse
+	82,  // 131: cronstream.v1.SchedulerService.GetRecentRuns:output_type -> cronstream.v1.GetRecentRunsResponse
+	84,  // 132: cronstream.v1.SchedulerService.ListWorkers:output_type -> cronstream.v1.ListWorkersResponse
+	54,  // 133: cronstream.v1.SchedulerService.GetMetrics:output_type -> cronstream.v1.GetMetricsResponse
+	56,  // 134: cronstream.v1.SchedulerService.GetHealth:output_type -> cronstream.v1.GetHealthResponse
+	58,  // 135: cronstream.v1.SchedulerService.ListAlerts:output_type -> cronstream.v1.ListAlertsResponse
+	64,  // 136: cronstream.v1.SchedulerService.WatchAlerts:output_type -> cronstream.v1.WatchAlertsResponse
+	60,  // 137: cronstream.v1.SchedulerService.GetHealthDefaults:output_type -> cronstream.v1.GetHealthDefaultsResponse
+	62,  // 138: cronstream.v1.SchedulerService.SetHealthDefaults:output_type -> cronstream.v1.SetHealthDefaultsResponse
+	66,  // 139: cronstream.v1.SchedulerService.CreateWebhook:output_type -> cronstream.v1.CreateWebhookResponse
+	68,  // 140: cronstream.v1.SchedulerService.GetWebhook:output_type -> cronstream.v1.GetWebhookResponse
+	70,  // 141: cronstream.v1.SchedulerService.ListWebhooks:output_type -> cronstream.v1.ListWebhooksResponse
+	72,  // 142: cronstream.v1.SchedulerService.DeleteWebhook:output_type -> cronstream.v1.DeleteWebhookResponse
+	74,  // 143: cronstream.v1.SchedulerService.ListWebhookDeliveries:output_type -> cronstream.v1.ListWebhookDeliveriesResponse
+	76,  // 144: cronstream.v1.SchedulerService.SetRateLimit:output_type -> cronstream.v1.SetRateLimitResponse
+	78,  // 145: cronstream.v1.SchedulerService.ListRateLimits:output_type -> cronstream.v1.ListRateLimitsResponse
+	80,  // 146: cronstream.v1.SchedulerService.DeleteRateLimit:output_type -> cronstream.v1.DeleteRateLimitResponse
+	105, // [105:147] is the sub-list for method output_type
+	63,  // [63:105] is the sub-list for method input_type
+	63,  // [63:63] is the sub-list for extension type_name
+	63,  // [63:63] is the sub-list for extension extendee
+	0,   // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_scheduler_service_proto_init() }
@@ -4820,7 +5090,7 @@ func file_cronstream_v1_scheduler_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cronstream_v1_scheduler_service_proto_rawDesc), len(file_cronstream_v1_scheduler_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   81,
+			NumMessages:   85,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -45,6 +45,8 @@ const (
 	SchedulerService_TriggerEvent_FullMethodName          = "/cronstream.v1.SchedulerService/TriggerEvent"
 	SchedulerService_PreviewSchedule_FullMethodName       = "/cronstream.v1.SchedulerService/PreviewSchedule"
 	SchedulerService_GetJobStats_FullMethodName           = "/cronstream.v1.SchedulerService/GetJobStats"
+	SchedulerService_GetRecentRuns_FullMethodName         = "/cronstream.v1.SchedulerService/GetRecentRuns"
+	SchedulerService_ListWorkers_FullMethodName           = "/cronstream.v1.SchedulerService/ListWorkers"
 	SchedulerService_GetMetrics_FullMethodName            = "/cronstream.v1.SchedulerService/GetMetrics"
 	SchedulerService_GetHealth_FullMethodName             = "/cronstream.v1.SchedulerService/GetHealth"
 	SchedulerService_ListAlerts_FullMethodName            = "/cronstream.v1.SchedulerService/ListAlerts"
@@ -223,6 +225,15 @@ type SchedulerServiceClient interface {
 	// Execution statistics of a job.
 	// Errors: NOT_FOUND.
 	GetJobStats(ctx context.Context, in *GetJobStatsRequest, opts ...grpc.CallOption) (*GetJobStatsResponse, error)
+	// The latest finished runs of each listed job, newest first: what a job
+	// list shows as its last outcome and a sparkline. Ids that name no job of
+	// the caller's get an empty list (nothing of another platform's is shown).
+	// Errors: INVALID_ARGUMENT (no job_ids, more than 200, a limit out of 0 to 50).
+	GetRecentRuns(ctx context.Context, in *GetRecentRunsRequest, opts ...grpc.CallOption) (*GetRecentRunsResponse, error)
+	// The worker sessions connected to any replica of the cluster for the
+	// caller's platform, as of each replica's last report (every few seconds).
+	// Errors: INVALID_ARGUMENT (a negative page_size, a bad page token).
+	ListWorkers(ctx context.Context, in *ListWorkersRequest, opts ...grpc.CallOption) (*ListWorkersResponse, error)
 	// Scheduler-wide figures for the caller's platform.
 	// Errors: none of its own.
 	GetMetrics(ctx context.Context, in *GetMetricsRequest, opts ...grpc.CallOption) (*GetMetricsResponse, error)
@@ -555,6 +566,26 @@ func (c *schedulerServiceClient) GetJobStats(ctx context.Context, in *GetJobStat
 	return out, nil
 }
 
+func (c *schedulerServiceClient) GetRecentRuns(ctx context.Context, in *GetRecentRunsRequest, opts ...grpc.CallOption) (*GetRecentRunsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRecentRunsResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_GetRecentRuns_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *schedulerServiceClient) ListWorkers(ctx context.Context, in *ListWorkersRequest, opts ...grpc.CallOption) (*ListWorkersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWorkersResponse)
+	err := c.cc.Invoke(ctx, SchedulerService_ListWorkers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *schedulerServiceClient) GetMetrics(ctx context.Context, in *GetMetricsRequest, opts ...grpc.CallOption) (*GetMetricsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetMetricsResponse)
@@ -866,6 +897,15 @@ type SchedulerServiceServer interface {
 	// Execution statistics of a job.
 	// Errors: NOT_FOUND.
 	GetJobStats(context.Context, *GetJobStatsRequest) (*GetJobStatsResponse, error)
+	// The latest finished runs of each listed job, newest first: what a job
+	// list shows as its last outcome and a sparkline. Ids that name no job of
+	// the caller's get an empty list (nothing of another platform's is shown).
+	// Errors: INVALID_ARGUMENT (no job_ids, more than 200, a limit out of 0 to 50).
+	GetRecentRuns(context.Context, *GetRecentRunsRequest) (*GetRecentRunsResponse, error)
+	// The worker sessions connected to any replica of the cluster for the
+	// caller's platform, as of each replica's last report (every few seconds).
+	// Errors: INVALID_ARGUMENT (a negative page_size, a bad page token).
+	ListWorkers(context.Context, *ListWorkersRequest) (*ListWorkersResponse, error)
 	// Scheduler-wide figures for the caller's platform.
 	// Errors: none of its own.
 	GetMetrics(context.Context, *GetMetricsRequest) (*GetMetricsResponse, error)
@@ -1015,6 +1055,12 @@ func (UnimplementedSchedulerServiceServer) PreviewSchedule(context.Context, *Pre
 }
 func (UnimplementedSchedulerServiceServer) GetJobStats(context.Context, *GetJobStatsRequest) (*GetJobStatsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetJobStats not implemented")
+}
+func (UnimplementedSchedulerServiceServer) GetRecentRuns(context.Context, *GetRecentRunsRequest) (*GetRecentRunsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetRecentRuns not implemented")
+}
+func (UnimplementedSchedulerServiceServer) ListWorkers(context.Context, *ListWorkersRequest) (*ListWorkersResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListWorkers not implemented")
 }
 func (UnimplementedSchedulerServiceServer) GetMetrics(context.Context, *GetMetricsRequest) (*GetMetricsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetMetrics not implemented")
@@ -1547,6 +1593,42 @@ func _SchedulerService_GetJobStats_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SchedulerService_GetRecentRuns_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRecentRunsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).GetRecentRuns(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_GetRecentRuns_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).GetRecentRuns(ctx, req.(*GetRecentRunsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SchedulerService_ListWorkers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWorkersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SchedulerServiceServer).ListWorkers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SchedulerService_ListWorkers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SchedulerServiceServer).ListWorkers(ctx, req.(*ListWorkersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SchedulerService_GetMetrics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetMetricsRequest)
 	if err := dec(in); err != nil {
@@ -1902,6 +1984,14 @@ var SchedulerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetJobStats",
 			Handler:    _SchedulerService_GetJobStats_Handler,
+		},
+		{
+			MethodName: "GetRecentRuns",
+			Handler:    _SchedulerService_GetRecentRuns_Handler,
+		},
+		{
+			MethodName: "ListWorkers",
+			Handler:    _SchedulerService_ListWorkers_Handler,
 		},
 		{
 			MethodName: "GetMetrics",

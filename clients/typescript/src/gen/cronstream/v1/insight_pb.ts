@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cronstream/v1/insight.proto.
  */
 export const file_cronstream_v1_insight: GenFile = /*@__PURE__*/
-  fileDesc("Chtjcm9uc3RyZWFtL3YxL2luc2lnaHQucHJvdG8SDWNyb25zdHJlYW0udjEi9QIKCEpvYlN0YXRzEg4KBmpvYl9pZBgBIAEoCRJBChRleGVjdXRpb25zX2J5X3N0YXR1cxgCIAMoCzIjLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uU3RhdHVzQ291bnQSGAoQdG90YWxfZXhlY3V0aW9ucxgDIAEoAxIUCgxzdWNjZXNzX3JhdGUYBCABKAESLwoMYXZnX2R1cmF0aW9uGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDHA5NV9kdXJhdGlvbhgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCghsYXN0X3J1bhgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIbmV4dF9ydW4YCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKBmhlYWx0aBgJIAEoCzIYLmNyb25zdHJlYW0udjEuSm9iSGVhbHRoIu8BChBTY2hlZHVsZXJNZXRyaWNzEjUKDmpvYnNfYnlfc3RhdHVzGAEgAygLMh0uY3JvbnN0cmVhbS52MS5Kb2JTdGF0dXNDb3VudBIxCgxqb2JzX2J5X3R5cGUYAiADKAsyGy5jcm9uc3RyZWFtLnYxLkpvYlR5cGVDb3VudBJBChRleGVjdXRpb25zX2J5X3N0YXR1cxgDIAMoCzIjLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uU3RhdHVzQ291bnQSEwoLcXVldWVfZGVwdGgYBCABKAMSGQoRY29ubmVjdGVkX3dvcmtlcnMYBSABKAUiVQoURXhlY3V0aW9uU3RhdHVzQ291bnQSLgoGc3RhdHVzGAEgASgOMh4uY3JvbnN0cmVhbS52MS5FeGVjdXRpb25TdGF0dXMSDQoFY291bnQYAiABKAMiSQoOSm9iU3RhdHVzQ291bnQSKAoGc3RhdHVzGAEgASgOMhguY3JvbnN0cmVhbS52MS5Kb2JTdGF0dXMSDQoFY291bnQYAiABKAMiQwoMSm9iVHlwZUNvdW50EiQKBHR5cGUYASABKA4yFi5jcm9uc3RyZWFtLnYxLkpvYlR5cGUSDQoFY291bnQYAiABKAMiaQoGSGVhbHRoEisKBnN0YXR1cxgBIAEoDjIbLmNyb25zdHJlYW0udjEuSGVhbHRoU3RhdHVzEjIKCmNvbXBvbmVudHMYAiADKAsyHi5jcm9uc3RyZWFtLnYxLkNvbXBvbmVudEhlYWx0aCKJAQoPQ29tcG9uZW50SGVhbHRoEgwKBG5hbWUYASABKAkSKwoGc3RhdHVzGAIgASgOMhsuY3JvbnN0cmVhbS52MS5IZWFsdGhTdGF0dXMSDwoHbWVzc2FnZRgDIAEoCRIqCgdsYXRlbmN5GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uKoMBCgxIZWFsdGhTdGF0dXMSHQoZSEVBTFRIX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUhFQUxUSF9TVEFUVVNfU0VSVklORxABEhoKFkhFQUxUSF9TVEFUVVNfREVHUkFERUQQAhIdChlIRUFMVEhfU1RBVFVTX05PVF9TRVJWSU5HEANCbwoRZGV2LmNyb25zdHJlYW0udjFCDEluc2lnaHRQcm90b1ABWkpnaXRodWIuY29tL2Nyb25zdHJlYW0vY3JvbnN0cmVhbS9jbGllbnRzL2dvL2dlbi9jcm9uc3RyZWFtL3YxO2Nyb25zdHJlYW12MWIGcHJvdG8z", [file_cronstream_v1_execution, file_cronstream_v1_job, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chtjcm9uc3RyZWFtL3YxL2luc2lnaHQucHJvdG8SDWNyb25zdHJlYW0udjEi9QIKCEpvYlN0YXRzEg4KBmpvYl9pZBgBIAEoCRJBChRleGVjdXRpb25zX2J5X3N0YXR1cxgCIAMoCzIjLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uU3RhdHVzQ291bnQSGAoQdG90YWxfZXhlY3V0aW9ucxgDIAEoAxIUCgxzdWNjZXNzX3JhdGUYBCABKAESLwoMYXZnX2R1cmF0aW9uGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDHA5NV9kdXJhdGlvbhgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCghsYXN0X3J1bhgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIbmV4dF9ydW4YCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKBmhlYWx0aBgJIAEoCzIYLmNyb25zdHJlYW0udjEuSm9iSGVhbHRoIu8BChBTY2hlZHVsZXJNZXRyaWNzEjUKDmpvYnNfYnlfc3RhdHVzGAEgAygLMh0uY3JvbnN0cmVhbS52MS5Kb2JTdGF0dXNDb3VudBIxCgxqb2JzX2J5X3R5cGUYAiADKAsyGy5jcm9uc3RyZWFtLnYxLkpvYlR5cGVDb3VudBJBChRleGVjdXRpb25zX2J5X3N0YXR1cxgDIAMoCzIjLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uU3RhdHVzQ291bnQSEwoLcXVldWVfZGVwdGgYBCABKAMSGQoRY29ubmVjdGVkX3dvcmtlcnMYBSABKAUiVQoURXhlY3V0aW9uU3RhdHVzQ291bnQSLgoGc3RhdHVzGAEgASgOMh4uY3JvbnN0cmVhbS52MS5FeGVjdXRpb25TdGF0dXMSDQoFY291bnQYAiABKAMiSQoOSm9iU3RhdHVzQ291bnQSKAoGc3RhdHVzGAEgASgOMhguY3JvbnN0cmVhbS52MS5Kb2JTdGF0dXMSDQoFY291bnQYAiABKAMiQwoMSm9iVHlwZUNvdW50EiQKBHR5cGUYASABKA4yFi5jcm9uc3RyZWFtLnYxLkpvYlR5cGUSDQoFY291bnQYAiABKAMiaQoGSGVhbHRoEisKBnN0YXR1cxgBIAEoDjIbLmNyb25zdHJlYW0udjEuSGVhbHRoU3RhdHVzEjIKCmNvbXBvbmVudHMYAiADKAsyHi5jcm9uc3RyZWFtLnYxLkNvbXBvbmVudEhlYWx0aCKJAQoPQ29tcG9uZW50SGVhbHRoEgwKBG5hbWUYASABKAkSKwoGc3RhdHVzGAIgASgOMhsuY3JvbnN0cmVhbS52MS5IZWFsdGhTdGF0dXMSDwoHbWVzc2FnZRgDIAEoCRIqCgdsYXRlbmN5GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIt0BCglSZWNlbnRSdW4SFAoMZXhlY3V0aW9uX2lkGAEgASgJEi4KBnN0YXR1cxgCIAEoDjIeLmNyb25zdHJlYW0udjEuRXhlY3V0aW9uU3RhdHVzEjAKDHNjaGVkdWxlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKwoIbGF0ZW5lc3MYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iRwoNSm9iUmVjZW50UnVucxIOCgZqb2JfaWQYASABKAkSJgoEcnVucxgCIAMoCzIYLmNyb25zdHJlYW0udjEuUmVjZW50UnVuIuYBCg9Db25uZWN0ZWRXb3JrZXISEQoJd29ya2VyX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSFQoNaGFuZGxlcl9uYW1lcxgDIAMoCRINCgVzbG90cxgEIAEoBRIUCgxzbG90c19pbl91c2UYBSABKAUSMAoMY29ubmVjdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglsYXN0X3NlZW4YByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3JlcGxpY2EYCCABKAkqgwEKDEhlYWx0aFN0YXR1cxIdChlIRUFMVEhfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVSEVBTFRIX1NUQVRVU19TRVJWSU5HEAESGgoWSEVBTFRIX1NUQVRVU19ERUdSQURFRBACEh0KGUhFQUxUSF9TVEFUVVNfTk9UX1NFUlZJTkcQA0JvChFkZXYuY3JvbnN0cmVhbS52MUIMSW5zaWdodFByb3RvUAFaSmdpdGh1Yi5jb20vY3JvbnN0cmVhbS9jcm9uc3RyZWFtL2NsaWVudHMvZ28vZ2VuL2Nyb25zdHJlYW0vdjE7Y3JvbnN0cmVhbXYxYgZwcm90bzM", [file_cronstream_v1_execution, file_cronstream_v1_job, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Statistics of one job's executions.
@@ -297,6 +297,153 @@ export type ComponentHealth = Message<"cronstream.v1.ComponentHealth"> & {
  */
 export const ComponentHealthSchema: GenMessage<ComponentHealth> = /*@__PURE__*/
   messageDesc(file_cronstream_v1_insight, 6);
+
+/**
+ * One finished (or skipped) run of a job, as a job list draws it.
+ *
+ * @generated from message cronstream.v1.RecentRun
+ */
+export type RecentRun = Message<"cronstream.v1.RecentRun"> & {
+  /**
+   * The execution.
+   *
+   * @generated from field: string execution_id = 1;
+   */
+  executionId: string;
+
+  /**
+   * Its final status.
+   *
+   * @generated from field: cronstream.v1.ExecutionStatus status = 2;
+   */
+  status: ExecutionStatus;
+
+  /**
+   * The instant it was scheduled for.
+   *
+   * @generated from field: google.protobuf.Timestamp scheduled_at = 3;
+   */
+  scheduledAt?: Timestamp | undefined;
+
+  /**
+   * How long it ran; absent when it never started.
+   *
+   * @generated from field: google.protobuf.Duration duration = 4;
+   */
+  duration?: Duration | undefined;
+
+  /**
+   * How late it started after its instant; absent when it never started.
+   *
+   * @generated from field: google.protobuf.Duration lateness = 5;
+   */
+  lateness?: Duration | undefined;
+};
+
+/**
+ * Describes the message cronstream.v1.RecentRun.
+ * Use `create(RecentRunSchema)` to create a new message.
+ */
+export const RecentRunSchema: GenMessage<RecentRun> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_insight, 7);
+
+/**
+ * The latest runs of one job.
+ *
+ * @generated from message cronstream.v1.JobRecentRuns
+ */
+export type JobRecentRuns = Message<"cronstream.v1.JobRecentRuns"> & {
+  /**
+   * The job, as asked.
+   *
+   * @generated from field: string job_id = 1;
+   */
+  jobId: string;
+
+  /**
+   * Newest first; empty when the job has none or is not the caller's.
+   *
+   * @generated from field: repeated cronstream.v1.RecentRun runs = 2;
+   */
+  runs: RecentRun[];
+};
+
+/**
+ * Describes the message cronstream.v1.JobRecentRuns.
+ * Use `create(JobRecentRunsSchema)` to create a new message.
+ */
+export const JobRecentRunsSchema: GenMessage<JobRecentRuns> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_insight, 8);
+
+/**
+ * A worker stream connected to a replica.
+ *
+ * @generated from message cronstream.v1.ConnectedWorker
+ */
+export type ConnectedWorker = Message<"cronstream.v1.ConnectedWorker"> & {
+  /**
+   * The id the worker's hello gave (several sessions may share one).
+   *
+   * @generated from field: string worker_id = 1;
+   */
+  workerId: string;
+
+  /**
+   * This stream's session id, as on the executions it runs.
+   *
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * The handlers it runs.
+   *
+   * @generated from field: repeated string handler_names = 3;
+   */
+  handlerNames: string[];
+
+  /**
+   * The slots it offers (its hello or latest capacity).
+   *
+   * @generated from field: int32 slots = 4;
+   */
+  slots: number;
+
+  /**
+   * Executions it runs now.
+   *
+   * @generated from field: int32 slots_in_use = 5;
+   */
+  slotsInUse: number;
+
+  /**
+   * When the stream opened.
+   *
+   * @generated from field: google.protobuf.Timestamp connected_at = 6;
+   */
+  connectedAt?: Timestamp | undefined;
+
+  /**
+   * The last message the replica received on the stream.
+   *
+   * @generated from field: google.protobuf.Timestamp last_seen = 7;
+   */
+  lastSeen?: Timestamp | undefined;
+
+  /**
+   * The replica that serves the stream.
+   *
+   * @generated from field: string replica = 8;
+   */
+  replica: string;
+};
+
+/**
+ * Describes the message cronstream.v1.ConnectedWorker.
+ * Use `create(ConnectedWorkerSchema)` to create a new message.
+ */
+export const ConnectedWorkerSchema: GenMessage<ConnectedWorker> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_insight, 9);
 
 /**
  * Health of a component or of the whole server.
