@@ -4,12 +4,14 @@ their last report (docs/operations.md#workers)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import grpc
 import pytest
 from cronstream.v1 import insight_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream_server.core.workers import REPORT_SECONDS
+from sqlalchemy import event
 
 from tests.conftest import Live, Tenant, make_tenant
 from tests.integration.test_webhooks import replica
@@ -194,3 +196,31 @@ async def test_a_stopped_replica_takes_its_workers_out_of_the_list(
         await RawWorker.connect(other, tenant, worker_id="on-b")
         await listed_as(live, tenant, 1)
     await listed_as(live, tenant, 0)  # at once, not once its rows go stale
+
+
+async def test_a_database_outage_leaves_streams_alone_and_the_next_report_catches_up(
+    live: Live, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every statement fails as on a database that went away; then it is back.
+    def unreachable(*_: Any) -> None:
+        raise ConnectionRefusedError("injected: the database is unreachable")
+
+    leaving = await RawWorker.connect(live, tenant, worker_id="leaving")
+    staying = await RawWorker.connect(live, tenant, worker_id="staying")
+    await listed_as(live, tenant, 2)
+    engine = live.running.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", unreachable)
+    try:
+        await leaving.close()  # its row cannot be deleted now
+
+        async def reported_failure() -> bool:
+            return "worker sessions not reported" in caplog.text
+
+        await eventually(reported_failure)
+        await staying.heartbeat()
+    finally:
+        event.remove(engine, "before_cursor_execute", unreachable)
+    (left,) = await listed_as(live, tenant, 1)  # the next pass deletes it
+    assert left.worker_id == "staying"
+    await staying.quiet(0.5)  # its stream was never disturbed
+    await staying.close()
