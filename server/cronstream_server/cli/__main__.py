@@ -1,0 +1,5 @@
+"""`python -m cronstream_server.cli`, as `cronstream`."""
+
+from cronstream_server.cli import main
+
+main()
