@@ -211,6 +211,20 @@ async def scheduler_call_with_the_admin_key(c: Ctx, method: str) -> grpc.StatusC
     return await raw_code(c.live, method, b"", ADMIN)
 
 
+@every_call("SchedulerService", "NOT_FOUND")
+async def scheduler_call_with_the_admin_key_for_no_platform(c: Ctx, method: str) -> grpc.StatusCode:
+    acting = (*ADMIN, ("x-cronstream-platform", MISSING))
+    return await raw_code(c.live, method, b"", acting)
+
+
+@every_call("SchedulerService", "PERMISSION_DENIED")
+async def scheduler_call_with_a_platform_key_naming_a_platform(
+    c: Ctx, method: str
+) -> grpc.StatusCode:
+    acting = (*c.auth, ("x-cronstream-platform", c.tenant.platform.id))
+    return await raw_code(c.live, method, b"", acting)
+
+
 @every_call("SchedulerService", "INVALID_ARGUMENT")
 async def scheduler_call_that_does_not_decode(c: Ctx, method: str) -> grpc.StatusCode:
     return await raw_code(c.live, method, UNDECODABLE, c.auth)
@@ -526,6 +540,19 @@ async def preview_too_many_instants_both_sources_or_a_reversed_range(c: Ctx) -> 
         pb.PreviewScheduleRequest(job=cron_job(), start_time=start, end_time=before),
     ]
     codes = [await code_of(c.s.PreviewSchedule(r, metadata=c.auth)) for r in requests]
+    return next((code for code in codes if code != grpc.StatusCode.INVALID_ARGUMENT), codes[0])
+
+
+@own("SchedulerService/GetRecentRuns", "INVALID_ARGUMENT")
+async def recent_runs_of_no_jobs_or_too_many(c: Ctx) -> grpc.StatusCode:
+    """Each of three bad requests; the first code that is not INVALID_ARGUMENT, if any."""
+    job_id = (await c.job()).id
+    requests = [
+        pb.GetRecentRunsRequest(),
+        pb.GetRecentRunsRequest(job_ids=[job_id] * 201),
+        pb.GetRecentRunsRequest(job_ids=[job_id], limit=51),
+    ]
+    codes = [await code_of(c.s.GetRecentRuns(r, metadata=c.auth)) for r in requests]
     return next((code for code in codes if code != grpc.StatusCode.INVALID_ARGUMENT), codes[0])
 
 

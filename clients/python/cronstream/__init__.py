@@ -9,6 +9,8 @@
 - `Worker`: runs `async def handler(ctx: Context[T]) -> R` for the executions
   the server assigns over the WorkerService stream (T and R: dicts,
   dataclasses or pydantic models).
+- `Client.get_recent_runs()`, `Client.follow_logs()`: what a job list and a
+  log tail show (`cronstream.recent`).
 - `cronstream.scheduling`: what the scheduling controls take and return
   (concurrency and rate limits, bulk pause counts, backfills, previews).
 - `cronstream.v1`: the generated messages and stubs.
@@ -68,6 +70,7 @@ from cronstream.models import (
     Priority,
     Trigger,
 )
+from cronstream.recent import JobRecentRuns, RecentRun
 from cronstream.scheduling import (
     Backfill,
     BulkChange,
@@ -118,6 +121,7 @@ __all__ = [
     "InvalidWebhookError",
     "Job",
     "JobHealth",
+    "JobRecentRuns",
     "JobStats",
     "JobStatus",
     "JobType",
@@ -134,6 +138,7 @@ __all__ = [
     "PreviewSummary",
     "Priority",
     "RateLimit",
+    "RecentRun",
     "ResourceExhaustedError",
     "SchedulePreview",
     "ScheduledInstant",

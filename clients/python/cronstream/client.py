@@ -26,6 +26,7 @@ from cronstream._convert import Payload, struct, timestamp
 from cronstream._scheduling_calls import SchedulingCalls
 from cronstream._tracing import channel_interceptors
 from cronstream._version import __version__
+from cronstream._view_calls import ViewCalls
 from cronstream._watch import AlertWatch, WatchCall
 from cronstream.errors import from_rpc_error
 from cronstream.models import (
@@ -40,7 +41,6 @@ from cronstream.models import (
     JobStats,
     JobStatus,
     JobType,
-    LogLine,
     Metrics,
 )
 from cronstream.v1 import scheduler_service_pb2 as pb
@@ -66,6 +66,9 @@ _CHANNEL_OPTIONS: tuple[tuple[str, int | str], ...] = (
     ("grpc.primary_user_agent", f"cronstream-python/{__version__}"),
 )
 
+#: Metadata with which the admin key acts for one platform.
+PLATFORM_HEADER = "x-cronstream-platform"
+
 WorkerStream = aio.StreamStreamCall[
     worker_service_pb2.ConnectRequest, worker_service_pb2.ConnectResponse
 ]
@@ -84,7 +87,7 @@ _PagedReq = TypeVar("_PagedReq", bound=_PagedRequest)
 _PagedResp = TypeVar("_PagedResp", bound=_PagedResponse)
 
 
-class Client(SchedulingCalls):
+class Client(SchedulingCalls, ViewCalls):
     """A Cronstream SchedulerService client over one `grpc.aio` channel.
 
     Every call carries `authorization: Bearer <api_key>` and raises the
@@ -103,15 +106,19 @@ class Client(SchedulingCalls):
         *,
         timeout: float | None = 30.0,
         owns_channel: bool = False,
+        platform: str | None = None,
     ) -> None:
         """Wraps a channel made elsewhere; `close()` closes it only when
-        `owns_channel`. `timeout` is each unary call's deadline in seconds."""
+        `owns_channel`. `timeout` is each unary call's deadline in seconds.
+        `platform`: with the admin key as `api_key`, the id of the platform
+        its calls act for (sent as `x-cronstream-platform`); a platform's
+        own key is refused with it (`PermissionDeniedError`)."""
         self._channel = channel
         self._owns_channel = owns_channel
         self._timeout = timeout
         self.metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {api_key}"),) if api_key else ()
-        )
+        ) + (((PLATFORM_HEADER, platform),) if platform is not None else ())
         self.scheduler = scheduler_service_pb2_grpc.SchedulerServiceStub(channel)
         self._workers = worker_service_pb2_grpc.WorkerServiceStub(channel)
 
@@ -124,10 +131,12 @@ class Client(SchedulingCalls):
         tls: bool | grpc.ChannelCredentials = False,
         timeout: float | None = 30.0,
         options: Sequence[tuple[str, Any]] = (),
+        platform: str | None = None,
     ) -> Client:
         """A client for `target` ("host:port"). `tls`: False for plaintext
         (as `make run` serves), True for TLS with the system's roots, or your
         own `grpc.ChannelCredentials`. It connects lazily, on the first call.
+        `platform`: see `Client`.
         With opentelemetry-instrumentation-grpc installed, each call gets a
         client span and carries the current trace context."""
         merged = [*_CHANNEL_OPTIONS, *options]
@@ -137,7 +146,7 @@ class Client(SchedulingCalls):
         else:
             credentials = grpc.ssl_channel_credentials() if tls is True else tls
             channel = aio.secure_channel(target, credentials, options=merged, interceptors=traced)
-        return cls(channel, api_key, timeout=timeout, owns_channel=True)
+        return cls(channel, api_key, timeout=timeout, owns_channel=True, platform=platform)
 
     async def close(self) -> None:
         if self._owns_channel:
@@ -235,11 +244,14 @@ class Client(SchedulingCalls):
         handler: str = "",
         tags: Sequence[str] = (),
         healths: Sequence[HealthState | HealthStateName | int] = (),
+        text: str = "",
         page_size: int = 100,
     ) -> AsyncIterator[Job]:
         """Every matching job, newest first, fetched a page at a time;
-        `healths=["failing", "late"]` keeps the jobs in one of those states."""
+        `healths=["failing", "late"]` keeps the jobs in one of those states,
+        `text` those whose name contains it (any case) or whose id it is."""
         request = pb.ListJobsRequest(
+            text=text,
             statuses=_build.job_statuses(statuses),  # type: ignore[arg-type]
             types=_build.job_types(types),  # type: ignore[arg-type]
             handler_name=handler,
@@ -321,15 +333,6 @@ class Client(SchedulingCalls):
         request = pb.CancelExecutionRequest(id=execution_id)
         return Execution.from_proto(
             (await self._call(self.scheduler.CancelExecution, request)).execution
-        )
-
-    def list_execution_logs(
-        self, execution_id: str, *, page_size: int = 100
-    ) -> AsyncIterator[LogLine]:
-        """An execution's log lines, oldest first."""
-        request = pb.ListExecutionLogsRequest(execution_id=execution_id, page_size=page_size)
-        return self._paged(
-            self.scheduler.ListExecutionLogs, request, lambda r: map(LogLine.from_proto, r.logs)
         )
 
     # --- events ---------------------------------------------------------------

@@ -321,6 +321,11 @@ class Execution:
     waiting_for: tuple[str, ...]
     #: While WAITING: when it stops waiting and is skipped as missed.
     wait_deadline: datetime | None
+    #: When this attempt may be sent to a worker: its instant, or its retry time.
+    due_at: datetime | None
+    #: While RUNNING: when its lease ends unless the worker's next heartbeat
+    #: extends it; None otherwise.
+    lease_expires_at: datetime | None
     proto: execution_pb2.Execution = field(repr=False, compare=False)
 
     @classmethod
@@ -352,6 +357,8 @@ class Execution:
             rate_limit_key=m.rate_limit_key,
             waiting_for=tuple(m.waiting_for),
             wait_deadline=_time(m, "wait_deadline"),
+            due_at=_time(m, "due_at"),
+            lease_expires_at=_time(m, "lease_expires_at"),
             proto=m,
         )
 
@@ -363,6 +370,9 @@ class LogLine:
     time: datetime | None
     level: LogLevel
     message: str
+    #: Increases with each line stored for the execution (not by one): ask
+    #: for the lines after it with `list_execution_logs(after_sequence=...)`.
+    sequence: int
     proto: execution_pb2.ExecutionLog = field(repr=False, compare=False)
 
     @classmethod
@@ -373,6 +383,7 @@ class LogLine:
             time=_time(m, "time"),
             level=LogLevel.of(m.level),
             message=m.message,
+            sequence=m.sequence,
             proto=m,
         )
 
