@@ -1,7 +1,7 @@
 """The running server: one object that starts its parts and stops them in order.
 
 Start order: TLS files (read and checked), database engine, stores, gate, ticker,
-retention, webhook delivery, worker hub (dispatcher, reaper), gRPC server
+retention, webhook delivery, worker hub (dispatcher, reaper, session reports), gRPC server
 (with health and reflection; it refuses an address in use, see listen.py). Stop order
 (SIGTERM), the reverse, as `AsyncExitStack` unwinds:
   1. health turns NOT_SERVING, so load balancers stop sending new calls;
@@ -11,7 +11,8 @@ retention, webhook delivery, worker hub (dispatcher, reaper), gRPC server
   3. the gRPC server stops accepting calls and gives running ones up to
      FINAL_GRACE_SECONDS more (they have been running through step 2, so
      a SIGTERM'd server is gone within the grace period plus that);
-  4. the worker hub stops its dispatcher, reaper and writers;
+  4. the worker hub stops its dispatcher, reaper and writers, and deletes
+     its sessions from the cluster's registry (ListWorkers);
   5. the event batcher, the webhook loop, the retention loop, the ticker
      and the gate stop (a retention batch or a gate pass in flight is rolled
      back; webhook attempts in flight are cancelled, and their leases bring
@@ -60,6 +61,7 @@ from cronstream_server.engine.gate import Gate
 from cronstream_server.engine.gauges import GaugeRefresher
 from cronstream_server.engine.health import DatabaseWatch, EngineHealth
 from cronstream_server.engine.retention import Retention, RetentionSettings
+from cronstream_server.engine.session_reports import SessionReporter, replica_name
 from cronstream_server.engine.ticker import Ticker, TickerSettings
 from cronstream_server.engine.webhook_http import HttpSender, TargetGuard
 from cronstream_server.engine.webhooks import WebhookDispatcher, WebhookSettings
@@ -86,6 +88,7 @@ from cronstream_server.store.retention import SqlRetentionStore
 from cronstream_server.store.ticker import SqlTickerStore
 from cronstream_server.store.webhook_delivery import SqlWebhookDeliveryStore
 from cronstream_server.store.webhooks import SqlWebhookStore
+from cronstream_server.store.worker_registry import SqlWorkerRegistry
 from cronstream_server.telemetry.metrics import Metrics
 from cronstream_server.telemetry.metrics_grpc import MetricsInterceptor
 from cronstream_server.telemetry.metrics_http import serve_metrics
@@ -265,6 +268,7 @@ def _scheduler_deps(
         event_batcher=event_batcher,
         job_quota=JobQuota(jobs.count_jobs, settings.quotas.jobs),
         workers_connected=workers.connected,
+        workers=SqlWorkerRegistry(engine),
         health=EngineHealth(ticker, signals, "redis" if settings.redis_url else "in-process"),
         metrics=metrics,
     )
@@ -343,6 +347,7 @@ async def _start_workers(
         live_keys=admin_store.live_keys,
         metrics=metrics,
         on_settled=gate.wake,
+        reporter=SessionReporter(SqlWorkerRegistry(engine), replica_name()),
     )
     hub.start()
     stack.push_async_callback(hub.stop)

@@ -16,6 +16,7 @@ from cronstream_server.api.scheduler_preview import PreviewRpcs
 from cronstream_server.api.scheduler_rate_limits import RateLimitRpcs
 from cronstream_server.api.scheduler_recent import RecentRpcs
 from cronstream_server.api.scheduler_webhooks import WebhookRpcs
+from cronstream_server.api.scheduler_workers import WorkerRpcs
 
 
 class SchedulerServicer(
@@ -30,6 +31,7 @@ class SchedulerServicer(
     AlertRpcs,
     WebhookRpcs,
     RateLimitRpcs,
+    WorkerRpcs,
     pb_grpc.SchedulerServiceServicer,
 ):
     def __init__(self, deps: SchedulerDeps) -> None:

@@ -1,7 +1,7 @@
 """executions: the runs that ended, by job and instant, for GetRecentRuns
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-09 09:00:00
 
 GetRecentRuns reads the latest runs of up to 200 jobs at once, newest
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | Sequence[str] | None = "0013"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
