@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cronstream_server.cli import alerts, executions, job_controls, jobs, server_commands
+from cronstream_server.cli import alerts, executions, job_controls, jobs, server_commands, workers
 from cronstream_server.cli.context import DEFAULT_ADDRESS, Globals, ServerFlags, Target
 
 app = typer.Typer(
@@ -91,3 +91,4 @@ app.add_typer(jobs.app, name="jobs")
 job_controls.register(jobs.app)
 app.add_typer(executions.app, name="executions")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(workers.app, name="workers")

@@ -32,7 +32,9 @@ app = typer.Typer(
     help="List executions, read their logs, retry or cancel them.", no_args_is_help=True
 )
 
-ExecutionId = Annotated[str, typer.Argument(help="The execution's id.", show_default=False)]
+ExecutionId = Annotated[
+    str, typer.Argument(help="The execution's id.", metavar="EXECUTION_ID", show_default=False)
+]
 
 _LEVEL_STYLES = {"DEBUG": "dim", "INFO": "", "WARN": "yellow", "ERROR": "bold red"}
 
@@ -51,7 +53,9 @@ def print_execution(execution: Execution, output: Output) -> None:
         ("attempt", f"{execution.attempt} of {execution.max_retries + 1}"),
         ("worker", execution.worker_id),
         ("scheduled", when(execution.scheduled_at)),
+        ("due", when(execution.due_at)),
         ("started", when(execution.started_at)),
+        ("lease expires", when(execution.lease_expires_at)),
         ("completed", when(execution.completed_at)),
         ("duration", span(execution.duration)),
         ("next retry", when(execution.next_retry_at)),
@@ -156,10 +160,18 @@ def logs(
     ] = False,
     output: OutputOption = Output.TABLE,
 ) -> None:
-    """Print an execution's log lines, oldest first (JSON: one object a line)."""
+    """Print an execution's log lines, oldest first.
+
+    With --follow, new lines as they are stored, until the execution ends
+    (or Ctrl-C, which exits 0). JSON prints one line object a line."""
 
     async def work(client: Client) -> None:
-        async for line in client.list_execution_logs(execution_id, page_size=1000):
+        lines = (
+            client.follow_logs(execution_id)
+            if follow
+            else client.list_execution_logs(execution_id, page_size=1000)
+        )
+        async for line in lines:
             print_log_line(line, output)
 
     call(ctx, work, interrupt_ends_cleanly=follow)

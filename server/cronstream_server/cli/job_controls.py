@@ -33,7 +33,8 @@ from cronstream_server.cli.triggers import At, Cron, Event, Every, Timezone, tri
 _SELECT = "Many jobs (instead of an ID)"
 
 OptionalJobId = Annotated[
-    str | None, typer.Argument(help="The job's id (or select many).", show_default=False)
+    str | None,
+    typer.Argument(help="The job's id (or select many).", metavar="JOB_ID", show_default=False),
 ]
 Time = Annotated[datetime | None, typer.Option(parser=instant, metavar="TIME")]
 
@@ -170,7 +171,10 @@ def _print_bulk(verb: str, change: BulkChange, output: Output) -> None:
 def preview(
     ctx: typer.Context,
     job_id: Annotated[
-        str | None, typer.Argument(help="A job's id (or give a trigger).", show_default=False)
+        str | None,
+        typer.Argument(
+            help="A job's id (or give a trigger).", metavar="JOB_ID", show_default=False
+        ),
     ] = None,
     cron: Cron = None,
     timezone: Timezone = "UTC",
@@ -236,7 +240,9 @@ def _offset(value: timedelta) -> str:
 
 def backfill(
     ctx: typer.Context,
-    job_id: Annotated[str, typer.Argument(help="The job's id.", show_default=False)],
+    job_id: Annotated[
+        str, typer.Argument(help="The job's id.", metavar="JOB_ID", show_default=False)
+    ],
     start: Annotated[
         datetime, typer.Option(parser=instant, metavar="TIME", help="From this instant (kept).")
     ],

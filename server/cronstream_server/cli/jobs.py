@@ -42,7 +42,7 @@ from cronstream_server.cli.triggers import (
 
 app = typer.Typer(help="List, create and steer jobs.", no_args_is_help=True)
 
-JobId = Annotated[str, typer.Argument(help="The job's id.", show_default=False)]
+JobId = Annotated[str, typer.Argument(help="The job's id.", metavar="JOB_ID", show_default=False)]
 
 
 def print_jobs(jobs: Iterable[Job], output: Output) -> None:
@@ -101,6 +101,9 @@ def list_jobs(
     tag: Annotated[list[str], many("Only jobs with every one of these tags.", "TAG")],
     health: Annotated[list[HealthName], many("Only jobs in these health states.")],
     handler: Annotated[str, typer.Option(help="Only jobs of this handler.")] = "",
+    text: Annotated[
+        str, typer.Option(help="Only jobs whose name contains this (any case), or of this id.")
+    ] = "",
     limit: Limit = 50,
     output: OutputOption = Output.TABLE,
 ) -> None:
@@ -113,6 +116,7 @@ def list_jobs(
             handler=handler,
             tags=tag,
             healths=[HealthState[h.name] for h in health],
+            text=text,
             page_size=min(limit, 1000),
         )
         return await take(found, limit)

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    app.command(epilog=example("cronstream serve --migrate"))(serve)
-    app.command(epilog=example("cronstream migrate"))(migrate)
-    app.command(epilog=example("cronstream dev"))(dev)
+    app.command("serve", epilog=example("cronstream serve --migrate"))(serve)
+    app.command("migrate", epilog=example("cronstream migrate"))(migrate)
+    app.command("dev", epilog=example("cronstream dev"))(dev)
     platform = typer.Typer(help="Create a platform (on the database, without gRPC).")
     platform.command("create", epilog=example("cronstream platform create billing"))(
         create_platform
@@ -66,7 +66,8 @@ def dev(ctx: typer.Context) -> None:
 
 
 def create_platform(
-    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The platform's name.")]
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The platform's name.", metavar="NAME")],
 ) -> None:
     """Create a platform on the configured database."""
     asyncio.run(_create_platform(_configured(server_flags(ctx)), name))
@@ -74,8 +75,8 @@ def create_platform(
 
 def create_key(
     ctx: typer.Context,
-    platform: Annotated[str, typer.Argument(help="The platform's name.")],
-    name: Annotated[str, typer.Argument(help="The key's name.")],
+    platform: Annotated[str, typer.Argument(help="The platform's name.", metavar="PLATFORM")],
+    name: Annotated[str, typer.Argument(help="The key's name.", metavar="KEY_NAME")],
 ) -> None:
     """Create an API key of a platform; its secret is printed once."""
     asyncio.run(_create_key(_configured(server_flags(ctx)), platform, name))
