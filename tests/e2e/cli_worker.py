@@ -3,7 +3,7 @@ two handlers, so executions succeed, fail and log while the CLI watches.
 
     python tests/e2e/cli_worker.py TARGET API_KEY
 
-- `cli.echo` logs "step 1" to "step 3", STEP_SECONDS apart, and returns
+- `send_report` logs "step 1" to "step 3", STEP_SECONDS apart, and returns
   {"echo": <the payload>};
 - `cli.fail` raises NonRetryable("boom").
 
@@ -26,7 +26,7 @@ STEP_SECONDS = 0.4
 def build(client: Client) -> Worker:
     worker = Worker(client=client, worker_id="cli-worker", slots=4, grace_period=2.0)
 
-    @worker.handler("cli.echo")
+    @worker.handler("send_report")
     async def echo(ctx: Context[dict[str, Any]]) -> dict[str, Any]:
         for step in range(1, 4):
             await ctx.log(f"step {step}")

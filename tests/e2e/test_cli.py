@@ -28,12 +28,14 @@ from typing import IO, Any
 import pytest
 from cronstream import Client, HealthPolicy, Job
 
-from tests.e2e.processes import CRONSTREAM, ServerProcess, serving
-from tests.e2e.test_docs import make_platform_key
+from tests.certs import Authority
+from tests.e2e.processes import CRONSTREAM, ServerProcess, serving, start_cronstream
+from tests.e2e.test_docs import make_platform_key, sh_blocks
 
 ADMIN_KEY = "cs_admin_cli"
 WORKER = Path(__file__).with_name("cli_worker.py")
-NOT_FOUND, INVALID_ARGUMENT, UNAUTHENTICATED, USAGE = 15, 13, 26, 2
+CLI_DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+NOT_FOUND, INVALID_ARGUMENT, UNAVAILABLE, UNAUTHENTICATED, USAGE = 15, 13, 24, 26, 2
 YEARLY = "0 0 1 1 *"  # a schedule that does not fire during the test
 
 
@@ -96,17 +98,22 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     with serving(cwd, ADMIN_KEY) as server:
         key = make_platform_key(server.address, ADMIN_KEY, "cli")
         other = make_platform_key(server.address, ADMIN_KEY, "cli-other")
-        with (cwd / "worker.log").open("w") as log:
-            worker = subprocess.Popen(
-                [sys.executable, str(WORKER), server.address, key],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                yield Cli(server, key, other)
-            finally:
-                worker.send_signal(signal.SIGTERM)
-                worker.wait(20)
+        with worker(server.address, key, cwd / "worker.log"):
+            yield Cli(server, key, other)
+
+
+@contextlib.contextmanager
+def worker(address: str, key: str, log: Path) -> Iterator[None]:
+    """tests/e2e/cli_worker.py for the key's platform while the block runs."""
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, str(WORKER), address, key], stdout=output, stderr=subprocess.STDOUT
+        )
+        try:
+            yield
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(20)
 
 
 def _job(cli: Cli, *args: str) -> dict[str, Any]:
@@ -208,6 +215,36 @@ def test_not_found_exits_15_and_another_platform_s_job_is_not_found(cli: Cli) ->
     assert cli.json("jobs", "get", theirs["id"])["status"] == "JOB_STATUS_ACTIVE"
 
 
+def test_the_admin_key_acts_for_the_platform_it_names(cli: Cli) -> None:
+    job = _job(cli, "--name", "seen by the admin", "--handler", "h", "--cron", YEARLY)
+    shown = cli(
+        "--platform", job["platformId"], "jobs", "get", job["id"], "-o", "json", key=ADMIN_KEY
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["name"] == "seen by the admin"
+    assert cli("jobs", "get", job["id"], key=ADMIN_KEY).returncode == UNAUTHENTICATED
+
+
+def test_tls_trusts_the_ca_given(cli: Cli, tmp_path: Path) -> None:
+    authority = Authority("cli CA")
+    cert, key, ca = tmp_path / "server.pem", tmp_path / "server.key", tmp_path / "ca.pem"
+    authority.server().write(cert, key)
+    ca.write_bytes(authority.cert_pem)
+    tls_env = {"CRONSTREAM_TLS_CERT": str(cert), "CRONSTREAM_TLS_KEY": str(key)}
+    server = start_cronstream(["serve", "--migrate"], tmp_path, tls_env)
+    try:
+        server.read_until("serving on")
+        at = ["--address", server.address]
+        # The server answers (a key it does not know) only over TLS it trusts.
+        trusted = cli(*at, "--tls-ca", str(ca), "jobs", "list", key="cs_unknown")
+        assert trusted.returncode == UNAUTHENTICATED, trusted.stderr
+        for untrusted in ([], ["--tls"]):
+            done = cli(*at, *untrusted, "jobs", "list", key="cs_unknown")
+            assert done.returncode == UNAVAILABLE, (untrusted, done.stderr)
+    finally:
+        assert server.terminate() == 0
+
+
 def test_a_wrong_key_exits_26(cli: Cli) -> None:
     done = cli("jobs", "list", key="cs_wrong")
     assert done.returncode == UNAUTHENTICATED
@@ -274,7 +311,7 @@ def test_backfill_waits_until_released_and_counts_what_exists(cli: Cli) -> None:
 
 
 def test_run_then_follow_its_logs_until_it_ends(cli: Cli) -> None:
-    job = _job(cli, "--name", "echo", "--handler", "cli.echo", "--cron", YEARLY,
+    job = _job(cli, "--name", "echo", "--handler", "send_report", "--cron", YEARLY,
                "--payload", '{"n": 7}')  # fmt: skip
     execution = cli.json("jobs", "run", job["id"])
     assert (execution["jobId"], execution["trigger"]) == (job["id"], "EXECUTION_TRIGGER_MANUAL")
@@ -380,8 +417,43 @@ def _lines_of(stream: IO[str]) -> queue.Queue[str]:
 def test_workers_list_shows_the_connected_worker(cli: Cli) -> None:
     workers = cli.json("workers", "list")
     assert [(w["workerId"], w["slots"]) for w in workers] == [("cli-worker", 4)]
-    assert sorted(workers[0]["handlerNames"]) == ["cli.echo", "cli.fail"]
+    assert sorted(workers[0]["handlerNames"]) == ["send_report", "cli.fail"]
     row = next(line for line in cli.ok("workers", "list").splitlines() if "cli-worker" in line)
     assert workers[0]["sessionId"] in row and " of 4" in row
     assert cli.json("workers", "list", "--handler", "cli.fail")[0]["workerId"] == "cli-worker"
     assert cli.json("workers", "list", "--handler", "nobody") == []
+
+
+# --- docs/cli.md -----------------------------------------------------------------------
+
+
+def test_the_cli_doc_runs_verbatim(cli: Cli, tmp_path: Path) -> None:
+    """docs/cli.md's sh blocks, in order in one bash, on a platform of their
+    own (so its counts are a fresh platform's) with a worker of its own."""
+    blocks = sh_blocks(CLI_DOC.read_text())
+    key = make_platform_key(cli.server.address, ADMIN_KEY, "cli-docs")
+    env = {**cli.env(key), "PATH": f"{CRONSTREAM.parent}{os.pathsep}{os.environ['PATH']}"}
+    with worker(cli.server.address, key, tmp_path / "worker.log"):
+        done = subprocess.run(
+            ["bash", "-c", "\n".join(["set -euo pipefail", *blocks])],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    for shown in (
+        "nightly report",
+        "2030-01-01T00:00:00Z",
+        "paused 1 job",
+        '{"changed": 1, "remaining": 0}',
+        "shifted: 02:30 does not exist that day",
+        "5 instants: 5 executions created, 0 had one already; 5 released",
+        '{"instants": 5, "created": 0, "existing": 5, "released": 0}',
+        "INFO attempt 1: step 3",
+        '["EXECUTION_STATUS_SUCCESS",{"echo":{"team":"ops"}}]',
+        "EXECUTION_STATUS_FAILED",
+        "cli-worker",
+    ):
+        assert shown in done.stdout, shown

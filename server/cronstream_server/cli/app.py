@@ -62,6 +62,15 @@ def root(
             rich_help_panel=_CLIENT,
         ),
     ] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CRONSTREAM_PLATFORM",
+            help="With the admin key: the id of the platform to act for.",
+            show_default=False,
+            rich_help_panel=_CLIENT,
+        ),
+    ] = None,
     tls: Annotated[
         bool,
         typer.Option(
@@ -82,7 +91,7 @@ def root(
 ) -> None:
     ctx.obj = Globals(
         ServerFlags(listen, database_url, redis_url, log_level),
-        Target(address, api_key or None, tls or tls_ca is not None, tls_ca),
+        Target(address, api_key or None, platform or None, tls or tls_ca is not None, tls_ca),
     )
 
 

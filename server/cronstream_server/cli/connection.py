@@ -42,7 +42,11 @@ def call(
 
 
 async def _with_client(chosen: Target, work: Callable[[Client], Awaitable[_T]]) -> _T:
-    async with Client.connect(chosen.address, chosen.api_key, tls=_credentials(chosen)) as client:
+    credentials = _credentials(chosen)
+    connecting = Client.connect(
+        chosen.address, chosen.api_key, tls=credentials, platform=chosen.platform
+    )
+    async with connecting as client:
         return await work(client)
 
 

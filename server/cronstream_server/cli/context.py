@@ -29,6 +29,8 @@ class Target:
 
     address: str = DEFAULT_ADDRESS
     api_key: str | None = None
+    #: With the admin key as `api_key`: the id of the platform it acts for.
+    platform: str | None = None
     #: TLS with the system's roots (or `ca_file`'s); plaintext otherwise.
     tls: bool = False
     ca_file: Path | None = None

@@ -163,7 +163,7 @@ def _print_bulk(verb: str, change: BulkChange, output: Output) -> None:
     if output is Output.JSON:
         print_json({"changed": change.changed, "remaining": change.remaining})
         return
-    out().print(f"{verb} {change.changed} jobs")
+    out().print(f"{verb} {change.changed} job{'' if change.changed == 1 else 's'}")
     if change.remaining:
         errors().print(f"{change.remaining} matching jobs left: another client changed them back")
 
