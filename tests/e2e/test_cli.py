@@ -417,7 +417,7 @@ def _lines_of(stream: IO[str]) -> queue.Queue[str]:
 def test_workers_list_shows_the_connected_worker(cli: Cli) -> None:
     workers = cli.json("workers", "list")
     assert [(w["workerId"], w["slots"]) for w in workers] == [("cli-worker", 4)]
-    assert sorted(workers[0]["handlerNames"]) == ["send_report", "cli.fail"]
+    assert sorted(workers[0]["handlerNames"]) == ["cli.fail", "send_report"]
     row = next(line for line in cli.ok("workers", "list").splitlines() if "cli-worker" in line)
     assert workers[0]["sessionId"] in row and " of 4" in row
     assert cli.json("workers", "list", "--handler", "cli.fail")[0]["workerId"] == "cli-worker"

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
 
 def pause(
     ctx: typer.Context,
-    tag: Annotated[list[str], many("Jobs with every one of these tags.", "TAG")],
+    tag: Annotated[list[str], many("Jobs with every one of these tags.", "TAG", _SELECT)],
     job_id: OptionalJobId = None,
     until: Annotated[
         datetime | None,
@@ -101,7 +101,7 @@ def pause(
 
 def resume(
     ctx: typer.Context,
-    tag: Annotated[list[str], many("Jobs with every one of these tags.", "TAG")],
+    tag: Annotated[list[str], many("Jobs with every one of these tags.", "TAG", _SELECT)],
     job_id: OptionalJobId = None,
     all_jobs: Annotated[
         bool, typer.Option("--all", help="Every paused job.", rich_help_panel=_SELECT)
@@ -114,7 +114,7 @@ def resume(
     ] = "",
     output: OutputOption = Output.TABLE,
 ) -> None:
-    """Resume one job, or every paused job a selector matches."""
+    """Resume one job, or every paused job a selection matches."""
     if _one_job(job_id, tag, handler, name_prefix, all_jobs):
         assert job_id is not None
         print_job(call(ctx, lambda client: client.resume_job(job_id)), output)
@@ -165,7 +165,9 @@ def _print_bulk(verb: str, change: BulkChange, output: Output) -> None:
         return
     out().print(f"{verb} {change.changed} job{'' if change.changed == 1 else 's'}")
     if change.remaining:
-        errors().print(f"{change.remaining} matching jobs left: another client changed them back")
+        errors().print(
+            f"{change.remaining} matching jobs left: another client changed them meanwhile"
+        )
 
 
 def preview(

@@ -12,9 +12,15 @@ Limit = Annotated[int, typer.Option(min=1, help="Show at most this many.")]
 _T = TypeVar("_T")
 
 
-def many(help: str, metavar: str | None = None) -> Any:
+def many(help: str, metavar: str | None = None, panel: str | None = None) -> Any:
     """A repeatable option, empty when not given."""
-    return typer.Option(default_factory=list, help=help, metavar=metavar, show_default=False)
+    return typer.Option(
+        default_factory=list,
+        help=help,
+        metavar=metavar,
+        show_default=False,
+        rich_help_panel=panel,
+    )
 
 
 async def take(items: AsyncIterator[_T], limit: int) -> list[_T]:
