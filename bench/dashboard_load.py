@@ -51,13 +51,13 @@ def _frame(message: bytes) -> bytes:
     return struct.pack(">BI", 0, len(message)) + message
 
 
-CALLS = (
-    (SCHEDULER + "ListJobs", _frame(pb.ListJobsRequest(page_size=50).SerializeToString())),
-    (SCHEDULER + "GetMetrics", _frame(pb.GetMetricsRequest().SerializeToString())),
-)
+REQUESTS = {
+    "ListJobs": pb.ListJobsRequest(page_size=50),
+    "GetMetrics": pb.GetMetricsRequest(),
+}
 
 
-async def _page(client: httpx.AsyncClient, key: str) -> tuple[float, bool]:
+async def _page(client: httpx.AsyncClient, key: str, calls: list[str]) -> tuple[float, bool]:
     """One page load as the dashboard makes it; (seconds, every answer right)."""
     began = time.perf_counter()
     index = await client.get("/")
@@ -67,7 +67,14 @@ async def _page(client: httpx.AsyncClient, key: str) -> tuple[float, bool]:
     )
     grpc_web = {"content-type": "application/grpc-web+proto", "authorization": f"Bearer {key}"}
     calls = await asyncio.gather(
-        *(client.post(path, content=body, headers=grpc_web) for path, body in CALLS)
+        *(
+            client.post(
+                SCHEDULER + name,
+                content=_frame(REQUESTS[name].SerializeToString()),
+                headers=grpc_web,
+            )
+            for name in calls
+        )
     )
     ok = all(r.status_code == 200 for r in answers) and all(
         r.content.endswith(b"grpc-status: 0\r\n") for r in calls
@@ -75,7 +82,9 @@ async def _page(client: httpx.AsyncClient, key: str) -> tuple[float, bool]:
     return time.perf_counter() - began, ok
 
 
-async def load(base_url: str, key: str, pages: int, concurrency: int) -> dict[str, Any]:
+async def load(
+    base_url: str, key: str, pages: int, concurrency: int, calls: list[str]
+) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
         index = await client.get("/")
@@ -86,7 +95,7 @@ async def load(base_url: str, key: str, pages: int, concurrency: int) -> dict[st
         async def browser() -> None:
             nonlocal failed
             for _ in todo:
-                seconds, ok = await _page(client, key)
+                seconds, ok = await _page(client, key, calls)
                 times.append(seconds)
                 failed += not ok
 
@@ -97,6 +106,7 @@ async def load(base_url: str, key: str, pages: int, concurrency: int) -> dict[st
     return {
         "pages": pages,
         "concurrency": concurrency,
+        "calls": calls,
         "index_status": index.status_code,
         "assets_per_page": len(ASSET.findall(index.text)) if index.status_code == 200 else 0,
         "failed": failed,
@@ -113,6 +123,7 @@ def _loaded_window(
     start, _ = _window(1)
     _sleep_until(start)
     command = [sys.executable, __file__, "--load", base_url, key, "--pages", str(args.pages)]
+    command += ["--calls", args.calls]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
     end = int(time.time() * 1_000_000)
     return (start, end), json.loads(done.stdout.splitlines()[-1])
@@ -160,6 +171,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "workload": "w2 beside 1,000 dashboard page loads",
         "worker": args.worker,
         "schedules": args.schedules,
+        "calls": args.calls,
         "rounds": rounds,
     }
 
@@ -169,6 +181,9 @@ def main() -> None:
     parser.add_argument("--load", nargs=2, metavar=("URL", "KEY"), help="only load the port")
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--calls", default="ListJobs,GetMetrics", help="the gRPC-web calls of a page load"
+    )
     parser.add_argument("--dsn", help="an existing Postgres (postgresql://...); default: throwaway")
     parser.add_argument("--schedules", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
@@ -181,7 +196,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.load:
         url, key = args.load
-        result = asyncio.run(load(url, key, args.pages, args.concurrency))
+        calls = args.calls.split(",")
+        result = asyncio.run(load(url, key, args.pages, args.concurrency, calls))
     else:
         result = run(args)
     print(json.dumps(result), flush=True)

@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 from cronstream.v1 import scheduler_service_pb2 as pb
@@ -18,7 +19,7 @@ from cronstream_server.web.bridge import Bridge
 from cronstream_server.web.security_headers import SECURITY_HEADERS
 
 from tests.conftest import Live, Tenant
-from tests.grpc_web import SCHEDULER, frame, headers
+from tests.grpc_web import SCHEDULER, call, frame, headers
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -117,3 +118,46 @@ async def test_a_taken_address_stops_the_start_naming_the_setting(
         address = f"127.0.0.1:{holder.getsockname()[1]}"
         with pytest.raises(CannotListen, match=f"cannot serve the dashboard on {address}"):
             await start_http(build_app(Bridge(live.channel, 1024), {}), address)
+
+
+async def test_unary_calls_beyond_the_bound_wait_their_turn(bundle: Path) -> None:
+    # A gRPC server of our own whose GetMetrics holds until released, counting
+    # how many run at once: the bridge must forward two at a time, no more.
+    running, most, release = 0, 0, asyncio.Event()
+
+    async def held(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await release.wait()
+        running -= 1
+        return b""
+
+    handler = grpc.method_handlers_generic_handler(
+        "cronstream.v1.SchedulerService", {"GetMetrics": grpc.unary_unary_rpc_method_handler(held)}
+    )
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    http = await start_http(
+        build_app(Bridge(channel, 1024, calls_in_flight=2), {}, bundle), "127.0.0.1:0"
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http.port}") as client:
+            calls = [
+                asyncio.create_task(
+                    call(client, SCHEDULER + "GetMetrics", pb.GetMetricsRequest(), "k")
+                )
+                for _ in range(6)
+            ]
+            await asyncio.sleep(0.5)
+            assert (running, most) == (2, 2)
+            release.set()
+            replies = await asyncio.gather(*calls)
+        assert [reply.code for reply in replies] == [0] * 6 and most == 2
+    finally:
+        await http.close()
+        await channel.close()
+        await server.stop(None)

@@ -32,6 +32,13 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = "application/grpc-web+proto"
 ACCEPTED_TYPES = ("application/grpc-web", "application/grpc-web+proto")
 _READ_CHUNK = 64 * 1024
+# Unary calls forwarded at once; the others wait their turn here. A burst of
+# page loads then holds at most this many of the database pool's connections
+# (30) and, with calls that scan (GetMetrics counts a platform's executions),
+# at most this many busy database backends: unbounded, 1,000 page loads 50 at
+# a time left W2 firings over a minute late (docs/benchmarks.md). Streams are
+# not counted: they wait, they do not work.
+CALLS_IN_FLIGHT = 2
 
 
 class Refused(Exception):
@@ -54,8 +61,14 @@ class Forwarded:
 
 
 class Bridge:
-    def __init__(self, channel: grpc.aio.Channel, max_message_bytes: int) -> None:
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        max_message_bytes: int,
+        calls_in_flight: int = CALLS_IN_FLIGHT,
+    ) -> None:
         self._channel = channel
+        self._turns = asyncio.Semaphore(calls_in_flight)
         self._kinds = method_kinds()
         self._max_body = max_message_bytes + HEADER.size
         self._open: set[grpc.aio.Call] = set()
@@ -106,13 +119,14 @@ class Bridge:
         # No serializers: bytes in, bytes out.
         method: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]
         method = self._channel.unary_unary(forwarded.path)
-        call = method(forwarded.message, metadata=forwarded.metadata, timeout=forwarded.seconds)
-        try:
-            reply: bytes = await call
-        except grpc.aio.AioRpcError as error:
-            return _reply(trailer_frame(_error_trailers(error)))
-        finally:
-            call.cancel()  # a no-op once done; ends the call if the browser went away
+        async with self._turns:
+            call = method(forwarded.message, metadata=forwarded.metadata, timeout=forwarded.seconds)
+            try:
+                reply: bytes = await call
+            except grpc.aio.AioRpcError as error:
+                return _reply(trailer_frame(_error_trailers(error)))
+            finally:
+                call.cancel()  # a no-op once done; ends the call if the browser went away
         return _reply(data_frame(reply) + trailer_frame(status_trailers(0, "")))
 
     async def _stream(self, request: web.Request, forwarded: Forwarded) -> web.StreamResponse:
