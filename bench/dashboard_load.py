@@ -154,7 +154,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 _sleep_until(0, args.drain)
             runs = read_runs(records)
     for quiet, busy, page_loads in windows:
-        expected = [args.schedules * ((end - start) // 1_000_000) for start, end in (quiet, busy)]
+        # The instants in [start, end): a loaded window ends off a whole second.
+        expected = [args.schedules * -((start - end) // 1_000_000) for start, end in (quiet, busy)]
         without, during = _lateness(runs, quiet, expected[0]), _lateness(runs, busy, expected[1])
         ratio = during["p99_ms"] / without["p99_ms"] if without["p99_ms"] else None
         rounds.append(
