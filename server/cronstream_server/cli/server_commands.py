@@ -126,6 +126,10 @@ def _serve(command: str, settings: Settings) -> None:
     check_free(settings.listen, settings.reuse_port)
     if settings.metrics_listen is not None:
         check_free(settings.metrics_listen, reuse_port=False)
+    if settings.http_listen is not None:
+        from cronstream_server.web.app import check_dashboard_free
+
+        check_dashboard_free(settings.http_listen)
     if command == "serve":
         if not settings.admin_key:
             logging.warning("CRONSTREAM_ADMIN_KEY is not set: AdminService refuses every call")
