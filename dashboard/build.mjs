@@ -1,12 +1,11 @@
 // Builds the dashboard into one folder: index.html, app.js, app.css.
 //
-//   node build.mjs [--out DIR] [--gen DIR]
+//   node build.mjs [--out DIR]
 //
 // --out defaults to server/cronstream_server/web/static (committed as
 // generated code; scripts/check-gen.sh builds into a temporary folder and
-// compares). --gen is the folder of the TypeScript code generated from
-// proto/ (default clients/typescript/src/gen), so the check builds from the
-// code it just generated.
+// compares). The messages come from clients/typescript/src/gen, which the
+// same check compares with proto/ first.
 //
 // The output is deterministic: no timestamps, no hashes in names, and the
 // same inputs always make the same bytes.
@@ -21,11 +20,12 @@ const root = path.resolve(here, "..");
 const { values } = parse({
   options: {
     out: { type: "string", default: path.join(root, "server/cronstream_server/web/static") },
-    gen: { type: "string", default: path.join(root, "clients/typescript/src/gen") },
   },
 });
 const out = path.resolve(values.out);
-const gen = path.resolve(values.gen);
+// Built from this one folder: esbuild's output depends on the paths of its
+// inputs, so the check builds from the same paths as `make gen` does.
+const gen = path.join(root, "clients/typescript/src/gen");
 
 // The generated code and the TypeScript client's errors.ts import these
 // packages from outside this folder, where node_modules may be missing or
