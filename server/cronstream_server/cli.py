@@ -19,6 +19,7 @@ from cronstream_server.store.admin import SqlAdminStore
 from cronstream_server.store.database import create_engine
 from cronstream_server.telemetry.logs import LogSettings, LogSettingsError, configure_logging
 from cronstream_server.tls import TlsFilesError
+from cronstream_server.web.app import check_dashboard_free
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -124,6 +125,8 @@ def _serve(command: str, settings: Settings) -> None:
     check_free(settings.listen, settings.reuse_port)
     if settings.metrics_listen is not None:
         check_free(settings.metrics_listen, reuse_port=False)
+    if settings.http_listen is not None:
+        check_dashboard_free(settings.http_listen)
     if command == "serve":
         if not settings.admin_key:
             logging.warning("CRONSTREAM_ADMIN_KEY is not set: AdminService refuses every call")

@@ -53,6 +53,12 @@ class Settings:
     reuse_port: bool = False
     # Where /metrics is served ("host:port"); None: no metrics are kept.
     metrics_listen: str | None = None
+    # Where the dashboard and its gRPC-web bridge are served ("host:port");
+    # None: no HTTP port (docs/dashboard.md#serving).
+    http_listen: str | None = None
+    # The dashboard's link from a trace id to a trace viewer, "{trace_id}"
+    # standing for the id (http://localhost:16686/trace/{trace_id}); None: no link.
+    trace_url: str | None = None
     # Largest gRPC message accepted; larger ones get RESOURCE_EXHAUSTED from grpc itself.
     # List pages are cut to fit under it (api/paging.py).
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
@@ -114,6 +120,8 @@ class Settings:
             tls_client_ca=Path(client_ca) if client_ca else None,
             reuse_port=(opt("CRONSTREAM_REUSE_PORT") or "0").lower() in ("1", "true", "yes", "on"),
             metrics_listen=_metrics_listen(opt),
+            http_listen=opt("CRONSTREAM_HTTP_LISTEN"),
+            trace_url=_trace_url(opt("CRONSTREAM_TRACE_URL")),
             max_message_bytes=_message_bytes(opt("CRONSTREAM_MAX_MESSAGE_BYTES"), max_payload),
             max_payload_bytes=max_payload,
             shutdown_grace_seconds=float(opt("CRONSTREAM_SHUTDOWN_GRACE_SECONDS") or 10.0),
@@ -148,6 +156,17 @@ def _metrics_listen(opt: Callable[[str], str | None]) -> str | None:
             raise ValueError(f"CRONSTREAM_METRICS_PORT: {port!r} is not a port")
         return f":{port}"
     return listen
+
+
+def _trace_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.startswith(("http://", "https://")) or "{trace_id}" not in value:
+        raise ValueError(
+            f"CRONSTREAM_TRACE_URL: {value!r} is not an http(s) URL with {{trace_id}} in it,"
+            " such as http://localhost:16686/trace/{trace_id}"
+        )
+    return value
 
 
 def _message_bytes(value: str | None, max_payload_bytes: int) -> int:

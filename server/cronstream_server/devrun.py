@@ -101,6 +101,7 @@ def banner(settings: Settings, keys: DevKeys) -> str:
             f"  platform      {DEFAULT_PLATFORM} ({keys.platform_id})",
             f"  API key       {keys.api_key}",
             *_metrics_line(settings),
+            *_dashboard_line(settings),
             "",
             "Try it:",
             f"  export CRONSTREAM_ADMIN_KEY={keys.admin_key}",
@@ -128,6 +129,13 @@ def _metrics_line(settings: Settings) -> list[str]:
     return [f"  metrics       http://{host or '127.0.0.1'}:{port}/metrics"]
 
 
+def _dashboard_line(settings: Settings) -> list[str]:
+    if settings.http_listen is None:
+        return []
+    host, _, port = settings.http_listen.rpartition(":")
+    return [f"  dashboard     http://{host or '127.0.0.1'}:{port}/"]
+
+
 def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
@@ -135,13 +143,16 @@ def _redact(url: str) -> str:
 # Where `make run` serves /metrics unless CRONSTREAM_METRICS_LISTEN says
 # otherwise: the port OpenTelemetry's Prometheus exporter uses by default.
 DEV_METRICS_LISTEN = "127.0.0.1:9464"
+# Where `make run` serves the dashboard unless CRONSTREAM_HTTP_LISTEN says otherwise.
+DEV_HTTP_LISTEN = "127.0.0.1:8080"
 
 
 def dev_settings(settings: Settings) -> Settings:
     """`make run` always has an admin key (the kept one when none is
-    configured) and serves metrics."""
+    configured), serves metrics and the dashboard."""
     return replace(
         settings,
         admin_key=admin_key_for(settings),
         metrics_listen=settings.metrics_listen or DEV_METRICS_LISTEN,
+        http_listen=settings.http_listen or DEV_HTTP_LISTEN,
     )

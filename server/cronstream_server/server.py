@@ -2,8 +2,13 @@
 
 Start order: TLS files (read and checked), database engine, stores, gate, ticker,
 retention, webhook delivery, worker hub (dispatcher, reaper), gRPC server
-(with health and reflection; it refuses an address in use, see listen.py). Stop order
-(SIGTERM), the reverse, as `AsyncExitStack` unwinds:
+(with health and reflection; it refuses an address in use, see listen.py). When
+CRONSTREAM_HTTP_LISTEN is set, the gRPC server also listens on a unix socket
+in a private folder, and the HTTP port (the dashboard and its gRPC-web bridge,
+web/) starts last, forwarding to that socket. Stop order (SIGTERM), the
+reverse, as `AsyncExitStack` unwinds:
+  0. the HTTP port closes: its open streams end (UNAVAILABLE), its calls in
+     flight get a second (web/app.py), then its channel closes;
   1. health turns NOT_SERVING, so load balancers stop sending new calls;
   2. worker sessions drain: each is sent `drain`, gets no new assignment,
      and has the grace period to send its results; what is still running
@@ -16,14 +21,17 @@ retention, webhook delivery, worker hub (dispatcher, reaper), gRPC server
      and the gate stop (a retention batch or a gate pass in flight is rolled
      back; webhook attempts in flight are cancelled, and their leases bring
      them back);
-  6. the database engine closes its connections.
+  6. the database engine closes its connections (and the unix socket's
+     folder is removed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import signal
+import tempfile
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -91,6 +99,8 @@ from cronstream_server.telemetry.metrics_grpc import MetricsInterceptor
 from cronstream_server.telemetry.metrics_http import serve_metrics
 from cronstream_server.telemetry.tracing import configure_tracing, grpc_server_interceptor
 from cronstream_server.tls import CertificateReloader, reloader_for
+from cronstream_server.web.app import build_app, dashboard_config, start_http
+from cronstream_server.web.bridge import Bridge
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +126,7 @@ class Running:
     # What SIGHUP re-reads; None when serving plaintext.
     certificates: CertificateReloader | None = None
     metrics_port: int | None = None  # where /metrics is served, when it is
+    http_port: int | None = None  # where the dashboard is served, when it is
 
     async def stop(self) -> None:
         await self.stack.aclose()
@@ -168,9 +179,11 @@ async def start(settings: Settings) -> Running:
             SchedulerServicer(deps), server
         )
         watch = SqlInsightStore(engine).database_health
+        bridge_socket = _bridge_socket(server, settings, stack)
         port = await _serve(server, settings, workers, watch, stack, certificates)
         metrics_port = _serve_metrics(metrics, engine, workers, signals, settings, stack)
-        return Running(port, engine, stack, certificates, metrics_port)
+        http_port = await _serve_http(settings, bridge_socket, stack)
+        return Running(port, engine, stack, certificates, metrics_port, http_port)
     except BaseException:
         await stack.aclose()
         raise
@@ -372,6 +385,40 @@ def _serve_metrics(
     endpoint = serve_metrics(metrics.registry, settings.metrics_listen)
     stack.callback(endpoint.close)
     return endpoint.port
+
+
+def _bridge_socket(
+    server: grpc.aio.Server, settings: Settings, stack: AsyncExitStack
+) -> str | None:
+    """The address the HTTP port's bridge reaches this gRPC server by, when
+    there is an HTTP port: a unix socket (no TCP port, whatever the public
+    port's TLS) in a folder only this user may enter (mkdtemp makes it 0700)."""
+    if settings.http_listen is None:
+        return None
+    folder = tempfile.mkdtemp(prefix="cronstream-")
+    stack.callback(shutil.rmtree, folder, ignore_errors=True)
+    address = f"unix:{folder}/grpc.sock"
+    server.add_insecure_port(address)
+    return address
+
+
+async def _serve_http(
+    settings: Settings, bridge_socket: str | None, stack: AsyncExitStack
+) -> int | None:
+    """The dashboard and its gRPC-web bridge (step 0 of the stop order)."""
+    if settings.http_listen is None or bridge_socket is None:
+        return None
+    sizes = ("grpc.max_receive_message_length", "grpc.max_send_message_length")
+    channel = grpc.aio.insecure_channel(
+        bridge_socket, options=[(size, settings.max_message_bytes) for size in sizes]
+    )
+    stack.push_async_callback(channel.close)
+    app = build_app(
+        Bridge(channel, settings.max_message_bytes), dashboard_config(settings.trace_url)
+    )
+    http = await start_http(app, settings.http_listen)
+    stack.push_async_callback(http.close)
+    return http.port
 
 
 def _server_options(settings: Settings) -> list[tuple[str, int]]:

@@ -31,6 +31,7 @@ class ServerProcess:
     process: subprocess.Popen[str]
     address: str
     metrics_address: str = ""  # host:port of /metrics
+    http_address: str = ""  # host:port of the dashboard
     output: list[str] = field(default_factory=list)
 
     def read_until(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
@@ -78,12 +79,13 @@ def start_cronstream(
     port: int | None = None,
 ) -> ServerProcess:
     address = f"127.0.0.1:{port or free_port()}"
-    # Metrics on, on a port of its own: every process the tests start serves
-    # /metrics, and none takes `make run`'s fixed port.
+    # Metrics and the dashboard on, each on a port of its own: every process
+    # the tests start serves them, and none takes `make run`'s fixed ports.
     full_env = {
         **os.environ,
         "CRONSTREAM_LISTEN": address,
         "CRONSTREAM_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
+        "CRONSTREAM_HTTP_LISTEN": f"127.0.0.1:{free_port()}",
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }
@@ -96,7 +98,10 @@ def start_cronstream(
         text=True,
     )
     return ServerProcess(
-        process=process, address=address, metrics_address=full_env["CRONSTREAM_METRICS_LISTEN"]
+        process=process,
+        address=address,
+        metrics_address=full_env["CRONSTREAM_METRICS_LISTEN"],
+        http_address=full_env["CRONSTREAM_HTTP_LISTEN"],
     )
 
 

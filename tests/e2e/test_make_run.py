@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from cronstream.v1 import admin_service_pb2 as admin_pb
 from cronstream.v1 import admin_service_pb2_grpc, scheduler_service_pb2_grpc
@@ -128,5 +129,19 @@ def test_the_banner_s_lines_run_as_pasted(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         created = json.loads(result.stdout)["job"]
         assert (created["name"], created["interval"]["every"]) == ("hello", "5s")
+    finally:
+        assert server.terminate() == 0
+
+
+def test_dev_server_prints_the_dashboard_s_address_and_serves_it(tmp_path: Path) -> None:
+    # start_cronstream gives the dashboard a free port (CRONSTREAM_HTTP_LISTEN);
+    # without one, `dev` takes 127.0.0.1:8080 (tests/unit/test_web_settings.py).
+    server = start_cronstream(["dev"], tmp_path, {"CRONSTREAM_ADMIN_KEY": ""})
+    try:
+        url = server.read_until(r"^  dashboard\s+(?P<url>http://\S+/)$")["url"]
+        assert url == f"http://{server.http_address}/"
+        wait_until_serving(server.address)
+        config = httpx.get(url + "config.json", timeout=10).json()
+        assert config == {"traceUrl": None, "version": "0.1.0"}
     finally:
         assert server.terminate() == 0
