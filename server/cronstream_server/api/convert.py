@@ -438,11 +438,15 @@ def execution_message(execution: Execution) -> execution_pb2.Execution:
         trigger=EXECUTION_TRIGGER[e.trigger],
         concurrency_key=e.keys.concurrency_key or "",
         rate_limit_key=e.keys.rate_limit_key or "",
+        due_at=timestamp(e.due_at),
     )
     if e.status is ExecutionStatus.WAITING:  # output only while it waits
         message.waiting_for.extend(e.waiting_for)
         if e.wait_deadline is not None:
             message.wait_deadline.FromDatetime(e.wait_deadline)
+    if e.status is ExecutionStatus.RUNNING and e.lease_expires_at is not None:
+        # Only while it runs: a cancel or settle may leave the column behind.
+        message.lease_expires_at.FromDatetime(e.lease_expires_at.astimezone(UTC))
     if e.result is not None:
         message.result.update(e.result)
     if e.payload is not None:
@@ -457,4 +461,5 @@ def log_message(log: ExecutionLog) -> execution_pb2.ExecutionLog:
         level=LOG_LEVEL[log.level],
         message=log.message,
         attempt=log.attempt,
+        sequence=log.id or 0,
     )

@@ -15,6 +15,7 @@ from cronstream_server.api.interceptor import current_platform
 from cronstream_server.api.paging import fit_page, page_budget
 from cronstream_server.core.executions import ExecutionLog
 from cronstream_server.core.paging import (
+    PageRequest,
     encode_token,
     fingerprint,
     next_page_token,
@@ -77,7 +78,7 @@ class ExecutionRpcs:
     ) -> pb.ListExecutionLogsResponse:
         platform_id = current_platform().platform_id
         scope = fingerprint("logs", platform_id, request.execution_id)
-        page = page_request(request.page_size or DEFAULT_LOG_PAGE_SIZE, request.page_token, scope)
+        page = _log_page(request, scope)
         lines, last_id = await self.deps.executions.list_logs(
             platform_id, request.execution_id, page
         )
@@ -90,6 +91,21 @@ class ExecutionRpcs:
         return pb.ListExecutionLogsResponse(
             logs=fitted.messages, next_page_token=_log_page_token(fitted.last, scope)
         )
+
+
+def _log_page(request: pb.ListExecutionLogsRequest, scope: str) -> PageRequest:
+    """The page a token asks for, or the lines after `after_sequence`: both
+    are the same key (a line id), so a tail resumes as a next page would."""
+    reader = Reader()
+    if request.after_sequence < 0:
+        reader.bad("after_sequence", "must not be negative")
+    if request.after_sequence and request.page_token:
+        reader.bad("after_sequence", "give either after_sequence or page_token, not both")
+    raise_if_any(reader.violations)
+    page = page_request(request.page_size or DEFAULT_LOG_PAGE_SIZE, request.page_token, scope)
+    if request.after_sequence:
+        return PageRequest(page.size, (str(request.after_sequence),))
+    return page
 
 
 def _log_page_token(last: ExecutionLog | None, scope: str) -> str:

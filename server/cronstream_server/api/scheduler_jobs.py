@@ -164,6 +164,7 @@ class JobRpcs:
             handler_name=reader.filter_text("handler_name", request.handler_name),
             tags=tuple(reader.filter_text(f"tags[{i}]", tag) for i, tag in enumerate(request.tags)),
             healths=reader.enums("healths", request.healths, HEALTH_STATE),
+            text=reader.filter_text("text", request.text),
         )
         raise_if_any(reader.violations)
         scope = fingerprint("jobs", platform_id, where)

@@ -63,6 +63,10 @@ class Execution:
     # Its job's or handler's concurrency and rate-limit keys, expanded over
     # its payload when it was created (core.limits); retries keep them.
     keys: Keys = NO_KEYS
+    # While running: when its lease ends unless a heartbeat extends it. Read
+    # from the store for callers to see; the dispatch store alone moves it
+    # (claim, heartbeat, settle), so no rule here sets it.
+    lease_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

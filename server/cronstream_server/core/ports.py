@@ -54,6 +54,9 @@ class JobFilter:
     handler_name: str = ""
     tags: tuple[str, ...] = ()
     healths: tuple[HealthState, ...] = ()
+    # The name contains it (case-insensitively; `%` and `_` are themselves),
+    # or the id is exactly it.
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)

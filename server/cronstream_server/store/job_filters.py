@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, select, type_coerce
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 
+from cronstream_server.core.ids import is_valid_id
 from cronstream_server.core.selection import JobSelector
 from cronstream_server.store.database import Dialect
 from cronstream_server.store.tables import scheduled_jobs
@@ -30,6 +31,15 @@ def name_starts_with(dialect: Dialect, prefix: str) -> ColumnElement[bool]:
         return like
     # LIKE narrows the rows; the exact comparison of the first characters decides.
     return and_(like, func.substr(jobs.c.name, 1, len(prefix)) == prefix)
+
+
+def name_or_id_matches(text: str) -> ColumnElement[bool]:
+    """The name contains `text` ignoring case (`%`, `_` and the escape
+    character match themselves), or the id is `text`. Postgres lowers every
+    letter (ILIKE); SQLite only ASCII ones (its lower() and LIKE)."""
+    contains = jobs.c.name.icontains(text, autoescape=True)
+    # Only a well-formed id is compared: Postgres refuses any other text as a uuid.
+    return or_(contains, jobs.c.id == text) if is_valid_id(text) else contains
 
 
 def selected(

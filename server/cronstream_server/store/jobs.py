@@ -23,7 +23,7 @@ from cronstream_server.store.dependencies import lock_graph, store_dependencies,
 from cronstream_server.store.errors import database_errors, is_unique_violation
 from cronstream_server.store.executions import cancel_pending_of_job, insert_executions
 from cronstream_server.store.fired_ahead import withdraw_fired_ahead
-from cronstream_server.store.job_filters import has_all_tags
+from cronstream_server.store.job_filters import has_all_tags, name_or_id_matches
 from cronstream_server.store.owned import get_owned, rewrite
 from cronstream_server.store.paging import keyset_page, split_page
 from cronstream_server.store.rows import job_from_row, job_values
@@ -197,6 +197,8 @@ class SqlJobStore:
             clauses.append(has_all_tags(self._dialect, list(where.tags)))
         if where.healths:
             clauses.append(jobs.c.health.in_([h.value for h in where.healths]))
+        if where.text:
+            clauses.append(name_or_id_matches(where.text))
         return clauses
 
 

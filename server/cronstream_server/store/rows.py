@@ -309,6 +309,7 @@ def execution_from_row(row: Row[Any]) -> Execution:
         waiting_for=tuple(r["waiting_for"] or ()),
         wait_deadline=r["wait_deadline"],
         keys=keys_from_row(r),
+        lease_expires_at=r["lease_expires_at"],
     )
 
 
