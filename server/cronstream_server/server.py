@@ -68,6 +68,7 @@ from cronstream_server.engine.gate import Gate
 from cronstream_server.engine.gauges import GaugeRefresher
 from cronstream_server.engine.health import DatabaseWatch, EngineHealth
 from cronstream_server.engine.retention import Retention, RetentionSettings
+from cronstream_server.engine.session_reports import SessionReporter, replica_name
 from cronstream_server.engine.ticker import Ticker, TickerSettings
 from cronstream_server.engine.webhook_http import HttpSender, TargetGuard
 from cronstream_server.engine.webhooks import WebhookDispatcher, WebhookSettings
@@ -94,6 +95,7 @@ from cronstream_server.store.retention import SqlRetentionStore
 from cronstream_server.store.ticker import SqlTickerStore
 from cronstream_server.store.webhook_delivery import SqlWebhookDeliveryStore
 from cronstream_server.store.webhooks import SqlWebhookStore
+from cronstream_server.store.worker_registry import SqlWorkerRegistry
 from cronstream_server.telemetry.metrics import Metrics
 from cronstream_server.telemetry.metrics_grpc import MetricsInterceptor
 from cronstream_server.telemetry.metrics_http import serve_metrics
@@ -278,6 +280,7 @@ def _scheduler_deps(
         event_batcher=event_batcher,
         job_quota=JobQuota(jobs.count_jobs, settings.quotas.jobs),
         workers_connected=workers.connected,
+        workers=SqlWorkerRegistry(engine),
         health=EngineHealth(ticker, signals, "redis" if settings.redis_url else "in-process"),
         metrics=metrics,
     )
@@ -356,6 +359,7 @@ async def _start_workers(
         live_keys=admin_store.live_keys,
         metrics=metrics,
         on_settled=gate.wake,
+        reporter=SessionReporter(SqlWorkerRegistry(engine), replica_name()),
     )
     hub.start()
     stack.push_async_callback(hub.stop)

@@ -27,6 +27,7 @@ from cronstream_server.store.insight import SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
 from cronstream_server.store.rate_limits import SqlRateLimitStore
 from cronstream_server.store.tables import scheduled_jobs
+from cronstream_server.store.worker_registry import SqlWorkerRegistry
 from google.protobuf import timestamp_pb2
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -372,6 +373,7 @@ async def test_health_answers_when_everything_is_down(tmp_path: Path) -> None:
             health=BrokenEngine(),
             event_batcher=EventBatcher(SqlEventDeliveryStore(engine)),
             workers_connected=lambda platform_id: 0,
+            workers=SqlWorkerRegistry(engine),
         )
         response = await SchedulerServicer(deps).GetHealth(pb.GetHealthRequest(), None)  # type: ignore[arg-type]
     finally:

@@ -18,6 +18,7 @@ from cronstream_server.core.ports import (
     JobStore,
     RateLimitStore,
     Signals,
+    WorkerRegistry,
 )
 from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.service.backfill import BackfillUseCases
@@ -64,6 +65,8 @@ class SchedulerDeps:
     event_batcher: EventBatcher
     # Worker sessions connected to this replica, by platform id.
     workers_connected: Callable[[str], int]
+    # The worker sessions of every replica (ListWorkers).
+    workers: WorkerRegistry
     max_payload_bytes: int = 256 * 1024
     # The server's gRPC message limit (Settings.max_message_bytes): a batch
     # whose response would exceed it is refused before it is stored, and list

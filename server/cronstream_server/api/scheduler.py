@@ -15,6 +15,7 @@ from cronstream_server.api.scheduler_pausing import PausingRpcs
 from cronstream_server.api.scheduler_preview import PreviewRpcs
 from cronstream_server.api.scheduler_rate_limits import RateLimitRpcs
 from cronstream_server.api.scheduler_webhooks import WebhookRpcs
+from cronstream_server.api.scheduler_workers import WorkerRpcs
 
 
 class SchedulerServicer(
@@ -28,6 +29,7 @@ class SchedulerServicer(
     AlertRpcs,
     WebhookRpcs,
     RateLimitRpcs,
+    WorkerRpcs,
     pb_grpc.SchedulerServiceServicer,
 ):
     def __init__(self, deps: SchedulerDeps) -> None:

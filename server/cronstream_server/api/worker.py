@@ -151,6 +151,7 @@ class Connection:
 
     async def _handle(self, request: wpb.ConnectRequest | Undecodable) -> None:
         session = self._session
+        session.seen()
         if isinstance(request, Undecodable):
             salvaged = salvage_results(request, session.platform_id, self._max_result_bytes)
             for report, size in salvaged:

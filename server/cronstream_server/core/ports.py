@@ -43,6 +43,7 @@ from cronstream_server.core.webhook_delivery import (
     Settled,
 )
 from cronstream_server.core.webhooks import Webhook
+from cronstream_server.core.workers import ConnectedWorker
 
 
 @dataclass(frozen=True, slots=True)
@@ -820,6 +821,38 @@ class ClusterFigures(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class WorkerRegistry(Protocol):
+    """The worker sessions of every replica (core.workers): each replica
+    writes its own, any replica lists them."""
+
+    async def report(
+        self,
+        sessions: Sequence[ConnectedWorker],
+        ended: Collection[str],
+        stale_after: timedelta,
+    ) -> None:
+        """One transaction: stores `sessions` (a new one is inserted, a known
+        one gets its slots, slots in use and last_seen), each marked reported
+        now (the database's clock); deletes the rows of the `ended` session
+        ids, and those of any replica not reported for `stale_after` (one
+        that died). A session of a platform that no longer exists is skipped,
+        not an error (its stream is about to be revoked)."""
+        ...
+
+    async def forget(self, replica: str) -> None:
+        """Deletes every row `replica` wrote (it stops)."""
+        ...
+
+    async def list_workers(
+        self, platform_id: str, handler_name: str | None, page: PageRequest, fresh_for: timedelta
+    ) -> tuple[list[ConnectedWorker], ConnectedWorker | None]:
+        """The platform's sessions reported within `fresh_for`, that run
+        `handler_name` when given, by worker id then session id after the
+        page's key (worker id, session id); and the page's last one when
+        more follow."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import enum
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cronstream_server.background import wait_set
@@ -143,6 +143,11 @@ class Session:
         self.slots = hello.slots
         self.accepts_batches = hello.accepts_batches
         self.state = State.ACTIVE
+        self.connected_at = datetime.now(UTC)
+        # time.time() of the last message received: kept in memory, written
+        # to the cluster's registry by its periodic report only (one clock
+        # read per message, no database write).
+        self.last_seen = time.time()
         self.end: End | None = None
         self.why = ""  # what the log says of the end (see `close`)
         self._welcome = welcome
@@ -169,6 +174,12 @@ class Session:
         return self._unsent_bytes
 
     @property
+    def in_use(self) -> int:
+        """Slots held: attempts sent or about to be, and cancelled ones the
+        worker has not confirmed yet."""
+        return len(self._held)
+
+    @property
     def idle(self) -> bool:
         return not self._held
 
@@ -192,6 +203,10 @@ class Session:
         return [(execution_id, h.attempt) for execution_id, h in self._held.items()]
 
     # --- changes --------------------------------------------------------------
+
+    def seen(self) -> None:
+        """A message arrived from the worker."""
+        self.last_seen = time.time()
 
     def hand(self, start: Start, delay: float = 0.0) -> bool:
         """Sends an assignment, `delay` seconds from now (an execution claimed

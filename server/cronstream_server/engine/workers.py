@@ -6,7 +6,8 @@ Shutdown runs in two steps (see `cronstream_server.server`):
      period; then what is still running goes back to pending (as a new
      attempt) and the streams end with UNAVAILABLE;
   2. `stop()`, after the gRPC server stopped: the dispatcher and reaper
-     stop, any session left is released, queued logs are written.
+     stop, any session left is released, queued logs are written, and the
+     replica's rows leave the cluster's registry of sessions.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from cronstream_server.engine.batcher import Batcher
 from cronstream_server.engine.dispatcher import Dispatcher
 from cronstream_server.engine.reaper import REASON_LEASE_LOST, Reaper, parse_cancel
 from cronstream_server.engine.session import Ack, Cancel, End, Hello, Session, Welcome
+from cronstream_server.engine.session_reports import SessionReporter
 from cronstream_server.engine.tracing import ExecutionTracer
 from cronstream_server.telemetry.logs import listed, log_ids
 from cronstream_server.telemetry.metrics import Metrics
@@ -92,14 +94,17 @@ class WorkerHub:
         live_keys: Callable[[Collection[str]], Awaitable[set[str]]] | None = None,
         metrics: Metrics | None = None,
         on_settled: Callable[[], None] = lambda: None,
+        reporter: SessionReporter | None = None,
     ) -> None:
         """`live_keys` (AdminStore.live_keys) tells which of the sessions'
         API keys still hold; without it, sessions are never revoked.
         `on_settled` is called once a batch of results is stored: slots
         waiting for a success may go, and a BUFFER_ONE backfill's next
         execution once the one before finished, whatever its end
-        (engine.gate)."""
+        (engine.gate). `reporter` tells the cluster's registry which
+        sessions this replica serves (ListWorkers)."""
         self._store = store
+        self._reporter = reporter
         self._on_settled = on_settled
         self._signals = signals
         self._settings = settings
@@ -155,6 +160,8 @@ class WorkerHub:
         self._reaper.start()
         if self._live_keys is not None:
             self._key_check.start()
+        if self._reporter is not None:
+            self._reporter.start()
 
     def sessions(self) -> list[Session]:
         return list(self._sessions.values())
@@ -198,6 +205,8 @@ class WorkerHub:
                 session.send(Cancel(execution_id, REASON_LEASE_LOST))
         self._sessions[session.id] = session
         self._no_sessions.clear()
+        if self._reporter is not None:
+            self._reporter.opened(session)
         _log_connected(session, len(kept), len(hello.running) - len(kept))
         if self._draining:  # shutdown began while the hello was being checked
             session.drain()
@@ -228,6 +237,8 @@ class WorkerHub:
         end = session.end or end  # closed earlier by the hub: that end stands
         if self._sessions.pop(session.id, None) is None:
             return
+        if self._reporter is not None:
+            self._reporter.closed(session)
         if not self._sessions:
             self._no_sessions.set()
         released: Sequence[tuple[str, str]] = ()
@@ -379,6 +390,8 @@ class WorkerHub:
             await asyncio.gather(*self._closing, return_exceptions=True)
         for batcher in (self._results, self._logs, self._heartbeats):
             await batcher.stop()
+        if self._reporter is not None:
+            await self._reporter.stop()
 
     async def _release_all(self, end: End) -> None:
         """Closes every session and hands back what they ran. With the database
@@ -391,6 +404,8 @@ class WorkerHub:
         self._sessions.clear()
         for session in sessions:
             session.close(end)
+            if self._reporter is not None:
+                self._reporter.closed(session)
             _log_disconnected(session)
         try:
             released = await self._store.release_sessions(

@@ -68,6 +68,18 @@ class Dialect:
             index_elements=list(index_elements), index_where=index_where
         )
 
+    def insert_or_update(
+        self, table: Table, index_elements: Sequence[str], updated: Sequence[str]
+    ) -> postgresql.Insert | sqlite.Insert:
+        """INSERT into `table` that, for a row clashing on the unique index
+        over `index_elements`, sets the `updated` columns to the new row's
+        (ON CONFLICT DO UPDATE). Rows may be added with `from_select`."""
+        insert = self._insert(table)
+        return insert.on_conflict_do_update(
+            index_elements=list(index_elements),
+            set_={name: insert.excluded[name] for name in updated},
+        )
+
 
 POSTGRES = Dialect(
     database_clock=True,

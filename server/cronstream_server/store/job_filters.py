@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ColumnElement, and_, func, or_
 
 from cronstream_server.core.ids import is_valid_id
 from cronstream_server.core.selection import JobSelector
 from cronstream_server.store.database import Dialect
 from cronstream_server.store.tables import scheduled_jobs
+from cronstream_server.store.types import holds_all
 
 jobs = scheduled_jobs
 
 
 def has_all_tags(dialect: Dialect, tags: list[str]) -> ColumnElement[bool]:
-    if dialect.jsonb:
-        # jsonb containment, served by the GIN index on tags.
-        return type_coerce(jobs.c.tags, JSONB).contains(tags)
-    each = func.json_each(jobs.c.tags).table_valued("value")
-    return and_(
-        *(exists(select(literal(1)).select_from(each).where(each.c.value == t)) for t in tags)
-    )
+    # On Postgres jsonb containment, served by the GIN index on tags.
+    return holds_all(jobs.c.tags, tags, jsonb=dialect.jsonb)
 
 
 def name_starts_with(dialect: Dialect, prefix: str) -> ColumnElement[bool]:

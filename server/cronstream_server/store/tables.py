@@ -638,3 +638,27 @@ webhook_attempts = Table(
     Column("duration_ms", BigInteger, nullable=False),
     Column("next_attempt_at", UtcDateTime()),
 )
+
+# The worker sessions of every replica (core.workers, docs/operations.md#workers):
+# a replica inserts a row when a stream opens, deletes it when it closes and
+# refreshes its rows every few seconds; a row not refreshed for a while is a
+# dead replica's, left out of lists and then deleted.
+worker_sessions = Table(
+    "worker_sessions",
+    metadata,
+    Column("session_id", Uuid(as_uuid=False), primary_key=True),
+    _platform_fk(),
+    Column("worker_id", String(200), nullable=False),
+    Column("handler_names", json_type(), nullable=False),  # sorted
+    Column("slots", Integer, nullable=False),
+    Column("slots_in_use", Integer, nullable=False),
+    Column("connected_at", UtcDateTime(), nullable=False),
+    Column("last_seen", UtcDateTime(), nullable=False),  # as of the last report
+    Column("replica", String(200), nullable=False),
+    Column("reported_at", UtcDateTime(), nullable=False),  # the database's clock
+    # Listing: a platform's sessions by worker id then session, keyset-paged.
+    Index(None, "platform_id", "worker_id", "session_id"),
+    # A stopping replica deletes its rows; every report deletes the stale ones.
+    Index(None, "replica"),
+    Index(None, "reported_at"),
+)

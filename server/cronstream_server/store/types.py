@@ -6,7 +6,23 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, DateTime, Dialect, String, Uuid, any_, bindparam, cast
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    Dialect,
+    String,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -39,6 +55,19 @@ class UtcDateTime(TypeDecorator[datetime]):
 def json_type() -> TypeEngine[Any]:
     """JSONB on Postgres (indexable, compact), JSON text elsewhere."""
     return JSON().with_variant(JSONB(), "postgresql")
+
+
+def holds_all(
+    column: ColumnElement[Any], values: Sequence[str], *, jsonb: bool
+) -> ColumnElement[bool]:
+    """`column` (a JSON array of strings) holds each of `values`. `jsonb`
+    (Dialect.jsonb): jsonb containment, which a GIN index can serve."""
+    if jsonb:
+        return type_coerce(column, JSONB).contains(list(values))
+    each = func.json_each(column).table_valued("value")
+    return and_(
+        *(exists(select(literal(1)).select_from(each).where(each.c.value == v)) for v in values)
+    )
 
 
 def one_of(column: ColumnElement[str], ids: Sequence[str], as_array: bool) -> ColumnElement[bool]:
