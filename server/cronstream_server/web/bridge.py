@@ -70,6 +70,10 @@ class Bridge:
             return await self._unary(forwarded)
         return await self._stream(request, forwarded)
 
+    @property
+    def open_streams(self) -> int:
+        return len(self._open)
+
     async def close(self) -> None:
         """Ends the open streams (the HTTP port is closing): each gets UNAVAILABLE."""
         self._closing = True
