@@ -529,6 +529,19 @@ async def preview_too_many_instants_both_sources_or_a_reversed_range(c: Ctx) -> 
     return next((code for code in codes if code != grpc.StatusCode.INVALID_ARGUMENT), codes[0])
 
 
+@own("SchedulerService/GetRecentRuns", "INVALID_ARGUMENT")
+async def recent_runs_of_no_jobs_or_too_many(c: Ctx) -> grpc.StatusCode:
+    """Each of three bad requests; the first code that is not INVALID_ARGUMENT, if any."""
+    job_id = (await c.job()).id
+    requests = [
+        pb.GetRecentRunsRequest(),
+        pb.GetRecentRunsRequest(job_ids=[job_id] * 201),
+        pb.GetRecentRunsRequest(job_ids=[job_id], limit=51),
+    ]
+    codes = [await code_of(c.s.GetRecentRuns(r, metadata=c.auth)) for r in requests]
+    return next((code for code in codes if code != grpc.StatusCode.INVALID_ARGUMENT), codes[0])
+
+
 # --- AdminService ------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.service.backfill import BackfillUseCases
 from cronstream_server.service.events import EventUseCases
 from cronstream_server.service.executions import ExecutionUseCases
+from cronstream_server.service.insight import InsightUseCases
 from cronstream_server.service.job_quota import JobQuota
 from cronstream_server.service.jobs import JobUseCases
 from cronstream_server.service.outcome import Outcome
@@ -88,6 +89,7 @@ class SchedulerDeps:
     executions_use: ExecutionUseCases = field(init=False)
     events_use: EventUseCases = field(init=False)
     rate_limits_use: RateLimitUseCases = field(init=False)
+    insight_use: InsightUseCases = field(init=False)
     publisher: Publisher = field(init=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +97,7 @@ class SchedulerDeps:
         self.executions_use = ExecutionUseCases(self.executions, self.now)
         self.events_use = EventUseCases(self.events, self.event_batcher.deliver, self.now)
         self.rate_limits_use = RateLimitUseCases(self.rate_limits, self.now)
+        self.insight_use = InsightUseCases(self.insight)
         self.publisher = Publisher(self.signals)
 
     async def done(self, outcome: Outcome[T]) -> T:

@@ -14,6 +14,7 @@ from cronstream_server.api.scheduler_jobs import JobRpcs
 from cronstream_server.api.scheduler_pausing import PausingRpcs
 from cronstream_server.api.scheduler_preview import PreviewRpcs
 from cronstream_server.api.scheduler_rate_limits import RateLimitRpcs
+from cronstream_server.api.scheduler_recent import RecentRpcs
 from cronstream_server.api.scheduler_webhooks import WebhookRpcs
 from cronstream_server.api.scheduler_workers import WorkerRpcs
 
@@ -25,6 +26,7 @@ class SchedulerServicer(
     ExecutionRpcs,
     EventRpcs,
     InsightRpcs,
+    RecentRpcs,
     PreviewRpcs,
     AlertRpcs,
     WebhookRpcs,

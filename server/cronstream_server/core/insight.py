@@ -7,12 +7,23 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import IntEnum
 
 from cronstream_server.core.enums import ExecutionStatus, JobStatus, JobType
 
 _FINISHED = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
+# What a job list draws as a run: executions that ended, or were skipped.
+RUN_STATUSES = (
+    ExecutionStatus.SUCCESS,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.TIMEOUT,
+    ExecutionStatus.CANCELLED,
+    ExecutionStatus.SKIPPED,
+)
+# GetRecentRuns: runs per job by default, and at most.
+DEFAULT_RECENT_RUNS = 20
+MAX_RECENT_RUNS = 50
 # How long a database health check may take before it counts as NOT_SERVING.
 DATABASE_CHECK_TIMEOUT = timedelta(seconds=5)
 
@@ -41,6 +52,22 @@ class PlatformFigures:
     jobs_by_type: dict[JobType, int] = field(default_factory=dict)
     executions_by_status: dict[ExecutionStatus, int] = field(default_factory=dict)
     queue_depth: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RecentRun:
+    """One finished or skipped execution of a job, as a sparkline draws it."""
+
+    execution_id: str
+    status: ExecutionStatus
+    scheduled_at: datetime
+    started_at: datetime | None
+    duration_ms: int | None
+
+    @property
+    def lateness(self) -> timedelta | None:
+        """How late it started after its instant; None when it never started."""
+        return self.started_at - self.scheduled_at if self.started_at is not None else None
 
 
 class HealthStatus(IntEnum):

@@ -29,6 +29,7 @@ from cronstream_server.core.insight import (
     ComponentHealth,
     ExecutionFigures,
     PlatformFigures,
+    RecentRun,
 )
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.paging import PageRequest
@@ -377,6 +378,15 @@ class InsightStore(Protocol):
     async def database_health(self, within: timedelta = DATABASE_CHECK_TIMEOUT) -> ComponentHealth:
         """A round trip to the database and its latency. Never raises: a
         failure, or no answer within `within`, is NOT_SERVING with why."""
+        ...
+
+    async def recent_runs(
+        self, platform_id: str, job_ids: Collection[str], limit: int
+    ) -> Mapping[str, Sequence[RecentRun]]:
+        """The latest `limit` executions in a RUN_STATUSES status of each of
+        the platform's jobs among `job_ids` (canonical ids), newest instant
+        first (then newest id), by job id, in one query; a job of another
+        platform, or unknown, or without runs, is absent."""
         ...
 
 

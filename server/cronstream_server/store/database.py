@@ -53,6 +53,10 @@ class Dialect:
     # Times are kept as ISO text ('9999-12-31 00:00:00.000000'), not as a
     # time type: a literal naming one is written in that form.
     times_as_text: bool
+    # LATERAL subqueries: a LIMIT per row of the outer query (the latest runs
+    # of each of many jobs, each one index range scan). Without it (SQLite)
+    # row_number() over a window ranks the rows instead.
+    lateral_joins: bool
     # INSERT ... ON CONFLICT, in this database's flavour of SQLAlchemy's insert.
     _insert: Callable[[Table], postgresql.Insert | sqlite.Insert]
 
@@ -90,6 +94,7 @@ POSTGRES = Dialect(
     jsonb=True,
     like_ignores_case=False,
     times_as_text=False,
+    lateral_joins=True,
     _insert=postgresql.insert,
 )
 SQLITE = Dialect(
@@ -101,6 +106,7 @@ SQLITE = Dialect(
     jsonb=False,
     like_ignores_case=True,
     times_as_text=True,
+    lateral_joins=False,
     _insert=sqlite.insert,
 )
 _BY_NAME = {"postgresql": POSTGRES, "sqlite": SQLITE}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -17,9 +18,12 @@ from cronstream_server.core.insight import (
     ExecutionFigures,
     HealthStatus,
     PlatformFigures,
+    RecentRun,
     nearest_rank,
 )
+from cronstream_server.store.database import dialect_of
 from cronstream_server.store.errors import database_errors
+from cronstream_server.store.recent_runs import recent_runs_query, runs_by_job
 from cronstream_server.store.tables import job_executions, scheduled_jobs
 
 E = TypeVar("E", ExecutionStatus, JobStatus, JobType)
@@ -36,6 +40,7 @@ P95_SAMPLE_LIMIT = 10_000
 class SqlInsightStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._dialect = dialect_of(engine)
 
     async def job_figures(self, platform_id: str, job_id: str) -> ExecutionFigures:
         """Figures of the job's executions. The caller has checked that the job
@@ -86,6 +91,15 @@ class SqlInsightStore:
                 executions_by_status=await _counts(conn, executions.c.status, ran, ExecutionStatus),
                 queue_depth=(await conn.execute(queued)).scalar_one(),
             )
+
+    async def recent_runs(
+        self, platform_id: str, job_ids: Collection[str], limit: int
+    ) -> Mapping[str, Sequence[RecentRun]]:
+        if not job_ids or limit <= 0:
+            return {}
+        query = recent_runs_query(self._dialect, platform_id, job_ids, limit)
+        async with database_errors(), self._engine.connect() as conn:
+            return runs_by_job((await conn.execute(query)).all())
 
     async def database_health(self, within: timedelta = DATABASE_CHECK_TIMEOUT) -> ComponentHealth:
         """A `SELECT 1` round trip and its latency. Never raises: a failure or

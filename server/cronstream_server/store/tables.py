@@ -387,6 +387,21 @@ Index(
     sqlite_where=text(BACKFILL_OPEN),
 )
 
+# GetRecentRuns (store.recent_runs): a job's runs that ended, newest instant
+# first, so its latest few are one backward range scan however long its
+# history. A row enters when it ends: that update changes `status`, which the
+# status index holds already, so it was never HOT and costs one entry more;
+# pending and running rows (the insert and heartbeat path) are not in it.
+FINAL_RUNS = "status IN ('success', 'failed', 'timeout', 'cancelled', 'skipped')"
+Index(
+    "ix_job_executions_runs",
+    job_executions.c.job_id,
+    job_executions.c.scheduled_at,
+    job_executions.c.id,
+    postgresql_where=text(FINAL_RUNS),
+    sqlite_where=text(FINAL_RUNS),
+)
+
 # Edges between a platform's jobs (core.dependencies): `job_id` depends on
 # `depends_on_id`, `position` keeps the order its depends_on named them. An
 # edge goes with either of its jobs (ON DELETE CASCADE).
