@@ -21,6 +21,8 @@ interface JobsPageData {
   jobs: Job[];
   nextToken: string;
   runs: Map<string, JobRecentRuns>;
+  /** Why the recent runs are missing; the jobs still show. */
+  runsError: unknown;
 }
 
 async function loadPage(filters: JobFilters, token: string): Promise<JobsPageData> {
@@ -35,11 +37,16 @@ async function loadPage(filters: JobFilters, token: string): Promise<JobsPageDat
     text: filters.text.trim(),
   });
   const runs = new Map<string, JobRecentRuns>();
+  let runsError: unknown = undefined;
   if (res.jobs.length > 0) {
-    const recent = await scheduler.getRecentRuns({ jobIds: res.jobs.map((j) => j.id), limit: 20 });
-    for (const r of recent.jobs) runs.set(r.jobId, r);
+    try {
+      const recent = await scheduler.getRecentRuns({ jobIds: res.jobs.map((j) => j.id), limit: 20 });
+      for (const r of recent.jobs) runs.set(r.jobId, r);
+    } catch (err) {
+      runsError = err;
+    }
   }
-  return { jobs: res.jobs, nextToken: res.nextPageToken, runs };
+  return { jobs: res.jobs, nextToken: res.nextPageToken, runs, runsError };
 }
 
 function LastOutcome({ runs }: { runs: JobRecentRuns | undefined }) {
@@ -136,6 +143,7 @@ export function JobsPage() {
       <FiltersForm value={filters} onChange={applyFilters} />
       <BulkBar selected={[...selected]} filters={filters} onDone={() => { setSelected(new Set()); page.reload(); }} />
       <ErrorBox error={page.error} title="Could not list jobs" />
+      <ErrorBox error={page.data?.runsError} title="Could not load recent runs" />
       <table class="grid" aria-label="Jobs" aria-busy={page.loading}>
         <thead>
           <tr>
