@@ -3,4 +3,8 @@ import "./style.css";
 import { render } from "preact";
 import { App } from "./app";
 
-render(<App />, document.getElementById("app")!);
+const root = document.getElementById("app")!;
+// The "Loading…" placeholder goes: render() adds to a container, it does not
+// take over what the HTML put there.
+root.replaceChildren();
+render(<App />, root);

@@ -96,7 +96,10 @@ async def browser(chromium: Path) -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    # A viewer zone unlike the jobs' own, so both columns of times show.
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 800}, timezone_id="America/New_York"
+    )
     page = await context.new_page()
     page.set_default_timeout(WAIT_MS)
     try:
@@ -160,17 +163,22 @@ async def test_create_a_job_watch_it_run_read_its_logs_and_pause_it(
 async def _seed(client: Client) -> str:
     """A few jobs of each kind, one run to the end; returns the cron job's id."""
     cron = await client.create_job(
-        name="nightly report", handler=HANDLER, cron="30 2 * * *", timezone="Europe/Berlin",
-        payload={"who": "the nightly report"}, tags=["reports"],
+        name="nightly report",
+        handler=HANDLER,
+        cron="30 2 * * *",
+        timezone="Europe/Berlin",
+        payload={"who": "the nightly report"},
+        tags=["reports"],
     )
     await client.create_job(name="heartbeat", handler=HANDLER, every=timedelta(minutes=5))
     await client.create_job(name="on signup", handler=HANDLER, event="user.signup")
     await client.run_job(cron.id)
     # The jobs page reads once: let the run end first, so its outcome shows.
-    async with asyncio.timeout(WAIT_MS / 1000):
-        while (await client.get_job(cron.id)).success_count < 1:
-            await asyncio.sleep(0.1)
-    return cron.id
+    for _ in range(WAIT_MS // 100):
+        if (await client.get_job(cron.id)).success_count >= 1:
+            return cron.id
+        await asyncio.sleep(0.1)
+    raise AssertionError("the seeded run did not succeed in time")
 
 
 async def _shot(page: Page, name: str) -> None:

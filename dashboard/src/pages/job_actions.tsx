@@ -92,6 +92,8 @@ export function JobActions({ job, onChanged, onEdit }: { job: Job; onChanged: ()
           Delete
         </button>
       </div>
+      <details class="more">
+        <summary>Pause until a time, or backfill</summary>
       <form
         class="inline"
         aria-label="Pause until"
@@ -109,6 +111,7 @@ export function JobActions({ job, onChanged, onEdit }: { job: Job; onChanged: ()
         </button>
       </form>
       {job.trigger.case !== "event" && <Backfill job={job} onDone={(m) => { setMessage(m); onChanged(); }} />}
+      </details>
       {confirming === "cancel" && (
         <Confirm
           question="Cancel this job for good? It never fires again."
