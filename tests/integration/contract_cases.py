@@ -211,6 +211,20 @@ async def scheduler_call_with_the_admin_key(c: Ctx, method: str) -> grpc.StatusC
     return await raw_code(c.live, method, b"", ADMIN)
 
 
+@every_call("SchedulerService", "NOT_FOUND")
+async def scheduler_call_with_the_admin_key_for_no_platform(c: Ctx, method: str) -> grpc.StatusCode:
+    acting = (*ADMIN, ("x-cronstream-platform", MISSING))
+    return await raw_code(c.live, method, b"", acting)
+
+
+@every_call("SchedulerService", "PERMISSION_DENIED")
+async def scheduler_call_with_a_platform_key_naming_a_platform(
+    c: Ctx, method: str
+) -> grpc.StatusCode:
+    acting = (*c.auth, ("x-cronstream-platform", c.tenant.platform.id))
+    return await raw_code(c.live, method, b"", acting)
+
+
 @every_call("SchedulerService", "INVALID_ARGUMENT")
 async def scheduler_call_that_does_not_decode(c: Ctx, method: str) -> grpc.StatusCode:
     return await raw_code(c.live, method, UNDECODABLE, c.auth)

@@ -34,6 +34,20 @@ def bearer_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:
     raise Unauthenticated("missing credentials: send 'authorization: Bearer <api key>'")
 
 
+# Metadata with which the admin key acts for one platform on SchedulerService.
+PLATFORM_HEADER = "x-cronstream-platform"
+# What a call made so is recorded as (CreateJob's created_by).
+ADMIN_KEY_NAME = "admin"
+
+
+def metadata_value(metadata: Iterable[tuple[str, str | bytes]] | None, name: str) -> str | None:
+    """The first value of metadata `name`, if sent."""
+    for key, value in metadata or ():
+        if key == name:
+            return value.decode() if isinstance(value, bytes) else value
+    return None
+
+
 class Authenticator:
     def __init__(self, store: AdminStore, admin_key: str | None) -> None:
         self._store = store
@@ -65,6 +79,21 @@ class Authenticator:
         self._cache[digest] = (principal, now + KEY_CACHE_SECONDS)
         return principal
 
+    async def acting_for(self, platform_id: str) -> PlatformPrincipal:
+        """The admin key acting for `platform_id`; NotFound when there is no
+        such platform. Cached as platform keys are, and forgotten with them."""
+        cache_key = f"platform:{platform_id}"
+        cached = self._cache.get(cache_key)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        platform = await self._store.get_platform(platform_id)
+        principal = PlatformPrincipal(platform.id, key_id="", key_name=ADMIN_KEY_NAME)
+        if len(self._cache) >= _MAX_CACHED_KEYS:
+            self._cache.clear()
+        self._cache[cache_key] = (principal, now + KEY_CACHE_SECONDS)
+        return principal
+
     def forget(self, *, key_id: str | None = None, platform_id: str | None = None) -> None:
         """Drops a revoked key, or a deleted platform's keys, from this replica's cache."""
         self._cache = {
@@ -74,4 +103,4 @@ class Authenticator:
         }
 
 
-__all__ = ["Authenticator", "Principal", "bearer_token"]
+__all__ = ["PLATFORM_HEADER", "Authenticator", "Principal", "bearer_token", "metadata_value"]

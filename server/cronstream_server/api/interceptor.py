@@ -22,17 +22,23 @@ from typing import Any
 
 import grpc
 
-from cronstream_server.api.auth import Authenticator, bearer_token
+from cronstream_server.api.auth import (
+    PLATFORM_HEADER,
+    Authenticator,
+    bearer_token,
+    metadata_value,
+)
 from cronstream_server.api.decoding import Undecodable, request_deserializer
 from cronstream_server.api.errors import internal_status, to_status
-from cronstream_server.core.errors import DomainError, Unauthenticated
+from cronstream_server.core.errors import DomainError, PermissionDenied, Unauthenticated
 from cronstream_server.core.quotas import CallRate
 from cronstream_server.core.tenancy import PlatformPrincipal, Principal
 
 log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/cronstream.v1.AdminService/"
-PLATFORM_PREFIXES = ("/cronstream.v1.SchedulerService/", "/cronstream.v1.WorkerService/")
+SCHEDULER_PREFIX = "/cronstream.v1.SchedulerService/"
+PLATFORM_PREFIXES = (SCHEDULER_PREFIX, "/cronstream.v1.WorkerService/")
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
 
@@ -62,7 +68,7 @@ class AuthAndErrorsInterceptor(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method
         if handler is None or not method.startswith((ADMIN_PREFIX, *PLATFORM_PREFIXES)):
             return handler  # health, reflection: open to all
-        authenticate = self._admin if method.startswith(ADMIN_PREFIX) else self._platform
+        authenticate = self._authenticator_of(method)
         deserialize = request_deserializer(method, handler.request_deserializer)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
@@ -84,14 +90,46 @@ class AuthAndErrorsInterceptor(grpc.aio.ServerInterceptor):
             )
         return handler
 
+    def _authenticator_of(self, method: str) -> Authenticate:
+        if method.startswith(ADMIN_PREFIX):
+            return self._admin
+        if method.startswith(SCHEDULER_PREFIX):
+            return self._scheduler
+        return self._worker
+
     async def _admin(self, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
         return await self._auth.admin(bearer_token(context.invocation_metadata()))
 
-    async def _platform(self, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
+    async def _scheduler(self, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
+        """A platform key, or the admin key acting for the platform that
+        PLATFORM_HEADER names (an operator's dashboard switching platform)."""
+        metadata = context.invocation_metadata()
+        token = bearer_token(metadata)
+        acting = metadata_value(metadata, PLATFORM_HEADER)
+        if self._auth.is_admin(token):
+            if acting is None:
+                raise Unauthenticated(
+                    "the admin key manages platforms; use a platform's API key here, "
+                    f"or send '{PLATFORM_HEADER}: <platform id>' to act for one"
+                )
+            return self._took_turn(await self._auth.acting_for(acting))
+        principal = await self._auth.platform(token)
+        if acting is not None:
+            # Refused rather than ignored: a caller who sends it expects
+            # another platform's view, and must not silently get its own.
+            raise PermissionDenied(
+                f"{PLATFORM_HEADER} is for the admin key; a platform's key acts for its own"
+            )
+        return self._took_turn(principal)
+
+    async def _worker(self, context: grpc.aio.ServicerContext[Any, Any]) -> Principal:
         token = bearer_token(context.invocation_metadata())
         if self._auth.is_admin(token):
             raise_wrong_key()
-        principal = await self._auth.platform(token)
+        return self._took_turn(await self._auth.platform(token))
+
+    def _took_turn(self, principal: PlatformPrincipal) -> PlatformPrincipal:
+        """`principal`, once its platform's call rate let the call through."""
         if self._call_rate is not None:
             self._call_rate.take(principal.platform_id)
         return principal

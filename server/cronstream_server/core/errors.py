@@ -61,6 +61,10 @@ class Unauthenticated(DomainError):
     """Missing, unknown or revoked credentials, or the wrong kind of key."""
 
 
+class PermissionDenied(DomainError):
+    """Authenticated, but this key may not do what the call asks."""
+
+
 class ResourceExhausted(DomainError):
     """A size or rate limit was exceeded. A quota names itself (`quota`) and,
     when waiting helps, how long to wait (`retry_after`)."""

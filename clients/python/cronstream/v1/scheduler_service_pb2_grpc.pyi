@@ -30,13 +30,17 @@ class SchedulerServiceStub:
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Ids of another platform's resources answer NOT_FOUND, exactly as
-    ids that do not exist (or are not ids at all).
+    platform. The admin key acts for a platform when the call also carries
+    `x-cronstream-platform: <platform id>`. Ids of another platform's resources
+    answer NOT_FOUND, exactly as ids that do not exist (or are not ids at all).
 
     Each call's comment ends with the status codes it returns besides those
     below, in one form: `Errors: CODE (when), CODE.`
     Errors of every call: UNAUTHENTICATED (missing, unknown or revoked key, or
-    the admin key), UNAVAILABLE (database unreachable: retry),
+    the admin key without x-cronstream-platform), NOT_FOUND (no platform has
+    the id the admin key's x-cronstream-platform names), PERMISSION_DENIED (a
+    platform's key with x-cronstream-platform), UNAVAILABLE (database
+    unreachable: retry),
     INVALID_ARGUMENT (a request whose bytes do not decode, or a JSON value
     nested deeper than 32 levels, naming the field), RESOURCE_EXHAUSTED (the
     platform's call-rate quota, with google.rpc.QuotaFailure and
@@ -309,13 +313,17 @@ class SchedulerServiceAsyncStub(SchedulerServiceStub):
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Ids of another platform's resources answer NOT_FOUND, exactly as
-    ids that do not exist (or are not ids at all).
+    platform. The admin key acts for a platform when the call also carries
+    `x-cronstream-platform: <platform id>`. Ids of another platform's resources
+    answer NOT_FOUND, exactly as ids that do not exist (or are not ids at all).
 
     Each call's comment ends with the status codes it returns besides those
     below, in one form: `Errors: CODE (when), CODE.`
     Errors of every call: UNAUTHENTICATED (missing, unknown or revoked key, or
-    the admin key), UNAVAILABLE (database unreachable: retry),
+    the admin key without x-cronstream-platform), NOT_FOUND (no platform has
+    the id the admin key's x-cronstream-platform names), PERMISSION_DENIED (a
+    platform's key with x-cronstream-platform), UNAVAILABLE (database
+    unreachable: retry),
     INVALID_ARGUMENT (a request whose bytes do not decode, or a JSON value
     nested deeper than 32 levels, naming the field), RESOURCE_EXHAUSTED (the
     platform's call-rate quota, with google.rpc.QuotaFailure and
@@ -584,13 +592,17 @@ class SchedulerServiceServicer(metaclass=_abc_1.ABCMeta):
     """Jobs, executions, events and insight, scoped to the caller's platform.
 
     Every call carries `authorization: Bearer <api key>`; the key decides the
-    platform. Ids of another platform's resources answer NOT_FOUND, exactly as
-    ids that do not exist (or are not ids at all).
+    platform. The admin key acts for a platform when the call also carries
+    `x-cronstream-platform: <platform id>`. Ids of another platform's resources
+    answer NOT_FOUND, exactly as ids that do not exist (or are not ids at all).
 
     Each call's comment ends with the status codes it returns besides those
     below, in one form: `Errors: CODE (when), CODE.`
     Errors of every call: UNAUTHENTICATED (missing, unknown or revoked key, or
-    the admin key), UNAVAILABLE (database unreachable: retry),
+    the admin key without x-cronstream-platform), NOT_FOUND (no platform has
+    the id the admin key's x-cronstream-platform names), PERMISSION_DENIED (a
+    platform's key with x-cronstream-platform), UNAVAILABLE (database
+    unreachable: retry),
     INVALID_ARGUMENT (a request whose bytes do not decode, or a JSON value
     nested deeper than 32 levels, naming the field), RESOURCE_EXHAUSTED (the
     platform's call-rate quota, with google.rpc.QuotaFailure and
