@@ -1,7 +1,7 @@
 """The running server: one object that starts its parts and stops them in order.
 
 Start order: TLS files (read and checked), database engine, stores, gate, ticker,
-retention, webhook delivery, worker hub (dispatcher, reaper), gRPC server
+retention, webhook delivery, worker hub (dispatcher, reaper, session reports), gRPC server
 (with health and reflection; it refuses an address in use, see listen.py). When
 CRONSTREAM_HTTP_LISTEN is set, the gRPC server also listens on a unix socket
 in a private folder, and the HTTP port (the dashboard and its gRPC-web bridge,
@@ -16,7 +16,8 @@ reverse, as `AsyncExitStack` unwinds:
   3. the gRPC server stops accepting calls and gives running ones up to
      FINAL_GRACE_SECONDS more (they have been running through step 2, so
      a SIGTERM'd server is gone within the grace period plus that);
-  4. the worker hub stops its dispatcher, reaper and writers;
+  4. the worker hub stops its dispatcher, reaper and writers, and deletes
+     its sessions from the cluster's registry (ListWorkers);
   5. the event batcher, the webhook loop, the retention loop, the ticker
      and the gate stop (a retention batch or a gate pass in flight is rolled
      back; webhook attempts in flight are cancelled, and their leases bring

@@ -446,6 +446,12 @@ async def list_alerts_of_an_unknown_kind(c: Ctx) -> grpc.StatusCode:
     return await code_of(c.s.ListAlerts(request, metadata=c.auth))
 
 
+@own("SchedulerService/ListWorkers", "INVALID_ARGUMENT")
+async def list_workers_with_a_negative_page_size(c: Ctx) -> grpc.StatusCode:
+    request = pb.ListWorkersRequest(page_size=-1)
+    return await code_of(c.s.ListWorkers(request, metadata=c.auth))
+
+
 @own("SchedulerService/WatchAlerts", "INVALID_ARGUMENT")
 async def watch_alerts_from_a_negative_cursor(c: Ctx) -> grpc.StatusCode:
     stream = c.s.WatchAlerts(pb.WatchAlertsRequest(after_cursor=-1), metadata=c.auth)

@@ -31,6 +31,7 @@ from cronstream.errors import from_rpc_error
 from cronstream.models import (
     Alert,
     AlertState,
+    ConnectedWorker,
     EventHandler,
     Execution,
     ExecutionStatus,
@@ -443,6 +444,19 @@ class Client(SchedulingCalls):
     async def get_metrics(self) -> Metrics:
         response = await self._call(self.scheduler.GetMetrics, pb.GetMetricsRequest())
         return Metrics.from_proto(response.metrics)
+
+    def list_workers(
+        self, handler_name: str | None = None, *, page_size: int = 100
+    ) -> AsyncIterator[ConnectedWorker]:
+        """The worker streams open on any replica of the cluster, by worker
+        id then session; those that run `handler_name` when given::
+
+            async for worker in client.list_workers(handler_name="send_report"):
+                print(worker.worker_id, worker.slots_in_use, "/", worker.slots)
+        """
+        request = pb.ListWorkersRequest(handler_name=handler_name or "", page_size=page_size)
+        views = ConnectedWorker.from_proto
+        return self._paged(self.scheduler.ListWorkers, request, lambda r: map(views, r.workers))
 
     async def get_health(self) -> Health:
         response = await self._call(self.scheduler.GetHealth, pb.GetHealthRequest())

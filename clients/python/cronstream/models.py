@@ -551,6 +551,39 @@ class Metrics:
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectedWorker:
+    """A worker stream open on some replica, as that replica last reported
+    it (every few seconds): `slots_in_use` and `last_seen` may be that old."""
+
+    worker_id: str
+    #: This stream's session (several may share a worker id).
+    session_id: str
+    handler_names: tuple[str, ...]
+    slots: int
+    slots_in_use: int
+    connected_at: datetime | None
+    #: When the replica received the stream's last message.
+    last_seen: datetime | None
+    #: The replica that serves the stream.
+    replica: str
+    proto: insight_pb2.ConnectedWorker = field(repr=False, compare=False)
+
+    @classmethod
+    def from_proto(cls, m: insight_pb2.ConnectedWorker) -> ConnectedWorker:
+        return cls(
+            worker_id=m.worker_id,
+            session_id=m.session_id,
+            handler_names=tuple(m.handler_names),
+            slots=m.slots,
+            slots_in_use=m.slots_in_use,
+            connected_at=_time(m, "connected_at"),
+            last_seen=_time(m, "last_seen"),
+            replica=m.replica,
+            proto=m,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ComponentHealth:
     name: str
