@@ -222,3 +222,15 @@ async def test_every_page_renders_and_is_photographed(dashboard: Dashboard, page
     assert job_id
     for name in ("signin", "jobs", "job", "execution", "new-job", "workers", "alerts"):
         assert (SHOTS / f"{name}.png").stat().st_size > 10_000, name
+
+
+async def test_the_admin_key_picks_a_platform_and_sees_its_jobs(
+    dashboard: Dashboard, page: Page
+) -> None:
+    await dashboard.client.create_job(name="acme's own", handler=HANDLER, event="acme.ping")
+    await sign_in(page, dashboard.url, ADMIN_KEY)
+    await page.get_by_label("Platform").select_option(label="acme")
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page.get_by_text("Admin key, as acme")).to_be_visible()
+    await expect(page.get_by_role("table", name="Jobs")).to_contain_text("acme's own")
+    assert ADMIN_KEY not in page.url

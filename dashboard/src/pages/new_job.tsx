@@ -7,6 +7,18 @@ import { navigate, href } from "../router";
 import { ErrorBox } from "../ui/errors";
 import { LivePreview, newTrigger, TriggerFields, triggerOf, type TriggerDraft } from "../ui/trigger";
 
+/**
+ * A random request id. crypto.randomUUID exists only in secure contexts, and
+ * the HTTP port may be served over plain HTTP on a private address.
+ */
+function requestIdOf(): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** The payload text as a JSON object, or a message saying why it is not one. */
 export function parsePayload(text: string): JsonObject | string {
   if (text.trim() === "") return {};
@@ -26,7 +38,7 @@ export function NewJobPage() {
   const [payload, setPayload] = useState("{}");
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
-  const [requestId] = useState(() => crypto.randomUUID());
+  const [requestId] = useState(requestIdOf);
   const payloadValue = parsePayload(payload);
 
   const submit = async (e: Event) => {
