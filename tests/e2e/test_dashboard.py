@@ -210,6 +210,7 @@ async def test_every_page_renders_and_is_photographed(dashboard: Dashboard, page
 
     await page.goto(f"{dashboard.url}/#/jobs/new")
     await expect(page.get_by_role("heading", name="New job")).to_be_visible()
+    await expect(page.locator(".preview li")).to_have_count(5)
     await _shot(page, "new-job")
 
     await page.get_by_role("link", name="Workers").click()

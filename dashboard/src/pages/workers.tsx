@@ -39,7 +39,7 @@ function HandlerGroup({ handler, workers }: { handler: string; workers: Connecte
   return (
     <section>
       <h2>
-        {handler} <span class="muted small">{`${workers.length} sessions, ${used} of ${slots} slots in use`}</span>
+        {handler} <span class="muted small">{`${workers.length} session${workers.length === 1 ? "" : "s"}, ${used} of ${slots} slots in use`}</span>
       </h2>
       <table class="grid" aria-label={`Workers of ${handler}`}>
         <thead>
