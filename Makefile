@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench bench-quick lint gen check-gen fmt tools node venv venv-dev venv-bench clean
+.PHONY: run test bench bench-quick lint gen check-gen fmt tools node dashboard venv venv-dev venv-bench clean
 
 run: venv ## serve on the embedded SQLite, printing the address and the keys
 	$(BIN)/cronstream dev
@@ -27,11 +27,11 @@ lint: venv-dev node ## ruff, mypy, buf lint
 	$(BIN)/mypy
 	node_modules/.bin/buf lint
 
-gen: venv-dev node tools ## regenerate every client's code from proto/
+gen: venv-dev node tools dashboard ## regenerate every client's code from proto/, and the dashboard's bundle
 	scripts/gen.sh
 	cd clients/java && mvn -q -B -ntp generate-sources  # Java: generated at build, into target/
 
-check-gen: venv-dev node tools ## fail when committed generated code is stale
+check-gen: venv-dev node tools dashboard ## fail when committed generated code is stale
 	scripts/check-gen.sh
 
 fmt: venv-dev
@@ -44,6 +44,7 @@ venv: $(VENV)/.runtime
 venv-dev: $(VENV)/.dev
 venv-bench: $(VENV)/.bench
 node: node_modules/.installed
+dashboard: dashboard/node_modules/.installed
 tools: .tools/bin/.installed
 
 $(VENV)/.runtime: pyproject.toml clients/python/pyproject.toml
@@ -63,9 +64,15 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The dashboard's own packages (esbuild, Preact, uPlot...): only to build its
+# bundle; the bundle itself is committed, so `make run` needs no Node.
+dashboard/node_modules/.installed: dashboard/package.json dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 .tools/bin/.installed: scripts/tools.sh
 	scripts/tools.sh
 	touch $@
 
 clean:
-	rm -rf $(VENV) node_modules .tools .cronstream
+	rm -rf $(VENV) node_modules dashboard/node_modules .tools .cronstream

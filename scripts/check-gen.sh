@@ -6,7 +6,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$root/scripts/gen.sh" "$tmp"
 status=0
-for dir in clients/python/cronstream/v1 clients/go/gen clients/typescript/src/gen; do
+for dir in clients/python/cronstream/v1 clients/go/gen clients/typescript/src/gen server/cronstream_server/web/static; do
   if ! diff -r "$tmp/$dir" "$root/$dir" >/dev/null 2>&1; then
     echo "stale generated code in $dir: run 'make gen' and commit" >&2
     diff -r "$tmp/$dir" "$root/$dir" | head -20 >&2 || true

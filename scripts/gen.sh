@@ -18,3 +18,8 @@ python -m grpc_tools.protoc -I proto \
 
 rm -rf "$out/clients/go/gen" "$out/clients/typescript/src/gen"
 buf generate --template buf.gen.yaml -o "$out"
+
+# The dashboard's bundle (dashboard/build.mjs), committed so that `make run`
+# serves it without Node. It reads the TypeScript messages of this checkout,
+# which check-gen.sh compares with proto/ before it compares the bundle.
+node dashboard/build.mjs --out "$out/server/cronstream_server/web/static"

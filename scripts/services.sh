@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Throwaway PostgreSQL + Redis for the test suite. See docs/testing.md.
 #
-#   scripts/services.sh install           ensure postgres (15/16/17), redis-server, jq, faketime and
-#                                         prometheus are installed
+#   scripts/services.sh install           ensure postgres (15/16/17), redis-server, jq, faketime,
+#                                         prometheus and chromium are installed
 #   scripts/services.sh start DIR         start both under DIR, write DIR/env
 #   scripts/services.sh stop DIR          stop both, remove DIR (idempotent)
 #   scripts/services.sh run [--] CMD...   start in a temp dir, run CMD with DIR/env exported,
@@ -94,6 +94,8 @@ cmd_install() {
   command -v faketime >/dev/null 2>&1 || missing+=(faketime)
   # prometheus: the metrics test scrapes a server with the real thing.
   command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+  # chromium: the dashboard's browser tests drive Debian's build headless.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ "${#missing[@]}" -eq 0 ] && return 0
 
   if [ "$(id -u)" -ne 0 ]; then
@@ -134,7 +136,7 @@ cmd_install() {
 
   # Do not leave the freshly installed system services enabled (at boot) ...
   for pkg in "${missing[@]}"; do
-    case "$pkg" in jq | faketime) continue ;; esac
+    case "$pkg" in jq | faketime | chromium) continue ;; esac
     systemctl disable --quiet "$pkg.service" >/dev/null 2>&1 ||
       deb-systemd-helper disable "$pkg.service" >/dev/null 2>&1 || true
     update-rc.d "$pkg" disable >/dev/null 2>&1 || true

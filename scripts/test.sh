@@ -7,8 +7,8 @@ cd "$root"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "installing (venv, npm tools, Go plugins, Postgres and Redis packages)"
-make --no-print-directory venv-dev node tools
+step "installing (venv, npm tools, Go plugins, the dashboard's packages, Postgres, Redis and chromium)"
+make --no-print-directory venv-dev node tools dashboard
 scripts/services.sh install
 
 step "lint: ruff, mypy, buf"
@@ -21,6 +21,9 @@ fi
 
 step "generated code is up to date"
 scripts/check-gen.sh
+
+step "dashboard: TypeScript type check"
+(cd dashboard && node_modules/.bin/tsc --noEmit -p tsconfig.json)
 
 step "Go client: gofmt, vet, unit tests"
 (cd clients/go && test -z "$(gofmt -l .)" && go vet ./... && go test ./...)
