@@ -66,7 +66,7 @@ async def _page(client: httpx.AsyncClient, key: str, calls: list[str]) -> tuple[
         *(client.get(path) for path in assets), client.get("/config.json")
     )
     grpc_web = {"content-type": "application/grpc-web+proto", "authorization": f"Bearer {key}"}
-    calls = await asyncio.gather(
+    replies = await asyncio.gather(
         *(
             client.post(
                 SCHEDULER + name,
@@ -77,7 +77,7 @@ async def _page(client: httpx.AsyncClient, key: str, calls: list[str]) -> tuple[
         )
     )
     ok = all(r.status_code == 200 for r in answers) and all(
-        r.content.endswith(b"grpc-status: 0\r\n") for r in calls
+        r.content.endswith(b"grpc-status: 0\r\n") for r in replies
     )
     return time.perf_counter() - began, ok
 

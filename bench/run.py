@@ -92,6 +92,22 @@ def run_json(command: list[str], timeout: float = RUN_TIMEOUT) -> dict[str, Any]
     return result
 
 
+def _dashboard_row(beside: dict[str, Any]) -> tuple[str, str, str, str]:
+    """The last round (alternated windows): W2 with the page loads, its p99's
+    ratio to the window without, and the page loads' own latency."""
+    last = (beside.get("rounds") or [{}])[-1]
+    during, before = last.get("with_page_loads", {}), last.get("without", {})
+    pages = last.get("page_loads", {})
+    ratio = _ratio(during.get("p99_ms"), before.get("p99_ms"))
+    page = f"page p50 {pages.get('p50_ms', '-')} ms, p99 {pages.get('p99_ms', '-')} ms"
+    return (
+        "W2 start lateness",
+        "cronstream go, beside 1,000 dashboard page loads",
+        _precision(during or beside),
+        f"p99 {ratio} of without; {page}",
+    )
+
+
 def fresh(cluster: Postgres, prefix: str) -> Postgres:
     return cluster.database(database_name(prefix))
 
@@ -129,6 +145,10 @@ def run_all(cluster: Postgres, sizes: Sizes) -> dict[str, dict[str, Any]]:
     # W2 beside a 100,000-instant backfill of a job of the same handler.
     results["cronstream w2 backfill"] = run_json(
         [py, "bench/backfill.py", "--dsn", dsn, "--worker", "go", *w2]
+    )
+    # W2 beside 1,000 dashboard page loads on the HTTP port, 50 at a time.
+    results["cronstream w2 dashboard"] = run_json(
+        [py, "bench/dashboard_load.py", "--dsn", dsn, "--schedules", str(sizes.schedules)]
     )
     results["graphile-worker w1"] = run_json(
         [
@@ -294,6 +314,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             f"p99 {_ratio(during.get('p99_ms'), before.get('p99_ms'))} of without",
         )
     )
+    rows.append(_dashboard_row(results.get("cronstream w2 dashboard", {})))
     control = results.get("cronstream control plane", {})
     create, batch = control.get("create_job", {}), control.get("batch_create", {})
     rows.append(

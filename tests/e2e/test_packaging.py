@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from cronstream_server import migrate
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -100,6 +101,18 @@ def test_the_server_wheel_carries_its_migrations(wheels: Wheels) -> None:
     assert expected <= names
 
 
+def test_the_server_wheel_carries_the_dashboard_s_bundle(wheels: Wheels) -> None:
+    with zipfile.ZipFile(wheels.server) as wheel:
+        names = set(wheel.namelist())
+    package = ROOT / "server" / "cronstream_server"
+    bundle = {
+        f"cronstream_server/{path.relative_to(package)}"
+        for path in (package / "web" / "static").rglob("*")
+        if path.is_file() and path.name != ".gitkeep"
+    }
+    assert bundle <= names
+
+
 def test_every_module_imports_from_the_installed_wheels(venvs: Venvs, tmp_path: Path) -> None:
     script = (
         "import importlib, pkgutil, cronstream, cronstream_server\n"
@@ -124,9 +137,10 @@ def test_client_unit_tests_pass_at_the_client_floors(venvs: Venvs, tmp_path: Pat
 def test_installed_server_refuses_an_empty_database_then_migrates_serves_and_runs_a_job(
     venvs: Venvs, empty_postgres: str, tmp_path: Path
 ) -> None:
-    address = f"127.0.0.1:{free_port()}"
+    address, http = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     env = clean_env(
         CRONSTREAM_LISTEN=address,
+        CRONSTREAM_HTTP_LISTEN=http,  # the dashboard's port, on aiohttp's floor
         CRONSTREAM_DATABASE_URL=empty_postgres,
         CRONSTREAM_ADMIN_KEY=ADMIN_KEY,
         PYTHONUNBUFFERED="1",
@@ -147,6 +161,8 @@ def test_installed_server_refuses_an_empty_database_then_migrates_serves_and_run
         server.read_until("serving on")
         wait_until_serving(address)
         assert _health(address) == health_pb2.HealthCheckResponse.SERVING
+        config = httpx.get(f"http://{http}/config.json", timeout=10).json()
+        assert config == {"traceUrl": None, "version": "0.1.0"}
         client_script = [venvs.client.python, ROOT / "tests" / "e2e" / "installed_client.py"]
         output = run([*client_script, address, ADMIN_KEY], tmp_path, clean_env(), 120.0)
         assert "round trip ok" in output
