@@ -1,8 +1,10 @@
 """W2 beside the dashboard: live firing lateness (as bench/precision.py measures
 it) in windows without, then with, another process making 1,000 page loads on
-the HTTP port (GET /, the assets index.html names, /config.json, and two
-gRPC-web calls, ListJobs and GetMetrics), 50 at a time; windows alternated,
-printed side by side with the ratio of their p99, and the page loads' latency.
+the HTTP port (GET /, the assets index.html names, /config.json, and the Jobs
+page's gRPC-web calls, ListJobs then GetRecentRuns of its jobs), 50 at a time,
+the loader niced (--nice) so that it stands for browsers on other machines;
+windows alternated, printed side by side with the ratio of their p99, and the
+page loads' latency.
 
     .venv/bin/python bench/dashboard_load.py --schedules 1000 --rounds 2
 
@@ -51,10 +53,36 @@ def _frame(message: bytes) -> bytes:
     return struct.pack(">BI", 0, len(message)) + message
 
 
-REQUESTS = {
-    "ListJobs": pb.ListJobsRequest(page_size=50),
-    "GetMetrics": pb.GetMetricsRequest(),
-}
+def _trailers_ok(reply: httpx.Response) -> bool:
+    return reply.status_code == 200 and reply.content.endswith(b"grpc-status: 0\r\n")
+
+
+def _message(reply: httpx.Response) -> bytes:
+    """The first data frame's message of a gRPC-web reply."""
+    (length,) = struct.unpack(">I", reply.content[1:5])
+    return reply.content[5 : 5 + length]
+
+
+async def _calls(client: httpx.AsyncClient, key: str, calls: list[str]) -> bool:
+    """The gRPC-web calls of a page, in the dashboard's order: the Jobs page
+    lists a page of jobs, then asks for those jobs' recent runs."""
+    headers = {"content-type": "application/grpc-web+proto", "authorization": f"Bearer {key}"}
+    job_ids: list[str] = []
+    ok = True
+    for name in calls:
+        request: Any
+        if name == "ListJobs":
+            request = pb.ListJobsRequest(page_size=50)
+        elif name == "GetRecentRuns":
+            request = pb.GetRecentRunsRequest(job_ids=job_ids or ["-"], limit=20)
+        else:
+            request = pb.GetMetricsRequest()
+        body = _frame(request.SerializeToString())
+        reply = await client.post(SCHEDULER + name, content=body, headers=headers)
+        ok = ok and _trailers_ok(reply)
+        if name == "ListJobs" and ok:
+            job_ids = [job.id for job in pb.ListJobsResponse.FromString(_message(reply)).jobs]
+    return ok
 
 
 async def _page(client: httpx.AsyncClient, key: str, calls: list[str]) -> tuple[float, bool]:
@@ -65,20 +93,8 @@ async def _page(client: httpx.AsyncClient, key: str, calls: list[str]) -> tuple[
     answers = await asyncio.gather(
         *(client.get(path) for path in assets), client.get("/config.json")
     )
-    grpc_web = {"content-type": "application/grpc-web+proto", "authorization": f"Bearer {key}"}
-    replies = await asyncio.gather(
-        *(
-            client.post(
-                SCHEDULER + name,
-                content=_frame(REQUESTS[name].SerializeToString()),
-                headers=grpc_web,
-            )
-            for name in calls
-        )
-    )
-    ok = all(r.status_code == 200 for r in answers) and all(
-        r.content.endswith(b"grpc-status: 0\r\n") for r in replies
-    )
+    called = await _calls(client, key, calls)
+    ok = index.status_code == 200 and all(r.status_code == 200 for r in answers) and called
     return time.perf_counter() - began, ok
 
 
@@ -122,7 +138,8 @@ def _loaded_window(
     """A window that lasts as long as the loader process runs."""
     start, _ = _window(1)
     _sleep_until(start)
-    command = [sys.executable, __file__, "--load", base_url, key, "--pages", str(args.pages)]
+    command = ["nice", "-n", str(args.nice), sys.executable, __file__, "--load", base_url, key]
+    command += ["--pages", str(args.pages)]
     command += ["--calls", args.calls]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
     end = int(time.time() * 1_000_000)
@@ -183,7 +200,16 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument(
-        "--calls", default="ListJobs,GetMetrics", help="the gRPC-web calls of a page load"
+        "--calls",
+        default="ListJobs,GetRecentRuns",
+        help="the gRPC-web calls of a page load, in order (the Jobs page's by default)",
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=19,
+        help="the loader's niceness: its CPU stands for browsers on other machines, so it "
+        "takes what the server leaves (0: it competes for the two cores as an equal)",
     )
     parser.add_argument("--dsn", help="an existing Postgres (postgresql://...); default: throwaway")
     parser.add_argument("--schedules", type=int, default=1000)
