@@ -5,10 +5,10 @@ retention, webhook delivery, worker hub (dispatcher, reaper, session reports), g
 (with health and reflection; it refuses an address in use, see listen.py). When
 CRONSTREAM_HTTP_LISTEN is set, the gRPC server also listens on a unix socket
 in a private folder, and the HTTP port (the dashboard and its gRPC-web bridge,
-web/) starts last, forwarding to that socket. Stop order (SIGTERM), the
+web/) starts last, in a process of its own, forwarding to that socket. Stop order (SIGTERM), the
 reverse, as `AsyncExitStack` unwinds:
-  0. the HTTP port closes: its open streams end (UNAVAILABLE), its calls in
-     flight get a second (web/app.py), then its channel closes;
+  0. the HTTP port's process is sent SIGTERM: its open streams end
+     (UNAVAILABLE), its calls in flight get a second (web/app.py);
   1. health turns NOT_SERVING, so load balancers stop sending new calls;
   2. worker sessions drain: each is sent `drain`, gets no new assignment,
      and has the grace period to send its results; what is still running
@@ -102,8 +102,7 @@ from cronstream_server.telemetry.metrics_grpc import MetricsInterceptor
 from cronstream_server.telemetry.metrics_http import serve_metrics
 from cronstream_server.telemetry.tracing import configure_tracing, grpc_server_interceptor
 from cronstream_server.tls import CertificateReloader, reloader_for
-from cronstream_server.web.app import build_app, dashboard_config, start_http
-from cronstream_server.web.bridge import Bridge
+from cronstream_server.web.process import PortSettings, start_web_process
 
 log = logging.getLogger(__name__)
 
@@ -410,20 +409,20 @@ def _bridge_socket(
 async def _serve_http(
     settings: Settings, bridge_socket: str | None, stack: AsyncExitStack
 ) -> int | None:
-    """The dashboard and its gRPC-web bridge (step 0 of the stop order)."""
+    """The dashboard and its gRPC-web bridge, in a process of their own
+    (web/child.py says why); step 0 of the stop order."""
     if settings.http_listen is None or bridge_socket is None:
         return None
-    sizes = ("grpc.max_receive_message_length", "grpc.max_send_message_length")
-    channel = grpc.aio.insecure_channel(
-        bridge_socket, options=[(size, settings.max_message_bytes) for size in sizes]
+    port = await start_web_process(
+        PortSettings(
+            listen=settings.http_listen,
+            socket=bridge_socket,
+            max_message_bytes=settings.max_message_bytes,
+            trace_url=settings.trace_url,
+        )
     )
-    stack.push_async_callback(channel.close)
-    app = build_app(
-        Bridge(channel, settings.max_message_bytes), dashboard_config(settings.trace_url)
-    )
-    http = await start_http(app, settings.http_listen)
-    stack.push_async_callback(http.close)
-    return http.port
+    stack.push_async_callback(port.close)
+    return port.port
 
 
 def _server_options(settings: Settings) -> list[tuple[str, int]]:

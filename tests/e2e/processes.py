@@ -77,15 +77,18 @@ def start_cronstream(
     cwd: Path,
     env: dict[str, str] | None = None,
     port: int | None = None,
+    http: bool = False,
 ) -> ServerProcess:
     address = f"127.0.0.1:{port or free_port()}"
-    # Metrics and the dashboard on, each on a port of its own: every process
-    # the tests start serves them, and none takes `make run`'s fixed ports.
+    # Metrics on a port of its own: every process the tests start serves them,
+    # and none takes `make run`'s fixed ports. The dashboard's HTTP port (a
+    # child process) only where asked for, or under `dev`, which would take 8080.
+    http = {"CRONSTREAM_HTTP_LISTEN": f"127.0.0.1:{free_port()}"} if http or "dev" in args else {}
     full_env = {
         **os.environ,
         "CRONSTREAM_LISTEN": address,
         "CRONSTREAM_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
-        "CRONSTREAM_HTTP_LISTEN": f"127.0.0.1:{free_port()}",
+        **http,
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }
@@ -101,7 +104,7 @@ def start_cronstream(
         process=process,
         address=address,
         metrics_address=full_env["CRONSTREAM_METRICS_LISTEN"],
-        http_address=full_env["CRONSTREAM_HTTP_LISTEN"],
+        http_address=full_env.get("CRONSTREAM_HTTP_LISTEN", ""),
     )
 
 
@@ -115,12 +118,12 @@ def wait_until_serving(address: str, timeout: float = 30.0) -> None:
 
 @contextmanager
 def serving(
-    cwd: Path, admin_key: str, env: dict[str, str] | None = None
+    cwd: Path, admin_key: str, env: dict[str, str] | None = None, http: bool = False
 ) -> Iterator[ServerProcess]:
     """`cronstream serve --migrate` on its default (SQLite) database in `cwd`,
-    serving until the block ends."""
+    serving until the block ends (with the dashboard's HTTP port if `http`)."""
     process = start_cronstream(
-        ["serve", "--migrate"], cwd, {"CRONSTREAM_ADMIN_KEY": admin_key, **(env or {})}
+        ["serve", "--migrate"], cwd, {"CRONSTREAM_ADMIN_KEY": admin_key, **(env or {})}, http=http
     )
     try:
         wait_until_serving(process.address)

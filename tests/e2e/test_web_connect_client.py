@@ -23,7 +23,7 @@ ADMIN_KEY = "cs_admin_web_bridge"
 def test_the_connect_grpc_web_client_works_through_the_bridge(tmp_path: Path) -> None:
     if shutil.which("npm") is None:
         pytest.fail("npm is not installed")
-    with serving(tmp_path, ADMIN_KEY) as server:
+    with serving(tmp_path, ADMIN_KEY, http=True) as server:
         key = make_platform_key(server.address, ADMIN_KEY, "web-bridge")
         env = {
             **os.environ,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 import httpx
@@ -198,18 +199,18 @@ async def test_config_json_names_the_trace_viewer(browser: httpx.AsyncClient) ->
     assert response.headers["cache-control"] == "no-store"
 
 
-def _listening_tcp_ports() -> set[int]:
-    """The TCP ports this process listens on (Linux: /proc)."""
+def _listening_tcp_ports(pid: str = "self") -> set[int]:
+    """The TCP ports a process listens on (Linux: /proc)."""
     inodes = set()
-    for fd in os.listdir("/proc/self/fd"):
+    for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
             continue
         if target.startswith("socket:["):
             inodes.add(target[len("socket:[") : -1])
     ports = set()
-    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+    for table in (f"/proc/{pid}/net/tcp", f"/proc/{pid}/net/tcp6"):
         with open(table) as lines:
             for line in list(lines)[1:]:
                 fields = line.split()
@@ -218,5 +219,14 @@ def _listening_tcp_ports() -> set[int]:
     return ports
 
 
+def _children() -> list[str]:
+    tasks = Path("/proc/self/task").iterdir()
+    return [pid for task in tasks for pid in (task / "children").read_text().split()]
+
+
 async def test_the_bridge_reaches_grpc_by_a_unix_socket_not_a_tcp_port(web: Live) -> None:
-    assert _listening_tcp_ports() == {web.running.port, web.running.http_port}
+    # The server listens on its gRPC port only; the HTTP port is served by its
+    # child process, which reaches the gRPC server through the unix socket.
+    assert _listening_tcp_ports() == {web.running.port}
+    http_ports = [_listening_tcp_ports(pid) for pid in _children()]
+    assert {web.running.http_port} in http_ports

@@ -1,4 +1,4 @@
-"""The HTTP port: its routes, and starting and stopping it in the server's event loop."""
+"""The HTTP port: its routes, and starting and stopping it (in its own process, web/child.py)."""
 
 from __future__ import annotations
 
