@@ -10,7 +10,7 @@
 // The output is deterministic: no timestamps, no hashes in names, and the
 // same inputs always make the same bytes.
 import { build } from "esbuild";
-import { copyFile, mkdir } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs as parse } from "node:util";
@@ -59,5 +59,29 @@ await build({
   jsxImportSource: "preact",
   plugins: [singleCopy],
   logLevel: "warning",
+  metafile: true,
+}).then(async (result) => {
+  await writeFile(path.join(out, "licenses.txt"), await licenses(result.metafile));
 });
 await copyFile(path.join(here, "src/index.html"), path.join(out, "index.html"));
+
+// The minified bundle drops the packages' comments, so their licenses ship
+// beside it: one section per package the bundle holds code of, by name.
+async function licenses(metafile) {
+  const folders = new Set();
+  for (const input of Object.keys(metafile.inputs)) {
+    const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (match) folders.add(path.resolve(match[1]));
+  }
+  const sections = [];
+  for (const folder of folders) {
+    const meta = JSON.parse(await readFile(path.join(folder, "package.json"), "utf8"));
+    const files = (await readdir(folder)).filter((name) => /^(licen[cs]e|copying)/i.test(name));
+    const texts = await Promise.all(files.sort().map((f) => readFile(path.join(folder, f), "utf8")));
+    const text = texts.join("\n").trim() || `License: ${meta.license}`;
+    sections.push(`${meta.name} ${meta.version} (${meta.license})\n\n${text}\n`);
+  }
+  sections.sort();
+  const head = "Third-party software in app.js, with its licenses.\n";
+  return [head, ...sections].join("\n" + "-".repeat(72) + "\n\n");
+}
