@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -157,6 +158,48 @@ async def test_unary_calls_beyond_the_bound_wait_their_turn(bundle: Path) -> Non
             release.set()
             replies = await asyncio.gather(*calls)
         assert [reply.code for reply in replies] == [0] * 6 and most == 2
+    finally:
+        await http.close()
+        await channel.close()
+        await server.stop(None)
+
+
+async def test_a_turn_rests_as_long_as_its_call_took_before_the_next_call(
+    bundle: Path,
+) -> None:
+    # With one turn and half the time for calls, a call of 0.2 s is followed
+    # by 0.2 s in which no other call starts: a burst cannot keep the server
+    # busy back to back. (A slow machine only widens the gaps.)
+    starts: list[float] = []
+    ends: list[float] = []
+
+    async def slow(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+        starts.append(time.monotonic())
+        await asyncio.sleep(0.2)
+        ends.append(time.monotonic())
+        return b""
+
+    handler = grpc.method_handlers_generic_handler(
+        "cronstream.v1.SchedulerService", {"GetMetrics": grpc.unary_unary_rpc_method_handler(slow)}
+    )
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    bridge = Bridge(channel, 1024, calls_in_flight=1, call_share=0.5)
+    http = await start_http(build_app(bridge, {}, bundle), "127.0.0.1:0")
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http.port}") as client:
+            replies = await asyncio.gather(
+                *(
+                    call(client, SCHEDULER + "GetMetrics", pb.GetMetricsRequest(), "k")
+                    for _ in range(3)
+                )
+            )
+        assert [reply.code for reply in replies] == [0, 0, 0]
+        gaps = [start - end for start, end in zip(starts[1:], ends[:-1], strict=True)]
+        assert len(gaps) == 2 and min(gaps) >= 0.19, gaps
     finally:
         await http.close()
         await channel.close()

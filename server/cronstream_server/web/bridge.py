@@ -39,6 +39,12 @@ _READ_CHUNK = 64 * 1024
 # a time left W2 firings over a minute late (docs/benchmarks.md). Streams are
 # not counted: they wait, they do not work.
 CALLS_IN_FLIGHT = 2
+# The share of the time a turn may spend in forwarded calls: after a call that
+# took t, its turn rests t * (1 / share - 1) before the next call may take it.
+# Bounding how many calls run is not enough: two turns kept busy back to back
+# by a burst keep the server's event loop busy too, between the engine's timers.
+# The page that made the call gets its reply at once; only the next caller waits.
+CALL_SHARE = 0.5
 
 
 class Refused(Exception):
@@ -66,9 +72,11 @@ class Bridge:
         channel: grpc.aio.Channel,
         max_message_bytes: int,
         calls_in_flight: int = CALLS_IN_FLIGHT,
+        call_share: float = CALL_SHARE,
     ) -> None:
         self._channel = channel
         self._turns = asyncio.Semaphore(calls_in_flight)
+        self._rest_per_busy = 1 / call_share - 1
         self._kinds = method_kinds()
         self._max_body = max_message_bytes + HEADER.size
         self._open: set[grpc.aio.Call] = set()
@@ -119,14 +127,18 @@ class Bridge:
         # No serializers: bytes in, bytes out.
         method: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]
         method = self._channel.unary_unary(forwarded.path)
-        async with self._turns:
-            call = method(forwarded.message, metadata=forwarded.metadata, timeout=forwarded.seconds)
-            try:
-                reply: bytes = await call
-            except grpc.aio.AioRpcError as error:
-                return _reply(trailer_frame(_error_trailers(error)))
-            finally:
-                call.cancel()  # a no-op once done; ends the call if the browser went away
+        loop = asyncio.get_running_loop()
+        await self._turns.acquire()
+        began = loop.time()
+        call = method(forwarded.message, metadata=forwarded.metadata, timeout=forwarded.seconds)
+        try:
+            reply: bytes = await call
+        except grpc.aio.AioRpcError as error:
+            return _reply(trailer_frame(_error_trailers(error)))
+        finally:
+            call.cancel()  # a no-op once done; ends the call if the browser went away
+            rest = (loop.time() - began) * self._rest_per_busy
+            loop.call_later(rest, self._turns.release)
         return _reply(data_frame(reply) + trailer_frame(status_trailers(0, "")))
 
     async def _stream(self, request: web.Request, forwarded: Forwarded) -> web.StreamResponse:
