@@ -31,6 +31,12 @@ from cronstream_server.cli.parsing import instant
 from cronstream_server.cli.triggers import At, Cron, Event, Every, Timezone, trigger_fields
 
 _SELECT = "Many jobs (instead of an ID)"
+# The selection options `jobs pause` and `jobs resume` share.
+SelectTags = Annotated[list[str], many("Jobs with every one of these tags.", "TAG", _SELECT)]
+SelectHandler = Annotated[str, typer.Option(help="Jobs of this handler.", rich_help_panel=_SELECT)]
+SelectNamePrefix = Annotated[
+    str, typer.Option(help="Jobs whose name starts so.", rich_help_panel=_SELECT)
+]
 
 OptionalJobId = Annotated[
     str | None,
@@ -66,7 +72,7 @@ def register(app: typer.Typer) -> None:
 
 def pause(
     ctx: typer.Context,
-    tag: Annotated[list[str], many("Jobs with every one of these tags.", "TAG", _SELECT)],
+    tag: SelectTags,
     job_id: OptionalJobId = None,
     until: Annotated[
         datetime | None,
@@ -75,12 +81,8 @@ def pause(
     all_jobs: Annotated[
         bool, typer.Option("--all", help="Every active job.", rich_help_panel=_SELECT)
     ] = False,
-    handler: Annotated[
-        str, typer.Option(help="Jobs of this handler.", rich_help_panel=_SELECT)
-    ] = "",
-    name_prefix: Annotated[
-        str, typer.Option(help="Jobs whose name starts so.", rich_help_panel=_SELECT)
-    ] = "",
+    handler: SelectHandler = "",
+    name_prefix: SelectNamePrefix = "",
     output: OutputOption = Output.TABLE,
 ) -> None:
     """Pause one job, or every active job a selection matches.
@@ -101,17 +103,13 @@ def pause(
 
 def resume(
     ctx: typer.Context,
-    tag: Annotated[list[str], many("Jobs with every one of these tags.", "TAG", _SELECT)],
+    tag: SelectTags,
     job_id: OptionalJobId = None,
     all_jobs: Annotated[
         bool, typer.Option("--all", help="Every paused job.", rich_help_panel=_SELECT)
     ] = False,
-    handler: Annotated[
-        str, typer.Option(help="Jobs of this handler.", rich_help_panel=_SELECT)
-    ] = "",
-    name_prefix: Annotated[
-        str, typer.Option(help="Jobs whose name starts so.", rich_help_panel=_SELECT)
-    ] = "",
+    handler: SelectHandler = "",
+    name_prefix: SelectNamePrefix = "",
     output: OutputOption = Output.TABLE,
 ) -> None:
     """Resume one job, or every paused job a selection matches."""
