@@ -33,18 +33,19 @@ CONTENT_TYPE = "application/grpc-web+proto"
 ACCEPTED_TYPES = ("application/grpc-web", "application/grpc-web+proto")
 _READ_CHUNK = 64 * 1024
 # Unary calls forwarded at once; the others wait their turn here. A burst of
-# page loads then holds at most this many of the database pool's connections
-# (30) and, with calls that scan (GetMetrics counts a platform's executions),
-# at most this many busy database backends: unbounded, 1,000 page loads 50 at
-# a time left W2 firings over a minute late (docs/benchmarks.md). Streams are
-# not counted: they wait, they do not work.
-CALLS_IN_FLIGHT = 2
-# The share of the time a turn may spend in forwarded calls: after a call that
-# took t, its turn rests t * (1 / share - 1) before the next call may take it.
-# Bounding how many calls run is not enough: two turns kept busy back to back
-# by a burst keep the server's event loop busy too, between the engine's timers.
-# The page that made the call gets its reply at once; only the next caller waits.
-CALL_SHARE = 0.5
+# page loads then holds one of the database pool's connections (30) and one
+# database backend: unbounded, 1,000 page loads 50 at a time left W2 firings
+# over a minute late (docs/benchmarks.md). Streams are not counted: they wait,
+# they do not work.
+CALLS_IN_FLIGHT = 1
+# The share of the time the turn may spend in forwarded calls: after a call
+# that took t, the turn rests t * (1 / share - 1) before the next call may take
+# it. Bounding how many calls run is not enough: a turn kept busy back to back
+# by a burst keeps the server's event loop busy too, between the engine's
+# timers (2 turns at half the time: W2's p99 3.7-4.6x its value alone; 1 turn
+# at a quarter: its p50 and p95 as in quiet windows, docs/benchmarks.md). The
+# page that made a call gets its reply at once; only the next caller waits.
+CALL_SHARE = 0.25
 
 
 class Refused(Exception):
