@@ -185,6 +185,8 @@ async def start(settings: Settings) -> Running:
         port = await _serve(server, settings, workers, watch, stack, certificates)
         metrics_port = _serve_metrics(metrics, engine, workers, signals, settings, stack)
         http_port = await _serve_http(settings, bridge_socket, stack)
+        # Said once every port serves (the dashboard's process takes a moment).
+        log.info("serving on %s", settings.listen)
         return Running(port, engine, stack, certificates, metrics_port, http_port)
     except BaseException:
         await stack.aclose()
@@ -314,7 +316,6 @@ async def _serve(
     watch = DatabaseWatch(database_health, partial(_set_serving, health_servicer))
     watch.start()
     stack.push_async_callback(watch.stop)  # before step 1, which it must not undo
-    log.info("serving on %s", settings.listen)
     return port
 
 

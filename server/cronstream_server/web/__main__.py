@@ -2,4 +2,5 @@
 
 from cronstream_server.web.child import main
 
-main()
+if __name__ == "__main__":  # imported (as by a check that every module imports), it does nothing
+    main()
