@@ -60,6 +60,8 @@ final class Session {
   static final End NO_WELCOME = new End("cronstream: no welcome from the server");
 
   static final Duration WELCOME_TIMEOUT = Duration.ofSeconds(30);
+  /** How long a session that ends gracefully waits for the server to end the call after its half-close. */
+  static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(5);
   static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(10);
   static final Duration MIN_HEARTBEAT = Duration.ofMillis(10);
   /** The most results in one {@code results} message: the server's limit. */
@@ -76,6 +78,7 @@ final class Session {
 
   private final Ledger ledger;
   private final Consumer<Assignment> start;
+  private final Consumer<Session> onWelcome;
   private final ScheduledThreadPoolExecutor writer;
   /**
    * The messages to write, in order. Each enqueue also hands the writer one task, which writes the
@@ -101,11 +104,14 @@ final class Session {
 
   /**
    * A session numbered {@code number} (its writer thread's name) that hands each assignment to
-   * {@code start} and settles cancels and acknowledgements in {@code ledger}.
+   * {@code start} and settles cancels and acknowledgements in {@code ledger}. {@code onWelcome}
+   * runs on the stream's thread once the welcome is in, before any assignment is read: whatever
+   * a handler sends from then on finds the session.
    */
-  Session(int number, Ledger ledger, Consumer<Assignment> start, Duration linger) {
+  Session(int number, Ledger ledger, Consumer<Assignment> start, Consumer<Session> onWelcome, Duration linger) {
     this.ledger = ledger;
     this.start = start;
+    this.onWelcome = onWelcome;
     this.linger = linger;
     this.writer = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "cronstream-worker-writer-" + number);
@@ -136,11 +142,13 @@ final class Session {
       @Override
       public void onError(Throwable t) {
         end(t);
+        writer.shutdown(); // the call is over: nothing waits for it to end any more
       }
 
       @Override
       public void onCompleted() {
         end(wasDraining() ? DRAINED : STREAM_CLOSED);
+        writer.shutdown();
       }
     });
     enqueue(ConnectRequest.newBuilder().setHello(hello).build());
@@ -222,6 +230,7 @@ final class Session {
       long every = heartbeat.toNanos(); // the writer runs: as in open()
       writer.scheduleWithFixedDelay(this::sendHeartbeat, every, every, TimeUnit.NANOSECONDS);
     }
+    onWelcome.accept(this); // on this thread, so before the next message (an assignment) is read
     welcome.complete(w);
   }
 
@@ -309,8 +318,10 @@ final class Session {
   }
 
   /**
-   * Ends the session, once: wakes whoever waits for it, cancels the call (after the writes queued
-   * before) and lets the writer thread go, with its timers.
+   * Ends the session, once: wakes whoever waits for it and ends the call after the writes queued
+   * before. A graceful end (the worker stopped, or a drain finished) half-closes the call, so the
+   * server reads every message sent before it, and cancels it only if the server has not ended it
+   * within {@link #CLOSE_TIMEOUT}; any other end cancels it at once.
    */
   void end(Throwable reason) {
     if (!ended.complete(reason)) {
@@ -320,17 +331,37 @@ final class Session {
       state = State.CLOSED;
     }
     welcome.completeExceptionally(reason);
+    boolean graceful = reason == Worker.STOPPED || reason == DRAINED;
     try {
-      writer.execute(() -> {
-        if (!writesClosed && requests != null) {
-          writesClosed = true;
-          requests.cancel("cronstream: worker session ended", null);
-        }
-      });
+      writer.execute(() -> closeCall(graceful));
     } catch (RejectedExecutionException e) {
-      // already shut down
+      return; // the call is over already
     }
-    writer.shutdown();
+    if (!graceful) {
+      writer.shutdown();
+    }
+  }
+
+  /** On the writer thread, after every write queued before the end. */
+  private void closeCall(boolean graceful) {
+    if (writesClosed || requests == null) {
+      writer.shutdown();
+      return;
+    }
+    writesClosed = true;
+    if (!graceful) {
+      requests.cancel("cronstream: worker session ended", null);
+      return;
+    }
+    requests.onCompleted();
+    try {
+      writer.schedule(() -> {
+        requests.cancel("cronstream: the server did not end the worker stream after its half-close", null);
+        writer.shutdown();
+      }, CLOSE_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      // the server ended the call meanwhile
+    }
   }
 
   /** The heartbeat interval the welcome asks for: else a third of the lease, else 10 s. */

@@ -427,7 +427,7 @@ public final class Worker implements AutoCloseable {
 
   /** Opens a session and runs it until it ends. */
   private Outcome runSession() {
-    Session s = new Session(++sessions, ledger, this::startAttempt, resultLinger);
+    Session s = new Session(++sessions, ledger, this::startAttempt, this::attach, resultLinger);
     live = s;
     if (life.isDone()) {
       s.end(life.getNow(STOPPED));
@@ -440,10 +440,10 @@ public final class Worker implements AutoCloseable {
       s.end(e);
       return new Outcome(false, e, false);
     } catch (ExecutionException e) {
+      detach(s); // welcomed and attached, then ended before the welcome completed
       return new Outcome(false, s.ended.getNow(e.getCause()), false);
     }
     LOG.info("cronstream: worker {} connected (session {}, heartbeat {} ms)", workerId, s.id(), s.heartbeat().toMillis());
-    attach(s);
     Throwable reason;
     try {
       reason = await(s.ended);
@@ -515,7 +515,10 @@ public final class Worker implements AutoCloseable {
     }
   }
 
-  /** Routes the worker's messages to {@code s} and re-sends the results never acknowledged. */
+  /**
+   * Routes the worker's messages to {@code s} and re-sends the results never acknowledged. The
+   * session calls it on its stream's thread when the welcome is in, before it reads an assignment.
+   */
   private void attach(Session s) {
     boolean stop;
     synchronized (lock) {

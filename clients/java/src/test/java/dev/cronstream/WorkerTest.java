@@ -145,12 +145,40 @@ class WorkerTest {
     assertEquals(0, c.next(HEARTBEAT).getHeartbeat().getExecutionIdsCount());
     c.ack("e1");
 
-    // a graceful stop with nothing owed: capacity 0, then the call ends
+    // a graceful stop with nothing owed: capacity 0, then the worker half-closes the call
     worker.close();
     assertEquals(0, c.next(CAPACITY).getCapacity().getSlots());
-    assertNotNull(c.awaitClosed());
+    assertNull(c.awaitClosed(), "a graceful end half-closes the stream");
     assertTrue(worker.awaitTermination(Duration.ofSeconds(5)));
     worker.join();
+  }
+
+  /**
+   * A handler that logs at once, on an assignment right behind the welcome, races the worker's
+   * taking of the new session: its line must not be lost (it was, 1 run in ~50, while the run
+   * thread attached the session after the stream thread had started the assignment).
+   */
+  @Test
+  void aLineLoggedTheMomentTheFirstAssignmentArrivesReachesTheServer() throws Exception {
+    for (int round = 0; round < 100; round++) {
+      Worker w = builder().build().handle("a", ctx -> {
+        ctx.log(LogLevel.INFO, "first");
+        return Map.of();
+      });
+      worker = w;
+      w.start();
+      FakeWorkerService.Conn c = fake.nextConnection();
+      c.next(HELLO);
+      c.welcome(BEAT);
+      c.assign("e" + round, 1, "a", Struct.getDefaultInstance());
+      assertEquals("first", c.next(LOG).getLog().getMessage(), "round " + round);
+      assertEquals("e" + round, c.next(RESULT).getResult().getExecutionId());
+      c.ack("e" + round);
+      w.close();
+      assertEquals(0, c.next(CAPACITY).getCapacity().getSlots(), "round " + round);
+      assertNull(c.awaitClosed(), "a graceful stop half-closes the stream");
+      worker = null;
+    }
   }
 
   record Report(String recipient, int copies, Instant since) {}
@@ -306,7 +334,7 @@ class WorkerTest {
 
     // drain: the worker owes nothing, so it ends the session and reconnects with nothing held
     c2.drain();
-    assertNotNull(c2.awaitClosed());
+    assertNull(c2.awaitClosed(), "a graceful end half-closes the stream");
     FakeWorkerService.Conn c3 = fake.nextConnection();
     assertEquals(0, c3.next(HELLO).getHello().getRunningCount());
   }
@@ -332,7 +360,7 @@ class WorkerTest {
     Thread.sleep(200);
     assertFalse(c.closed.isDone(), "the session stays until the result is acknowledged");
     c.ack("e1");
-    assertNotNull(c.awaitClosed());
+    assertNull(c.awaitClosed(), "a graceful end half-closes the stream");
     FakeWorkerService.Conn next = fake.nextConnection();
     assertEquals(0, next.next(HELLO).getHello().getRunningCount());
   }
@@ -416,7 +444,7 @@ class WorkerTest {
     c.ack("e1");
     closer.join(10_000);
     assertFalse(closer.isAlive());
-    assertNotNull(c.awaitClosed());
+    assertNull(c.awaitClosed(), "a graceful end half-closes the stream");
     worker.join(); // a graceful stop: no error
   }
 
@@ -424,12 +452,14 @@ class WorkerTest {
   void pastTheGracePeriodHandlersAreInterrupted() throws Exception {
     AtomicReference<String> reason = new AtomicReference<>();
     CountDownLatch running = new CountDownLatch(1);
+    CountDownLatch interrupted = new CountDownLatch(1);
     worker = builder().gracePeriod(Duration.ofMillis(300)).build().handle("h", ctx -> {
       running.countDown();
       try {
         Thread.sleep(30_000);
       } finally {
         reason.set(ctx.cancellationReason().orElse(null));
+        interrupted.countDown();
       }
       return Map.of();
     });
@@ -438,6 +468,8 @@ class WorkerTest {
     assertTrue(running.await(10, TimeUnit.SECONDS));
     worker.close();
     assertThrows(GracePeriodExceededException.class, worker::join);
+    // the worker ends without waiting for the interrupted handler's thread to unwind
+    assertTrue(interrupted.await(10, TimeUnit.SECONDS));
     assertEquals("grace period exceeded", reason.get());
   }
 
@@ -460,7 +492,7 @@ class WorkerTest {
     c.welcome(BEAT);
     t.interrupt();
     // idle, it ends the session at once (after a capacity 0 if the welcome was already in)
-    assertNotNull(c.awaitClosed());
+    assertNull(c.awaitClosed(), "a graceful end half-closes the stream");
     t.join(10_000);
     assertFalse(t.isAlive());
     assertNull(thrown.get());
@@ -508,7 +540,7 @@ class WorkerTest {
 
   /** A session whose writer the test drives by hand: no stream, no loops. */
   private static Session writerOf(Ledger ledger, Duration linger) {
-    return new Session(0, ledger, a -> {}, linger);
+    return new Session(0, ledger, a -> {}, s -> {}, linger);
   }
 
   @Test
