@@ -5,8 +5,9 @@ retention, webhook delivery, worker hub (dispatcher, reaper, session reports), g
 (with health and reflection; it refuses an address in use, see listen.py). When
 CRONSTREAM_HTTP_LISTEN is set, the gRPC server also listens on a unix socket
 in a private folder, and the HTTP port (the dashboard and its gRPC-web bridge,
-web/) starts last, in a process of its own, forwarding to that socket. Stop order (SIGTERM), the
-reverse, as `AsyncExitStack` unwinds:
+web/) starts last, in a process of its own (http_process.py) that answers the
+dashboard's reads itself (read_server.py) and forwards the rest to that socket.
+Stop order (SIGTERM), the reverse, as `AsyncExitStack` unwinds:
   0. the HTTP port's process is sent SIGTERM: its open streams end
      (UNAVAILABLE), its calls in flight get a second (web/app.py);
   1. health turns NOT_SERVING, so load balancers stop sending new calls;
@@ -74,6 +75,7 @@ from cronstream_server.engine.ticker import Ticker, TickerSettings
 from cronstream_server.engine.webhook_http import HttpSender, TargetGuard
 from cronstream_server.engine.webhooks import WebhookDispatcher, WebhookSettings
 from cronstream_server.engine.workers import StreamSettings, WorkerHub
+from cronstream_server.http_process import read_environment
 from cronstream_server.listen import bind, socket_options
 from cronstream_server.service.backfill import BackfillUseCases
 from cronstream_server.service.job_quota import JobQuota
@@ -420,6 +422,7 @@ async def _serve_http(
             socket=bridge_socket,
             max_message_bytes=settings.max_message_bytes,
             trace_url=settings.trace_url,
+            environment=read_environment(settings),
         )
     )
     stack.push_async_callback(port.close)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -15,6 +17,9 @@ import pytest
 from cronstream.v1 import job_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
 from cronstream_server.config import Settings
+from cronstream_server.web.methods import READS
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from tests.conftest import ADMIN_KEY, Live, Tenant, make_tenant, serving_live
 from tests.grpc_web import SCHEDULER, Reply, call, frame, headers, parse, read_frames
@@ -230,3 +235,74 @@ async def test_the_bridge_reaches_grpc_by_a_unix_socket_not_a_tcp_port(web: Live
     assert _listening_tcp_ports() == {web.running.port}
     http_ports = [_listening_tcp_ports(pid) for pid in _children()]
     assert {web.running.http_port} in http_ports
+
+
+def _read_requests(job_id: str) -> dict[str, Message]:
+    """A request for each path the port's read server answers (web.methods.READS)."""
+    missing = "00000000-0000-4000-8000-000000000000"
+    return {
+        "GetJob": pb.GetJobRequest(id=job_id),
+        "ListJobs": pb.ListJobsRequest(text="nightly"),
+        "ListExecutions": pb.ListExecutionsRequest(job_id=job_id),
+        "GetExecution": pb.GetExecutionRequest(id=missing),
+        "ListExecutionLogs": pb.ListExecutionLogsRequest(execution_id=missing),
+        "GetEventHandler": pb.GetEventHandlerRequest(id=missing),
+        "ListEventHandlers": pb.ListEventHandlersRequest(),
+        "PreviewSchedule": pb.PreviewScheduleRequest(
+            job_id=job_id, start_time=Timestamp(seconds=1_774_000_000), count=5
+        ),
+        "GetJobStats": pb.GetJobStatsRequest(job_id=job_id),
+        "GetRecentRuns": pb.GetRecentRunsRequest(job_ids=[job_id]),
+        "ListWorkers": pb.ListWorkersRequest(),
+        "ListAlerts": pb.ListAlertsRequest(),
+        "GetHealthDefaults": pb.GetHealthDefaultsRequest(),
+        "ListRateLimits": pb.ListRateLimitsRequest(),
+    }
+
+
+async def test_each_read_the_port_answers_itself_is_what_the_grpc_api_answers(
+    web: Live, browser: httpx.AsyncClient, acme: Tenant
+) -> None:
+    job = await create(web, acme, cron_job("30 2 * * *", "Europe/Berlin", name="nightly"))
+    requests = _read_requests(job.id)
+    assert {SCHEDULER + name for name in requests} == READS
+    for name, request in requests.items():
+        reply = await call(browser, SCHEDULER + name, request, acme.secret)
+        method = getattr(web.scheduler, name)
+        try:
+            direct = await method(request, metadata=acme.auth)
+        except grpc.aio.AioRpcError as error:
+            assert (name, reply.code) == (name, error.code().value[0]), reply.message
+            assert error.code() == grpc.StatusCode.NOT_FOUND, name
+            continue
+        assert (name, reply.code) == (name, 0), reply.message
+        assert type(direct).FromString(reply.messages[0]) == direct, name
+
+
+def _blocking_call(port: int, path: str, request: Message, key: str) -> tuple[int, float]:
+    """A browser's call from a thread: its gRPC status and when it came back."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        response = client.post(path, content=frame(request), headers=headers(key))
+    return parse(response).code, time.monotonic()
+
+
+async def test_reads_are_answered_while_the_server_s_loop_is_busy_and_changes_wait_for_it(
+    web: Live, acme: Tenant
+) -> None:
+    # The server runs in this test's event loop: blocking it stands for an
+    # engine busy firing. A read, answered by the port's own read server,
+    # comes back meanwhile; a change, which the server makes, only after.
+    job = await create(web, acme, cron_job(name="nightly"))
+    port = web.running.http_port
+    assert port is not None
+    read = pb.ListJobsRequest()
+    change = pb.PauseJobRequest(id=job.id)
+    with ThreadPoolExecutor(2) as threads:
+        reading = threads.submit(_blocking_call, port, SCHEDULER + "ListJobs", read, acme.secret)
+        changing = threads.submit(_blocking_call, port, SCHEDULER + "PauseJob", change, acme.secret)
+        time.sleep(5.0)  # noqa: ASYNC251 - the point: the loop does nothing meanwhile
+        unblocked = time.monotonic()
+        read_code, read_at = await asyncio.wrap_future(reading)
+        change_code, changed_at = await asyncio.wrap_future(changing)
+    assert (read_code, change_code) == (0, 0)
+    assert read_at < unblocked < changed_at

@@ -121,12 +121,15 @@ def dialect_of(bind: AsyncEngine | AsyncConnection) -> Dialect:
     return found
 
 
-def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20, reads_only: bool = False) -> AsyncEngine:
     """An async engine for `url`, tuned for its database.
 
     SQLite gets WAL, immediate transactions, foreign keys (off by
     default in SQLite, and our cascades need them) and a busy timeout; its
-    parent folder is created so the embedded default needs no set-up.
+    parent folder is created so the embedded default needs no set-up. An
+    engine that only reads (the HTTP port's, read_server.py) begins SQLite's
+    transactions deferred: under WAL they read a snapshot beside the writer
+    instead of queueing for its lock.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -134,7 +137,8 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
-        event.listen(engine.sync_engine, "begin", _begin_immediate)
+        begin = _begin_deferred if reads_only else _begin_immediate
+        event.listen(engine.sync_engine, "begin", begin)
         return engine
     # No pre-ping: it costs a round trip on every checkout, that is on every
     # transaction of the hot path. A connection the database dropped fails
@@ -165,6 +169,11 @@ def _begin_immediate(connection: Connection) -> None:
     right matters more than read concurrency.
     """
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _begin_deferred(connection: Connection) -> None:
+    """A transaction that only reads: its statements see one snapshot."""
+    connection.exec_driver_sql("BEGIN")
 
 
 def pool_figures(engine: AsyncEngine) -> PoolFigures | None:

@@ -1,10 +1,14 @@
-"""The gRPC-web bridge: each browser call forwarded to the gRPC server as it came.
+"""The gRPC-web bridge: each browser call forwarded to a gRPC server as it came.
 
 Requests and replies cross as bytes (no serializers on the channel): the
-bridge never parses a message, so the server's own decoding, validation,
+bridge never parses a message, so the servers' own decoding, validation,
 authentication, tenancy and error details are what the browser gets. Replies
 are 200 with the message frames and a trailer frame; a call refused before it
 is forwarded gets a trailers-only reply (the status in the headers).
+
+Two servers take the calls: the reads of `methods.READS` go to the read server
+in this process (read_server.py), the rest to the server that fires the
+executions, whose event loop the bridge spares (CALL_SHARE).
 """
 
 from __future__ import annotations
@@ -25,18 +29,18 @@ from cronstream_server.web.framing import (
     status_trailers,
     trailer_frame,
 )
-from cronstream_server.web.methods import Kind, method_kinds
+from cronstream_server.web.methods import READS, Kind, method_kinds
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/grpc-web+proto"
 ACCEPTED_TYPES = ("application/grpc-web", "application/grpc-web+proto")
 _READ_CHUNK = 64 * 1024
-# Unary calls forwarded at once; the others wait their turn here. A burst of
-# page loads then holds one of the database pool's connections (30) and one
-# database backend: unbounded, 1,000 page loads 50 at a time left W2 firings
-# over a minute late (docs/benchmarks.md). Streams are not counted: they wait,
-# they do not work.
+# Unary calls forwarded to the server at once; the others wait their turn here.
+# A burst of page loads then holds one of the database pool's connections (30)
+# and one database backend: unbounded, 1,000 page loads 50 at a time left W2
+# firings over a minute late (docs/benchmarks.md). Streams are not counted:
+# they wait, they do not work.
 CALLS_IN_FLIGHT = 1
 # The share of the time the turn may spend in forwarded calls: after a call
 # that took t, the turn rests t * (1 / share - 1) before the next call may take
@@ -45,7 +49,10 @@ CALLS_IN_FLIGHT = 1
 # timers (2 turns at half the time: W2's p99 3.7-4.6x its value alone; 1 turn
 # at a quarter: its p50 and p95 as in quiet windows, docs/benchmarks.md). The
 # page that made a call gets its reply at once; only the next caller waits.
+# Reads (the pages) do not take this turn: they go to the read server.
 CALL_SHARE = 0.25
+# Reads answered at once by the read server (one database connection each).
+READS_IN_FLIGHT = 4
 
 
 class Refused(Exception):
@@ -74,9 +81,13 @@ class Bridge:
         max_message_bytes: int,
         calls_in_flight: int = CALLS_IN_FLIGHT,
         call_share: float = CALL_SHARE,
+        reads: grpc.aio.Channel | None = None,
     ) -> None:
+        """Forwards to the server on `channel`, and the reads to `reads` when given."""
         self._channel = channel
+        self._reads = reads
         self._turns = asyncio.Semaphore(calls_in_flight)
+        self._read_turns = asyncio.Semaphore(READS_IN_FLIGHT)
         self._rest_per_busy = 1 / call_share - 1
         self._kinds = method_kinds()
         self._max_body = max_message_bytes + HEADER.size
@@ -125,22 +136,17 @@ class Bridge:
         return Forwarded(request.path, kind, message, call_metadata(request.headers), seconds)
 
     async def _unary(self, forwarded: Forwarded) -> web.Response:
-        # No serializers: bytes in, bytes out.
-        method: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]
-        method = self._channel.unary_unary(forwarded.path)
+        if self._reads is not None and forwarded.path in READS:
+            async with self._read_turns:
+                return await _call(self._reads, forwarded)
         loop = asyncio.get_running_loop()
         await self._turns.acquire()
         began = loop.time()
-        call = method(forwarded.message, metadata=forwarded.metadata, timeout=forwarded.seconds)
         try:
-            reply: bytes = await call
-        except grpc.aio.AioRpcError as error:
-            return _reply(trailer_frame(_error_trailers(error)))
+            return await _call(self._channel, forwarded)
         finally:
-            call.cancel()  # a no-op once done; ends the call if the browser went away
             rest = (loop.time() - began) * self._rest_per_busy
             loop.call_later(rest, self._turns.release)
-        return _reply(data_frame(reply) + trailer_frame(status_trailers(0, "")))
 
     async def _stream(self, request: web.Request, forwarded: Forwarded) -> web.StreamResponse:
         """Frame by frame as the server sends them, until the call ends, the
@@ -177,6 +183,19 @@ class Bridge:
             code = grpc.StatusCode.UNAVAILABLE.value[0]
             return status_trailers(code, "the server is shutting down")
         return status_trailers(0, "")
+
+
+async def _call(channel: grpc.aio.Channel, forwarded: Forwarded) -> web.Response:
+    # No serializers: bytes in, bytes out.
+    method: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(forwarded.path)
+    call = method(forwarded.message, metadata=forwarded.metadata, timeout=forwarded.seconds)
+    try:
+        reply: bytes = await call
+    except grpc.aio.AioRpcError as error:
+        return _reply(trailer_frame(_error_trailers(error)))
+    finally:
+        call.cancel()  # a no-op once done; ends the call if the browser went away
+    return _reply(data_frame(reply) + trailer_frame(status_trailers(0, "")))
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:

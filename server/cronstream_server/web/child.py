@@ -1,14 +1,16 @@
-"""The HTTP port's own process: `python -m cronstream_server.web ...`.
+"""The HTTP port's own process (started by web/process.py, composed in http_process.py).
 
-The server starts it (web/process.py) so that page loads, static files and the
-gRPC-web framing never run in the event loop that fires and dispatches
-executions: only the forwarded calls reach the server, through its private
+The server starts it so that page loads, static files, the gRPC-web framing and
+the dashboard's reads never run in the event loop that fires and dispatches
+executions: the reads go to the read server beside it in this process
+(read_server.py), and only the other calls reach the server, through its private
 unix socket, as any gRPC client's would. With the port in the server's loop, a
 burst of 1,000 page loads made W2's firing p99 several times its value alone
 (docs/benchmarks.md).
 
-Talking with the parent: arguments in; one line out on stdout, `ready <port>`
-once serving or `error <message>` when it cannot listen; it stops at SIGTERM or
+Talking with the parent: arguments in (and the read server's settings in the
+environment, http_process.py); one line out on stdout, `ready <port>` once
+serving or `error <message>` when it cannot listen; it stops at SIGTERM or
 SIGINT, or when its stdin ends (the parent is gone, even killed).
 """
 
@@ -17,14 +19,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 
 import grpc
 
 from cronstream_server.listen import CannotListen
-from cronstream_server.telemetry.logs import LogSettings, LogSettingsError, configure_logging
 from cronstream_server.web.app import build_app, dashboard_config, start_http
 from cronstream_server.web.bridge import Bridge
 
@@ -36,8 +36,8 @@ ERROR = "error"
 CANNOT_LISTEN = 3
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cronstream_server.web")
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cronstream_server.http_process")
     parser.add_argument("--listen", required=True, help="host:port of the HTTP port")
     parser.add_argument("--socket", required=True, help="the gRPC server's unix: address")
     parser.add_argument("--max-message-bytes", type=int, required=True)
@@ -68,17 +68,23 @@ async def _stop_when_stdin_ends(stop: asyncio.Event) -> None:
         log.info("stdin is not a pipe: stopping on signals only")
 
 
-async def serve(args: argparse.Namespace) -> int:
+def _channel(address: str, max_message_bytes: int) -> grpc.aio.Channel:
     sizes = ("grpc.max_receive_message_length", "grpc.max_send_message_length")
-    channel = grpc.aio.insecure_channel(
-        args.socket, options=[(size, args.max_message_bytes) for size in sizes]
-    )
-    app = build_app(Bridge(channel, args.max_message_bytes), dashboard_config(args.trace_url))
+    return grpc.aio.insecure_channel(address, options=[(size, max_message_bytes) for size in sizes])
+
+
+async def serve(args: argparse.Namespace, reads_address: str) -> int:
+    """Serves until stopped; `reads_address` is the read server's unix: address."""
+    channel = _channel(args.socket, args.max_message_bytes)
+    reads = _channel(reads_address, args.max_message_bytes)
+    bridge = Bridge(channel, args.max_message_bytes, reads=reads)
+    app = build_app(bridge, dashboard_config(args.trace_url))
     try:
         http = await start_http(app, args.listen)
     except CannotListen as error:
         _say(f"{ERROR} {error}")
         await channel.close()
+        await reads.close()
         return CANNOT_LISTEN
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -89,17 +95,5 @@ async def serve(args: argparse.Namespace) -> int:
     await stop.wait()
     await http.close()
     await channel.close()
+    await reads.close()
     return 0
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
-    try:
-        configure_logging(LogSettings.resolve(args.log_level, os.environ))
-    except LogSettingsError:  # the parent checked them: its own defaults then
-        configure_logging(LogSettings())
-    try:
-        import uvloop
-    except ImportError:  # uvloop has no Windows build
-        sys.exit(asyncio.run(serve(args)))
-    sys.exit(uvloop.run(serve(args)))

@@ -1,9 +1,12 @@
-"""Which paths the bridge forwards, and how: read from the contract's descriptors.
+"""Which paths the bridge forwards, how, and where: read from the contract's descriptors.
 
 Only SchedulerService and AdminService are served to browsers. Their unary and
 server-streaming methods are forwarded; a browser cannot send a request stream
 over fetch, so client- and bidi-streaming methods (WorkerService's stream, the
 only ones today) are left out, like any path the contract does not name.
+
+The reads in READS go to the read server in the port's own process
+(read_server.py); every other path to the server, which fires the executions.
 """
 
 from __future__ import annotations
@@ -22,6 +25,31 @@ class Kind(enum.Enum):
 SERVED = (
     scheduler_service_pb2.DESCRIPTOR.services_by_name["SchedulerService"],
     admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"],
+)
+
+
+_SCHEDULER = "cronstream.v1.SchedulerService"
+# SchedulerService's unary calls that only read the database. GetHealth and
+# GetMetrics read the engine's own state, the webhook reads its webhook use
+# cases, WatchAlerts waits rather than works: those go to the server.
+READS = frozenset(
+    f"/{_SCHEDULER}/{name}"
+    for name in (
+        "GetJob",
+        "ListJobs",
+        "ListExecutions",
+        "GetExecution",
+        "ListExecutionLogs",
+        "GetEventHandler",
+        "ListEventHandlers",
+        "PreviewSchedule",
+        "GetJobStats",
+        "GetRecentRuns",
+        "ListWorkers",
+        "ListAlerts",
+        "GetHealthDefaults",
+        "ListRateLimits",
+    )
 )
 
 

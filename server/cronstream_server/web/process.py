@@ -1,12 +1,14 @@
-"""Starting and stopping the HTTP port's process (web/child.py) from the server."""
+"""Starting and stopping the HTTP port's process (http_process.py, web/child.py) from the server."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from cronstream_server.listen import CannotListen
 from cronstream_server.web.app import SHUTDOWN_SECONDS
@@ -28,6 +30,8 @@ class PortSettings:
     socket: str  # the gRPC server's private unix: address
     max_message_bytes: int
     trace_url: str | None
+    # The read server's settings, as environment variables (http_process.py).
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,7 +53,7 @@ class WebProcess:
 
 
 def _command(settings: PortSettings) -> list[str]:
-    command = [sys.executable, "-m", "cronstream_server.web", "--listen", settings.listen]
+    command = [sys.executable, "-m", "cronstream_server.http_process", "--listen", settings.listen]
     command += ["--socket", settings.socket]
     command += ["--max-message-bytes", str(settings.max_message_bytes)]
     command += ["--log-level", logging.getLevelName(logging.getLogger().getEffectiveLevel())]
@@ -62,7 +66,10 @@ async def start_web_process(settings: PortSettings) -> WebProcess:
     """Starts the port's process and waits until it serves; CannotListen when
     it cannot (its message says why), RuntimeError when it dies otherwise."""
     process = await asyncio.create_subprocess_exec(
-        *_command(settings), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        *_command(settings),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, **settings.environment},
     )
     assert process.stdout is not None
     try:
