@@ -2,7 +2,7 @@
 # Throwaway PostgreSQL + Redis for the test suite. See docs/testing.md.
 #
 #   scripts/services.sh install           ensure postgres (15/16/17), redis-server, jq, faketime,
-#                                         prometheus and chromium are installed
+#                                         prometheus, chromium and firefox-esr are installed
 #   scripts/services.sh start DIR         start both under DIR, write DIR/env
 #   scripts/services.sh stop DIR          stop both, remove DIR (idempotent)
 #   scripts/services.sh run [--] CMD...   start in a temp dir, run CMD with DIR/env exported,
@@ -96,6 +96,8 @@ cmd_install() {
   command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
   # chromium: the dashboard's browser tests drive Debian's build headless.
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # firefox-esr: the same browser tests in Firefox, driven by Puppeteer over BiDi.
+  [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
   [ "${#missing[@]}" -eq 0 ] && return 0
 
   if [ "$(id -u)" -ne 0 ]; then
@@ -136,7 +138,7 @@ cmd_install() {
 
   # Do not leave the freshly installed system services enabled (at boot) ...
   for pkg in "${missing[@]}"; do
-    case "$pkg" in jq | faketime | chromium) continue ;; esac
+    case "$pkg" in jq | faketime | chromium | firefox-esr) continue ;; esac
     systemctl disable --quiet "$pkg.service" >/dev/null 2>&1 ||
       deb-systemd-helper disable "$pkg.service" >/dev/null 2>&1 || true
     update-rc.d "$pkg" disable >/dev/null 2>&1 || true

@@ -7,7 +7,7 @@ cd "$root"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "installing (venv, npm tools, Go plugins, the dashboard's packages, Postgres, Redis and chromium)"
+step "installing (venv, npm tools, Go plugins, the dashboard's packages, Postgres, Redis, chromium and firefox-esr)"
 make --no-print-directory venv-dev node tools dashboard
 scripts/services.sh install
 

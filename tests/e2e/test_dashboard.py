@@ -8,20 +8,22 @@ screenshot of each for docs/dashboard.md."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cronstream import Client, Context, JobStatus, Worker
-from cronstream_server.config import Settings
+from cronstream import Client, JobStatus
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from tests import databases
-from tests.conftest import ADMIN_KEY, Tenant, make_tenant, serving_live
+from tests.conftest import ADMIN_KEY
+from tests.e2e.dashboard_server import (
+    HANDLER,
+    LOG_LINE,
+    Dashboard,
+    require_browser,
+    serving_dashboard,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -34,54 +36,19 @@ ARGS = [
     "--disable-quic",
 ]
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard"
-HANDLER = "dashboard.hello"
-LOG_LINE = "hello from the worker"
 # Page waits: a poll is every 2 s and the job fires every 2 s.
 WAIT_MS = 15_000
 
 
-@dataclass(frozen=True)
-class Dashboard:
-    url: str
-    tenant: Tenant
-    client: Client
-
-
 @pytest.fixture
 def chromium() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("CRONSTREAM_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{CHROMIUM} is missing: run `scripts/services.sh install`")
-        pytest.skip(f"{CHROMIUM} is missing (scripts/services.sh install installs it)")
-    return CHROMIUM
+    return require_browser(CHROMIUM)
 
 
 @pytest.fixture
 async def dashboard(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Dashboard]:
-    settings = Settings(
-        listen="127.0.0.1:0",
-        database_url=databases.sqlite_copy(sqlite_template, tmp_path),
-        admin_key=ADMIN_KEY,
-        shutdown_grace_seconds=1.0,
-        http_listen="127.0.0.1:0",
-    )
-    async with serving_live(settings) as live:
-        tenant = await make_tenant(live, "acme")
-        worker = Worker(api_key=tenant.secret, target=live.address, slots=4, grace_period=2.0)
-
-        @worker.handler(HANDLER)
-        async def hello(ctx: Context[dict[str, object]]) -> dict[str, object]:
-            await ctx.log(LOG_LINE)
-            return {"greeted": ctx.payload.get("who", "nobody")}
-
-        running = asyncio.create_task(worker.run())
-        client = Client(live.channel, tenant.secret)
-        try:
-            yield Dashboard(f"http://127.0.0.1:{live.running.http_port}", tenant, client)
-        finally:
-            running.cancel()
-            with contextlib.suppress(BaseException):
-                await running
+    async with serving_dashboard(sqlite_template, tmp_path) as served:
+        yield served
 
 
 @pytest.fixture
