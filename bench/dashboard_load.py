@@ -4,7 +4,8 @@ the HTTP port (GET /, the assets index.html names, /config.json, and the Jobs
 page's gRPC-web calls, ListJobs then GetRecentRuns of its jobs), 50 at a time,
 the loader niced (--nice) so that it stands for browsers on other machines;
 windows alternated, printed side by side with the ratio of their p99, and the
-page loads' latency.
+page loads' latency. Each window also counts the checkpoints Postgres began in
+it, since one makes W2 late with or without the dashboard.
 
     .venv/bin/python bench/dashboard_load.py --schedules 1000 --rounds 2
 
@@ -36,6 +37,7 @@ from bench.backfill import _lateness, _sleep_until, _window
 from bench.harness import (
     create_jobs,
     free_port,
+    libpq_dsn,
     log,
     percentile,
     postgres,
@@ -146,6 +148,22 @@ def _loaded_window(
     return (start, end), json.loads(done.stdout.splitlines()[-1])
 
 
+def _checkpoints(dsn: str) -> int:
+    """Checkpoints the cluster has begun so far. A checkpoint makes the next
+    write of each page log the whole page, and W2 late with it, dashboard or
+    not: a window that holds one is marked as such (1,000 firings a second
+    write about 500 MB of WAL in 3-4 minutes, a checkpoint at the stock size)."""
+    newer = _psql(dsn, "select to_regclass('pg_catalog.pg_stat_checkpointer') is not null")
+    if newer == "t":  # PostgreSQL 17 moved the counts
+        return int(_psql(dsn, "select num_timed + num_requested from pg_stat_checkpointer"))
+    return int(_psql(dsn, "select checkpoints_timed + checkpoints_req from pg_stat_bgwriter"))
+
+
+def _psql(dsn: str, query: str) -> str:
+    command = ["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", libpq_dsn(dsn) or dsn, "-c", query]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     http = f"127.0.0.1:{free_port()}"
     rounds: list[dict[str, Any]] = []
@@ -164,13 +182,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for number in range(args.rounds):
                     quiet = _window(args.seconds)
                     log(f"w2 dashboard: round {number + 1}, window without, {args.seconds}s")
+                    began = _checkpoints(database.dsn)
                     _sleep_until(quiet[1])
+                    between = _checkpoints(database.dsn)
                     log(f"w2 dashboard: round {number + 1}, window with {args.pages} page loads")
                     busy, page_loads = _loaded_window(f"http://{http}", srv.key, args)
-                    windows.append((quiet, busy, page_loads))
+                    checkpoints = (between - began, _checkpoints(database.dsn) - between)
+                    windows.append((quiet, busy, page_loads, checkpoints))
                 _sleep_until(0, args.drain)
             runs = read_runs(records)
-    for quiet, busy, page_loads in windows:
+    for quiet, busy, page_loads, checkpoints in windows:
         # The instants in [start, end): a loaded window ends off a whole second.
         expected = [args.schedules * -((start - end) // 1_000_000) for start, end in (quiet, busy)]
         without, during = _lateness(runs, quiet, expected[0]), _lateness(runs, busy, expected[1])
@@ -181,6 +202,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "with_page_loads": during,
                 "p99_ratio": round(ratio, 2) if ratio else None,
                 "page_loads": page_loads,
+                "checkpoints_without_and_with": checkpoints,
             }
         )
         log(f"w2 dashboard: p99 {without['p99_ms']} ms without, {during['p99_ms']} ms with")

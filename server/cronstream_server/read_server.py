@@ -42,8 +42,9 @@ from cronstream_server.store.rate_limits import SqlRateLimitStore
 from cronstream_server.store.worker_registry import SqlWorkerRegistry
 from cronstream_server.telemetry.tracing import grpc_server_interceptor
 
-# Reads answered at once (the bridge holds the rest back): one connection each.
-READ_CONNECTIONS = 4
+# The bridge sends one read at a time (web/bridge.py's READS_IN_FLIGHT); a
+# second connection stands by for one the database dropped.
+READ_CONNECTIONS = 2
 
 
 @dataclass(frozen=True)

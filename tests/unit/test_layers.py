@@ -88,8 +88,9 @@ def test_the_api_speaks_to_services_and_ports_not_to_sql() -> None:
 
 
 def test_the_web_port_speaks_grpc_only() -> None:
-    # The bridge forwards bytes to the gRPC server: it reaches no use case,
-    # store or servicer, so the HTTP port cannot bypass the gRPC edge.
+    # The bridge forwards bytes to gRPC servers (the server's, and the read
+    # server beside it): it reaches no use case, store or servicer, so the
+    # HTTP port cannot bypass the gRPC edge.
     inside = tuple(
         f"{NAME}.{layer}" for layer in ("api", "service", "store", "engine", "signals", "core")
     )

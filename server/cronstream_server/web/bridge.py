@@ -51,8 +51,11 @@ CALLS_IN_FLIGHT = 1
 # page that made a call gets its reply at once; only the next caller waits.
 # Reads (the pages) do not take this turn: they go to the read server.
 CALL_SHARE = 0.25
-# Reads answered at once by the read server (one database connection each).
-READS_IN_FLIGHT = 4
+# Reads answered at once by the read server: one, like the calls forwarded.
+# During 1,000 page loads, 2 at once left W2's p99 1.6-6x its quiet windows
+# (once 45x); 1 at once, 1.0-1.2x, and the 1,000 pages took less time, not
+# more (40-49 s; docs/benchmarks.md).
+READS_IN_FLIGHT = 1
 
 
 class Refused(Exception):
