@@ -31,15 +31,9 @@ from cronstream_server.core.insight import ComponentHealth
 from cronstream_server.core.quotas import CallRate
 from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.store.admin import SqlAdminStore
-from cronstream_server.store.alerts import SqlAlertStore
 from cronstream_server.store.database import create_engine
 from cronstream_server.store.event_delivery import SqlEventDeliveryStore
-from cronstream_server.store.events import SqlEventStore
-from cronstream_server.store.executions import SqlExecutionStore
-from cronstream_server.store.insight import SqlInsightStore
-from cronstream_server.store.jobs import SqlJobStore
-from cronstream_server.store.rate_limits import SqlRateLimitStore
-from cronstream_server.store.worker_registry import SqlWorkerRegistry
+from cronstream_server.store.scheduler_stores import scheduler_stores
 from cronstream_server.telemetry.tracing import grpc_server_interceptor
 
 # The bridge sends one read at a time (web/bridge.py's READS_IN_FLIGHT); a
@@ -88,17 +82,11 @@ def _no_local_workers(platform_id: str) -> int:
 
 def _deps(engine: AsyncEngine, settings: ReadSettings) -> SchedulerDeps:
     return SchedulerDeps(
-        jobs=SqlJobStore(engine),
-        executions=SqlExecutionStore(engine),
-        events=SqlEventStore(engine),
-        insight=SqlInsightStore(engine),
-        alerts=SqlAlertStore(engine),
-        rate_limits=SqlRateLimitStore(engine),
+        **scheduler_stores(engine),
         health=_AnsweredByTheServer(),
         # Never started: TriggerEvent, its only user, is not a read.
         event_batcher=EventBatcher(SqlEventDeliveryStore(engine)),
         workers_connected=_no_local_workers,
-        workers=SqlWorkerRegistry(engine),
         max_payload_bytes=settings.max_payload_bytes,
         max_message_bytes=settings.max_message_bytes,
     )

@@ -88,13 +88,10 @@ from cronstream_server.store.cluster_figures import ClusterReporter
 from cronstream_server.store.database import create_engine, pool_figures
 from cronstream_server.store.dispatch import SqlDispatchStore
 from cronstream_server.store.event_delivery import SqlEventDeliveryStore
-from cronstream_server.store.events import SqlEventStore
-from cronstream_server.store.executions import SqlExecutionStore
 from cronstream_server.store.gate import SqlGateStore
 from cronstream_server.store.insight import SqlInsightStore
-from cronstream_server.store.jobs import SqlJobStore
-from cronstream_server.store.rate_limits import SqlRateLimitStore
 from cronstream_server.store.retention import SqlRetentionStore
+from cronstream_server.store.scheduler_stores import scheduler_stores
 from cronstream_server.store.ticker import SqlTickerStore
 from cronstream_server.store.webhook_delivery import SqlWebhookDeliveryStore
 from cronstream_server.store.webhooks import SqlWebhookStore
@@ -270,21 +267,15 @@ def _scheduler_deps(
     workers: WorkerHub,
     metrics: Metrics,
 ) -> SchedulerDeps:
-    jobs = SqlJobStore(engine)
+    stores = scheduler_stores(engine)
     return SchedulerDeps(
-        jobs=jobs,
-        executions=SqlExecutionStore(engine),
-        events=SqlEventStore(engine),
-        insight=SqlInsightStore(engine),
-        alerts=SqlAlertStore(engine),
-        rate_limits=SqlRateLimitStore(engine),
+        **stores,
         max_payload_bytes=settings.max_payload_bytes,
         max_message_bytes=settings.max_message_bytes,
         signals=signals,
         event_batcher=event_batcher,
-        job_quota=JobQuota(jobs.count_jobs, settings.quotas.jobs),
+        job_quota=JobQuota(stores["jobs"].count_jobs, settings.quotas.jobs),
         workers_connected=workers.connected,
-        workers=SqlWorkerRegistry(engine),
         health=EngineHealth(ticker, signals, "redis" if settings.redis_url else "in-process"),
         metrics=metrics,
     )

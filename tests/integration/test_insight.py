@@ -19,15 +19,11 @@ from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger
 from cronstream_server.core.insight import ComponentHealth, HealthStatus
 from cronstream_server.engine.event_batcher import EventBatcher
 from cronstream_server.store import insight as insight_store
-from cronstream_server.store.alerts import SqlAlertStore
 from cronstream_server.store.event_delivery import SqlEventDeliveryStore
-from cronstream_server.store.events import SqlEventStore
 from cronstream_server.store.executions import SqlExecutionStore
-from cronstream_server.store.insight import SqlInsightStore
 from cronstream_server.store.jobs import SqlJobStore
-from cronstream_server.store.rate_limits import SqlRateLimitStore
+from cronstream_server.store.scheduler_stores import scheduler_stores
 from cronstream_server.store.tables import scheduled_jobs
-from cronstream_server.store.worker_registry import SqlWorkerRegistry
 from google.protobuf import timestamp_pb2
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -364,16 +360,10 @@ async def test_health_answers_when_everything_is_down(tmp_path: Path) -> None:
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'x.db'}")
     try:
         deps = SchedulerDeps(
-            jobs=SqlJobStore(engine),
-            executions=SqlExecutionStore(engine),
-            events=SqlEventStore(engine),
-            insight=SqlInsightStore(engine),
-            alerts=SqlAlertStore(engine),
-            rate_limits=SqlRateLimitStore(engine),
+            **scheduler_stores(engine),
             health=BrokenEngine(),
             event_batcher=EventBatcher(SqlEventDeliveryStore(engine)),
             workers_connected=lambda platform_id: 0,
-            workers=SqlWorkerRegistry(engine),
         )
         response = await SchedulerServicer(deps).GetHealth(pb.GetHealthRequest(), None)  # type: ignore[arg-type]
     finally:
