@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cronstream.v1 import job_pb2
 
+from bench.cluster_cost import SNAPSHOT_TRANSACTIONS, snapshot
 from bench.harness import create_jobs, log, percentile, postgres, profiled, scratch_database, server
 from bench.workers.launch import workers
 
@@ -48,30 +49,21 @@ def one_shot_jobs(
         yield job
 
 
-async def wait_finished(dsn: str, count: int, deadline: float) -> int:
+async def wait_finished(dsn: str, count: int, deadline: float) -> tuple[int, int]:
+    """The executions finished by `deadline` (or all `count`), and how many
+    polls it took: each is a transaction the server did not make."""
     connection = await asyncpg.connect(dsn)
     try:
-        done = 0
+        done, polls = 0, 0
         while time.monotonic() < deadline:
             done = await connection.fetchval(
                 "select count(*) from job_executions where status = 'success'"
             )
+            polls += 1
             if done >= count:
                 break
             await asyncio.sleep(0.25)
-        return int(done)
-    finally:
-        await connection.close()
-
-
-async def commits(dsn: str) -> int:
-    """Transactions committed in the database so far (the server's, mostly):
-    per execution, a measure of round trips that load on the machine does not
-    change."""
-    connection = await asyncpg.connect(dsn)
-    try:
-        query = "select xact_commit from pg_stat_database where datname = current_database()"
-        return int(await connection.fetchval(query))
+        return int(done), polls
     finally:
         await connection.close()
 
@@ -114,17 +106,19 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             if datetime.now(UTC) >= run_at:
                 raise RuntimeError("loading took longer than the lead; raise the lead")
             cpu_before = srv.cpu_seconds()
-            commits_before = asyncio.run(commits(database.dsn))
+            cost_before = asyncio.run(snapshot(database.dsn))
             with (
                 profiled(srv.pid, args.profile),
                 workers(args.worker, args.processes, srv.address, srv.key, HANDLER, args.slots),
             ):
                 wait = (run_at - datetime.now(UTC)).total_seconds() + args.timeout
-                done = asyncio.run(
+                done, polls = asyncio.run(
                     wait_finished(database.dsn, args.executions, time.monotonic() + wait)
                 )
             cpu = srv.cpu_seconds() - cpu_before
-            transactions = asyncio.run(commits(database.dsn)) - commits_before
+            cost = asyncio.run(snapshot(database.dsn)).minus(
+                cost_before, own_transactions=polls + SNAPSHOT_TRANSACTIONS
+            )
             measured = asyncio.run(timings(database.dsn))
     seconds = measured["seconds"]
     return {
@@ -142,8 +136,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "seconds": round(seconds, 3),
         "per_second": round(done / seconds, 1) if seconds > 0 else None,
         "all_fired_after_s": round(measured["fired_seconds"], 3),
-        "transactions_per_1000": round(1000 * transactions / max(done, 1), 1),
         "server_cpu_ms_per_1000": round(1000 * cpu / max(done, 1) * 1000, 1),
+        **cost.per_1000(done),
         "start_p50_ms": round(measured["start_p50_ms"], 1),
         "start_p99_ms": round(measured["start_p99_ms"], 1),
     }

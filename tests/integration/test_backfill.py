@@ -447,6 +447,6 @@ async def test_a_chunk_finds_the_instants_taken_by_an_index_range(
     finally:
         await engine.dispose()
     assert "Seq Scan" not in plan, plan
-    bounded = ("uq_job_executions_slot", "ix_job_executions_scheduled_at")
+    bounded = ("uq_job_executions_slot", "ix_job_executions_backfill_open")
     assert any(index in plan for index in bounded), plan
     assert "scheduled_at >= " in plan, plan

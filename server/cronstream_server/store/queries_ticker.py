@@ -34,7 +34,7 @@ executions = job_executions
 # planner match ix_scheduled_jobs_due's predicate in every plan. A parameter
 # hides the value from SQLite's planner, and from the generic plans Postgres
 # may settle on for a statement the driver has prepared; either then reads
-# every active job through ix_scheduled_jobs_status and sorts them.
+# every active job and sorts them.
 _ACTIVE = jobs.c.status == literal_column("'active'")
 # Executions that have not finished: waiting for dependencies, pending, running.
 _UNFINISHED = ("waiting", "pending", "running")

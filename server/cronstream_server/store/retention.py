@@ -10,7 +10,7 @@ A batch is one statement:
                  FOR UPDATE SKIP LOCKED)          -- Postgres only
       AND status IN (<finished>) AND completed_at < :before
 
-- The subquery is a range scan of ix_job_executions_completed_at that stops
+- The subquery is a range scan of ix_job_executions_completed that stops
   at its LIMIT, so a pass reads what it deletes, not the table. (SQLite
   has no DELETE ... LIMIT unless compiled with it; a LIMIT in a subquery it
   has everywhere.)

@@ -88,6 +88,10 @@ api_keys = Table(
     Index(None, "platform_id", "created_at"),
 )
 
+# Storage parameters of scheduled_jobs, set by migration 0016 (Alembic does
+# not compare them).
+JOBS_STORAGE = {"fillfactor": 80}
+
 scheduled_jobs = Table(
     "scheduled_jobs",
     metadata,
@@ -157,11 +161,8 @@ scheduled_jobs = Table(
     Column("concurrency_limit", Integer),
     Column("rate_limit_key", String(200)),
     UniqueConstraint("platform_id", "request_id"),
-    Index(None, "status"),
-    Index(None, "type"),
-    Index(None, "next_run"),
-    Index(None, "handler_name"),
-    Index(None, "created_at"),
+    # Only the indexes a query reads (migration 0016, docs/storage.md): the
+    # ticker moves a job at every firing and each result counts on it.
     # Listing: newest first within a platform, keyset-paged on (created_at, id).
     Index(None, "platform_id", "created_at", "id"),
     # The ticker's claim: active jobs by due time, nothing else in the index.
@@ -185,6 +186,9 @@ scheduled_jobs = Table(
         postgresql_ops={"tags": "jsonb_path_ops"},
         info={ONLY_ON_DIALECT: "postgresql"},
     ).ddl_if(dialect="postgresql"),
+    # Postgres storage (migration 0016): room on each page for the new
+    # versions of the counters' updates, which touch no indexed column (HOT).
+    postgresql_with=JOBS_STORAGE,
 )
 
 event_handlers = Table(
@@ -216,6 +220,8 @@ event_handlers = Table(
 # ... ON CONFLICT of slots names as its conflict target word for word
 # (SQLite matches a partial index's predicate by its text, not by implication).
 SLOT_TRIGGERS = "trigger IN ('schedule', 'backfill')"
+# The statuses of an execution not finished (ix_job_executions_live).
+LIVE_STATUSES = "status IN ('waiting', 'pending', 'running')"
 
 # Storage parameters of job_executions; Alembic does not compare them, so
 # migration 0003 sets them itself (and a change here needs a migration too).
@@ -229,7 +235,20 @@ job_executions = Table(
     "job_executions",
     metadata,
     _id(),
-    _platform_fk(),
+    # No foreign key to platforms on Postgres (migration 0016): an execution
+    # belongs to a job or an event handler, whose own keys cascade from the
+    # platform, and the check cost each insert a share lock on the one
+    # platform row that every concurrent insert takes too (40 us a row, more
+    # than half the insert). SQLite keeps it: there a check is a local
+    # lookup, and dropping it would copy the whole table.
+    Column("platform_id", Uuid(as_uuid=False), nullable=False),
+    ForeignKeyConstraint(
+        ["platform_id"],
+        ["platforms.id"],
+        name="fk_job_executions_platform_id_platforms",
+        ondelete="CASCADE",
+        info={ONLY_ON_DIALECT: "sqlite"},
+    ).ddl_if(dialect="sqlite"),
     Column("job_id", Uuid(as_uuid=False), ForeignKey("scheduled_jobs.id", ondelete="CASCADE")),
     Column(
         "event_handler_id",
@@ -281,13 +300,20 @@ job_executions = Table(
     # A BUFFER_ONE backfill's (core.backfill): released once no earlier
     # backfilled execution of its job is unfinished (migration 0013).
     Column("sequential", Boolean, nullable=False, server_default=false()),
+    # Every index costs a new entry at each write of an execution (none of
+    # them is HOT): only those a query reads are kept (migration 0016, the
+    # audit in docs/storage.md). A job's history, newest first.
     Index(None, "job_id", "created_at"),
-    Index(None, "status"),
-    Index(None, "started_at"),
-    Index(None, "scheduled_at"),
-    Index(None, "trace_id"),
-    Index(None, "created_at"),
+    # A platform's executions, newest first, keyset-paged on (created_at, id).
     Index(None, "platform_id", "created_at", "id"),
+    # The rows not finished, by status: the queue gauges and the reaper's
+    # lease check read these alone; a row leaves it when it finishes.
+    Index(
+        "ix_job_executions_live",
+        "status",
+        postgresql_where=text(LIVE_STATUSES),
+        sqlite_where=text(LIVE_STATUSES),
+    ),
     # One execution per (job, scheduled slot): whichever replica fires a slot
     # second, or a backfill of an instant already fired (and the ticker after
     # a backfill), hits this index and inserts nothing. Manual and event runs
@@ -301,13 +327,19 @@ job_executions = Table(
         sqlite_where=text(SLOT_TRIGGERS),
     ),
     # Retention: finished executions oldest first (store.retention), so a
-    # pass reads the rows it deletes, not the table.
-    Index(None, "completed_at"),
+    # pass reads the rows it deletes, not the table; rows not finished are
+    # left out (they would enter at the insert and again at the claim).
+    Index(
+        "ix_job_executions_completed",
+        "completed_at",
+        postgresql_where=text("completed_at IS NOT NULL"),
+        sqlite_where=text("completed_at IS NOT NULL"),
+    ),
     # The reaper: running executions by deadline. No index may hold
     # lease_expires_at: heartbeats move it every few seconds for every running
     # execution, and an update that changes an indexed column cannot be HOT
     # (it adds an entry to every index of the table). Running rows are few, so
-    # expired leases are found through this index's rows or the status index.
+    # expired leases are found through this index's rows or ix_job_executions_live.
     Index(
         "ix_job_executions_deadlines",
         "deadline_at",
@@ -389,8 +421,8 @@ Index(
 
 # GetRecentRuns (store.recent_runs): a job's runs that ended, newest instant
 # first, so its latest few are one backward range scan however long its
-# history. A row enters when it ends: that update changes `status`, which the
-# status index holds already, so it was never HOT and costs one entry more;
+# history. A row enters when it ends: that update changes `status`, which
+# partial indexes name, so it was never HOT and costs one entry more;
 # pending and running rows (the insert and heartbeat path) are not in it.
 FINAL_RUNS = "status IN ('success', 'failed', 'timeout', 'cancelled', 'skipped')"
 Index(
