@@ -53,6 +53,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cronstream_server import heap
 from cronstream_server.api.admin import AdminServicer
 from cronstream_server.api.auth import Authenticator
 from cronstream_server.api.deps import SchedulerDeps, utc_now
@@ -469,6 +470,7 @@ async def serve(settings: Settings) -> None:
         return
     if running.certificates is not None:
         loop.add_signal_handler(signal.SIGHUP, running.certificates.reload)
+    heap.settle_after_start()
     try:
         await stopping.wait()
         log.info("stopping: finishing calls for up to %ss", settings.shutdown_grace_seconds)

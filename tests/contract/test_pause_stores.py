@@ -1,5 +1,6 @@
-"""The ports of pausing: TickerStore.resume_due (a pause with `until` ends by
-itself, once across replicas), Upcoming.resume_at, and
+"""The ports of pausing: TickerStore.resume_due and TickerStore.tick's
+`resume` (a pause with `until` ends by itself, once across replicas),
+Upcoming.resume_at, and
 JobStore.change_selected (PauseJobs, ResumeJobs)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 
 from cronstream_server.core.enums import ExecutionStatus, JobStatus
 from cronstream_server.core.jobs import Job
+from cronstream_server.core.ports import DueJobs
 from cronstream_server.core.selection import JobSelector
 from cronstream_server.store.database import create_engine
 from cronstream_server.store.ticker import SqlTickerStore
@@ -64,6 +66,36 @@ async def test_resume_due_resumes_only_paused_jobs_whose_until_came(world: World
     assert (stored.status, stored.paused_until, stored.updated_at) == (JobStatus.ACTIVE, None, at)
     assert await statuses(world, later, for_good) == [JobStatus.PAUSED, JobStatus.PAUSED]
     assert await world.ticker.resume_due(10, resume_at) == []
+
+
+async def test_a_tick_resumes_due_jobs_first_and_fires_their_slots_at_once(
+    world: World,
+) -> None:
+    now = await world.now()
+    # Paused until a minute ago, with a slot that came meanwhile.
+    due = await paused(world, await world.job(now - MINUTE), now - MINUTE)
+    later = await paused(world, await world.job(now - MINUTE), now + HOUR)
+    seen: list[DueJobs] = []
+
+    ticked = await world.ticker.tick(timedelta(0), 10, moving_on(seen), resumed)
+
+    assert [j.id for j in ticked.resumed] == [due.id]
+    assert ticked.resumed[0].status is JobStatus.PAUSED  # as it was
+    assert [j.id for j in seen[0].jobs] == [due.id]  # claimed in the same transaction
+    assert ticked.recorded == {due.id: 1}
+    assert await statuses(world, due, later) == [JobStatus.ACTIVE, JobStatus.PAUSED]
+    again = await world.ticker.tick(timedelta(0), 10, moving_on(), resumed)
+    assert (again.resumed, again.claimed) == ((), 0)
+
+
+async def test_a_tick_without_resume_leaves_paused_jobs_alone(world: World) -> None:
+    now = await world.now()
+    due = await paused(world, await world.job(now - MINUTE), now - MINUTE)
+
+    ticked = await world.ticker.tick(timedelta(0), 10, moving_on())
+
+    assert (ticked.resumed, ticked.claimed) == ((), 0)
+    assert await statuses(world, due) == [JobStatus.PAUSED]
 
 
 async def test_resume_due_takes_the_earliest_first_up_to_the_limit(world: World) -> None:

@@ -449,6 +449,8 @@ class Ticked:
     # Running executions that `cancel_outstanding` cancelled: their workers
     # must be told.
     cancelled_running: tuple[str, ...]
+    # Paused jobs the tick resumed first (its `resume`), as they were before.
+    resumed: tuple[Job, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,9 +474,18 @@ class TickerStore(Protocol):
         and a second tick at once gains nothing."""
         ...
 
-    async def tick(self, ahead: timedelta, limit: int, decide: DecideTick) -> Ticked:
+    async def tick(
+        self,
+        ahead: timedelta,
+        limit: int,
+        decide: DecideTick,
+        resume: Callable[[Job, datetime], Job] | None = None,
+    ) -> Ticked:
         """One transaction, on the database's clock `now`:
 
+        0. with `resume`, first does what `resume_due(limit, resume)` does,
+           in this transaction (so a job resumed is claimed below if its
+           slot has come; `Ticked.resumed` lists them);
         1. claims at most `limit` ACTIVE jobs whose next_run has come, oldest
            first: by `now + ahead` for jobs that `core.firing.fires_ahead`,
            by `now` for the others. They stay locked until the commit. Never

@@ -3,8 +3,8 @@
 Each tick is one transaction of the TickerStore: claim due jobs (SKIP
 LOCKED), decide their slots (core.firing, in `_plan`, pure), insert the
 executions (a slot that already has one is skipped by its unique index), and
-move each job to its next slot. Before it, a transaction of its own
-resumes the paused jobs whose `until` has come (TickerStore.resume_due), so
+move each job to its next slot. First, in the same transaction, it resumes
+the paused jobs whose `until` has come (TickerStore.tick's `resume`), so
 the slots those jobs now have are fired by the same tick. Between ticks it
 sleeps until the earliest next_run or `until`, or until a `jobs` signal
 says a job may be due sooner, or at most `max_sleep` (the fallback poll,
@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -185,11 +185,13 @@ class Ticker:
         """One pass: resumes the paused jobs whose `until` has come, then fires
         every job due now (up to the batch size each)."""
         settings = self._settings
-        resumed = await self._resume_due()
         began = time.perf_counter()
-        ticked = await self._store.tick(settings.fire_ahead, settings.batch_size, _plan)
+        ticked = await self._store.tick(
+            settings.fire_ahead, settings.batch_size, _plan, resume_by_itself
+        )
         self._metrics.ticker_pass(time.perf_counter() - began, ticked.claimed)
         self.last_tick_at = ticked.now
+        resumed = await self._count_paused_slots(ticked.resumed)
         if not ticked.claimed:
             return TickResult(resumed=resumed)
         self._metrics.slots_skipped(
@@ -204,10 +206,9 @@ class Ticker:
             self._on_waiting()
         return result
 
-    async def _resume_due(self) -> int:
-        """Resumes paused jobs whose `until` has come; counts the slots each
-        passed while paused, as a ResumeJob does. Returns how many."""
-        paused = await self._store.resume_due(self._settings.batch_size, resume_by_itself)
+    async def _count_paused_slots(self, paused: Sequence[Job]) -> int:
+        """Counts the slots each job the tick resumed passed while paused, as
+        a ResumeJob does. Returns how many jobs were resumed."""
         count = paused_slot_counter()
         for index, job in enumerate(paused):
             assert job.paused_until is not None  # what resume_due claims

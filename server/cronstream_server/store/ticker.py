@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cronstream_server.core.firing import watches_outstanding
 from cronstream_server.core.jobs import Job
@@ -32,12 +32,19 @@ class SqlTickerStore:
     def side_by_side(self) -> bool:
         return self._dialect.side_by_side_writers
 
-    async def tick(self, ahead: timedelta, limit: int, decide: DecideTick) -> Ticked:
+    async def tick(
+        self,
+        ahead: timedelta,
+        limit: int,
+        decide: DecideTick,
+        resume: Callable[[Job, datetime], Job] | None = None,
+    ) -> Ticked:
         async with database_errors(), self._engine.begin() as conn:
             now = await database_now(conn, self._dialect)
+            resumed = await _resume(conn, now, limit, resume) if resume else []
             due = await q.claim_due_jobs(conn, self._dialect, now, now + ahead, limit)
             if not due:
-                return Ticked(now, 0, TickPlan(), {}, ())
+                return Ticked(now, 0, TickPlan(), {}, (), tuple(resumed))
             watched = [job.id for job in due if watches_outstanding(job)]
             seen = await q.outstanding(conn, self._dialect, watched)
             plan = decide(DueJobs(due, seen, now, now + ahead))
@@ -48,19 +55,25 @@ class SqlTickerStore:
             # A slot stored before (recorded 0 times now) had its alert then.
             missed = [o for o in plan.missed if recorded.get(o.job_id)]
             await open_alerts(conn, self._dialect, await wanted_missed(conn, missed), now)
-        return Ticked(now, len(due), plan, recorded, tuple(cancelled))
+        return Ticked(now, len(due), plan, recorded, tuple(cancelled), tuple(resumed))
 
     async def resume_due(self, limit: int, resume: Callable[[Job, datetime], Job]) -> list[Job]:
         async with database_errors(), self._engine.begin() as conn:
-            now = await database_now(conn, self._dialect)
-            due = await q.claim_resume_due(conn, now, limit)
-            # A paused job has no slot fired ahead to withdraw: its pause
-            # withdrew them, and the ticker claims active jobs only.
-            await rewrite_many(conn, scheduled_jobs, [job_values(resume(j, now)) for j in due])
-        return due
+            return await _resume(conn, await database_now(conn, self._dialect), limit, resume)
 
     async def upcoming(self) -> Upcoming:
         async with database_errors(), self._engine.connect() as conn:
             now = await database_now(conn, self._dialect)
             next_run, resume_at = await q.earliest(conn)
             return Upcoming(now, next_run, resume_at)
+
+
+async def _resume(
+    conn: AsyncConnection, now: datetime, limit: int, resume: Callable[[Job, datetime], Job]
+) -> list[Job]:
+    """TickerStore.resume_due in the caller's transaction."""
+    due = await q.claim_resume_due(conn, now, limit)
+    # A paused job has no slot fired ahead to withdraw: its pause withdrew
+    # them, and the ticker claims active jobs only.
+    await rewrite_many(conn, scheduled_jobs, [job_values(resume(j, now)) for j in due])
+    return due
