@@ -449,8 +449,9 @@ async def lock_held(conn: AsyncConnection, dialect: Dialect, ids: Sequence[str])
 async def lock_expired_leases(conn: AsyncConnection, now: datetime, limit: int) -> list[Held]:
     """The reaper: running executions whose lease ran out (their worker went
     silent), oldest expiry first. Running rows are few (bounded by the
-    workers' slots) and found through ix_job_executions_live; lease_expires_at has
-    no index of its own, so a heartbeat can be a HOT update (migration 0003).
+    workers' slots) and found through ix_job_executions_deadlines;
+    lease_expires_at has no index of its own, so a heartbeat can be a HOT
+    update (migration 0003).
     SKIP LOCKED lets several replicas reap side by side, and a row locked by
     a result being applied is skipped (that result settles it)."""
     query = (

@@ -339,7 +339,7 @@ job_executions = Table(
     # lease_expires_at: heartbeats move it every few seconds for every running
     # execution, and an update that changes an indexed column cannot be HOT
     # (it adds an entry to every index of the table). Running rows are few, so
-    # expired leases are found through this index's rows or ix_job_executions_live.
+    # expired leases are found among this index's rows.
     Index(
         "ix_job_executions_deadlines",
         "deadline_at",
