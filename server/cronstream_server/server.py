@@ -47,7 +47,6 @@ from cronstream.v1 import (
     scheduler_service_pb2,
     scheduler_service_pb2_grpc,
     worker_service_pb2,
-    worker_service_pb2_grpc,
 )
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -60,6 +59,7 @@ from cronstream_server.api.deps import SchedulerDeps, utc_now
 from cronstream_server.api.interceptor import AuthAndErrorsInterceptor
 from cronstream_server.api.scheduler import SchedulerServicer
 from cronstream_server.api.worker import WorkerServicer
+from cronstream_server.api.worker_wire import add_worker_service
 from cronstream_server.config import Settings
 from cronstream_server.core.insight import ComponentHealth
 from cronstream_server.core.ports import Signals
@@ -358,9 +358,7 @@ async def _start_workers(
     )
     hub.start()
     stack.push_async_callback(hub.stop)
-    worker_service_pb2_grpc.add_WorkerServiceServicer_to_server(
-        WorkerServicer(hub, settings.max_payload_bytes), server
-    )
+    add_worker_service(WorkerServicer(hub, settings.max_payload_bytes).Connect, server)
     return hub
 
 

@@ -31,9 +31,9 @@ from cronstream.v1 import worker_service_pb2_grpc as wpb_grpc
 from google.protobuf import duration_pb2
 
 from cronstream_server.api.convert import LOG_LEVEL, Reader
-from cronstream_server.api.convert_common import timestamp
 from cronstream_server.api.decoding import Undecodable
 from cronstream_server.api.interceptor import current_platform
+from cronstream_server.api.worker_wire import Built, assignment, joined, prepared_assignment
 from cronstream_server.core.dispatch import Report, Start
 from cronstream_server.core.enums import LogLevel
 from cronstream_server.core.errors import (
@@ -61,7 +61,9 @@ from cronstream_server.telemetry.logs import context_with_ids
 
 log = logging.getLogger(__name__)
 
-Context = grpc.aio.ServicerContext[wpb.ConnectRequest, wpb.ConnectResponse]
+# Responses may be encodings made ahead (api.worker_wire), which the stream's
+# serializer passes through.
+Context = grpc.aio.ServicerContext[wpb.ConnectRequest, wpb.ConnectResponse | bytes]
 # A message that does not decode arrives as an `Undecodable` (see api.interceptor).
 Requests = AsyncIterator[wpb.ConnectRequest | Undecodable]
 
@@ -343,13 +345,13 @@ def _text(value: str) -> str:
 # --- server -> worker -------------------------------------------------------
 
 
-def responses(ready: list[Outgoing], *, batches: bool) -> list[wpb.ConnectResponse]:
+def responses(ready: list[Outgoing], *, batches: bool) -> list[wpb.ConnectResponse | bytes]:
     """The messages for what is ready to send, in order: for a worker that
     accepts batches, each run of assignments (or of acks) is one message, of
     at most BATCH_BYTES of assignments."""
     if not batches:
         return [response(message) for message in ready]
-    out: list[wpb.ConnectResponse] = []
+    out: list[wpb.ConnectResponse | bytes] = []
     index = 0
     while index < len(ready):
         kind = _kind(ready[index])
@@ -381,16 +383,19 @@ def _kind(message: Outgoing) -> type:
 
 def _assignment(message: Start | Prepared) -> wpb.Assignment:
     if isinstance(message, Prepared):
-        built: wpb.Assignment = message.message
-        return built
+        built: Built = message.message
+        return built.message
     return assignment(message)
 
 
-def _grouped(run: list[Outgoing]) -> wpb.ConnectResponse:
+def _grouped(run: list[Outgoing]) -> wpb.ConnectResponse | bytes:
     """One message for a run of same-kind messages (a single one goes as is)."""
     if len(run) == 1:
         return response(run[0])
     if _kind(run[0]) is Start:
+        prepared = [m.message for m in run if isinstance(m, Prepared)]
+        if len(prepared) == len(run):  # all encoded when claimed: joined as they are
+            return joined(prepared)
         starts = [_assignment(m) for m in run if isinstance(m, Start | Prepared)]
         return wpb.ConnectResponse(assignments=wpb.Assignments(assignments=starts))
     acks = [wpb.ResultAck(execution_id=m.execution_id) for m in run if isinstance(m, Ack)]
@@ -418,29 +423,6 @@ def response(message: Outgoing) -> wpb.ConnectResponse:
         case Drain():
             return wpb.ConnectResponse(drain=wpb.Drain())
     raise AssertionError(f"unknown outgoing message {message!r}")
-
-
-def prepared_assignment(start: Start) -> tuple[wpb.Assignment, int]:
-    """An assignment's message and its size (see Session's outbox bound)."""
-    message = assignment(start)
-    return message, message.ByteSize()
-
-
-def assignment(start: Start) -> wpb.Assignment:
-    execution = start.execution
-    message = wpb.Assignment(
-        execution_id=execution.id,
-        job_id=execution.job_id or "",
-        handler_name=execution.handler_name,
-        attempt=execution.attempt,
-        scheduled_at=timestamp(execution.scheduled_at),
-        deadline=timestamp(start.deadline_at),
-        traceparent=start.trace.traceparent,
-        tracestate=start.trace.tracestate,
-    )
-    if execution.payload is not None:
-        message.payload.update(execution.payload)
-    return message
 
 
 def _duration(seconds: float) -> duration_pb2.Duration:
