@@ -3,6 +3,7 @@ workers over WorkerService; executions/s from the due instant to the last
 result recorded.
 
     .venv/bin/python bench/throughput.py --executions 20000 --worker go
+    .venv/bin/python bench/throughput.py --executions 20000 --worker go --servers 2
 
 Prints one JSON line. Without --dsn it starts its own throwaway Postgres.
 """
@@ -25,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cronstream.v1 import job_pb2
 
-from bench.harness import create_jobs, log, percentile, postgres, profiled, scratch_database, server
+from bench import procfs
+from bench.harness import create_jobs, log, percentile, postgres, profiled, scratch_database
+from bench.replicas import add_arguments, figures, replicas, spread
 from bench.workers.launch import workers
 
 HANDLER = "noop"
@@ -99,12 +102,23 @@ async def timings(dsn: str) -> dict[str, float]:
     }
 
 
+async def postmaster(dsn: str) -> int:
+    """The pid of the cluster's postmaster (the parent of our backend): its
+    process tree is Postgres's CPU, when the cluster runs on this machine."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        return procfs.parent(int(await connection.fetchval("select pg_backend_pid()")))
+    finally:
+        await connection.close()
+
+
 def run(args: argparse.Namespace) -> dict[str, object]:
     with postgres(args.dsn) as cluster:
         with (
             scratch_database(cluster, "w1", keep=False) as database,
-            server(database, metrics=args.metrics) as srv,
+            replicas(database, args, metrics=args.metrics) as servers,
         ):
+            srv = servers.first
             # Due far enough ahead for the load to finish first.
             lead = 10.0 + args.executions / args.load_rate
             run_at = datetime.now(UTC) + timedelta(seconds=lead)
@@ -113,17 +127,22 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             log(f"w1: created {args.executions} jobs in {load_seconds:.1f}s")
             if datetime.now(UTC) >= run_at:
                 raise RuntimeError("loading took longer than the lead; raise the lead")
-            cpu_before = srv.cpu_seconds()
+            postgres_pid = asyncio.run(postmaster(database.dsn))
+            cpu_before = servers.cpu_seconds()
+            postgres_before = procfs.tree_cpu_seconds(postgres_pid)
             commits_before = asyncio.run(commits(database.dsn))
+            targets = servers.targets()
             with (
                 profiled(srv.pid, args.profile),
-                workers(args.worker, args.processes, srv.address, srv.key, HANDLER, args.slots),
+                workers(args.worker, args.processes, targets, srv.key, HANDLER, args.slots),
             ):
+                streams = spread(database.dsn, servers, args.processes)
                 wait = (run_at - datetime.now(UTC)).total_seconds() + args.timeout
                 done = asyncio.run(
                     wait_finished(database.dsn, args.executions, time.monotonic() + wait)
                 )
-            cpu = srv.cpu_seconds() - cpu_before
+            cpu = servers.cpu_since(cpu_before)
+            postgres_cpu = procfs.tree_cpu_seconds(postgres_pid) - postgres_before
             transactions = asyncio.run(commits(database.dsn)) - commits_before
             measured = asyncio.run(timings(database.dsn))
     seconds = measured["seconds"]
@@ -143,9 +162,11 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "per_second": round(done / seconds, 1) if seconds > 0 else None,
         "all_fired_after_s": round(measured["fired_seconds"], 3),
         "transactions_per_1000": round(1000 * transactions / max(done, 1), 1),
-        "server_cpu_ms_per_1000": round(1000 * cpu / max(done, 1) * 1000, 1),
         "start_p50_ms": round(measured["start_p50_ms"], 1),
         "start_p99_ms": round(measured["start_p99_ms"], 1),
+        **figures(servers, cpu, done, streams),
+        # The whole cluster's processes: on a cluster shared with other work, theirs too.
+        "postgres_cpu_ms_per_1000": round(1_000_000 * postgres_cpu / max(done, 1), 1),
     }
 
 
@@ -171,6 +192,7 @@ def main() -> None:
         help="the keyed variant: spread the jobs over this many concurrency keys",
     )
     parser.add_argument("--key-limit", type=int, default=50, help="places per concurrency key")
+    add_arguments(parser)
     print(json.dumps(run(parser.parse_args())), flush=True)
 
 
