@@ -39,6 +39,19 @@ def parent(pid: int) -> int:
     return int(_stat_fields(pid)[1])
 
 
+def children_cpu_seconds(pid: int, marker: str) -> float:
+    """CPU time of the live children of `pid` whose command line holds
+    `marker` (the benchmark's worker processes, read before they stop)."""
+    total = 0.0
+    for child in _children(pid):
+        try:
+            if marker.encode() in Path(f"/proc/{child}/cmdline").read_bytes():
+                total += cpu_seconds(child)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():

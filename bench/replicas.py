@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,3 +144,39 @@ def figures(
         "server_cpu_ms_per_1000": round(sum(per_1000), 1),
         "server_cpu_ms_per_1000_each": per_1000,
     }
+
+
+@dataclass(frozen=True)
+class Usage:
+    """CPU seconds so far of each server, of the Postgres cluster, and of the
+    benchmark's live worker processes; two of them subtract to a window's."""
+
+    servers: list[float]
+    postgres: float
+    workers: float
+
+    def __sub__(self, other: Usage) -> Usage:
+        servers = [a - b for a, b in zip(self.servers, other.servers, strict=True)]
+        return Usage(servers, self.postgres - other.postgres, self.workers - other.workers)
+
+    def per_1000(self, done: int) -> dict[str, object]:
+        def ms(seconds: float) -> float:
+            return round(1_000_000 * seconds / max(done, 1), 1)
+
+        return {
+            "server": ms(sum(self.servers)),
+            "server_each": [ms(seconds) for seconds in self.servers],
+            "postgres": ms(self.postgres),
+            "workers": ms(self.workers),
+        }
+
+
+def usage(replicas: Replicas, postmaster: int) -> Usage:
+    """Now: the servers', the cluster's (the postmaster's process tree; on a
+    cluster shared with other work, theirs too) and the worker processes'
+    (this process's children with "worker" in their command line)."""
+    return Usage(
+        replicas.cpu_seconds(),
+        procfs.tree_cpu_seconds(postmaster),
+        procfs.children_cpu_seconds(os.getpid(), "worker"),
+    )
