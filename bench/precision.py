@@ -52,6 +52,24 @@ def read_runs(records: list[Path]) -> list[tuple[str, int, int]]:
     return runs
 
 
+def per_worker(records: list[Path], servers: int, start_us: int, end_us: int) -> list[object]:
+    """Each worker process's share and lateness: worker i is served by server
+    i mod N, so a replica that hands work late shows in its workers' rows."""
+    rows: list[object] = []
+    for index, record in enumerate(records):
+        runs = [r for r in read_runs([record]) if start_us <= r[1] < end_us]
+        lateness = sorted((started - scheduled) / 1000 for _, scheduled, started in runs)
+        rows.append(
+            {
+                "server": index % servers,
+                "runs": len(runs),
+                "p50_ms": round(percentile(lateness, 0.5), 1),
+                "p99_ms": round(percentile(lateness, 0.99), 1),
+            }
+        )
+    return rows
+
+
 async def slots_in_database(dsn: str, start_us: int, end_us: int) -> tuple[int, int]:
     """(executions, distinct (job, slot)) the database holds in the window."""
     connection = await asyncpg.connect(dsn)
@@ -93,6 +111,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             start_us, end_us = window_start * 1_000_000, window_end * 1_000_000
             stored, distinct_stored = asyncio.run(slots_in_database(database.dsn, start_us, end_us))
             runs = [r for r in read_runs(records) if start_us <= r[1] < end_us]
+            workers_figures = per_worker(records, len(servers.servers), start_us, end_us)
     lateness = sorted((started - scheduled) / 1000 for _, scheduled, started in runs)
     expected = args.schedules * args.seconds
     fired = len({execution_id for execution_id, _, _ in runs})
@@ -117,6 +136,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "max_ms": round(lateness[-1], 1) if lateness else None,
         # CPU from the load to the end of the drain, per 1,000 slots fired in the window.
         **figures(servers, cpu, fired, streams),
+        "per_worker": workers_figures,
     }
 
 
