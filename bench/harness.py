@@ -29,6 +29,8 @@ from cronstream.v1 import admin_service_pb2_grpc, job_pb2, scheduler_service_pb2
 from cronstream.v1 import scheduler_service_pb2 as scheduler_pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench import procfs
+
 ROOT = Path(__file__).resolve().parent.parent
 CRONSTREAM = Path(sys.executable).with_name("cronstream")
 ADMIN_KEY = "bench-admin-key-" + "x" * 24
@@ -47,9 +49,11 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Postgres:
-    """A running cluster: `dsn` for libpq clients, `url` for SQLAlchemy."""
+    """A running cluster: `dsn` for libpq clients, `url` for SQLAlchemy;
+    `redis_url`, the Redis started beside a throwaway cluster (None given a dsn)."""
 
     dsn: str
+    redis_url: str | None = None
 
     def database(self, name: str) -> Postgres:
         """A fresh, empty database on the same cluster."""
@@ -58,7 +62,7 @@ class Postgres:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        return Postgres(re.sub(r"/[^/]+$", f"/{name}", self.dsn))
+        return Postgres(re.sub(r"/[^/]+$", f"/{name}", self.dsn), self.redis_url)
 
     @property
     def url(self) -> str:
@@ -79,7 +83,7 @@ def postgres(dsn: str | None = None) -> Iterator[Postgres]:
         env = dict(
             line.split("=", 1) for line in (folder / "env").read_text().splitlines() if "=" in line
         )
-        yield Postgres(env["CRONSTREAM_TEST_POSTGRES_DSN"])
+        yield Postgres(env["CRONSTREAM_TEST_POSTGRES_DSN"], env.get("CRONSTREAM_TEST_REDIS_URL"))
     finally:
         subprocess.run([services, "stop", str(folder)], check=False, stdout=subprocess.DEVNULL)
 
@@ -165,12 +169,19 @@ class Server:
 
 @contextlib.contextmanager
 def server(
-    database: Postgres, env: dict[str, str] | None = None, metrics: bool = False
+    database: Postgres,
+    env: dict[str, str] | None = None,
+    metrics: bool = False,
+    *,
+    address: str | None = None,
+    key: str | None = None,
 ) -> Iterator[Server]:
     """`cronstream serve --migrate` on `database`, with a platform and its key.
     With `metrics`, it keeps and serves its metrics, scraped every second
-    while it runs (a stricter scraper than Prometheus's usual 15 s)."""
-    address = f"127.0.0.1:{free_port()}"
+    while it runs (a stricter scraper than Prometheus's usual 15 s).
+    `address` (default: a free port) and `key` (default: a new platform's)
+    are for a further replica on the same database (bench/replicas.py)."""
+    address = address or f"127.0.0.1:{free_port()}"
     metrics_address = f"127.0.0.1:{free_port()}"
     full_env = {
         **os.environ,
@@ -194,10 +205,13 @@ def server(
         target=_scrape_every_second, args=(f"http://{metrics_address}/metrics", scraping)
     )
     try:
+        if full_env.get("CRONSTREAM_REUSE_PORT") == "1":
+            # Another process on the shared port may answer the health check.
+            _wait_listening(address, process)
         _wait_serving(address, process)
         if metrics:
             scraper.start()
-        yield Server(process, address, _platform_key(address))
+        yield Server(process, address, key or _platform_key(address))
     finally:
         scraping.set()
         if scraper.is_alive():
@@ -236,6 +250,17 @@ def _wait_serving(address: str, process: subprocess.Popen[bytes], timeout: float
                     return
             time.sleep(0.1)
     raise RuntimeError(f"cronstream serve not serving on {address} after {timeout}s")
+
+
+def _wait_listening(address: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    port = int(address.rsplit(":", 1)[1])
+    deadline = time.monotonic() + timeout
+    while not procfs.listens(process.pid, port):
+        if process.poll() is not None:
+            raise RuntimeError(f"cronstream serve exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"cronstream serve not listening on {address} after {timeout}s")
+        time.sleep(0.1)
 
 
 def _platform_key(address: str) -> str:

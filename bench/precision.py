@@ -3,6 +3,7 @@ workers over WorkerService; lateness of each handler start after its
 scheduled instant, and the slots missed or run twice.
 
     .venv/bin/python bench/precision.py --schedules 1000 --seconds 30
+    .venv/bin/python bench/precision.py --schedules 1000 --seconds 30 --servers 2
 
 Prints one JSON line. Without --dsn it starts its own throwaway Postgres.
 """
@@ -27,7 +28,8 @@ from cronstream.v1 import (
     job_pb2,
 )
 
-from bench.harness import create_jobs, log, percentile, postgres, scratch_database, server
+from bench.harness import create_jobs, log, percentile, postgres, scratch_database
+from bench.replicas import add_arguments, figures, replicas, spread
 from bench.workers.launch import workers
 
 HANDLER = "tick"
@@ -50,6 +52,24 @@ def read_runs(records: list[Path]) -> list[tuple[str, int, int]]:
     return runs
 
 
+def per_worker(records: list[Path], servers: int, start_us: int, end_us: int) -> list[object]:
+    """Each worker process's share and lateness: worker i is served by server
+    i mod N, so a replica that hands work late shows in its workers' rows."""
+    rows: list[object] = []
+    for index, record in enumerate(records):
+        runs = [r for r in read_runs([record]) if start_us <= r[1] < end_us]
+        lateness = sorted((started - scheduled) / 1000 for _, scheduled, started in runs)
+        rows.append(
+            {
+                "server": index % servers,
+                "runs": len(runs),
+                "p50_ms": round(percentile(lateness, 0.5), 1),
+                "p99_ms": round(percentile(lateness, 0.99), 1),
+            }
+        )
+    return rows
+
+
 async def slots_in_database(dsn: str, start_us: int, end_us: int) -> tuple[int, int]:
     """(executions, distinct (job, slot)) the database holds in the window."""
     connection = await asyncpg.connect(dsn)
@@ -70,13 +90,16 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     with postgres(args.dsn) as cluster:
         with (
             scratch_database(cluster, "w2", keep=False) as database,
-            server(database, metrics=args.metrics) as srv,
+            replicas(database, args, metrics=args.metrics) as servers,
             tempfile.TemporaryDirectory() as folder,
         ):
-            records_dir = Path(folder)
+            srv, records_dir = servers.first, Path(folder)
+            targets = servers.targets()
             with workers(
-                args.worker, args.processes, srv.address, srv.key, HANDLER, args.slots, records_dir
+                args.worker, args.processes, targets, srv.key, HANDLER, args.slots, records_dir
             ) as records:
+                streams = spread(database.dsn, servers, args.processes)
+                cpu_before = servers.cpu_seconds()
                 started = time.monotonic()
                 asyncio.run(create_jobs(srv.address, srv.key, every_second(args.schedules)))
                 log(f"w2: created {args.schedules} schedules in {time.monotonic() - started:.1f}s")
@@ -84,9 +107,11 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 window_start = math.ceil(time.time()) + 2
                 window_end = window_start + args.seconds
                 time.sleep(max(0.0, window_end - time.time()) + args.drain)
+                cpu = servers.cpu_since(cpu_before)
             start_us, end_us = window_start * 1_000_000, window_end * 1_000_000
             stored, distinct_stored = asyncio.run(slots_in_database(database.dsn, start_us, end_us))
             runs = [r for r in read_runs(records) if start_us <= r[1] < end_us]
+            workers_figures = per_worker(records, len(servers.servers), start_us, end_us)
     lateness = sorted((started - scheduled) / 1000 for _, scheduled, started in runs)
     expected = args.schedules * args.seconds
     fired = len({execution_id for execution_id, _, _ in runs})
@@ -109,6 +134,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "p95_ms": round(percentile(lateness, 0.95), 1),
         "p99_ms": round(percentile(lateness, 0.99), 1),
         "max_ms": round(lateness[-1], 1) if lateness else None,
+        # CPU from the load to the end of the drain, per 1,000 slots fired in the window.
+        **figures(servers, cpu, fired, streams),
+        "per_worker": workers_figures,
     }
 
 
@@ -124,6 +152,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--slots", type=int, default=500)
     parser.add_argument("--drain", type=float, default=5.0, help="seconds to finish after it")
+    add_arguments(parser)
     print(json.dumps(run(parser.parse_args())), flush=True)
 
 

@@ -108,6 +108,19 @@ def _dashboard_row(beside: dict[str, Any]) -> tuple[str, str, str, str]:
     )
 
 
+def _servers_row(two: dict[str, Any], one: dict[str, Any]) -> tuple[str, str, str, str]:
+    """W1 on two server processes: its rate and their CPU in all, each as a
+    ratio to the run on one."""
+    cpu = "server_cpu_ms_per_1000"
+    rate = _ratio(two.get("per_second"), one.get("per_second"))
+    return (
+        "W1 executions/s",
+        "cronstream go, 2 server processes",
+        f"{_figure(two, 'per_second')} ({two.get(cpu, '-')} ms server CPU per 1,000)",
+        f"{rate} of one, CPU {_ratio(two.get(cpu), one.get(cpu))}",
+    )
+
+
 def fresh(cluster: Postgres, prefix: str) -> Postgres:
     return cluster.database(database_name(prefix))
 
@@ -117,12 +130,18 @@ def run_all(cluster: Postgres, sizes: Sizes) -> dict[str, dict[str, Any]]:
     python_peers = BENCH / "peers" / "python"
     results: dict[str, dict[str, Any]] = {}
     dsn = cluster.dsn
+    redis = ["--redis-url", cluster.redis_url] if cluster.redis_url else []
     w1, w2 = (
         ["--executions", str(sizes.jobs)],
         ["--schedules", str(sizes.schedules), "--seconds", str(sizes.seconds)],
     )
     results["cronstream w1 go"] = run_json(
         [py, "bench/throughput.py", "--dsn", dsn, "--worker", "go", *w1]
+    )
+    # The same on two server processes on the one database (a port each, a
+    # worker process each, Redis between them): scale-out on one host.
+    results["cronstream w1 go 2 servers"] = run_json(
+        [py, "bench/throughput.py", "--dsn", dsn, "--worker", "go", "--servers", "2", *redis, *w1]
     )
     # W1 keyed: the same jobs over 100 concurrency keys of 50 places each
     # (5,000 places for the workers' 2,000 slots): what admission costs.
@@ -270,6 +289,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         rows.append(
             ("W1 executions/s", key.removesuffix(" w1"), _figure(result, "per_second"), ratio)
         )
+        if key == "cronstream w1 go":
+            rows.append(_servers_row(results.get("cronstream w1 go 2 servers", {}), result))
     ours_w2 = results["cronstream w2 go"].get("p99_ms")
     for key in ("cronstream w2 go", "apscheduler w2", "procrastinate w2", "graphile-worker w2"):
         result = results.get(key, {})

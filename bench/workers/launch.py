@@ -6,7 +6,7 @@ import contextlib
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -33,14 +33,16 @@ def command(kind: str, target: str, key: str, handler: str, slots: int) -> list[
 def workers(
     kind: str,
     count: int,
-    target: str,
+    target: str | Sequence[str],
     key: str,
     handler: str,
     slots: int,
     record_dir: Path | None = None,
 ) -> Iterator[list[Path]]:
     """`count` worker processes; yields the files their runs are recorded in
-    (written when they stop)."""
+    (written when they stop). Given several targets, process i connects to
+    target i mod their number: an even spread over the servers."""
+    targets = [target] if isinstance(target, str) else list(target)
     if kind == "go":
         build_go_worker()  # every time: quick when nothing changed, never stale
     records = [record_dir / f"worker-{i}.txt" for i in range(count)] if record_dir else []
@@ -48,7 +50,7 @@ def workers(
     try:
         for i in range(count):
             extra = [str(records[i])] if records else []
-            args = command(kind, target, key, handler, slots) + extra
+            args = command(kind, targets[i % len(targets)], key, handler, slots) + extra
             processes.append(subprocess.Popen(args, stdout=subprocess.DEVNULL))
         yield records
     finally:
