@@ -47,9 +47,11 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Postgres:
-    """A running cluster: `dsn` for libpq clients, `url` for SQLAlchemy."""
+    """A running cluster: `dsn` for libpq clients, `url` for SQLAlchemy;
+    `redis_url`, the Redis started beside a throwaway cluster (W3)."""
 
     dsn: str
+    redis_url: str | None = None
 
     def database(self, name: str) -> Postgres:
         """A fresh, empty database on the same cluster."""
@@ -58,7 +60,7 @@ class Postgres:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        return Postgres(re.sub(r"/[^/]+$", f"/{name}", self.dsn))
+        return Postgres(re.sub(r"/[^/]+$", f"/{name}", self.dsn), self.redis_url)
 
     @property
     def url(self) -> str:
@@ -79,7 +81,7 @@ def postgres(dsn: str | None = None) -> Iterator[Postgres]:
         env = dict(
             line.split("=", 1) for line in (folder / "env").read_text().splitlines() if "=" in line
         )
-        yield Postgres(env["CRONSTREAM_TEST_POSTGRES_DSN"])
+        yield Postgres(env["CRONSTREAM_TEST_POSTGRES_DSN"], env.get("CRONSTREAM_TEST_REDIS_URL"))
     finally:
         subprocess.run([services, "stop", str(folder)], check=False, stdout=subprocess.DEVNULL)
 
@@ -269,10 +271,16 @@ def profiled(pid: int, output: Path | None) -> Iterator[None]:
 
 
 async def create_jobs(
-    address: str, key: str, jobs: Iterable[job_pb2.Job], batch: int = 1000, in_flight: int = 4
+    address: str,
+    key: str,
+    jobs: Iterable[job_pb2.Job],
+    batch: int = 1000,
+    in_flight: int = 4,
+    ids: list[str] | None = None,
 ) -> float:
     """Creates `jobs` through BatchCreateJobs, `in_flight` batches at a time;
-    returns the seconds it took."""
+    returns the seconds it took. The created jobs' ids go to `ids` if given
+    (in no particular order)."""
     started = time.monotonic()
     auth = (("authorization", f"Bearer {key}"),)
     queue = iter(jobs)
@@ -283,7 +291,9 @@ async def create_jobs(
             while chunk := list(itertools.islice(queue, batch)):
                 requests = [scheduler_pb.CreateJobRequest(job=job) for job in chunk]
                 request = scheduler_pb.BatchCreateJobsRequest(requests=requests)
-                await stub.BatchCreateJobs(request, metadata=auth, timeout=120)
+                answer = await stub.BatchCreateJobs(request, metadata=auth, timeout=120)
+                if ids is not None:
+                    ids.extend(job.id for job in answer.jobs)
 
         await asyncio.gather(*(loader() for _ in range(in_flight)))
     return time.monotonic() - started

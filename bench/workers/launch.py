@@ -38,9 +38,11 @@ def workers(
     handler: str,
     slots: int,
     record_dir: Path | None = None,
+    sleep_ms: tuple[int, int] | None = None,
 ) -> Iterator[list[Path]]:
     """`count` worker processes; yields the files their runs are recorded in
-    (written when they stop)."""
+    (written when they stop). `sleep_ms` (low, high): each handler sleeps a
+    random time in that range, in milliseconds; without it, none (W1, W2)."""
     if kind == "go":
         build_go_worker()  # every time: quick when nothing changed, never stale
     records = [record_dir / f"worker-{i}.txt" for i in range(count)] if record_dir else []
@@ -48,6 +50,8 @@ def workers(
     try:
         for i in range(count):
             extra = [str(records[i])] if records else []
+            if sleep_ms is not None:
+                extra = [extra[0] if extra else "", f"{sleep_ms[0]}-{sleep_ms[1]}"]
             args = command(kind, target, key, handler, slots) + extra
             processes.append(subprocess.Popen(args, stdout=subprocess.DEVNULL))
         yield records
