@@ -160,13 +160,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def lateness(values_ms: list[float]) -> dict[str, float | None]:
     values_ms.sort()
+    if not values_ms:
+        return {}
     return {
         # Negative would be a handler started before its instant: a bug.
-        "min_ms": round(values_ms[0], 1) if values_ms else None,
+        "min_ms": round(values_ms[0], 1),
         "p50_ms": round(percentile(values_ms, 0.5), 1),
         "p95_ms": round(percentile(values_ms, 0.95), 1),
         "p99_ms": round(percentile(values_ms, 0.99), 1),
-        "max_ms": round(values_ms[-1], 1) if values_ms else None,
+        "max_ms": round(values_ms[-1], 1),
     }
 
 

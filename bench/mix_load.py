@@ -71,6 +71,8 @@ class Latencies:
 
 
 def _ms(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"calls": 0}
     return {
         "calls": len(values),
         "p50_ms": round(1000 * percentile(values, 0.5), 1),
@@ -138,6 +140,8 @@ def event_trigger(auth: Auth, published: dict[str, int]) -> Call:
 
 async def run_paced(address: str, clients: int, rate: float, until: float, call: Call) -> Latencies:
     record = Latencies()
+    if rate <= 0:  # this traffic left out (--events-per-second 0, --calls-per-second 0)
+        return record
     async with open_channels(address, clients) as channels:
         await paced(channels, rate, until, call, record)
     return record
