@@ -39,6 +39,7 @@ from bench.harness import (
     log,
     percentile,
     postgres,
+    profiled,
     scratch_database,
     server,
 )
@@ -99,6 +100,8 @@ async def traffic(
         run_paced(srv.address, EVENT_CLIENTS, args.events_per_second, window.end, trigger),
         run_paced(srv.address, CALL_CLIENTS, args.calls_per_second, window.end, jobs),
     )
+    # The whole window, even with both traffics left out (the cron jobs alone).
+    await asyncio.sleep(max(0.0, window.end - time.time()))
     window.cpu_seconds = srv.cpu_seconds() - cpu
     window.transactions = await commits(database.dsn) - transactions
     window.traffic = {"events": events.summary(), "control_plane": control.summary()}
@@ -150,7 +153,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 start = window_start(args.seconds, args.warmup)
                 window = Window(start, start + args.seconds)
                 calls = ControlPlane(auth_of(srv.key), ids, pool)
-                asyncio.run(traffic(srv, database, window, args, calls))
+                with profiled(srv.pid, args.profile):
+                    asyncio.run(traffic(srv, database, window, args, calls))
                 time.sleep(max(0.0, window.end + args.drain - time.time()))
             stored = asyncio.run(cron_slots_stored(database.dsn, window.start, window.end))
             runs = read_runs(records)
@@ -236,6 +240,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--handler-min-ms", type=int, default=10)
     parser.add_argument("--handler-max-ms", type=int, default=50)
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds after the load")
+    parser.add_argument("--profile", type=Path, help="a py-spy profile of the server's window")
     parser.add_argument("--drain", type=float, default=5.0, help="seconds to finish after it")
     args = parser.parse_args()
     if args.quick:
