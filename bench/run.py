@@ -252,13 +252,14 @@ def run_mix(cluster: Postgres, sizes: Sizes) -> dict[str, dict[str, Any]]:
     or $CRONSTREAM_TEST_REDIS_URL beside a given --dsn)."""
     mix = [sys.executable, "bench/mix.py", "--dsn", cluster.dsn, "--jobs", str(sizes.mix_jobs)]
     mix += ["--seconds", str(sizes.mix_seconds)]
+    results = {"cronstream w3": run_json(mix)}
     redis_url = cluster.redis_url or os.environ.get("CRONSTREAM_TEST_REDIS_URL")
-    with_redis = (
+    results["cronstream w3 redis"] = (
         run_json([*mix, "--redis", "--redis-url", redis_url])
         if redis_url
         else {"error": "no Redis beside the given --dsn"}
     )
-    return {"cronstream w3": run_json(mix), "cronstream w3 redis": with_redis}
+    return results
 
 
 def _figure(result: dict[str, Any], key: str, unit: str = "") -> str:
