@@ -294,10 +294,16 @@ def profiled(pid: int, output: Path | None) -> Iterator[None]:
 
 
 async def create_jobs(
-    address: str, key: str, jobs: Iterable[job_pb2.Job], batch: int = 1000, in_flight: int = 4
+    address: str,
+    key: str,
+    jobs: Iterable[job_pb2.Job],
+    batch: int = 1000,
+    in_flight: int = 4,
+    ids: list[str] | None = None,
 ) -> float:
     """Creates `jobs` through BatchCreateJobs, `in_flight` batches at a time;
-    returns the seconds it took."""
+    returns the seconds it took. The created jobs' ids go to `ids` if given
+    (in no particular order)."""
     started = time.monotonic()
     auth = (("authorization", f"Bearer {key}"),)
     queue = iter(jobs)
@@ -308,7 +314,9 @@ async def create_jobs(
             while chunk := list(itertools.islice(queue, batch)):
                 requests = [scheduler_pb.CreateJobRequest(job=job) for job in chunk]
                 request = scheduler_pb.BatchCreateJobsRequest(requests=requests)
-                await stub.BatchCreateJobs(request, metadata=auth, timeout=120)
+                answer = await stub.BatchCreateJobs(request, metadata=auth, timeout=120)
+                if ids is not None:
+                    ids.extend(job.id for job in answer.jobs)
 
         await asyncio.gather(*(loader() for _ in range(in_flight)))
     return time.monotonic() - started

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -42,13 +43,22 @@ class Sizes:
     latency_jobs: int  # graphile-worker's add-to-start latency run
     calls: int  # control plane CreateJob calls
     scale_jobs: int  # active cron jobs held
+    mix_jobs: int = 100_000  # W3 cron jobs
+    mix_seconds: int = 60  # W3 window
 
 
 FULL = Sizes(
     jobs=20_000, schedules=1_000, seconds=30, latency_jobs=2_000, calls=10_000, scale_jobs=1_000_000
 )
 QUICK = Sizes(
-    jobs=5_000, schedules=200, seconds=10, latency_jobs=300, calls=2_000, scale_jobs=50_000
+    jobs=5_000,
+    schedules=200,
+    seconds=10,
+    latency_jobs=300,
+    calls=2_000,
+    scale_jobs=50_000,
+    mix_jobs=10_000,
+    mix_seconds=20,
 )
 
 
@@ -241,6 +251,7 @@ def run_all(cluster: Postgres, sizes: Sizes) -> dict[str, dict[str, Any]]:
             str(sizes.calls),
         ]
     )
+    results.update(run_mix(cluster, sizes))
     results["cronstream scale"] = run_json(
         [
             py,
@@ -251,6 +262,21 @@ def run_all(cluster: Postgres, sizes: Sizes) -> dict[str, dict[str, Any]]:
             str(sizes.scale_jobs),
         ],
         timeout=RUN_TIMEOUT * 2,
+    )
+    return results
+
+
+def run_mix(cluster: Postgres, sizes: Sizes) -> dict[str, dict[str, Any]]:
+    """W3 twice, the server without and with Redis (the throwaway cluster's,
+    or $CRONSTREAM_TEST_REDIS_URL beside a given --dsn)."""
+    mix = [sys.executable, "bench/mix.py", "--dsn", cluster.dsn, "--jobs", str(sizes.mix_jobs)]
+    mix += ["--seconds", str(sizes.mix_seconds)]
+    results = {"cronstream w3": run_json(mix)}
+    redis_url = cluster.redis_url or os.environ.get("CRONSTREAM_TEST_REDIS_URL")
+    results["cronstream w3 redis"] = (
+        run_json([*mix, "--redis", "--redis-url", redis_url])
+        if redis_url
+        else {"error": "no Redis beside the given --dsn"}
     )
     return results
 
@@ -347,12 +373,46 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         )
     )
     rows.append(("BatchCreateJobs", "cronstream", f"{batch.get('per_second', '-')} jobs/s", ""))
+    rows += _mix_rows(results.get("cronstream w3", {}), results.get("cronstream w3 redis", {}))
     scale = results.get("cronstream scale", {})
     rows.append(("Scale", "cronstream", _scale(scale), ""))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _mix_rows(
+    without: dict[str, Any], with_redis: dict[str, Any]
+) -> list[tuple[str, str, str, str]]:
+    """W3 without and with Redis: cron lateness, then event lateness,
+    control-plane latency and server CPU; with Redis as ratios to without."""
+    rows = []
+    for label, result in (("cronstream go", without), ("cronstream go, Redis", with_redis)):
+        ratio = ""
+        if result is with_redis:
+            cpu = _ratio(
+                result.get("server_cpu_ms_per_1000"), without.get("server_cpu_ms_per_1000")
+            )
+            ratio = (
+                f"p99 {_ratio(result.get('p99_ms'), without.get('p99_ms'))}, CPU {cpu} of without"
+            )
+        rows.append(("W3 cron lateness", label, _precision(result), ratio))
+        rows.append(("W3 events, calls, CPU", label, _mix_costs(result), ""))
+    return rows
+
+
+def _mix_costs(result: dict[str, Any]) -> str:
+    """W3's event lateness, control-plane latency, and costs per 1,000 executions."""
+    if "error" in result:
+        return f"({result['error']})"
+    events, calls = result.get("events") or {}, result.get("control_plane") or {}
+    return (
+        f"events p50/p99 {events.get('p50_ms', '-')}/{events.get('p99_ms', '-')} ms; "
+        f"calls p50/p99 {calls.get('p50_ms', '-')}/{calls.get('p99_ms', '-')} ms; "
+        f"{_figure(result, 'server_cpu_ms_per_1000')} ms CPU, "
+        f"{_figure(result, 'transactions_per_1000')} transactions per 1,000"
+    )
 
 
 def _latency(figures: dict[str, Any], rate: str, unit: str) -> str:

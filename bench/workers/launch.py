@@ -38,10 +38,13 @@ def workers(
     handler: str,
     slots: int,
     record_dir: Path | None = None,
+    sleep_ms: tuple[int, int] | None = None,
 ) -> Iterator[list[Path]]:
     """`count` worker processes; yields the files their runs are recorded in
     (written when they stop). Given several targets, process i connects to
-    target i mod their number: an even spread over the servers."""
+    target i mod their number: an even spread over the servers. `sleep_ms`
+    (low, high): each handler sleeps a random time in that range, in
+    milliseconds; without it, none (W1, W2)."""
     targets = [target] if isinstance(target, str) else list(target)
     if kind == "go":
         build_go_worker()  # every time: quick when nothing changed, never stale
@@ -50,6 +53,8 @@ def workers(
     try:
         for i in range(count):
             extra = [str(records[i])] if records else []
+            if sleep_ms is not None:
+                extra = [extra[0] if extra else "", f"{sleep_ms[0]}-{sleep_ms[1]}"]
             args = command(kind, targets[i % len(targets)], key, handler, slots) + extra
             processes.append(subprocess.Popen(args, stdout=subprocess.DEVNULL))
         yield records

@@ -1,10 +1,13 @@
 // Command benchworker is the no-op worker Cronstream's benchmarks run (see
 // bench/ at the repository root), on this client.
 //
-//	benchworker TARGET API_KEY HANDLER SLOTS [RECORD_FILE]
+//	benchworker TARGET API_KEY HANDLER SLOTS [RECORD_FILE [SLEEP_MS]]
 //
 // Each run appends "execution_id scheduled_at_us started_us" to RECORD_FILE,
-// written when the worker stops on SIGTERM.
+// written when the worker stops on SIGTERM (an empty RECORD_FILE records
+// nothing). SLEEP_MS, as "MIN-MAX", makes each handler sleep a uniformly
+// random MIN to MAX milliseconds after its start is recorded (W3's 10-50 ms
+// handlers); without it a handler returns at once (W1, W2).
 package main
 
 import (
@@ -12,9 +15,11 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -24,7 +29,7 @@ import (
 
 func main() {
 	if len(os.Args) < 5 {
-		log.Fatal("usage: benchworker TARGET API_KEY HANDLER SLOTS [RECORD_FILE]")
+		log.Fatal("usage: benchworker TARGET API_KEY HANDLER SLOTS [RECORD_FILE [SLEEP_MS]]")
 	}
 	target, key, handler := os.Args[1], os.Args[2], os.Args[3]
 	slots, err := strconv.Atoi(os.Args[4])
@@ -34,6 +39,10 @@ func main() {
 	var record string
 	if len(os.Args) > 5 {
 		record = os.Args[5]
+	}
+	var sleepMin, sleepMax int
+	if len(os.Args) > 6 {
+		sleepMin, sleepMax = parseRange(os.Args[6])
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -48,12 +57,19 @@ func main() {
 	w := cronstream.NewWorker(client, cronstream.WorkerOptions{
 		WorkerID: fmt.Sprintf("bench-go-%d", os.Getpid()), Slots: slots, GracePeriod: 5 * time.Second,
 	})
-	w.Handle(handler, func(_ context.Context, job *cronstream.Context) (map[string]any, error) {
+	w.Handle(handler, func(ctx context.Context, job *cronstream.Context) (map[string]any, error) {
 		if record != "" {
 			line := fmt.Sprintf("%s %d %d\n", job.ExecutionID, job.ScheduledAt.UnixMicro(), time.Now().UnixMicro())
 			mu.Lock()
 			runs = append(runs, line)
 			mu.Unlock()
+		}
+		if sleepMax > 0 {
+			pause := time.Duration(sleepMin+rand.IntN(sleepMax-sleepMin+1)) * time.Millisecond
+			select {
+			case <-time.After(pause):
+			case <-ctx.Done():
+			}
 		}
 		return nil, nil
 	})
@@ -63,6 +79,17 @@ func main() {
 	if record != "" {
 		writeRuns(record, runs)
 	}
+}
+
+// parseRange reads "MIN-MAX" (milliseconds, 0 <= MIN <= MAX).
+func parseRange(text string) (int, int) {
+	low, high, found := strings.Cut(text, "-")
+	lo, err1 := strconv.Atoi(low)
+	hi, err2 := strconv.Atoi(high)
+	if !found || err1 != nil || err2 != nil || lo < 0 || hi < lo {
+		log.Fatalf("SLEEP_MS: want MIN-MAX milliseconds, got %q", text)
+	}
+	return lo, hi
 }
 
 func writeRuns(path string, runs []string) {
