@@ -428,8 +428,8 @@ async def test_a_chunk_finds_the_instants_taken_by_an_index_range(
     live: Live, tenant: Tenant
 ) -> None:
     """A chunk reads the slots of its own range through an index bounded by
-    it (uq_job_executions_slot, whose predicate it repeats, or the
-    scheduled_at index when the planner prefers it), never every row."""
+    it (uq_job_executions_slot, whose predicate it repeats, or the index of
+    open backfilled rows when the planner prefers it), never every row."""
     if not live.database_url.startswith("postgresql"):
         pytest.skip("the plans are Postgres's")
     start = datetime(2025, 1, 1, tzinfo=UTC)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import literal_column, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cronstream_server.core import events as event_rules
@@ -27,6 +27,10 @@ from cronstream_server.store.rows import job_from_row
 from cronstream_server.store.tables import event_deliveries, event_handlers, scheduled_jobs
 
 Key = tuple[str, str]  # (platform_id, event name)
+# A literal, not a bound parameter: only then can every plan (a prepared
+# statement's generic one included) match ix_scheduled_jobs_events'
+# predicate, rather than read all the platform's jobs.
+_EVENT_JOB = scheduled_jobs.c.type == literal_column(f"'{JobType.EVENT.value}'")
 
 
 class SqlEventDeliveryStore:
@@ -79,7 +83,7 @@ async def _listeners(
         select(scheduled_jobs)
         .where(
             tuple_(j.platform_id, j.event_name).in_(list(keys)),
-            j.type == JobType.EVENT.value,
+            _EVENT_JOB,
             j.status == JobStatus.ACTIVE.value,
         )
         .order_by(j.created_at, j.id)

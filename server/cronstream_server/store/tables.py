@@ -172,6 +172,15 @@ scheduled_jobs = Table(
         postgresql_where=text("status = 'active'"),
         sqlite_where=text("status = 'active'"),
     ),
+    # TriggerEvent's listeners: the event jobs of a platform by event name,
+    # nothing else in the index (migration 0016).
+    Index(
+        "ix_scheduled_jobs_events",
+        "platform_id",
+        "event_name",
+        postgresql_where=text("type = 'event'"),
+        sqlite_where=text("type = 'event'"),
+    ),
     # The ticker's self-resume: paused jobs by `until`, nothing else in the index.
     Index(
         "ix_scheduled_jobs_resume",

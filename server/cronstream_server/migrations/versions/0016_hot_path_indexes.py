@@ -21,7 +21,9 @@ over every row where the query reads only some:
   retention's `completed_at` now holds only the rows that have one.
 - scheduled_jobs: `status`, `type`, `handler_name`, `created_at` and
   `next_run` serve no query (listings and selectors go by platform, the
-  ticker by ix_scheduled_jobs_due). The ticker's move of a job changes
+  ticker by ix_scheduled_jobs_due); the one query `type` served, TriggerEvent's
+  lookup of a platform's event jobs by name, gets ix_scheduled_jobs_events,
+  which holds the event jobs alone. The ticker's move of a job changes
   `next_run` and maybe `status`; every result changes the job's counters. A
   fillfactor of 80 leaves room on each page so that the counters' updates,
   which touch no indexed column, can be HOT (new pages only).
@@ -54,22 +56,24 @@ UNREAD_EXECUTION_COLUMNS = ("status", "started_at", "scheduled_at", "created_at"
 UNREAD_JOB_COLUMNS = ("status", "type", "handler_name", "created_at", "next_run")
 JOBS_STORAGE = {"fillfactor": "80"}
 PLATFORM_KEY = "fk_job_executions_platform_id_platforms"
+EVENT_JOBS = "ix_scheduled_jobs_events"
+EVENT_JOB = "type = 'event'"
 
 
 def _postgres() -> bool:
     return op.get_bind().dialect.name == "postgresql"
 
 
-def _create(table: str, name: str, column: str, where: str | None = None) -> None:
+def _create(table: str, name: str, columns: list[str], where: str | None = None) -> None:
     predicate = sa.text(where) if where else None
     if not _postgres():
-        op.create_index(name, table, [column], sqlite_where=predicate)
+        op.create_index(name, table, columns, sqlite_where=predicate)
         return
     with op.get_context().autocommit_block():
         # A build interrupted half-way leaves an invalid index: start afresh.
         op.drop_index(name, table_name=table, postgresql_concurrently=True, if_exists=True)
         op.create_index(
-            name, table, [column], postgresql_where=predicate, postgresql_concurrently=True
+            name, table, columns, postgresql_where=predicate, postgresql_concurrently=True
         )
 
 
@@ -83,11 +87,12 @@ def _drop(table: str, name: str) -> None:
 
 def upgrade() -> None:
     # The narrower indexes first, so no query is ever without one.
-    _create(EXECUTIONS, "ix_job_executions_live", "status", LIVE)
-    _create(EXECUTIONS, "ix_job_executions_completed", "completed_at", COMPLETED)
+    _create(EXECUTIONS, "ix_job_executions_live", ["status"], LIVE)
+    _create(EXECUTIONS, "ix_job_executions_completed", ["completed_at"], COMPLETED)
     for column in UNREAD_EXECUTION_COLUMNS:
         _drop(EXECUTIONS, f"ix_job_executions_{column}")
     _drop(EXECUTIONS, "ix_job_executions_completed_at")
+    _create(JOBS, EVENT_JOBS, ["platform_id", "event_name"], EVENT_JOB)
     for column in UNREAD_JOB_COLUMNS:
         _drop(JOBS, f"ix_scheduled_jobs_{column}")
     if _postgres():
@@ -107,9 +112,10 @@ def downgrade() -> None:
         op.execute(f"ALTER TABLE {EXECUTIONS} VALIDATE CONSTRAINT {PLATFORM_KEY}")
         op.execute(f"ALTER TABLE {JOBS} RESET ({', '.join(JOBS_STORAGE)})")
     for column in UNREAD_JOB_COLUMNS:
-        _create(JOBS, f"ix_scheduled_jobs_{column}", column)
-    _create(EXECUTIONS, "ix_job_executions_completed_at", "completed_at")
+        _create(JOBS, f"ix_scheduled_jobs_{column}", [column])
+    _create(EXECUTIONS, "ix_job_executions_completed_at", ["completed_at"])
     for column in UNREAD_EXECUTION_COLUMNS:
-        _create(EXECUTIONS, f"ix_job_executions_{column}", column)
+        _create(EXECUTIONS, f"ix_job_executions_{column}", [column])
     _drop(EXECUTIONS, "ix_job_executions_completed")
     _drop(EXECUTIONS, "ix_job_executions_live")
+    _drop(JOBS, EVENT_JOBS)
