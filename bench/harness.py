@@ -156,9 +156,7 @@ class Server:
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far: under a
         noisy neighbour, CPU per execution is steadier than wall time."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return procfs.cpu_seconds(self.pid)
 
     def rss_mib(self) -> float:
         """Resident memory of the server process, from /proc."""

@@ -45,7 +45,7 @@ class Replicas:
         return [srv.address for srv in self.servers]
 
     def cpu_seconds(self) -> list[float]:
-        return [procfs.cpu_seconds(srv.pid) for srv in self.servers]
+        return [srv.cpu_seconds() for srv in self.servers]
 
     def cpu_since(self, before: list[float]) -> list[float]:
         """Each server's CPU seconds since `before` (a cpu_seconds())."""

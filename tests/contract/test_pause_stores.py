@@ -1,18 +1,18 @@
-"""The ports of pausing: TickerStore.resume_due and TickerStore.tick's
-`resume` (a pause with `until` ends by itself, once across replicas),
-Upcoming.resume_at, and
+"""The ports of pausing: TickerStore.tick's `resume` (a pause with `until`
+ends by itself, once across replicas), Upcoming.resume_at, and
 JobStore.change_selected (PauseJobs, ResumeJobs)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from cronstream_server.core.enums import ExecutionStatus, JobStatus
 from cronstream_server.core.jobs import Job
-from cronstream_server.core.ports import DueJobs
+from cronstream_server.core.ports import DueJobs, TickerStore
 from cronstream_server.core.selection import JobSelector
 from cronstream_server.store.database import create_engine
 from cronstream_server.store.ticker import SqlTickerStore
@@ -42,11 +42,18 @@ def resume(job: Job) -> Job:
     return replace(job, status=JobStatus.ACTIVE)
 
 
+async def resume_due(
+    ticker: TickerStore, limit: int, resume: Callable[[Job, datetime], Job]
+) -> list[Job]:
+    """The jobs a tick resumed (their slots not due: it fires nothing)."""
+    return list((await ticker.tick(timedelta(0), limit, moving_on(), resume)).resumed)
+
+
 async def statuses(world: World, *jobs: Job) -> list[JobStatus]:
     return [(await world.jobs.get_job(j.platform_id, j.id)).status for j in jobs]
 
 
-async def test_resume_due_resumes_only_paused_jobs_whose_until_came(world: World) -> None:
+async def test_a_tick_resumes_only_paused_jobs_whose_until_came(world: World) -> None:
     now = await world.now()
     due = await paused(world, await world.job(now + HOUR), now - MINUTE)
     later = await paused(world, await world.job(now + HOUR), now + HOUR)
@@ -57,7 +64,7 @@ async def test_resume_due_resumes_only_paused_jobs_whose_until_came(world: World
         seen.append(at)
         return resumed(job, at)
 
-    before = await world.ticker.resume_due(10, resume_at)
+    before = await resume_due(world.ticker, 10, resume_at)
 
     assert before == [due]  # as it was: paused, with its until
     [at] = seen
@@ -65,7 +72,7 @@ async def test_resume_due_resumes_only_paused_jobs_whose_until_came(world: World
     stored = await world.jobs.get_job(world.platform.id, due.id)
     assert (stored.status, stored.paused_until, stored.updated_at) == (JobStatus.ACTIVE, None, at)
     assert await statuses(world, later, for_good) == [JobStatus.PAUSED, JobStatus.PAUSED]
-    assert await world.ticker.resume_due(10, resume_at) == []
+    assert await resume_due(world.ticker, 10, resume_at) == []
 
 
 async def test_a_tick_resumes_due_jobs_first_and_fires_their_slots_at_once(
@@ -98,16 +105,16 @@ async def test_a_tick_without_resume_leaves_paused_jobs_alone(world: World) -> N
     assert await statuses(world, due) == [JobStatus.PAUSED]
 
 
-async def test_resume_due_takes_the_earliest_first_up_to_the_limit(world: World) -> None:
+async def test_a_tick_resumes_the_earliest_first_up_to_its_limit(world: World) -> None:
     now = await world.now()
     jobs = [
         await paused(world, await world.job(now + HOUR), now - (3 - i) * MINUTE) for i in range(3)
     ]
 
-    first = await world.ticker.resume_due(2, resumed)
+    first = await resume_due(world.ticker, 2, resumed)
 
     assert [j.id for j in first] == [jobs[0].id, jobs[1].id]
-    assert [j.id for j in await world.ticker.resume_due(2, resumed)] == [jobs[2].id]
+    assert [j.id for j in await resume_due(world.ticker, 2, resumed)] == [jobs[2].id]
 
 
 async def test_concurrent_resumes_resume_each_job_once(world: World, database_url: str) -> None:
@@ -117,7 +124,7 @@ async def test_concurrent_resumes_resume_each_job_once(world: World, database_ur
     try:
         stores = [SqlTickerStore(engine) for engine in engines]
         rounds = await asyncio.gather(
-            *(s.resume_due(30, resumed) for s in stores for _ in range(2))
+            *(resume_due(s, 30, resumed) for s in stores for _ in range(2))
         )
     finally:
         for engine in engines:

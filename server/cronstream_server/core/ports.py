@@ -483,9 +483,12 @@ class TickerStore(Protocol):
     ) -> Ticked:
         """One transaction, on the database's clock `now`:
 
-        0. with `resume`, first does what `resume_due(limit, resume)` does,
-           in this transaction (so a job resumed is claimed below if its
-           slot has come; `Ticked.resumed` lists them);
+        0. with `resume`, first claims at most `limit` PAUSED jobs whose
+           `paused_until` has come (<= now), earliest first, and stores
+           `resume(job, now)` for each (pure: it runs while the jobs are
+           locked); `Ticked.resumed` lists them as they were, paused. Each
+           is resumed once across replicas (never a job another transaction
+           holds), and one resumed here is claimed below if its slot has come;
         1. claims at most `limit` ACTIVE jobs whose next_run has come, oldest
            first: by `now + ahead` for jobs that `core.firing.fires_ahead`,
            by `now` for the others. They stay locked until the commit. Never
@@ -500,18 +503,9 @@ class TickerStore(Protocol):
            never an error), and applies each JobMove to its job, adding what
            was recorded for it to its executions_count.
 
-        Claiming nothing, it calls no `decide` and writes nothing. A failure
-        anywhere leaves everything as it was."""
-        ...
-
-    async def resume_due(self, limit: int, resume: Callable[[Job, datetime], Job]) -> list[Job]:
-        """One transaction, on the database's clock `now`: claims at most
-        `limit` PAUSED jobs whose `paused_until` has come (<= now), earliest
-        first, and stores `resume(job, now)` for each (pure: it runs while
-        the jobs are locked). Each job is resumed once across replicas: never
-        a job another transaction holds (skipped side by side, else waited
-        for), and a job resumed is no longer paused. Returns the jobs as they
-        were before, paused."""
+        Claiming no due job, it calls no `decide` and writes no execution
+        (only the resumes of step 0). A failure anywhere leaves everything as
+        it was."""
         ...
 
     async def upcoming(self) -> Upcoming:

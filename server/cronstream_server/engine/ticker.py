@@ -211,7 +211,7 @@ class Ticker:
         a ResumeJob does. Returns how many jobs were resumed."""
         count = paused_slot_counter()
         for index, job in enumerate(paused):
-            assert job.paused_until is not None  # what resume_due claims
+            assert job.paused_until is not None  # what a tick's `resume` claims
             passed = count(job, job.paused_until)
             self._metrics.paused_slots(job.platform_id, job.spec.handler_name, passed)
             if index % COUNT_TURN == COUNT_TURN - 1:

@@ -315,8 +315,8 @@ job_executions = Table(
     Index(None, "job_id", "created_at"),
     # A platform's executions, newest first, keyset-paged on (created_at, id).
     Index(None, "platform_id", "created_at", "id"),
-    # The rows not finished, by status: the queue gauges and the reaper's
-    # lease check read these alone; a row leaves it when it finishes.
+    # The rows not finished, by status: the queue gauges read these alone; a
+    # row leaves it when it finishes.
     Index(
         "ix_job_executions_live",
         "status",

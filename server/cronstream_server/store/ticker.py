@@ -57,10 +57,6 @@ class SqlTickerStore:
             await open_alerts(conn, self._dialect, await wanted_missed(conn, missed), now)
         return Ticked(now, len(due), plan, recorded, tuple(cancelled), tuple(resumed))
 
-    async def resume_due(self, limit: int, resume: Callable[[Job, datetime], Job]) -> list[Job]:
-        async with database_errors(), self._engine.begin() as conn:
-            return await _resume(conn, await database_now(conn, self._dialect), limit, resume)
-
     async def upcoming(self) -> Upcoming:
         async with database_errors(), self._engine.connect() as conn:
             now = await database_now(conn, self._dialect)
@@ -71,7 +67,7 @@ class SqlTickerStore:
 async def _resume(
     conn: AsyncConnection, now: datetime, limit: int, resume: Callable[[Job, datetime], Job]
 ) -> list[Job]:
-    """TickerStore.resume_due in the caller's transaction."""
+    """The paused jobs whose `until` has come, resumed (TickerStore.tick's step 0)."""
     due = await q.claim_resume_due(conn, now, limit)
     # A paused job has no slot fired ahead to withdraw: its pause withdrew
     # them, and the ticker claims active jobs only.
