@@ -39,19 +39,23 @@ async def _finish(live: Live, tenant: Tenant, job_id: str, worker: RawWorker, ok
 
 async def _runs_of_one_job(live: Live, tenant: Tenant) -> tuple[str, list[str]]:
     """A job with a success, a failure, a cancel that never started (newest
-    last) and a pending execution; its id and the three finished ids."""
+    last) and pending executions; its id and the three finished ids."""
     job = await make_job(live, tenant)
     worker = await RawWorker.connect(live, tenant)
     done = [
         await _finish(live, tenant, job.id, worker, ok=True),
         await _finish(live, tenant, job.id, worker, ok=False),
     ]
-    await worker.close()
+    # The worker's one slot stays taken, so no later execution can start (a
+    # closed stream is only seen closed by the server a moment later).
+    await run(live, tenant, job.id)
+    await worker.expect("assignment")
     never_started = await run(live, tenant, job.id)
     await live.scheduler.CancelExecution(
         pb.CancelExecutionRequest(id=never_started.id), metadata=tenant.auth
     )
     await run(live, tenant, job.id)  # pending: not a run yet
+    await worker.close()  # what it held goes back to pending: not a run either
     return job.id, [*done, never_started.id]
 
 
