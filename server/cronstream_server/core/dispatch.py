@@ -8,7 +8,7 @@ store read under its locks and writes back what they decide.
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -225,7 +225,7 @@ class Settlement:
     @property
     def duration_ms(self) -> int | None:
         started = self.held.started_at
-        return None if started is None else max(0, (self.at - started) // timedelta(milliseconds=1))
+        return None if started is None else max(0, (self.at - started) // _MILLISECOND)
 
     @property
     def releases_buffered(self) -> bool:
@@ -250,6 +250,7 @@ class Reaped:
     timed_out: list[Settlement] = field(default_factory=list)
 
 
+_MILLISECOND = timedelta(milliseconds=1)
 _STATUS = {
     Ending.SUCCEEDED: ExecutionStatus.SUCCESS,
     Ending.RETRYING: ExecutionStatus.PENDING,
@@ -336,6 +337,9 @@ def settle_reports(
     current = dict(held)
     verdicts: list[Verdict] = []
     settled: list[Settlement] = []
+    # Only an execution named again later in the batch needs the state its
+    # settlement leaves (a copy per row costs more than judging it).
+    named_again = _named_more_than_once(reports)
     for report in reports:
         row = current.get(report.execution_id)
         verdict = judge(row, report)
@@ -343,8 +347,16 @@ def settle_reports(
         if verdict is Verdict.APPLY and row is not None:
             settlement = settle_report(row, report, now, rng, cap)
             settled.append(settlement)
-            current[row.id] = after(settlement)
+            if row.id in named_again:
+                current[row.id] = after(settlement)
     return verdicts, settled
+
+
+def _named_more_than_once(reports: Sequence[Report]) -> set[str]:
+    ids = [r.execution_id for r in reports]
+    if len(set(ids)) == len(ids):
+        return set()
+    return {execution_id for execution_id, n in Counter(ids).items() if n > 1}
 
 
 def after(settlement: Settlement) -> Held:

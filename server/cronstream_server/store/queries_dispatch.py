@@ -52,7 +52,12 @@ from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, Prio
 from cronstream_server.store import bulk_postgres
 from cronstream_server.store.buffered import release_buffered
 from cronstream_server.store.database import Dialect
-from cronstream_server.store.rows import keys_from_row
+from cronstream_server.store.rows import (
+    EXECUTION_STATUSES,
+    EXECUTION_TRIGGERS,
+    keys_from_row,
+    milliseconds,
+)
 from cronstream_server.store.tables import (
     job_execution_logs,
     job_executions,
@@ -418,13 +423,13 @@ def _held(row: Row[Any] | Any) -> Held:
         id=r["id"],
         platform_id=r["platform_id"],
         job_id=r["job_id"],
-        trigger=ExecutionTrigger(r["trigger"]),
-        status=ExecutionStatus(r["status"]),
+        trigger=EXECUTION_TRIGGERS[r["trigger"]],
+        status=EXECUTION_STATUSES[r["status"]],
         attempt=r["attempt"],
         retry_count=r["retry_count"],
         max_retries=r["max_retries"],
-        retry_delay=timedelta(milliseconds=r["retry_delay_ms"]),
-        timeout=timedelta(milliseconds=r["timeout_ms"]),
+        retry_delay=milliseconds(r["retry_delay_ms"]),
+        timeout=milliseconds(r["timeout_ms"]),
         started_at=r["started_at"],
         handler_name=r["handler_name"],
     )
