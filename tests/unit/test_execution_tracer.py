@@ -5,6 +5,7 @@ run or an event delivery continues the caller's trace."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from cronstream_server.core.enums import ExecutionTrigger, JobStatus, Priority
 from cronstream_server.core.jobs import Job, JobSpec
 from cronstream_server.core.tracing import TraceContext, first_attempt, lineage
 from cronstream_server.core.triggers import IntervalTrigger
+from cronstream_server.engine import tracing
 from cronstream_server.engine.tracing import ExecutionTracer
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -255,3 +257,89 @@ def test_a_run_or_delivery_keeps_the_callers_trace_never_the_jobs(
     assert executions.for_job(_job(), trigger, AT, AT, trace=FIRST).trace == FIRST
     # Without a caller's context, a trace of its own (lineage), not the job's.
     assert executions.for_job(_job(), trigger, AT, AT).trace is None
+
+
+# --- without spans: made up directly, as the no-op tracer's path makes them ---
+
+
+class _Counting:
+    """Ids in sequence, so that two ways of making them up can be compared."""
+
+    def __init__(self) -> None:
+        self.next = 0x1000
+
+    def generate_trace_id(self) -> int:
+        self.next += 1
+        return self.next << 64
+
+    def generate_span_id(self) -> int:
+        self.next += 1
+        return self.next
+
+
+class _NoOpSubclass(trace.NoOpTracer):
+    """Behaves as the no-op tracer but is not it: stamped the general way."""
+
+
+UNSAMPLED = f"00-{CALLER_TRACE}-{CALLER_SPAN}-00"
+
+
+@pytest.mark.parametrize(
+    "execution",
+    [
+        pending(ExecutionTrigger.SCHEDULE),
+        pending(ExecutionTrigger.SCHEDULE, traceparent=None),
+        pending(ExecutionTrigger.SCHEDULE, attempt=2, first=(FIRST_TRACE, FIRST_SPAN)),
+        pending(ExecutionTrigger.BACKFILL),
+        pending(ExecutionTrigger.MANUAL),
+        pending(ExecutionTrigger.MANUAL, traceparent=UNSAMPLED),
+        pending(
+            ExecutionTrigger.MANUAL, traceparent=None, attempt=2, first=(FIRST_TRACE, FIRST_SPAN)
+        ),
+        pending(ExecutionTrigger.EVENT, attempt=2, first=(CALLER_TRACE, FIRST_SPAN)),
+        pending(ExecutionTrigger.EVENT, traceparent="00-nonsense"),
+        pending(ExecutionTrigger.EVENT, traceparent=None),
+    ],
+)
+def test_without_spans_the_stamp_is_the_one_the_no_op_tracer_gives(
+    execution: Pending, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tracing, "_IDS", _Counting())
+    direct = ExecutionTracer(trace.NoOpTracer()).stamp(execution)
+    monkeypatch.setattr(tracing, "_IDS", _Counting())
+    general = ExecutionTracer(_NoOpSubclass()).stamp(execution)
+    assert direct == general
+
+
+@pytest.mark.parametrize("trigger", list(ExecutionTrigger))
+def test_without_spans_the_ids_are_valid_and_the_parents_context_is_kept(
+    trigger: ExecutionTrigger,
+) -> None:
+    stamp = ExecutionTracer(trace.NoOpTracer()).stamp(pending(trigger, traceparent=UNSAMPLED))
+    assert re.fullmatch("[0-9a-f]{32}", stamp.trace_id) and int(stamp.trace_id, 16)
+    assert re.fullmatch("[0-9a-f]{16}", stamp.span_id) and int(stamp.span_id, 16)
+    if trigger in (ExecutionTrigger.SCHEDULE, ExecutionTrigger.BACKFILL):
+        assert stamp.parent_span_id is None and stamp.tracestate == ""
+        assert stamp.traceparent == f"00-{stamp.trace_id}-{stamp.span_id}-01"
+    else:  # the caller's trace, flags (here: not sampled) and tracestate
+        assert stamp.parent_span_id == CALLER_SPAN and stamp.tracestate == "vendor=1"
+        assert stamp.traceparent == f"00-{CALLER_TRACE}-{stamp.span_id}-00"
+
+
+def test_a_provider_installed_after_the_tracer_was_made_gets_the_spans(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server's tracer is made from the global provider, which may be
+    installed later (telemetry.tracing): until then the API hands out a proxy."""
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    tracer = ExecutionTracer(trace.ProxyTracer("cronstream.dispatch"))
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    before = tracer.stamp(pending(ExecutionTrigger.MANUAL))
+    assert before.trace_id == CALLER_TRACE and not exporter.get_finished_spans()
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
+    after = tracer.stamp(pending(ExecutionTrigger.MANUAL))
+    (span,) = exporter.get_finished_spans()
+    assert (after.trace_id, after.span_id) == _ids(span)

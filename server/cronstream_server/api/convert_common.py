@@ -6,13 +6,24 @@ from datetime import UTC, datetime, timedelta
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY_SECONDS = 86_400
+
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    """`value` as a Timestamp; a naive one is read as local time.
+
+    The same seconds and nanos as `Timestamp.FromDatetime`, from the exact
+    difference to the epoch rather than through `calendar.timegm` and a time
+    tuple: a third of the cost, paid twice per assignment sent."""
     if value is None:
         return None
-    message = timestamp_pb2.Timestamp()
-    message.FromDatetime(value.astimezone(UTC))
-    return message
+    # astimezone: a naive value is read as local time, as it always was here,
+    # and one out of range once in UTC raises rather than wraps.
+    since = value.astimezone(UTC) - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=since.days * _DAY_SECONDS + since.seconds, nanos=since.microseconds * 1000
+    )
 
 
 def from_timestamp(message: timestamp_pb2.Timestamp) -> datetime:

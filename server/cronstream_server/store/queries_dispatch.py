@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -49,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cronstream_server.core.dispatch import Ending, Held, Pending, Settlement, Start, Want
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, Priority
+from cronstream_server.core.limits import NO_KEYS
 from cronstream_server.store import bulk_postgres
 from cronstream_server.store.buffered import release_buffered
 from cronstream_server.store.database import Dialect
@@ -194,25 +196,64 @@ def _beyond(beyond: Beyond) -> list[ColumnElement[bool]]:
     return clauses
 
 
+# A claimed row becomes a Pending per execution sent, on the dispatcher's
+# path: read by position (the claim selects _PENDING_COLUMNS first, in that
+# order), its enums by value through maps made once, its timeout from a few
+# values shared by a job's executions. By name, through the enums' constructors
+# and a new timedelta each, the conversion cost twice as much.
+_PRIORITIES: dict[int, Priority] = {member.value: member for member in Priority}
+_TRIGGERS: dict[str, ExecutionTrigger] = {member.value: member for member in ExecutionTrigger}
+
+
+@lru_cache(maxsize=256)
+def _timeout(ms: int) -> timedelta:
+    return timedelta(milliseconds=ms)
+
+
 def _pending(row: Row[Any] | Any) -> Pending:
-    r = row._mapping  # by key: a fraction of the cost of attribute access
+    (
+        id_,
+        platform_id,
+        job_id,
+        handler_name,
+        payload,
+        priority,
+        scheduled_at,
+        due_at,
+        attempt,
+        timeout_ms,
+        trigger,
+        trace_id,
+        span_id,
+        traceparent,
+        tracestate,
+        concurrency_key,
+        _concurrency_limit,
+        _rate_limit_key,
+        rate_limit_template,
+    ) = row[: len(_PENDING_COLUMNS)]
+    keys = (
+        NO_KEYS  # the common case, without the row's mapping keys_from_row reads
+        if concurrency_key is None and rate_limit_template is None
+        else keys_from_row(row._mapping)
+    )
     return Pending(
-        id=r["id"],
-        platform_id=r["platform_id"],
-        job_id=r["job_id"],
-        handler_name=r["handler_name"],
-        payload=r["payload"],
-        priority=Priority(r["priority"]),
-        scheduled_at=r["scheduled_at"],
-        due_at=r["due_at"],
-        attempt=r["attempt"],
-        timeout=timedelta(milliseconds=r["timeout_ms"]),
-        trigger=ExecutionTrigger(r["trigger"]),
-        trace_id=r["trace_id"],
-        span_id=r["span_id"],
-        traceparent=r["traceparent"],
-        tracestate=r["tracestate"],
-        keys=keys_from_row(r),
+        id=id_,
+        platform_id=platform_id,
+        job_id=job_id,
+        handler_name=handler_name,
+        payload=payload,
+        priority=_PRIORITIES[priority],
+        scheduled_at=scheduled_at,
+        due_at=due_at,
+        attempt=attempt,
+        timeout=_timeout(timeout_ms),
+        trigger=_TRIGGERS[trigger],
+        trace_id=trace_id,
+        span_id=span_id,
+        traceparent=traceparent,
+        tracestate=tracestate,
+        keys=keys,
     )
 
 
