@@ -281,7 +281,9 @@ def profiled(pid: int, output: Path | None) -> Iterator[None]:
         return
     form = "flamegraph" if output.suffix == ".svg" else "raw"
     spy = Path(sys.executable).with_name("py-spy")
-    command = [str(spy), "record", "--pid", str(pid), "--rate", "250", "--format", form, *(["--native"] if os.environ.get("BENCH_NATIVE") else [])]
+    command = [str(spy), "record", "--pid", str(pid), "--rate", "250", "--format", form]
+    if os.environ.get("BENCH_NATIVE"):  # C frames too: tells idle epoll from encoding
+        command.append("--native")
     process = subprocess.Popen([*command, "--output", str(output)], stdout=subprocess.DEVNULL)
     time.sleep(1.0)  # py-spy attaches before the work starts
     try:

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import lru_cache
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -49,7 +48,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cronstream_server.core.dispatch import Ending, Held, Pending, Settlement, Start, Want
-from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, Priority
+from cronstream_server.core.enums import ExecutionStatus
 from cronstream_server.core.limits import NO_KEYS
 from cronstream_server.store import bulk_postgres
 from cronstream_server.store.buffered import release_buffered
@@ -57,6 +56,7 @@ from cronstream_server.store.database import Dialect
 from cronstream_server.store.rows import (
     EXECUTION_STATUSES,
     EXECUTION_TRIGGERS,
+    PRIORITIES,
     keys_from_row,
     milliseconds,
 )
@@ -199,17 +199,8 @@ def _beyond(beyond: Beyond) -> list[ColumnElement[bool]]:
 # A claimed row becomes a Pending per execution sent, on the dispatcher's
 # path: read by position (the claim selects _PENDING_COLUMNS first, in that
 # order), its enums by value through maps made once, its timeout from a few
-# values shared by a job's executions. By name, through the enums' constructors
-# and a new timedelta each, the conversion cost twice as much.
-_PRIORITIES: dict[int, Priority] = {member.value: member for member in Priority}
-_TRIGGERS: dict[str, ExecutionTrigger] = {member.value: member for member in ExecutionTrigger}
-
-
-@lru_cache(maxsize=256)
-def _timeout(ms: int) -> timedelta:
-    return timedelta(milliseconds=ms)
-
-
+# values shared by a job's executions (store.rows). By name, through the
+# enums' constructors and a new timedelta each, the conversion cost twice as much.
 def _pending(row: Row[Any] | Any) -> Pending:
     (
         id_,
@@ -243,12 +234,12 @@ def _pending(row: Row[Any] | Any) -> Pending:
         job_id=job_id,
         handler_name=handler_name,
         payload=payload,
-        priority=_PRIORITIES[priority],
+        priority=PRIORITIES[priority],
         scheduled_at=scheduled_at,
         due_at=due_at,
         attempt=attempt,
-        timeout=_timeout(timeout_ms),
-        trigger=_TRIGGERS[trigger],
+        timeout=milliseconds(timeout_ms),
+        trigger=EXECUTION_TRIGGERS[trigger],
         trace_id=trace_id,
         span_id=span_id,
         traceparent=traceparent,

@@ -201,7 +201,7 @@ def _by_value(kind: type[EnumT]) -> dict[Any, EnumT]:
 
 
 _HANDLER_TYPES = _by_value(HandlerType)
-_PRIORITIES = _by_value(Priority)
+PRIORITIES = _by_value(Priority)
 _OVERLAP_POLICIES = _by_value(OverlapPolicy)
 _MISFIRE_POLICIES = _by_value(MisfirePolicy)
 _JOB_STATUSES = _by_value(JobStatus)
@@ -251,7 +251,7 @@ def job_from_row(row: Row[Any]) -> Job:
         max_retries=r["max_retries"],
         retry_delay=milliseconds(r["retry_delay_ms"]),
         timeout=milliseconds(r["timeout_ms"]),
-        priority=_PRIORITIES[r["priority"]],
+        priority=PRIORITIES[r["priority"]],
         tags=tuple(r["tags"]),
         metadata=dict(r["metadata"]),
         overlap_policy=_OVERLAP_POLICIES[r["overlap_policy"]],
