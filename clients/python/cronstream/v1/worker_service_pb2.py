@@ -28,7 +28,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"cronstream/v1/worker_service.proto\x12\rcronstream.v1\x1a\x1d\x63ronstream/v1/execution.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x02\n\x0e\x43onnectRequest\x12+\n\x05hello\x18\x01 \x01(\x0b\x32\x1a.cronstream.v1.WorkerHelloH\x00\x12\x31\n\x08\x63\x61pacity\x18\x02 \x01(\x0b\x32\x1d.cronstream.v1.WorkerCapacityH\x00\x12\x33\n\theartbeat\x18\x03 \x01(\x0b\x32\x1e.cronstream.v1.WorkerHeartbeatH\x00\x12\'\n\x03log\x18\x04 \x01(\x0b\x32\x18.cronstream.v1.WorkerLogH\x00\x12-\n\x06result\x18\x05 \x01(\x0b\x32\x1b.cronstream.v1.WorkerResultH\x00\x12/\n\x07results\x18\x06 \x01(\x0b\x32\x1c.cronstream.v1.WorkerResultsH\x00\x42\x05\n\x03msg\"\xe3\x02\n\x0f\x43onnectResponse\x12)\n\x07welcome\x18\x01 \x01(\x0b\x32\x16.cronstream.v1.WelcomeH\x00\x12/\n\nassignment\x18\x02 \x01(\x0b\x32\x19.cronstream.v1.AssignmentH\x00\x12\x31\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x1f.cronstream.v1.CancelAssignmentH\x00\x12.\n\nresult_ack\x18\x04 \x01(\x0b\x32\x18.cronstream.v1.ResultAckH\x00\x12%\n\x05\x64rain\x18\x05 \x01(\x0b\x32\x14.cronstream.v1.DrainH\x00\x12\x31\n\x0b\x61ssignments\x18\x06 \x01(\x0b\x32\x1a.cronstream.v1.AssignmentsH\x00\x12\x30\n\x0bresult_acks\x18\x07 \x01(\x0b\x32\x19.cronstream.v1.ResultAcksH\x00\x42\x05\n\x03msg\"\x91\x01\n\x0bWorkerHello\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x15\n\rhandler_names\x18\x02 \x03(\t\x12\r\n\x05slots\x18\x03 \x01(\x05\x12\x30\n\x07running\x18\x04 \x03(\x0b\x32\x1f.cronstream.v1.RunningExecution\x12\x17\n\x0f\x61\x63\x63\x65pts_batches\x18\x05 \x01(\x08\"9\n\x10RunningExecution\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\"\x1f\n\x0eWorkerCapacity\x12\r\n\x05slots\x18\x01 \x01(\x05\"(\n\x0fWorkerHeartbeat\x12\x15\n\rexecution_ids\x18\x01 \x03(\t\"\x95\x01\n\tWorkerLog\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12&\n\x05level\x18\x02 \x01(\x0e\x32\x17.cronstream.v1.LogLevel\x12\x0f\n\x07message\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\"\xa2\x01\n\x0cWorkerResult\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12/\n\x07success\x18\x03 \x01(\x0b\x32\x1c.cronstream.v1.ResultSuccessH\x00\x12/\n\x07\x66\x61ilure\x18\x04 \x01(\x0b\x32\x1c.cronstream.v1.ResultFailureH\x00\x42\t\n\x07outcome\"8\n\rResultSuccess\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"Y\n\rResultFailure\x12\r\n\x05\x65rror\x18\x01 \x01(\t\x12\x13\n\x0b\x65rror_stack\x18\x02 \x01(\t\x12\x16\n\tretryable\x18\x03 \x01(\x08H\x00\x88\x01\x01\x42\x0c\n\n_retryable\"\xa0\x01\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x35\n\x12heartbeat_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0elease_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0f\x61\x63\x63\x65pts_batches\x18\x04 \x01(\x08\"\x8c\x02\n\nAssignment\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x14\n\x0chandler_name\x18\x03 \x01(\t\x12(\n\x07payload\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\x12\x30\n\x0cscheduled_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0btraceparent\x18\x08 \x01(\t\x12\x12\n\ntracestate\x18\t \x01(\t\"8\n\x10\x43\x61ncelAssignment\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"=\n\rWorkerResults\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.cronstream.v1.WorkerResult\"=\n\x0b\x41ssignments\x12.\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x19.cronstream.v1.Assignment\"4\n\nResultAcks\x12&\n\x04\x61\x63ks\x18\x01 \x03(\x0b\x32\x18.cronstream.v1.ResultAck\"!\n\tResultAck\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"\x07\n\x05\x44rain2]\n\rWorkerService\x12L\n\x07\x43onnect\x12\x1d.cronstream.v1.ConnectRequest\x1a\x1e.cronstream.v1.ConnectResponse(\x01\x30\x01\x42u\n\x11\x64\x65v.cronstream.v1B\x12WorkerServiceProtoP\x01ZJgithub.com/cronstream/cronstream/clients/go/gen/cronstream/v1;cronstreamv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"cronstream/v1/worker_service.proto\x12\rcronstream.v1\x1a\x1d\x63ronstream/v1/execution.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x02\n\x0e\x43onnectRequest\x12+\n\x05hello\x18\x01 \x01(\x0b\x32\x1a.cronstream.v1.WorkerHelloH\x00\x12\x31\n\x08\x63\x61pacity\x18\x02 \x01(\x0b\x32\x1d.cronstream.v1.WorkerCapacityH\x00\x12\x33\n\theartbeat\x18\x03 \x01(\x0b\x32\x1e.cronstream.v1.WorkerHeartbeatH\x00\x12\'\n\x03log\x18\x04 \x01(\x0b\x32\x18.cronstream.v1.WorkerLogH\x00\x12-\n\x06result\x18\x05 \x01(\x0b\x32\x1b.cronstream.v1.WorkerResultH\x00\x12/\n\x07results\x18\x06 \x01(\x0b\x32\x1c.cronstream.v1.WorkerResultsH\x00\x42\x05\n\x03msg\"\xe3\x02\n\x0f\x43onnectResponse\x12)\n\x07welcome\x18\x01 \x01(\x0b\x32\x16.cronstream.v1.WelcomeH\x00\x12/\n\nassignment\x18\x02 \x01(\x0b\x32\x19.cronstream.v1.AssignmentH\x00\x12\x31\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x1f.cronstream.v1.CancelAssignmentH\x00\x12.\n\nresult_ack\x18\x04 \x01(\x0b\x32\x18.cronstream.v1.ResultAckH\x00\x12%\n\x05\x64rain\x18\x05 \x01(\x0b\x32\x14.cronstream.v1.DrainH\x00\x12\x31\n\x0b\x61ssignments\x18\x06 \x01(\x0b\x32\x1a.cronstream.v1.AssignmentsH\x00\x12\x30\n\x0bresult_acks\x18\x07 \x01(\x0b\x32\x19.cronstream.v1.ResultAcksH\x00\x42\x05\n\x03msg\"\xac\x01\n\x0bWorkerHello\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x15\n\rhandler_names\x18\x02 \x03(\t\x12\r\n\x05slots\x18\x03 \x01(\x05\x12\x30\n\x07running\x18\x04 \x03(\x0b\x32\x1f.cronstream.v1.RunningExecution\x12\x17\n\x0f\x61\x63\x63\x65pts_batches\x18\x05 \x01(\x08\x12\x19\n\x11holds_until_start\x18\x06 \x01(\x08\"9\n\x10RunningExecution\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\"\x1f\n\x0eWorkerCapacity\x12\r\n\x05slots\x18\x01 \x01(\x05\"(\n\x0fWorkerHeartbeat\x12\x15\n\rexecution_ids\x18\x01 \x03(\t\"\x95\x01\n\tWorkerLog\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12&\n\x05level\x18\x02 \x01(\x0e\x32\x17.cronstream.v1.LogLevel\x12\x0f\n\x07message\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\"\xa2\x01\n\x0cWorkerResult\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12/\n\x07success\x18\x03 \x01(\x0b\x32\x1c.cronstream.v1.ResultSuccessH\x00\x12/\n\x07\x66\x61ilure\x18\x04 \x01(\x0b\x32\x1c.cronstream.v1.ResultFailureH\x00\x42\t\n\x07outcome\"8\n\rResultSuccess\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"Y\n\rResultFailure\x12\r\n\x05\x65rror\x18\x01 \x01(\t\x12\x13\n\x0b\x65rror_stack\x18\x02 \x01(\t\x12\x16\n\tretryable\x18\x03 \x01(\x08H\x00\x88\x01\x01\x42\x0c\n\n_retryable\"\xa0\x01\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x35\n\x12heartbeat_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0elease_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0f\x61\x63\x63\x65pts_batches\x18\x04 \x01(\x08\"\xba\x02\n\nAssignment\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x14\n\x0chandler_name\x18\x03 \x01(\t\x12(\n\x07payload\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\x12\x30\n\x0cscheduled_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0btraceparent\x18\x08 \x01(\t\x12\x12\n\ntracestate\x18\t \x01(\t\x12,\n\x08start_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"8\n\x10\x43\x61ncelAssignment\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"=\n\rWorkerResults\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.cronstream.v1.WorkerResult\"j\n\x0b\x41ssignments\x12.\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x19.cronstream.v1.Assignment\x12+\n\x07sent_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"4\n\nResultAcks\x12&\n\x04\x61\x63ks\x18\x01 \x03(\x0b\x32\x18.cronstream.v1.ResultAck\"!\n\tResultAck\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"\x07\n\x05\x44rain2]\n\rWorkerService\x12L\n\x07\x43onnect\x12\x1d.cronstream.v1.ConnectRequest\x1a\x1e.cronstream.v1.ConnectResponse(\x01\x30\x01\x42u\n\x11\x64\x65v.cronstream.v1B\x12WorkerServiceProtoP\x01ZJgithub.com/cronstream/cronstream/clients/go/gen/cronstream/v1;cronstreamv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,37 +41,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONNECTRESPONSE']._serialized_start=492
   _globals['_CONNECTRESPONSE']._serialized_end=847
   _globals['_WORKERHELLO']._serialized_start=850
-  _globals['_WORKERHELLO']._serialized_end=995
-  _globals['_RUNNINGEXECUTION']._serialized_start=997
-  _globals['_RUNNINGEXECUTION']._serialized_end=1054
-  _globals['_WORKERCAPACITY']._serialized_start=1056
-  _globals['_WORKERCAPACITY']._serialized_end=1087
-  _globals['_WORKERHEARTBEAT']._serialized_start=1089
-  _globals['_WORKERHEARTBEAT']._serialized_end=1129
-  _globals['_WORKERLOG']._serialized_start=1132
-  _globals['_WORKERLOG']._serialized_end=1281
-  _globals['_WORKERRESULT']._serialized_start=1284
-  _globals['_WORKERRESULT']._serialized_end=1446
-  _globals['_RESULTSUCCESS']._serialized_start=1448
-  _globals['_RESULTSUCCESS']._serialized_end=1504
-  _globals['_RESULTFAILURE']._serialized_start=1506
-  _globals['_RESULTFAILURE']._serialized_end=1595
-  _globals['_WELCOME']._serialized_start=1598
-  _globals['_WELCOME']._serialized_end=1758
-  _globals['_ASSIGNMENT']._serialized_start=1761
-  _globals['_ASSIGNMENT']._serialized_end=2029
-  _globals['_CANCELASSIGNMENT']._serialized_start=2031
-  _globals['_CANCELASSIGNMENT']._serialized_end=2087
-  _globals['_WORKERRESULTS']._serialized_start=2089
-  _globals['_WORKERRESULTS']._serialized_end=2150
-  _globals['_ASSIGNMENTS']._serialized_start=2152
-  _globals['_ASSIGNMENTS']._serialized_end=2213
-  _globals['_RESULTACKS']._serialized_start=2215
-  _globals['_RESULTACKS']._serialized_end=2267
-  _globals['_RESULTACK']._serialized_start=2269
-  _globals['_RESULTACK']._serialized_end=2302
-  _globals['_DRAIN']._serialized_start=2304
-  _globals['_DRAIN']._serialized_end=2311
-  _globals['_WORKERSERVICE']._serialized_start=2313
-  _globals['_WORKERSERVICE']._serialized_end=2406
+  _globals['_WORKERHELLO']._serialized_end=1022
+  _globals['_RUNNINGEXECUTION']._serialized_start=1024
+  _globals['_RUNNINGEXECUTION']._serialized_end=1081
+  _globals['_WORKERCAPACITY']._serialized_start=1083
+  _globals['_WORKERCAPACITY']._serialized_end=1114
+  _globals['_WORKERHEARTBEAT']._serialized_start=1116
+  _globals['_WORKERHEARTBEAT']._serialized_end=1156
+  _globals['_WORKERLOG']._serialized_start=1159
+  _globals['_WORKERLOG']._serialized_end=1308
+  _globals['_WORKERRESULT']._serialized_start=1311
+  _globals['_WORKERRESULT']._serialized_end=1473
+  _globals['_RESULTSUCCESS']._serialized_start=1475
+  _globals['_RESULTSUCCESS']._serialized_end=1531
+  _globals['_RESULTFAILURE']._serialized_start=1533
+  _globals['_RESULTFAILURE']._serialized_end=1622
+  _globals['_WELCOME']._serialized_start=1625
+  _globals['_WELCOME']._serialized_end=1785
+  _globals['_ASSIGNMENT']._serialized_start=1788
+  _globals['_ASSIGNMENT']._serialized_end=2102
+  _globals['_CANCELASSIGNMENT']._serialized_start=2104
+  _globals['_CANCELASSIGNMENT']._serialized_end=2160
+  _globals['_WORKERRESULTS']._serialized_start=2162
+  _globals['_WORKERRESULTS']._serialized_end=2223
+  _globals['_ASSIGNMENTS']._serialized_start=2225
+  _globals['_ASSIGNMENTS']._serialized_end=2331
+  _globals['_RESULTACKS']._serialized_start=2333
+  _globals['_RESULTACKS']._serialized_end=2385
+  _globals['_RESULTACK']._serialized_start=2387
+  _globals['_RESULTACK']._serialized_end=2420
+  _globals['_DRAIN']._serialized_start=2422
+  _globals['_DRAIN']._serialized_end=2429
+  _globals['_WORKERSERVICE']._serialized_start=2431
+  _globals['_WORKERSERVICE']._serialized_end=2524
 # @@protoc_insertion_point(module_scope)

@@ -157,6 +157,7 @@ class WorkerHello(_message.Message):
     SLOTS_FIELD_NUMBER: _builtins.int
     RUNNING_FIELD_NUMBER: _builtins.int
     ACCEPTS_BATCHES_FIELD_NUMBER: _builtins.int
+    HOLDS_UNTIL_START_FIELD_NUMBER: _builtins.int
     worker_id: _builtins.str
     """Required. Stable name of the worker process, 1 to 200 characters."""
     slots: _builtins.int
@@ -166,6 +167,17 @@ class WorkerHello(_message.Message):
     groups what is ready to send at one moment into one message (at most 500
     items), which costs far less than a message per item. False: one
     `assignment` or `result_ack` per message, as before.
+    """
+    holds_until_start: _builtins.bool
+    """The worker starts each assignment at its `start_at` itself (see
+    `Assignments.sent_at` for how it reads that instant): the server then
+    sends an execution it claimed ahead of its due instant at once, up to a
+    fraction of a second early, instead of holding it until the instant, so
+    the instant's start does not wait for the message to cross the stream.
+    Only with `accepts_batches`: the assignments then always come as
+    `assignments`. A held assignment counts as running (heartbeats and a
+    reconnect's `running` name it); a cancel before its start means it never
+    starts. False: every assignment is sent when it is to start, as before.
     """
     @_builtins.property
     def handler_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -183,10 +195,11 @@ class WorkerHello(_message.Message):
         slots: _builtins.int = ...,
         running: _abc.Iterable[Global___RunningExecution] | None = ...,
         accepts_batches: _builtins.bool = ...,
+        holds_until_start: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepts_batches", b"accepts_batches", "handler_names", b"handler_names", "running", b"running", "slots", b"slots", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepts_batches", b"accepts_batches", "handler_names", b"handler_names", "holds_until_start", b"holds_until_start", "running", b"running", "slots", b"slots", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -455,6 +468,7 @@ class Assignment(_message.Message):
     DEADLINE_FIELD_NUMBER: _builtins.int
     TRACEPARENT_FIELD_NUMBER: _builtins.int
     TRACESTATE_FIELD_NUMBER: _builtins.int
+    START_AT_FIELD_NUMBER: _builtins.int
     execution_id: _builtins.str
     """The execution."""
     job_id: _builtins.str
@@ -479,6 +493,14 @@ class Assignment(_message.Message):
     def deadline(self) -> _timestamp_pb2.Timestamp:
         """When the server times the attempt out."""
 
+    @_builtins.property
+    def start_at(self) -> _timestamp_pb2.Timestamp:
+        """When the attempt starts, on the server's clock: its due instant, or the
+        moment it was claimed if that is later. Set in `assignments` messages; a
+        worker that holds assignments (WorkerHello.holds_until_start) starts it
+        `start_at - sent_at` after the message arrived, and never sooner.
+        """
+
     def __init__(
         self,
         *,
@@ -491,10 +513,11 @@ class Assignment(_message.Message):
         deadline: _timestamp_pb2.Timestamp | None = ...,
         traceparent: _builtins.str = ...,
         tracestate: _builtins.str = ...,
+        start_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "payload", b"payload", "scheduled_at", b"scheduled_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "payload", b"payload", "scheduled_at", b"scheduled_at", "start_at", b"start_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "deadline", b"deadline", "execution_id", b"execution_id", "handler_name", b"handler_name", "job_id", b"job_id", "payload", b"payload", "scheduled_at", b"scheduled_at", "traceparent", b"traceparent", "tracestate", b"tracestate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "deadline", b"deadline", "execution_id", b"execution_id", "handler_name", b"handler_name", "job_id", b"job_id", "payload", b"payload", "scheduled_at", b"scheduled_at", "start_at", b"start_at", "traceparent", b"traceparent", "tracestate", b"tracestate"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -557,18 +580,30 @@ class Assignments(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ASSIGNMENTS_FIELD_NUMBER: _builtins.int
+    SENT_AT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def assignments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Assignment]:
         """1 to 500 assignments."""
+
+    @_builtins.property
+    def sent_at(self) -> _timestamp_pb2.Timestamp:
+        """When the server wrote this message, on its clock (the same clock as each
+        assignment's `start_at`). A worker that holds assignments waits
+        `start_at - sent_at` from the message's arrival: a difference of two
+        times on one clock, so the worker's own clock may be off by any amount,
+        and the time the message took on the way only makes the start later,
+        never earlier.
+        """
 
     def __init__(
         self,
         *,
         assignments: _abc.Iterable[Global___Assignment] | None = ...,
+        sent_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["sent_at", b"sent_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments", "sent_at", b"sent_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

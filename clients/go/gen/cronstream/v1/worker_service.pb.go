@@ -370,8 +370,18 @@ type WorkerHello struct {
 	// items), which costs far less than a message per item. False: one
 	// `assignment` or `result_ack` per message, as before.
 	AcceptsBatches bool `protobuf:"varint,5,opt,name=accepts_batches,json=acceptsBatches,proto3" json:"accepts_batches,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The worker starts each assignment at its `start_at` itself (see
+	// `Assignments.sent_at` for how it reads that instant): the server then
+	// sends an execution it claimed ahead of its due instant at once, up to a
+	// fraction of a second early, instead of holding it until the instant, so
+	// the instant's start does not wait for the message to cross the stream.
+	// Only with `accepts_batches`: the assignments then always come as
+	// `assignments`. A held assignment counts as running (heartbeats and a
+	// reconnect's `running` name it); a cancel before its start means it never
+	// starts. False: every assignment is sent when it is to start, as before.
+	HoldsUntilStart bool `protobuf:"varint,6,opt,name=holds_until_start,json=holdsUntilStart,proto3" json:"holds_until_start,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *WorkerHello) Reset() {
@@ -435,6 +445,13 @@ func (x *WorkerHello) GetRunning() []*RunningExecution {
 func (x *WorkerHello) GetAcceptsBatches() bool {
 	if x != nil {
 		return x.AcceptsBatches
+	}
+	return false
+}
+
+func (x *WorkerHello) GetHoldsUntilStart() bool {
+	if x != nil {
+		return x.HoldsUntilStart
 	}
 	return false
 }
@@ -977,7 +994,12 @@ type Assignment struct {
 	// W3C trace context of the execution's span.
 	Traceparent string `protobuf:"bytes,8,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	// W3C tracestate accompanying traceparent.
-	Tracestate    string `protobuf:"bytes,9,opt,name=tracestate,proto3" json:"tracestate,omitempty"`
+	Tracestate string `protobuf:"bytes,9,opt,name=tracestate,proto3" json:"tracestate,omitempty"`
+	// When the attempt starts, on the server's clock: its due instant, or the
+	// moment it was claimed if that is later. Set in `assignments` messages; a
+	// worker that holds assignments (WorkerHello.holds_until_start) starts it
+	// `start_at - sent_at` after the message arrived, and never sooner.
+	StartAt       *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=start_at,json=startAt,proto3" json:"start_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1073,6 +1095,13 @@ func (x *Assignment) GetTracestate() string {
 		return x.Tracestate
 	}
 	return ""
+}
+
+func (x *Assignment) GetStartAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartAt
+	}
+	return nil
 }
 
 // Tells a worker to stop an execution.
@@ -1180,7 +1209,14 @@ func (x *WorkerResults) GetResults() []*WorkerResult {
 type Assignments struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 1 to 500 assignments.
-	Assignments   []*Assignment `protobuf:"bytes,1,rep,name=assignments,proto3" json:"assignments,omitempty"`
+	Assignments []*Assignment `protobuf:"bytes,1,rep,name=assignments,proto3" json:"assignments,omitempty"`
+	// When the server wrote this message, on its clock (the same clock as each
+	// assignment's `start_at`). A worker that holds assignments waits
+	// `start_at - sent_at` from the message's arrival: a difference of two
+	// times on one clock, so the worker's own clock may be off by any amount,
+	// and the time the message took on the way only makes the start later,
+	// never earlier.
+	SentAt        *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1218,6 +1254,13 @@ func (*Assignments) Descriptor() ([]byte, []int) {
 func (x *Assignments) GetAssignments() []*Assignment {
 	if x != nil {
 		return x.Assignments
+	}
+	return nil
+}
+
+func (x *Assignments) GetSentAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SentAt
 	}
 	return nil
 }
@@ -1376,13 +1419,14 @@ const file_cronstream_v1_worker_service_proto_rawDesc = "" +
 	"\vassignments\x18\x06 \x01(\v2\x1a.cronstream.v1.AssignmentsH\x00R\vassignments\x12<\n" +
 	"\vresult_acks\x18\a \x01(\v2\x19.cronstream.v1.ResultAcksH\x00R\n" +
 	"resultAcksB\x05\n" +
-	"\x03msg\"\xc9\x01\n" +
+	"\x03msg\"\xf5\x01\n" +
 	"\vWorkerHello\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12#\n" +
 	"\rhandler_names\x18\x02 \x03(\tR\fhandlerNames\x12\x14\n" +
 	"\x05slots\x18\x03 \x01(\x05R\x05slots\x129\n" +
 	"\arunning\x18\x04 \x03(\v2\x1f.cronstream.v1.RunningExecutionR\arunning\x12'\n" +
-	"\x0faccepts_batches\x18\x05 \x01(\bR\x0eacceptsBatches\"O\n" +
+	"\x0faccepts_batches\x18\x05 \x01(\bR\x0eacceptsBatches\x12*\n" +
+	"\x11holds_until_start\x18\x06 \x01(\bR\x0fholdsUntilStart\"O\n" +
 	"\x10RunningExecution\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\"&\n" +
@@ -1416,7 +1460,7 @@ const file_cronstream_v1_worker_service_proto_rawDesc = "" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12H\n" +
 	"\x12heartbeat_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x12@\n" +
 	"\x0elease_duration\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x12'\n" +
-	"\x0faccepts_batches\x18\x04 \x01(\bR\x0eacceptsBatches\"\xef\x02\n" +
+	"\x0faccepts_batches\x18\x04 \x01(\bR\x0eacceptsBatches\"\xa6\x03\n" +
 	"\n" +
 	"Assignment\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x15\n" +
@@ -1429,14 +1473,17 @@ const file_cronstream_v1_worker_service_proto_rawDesc = "" +
 	"\vtraceparent\x18\b \x01(\tR\vtraceparent\x12\x1e\n" +
 	"\n" +
 	"tracestate\x18\t \x01(\tR\n" +
-	"tracestate\"M\n" +
+	"tracestate\x125\n" +
+	"\bstart_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\astartAt\"M\n" +
 	"\x10CancelAssignment\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"F\n" +
 	"\rWorkerResults\x125\n" +
-	"\aresults\x18\x01 \x03(\v2\x1b.cronstream.v1.WorkerResultR\aresults\"J\n" +
+	"\aresults\x18\x01 \x03(\v2\x1b.cronstream.v1.WorkerResultR\aresults\"\x7f\n" +
 	"\vAssignments\x12;\n" +
-	"\vassignments\x18\x01 \x03(\v2\x19.cronstream.v1.AssignmentR\vassignments\":\n" +
+	"\vassignments\x18\x01 \x03(\v2\x19.cronstream.v1.AssignmentR\vassignments\x123\n" +
+	"\asent_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\":\n" +
 	"\n" +
 	"ResultAcks\x12,\n" +
 	"\x04acks\x18\x01 \x03(\v2\x18.cronstream.v1.ResultAckR\x04acks\".\n" +
@@ -1509,16 +1556,18 @@ var file_cronstream_v1_worker_service_proto_depIdxs = []int32{
 	20, // 21: cronstream.v1.Assignment.payload:type_name -> google.protobuf.Struct
 	19, // 22: cronstream.v1.Assignment.scheduled_at:type_name -> google.protobuf.Timestamp
 	19, // 23: cronstream.v1.Assignment.deadline:type_name -> google.protobuf.Timestamp
-	7,  // 24: cronstream.v1.WorkerResults.results:type_name -> cronstream.v1.WorkerResult
-	11, // 25: cronstream.v1.Assignments.assignments:type_name -> cronstream.v1.Assignment
-	16, // 26: cronstream.v1.ResultAcks.acks:type_name -> cronstream.v1.ResultAck
-	0,  // 27: cronstream.v1.WorkerService.Connect:input_type -> cronstream.v1.ConnectRequest
-	1,  // 28: cronstream.v1.WorkerService.Connect:output_type -> cronstream.v1.ConnectResponse
-	28, // [28:29] is the sub-list for method output_type
-	27, // [27:28] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	19, // 24: cronstream.v1.Assignment.start_at:type_name -> google.protobuf.Timestamp
+	7,  // 25: cronstream.v1.WorkerResults.results:type_name -> cronstream.v1.WorkerResult
+	11, // 26: cronstream.v1.Assignments.assignments:type_name -> cronstream.v1.Assignment
+	19, // 27: cronstream.v1.Assignments.sent_at:type_name -> google.protobuf.Timestamp
+	16, // 28: cronstream.v1.ResultAcks.acks:type_name -> cronstream.v1.ResultAck
+	0,  // 29: cronstream.v1.WorkerService.Connect:input_type -> cronstream.v1.ConnectRequest
+	1,  // 30: cronstream.v1.WorkerService.Connect:output_type -> cronstream.v1.ConnectResponse
+	30, // [30:31] is the sub-list for method output_type
+	29, // [29:30] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_worker_service_proto_init() }
