@@ -322,6 +322,71 @@ async def test_cancels_the_handler_on_request_and_at_the_deadline(fake: FakeWork
     assert cancelled == {"e1": "timeout", "e2": "deadline exceeded"}
 
 
+HOLD = timedelta(milliseconds=300)
+
+
+async def assign_held(session: FakeSession, execution_id: str, hold: timedelta) -> float:
+    """An `assignments` message whose one assignment starts `hold` after it
+    was sent, on a server clock far from the worker's (a day ahead: only the
+    difference counts). Returns when it was sent, on the loop's clock."""
+    sent_at = datetime.now(UTC) + timedelta(days=1)
+    batch = wpb.Assignments(
+        assignments=[wpb.Assignment(execution_id=execution_id, handler_name="work", attempt=1)]
+    )
+    batch.sent_at.FromDatetime(sent_at)
+    batch.assignments[0].start_at.FromDatetime(sent_at + hold)
+    sent = asyncio.get_running_loop().time()
+    await session.send(assignments=batch)
+    return sent
+
+
+async def test_a_held_assignment_starts_at_its_instant_and_never_before(fake: FakeWorkers) -> None:
+    worker = fake_worker(fake)
+    started: dict[str, float] = {}
+
+    @worker.handler("work")
+    async def work(ctx: Context) -> dict[str, Any]:
+        started[ctx.execution_id] = asyncio.get_running_loop().time()
+        return {}
+
+    async with running(worker):
+        session = await fake.next_session()
+        hello = await session.welcome(heartbeat=0.05)
+        assert hello.holds_until_start and hello.accepts_batches
+        sent = await assign_held(session, "e1", HOLD)
+        listed = await session.recv("heartbeat")
+        assert "e1" not in started and list(listed.execution_ids) == ["e1"]  # held: running
+        result = await session.recv("result")
+        assert result.execution_id == "e1" and result.HasField("success")
+        assert started["e1"] - sent >= HOLD.total_seconds()  # never before its instant
+        assert started["e1"] - sent < HOLD.total_seconds() + 2.0  # and not at some later poll
+        await assign_held(session, "e2", -HOLD)  # its instant has passed: at once
+        await session.recv("result")
+        assert started["e2"] - sent < HOLD.total_seconds() + 2.0
+
+
+async def test_a_held_assignment_cancelled_before_its_start_never_runs(fake: FakeWorkers) -> None:
+    worker = fake_worker(fake)
+    ran: list[str] = []
+
+    @worker.handler("work")
+    async def work(ctx: Context) -> dict[str, Any]:
+        ran.append(ctx.execution_id)
+        return {}
+
+    async with running(worker):
+        session = await fake.next_session()
+        await session.welcome(heartbeat=0.05)
+        await assign_held(session, "e1", timedelta(seconds=2))
+        await session.send(cancel=wpb.CancelAssignment(execution_id="e1", reason="cancelled"))
+        result = await session.recv("result")
+        assert (result.execution_id, result.failure.error) == ("e1", "cancelled: cancelled")
+        await session.send(result_ack=wpb.ResultAck(execution_id="e1"))
+        while list((await session.recv("heartbeat")).execution_ids):
+            pass  # no longer listed once its cancelled result is acknowledged
+    assert ran == []
+
+
 async def test_heartbeats_list_what_runs(fake: FakeWorkers) -> None:
     worker = fake_worker(fake)
     release = asyncio.Event()

@@ -88,6 +88,31 @@ async def test_a_worker_gets_a_slot_fired_ahead_at_its_instant(ahead: Live, acme
     await worker.close()
 
 
+async def test_a_worker_that_holds_gets_a_slot_ahead_with_its_instant(
+    ahead: Live, acme: Tenant
+) -> None:
+    """WorkerHello.holds_until_start: the assignment leaves when it is claimed
+    (0.2 s ahead), as `assignments` even alone, with its instant and the
+    moment it was written on one clock, for the worker to start it then."""
+    worker = await RawWorker.connect(
+        ahead, acme, handlers=("h",), slots=5, accepts_batches=True, holds_until_start=True
+    )
+    job, run_at = await once_fired_ahead(ahead, acme)
+
+    batch = await worker.expect("assignments", within=AHEAD + 5.0)
+    received = datetime.now(UTC)
+    (assignment,) = batch.assignments
+    assert assignment.job_id == job.id
+    assert at(assignment.start_at) == at(assignment.scheduled_at) == run_at
+    assert received < run_at  # sent ahead: the worker holds it
+    hold = at(assignment.start_at) - at(batch.sent_at)
+    assert timedelta(0) < hold <= timedelta(seconds=1)
+    (slot,) = await executions_of(ahead, acme, job.id)
+    assert slot.status == execution_pb2.EXECUTION_STATUS_RUNNING
+    assert at(slot.started_at) == run_at  # its attempt starts at the instant, as told
+    await worker.close()
+
+
 async def test_pausing_withdraws_a_slot_fired_ahead_and_resuming_fires_it(
     ahead: Live, acme: Tenant
 ) -> None:

@@ -69,6 +69,7 @@ class RawWorker:
         worker_id: str = "worker-1",
         running: Sequence[tuple[str, int]] = (),
         accepts_batches: bool = False,
+        holds_until_start: bool = False,
     ) -> RawWorker:
         worker = cls(call=live.workers.Connect(metadata=tenant.auth))
         worker.reader = asyncio.create_task(worker._read())
@@ -77,6 +78,7 @@ class RawWorker:
             handler_names=handlers,
             slots=slots,
             accepts_batches=accepts_batches,
+            holds_until_start=holds_until_start,
         )
         for execution_id, attempt in running:
             hello.running.add(execution_id=execution_id, attempt=attempt)

@@ -3,13 +3,17 @@ budget, so no batch approaches the gRPC message limit."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from cronstream.v1 import worker_service_pb2 as wpb
 from cronstream_server.api.worker import BATCH_BYTES, responses
 from cronstream_server.api.worker_wire import (
     Built,
     assignment,
+    joined,
     prepared_assignment,
     serialize_response,
+    stamped,
 )
 from cronstream_server.engine.session import Ack, Outgoing, Prepared
 
@@ -76,3 +80,40 @@ def test_the_serializer_passes_an_encoding_through_and_serializes_messages() -> 
 
     assert serialize_response(b"\x0a\x00") == b"\x0a\x00"
     assert serialize_response(ack) == ack.SerializeToString()
+
+
+SENT_AT = datetime(2026, 12, 6, 12, 0, 0, 250_000, tzinfo=UTC)
+
+
+def test_a_lone_assignment_to_a_worker_that_holds_goes_as_a_batch_with_its_sent_at() -> None:
+    alone = responses([prepared(1, 200)], batches=True, holds=True)
+    [wire] = [
+        wpb.ConnectResponse.FromString(serialize_response(stamped(m, SENT_AT))) for m in alone
+    ]
+
+    assert wire.WhichOneof("msg") == "assignments"  # where `sent_at` is read
+    assert [a.execution_id for a in wire.assignments.assignments] == ["e1"]
+    assert wire.assignments.sent_at.ToDatetime(tzinfo=UTC) == SENT_AT
+    first = wire.assignments.assignments[0]
+    assert first.start_at.ToDatetime(tzinfo=UTC) == start("e1").started_at
+
+
+def test_a_lone_assignment_to_a_worker_that_does_not_hold_goes_alone() -> None:
+    [wire] = sent_as([prepared(1, 200)])
+
+    assert wire.WhichOneof("msg") == "assignment"
+
+
+def test_stamping_a_batch_built_now_or_ahead_sets_sent_at_and_leaves_the_rest() -> None:
+    starts = [start(f"e{n}") for n in range(3)]
+    built_now = wpb.ConnectResponse(
+        assignments=wpb.Assignments(assignments=map(assignment, starts))
+    )
+    ahead = joined([prepared_assignment(s)[0] for s in starts])
+
+    for wire in (stamped(built_now, SENT_AT), stamped(ahead, SENT_AT)):
+        parsed = wpb.ConnectResponse.FromString(serialize_response(wire))
+        assert parsed.assignments.sent_at.ToDatetime(tzinfo=UTC) == SENT_AT
+        assert [a.execution_id for a in parsed.assignments.assignments] == ["e0", "e1", "e2"]
+    acks = wpb.ConnectResponse(result_acks=wpb.ResultAcks(acks=[wpb.ResultAck(execution_id="e0")]))
+    assert stamped(acks, SENT_AT) == acks  # only assignments carry it

@@ -63,18 +63,30 @@ class Attempt:
         if self._task is not None:
             self._task.cancel(reason)
 
-    async def run(self, slots: asyncio.Semaphore) -> wpb.WorkerResult:
-        """Runs the handler once a slot is free; returns the result to report.
-        Cancelling the task that runs this cancels the handler, and no result
-        is made (the worker is going away)."""
+    async def run(self, slots: asyncio.Semaphore, start_at: float = 0.0) -> wpb.WorkerResult:
+        """Runs the handler from `start_at` (the event loop's clock: a held
+        assignment's instant) once a slot is free; returns the result to
+        report. Cancelling the task that runs this cancels the handler, and
+        no result is made (the worker is going away)."""
         timer = self._arm_deadline()
         try:
+            await self._hold(start_at)
             async with slots:
                 outcome = await self._outcome()
         finally:
             if timer is not None:
                 timer.cancel()
         return result_of(self.assignment, outcome)
+
+    async def _hold(self, start_at: float) -> None:
+        """Until `start_at`, or a cancel (which `_outcome` then reports)."""
+        loop = asyncio.get_running_loop()
+        # A timer may run a hair before its time: look again until it has come.
+        while (remaining := start_at - loop.time()) > 0 and not self.context.cancelled.is_set():
+            try:
+                await asyncio.wait_for(self.context.cancelled.wait(), remaining)
+            except TimeoutError:
+                pass
 
     def _arm_deadline(self) -> asyncio.TimerHandle | None:
         deadline = self.context.deadline

@@ -23,6 +23,7 @@ from typing import NoReturn
 
 from grpc import aio
 
+from cronstream._hold import hold_seconds
 from cronstream._ledger import Ledger
 from cronstream.client import WorkerStream
 from cronstream.errors import from_rpc_error
@@ -72,7 +73,7 @@ class Session:
         self,
         call: WorkerStream,
         ledger: Ledger,
-        start: Callable[[wpb.Assignment], None],
+        start: Callable[[wpb.Assignment, float], None],
         log: logging.Logger,
         *,
         linger: float = RESULT_LINGER,
@@ -158,11 +159,13 @@ class Session:
 
     def _dispatch(self, message: wpb.ConnectResponse) -> None:
         kind = message.WhichOneof("msg")
+        arrived = asyncio.get_running_loop().time()
         if kind == "assignment":
-            self._start(message.assignment)
+            self._start(message.assignment, arrived)
         elif kind == "assignments":
-            for assignment in message.assignments.assignments:
-                self._start(assignment)
+            batch = message.assignments
+            for assignment in batch.assignments:
+                self._start(assignment, arrived + hold_seconds(assignment, batch))
         elif kind == "cancel":
             self._ledger.cancel(message.cancel.execution_id, message.cancel.reason or "cancelled")
         elif kind == "result_ack":

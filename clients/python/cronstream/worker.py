@@ -271,6 +271,7 @@ class Worker:
             slots=0 if self._stopping else self.slots,
             running=self._ledger.held(),
             accepts_batches=True,
+            holds_until_start=True,  # started at its instant here (cronstream._hold)
         )
 
     def _attach(self, session: Session) -> None:
@@ -287,7 +288,9 @@ class Worker:
 
     # --- attempts -------------------------------------------------------------
 
-    def _start_attempt(self, assignment: wpb.Assignment) -> None:
+    def _start_attempt(self, assignment: wpb.Assignment, start_at: float) -> None:
+        """Runs an attempt from `start_at` (the event loop's clock) on; it
+        counts as running, and answers to a cancel, from now."""
         handler, payload_type = self._handlers.get(assignment.handler_name, (None, None))
         attempt = Attempt(
             assignment, handler, self._send, self._tracer_provider, payload_type=payload_type
@@ -295,13 +298,13 @@ class Worker:
         if not self._ledger.begin(assignment.execution_id, assignment.attempt, attempt.cancel):
             return  # a repeated assignment of an attempt already running
         task = asyncio.create_task(
-            self._execute(attempt), name=f"cronstream-attempt-{assignment.execution_id}"
+            self._execute(attempt, start_at), name=f"cronstream-attempt-{assignment.execution_id}"
         )
         self._attempts[task] = attempt
         task.add_done_callback(self._forget)
 
-    async def _execute(self, attempt: Attempt) -> None:
-        result = await attempt.run(self._free_slots)
+    async def _execute(self, attempt: Attempt, start_at: float) -> None:
+        result = await attempt.run(self._free_slots, start_at)
         self._log_result(result)
         if self._ledger.finish(result) and self._session is not None:
             self._session.send_nowait(result_message(result))

@@ -33,7 +33,13 @@ from google.protobuf import duration_pb2
 from cronstream_server.api.convert import LOG_LEVEL, Reader
 from cronstream_server.api.decoding import Undecodable
 from cronstream_server.api.interceptor import current_platform
-from cronstream_server.api.worker_wire import Built, assignment, joined, prepared_assignment
+from cronstream_server.api.worker_wire import (
+    Built,
+    assignment,
+    joined,
+    prepared_assignment,
+    stamped,
+)
 from cronstream_server.core.dispatch import Report, Start
 from cronstream_server.core.enums import LogLevel
 from cronstream_server.core.errors import (
@@ -139,10 +145,13 @@ class Connection:
 
     async def _send(self, receiving: asyncio.Task[None]) -> None:
         batches = self._session.accepts_batches
+        holds = self._session.holds_until_start
         limit = MAX_BATCH if batches else 1
         while ready := await self._session.outgoing_ready(limit):
             try:
-                for message in responses(ready, batches=batches):
+                for message in responses(ready, batches=batches, holds=holds):
+                    if holds:  # stamped as late as can be: the worker times from it
+                        message = stamped(message, self._hub.dispatcher.database_now())
                     await self._context.write(message)
                 self._session.sent(ready)
             except Exception as error:  # the call ended under us
@@ -230,6 +239,7 @@ def parse_hello(request: wpb.ConnectRequest | Undecodable | None) -> Hello:
         slots=hello.slots,
         running=tuple((r.execution_id, r.attempt) for r in hello.running),
         accepts_batches=hello.accepts_batches,
+        holds_until_start=hello.holds_until_start,
     )
 
 
@@ -345,10 +355,13 @@ def _text(value: str) -> str:
 # --- server -> worker -------------------------------------------------------
 
 
-def responses(ready: list[Outgoing], *, batches: bool) -> list[wpb.ConnectResponse | bytes]:
+def responses(
+    ready: list[Outgoing], *, batches: bool, holds: bool = False
+) -> list[wpb.ConnectResponse | bytes]:
     """The messages for what is ready to send, in order: for a worker that
     accepts batches, each run of assignments (or of acks) is one message, of
-    at most BATCH_BYTES of assignments."""
+    at most BATCH_BYTES of assignments; for one that holds assignments until
+    their start, a lone assignment too (its start is read from `assignments`)."""
     if not batches:
         return [response(message) for message in ready]
     out: list[wpb.ConnectResponse | bytes] = []
@@ -361,7 +374,7 @@ def responses(ready: list[Outgoing], *, batches: bool) -> list[wpb.ConnectRespon
             if size > BATCH_BYTES:
                 break
             end += 1
-        out.append(_grouped(ready[index:end]))
+        out.append(_grouped(ready[index:end], holds))
         index = end
     return out
 
@@ -388,11 +401,13 @@ def _assignment(message: Start | Prepared) -> wpb.Assignment:
     return assignment(message)
 
 
-def _grouped(run: list[Outgoing]) -> wpb.ConnectResponse | bytes:
-    """One message for a run of same-kind messages (a single one goes as is)."""
-    if len(run) == 1:
+def _grouped(run: list[Outgoing], holds: bool) -> wpb.ConnectResponse | bytes:
+    """One message for a run of same-kind messages (a single one goes as is,
+    but for an assignment to a worker that holds it)."""
+    kind = _kind(run[0])
+    if len(run) == 1 and not (holds and kind is Start):
         return response(run[0])
-    if _kind(run[0]) is Start:
+    if kind is Start:
         prepared = [m.message for m in run if isinstance(m, Prepared)]
         if len(prepared) == len(run):  # all encoded when claimed: joined as they are
             return joined(prepared)

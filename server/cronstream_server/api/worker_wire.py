@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -57,6 +58,7 @@ def assignment(start: Start) -> wpb.Assignment:
         attempt=execution.attempt,
         scheduled_at=timestamp(execution.scheduled_at),
         deadline=timestamp(start.deadline_at),
+        start_at=timestamp(start.started_at),
         traceparent=start.trace.traceparent,
         tracestate=start.trace.tracestate,
     )
@@ -68,6 +70,20 @@ def assignment(start: Start) -> wpb.Assignment:
 def joined(built: Iterable[Built]) -> bytes:
     """One batched response's encoding, from assignments built ahead."""
     return b"".join(b.framed for b in built)
+
+
+def stamped(
+    response: wpb.ConnectResponse | bytes, sent_at: datetime
+) -> wpb.ConnectResponse | bytes:
+    """An `assignments` response with its `sent_at` (others as they are). An
+    encoding made ahead gets the field appended: by the same merge rule, the
+    bytes then parse as the response with `sent_at` set."""
+    stamp = wpb.Assignments(sent_at=timestamp(sent_at))
+    if isinstance(response, bytes):  # only assignments are encoded ahead
+        return response + wpb.ConnectResponse(assignments=stamp).SerializeToString()
+    if response.WhichOneof("msg") == "assignments":
+        response.assignments.MergeFrom(stamp)
+    return response
 
 
 def serialize_response(response: wpb.ConnectResponse | bytes) -> bytes:

@@ -94,6 +94,11 @@ class Dispatcher:
             delay = self._until(self._upcoming[0] - self._claim_ahead)
             self._timer = asyncio.get_running_loop().call_later(delay, self.wake)
 
+    def database_now(self) -> datetime:
+        """Now on the database's clock, as the last claim saw it: the clock of
+        every due instant, and of what a worker that holds assignments is told."""
+        return datetime.now(UTC) + self._clock_offset
+
     def _until(self, instant: datetime) -> float:
         """Seconds from now on our clock to `instant` on the database's."""
         ours = instant - self._clock_offset

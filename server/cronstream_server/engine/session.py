@@ -60,6 +60,9 @@ class Hello:
     slots: int
     running: tuple[tuple[str, int], ...] = ()
     accepts_batches: bool = False
+    # The worker starts each assignment at its start_at itself (only with
+    # batches: the instant is read from an `assignments` message).
+    holds_until_start: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +145,7 @@ class Session:
         self.handler_names = hello.handler_names
         self.slots = hello.slots
         self.accepts_batches = hello.accepts_batches
+        self.holds_until_start = hello.holds_until_start and hello.accepts_batches
         self.state = State.ACTIVE
         self.connected_at = datetime.now(UTC)
         # time.time() of the last message received: kept in memory, written
@@ -212,14 +216,16 @@ class Session:
         """Sends an assignment, `delay` seconds from now (an execution claimed
         ahead of its due instant), if a slot is still free (capacity may have
         shrunk, or the session closed, since the claim began). The slot is
-        held from now."""
+        held from now. A worker that holds assignments until their start
+        gets it at once: its own timer starts it at the instant, so the start
+        does not wait for the message to cross the stream."""
         if self.free <= 0:
             return False
         execution_id = start.execution.id
         keyed = start.execution.keys.concurrency_key is not None
         self._held[execution_id] = _Held(start.execution.attempt, keyed=keyed)
         message = self._prepared(start)
-        if delay <= 0.0:
+        if delay <= 0.0 or self.holds_until_start:
             self._outbox.put_nowait(message)
             return True
         # One timer per instant: a thousand assignments due together leave
