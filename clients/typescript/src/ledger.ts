@@ -72,6 +72,17 @@ export class Ledger {
     return true;
   }
 
+  /**
+   * Forgets an attempt that ends without a result: one cancelled before its
+   * handler started. Another attempt of the execution is left alone.
+   */
+  drop(executionId: string, attempt: number): void {
+    if (this.running.get(executionId)?.attempt === attempt) {
+      this.running.delete(executionId);
+      this.notify();
+    }
+  }
+
   /** Forgets an acknowledged result. */
   ack(executionId: string): void {
     if (this.results.delete(executionId)) {

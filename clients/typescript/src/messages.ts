@@ -17,6 +17,7 @@ export type HelloInit = {
   slots: number;
   running: { executionId: string; attempt: number }[];
   acceptsBatches: boolean;
+  holdsUntilStart: boolean;
 };
 
 export function helloMessage(hello: HelloInit): ConnectRequestInit {

@@ -3,7 +3,8 @@ import { durationMs } from "@bufbuild/protobuf/wkt";
 import { requestStream, RESULT_LINGER_MS, type ResultBatching } from "./batching.js";
 import type { Client } from "./client.js";
 import { ExecutionCancelledError } from "./errors.js";
-import type { Assignment, ConnectResponse, Welcome } from "./gen/cronstream/v1/worker_service_pb.js";
+import type { Assignment, Assignments, ConnectResponse, Welcome } from "./gen/cronstream/v1/worker_service_pb.js";
+import { holdMs } from "./hold.js";
 import type { Ledger } from "./ledger.js";
 import type { WorkerLogger } from "./logger.js";
 import { heartbeatMessage, helloMessage, type ConnectRequestInit, type HelloInit } from "./messages.js";
@@ -40,8 +41,11 @@ export interface SessionSettings {
    * heartbeats, and drains against it.
    */
   readonly ledger: Ledger;
-  /** Takes an assignment to run. */
-  readonly start: (a: Assignment) => void;
+  /**
+   * Takes an assignment to run: at once, or, given startsAt (a
+   * performance.now() instant), not before then.
+   */
+  readonly start: (a: Assignment, startsAt?: number) => void;
   readonly logger: WorkerLogger;
   /** The worker's life: its abort ends the session, with its reason. */
   readonly life: AbortSignal;
@@ -179,9 +183,7 @@ export class Session implements ResultBatching {
         start(m.msg.value);
         break;
       case "assignments":
-        for (const assignment of m.msg.value.assignments) {
-          start(assignment);
-        }
+        this.startBatch(m.msg.value);
         break;
       case "cancel":
         ledger.cancel(m.msg.value.executionId, new ExecutionCancelledError(m.msg.value.reason));
@@ -199,6 +201,20 @@ export class Session implements ResultBatching {
         break;
       default:
         logger.warn("cronstream: unexpected message on the worker stream", { type: m.msg.case });
+    }
+  }
+
+  /**
+   * Starts a batch's assignments, each held start_at - sent_at from now, the
+   * message's arrival: the hello's holds_until_start lets the server send
+   * them ahead of their time. Measured on the monotonic clock, and from a
+   * moment no earlier than the arrival, so a hold never ends too soon.
+   */
+  private startBatch(batch: Assignments): void {
+    const arrived = performance.now();
+    for (const a of batch.assignments) {
+      const hold = holdMs(batch.sentAt, a.startAt);
+      this.settings.start(a, hold > 0 ? arrived + hold : undefined);
     }
   }
 

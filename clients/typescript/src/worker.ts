@@ -7,6 +7,7 @@ import { Backoff, sleep } from "./backoff.js";
 import type { Client } from "./client.js";
 import { ExecutionCancelledError, GracePeriodExceededError, NonRetryableError } from "./errors.js";
 import type { Assignment } from "./gen/cronstream/v1/worker_service_pb.js";
+import { waitUntil } from "./hold.js";
 import { Ledger } from "./ledger.js";
 import { completeLogger, consoleLogger, type WorkerLogger } from "./logger.js";
 import { capacityMessage, resultMessage, type ConnectRequestInit, type HelloInit } from "./messages.js";
@@ -231,7 +232,7 @@ export class Worker {
   private async runSession(): Promise<{ welcomed: boolean; reason: unknown }> {
     const session = new Session({
       ledger: this.ledger,
-      start: (a) => this.start(a),
+      start: (a, startsAt) => this.start(a, startsAt),
       logger: this.logger,
       life: this.life.signal,
     });
@@ -255,6 +256,9 @@ export class Worker {
       running: this.ledger.held(),
       // A dispatch round's assignments, and a batch's acks, may come as one message.
       acceptsBatches: true,
+      // The worker starts each batched assignment at its start_at itself (Session.startBatch),
+      // so the server may send it ahead of its instant.
+      holdsUntilStart: true,
     };
   }
 
@@ -276,17 +280,34 @@ export class Worker {
     return this.session?.send(m) ?? false;
   }
 
-  /** Takes an assignment: records the attempt and runs it once a slot is free. */
-  private start(a: Assignment): void {
+  /**
+   * Takes an assignment: records the attempt and runs it once a slot is
+   * free, and not before startsAt (a performance.now() instant) when given.
+   * A held attempt is recorded at once, so that heartbeats and a reconnect's
+   * hello name it as running: the server counts it in the worker's slots.
+   */
+  private start(a: Assignment, startsAt?: number): void {
     const controller = new AbortController();
     if (!this.ledger.begin(a.executionId, a.attempt, controller, new ExecutionCancelledError("superseded"))) {
       return; // a repeated assignment of an attempt already running
     }
-    void this.execute(a, controller);
+    void this.execute(a, controller, startsAt);
   }
 
-  /** Runs one attempt and reports its result. */
-  private async execute(a: Assignment, controller: AbortController): Promise<void> {
+  /** Runs one attempt, after its hold if it has one, and reports its result. */
+  private async execute(a: Assignment, controller: AbortController, startsAt: number | undefined): Promise<void> {
+    if (startsAt !== undefined && !(await waitUntil(startsAt, controller.signal))) {
+      // Cancelled (or superseded, or cut off by the end of a stop's grace
+      // period) while held: the handler never ran, so there is no result.
+      // Leaving the heartbeats' list is what tells the server it is gone.
+      this.ledger.drop(a.executionId, a.attempt);
+      const why = controller.signal.reason instanceof Error ? controller.signal.reason.message : String(controller.signal.reason);
+      this.logger.debug(`cronstream: execution ${a.executionId} attempt ${a.attempt} dropped before its start: ${why}`, {
+        executionId: a.executionId,
+        attempt: a.attempt,
+      });
+      return;
+    }
     const r = await runAttempt(a, controller, {
       handler: this.handlers.get(a.handlerName),
       workerId: this.workerId,

@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 
 import { AlertEventType, AlertState, type AlertEventSchema } from "../../src/gen/cronstream/v1/alert_pb.js";
 import { HealthState } from "../../src/gen/cronstream/v1/job_pb.js";
@@ -142,6 +143,30 @@ export class FakeSession {
           scheduledAt: { seconds: BigInt(Math.floor(Date.now() / 1000)), nanos: 0 },
           ...(deadline ? { deadline: { seconds: BigInt(Math.floor(deadline.getTime() / 1000)), nanos: (deadline.getTime() % 1000) * 1e6 } } : {}),
           traceparent: a.traceparent ?? "",
+        },
+      },
+    });
+  }
+
+  /**
+   * Sends one `assignments` message. sentAtMs and each startAtMs are epoch
+   * milliseconds on the server's clock (which need not be the worker's);
+   * an absent one leaves the field unset.
+   */
+  assignBatch(items: { executionId: string; handlerName: string; attempt?: number; startAtMs?: number }[], sentAtMs?: number): void {
+    this.send({
+      msg: {
+        case: "assignments",
+        value: {
+          assignments: items.map((a) => ({
+            executionId: a.executionId,
+            jobId: `job-of-${a.executionId}`,
+            handlerName: a.handlerName,
+            attempt: a.attempt ?? 1,
+            scheduledAt: timestampFromMs(Date.now()),
+            ...(a.startAtMs === undefined ? {} : { startAt: timestampFromMs(a.startAtMs) }),
+          })),
+          ...(sentAtMs === undefined ? {} : { sentAt: timestampFromMs(sentAtMs) }),
         },
       },
     });

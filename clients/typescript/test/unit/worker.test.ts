@@ -445,6 +445,7 @@ test("a batch of assignments runs each; a batch of acks settles each", async () 
     const s = await t.fake.session(0);
     const hello = await s.expect("hello");
     assert.equal(hello.acceptsBatches, true);
+    assert.equal(hello.holdsUntilStart, true, "it holds assignments until their start_at");
     s.welcome();
     const assignment = (executionId: string) => ({
       executionId,
@@ -580,5 +581,190 @@ test("a logger with only info and warn gets the final failures as warnings", asy
     assert.match(warnings[0]!, /execution e1 attempt 1 \(greet\) failed for good \(not retryable\): NonRetryableError: .*invalid payload for handler greet: nope/);
   } finally {
     await t.cleanup();
+  }
+});
+
+/**
+ * A worker whose handler "h" records when (performance.now()) each
+ * execution started, and returns at once.
+ */
+async function holdSetup(options: WorkerOptions = {}) {
+  const t = await setup(options);
+  const started = new Map<string, number>();
+  t.worker.handle("h", (job) => {
+    started.set(job.executionId, performance.now());
+    return {};
+  });
+  return { ...t, started };
+}
+
+// The server's clock, an hour behind the worker's: a hold is a difference
+// of two of its instants, so the offset must not matter.
+const serverNow = () => Date.now() - 3_600_000;
+
+test("a batched assignment starts start_at - sent_at after it arrived, never sooner", async () => {
+  const t = await holdSetup();
+  try {
+    t.start();
+    const s = await t.fake.session(0);
+    s.welcome();
+    const server = serverNow();
+    const sent = performance.now(); // the message arrives later still
+    s.assignBatch([{ executionId: "held", handlerName: "h", startAtMs: server + 300 }], server);
+    assert.equal((await s.expect("result")).executionId, "held");
+    const after = t.started.get("held")! - sent;
+    assert.ok(after >= 300, `started ${after} ms after it was sent, before its start_at`);
+    assert.ok(after < 1_000, `started ${after} ms after it was sent, long after its start_at`);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("start_at not after sent_at, or either unset: the assignment starts at once", async () => {
+  const t = await holdSetup({ slots: 5 });
+  try {
+    t.start();
+    const s = await t.fake.session(0);
+    s.welcome();
+    const server = serverNow();
+    const sent = performance.now();
+    s.assignBatch(
+      [
+        { executionId: "held", handlerName: "h", startAtMs: server + 500 }, // the yardstick
+        { executionId: "past", handlerName: "h", startAtMs: server - 100 },
+        { executionId: "now", handlerName: "h", startAtMs: server },
+        { executionId: "no-start-at", handlerName: "h" },
+      ],
+      server,
+    );
+    s.assignBatch([{ executionId: "no-sent-at", handlerName: "h", startAtMs: server + 500 }]);
+    for (let i = 0; i < 5; i++) {
+      await s.expect("result");
+    }
+    const held = t.started.get("held")!;
+    assert.ok(held - sent >= 500);
+    for (const id of ["past", "now", "no-start-at", "no-sent-at"]) {
+      assert.ok(t.started.get(id)! < held, `${id} waited for a hold`);
+    }
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("a held assignment counts as running: heartbeats and a reconnect's hello name it", async () => {
+  const t = await holdSetup();
+  try {
+    t.start();
+    const s0 = await t.fake.session(0);
+    s0.welcome(30);
+    const server = serverNow();
+    const sent = performance.now();
+    s0.assignBatch([{ executionId: "held", handlerName: "h", attempt: 2, startAtMs: server + 1_500 }], server);
+    await until(() => s0.all("heartbeat").some((h) => h.executionIds.includes("held")), 1_000, "a heartbeat naming it");
+    assert.equal(t.started.size, 0, "named while held, before it started");
+
+    s0.end(new ConnectError("server went away", Code.Unavailable));
+    const s1 = await t.fake.session(1);
+    const hello = await s1.expect("hello");
+    assert.deepEqual(hello.running.map((r) => [r.executionId, r.attempt]), [["held", 2]]);
+    s1.welcome(30);
+    const r = await s1.expect("result"); // the hold outlives the stream it came on
+    assert.deepEqual([r.executionId, r.attempt, r.outcome.case], ["held", 2, "success"]);
+    assert.ok(t.started.get("held")! - sent >= 1_500);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("a cancel before its start: it never starts, sends no result, and leaves the heartbeats", async () => {
+  const t = await holdSetup();
+  try {
+    t.start();
+    const s = await t.fake.session(0);
+    s.welcome(30);
+    const server = serverNow();
+    s.assignBatch(
+      [
+        // Time enough for a heartbeat and the cancel to cross the stream on a loaded machine.
+        { executionId: "cancelled", handlerName: "h", startAtMs: server + 800 },
+        { executionId: "kept", handlerName: "h", startAtMs: server + 800 },
+      ],
+      server,
+    );
+    await until(() => s.all("heartbeat").some((h) => h.executionIds.includes("cancelled")), 1_000, "a heartbeat naming it");
+    s.send({ msg: { case: "cancel", value: { executionId: "cancelled", reason: "cancelled" } } });
+    await until(() => !s.all("heartbeat").at(-1)!.executionIds.includes("cancelled"), 2_000, "a heartbeat without it");
+    const since = s.all("heartbeat").length - 1;
+
+    assert.equal((await s.expect("result")).executionId, "kept"); // past the cancelled one's start_at
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual([...t.started.keys()], ["kept"]);
+    assert.deepEqual(s.all("result").map((r) => r.executionId), ["kept"]);
+    assert.ok(s.all("heartbeat").slice(since).every((h) => !h.executionIds.includes("cancelled")));
+    assert.deepEqual(t.worker["ledger"].held(), [{ executionId: "kept", attempt: 1 }], "only kept's unacknowledged result is owed");
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("drain: a held assignment starts at its time and finishes before the reconnect", async () => {
+  const t = await holdSetup();
+  try {
+    t.start();
+    const s0 = await t.fake.session(0);
+    s0.welcome();
+    const server = serverNow();
+    const sent = performance.now();
+    s0.assignBatch([{ executionId: "held", handlerName: "h", startAtMs: server + 300 }], server);
+    await until(() => t.worker["ledger"].runningIds().length === 1);
+    s0.send({ msg: { case: "drain", value: {} } });
+    assert.equal((await s0.expect("result")).executionId, "held");
+    assert.ok(t.started.get("held")! - sent >= 300);
+    assert.equal(t.fake.sessions.length, 1, "no reconnect before the ack");
+    s0.ack("held");
+    assert.deepEqual((await (await t.fake.session(1)).expect("hello")).running, []);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test("a graceful stop lets a held assignment start at its time; past the grace period it never starts", async () => {
+  const finished = await holdSetup({ gracePeriodMs: 5_000 });
+  try {
+    const run = finished.start();
+    const s = await finished.fake.session(0);
+    s.welcome();
+    const server = serverNow();
+    const sent = performance.now();
+    s.assignBatch([{ executionId: "held", handlerName: "h", startAtMs: server + 300 }], server);
+    await until(() => finished.worker["ledger"].runningIds().length === 1);
+    finished.stop.abort();
+    assert.equal((await s.expect("capacity")).slots, 0);
+    assert.equal((await s.expect("result")).executionId, "held");
+    assert.ok(finished.started.get("held")! - sent >= 300);
+    s.ack("held");
+    await run;
+  } finally {
+    await finished.cleanup();
+  }
+
+  const cut = await holdSetup({ gracePeriodMs: 100 });
+  try {
+    const run = cut.start();
+    const s = await cut.fake.session(0);
+    s.welcome();
+    const server = serverNow();
+    const sent = performance.now();
+    // Held well past the grace period, which ends 100 ms after the stop.
+    s.assignBatch([{ executionId: "held", handlerName: "h", startAtMs: server + 800 }], server);
+    await until(() => cut.worker["ledger"].runningIds().length === 1);
+    cut.stop.abort();
+    await assert.rejects(run, (err: unknown) => err instanceof GracePeriodExceededError && /1 executions running/.test(err.message));
+    await new Promise((r) => setTimeout(r, Math.max(0, sent + 900 - performance.now()))); // past its start_at
+    assert.equal(cut.started.size, 0);
+    assert.equal(s.all("result").length, 0);
+    assert.deepEqual(cut.worker["ledger"].runningIds(), []);
+  } finally {
+    await cut.cleanup();
   }
 });
