@@ -115,30 +115,35 @@ class Ticker:
         return self._loop.running
 
     async def _run(self) -> None:
+        backlog = False  # the last pass filled a batch: more are due now
         while True:
             # Cleared before the tick reads anything: a `jobs` signal that
             # arrives from here on (a job created while this tick or the
             # look for the next run is under way) cuts the coming sleep short.
             self._wake.clear()
             try:
-                ticks = await self._tick_in_lanes()
+                ticks = await self._tick_in_lanes(backlog)
                 batch = self._settings.batch_size
-                if any(t.jobs >= batch or t.resumed >= batch for t in ticks):
+                backlog = any(t.jobs >= batch or t.resumed >= batch for t in ticks)
+                if backlog:
                     continue  # more are due: no sleep
                 await self._sleep_until_due(idle=all(t.jobs == 0 for t in ticks))
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                backlog = False
                 log_loop_failure(
                     log, f"tick failed (next try in {self._settings.error_backoff}s)", error
                 )
                 await asyncio.sleep(self._settings.error_backoff)
 
-    async def _tick_in_lanes(self) -> list[TickResult]:
-        """One tick per lane, side by side: a thousand jobs due at one second
-        are fired by two transactions at once rather than one after the other
-        (a lane that finds nothing left costs one index probe)."""
-        lanes = self._settings.lanes if self._store.side_by_side else 1
+    async def _tick_in_lanes(self, backlog: bool) -> list[TickResult]:
+        """While a backlog lasts (the last pass filled a batch), one tick per
+        lane, side by side: thousands of jobs due at one second are fired by
+        two transactions at once rather than one after the other. Otherwise
+        one tick: a lane that finds nothing still costs a transaction, and
+        most passes find a few jobs or none."""
+        lanes = self._settings.lanes if backlog and self._store.side_by_side else 1
         if lanes == 1:
             return [await self.tick()]
         async with asyncio.TaskGroup() as group:
