@@ -11,8 +11,8 @@ import java.util.TreeSet;
 
 /**
  * What a worker owes the server, across sessions: attempts still running (assigned, no result
- * yet, whether started or held until their start) and results not yet acknowledged. A new session names both in its hello and re-sends the
- * results.
+ * yet, whether started or held until their start) and results not yet acknowledged. A new
+ * session names both in its hello and re-sends the results.
  */
 final class Ledger {
   /**
@@ -99,7 +99,7 @@ final class Ledger {
     synchronized (this) {
       a = running.get(executionId);
     }
-    return a != null && cancel(a, reason);
+    return a != null && cancelOne(a, reason);
   }
 
   /** Cancels every running attempt; the held ones are dropped. */
@@ -108,10 +108,11 @@ final class Ledger {
     synchronized (this) {
       all = new ArrayList<>(running.values());
     }
-    all.forEach(a -> cancel(a, reason));
+    all.forEach(a -> cancelOne(a, reason));
   }
 
-  private boolean cancel(Attempt a, String reason) {
+  /** Cancels {@code a}; a held one leaves the running set at once, as it never reports. */
+  private boolean cancelOne(Attempt a, String reason) {
     if (!a.cancel(reason)) {
       return false;
     }

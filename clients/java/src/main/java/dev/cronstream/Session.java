@@ -123,9 +123,9 @@ final class Session {
 
   /**
    * A session numbered {@code number} (its writer thread's name) that hands each assignment, with
-   * when it is to start, to {@code start} and settles cancels and acknowledgements in {@code ledger}. {@code onWelcome}
-   * runs on the stream's thread once the welcome is in, before any assignment is read: whatever
-   * a handler sends from then on finds the session.
+   * when it is to start, to {@code start} and settles cancels and acknowledgements in {@code
+   * ledger}. {@code onWelcome} runs on the stream's thread once the welcome is in, before any
+   * assignment is read: whatever a handler sends from then on finds the session.
    */
   Session(int number, Ledger ledger, Starter start, Consumer<Session> onWelcome, Duration linger) {
     this.ledger = ledger;
