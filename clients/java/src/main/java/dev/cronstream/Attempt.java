@@ -10,15 +10,20 @@ import java.io.StringWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * One attempt of an execution, from its assignment to its result: its cancellation state, the
- * thread that runs its handler, which cancellation interrupts, and the result it reports.
+ * One attempt of an execution, from its assignment to its result: its hold until its start, its
+ * cancellation state, the thread that runs its handler, which cancellation interrupts, and the
+ * result it reports.
  */
 final class Attempt {
   final Assignment assignment;
 
+  private ScheduledFuture<?> hold; // while held until its start
   private Thread thread; // while the handler runs
   private boolean exited;
   private String cancelReason; // non-null once cancelled
@@ -37,16 +42,37 @@ final class Attempt {
   }
 
   /**
-   * Cancels the attempt: interrupts its handler's thread if it is running, and runs the
-   * callbacks registered with {@link #onCancel}. Only the first call counts.
+   * Holds the attempt: {@code release} runs on {@code timer} after {@code nanos}, unless a cancel
+   * drops the attempt first. Under the lock, so {@link #release} cannot run before the timer is
+   * known.
    */
-  void cancel(String reason) {
+  synchronized void hold(ScheduledExecutorService timer, long nanos, Runnable release) {
+    hold = timer.schedule(release, nanos, TimeUnit.NANOSECONDS);
+  }
+
+  /** The hold is over: whether the attempt goes on to its handler (false: a cancel dropped it). */
+  synchronized boolean release() {
+    hold = null;
+    return cancelReason == null;
+  }
+
+  /**
+   * Cancels the attempt: drops it if it is held (its handler never starts), else interrupts its
+   * handler's thread if it is running and runs the callbacks registered with {@link #onCancel}.
+   * Only the first call counts. Returns whether it dropped a held attempt, which owes no result.
+   */
+  boolean cancel(String reason) {
     List<Consumer<String>> toRun;
     synchronized (this) {
       if (cancelReason != null || exited) {
-        return;
+        return false;
       }
       cancelReason = reason == null || reason.isEmpty() ? "cancelled" : reason;
+      if (hold != null) {
+        hold.cancel(false);
+        hold = null;
+        return true; // no handler ran, so no callback was registered
+      }
       if (thread != null) {
         thread.interrupt();
       }
@@ -60,6 +86,7 @@ final class Attempt {
         Worker.LOG.warn("cronstream: an onCancel callback failed", e);
       }
     }
+    return false;
   }
 
   synchronized boolean isCancelled() {

@@ -11,8 +11,8 @@ import java.util.TreeSet;
 
 /**
  * What a worker owes the server, across sessions: attempts still running (assigned, no result
- * yet) and results not yet acknowledged. A new session names both in its hello and re-sends the
- * results.
+ * yet, whether started or held until their start) and results not yet acknowledged. A new
+ * session names both in its hello and re-sends the results.
  */
 final class Ledger {
   /**
@@ -90,26 +90,40 @@ final class Ledger {
     onChange.run();
   }
 
-  /** Cancels a running attempt; false if it is not running. */
+  /**
+   * Cancels a running attempt. Returns true when it was held, not started: it is dropped then,
+   * owes no result, and the next heartbeat no longer lists it, which confirms the cancel.
+   */
   boolean cancel(String executionId, String reason) {
     Attempt a;
     synchronized (this) {
       a = running.get(executionId);
     }
-    if (a == null) {
-      return false;
-    }
-    a.cancel(reason);
-    return true;
+    return a != null && cancelOne(a, reason);
   }
 
-  /** Cancels every running attempt. */
+  /** Cancels every running attempt; the held ones are dropped. */
   void cancelAll(String reason) {
     List<Attempt> all;
     synchronized (this) {
       all = new ArrayList<>(running.values());
     }
-    all.forEach(a -> a.cancel(reason));
+    all.forEach(a -> cancelOne(a, reason));
+  }
+
+  /** Cancels {@code a}; a held one leaves the running set at once, as it never reports. */
+  private boolean cancelOne(Attempt a, String reason) {
+    if (!a.cancel(reason)) {
+      return false;
+    }
+    synchronized (this) {
+      if (!running.remove(a.executionId(), a)) {
+        return true; // superseded meanwhile
+      }
+      notifyAll();
+    }
+    onChange.run();
+    return true;
   }
 
   /** The running executions, sorted, for heartbeats. */

@@ -1,6 +1,8 @@
 package dev.cronstream;
 
+import com.google.protobuf.Timestamp;
 import dev.cronstream.v1.Assignment;
+import dev.cronstream.v1.Assignments;
 import dev.cronstream.v1.ConnectRequest;
 import dev.cronstream.v1.ConnectResponse;
 import dev.cronstream.v1.Welcome;
@@ -37,6 +39,12 @@ import org.slf4j.LoggerFactory;
  * <p>A session is given what it needs and no more: the {@link Ledger} of what the worker owes
  * (which outlives it, so a session can end at any moment) and a function that starts an
  * assignment.
+ *
+ * <p>Its hello says it holds assignments until their start: the server may then send an
+ * assignment a little before its instant, in an {@code assignments} message, and the session
+ * starts it {@code start_at - sent_at} after the message arrived. Both times are on the server's
+ * clock, so the worker's clock may be off by any amount; the time the message took on the way
+ * only makes the start later, never sooner.
  */
 final class Session {
   enum State {
@@ -72,12 +80,23 @@ final class Session {
    * most results go alone (with the Go worker, 13,185 of 20,000 did before it waited).
    */
   static final Duration RESULT_LINGER = Duration.ofMillis(1);
+  /**
+   * The longest an assignment is held until its start: a safety bound against a wrong
+   * {@code start_at}, since the server sends at most a fraction of a second ahead.
+   */
+  static final Duration MAX_HOLD = Duration.ofSeconds(5);
+
+  /** Starts an assignment's handler, not before {@code startNanos} on {@link System#nanoTime()}. */
+  @FunctionalInterface
+  interface Starter {
+    void start(Assignment a, long startNanos);
+  }
 
   /** The worker's logger: a session's records are the worker's. */
   private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
 
   private final Ledger ledger;
-  private final Consumer<Assignment> start;
+  private final Starter start;
   private final Consumer<Session> onWelcome;
   private final ScheduledThreadPoolExecutor writer;
   /**
@@ -103,12 +122,12 @@ final class Session {
   private volatile Duration heartbeat = DEFAULT_HEARTBEAT;
 
   /**
-   * A session numbered {@code number} (its writer thread's name) that hands each assignment to
-   * {@code start} and settles cancels and acknowledgements in {@code ledger}. {@code onWelcome}
-   * runs on the stream's thread once the welcome is in, before any assignment is read: whatever
-   * a handler sends from then on finds the session.
+   * A session numbered {@code number} (its writer thread's name) that hands each assignment, with
+   * when it is to start, to {@code start} and settles cancels and acknowledgements in {@code
+   * ledger}. {@code onWelcome} runs on the stream's thread once the welcome is in, before any
+   * assignment is read: whatever a handler sends from then on finds the session.
    */
-  Session(int number, Ledger ledger, Consumer<Assignment> start, Consumer<Session> onWelcome, Duration linger) {
+  Session(int number, Ledger ledger, Starter start, Consumer<Session> onWelcome, Duration linger) {
     this.ledger = ledger;
     this.start = start;
     this.onWelcome = onWelcome;
@@ -190,14 +209,21 @@ final class Session {
   }
 
   void dispatch(ConnectResponse m) {
+    long received = System.nanoTime(); // first: holds count from the message's arrival
     if (state() == State.HANDSHAKE) {
       welcomed(m);
       return;
     }
     switch (m.getMsgCase()) {
-      case ASSIGNMENT -> start.accept(m.getAssignment());
-      case ASSIGNMENTS -> m.getAssignments().getAssignmentsList().forEach(start);
-      case CANCEL -> ledger.cancel(m.getCancel().getExecutionId(), m.getCancel().getReason());
+      case ASSIGNMENT -> start.start(m.getAssignment(), received); // never held: at once
+      case ASSIGNMENTS -> startAll(m.getAssignments(), received);
+      case CANCEL -> {
+        if (ledger.cancel(m.getCancel().getExecutionId(), m.getCancel().getReason())) {
+          // A held one never runs, so no result confirms the cancel: a heartbeat that no longer
+          // lists it does, now rather than an interval later, so the server frees its slot.
+          sendHeartbeat();
+        }
+      }
       case RESULT_ACK -> ledger.ack(m.getResultAck().getExecutionId());
       case RESULT_ACKS -> m.getResultAcks().getAcksList().forEach(ack -> ledger.ack(ack.getExecutionId()));
       case DRAIN -> {
@@ -208,6 +234,33 @@ final class Session {
       }
       default -> LOG.warn("cronstream: unexpected message on the worker stream: {}", m.getMsgCase());
     }
+  }
+
+  private void startAll(Assignments batch, long received) {
+    for (Assignment a : batch.getAssignmentsList()) {
+      start.start(a, received + holdNanos(batch, a));
+    }
+  }
+
+  /**
+   * How long to hold {@code a} from its message's arrival: {@code start_at - sent_at}, at most
+   * {@link #MAX_HOLD}; 0 (start at once) when it is due already or either time is unset.
+   */
+  static long holdNanos(Assignments batch, Assignment a) {
+    if (!batch.hasSentAt() || !a.hasStartAt()) {
+      return 0;
+    }
+    Timestamp sentAt = batch.getSentAt();
+    Timestamp startAt = a.getStartAt();
+    long seconds = startAt.getSeconds() - sentAt.getSeconds();
+    if (seconds < 0) {
+      return 0; // the nanos differ by less than a second: negative whatever they are
+    }
+    if (seconds > MAX_HOLD.getSeconds()) {
+      return MAX_HOLD.toNanos(); // and no overflow below
+    }
+    long nanos = TimeUnit.SECONDS.toNanos(seconds) + startAt.getNanos() - sentAt.getNanos();
+    return Math.max(0, Math.min(nanos, MAX_HOLD.toNanos()));
   }
 
   /** The answer to hello: a welcome starts the session's heartbeats; anything else ends it. */

@@ -45,6 +45,10 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li><b>Flow control.</b> It runs at most {@code slots} handlers at once, on a thread pool of
  *       that size, and tells the server so in its hello.
+ *   <li><b>Start on time.</b> The server may send an assignment up to a fraction of a second
+ *       before it is due; the worker holds it (in its slot, named in heartbeats) and starts the
+ *       handler at the assignment's start, never sooner. A cancel before then drops it: the
+ *       handler never runs and no result is sent.
  *   <li><b>Cancellation.</b> A handler's thread is interrupted when the server cancels the
  *       execution, at the attempt's deadline, and when a stop's grace period runs out (see {@link
  *       JobContext}).
@@ -462,6 +466,8 @@ public final class Worker implements AutoCloseable {
         .addAllRunning(ledger.held())
         // A dispatch round's assignments, and a batch's acks, may come as one message.
         .setAcceptsBatches(true)
+        // startAttempt holds each assignment until its start_at, so the server may send it early.
+        .setHoldsUntilStart(true)
         .build();
   }
 
@@ -602,14 +608,40 @@ public final class Worker implements AutoCloseable {
 
   // --- attempts ------------------------------------------------------------------
 
-  /** Takes an assignment: records the attempt and queues it for a free slot. */
-  void startAttempt(Assignment a) {
+  /**
+   * Takes an assignment: records the attempt, which holds a slot from now on (heartbeats and a
+   * reconnect's hello name it), and queues it for its handler at {@code startNanos} (on {@link
+   * System#nanoTime()}), at once if that has passed. The timer runs a hold out: never sooner.
+   */
+  void startAttempt(Assignment a, long startNanos) {
     Attempt at = new Attempt(a);
     if (!ledger.begin(at)) {
       return; // a repeated assignment of an attempt already running
     }
+    long hold = startNanos - System.nanoTime();
+    try {
+      if (hold > 0) {
+        at.hold(timer, hold, () -> release(at));
+      } else {
+        submit(at);
+      }
+    } catch (RejectedExecutionException e) {
+      stopped(at); // the timer is shut down: the worker ended
+    }
+  }
+
+  /** A hold ran out: the attempt goes to its handler, unless a cancel dropped it meanwhile. */
+  private void release(Attempt at) {
+    if (at.release()) {
+      submit(at);
+    }
+  }
+
+  /** Queues the attempt for a free slot, with its deadline's timer. */
+  private void submit(Attempt at) {
     ScheduledFuture<?> deadline = null;
     try {
+      Assignment a = at.assignment;
       if (a.hasDeadline()) {
         long nanos = Duration.between(Instant.now(), JobContext.instant(a.getDeadline())).toNanos();
         deadline = timer.schedule(() -> at.cancel("deadline exceeded"), Math.max(0, nanos), TimeUnit.NANOSECONDS);
@@ -617,9 +649,14 @@ public final class Worker implements AutoCloseable {
       ScheduledFuture<?> d = deadline;
       pool.execute(() -> execute(at, d));
     } catch (RejectedExecutionException e) {
-      at.cancel("worker stopped");
-      finish(at, null, new CancellationException("cronstream: worker stopped"));
+      stopped(at);
     }
+  }
+
+  /** The worker ended before the attempt could start. */
+  private void stopped(Attempt at) {
+    at.cancel("worker stopped");
+    finish(at, null, new CancellationException("cronstream: worker stopped"));
   }
 
   private void execute(Attempt at, ScheduledFuture<?> deadline) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Timestamp;
 import dev.cronstream.v1.Assignment;
+import dev.cronstream.v1.Assignments;
 import dev.cronstream.v1.CancelAssignment;
 import dev.cronstream.v1.ConnectRequest;
 import dev.cronstream.v1.ConnectResponse;
@@ -21,6 +22,7 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -125,6 +127,15 @@ final class FakeWorkerService extends WorkerServiceGrpc.WorkerServiceImplBase {
 
     void assign(Assignment a) {
       send(ConnectResponse.newBuilder().setAssignment(a).build());
+    }
+
+    /** One {@code assignments} message written at {@code sentAt} on the server's clock (null: unset). */
+    void assignAll(Instant sentAt, Assignment... assignments) {
+      Assignments.Builder b = Assignments.newBuilder().addAllAssignments(List.of(assignments));
+      if (sentAt != null) {
+        b.setSentAt(timestamp(sentAt));
+      }
+      send(ConnectResponse.newBuilder().setAssignments(b).build());
     }
 
     void cancel(String id, String reason) {

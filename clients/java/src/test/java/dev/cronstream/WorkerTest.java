@@ -540,7 +540,7 @@ class WorkerTest {
 
   /** A session whose writer the test drives by hand: no stream, no loops. */
   private static Session writerOf(Ledger ledger, Duration linger) {
-    return new Session(0, ledger, a -> {}, s -> {}, linger);
+    return new Session(0, ledger, (a, startNanos) -> {}, s -> {}, linger);
   }
 
   @Test
@@ -672,6 +672,151 @@ class WorkerTest {
     assertTrue(System.nanoTime() - began < TimeUnit.MILLISECONDS.toNanos(500), "no linger without batches");
     release.countDown();
     assertEquals("slow", c.next(RESULT).getResult().getExecutionId());
+  }
+
+  // --- holding assignments until their start ------------------------------------------
+
+  /** The server's clock, years off the worker's: only differences of its times count. */
+  private static final Instant SERVER_NOW = Instant.parse("2031-05-06T07:08:09.123456789Z");
+
+  /** An assignment of handler "h" that starts at {@code startAt} on the server's clock (null: unset). */
+  private static Assignment startingAt(String id, Instant startAt) {
+    Assignment.Builder a = Assignment.newBuilder().setExecutionId(id).setAttempt(1).setHandlerName("h");
+    if (startAt != null) {
+      a.setStartAt(FakeWorkerService.timestamp(startAt));
+    }
+    return a.build();
+  }
+
+  /** A worker whose handler "h" records when (System.nanoTime()) each execution started. */
+  private Worker recordingStarts(Map<String, Long> starts) {
+    return builder().build().handle("h", ctx -> {
+      starts.put(ctx.executionId(), System.nanoTime());
+      return Map.of();
+    });
+  }
+
+  @Test
+  void theHelloSaysItHoldsAssignmentsUntilTheirStart() throws Exception {
+    worker = builder().build().handle("h", ctx -> Map.of());
+    worker.start();
+    WorkerHello hello = fake.nextConnection().next(HELLO).getHello();
+    assertTrue(hello.getAcceptsBatches());
+    assertTrue(hello.getHoldsUntilStart());
+  }
+
+  @Test
+  void aHeldAssignmentStartsAtItsStartNeverSooner() throws Exception {
+    Map<String, Long> starts = new java.util.concurrent.ConcurrentHashMap<>();
+    worker = recordingStarts(starts);
+    FakeWorkerService.Conn c = connect();
+    long sent = System.nanoTime(); // before the message arrives: a start 300 ms after it is later still
+    c.assignAll(SERVER_NOW, startingAt("e1", SERVER_NOW.plusMillis(300)));
+    assertEquals("e1", c.next(RESULT).getResult().getExecutionId());
+    long waited = starts.get("e1") - sent;
+    assertTrue(waited >= TimeUnit.MILLISECONDS.toNanos(300), "started " + waited / 1_000_000 + " ms after the send");
+    assertTrue(waited < TimeUnit.MILLISECONDS.toNanos(1_000), "held " + waited / 1_000_000 + " ms, not 300");
+  }
+
+  @Test
+  void anAssignmentDueAlreadyOrWithoutItsTimesStartsAtOnce() throws Exception {
+    Map<String, Long> starts = new java.util.concurrent.ConcurrentHashMap<>();
+    worker = recordingStarts(starts);
+    FakeWorkerService.Conn c = connect();
+    Instant later = SERVER_NOW.plusSeconds(4); // each would wait 4 s if held
+    long sent = System.nanoTime();
+    c.assignAll(SERVER_NOW,
+        startingAt("past", SERVER_NOW.minusMillis(300)),
+        startingAt("now", SERVER_NOW),
+        startingAt("no-start", null));
+    c.assignAll(null, startingAt("no-sent", later));
+    c.assign(startingAt("single", later)); // a single `assignment` is never held
+    Set<String> ids = Set.of("past", "now", "no-start", "no-sent", "single");
+    for (int i = 0; i < ids.size(); i++) {
+      c.next(RESULT);
+    }
+    assertEquals(ids, starts.keySet());
+    for (String id : ids) {
+      assertTrue(starts.get(id) - sent < TimeUnit.SECONDS.toNanos(2), id + " was held");
+    }
+  }
+
+  @Test
+  void aHeldAssignmentHoldsItsLeaseAcrossAReconnect() throws Exception {
+    Map<String, Long> starts = new java.util.concurrent.ConcurrentHashMap<>();
+    worker = recordingStarts(starts);
+    FakeWorkerService.Conn c1 = connect();
+    long sent = System.nanoTime();
+    c1.assignAll(SERVER_NOW, startingAt("e1", SERVER_NOW.plusSeconds(2)));
+    // the heartbeats list it while it waits
+    while (c1.next(HEARTBEAT).getHeartbeat().getExecutionIdsList().isEmpty()) {
+      // one sent before the assignment arrived
+    }
+    assertTrue(starts.isEmpty());
+    c1.end(Status.UNAVAILABLE.withDescription("restarting"));
+
+    FakeWorkerService.Conn c2 = fake.nextConnection();
+    assertEquals(List.of(RunningExecution.newBuilder().setExecutionId("e1").setAttempt(1).build()),
+        c2.next(HELLO).getHello().getRunningList(), "the next hello names it");
+    c2.welcome(BEAT);
+    assertEquals("e1", c2.next(RESULT).getResult().getExecutionId(), "it starts on its own time, on the new session");
+    assertTrue(starts.get("e1") - sent >= TimeUnit.SECONDS.toNanos(2));
+  }
+
+  @Test
+  void aCancelBeforeItsStartDropsAHeldAssignment() throws Exception {
+    Map<String, Long> starts = new java.util.concurrent.ConcurrentHashMap<>();
+    worker = recordingStarts(starts);
+    worker.start();
+    FakeWorkerService.Conn c = fake.nextConnection();
+    c.next(HELLO);
+    c.welcome(Duration.ofSeconds(60)); // no periodic heartbeat: the next one answers the cancel
+    long sent = System.nanoTime();
+    c.assignAll(SERVER_NOW, startingAt("e1", SERVER_NOW.plusSeconds(2)), startingAt("e2", SERVER_NOW.plusSeconds(2)));
+    c.cancel("e1", "cancelled");
+    assertEquals(List.of("e2"), c.next(HEARTBEAT).getHeartbeat().getExecutionIdsList(),
+        "the heartbeat that confirms the cancel lists only the other one");
+    assertEquals("e2", c.next(RESULT).getResult().getExecutionId(), "the other one runs");
+    long left = sent + TimeUnit.MILLISECONDS.toNanos(2_300) - System.nanoTime();
+    assertNull(c.poll(Duration.ofNanos(Math.max(0, left))), "no result for the cancelled one");
+    assertEquals(Set.of("e2"), starts.keySet(), "the cancelled one never started");
+  }
+
+  @Test
+  void aDrainLetsAHeldAssignmentStartAndFinish() throws Exception {
+    Map<String, Long> starts = new java.util.concurrent.ConcurrentHashMap<>();
+    worker = recordingStarts(starts);
+    FakeWorkerService.Conn c = connect();
+    long sent = System.nanoTime();
+    c.assignAll(SERVER_NOW, startingAt("e1", SERVER_NOW.plusMillis(500)));
+    c.drain();
+    assertEquals("e1", c.next(RESULT).getResult().getExecutionId());
+    assertTrue(starts.get("e1") - sent >= TimeUnit.MILLISECONDS.toNanos(500));
+    assertFalse(c.closed.isDone(), "the session stays until the result is acknowledged");
+    c.ack("e1");
+    assertNull(c.awaitClosed(), "a graceful end half-closes the stream");
+  }
+
+  @Test
+  void theHoldIsStartAtLessSentAtWithinFiveSeconds() {
+    assertEquals(300_000_000L, hold(SERVER_NOW, SERVER_NOW.plusMillis(300)));
+    assertEquals(1_999_999_999L, hold(SERVER_NOW, SERVER_NOW.plusNanos(1_999_999_999)));
+    assertEquals(4_000_000_001L, hold(Instant.ofEpochSecond(10, 999_999_999), Instant.ofEpochSecond(15, 0)));
+    assertEquals(Session.MAX_HOLD.toNanos(), hold(SERVER_NOW, SERVER_NOW.plusSeconds(5).plusNanos(1)));
+    assertEquals(Session.MAX_HOLD.toNanos(), hold(SERVER_NOW, SERVER_NOW.plusSeconds(3600)));
+    assertEquals(0, hold(SERVER_NOW, SERVER_NOW));
+    assertEquals(0, hold(SERVER_NOW, SERVER_NOW.minusNanos(1)));
+    assertEquals(0, hold(SERVER_NOW, SERVER_NOW.minusSeconds(3600)));
+    assertEquals(0, hold(null, SERVER_NOW.plusMillis(300)));
+    assertEquals(0, hold(SERVER_NOW, null));
+  }
+
+  private static long hold(Instant sentAt, Instant startAt) {
+    var batch = dev.cronstream.v1.Assignments.newBuilder();
+    if (sentAt != null) {
+      batch.setSentAt(FakeWorkerService.timestamp(sentAt));
+    }
+    return Session.holdNanos(batch.build(), startingAt("e", startAt));
   }
 
   private static void eventually(java.util.function.BooleanSupplier condition) throws InterruptedException {
