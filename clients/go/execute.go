@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -18,9 +19,12 @@ import (
 
 const instrumentationName = "github.com/cronstream/cronstream/clients/go"
 
-// start takes an assignment: it records the attempt and runs it in its own
-// goroutine, which waits for a free slot first.
-func (w *Worker) start(a *cronstreamv1.Assignment) {
+// start takes an assignment to start at at (zero: at once): it records the
+// attempt and runs it in its own goroutine, which holds it until at, then
+// waits for a free slot. A held attempt is running as far as the server is
+// concerned (heartbeats and hello.running name it), so the ledger has it
+// from now.
+func (w *Worker) start(a *cronstreamv1.Assignment, at time.Time) {
 	ctx, cancel := context.WithCancelCause(w.handlerCtx)
 	if !w.ledger.begin(a.GetExecutionId(), a.GetAttempt(), cancel) {
 		cancel(nil) // a repeated assignment of an attempt already running
@@ -28,8 +32,22 @@ func (w *Worker) start(a *cronstreamv1.Assignment) {
 	}
 	go func() {
 		defer cancel(nil)
+		if !at.IsZero() && !sleep(ctx, time.Until(at)) {
+			w.abandon(ctx, a)
+			return
+		}
 		w.execute(ctx, a)
 	}()
+}
+
+// abandon forgets an attempt cancelled while held (by the server, or by the
+// end of a stop's grace period). It never started, so it has no result: the
+// next heartbeat leaves it out, which is what confirms a cancel to the
+// server.
+func (w *Worker) abandon(ctx context.Context, a *cronstreamv1.Assignment) {
+	w.ledger.drop(a.GetExecutionId(), a.GetAttempt())
+	w.log.DebugContext(ctx, "cronstream: attempt cancelled before its start",
+		"execution_id", a.GetExecutionId(), "attempt", a.GetAttempt(), "cause", context.Cause(ctx))
 }
 
 // execute runs one attempt and reports its result.

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	cronstreamv1 "github.com/cronstream/cronstream/clients/go/gen/cronstream/v1"
 )
@@ -158,6 +159,14 @@ func (s *fakeSession) welcome(heartbeat time.Duration) {
 
 func (s *fakeSession) assign(a *cronstreamv1.Assignment) {
 	s.send(&cronstreamv1.ConnectResponse{Msg: &cronstreamv1.ConnectResponse_Assignment{Assignment: a}})
+}
+
+// assignBatch sends an `assignments` message written at sentAt on the
+// server's clock (nil: unset).
+func (s *fakeSession) assignBatch(sentAt *timestamppb.Timestamp, as ...*cronstreamv1.Assignment) {
+	s.send(&cronstreamv1.ConnectResponse{Msg: &cronstreamv1.ConnectResponse_Assignments{
+		Assignments: &cronstreamv1.Assignments{Assignments: as, SentAt: sentAt},
+	}})
 }
 
 func (s *fakeSession) ack(id string) {

@@ -83,6 +83,17 @@ func (l *ledger) finish(r *cronstreamv1.WorkerResult) bool {
 	return true
 }
 
+// drop forgets attempt n of id, which ends without a result (it was
+// cancelled before it started); a newer attempt of id is left alone.
+func (l *ledger) drop(id string, n int32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if held, ok := l.running[id]; ok && held.number == n {
+		delete(l.running, id)
+		l.notify()
+	}
+}
+
 // ack forgets an acknowledged result.
 func (l *ledger) ack(id string) {
 	l.mu.Lock()

@@ -53,3 +53,17 @@ func TestLedgerFencesAttempts(t *testing.T) {
 		t.Errorf("not idle after the ack: %v", err)
 	}
 }
+
+func TestLedgerDropsOnlyTheAttemptNamed(t *testing.T) {
+	l := newLedger()
+	l.begin("e", 1, func(error) {})
+	l.begin("e", 2, func(error) {}) // supersedes attempt 1, which is then dropped
+	l.drop("e", 1)
+	if ids := l.runningIDs(); len(ids) != 1 {
+		t.Fatalf("running = %v after dropping the superseded attempt, want e", ids)
+	}
+	l.drop("e", 2)
+	if running, unacked := l.counts(); running != 0 || unacked != 0 {
+		t.Errorf("%d running, %d unacknowledged after the drop; want nothing", running, unacked)
+	}
+}

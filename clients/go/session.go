@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	cronstreamv1 "github.com/cronstream/cronstream/clients/go/gen/cronstream/v1"
 )
 
@@ -26,7 +28,7 @@ import (
 type session struct {
 	stream   cronstreamv1.WorkerService_ConnectClient
 	ledger   *ledger
-	start    func(*cronstreamv1.Assignment) // takes an assignment to run
+	start    startFunc // takes an assignment to run
 	log      *slog.Logger
 	out      chan *cronstreamv1.ConnectRequest
 	done     <-chan struct{}
@@ -60,7 +62,15 @@ const (
 	resultLinger     = time.Millisecond
 	defaultHeartbeat = 10 * time.Second
 	minHeartbeat     = 10 * time.Millisecond
+	// maxHold bounds how long an assignment is held before it starts. The
+	// server sends at most a fraction of a second ahead; the bound only keeps
+	// a bad pair of timestamps from parking an attempt for long.
+	maxHold = 5 * time.Second
 )
+
+// startFunc takes an assignment to run from at (a monotonic instant of
+// this process), or at once when at is zero.
+type startFunc func(a *cronstreamv1.Assignment, at time.Time)
 
 var (
 	// errDrained ends a session that drained as the server asked.
@@ -73,7 +83,7 @@ var (
 // newSession makes the session of stream, which ends with ctx. start is
 // handed each assignment; l holds what the worker owes, across sessions.
 func newSession(ctx context.Context, stream cronstreamv1.WorkerService_ConnectClient, l *ledger,
-	start func(*cronstreamv1.Assignment), log *slog.Logger) *session {
+	start startFunc, log *slog.Logger) *session {
 	return &session{
 		stream:   stream,
 		ledger:   l,
@@ -153,6 +163,7 @@ func (s *session) run(ctx context.Context, cancel context.CancelCauseFunc, attac
 func (s *session) receive(ctx context.Context) error {
 	for {
 		m, err := s.stream.Recv()
+		arrived := time.Now() // holds count from here, on the monotonic clock
 		switch {
 		case errors.Is(err, io.EOF) && s.currentState() == stateDraining:
 			return errDrained
@@ -161,17 +172,19 @@ func (s *session) receive(ctx context.Context) error {
 		case err != nil:
 			return err
 		}
-		s.dispatch(m)
+		s.dispatch(m, arrived)
 	}
 }
 
-func (s *session) dispatch(m *cronstreamv1.ConnectResponse) {
+// dispatch handles m, which arrived at arrived.
+func (s *session) dispatch(m *cronstreamv1.ConnectResponse, arrived time.Time) {
 	switch msg := m.GetMsg().(type) {
 	case *cronstreamv1.ConnectResponse_Assignment:
-		s.start(msg.Assignment)
+		s.start(msg.Assignment, time.Time{}) // single assignments are sent when due
 	case *cronstreamv1.ConnectResponse_Assignments:
+		sentAt := msg.Assignments.GetSentAt()
 		for _, a := range msg.Assignments.GetAssignments() {
-			s.start(a)
+			s.start(a, startTime(a.GetStartAt(), sentAt, arrived))
 		}
 	case *cronstreamv1.ConnectResponse_Cancel:
 		cause := fmt.Errorf("%w: %s", ErrExecutionCancelled, msg.Cancel.GetReason())
@@ -189,6 +202,22 @@ func (s *session) dispatch(m *cronstreamv1.ConnectResponse) {
 	default:
 		s.log.Warn("cronstream: unexpected message on the worker stream", "type", fmt.Sprintf("%T", msg))
 	}
+}
+
+// startTime is when an assignment of a message sent at sentAt, which
+// arrived at arrived, is to start: start_at - sent_at after arrival. Both
+// are times on the server's clock, so the worker's own clock may be off by
+// any amount, and the message's time in transit only delays the start. Zero
+// (at once) when either is unset or the start is not ahead.
+func startTime(startAt, sentAt *timestamppb.Timestamp, arrived time.Time) time.Time {
+	if startAt == nil || sentAt == nil {
+		return time.Time{}
+	}
+	hold := startAt.AsTime().Sub(sentAt.AsTime())
+	if hold <= 0 {
+		return time.Time{}
+	}
+	return arrived.Add(min(hold, maxHold))
 }
 
 // send writes queued messages to the stream, the only goroutine that does.

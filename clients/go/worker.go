@@ -304,6 +304,9 @@ func (w *Worker) hello() *cronstreamv1.WorkerHello {
 		Running:      w.ledger.held(),
 		// Assignments and acks may come grouped (ConnectResponse_Assignments).
 		AcceptsBatches: true,
+		// The worker starts each batched assignment at its start_at itself
+		// (Worker.start), so the server may send it ahead of its instant.
+		HoldsUntilStart: true,
 	}
 }
 

@@ -420,8 +420,9 @@ func TestWorkerTakesBatchesAndSendsResultsBatched(t *testing.T) {
 	stop := runWorker(t, w)
 
 	s := f.nextSession(t)
-	if !s.hello.GetAcceptsBatches() {
-		t.Errorf("hello.accepts_batches = false, want true")
+	if !s.hello.GetAcceptsBatches() || !s.hello.GetHoldsUntilStart() {
+		t.Errorf("hello.accepts_batches, holds_until_start = %v, %v; want true, true",
+			s.hello.GetAcceptsBatches(), s.hello.GetHoldsUntilStart())
 	}
 	s.send(&cronstreamv1.ConnectResponse{Msg: &cronstreamv1.ConnectResponse_Welcome{Welcome: &cronstreamv1.Welcome{
 		SessionId: "s-b", HeartbeatInterval: durationpb.New(time.Hour), AcceptsBatches: true,
