@@ -18,6 +18,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +44,11 @@ func main() {
 	var sleepMin, sleepMax int
 	if len(os.Args) > 6 {
 		sleepMin, sleepMax = parseRange(os.Args[6])
+	}
+	if path := os.Getenv("CRONSTREAM_BENCH_CPUPROFILE"); path != "" {
+		// Where the worker's CPU goes (`go tool pprof`): one file per process.
+		stopProfile := profileCPU(fmt.Sprintf("%s.%d", path, os.Getpid()))
+		defer stopProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -78,6 +84,21 @@ func main() {
 	}
 	if record != "" {
 		writeRuns(record, runs)
+	}
+}
+
+// profileCPU starts a CPU profile into path; the returned func ends it.
+func profileCPU(path string) func() {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
 
