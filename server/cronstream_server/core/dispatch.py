@@ -92,8 +92,9 @@ class Claimed:
 
     starts: list[Start]
     now: datetime  # the database's clock, which decided what was due
-    # This process's clock just after reading the database's: the database's
-    # was read before it, so an offset taken from the two never runs ahead.
+    # This process's clock just before the database's was read, and just
+    # after: the database read its clock between the two (core.clock_offset).
+    sent_at: datetime
     read_at: datetime
     # When a rate-limited candidate's bucket next holds a token, or a key
     # another replica was claiming is free to look at again: a round then.

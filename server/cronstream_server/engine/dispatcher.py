@@ -28,7 +28,8 @@ from datetime import UTC, datetime, timedelta
 
 from cronstream_server.background import Background, log_loop_failure, wait_set
 from cronstream_server.core import dispatch as rules
-from cronstream_server.core.dispatch import Pending, Seat, Start
+from cronstream_server.core.clock_offset import OffsetEstimate
+from cronstream_server.core.dispatch import Claimed, Pending, Seat, Start
 from cronstream_server.core.enums import ExecutionTrigger
 from cronstream_server.core.ports import DispatchStore
 from cronstream_server.engine.session import Session
@@ -64,7 +65,9 @@ class Dispatcher:
         self._loop = Background("dispatcher", self._run)
         self._upcoming: list[datetime] = []  # due instants announced, sorted
         self._timer: asyncio.TimerHandle | None = None
-        self._clock_offset = timedelta(0)  # the database's clock minus ours
+        # The database's clock minus ours, never above the truth (see there).
+        self._offset = OffsetEstimate()
+        self._clock_offset = self._offset.offset
 
     def start(self) -> None:
         self._loop.start()
@@ -104,11 +107,12 @@ class Dispatcher:
         ours = instant - self._clock_offset
         return max(0.0, (ours - datetime.now(UTC)).total_seconds())
 
-    def _claimed_at(self, database_now: datetime, our_now: datetime) -> None:
-        """After a claim: instants it reached are served (by this round, or
-        by another replica); the timer goes to the next one."""
-        self._clock_offset = database_now - our_now
-        self._served_by(database_now + self._claim_ahead)
+    def _claimed_at(self, claimed: Claimed) -> None:
+        """After a claim: the clock's offset is read again, instants the claim
+        reached are served (by this round, or by another replica), and the
+        timer goes to the next one."""
+        self._clock_offset = self._offset.read(claimed.now, claimed.sent_at, claimed.read_at)
+        self._served_by(claimed.now + self._claim_ahead)
 
     def _served_by(self, reached: datetime) -> None:
         """Forgets the instants up to `reached` and sets the timer for the next."""
@@ -144,7 +148,7 @@ class Dispatcher:
             wants, self._claim_ahead, lambda found, now: self._decide(found, now, seats)
         )
         self._metrics.claim(time.perf_counter() - began, len(claimed.starts))
-        self._claimed_at(claimed.now, claimed.read_at)
+        self._claimed_at(claimed)
         if claimed.retry_at is not None:
             # Held back by a rate limit (or by another replica's claim of
             # its key): a round when its bucket next has a token.

@@ -55,8 +55,10 @@ class SqlDispatchStore:
         `store.gated_claim`, which admits only those with a free place and
         a token."""
         async with database_errors(), self._engine.begin() as conn:
+            sent_at = datetime.now(UTC)
             now = await database_now(conn, self._dialect)
             read_at = datetime.now(UTC)
+            clocks = (now, sent_at, read_at)
             found: dict[Want, list[Pending]] = {}
             limited: list[Want] = []
             for want in wants:
@@ -65,16 +67,16 @@ class SqlDispatchStore:
                 limited += [want] if read.handler_limited else []
             candidates = [c for listed in found.values() for c in listed]
             if not candidates:
-                return Claimed([], now, read_at)
+                return Claimed([], *clocks)
             limits = await ql.limits_named(conn, _handler_limits(limited))
             if limits or has_keys(candidates):
                 starts, retry_at = await claim_gated(
                     conn, self._dialect, found, now + ahead, limits, decide
                 )
-                return Claimed(starts, now, read_at, retry_at)
+                return Claimed(starts, *clocks, retry_at)
             starts = decide(candidates, now)
             await q.mark_running(conn, self._dialect, starts)
-        return Claimed(starts, now, read_at)
+        return Claimed(starts, *clocks)
 
     async def settle(
         self, reports: Sequence[Report], rng: random.Random, cap: timedelta
