@@ -32,12 +32,38 @@ func (w *Worker) start(a *cronstreamv1.Assignment, at time.Time) {
 	}
 	go func() {
 		defer cancel(nil)
-		if !at.IsZero() && !sleep(ctx, time.Until(at)) {
-			w.abandon(ctx, a)
+		// What does not depend on the moment of the start is done now, while
+		// held: at an instant shared by many assignments, each start then
+		// costs only the span and the handler's call.
+		p := w.prepare(ctx, a)
+		defer p.stop()
+		if !at.IsZero() && !sleep(p.ctx, time.Until(at)) {
+			w.abandon(p.ctx, a)
 			return
 		}
-		w.execute(ctx, a)
+		w.execute(p)
 	}()
+}
+
+// prepared is an attempt ready to start: its context (the server's deadline,
+// the execution's remote span) and the handler's view of the assignment.
+type prepared struct {
+	ctx  context.Context
+	stop context.CancelFunc
+	a    *cronstreamv1.Assignment
+	job  *Context
+}
+
+func (w *Worker) prepare(ctx context.Context, a *cronstreamv1.Assignment) *prepared {
+	stop := func() {}
+	if d := a.GetDeadline(); d != nil {
+		ctx, stop = context.WithDeadline(ctx, d.AsTime())
+	}
+	if a.GetTraceparent() != "" {
+		carrier := propagation.MapCarrier{"traceparent": a.GetTraceparent(), "tracestate": a.GetTracestate()}
+		ctx = propagation.TraceContext{}.Extract(ctx, carrier)
+	}
+	return &prepared{ctx: ctx, stop: stop, a: a, job: newContext(a, w.send)}
 }
 
 // abandon forgets an attempt cancelled while held (by the server, or by the
@@ -50,17 +76,13 @@ func (w *Worker) abandon(ctx context.Context, a *cronstreamv1.Assignment) {
 		"execution_id", a.GetExecutionId(), "attempt", a.GetAttempt(), "cause", context.Cause(ctx))
 }
 
-// execute runs one attempt and reports its result.
-func (w *Worker) execute(ctx context.Context, a *cronstreamv1.Assignment) {
-	if d := a.GetDeadline(); d != nil {
-		var stop context.CancelFunc
-		ctx, stop = context.WithDeadline(ctx, d.AsTime())
-		defer stop()
-	}
+// execute runs one prepared attempt and reports its result.
+func (w *Worker) execute(p *prepared) {
+	ctx, a := p.ctx, p.a
 	var out any
 	err := w.acquireSlot(ctx)
 	if err == nil {
-		out, err = w.handle(ctx, a)
+		out, err = w.handle(ctx, a, p.job)
 		w.releaseSlot()
 	}
 	if cause := context.Cause(ctx); err != nil && cause != ctx.Err() && errors.Is(err, ctx.Err()) {
@@ -100,14 +122,14 @@ func (w *Worker) acquireSlot(ctx context.Context) error {
 func (w *Worker) releaseSlot() { <-w.slots }
 
 // handle runs the handler in a span that continues the execution's trace.
-func (w *Worker) handle(ctx context.Context, a *cronstreamv1.Assignment) (any, error) {
+func (w *Worker) handle(ctx context.Context, a *cronstreamv1.Assignment, job *Context) (any, error) {
 	ctx, span := w.startSpan(ctx, a)
 	defer span.End()
 	h, ok := w.handlers[a.GetHandlerName()]
 	if !ok {
 		return nil, fmt.Errorf("cronstream: worker %q has no handler %q", w.opts.WorkerID, a.GetHandlerName())
 	}
-	out, err := invoke(ctx, h, newContext(a, w.send))
+	out, err := invoke(ctx, h, job)
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(otelcodes.Error, err.Error())
@@ -115,13 +137,9 @@ func (w *Worker) handle(ctx context.Context, a *cronstreamv1.Assignment) (any, e
 	return out, err
 }
 
+// startSpan starts the attempt's span under ctx, which carries the
+// execution's remote span (prepare extracted it).
 func (w *Worker) startSpan(ctx context.Context, a *cronstreamv1.Assignment) (context.Context, trace.Span) {
-	carrier := propagation.MapCarrier{}
-	if a.GetTraceparent() != "" {
-		carrier["traceparent"] = a.GetTraceparent()
-		carrier["tracestate"] = a.GetTracestate()
-	}
-	ctx = propagation.TraceContext{}.Extract(ctx, carrier)
 	tp := w.opts.TracerProvider
 	if tp == nil {
 		tp = otel.GetTracerProvider() // read late: the app may set it after NewWorker
