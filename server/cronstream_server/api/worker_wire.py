@@ -78,11 +78,11 @@ def stamped(
     """An `assignments` response with its `sent_at` (others as they are). An
     encoding made ahead gets the field appended: by the same merge rule, the
     bytes then parse as the response with `sent_at` set."""
-    stamp = wpb.Assignments(sent_at=timestamp(sent_at))
     if isinstance(response, bytes):  # only assignments are encoded ahead
-        return response + wpb.ConnectResponse(assignments=stamp).SerializeToString()
+        stamp = wpb.ConnectResponse(assignments=wpb.Assignments(sent_at=timestamp(sent_at)))
+        return response + stamp.SerializeToString()
     if response.WhichOneof("msg") == "assignments":
-        response.assignments.MergeFrom(stamp)
+        response.assignments.MergeFrom(wpb.Assignments(sent_at=timestamp(sent_at)))
     return response
 
 

@@ -67,7 +67,6 @@ class Dispatcher:
         self._timer: asyncio.TimerHandle | None = None
         # The database's clock minus ours, never above the truth (see there).
         self._offset = OffsetEstimate()
-        self._clock_offset = self._offset.offset
 
     def start(self) -> None:
         self._loop.start()
@@ -100,18 +99,18 @@ class Dispatcher:
     def database_now(self) -> datetime:
         """Now on the database's clock, as the last claim saw it: the clock of
         every due instant, and of what a worker that holds assignments is told."""
-        return datetime.now(UTC) + self._clock_offset
+        return datetime.now(UTC) + self._offset.offset
 
     def _until(self, instant: datetime) -> float:
         """Seconds from now on our clock to `instant` on the database's."""
-        ours = instant - self._clock_offset
+        ours = instant - self._offset.offset
         return max(0.0, (ours - datetime.now(UTC)).total_seconds())
 
     def _claimed_at(self, claimed: Claimed) -> None:
         """After a claim: the clock's offset is read again, instants the claim
         reached are served (by this round, or by another replica), and the
         timer goes to the next one."""
-        self._clock_offset = self._offset.read(claimed.now, claimed.sent_at, claimed.read_at)
+        self._offset.read(claimed.now, claimed.sent_at, claimed.read_at)
         self._served_by(claimed.now + self._claim_ahead)
 
     def _served_by(self, reached: datetime) -> None:
@@ -141,7 +140,7 @@ class Dispatcher:
         if not wants:
             # Nothing can be claimed now; instants that have come need no
             # timer (a freed slot wakes a round that claims all that is due).
-            self._served_by(datetime.now(UTC) + self._clock_offset)
+            self._served_by(self.database_now())
             return 0
         began = time.perf_counter()
         claimed = await self._store.claim(
@@ -182,7 +181,7 @@ class Dispatcher:
         database's clock, after the instant they were due. Backfilled ones
         are late on purpose, and held back by their release rate: they would
         only blur what the histogram tells of live firings."""
-        now = datetime.now(UTC) + self._clock_offset
+        now = self.database_now()
         for start in starts:
             execution = start.execution
             if execution.attempt == 1 and execution.trigger is not ExecutionTrigger.BACKFILL:
