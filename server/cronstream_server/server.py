@@ -144,7 +144,7 @@ async def start(settings: Settings) -> Running:
         metrics = Metrics(enabled=settings.metrics_listen is not None)
         signals = await _start_signals(settings, stack)
         gate = _start_gate(engine, signals, stack, metrics)
-        ticker = await _start_ticker(engine, signals, settings, stack, metrics, gate)
+        ticker = await _start_ticker(engine, signals, settings, stack, metrics)
         _start_retention(engine, settings, stack)
         webhooks = _start_webhooks(engine, settings, stack)
         _start_alert_watch(engine, stack)
@@ -199,7 +199,6 @@ async def _start_ticker(
     settings: Settings,
     stack: AsyncExitStack,
     metrics: Metrics,
-    gate: Gate,
 ) -> Ticker:
     if not 0 <= settings.fire_ahead_seconds <= MAX_FIRE_AHEAD_SECONDS:
         raise ValueError(f"the fire-ahead must be between 0 and {MAX_FIRE_AHEAD_SECONDS} seconds")
@@ -208,7 +207,6 @@ async def _start_ticker(
         signals,
         TickerSettings(fire_ahead=timedelta(seconds=settings.fire_ahead_seconds)),
         metrics,
-        on_waiting=gate.wake,
     )
     if settings.ticker:
         await ticker.start()
@@ -220,7 +218,8 @@ def _start_gate(
     engine: AsyncEngine, signals: Signals, stack: AsyncExitStack, metrics: Metrics
 ) -> Gate:
     """On every replica, whether it ticks or not: the replica that stores a
-    dependency's success wakes its own gate (no signal need travel)."""
+    dependency's success wakes its own gate (no signal need travel) while
+    that gate knows of slots waiting (engine.gate)."""
     gate = Gate(SqlGateStore(engine), signals, metrics)
     gate.start()
     stack.push_async_callback(gate.stop)
@@ -353,7 +352,7 @@ async def _start_workers(
         ),
         live_keys=admin_store.live_keys,
         metrics=metrics,
-        on_settled=gate.wake,
+        on_settled=gate.settled,
         reporter=SessionReporter(SqlWorkerRegistry(engine), replica_name()),
     )
     hub.start()

@@ -63,6 +63,9 @@ class Releasing:
     # The next release time after `now` (of an ALLOW backfill's, or of a
     # sequential one whose turn it is); None when none is known.
     next_at: datetime | None
+    # Some job has an unfinished backfilled execution (waiting, pending or
+    # running): a BUFFER_ONE one's next turn comes when it finishes.
+    backfilling: bool = False
 
 
 ReleaseDecide = Callable[[ReleaseBatch], ReleasePlan]

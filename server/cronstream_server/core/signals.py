@@ -20,8 +20,9 @@ CANCEL = "cancel"  # stop an execution: its id, then optionally a space and why
 # An execution becomes due at the instant carried (ISO 8601): the ticker fired
 # its slot ahead, and dispatchers claim it then.
 DUE = "due"
-# Backfilled executions wait for their release from the instant carried
-# (ISO 8601): the gates look then.
+# Executions wait for the gate from the instant carried (ISO 8601): backfilled
+# ones for their release, or a ticker's slots for their dependencies. The
+# gates look then.
 RELEASE = "release"
 # An API key was revoked or a platform deleted (its id): replicas re-check the
 # keys of their open worker streams at once (they also do every few seconds).

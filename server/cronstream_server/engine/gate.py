@@ -6,10 +6,19 @@ One per replica, safe with several: each pass is a GateStore transaction
 that locks the waiting executions it judges (SKIP LOCKED) and writes only to
 rows still WAITING, so a slot is released or skipped exactly once. It passes
 at the next backfilled release time, at most `interval` apart, and at once
-when woken: by `wake()` (this replica's worker hub settled a result, or its
-ticker fired waiting slots), by a `jobs` signal (an UpdateJob may have
-dropped a dependency) or a `release` one (a backfill began). A lost wake-up
-costs up to `interval` of latency, never a slot.
+when woken: by `wake()` (this replica's ticker fired waiting slots), by a
+`jobs` signal (an UpdateJob may have dropped a dependency) or a `release`
+one (a backfill began, or a ticker fired waiting slots), and by `settled()`
+(this replica's worker hub stored results) while its last pass saw anything
+waiting. A lost wake-up costs up to `interval` of latency, never a slot.
+
+A result matters to the gate only while something waits: a stream of
+results would otherwise cost two transactions a pass, up to 1/min_gap
+passes a second, that find nothing (W1 spent a third of its transactions
+so). Whatever begins to wait wakes every gate (the ticker's `release`
+signal, over Redis between replicas); without Redis, another replica's
+gate sees it at its next fallback pass, and from then on passes at its
+own results too.
 """
 
 from __future__ import annotations
@@ -57,6 +66,9 @@ class Gate:
         self._stop_jobs = signals.listen(JOBS, lambda _: self.wake())
         self._stop_release = signals.listen(RELEASE, lambda _: self.wake())
         self._next_release: float | None = None  # on the loop's clock
+        # The last pass saw executions waiting (or no pass has run): stored
+        # results may release some of them.
+        self._waiting = True
 
     def start(self) -> None:
         self._loop.start()
@@ -67,8 +79,15 @@ class Gate:
         await self._loop.stop()
 
     def wake(self) -> None:
-        """Pass now: a dependency may have succeeded, or slots begun to wait."""
+        """Pass now: slots began to wait, or what they wait for changed."""
         self._wake.set()
+
+    def settled(self) -> None:
+        """Results were stored: pass now if anything was waiting, which a
+        finished execution may release (a dependency succeeded, or a
+        BUFFER_ONE backfill's turn came)."""
+        if self._waiting:
+            self._wake.set()
 
     async def _run(self) -> None:
         while True:
@@ -92,23 +111,32 @@ class Gate:
     async def pass_once(self) -> int:
         """Judges every waiting execution, a page per transaction; returns how
         many it looked at."""
-        return await self._judge() + await self._release()
+        judged, still = await self._judge()
+        released, backfilling = await self._release()
+        self._waiting = still > 0 or backfilling
+        return judged + released
 
-    async def _judge(self) -> int:
-        seen = 0
+    async def _judge(self) -> tuple[int, int]:
+        """Returns how many waiting slots it looked at, and how many of
+        them still wait."""
+        seen = still = 0
         after: tuple[datetime, str] | None = None
         while True:
             gated = await self._store.gate(self._settings.batch_size, after, plan)
             seen += gated.seen
+            still += gated.seen - len(gated.plan.released) - len(gated.plan.missed)
             await self._announce(gated)
             if gated.seen < self._settings.batch_size or gated.last is None:
-                return seen
+                return seen, still
             after = gated.last
 
-    async def _release(self) -> int:
+    async def _release(self) -> tuple[int, bool]:
         """Backfilled executions whose time and turn have come; notes the
-        next release time the first page saw."""
+        next release time the first page saw. Returns how many it looked at,
+        and whether any backfill is unfinished (waiting for its time or
+        turn, or running: a BUFFER_ONE one's next turn comes with a result)."""
         seen = 0
+        backfilling = False
         after: tuple[datetime, str] | None = None
         while True:
             releasing = await self._store.release(
@@ -116,12 +144,13 @@ class Gate:
             )
             if after is None:
                 self._note_next(releasing)
+                backfilling = releasing.backfilling or releasing.next_at is not None
             seen += releasing.seen
             released = releasing.plan.released
             for platform_id in sorted({s.platform_id for s in released}):
                 await self._signals.publish(WORK, platform_id)
             if releasing.seen < self._settings.batch_size or releasing.last is None:
-                return seen
+                return seen, backfilling
             after = releasing.last
 
     def _note_next(self, releasing: release_rules.Releasing) -> None:

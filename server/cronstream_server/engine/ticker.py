@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -44,7 +44,7 @@ from cronstream_server.core.ports import (
     TickPlan,
     Upcoming,
 )
-from cronstream_server.core.signals import CANCEL, DUE, JOBS, WORK
+from cronstream_server.core.signals import CANCEL, DUE, JOBS, RELEASE, WORK
 from cronstream_server.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -84,12 +84,8 @@ class Ticker:
         signals: Signals,
         settings: TickerSettings = TickerSettings(),
         metrics: Metrics | None = None,
-        on_waiting: Callable[[], None] = lambda: None,
     ) -> None:
-        """`on_waiting` is called after a tick recorded slots that wait for
-        their dependencies (this replica's gate looks at once)."""
         self._store = store
-        self._on_waiting = on_waiting
         self._metrics = metrics or Metrics(enabled=False)
         self._signals = signals
         self._settings = settings
@@ -208,7 +204,9 @@ class Ticker:
         await self._announce(result)
         plan = ticked.plan
         if any(e.status is ExecutionStatus.WAITING for e in [*plan.executions, *plan.buffered]):
-            self._on_waiting()
+            # Slots wait for their dependencies: every replica's gate looks
+            # now, and passes at its results while they wait (engine.gate).
+            await self._signals.publish(RELEASE, ticked.now.isoformat())
         return result
 
     async def _count_paused_slots(self, paused: Sequence[Job]) -> int:

@@ -52,8 +52,10 @@ class SqlGateStore:
             now = await database_now(conn, self._dialect)
             slots = await r.due_allow(conn, now, limit, after)
             later = [await r.next_allow(conn, now)]
+            backfilling = False
             if after is None:  # the sequential ones' turns, once a pass
-                turns = await r.sequential_turns(conn, limit)
+                turns, backfilling_jobs = await r.sequential_turns(conn, limit)
+                backfilling = backfilling_jobs > 0
                 slots += [s for s in turns if s.due_at <= now]
                 later += [s.due_at for s in turns if s.due_at > now]
             plan = decide(ReleaseBatch(now, slots, await q.upstream_of(conn, slots)))
@@ -62,4 +64,4 @@ class SqlGateStore:
         allow = [s for s in slots if not s.sequential]
         last = (allow[-1].due_at, allow[-1].id) if allow else None
         next_at = min((at for at in later if at is not None), default=None)
-        return Releasing(now, plan, len(allow), last, next_at)
+        return Releasing(now, plan, len(allow), last, next_at, backfilling)

@@ -81,25 +81,28 @@ _EARLIEST_OPEN = (
 )
 
 
-async def sequential_turns(conn: AsyncConnection, jobs: int) -> list[BackfillSlot]:
+async def sequential_turns(conn: AsyncConnection, jobs: int) -> tuple[list[BackfillSlot], int]:
     """Of each job with an unfinished backfilled execution (at most `jobs`
     jobs), its earliest such execution when it is a sequential one still
     waiting: the only one of its job a BUFFER_ONE backfill may release. Not
-    locked: its release is an UPDATE of a row still WAITING.
+    locked: its release is an UPDATE of a row still WAITING. Returns those,
+    and how many jobs with an unfinished backfilled execution it saw.
 
     A skip scan of ix_job_executions_backfill_open, one probe per job (the
     first entry after the last job's is the next job's earliest instant),
     so a pass costs the jobs backfilling, not their executions."""
     turns: list[BackfillSlot] = []
+    seen = 0
     after = _NIL  # below every job's id
     for _ in range(jobs):
         row = (await conn.execute(_EARLIEST_OPEN, {"after": after})).first()
         if row is None:
             break
+        seen += 1
         after = str(row.job_id)
         if row.status == "waiting" and row.sequential:
             turns.append(_slot(row))
-    return turns
+    return turns, seen
 
 
 def _slot(row: Any) -> BackfillSlot:
