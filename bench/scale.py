@@ -207,7 +207,7 @@ async def explain(conn: asyncpg.Connection, query: Select[Any], *, generic: bool
 
 async def ticker_cost(dsn: str, url: str) -> dict[str, Any]:
     """What one ticker pass costs at this size: its claim (now, when the
-    ticker keeps up, and ten minutes ahead, a full batch of 500) and its look
+    ticker keeps up, and ten minutes ahead, a full batch, TickerSettings.batch_size) and its look
     for the earliest next_run, each as a custom and as a generic plan; and the
     full-batch claim timed through store/queries_ticker.py's own code, rows decoded."""
     conn = await asyncpg.connect(dsn)

@@ -52,7 +52,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TickerSettings:
-    batch_size: int = 500  # jobs claimed per transaction
+    # Jobs claimed per transaction. 1,000 rather than 500: W1's 20,000
+    # one-time jobs took 40 transactions, a quarter of its busy ones, and
+    # W2's tail (the ticker's pass runs half a second before the instants) did
+    # not move (docs/benchmarks.md).
+    batch_size: int = 1000
     max_sleep: float = 5.0  # fallback poll when no signal arrives
     error_backoff: float = 1.0
     contended_pause: float = 0.02
