@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, and_, exists, func, select
+from sqlalchemy import Column, ColumnElement, and_, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cronstream_server.core.alerts import Alert, AlertEvent, AlertFilter, Opening, from_public_json
@@ -32,7 +32,14 @@ from cronstream_server.store.queries_alerts import (
     resolve_alerts,
     set_health_defaults,
 )
-from cronstream_server.store.tables import alerts, job_executions, platforms, scheduled_jobs
+from cronstream_server.store.tables import (
+    DURATION_LIMIT,
+    START_LIMIT,
+    alerts,
+    job_executions,
+    platforms,
+    scheduled_jobs,
+)
 
 executions, jobs = job_executions, scheduled_jobs
 # 'cronalrt': one replica checks at a time (the others would find the same).
@@ -55,8 +62,9 @@ class SqlAlertStore:
                 if not (await conn.execute(turn)).scalar_one():
                     return []  # another replica is checking now
             now = await database_now(conn, self._dialect)
-            late = await _overdue(conn, now, LATE)
-            overrunning = await _overdue(conn, now, OVERRUNNING)
+            start_limits, duration_limits = await _who_limits(conn)
+            late = await _overdue(conn, now, LATE, start_limits)
+            overrunning = await _overdue(conn, now, OVERRUNNING, duration_limits)
             events = await open_alerts(conn, self._dialect, [*late, *overrunning], now)
             stale = await _no_longer(conn, HealthState.LATE, {o.job_id for o in late})
             stale += await _no_longer(
@@ -108,6 +116,48 @@ class SqlAlertStore:
 
 
 @dataclass(frozen=True, slots=True)
+class _Limiting:
+    """Who sets a limit of one kind: the platforms with a positive default,
+    and whether any job sets a positive one of its own."""
+
+    platforms: list[str]
+    jobs: bool
+
+    @property
+    def anyone(self) -> bool:
+        return bool(self.platforms) or self.jobs
+
+
+async def _who_limits(conn: AsyncConnection) -> tuple[_Limiting, _Limiting]:
+    """(LATE's, OVERRUNNING's): two probes of small indexes (the platforms,
+    and ix_scheduled_jobs_start_limit and _duration_limit, which hold only
+    the jobs that set their own)."""
+    defaults = (
+        await conn.execute(
+            select(
+                platforms.c.id,
+                platforms.c.default_max_start_delay_ms > 0,
+                platforms.c.default_max_duration_ms > 0,
+            ).where(
+                or_(
+                    platforms.c.default_max_start_delay_ms > 0,
+                    platforms.c.default_max_duration_ms > 0,
+                )
+            )
+        )
+    ).all()
+    own = select(
+        select(jobs.c.id).where(text(START_LIMIT)).exists(),
+        select(jobs.c.id).where(text(DURATION_LIMIT)).exists(),
+    )
+    start_jobs, duration_jobs = (await conn.execute(own)).one()
+    return (
+        _Limiting([str(p) for p, start, _ in defaults if start], bool(start_jobs)),
+        _Limiting([str(p) for p, _, duration in defaults if duration], bool(duration_jobs)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class _Overdue:
     """A clock-decided kind: executions in `status` whose `since` column plus
     the job's limit (its own column, else its platform's default) has passed."""
@@ -141,8 +191,19 @@ OVERRUNNING = _Overdue(
 )
 
 
-async def _overdue(conn: AsyncConnection, now: datetime, rule: _Overdue) -> list[Opening]:
-    """The earliest overdue execution of each job the rule holds for."""
+async def _overdue(
+    conn: AsyncConnection, now: datetime, rule: _Overdue, limiting: _Limiting
+) -> list[Opening]:
+    """The earliest overdue execution of each job the rule holds for. Only
+    the executions of the platforms and jobs that set a limit are read: with
+    none, nothing is (a backlog of pending executions, whose every row the
+    check would otherwise join to its job, costs nothing then)."""
+    if not limiting.anyone:
+        return []
+    own_limit = text(START_LIMIT if rule.kind is HealthState.LATE else DURATION_LIMIT)
+    limited: ColumnElement[bool] = executions.c.platform_id.in_(limiting.platforms)
+    if limiting.jobs:
+        limited = or_(limited, executions.c.job_id.in_(select(jobs.c.id).where(own_limit)))
     query = (
         select(
             executions.c.id,
@@ -159,6 +220,7 @@ async def _overdue(conn: AsyncConnection, now: datetime, rule: _Overdue) -> list
         .where(
             executions.c.status == rule.status.value,
             rule.since <= now,
+            limited,
             rule.limit > 0,
             *rule.extra,
         )

@@ -145,7 +145,14 @@ def create_engine(url: str, *, pool_size: int = 20, reads_only: bool = False) ->
     # one operation instead (UNAVAILABLE to a caller; the engine's loops
     # retry), and SQLAlchemy then discards every pooled connection older
     # than the failure.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size // 2)
+    # LIFO: the connection returned last is taken next, so the hot path runs
+    # on a few connections whose prepared statements (asyncpg's cache, and
+    # Postgres's generic plans after five executions) are warm; in FIFO
+    # order every statement was prepared, and custom-planned, on each of the
+    # twenty in turn.
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size // 2, pool_use_lifo=True
+    )
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

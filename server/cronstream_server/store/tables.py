@@ -91,6 +91,10 @@ api_keys = Table(
 # Storage parameters of scheduled_jobs, set by migration 0016 (Alembic does
 # not compare them).
 JOBS_STORAGE = {"fillfactor": 80}
+# The jobs that set a positive LATE or OVERRUNNING limit of their own
+# (ix_scheduled_jobs_start_limit and _duration_limit; store.alerts).
+START_LIMIT = "max_start_delay_ms > 0"
+DURATION_LIMIT = "max_duration_ms > 0"
 
 scheduled_jobs = Table(
     "scheduled_jobs",
@@ -180,6 +184,20 @@ scheduled_jobs = Table(
         "event_name",
         postgresql_where=text("type = 'event'"),
         sqlite_where=text("type = 'event'"),
+    ),
+    # The alert watch's question whether any job sets its own LATE or
+    # OVERRUNNING limit: only the jobs that do (migration 0017).
+    Index(
+        "ix_scheduled_jobs_start_limit",
+        "id",
+        postgresql_where=text(START_LIMIT),
+        sqlite_where=text(START_LIMIT),
+    ),
+    Index(
+        "ix_scheduled_jobs_duration_limit",
+        "id",
+        postgresql_where=text(DURATION_LIMIT),
+        sqlite_where=text(DURATION_LIMIT),
     ),
     # The ticker's self-resume: paused jobs by `until`, nothing else in the index.
     Index(
