@@ -68,6 +68,18 @@ class AlertEvent:
     alert: Alert
 
 
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """One check of the clock-decided alerts (LATE, OVERRUNNING, MISSED's
+    resolution): the events it recorded, and whether the next check may
+    find anything (some platform or job sets a LATE or OVERRUNNING limit,
+    or such an alert, or a MISSED one, is open). When not, nothing can
+    change until someone sets a limit or a tick opens a MISSED alert."""
+
+    events: list[AlertEvent]
+    watching: bool
+
+
 def public_json(alert: Alert) -> dict[str, Any]:
     """The alert as JSON, in the protobuf JSON mapping of cronstream.v1.Alert
     (camelCase names, enum names, RFC 3339 times, absent fields left out), so

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from cronstream_server.core.alerts import Alert, AlertEvent, AlertFilter, Opening
+from cronstream_server.core.alerts import Alert, AlertEvent, AlertFilter, Checked, Opening
 from cronstream_server.core.dependencies import CHECK_ONE_JOB, Gated, GateDecide, GraphCheck
 from cronstream_server.core.dispatch import Claimed, Pending, Reaped, Report, Start, Verdict, Want
 from cronstream_server.core.enums import ExecutionStatus, HealthState, JobStatus, JobType
@@ -720,7 +720,7 @@ class EventDeliveryStore(Protocol):
 
 
 class AlertStore(Protocol):
-    async def check(self) -> list[AlertEvent]: ...
+    async def check(self) -> Checked: ...
 
     async def list_alerts(
         self, platform_id: str, where: AlertFilter, page: PageRequest

@@ -6,15 +6,22 @@ transaction (store.ticker) and FAILING in the settling one (store.dispatch).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, and_, exists, func, or_, select, text
+from sqlalchemy import Column, ColumnElement, case, exists, false, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cronstream_server.core.alerts import Alert, AlertEvent, AlertFilter, Opening, from_public_json
+from cronstream_server.core.alerts import (
+    Alert,
+    AlertEvent,
+    AlertFilter,
+    Checked,
+    Opening,
+    from_public_json,
+)
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, HealthState
 from cronstream_server.core.health import HealthPolicy, late_reason, overrunning_reason
 from cronstream_server.core.paging import PageRequest
@@ -44,6 +51,8 @@ from cronstream_server.store.tables import (
 executions, jobs = job_executions, scheduled_jobs
 # 'cronalrt': one replica checks at a time (the others would find the same).
 CHECK_LOCK_KEY = int.from_bytes(b"cronalrt", "big", signed=True)
+# The kinds a check resolves (FAILING resolves with the settling success).
+_ON_THE_CLOCK = (HealthState.LATE, HealthState.OVERRUNNING, HealthState.MISSED)
 _STARTED = (ExecutionStatus.RUNNING, ExecutionStatus.SUCCESS, ExecutionStatus.FAILED,
             ExecutionStatus.TIMEOUT)  # fmt: skip
 
@@ -53,26 +62,34 @@ class SqlAlertStore:
         self._engine = engine
         self._dialect = dialect_of(engine)
 
-    async def check(self) -> list[AlertEvent]:
+    async def check(self) -> Checked:
         """Opens LATE and OVERRUNNING alerts whose time has come, and resolves
         those (and MISSED ones) that no longer hold; one transaction."""
         async with database_errors(), self._engine.begin() as conn:
             if self._dialect.advisory_locks:
                 turn = select(func.pg_try_advisory_xact_lock(CHECK_LOCK_KEY))
                 if not (await conn.execute(turn)).scalar_one():
-                    return []  # another replica is checking now
+                    # Another replica is checking now; should it stop, this
+                    # one's next check takes over.
+                    return Checked([], watching=False)
             now = await database_now(conn, self._dialect)
             start_limits, duration_limits = await _who_limits(conn)
             late = await _overdue(conn, now, LATE, start_limits)
             overrunning = await _overdue(conn, now, OVERRUNNING, duration_limits)
             events = await open_alerts(conn, self._dialect, [*late, *overrunning], now)
-            stale = await _no_longer(conn, HealthState.LATE, {o.job_id for o in late})
-            stale += await _no_longer(
-                conn, HealthState.OVERRUNNING, {o.job_id for o in overrunning}
-            )
-            stale += await _missed_and_ran_since(conn)
+            holding = {
+                *((o.job_id, HealthState.LATE) for o in late),
+                *((o.job_id, HealthState.OVERRUNNING) for o in overrunning),
+            }
+            opened = await _open_on_the_clock(conn)
+            stale = [
+                (job_id, kind)
+                for job_id, kind, ran_since in opened
+                if (ran_since if kind is HealthState.MISSED else (job_id, kind) not in holding)
+            ]
             events += await resolve_alerts(conn, self._dialect, stale, now)
-        return events
+        watching = start_limits.anyone or duration_limits.anyone or len(opened) > len(stale)
+        return Checked(events, watching)
 
     async def list_alerts(
         self, platform_id: str, where: AlertFilter, page: PageRequest
@@ -245,25 +262,20 @@ async def _overdue(
     return list(found.values())
 
 
-async def _no_longer(
-    conn: AsyncConnection, kind: HealthState, still: Iterable[str]
-) -> list[tuple[str, HealthState]]:
-    """Open alerts of `kind` whose job is not among those it still holds for."""
-    holding = set(still)
-    query = select(alerts.c.job_id).where(alerts.c.kind == kind.value, OPEN)
-    return [(j, kind) for j in (await conn.execute(query)).scalars() if j not in holding]
-
-
-async def _missed_and_ran_since(conn: AsyncConnection) -> list[tuple[str, HealthState]]:
-    """Open MISSED alerts whose job has started a later slot since. A
-    backfilled instant is not one: it says nothing of the live schedule."""
+async def _open_on_the_clock(conn: AsyncConnection) -> list[tuple[str, HealthState, bool]]:
+    """The open alerts a check resolves (LATE, OVERRUNNING, MISSED), one
+    statement, each with whether it is a MISSED one whose job has started a
+    later slot since (which resolves it). A backfilled instant is not one:
+    it says nothing of the live schedule."""
     later: Any = exists().where(
         executions.c.job_id == alerts.c.job_id,
         executions.c.scheduled_at > alerts.c.scheduled_at,
         executions.c.status.in_([s.value for s in _STARTED]),
         executions.c.trigger != ExecutionTrigger.BACKFILL.value,
     )
-    query = select(alerts.c.job_id).where(
-        and_(alerts.c.kind == HealthState.MISSED.value, OPEN, later)
-    )
-    return [(j, HealthState.MISSED) for j in (await conn.execute(query)).scalars()]
+    missed = alerts.c.kind == HealthState.MISSED.value
+    query = select(
+        alerts.c.job_id, alerts.c.kind, case((missed, later), else_=false()).label("ran_since")
+    ).where(alerts.c.kind.in_([k.value for k in _ON_THE_CLOCK]), OPEN)
+    rows = (await conn.execute(query)).all()
+    return [(job_id, HealthState(kind), bool(ran)) for job_id, kind, ran in rows]
