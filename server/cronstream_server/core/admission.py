@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 
 from cronstream_server.core.dispatch import Pending, dispatch_order
 from cronstream_server.core.limits import NO_KEYS
 from cronstream_server.core.rate_limits import Bucket, RateLimit, Scope, level, next_token, take
+from cronstream_server.core.values import value_type
 
 KeyId = tuple[str, str]  # (platform_id, expanded concurrency key)
 LimitId = tuple[str, Scope, str]  # (platform_id, scope, key as written or handler name)
@@ -57,7 +58,7 @@ def bucket_ids(candidate: Pending, limits: dict[LimitId, RateLimit]) -> list[Buc
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class GateState:
     """What the claim read under its locks."""
 
@@ -68,7 +69,7 @@ class GateState:
     locked_out: frozenset[KeyId | BucketId] = frozenset()  # another claim holds them
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Admission:
     admitted: list[Pending]
     blocked: list[Pending]

@@ -3,14 +3,14 @@ that WatchAlerts' events and webhooks carry (docs/alerts.md)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from cronstream_server.core.enums import AlertState, HealthState
+from cronstream_server.core.values import value_type
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Opening:
     """An alert to open, unless the job has one of that kind open already."""
 
@@ -25,7 +25,7 @@ class Opening:
     paused_job: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Alert:
     id: str
     platform_id: str
@@ -47,7 +47,7 @@ class Alert:
         return self.opened_at
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class AlertFilter:
     """ListAlerts' filters; they combine with AND."""
 
@@ -61,14 +61,14 @@ class AlertEventType:
     RESOLVED = "resolved"
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class AlertEvent:
     cursor: int
     type: str  # AlertEventType
     alert: Alert
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Checked:
     """One check of the clock-decided alerts (LATE, OVERRUNNING, MISSED's
     resolution): the events it recorded, and whether the next check may

@@ -19,7 +19,7 @@ that, and only once the earlier ones finished (core.release).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from cronstream_server.core import executions as execution_rules
@@ -30,6 +30,7 @@ from cronstream_server.core.executions import Execution
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.triggers import EventTrigger, IntervalTrigger, Trigger
+from cronstream_server.core.values import value_type
 
 # Instants one call may create executions for.
 MAX_INSTANTS = 100_000
@@ -48,7 +49,7 @@ _TICK = timedelta(microseconds=1)
 HONOURED = (OverlapPolicy.ALLOW, OverlapPolicy.BUFFER_ONE)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class BackfillRequest:
     """What a call asks for, its fields checked (`check_request`)."""
 
@@ -57,7 +58,7 @@ class BackfillRequest:
     overlap_policy: OverlapPolicy | None = None  # None: from the job's own
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Backfilled:
     """What a call did."""
 

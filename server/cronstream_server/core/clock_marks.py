@@ -17,12 +17,12 @@ Interval and once triggers fire in real time: their instants are shown in UTC, u
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from cronstream_server.core.cron import CronSchedule, OffsetChange, offset_changes
 from cronstream_server.core.triggers import CronTrigger, Trigger
+from cronstream_server.core.values import value_type
 
 __all__ = [
     "CLOCK_CHANGES_LIMIT",
@@ -48,7 +48,7 @@ CLOCK_CHANGES_LIMIT = 200
 SKIPPED_WALL_TIMES_TOTAL = 1000
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class MarkedInstant:
     """One firing instant and what the zone's clock does to it."""
 
@@ -69,7 +69,7 @@ class MarkedInstant:
         return 0 if offset is None else offset // timedelta(seconds=1)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ClockChange:
     """An offset change of the trigger's zone and the wall times it keeps from firing."""
 

@@ -21,13 +21,14 @@ estimate starts again from the new one.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from cronstream_server.core.values import value_type
 
 WINDOW = timedelta(seconds=30)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class _Reading:
     at: datetime  # our clock, when it was taken
     low: timedelta

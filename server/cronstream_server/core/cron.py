@@ -30,9 +30,11 @@ import time
 import zoneinfo
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from cronstream_server.core.values import value_type
 
 __all__ = ["CronExpressionError", "CronSchedule", "OffsetChange", "TimezoneError", "offset_changes"]
 
@@ -61,7 +63,7 @@ _DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 _LONGEST_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class _Field:
     name: str
     low: int
@@ -217,7 +219,7 @@ def _days_in_month(y: int, mo: int) -> int:
     return 29 if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0) else 28
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class _Tables:
     """Lookup tables derived from the field sets, so matching does no set arithmetic."""
 
@@ -231,7 +233,7 @@ class _Tables:
     zone: ZoneInfo
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class CronSchedule:
     """A parsed cron expression in a timezone. Build it with `CronSchedule.parse`."""
 
@@ -423,7 +425,7 @@ class CronSchedule:
         return 0
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class OffsetChange:
     """A change of a zone's UTC offset: from `at` on, the offset is `after`."""
 

@@ -20,7 +20,7 @@ past its `wait_deadline` while something holds it is SKIPPED as missed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 
 from cronstream_server.core.alerts import Opening
@@ -29,13 +29,14 @@ from cronstream_server.core.errors import FieldViolation
 from cronstream_server.core.health import missed_reason
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.validation import raise_if_any
+from cronstream_server.core.values import value_type
 
 NOT_OURS = "is not a job of this platform"
 
 # --- the graph --------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class DependencyGraph:
     """A platform's edges as stored, and the names of the jobs a check may
     mention: every job with an edge and every job a request names that
@@ -112,7 +113,7 @@ def _named(names: Mapping[str, str], ids: Sequence[str]) -> list[str]:
 # --- the gate ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class SlotSeen:
     """A dependency's latest slot at or before the waiting slot's instant."""
 
@@ -120,7 +121,7 @@ class SlotSeen:
     status: ExecutionStatus
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Upstream:
     """A dependency D as the gate sees it for one waiting slot."""
 
@@ -131,7 +132,7 @@ class Upstream:
     latest: SlotSeen | None  # D's latest slot at or before the waiting slot's instant
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class WaitingSlot:
     """A WAITING execution, with what the gate needs of its job."""
 
@@ -151,7 +152,7 @@ class WaitingSlot:
     alert_on_missed: bool | None = None  # the job's own setting
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Release:
     """To PENDING, dispatchable from `due_at`."""
 
@@ -159,7 +160,7 @@ class Release:
     due_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Miss:
     """To SKIPPED: the deadline passed while `reason` held."""
 
@@ -167,7 +168,7 @@ class Miss:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class GatePlan:
     released: list[Release] = field(default_factory=list)
     missed: list[Miss] = field(default_factory=list)
@@ -176,7 +177,7 @@ class GatePlan:
     openings: list[Opening] = field(default_factory=list)  # MISSED alerts
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class GateBatch:
     """What one pass of the gate locked, as its `decide` callback sees it."""
 
@@ -187,7 +188,7 @@ class GateBatch:
     upstream: Mapping[str, Sequence[Upstream]]
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Gated:
     """One pass of the gate (GateStore.gate)."""
 

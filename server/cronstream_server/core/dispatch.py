@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -18,9 +18,10 @@ from typing import Any
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, Priority
 from cronstream_server.core.limits import NO_KEYS, Keys
 from cronstream_server.core.retry import DEFAULT_RETRY_CAP, retry_delay
+from cronstream_server.core.values import value_type
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Pending:
     """A due pending execution, as the dispatcher claims it."""
 
@@ -42,7 +43,7 @@ class Pending:
     keys: Keys = NO_KEYS  # concurrency and rate-limit keys (core.admission)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Seat:
     """A worker session's free slots for one dispatch round."""
 
@@ -53,7 +54,7 @@ class Seat:
     free: int
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Want:
     """At most `limit` due executions of one platform's handler."""
 
@@ -62,7 +63,7 @@ class Want:
     limit: int
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class TraceStamp:
     """The execution's span for this attempt, as stored and as sent."""
 
@@ -73,7 +74,7 @@ class TraceStamp:
     tracestate: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Start:
     """A claimed execution: what is written on its row and sent to its worker."""
 
@@ -86,7 +87,7 @@ class Start:
     trace: TraceStamp
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Claimed:
     """One claim (DispatchStore.claim): what started, and the clocks it ran on."""
 
@@ -146,7 +147,7 @@ def plan(candidates: Iterable[Pending], seats: Sequence[Seat]) -> list[tuple[Pen
 # --- results and deadlines ---------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Report:
     """A worker's result for one attempt."""
 
@@ -160,7 +161,7 @@ class Report:
     retryable: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Held:
     """A running (or once running) execution, read under lock to settle it."""
 
@@ -207,7 +208,7 @@ class Ending(StrEnum):
         return self is not Ending.RETRYING
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Settlement:
     """How one attempt ends, with the values to store."""
 
@@ -242,7 +243,7 @@ class Settlement:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Reaped:
     """One reaper pass (DispatchStore.reap): leases that ran out, and
     executions past their deadline."""

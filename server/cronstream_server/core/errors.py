@@ -6,8 +6,9 @@ The api layer translates each class to one gRPC status in a single table
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
+
+from cronstream_server.core.values import value_type
 
 
 class DomainError(Exception):
@@ -18,7 +19,7 @@ class DomainError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class FieldViolation:
     """One bad field: `field` is the request path, such as `job.cron.expression`."""
 

@@ -9,7 +9,7 @@ execution carries the event's payload merged over the listener's own payload
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,11 +34,12 @@ from cronstream_server.core.limits import (
 )
 from cronstream_server.core.tracing import TraceContext
 from cronstream_server.core.validation import check_name, raise_if_any
+from cronstream_server.core.values import value_type
 
 MAX_REQUEST_ID_LENGTH = 200
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class EventHandlerSpec:
     """Everything about an event handler that its owner sets."""
 
@@ -55,7 +56,7 @@ class EventHandlerSpec:
     rate_limit_key: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class EventHandler:
     id: str
     platform_id: str
@@ -64,7 +65,7 @@ class EventHandler:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Event:
     """One TriggerEvent call, received `at`; `request_id` None: not idempotent."""
 
@@ -76,7 +77,7 @@ class Event:
     trace: TraceContext | None = None  # of the TriggerEvent call
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Delivered:
     """What one event created (EventDeliveryStore.deliver)."""
 

@@ -3,7 +3,7 @@ delivery), and the transitions users can ask for."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ from cronstream_server.core.ids import new_id
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.limits import NO_KEYS, Keys, keys_for
 from cronstream_server.core.tracing import TraceContext
+from cronstream_server.core.values import value_type
 
 _RETRYABLE_BY_USER = frozenset(
     {ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT, ExecutionStatus.CANCELLED}
@@ -22,7 +23,7 @@ _CANCELLABLE = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Execution:
     id: str
     platform_id: str
@@ -69,7 +70,7 @@ class Execution:
     lease_expires_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ExecutionLog:
     execution_id: str
     time: datetime

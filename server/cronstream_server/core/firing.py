@@ -16,13 +16,14 @@ runs, which is only known at the instant itself.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import datetime, timedelta
 
 from cronstream_server.core import triggers
 from cronstream_server.core.enums import JobStatus, MisfirePolicy, OverlapPolicy
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.triggers import OnceTrigger
+from cronstream_server.core.values import value_type
 
 # A slot fired within this long after its instant is on time, not a misfire
 # (Quartz's misfireThreshold plays the same role, with 60 s).
@@ -38,14 +39,14 @@ MAX_SKIPPED_RECORDS = 100
 MAX_ENUMERATED = 10_000
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Slot:
     at: datetime
     skipped: bool = False
     note: str | None = None  # why a slot was skipped
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Firing:
     """The outcome of one tick for one job."""
 
@@ -59,7 +60,7 @@ class Firing:
     buffered: list[datetime] = field(default_factory=list)  # BUFFER_ONE: wait for the runner
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Outstanding:
     """The job's executions that have not finished, as the ticker saw them."""
 
@@ -70,6 +71,10 @@ class Outstanding:
     @property
     def any(self) -> bool:
         return self.pending + self.running + self.buffered > 0
+
+
+# What a job with no unfinished execution has outstanding.
+NONE_OUTSTANDING = Outstanding()
 
 
 def fires_ahead(job: Job) -> bool:
@@ -86,7 +91,7 @@ def watches_outstanding(job: Job) -> bool:
 def fire(
     job: Job,
     now: datetime,
-    outstanding: Outstanding = Outstanding(),
+    outstanding: Outstanding = NONE_OUTSTANDING,
     horizon: datetime | None = None,
 ) -> Firing:
     """The slots of `job` due by `horizon` (default: `now`), after misfire and

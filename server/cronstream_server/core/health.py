@@ -11,13 +11,13 @@ its kind; the job's health is the worst of its open alerts.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from cronstream_server.core.alerts import Opening
 from cronstream_server.core.enums import ExecutionStatus, HealthState
 from cronstream_server.core.errors import FieldViolation
+from cronstream_server.core.values import value_type
 
 if TYPE_CHECKING:
     from cronstream_server.core.executions import Execution
@@ -38,7 +38,7 @@ SEVERITY = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class HealthPolicy:
     """A job's policy as its owner set it; None takes the default."""
 
@@ -85,7 +85,7 @@ def _first(value: T | None, fallback: T | None) -> T | None:
     return fallback if value is None else value
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class JobHealth:
     state: HealthState = HealthState.HEALTHY
     since: datetime | None = None

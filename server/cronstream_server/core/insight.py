@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 from enum import IntEnum
 
 from cronstream_server.core.enums import ExecutionStatus, JobStatus, JobType
+from cronstream_server.core.values import value_type
 
 _FINISHED = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
 # What a job list draws as a run: executions that ended, or were skipped.
@@ -28,7 +29,7 @@ MAX_RECENT_RUNS = 50
 DATABASE_CHECK_TIMEOUT = timedelta(seconds=5)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ExecutionFigures:
     """A job's executions: counts by status (no zero entries) and the durations
     of successful ones (mean over all of them, p95 over the latest sample)."""
@@ -46,7 +47,7 @@ class ExecutionFigures:
         return success_rate(self.by_status)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class PlatformFigures:
     jobs_by_status: dict[JobStatus, int] = field(default_factory=dict)
     jobs_by_type: dict[JobType, int] = field(default_factory=dict)
@@ -54,7 +55,7 @@ class PlatformFigures:
     queue_depth: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class RecentRun:
     """One finished or skipped execution of a job, as a sparkline draws it."""
 
@@ -78,7 +79,7 @@ class HealthStatus(IntEnum):
     NOT_SERVING = 3
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ComponentHealth:
     name: str
     status: HealthStatus

@@ -4,7 +4,7 @@ rules a spec must satisfy, and the lifecycle's transitions."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from cronstream_server.core.triggers import (
     Trigger,
 )
 from cronstream_server.core.validation import check_name, raise_if_any
+from cronstream_server.core.values import value_type
 
 DEFAULT_MAX_RETRIES = 3
 MAX_RETRIES_LIMIT = 100
@@ -48,7 +49,7 @@ DEFAULT_MAX_WAIT = timedelta(hours=1)
 MAX_MAX_WAIT = timedelta(days=7)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class JobSpec:
     """Everything about a job that its owner sets."""
 
@@ -79,7 +80,7 @@ class JobSpec:
         return job_type(self.trigger)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Job:
     """A job as stored: its spec plus what the scheduler keeps about it."""
 
@@ -121,18 +122,18 @@ def job_type(trigger: Trigger | None) -> JobType:
 # --- validation -------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class RawCron:
     expression: str
     timezone: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class RawOnce:
     run_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class RawInterval:
     every: timedelta
     start_at: datetime | None
@@ -140,7 +141,7 @@ class RawInterval:
     max_runs: int  # 0: no limit
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class RawEvent:
     event_name: str
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from cronstream_server.core.errors import FieldViolation
 from cronstream_server.core.validation import check_name
+from cronstream_server.core.values import value_type
 
 MAX_KEY_LENGTH = 200
 MAX_CONCURRENCY = 10_000
@@ -26,7 +26,7 @@ _PREFIX = "payload."
 _KEPT = MAX_KEY_LENGTH - 17
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ConcurrencyLimit:
     """At most `limit` executions with one expanded `key` run at once."""
 
@@ -34,7 +34,7 @@ class ConcurrencyLimit:
     limit: int
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Placeholder:
     """`{payload.a.b}`: the field path (a, b) into the payload."""
 
@@ -147,7 +147,7 @@ def check_concurrency(
         violations.append(FieldViolation(f"{field}.limit", f"must be 1 to {MAX_CONCURRENCY:,}"))
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Keys:
     """What an execution carries of its job's or handler's limits."""
 

@@ -13,17 +13,17 @@ import base64
 import binascii
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from cronstream_server.core.errors import InvalidArgument
+from cronstream_server.core.values import value_type
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class PageRequest:
     size: int
     after: tuple[str, ...] | None  # sort key of the last row of the previous page

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -37,6 +36,7 @@ from cronstream_server.core.rate_limits import RateLimit, Scope
 from cronstream_server.core.release import ReleaseDecide, Releasing
 from cronstream_server.core.selection import BulkChange, JobSelector
 from cronstream_server.core.tenancy import ApiKey, NewSecret, Platform, PlatformPrincipal
+from cronstream_server.core.values import value_type
 from cronstream_server.core.webhook_delivery import (
     AttemptResult,
     ClaimedDelivery,
@@ -47,7 +47,7 @@ from cronstream_server.core.webhooks import Webhook
 from cronstream_server.core.workers import ConnectedWorker
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class JobFilter:
     """ListJobs' filters; they combine with AND, and `tags` must all be present."""
 
@@ -61,7 +61,7 @@ class JobFilter:
     text: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ExecutionFilter:
     job_id: str | None = None
     statuses: tuple[ExecutionStatus, ...] = ()
@@ -399,7 +399,7 @@ class InsightStore(Protocol):
 # in that same transaction it becomes due at that instant.
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class DueJobs:
     """What a tick claimed, as its `decide` callback sees it."""
 
@@ -411,7 +411,7 @@ class DueJobs:
     horizon: datetime  # now + the tick's `ahead`
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class JobMove:
     """Where a tick leaves one job it claimed."""
 
@@ -424,7 +424,7 @@ class JobMove:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class TickPlan:
     """What a tick writes for the jobs it claimed."""
 
@@ -437,7 +437,7 @@ class TickPlan:
     missed: Sequence[Opening] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Ticked:
     """One tick (TickerStore.tick)."""
 
@@ -453,7 +453,7 @@ class Ticked:
     resumed: tuple[Job, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Upcoming:
     now: datetime  # the database's clock
     next_run: datetime | None  # the earliest next_run of an active job
@@ -809,7 +809,7 @@ class TargetCheck(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class QueueFigures:
     """One platform's handler in the queue, cluster-wide."""
 
@@ -870,7 +870,7 @@ class WorkerRegistry(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class PoolFigures:
     """A replica's database connection pool."""
 

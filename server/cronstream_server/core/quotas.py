@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from cronstream_server.core.errors import ResourceExhausted
+from cronstream_server.core.values import value_type
 
 DEFAULT_JOBS = 1_000_000
 DEFAULT_WORKER_STREAMS = 2_000
@@ -30,7 +31,7 @@ JOBS_RETRY_AFTER = timedelta(seconds=60)
 STREAMS_RETRY_AFTER = timedelta(seconds=5)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Quotas:
     jobs: int = DEFAULT_JOBS
     worker_streams: int = DEFAULT_WORKER_STREAMS

@@ -9,13 +9,14 @@ handler wrote it, and each key it expands to has a bucket of its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from cronstream_server.core.errors import FieldViolation
 from cronstream_server.core.limits import check_key
 from cronstream_server.core.validation import check_name, raise_if_any
+from cronstream_server.core.values import value_type
 
 MAX_RATE = 1_000_000
 MIN_PER = timedelta(milliseconds=1)
@@ -27,7 +28,7 @@ class Scope(StrEnum):
     HANDLER = "handler"  # every execution of the handler `name`
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class RateLimitSpec:
     """What SetRateLimit states; `burst` 0 means the default, `limit`."""
 
@@ -38,7 +39,7 @@ class RateLimitSpec:
     burst: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class RateLimit:
     platform_id: str
     scope: Scope
@@ -103,7 +104,7 @@ def set_limit(
 # --- buckets ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Bucket:
     """Tokens held at `at`; a bucket never drawn from is full."""
 

@@ -15,13 +15,14 @@ no deadline. It is released once:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 
 from cronstream_server.core.dependencies import Upstream, holds
+from cronstream_server.core.values import value_type
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class BackfillSlot:
     """A waiting backfilled execution whose release time has come and, if
     sequential, whose turn it is."""
@@ -35,7 +36,7 @@ class BackfillSlot:
     waiting_for: tuple[str, ...] = ()  # as stored: the dependencies that held it
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ReleaseBatch:
     """What one pass of the release locked, as its `decide` callback sees it."""
 
@@ -45,14 +46,14 @@ class ReleaseBatch:
     upstream: Mapping[str, Sequence[Upstream]]
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ReleasePlan:
     released: list[BackfillSlot] = field(default_factory=list)  # to PENDING, due `now`
     # Still waiting, held by other dependencies than the stored waiting_for.
     waiting: list[tuple[BackfillSlot, tuple[str, ...]]] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Releasing:
     """One pass of the release (GateStore.release)."""
 

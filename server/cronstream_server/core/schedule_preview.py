@@ -7,7 +7,6 @@ durations (read by the store).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cronstream_server.core import triggers
@@ -18,13 +17,14 @@ from cronstream_server.core.clock_marks import (
     mark_instants,
 )
 from cronstream_server.core.triggers import Trigger
+from cronstream_server.core.values import value_type
 
 __all__ = ["Preview", "PreviewRange", "predicted_overlaps", "preview"]
 
 _JUST_BEFORE = timedelta(microseconds=1)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class PreviewRange:
     """Instants strictly after `start` and strictly before `end` (None: no end),
     at most `count` of them."""
@@ -34,7 +34,7 @@ class PreviewRange:
     end: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Preview:
     instants: tuple[MarkedInstant, ...]
     # ("YYYY-MM" in the trigger's zone, instants in it), in order.

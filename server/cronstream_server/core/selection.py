@@ -3,17 +3,16 @@ selector names, how many one call may change, and what it answers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cronstream_server.core.errors import FieldViolation
 from cronstream_server.core.jobs import MAX_TAG_LENGTH, MAX_TAGS, Job
 from cronstream_server.core.validation import check_name
+from cronstream_server.core.values import value_type
 
 DEFAULT_LIMIT = 1_000
 MAX_LIMIT = 10_000
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class JobSelector:
     """Jobs carrying all `tags`, with `handler_name`, whose name starts with
     `name_prefix` (case-sensitive); the filters set combine with AND. `all`
@@ -29,7 +28,7 @@ class JobSelector:
         return bool(self.tags or self.handler_name or self.name_prefix)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class BulkChange:
     """What one bulk call did: each job changed, (before, after), and how many
     jobs still match in the state the call changes (the caller calls again

@@ -6,11 +6,11 @@ change itself (see `core.ports.Signals`)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 from cronstream_server.core.enums import JobStatus
 from cronstream_server.core.jobs import Job
+from cronstream_server.core.values import value_type
 
 # The topics of the Signals port (core.ports.Signals), and what each message
 # carries.
@@ -29,35 +29,35 @@ RELEASE = "release"
 REVOKED = "revoked"
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class JobsDue:
     """A job may be due sooner than the tickers think: by `at`."""
 
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class WorkReady:
     """Pending executions of the platform appeared: dispatchers look now."""
 
     platform_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ReleaseDue:
     """Backfilled executions wait for their release from `at`."""
 
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class StopExecution:
     """The replica holding the execution's worker tells it to stop."""
 
     execution_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class KeysRevoked:
     """An API key was revoked or a platform deleted (`subject`, its id):
     replicas re-check the keys of their open worker streams."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 
 from cronstream_server.core.errors import FieldViolation
 from cronstream_server.core.validation import check_name, raise_if_any
+from cronstream_server.core.values import value_type
 
 # Secrets look like `cs_<43 url-safe characters>` (256 random bits); the
 # prefix makes a leaked key easy to recognise in logs and secret scanners.
@@ -16,14 +16,14 @@ SECRET_PREFIX = "cs_"
 DISPLAY_PREFIX_LENGTH = 10
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Platform:
     id: str
     name: str
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ApiKey:
     id: str
     platform_id: str
@@ -33,7 +33,7 @@ class ApiKey:
     revoked_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class PlatformPrincipal:
     """A caller authenticated by a platform's API key."""
 
@@ -42,7 +42,7 @@ class PlatformPrincipal:
     key_name: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class AdminPrincipal:
     """A caller holding the admin key."""
 
@@ -50,7 +50,7 @@ class AdminPrincipal:
 Principal = PlatformPrincipal | AdminPrincipal
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class NewSecret:
     secret: str
     secret_hash: str

@@ -3,12 +3,11 @@ and which trace each attempt of an execution belongs to."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cronstream_server.core.enums import ExecutionTrigger
+from cronstream_server.core.values import value_type
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class TraceContext:
     """A W3C `traceparent` (and `tracestate`), kept with a job or an execution:
     the call that created or last updated the job, or the call that caused a
@@ -18,7 +17,7 @@ class TraceContext:
     tracestate: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Lineage:
     """Where an attempt's span goes: under `parent` (None: it starts a trace
     of its own), with a span link to `link` (None: no link)."""

@@ -8,10 +8,10 @@ All returned instants are aware UTC datetimes.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cronstream_server.core.cron import CronSchedule
+from cronstream_server.core.values import value_type
 
 __all__ = [
     "CronTrigger",
@@ -46,7 +46,7 @@ def cron_schedule(expression: str, timezone: str) -> CronSchedule:
     return CronSchedule.parse(expression, timezone)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class CronTrigger:
     """Fires on a cron expression in an IANA timezone (Debian cron's DST rules)."""
 
@@ -60,7 +60,7 @@ class CronTrigger:
         return cron_schedule(self.expression, self.timezone)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class OnceTrigger:
     """Fires once at `run_at`; a `run_at` already past fires at once."""
 
@@ -70,7 +70,7 @@ class OnceTrigger:
         object.__setattr__(self, "run_at", _utc("run_at", self.run_at))
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class IntervalTrigger:
     """Fires on the grid `start_at + k * every` (k = 0, 1, ...), in real time.
 
@@ -110,7 +110,7 @@ class IntervalTrigger:
         return (instant - self.start_at) // self.every + 1
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class EventTrigger:
     """Fires only when the named event arrives: never on a clock."""
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.retry import retry_delay
+from cronstream_server.core.values import value_type
 
 
 class DeliveryStatus(StrEnum):
@@ -31,7 +32,7 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"  # given up
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class RetryPolicy:
     first_delay: timedelta = timedelta(seconds=1)
     cap: timedelta = timedelta(minutes=10)
@@ -41,7 +42,7 @@ class RetryPolicy:
 # --- fan-out ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class StoredEvent:
     """An alert event as the alert_events table holds it."""
 
@@ -51,7 +52,7 @@ class StoredEvent:
     alert: dict[str, Any]  # cronstream.v1.Alert in its JSON mapping
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Subscriber:
     """What fan-out needs of a webhook."""
 
@@ -60,7 +61,7 @@ class Subscriber:
     starts_after: int  # the platform's last event cursor when it was created
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class NewDelivery:
     id: str
     webhook_id: str
@@ -82,7 +83,7 @@ def fan_out(events: Sequence[StoredEvent], subscribers: Sequence[Subscriber]) ->
 # --- an attempt ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ClaimedDelivery:
     """A delivery claimed for one attempt, with what sending it needs."""
 
@@ -96,7 +97,7 @@ class ClaimedDelivery:
     claimed_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class AttemptResult:
     response_code: int | None  # None: no response
     error: str  # "" when it succeeded
@@ -107,7 +108,7 @@ class AttemptResult:
         return self.response_code is not None and 200 <= self.response_code < 300
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Settled:
     """Where a delivery stands after an attempt."""
 
@@ -139,7 +140,7 @@ def body(event: StoredEvent) -> bytes:
 # --- what ListWebhookDeliveries shows ----------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class DeliveryAttempt:
     """One attempt of a delivery (attempt 0: a delivery not attempted yet),
     and where the delivery stood after it."""

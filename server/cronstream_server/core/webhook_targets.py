@@ -24,8 +24,9 @@ NAT64) is judged as the IPv4 address it reaches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+
+from cronstream_server.core.values import value_type
 
 Address = IPv4Address | IPv6Address
 Network = IPv4Network | IPv6Network
@@ -60,7 +61,7 @@ PRIVATE: tuple[Network, ...] = tuple(
 _NAT64 = ip_network("64:ff9b::/96")
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class TargetRule:
     """The always-refused ranges, and `denied` (CRONSTREAM_WEBHOOK_DENY) on top."""
 

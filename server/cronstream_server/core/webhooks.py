@@ -9,7 +9,6 @@ and kept by the store as issued: signing needs the key itself.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import SplitResult, urlsplit
 
@@ -17,6 +16,7 @@ from cronstream_server.core.alerts import AlertEventType
 from cronstream_server.core.errors import FieldViolation
 from cronstream_server.core.ids import new_id
 from cronstream_server.core.validation import check_name, raise_if_any
+from cronstream_server.core.values import value_type
 from cronstream_server.core.webhook_targets import TargetRule, literal_address, refused_target
 
 EVENT_TYPES = (AlertEventType.OPENED, AlertEventType.RESOLVED)
@@ -28,7 +28,7 @@ MAX_DESCRIPTION_LENGTH = 1000
 SECRET_PREFIX = "whsec_"
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class WebhookSpec:
     """What the caller sets."""
 
@@ -37,7 +37,7 @@ class WebhookSpec:
     description: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Webhook:
     id: str
     platform_id: str

@@ -9,8 +9,9 @@ whichever replica reports next (docs/operations.md#workers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from cronstream_server.core.values import value_type
 
 # How often a replica refreshes the rows of all its sessions. What a list
 # shows of slots in use and last_seen is at most this old (plus a round trip).
@@ -20,7 +21,7 @@ REPORT_SECONDS = 5.0
 FRESH_FOR = timedelta(seconds=3 * REPORT_SECONDS)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ConnectedWorker:
     """One worker stream as its replica last reported it."""
 

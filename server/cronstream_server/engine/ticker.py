@@ -32,7 +32,13 @@ from cronstream_server.core import executions as execution_rules
 from cronstream_server.core.alerts import Opening
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, JobStatus
 from cronstream_server.core.executions import Execution
-from cronstream_server.core.firing import Firing, Outstanding, fire, jitter_offset, skip_reason
+from cronstream_server.core.firing import (
+    NONE_OUTSTANDING,
+    Firing,
+    fire,
+    jitter_offset,
+    skip_reason,
+)
 from cronstream_server.core.health import missed_alerts
 from cronstream_server.core.jobs import COUNT_TURN, Job, paused_slot_counter, resume_by_itself
 from cronstream_server.core.ports import (
@@ -243,7 +249,7 @@ def _plan(due: DueJobs) -> TickPlan:
     cancel: list[str] = []
     missed: list[Opening] = []
     for job in due.jobs:
-        firing = fire(job, due.now, due.outstanding.get(job.id, Outstanding()), due.horizon)
+        firing = fire(job, due.now, due.outstanding.get(job.id, NONE_OUTSTANDING), due.horizon)
         made, waiting = _executions(job, firing, due.now)
         executions += made
         buffered += waiting
