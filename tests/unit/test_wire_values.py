@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from cronstream.v1 import worker_service_pb2 as wpb
-from cronstream_server.api.convert_common import timestamp
+from cronstream_server.api.convert_common import set_timestamp, timestamp
 from cronstream_server.api.worker import parse_result
 from cronstream_server.core.dispatch import Report
 from google.protobuf import struct_pb2, timestamp_pb2
@@ -36,6 +36,9 @@ def test_a_timestamp_is_what_protobuf_makes_of_the_datetime(
 ) -> None:
     value = instant.replace(tzinfo=zone)
     assert timestamp(value) == _protobufs(value)
+    in_place = wpb.Assignment()
+    set_timestamp(in_place.start_at, value)  # an assignment's fields, set where they are
+    assert in_place.start_at == _protobufs(value)
 
 
 def test_a_naive_datetime_is_read_as_local_time_as_before() -> None:

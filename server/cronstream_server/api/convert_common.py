@@ -18,12 +18,22 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     tuple: a third of the cost, paid twice per assignment sent."""
     if value is None:
         return None
+    seconds, nanos = _seconds_and_nanos(value)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
+
+
+def set_timestamp(field: timestamp_pb2.Timestamp, value: datetime) -> None:
+    """Sets a message's Timestamp field to `value` in place: half the cost of
+    building a Timestamp that the field then copies (the hot path sends
+    three with every assignment)."""
+    field.seconds, field.nanos = _seconds_and_nanos(value)
+
+
+def _seconds_and_nanos(value: datetime) -> tuple[int, int]:
     # astimezone: a naive value is read as local time, as it always was here,
     # and one out of range once in UTC raises rather than wraps.
     since = value.astimezone(UTC) - _EPOCH
-    return timestamp_pb2.Timestamp(
-        seconds=since.days * _DAY_SECONDS + since.seconds, nanos=since.microseconds * 1000
-    )
+    return since.days * _DAY_SECONDS + since.seconds, since.microseconds * 1000
 
 
 def from_timestamp(message: timestamp_pb2.Timestamp) -> datetime:

@@ -25,7 +25,7 @@ from typing import Any
 import grpc
 from cronstream.v1 import worker_service_pb2 as wpb
 
-from cronstream_server.api.convert_common import timestamp
+from cronstream_server.api.convert_common import set_timestamp, timestamp
 from cronstream_server.core.dispatch import Start
 
 SERVICE = "cronstream.v1.WorkerService"
@@ -56,12 +56,12 @@ def assignment(start: Start) -> wpb.Assignment:
         job_id=execution.job_id or "",
         handler_name=execution.handler_name,
         attempt=execution.attempt,
-        scheduled_at=timestamp(execution.scheduled_at),
-        deadline=timestamp(start.deadline_at),
-        start_at=timestamp(start.started_at),
         traceparent=start.trace.traceparent,
         tracestate=start.trace.tracestate,
     )
+    set_timestamp(message.scheduled_at, execution.scheduled_at)
+    set_timestamp(message.deadline, start.deadline_at)
+    set_timestamp(message.start_at, start.started_at)
     if execution.payload is not None:
         message.payload.update(execution.payload)
     return message
