@@ -82,7 +82,7 @@ def stamped(
         stamp = wpb.ConnectResponse(assignments=wpb.Assignments(sent_at=timestamp(sent_at)))
         return response + stamp.SerializeToString()
     if response.WhichOneof("msg") == "assignments":
-        response.assignments.MergeFrom(wpb.Assignments(sent_at=timestamp(sent_at)))
+        set_timestamp(response.assignments.sent_at, sent_at)
     return response
 
 

@@ -6,9 +6,9 @@ One per replica, safe with several: each pass is a GateStore transaction
 that locks the waiting executions it judges (SKIP LOCKED) and writes only to
 rows still WAITING, so a slot is released or skipped exactly once. It passes
 at the next backfilled release time, at most `interval` apart, and at once
-when woken: by `wake()` (this replica's ticker fired waiting slots), by a
-`jobs` signal (an UpdateJob may have dropped a dependency) or a `release`
-one (a backfill began, or a ticker fired waiting slots), and by `settled()`
+when woken: by a `jobs` signal (an UpdateJob may have dropped a
+dependency) or a `release` one (a backfill began, or a ticker fired waiting
+slots), and by `settled()`
 (this replica's worker hub stored results) while its last pass saw anything
 waiting. A lost wake-up costs up to `interval` of latency, never a slot.
 
