@@ -89,27 +89,35 @@ class _FromArrays:
         self._columns = tuple(columns)
         self._matched = matched
         self._shapes: dict[tuple[bool, ...], TextClause] = {}
+        self._arrays_only = self._render((False,) * len(self._columns))
 
     async def run(self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> CursorResult[Any]:
         size = len(rows)
+        columns = [[row[c.key] for row in rows] for c in self._columns]
+        statement, shape = self._statement(
+            tuple(
+                index >= self._matched and size > 0 and values.count(values[0]) == size
+                for index, values in enumerate(columns)
+            )
+        )
         params: dict[str, Any] = {}
-        shape: list[bool] = []
-        for index, column in enumerate(self._columns):
-            values = [row[column.key] for row in rows]
-            shared = index >= self._matched and size > 0 and values.count(values[0]) == size
-            if column.is_json:
-                values = [_json_text(values[0])] if shared else [_json_text(v) for v in values]
-            params[column.name] = values[0] if shared else values
-            shape.append(shared)
-        return await conn.execute(self._statement(tuple(shape)), params)
+        for column, values, shared in zip(self._columns, columns, shape, strict=True):
+            if shared:
+                params[column.name] = _json_text(values[0]) if column.is_json else values[0]
+            else:
+                params[column.name] = [_json_text(v) for v in values] if column.is_json else values
+        return await conn.execute(statement, params)
 
-    def _statement(self, shape: tuple[bool, ...]) -> TextClause:
+    def _statement(self, shape: tuple[bool, ...]) -> tuple[TextClause, tuple[bool, ...]]:
+        """The statement for `shape`, and the shape it takes: every column
+        an array once `_MOST_SHAPES` others are prepared."""
         statement = self._shapes.get(shape)
         if statement is None:
             if len(self._shapes) >= _MOST_SHAPES:
-                return self._statement((False,) * len(self._columns))
+                shape = (False,) * len(self._columns)
+                return self._arrays_only, shape
             statement = self._shapes[shape] = self._render(shape)
-        return statement
+        return statement, shape
 
     def _render(self, shape: tuple[bool, ...]) -> TextClause:
         arrays = [c for c, shared in zip(self._columns, shape, strict=True) if not shared]
