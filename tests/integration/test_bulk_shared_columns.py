@@ -109,3 +109,30 @@ async def test_batches_of_many_shapes_write_the_same_rows(engine: AsyncEngine) -
         ).scalars()
         assert list(statuses) == ["running"] * 24
     assert len(bulk_postgres._MARK_RUNNING._shapes) == bulk_postgres._MOST_SHAPES
+
+
+async def test_results_equal_in_python_but_not_in_json_are_each_kept(
+    engine: AsyncEngine,
+) -> None:
+    """True == 1 in Python: were the results compared as values, the second
+    would be stored as the first's `true`."""
+    history = await History.make(engine)
+    ids = await history.add(ExecutionStatus.RUNNING, None, count=2)
+    outcomes = [{"n": True}, {"n": 1}]
+    rows = [
+        {"b_id": i, "b_attempt": 1, "b_result": r, "b_at": history.now, "b_duration_ms": 5}
+        for i, r in zip(ids, outcomes, strict=True)
+    ]
+    async with engine.begin() as conn:
+        await bulk_postgres.succeed(conn, rows)
+        stored = dict(
+            (
+                await conn.execute(
+                    select(job_executions.c.id, job_executions.c.result).where(
+                        job_executions.c.id.in_(ids)
+                    )
+                )
+            ).all()
+        )
+    assert [stored[i] for i in ids] == outcomes
+    assert [type(stored[i]["n"]) for i in ids] == [bool, int]

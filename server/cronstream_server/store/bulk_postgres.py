@@ -93,19 +93,22 @@ class _FromArrays:
 
     async def run(self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> CursorResult[Any]:
         size = len(rows)
-        columns = [[row[c.key] for row in rows] for c in self._columns]
+        # JSON compared as the text sent: equal Python values may be different
+        # JSON (True == 1 == 1.0), and sharing one would change the others.
+        columns = [
+            [_json_text(row[c.key]) for row in rows] if c.is_json else [row[c.key] for row in rows]
+            for c in self._columns
+        ]
         statement, shape = self._statement(
             tuple(
                 index >= self._matched and size > 0 and values.count(values[0]) == size
                 for index, values in enumerate(columns)
             )
         )
-        params: dict[str, Any] = {}
-        for column, values, shared in zip(self._columns, columns, shape, strict=True):
-            if shared:
-                params[column.name] = _json_text(values[0]) if column.is_json else values[0]
-            else:
-                params[column.name] = [_json_text(v) for v in values] if column.is_json else values
+        params = {
+            column.name: values[0] if shared else values
+            for column, values, shared in zip(self._columns, columns, shape, strict=True)
+        }
         return await conn.execute(statement, params)
 
     def _statement(self, shape: tuple[bool, ...]) -> tuple[TextClause, tuple[bool, ...]]:
