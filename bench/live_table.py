@@ -46,6 +46,7 @@ from bench.procfs import cpu_seconds
 
 PLATFORM = "00000000-0000-0000-0000-000000000001"
 BATCH = 1000
+BATCHES_PER_ROUND = 4
 
 # The columns a plain slot sets (rows.execution_values less its NULLs).
 _COLUMNS = (
@@ -164,24 +165,30 @@ PATTERNS: dict[str, Pattern] = {
 
 
 async def measure(dsn: str, rounds: int) -> dict[str, float]:
-    """Mean Postgres backend CPU (ms) per 1,000 executions, per pattern: /proc counts
-    in ticks of 10 ms, so a mean over the rounds, not a median."""
-    conn = await asyncpg.connect(dsn)
+    """Median over the rounds of the Postgres backend's CPU (ms) per 1,000
+    executions, per pattern. /proc counts in ticks of 10 ms, so a round runs
+    each pattern over BATCHES_PER_ROUND batches; the median leaves out a round
+    that autovacuum or another process disturbed."""
+    # Custom plans only: a generic plan counts ten rows in an unnest of a
+    # parameter, and the live table's statements then turned into nested
+    # loops over every live row for each of the batch's (0.5 s a batch).
+    conn = await asyncpg.connect(dsn, server_settings={"plan_cache_mode": "force_custom_plan"})
     try:
         await conn.execute(_LIVE_TABLE)
         await conn.execute(
             "INSERT INTO platforms (id, name, created_at) VALUES ($1, 'live-table', now())",
             uuid.UUID(PLATFORM),
         )
-        await conn.execute(_JOBS, BATCH * rounds)
+        await conn.execute(_JOBS, BATCH * BATCHES_PER_ROUND * rounds)
         backend = await conn.fetchval("SELECT pg_backend_pid()")
         spent: dict[str, list[float]] = {name: [] for name in PATTERNS}
         for _ in range(rounds):
             for name, pattern in PATTERNS.items():
                 before = cpu_seconds(backend)
-                await pattern(conn)
-                spent[name].append((cpu_seconds(backend) - before) * 1000)
-        return {name: round(statistics.fmean(ms), 1) for name, ms in spent.items()}
+                for _ in range(BATCHES_PER_ROUND):
+                    await pattern(conn)
+                spent[name].append((cpu_seconds(backend) - before) * 1000 / BATCHES_PER_ROUND)
+        return {name: round(statistics.median(ms), 1) for name, ms in spent.items()}
     finally:
         await conn.close()
 
@@ -189,7 +196,7 @@ async def measure(dsn: str, rounds: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dsn", help="an existing Postgres (postgresql://...); default: throwaway")
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
     with (
         postgres(libpq_dsn(args.dsn)) as cluster,
