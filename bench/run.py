@@ -251,6 +251,11 @@ def run_all(cluster: Postgres, sizes: Sizes) -> dict[str, dict[str, Any]]:
             str(sizes.calls),
         ]
     )
+    # What Postgres and the server spend per execution's rows (docs/storage.md).
+    for script in ("bulk_encoding", "live_table"):
+        results[f"cronstream {script.replace('_', ' ')}"] = run_json(
+            [py, f"bench/{script}.py", "--dsn", cluster.dsn]
+        )
     results.update(run_mix(cluster, sizes))
     results["cronstream scale"] = run_json(
         [
