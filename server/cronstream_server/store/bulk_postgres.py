@@ -4,7 +4,8 @@
 asyncpg's executemany sends one Bind/Execute per row and waits on each, so
 200 rows cost about 1.6 ms apiece on this machine (325 ms a batch); the same
 200 rows as one statement over arrays take 10 to 20 ms. The statements'
-text never changes with the batch size, so each is prepared once. They
+text never changes with the batch size, only with which columns a batch
+shares (`_FromArrays`), so each is prepared a few times at most. They
 serve a database whose `Dialect.array_batches` holds; SQLite keeps the
 executemany of `store.queries_dispatch` / `store.queries_ticker`: it is
 in-process, with no round trip to save.
