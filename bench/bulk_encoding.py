@@ -23,13 +23,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from cronstream_server.migrate import alembic_config
 from cronstream_server.store import bulk_postgres
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import libpq_dsn, postgres, scratch_database
+from bench.harness import migrated_database
 
 BATCH = 1000
 PLATFORM = "00000000-0000-0000-0000-000000000001"
@@ -153,11 +151,7 @@ def main() -> None:
     parser.add_argument("--dsn", help="an existing Postgres (postgresql://...); default: throwaway")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    with (
-        postgres(libpq_dsn(args.dsn)) as cluster,
-        scratch_database(cluster, "bulk_encoding", keep=False) as database,
-    ):
-        command.upgrade(alembic_config(database.url), "head")
+    with migrated_database(args.dsn, "bulk_encoding") as database:
         figures = asyncio.run(measure(database.url, args.repeats))
     for name, ms in figures.items():
         print(f"{name:12} {ms:6.2f} ms of server CPU per 1,000", file=sys.stderr)

@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from alembic import command
 from cronstream.v1 import admin_service_pb2 as admin_pb
 from cronstream.v1 import admin_service_pb2_grpc, job_pb2, scheduler_service_pb2_grpc
 from cronstream.v1 import scheduler_service_pb2 as scheduler_pb
+from cronstream_server.migrate import alembic_config
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench import procfs
@@ -113,6 +115,19 @@ def scratch_database(cluster: Postgres, prefix: str, *, keep: bool) -> Iterator[
             subprocess.run(
                 ["psql", "-q", cluster.dsn, "-c", drop], check=False, stdout=subprocess.DEVNULL
             )
+
+
+@contextlib.contextmanager
+def migrated_database(dsn: str | None, prefix: str) -> Iterator[Postgres]:
+    """A fresh database migrated to head on the cluster at `dsn` (either URL
+    form; None: a throwaway one), dropped afterwards: for the benchmarks that
+    write the schema's tables straight, without a server."""
+    with (
+        postgres(libpq_dsn(dsn)) as cluster,
+        scratch_database(cluster, prefix, keep=False) as database,
+    ):
+        command.upgrade(alembic_config(database.url), "head")
+        yield database
 
 
 def measured(

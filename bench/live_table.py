@@ -37,11 +37,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
-from alembic import command
-from cronstream_server.migrate import alembic_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import libpq_dsn, postgres, scratch_database
+from bench.harness import migrated_database
 from bench.procfs import cpu_seconds
 
 PLATFORM = "00000000-0000-0000-0000-000000000001"
@@ -198,11 +196,7 @@ def main() -> None:
     parser.add_argument("--dsn", help="an existing Postgres (postgresql://...); default: throwaway")
     parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
-    with (
-        postgres(libpq_dsn(args.dsn)) as cluster,
-        scratch_database(cluster, "live_table", keep=False) as database,
-    ):
-        command.upgrade(alembic_config(database.url), "head")
+    with migrated_database(args.dsn, "live_table") as database:
         figures = asyncio.run(measure(database.dsn, args.rounds))
     base = figures["today"]
     for name, ms in figures.items():
