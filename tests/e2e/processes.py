@@ -116,6 +116,22 @@ def wait_until_serving(address: str, timeout: float = 30.0) -> None:
         channel.close()
 
 
+def wait_until_listening(address: str, timeout: float = 30.0) -> None:
+    """Until `address` (host:port) takes a TCP connection. The dashboard's port
+    is a child process the server starts after its gRPC port: a gRPC answer
+    does not mean the dashboard is up yet (a second on a slow machine)."""
+    host, _, port = address.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, int(port)), timeout=1.0):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 @contextmanager
 def serving(
     cwd: Path, admin_key: str, env: dict[str, str] | None = None, http: bool = False
@@ -127,6 +143,8 @@ def serving(
     )
     try:
         wait_until_serving(process.address)
+        if http:
+            wait_until_listening(process.http_address)
         yield process
     finally:
         process.terminate()

@@ -16,7 +16,12 @@ from cronstream.v1 import admin_service_pb2_grpc, scheduler_service_pb2_grpc
 from cronstream.v1 import scheduler_service_pb2 as scheduler_pb
 
 from tests import databases
-from tests.e2e.processes import ServerProcess, start_cronstream, wait_until_serving
+from tests.e2e.processes import (
+    ServerProcess,
+    start_cronstream,
+    wait_until_listening,
+    wait_until_serving,
+)
 
 KEYS = r"admin key\s+(?P<admin>\S+)"
 API_KEY = r"API key\s+(?P<key>\S+)"
@@ -140,7 +145,7 @@ def test_dev_server_prints_the_dashboard_s_address_and_serves_it(tmp_path: Path)
     try:
         url = server.read_until(r"^  dashboard\s+(?P<url>http://\S+/)$")["url"]
         assert url == f"http://{server.http_address}/"
-        wait_until_serving(server.address)
+        wait_until_listening(server.http_address)  # printed before it listens
         config = httpx.get(url + "config.json", timeout=10).json()
         assert config == {"traceUrl": None, "version": "0.1.0"}
     finally:
