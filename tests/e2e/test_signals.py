@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from cronstream_server.config import Settings
 from google.protobuf import timestamp_pb2
 
 from tests.e2e.cluster import Cluster, make_api_key, postgres_cluster, start_replica
-from tests.e2e.processes import free_port
+from tests.e2e.processes import free_port, wait_until_listening
 
 POLL_FALLBACK = 5.0  # the ticker's longest sleep without a signal
 FIRE_AHEAD = Settings().fire_ahead_seconds
@@ -46,14 +45,8 @@ def redis_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]
         ],
         stdout=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
     try:
+        wait_until_listening(f"127.0.0.1:{port}", timeout=10)
         yield process, f"redis://127.0.0.1:{port}/0"
     finally:
         process.kill()

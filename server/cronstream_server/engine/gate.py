@@ -8,9 +8,9 @@ rows still WAITING, so a slot is released or skipped exactly once. It passes
 at the next backfilled release time, at most `interval` apart, and at once
 when woken: by a `jobs` signal (an UpdateJob may have dropped a
 dependency) or a `release` one (a backfill began, or a ticker fired waiting
-slots), and by `settled()`
-(this replica's worker hub stored results) while its last pass saw anything
-waiting. A lost wake-up costs up to `interval` of latency, never a slot.
+slots), and by `settled()` (this replica's worker hub stored results) while
+its last pass saw anything waiting. A lost wake-up costs up to `interval` of
+latency, never a slot.
 
 A result matters to the gate only while something waits: a stream of
 results would otherwise cost two transactions a pass, up to 1/min_gap
