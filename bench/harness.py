@@ -224,7 +224,7 @@ def server(
         _wait_serving(address, process)
         if metrics:
             scraper.start()
-        yield Server(process, address, key or _platform_key(address))
+        yield Server(process, address, key or platform_key(address))
     finally:
         scraping.set()
         if scraper.is_alive():
@@ -276,13 +276,14 @@ def _wait_listening(address: str, process: subprocess.Popen[bytes], timeout: flo
         time.sleep(0.1)
 
 
-def _platform_key(address: str) -> str:
+def platform_key(address: str, name: str = "bench") -> str:
+    """A new platform on the server at `address`, and an API key of it."""
     with grpc.insecure_channel(address) as channel:
         admin = admin_service_pb2_grpc.AdminServiceStub(channel)
         auth = (("authorization", f"Bearer {ADMIN_KEY}"),)
-        request = admin_pb.CreatePlatformRequest(platform=admin_pb.Platform(name="bench"))
+        request = admin_pb.CreatePlatformRequest(platform=admin_pb.Platform(name=name))
         platform = admin.CreatePlatform(request, metadata=auth).platform
-        key_request = admin_pb.CreateApiKeyRequest(platform_id=platform.id, name="bench")
+        key_request = admin_pb.CreateApiKeyRequest(platform_id=platform.id, name=name)
         secret: str = admin.CreateApiKey(key_request, metadata=auth).secret
         return secret
 

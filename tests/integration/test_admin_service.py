@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 from cronstream.v1 import admin_service_pb2 as pb
 from cronstream.v1 import scheduler_service_pb2 as scheduler_pb
+from google.protobuf import field_mask_pb2
 
 from tests.conftest import ADMIN, Live, make_tenant
 from tests.status import code_of, expect_code, violations
@@ -162,3 +163,91 @@ async def test_deleting_a_platform_disables_its_keys(live: Live) -> None:
         ),
         grpc.StatusCode.NOT_FOUND,
     )
+
+
+async def test_a_platform_s_weight_defaults_to_one_and_is_updated_by_its_mask(live: Live) -> None:
+    created = await live.admin.CreatePlatform(
+        pb.CreatePlatformRequest(platform=pb.Platform(name="weighed")), metadata=ADMIN
+    )
+    assert created.platform.weight == 1
+    heavy = await live.admin.CreatePlatform(
+        pb.CreatePlatformRequest(platform=pb.Platform(name="heavy", weight=5)), metadata=ADMIN
+    )
+    assert heavy.platform.weight == 5
+
+    mask = field_mask_pb2.FieldMask(paths=["weight"])
+    updated = await live.admin.UpdatePlatform(
+        pb.UpdatePlatformRequest(
+            platform=pb.Platform(id=created.platform.id, name="ignored", weight=3),
+            update_mask=mask,
+        ),
+        metadata=ADMIN,
+    )
+    # Only the masked field changed.
+    assert (updated.platform.name, updated.platform.weight) == ("weighed", 3)
+    fetched = await live.admin.GetPlatform(
+        pb.GetPlatformRequest(id=created.platform.id), metadata=ADMIN
+    )
+    assert fetched.platform == updated.platform
+
+    renamed = await live.admin.UpdatePlatform(
+        pb.UpdatePlatformRequest(
+            platform=pb.Platform(id=created.platform.id, name="renamed", weight=0),
+            update_mask=field_mask_pb2.FieldMask(paths=["name", "weight"]),
+        ),
+        metadata=ADMIN,
+    )
+    # 0 in a masked weight is the default.
+    assert (renamed.platform.name, renamed.platform.weight) == ("renamed", 1)
+
+
+async def test_update_platform_refuses_bad_weights_masks_and_names(live: Live) -> None:
+    created = await live.admin.CreatePlatform(
+        pb.CreatePlatformRequest(platform=pb.Platform(name="strict")), metadata=ADMIN
+    )
+    await live.admin.CreatePlatform(
+        pb.CreatePlatformRequest(platform=pb.Platform(name="taken")), metadata=ADMIN
+    )
+    platform_id = created.platform.id
+
+    def update(paths: list[str], **fields: object) -> object:
+        return live.admin.UpdatePlatform(
+            pb.UpdatePlatformRequest(
+                platform=pb.Platform(id=platform_id, **fields),  # type: ignore[arg-type]
+                update_mask=field_mask_pb2.FieldMask(paths=paths),
+            ),
+            metadata=ADMIN,
+        )
+
+    for paths, fields, field, expected in [
+        (["weight"], {"weight": 1001}, "platform.weight", "must be 1 to 1000"),
+        (["weight"], {"weight": -2}, "platform.weight", "must be 1 to 1000"),
+        ([], {"weight": 2}, "update_mask.paths", "name the fields to change"),
+        (["created_at"], {}, "update_mask.paths[0]", "'created_at' is not a field"),
+        (["name"], {"name": ""}, "platform.name", "is required"),
+    ]:
+        error = await expect_code(update(paths, **fields), grpc.StatusCode.INVALID_ARGUMENT)
+        assert violations(error)[field].startswith(expected), (paths, fields)
+    await expect_code(update(["name"], name="taken"), grpc.StatusCode.ALREADY_EXISTS)
+    error = await expect_code(
+        live.admin.CreatePlatform(
+            pb.CreatePlatformRequest(platform=pb.Platform(name="too-heavy", weight=5000)),
+            metadata=ADMIN,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert "platform.weight" in violations(error)
+    # Nothing changed on the way.
+    fetched = await live.admin.GetPlatform(pb.GetPlatformRequest(id=platform_id), metadata=ADMIN)
+    assert (fetched.platform.name, fetched.platform.weight) == ("strict", 1)
+    for bad_id in ["0190b6d2-0000-7000-8000-000000000000", "nope"]:
+        await expect_code(
+            live.admin.UpdatePlatform(
+                pb.UpdatePlatformRequest(
+                    platform=pb.Platform(id=bad_id, weight=2),
+                    update_mask=field_mask_pb2.FieldMask(paths=["weight"]),
+                ),
+                metadata=ADMIN,
+            ),
+            grpc.StatusCode.NOT_FOUND,
+        )

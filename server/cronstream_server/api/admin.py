@@ -11,12 +11,14 @@ from cronstream.v1 import admin_service_pb2_grpc as pb_grpc
 from cronstream_server.api.auth import Authenticator
 from cronstream_server.api.convert_common import timestamp
 from cronstream_server.api.paging import fit_page, page_budget
+from cronstream_server.core.errors import InvalidArgument
 from cronstream_server.core.paging import fingerprint, next_page_token, page_request
 from cronstream_server.core.ports import AdminStore, Signals
 from cronstream_server.core.tenancy import (
     ApiKey,
     Platform,
     new_secret,
+    platform_weight,
     validate_key_name,
     validate_platform_name,
 )
@@ -28,7 +30,10 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 def platform_message(platform: Platform) -> pb.Platform:
     return pb.Platform(
-        id=platform.id, name=platform.name, created_at=timestamp(platform.created_at)
+        id=platform.id,
+        name=platform.name,
+        created_at=timestamp(platform.created_at),
+        weight=platform.weight,
     )
 
 
@@ -61,8 +66,16 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         self, request: pb.CreatePlatformRequest, context: Context
     ) -> pb.CreatePlatformResponse:
         validate_platform_name(request.platform.name)
-        platform = await self._store.create_platform(request.platform.name)
+        weight = platform_weight(request.platform.weight)
+        platform = await self._store.create_platform(request.platform.name, weight)
         return pb.CreatePlatformResponse(platform=platform_message(platform))
+
+    async def UpdatePlatform(
+        self, request: pb.UpdatePlatformRequest, context: Context
+    ) -> pb.UpdatePlatformResponse:
+        name, weight = _platform_changes(request)
+        platform = await self._store.update_platform(request.platform.id, name, weight)
+        return pb.UpdatePlatformResponse(platform=platform_message(platform))
 
     async def GetPlatform(
         self, request: pb.GetPlatformRequest, context: Context
@@ -117,3 +130,27 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         self._auth.forget(key_id=outcome.value.id)
         await self._publisher.done(outcome)
         return pb.RevokeApiKeyResponse()
+
+
+PLATFORM_PATHS = ("name", "weight")
+
+
+def _platform_changes(request: pb.UpdatePlatformRequest) -> tuple[str | None, int | None]:
+    """UpdatePlatform's new name and weight (None: not in the mask), validated."""
+    paths = list(request.update_mask.paths)
+    if not paths:
+        raise InvalidArgument.of(
+            "update_mask.paths", f"name the fields to change: {PLATFORM_PATHS}"
+        )
+    for index, path in enumerate(paths):
+        if path not in PLATFORM_PATHS:
+            raise InvalidArgument.of(
+                f"update_mask.paths[{index}]", f"{path!r} is not a field that can be updated"
+            )
+    name = weight = None
+    if "name" in paths:
+        name = request.platform.name
+        validate_platform_name(name)
+    if "weight" in paths:
+        weight = platform_weight(request.platform.weight)
+    return name, weight

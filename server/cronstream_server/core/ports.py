@@ -21,6 +21,7 @@ from cronstream_server.core.dispatch import Claimed, Pending, Reaped, Report, St
 from cronstream_server.core.enums import ExecutionStatus, HealthState, JobStatus, JobType
 from cronstream_server.core.events import Delivered, Event, EventHandler
 from cronstream_server.core.executions import Execution, ExecutionLog
+from cronstream_server.core.fairness import DEFAULT_WEIGHT
 from cronstream_server.core.firing import Outstanding
 from cronstream_server.core.health import HealthPolicy
 from cronstream_server.core.insight import (
@@ -68,8 +69,15 @@ class ExecutionFilter:
 
 
 class AdminStore(Protocol):
-    async def create_platform(self, name: str) -> Platform:
+    async def create_platform(self, name: str, weight: int = DEFAULT_WEIGHT) -> Platform:
         """Creates a platform; raises AlreadyExists when the name is taken."""
+        ...
+
+    async def update_platform(
+        self, platform_id: str, name: str | None, weight: int | None
+    ) -> Platform:
+        """Sets the platform's name and weight, each unless None; returns it.
+        Raises NotFound, or AlreadyExists when the name is another's."""
         ...
 
     async def get_platform(self, platform_id: str) -> Platform:

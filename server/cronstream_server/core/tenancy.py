@@ -7,6 +7,7 @@ import secrets
 from datetime import datetime
 
 from cronstream_server.core.errors import FieldViolation
+from cronstream_server.core.fairness import DEFAULT_WEIGHT, MAX_WEIGHT
 from cronstream_server.core.validation import check_name, raise_if_any
 from cronstream_server.core.values import value_type
 
@@ -21,6 +22,8 @@ class Platform:
     id: str
     name: str
     created_at: datetime
+    # Its share of each batch of due jobs beside other platforms' (core.fairness).
+    weight: int = DEFAULT_WEIGHT
 
 
 @value_type
@@ -71,6 +74,17 @@ def validate_platform_name(name: str, field: str = "platform.name") -> None:
     violations: list[FieldViolation] = []
     check_name(violations, field, name)
     raise_if_any(violations)
+
+
+def platform_weight(weight: int, field: str = "platform.weight") -> int:
+    """A requested weight as stored: 0 (unset) is the default; otherwise 1
+    to MAX_WEIGHT, else INVALID_ARGUMENT on `field`."""
+    if weight == 0:
+        return DEFAULT_WEIGHT
+    if not 1 <= weight <= MAX_WEIGHT:
+        message = f"must be 1 to {MAX_WEIGHT} (0 for the default, {DEFAULT_WEIGHT}), got {weight}"
+        raise_if_any([FieldViolation(field, message)])
+    return weight
 
 
 def validate_key_name(name: str, field: str = "name") -> None:

@@ -9,6 +9,17 @@ signal names (an execution the ticker fired ahead becomes due then), and
 otherwise every `poll_interval`, so work is found even when a signal is lost
 or a retry's backoff ends.
 
+Two lanes, so that one platform's backlog never holds up another's
+instants: a platform whose last round filled a want (more of its work is
+due than one round takes) is served by the bulk lane, round after round
+until its backlog is claimed; every other platform by the main lane, which
+runs at each wake-up and instant. Each lane's rounds are sequential and a
+platform is in one round at a time, so two rounds never offer the same free
+slots; a round of 1,000 executions for a bursting platform (a few hundred
+milliseconds on a busy server) runs beside the main lane's short rounds for
+the others instead of before them (docs/scheduling.md, "Fairness between
+platforms").
+
 Each round claims `claim_ahead` early: an execution due within that much is
 claimed now and its assignment sent at its due instant (`Session.hand`), so
 the claim's transaction is done by the instant rather than started at it.
@@ -23,13 +34,14 @@ import asyncio
 import bisect
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 from cronstream_server.background import Background, log_loop_failure, wait_set
 from cronstream_server.core import dispatch as rules
 from cronstream_server.core.clock_offset import OffsetEstimate
-from cronstream_server.core.dispatch import Claimed, Pending, Seat, Start
+from cronstream_server.core.dispatch import Claimed, Pending, Seat, Start, Want
 from cronstream_server.core.enums import ExecutionTrigger
 from cronstream_server.core.ports import DispatchStore
 from cronstream_server.engine.session import Session
@@ -62,7 +74,13 @@ class Dispatcher:
         self._batch_size = batch_size
         self._claim_ahead = claim_ahead
         self._wake = asyncio.Event()
-        self._loop = Background("dispatcher", self._run)
+        self._bulk_wake = asyncio.Event()
+        self._loop = Background("dispatcher", self._run_main)
+        self._bulk = Background("dispatcher-bulk", self._run_bulk)
+        # Platforms whose last round filled a want: the bulk lane's.
+        self._backlogged: set[str] = set()
+        # Platforms a round is claiming for right now: in no other round.
+        self._in_round: set[str] = set()
         self._upcoming: list[datetime] = []  # due instants announced, sorted
         self._timer: asyncio.TimerHandle | None = None
         # The database's clock minus ours, never above the truth (see there).
@@ -70,14 +88,17 @@ class Dispatcher:
 
     def start(self) -> None:
         self._loop.start()
+        self._bulk.start()
 
     async def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
         await self._loop.stop()
+        await self._bulk.stop()
 
     def wake(self) -> None:
         self._wake.set()
+        self._bulk_wake.set()
 
     def due_at(self, instant: datetime) -> None:
         """Executions become due at `instant` (the database's clock): a round
@@ -106,12 +127,14 @@ class Dispatcher:
         ours = instant - self._offset.offset
         return max(0.0, (ours - datetime.now(UTC)).total_seconds())
 
-    def _claimed_at(self, claimed: Claimed) -> None:
-        """After a claim: the clock's offset is read again, instants the claim
-        reached are served (by this round, or by another replica), and the
-        timer goes to the next one."""
+    def _claimed_at(self, claimed: Claimed, bulk: bool) -> None:
+        """After a claim: the clock's offset is read again, and after one of
+        the main lane (which serves every platform not backlogged), instants
+        the claim reached are served (by this round, or by another replica)
+        and the timer goes to the next one."""
         self._offset.read(claimed.now, claimed.sent_at, claimed.read_at)
-        self._served_by(claimed.now + self._claim_ahead)
+        if not bulk:
+            self._served_by(claimed.now + self._claim_ahead)
 
     def _served_by(self, reached: datetime) -> None:
         """Forgets the instants up to `reached` and sets the timer for the next."""
@@ -120,40 +143,73 @@ class Dispatcher:
             del self._upcoming[:served]
         self._arm_timer()
 
-    async def _run(self) -> None:
+    async def _run_main(self) -> None:
+        await self._run(self._wake, bulk=False)
+
+    async def _run_bulk(self) -> None:
+        await self._run(self._bulk_wake, bulk=True)
+
+    async def _run(self, wake: asyncio.Event, bulk: bool) -> None:
         while True:
-            self._wake.clear()
+            wake.clear()
             try:
-                if await self.round():
+                if await self.round(bulk):
                     continue  # more may be due: go again before sleeping
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 log_loop_failure(log, f"dispatch round failed (next try in {_ERROR_PAUSE}s)", error)
                 await asyncio.sleep(_ERROR_PAUSE)
-            await wait_set(self._wake, self._poll_interval)
+            await wait_set(wake, self._poll_interval)
 
-    async def round(self) -> int:
-        """Claims and hands out what the free slots can take; returns how many."""
-        seats = [session.seat() for session in self._sessions() if session.free > 0]
+    async def round(self, bulk: bool = False) -> int:
+        """Claims and hands out what the free slots of one lane's platforms
+        can take (the bulk lane's: the backlogged ones); returns how many."""
+        seats = [
+            session.seat()
+            for session in self._sessions()
+            if session.free > 0
+            and (session.platform_id in self._backlogged) == bulk
+            and session.platform_id not in self._in_round
+        ]
         wants = rules.wants(seats, self._batch_size)
         if not wants:
-            # Nothing can be claimed now; instants that have come need no
-            # timer (a freed slot wakes a round that claims all that is due).
-            self._served_by(self.database_now())
+            if not bulk:
+                # Nothing can be claimed now; instants that have come need no
+                # timer (a freed slot wakes a round that claims all that is due).
+                self._served_by(self.database_now())
             return 0
-        began = time.perf_counter()
-        claimed = await self._store.claim(
-            wants, self._claim_ahead, lambda found, now: self._decide(found, now, seats)
-        )
-        self._metrics.claim(time.perf_counter() - began, len(claimed.starts))
-        self._claimed_at(claimed)
-        if claimed.retry_at is not None:
-            # Held back by a rate limit (or by another replica's claim of
-            # its key): a round when its bucket next has a token.
-            self.due_at(claimed.retry_at)
-        await self._deliver(claimed.starts)
+        platforms = {want.platform_id for want in wants}
+        self._in_round |= platforms
+        try:
+            began = time.perf_counter()
+            claimed = await self._store.claim(
+                wants, self._claim_ahead, lambda found, now: self._decide(found, now, seats)
+            )
+            self._metrics.claim(time.perf_counter() - began, len(claimed.starts))
+            self._claimed_at(claimed, bulk)
+            self._sort_lanes(wants, claimed.starts)
+            if claimed.retry_at is not None:
+                # Held back by a rate limit (or by another replica's claim of
+                # its key): a round when its bucket next has a token.
+                self.due_at(claimed.retry_at)
+            await self._deliver(claimed.starts)
+        finally:
+            self._in_round -= platforms
         return len(claimed.starts)
+
+    def _sort_lanes(self, wants: Sequence[Want], starts: Sequence[Start]) -> None:
+        """A platform that filled a want has more due than a round takes: the
+        bulk lane's until a round of it no longer fills one."""
+        claimed = Counter((s.execution.platform_id, s.execution.handler_name) for s in starts)
+        filled = {
+            w.platform_id for w in wants if claimed[(w.platform_id, w.handler_name)] >= w.limit
+        }
+        newly = filled - self._backlogged
+        self._backlogged -= {w.platform_id for w in wants} - filled
+        self._backlogged |= filled
+        if newly:
+            self._bulk_wake.set()
 
     def _decide(self, candidates: list[Pending], now: datetime, seats: list[Seat]) -> list[Start]:
         """Runs inside the claim's transaction: an attempt starts at the

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import contextlib
+from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cronstream_server.core.errors import AlreadyExists, NotFound
+from cronstream_server.core.fairness import DEFAULT_WEIGHT
 from cronstream_server.core.ids import is_valid_id, new_id
 from cronstream_server.core.paging import PageRequest
 from cronstream_server.core.tenancy import ApiKey, NewSecret, Platform, PlatformPrincipal
@@ -27,7 +29,7 @@ def _now() -> datetime:
 
 
 def _platform(row: Row[Any]) -> Platform:
-    return Platform(id=row.id, name=row.name, created_at=row.created_at)
+    return Platform(id=row.id, name=row.name, created_at=row.created_at, weight=row.weight)
 
 
 def _api_key(row: Row[Any]) -> ApiKey:
@@ -41,25 +43,57 @@ def _api_key(row: Row[Any]) -> ApiKey:
     )
 
 
+@contextlib.asynccontextmanager
+async def _name_taken(name: str | None) -> AsyncIterator[None]:
+    """A unique violation (the only unique column a platform write sets is
+    its name) as AlreadyExists."""
+    try:
+        yield
+    except sa_exc.IntegrityError as error:
+        if is_unique_violation(error):
+            raise AlreadyExists(f"a platform named {name!r} already exists") from error
+        raise
+
+
 class SqlAdminStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._dialect = dialect_of(engine)
 
-    async def create_platform(self, name: str) -> Platform:
-        platform = Platform(id=new_id(), name=name, created_at=_now())
-        try:
-            async with database_errors(), self._engine.begin() as conn:
-                await conn.execute(
-                    platforms.insert().values(
-                        id=platform.id, name=platform.name, created_at=platform.created_at
-                    )
+    async def create_platform(self, name: str, weight: int = DEFAULT_WEIGHT) -> Platform:
+        platform = Platform(id=new_id(), name=name, created_at=_now(), weight=weight)
+        async with _name_taken(name), database_errors(), self._engine.begin() as conn:
+            await conn.execute(
+                platforms.insert().values(
+                    id=platform.id,
+                    name=platform.name,
+                    created_at=platform.created_at,
+                    weight=platform.weight,
                 )
-        except sa_exc.IntegrityError as error:
-            if is_unique_violation(error):
-                raise AlreadyExists(f"a platform named {name!r} already exists") from error
-            raise
+            )
         return platform
+
+    async def update_platform(
+        self, platform_id: str, name: str | None, weight: int | None
+    ) -> Platform:
+        changes = {
+            column: value
+            for column, value in (("name", name), ("weight", weight))
+            if value is not None
+        }
+        if is_valid_id(platform_id):
+            async with _name_taken(name), database_errors(), self._engine.begin() as conn:
+                row = (
+                    await conn.execute(
+                        update(platforms)
+                        .where(platforms.c.id == platform_id)
+                        .values(**changes)
+                        .returning(*platforms.c)
+                    )
+                ).first()
+            if row is not None:
+                return _platform(row)
+        raise NotFound("platform", platform_id)
 
     async def get_platform(self, platform_id: str) -> Platform:
         if is_valid_id(platform_id):

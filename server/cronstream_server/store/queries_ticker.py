@@ -11,9 +11,27 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, literal_column, or_, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Uuid,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cronstream_server.core import fairness
 from cronstream_server.core.enums import ExecutionStatus
 from cronstream_server.core.executions import Execution
 from cronstream_server.core.firing import Outstanding
@@ -25,7 +43,7 @@ from cronstream_server.store.clock import as_utc
 from cronstream_server.store.database import Dialect
 from cronstream_server.store.dependencies import with_dependencies
 from cronstream_server.store.rows import execution_values, job_from_row
-from cronstream_server.store.tables import SLOT_TRIGGERS, job_executions, scheduled_jobs
+from cronstream_server.store.tables import SLOT_TRIGGERS, job_executions, platforms, scheduled_jobs
 
 jobs = scheduled_jobs
 executions = job_executions
@@ -45,10 +63,16 @@ _FIRES_AHEAD = jobs.c.overlap_policy == literal_column("'allow'")
 _LIVE = executions.c.trigger != literal_column("'backfill'")
 
 
+def _due(now: datetime, horizon: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Active jobs whose next_run has come: by `horizon` for jobs that fire
+    ahead, by `now` for the others."""
+    return (_ACTIVE, jobs.c.next_run <= horizon, or_(_FIRES_AHEAD, jobs.c.next_run <= now))
+
+
 def due_jobs_query(now: datetime, horizon: datetime, limit: int) -> Select[Any]:
-    """The ticker's claim: active jobs whose next_run has come (by `horizon`
-    for jobs that fire ahead, by `now` for the others), oldest slot first, at
-    most `limit`, locked for this tick.
+    """Due jobs (`_due`) of every platform, oldest slot first, at most
+    `limit`, locked for this tick (the claim of one platform's share is this
+    with its platform_id; see `claim_due_jobs`).
 
     SKIP LOCKED: a job another replica is firing right now is left to it, and
     this replica takes the next ones, so replicas share the work without ever
@@ -59,21 +83,100 @@ def due_jobs_query(now: datetime, horizon: datetime, limit: int) -> Select[Any]:
     """
     return (
         select(jobs)
-        .where(_ACTIVE, jobs.c.next_run <= horizon, or_(_FIRES_AHEAD, jobs.c.next_run <= now))
+        .where(*_due(now, horizon))
         .order_by(jobs.c.next_run)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
 
 
+def demand_query(dialect: Dialect, now: datetime, horizon: datetime, batch: int) -> Select[Any]:
+    """Each platform with due jobs: its id, weight, how many are due (counted
+    up to `batch`: a share is never more) and its earliest next_run.
+
+    With LATERAL (Postgres): per platform one range scan of
+    ix_scheduled_jobs_platform_due that stops at `batch` rows, so a backlog
+    of 20,000 costs what a batch does. Without (SQLite, embedded and small):
+    one GROUP BY over the due range of ix_scheduled_jobs_due.
+    """
+    if dialect.lateral_joins:
+        capped = (
+            select(jobs.c.next_run)
+            .where(jobs.c.platform_id == platforms.c.id, *_due(now, horizon))
+            .order_by(jobs.c.next_run)
+            .limit(batch)
+            .correlate(platforms)
+            .subquery("capped")
+        )
+        counted = select(
+            func.count().label("due"), func.min(capped.c.next_run).label("earliest")
+        ).lateral("counted")
+        return (
+            select(platforms.c.id, platforms.c.weight, counted.c.due, counted.c.earliest)
+            .select_from(platforms)
+            .join(counted, true())
+            .where(counted.c.due > 0)
+        )
+    return (
+        select(
+            jobs.c.platform_id,
+            platforms.c.weight,
+            func.count().label("due"),
+            func.min(jobs.c.next_run).label("earliest"),
+        )
+        .join(platforms, platforms.c.id == jobs.c.platform_id)
+        .where(*_due(now, horizon))
+        .group_by(jobs.c.platform_id, platforms.c.weight)
+    )
+
+
+def shares_query(now: datetime, horizon: datetime, split: dict[str, int]) -> Select[Any]:
+    """The claim of each platform's share (Postgres): for each platform,
+    its oldest due jobs up to its share, locked for this tick with SKIP
+    LOCKED, in one statement (a LATERAL per platform over
+    ix_scheduled_jobs_platform_due; a window function could rank them but
+    cannot lock what it ranks)."""
+    ids = cast(
+        bindparam("share_platforms", list(split), type_=ARRAY(String)),
+        ARRAY(Uuid(as_uuid=False)),
+    )
+    counts = bindparam("share_counts", list(split.values()), type_=ARRAY(Integer))
+    asked = func.unnest(ids, counts).table_valued("platform_id", "share").render_derived("asked")
+    claimed = (
+        select(jobs)
+        .where(jobs.c.platform_id == asked.c.platform_id, *_due(now, horizon))
+        .order_by(jobs.c.next_run)
+        .limit(asked.c.share)
+        .with_for_update(skip_locked=True)
+        .lateral("claimed")
+    )
+    return select(claimed).select_from(asked).join(claimed, true())
+
+
 async def claim_due_jobs(
     conn: AsyncConnection, dialect: Dialect, now: datetime, horizon: datetime, limit: int
 ) -> list[Job]:
-    """Claims due jobs (`due_jobs_query`) for this tick's transaction, each
-    with its depends_on (its slots are fired waiting for them)."""
-    query = due_jobs_query(now, horizon, limit)
-    claimed = [job_from_row(row) for row in (await conn.execute(query)).all()]
+    """Claims due jobs for this tick's transaction, at most `limit`, shared
+    fairly between the platforms that have some (core.fairness), each with
+    its depends_on (its slots are fired waiting for them)."""
+    rows = (await conn.execute(demand_query(dialect, now, horizon, limit))).all()
+    split = fairness.shares([_demand(row) for row in rows], limit)
+    if not split:
+        return []
+    if dialect.lateral_joins:
+        found = (await conn.execute(shares_query(now, horizon, split))).all()
+    else:  # one writer: no lock to take, a statement per platform
+        found = []
+        for platform_id, share in split.items():
+            query = due_jobs_query(now, horizon, share).where(jobs.c.platform_id == platform_id)
+            found += (await conn.execute(query)).all()
+    claimed = [job_from_row(row) for row in found]
     return await with_dependencies(conn, dialect, claimed)
+
+
+def _demand(row: Row[Any]) -> fairness.Demand:
+    platform_id, weight, due, earliest = row[0], row[1], row[2], row[3]
+    return fairness.Demand(str(platform_id), int(due), as_utc(earliest), int(weight))
 
 
 async def outstanding(

@@ -71,6 +71,8 @@ platforms = Table(
     Column("default_consecutive_failures", Integer),
     Column("default_alert_on_missed", Boolean),
     Column("default_pause_on_failure", Boolean),
+    # Its share of each batch of due jobs beside other platforms' (core.fairness).
+    Column("weight", Integer, nullable=False, server_default=text("1")),
 )
 
 api_keys = Table(
@@ -172,6 +174,16 @@ scheduled_jobs = Table(
     # The ticker's claim: active jobs by due time, nothing else in the index.
     Index(
         "ix_scheduled_jobs_due",
+        "next_run",
+        postgresql_where=text("status = 'active'"),
+        sqlite_where=text("status = 'active'"),
+    ),
+    # The ticker's fair claim: each platform's active jobs by due time, so a
+    # platform's share of a batch is one range scan however many jobs other
+    # platforms have due (migration 0018, core.fairness).
+    Index(
+        "ix_scheduled_jobs_platform_due",
+        "platform_id",
         "next_run",
         postgresql_where=text("status = 'active'"),
         sqlite_where=text("status = 'active'"),

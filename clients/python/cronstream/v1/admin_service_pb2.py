@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!cronstream/v1/admin_service.proto\x12\rcronstream.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"T\n\x08Platform\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa7\x01\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0bplatform_id\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06prefix\x18\x06 \x01(\t\"B\n\x15\x43reatePlatformRequest\x12)\n\x08platform\x18\x01 \x01(\x0b\x32\x17.cronstream.v1.Platform\"C\n\x16\x43reatePlatformResponse\x12)\n\x08platform\x18\x01 \x01(\x0b\x32\x17.cronstream.v1.Platform\" \n\x12GetPlatformRequest\x12\n\n\x02id\x18\x01 \x01(\t\"@\n\x13GetPlatformResponse\x12)\n\x08platform\x18\x01 \x01(\x0b\x32\x17.cronstream.v1.Platform\"=\n\x14ListPlatformsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\\\n\x15ListPlatformsResponse\x12*\n\tplatforms\x18\x01 \x03(\x0b\x32\x17.cronstream.v1.Platform\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x15\x44\x65letePlatformRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x18\n\x16\x44\x65letePlatformResponse\"8\n\x13\x43reateApiKeyRequest\x12\x13\n\x0bplatform_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"N\n\x14\x43reateApiKeyResponse\x12&\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x15.cronstream.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"P\n\x12ListApiKeysRequest\x12\x13\n\x0bplatform_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x13ListApiKeysResponse\x12\'\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x15.cronstream.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x13RevokeApiKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14RevokeApiKeyResponse2\x86\x05\n\x0c\x41\x64minService\x12]\n\x0e\x43reatePlatform\x12$.cronstream.v1.CreatePlatformRequest\x1a%.cronstream.v1.CreatePlatformResponse\x12T\n\x0bGetPlatform\x12!.cronstream.v1.GetPlatformRequest\x1a\".cronstream.v1.GetPlatformResponse\x12Z\n\rListPlatforms\x12#.cronstream.v1.ListPlatformsRequest\x1a$.cronstream.v1.ListPlatformsResponse\x12]\n\x0e\x44\x65letePlatform\x12$.cronstream.v1.DeletePlatformRequest\x1a%.cronstream.v1.DeletePlatformResponse\x12W\n\x0c\x43reateApiKey\x12\".cronstream.v1.CreateApiKeyRequest\x1a#.cronstream.v1.CreateApiKeyResponse\x12T\n\x0bListApiKeys\x12!.cronstream.v1.ListApiKeysRequest\x1a\".cronstream.v1.ListApiKeysResponse\x12W\n\x0cRevokeApiKey\x12\".cronstream.v1.RevokeApiKeyRequest\x1a#.cronstream.v1.RevokeApiKeyResponseBt\n\x11\x64\x65v.cronstream.v1B\x11\x41\x64minServiceProtoP\x01ZJgithub.com/cronstream/cronstream/clients/go/gen/cronstream/v1;cronstreamv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!cronstream/v1/admin_service.proto\x12\rcronstream.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"d\n\x08Platform\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06weight\x18\x04 \x01(\x05\"\xa7\x01\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0bplatform_id\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06prefix\x18\x06 \x01(\t\"B\n\x15\x43reatePlatformRequest\x12)\n\x08platform\x18\x01 \x01(\x0b\x32\x17.cronstream.v1.Platform\"C\n\x16\x43reatePlatformResponse\x12)\n\x08platform\x18\x01 \x01(\x0b\x32\x17.cronstream.v1.Platform\"s\n\x15UpdatePlatformRequest\x12)\n\x08platform\x18\x01 \x01(\x0b\x32\x17.cronstream.v1.Platform\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"C\n\x16UpdatePlatformResponse\x12)\n\x08platform\x18\x01 \x01(\x0b\x32\x17.cronstream.v1.Platform\" \n\x12GetPlatformRequest\x12\n\n\x02id\x18\x01 \x01(\t\"@\n\x13GetPlatformResponse\x12)\n\x08platform\x18\x01 \x01(\x0b\x32\x17.cronstream.v1.Platform\"=\n\x14ListPlatformsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\\\n\x15ListPlatformsResponse\x12*\n\tplatforms\x18\x01 \x03(\x0b\x32\x17.cronstream.v1.Platform\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x15\x44\x65letePlatformRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x18\n\x16\x44\x65letePlatformResponse\"8\n\x13\x43reateApiKeyRequest\x12\x13\n\x0bplatform_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"N\n\x14\x43reateApiKeyResponse\x12&\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x15.cronstream.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"P\n\x12ListApiKeysRequest\x12\x13\n\x0bplatform_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x13ListApiKeysResponse\x12\'\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x15.cronstream.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x13RevokeApiKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14RevokeApiKeyResponse2\xe5\x05\n\x0c\x41\x64minService\x12]\n\x0e\x43reatePlatform\x12$.cronstream.v1.CreatePlatformRequest\x1a%.cronstream.v1.CreatePlatformResponse\x12]\n\x0eUpdatePlatform\x12$.cronstream.v1.UpdatePlatformRequest\x1a%.cronstream.v1.UpdatePlatformResponse\x12T\n\x0bGetPlatform\x12!.cronstream.v1.GetPlatformRequest\x1a\".cronstream.v1.GetPlatformResponse\x12Z\n\rListPlatforms\x12#.cronstream.v1.ListPlatformsRequest\x1a$.cronstream.v1.ListPlatformsResponse\x12]\n\x0e\x44\x65letePlatform\x12$.cronstream.v1.DeletePlatformRequest\x1a%.cronstream.v1.DeletePlatformResponse\x12W\n\x0c\x43reateApiKey\x12\".cronstream.v1.CreateApiKeyRequest\x1a#.cronstream.v1.CreateApiKeyResponse\x12T\n\x0bListApiKeys\x12!.cronstream.v1.ListApiKeysRequest\x1a\".cronstream.v1.ListApiKeysResponse\x12W\n\x0cRevokeApiKey\x12\".cronstream.v1.RevokeApiKeyRequest\x1a#.cronstream.v1.RevokeApiKeyResponseBt\n\x11\x64\x65v.cronstream.v1B\x11\x41\x64minServiceProtoP\x01ZJgithub.com/cronstream/cronstream/clients/go/gen/cronstream/v1;cronstreamv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,38 +34,42 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cronstream.v1.admin_service
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\021dev.cronstream.v1B\021AdminServiceProtoP\001ZJgithub.com/cronstream/cronstream/clients/go/gen/cronstream/v1;cronstreamv1'
-  _globals['_PLATFORM']._serialized_start=85
-  _globals['_PLATFORM']._serialized_end=169
-  _globals['_APIKEY']._serialized_start=172
-  _globals['_APIKEY']._serialized_end=339
-  _globals['_CREATEPLATFORMREQUEST']._serialized_start=341
-  _globals['_CREATEPLATFORMREQUEST']._serialized_end=407
-  _globals['_CREATEPLATFORMRESPONSE']._serialized_start=409
-  _globals['_CREATEPLATFORMRESPONSE']._serialized_end=476
-  _globals['_GETPLATFORMREQUEST']._serialized_start=478
-  _globals['_GETPLATFORMREQUEST']._serialized_end=510
-  _globals['_GETPLATFORMRESPONSE']._serialized_start=512
-  _globals['_GETPLATFORMRESPONSE']._serialized_end=576
-  _globals['_LISTPLATFORMSREQUEST']._serialized_start=578
-  _globals['_LISTPLATFORMSREQUEST']._serialized_end=639
-  _globals['_LISTPLATFORMSRESPONSE']._serialized_start=641
-  _globals['_LISTPLATFORMSRESPONSE']._serialized_end=733
-  _globals['_DELETEPLATFORMREQUEST']._serialized_start=735
-  _globals['_DELETEPLATFORMREQUEST']._serialized_end=770
-  _globals['_DELETEPLATFORMRESPONSE']._serialized_start=772
-  _globals['_DELETEPLATFORMRESPONSE']._serialized_end=796
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=798
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=854
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=856
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=934
-  _globals['_LISTAPIKEYSREQUEST']._serialized_start=936
-  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1016
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1018
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1105
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1107
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1140
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=1142
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=1164
-  _globals['_ADMINSERVICE']._serialized_start=1167
-  _globals['_ADMINSERVICE']._serialized_end=1813
+  _globals['_PLATFORM']._serialized_start=119
+  _globals['_PLATFORM']._serialized_end=219
+  _globals['_APIKEY']._serialized_start=222
+  _globals['_APIKEY']._serialized_end=389
+  _globals['_CREATEPLATFORMREQUEST']._serialized_start=391
+  _globals['_CREATEPLATFORMREQUEST']._serialized_end=457
+  _globals['_CREATEPLATFORMRESPONSE']._serialized_start=459
+  _globals['_CREATEPLATFORMRESPONSE']._serialized_end=526
+  _globals['_UPDATEPLATFORMREQUEST']._serialized_start=528
+  _globals['_UPDATEPLATFORMREQUEST']._serialized_end=643
+  _globals['_UPDATEPLATFORMRESPONSE']._serialized_start=645
+  _globals['_UPDATEPLATFORMRESPONSE']._serialized_end=712
+  _globals['_GETPLATFORMREQUEST']._serialized_start=714
+  _globals['_GETPLATFORMREQUEST']._serialized_end=746
+  _globals['_GETPLATFORMRESPONSE']._serialized_start=748
+  _globals['_GETPLATFORMRESPONSE']._serialized_end=812
+  _globals['_LISTPLATFORMSREQUEST']._serialized_start=814
+  _globals['_LISTPLATFORMSREQUEST']._serialized_end=875
+  _globals['_LISTPLATFORMSRESPONSE']._serialized_start=877
+  _globals['_LISTPLATFORMSRESPONSE']._serialized_end=969
+  _globals['_DELETEPLATFORMREQUEST']._serialized_start=971
+  _globals['_DELETEPLATFORMREQUEST']._serialized_end=1006
+  _globals['_DELETEPLATFORMRESPONSE']._serialized_start=1008
+  _globals['_DELETEPLATFORMRESPONSE']._serialized_end=1032
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=1034
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=1090
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=1092
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=1170
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=1172
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1252
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1254
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1341
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1343
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1376
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=1378
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=1400
+  _globals['_ADMINSERVICE']._serialized_start=1403
+  _globals['_ADMINSERVICE']._serialized_end=2144
 # @@protoc_insertion_point(module_scope)

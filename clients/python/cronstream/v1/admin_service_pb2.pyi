@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -28,10 +29,18 @@ class Platform(_message.Message):
     ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    WEIGHT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Output only."""
     name: _builtins.str
     """Required. Unique, 1 to 200 characters, no control characters."""
+    weight: _builtins.int
+    """Its share of the due work beside other platforms': when several
+    platforms have jobs due at once, each batch the ticker claims is split
+    between them in proportion to their weights, and a platform that needs
+    less than its share leaves the rest to the others (docs/scheduling.md,
+    "Fairness between platforms"). 1 to 1000; 0 (unset) is the default, 1.
+    """
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """Output only."""
@@ -42,10 +51,11 @@ class Platform(_message.Message):
         id: _builtins.str = ...,
         name: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        weight: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "id", b"id", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "id", b"id", "name", b"name", "weight", b"weight"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -144,6 +154,60 @@ class CreatePlatformResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreatePlatformResponse: _TypeAlias = CreatePlatformResponse  # noqa: Y015
+
+@_typing.final
+class UpdatePlatformRequest(_message.Message):
+    """Request of UpdatePlatform."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLATFORM_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def platform(self) -> Global___Platform:
+        """Required. The platform's id, and the new values of the masked fields."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Required. The fields to change: `name`, `weight`."""
+
+    def __init__(
+        self,
+        *,
+        platform: Global___Platform | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["platform", b"platform", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["platform", b"platform", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePlatformRequest: _TypeAlias = UpdatePlatformRequest  # noqa: Y015
+
+@_typing.final
+class UpdatePlatformResponse(_message.Message):
+    """Response of UpdatePlatform."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLATFORM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def platform(self) -> Global___Platform:
+        """The platform as updated."""
+
+    def __init__(
+        self,
+        *,
+        platform: Global___Platform | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["platform", b"platform"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["platform", b"platform"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePlatformResponse: _TypeAlias = UpdatePlatformResponse  # noqa: Y015
 
 @_typing.final
 class GetPlatformRequest(_message.Message):

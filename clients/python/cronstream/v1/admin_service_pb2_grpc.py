@@ -48,6 +48,11 @@ class AdminServiceStub:
                 request_serializer=cronstream_dot_v1_dot_admin__service__pb2.CreatePlatformRequest.SerializeToString,
                 response_deserializer=cronstream_dot_v1_dot_admin__service__pb2.CreatePlatformResponse.FromString,
                 _registered_method=True)
+        self.UpdatePlatform = channel.unary_unary(
+                '/cronstream.v1.AdminService/UpdatePlatform',
+                request_serializer=cronstream_dot_v1_dot_admin__service__pb2.UpdatePlatformRequest.SerializeToString,
+                response_deserializer=cronstream_dot_v1_dot_admin__service__pb2.UpdatePlatformResponse.FromString,
+                _registered_method=True)
         self.GetPlatform = channel.unary_unary(
                 '/cronstream.v1.AdminService/GetPlatform',
                 request_serializer=cronstream_dot_v1_dot_admin__service__pb2.GetPlatformRequest.SerializeToString,
@@ -95,7 +100,19 @@ class AdminServiceServicer:
     def CreatePlatform(self, request, context):
         """Creates a platform.
         Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
-        control characters), ALREADY_EXISTS (name taken).
+        control characters; a weight outside 0 to 1000), ALREADY_EXISTS (name
+        taken).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePlatform(self, request, context):
+        """Changes the fields of a platform that update_mask names: `name`,
+        `weight`. Takes effect at the ticker's next batch on every replica.
+        Errors: INVALID_ARGUMENT (an empty mask or a path not listed above, a
+        name as CreatePlatform refuses it, a weight outside 0 to 1000),
+        NOT_FOUND, ALREADY_EXISTS (name taken).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -164,6 +181,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=cronstream_dot_v1_dot_admin__service__pb2.CreatePlatformRequest.FromString,
                     response_serializer=cronstream_dot_v1_dot_admin__service__pb2.CreatePlatformResponse.SerializeToString,
             ),
+            'UpdatePlatform': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePlatform,
+                    request_deserializer=cronstream_dot_v1_dot_admin__service__pb2.UpdatePlatformRequest.FromString,
+                    response_serializer=cronstream_dot_v1_dot_admin__service__pb2.UpdatePlatformResponse.SerializeToString,
+            ),
             'GetPlatform': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPlatform,
                     request_deserializer=cronstream_dot_v1_dot_admin__service__pb2.GetPlatformRequest.FromString,
@@ -231,6 +253,33 @@ class AdminService:
             '/cronstream.v1.AdminService/CreatePlatform',
             cronstream_dot_v1_dot_admin__service__pb2.CreatePlatformRequest.SerializeToString,
             cronstream_dot_v1_dot_admin__service__pb2.CreatePlatformResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePlatform(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cronstream.v1.AdminService/UpdatePlatform',
+            cronstream_dot_v1_dot_admin__service__pb2.UpdatePlatformRequest.SerializeToString,
+            cronstream_dot_v1_dot_admin__service__pb2.UpdatePlatformResponse.FromString,
             options,
             channel_credentials,
             insecure,

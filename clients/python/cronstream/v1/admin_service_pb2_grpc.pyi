@@ -45,7 +45,15 @@ class AdminServiceStub:
     CreatePlatform: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.CreatePlatformRequest, _admin_service_pb2.CreatePlatformResponse]
     """Creates a platform.
     Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
-    control characters), ALREADY_EXISTS (name taken).
+    control characters; a weight outside 0 to 1000), ALREADY_EXISTS (name
+    taken).
+    """
+    UpdatePlatform: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.UpdatePlatformRequest, _admin_service_pb2.UpdatePlatformResponse]
+    """Changes the fields of a platform that update_mask names: `name`,
+    `weight`. Takes effect at the ticker's next batch on every replica.
+    Errors: INVALID_ARGUMENT (an empty mask or a path not listed above, a
+    name as CreatePlatform refuses it, a weight outside 0 to 1000),
+    NOT_FOUND, ALREADY_EXISTS (name taken).
     """
     GetPlatform: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.GetPlatformRequest, _admin_service_pb2.GetPlatformResponse]
     """Returns a platform.
@@ -96,7 +104,15 @@ class AdminServiceAsyncStub(AdminServiceStub):
     CreatePlatform: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.CreatePlatformRequest, _admin_service_pb2.CreatePlatformResponse]  # type: ignore[assignment]
     """Creates a platform.
     Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
-    control characters), ALREADY_EXISTS (name taken).
+    control characters; a weight outside 0 to 1000), ALREADY_EXISTS (name
+    taken).
+    """
+    UpdatePlatform: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.UpdatePlatformRequest, _admin_service_pb2.UpdatePlatformResponse]  # type: ignore[assignment]
+    """Changes the fields of a platform that update_mask names: `name`,
+    `weight`. Takes effect at the ticker's next batch on every replica.
+    Errors: INVALID_ARGUMENT (an empty mask or a path not listed above, a
+    name as CreatePlatform refuses it, a weight outside 0 to 1000),
+    NOT_FOUND, ALREADY_EXISTS (name taken).
     """
     GetPlatform: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.GetPlatformRequest, _admin_service_pb2.GetPlatformResponse]  # type: ignore[assignment]
     """Returns a platform.
@@ -150,7 +166,21 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_admin_service_pb2.CreatePlatformResponse, _abc.Awaitable[_admin_service_pb2.CreatePlatformResponse]]:
         """Creates a platform.
         Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
-        control characters), ALREADY_EXISTS (name taken).
+        control characters; a weight outside 0 to 1000), ALREADY_EXISTS (name
+        taken).
+        """
+
+    @_abc_1.abstractmethod
+    def UpdatePlatform(
+        self,
+        request: _admin_service_pb2.UpdatePlatformRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.UpdatePlatformResponse, _abc.Awaitable[_admin_service_pb2.UpdatePlatformResponse]]:
+        """Changes the fields of a platform that update_mask names: `name`,
+        `weight`. Takes effect at the ticker's next batch on every replica.
+        Errors: INVALID_ARGUMENT (an empty mask or a path not listed above, a
+        name as CreatePlatform refuses it, a weight outside 0 to 1000),
+        NOT_FOUND, ALREADY_EXISTS (name taken).
         """
 
     @_abc_1.abstractmethod

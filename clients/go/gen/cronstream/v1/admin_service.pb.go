@@ -9,6 +9,7 @@ package cronstreamv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -30,7 +31,13 @@ type Platform struct {
 	// Required. Unique, 1 to 200 characters, no control characters.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Output only.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Its share of the due work beside other platforms': when several
+	// platforms have jobs due at once, each batch the ticker claims is split
+	// between them in proportion to their weights, and a platform that needs
+	// less than its share leaves the rest to the others (docs/scheduling.md,
+	// "Fairness between platforms"). 1 to 1000; 0 (unset) is the default, 1.
+	Weight        int32 `protobuf:"varint,4,opt,name=weight,proto3" json:"weight,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -84,6 +91,13 @@ func (x *Platform) GetCreatedAt() *timestamppb.Timestamp {
 		return x.CreatedAt
 	}
 	return nil
+}
+
+func (x *Platform) GetWeight() int32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
 }
 
 // An API key of a platform. The secret itself is never stored, only its hash.
@@ -269,6 +283,107 @@ func (x *CreatePlatformResponse) GetPlatform() *Platform {
 	return nil
 }
 
+// Request of UpdatePlatform.
+type UpdatePlatformRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The platform's id, and the new values of the masked fields.
+	Platform *Platform `protobuf:"bytes,1,opt,name=platform,proto3" json:"platform,omitempty"`
+	// Required. The fields to change: `name`, `weight`.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdatePlatformRequest) Reset() {
+	*x = UpdatePlatformRequest{}
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdatePlatformRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdatePlatformRequest) ProtoMessage() {}
+
+func (x *UpdatePlatformRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdatePlatformRequest.ProtoReflect.Descriptor instead.
+func (*UpdatePlatformRequest) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *UpdatePlatformRequest) GetPlatform() *Platform {
+	if x != nil {
+		return x.Platform
+	}
+	return nil
+}
+
+func (x *UpdatePlatformRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// Response of UpdatePlatform.
+type UpdatePlatformResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The platform as updated.
+	Platform      *Platform `protobuf:"bytes,1,opt,name=platform,proto3" json:"platform,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdatePlatformResponse) Reset() {
+	*x = UpdatePlatformResponse{}
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdatePlatformResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdatePlatformResponse) ProtoMessage() {}
+
+func (x *UpdatePlatformResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdatePlatformResponse.ProtoReflect.Descriptor instead.
+func (*UpdatePlatformResponse) Descriptor() ([]byte, []int) {
+	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *UpdatePlatformResponse) GetPlatform() *Platform {
+	if x != nil {
+		return x.Platform
+	}
+	return nil
+}
+
 // Request of GetPlatform.
 type GetPlatformRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -280,7 +395,7 @@ type GetPlatformRequest struct {
 
 func (x *GetPlatformRequest) Reset() {
 	*x = GetPlatformRequest{}
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[4]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -292,7 +407,7 @@ func (x *GetPlatformRequest) String() string {
 func (*GetPlatformRequest) ProtoMessage() {}
 
 func (x *GetPlatformRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[4]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -305,7 +420,7 @@ func (x *GetPlatformRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlatformRequest.ProtoReflect.Descriptor instead.
 func (*GetPlatformRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{4}
+	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetPlatformRequest) GetId() string {
@@ -326,7 +441,7 @@ type GetPlatformResponse struct {
 
 func (x *GetPlatformResponse) Reset() {
 	*x = GetPlatformResponse{}
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[5]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +453,7 @@ func (x *GetPlatformResponse) String() string {
 func (*GetPlatformResponse) ProtoMessage() {}
 
 func (x *GetPlatformResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[5]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +466,7 @@ func (x *GetPlatformResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlatformResponse.ProtoReflect.Descriptor instead.
 func (*GetPlatformResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{5}
+	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetPlatformResponse) GetPlatform() *Platform {
@@ -375,7 +490,7 @@ type ListPlatformsRequest struct {
 
 func (x *ListPlatformsRequest) Reset() {
 	*x = ListPlatformsRequest{}
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[6]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -387,7 +502,7 @@ func (x *ListPlatformsRequest) String() string {
 func (*ListPlatformsRequest) ProtoMessage() {}
 
 func (x *ListPlatformsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[6]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -400,7 +515,7 @@ func (x *ListPlatformsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlatformsRequest.ProtoReflect.Descriptor instead.
 func (*ListPlatformsRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{6}
+	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListPlatformsRequest) GetPageSize() int32 {
@@ -432,7 +547,7 @@ type ListPlatformsResponse struct {
 
 func (x *ListPlatformsResponse) Reset() {
 	*x = ListPlatformsResponse{}
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[7]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +559,7 @@ func (x *ListPlatformsResponse) String() string {
 func (*ListPlatformsResponse) ProtoMessage() {}
 
 func (x *ListPlatformsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[7]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +572,7 @@ func (x *ListPlatformsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPlatformsResponse.ProtoReflect.Descriptor instead.
 func (*ListPlatformsResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{7}
+	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListPlatformsResponse) GetPlatforms() []*Platform {
@@ -485,7 +600,7 @@ type DeletePlatformRequest struct {
 
 func (x *DeletePlatformRequest) Reset() {
 	*x = DeletePlatformRequest{}
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[8]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -497,7 +612,7 @@ func (x *DeletePlatformRequest) String() string {
 func (*DeletePlatformRequest) ProtoMessage() {}
 
 func (x *DeletePlatformRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[8]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -510,7 +625,7 @@ func (x *DeletePlatformRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePlatformRequest.ProtoReflect.Descriptor instead.
 func (*DeletePlatformRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{8}
+	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeletePlatformRequest) GetId() string {
@@ -529,7 +644,7 @@ type DeletePlatformResponse struct {
 
 func (x *DeletePlatformResponse) Reset() {
 	*x = DeletePlatformResponse{}
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[9]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +656,7 @@ func (x *DeletePlatformResponse) String() string {
 func (*DeletePlatformResponse) ProtoMessage() {}
 
 func (x *DeletePlatformResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[9]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +669,7 @@ func (x *DeletePlatformResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePlatformResponse.ProtoReflect.Descriptor instead.
 func (*DeletePlatformResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{9}
+	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{11}
 }
 
 // Request of CreateApiKey.
@@ -570,7 +685,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[10]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -582,7 +697,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[10]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -595,7 +710,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{10}
+	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateApiKeyRequest) GetPlatformId() string {
@@ -625,7 +740,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[11]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +752,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[11]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +765,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{11}
+	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -683,7 +798,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[12]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -695,7 +810,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[12]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -708,7 +823,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{12}
+	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListApiKeysRequest) GetPlatformId() string {
@@ -747,7 +862,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[13]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +874,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[13]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +887,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{13}
+	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -800,7 +915,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[14]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +927,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[14]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +940,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{14}
+	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RevokeApiKeyRequest) GetId() string {
@@ -844,7 +959,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[15]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +971,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cronstream_v1_admin_service_proto_msgTypes[15]
+	mi := &file_cronstream_v1_admin_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,19 +984,20 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{15}
+	return file_cronstream_v1_admin_service_proto_rawDescGZIP(), []int{17}
 }
 
 var File_cronstream_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_cronstream_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"!cronstream/v1/admin_service.proto\x12\rcronstream.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n" +
+	"!cronstream/v1/admin_service.proto\x12\rcronstream.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x01\n" +
 	"\bPlatform\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x129\n" +
 	"\n" +
-	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xdb\x01\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
+	"\x06weight\x18\x04 \x01(\x05R\x06weight\"\xdb\x01\n" +
 	"\x06ApiKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -895,6 +1011,12 @@ const file_cronstream_v1_admin_service_proto_rawDesc = "" +
 	"\x15CreatePlatformRequest\x123\n" +
 	"\bplatform\x18\x01 \x01(\v2\x17.cronstream.v1.PlatformR\bplatform\"M\n" +
 	"\x16CreatePlatformResponse\x123\n" +
+	"\bplatform\x18\x01 \x01(\v2\x17.cronstream.v1.PlatformR\bplatform\"\x89\x01\n" +
+	"\x15UpdatePlatformRequest\x123\n" +
+	"\bplatform\x18\x01 \x01(\v2\x17.cronstream.v1.PlatformR\bplatform\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"M\n" +
+	"\x16UpdatePlatformResponse\x123\n" +
 	"\bplatform\x18\x01 \x01(\v2\x17.cronstream.v1.PlatformR\bplatform\"$\n" +
 	"\x12GetPlatformRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"J\n" +
@@ -928,9 +1050,10 @@ const file_cronstream_v1_admin_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"%\n" +
 	"\x13RevokeApiKeyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
-	"\x14RevokeApiKeyResponse2\x86\x05\n" +
+	"\x14RevokeApiKeyResponse2\xe5\x05\n" +
 	"\fAdminService\x12]\n" +
-	"\x0eCreatePlatform\x12$.cronstream.v1.CreatePlatformRequest\x1a%.cronstream.v1.CreatePlatformResponse\x12T\n" +
+	"\x0eCreatePlatform\x12$.cronstream.v1.CreatePlatformRequest\x1a%.cronstream.v1.CreatePlatformResponse\x12]\n" +
+	"\x0eUpdatePlatform\x12$.cronstream.v1.UpdatePlatformRequest\x1a%.cronstream.v1.UpdatePlatformResponse\x12T\n" +
 	"\vGetPlatform\x12!.cronstream.v1.GetPlatformRequest\x1a\".cronstream.v1.GetPlatformResponse\x12Z\n" +
 	"\rListPlatforms\x12#.cronstream.v1.ListPlatformsRequest\x1a$.cronstream.v1.ListPlatformsResponse\x12]\n" +
 	"\x0eDeletePlatform\x12$.cronstream.v1.DeletePlatformRequest\x1a%.cronstream.v1.DeletePlatformResponse\x12W\n" +
@@ -951,55 +1074,63 @@ func file_cronstream_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_cronstream_v1_admin_service_proto_rawDescData
 }
 
-var file_cronstream_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_cronstream_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_cronstream_v1_admin_service_proto_goTypes = []any{
 	(*Platform)(nil),               // 0: cronstream.v1.Platform
 	(*ApiKey)(nil),                 // 1: cronstream.v1.ApiKey
 	(*CreatePlatformRequest)(nil),  // 2: cronstream.v1.CreatePlatformRequest
 	(*CreatePlatformResponse)(nil), // 3: cronstream.v1.CreatePlatformResponse
-	(*GetPlatformRequest)(nil),     // 4: cronstream.v1.GetPlatformRequest
-	(*GetPlatformResponse)(nil),    // 5: cronstream.v1.GetPlatformResponse
-	(*ListPlatformsRequest)(nil),   // 6: cronstream.v1.ListPlatformsRequest
-	(*ListPlatformsResponse)(nil),  // 7: cronstream.v1.ListPlatformsResponse
-	(*DeletePlatformRequest)(nil),  // 8: cronstream.v1.DeletePlatformRequest
-	(*DeletePlatformResponse)(nil), // 9: cronstream.v1.DeletePlatformResponse
-	(*CreateApiKeyRequest)(nil),    // 10: cronstream.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),   // 11: cronstream.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),     // 12: cronstream.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),    // 13: cronstream.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),    // 14: cronstream.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),   // 15: cronstream.v1.RevokeApiKeyResponse
-	(*timestamppb.Timestamp)(nil),  // 16: google.protobuf.Timestamp
+	(*UpdatePlatformRequest)(nil),  // 4: cronstream.v1.UpdatePlatformRequest
+	(*UpdatePlatformResponse)(nil), // 5: cronstream.v1.UpdatePlatformResponse
+	(*GetPlatformRequest)(nil),     // 6: cronstream.v1.GetPlatformRequest
+	(*GetPlatformResponse)(nil),    // 7: cronstream.v1.GetPlatformResponse
+	(*ListPlatformsRequest)(nil),   // 8: cronstream.v1.ListPlatformsRequest
+	(*ListPlatformsResponse)(nil),  // 9: cronstream.v1.ListPlatformsResponse
+	(*DeletePlatformRequest)(nil),  // 10: cronstream.v1.DeletePlatformRequest
+	(*DeletePlatformResponse)(nil), // 11: cronstream.v1.DeletePlatformResponse
+	(*CreateApiKeyRequest)(nil),    // 12: cronstream.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),   // 13: cronstream.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),     // 14: cronstream.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),    // 15: cronstream.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),    // 16: cronstream.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),   // 17: cronstream.v1.RevokeApiKeyResponse
+	(*timestamppb.Timestamp)(nil),  // 18: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),  // 19: google.protobuf.FieldMask
 }
 var file_cronstream_v1_admin_service_proto_depIdxs = []int32{
-	16, // 0: cronstream.v1.Platform.created_at:type_name -> google.protobuf.Timestamp
-	16, // 1: cronstream.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
-	16, // 2: cronstream.v1.ApiKey.revoked_at:type_name -> google.protobuf.Timestamp
+	18, // 0: cronstream.v1.Platform.created_at:type_name -> google.protobuf.Timestamp
+	18, // 1: cronstream.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
+	18, // 2: cronstream.v1.ApiKey.revoked_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: cronstream.v1.CreatePlatformRequest.platform:type_name -> cronstream.v1.Platform
 	0,  // 4: cronstream.v1.CreatePlatformResponse.platform:type_name -> cronstream.v1.Platform
-	0,  // 5: cronstream.v1.GetPlatformResponse.platform:type_name -> cronstream.v1.Platform
-	0,  // 6: cronstream.v1.ListPlatformsResponse.platforms:type_name -> cronstream.v1.Platform
-	1,  // 7: cronstream.v1.CreateApiKeyResponse.api_key:type_name -> cronstream.v1.ApiKey
-	1,  // 8: cronstream.v1.ListApiKeysResponse.api_keys:type_name -> cronstream.v1.ApiKey
-	2,  // 9: cronstream.v1.AdminService.CreatePlatform:input_type -> cronstream.v1.CreatePlatformRequest
-	4,  // 10: cronstream.v1.AdminService.GetPlatform:input_type -> cronstream.v1.GetPlatformRequest
-	6,  // 11: cronstream.v1.AdminService.ListPlatforms:input_type -> cronstream.v1.ListPlatformsRequest
-	8,  // 12: cronstream.v1.AdminService.DeletePlatform:input_type -> cronstream.v1.DeletePlatformRequest
-	10, // 13: cronstream.v1.AdminService.CreateApiKey:input_type -> cronstream.v1.CreateApiKeyRequest
-	12, // 14: cronstream.v1.AdminService.ListApiKeys:input_type -> cronstream.v1.ListApiKeysRequest
-	14, // 15: cronstream.v1.AdminService.RevokeApiKey:input_type -> cronstream.v1.RevokeApiKeyRequest
-	3,  // 16: cronstream.v1.AdminService.CreatePlatform:output_type -> cronstream.v1.CreatePlatformResponse
-	5,  // 17: cronstream.v1.AdminService.GetPlatform:output_type -> cronstream.v1.GetPlatformResponse
-	7,  // 18: cronstream.v1.AdminService.ListPlatforms:output_type -> cronstream.v1.ListPlatformsResponse
-	9,  // 19: cronstream.v1.AdminService.DeletePlatform:output_type -> cronstream.v1.DeletePlatformResponse
-	11, // 20: cronstream.v1.AdminService.CreateApiKey:output_type -> cronstream.v1.CreateApiKeyResponse
-	13, // 21: cronstream.v1.AdminService.ListApiKeys:output_type -> cronstream.v1.ListApiKeysResponse
-	15, // 22: cronstream.v1.AdminService.RevokeApiKey:output_type -> cronstream.v1.RevokeApiKeyResponse
-	16, // [16:23] is the sub-list for method output_type
-	9,  // [9:16] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	0,  // 5: cronstream.v1.UpdatePlatformRequest.platform:type_name -> cronstream.v1.Platform
+	19, // 6: cronstream.v1.UpdatePlatformRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 7: cronstream.v1.UpdatePlatformResponse.platform:type_name -> cronstream.v1.Platform
+	0,  // 8: cronstream.v1.GetPlatformResponse.platform:type_name -> cronstream.v1.Platform
+	0,  // 9: cronstream.v1.ListPlatformsResponse.platforms:type_name -> cronstream.v1.Platform
+	1,  // 10: cronstream.v1.CreateApiKeyResponse.api_key:type_name -> cronstream.v1.ApiKey
+	1,  // 11: cronstream.v1.ListApiKeysResponse.api_keys:type_name -> cronstream.v1.ApiKey
+	2,  // 12: cronstream.v1.AdminService.CreatePlatform:input_type -> cronstream.v1.CreatePlatformRequest
+	4,  // 13: cronstream.v1.AdminService.UpdatePlatform:input_type -> cronstream.v1.UpdatePlatformRequest
+	6,  // 14: cronstream.v1.AdminService.GetPlatform:input_type -> cronstream.v1.GetPlatformRequest
+	8,  // 15: cronstream.v1.AdminService.ListPlatforms:input_type -> cronstream.v1.ListPlatformsRequest
+	10, // 16: cronstream.v1.AdminService.DeletePlatform:input_type -> cronstream.v1.DeletePlatformRequest
+	12, // 17: cronstream.v1.AdminService.CreateApiKey:input_type -> cronstream.v1.CreateApiKeyRequest
+	14, // 18: cronstream.v1.AdminService.ListApiKeys:input_type -> cronstream.v1.ListApiKeysRequest
+	16, // 19: cronstream.v1.AdminService.RevokeApiKey:input_type -> cronstream.v1.RevokeApiKeyRequest
+	3,  // 20: cronstream.v1.AdminService.CreatePlatform:output_type -> cronstream.v1.CreatePlatformResponse
+	5,  // 21: cronstream.v1.AdminService.UpdatePlatform:output_type -> cronstream.v1.UpdatePlatformResponse
+	7,  // 22: cronstream.v1.AdminService.GetPlatform:output_type -> cronstream.v1.GetPlatformResponse
+	9,  // 23: cronstream.v1.AdminService.ListPlatforms:output_type -> cronstream.v1.ListPlatformsResponse
+	11, // 24: cronstream.v1.AdminService.DeletePlatform:output_type -> cronstream.v1.DeletePlatformResponse
+	13, // 25: cronstream.v1.AdminService.CreateApiKey:output_type -> cronstream.v1.CreateApiKeyResponse
+	15, // 26: cronstream.v1.AdminService.ListApiKeys:output_type -> cronstream.v1.ListApiKeysResponse
+	17, // 27: cronstream.v1.AdminService.RevokeApiKey:output_type -> cronstream.v1.RevokeApiKeyResponse
+	20, // [20:28] is the sub-list for method output_type
+	12, // [12:20] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_cronstream_v1_admin_service_proto_init() }
@@ -1013,7 +1144,7 @@ func file_cronstream_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cronstream_v1_admin_service_proto_rawDesc), len(file_cronstream_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	AdminService_CreatePlatform_FullMethodName = "/cronstream.v1.AdminService/CreatePlatform"
+	AdminService_UpdatePlatform_FullMethodName = "/cronstream.v1.AdminService/UpdatePlatform"
 	AdminService_GetPlatform_FullMethodName    = "/cronstream.v1.AdminService/GetPlatform"
 	AdminService_ListPlatforms_FullMethodName  = "/cronstream.v1.AdminService/ListPlatforms"
 	AdminService_DeletePlatform_FullMethodName = "/cronstream.v1.AdminService/DeletePlatform"
@@ -44,8 +45,15 @@ const (
 type AdminServiceClient interface {
 	// Creates a platform.
 	// Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
-	// control characters), ALREADY_EXISTS (name taken).
+	// control characters; a weight outside 0 to 1000), ALREADY_EXISTS (name
+	// taken).
 	CreatePlatform(ctx context.Context, in *CreatePlatformRequest, opts ...grpc.CallOption) (*CreatePlatformResponse, error)
+	// Changes the fields of a platform that update_mask names: `name`,
+	// `weight`. Takes effect at the ticker's next batch on every replica.
+	// Errors: INVALID_ARGUMENT (an empty mask or a path not listed above, a
+	// name as CreatePlatform refuses it, a weight outside 0 to 1000),
+	// NOT_FOUND, ALREADY_EXISTS (name taken).
+	UpdatePlatform(ctx context.Context, in *UpdatePlatformRequest, opts ...grpc.CallOption) (*UpdatePlatformResponse, error)
 	// Returns a platform.
 	// Errors: NOT_FOUND.
 	GetPlatform(ctx context.Context, in *GetPlatformRequest, opts ...grpc.CallOption) (*GetPlatformResponse, error)
@@ -85,6 +93,16 @@ func (c *adminServiceClient) CreatePlatform(ctx context.Context, in *CreatePlatf
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreatePlatformResponse)
 	err := c.cc.Invoke(ctx, AdminService_CreatePlatform_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) UpdatePlatform(ctx context.Context, in *UpdatePlatformRequest, opts ...grpc.CallOption) (*UpdatePlatformResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdatePlatformResponse)
+	err := c.cc.Invoke(ctx, AdminService_UpdatePlatform_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -167,8 +185,15 @@ func (c *adminServiceClient) RevokeApiKey(ctx context.Context, in *RevokeApiKeyR
 type AdminServiceServer interface {
 	// Creates a platform.
 	// Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
-	// control characters), ALREADY_EXISTS (name taken).
+	// control characters; a weight outside 0 to 1000), ALREADY_EXISTS (name
+	// taken).
 	CreatePlatform(context.Context, *CreatePlatformRequest) (*CreatePlatformResponse, error)
+	// Changes the fields of a platform that update_mask names: `name`,
+	// `weight`. Takes effect at the ticker's next batch on every replica.
+	// Errors: INVALID_ARGUMENT (an empty mask or a path not listed above, a
+	// name as CreatePlatform refuses it, a weight outside 0 to 1000),
+	// NOT_FOUND, ALREADY_EXISTS (name taken).
+	UpdatePlatform(context.Context, *UpdatePlatformRequest) (*UpdatePlatformResponse, error)
 	// Returns a platform.
 	// Errors: NOT_FOUND.
 	GetPlatform(context.Context, *GetPlatformRequest) (*GetPlatformResponse, error)
@@ -206,6 +231,9 @@ type UnimplementedAdminServiceServer struct{}
 
 func (UnimplementedAdminServiceServer) CreatePlatform(context.Context, *CreatePlatformRequest) (*CreatePlatformResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CreatePlatform not implemented")
+}
+func (UnimplementedAdminServiceServer) UpdatePlatform(context.Context, *UpdatePlatformRequest) (*UpdatePlatformResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdatePlatform not implemented")
 }
 func (UnimplementedAdminServiceServer) GetPlatform(context.Context, *GetPlatformRequest) (*GetPlatformResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetPlatform not implemented")
@@ -260,6 +288,24 @@ func _AdminService_CreatePlatform_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AdminServiceServer).CreatePlatform(ctx, req.(*CreatePlatformRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_UpdatePlatform_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdatePlatformRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).UpdatePlatform(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_UpdatePlatform_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).UpdatePlatform(ctx, req.(*UpdatePlatformRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -382,6 +428,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreatePlatform",
 			Handler:    _AdminService_CreatePlatform_Handler,
+		},
+		{
+			MethodName: "UpdatePlatform",
+			Handler:    _AdminService_UpdatePlatform_Handler,
 		},
 		{
 			MethodName: "GetPlatform",

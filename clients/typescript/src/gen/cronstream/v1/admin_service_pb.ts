@@ -4,15 +4,15 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file cronstream/v1/admin_service.proto.
  */
 export const file_cronstream_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFjcm9uc3RyZWFtL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SDWNyb25zdHJlYW0udjEiVAoIUGxhdGZvcm0SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKnAQoGQXBpS2V5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLcGxhdGZvcm1faWQYAyABKAkSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV2b2tlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcHJlZml4GAYgASgJIkIKFUNyZWF0ZVBsYXRmb3JtUmVxdWVzdBIpCghwbGF0Zm9ybRgBIAEoCzIXLmNyb25zdHJlYW0udjEuUGxhdGZvcm0iQwoWQ3JlYXRlUGxhdGZvcm1SZXNwb25zZRIpCghwbGF0Zm9ybRgBIAEoCzIXLmNyb25zdHJlYW0udjEuUGxhdGZvcm0iIAoSR2V0UGxhdGZvcm1SZXF1ZXN0EgoKAmlkGAEgASgJIkAKE0dldFBsYXRmb3JtUmVzcG9uc2USKQoIcGxhdGZvcm0YASABKAsyFy5jcm9uc3RyZWFtLnYxLlBsYXRmb3JtIj0KFExpc3RQbGF0Zm9ybXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlwKFUxpc3RQbGF0Zm9ybXNSZXNwb25zZRIqCglwbGF0Zm9ybXMYASADKAsyFy5jcm9uc3RyZWFtLnYxLlBsYXRmb3JtEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIjChVEZWxldGVQbGF0Zm9ybVJlcXVlc3QSCgoCaWQYASABKAkiGAoWRGVsZXRlUGxhdGZvcm1SZXNwb25zZSI4ChNDcmVhdGVBcGlLZXlSZXF1ZXN0EhMKC3BsYXRmb3JtX2lkGAEgASgJEgwKBG5hbWUYAiABKAkiTgoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USJgoHYXBpX2tleRgBIAEoCzIVLmNyb25zdHJlYW0udjEuQXBpS2V5Eg4KBnNlY3JldBgCIAEoCSJQChJMaXN0QXBpS2V5c1JlcXVlc3QSEwoLcGxhdGZvcm1faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiVwoTTGlzdEFwaUtleXNSZXNwb25zZRInCghhcGlfa2V5cxgBIAMoCzIVLmNyb25zdHJlYW0udjEuQXBpS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIhYKFFJldm9rZUFwaUtleVJlc3BvbnNlMoYFCgxBZG1pblNlcnZpY2USXQoOQ3JlYXRlUGxhdGZvcm0SJC5jcm9uc3RyZWFtLnYxLkNyZWF0ZVBsYXRmb3JtUmVxdWVzdBolLmNyb25zdHJlYW0udjEuQ3JlYXRlUGxhdGZvcm1SZXNwb25zZRJUCgtHZXRQbGF0Zm9ybRIhLmNyb25zdHJlYW0udjEuR2V0UGxhdGZvcm1SZXF1ZXN0GiIuY3JvbnN0cmVhbS52MS5HZXRQbGF0Zm9ybVJlc3BvbnNlEloKDUxpc3RQbGF0Zm9ybXMSIy5jcm9uc3RyZWFtLnYxLkxpc3RQbGF0Zm9ybXNSZXF1ZXN0GiQuY3JvbnN0cmVhbS52MS5MaXN0UGxhdGZvcm1zUmVzcG9uc2USXQoORGVsZXRlUGxhdGZvcm0SJC5jcm9uc3RyZWFtLnYxLkRlbGV0ZVBsYXRmb3JtUmVxdWVzdBolLmNyb25zdHJlYW0udjEuRGVsZXRlUGxhdGZvcm1SZXNwb25zZRJXCgxDcmVhdGVBcGlLZXkSIi5jcm9uc3RyZWFtLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIy5jcm9uc3RyZWFtLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlElQKC0xpc3RBcGlLZXlzEiEuY3JvbnN0cmVhbS52MS5MaXN0QXBpS2V5c1JlcXVlc3QaIi5jcm9uc3RyZWFtLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USVwoMUmV2b2tlQXBpS2V5EiIuY3JvbnN0cmVhbS52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiMuY3JvbnN0cmVhbS52MS5SZXZva2VBcGlLZXlSZXNwb25zZUJ0ChFkZXYuY3JvbnN0cmVhbS52MUIRQWRtaW5TZXJ2aWNlUHJvdG9QAVpKZ2l0aHViLmNvbS9jcm9uc3RyZWFtL2Nyb25zdHJlYW0vY2xpZW50cy9nby9nZW4vY3JvbnN0cmVhbS92MTtjcm9uc3RyZWFtdjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiFjcm9uc3RyZWFtL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SDWNyb25zdHJlYW0udjEiZAoIUGxhdGZvcm0SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZ3ZWlnaHQYBCABKAUipwEKBkFwaUtleRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC3BsYXRmb3JtX2lkGAMgASgJEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJldm9rZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnByZWZpeBgGIAEoCSJCChVDcmVhdGVQbGF0Zm9ybVJlcXVlc3QSKQoIcGxhdGZvcm0YASABKAsyFy5jcm9uc3RyZWFtLnYxLlBsYXRmb3JtIkMKFkNyZWF0ZVBsYXRmb3JtUmVzcG9uc2USKQoIcGxhdGZvcm0YASABKAsyFy5jcm9uc3RyZWFtLnYxLlBsYXRmb3JtInMKFVVwZGF0ZVBsYXRmb3JtUmVxdWVzdBIpCghwbGF0Zm9ybRgBIAEoCzIXLmNyb25zdHJlYW0udjEuUGxhdGZvcm0SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkMKFlVwZGF0ZVBsYXRmb3JtUmVzcG9uc2USKQoIcGxhdGZvcm0YASABKAsyFy5jcm9uc3RyZWFtLnYxLlBsYXRmb3JtIiAKEkdldFBsYXRmb3JtUmVxdWVzdBIKCgJpZBgBIAEoCSJAChNHZXRQbGF0Zm9ybVJlc3BvbnNlEikKCHBsYXRmb3JtGAEgASgLMhcuY3JvbnN0cmVhbS52MS5QbGF0Zm9ybSI9ChRMaXN0UGxhdGZvcm1zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJcChVMaXN0UGxhdGZvcm1zUmVzcG9uc2USKgoJcGxhdGZvcm1zGAEgAygLMhcuY3JvbnN0cmVhbS52MS5QbGF0Zm9ybRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIwoVRGVsZXRlUGxhdGZvcm1SZXF1ZXN0EgoKAmlkGAEgASgJIhgKFkRlbGV0ZVBsYXRmb3JtUmVzcG9uc2UiOAoTQ3JlYXRlQXBpS2V5UmVxdWVzdBITCgtwbGF0Zm9ybV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJIk4KFENyZWF0ZUFwaUtleVJlc3BvbnNlEiYKB2FwaV9rZXkYASABKAsyFS5jcm9uc3RyZWFtLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiUAoSTGlzdEFwaUtleXNSZXF1ZXN0EhMKC3BsYXRmb3JtX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlcKE0xpc3RBcGlLZXlzUmVzcG9uc2USJwoIYXBpX2tleXMYASADKAsyFS5jcm9uc3RyZWFtLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoTUmV2b2tlQXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSIWChRSZXZva2VBcGlLZXlSZXNwb25zZTLlBQoMQWRtaW5TZXJ2aWNlEl0KDkNyZWF0ZVBsYXRmb3JtEiQuY3JvbnN0cmVhbS52MS5DcmVhdGVQbGF0Zm9ybVJlcXVlc3QaJS5jcm9uc3RyZWFtLnYxLkNyZWF0ZVBsYXRmb3JtUmVzcG9uc2USXQoOVXBkYXRlUGxhdGZvcm0SJC5jcm9uc3RyZWFtLnYxLlVwZGF0ZVBsYXRmb3JtUmVxdWVzdBolLmNyb25zdHJlYW0udjEuVXBkYXRlUGxhdGZvcm1SZXNwb25zZRJUCgtHZXRQbGF0Zm9ybRIhLmNyb25zdHJlYW0udjEuR2V0UGxhdGZvcm1SZXF1ZXN0GiIuY3JvbnN0cmVhbS52MS5HZXRQbGF0Zm9ybVJlc3BvbnNlEloKDUxpc3RQbGF0Zm9ybXMSIy5jcm9uc3RyZWFtLnYxLkxpc3RQbGF0Zm9ybXNSZXF1ZXN0GiQuY3JvbnN0cmVhbS52MS5MaXN0UGxhdGZvcm1zUmVzcG9uc2USXQoORGVsZXRlUGxhdGZvcm0SJC5jcm9uc3RyZWFtLnYxLkRlbGV0ZVBsYXRmb3JtUmVxdWVzdBolLmNyb25zdHJlYW0udjEuRGVsZXRlUGxhdGZvcm1SZXNwb25zZRJXCgxDcmVhdGVBcGlLZXkSIi5jcm9uc3RyZWFtLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIy5jcm9uc3RyZWFtLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlElQKC0xpc3RBcGlLZXlzEiEuY3JvbnN0cmVhbS52MS5MaXN0QXBpS2V5c1JlcXVlc3QaIi5jcm9uc3RyZWFtLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USVwoMUmV2b2tlQXBpS2V5EiIuY3JvbnN0cmVhbS52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiMuY3JvbnN0cmVhbS52MS5SZXZva2VBcGlLZXlSZXNwb25zZUJ0ChFkZXYuY3JvbnN0cmVhbS52MUIRQWRtaW5TZXJ2aWNlUHJvdG9QAVpKZ2l0aHViLmNvbS9jcm9uc3RyZWFtL2Nyb25zdHJlYW0vY2xpZW50cy9nby9nZW4vY3JvbnN0cmVhbS92MTtjcm9uc3RyZWFtdjFiBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * A tenant: owns jobs, executions, event handlers and API keys.
@@ -40,6 +40,17 @@ export type Platform = Message<"cronstream.v1.Platform"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 3;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * Its share of the due work beside other platforms': when several
+   * platforms have jobs due at once, each batch the ticker claims is split
+   * between them in proportion to their weights, and a platform that needs
+   * less than its share leaves the rest to the others (docs/scheduling.md,
+   * "Fairness between platforms"). 1 to 1000; 0 (unset) is the default, 1.
+   *
+   * @generated from field: int32 weight = 4;
+   */
+  weight: number;
 };
 
 /**
@@ -148,6 +159,55 @@ export const CreatePlatformResponseSchema: GenMessage<CreatePlatformResponse> = 
   messageDesc(file_cronstream_v1_admin_service, 3);
 
 /**
+ * Request of UpdatePlatform.
+ *
+ * @generated from message cronstream.v1.UpdatePlatformRequest
+ */
+export type UpdatePlatformRequest = Message<"cronstream.v1.UpdatePlatformRequest"> & {
+  /**
+   * Required. The platform's id, and the new values of the masked fields.
+   *
+   * @generated from field: cronstream.v1.Platform platform = 1;
+   */
+  platform?: Platform | undefined;
+
+  /**
+   * Required. The fields to change: `name`, `weight`.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message cronstream.v1.UpdatePlatformRequest.
+ * Use `create(UpdatePlatformRequestSchema)` to create a new message.
+ */
+export const UpdatePlatformRequestSchema: GenMessage<UpdatePlatformRequest> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_admin_service, 4);
+
+/**
+ * Response of UpdatePlatform.
+ *
+ * @generated from message cronstream.v1.UpdatePlatformResponse
+ */
+export type UpdatePlatformResponse = Message<"cronstream.v1.UpdatePlatformResponse"> & {
+  /**
+   * The platform as updated.
+   *
+   * @generated from field: cronstream.v1.Platform platform = 1;
+   */
+  platform?: Platform | undefined;
+};
+
+/**
+ * Describes the message cronstream.v1.UpdatePlatformResponse.
+ * Use `create(UpdatePlatformResponseSchema)` to create a new message.
+ */
+export const UpdatePlatformResponseSchema: GenMessage<UpdatePlatformResponse> = /*@__PURE__*/
+  messageDesc(file_cronstream_v1_admin_service, 5);
+
+/**
  * Request of GetPlatform.
  *
  * @generated from message cronstream.v1.GetPlatformRequest
@@ -166,7 +226,7 @@ export type GetPlatformRequest = Message<"cronstream.v1.GetPlatformRequest"> & {
  * Use `create(GetPlatformRequestSchema)` to create a new message.
  */
 export const GetPlatformRequestSchema: GenMessage<GetPlatformRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_admin_service, 4);
+  messageDesc(file_cronstream_v1_admin_service, 6);
 
 /**
  * Response of GetPlatform.
@@ -187,7 +247,7 @@ export type GetPlatformResponse = Message<"cronstream.v1.GetPlatformResponse"> &
  * Use `create(GetPlatformResponseSchema)` to create a new message.
  */
 export const GetPlatformResponseSchema: GenMessage<GetPlatformResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_admin_service, 5);
+  messageDesc(file_cronstream_v1_admin_service, 7);
 
 /**
  * Request of ListPlatforms.
@@ -216,7 +276,7 @@ export type ListPlatformsRequest = Message<"cronstream.v1.ListPlatformsRequest">
  * Use `create(ListPlatformsRequestSchema)` to create a new message.
  */
 export const ListPlatformsRequestSchema: GenMessage<ListPlatformsRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_admin_service, 6);
+  messageDesc(file_cronstream_v1_admin_service, 8);
 
 /**
  * Response of ListPlatforms.
@@ -246,7 +306,7 @@ export type ListPlatformsResponse = Message<"cronstream.v1.ListPlatformsResponse
  * Use `create(ListPlatformsResponseSchema)` to create a new message.
  */
 export const ListPlatformsResponseSchema: GenMessage<ListPlatformsResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_admin_service, 7);
+  messageDesc(file_cronstream_v1_admin_service, 9);
 
 /**
  * Request of DeletePlatform.
@@ -267,7 +327,7 @@ export type DeletePlatformRequest = Message<"cronstream.v1.DeletePlatformRequest
  * Use `create(DeletePlatformRequestSchema)` to create a new message.
  */
 export const DeletePlatformRequestSchema: GenMessage<DeletePlatformRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_admin_service, 8);
+  messageDesc(file_cronstream_v1_admin_service, 10);
 
 /**
  * Response of DeletePlatform.
@@ -282,7 +342,7 @@ export type DeletePlatformResponse = Message<"cronstream.v1.DeletePlatformRespon
  * Use `create(DeletePlatformResponseSchema)` to create a new message.
  */
 export const DeletePlatformResponseSchema: GenMessage<DeletePlatformResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_admin_service, 9);
+  messageDesc(file_cronstream_v1_admin_service, 11);
 
 /**
  * Request of CreateApiKey.
@@ -310,7 +370,7 @@ export type CreateApiKeyRequest = Message<"cronstream.v1.CreateApiKeyRequest"> &
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_admin_service, 10);
+  messageDesc(file_cronstream_v1_admin_service, 12);
 
 /**
  * Response of CreateApiKey.
@@ -338,7 +398,7 @@ export type CreateApiKeyResponse = Message<"cronstream.v1.CreateApiKeyResponse">
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_admin_service, 11);
+  messageDesc(file_cronstream_v1_admin_service, 13);
 
 /**
  * Request of ListApiKeys.
@@ -374,7 +434,7 @@ export type ListApiKeysRequest = Message<"cronstream.v1.ListApiKeysRequest"> & {
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_admin_service, 12);
+  messageDesc(file_cronstream_v1_admin_service, 14);
 
 /**
  * Response of ListApiKeys.
@@ -404,7 +464,7 @@ export type ListApiKeysResponse = Message<"cronstream.v1.ListApiKeysResponse"> &
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_admin_service, 13);
+  messageDesc(file_cronstream_v1_admin_service, 15);
 
 /**
  * Request of RevokeApiKey.
@@ -425,7 +485,7 @@ export type RevokeApiKeyRequest = Message<"cronstream.v1.RevokeApiKeyRequest"> &
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_admin_service, 14);
+  messageDesc(file_cronstream_v1_admin_service, 16);
 
 /**
  * Response of RevokeApiKey.
@@ -440,7 +500,7 @@ export type RevokeApiKeyResponse = Message<"cronstream.v1.RevokeApiKeyResponse">
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_cronstream_v1_admin_service, 15);
+  messageDesc(file_cronstream_v1_admin_service, 17);
 
 /**
  * Platforms (tenants) and their API keys. Every call carries
@@ -459,7 +519,8 @@ export const AdminService: GenService<{
   /**
    * Creates a platform.
    * Errors: INVALID_ARGUMENT (a name empty, over 200 characters or holding
-   * control characters), ALREADY_EXISTS (name taken).
+   * control characters; a weight outside 0 to 1000), ALREADY_EXISTS (name
+   * taken).
    *
    * @generated from rpc cronstream.v1.AdminService.CreatePlatform
    */
@@ -467,6 +528,20 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof CreatePlatformRequestSchema;
     output: typeof CreatePlatformResponseSchema;
+  },
+  /**
+   * Changes the fields of a platform that update_mask names: `name`,
+   * `weight`. Takes effect at the ticker's next batch on every replica.
+   * Errors: INVALID_ARGUMENT (an empty mask or a path not listed above, a
+   * name as CreatePlatform refuses it, a weight outside 0 to 1000),
+   * NOT_FOUND, ALREADY_EXISTS (name taken).
+   *
+   * @generated from rpc cronstream.v1.AdminService.UpdatePlatform
+   */
+  updatePlatform: {
+    methodKind: "unary";
+    input: typeof UpdatePlatformRequestSchema;
+    output: typeof UpdatePlatformResponseSchema;
   },
   /**
    * Returns a platform.
