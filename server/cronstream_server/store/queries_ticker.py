@@ -112,7 +112,12 @@ def demand_query(dialect: Dialect, now: datetime, horizon: datetime, batch: int)
             func.count().label("due"), func.min(capped.c.next_run).label("earliest")
         ).lateral("counted")
         return (
-            select(platforms.c.id, platforms.c.weight, counted.c.due, counted.c.earliest)
+            select(
+                platforms.c.id.label("platform_id"),
+                platforms.c.weight,
+                counted.c.due,
+                counted.c.earliest,
+            )
             .select_from(platforms)
             .join(counted, true())
             .where(counted.c.due > 0)
@@ -175,8 +180,10 @@ async def claim_due_jobs(
 
 
 def _demand(row: Row[Any]) -> fairness.Demand:
-    platform_id, weight, due, earliest = row[0], row[1], row[2], row[3]
-    return fairness.Demand(str(platform_id), int(due), as_utc(earliest), int(weight))
+    r = row._mapping
+    return fairness.Demand(
+        str(r["platform_id"]), int(r["due"]), as_utc(r["earliest"]), int(r["weight"])
+    )
 
 
 async def outstanding(
