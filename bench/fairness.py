@@ -135,7 +135,13 @@ def b_lateness(
     lateness = sorted((started - scheduled) / 1000 for _, scheduled, started in runs)
     seconds = round((end_us - start_us) / 1e6)
     fired = len({execution_id for execution_id, _, _ in runs})
+    worst: dict[int, float] = {}
+    for _, scheduled, started in runs:
+        second = (scheduled - start_us) // 1_000_000
+        worst[second] = max(worst.get(second, 0.0), (started - scheduled) / 1000)
     return {
+        # The latest start of each second's slots, from the window's start.
+        "worst_by_second_ms": [round(worst.get(i, -1.0), 1) for i in range(seconds)],
         "seconds": seconds,
         "runs": len(runs),
         "missed": schedules * seconds - fired,

@@ -466,6 +466,9 @@ class Upcoming:
     now: datetime  # the database's clock
     next_run: datetime | None  # the earliest next_run of an active job
     resume_at: datetime | None = None  # the earliest `until` of a paused job
+    # A full batch of active jobs is due within `crowd_window` of next_run
+    # (see TickerStore.upcoming): a burst the ticker starts on early.
+    crowded: bool = False
 
 
 DecideTick = Callable[[DueJobs], TickPlan]
@@ -516,10 +519,12 @@ class TickerStore(Protocol):
         it was."""
         ...
 
-    async def upcoming(self) -> Upcoming:
+    async def upcoming(self, crowd: int = 0, crowd_window: timedelta = timedelta()) -> Upcoming:
         """The database's now, and when the ticker has work next: the
         earliest next_run of an ACTIVE job, due or not, locked or not, and the
-        earliest `paused_until` of a PAUSED job. Locks no row."""
+        earliest `paused_until` of a PAUSED job; with `crowd`, whether at
+        least that many active jobs are due by next_run + `crowd_window`.
+        Locks no row."""
         ...
 
 

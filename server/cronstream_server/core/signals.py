@@ -24,6 +24,10 @@ DUE = "due"
 # ones for their release, or a ticker's slots for their dependencies. The
 # gates look then.
 RELEASE = "release"
+# A ticker is firing a backlog (a batch filled: a burst of due jobs) until
+# about the instant carried (ISO 8601): the server and the database are busy,
+# so dispatchers claim further ahead until then (engine.dispatcher).
+BUSY = "busy"
 # An API key was revoked or a platform deleted (its id): replicas re-check the
 # keys of their open worker streams at once (they also do every few seconds).
 REVOKED = "revoked"

@@ -10,14 +10,14 @@ otherwise every `poll_interval`, so work is found even when a signal is lost
 or a retry's backoff ends.
 
 Two lanes, so that one platform's backlog never holds up another's
-instants: a platform whose last round filled a want (more of its work is
-due than one round takes) is served by the bulk lane, round after round
-until its backlog is claimed; every other platform by the main lane, which
-runs at each wake-up and instant. Each lane's rounds are sequential and a
-platform is in one round at a time, so two rounds never offer the same free
-slots; a round of 1,000 executions for a bursting platform (a few hundred
-milliseconds on a busy server) runs beside the main lane's short rounds for
-the others instead of before them (docs/scheduling.md, "Fairness between
+instants. A platform that fills a want of the main lane (100 a want: more
+of its work is due than a short round takes) goes to the bulk lane, whose
+rounds take 1,000 a want, until a round there finds nothing; every other
+platform is served by the main lane, at each wake-up and instant. Each
+lane's rounds are sequential and a platform is in one round at a time, so
+two rounds never offer the same free slots; a bursting platform's rounds (a
+few hundred milliseconds each on a busy server) run beside the main lane's
+short ones instead of before them (docs/scheduling.md, "Fairness between
 platforms").
 
 Each round claims `claim_ahead` early: an execution due within that much is
@@ -62,7 +62,9 @@ class Dispatcher:
         tracer: ExecutionTracer,
         poll_interval: float = 1.0,
         batch_size: int = 1000,
+        main_batch_size: int = 100,
         claim_ahead: timedelta = timedelta(milliseconds=200),
+        busy_claim_ahead: timedelta = timedelta(milliseconds=1000),
         metrics: Metrics | None = None,
     ) -> None:
         self._store = store
@@ -72,7 +74,18 @@ class Dispatcher:
         self._tracer = tracer
         self._poll_interval = poll_interval
         self._batch_size = batch_size
-        self._claim_ahead = claim_ahead
+        # The main lane claims at most this many per want: a platform with
+        # more due is found out by a short round (it fills the want) and
+        # handed to the bulk lane, whose rounds take `batch_size`.
+        self._main_batch_size = main_batch_size
+        self._quiet_claim_ahead = claim_ahead
+        # While a platform is backlogged the server and the database are
+        # busy with it: rounds, and the sends after them, take hundreds of
+        # milliseconds instead of a few. The main lane then claims its
+        # platforms' instants further ahead, so that what the burst costs
+        # them is absorbed before their instants (the ticker fires further
+        # ahead while it has a backlog too: engine.ticker).
+        self._busy_claim_ahead = busy_claim_ahead
         self._wake = asyncio.Event()
         self._bulk_wake = asyncio.Event()
         self._loop = Background("dispatcher", self._run_main)
@@ -82,6 +95,12 @@ class Dispatcher:
         # Platforms a round is claiming for right now: in no other round.
         self._in_round: set[str] = set()
         self._upcoming: list[datetime] = []  # due instants announced, sorted
+        # When each was announced (a count of announcements): a round forgets
+        # only the instants announced before it began, whose executions
+        # were committed before it read (see `_served_by`).
+        self._announced: dict[datetime, int] = {}
+        self._busy_until: datetime | None = None  # see `busy_until`
+        self._announcements = 0
         self._timer: asyncio.TimerHandle | None = None
         # The database's clock minus ours, never above the truth (see there).
         self._offset = OffsetEstimate()
@@ -100,11 +119,38 @@ class Dispatcher:
         self._wake.set()
         self._bulk_wake.set()
 
+    def wake_for(self, platform_id: str) -> None:
+        """A round of the lane that serves the platform: a slot its worker
+        freed, work it was given. The main lane is not woken for a
+        backlogged platform's results (a thousand a second in a burst, each
+        an empty round of the main lane that the others' instants waited on)."""
+        if platform_id in self._backlogged:
+            self._bulk_wake.set()
+        else:
+            self._wake.set()
+
+    @property
+    def _claim_ahead(self) -> timedelta:
+        busy = self._backlogged or (
+            self._busy_until is not None and self.database_now() < self._busy_until
+        )
+        return self._busy_claim_ahead if busy else self._quiet_claim_ahead
+
+    def busy_until(self, instant: datetime) -> None:
+        """A ticker fires a backlog until about `instant` (a BUSY signal):
+        claim further ahead until then."""
+        if self._busy_until is None or instant > self._busy_until:
+            self._busy_until = instant
+            self._arm_timer()  # the claim-ahead grew: the next instant's round is sooner
+
     def due_at(self, instant: datetime) -> None:
         """Executions become due at `instant` (the database's clock): a round
         runs then."""
-        if instant in self._upcoming:
+        self._announcements += 1
+        if instant in self._announced:
+            self._announced[instant] = self._announcements
             return
+        self._announced[instant] = self._announcements
         bisect.insort(self._upcoming, instant)
         if self._upcoming[0] == instant:
             self._arm_timer()
@@ -127,20 +173,32 @@ class Dispatcher:
         ours = instant - self._offset.offset
         return max(0.0, (ours - datetime.now(UTC)).total_seconds())
 
-    def _claimed_at(self, claimed: Claimed, bulk: bool) -> None:
+    def _claimed_at(self, claimed: Claimed, bulk: bool, began: int) -> None:
         """After a claim: the clock's offset is read again, and after one of
         the main lane (which serves every platform not backlogged), instants
         the claim reached are served (by this round, or by another replica)
         and the timer goes to the next one."""
         self._offset.read(claimed.now, claimed.sent_at, claimed.read_at)
         if not bulk:
-            self._served_by(claimed.now + self._claim_ahead)
+            self._served_by(claimed.now + self._claim_ahead, began)
 
-    def _served_by(self, reached: datetime) -> None:
-        """Forgets the instants up to `reached` and sets the timer for the next."""
+    def _served_by(self, reached: datetime, began: int | None = None) -> None:
+        """Forgets the instants up to `reached` announced before the round
+        that reached them began (`began`, the count of announcements then;
+        None: all), and sets the timer for the next. An instant announced
+        while the round ran may have executions the round's claim did not
+        see (committed after it read): it keeps its timer."""
         served = bisect.bisect_right(self._upcoming, reached)
         if served:
-            del self._upcoming[:served]
+            kept = [
+                instant
+                for instant in self._upcoming[:served]
+                if began is not None and self._announced[instant] > began
+            ]
+            for instant in self._upcoming[:served]:
+                if instant not in kept:
+                    del self._announced[instant]
+            self._upcoming[:served] = kept
         self._arm_timer()
 
     async def _run_main(self) -> None:
@@ -172,7 +230,7 @@ class Dispatcher:
             and (session.platform_id in self._backlogged) == bulk
             and session.platform_id not in self._in_round
         ]
-        wants = rules.wants(seats, self._batch_size)
+        wants = rules.wants(seats, self._batch_size if bulk else self._main_batch_size)
         if not wants:
             if not bulk:
                 # Nothing can be claimed now; instants that have come need no
@@ -181,14 +239,15 @@ class Dispatcher:
             return 0
         platforms = {want.platform_id for want in wants}
         self._in_round |= platforms
+        announced = self._announcements
         try:
             began = time.perf_counter()
             claimed = await self._store.claim(
                 wants, self._claim_ahead, lambda found, now: self._decide(found, now, seats)
             )
             self._metrics.claim(time.perf_counter() - began, len(claimed.starts))
-            self._claimed_at(claimed, bulk)
-            self._sort_lanes(wants, claimed.starts)
+            self._claimed_at(claimed, bulk, announced)
+            self._sort_lanes(wants, claimed.starts, bulk)
             if claimed.retry_at is not None:
                 # Held back by a rate limit (or by another replica's claim of
                 # its key): a round when its bucket next has a token.
@@ -198,18 +257,24 @@ class Dispatcher:
             self._in_round -= platforms
         return len(claimed.starts)
 
-    def _sort_lanes(self, wants: Sequence[Want], starts: Sequence[Start]) -> None:
-        """A platform that filled a want has more due than a round takes: the
-        bulk lane's until a round of it no longer fills one."""
+    def _sort_lanes(self, wants: Sequence[Want], starts: Sequence[Start], bulk: bool) -> None:
+        """A platform that filled a want in the main lane has more due than a
+        round there takes: the bulk lane's, until a round of it there finds
+        nothing (while a ticker still writes a burst, a round may claim all
+        that was written so far and more come a moment later)."""
+        if bulk:
+            self._backlogged -= {w.platform_id for w in wants} - {
+                s.execution.platform_id for s in starts
+            }
+            return
         claimed = Counter((s.execution.platform_id, s.execution.handler_name) for s in starts)
         filled = {
             w.platform_id for w in wants if claimed[(w.platform_id, w.handler_name)] >= w.limit
         }
-        newly = filled - self._backlogged
-        self._backlogged -= {w.platform_id for w in wants} - filled
-        self._backlogged |= filled
-        if newly:
+        if filled:
+            self._backlogged |= filled
             self._bulk_wake.set()
+            self._arm_timer()  # the claim-ahead grew: the next instant's round is sooner
 
     def _decide(self, candidates: list[Pending], now: datetime, seats: list[Seat]) -> list[Start]:
         """Runs inside the claim's transaction: an attempt starts at the

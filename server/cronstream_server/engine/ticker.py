@@ -50,10 +50,12 @@ from cronstream_server.core.ports import (
     TickPlan,
     Upcoming,
 )
-from cronstream_server.core.signals import CANCEL, DUE, JOBS, RELEASE, WORK
+from cronstream_server.core.signals import BUSY, CANCEL, DUE, JOBS, RELEASE, WORK
 from cronstream_server.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+_BUSY_TELL = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,13 @@ class TickerSettings:
     # half a second keeps the ticker's work for whole-second schedules away
     # from the whole seconds, when the dispatcher hands their slots out.
     fire_ahead: timedelta = timedelta(milliseconds=500)
+    # While a backlog lasts (the last pass filled a batch: one platform's
+    # burst, say), slots are fired this many times as far ahead: each pass
+    # then takes a few hundred milliseconds and the slots of platforms with
+    # a few jobs due wait for one, so they are written early enough for the
+    # dispatcher to claim them ahead as well (docs/scheduling.md, "Fairness
+    # between platforms").
+    busy_factor: float = 3.0
 
 
 @dataclass
@@ -103,6 +112,8 @@ class Ticker:
         self._loop = Background("ticker", self._run)
         self._stop_listening = signals.listen(JOBS, lambda _: self._wake.set())
         self.last_tick_at: datetime | None = None
+        self._crowded = False  # the next instant has a full batch due
+        self._busy_told_until: datetime | None = None
 
     async def start(self) -> None:
         self._loop.start()
@@ -123,6 +134,8 @@ class Ticker:
     async def _run(self) -> None:
         backlog = False  # the last pass filled a batch: more are due now
         while True:
+            backlog = backlog or self._crowded
+            self._crowded = False
             # Cleared before the tick reads anything: a `jobs` signal that
             # arrives from here on (a job created while this tick or the
             # look for the next run is under way) cuts the coming sleep short.
@@ -151,23 +164,29 @@ class Ticker:
         most passes find a few jobs or none."""
         lanes = self._settings.lanes if backlog and self._store.side_by_side else 1
         if lanes == 1:
-            return [await self.tick()]
+            return [await self.tick(backlog)]
         async with asyncio.TaskGroup() as group:
-            ticks = [group.create_task(self.tick()) for _ in range(lanes)]
+            ticks = [group.create_task(self.tick(backlog)) for _ in range(lanes)]
         return [t.result() for t in ticks]
 
     async def _sleep_until_due(self, idle: bool) -> None:
-        upcoming = await self._store.upcoming()
+        settings = self._settings
+        upcoming = await self._store.upcoming(settings.batch_size, settings.fire_ahead)
         delay = min(self._until_firing(upcoming, idle), self._until_resuming(upcoming))
         await wait_set(self._wake, delay)
 
     def _until_firing(self, upcoming: Upcoming, idle: bool) -> float:
         """Seconds until the earliest job fires (`fire_ahead` before its
-        instant where it may), at most `max_sleep`."""
+        instant where it may; a crowded instant, a full batch due at once,
+        `busy_factor` times as early), at most `max_sleep`."""
         delay = self._settings.max_sleep
         if upcoming.next_run is not None:
             until = (upcoming.next_run - upcoming.now).total_seconds()
-            ahead = until - self._settings.fire_ahead.total_seconds()
+            lead = self._settings.fire_ahead.total_seconds()
+            if upcoming.crowded:
+                self._crowded = True  # the coming tick starts busy
+                lead *= self._settings.busy_factor
+            ahead = until - lead
             if ahead > 0.0:
                 delay = min(delay, ahead)
             elif idle and until > 0.0:
@@ -192,16 +211,18 @@ class Ticker:
         # Passed but still paused: another replica is resuming it right now.
         return until if until > 0.0 else self._settings.contended_pause
 
-    async def tick(self) -> TickResult:
+    async def tick(self, busy: bool = False) -> TickResult:
         """One pass: resumes the paused jobs whose `until` has come, then fires
-        every job due now (up to the batch size each)."""
+        every job due now (up to the batch size each); `busy` (a backlog
+        lasts), `busy_factor` times as far ahead."""
         settings = self._settings
+        ahead = settings.fire_ahead * (settings.busy_factor if busy else 1.0)
         began = time.perf_counter()
-        ticked = await self._store.tick(
-            settings.fire_ahead, settings.batch_size, _plan, resume_by_itself
-        )
+        ticked = await self._store.tick(ahead, settings.batch_size, _plan, resume_by_itself)
         self._metrics.ticker_pass(time.perf_counter() - began, ticked.claimed)
         self.last_tick_at = ticked.now
+        if busy:
+            await self._tell_busy(ticked.now)
         resumed = await self._count_paused_slots(ticked.resumed)
         if not ticked.claimed:
             return TickResult(resumed=resumed)
@@ -218,6 +239,15 @@ class Ticker:
             # now, and passes at its results while they wait (engine.gate).
             await self._signals.publish(RELEASE, ticked.now.isoformat())
         return result
+
+    async def _tell_busy(self, now: datetime) -> None:
+        """Tells the dispatchers the ticker fires a backlog (BUSY), about once a
+        second, each time until two seconds on: they claim further ahead
+        meanwhile, so the burst's load costs other platforms nothing."""
+        if self._busy_told_until is not None and now < self._busy_told_until - _BUSY_TELL:
+            return
+        self._busy_told_until = now + 2 * _BUSY_TELL
+        await self._signals.publish(BUSY, self._busy_told_until.isoformat())
 
     async def _count_paused_slots(self, paused: Sequence[Job]) -> int:
         """Counts the slots each job the tick resumed passed while paused, as

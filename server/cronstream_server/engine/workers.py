@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -29,7 +30,7 @@ from cronstream_server.core.ids import new_id
 from cronstream_server.core.ports import DispatchStore, Signals
 from cronstream_server.core.quotas import DEFAULT_WORKER_STREAMS, check_worker_streams
 from cronstream_server.core.retry import DEFAULT_RETRY_CAP
-from cronstream_server.core.signals import CANCEL, DUE, REVOKED, WORK
+from cronstream_server.core.signals import BUSY, CANCEL, DUE, REVOKED, WORK
 from cronstream_server.engine.batcher import Batcher
 from cronstream_server.engine.dispatcher import Dispatcher
 from cronstream_server.engine.reaper import REASON_LEASE_LOST, Reaper, parse_cancel
@@ -148,9 +149,10 @@ class WorkerHub:
         self._key_check = Background("key-check", self._check_keys_loop)
         self._unlisten = [
             signals.listen(REVOKED, lambda _: self._keys_changed.set()),
-            signals.listen(WORK, lambda _: self.dispatcher.wake()),
+            signals.listen(WORK, self.dispatcher.wake_for),
             signals.listen(CANCEL, self._on_cancel),
             signals.listen(DUE, self._on_due),
+            signals.listen(BUSY, self._on_busy),
         ]
 
     def start(self) -> None:
@@ -192,7 +194,7 @@ class WorkerHub:
             platform_id,
             hello,
             welcome,
-            self.dispatcher.wake,
+            functools.partial(self.dispatcher.wake_for, platform_id),
             prepare,
             key_id=key_id,
         )
@@ -348,6 +350,12 @@ class WorkerHub:
                     listed(lost),
                     extra=_ids(session),
                 )
+
+    def _on_busy(self, message: str) -> None:
+        try:
+            self.dispatcher.busy_until(datetime.fromisoformat(message))
+        except ValueError:
+            log.warning("ignored a busy signal without an instant: %r", message)
 
     def _on_due(self, message: str) -> None:
         try:

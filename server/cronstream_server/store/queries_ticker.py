@@ -333,6 +333,13 @@ async def earliest(conn: AsyncConnection) -> tuple[datetime | None, datetime | N
     return _utc(next_run), _utc(resume)
 
 
+async def due_count(conn: AsyncConnection, by: datetime, cap: int) -> int:
+    """Active jobs with next_run by `by`, counted up to `cap` (a range of
+    ix_scheduled_jobs_due that stops there)."""
+    capped = select(jobs.c.id).where(_ACTIVE, jobs.c.next_run <= by).limit(cap).subquery()
+    return int((await conn.execute(select(func.count()).select_from(capped))).scalar_one())
+
+
 def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
 

@@ -57,11 +57,14 @@ class SqlTickerStore:
             await open_alerts(conn, self._dialect, await wanted_missed(conn, missed), now)
         return Ticked(now, len(due), plan, recorded, tuple(cancelled), tuple(resumed))
 
-    async def upcoming(self) -> Upcoming:
+    async def upcoming(self, crowd: int = 0, crowd_window: timedelta = timedelta()) -> Upcoming:
         async with database_errors(), self._engine.connect() as conn:
             now = await database_now(conn, self._dialect)
             next_run, resume_at = await q.earliest(conn)
-            return Upcoming(now, next_run, resume_at)
+            crowded = False
+            if crowd and next_run is not None and next_run > now:
+                crowded = await q.due_count(conn, next_run + crowd_window, crowd) >= crowd
+            return Upcoming(now, next_run, resume_at, crowded)
 
 
 async def _resume(
