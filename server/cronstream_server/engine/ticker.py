@@ -56,6 +56,9 @@ from cronstream_server.telemetry.metrics import Metrics
 log = logging.getLogger(__name__)
 
 _BUSY_TELL = timedelta(seconds=1)
+# Due instants a pass announces at most (jittered slots each have their own:
+# the rest are found by the dispatchers' polls and the next passes).
+_ANNOUNCED = 16
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,10 @@ class TickResult:
     executions: int = 0
     platforms: frozenset[str] = frozenset()  # with executions due now
     cancelled: tuple[str, ...] = ()
-    next_due: datetime | None = None  # the earliest execution due after now
+    # The instants executions it fired ahead come due at, earliest first (at
+    # most _ANNOUNCED: a pass fired far ahead spans several whole seconds,
+    # and each is announced, or its slots wait for a dispatcher's poll).
+    due: tuple[datetime, ...] = ()
     resumed: int = 0  # paused jobs whose `until` came
 
 
@@ -264,8 +270,8 @@ class Ticker:
     async def _announce(self, result: TickResult) -> None:
         for platform_id in result.platforms:
             await self._signals.publish(WORK, platform_id)
-        if result.next_due is not None:
-            await self._signals.publish(DUE, result.next_due.isoformat())
+        for instant in result.due:
+            await self._signals.publish(DUE, instant.isoformat())
         for execution_id in result.cancelled:
             await self._signals.publish(CANCEL, execution_id)
 
@@ -293,7 +299,7 @@ def _plan(due: DueJobs) -> TickPlan:
 
 def _summary(ticked: Ticked) -> TickResult:
     """What the tick tells the others: platforms with work due now, the
-    earliest execution due later, running executions it cancelled."""
+    instants of executions due later, running executions it cancelled."""
     now = ticked.now
     pending = [e for e in ticked.plan.executions if e.status is ExecutionStatus.PENDING]
     return TickResult(
@@ -301,7 +307,7 @@ def _summary(ticked: Ticked) -> TickResult:
         sum(ticked.recorded.values()),
         frozenset(e.platform_id for e in pending if e.due_at <= now),
         ticked.cancelled_running,
-        min((e.due_at for e in pending if e.due_at > now), default=None),
+        tuple(sorted({e.due_at for e in pending if e.due_at > now})[:_ANNOUNCED]),
     )
 
 
