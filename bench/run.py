@@ -251,6 +251,11 @@ def run_all(cluster: Postgres, sizes: Sizes) -> dict[str, dict[str, Any]]:
             str(sizes.calls),
         ]
     )
+    # Two platforms: B's every-second schedules while A bursts (docs/scheduling.md).
+    for burst in ("once", "cron"):
+        results[f"cronstream fairness {burst}"] = run_json(
+            [py, "bench/fairness.py", "--dsn", dsn, "--burst", burst]
+        )
     # What Postgres and the server spend per execution's rows (docs/storage.md).
     for script in ("bulk_encoding", "live_table"):
         results[f"cronstream {script.replace('_', ' ')}"] = run_json(
@@ -367,6 +372,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         )
     )
     rows.append(_dashboard_row(results.get("cronstream w2 dashboard", {})))
+    rows += _fairness_rows(results, ours_w1)
     control = results.get("cronstream control plane", {})
     create, batch = control.get("create_job", {}), control.get("batch_create", {})
     rows.append(
@@ -385,6 +391,35 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _fairness_rows(
+    results: dict[str, dict[str, Any]], ours_w1: float | None
+) -> list[tuple[str, str, str, str]]:
+    """B's p99 quiet and during A's burst, and A's pace beside W1's alone."""
+    once = results.get("cronstream fairness once", {})
+    cron = results.get("cronstream fairness cron", {})
+    rows: list[tuple[str, str, str, str]] = []
+    for result, burst, pace in (
+        (once, "20,000 one-time jobs", f"A {once.get('a_per_second', '-')}/s"),
+        (
+            cron,
+            "5,000 every-second schedules",
+            f"A ran {cron.get('a_done_in_window', '-')} of {cron.get('a_expected', '-')}",
+        ),
+    ):
+        quiet, during = result.get("b_quiet", {}), result.get("b_burst", {})
+        versus_w1 = f", A {_ratio(result.get('a_per_second'), ours_w1)} of W1"
+        rows.append(
+            (
+                "Fairness: B's p99",
+                f"cronstream, A bursts {burst}",
+                f"{during.get('p99_ms', '-')} ms (quiet {quiet.get('p99_ms', '-')} ms); {pace}",
+                f"p99 {_ratio(during.get('p99_ms'), quiet.get('p99_ms'))} of quiet"
+                + (versus_w1 if result is once else ""),
+            )
+        )
+    return rows
 
 
 def _mix_rows(

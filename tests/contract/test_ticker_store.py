@@ -53,6 +53,38 @@ async def test_claims_at_most_the_limit(world: World) -> None:
     assert [job.id for job in seen[0].jobs] == [jobs[0].id, jobs[1].id]
 
 
+async def test_a_batch_is_shared_between_platforms_so_a_burst_does_not_crowd_out_another(
+    world: World,
+) -> None:
+    """Platform A has 30 jobs due, all older than platform B's 3: a batch of
+    10 takes B's 3 and A's 7 oldest, not A's 10 oldest (core.fairness)."""
+    now = await world.now()
+    bursting = [await world.job(now - 10 * MINUTE + i * timedelta(seconds=1)) for i in range(30)]
+    other = await world.admin.create_platform(f"steady-{now.timestamp()}")
+    steady = [await world.job(now - MINUTE, platform_id=other.id) for _ in range(3)]
+    seen: list[DueJobs] = []
+
+    assert (await world.ticker.tick(timedelta(0), 10, moving_on(seen))).claimed == 10
+
+    claimed = {job.id for job in seen[0].jobs}
+    assert {job.id for job in steady} <= claimed
+    assert claimed - {job.id for job in steady} == {job.id for job in bursting[:7]}
+
+
+async def test_a_platform_s_weight_sets_its_share_of_a_contended_batch(world: World) -> None:
+    now = await world.now()
+    heavy = await world.admin.create_platform(f"heavy-{now.timestamp()}", weight=3)
+    light = [await world.job(now - MINUTE) for _ in range(20)]
+    weighty = [await world.job(now - MINUTE, platform_id=heavy.id) for _ in range(20)]
+    seen: list[DueJobs] = []
+
+    await world.ticker.tick(timedelta(0), 8, moving_on(seen))
+
+    platforms = Counter(job.platform_id for job in seen[0].jobs)
+    assert platforms == {heavy.id: 6, world.platform.id: 2}
+    assert len(light) == len(weighty) == 20
+
+
 async def test_only_jobs_that_fire_ahead_are_claimed_before_their_instant(world: World) -> None:
     now = await world.now()
     ahead = await world.job(now + 30 * timedelta(seconds=1))

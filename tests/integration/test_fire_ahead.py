@@ -113,6 +113,33 @@ async def test_a_worker_that_holds_gets_a_slot_ahead_with_its_instant(
     await worker.close()
 
 
+async def test_every_instant_one_pass_fires_ahead_comes_on_time(ahead: Live, acme: Tenant) -> None:
+    """A pass fired 3 s ahead writes slots of several whole seconds; each
+    instant is announced, so the later one starts at its instant too, not at
+    the dispatcher's 30 s poll (a pass used to announce its earliest only)."""
+    worker = await RawWorker.connect(ahead, acme, handlers=("h",), slots=5, accepts_batches=True)
+    first = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0)
+    instants = [first, first + timedelta(seconds=1)]
+    jobs = [
+        job_pb2.Job(name=f"at-{i}", handler_name="h", once=job_pb2.OnceTrigger(run_at=ts(t)))
+        for i, t in enumerate(instants)
+    ]
+    # In one call, so that one pass fires both.
+    requests = [pb.CreateJobRequest(job=job) for job in jobs]
+    await ahead.scheduler.BatchCreateJobs(
+        pb.BatchCreateJobsRequest(requests=requests), metadata=acme.auth
+    )
+
+    for instant in instants:
+        message = await worker.next(within=AHEAD + 5.0)
+        received = datetime.now(UTC)
+        kind = message.WhichOneof("msg")
+        batch = [message.assignment] if kind == "assignment" else message.assignments.assignments
+        assert [at(a.scheduled_at) for a in batch] == [instant]
+        assert instant <= received < instant + timedelta(seconds=5)  # not at the 30 s poll
+    await worker.close()
+
+
 async def test_pausing_withdraws_a_slot_fired_ahead_and_resuming_fires_it(
     ahead: Live, acme: Tenant
 ) -> None:
