@@ -41,6 +41,7 @@ from cronstream_server.store.database import POSTGRES
 from cronstream_server.store.queries_ticker import (
     EARLIEST_NEXT_RUN,
     claim_due_jobs,
+    demand_query,
     due_jobs_query,
 )
 from google.protobuf import duration_pb2, timestamp_pb2
@@ -209,8 +210,9 @@ async def ticker_cost(dsn: str, url: str) -> dict[str, Any]:
     """What one ticker pass costs at this size: its claim (now, when the
     ticker keeps up, and ten minutes ahead, a full batch, TickerSettings.batch_size) and its look
     for the earliest next_run, each as a custom and as a generic plan; and the
-    full-batch claim timed through store/queries_ticker.py's own code, rows decoded."""
-    conn = await asyncpg.connect(dsn)
+    full-batch claim timed through store/queries_ticker.py's own code, rows decoded.
+    JIT off, as the server's connections have it (store.database)."""
+    conn = await asyncpg.connect(dsn, server_settings={"jit": "off"})
     try:
         now: datetime = await conn.fetchval("select clock_timestamp()")
         queries = {
@@ -219,6 +221,9 @@ async def ticker_cost(dsn: str, url: str) -> dict[str, Any]:
                 now + FULL_BATCH_AHEAD, now + FULL_BATCH_AHEAD, CLAIM_BATCH
             ),
             "earliest_next_run": EARLIEST_NEXT_RUN,
+            # The fair claim's first statement: each platform's due jobs, counted
+            # up to a batch (core.fairness shares the batch from these).
+            "claim_demand": demand_query(POSTGRES, now, now + FIRE_AHEAD, CLAIM_BATCH),
         }
         plans: dict[str, Any] = {}
         for name, query in queries.items():

@@ -168,9 +168,9 @@ async def claim_due_jobs(
     split = fairness.shares([_demand(row) for row in rows], limit)
     if not split:
         return []
-    if dialect.lateral_joins:
+    if dialect.lateral_joins and len(split) > 1:
         found = (await conn.execute(shares_query(now, horizon, split))).all()
-    else:  # one writer: no lock to take, a statement per platform
+    else:  # one platform due (the usual case), or one writer (no lock to take)
         found = []
         for platform_id, share in split.items():
             query = due_jobs_query(now, horizon, share).where(jobs.c.platform_id == platform_id)
