@@ -131,16 +131,22 @@ def postgres_cluster(tmp_path: Path) -> Iterator[Cluster]:
 
 
 def make_api_key(cluster: Cluster) -> None:
-    with grpc.insecure_channel(cluster.replicas[0].address) as channel:
+    cluster.api_key = platform_key(cluster.replicas[0].address, "cluster")
+
+
+def platform_key(address: str, name: str) -> str:
+    """A new platform named `name`, through the replica at `address`, and a key of it."""
+    with grpc.insecure_channel(address) as channel:
         admin = admin_service_pb2_grpc.AdminServiceStub(channel)
         auth = (("authorization", f"Bearer {ADMIN_KEY}"),)
         platform = admin.CreatePlatform(
-            admin_pb.CreatePlatformRequest(platform=admin_pb.Platform(name="cluster")),
+            admin_pb.CreatePlatformRequest(platform=admin_pb.Platform(name=name)),
             metadata=auth,
         ).platform
-        cluster.api_key = admin.CreateApiKey(
-            admin_pb.CreateApiKeyRequest(platform_id=platform.id, name="cluster"), metadata=auth
+        secret: str = admin.CreateApiKey(
+            admin_pb.CreateApiKeyRequest(platform_id=platform.id, name=name), metadata=auth
         ).secret
+        return secret
 
 
 def grid(start: datetime, every: float, end: datetime) -> list[datetime]:

@@ -19,11 +19,10 @@ from pathlib import Path
 import asyncpg
 import grpc
 import pytest
-from cronstream.v1 import admin_service_pb2 as admin_pb
-from cronstream.v1 import admin_service_pb2_grpc, job_pb2, scheduler_service_pb2_grpc
+from cronstream.v1 import job_pb2, scheduler_service_pb2_grpc
 from cronstream.v1 import scheduler_service_pb2 as pb
 
-from tests.e2e.cluster import ADMIN_KEY, postgres_cluster, start_replica
+from tests.e2e.cluster import platform_key, postgres_cluster, start_replica
 from tests.jobs import ts
 
 pytestmark = pytest.mark.skipif(
@@ -75,17 +74,6 @@ def test_a_burst_of_one_platform_leaves_another_platform_s_schedules_on_time(
     p99_quiet, p99_during = percentile(quiet, 0.99), percentile(during, 0.99)
     print(f"B's p99: quiet {p99_quiet:.1f} ms, during A's burst {p99_during:.1f} ms")
     assert p99_during < BURST_P99_MS, (p99_quiet, p99_during)
-
-
-def platform_key(address: str, name: str) -> str:
-    with grpc.insecure_channel(address) as channel:
-        admin = admin_service_pb2_grpc.AdminServiceStub(channel)
-        auth = (("authorization", f"Bearer {ADMIN_KEY}"),)
-        request = admin_pb.CreatePlatformRequest(platform=admin_pb.Platform(name=name))
-        platform = admin.CreatePlatform(request, metadata=auth).platform
-        key = admin_pb.CreateApiKeyRequest(platform_id=platform.id, name=name)
-        secret: str = admin.CreateApiKey(key, metadata=auth).secret
-        return secret
 
 
 def every_second(name: str) -> job_pb2.Job:

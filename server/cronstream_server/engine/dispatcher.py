@@ -10,8 +10,8 @@ otherwise every `poll_interval`, so work is found even when a signal is lost
 or a retry's backoff ends.
 
 Two lanes, so that one platform's backlog never holds up another's
-instants. A platform that fills a want of the main lane (100 a want: more
-of its work is due than a short round takes) goes to the bulk lane, whose
+instants. A platform that starts a full want of the main lane (100 a want:
+more of its work is due than a short round takes) goes to the bulk lane, whose
 rounds take 1,000 a want, until a round there finds nothing; every other
 platform is served by the main lane, at each wake-up and instant. Each
 lane's rounds are sequential and a platform is in one round at a time, so
@@ -90,7 +90,7 @@ class Dispatcher:
         self._bulk_wake = asyncio.Event()
         self._loop = Background("dispatcher", self._run_main)
         self._bulk = Background("dispatcher-bulk", self._run_bulk)
-        # Platforms whose last round filled a want: the bulk lane's.
+        # Platforms with a burst (see `_sort_lanes`): the bulk lane's.
         self._backlogged: set[str] = set()
         # Platforms a round is claiming for right now: in no other round.
         self._in_round: set[str] = set()
@@ -258,10 +258,12 @@ class Dispatcher:
         return len(claimed.starts)
 
     def _sort_lanes(self, wants: Sequence[Want], starts: Sequence[Start], bulk: bool) -> None:
-        """A platform that filled a want in the main lane has more due than a
-        round there takes: the bulk lane's, until a round of it there finds
-        nothing (while a ticker still writes a burst, a round may claim all
-        that was written so far and more come a moment later)."""
+        """A platform that started a full main-lane want (100) in one round
+        has more due than a round there takes: the bulk lane's, until a round
+        of it there finds nothing (while a ticker still writes a burst, a
+        round may claim all that was written so far and more come a moment
+        later). A platform whose few free slots bound its want (a worker that
+        is always busy) stays in the main lane: its rounds are short."""
         if bulk:
             self._backlogged -= {w.platform_id for w in wants} - {
                 s.execution.platform_id for s in starts
@@ -269,7 +271,9 @@ class Dispatcher:
             return
         claimed = Counter((s.execution.platform_id, s.execution.handler_name) for s in starts)
         filled = {
-            w.platform_id for w in wants if claimed[(w.platform_id, w.handler_name)] >= w.limit
+            w.platform_id
+            for w in wants
+            if claimed[(w.platform_id, w.handler_name)] >= self._main_batch_size
         }
         if filled:
             self._backlogged |= filled
