@@ -578,6 +578,31 @@ async def create_a_platform_whose_name_is_taken(c: Ctx) -> grpc.StatusCode:
     return await code_of(c.live.admin.CreatePlatform(request, metadata=ADMIN))
 
 
+def _update_platform(c: Ctx, platform: admin_pb.Platform, *paths: str) -> Awaitable[Any]:
+    mask = field_mask_pb2.FieldMask(paths=list(paths))
+    request = admin_pb.UpdatePlatformRequest(platform=platform, update_mask=mask)
+    return c.live.admin.UpdatePlatform(request, metadata=ADMIN)
+
+
+@own("AdminService/UpdatePlatform", "INVALID_ARGUMENT")
+async def weigh_a_platform_over_the_most(c: Ctx) -> grpc.StatusCode:
+    platform = admin_pb.Platform(id=c.tenant.platform.id, weight=1001)
+    return await code_of(_update_platform(c, platform, "weight"))
+
+
+@own("AdminService/UpdatePlatform", "NOT_FOUND")
+async def weigh_a_missing_platform(c: Ctx) -> grpc.StatusCode:
+    return await code_of(_update_platform(c, admin_pb.Platform(id=MISSING, weight=2), "weight"))
+
+
+@own("AdminService/UpdatePlatform", "ALREADY_EXISTS")
+async def rename_a_platform_to_a_name_taken(c: Ctx) -> grpc.StatusCode:
+    taken = admin_pb.CreatePlatformRequest(platform=admin_pb.Platform(name=f"taken-{new_id()}"))
+    other = (await c.live.admin.CreatePlatform(taken, metadata=ADMIN)).platform
+    platform = admin_pb.Platform(id=c.tenant.platform.id, name=other.name)
+    return await code_of(_update_platform(c, platform, "name"))
+
+
 @own("AdminService/ListPlatforms", "INVALID_ARGUMENT")
 async def list_platforms_with_a_forged_token(c: Ctx) -> grpc.StatusCode:
     request = admin_pb.ListPlatformsRequest(page_token="forged")

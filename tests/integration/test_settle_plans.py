@@ -35,8 +35,12 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
-async def plan_of(conn: AsyncConnection, run: object) -> tuple[str, str]:
-    """The statement `run` executes, and its plan for the same parameters."""
+# How a batch's ids reach the statement (store.types.one_of): one array.
+ONE_ARRAY = "IN (SELECT unnest(CAST($"
+
+
+async def executed(conn: AsyncConnection, run: object) -> tuple[str, object]:
+    """The statement `run` executes last, and its parameters."""
     seen: list[tuple[str, object]] = []
 
     def capture(_c: object, _cur: object, statement: str, params: object, *_: object) -> None:
@@ -48,7 +52,20 @@ async def plan_of(conn: AsyncConnection, run: object) -> tuple[str, str]:
         await run  # type: ignore[misc]
     finally:
         event.remove(sync_engine, "before_cursor_execute", capture)
-    statement, params = seen[-1]
+    return seen[-1]
+
+
+async def full_plan(conn: AsyncConnection, run: object) -> str:
+    """Every line of the plan of the statement `run` executes, as the
+    connection's settings make it."""
+    statement, params = await executed(conn, run)
+    explained = await conn.exec_driver_sql(f"EXPLAIN (COSTS OFF) {statement}", params)  # type: ignore[arg-type]
+    return "\n".join(explained.scalars())
+
+
+async def plan_of(conn: AsyncConnection, run: object) -> tuple[str, str]:
+    """The statement `run` executes, and its plan for the same parameters."""
+    statement, params = await executed(conn, run)
     await conn.execute(text("SET LOCAL enable_seqscan = off"))
     explained = await conn.exec_driver_sql(f"EXPLAIN (COSTS OFF) {statement}", params)  # type: ignore[arg-type]
     # The plan's node lines, without the filter that lists every id.
@@ -72,7 +89,7 @@ async def test_releasing_buffered_executions_reads_only_the_buffered_index(
         )
         await conn.rollback()
 
-    assert "ANY" in statement and "IN (" not in statement  # one statement for any count
+    assert ONE_ARRAY in statement  # one statement, one parameter, for any count
     assert "Index Scan using ix_job_executions_buffered" in plan, plan
 
 
@@ -82,6 +99,21 @@ async def test_locking_results_names_the_rows_by_one_array(engine: AsyncEngine) 
         statement, plan = await plan_of(conn, lock_held(conn, dialect_of(conn), ids))
         await conn.rollback()
 
-    assert "ANY" in statement and "IN (" not in statement
+    assert ONE_ARRAY in statement
     assert "pk_job_executions" in plan, plan
     assert "Seq Scan" not in plan, plan
+
+
+async def test_locking_results_never_searches_the_ids_row_by_row(engine: AsyncEngine) -> None:
+    """The plan Postgres keeps for a prepared statement (generic), made while
+    the table is small, as a fresh database's first results find it: with
+    `id = ANY($1)` it was a scan of the table searching the array once per
+    row (4-9 s for 1,000 ids in 40,000 executions); as a set, a join."""
+    ids = [new_id() for _ in range(1000)]
+    async with engine.begin() as conn:
+        await conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        plan = await full_plan(conn, lock_held(conn, dialect_of(conn), ids))
+        await conn.rollback()
+
+    assert "= ANY (" not in plan, plan  # no per-row search of the array
+    assert "Join" in plan or "Nested Loop" in plan, plan
