@@ -189,16 +189,13 @@ class Dispatcher:
         while the round ran may have executions the round's claim did not
         see (committed after it read): it keeps its timer."""
         served = bisect.bisect_right(self._upcoming, reached)
-        if served:
-            kept = [
-                instant
-                for instant in self._upcoming[:served]
-                if began is not None and self._announced[instant] > began
-            ]
-            for instant in self._upcoming[:served]:
-                if instant not in kept:
-                    del self._announced[instant]
-            self._upcoming[:served] = kept
+        kept = []
+        for instant in self._upcoming[:served]:
+            if began is not None and self._announced[instant] > began:
+                kept.append(instant)
+            else:
+                del self._announced[instant]
+        self._upcoming[:served] = kept
         self._arm_timer()
 
     async def _run_main(self) -> None:

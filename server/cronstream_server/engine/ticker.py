@@ -118,7 +118,6 @@ class Ticker:
         self._loop = Background("ticker", self._run)
         self._stop_listening = signals.listen(JOBS, lambda _: self._wake.set())
         self.last_tick_at: datetime | None = None
-        self._crowded = False  # the next instant has a full batch due
         self._busy_told_until: datetime | None = None
 
     async def start(self) -> None:
@@ -140,8 +139,6 @@ class Ticker:
     async def _run(self) -> None:
         backlog = False  # the last pass filled a batch: more are due now
         while True:
-            backlog = backlog or self._crowded
-            self._crowded = False
             # Cleared before the tick reads anything: a `jobs` signal that
             # arrives from here on (a job created while this tick or the
             # look for the next run is under way) cuts the coming sleep short.
@@ -152,7 +149,8 @@ class Ticker:
                 backlog = any(t.jobs >= batch or t.resumed >= batch for t in ticks)
                 if backlog:
                     continue  # more are due: no sleep
-                await self._sleep_until_due(idle=all(t.jobs == 0 for t in ticks))
+                # A crowded instant (a full batch due at once) starts busy.
+                backlog = await self._sleep_until_due(idle=all(t.jobs == 0 for t in ticks))
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -175,11 +173,14 @@ class Ticker:
             ticks = [group.create_task(self.tick(backlog)) for _ in range(lanes)]
         return [t.result() for t in ticks]
 
-    async def _sleep_until_due(self, idle: bool) -> None:
+    async def _sleep_until_due(self, idle: bool) -> bool:
+        """Sleeps until the ticker has work; returns whether the coming
+        instant is crowded (a full batch due at once)."""
         settings = self._settings
         upcoming = await self._store.upcoming(settings.batch_size, settings.fire_ahead)
         delay = min(self._until_firing(upcoming, idle), self._until_resuming(upcoming))
         await wait_set(self._wake, delay)
+        return upcoming.crowded
 
     def _until_firing(self, upcoming: Upcoming, idle: bool) -> float:
         """Seconds until the earliest job fires (`fire_ahead` before its
@@ -190,7 +191,6 @@ class Ticker:
             until = (upcoming.next_run - upcoming.now).total_seconds()
             lead = self._settings.fire_ahead.total_seconds()
             if upcoming.crowded:
-                self._crowded = True  # the coming tick starts busy
                 lead *= self._settings.busy_factor
             ahead = until - lead
             if ahead > 0.0:

@@ -352,18 +352,12 @@ class WorkerHub:
                 )
 
     def _on_busy(self, message: str) -> None:
-        try:
-            self.dispatcher.busy_until(datetime.fromisoformat(message))
-        except ValueError:
-            log.warning("ignored a busy signal without an instant: %r", message)
+        if (instant := _instant(BUSY, message)) is not None:
+            self.dispatcher.busy_until(instant)
 
     def _on_due(self, message: str) -> None:
-        try:
-            instant = datetime.fromisoformat(message)
-        except ValueError:
-            log.warning("ignored a due signal without an instant: %r", message)
-            return
-        self.dispatcher.due_at(instant if instant.tzinfo else instant.replace(tzinfo=UTC))
+        if (instant := _instant(DUE, message)) is not None:
+            self.dispatcher.due_at(instant)
 
     def _on_cancel(self, message: str) -> None:
         cancel = parse_cancel(message)
@@ -425,6 +419,16 @@ class WorkerHub:
         if released:
             log.info("handed back %d unfinished executions", len(released))
             await self._announce(released)
+
+
+def _instant(topic: str, message: str) -> datetime | None:
+    """The instant (UTC) a `due` or `busy` signal carries, or None (logged)."""
+    try:
+        instant = datetime.fromisoformat(message)
+    except ValueError:
+        log.warning("ignored a %s signal without an instant: %r", topic, message)
+        return None
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 def _ids(session: Session, execution_id: str = "") -> dict[str, str]:

@@ -16,10 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
-    String,
-    Uuid,
     bindparam,
-    cast,
     func,
     literal_column,
     or_,
@@ -44,6 +41,7 @@ from cronstream_server.store.database import Dialect
 from cronstream_server.store.dependencies import with_dependencies
 from cronstream_server.store.rows import execution_values, job_from_row
 from cronstream_server.store.tables import SLOT_TRIGGERS, job_executions, platforms, scheduled_jobs
+from cronstream_server.store.types import uuid_array
 
 jobs = scheduled_jobs
 executions = job_executions
@@ -141,10 +139,7 @@ def shares_query(now: datetime, horizon: datetime, split: dict[str, int]) -> Sel
     LOCKED, in one statement (a LATERAL per platform over
     ix_scheduled_jobs_platform_due; a window function could rank them but
     cannot lock what it ranks)."""
-    ids = cast(
-        bindparam("share_platforms", list(split), type_=ARRAY(String)),
-        ARRAY(Uuid(as_uuid=False)),
-    )
+    ids = uuid_array("share_platforms", list(split))
     counts = bindparam("share_counts", list(split.values()), type_=ARRAY(Integer))
     asked = func.unnest(ids, counts).table_valued("platform_id", "share").render_derived("asked")
     claimed = (

@@ -14,14 +14,13 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, cast, func, select, text, true
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import Uuid
+from sqlalchemy import Select, func, select, text, true
 
 from cronstream_server.core.enums import ExecutionStatus
 from cronstream_server.core.insight import RecentRun
 from cronstream_server.store.database import Dialect
 from cronstream_server.store.tables import FINAL_RUNS, job_executions
+from cronstream_server.store.types import uuid_array
 
 executions = job_executions
 _COLUMNS = (
@@ -50,8 +49,11 @@ def _of(platform_id: str) -> tuple[Any, ...]:
 
 
 def _lateral(platform_id: str, job_ids: Collection[str], limit: int) -> Select[Any]:
-    ids = cast(bindparam("job_ids", list(job_ids), type_=ARRAY(String)), ARRAY(Uuid(as_uuid=False)))
-    asked = func.unnest(ids).table_valued("job_id").render_derived(name="asked")
+    asked = (
+        func.unnest(uuid_array("job_ids", list(job_ids)))
+        .table_valued("job_id")
+        .render_derived(name="asked")
+    )
     runs = (
         select(*_COLUMNS)
         .where(executions.c.job_id == asked.c.job_id, *_of(platform_id))

@@ -83,6 +83,10 @@ def one_of(column: ColumnElement[str], ids: Sequence[str], as_array: bool) -> Co
     """
     if not as_array:
         return column.in_(ids)
+    return column.in_(select(func.unnest(uuid_array("ids", ids))).scalar_subquery())
+
+
+def uuid_array(name: str, ids: Sequence[str]) -> Any:
+    """`ids` as one uuid[] parameter named `name` (Postgres)."""
     values: Any = list(ids)
-    array = cast(bindparam("ids", values, type_=ARRAY(String)), ARRAY(Uuid(as_uuid=False)))
-    return column.in_(select(func.unnest(array)).scalar_subquery())
+    return cast(bindparam(name, values, type_=ARRAY(String)), ARRAY(Uuid(as_uuid=False)))
