@@ -8,6 +8,8 @@ friends once, at start, in the same spirit).
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,8 +127,10 @@ def create_engine(url: str, *, pool_size: int = 20, reads_only: bool = False) ->
     """An async engine for `url`, tuned for its database.
 
     SQLite gets WAL, immediate transactions, foreign keys (off by
-    default in SQLite, and our cascades need them) and a busy timeout; its
-    parent folder is created so the embedded default needs no set-up. An
+    default in SQLite, and our cascades need them), a busy timeout and
+    connections that end their transaction as they close
+    (`_EndsTransactionOnClose`); its parent folder is created so the
+    embedded default needs no set-up. An
     engine that only reads (the HTTP port's, read_server.py) begins SQLite's
     transactions deferred: under WAL they read a snapshot beside the writer
     instead of queueing for its lock.
@@ -135,7 +139,7 @@ def create_engine(url: str, *, pool_size: int = 20, reads_only: bool = False) ->
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, connect_args={"factory": _EndsTransactionOnClose})
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         begin = _begin_deferred if reads_only else _begin_immediate
         event.listen(engine.sync_engine, "begin", begin)
@@ -162,6 +166,29 @@ def create_engine(url: str, *, pool_size: int = 20, reads_only: bool = False) ->
         pool_use_lifo=True,
         connect_args={"server_settings": {"jit": "off"}},
     )
+
+
+class _EndsTransactionOnClose(sqlite3.Connection):
+    """A SQLite connection that rolls its transaction back before it closes.
+
+    A call cancelled mid-query (a client's deadline, a loop stopped at
+    shutdown) makes SQLAlchemy close the connection it ran on, from
+    aiosqlite's thread. If the cancelled statement still had rows to give,
+    its cursor is alive: Python's sqlite3 (3.11+) closes with
+    sqlite3_close_v2, which then leaves a "zombie" that keeps its open
+    transaction, and so the one write lock, until the garbage collector
+    frees the cursor. Every other transaction meanwhile waits out the busy
+    timeout and fails; a server stopping then waited 10 s at each step (a
+    CI run's hang). ROLLBACK aborts the pending statement and ends the
+    transaction, so the lock goes with the close, whatever is left alive.
+    """
+
+    def close(self) -> None:
+        if self.in_transaction:
+            # A rollback that fails still closes: the close is what must happen.
+            with contextlib.suppress(sqlite3.Error):
+                self.rollback()
+        super().close()
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
