@@ -3,7 +3,9 @@
 B has 20 schedules firing every second, worked by its own Go worker. A's
 burst is worked by A's own workers, as in W1: 20,000 one-time jobs due at one
 instant (`--burst once`), or 5,000 every-second schedules that all start at
-one instant (`--burst cron`: created, then paused until it). Printed: B's
+one instant (`--burst cron`: a cron expression whose seconds field spans the
+burst, `40-49 27 12 7 12 *`, so they fire nothing before it or after it).
+Printed: B's
 lateness (handler start after its instant) in the quiet seconds before the
 burst and during it, and A's drain: one-time jobs run per second, or the
 share of the cron burst's slots run in the window and their lateness.
@@ -28,12 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import grpc
-from google.protobuf import timestamp_pb2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cronstream.v1 import job_pb2, scheduler_service_pb2, scheduler_service_pb2_grpc
+from cronstream.v1 import job_pb2
 
 from bench.harness import create_jobs, log, percentile, platform_key, postgres, scratch_database
 from bench.precision import read_runs
@@ -43,37 +43,45 @@ from bench.workers.launch import workers
 
 A_HANDLER = "noop"  # bench.throughput's: A's one-time jobs
 B_HANDLER = "tick"
-BURST_TAG = "burst"
 EVERY_SECOND = "* * * * * *"
 
 
-def every_second(prefix: str, count: int, handler: str, tag: str = "") -> Iterator[job_pb2.Job]:
+def every_second(prefix: str, count: int, handler: str) -> Iterator[job_pb2.Job]:
     for index in range(count):
         yield job_pb2.Job(
             name=f"{prefix}-{index}",
             handler_name=handler,
             cron=job_pb2.CronTrigger(expression=EVERY_SECOND),
-            tags=[tag] if tag else [],
         )
 
 
-async def pause_until(address: str, key: str, tag: str, until: datetime) -> int:
-    """PauseJobs of every job tagged `tag` until `until`: the cron burst
-    starts there. Returns how many were paused."""
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(until)
-    auth = (("authorization", f"Bearer {key}"),)
-    paused = 0
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = scheduler_service_pb2_grpc.SchedulerServiceStub(channel)
-        while True:
-            request = scheduler_service_pb2.PauseJobsRequest(
-                selector=scheduler_service_pb2.JobSelector(tags=[tag]), until=stamp, limit=10_000
-            )
-            answer = await stub.PauseJobs(request, metadata=auth, timeout=120)
-            paused += answer.changed
-            if answer.remaining == 0:
-                return paused
+def every_second_during(
+    prefix: str, count: int, handler: str, start: datetime, seconds: int
+) -> Iterator[job_pb2.Job]:
+    """Schedules firing every second from `start` (UTC) for `seconds`, within
+    one minute: the burst starts at one instant with nothing fired before."""
+    expression = burst_expression(start, seconds)
+    for index in range(count):
+        yield job_pb2.Job(
+            name=f"{prefix}-{index}",
+            handler_name=handler,
+            cron=job_pb2.CronTrigger(expression=expression),
+        )
+
+
+def burst_expression(start: datetime, seconds: int) -> str:
+    last = start.second + seconds - 1
+    if start.microsecond or last > 59:
+        raise ValueError("the burst must start on a whole second and end within its minute")
+    return f"{start.second}-{last} {start.minute} {start.hour} {start.day} {start.month} *"
+
+
+def burst_start(earliest: datetime, seconds: int) -> datetime:
+    """The first whole second from `earliest` whose minute holds `seconds` more."""
+    start = whole_second(earliest)
+    if start.second + seconds > 60:
+        start = start.replace(second=0) + timedelta(minutes=1)
+    return start
 
 
 async def a_figures(dsn: str, start: datetime, end: datetime) -> dict[str, float]:
@@ -175,14 +183,14 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             ):
                 count = args.executions if args.burst == "once" else args.schedules
                 lead = args.quiet + 10.0 + count / args.load_rate
-                burst_at = whole_second(datetime.now(UTC) + timedelta(seconds=lead))
                 if args.burst == "once":
+                    burst_at = whole_second(datetime.now(UTC) + timedelta(seconds=lead))
                     jobs = one_shot_jobs(count, burst_at)
                 else:
-                    jobs = every_second("a", count, A_HANDLER, BURST_TAG)
+                    earliest = datetime.now(UTC) + timedelta(seconds=lead)
+                    burst_at = burst_start(earliest, args.burst_seconds)
+                    jobs = every_second_during("a", count, A_HANDLER, burst_at, args.burst_seconds)
                 loaded = asyncio.run(create_jobs(srv.address, key_a, jobs))
-                if args.burst == "cron":
-                    asyncio.run(pause_until(srv.address, key_a, BURST_TAG, burst_at))
                 log(f"fairness: A's {count} jobs ({args.burst}) in {loaded:.1f}s")
                 asyncio.run(
                     create_jobs(srv.address, key_b, every_second("b", args.b_schedules, B_HANDLER))
@@ -199,11 +207,6 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 else:
                     burst_end = burst_at + timedelta(seconds=args.burst_seconds)
                 time.sleep(max(0.0, (burst_end - datetime.now(UTC)).total_seconds()) + args.drain)
-                if args.burst == "cron":
-                    # The window's slots, not the ones fired after it.
-                    asyncio.run(
-                        pause_until(srv.address, key_a, BURST_TAG, burst_end + timedelta(days=1))
-                    )
             a = asyncio.run(a_figures(database.dsn, burst_at, burst_end))
             quiet = b_lateness(b_records, quiet_from, burst_at, args.b_schedules)
             during = b_lateness(b_records, burst_at, burst_end, args.b_schedules)

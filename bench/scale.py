@@ -247,7 +247,7 @@ async def _timed_claim(url: str, at: datetime) -> list[float]:
                 claimed = await claim_due_jobs(conn, POSTGRES, at, at, CLAIM_BATCH)
                 timings.append(ms(time.perf_counter() - started))
                 await transaction.rollback()
-        log(f"scale: claim through the store: {len(claimed)} jobs in {timings} ms")
+        log(f"scale: claim through the store: {len(claimed.jobs)} jobs in {timings} ms")
     finally:
         await engine.dispose()
     return timings

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from cronstream_server.core import executions as execution_rules
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, JobStatus, OverlapPolicy
+from cronstream_server.core.fairness import TickLane
 from cronstream_server.core.firing import Outstanding
 from cronstream_server.core.ports import DueJobs, JobMove, TickPlan
 from cronstream_server.store.database import create_engine
@@ -69,6 +70,48 @@ async def test_a_batch_is_shared_between_platforms_so_a_burst_does_not_crowd_out
     claimed = {job.id for job in seen[0].jobs}
     assert {job.id for job in steady} <= claimed
     assert claimed - {job.id for job in steady} == {job.id for job in bursting[:7]}
+
+
+async def test_the_main_lane_takes_a_cap_of_each_platform_and_the_bulk_lane_the_bursting_ones(
+    world: World,
+) -> None:
+    """A has 30 jobs due, B 3 (engine.ticker's lanes): a main-lane pass with a
+    cap of 5 takes A's 5 oldest and B's 3 and reads A's demand as bursting;
+    the bulk lane then takes A's alone, and the main lane leaves A's out."""
+    now = await world.now()
+    bursting = [await world.job(now - 10 * MINUTE + i * timedelta(seconds=1)) for i in range(30)]
+    other = await world.admin.create_platform(f"steady-{now.timestamp()}")
+    steady = [await world.job(now - MINUTE, platform_id=other.id) for _ in range(3)]
+    a = world.platform.id
+    seen: list[DueJobs] = []
+
+    main = await world.ticker.tick(timedelta(0), 10, moving_on(seen), lane=TickLane(cap=5))
+    assert {job.id for job in seen[0].jobs} == {j.id for j in bursting[:5] + steady}
+    assert main.demand == {a: 10, other.id: 3}  # counted up to the limit
+    assert TickLane(cap=5).bursting(main.demand) == {a}
+
+    bulk = TickLane(frozenset({a}), bulk=True)
+    assert (await world.ticker.tick(timedelta(0), 10, moving_on(seen), lane=bulk)).claimed == 10
+    assert [job.id for job in seen[1].jobs] == [job.id for job in bursting[5:15]]
+
+    beside = TickLane(frozenset({a}), bulk=False, cap=5)
+    left = await world.ticker.tick(timedelta(0), 10, moving_on(seen), lane=beside)
+    assert (left.claimed, left.demand) == (0, {})  # A's 15 due are the bulk lane's
+
+
+async def test_the_next_run_beside_the_bursting_platforms_leaves_theirs_out(
+    world: World,
+) -> None:
+    now = await world.now()
+    sooner = await world.job(now + MINUTE)  # the bursting platform's
+    other = await world.admin.create_platform(f"steady-{now.timestamp()}")
+    later = await world.job(now + 5 * MINUTE, platform_id=other.id)
+
+    beside = await world.ticker.upcoming(excluding=frozenset({world.platform.id}))
+    every = await world.ticker.upcoming()
+
+    assert beside.next_run == later.next_run
+    assert every.next_run == sooner.next_run
 
 
 async def test_a_platform_s_weight_sets_its_share_of_a_contended_batch(world: World) -> None:
@@ -251,9 +294,12 @@ async def test_never_claims_a_job_another_transaction_holds(world: World) -> Non
             later = update(scheduled_jobs).where(scheduled_jobs.c.id == held.id)
             await other.execute(later.values(next_run=now + HOUR))
         await other.commit()
-        await tick
+        ticked = await tick
 
     assert [job.id for job in seen[0].jobs] == [free.id]
+    # Side by side the held job is due still, and counted: the ticker looks
+    # again in a moment rather than sleeping as if nothing were due.
+    assert ticked.skipped == (1 if world.side_by_side else 0)
 
 
 async def test_concurrent_ticks_share_the_due_jobs_without_overlap(

@@ -8,13 +8,17 @@ and the assertions hold however slow the machine is.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from cronstream.v1 import execution_pb2, job_pb2
 from cronstream.v1 import scheduler_service_pb2 as pb
+from cronstream_server.store.database import create_engine
+from cronstream_server.store.tables import scheduled_jobs
 from google.protobuf import field_mask_pb2, struct_pb2
+from sqlalchemy import select
 
 from tests.conftest import Live, Tenant, make_tenant
 from tests.integration.test_ticker import executions_of, job_of
@@ -138,6 +142,41 @@ async def test_every_instant_one_pass_fires_ahead_comes_on_time(ahead: Live, acm
         assert [at(a.scheduled_at) for a in batch] == [instant]
         assert instant <= received < instant + timedelta(seconds=5)  # not at the 30 s poll
     await worker.close()
+
+
+async def test_a_job_held_by_another_transaction_as_its_pass_comes_is_still_fired_ahead(
+    ahead: Live, acme: Tenant, database_url: str
+) -> None:
+    """The pass that should fire the job finds its row locked (SKIP LOCKED: a
+    results batch updating its counters holds it, on a busy server): the
+    ticker looks again a moment later, not at the instant (it took a job it
+    could not claim for one that waits for its instant, and the slot came
+    late)."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("one writer at a time: the tick waits for the lock instead")
+    run_at = (datetime.now(UTC) + timedelta(seconds=AHEAD + 3)).replace(microsecond=0)
+    job = job_pb2.Job(name="held", handler_name="h", once=job_pb2.OnceTrigger(run_at=ts(run_at)))
+    created = await create(ahead, acme, job)
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as other:
+            await other.begin()
+            held = select(scheduled_jobs.c.id).where(scheduled_jobs.c.id == created.id)
+            await other.execute(held.with_for_update())
+            # Past the instant the pass comes at (AHEAD before run_at).
+            release_at = run_at - timedelta(seconds=1)
+            await asyncio.sleep((release_at - datetime.now(UTC)).total_seconds())
+            assert await executions_of(ahead, acme, created.id) == []
+            await other.rollback()
+    finally:
+        await engine.dispose()
+
+    async def fired() -> bool:
+        return len(await executions_of(ahead, acme, created.id)) == 1
+
+    await eventually(fired, within=AHEAD + 5.0)
+    (slot,) = await executions_of(ahead, acme, created.id)
+    assert at(slot.created_at) < run_at  # fired ahead once the row was free
 
 
 async def test_pausing_withdraws_a_slot_fired_ahead_and_resuming_fires_it(

@@ -275,14 +275,19 @@ async def test_a_jobs_signal_while_the_ticker_looks_for_its_next_run_is_not_lost
     looked_again = asyncio.Event()
 
     class LookWhileAJobArrives(SqlTickerStore):
-        async def upcoming(self, crowd: int = 0, crowd_window: timedelta = timedelta()) -> Upcoming:
+        async def upcoming(
+            self,
+            crowd: int = 0,
+            crowd_window: timedelta = timedelta(),
+            excluding: frozenset[str] = frozenset(),
+        ) -> Upcoming:
             nonlocal looks
             looks += 1
             if looks == 1:
                 signals.deliver(JOBS, "a job was created meanwhile")
             else:
                 looked_again.set()
-            return await super().upcoming(crowd, crowd_window)
+            return await super().upcoming(crowd, crowd_window, excluding)
 
     engine = create_engine(live.database_url)
     ticker = Ticker(LookWhileAJobArrives(engine), signals, TickerSettings(max_sleep=30.0))

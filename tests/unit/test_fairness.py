@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from cronstream_server.core.fairness import Demand, shares
+from cronstream_server.core.fairness import EVERY_PLATFORM, Demand, TickLane, shares
 
 T = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
@@ -79,3 +79,22 @@ def test_the_batch_is_never_exceeded_whatever_the_weights() -> None:
         got = shares(demands, 1000)
         assert sum(got.values()) == 1000, weights
         assert all(count >= 1 for count in got.values()), weights
+
+
+def test_the_main_lane_serves_all_but_the_bursting_platforms_a_cap_of_each() -> None:
+    lane = TickLane(frozenset({"a"}), bulk=False, cap=100)
+    served = lane.capped([demand("a", 5000), demand("b", 20), demand("c", 700)])
+    assert served == [demand("b", 20), demand("c", 100)]
+
+
+def test_the_bulk_lane_serves_the_bursting_platforms_alone_uncapped() -> None:
+    lane = TickLane(frozenset({"a"}), bulk=True)
+    assert lane.capped([demand("a", 5000), demand("b", 20)]) == [demand("a", 5000)]
+
+
+def test_a_platform_with_a_full_main_lane_share_due_is_bursting() -> None:
+    lane = TickLane(cap=100)
+    assert lane.bursting({"a": 100, "b": 99, "c": 1000}) == {"a", "c"}
+    # The bulk lane and a lane without a cap (one writer: SQLite) find none.
+    assert TickLane(frozenset({"a"}), bulk=True).bursting({"a": 1000}) == set()
+    assert EVERY_PLATFORM.bursting({"a": 1000}) == set()

@@ -16,7 +16,8 @@ weight, this decides the shares, and the store claims that many of each.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from cronstream_server.core.values import value_type
@@ -89,3 +90,41 @@ def _water_fill(demands: Sequence[Demand], batch: int) -> dict[str, int]:
                 left -= d.due
         open_ = [d for d in open_ if d.platform_id not in met]
     return given
+
+
+@value_type
+class TickLane:
+    """The platforms one tick serves.
+
+    A platform whose due work fills a main-lane share in one pass (it has
+    more due than a short pass takes: a burst) is *bursting*. The main lane
+    (`bulk` False) serves every platform but the bursting ones (`platforms`),
+    at most `cap` due jobs of each, so its passes stay short and commit in
+    time whatever a burst holds; the bulk lane serves the bursting ones
+    alone, a whole batch a pass. Without the split, a pass that fired
+    another platform's few slots beside a burst's thousand committed them
+    with the thousand, a second or more later on a busy server.
+    """
+
+    platforms: frozenset[str] = frozenset()
+    bulk: bool = False
+    cap: int | None = None
+
+    def serves(self, platform_id: str) -> bool:
+        return (platform_id in self.platforms) == self.bulk
+
+    def capped(self, demands: Sequence[Demand]) -> list[Demand]:
+        """The demands this lane serves, each at most `cap`."""
+        served = [d for d in demands if self.serves(d.platform_id)]
+        if self.cap is None:
+            return served
+        return [replace(d, due=min(d.due, self.cap)) for d in served]
+
+    def bursting(self, demand: Mapping[str, int]) -> set[str]:
+        """Platforms a main-lane pass saw with a full share (`cap`) or more due."""
+        if self.bulk or self.cap is None:
+            return set()
+        return {platform for platform, due in demand.items() if due >= self.cap}
+
+
+EVERY_PLATFORM = TickLane()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -21,7 +22,7 @@ from cronstream_server.core.dispatch import Claimed, Pending, Reaped, Report, St
 from cronstream_server.core.enums import ExecutionStatus, HealthState, JobStatus, JobType
 from cronstream_server.core.events import Delivered, Event, EventHandler
 from cronstream_server.core.executions import Execution, ExecutionLog
-from cronstream_server.core.fairness import DEFAULT_WEIGHT
+from cronstream_server.core.fairness import DEFAULT_WEIGHT, EVERY_PLATFORM, TickLane
 from cronstream_server.core.firing import Outstanding
 from cronstream_server.core.health import HealthPolicy
 from cronstream_server.core.insight import (
@@ -459,6 +460,12 @@ class Ticked:
     cancelled_running: tuple[str, ...]
     # Paused jobs the tick resumed first (its `resume`), as they were before.
     resumed: tuple[Job, ...] = ()
+    # Jobs due per platform its lane serves, as the claim read them (counted
+    # up to the limit): a platform absent had none due.
+    demand: Mapping[str, int] = field(default_factory=dict)
+    # Due jobs its shares asked for that another transaction held (skipped):
+    # they are due still, and a pass a moment later takes them.
+    skipped: int = 0
 
 
 @value_type
@@ -491,8 +498,10 @@ class TickerStore(Protocol):
         limit: int,
         decide: DecideTick,
         resume: Callable[[Job, datetime], Job] | None = None,
+        lane: TickLane = EVERY_PLATFORM,
     ) -> Ticked:
-        """One transaction, on the database's clock `now`:
+        """One transaction, on the database's clock `now`, over the jobs of
+        the platforms `lane` serves (at most its `cap` of each):
 
         0. with `resume`, first claims at most `limit` PAUSED jobs whose
            `paused_until` has come (<= now), earliest first, and stores
@@ -519,12 +528,18 @@ class TickerStore(Protocol):
         it was."""
         ...
 
-    async def upcoming(self, crowd: int = 0, crowd_window: timedelta = timedelta()) -> Upcoming:
+    async def upcoming(
+        self,
+        crowd: int = 0,
+        crowd_window: timedelta = timedelta(),
+        excluding: frozenset[str] = frozenset(),
+    ) -> Upcoming:
         """The database's now, and when the ticker has work next: the
-        earliest next_run of an ACTIVE job, due or not, locked or not, and the
-        earliest `paused_until` of a PAUSED job; with `crowd`, whether at
-        least that many active jobs are due by next_run + `crowd_window`.
-        Locks no row."""
+        earliest next_run of an ACTIVE job of a platform not in `excluding`,
+        due or not, locked or not, and the earliest `paused_until` of a
+        PAUSED job; with `crowd` (and nothing excluded), whether at least
+        that many active jobs are due by next_run + `crowd_window`. Locks no
+        row."""
         ...
 
 

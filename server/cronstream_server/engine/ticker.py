@@ -16,6 +16,15 @@ and a `due` signal tells the dispatchers when to claim it. So the ticker's
 work (reading jobs, computing next slots, writing rows) is done by the
 instant, and a thousand jobs due at one second start at that second rather
 than after a thousand rows were written.
+
+Two lanes, as the dispatcher has (docs/scheduling.md, "Fairness between
+platforms"). The main lane's passes serve every platform, at most
+`main_share` due jobs of each; a platform that fills that share in one pass
+is bursting, and from then on a bulk lane fires its jobs alone, a batch a
+pass (`lanes` transactions side by side), until a pass of it finds none due.
+Meanwhile the main lane keeps its own short passes for everyone else: the
+few slots of a quiet platform commit in tens of milliseconds, not with a
+burst's thousands in a pass of a second or more.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from cronstream_server.core import executions as execution_rules
 from cronstream_server.core.alerts import Opening
 from cronstream_server.core.enums import ExecutionStatus, ExecutionTrigger, JobStatus
 from cronstream_server.core.executions import Execution
+from cronstream_server.core.fairness import EVERY_PLATFORM, TickLane
 from cronstream_server.core.firing import (
     NONE_OUTSTANDING,
     Firing,
@@ -87,6 +97,11 @@ class TickerSettings:
     # dispatcher to claim them ahead as well (docs/scheduling.md, "Fairness
     # between platforms").
     busy_factor: float = 3.0
+    # Due jobs of one platform a main-lane pass takes at most; a platform
+    # with this many due is bursting and goes to the bulk lane (where the
+    # store's transactions run side by side). The dispatcher's main lane
+    # takes as many.
+    main_share: int = 100
 
 
 @dataclass
@@ -100,6 +115,9 @@ class TickResult:
     # and each is announced, or its slots wait for a dispatcher's poll).
     due: tuple[datetime, ...] = ()
     resumed: int = 0  # paused jobs whose `until` came
+    due_platforms: frozenset[str] = frozenset()  # of its lane, with jobs due
+    bursting: frozenset[str] = frozenset()  # seen by a main-lane pass with a full share due
+    skipped: int = 0  # due jobs another transaction held: due still
 
 
 class Ticker:
@@ -116,6 +134,8 @@ class Ticker:
         self._settings = settings
         self._wake = asyncio.Event()
         self._loop = Background("ticker", self._run)
+        self._bulk = Background("ticker-bulk", self._run_bulk)
+        self._bursting: set[str] = set()  # platforms the bulk lane serves
         self._stop_listening = signals.listen(JOBS, lambda _: self._wake.set())
         self.last_tick_at: datetime | None = None
         self._busy_told_until: datetime | None = None
@@ -126,6 +146,7 @@ class Ticker:
     async def stop(self) -> None:
         self._stop_listening()
         await self._loop.stop()
+        await self._bulk.stop()
 
     @property
     def enabled(self) -> bool:
@@ -137,6 +158,7 @@ class Ticker:
         return self._loop.running
 
     async def _run(self) -> None:
+        """The main lane (module docstring)."""
         backlog = False  # the last pass filled a batch: more are due now
         while True:
             # Cleared before the tick reads anything: a `jobs` signal that
@@ -144,11 +166,22 @@ class Ticker:
             # look for the next run is under way) cuts the coming sleep short.
             self._wake.clear()
             try:
-                ticks = await self._tick_in_lanes(backlog)
+                # Busy while a platform bursts: the others' slots are fired as
+                # far ahead as the burst's, so they are claimed ahead too.
+                busy = backlog or bool(self._bursting)
+                ticks = await self._tick_in_lanes(self._main_lane(), busy, side_by_side=backlog)
+                self._note_bursting(ticks)
                 batch = self._settings.batch_size
                 backlog = any(t.jobs >= batch or t.resumed >= batch for t in ticks)
                 if backlog:
                     continue  # more are due: no sleep
+                if any(t.skipped for t in ticks):
+                    # Due jobs another transaction holds (a results batch
+                    # updating their counters, another replica's tick): a
+                    # moment, then again, rather than a sleep that takes
+                    # them for jobs waiting for their instant.
+                    await wait_set(self._wake, self._settings.contended_pause)
+                    continue
                 # A crowded instant (a full batch due at once) starts busy.
                 backlog = await self._sleep_until_due(idle=all(t.jobs == 0 for t in ticks))
             except asyncio.CancelledError:
@@ -160,37 +193,79 @@ class Ticker:
                 )
                 await asyncio.sleep(self._settings.error_backoff)
 
-    async def _tick_in_lanes(self, backlog: bool) -> list[TickResult]:
-        """While a backlog lasts (the last pass filled a batch), one tick per
-        lane, side by side: thousands of jobs due at one second are fired by
-        two transactions at once rather than one after the other. Otherwise
-        one tick: a lane that finds nothing still costs a transaction, and
-        most passes find a few jobs or none."""
-        lanes = self._settings.lanes if backlog and self._store.side_by_side else 1
+    def _main_lane(self) -> TickLane:
+        if not self._store.side_by_side:
+            # One writer (SQLite): a second lane's transaction would only
+            # queue behind the first.
+            return EVERY_PLATFORM
+        return TickLane(frozenset(self._bursting), bulk=False, cap=self._settings.main_share)
+
+    def _note_bursting(self, ticks: Sequence[TickResult]) -> None:
+        """Platforms a main-lane pass found bursting go to the bulk lane."""
+        found = set().union(*(t.bursting for t in ticks)) - self._bursting
+        if not found:
+            return
+        self._bursting |= found
+        if not self._bulk.running:
+            self._bulk.start()
+
+    async def _run_bulk(self) -> None:
+        """The bulk lane: passes over the bursting platforms alone, side by
+        side, until one finds none of theirs due (the main lane then serves
+        them again)."""
+        while self._bursting:
+            lane = TickLane(frozenset(self._bursting), bulk=True)
+            try:
+                ticks = await self._tick_in_lanes(lane, busy=True, side_by_side=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log_loop_failure(
+                    log, f"bulk tick failed (next try in {self._settings.error_backoff}s)", error
+                )
+                await asyncio.sleep(self._settings.error_backoff)
+                continue
+            still = set().union(*(t.due_platforms for t in ticks))
+            self._bursting -= lane.platforms - still
+        self._wake.set()  # the main lane's sleep left the bursting platforms out
+
+    async def _tick_in_lanes(
+        self, lane: TickLane, busy: bool, side_by_side: bool
+    ) -> list[TickResult]:
+        """`side_by_side` (a backlog lasts: the last pass filled a batch, or
+        the bulk lane's), `lanes` ticks at once: thousands of jobs due at one
+        second are fired by two transactions at once rather than one after
+        the other. Otherwise one tick: a pass that finds nothing still costs
+        a transaction, and most passes find a few jobs or none."""
+        lanes = self._settings.lanes if side_by_side and self._store.side_by_side else 1
         if lanes == 1:
-            return [await self.tick(backlog)]
+            return [await self.tick(busy, lane)]
         async with asyncio.TaskGroup() as group:
-            ticks = [group.create_task(self.tick(backlog)) for _ in range(lanes)]
+            ticks = [group.create_task(self.tick(busy, lane)) for _ in range(lanes)]
         return [t.result() for t in ticks]
 
     async def _sleep_until_due(self, idle: bool) -> bool:
         """Sleeps until the ticker has work; returns whether the coming
         instant is crowded (a full batch due at once)."""
         settings = self._settings
-        upcoming = await self._store.upcoming(settings.batch_size, settings.fire_ahead)
-        delay = min(self._until_firing(upcoming, idle), self._until_resuming(upcoming))
+        bursting = frozenset(self._bursting)  # fired by the bulk lane: not waited for here
+        upcoming = await self._store.upcoming(settings.batch_size, settings.fire_ahead, bursting)
+        delay = min(
+            self._until_firing(upcoming, idle, busy=bool(bursting)), self._until_resuming(upcoming)
+        )
         await wait_set(self._wake, delay)
         return upcoming.crowded
 
-    def _until_firing(self, upcoming: Upcoming, idle: bool) -> float:
+    def _until_firing(self, upcoming: Upcoming, idle: bool, busy: bool = False) -> float:
         """Seconds until the earliest job fires (`fire_ahead` before its
         instant where it may; a crowded instant, a full batch due at once,
-        `busy_factor` times as early), at most `max_sleep`."""
+        or any while a platform bursts, `busy_factor` times as early), at
+        most `max_sleep`."""
         delay = self._settings.max_sleep
         if upcoming.next_run is not None:
             until = (upcoming.next_run - upcoming.now).total_seconds()
             lead = self._settings.fire_ahead.total_seconds()
-            if upcoming.crowded:
+            if upcoming.crowded or busy:
                 lead *= self._settings.busy_factor
             ahead = until - lead
             if ahead > 0.0:
@@ -217,27 +292,42 @@ class Ticker:
         # Passed but still paused: another replica is resuming it right now.
         return until if until > 0.0 else self._settings.contended_pause
 
-    async def tick(self, busy: bool = False) -> TickResult:
-        """One pass: resumes the paused jobs whose `until` has come, then fires
-        every job due now (up to the batch size each); `busy` (a backlog
-        lasts), `busy_factor` times as far ahead."""
+    async def tick(self, busy: bool = False, lane: TickLane = EVERY_PLATFORM) -> TickResult:
+        """One pass over the platforms `lane` serves: resumes the paused jobs
+        whose `until` has come (not in the bulk lane), then fires every job
+        due now (up to the batch size each); `busy` (a backlog lasts),
+        `busy_factor` times as far ahead."""
         settings = self._settings
         ahead = settings.fire_ahead * (settings.busy_factor if busy else 1.0)
+        resume = None if lane.bulk else resume_by_itself
         began = time.perf_counter()
-        ticked = await self._store.tick(ahead, settings.batch_size, _plan, resume_by_itself)
+        ticked = await self._store.tick(ahead, settings.batch_size, _plan, resume, lane)
         self._metrics.ticker_pass(time.perf_counter() - began, ticked.claimed)
         self.last_tick_at = ticked.now
         if busy:
             await self._tell_busy(ticked.now)
         resumed = await self._count_paused_slots(ticked.resumed)
+        due_platforms = frozenset(ticked.demand)
+        bursting = frozenset(lane.bursting(ticked.demand))
         if not ticked.claimed:
-            return TickResult(resumed=resumed)
+            return TickResult(
+                resumed=resumed,
+                due_platforms=due_platforms,
+                bursting=bursting,
+                skipped=ticked.skipped,
+            )
         self._metrics.slots_skipped(
             (e.platform_id, e.handler_name, skip_reason(e.error))
             for e in ticked.plan.executions
             if e.status is ExecutionStatus.SKIPPED
         )
-        result = replace(_summary(ticked), resumed=resumed)
+        result = replace(
+            _summary(ticked),
+            resumed=resumed,
+            due_platforms=due_platforms,
+            bursting=bursting,
+            skipped=ticked.skipped,
+        )
         await self._announce(result)
         plan = ticked.plan
         if any(e.status is ExecutionStatus.WAITING for e in [*plan.executions, *plan.buffered]):

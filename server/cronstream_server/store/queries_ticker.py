@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Integer,
     Select,
     bindparam,
+    false,
     func,
     literal_column,
     or_,
@@ -41,7 +43,7 @@ from cronstream_server.store.database import Dialect
 from cronstream_server.store.dependencies import with_dependencies
 from cronstream_server.store.rows import execution_values, job_from_row
 from cronstream_server.store.tables import SLOT_TRIGGERS, job_executions, platforms, scheduled_jobs
-from cronstream_server.store.types import uuid_array
+from cronstream_server.store.types import one_of, uuid_array
 
 jobs = scheduled_jobs
 executions = job_executions
@@ -88,9 +90,16 @@ def due_jobs_query(now: datetime, horizon: datetime, limit: int) -> Select[Any]:
     )
 
 
-def demand_query(dialect: Dialect, now: datetime, horizon: datetime, batch: int) -> Select[Any]:
-    """Each platform with due jobs: its id, weight, how many are due (counted
-    up to `batch`: a share is never more) and its earliest next_run.
+def demand_query(
+    dialect: Dialect,
+    now: datetime,
+    horizon: datetime,
+    batch: int,
+    lane: fairness.TickLane = fairness.EVERY_PLATFORM,
+) -> Select[Any]:
+    """Each platform with due jobs that `lane` serves: its id, weight, how
+    many are due (counted up to `batch`: a share is never more) and its
+    earliest next_run.
 
     With LATERAL (Postgres): per platform one range scan of
     ix_scheduled_jobs_platform_due that stops at `batch` rows, so a backlog
@@ -118,7 +127,7 @@ def demand_query(dialect: Dialect, now: datetime, horizon: datetime, batch: int)
             )
             .select_from(platforms)
             .join(counted, true())
-            .where(counted.c.due > 0)
+            .where(counted.c.due > 0, *_in_lane(platforms.c.id, lane, dialect))
         )
     return (
         select(
@@ -128,9 +137,19 @@ def demand_query(dialect: Dialect, now: datetime, horizon: datetime, batch: int)
             func.min(jobs.c.next_run).label("earliest"),
         )
         .join(platforms, platforms.c.id == jobs.c.platform_id)
-        .where(*_due(now, horizon))
+        .where(*_due(now, horizon), *_in_lane(jobs.c.platform_id, lane, dialect))
         .group_by(jobs.c.platform_id, platforms.c.weight)
     )
+
+
+def _in_lane(
+    platform_id: ColumnElement[str], lane: fairness.TickLane, dialect: Dialect
+) -> tuple[ColumnElement[bool], ...]:
+    """The platforms `lane` serves: the bursting ones (bulk), or the others."""
+    if not lane.platforms:
+        return () if not lane.bulk else (false(),)
+    bursting = one_of(platform_id, sorted(lane.platforms), dialect.uuid_arrays)
+    return (bursting,) if lane.bulk else (~bursting,)
 
 
 def shares_query(now: datetime, horizon: datetime, split: dict[str, int]) -> Select[Any]:
@@ -153,16 +172,35 @@ def shares_query(now: datetime, horizon: datetime, split: dict[str, int]) -> Sel
     return select(claimed).select_from(asked).join(claimed, true())
 
 
+@dataclass(frozen=True, slots=True)
+class DueClaim:
+    """The due jobs a tick claimed, each with its depends_on; each served
+    platform's due count as read (up to the limit); and how many of the
+    shares' jobs were skipped, locked by another transaction (another
+    replica's tick, or a results batch updating a job's counters)."""
+
+    jobs: list[Job]
+    demand: dict[str, int]
+    skipped: int
+
+
 async def claim_due_jobs(
-    conn: AsyncConnection, dialect: Dialect, now: datetime, horizon: datetime, limit: int
-) -> list[Job]:
+    conn: AsyncConnection,
+    dialect: Dialect,
+    now: datetime,
+    horizon: datetime,
+    limit: int,
+    lane: fairness.TickLane = fairness.EVERY_PLATFORM,
+) -> DueClaim:
     """Claims due jobs for this tick's transaction, at most `limit`, shared
-    fairly between the platforms that have some (core.fairness), each with
-    its depends_on (its slots are fired waiting for them)."""
-    rows = (await conn.execute(demand_query(dialect, now, horizon, limit))).all()
-    split = fairness.shares([_demand(row) for row in rows], limit)
+    fairly between the platforms `lane` serves that have some (core.fairness),
+    each with its depends_on (its slots are fired waiting for them)."""
+    query = demand_query(dialect, now, horizon, limit, lane)
+    demands = [_demand(row) for row in (await conn.execute(query)).all()]
+    seen = {d.platform_id: min(d.due, limit) for d in demands}
+    split = fairness.shares(lane.capped(demands), limit)
     if not split:
-        return []
+        return DueClaim([], seen, 0)
     if dialect.lateral_joins and len(split) > 1:
         found = (await conn.execute(shares_query(now, horizon, split))).all()
     else:  # one platform due (the usual case), or one writer (no lock to take)
@@ -171,7 +209,8 @@ async def claim_due_jobs(
             query = due_jobs_query(now, horizon, share).where(jobs.c.platform_id == platform_id)
             found += (await conn.execute(query)).all()
     claimed = [job_from_row(row) for row in found]
-    return await with_dependencies(conn, dialect, claimed)
+    skipped = sum(split.values()) - len(claimed)
+    return DueClaim(await with_dependencies(conn, dialect, claimed), seen, skipped)
 
 
 def _demand(row: Row[Any]) -> fairness.Demand:
@@ -322,10 +361,40 @@ EARLIEST_RESUME = select(func.min(jobs.c.paused_until)).where(
 _EARLIEST = select(EARLIEST_NEXT_RUN.scalar_subquery(), EARLIEST_RESUME.scalar_subquery())
 
 
-async def earliest(conn: AsyncConnection) -> tuple[datetime | None, datetime | None]:
-    """When the ticker has work next: (EARLIEST_NEXT_RUN, EARLIEST_RESUME)."""
-    next_run, resume = (await conn.execute(_EARLIEST)).one()
+async def earliest(
+    conn: AsyncConnection, dialect: Dialect, excluding: frozenset[str] = frozenset()
+) -> tuple[datetime | None, datetime | None]:
+    """When the ticker has work next: (EARLIEST_NEXT_RUN, EARLIEST_RESUME),
+    the next run among the platforms but `excluding` (the bursting ones,
+    whose jobs the bulk lane fires)."""
+    query = _EARLIEST
+    if excluding:
+        query = select(
+            _earliest_beside(dialect, excluding).scalar_subquery(),
+            EARLIEST_RESUME.scalar_subquery(),
+        )
+    next_run, resume = (await conn.execute(query)).one()
     return _utc(next_run), _utc(resume)
+
+
+def _earliest_beside(dialect: Dialect, excluding: frozenset[str]) -> Select[Any]:
+    """The earliest next_run of the platforms but `excluding`. With LATERAL
+    (Postgres), the first entry of ix_scheduled_jobs_platform_due for each
+    platform: the bursting platforms' thousands of due jobs are not walked
+    through to find the others' first."""
+    others = ~one_of(platforms.c.id, sorted(excluding), dialect.uuid_arrays)
+    if dialect.lateral_joins:
+        first = (
+            select(jobs.c.next_run)
+            .where(jobs.c.platform_id == platforms.c.id, _ACTIVE)
+            .order_by(jobs.c.next_run)
+            .limit(1)
+            .correlate(platforms)
+            .scalar_subquery()
+        )
+        return select(func.min(first)).select_from(platforms).where(others)
+    others = ~one_of(jobs.c.platform_id, sorted(excluding), dialect.uuid_arrays)
+    return select(func.min(jobs.c.next_run)).where(_ACTIVE, others)
 
 
 async def due_count(conn: AsyncConnection, by: datetime, cap: int) -> int:

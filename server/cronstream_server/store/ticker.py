@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cronstream_server.core.fairness import EVERY_PLATFORM, TickLane
 from cronstream_server.core.firing import watches_outstanding
 from cronstream_server.core.jobs import Job
 from cronstream_server.core.ports import DecideTick, DueJobs, Ticked, TickPlan, Upcoming
@@ -38,13 +39,18 @@ class SqlTickerStore:
         limit: int,
         decide: DecideTick,
         resume: Callable[[Job, datetime], Job] | None = None,
+        lane: TickLane = EVERY_PLATFORM,
     ) -> Ticked:
         async with database_errors(), self._engine.begin() as conn:
             now = await database_now(conn, self._dialect)
             resumed = await _resume(conn, now, limit, resume) if resume else []
-            due = await q.claim_due_jobs(conn, self._dialect, now, now + ahead, limit)
+            horizon = now + ahead
+            claim = await q.claim_due_jobs(conn, self._dialect, now, horizon, limit, lane)
+            due = claim.jobs
             if not due:
-                return Ticked(now, 0, TickPlan(), {}, (), tuple(resumed))
+                return Ticked(
+                    now, 0, TickPlan(), {}, (), tuple(resumed), claim.demand, claim.skipped
+                )
             watched = [job.id for job in due if watches_outstanding(job)]
             seen = await q.outstanding(conn, self._dialect, watched)
             plan = decide(DueJobs(due, seen, now, now + ahead))
@@ -55,14 +61,28 @@ class SqlTickerStore:
             # A slot stored before (recorded 0 times now) had its alert then.
             missed = [o for o in plan.missed if recorded.get(o.job_id)]
             await open_alerts(conn, self._dialect, await wanted_missed(conn, missed), now)
-        return Ticked(now, len(due), plan, recorded, tuple(cancelled), tuple(resumed))
+        return Ticked(
+            now,
+            len(due),
+            plan,
+            recorded,
+            tuple(cancelled),
+            tuple(resumed),
+            claim.demand,
+            claim.skipped,
+        )
 
-    async def upcoming(self, crowd: int = 0, crowd_window: timedelta = timedelta()) -> Upcoming:
+    async def upcoming(
+        self,
+        crowd: int = 0,
+        crowd_window: timedelta = timedelta(),
+        excluding: frozenset[str] = frozenset(),
+    ) -> Upcoming:
         async with database_errors(), self._engine.connect() as conn:
             now = await database_now(conn, self._dialect)
-            next_run, resume_at = await q.earliest(conn)
+            next_run, resume_at = await q.earliest(conn, self._dialect, excluding)
             crowded = False
-            if crowd and next_run is not None and next_run > now:
+            if crowd and not excluding and next_run is not None and next_run > now:
                 crowded = await q.due_count(conn, next_run + crowd_window, crowd) >= crowd
             return Upcoming(now, next_run, resume_at, crowded)
 
