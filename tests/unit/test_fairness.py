@@ -81,15 +81,21 @@ def test_the_batch_is_never_exceeded_whatever_the_weights() -> None:
         assert all(count >= 1 for count in got.values()), weights
 
 
-def test_the_main_lane_serves_all_but_the_bursting_platforms_a_cap_of_each() -> None:
+def test_the_main_lane_takes_at_most_its_cap_of_each_platform() -> None:
     lane = TickLane(frozenset({"a"}), bulk=False, cap=100)
-    served = lane.capped([demand("a", 5000), demand("b", 20), demand("c", 700)])
+    served = lane.capped([demand("b", 20), demand("c", 700)])
     assert served == [demand("b", 20), demand("c", 100)]
+    # A burst the main lane sees (before it goes to the bulk lane) gets its
+    # cap of the batch, and the rest goes to the others.
+    assert shares(TickLane(cap=100).capped([demand("a", 5000), demand("b", 20)]), 1000) == {
+        "a": 100,
+        "b": 20,
+    }
 
 
-def test_the_bulk_lane_serves_the_bursting_platforms_alone_uncapped() -> None:
+def test_the_bulk_lane_takes_whole_batches() -> None:
     lane = TickLane(frozenset({"a"}), bulk=True)
-    assert lane.capped([demand("a", 5000), demand("b", 20)]) == [demand("a", 5000)]
+    assert lane.capped([demand("a", 5000)]) == [demand("a", 5000)]
 
 
 def test_a_platform_with_a_full_main_lane_share_due_is_bursting() -> None:

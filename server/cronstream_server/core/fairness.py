@@ -110,15 +110,12 @@ class TickLane:
     bulk: bool = False
     cap: int | None = None
 
-    def serves(self, platform_id: str) -> bool:
-        return (platform_id in self.platforms) == self.bulk
-
     def capped(self, demands: Sequence[Demand]) -> list[Demand]:
-        """The demands this lane serves, each at most `cap`."""
-        served = [d for d in demands if self.serves(d.platform_id)]
+        """The demands of this lane's platforms (the store reads no other),
+        each at most `cap`."""
         if self.cap is None:
-            return served
-        return [replace(d, due=min(d.due, self.cap)) for d in served]
+            return list(demands)
+        return [replace(d, due=min(d.due, self.cap)) for d in demands]
 
     def bursting(self, demand: Mapping[str, int]) -> set[str]:
         """Platforms a main-lane pass saw with a full share (`cap`) or more due."""

@@ -32,8 +32,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cronstream_server.background import Background, log_loop_failure, wait_set
@@ -115,8 +115,8 @@ class TickResult:
     # and each is announced, or its slots wait for a dispatcher's poll).
     due: tuple[datetime, ...] = ()
     resumed: int = 0  # paused jobs whose `until` came
-    due_platforms: frozenset[str] = frozenset()  # of its lane, with jobs due
-    bursting: frozenset[str] = frozenset()  # seen by a main-lane pass with a full share due
+    # Jobs due per platform of its lane, as the claim read them (Ticked.demand).
+    demand: Mapping[str, int] = field(default_factory=dict)
     skipped: int = 0  # due jobs another transaction held: due still
 
 
@@ -169,8 +169,9 @@ class Ticker:
                 # Busy while a platform bursts: the others' slots are fired as
                 # far ahead as the burst's, so they are claimed ahead too.
                 busy = backlog or bool(self._bursting)
-                ticks = await self._tick_in_lanes(self._main_lane(), busy, side_by_side=backlog)
-                self._note_bursting(ticks)
+                lane = self._main_lane()
+                ticks = await self._tick_in_lanes(lane, busy, side_by_side=backlog)
+                self._note_bursting(lane, ticks)
                 batch = self._settings.batch_size
                 backlog = any(t.jobs >= batch or t.resumed >= batch for t in ticks)
                 if backlog:
@@ -200,9 +201,9 @@ class Ticker:
             return EVERY_PLATFORM
         return TickLane(frozenset(self._bursting), bulk=False, cap=self._settings.main_share)
 
-    def _note_bursting(self, ticks: Sequence[TickResult]) -> None:
+    def _note_bursting(self, lane: TickLane, ticks: Sequence[TickResult]) -> None:
         """Platforms a main-lane pass found bursting go to the bulk lane."""
-        found = set().union(*(t.bursting for t in ticks)) - self._bursting
+        found = set().union(*(lane.bursting(t.demand) for t in ticks)) - self._bursting
         if not found:
             return
         self._bursting |= found
@@ -225,7 +226,7 @@ class Ticker:
                 )
                 await asyncio.sleep(self._settings.error_backoff)
                 continue
-            still = set().union(*(t.due_platforms for t in ticks))
+            still = set().union(*(t.demand for t in ticks))
             self._bursting -= lane.platforms - still
         self._wake.set()  # the main lane's sleep left the bursting platforms out
 
@@ -306,27 +307,13 @@ class Ticker:
         self.last_tick_at = ticked.now
         if busy:
             await self._tell_busy(ticked.now)
-        resumed = await self._count_paused_slots(ticked.resumed)
-        due_platforms = frozenset(ticked.demand)
-        bursting = frozenset(lane.bursting(ticked.demand))
+        result = _summary(ticked, await self._count_paused_slots(ticked.resumed))
         if not ticked.claimed:
-            return TickResult(
-                resumed=resumed,
-                due_platforms=due_platforms,
-                bursting=bursting,
-                skipped=ticked.skipped,
-            )
+            return result
         self._metrics.slots_skipped(
             (e.platform_id, e.handler_name, skip_reason(e.error))
             for e in ticked.plan.executions
             if e.status is ExecutionStatus.SKIPPED
-        )
-        result = replace(
-            _summary(ticked),
-            resumed=resumed,
-            due_platforms=due_platforms,
-            bursting=bursting,
-            skipped=ticked.skipped,
         )
         await self._announce(result)
         plan = ticked.plan
@@ -387,9 +374,10 @@ def _plan(due: DueJobs) -> TickPlan:
     return TickPlan(executions, buffered, moves, cancel, missed)
 
 
-def _summary(ticked: Ticked) -> TickResult:
-    """What the tick tells the others: platforms with work due now, the
-    instants of executions due later, running executions it cancelled."""
+def _summary(ticked: Ticked, resumed: int) -> TickResult:
+    """What the tick tells the others (platforms with work due now, the
+    instants of executions due later, running executions it cancelled) and
+    the ticker's loops (what it resumed, saw due and could not claim)."""
     now = ticked.now
     pending = [e for e in ticked.plan.executions if e.status is ExecutionStatus.PENDING]
     return TickResult(
@@ -398,6 +386,9 @@ def _summary(ticked: Ticked) -> TickResult:
         frozenset(e.platform_id for e in pending if e.due_at <= now),
         ticked.cancelled_running,
         tuple(sorted({e.due_at for e in pending if e.due_at > now})[:_ANNOUNCED]),
+        resumed,
+        ticked.demand,
+        ticked.skipped,
     )
 
 

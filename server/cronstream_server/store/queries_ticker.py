@@ -382,7 +382,6 @@ def _earliest_beside(dialect: Dialect, excluding: frozenset[str]) -> Select[Any]
     (Postgres), the first entry of ix_scheduled_jobs_platform_due for each
     platform: the bursting platforms' thousands of due jobs are not walked
     through to find the others' first."""
-    others = ~one_of(platforms.c.id, sorted(excluding), dialect.uuid_arrays)
     if dialect.lateral_joins:
         first = (
             select(jobs.c.next_run)
@@ -392,6 +391,7 @@ def _earliest_beside(dialect: Dialect, excluding: frozenset[str]) -> Select[Any]
             .correlate(platforms)
             .scalar_subquery()
         )
+        others = ~one_of(platforms.c.id, sorted(excluding), dialect.uuid_arrays)
         return select(func.min(first)).select_from(platforms).where(others)
     others = ~one_of(jobs.c.platform_id, sorted(excluding), dialect.uuid_arrays)
     return select(func.min(jobs.c.next_run)).where(_ACTIVE, others)

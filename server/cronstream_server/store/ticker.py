@@ -53,7 +53,7 @@ class SqlTickerStore:
                 )
             watched = [job.id for job in due if watches_outstanding(job)]
             seen = await q.outstanding(conn, self._dialect, watched)
-            plan = decide(DueJobs(due, seen, now, now + ahead))
+            plan = decide(DueJobs(due, seen, now, horizon))
             cancelled = await q.cancel_outstanding(conn, plan.cancel_outstanding, now)
             batch = [*plan.executions, *(buffer(e) for e in plan.buffered)]
             recorded: Counter[str] = await q.insert_slots(conn, self._dialect, batch)
